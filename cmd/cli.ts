@@ -1,0 +1,60 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { ConfigError } from '../lib/errors.js'
+
+/** One subcommand: `run` gets the arguments after its name and returns the exit code. */
+export interface Command {
+  summary: string
+  run (argv: string[]): Promise<number>
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>
+
+/**
+ * Parses `argv` against `options` (plus `--help`). Unknown flags and bad values throw a ConfigError whose
+ * message ends with the usage text. Returns null when `--help` was given (the usage has been printed).
+ */
+export function parseFlags<O extends Options> (argv: string[], options: O, usage: string, allowPositionals = false) {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true })
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}\n\n${usage}`)
+  }
+  if ((parsed.values as Record<string, unknown>).help === true) {
+    process.stdout.write(usage.endsWith('\n') ? usage : usage + '\n')
+    return null
+  }
+  return parsed
+}
+
+/** Parses a duration such as `500ms`, `30s`, `15m`, `24h`, `7d` into milliseconds. */
+export function parseDuration (s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(s.trim())
+  if (m === null) throw new ConfigError(`${flag} must be a duration like 30s, 15m, 24h or 7d (got "${s}")`)
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd']
+  return Math.round(Number(m[1]) * unit)
+}
+
+/** Parses an integer flag within [min, max]. */
+export function parseIntFlag (s: string, flag: string, min: number, max: number): number {
+  const n = Number(s)
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${flag} must be a whole number from ${min} to ${max} (got "${s}")`)
+  return n
+}
+
+/** Renders rows as an aligned text table with a header line. */
+export function formatTable (header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()
+  return [line(header), ...rows.map(line)].join('\n') + '\n'
+}
+
+/** "12s ago" style age of a ms timestamp, or "-" when null. */
+export function formatAge (at: number | null | undefined, now = Date.now()): string {
+  if (at === null || at === undefined || at <= 0) return '-'
+  const s = Math.max(0, Math.round((now - at) / 1000))
+  if (s < 120) return `${s}s ago`
+  if (s < 7200) return `${Math.round(s / 60)}m ago`
+  if (s < 172800) return `${Math.round(s / 3600)}h ago`
+  return `${Math.round(s / 86400)}d ago`
+}

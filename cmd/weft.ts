@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+import { WeftError } from '../lib/errors.js'
+import type { Command } from './cli.js'
+
+/**
+ * The one CLI. It only dispatches: each subcommand lives in its own module under cmd/, loaded on demand so
+ * that `weft daemon` never pays for the controller's dependencies.
+ */
+const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command: Command }> }> = {
+  controller: { summary: 'run the controller (registry, IPAM, netmap, health)', load: async () => await import('./controller.js') },
+  token: { summary: 'manage join tokens (admin)', load: async () => await import('./token.js') },
+  nodes: { summary: 'list and remove nodes (admin)', load: async () => await import('./nodes.js') }
+}
+
+function usage (): string {
+  const names = Object.keys(COMMANDS)
+  const w = Math.max(...names.map(n => n.length))
+  return 'Usage: weft <command> [flags]\n\nCommands:\n' +
+    names.map(n => `  ${n.padEnd(w)}  ${COMMANDS[n]!.summary}`).join('\n') +
+    '\n\nRun `weft <command> --help` for the flags of one command.\n'
+}
+
+async function main (argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage())
+    return name === undefined ? 2 : 0
+  }
+  const entry = COMMANDS[name]
+  if (entry === undefined) {
+    process.stderr.write(`weft: unknown command "${name}"\n\n${usage()}`)
+    return 2
+  }
+  const { command } = await entry.load()
+  return await command.run(rest)
+}
+
+main(process.argv.slice(2)).then(code => { process.exitCode = code }, (err: unknown) => {
+  if (err instanceof WeftError) {
+    process.stderr.write(`weft: ${err.message} (${err.code})\n`)
+    process.exitCode = err.code === 'WEFT_ERR_CONFIG' ? 2 : 1
+  } else {
+    process.stderr.write(`weft: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`)
+    process.exitCode = 1
+  }
+})

@@ -1,0 +1,95 @@
+/**
+ * Every failure Weft reports on purpose, in one place. Each class has a stable `code` (`WEFT_ERR_*`) that
+ * logs, the CLI and the HTTP API carry unchanged, and an HTTP status the controller maps it to.
+ *
+ * Two kinds of failure, handled differently:
+ * - "our own config is wrong" (bad flag, unusable data dir): thrown at start-up with a sentence saying
+ *   what to fix; the CLI prints it and exits non-zero.
+ * - "a peer sent us garbage" (malformed packet, bad body): counted and dropped, or answered with a 4xx;
+ *   never thrown out of a receive loop.
+ */
+
+/** Base class: a failure with a stable machine-readable code and the HTTP status it maps to. */
+export class WeftError extends Error {
+  readonly code: string
+  readonly statusCode: number
+
+  constructor (code: string, message: string, statusCode = 500, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+    this.statusCode = statusCode
+  }
+}
+
+/** A flag or config value that cannot work; the message says what to fix. */
+export class ConfigError extends WeftError {
+  constructor (message: string, options?: { cause?: unknown }) { super('WEFT_ERR_CONFIG', message, 2, options) }
+}
+
+/** A request body, query or packet that does not have the required shape. */
+export class InvalidInputError extends WeftError {
+  constructor (message: string) { super('WEFT_ERR_INVALID_INPUT', message, 400) }
+}
+
+/** Missing or wrong admin key or node credential. */
+export class UnauthorizedError extends WeftError {
+  constructor (message = 'missing or invalid credentials') { super('WEFT_ERR_UNAUTHORIZED', message, 401) }
+}
+
+/** A join token that is unknown, expired or already used. */
+export class TokenRejectedError extends WeftError {
+  constructor (message: string) { super('WEFT_ERR_TOKEN_REJECTED', message, 403) }
+}
+
+/** A proof of key possession that does not verify, is stale, or replays a nonce. */
+export class ProofRejectedError extends WeftError {
+  constructor (message: string) { super('WEFT_ERR_PROOF_REJECTED', message, 403) }
+}
+
+/** No such node, token or resource. */
+export class NotFoundError extends WeftError {
+  constructor (message: string) { super('WEFT_ERR_NOT_FOUND', message, 404) }
+}
+
+/** The request conflicts with current state (for example a removed node trying to act). */
+export class ConflictError extends WeftError {
+  constructor (message: string) { super('WEFT_ERR_CONFLICT', message, 409) }
+}
+
+/** The mesh CIDR has no free address left. */
+export class AddressPoolExhaustedError extends WeftError {
+  constructor (cidr: string) {
+    super('WEFT_ERR_POOL_EXHAUSTED', `no free mesh address left in ${cidr}; remove nodes or restart the controller with a larger --cidr`, 507)
+  }
+}
+
+/** The controller's or daemon's data directory cannot be used (corrupt, locked, unwritable). */
+export class DataDirError extends WeftError {
+  constructor (message: string, options?: { cause?: unknown }) { super('WEFT_ERR_DATA_DIR', message, 500, options) }
+}
+
+/** Too many requests from one client in the window; retry later. */
+export class RateLimitedError extends WeftError {
+  constructor (message = 'too many requests; retry later') { super('WEFT_ERR_RATE_LIMITED', message, 429) }
+}
+
+/** A call to the WireGuard device (UAPI socket, `ip`, `wg`) failed. */
+export class DeviceError extends WeftError {
+  constructor (message: string, options?: { cause?: unknown }) { super('WEFT_ERR_DEVICE', message, 500, options) }
+}
+
+/** The controller answered with an error or could not be reached. */
+export class ControllerError extends WeftError {
+  constructor (message: string, statusCode = 502, readonly remoteCode?: string) { super('WEFT_ERR_CONTROLLER', message, statusCode) }
+}
+
+/** A netmap or saved state that fails validation; the previous one stays in force. */
+export class InvalidNetmapError extends WeftError {
+  constructor (message: string) { super('WEFT_ERR_INVALID_NETMAP', message, 422) }
+}
+
+/** True when `err` is a WeftError carrying `code`. */
+export function hasCode (err: unknown, code: string): boolean {
+  return err instanceof WeftError && err.code === code
+}

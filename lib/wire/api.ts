@@ -1,0 +1,106 @@
+import type { NodeHealth, NodeRecord } from './netmap.js'
+
+/**
+ * Request and response bodies of the controller's HTTP API (`/v1`), shared by controller and daemon.
+ * docs/api.md documents each route; lib/wire/schemas.ts holds the JSON schemas fastify validates with.
+ */
+
+/** `GET /v1/info` (no auth): what a node needs before it can register. */
+export interface ControllerInfo {
+  /** Controller's X25519 public key, base64; the proof of possession is keyed by DH with it. */
+  publicKey: string
+  cidr: string
+  epoch: string
+  version: number
+  heartbeatIntervalMs: number
+}
+
+/** `POST /v1/register`. Needs `token`, or a node credential (Authorization: Bearer) for the same key. */
+export interface RegisterRequest {
+  publicKey: string
+  hostname: string
+  endpoints: string[]
+  /** WireGuard listen port; with the request's source address it forms the observed endpoint. */
+  listenPort: number
+  swimPort: number
+  /** ms since epoch, when the proof was made. */
+  timestamp: number
+  /** 16 random bytes, base64; never accepted twice. */
+  nonce: string
+  /** HMAC over the canonical message (lib/wire/proof.ts), base64. */
+  proof: string
+  token?: string
+}
+
+export interface RegisterResponse {
+  nodeId: string
+  meshIp: string
+  cidr: string
+  /** New node credential; present on first registration and when a token re-registers a known key. Shown once. */
+  credential?: string
+  controllerPublicKey: string
+  heartbeatIntervalMs: number
+}
+
+/** What a daemon's SWIM agent currently believes about others. */
+export interface SwimReport {
+  /** The reporter's own incarnation. */
+  incarnation: number
+  suspect: Array<{ id: string, incarnation: number }>
+  dead: Array<{ id: string, incarnation: number }>
+}
+
+/** `POST /v1/heartbeat` (node auth). */
+export interface HeartbeatRequest {
+  endpoints: string[]
+  listenPort: number
+  /** The netmap version the daemon has applied. */
+  netmapVersion?: number
+  /** Daemon software version. */
+  agentVersion?: string
+  swim?: SwimReport
+}
+
+export interface HeartbeatResponse {
+  epoch: string
+  version: number
+  heartbeatIntervalMs: number
+}
+
+/** `POST /v1/tokens` (admin). */
+export interface CreateTokenRequest {
+  reusable?: boolean
+  /** Lifetime in ms. Default 24 h. */
+  ttlMs?: number
+}
+
+export interface CreateTokenResponse {
+  token: string
+  reusable: boolean
+  expiresAt: number
+}
+
+/** One row of `GET /v1/nodes` (admin): the netmap record plus control-side facts. */
+export interface NodeStatus extends NodeRecord {
+  /** Last heartbeat or update-channel activity, ms since epoch; null if never. */
+  lastSeenAt: number | null
+  /** Whether its update channel is open now. */
+  connected: boolean
+  /** Netmap version the daemon last said it applied. */
+  netmapVersion: number | null
+  agentVersion: string | null
+  /** Why the health is what it is, in words. */
+  healthReason: string
+}
+
+export interface NodeListResponse { nodes: NodeStatus[] }
+
+/** Error body of every 4xx/5xx. */
+export interface ErrorBody {
+  statusCode: number
+  code: string
+  error: string
+  message: string
+}
+
+export type { NodeHealth }

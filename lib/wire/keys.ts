@@ -1,0 +1,59 @@
+import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto'
+import { InvalidInputError } from '../errors.js'
+
+// DER wrappers around the raw 32-byte X25519 keys (RFC 8410), so node:crypto can import WireGuard keys.
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
+const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex')
+const KEY_RE = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/
+
+/** A WireGuard key pair in WireGuard's base64 form (44 characters each). */
+export interface KeyPair { privateKey: string, publicKey: string }
+
+/** True when `s` is a canonical WireGuard base64 key (32 bytes). */
+export function isWireGuardKey (s: unknown): s is string {
+  return typeof s === 'string' && KEY_RE.test(s)
+}
+
+function rawKey (b64: string, what: string): Buffer {
+  if (!isWireGuardKey(b64)) throw new InvalidInputError(`${what} is not a WireGuard key (44 base64 characters)`)
+  return Buffer.from(b64, 'base64')
+}
+
+function privateKeyObject (privateKey: string): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, rawKey(privateKey, 'private key')]), format: 'der', type: 'pkcs8' })
+}
+
+function publicKeyObject (publicKey: string): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, rawKey(publicKey, 'public key')]), format: 'der', type: 'spki' })
+}
+
+/** Generates a clamped X25519 key pair, as `wg genkey | wg pubkey` would. */
+export function generateKeyPair (): KeyPair {
+  const d = randomBytes(32)
+  d[0] = d[0]! & 248
+  d[31] = (d[31]! & 127) | 64
+  const privateKey = d.toString('base64')
+  return { privateKey, publicKey: publicKeyFor(privateKey) }
+}
+
+/** The public key that belongs to `privateKey`. */
+export function publicKeyFor (privateKey: string): string {
+  const spki = createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' })
+  return spki.subarray(SPKI_PREFIX.length).toString('base64')
+}
+
+/** Static X25519 Diffie-Hellman: the 32-byte secret shared by `privateKey`'s owner and `publicKey`'s. */
+export function sharedSecret (privateKey: string, publicKey: string): Buffer {
+  return diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) })
+}
+
+/** WireGuard's base64 key as the 64-character hex form the UAPI protocol uses. */
+export function keyToHex (b64: string): string {
+  return rawKey(b64, 'key').toString('hex')
+}
+
+/** The UAPI hex form back to WireGuard's base64. */
+export function hexToKey (hex: string): string {
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new InvalidInputError('UAPI key is not 64 hex characters')
+  return Buffer.from(hex, 'hex').toString('base64')
+}

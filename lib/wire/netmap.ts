@@ -1,0 +1,78 @@
+/**
+ * The netmap: the controller's versioned view of every authorised node, as daemons receive it.
+ * Immutable by convention: a delta produces a new Netmap, never edits one in place.
+ */
+
+/**
+ * Fused health of a node (design.md, Cross-check):
+ * - `online`: control-side evidence fresh and peers do not hold it dead.
+ * - `offline`: control-side evidence stale and peers hold it dead (or no peer says otherwise).
+ * - `control-lost`: peers see it alive, the controller does not hear from it.
+ * - `mesh-lost`: the controller hears from it, its peers hold it dead.
+ * - `left`: it left gracefully (`weft leave`).
+ * - `removed`: an admin removed it; it is no longer in the netmap.
+ */
+export type NodeHealth = 'online' | 'offline' | 'control-lost' | 'mesh-lost' | 'left' | 'removed'
+
+/** Every NodeHealth value, for schemas and metrics. */
+export const NODE_HEALTHS: readonly NodeHealth[] = ['online', 'offline', 'control-lost', 'mesh-lost', 'left', 'removed']
+
+/** One authorised node as every daemon sees it. Carries no secret. */
+export interface NodeRecord {
+  /** Stable node id assigned at first registration. */
+  id: string
+  hostname: string
+  /** WireGuard public key, base64. */
+  publicKey: string
+  /** Mesh IPv4 address; the peer's AllowedIPs is this /32. */
+  meshIp: string
+  /** Endpoints the node advertises, `host:port`. */
+  endpoints: string[]
+  /** The source address the controller last saw the node's requests from, with its WireGuard port; null until seen. */
+  observedEndpoint: string | null
+  /** UDP port of the node's SWIM agent on its mesh IP. */
+  swimPort: number
+  health: NodeHealth
+  /** First registration, ms since epoch. */
+  createdAt: number
+  /** Last change to anything in this record, ms since epoch. */
+  updatedAt: number
+}
+
+/** A whole netmap. `epoch` changes whenever versions restart (a controller restart); compare versions only within one epoch. */
+export interface Netmap {
+  epoch: string
+  version: number
+  /** The mesh CIDR, e.g. 100.64.0.0/10; the daemon routes it through its interface. */
+  cidr: string
+  /** Every node not removed, sorted by id. */
+  nodes: NodeRecord[]
+}
+
+/** Changes from version `from` to version `to` within `epoch`: records to insert or replace, ids to drop. */
+export interface NetmapDelta {
+  epoch: string
+  from: number
+  to: number
+  upsert: NodeRecord[]
+  remove: string[]
+}
+
+/** One line of the update channel (NDJSON): a full map, a delta, or a keepalive. */
+export type NetmapMessage =
+  | { type: 'full', netmap: Netmap }
+  | ({ type: 'delta' } & NetmapDelta)
+  | { type: 'ping', epoch: string, version: number, at: number }
+
+/**
+ * Applies `delta` to `map`, returning a new Netmap. Returns null when the delta does not follow `map`
+ * (other epoch or `from` is not `map.version`): the caller must resync with a full map.
+ */
+export function applyDelta (map: Netmap, delta: NetmapDelta): Netmap | null {
+  if (delta.epoch !== map.epoch || delta.from !== map.version) return null
+  const byId = new Map(map.nodes.map(n => [n.id, n]))
+  for (const id of delta.remove) byId.delete(id)
+  for (const n of delta.upsert) byId.set(n.id, n)
+  const nodes = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  return { epoch: map.epoch, version: delta.to, cidr: map.cidr, nodes }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what Weft's build, tests and sim need on a Debian machine, saying what it installs.
+# Not root or not Debian: stops with a sentence naming what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A pkg_for=( [wireguard-go]=wireguard-go [wg]=wireguard-tools [ip]=iproute2 [nft]=nftables [ping]=iputils-ping )
+missing=()
+for bin in wireguard-go wg ip nft ping; do
+  command -v "$bin" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$bin" >/dev/null 2>&1 || missing+=("${pkg_for[$bin]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "weft: missing system packages: ${missing[*]}; install them (Debian: apt-get install ${missing[*]}) or run this as root on Debian." >&2
+    exit 1
+  fi
+  echo "weft: installing with apt-get: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/tap ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "weft: installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
