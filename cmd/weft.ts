@@ -9,7 +9,8 @@ import type { Command } from './cli.js'
 const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command: Command }> }> = {
   controller: { summary: 'run the controller (registry, IPAM, netmap, health)', load: async () => await import('./controller.js') },
   token: { summary: 'manage join tokens (admin)', load: async () => await import('./token.js') },
-  nodes: { summary: 'list and remove nodes (admin)', load: async () => await import('./nodes.js') }
+  nodes: { summary: 'list and remove nodes (admin)', load: async () => await import('./nodes.js') },
+  sim: { summary: 'simulate meshes (virtual: in-process SWIM; run: real nodes in namespaces)', load: async () => await import('./sim.js') },
 }
 
 function usage (): string {

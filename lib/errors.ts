@@ -93,3 +93,8 @@ export class InvalidNetmapError extends WeftError {
 export function hasCode (err: unknown, code: string): boolean {
   return err instanceof WeftError && err.code === code
 }
+
+/** A SWIM config value that cannot work (zero interval, timeout longer than the interval...); the message says what to fix. */
+export class SwimConfigError extends WeftError {
+  constructor (message: string) { super('WEFT_ERR_SWIM_CONFIG', message, 2) }
+}
