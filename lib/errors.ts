@@ -98,3 +98,8 @@ export function hasCode (err: unknown, code: string): boolean {
 export class SwimConfigError extends WeftError {
   constructor (message: string) { super('WEFT_ERR_SWIM_CONFIG', message, 2) }
 }
+
+/** A multi-step device change that failed part-way: the first `applied` of `total` steps went through, the next failed, the rest were not tried. */
+export class PeerApplyError extends DeviceError {
+  constructor (message: string, readonly applied: number, readonly total: number, options?: { cause?: unknown }) { super(message, options) }
+}
