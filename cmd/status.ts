@@ -1,0 +1,51 @@
+import { join } from 'node:path'
+import { askLocal, SOCKET_NAME } from '../lib/daemon/control-socket.js'
+import type { DaemonStatus } from '../lib/daemon/status.js'
+import { formatAge, formatTable, parseFlags, type Command } from './cli.js'
+
+const USAGE = `Usage: weft status [--state DIR] [--json]
+
+Shows this node (id, mesh IP, interface, controller link, netmap version) and one row per peer
+(hostname, mesh IP, endpoint, last handshake, rx/tx, SWIM state), as the running daemon sees them.
+
+  --state DIR   the daemon's state directory (default /var/lib/weft, or WEFT_STATE_DIR)
+  --json        print the daemon's full status as JSON
+`
+
+/** Formats a byte count with binary units. */
+function bytes (n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  let v = n
+  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++ }
+  return `${i === 0 ? v : v.toFixed(1)} ${u[i]}`
+}
+
+/** The human form of a DaemonStatus. */
+export function renderStatus (s: DaemonStatus, now = Date.now()): string {
+  const n = s.node
+  const head = [
+    `node        ${n.id} (${n.hostname})  ${n.meshIp}  on ${n.interface} [${n.driver}${n.adopted ? ', adopted' : ''}]  port ${n.listenPort}`,
+    `controller  ${s.controller.url}  ${s.controller.state}  last contact ${formatAge(s.controller.lastContactAt, now)}`,
+    `netmap      ${s.netmap === null ? 'none yet' : `version ${s.netmap.version} (epoch ${s.netmap.epoch.slice(0, 8)}), ${s.netmap.nodes} nodes, applied ${formatAge(s.netmap.appliedAt, now)}`}`,
+    `swim        ${s.swim === null ? 'not running' : `incarnation ${s.swim.incarnation}`}`
+  ]
+  if (s.lastError !== null) head.push(`error       ${s.lastError}`)
+  const rows = s.peers.map(p => [
+    p.hostname, p.id, p.meshIp, p.endpoint ?? '-', p.lastHandshakeMs > 0 ? formatAge(p.lastHandshakeMs, now) : 'never',
+    bytes(p.rxBytes), bytes(p.txBytes), p.swim ?? '-', p.health, p.inWireGuard ? 'yes' : 'no'
+  ])
+  return head.join('\n') + '\n\n' + formatTable(['HOSTNAME', 'ID', 'MESH IP', 'ENDPOINT', 'HANDSHAKE', 'RX', 'TX', 'SWIM', 'HEALTH', 'WG'], rows)
+}
+
+export const command: Command = {
+  summary: 'show this node and its peers',
+  async run (argv) {
+    const parsed = parseFlags(argv, { state: { type: 'string' }, json: { type: 'boolean' } }, USAGE)
+    if (parsed === null) return 0
+    const dir = parsed.values.state ?? process.env.WEFT_STATE_DIR ?? '/var/lib/weft'
+    const status = await askLocal<DaemonStatus>(join(dir, SOCKET_NAME), { cmd: 'status' })
+    process.stdout.write(parsed.values.json === true ? JSON.stringify(status, null, 2) + '\n' : renderStatus(status))
+    return 0
+  }
+}

@@ -1,0 +1,186 @@
+import type { Logger } from '../log.js'
+import type { Clock } from '../clock.js'
+import { ControllerError, WeftError } from '../errors.js'
+import type { HeartbeatRequest } from '../wire/api.js'
+import { applyDelta, type Netmap } from '../wire/netmap.js'
+import { Backoff } from './backoff.js'
+import type { ControlClient } from './control-client.js'
+import { checkAppliedNetmap, parseMessage } from './netmap-check.js'
+
+/** State of the daemon's link to the controller, as `weft status` shows it. */
+export type ControlState = 'connecting' | 'connected' | 'lost' | 'revoked'
+
+/** Tunables of the control link. */
+export interface ControlLinkConfig {
+  /** Heartbeat period; the controller's value (from registration or heartbeat answers) wins. Default: 5 s. */
+  heartbeatIntervalMs: number
+  /** The stream is presumed dead after this long without a line (the controller pings every 15 s). Default: 45 s. */
+  streamIdleMs: number
+  /** Largest accepted NDJSON line: a full map of 65k nodes fits. Default: 64 MiB. */
+  maxLineBytes: number
+}
+
+export const defaultControlLinkConfig: ControlLinkConfig = { heartbeatIntervalMs: 5000, streamIdleMs: 45_000, maxLineBytes: 64 << 20 }
+
+/**
+ * Keeps one update channel open to the controller (reconnecting with exponential backoff and full jitter),
+ * folds the NDJSON messages into a validated Netmap, and sends heartbeats. A message that fails validation is
+ * refused whole: the previous netmap stays, the reason is logged and kept for `weft status`, and the link
+ * resyncs with a full map.
+ */
+export class ControlLink {
+  state: ControlState = 'connecting'
+  /** The last validated netmap (from disk or controller), or null. */
+  netmap: Netmap | null
+  lastError: string | null = null
+  lastContactAt: number | null = null
+  heartbeatsFailed = 0
+  private readonly backoff = new Backoff()
+  private abort = new AbortController()
+  private stopped = false
+  private hbTimer: NodeJS.Timeout | undefined
+  private wantFull = false
+
+  constructor (private readonly opts: {
+    client: ControlClient
+    credential: string
+    netmap: Netmap | null
+    /** Called with each new netmap after validation; the daemon reconciles and saves it. */
+    onNetmap: (map: Netmap, how: 'full' | 'delta') => void
+    /** Builds the heartbeat body (endpoints, SWIM report) at send time. */
+    heartbeat: () => HeartbeatRequest
+    /** Called when the controller says our credential is no longer valid (node removed). */
+    onRevoked: (reason: string) => void
+    clock: Clock
+    log: Logger
+    config?: Partial<ControlLinkConfig>
+  }) {
+    this.netmap = opts.netmap
+    this.cfg = { ...defaultControlLinkConfig, ...opts.config }
+  }
+
+  private readonly cfg: ControlLinkConfig
+
+  /** Starts the stream loop and heartbeats. */
+  start (): void {
+    void this.loop()
+    this.scheduleHeartbeat(0)
+  }
+
+  /** Stops everything; pending requests are aborted. */
+  stop (): void {
+    this.stopped = true
+    clearTimeout(this.hbTimer)
+    this.abort.abort(new ControllerError('control link stopped'))
+  }
+
+  private async loop (): Promise<void> {
+    while (!this.stopped) {
+      this.abort = new AbortController()
+      const map = this.wantFull ? null : this.netmap
+      this.wantFull = false
+      try {
+        await this.opts.client.stream(this.opts.credential, map?.epoch ?? null, map?.version ?? null, line => this.onLine(line), {
+          signal: this.abort.signal,
+          idleMs: this.cfg.streamIdleMs,
+          maxLineBytes: this.cfg.maxLineBytes,
+          onOpen: () => this.connected()
+        })
+        this.lost('update channel closed by the controller')
+      } catch (err) {
+        if (this.stopped) return
+        if (err instanceof ControllerError && (err.statusCode === 401 || err.statusCode === 403)) {
+          this.revoked(err.message)
+          return
+        }
+        this.lost(err instanceof WeftError ? err.message : (err as Error).message)
+      }
+      if (this.stopped) return
+      await new Promise(resolve => setTimeout(resolve, this.backoff.next()))
+    }
+  }
+
+  private connected (): void {
+    this.backoff.reset()
+    this.lastContactAt = this.opts.clock.now()
+    if (this.state !== 'connected') {
+      this.opts.log.info({ event: 'control.connected', controller: this.opts.client.baseUrl, version: this.netmap?.version ?? null }, 'update channel open')
+    }
+    this.state = 'connected'
+  }
+
+  private lost (reason: string): void {
+    if (this.state === 'connected' || this.state === 'connecting') {
+      this.opts.log.warn({ event: 'control.lost', controller: this.opts.client.baseUrl, reason }, 'controller unreachable; running from the last netmap')
+    }
+    this.state = 'lost'
+    this.lastError = reason
+  }
+
+  private revoked (reason: string): void {
+    this.state = 'revoked'
+    this.lastError = reason
+    this.opts.log.error({ event: 'control.lost', controller: this.opts.client.baseUrl, reason: `credential refused: ${reason}` }, 'the controller no longer accepts this node (removed?)')
+    this.opts.onRevoked(reason)
+  }
+
+  private onLine (line: string): void {
+    this.lastContactAt = this.opts.clock.now()
+    try {
+      const msg = parseMessage(line, this.netmap?.cidr ?? null)
+      if (msg.type === 'ping') {
+        if (this.netmap !== null && msg.epoch !== this.netmap.epoch) this.resync('controller epoch changed')
+        return
+      }
+      if (msg.type === 'full') {
+        this.accept(msg.netmap, 'full')
+        return
+      }
+      if (this.netmap === null) { this.resync('delta without a base netmap'); return }
+      const next = applyDelta(this.netmap, msg)
+      if (next === null) { this.resync(`delta ${msg.from}->${msg.to} does not follow version ${this.netmap.version}`); return }
+      this.accept(checkAppliedNetmap(next), 'delta')
+    } catch (err) {
+      const reason = (err as Error).message
+      this.lastError = `netmap refused: ${reason}`
+      this.opts.log.error({ event: 'netmap.reject', reason }, 'refused an update from the controller; keeping the previous netmap')
+      this.resync(reason)
+    }
+  }
+
+  private accept (map: Netmap, how: 'full' | 'delta'): void {
+    this.netmap = map
+    this.lastError = null
+    this.opts.onNetmap(map, how)
+  }
+
+  /** Drops the stream and reconnects asking for a full map. */
+  private resync (reason: string): void {
+    this.opts.log.info({ event: 'control.resync', reason }, 'asking the controller for a full netmap')
+    this.wantFull = true
+    this.abort.abort(new ControllerError(`resync: ${reason}`))
+  }
+
+  private scheduleHeartbeat (delayMs: number): void {
+    if (this.stopped) return
+    this.hbTimer = setTimeout(() => { void this.sendHeartbeat() }, delayMs)
+    this.hbTimer.unref?.()
+  }
+
+  private async sendHeartbeat (): Promise<void> {
+    try {
+      const res = await this.opts.client.heartbeat(this.opts.credential, this.opts.heartbeat())
+      this.lastContactAt = this.opts.clock.now()
+      this.heartbeatsFailed = 0
+      if (res.heartbeatIntervalMs > 0) this.cfg.heartbeatIntervalMs = res.heartbeatIntervalMs
+    } catch (err) {
+      this.heartbeatsFailed++
+      if (err instanceof ControllerError && (err.statusCode === 401 || err.statusCode === 403)) {
+        if (this.state !== 'revoked') { this.revoked(err.message); this.abort.abort(err) }
+        return
+      }
+      this.opts.log.debug({ event: 'control.heartbeat.failed', reason: (err as Error).message }, 'heartbeat failed')
+    }
+    if (this.state !== 'revoked') this.scheduleHeartbeat(this.cfg.heartbeatIntervalMs)
+  }
+}

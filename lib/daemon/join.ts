@@ -1,0 +1,64 @@
+import { hostname as osHostname, networkInterfaces } from 'node:os'
+import type { Logger } from '../log.js'
+import type { Clock } from '../clock.js'
+import { ConfigError, ControllerError } from '../errors.js'
+import { formatEndpoint } from '../wire/addr.js'
+import type { KeyPair } from '../wire/keys.js'
+import { newNonce, signRegistration } from '../wire/proof.js'
+import type { ControlClient } from './control-client.js'
+import type { NodeIdentity, StateDir } from './state.js'
+
+/**
+ * Endpoints a node advertises when `--endpoint` is not given: every non-loopback, non-overlay address of the
+ * host with the WireGuard listen port. `exclude` drops the mesh IP (advertising an overlay address as an
+ * underlay endpoint would route WireGuard into itself).
+ */
+export function defaultEndpoints (listenPort: number, exclude: ReadonlySet<string> = new Set()): string[] {
+  const out: string[] = []
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      if (a.internal || exclude.has(a.address)) continue
+      if (a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80')) continue
+      out.push(formatEndpoint(a.address, listenPort))
+    }
+  }
+  return out.slice(0, 16)
+}
+
+/** What `register` needs beyond the client and state. */
+export interface JoinParams {
+  keys: KeyPair
+  hostname?: string
+  endpoints: string[]
+  listenPort: number
+  swimPort: number
+  joinToken?: string
+}
+
+/**
+ * Registers this node: proves possession of the key and presents the join token (first start) or the saved
+ * credential (later starts; idempotent: same id, same mesh IP). Saves the identity before returning, so a
+ * crash right after registration does not burn a single-use token for nothing.
+ */
+export async function register (client: ControlClient, state: StateDir, saved: NodeIdentity | null, p: JoinParams,
+  deps: { clock: Clock, log: Logger }): Promise<NodeIdentity> {
+  if (saved === null && p.joinToken === undefined) {
+    throw new ConfigError('this node has not joined yet: pass --join-token (from `weft token create`)')
+  }
+  const info = await client.info()
+  if (saved !== null && saved.controllerPublicKey !== info.publicKey) {
+    deps.log.warn({ event: 'control.key.changed' }, 'the controller public key differs from the one saved at join')
+  }
+  const hostname = p.hostname ?? osHostname()
+  const fields = { publicKey: p.keys.publicKey, hostname, endpoints: p.endpoints, timestamp: deps.clock.now(), nonce: newNonce() }
+  const proof = signRegistration(p.keys.privateKey, info.publicKey, fields)
+  const useCredential = saved !== null && p.joinToken === undefined
+  const req = { ...fields, listenPort: p.listenPort, swimPort: p.swimPort, proof, ...(useCredential ? {} : { token: p.joinToken }) }
+  const res = await client.register(req, useCredential ? saved.credential : undefined)
+  const credential = res.credential ?? saved?.credential
+  if (credential === undefined) throw new ControllerError('controller registered the node but returned no credential')
+  const identity: NodeIdentity = { nodeId: res.nodeId, meshIp: res.meshIp, cidr: res.cidr, credential, controllerPublicKey: info.publicKey }
+  await state.saveIdentity(identity)
+  deps.log.info({ event: 'control.registered', nodeId: res.nodeId, meshIp: res.meshIp, rotatedCredential: res.credential !== undefined }, 'registered with the controller')
+  return identity
+}

@@ -1,0 +1,119 @@
+import { mkdir, chmod, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DataDirError, InvalidNetmapError } from '../errors.js'
+import { generateKeyPair, isWireGuardKey, publicKeyFor, type KeyPair } from '../wire/keys.js'
+import type { Netmap } from '../wire/netmap.js'
+import { readFileIfExists, writeFileAtomic } from './atomic-file.js'
+import { checkNetmap } from './netmap-check.js'
+
+/**
+ * The daemon's saved state in `--state DIR`, every file written atomically:
+ * - `private.key` (0600): the WireGuard private key, base64.
+ * - `node.json` (0600, holds the credential): who the controller says we are.
+ * - `netmap.json` (0600): the last netmap applied, so the mesh comes up with the controller down.
+ * - `swim.json`: the SWIM incarnation, so a restarted node outranks what peers remember of it.
+ */
+
+/** Identity the controller gave us at registration. */
+export interface NodeIdentity {
+  nodeId: string
+  meshIp: string
+  cidr: string
+  credential: string
+  controllerPublicKey: string
+}
+
+const FILES = { key: 'private.key', node: 'node.json', netmap: 'netmap.json', swim: 'swim.json' } as const
+
+/** The daemon's state directory. */
+export class StateDir {
+  private constructor (readonly dir: string) {}
+
+  /** Opens (creating with mode 0700 if needed) the state directory. */
+  static async open (dir: string): Promise<StateDir> {
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 })
+      const s = await stat(dir)
+      if (!s.isDirectory()) throw new Error('not a directory')
+      if ((s.mode & 0o077) !== 0) await chmod(dir, 0o700)
+    } catch (err) {
+      throw new DataDirError(`state directory ${dir} cannot be used: ${(err as Error).message}`, { cause: err })
+    }
+    return new StateDir(dir)
+  }
+
+  /** Path of a file inside the directory. */
+  path (name: string): string { return join(this.dir, name) }
+
+  /** Loads the key pair, generating and saving one (0600) on first start. A corrupt key file is fatal. */
+  async loadOrCreateKey (): Promise<KeyPair & { created: boolean }> {
+    const raw = await readFileIfExists(this.path(FILES.key))
+    if (raw !== null) {
+      const privateKey = raw.trim()
+      if (!isWireGuardKey(privateKey)) {
+        throw new DataDirError(`${this.path(FILES.key)} does not hold a WireGuard private key; restore it from backup or remove the state directory and join again with a new token`)
+      }
+      return { privateKey, publicKey: publicKeyFor(privateKey), created: false }
+    }
+    const kp = generateKeyPair()
+    await writeFileAtomic(this.path(FILES.key), kp.privateKey + '\n', 0o600)
+    return { ...kp, created: true }
+  }
+
+  /** The saved identity, or null before the first registration. Throws DataDirError when the file is corrupt. */
+  async loadIdentity (): Promise<NodeIdentity | null> {
+    const raw = await readFileIfExists(this.path(FILES.node))
+    if (raw === null) return null
+    try {
+      const v = JSON.parse(raw) as NodeIdentity
+      for (const k of ['nodeId', 'meshIp', 'cidr', 'credential', 'controllerPublicKey'] as const) {
+        if (typeof v[k] !== 'string' || v[k].length === 0) throw new Error(`field ${k} missing`)
+      }
+      return v
+    } catch (err) {
+      throw new DataDirError(`${this.path(FILES.node)} is corrupt (${(err as Error).message}); start again with --join-token to re-register the same key`)
+    }
+  }
+
+  /** Saves the identity (0600: it holds the node credential). */
+  async saveIdentity (id: NodeIdentity): Promise<void> {
+    await writeFileAtomic(this.path(FILES.node), JSON.stringify(id, null, 2) + '\n', 0o600)
+  }
+
+  /**
+   * The last applied netmap, or null when there is none. A corrupt or invalid file throws InvalidNetmapError
+   * so the caller can log it and start without one rather than half-apply it.
+   */
+  async loadNetmap (): Promise<Netmap | null> {
+    const raw = await readFileIfExists(this.path(FILES.netmap))
+    if (raw === null) return null
+    let v: unknown
+    try { v = JSON.parse(raw) } catch { throw new InvalidNetmapError(`${this.path(FILES.netmap)} is not valid JSON`) }
+    return checkNetmap(v)
+  }
+
+  /** Saves the netmap just applied. */
+  async saveNetmap (map: Netmap): Promise<void> {
+    await writeFileAtomic(this.path(FILES.netmap), JSON.stringify(map), 0o600)
+  }
+
+  /** The SWIM incarnation to start with: one more than the last one saved (0 on first start), saved at once. */
+  async nextIncarnation (): Promise<number> {
+    const raw = await readFileIfExists(this.path(FILES.swim))
+    let last = -1
+    if (raw !== null) {
+      try {
+        const v = JSON.parse(raw) as { incarnation?: unknown }
+        if (Number.isInteger(v.incarnation) && (v.incarnation as number) >= 0) last = v.incarnation as number
+      } catch { /* a corrupt counter only costs a refutation round: start above any time-based floor */ }
+    }
+    const next = last + 1
+    await this.saveIncarnation(next)
+    return next
+  }
+
+  /** Records the current incarnation (after a refutation raised it). */
+  async saveIncarnation (incarnation: number): Promise<void> {
+    await writeFileAtomic(this.path(FILES.swim), JSON.stringify({ incarnation }) + '\n', 0o600)
+  }
+}

@@ -1,0 +1,47 @@
+import type { ControlState } from './control-link.js'
+
+/** What `weft status --json` prints: this node, its controller link, and one row per peer. */
+export interface DaemonStatus {
+  node: {
+    id: string
+    hostname: string
+    meshIp: string
+    publicKey: string
+    interface: string
+    driver: string
+    listenPort: number
+    swimPort: number
+    /** Interface was adopted from a previous daemon run rather than created. */
+    adopted: boolean
+    startedAt: number
+  }
+  controller: {
+    url: string
+    state: ControlState
+    lastContactAt: number | null
+    heartbeatsFailed: number
+  }
+  netmap: { epoch: string, version: number, nodes: number, appliedAt: number | null } | null
+  swim: { incarnation: number, counters: Record<string, number> } | null
+  /** Last error worth an operator's attention (refused netmap, device failure), or null. */
+  lastError: string | null
+  peers: PeerStatus[]
+}
+
+/** One row of `weft status`. */
+export interface PeerStatus {
+  id: string
+  hostname: string
+  meshIp: string
+  /** Controller's fused health for the node. */
+  health: string
+  /** SWIM's view: alive, suspect, dead, left; null before SWIM knows it. */
+  swim: string | null
+  swimIncarnation: number | null
+  /** Whether the node is currently a peer on the WireGuard interface. */
+  inWireGuard: boolean
+  endpoint: string | null
+  lastHandshakeMs: number
+  rxBytes: number
+  txBytes: number
+}
