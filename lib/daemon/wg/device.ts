@@ -1,0 +1,89 @@
+/**
+ * The one interface every WireGuard driver implements, and the peer shapes it speaks in.
+ *
+ * Keys are WireGuard base64 everywhere above the driver; the UAPI driver converts to hex on the wire.
+ * A device only applies what it is told: deciding *what* to apply is the reconciler's job (reconciler.ts).
+ */
+
+/** Which driver backs a device: the kernel module (`ip link ... type wireguard` + `wg`) or wireguard-go over UAPI. */
+export type DriverKind = 'kernel' | 'userspace'
+
+/** The configuration of one peer that Weft sets. */
+export interface PeerConfig {
+  /** Peer's public key, base64. */
+  publicKey: string
+  /** `ip:port` (IPv6 bracketed) to send handshakes to; null leaves it to WireGuard (the peer reaches us first). */
+  endpoint: string | null
+  /** CIDRs routed to this peer; Weft sets exactly `[meshIp/32]`. */
+  allowedIps: string[]
+  /** Persistent keepalive in seconds; 0 = off. */
+  keepaliveSeconds: number
+}
+
+/** One peer as the device reports it: its config plus counters. */
+export interface DevicePeer extends PeerConfig {
+  /** Last completed handshake, ms since epoch; 0 = never. */
+  lastHandshakeMs: number
+  rxBytes: number
+  txBytes: number
+}
+
+/** What `get()` returns: the interface's own settings and its peers. Never carries the private key. */
+export interface DeviceState {
+  /** Public key of the interface's private key, base64; null when no private key is set. */
+  publicKey: string | null
+  /** UDP port the interface listens on; 0 when not yet bound. */
+  listenPort: number
+  peers: DevicePeer[]
+}
+
+/**
+ * One change to one peer. `update` carries the full desired config plus the fields that differ; the driver
+ * touches only those fields (and never recreates the peer, so its session survives).
+ */
+export type PeerOp =
+  | { kind: 'add', peer: PeerConfig }
+  | { kind: 'remove', publicKey: string }
+  | { kind: 'update', peer: PeerConfig, fields: PeerField[] }
+
+/** A field of PeerConfig that an `update` may change. */
+export type PeerField = 'endpoint' | 'allowedIps' | 'keepaliveSeconds'
+
+/** Interface-level settings: the private key (never logged) and the listen port. */
+export interface InterfaceConfig {
+  privateKey: string
+  listenPort: number
+}
+
+/** A WireGuard interface Weft can read and change peer by peer. */
+export interface WireGuardDevice {
+  readonly ifname: string
+  readonly driver: DriverKind
+  /** True when open found the interface already running (a restarted daemon) instead of creating it. */
+  readonly adopted: boolean
+  /** Reads the interface's current settings and peers. Throws DeviceError when the device cannot be reached. */
+  get (): Promise<DeviceState>
+  /**
+   * Applies `ops` in order, each as its own device transaction, so a failure leaves every earlier op applied
+   * and no later one. Throws PeerApplyError (a DeviceError) naming the failed op and how many went through.
+   */
+  apply (ops: readonly PeerOp[]): Promise<void>
+  /** Sets private key and listen port; a no-op on the device's side when they already match. */
+  configure (cfg: InterfaceConfig): Promise<void>
+  /** Tears the interface down (and, for userspace, ends its wireguard-go). Used by `weft leave`, never on restart. */
+  destroy (): Promise<void>
+}
+
+/** `a/b` CIDR lists compared as sets (order and duplicates do not matter). */
+export function sameAllowedIps (a: readonly string[], b: readonly string[]): boolean {
+  const sa = new Set(a)
+  const sb = new Set(b)
+  if (sa.size !== sb.size) return false
+  for (const x of sa) if (!sb.has(x)) return false
+  return true
+}
+
+/** The public key an op concerns. */
+export function opKey (op: PeerOp): string {
+  return op.kind === 'remove' ? op.publicKey : op.peer.publicKey
+}

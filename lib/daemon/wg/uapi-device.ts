@@ -1,0 +1,72 @@
+import { DeviceError, PeerApplyError } from '../../errors.js'
+import { uapiRequest, uapiSocketPath } from './uapi-socket.js'
+import type { Logger } from '../../log.js'
+import type { DeviceState, InterfaceConfig, PeerOp, WireGuardDevice } from './device.js'
+import { opKey } from './device.js'
+import { GET_REQUEST, buildSetInterface, buildSetOp, parseErrno, parseGet } from './uapi.js'
+import { ipCmd, run, type Netns } from './exec.js'
+import { stopWireguardGo } from './wireguard-go.js'
+
+/** Options of UapiDevice. */
+export interface UapiDeviceOptions {
+  ifname: string
+  /** Namespace the interface lives in, for `ip link del` on destroy; undefined = the current one. */
+  netns?: Netns
+  adopted: boolean
+  /** UAPI socket directory. Default: /var/run/wireguard, where wireguard-go puts it. */
+  uapiDir?: string
+  log: Logger
+}
+
+/** A wireguard-go (or boringtun) interface driven over its UAPI socket. */
+export class UapiDevice implements WireGuardDevice {
+  readonly ifname: string
+  readonly driver = 'userspace' as const
+  readonly adopted: boolean
+  private readonly sockPath: string
+  private readonly netns: Netns
+  private readonly log: Logger
+
+  constructor (opts: UapiDeviceOptions) {
+    this.ifname = opts.ifname
+    this.adopted = opts.adopted
+    this.netns = opts.netns
+    this.sockPath = uapiSocketPath(opts.ifname, opts.uapiDir)
+    this.log = opts.log
+  }
+
+  /** Reads the device over `get=1`. */
+  async get (): Promise<DeviceState> {
+    return parseGet(await uapiRequest(this.sockPath, GET_REQUEST))
+  }
+
+  /** One `set=1` per op; stops at the first errno and says how many went through. */
+  async apply (ops: readonly PeerOp[]): Promise<void> {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!
+      let errno: number
+      try {
+        errno = parseErrno(await uapiRequest(this.sockPath, buildSetOp(op)))
+      } catch (err) {
+        throw new PeerApplyError(`${op.kind} of peer ${opKey(op)} on ${this.ifname}: ${(err as Error).message}`, i, ops.length, { cause: err })
+      }
+      if (errno !== 0) {
+        throw new PeerApplyError(`${op.kind} of peer ${opKey(op)} on ${this.ifname} rejected by the device: errno=${errno}`, i, ops.length)
+      }
+    }
+  }
+
+  /** Sets private key and listen port in one transaction. */
+  async configure (cfg: InterfaceConfig): Promise<void> {
+    const errno = parseErrno(await uapiRequest(this.sockPath, buildSetInterface(cfg)))
+    if (errno !== 0) throw new DeviceError(`setting key and listen port ${cfg.listenPort} on ${this.ifname} failed: errno=${errno}`)
+  }
+
+  /** Deletes the link; wireguard-go exits when its tun goes away. Waits for that, then kills it if it lingers. */
+  async destroy (): Promise<void> {
+    await run(ipCmd(this.netns, 'link', 'del', this.ifname)).catch((err: unknown) => {
+      this.log.warn({ event: 'wg.destroy', ifname: this.ifname, err: (err as Error).message }, 'link delete failed; stopping wireguard-go')
+    })
+    await stopWireguardGo(this.sockPath, this.log)
+  }
+}

@@ -1,0 +1,54 @@
+/** The UAPI socket: where it lives and one request/reply exchange over it. */
+import { connect } from 'node:net'
+import { existsSync } from 'node:fs'
+import { DeviceError } from '../../errors.js'
+import { GET_REQUEST, isCompleteReply } from './uapi.js'
+
+/** Directory of wireguard-go's UAPI sockets; one per interface, shared by every namespace on the machine. */
+export const UAPI_DIR = '/var/run/wireguard'
+
+/** Path of the UAPI socket of interface `ifname`. */
+export function uapiSocketPath (ifname: string, dir = UAPI_DIR): string {
+  return `${dir}/${ifname}.sock`
+}
+
+/**
+ * Sends one UAPI request and resolves with the complete reply text. Rejects with DeviceError when the socket
+ * cannot be reached, closes early, or does not answer within `timeoutMs`.
+ */
+export async function uapiRequest (sockPath: string, request: string, timeoutMs = 5000): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const sock = connect(sockPath)
+    let buf = ''
+    let done = false
+    const finish = (err: Error | null, text?: string): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      sock.destroy()
+      if (err !== null) reject(err)
+      else resolve(text!)
+    }
+    const timer = setTimeout(() => finish(new DeviceError(`UAPI ${sockPath}: no reply within ${timeoutMs} ms`)), timeoutMs)
+    sock.setEncoding('utf8')
+    sock.on('connect', () => sock.write(request))
+    sock.on('data', (chunk: string) => {
+      buf += chunk
+      if (isCompleteReply(buf)) finish(null, buf)
+    })
+    sock.on('error', (err) => finish(new DeviceError(`UAPI ${sockPath}: ${err.message}`, { cause: err })))
+    sock.on('close', () => finish(new DeviceError(`UAPI ${sockPath}: closed before a complete reply`)))
+  })
+}
+
+/** True when `sockPath` accepts a UAPI `get` (a live wireguard-go holds it). */
+export async function uapiAlive (sockPath: string): Promise<boolean> {
+  if (!existsSync(sockPath)) return false
+  try {
+    await uapiRequest(sockPath, GET_REQUEST, 2000)
+    return true
+  } catch {
+    return false
+  }
+}
+
