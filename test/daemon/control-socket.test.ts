@@ -1,0 +1,42 @@
+import t from 'tap'
+import { mkdtemp, stat } from 'node:fs/promises'
+import { createConnection } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { askLocal, serveLocal } from '../../lib/daemon/control-socket.js'
+import { silentLogger } from '../../lib/log.js'
+
+t.test('answers status and leave over a 0600 unix socket, errors as refusals', async (t) => {
+  const path = join(await mkdtemp(join(tmpdir(), 'weft-sock-')), 'weft.sock')
+  let left = false
+  const server = await serveLocal(path, {
+    status: async () => ({ hello: 'world' }),
+    leave: async () => { left = true; throw new Error('cannot leave now') }
+  }, silentLogger())
+  t.teardown(() => { server.close() })
+  t.equal((await stat(path)).mode & 0o777, 0o600)
+  t.same(await askLocal(path, { cmd: 'status' }), { hello: 'world' })
+  await t.rejects(askLocal(path, { cmd: 'leave' }), { code: 'WEFT_ERR_DAEMON', message: /cannot leave now/ })
+  t.ok(left)
+})
+
+t.test('garbage requests get an error line, not a crash', async (t) => {
+  const path = join(await mkdtemp(join(tmpdir(), 'weft-sock-')), 'weft.sock')
+  const server = await serveLocal(path, { status: async () => 1, leave: async () => 2 }, silentLogger())
+  t.teardown(() => { server.close() })
+  const raw = async (payload: string): Promise<string> => await new Promise((resolve) => {
+    const s = createConnection(path)
+    let buf = ''
+    s.on('data', c => { buf += c.toString() })
+    s.on('end', () => resolve(buf))
+    s.write(payload)
+  })
+  t.match(await raw('nope\n'), /not JSON/)
+  t.match(await raw('{"cmd":"format-disk"}\n'), /unknown command/)
+  t.match(await raw('x'.repeat(5000)), /too large/)
+  t.same(await askLocal(path, { cmd: 'status' }), 1, 'still serving')
+})
+
+t.test('no daemon: a clear sentence', async (t) => {
+  await t.rejects(askLocal('/nonexistent/weft.sock', { cmd: 'status' }), { message: /is the daemon running/ })
+})
