@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+import { parseDuration, parseFlags, parseIntFlag } from '../cmd/cli.js'
+import { ConfigError, WeftError } from '../lib/errors.js'
+import { openFileLimit } from './controller/procstat.js'
+import { formatReport, type SizeFigures } from './controller/report.js'
+import { runScenario, type ScenarioOptions } from './controller/scenario.js'
+
+/**
+ * bench/controller (issue 2): N simulated nodes registered, N open update channels, heartbeats at the
+ * controller's default rate; prints join fan-out latency, bytes per change, and the controller's CPU and RSS
+ * in steady state. Prints figures; never passes or fails on time. docs/bench.md explains each figure.
+ */
+
+const USAGE = `Usage: node dist/bench/controller.js [flags]
+
+Starts a fresh controller (node dist/cmd/weft.js controller) per size on a free loopback port.
+
+  --sizes LIST              mesh sizes to run, comma-separated (default 1000,10000)
+  --nodes N                 one size only (same as --sizes N)
+  --joins J                 timed joins per size, one at a time (default 20)
+  --steady DURATION         steady-state window (default 30s)
+  --join-timeout DURATION   how long one join may take to reach every channel (default 30s)
+  --register-concurrency K  registrations in flight during set-up (default 32)
+  --open-concurrency K      channels connecting at once during set-up (default 256)
+  --source-ips K            loopback source addresses 127.88.x.y the nodes are spread over (default 64)
+  --connections K           keep-alive sockets per source address for register/heartbeat (default 2)
+  --controller-arg ARG      extra argument for \`weft controller\` (repeatable), e.g. --controller-arg=--log-level=warn
+  --cpu-prof DIR            run the controller under node --cpu-prof, profiles in DIR
+  --keep                    keep the controller's data dir and log
+  --json                    also print one JSON line with every figure
+`
+
+function parseSizes (s: string): number[] {
+  const sizes = s.split(',').map(x => parseIntFlag(x.trim(), '--sizes', 1, 100_000))
+  if (sizes.length === 0) throw new ConfigError('--sizes needs at least one size')
+  return sizes
+}
+
+/** Every socket both processes hold at size n, plus room for files, pipes and LevelDB; fails with what to do. */
+function checkOpenFiles (n: number, opts: ScenarioOptions): void {
+  const limit = openFileLimit()
+  const sockets = n + opts.joins + opts.sourceIps * opts.connectionsPerSource
+  const need = sockets + 512
+  if (limit < need) {
+    throw new ConfigError(`ulimit -n is ${limit}, but N=${n} needs about ${need} open files in the bench and again in the controller ` +
+      `(${n} update channels + ${opts.joins} joins + ${opts.sourceIps * opts.connectionsPerSource} pooled sockets + 512 spare); ` +
+      'raise it (ulimit -n) or run a smaller --sizes')
+  }
+}
+
+async function main (argv: string[]): Promise<number> {
+  const parsed = parseFlags(argv, {
+    sizes: { type: 'string' },
+    nodes: { type: 'string' },
+    joins: { type: 'string', default: '20' },
+    steady: { type: 'string', default: '30s' },
+    'join-timeout': { type: 'string', default: '30s' },
+    'register-concurrency': { type: 'string', default: '32' },
+    'open-concurrency': { type: 'string', default: '256' },
+    'source-ips': { type: 'string', default: '64' },
+    connections: { type: 'string', default: '2' },
+    'controller-arg': { type: 'string', multiple: true, default: [] },
+    'cpu-prof': { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false }
+  }, USAGE)
+  if (parsed === null) return 0
+  const v = parsed.values
+  if (v.sizes !== undefined && v.nodes !== undefined) throw new ConfigError('give --sizes or --nodes, not both')
+  const sizes = v.nodes !== undefined ? [parseIntFlag(v.nodes, '--nodes', 1, 100_000)] : parseSizes(v.sizes ?? '1000,10000')
+  const opts: ScenarioOptions = {
+    joins: parseIntFlag(v.joins!, '--joins', 1, 10_000),
+    steadyMs: parseDuration(v.steady!, '--steady'),
+    joinTimeoutMs: parseDuration(v['join-timeout']!, '--join-timeout'),
+    registerConcurrency: parseIntFlag(v['register-concurrency']!, '--register-concurrency', 1, 1024),
+    openConcurrency: parseIntFlag(v['open-concurrency']!, '--open-concurrency', 1, 4096),
+    sourceIps: parseIntFlag(v['source-ips']!, '--source-ips', 1, 65_000),
+    connectionsPerSource: parseIntFlag(v.connections!, '--connections', 1, 64),
+    controllerArgs: v['controller-arg'] ?? [],
+    cpuProfDir: v['cpu-prof'] ?? null,
+    keep: v.keep === true
+  }
+  if (opts.steadyMs < 2000) throw new ConfigError('--steady must be at least 2s (CPU is sampled once a second)')
+  for (const n of sizes) checkOpenFiles(n, opts)
+
+  const log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
+  const runs: SizeFigures[] = []
+  for (const n of sizes) runs.push(await runScenario(n, opts, log))
+  const command = `node dist/bench/controller.js ${argv.join(' ')}`.trim()
+  process.stdout.write(formatReport(runs, { command, joins: opts.joins, steadyMs: opts.steadyMs }))
+  if (v.json === true) process.stdout.write(JSON.stringify({ bench: 'controller', command, joins: opts.joins, steadyMs: opts.steadyMs, runs }) + '\n')
+  return 0
+}
+
+main(process.argv.slice(2)).then(code => { process.exitCode = code }, (err: unknown) => {
+  if (err instanceof WeftError) {
+    process.stderr.write(`bench/controller: ${err.message} (${err.code})\n`)
+    process.exitCode = 2
+  } else {
+    process.stderr.write(`bench/controller: ${(err as Error)?.stack ?? String(err)}\n`)
+    process.exitCode = 1
+  }
+})

@@ -1,0 +1,147 @@
+import type { NodeRecord } from '../../lib/wire/netmap.js'
+import { UpdateChannel, type ChannelCounters, type ChannelTarget } from './channel.js'
+import type { RegisteredNode } from './client.js'
+
+/**
+ * The N measured update channels, and the watches that time one join's fan-out: a watch on a public key
+ * records, per channel, when the first delta (or full map) carrying that key arrived.
+ */
+
+/** Arrivals of one node's record on the measured channels. */
+export interface JoinWatch {
+  publicKey: string
+  /** performance.now() at arrival, per channel index; NaN until it arrives. */
+  arrivedAtMs: Float64Array
+  /** Size of the line that carried the record, per channel (bytes, newline included); 0 until it arrives. */
+  lineBytes: Float64Array
+  /** Upserts in the delta that carried it, per channel (1 when the controller sends one change per delta). */
+  upserts: Float64Array
+  /** Channels that got it in a full map instead of a delta (they had fallen behind). */
+  viaFull: number
+  remaining: number
+  /** Resolves when every channel has it. */
+  done: Promise<void>
+}
+
+/** Sums of every channel's counters. */
+export interface SetCounters extends ChannelCounters {
+  wireBytes: number
+  closed: number
+}
+
+/** Where the channels connect. */
+export interface SetTarget { origin: string, host: string, port: number, epoch: string }
+
+/** A set of measured channels, one per simulated node. */
+export class ChannelSet {
+  readonly channels: UpdateChannel[] = []
+  private readonly watches = new Map<string, { watch: JoinWatch, resolve: () => void }>()
+
+  /** Opens one channel per node, at most `concurrency` connecting at once; `since` is the version they all hold. */
+  async openAll (target: SetTarget, nodes: readonly RegisteredNode[], since: number | null, concurrency: number,
+    onProgress: (opened: number) => void): Promise<void> {
+    let next = 0
+    let opened = 0
+    const worker = async (): Promise<void> => {
+      while (next < nodes.length) {
+        const i = next++
+        const node = nodes[i]!
+        const ch = new UpdateChannel(i, (c, r, at, bytes, kind) => this.seen(c, r, at, bytes, kind))
+        this.channels[i] = ch
+        const t: ChannelTarget = { ...target, credential: node.credential, sourceIp: node.sourceIp, since }
+        await ch.open(t)
+        onProgress(++opened)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(concurrency, nodes.length) }, worker))
+  }
+
+  /** Starts timing the arrival of `publicKey`'s record on every channel. Call before the join request goes out. */
+  watch (publicKey: string): JoinWatch {
+    const n = this.channels.length
+    let resolve!: () => void
+    const done = new Promise<void>(r => { resolve = r })
+    const watch: JoinWatch = {
+      publicKey,
+      arrivedAtMs: new Float64Array(n).fill(NaN),
+      lineBytes: new Float64Array(n),
+      upserts: new Float64Array(n),
+      viaFull: 0,
+      remaining: n,
+      done
+    }
+    this.watches.set(publicKey, { watch, resolve })
+    if (n === 0) resolve()
+    return watch
+  }
+
+  /** Stops timing `publicKey` (after it completed or timed out). */
+  unwatch (publicKey: string): void {
+    this.watches.delete(publicKey)
+  }
+
+  private seen (c: UpdateChannel, r: NodeRecord, atMs: number, lineBytes: number, kind: 'delta' | 'full'): void {
+    if (this.watches.size === 0) return
+    const w = this.watches.get(r.publicKey)
+    if (w === undefined) return
+    const { watch } = w
+    if (!Number.isNaN(watch.arrivedAtMs[c.index]!)) return
+    watch.arrivedAtMs[c.index] = atMs
+    watch.lineBytes[c.index] = lineBytes
+    watch.upserts[c.index] = kind === 'delta' ? c.lastDeltaUpserts : 0
+    if (kind === 'full') watch.viaFull++
+    if (--watch.remaining === 0) w.resolve()
+  }
+
+  /** The lowest and highest netmap version the channels hold. */
+  versions (): { min: number, max: number } {
+    let min = Infinity
+    let max = -Infinity
+    for (const c of this.channels) {
+      if (c.version < min) min = c.version
+      if (c.version > max) max = c.version
+    }
+    return { min, max }
+  }
+
+  /** Sums of all channels' counters now. */
+  counters (): SetCounters {
+    const s: SetCounters = {
+      bytes: { full: 0, delta: 0, ping: 0, other: 0 },
+      lines: { full: 0, delta: 0, ping: 0, other: 0 },
+      gaps: 0,
+      malformed: 0,
+      wireBytes: 0,
+      closed: 0
+    }
+    for (const c of this.channels) {
+      for (const k of ['full', 'delta', 'ping', 'other'] as const) {
+        s.bytes[k] += c.counters.bytes[k]
+        s.lines[k] += c.counters.lines[k]
+      }
+      s.gaps += c.counters.gaps
+      s.malformed += c.counters.malformed
+      s.wireBytes += c.wireBytes()
+      if (c.closedReason !== null) s.closed++
+    }
+    return s
+  }
+
+  /** Closes every channel. */
+  closeAll (): void {
+    for (const c of this.channels) c.close()
+  }
+}
+
+/** `b - a` for every counter: what the channels received between two readings. */
+export function counterDelta (a: SetCounters, b: SetCounters): SetCounters {
+  const d = (k: 'full' | 'delta' | 'ping' | 'other', which: 'bytes' | 'lines'): number => b[which][k] - a[which][k]
+  return {
+    bytes: { full: d('full', 'bytes'), delta: d('delta', 'bytes'), ping: d('ping', 'bytes'), other: d('other', 'bytes') },
+    lines: { full: d('full', 'lines'), delta: d('delta', 'lines'), ping: d('ping', 'lines'), other: d('other', 'lines') },
+    gaps: b.gaps - a.gaps,
+    malformed: b.malformed - a.malformed,
+    wireBytes: b.wireBytes - a.wireBytes,
+    closed: b.closed - a.closed
+  }
+}

@@ -1,0 +1,108 @@
+import type { ControllerInfo } from '../../lib/wire/api.js'
+import { UpdateChannel } from './channel.js'
+import type { ChannelSet, SetTarget } from './channel-set.js'
+import { makeIdentity, type ApiClient, type RegisteredNode } from './client.js'
+import type { HeartbeatLoad } from './heartbeats.js'
+import { registerWithRetry, settle } from './setup.js'
+import { mean } from './stats.js'
+
+/**
+ * The fan-out measurement: joins one node at a time and times how long its record takes to reach every
+ * measured channel. t0 is taken just before the register request is written, so the figure covers the
+ * whole path a join takes: proof check, synced store write, IPAM, netmap version, fan-out, delivery.
+ */
+
+/** What one join measured. */
+export interface JoinResult {
+  /** Register request sent -> 2xx answer, ms. */
+  registerMs: number
+  /** t0 -> the last measured channel got the record, ms; null when some never did within the timeout. */
+  timeToAllMs: number | null
+  /** t0 -> arrival, per channel that got it, ms. */
+  perChannelMs: number[]
+  /** Channels that did not get it within the timeout. */
+  missing: number
+  /** Mean size of the line that carried it, bytes (newline included). */
+  lineBytes: number
+  /** Mean upserts in that delta (1 = one change per delta; more = the controller batched changes). */
+  upserts: number
+  viaFull: number
+  /** Size of the full map the new node received on opening its own channel, bytes; null if none came. */
+  fullMapBytes: number | null
+  /** ms spent waiting for the mesh to be quiet before this join; null if it never was within the bound. */
+  settleMs: number | null
+}
+
+/** How the joins are run. */
+export interface JoinOptions {
+  joins: number
+  /** Wait at most this long for one join to reach every channel, ms. */
+  timeoutMs: number
+  /** Index of the first joining node (after the N measured ones), so identities stay unique. */
+  firstIndex: number
+  sourceIps: number
+}
+
+/** Performs the joins one at a time; joined nodes then heartbeat and hold a channel like everyone else. */
+export async function runJoins (client: ApiClient, info: ControllerInfo, token: string, set: ChannelSet, target: SetTarget,
+  heartbeats: HeartbeatLoad, extra: UpdateChannel[], opts: JoinOptions, log: (s: string) => void): Promise<JoinResult[]> {
+  const results: JoinResult[] = []
+  for (let j = 0; j < opts.joins; j++) {
+    // Start each join from a quiet mesh, so its delta is not queued behind the previous join's after-effects.
+    const settleMs = await settle(target.origin, set, 10_000)
+    const id = makeIdentity(opts.firstIndex + j, opts.sourceIps)
+    const watch = set.watch(id.keys.publicKey)
+    const t0 = performance.now()
+    const { node } = await registerWithRetry(client, info, id, token)
+    const registerMs = performance.now() - t0
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<void>(resolve => { timer = setTimeout(resolve, opts.timeoutMs) })
+    await Promise.race([watch.done, timedOut])
+    clearTimeout(timer)
+    set.unwatch(id.keys.publicKey)
+
+    const perChannelMs: number[] = []
+    const lineBytes: number[] = []
+    const upserts: number[] = []
+    for (let i = 0; i < watch.arrivedAtMs.length; i++) {
+      const at = watch.arrivedAtMs[i]!
+      if (Number.isNaN(at)) continue
+      perChannelMs.push(at - t0)
+      lineBytes.push(watch.lineBytes[i]!)
+      if (watch.upserts[i]! > 0) upserts.push(watch.upserts[i]!)
+    }
+    const fullMapBytes = await joinMesh(node, target, heartbeats, extra)
+    const r: JoinResult = {
+      registerMs,
+      timeToAllMs: watch.remaining === 0 ? Math.max(...perChannelMs) : null,
+      perChannelMs,
+      missing: watch.remaining,
+      lineBytes: mean(lineBytes),
+      upserts: mean(upserts),
+      viaFull: watch.viaFull,
+      fullMapBytes,
+      settleMs
+    }
+    results.push(r)
+    log(`join ${j + 1}/${opts.joins}: register ${r.registerMs.toFixed(1)} ms, all ${set.channels.length} channels ` +
+      (r.timeToAllMs === null ? `NOT reached (${r.missing} missing after ${opts.timeoutMs} ms)` : `in ${r.timeToAllMs.toFixed(1)} ms`) +
+      `, delta line ${r.lineBytes.toFixed(0)} B`)
+  }
+  return results
+}
+
+/**
+ * Makes the joined node a full member as its daemon would: it opens its own channel (no version yet, so it
+ * gets the full map) and starts heartbeating. Returns the size of that full map line, or null.
+ */
+async function joinMesh (node: RegisteredNode, target: SetTarget, heartbeats: HeartbeatLoad, extra: UpdateChannel[]): Promise<number | null> {
+  const ch = new UpdateChannel(-1, () => {})
+  extra.push(ch)
+  await ch.open({ host: target.host, port: target.port, epoch: target.epoch, credential: node.credential, sourceIp: node.sourceIp, since: null })
+  heartbeats.add(node)
+  const deadline = performance.now() + 10_000
+  while (ch.counters.lines.full === 0 && ch.counters.lines.delta === 0 && performance.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  return ch.counters.lines.full > 0 ? ch.counters.bytes.full : null
+}
