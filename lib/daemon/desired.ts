@@ -1,0 +1,106 @@
+/**
+ * The WireGuard peer set this node should have, as a pure function of the netmap, what SWIM holds down, and
+ * who we are. No I/O, no clock: same input, same output, so the reconciler can skip work when nothing changed.
+ */
+import { isIP } from 'node:net'
+import type { Netmap, NodeRecord } from '../wire/netmap.js'
+import { isWireGuardKey } from '../wire/keys.js'
+import { parseEndpoint, parseIPv4 } from '../wire/addr.js'
+import type { PeerConfig } from './wg/device.js'
+
+/**
+ * Which node ids SWIM currently holds dead or left. A Set of ids, or a predicate; `true` = leave it out.
+ * Suspects are *not* down: a suspect keeps its tunnel so it can refute over it.
+ */
+export type Liveness = ReadonlySet<string> | ((id: string) => boolean)
+
+/** One desired peer: the device config plus who it is, for logs. */
+export interface DesiredPeer extends PeerConfig {
+  nodeId: string
+  meshIp: string
+}
+
+/** Why a netmap node is not a peer. `swim-dead` and `left`/`removed` are normal; the `invalid-*` ones are bad input, dropped. */
+export type ExclusionReason = 'self' | 'left' | 'removed' | 'swim-dead' | 'invalid-key' | 'invalid-mesh-ip' | 'duplicate-key' | 'duplicate-mesh-ip'
+
+/** A node left out, with the reason; the reconciler uses it as the `reason` of a `wg.peer.remove`. */
+export interface Exclusion { nodeId: string, publicKey: string, meshIp: string, reason: ExclusionReason }
+
+/** Result of desired(): the peers, sorted by public key, and every node left out. */
+export interface DesiredConfig {
+  peers: DesiredPeer[]
+  excluded: Exclusion[]
+}
+
+/** Options of desired(). */
+export interface DesiredOptions {
+  /**
+   * Persistent keepalive for every peer, in seconds (0 = off).
+   * Default: 25, WireGuard's recommendation to keep NAT and stateful-firewall mappings open (most expire at 30 s+).
+   */
+  keepaliveSeconds?: number
+}
+
+/** Default persistent keepalive; see DesiredOptions.keepaliveSeconds. */
+export const DEFAULT_KEEPALIVE_SECONDS = 25
+
+/**
+ * The endpoint to dial a node at: the first advertised endpoint that is an IP literal with a port, else the
+ * endpoint the controller observed, else null (no endpoint: WireGuard learns it when the peer reaches us).
+ * Advertised first because the node states where it listens (an operator's `--endpoint` or its own
+ * addresses); the observed one is a fallback that may be a NAT's view. Hostnames are skipped: the device
+ * takes IP literals only, and resolving names here would make this function impure.
+ */
+export function chooseEndpoint (node: Pick<NodeRecord, 'endpoints' | 'observedEndpoint'>): string | null {
+  for (const e of node.endpoints) if (isIpEndpoint(e)) return e
+  if (node.observedEndpoint !== null && isIpEndpoint(node.observedEndpoint)) return node.observedEndpoint
+  return null
+}
+
+function isIpEndpoint (s: string): boolean {
+  const ep = parseEndpoint(s)
+  return ep !== null && isIP(ep.host) !== 0
+}
+
+function isDown (liveness: Liveness, id: string): boolean {
+  return typeof liveness === 'function' ? liveness(id) : liveness.has(id)
+}
+
+/**
+ * The desired peer set of node `self`: every netmap node except self, nodes `left` or `removed`, nodes SWIM
+ * holds down, and malformed records (bad key or mesh IP, or a key or mesh IP already taken by a node earlier in
+ * id order). Each peer gets AllowedIPs `[meshIp/32]`, the endpoint from chooseEndpoint and the keepalive.
+ */
+export function desired (netmap: Netmap, liveness: Liveness, self: string, opts: DesiredOptions = {}): DesiredConfig {
+  const keepaliveSeconds = opts.keepaliveSeconds ?? DEFAULT_KEEPALIVE_SECONDS
+  const selfKey = netmap.nodes.find(n => n.id === self)?.publicKey
+  const peers: DesiredPeer[] = []
+  const excluded: Exclusion[] = []
+  const keys = new Set<string>()
+  const ips = new Set<string>()
+  // Sorted by id so that "first one wins" on duplicates does not depend on the order the netmap arrived in.
+  const nodes = [...netmap.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  for (const n of nodes) {
+    const ex = (reason: ExclusionReason): void => { excluded.push({ nodeId: n.id, publicKey: n.publicKey, meshIp: n.meshIp, reason }) }
+    if (n.id === self || (selfKey !== undefined && n.publicKey === selfKey)) { ex('self'); continue }
+    if (n.health === 'left' || n.health === 'removed') { ex(n.health); continue }
+    if (!isWireGuardKey(n.publicKey)) { ex('invalid-key'); continue }
+    if (parseIPv4(n.meshIp) === null) { ex('invalid-mesh-ip'); continue }
+    if (keys.has(n.publicKey)) { ex('duplicate-key'); continue }
+    if (ips.has(n.meshIp)) { ex('duplicate-mesh-ip'); continue }
+    // Counted as taken even when SWIM holds it dead, so a later duplicate cannot grab the slot meanwhile.
+    keys.add(n.publicKey)
+    ips.add(n.meshIp)
+    if (isDown(liveness, n.id)) { ex('swim-dead'); continue }
+    peers.push({
+      nodeId: n.id,
+      meshIp: n.meshIp,
+      publicKey: n.publicKey,
+      endpoint: chooseEndpoint(n),
+      allowedIps: [`${n.meshIp}/32`],
+      keepaliveSeconds
+    })
+  }
+  peers.sort((a, b) => (a.publicKey < b.publicKey ? -1 : a.publicKey > b.publicKey ? 1 : 0))
+  return { peers, excluded }
+}

@@ -1,0 +1,165 @@
+/**
+ * Applies a desired peer set to a WireGuard device, one peer at a time, remembering what it applied so that
+ * the next call only does the difference. Same input twice = no device call at all (not even a read).
+ */
+import type { Clock } from '../clock.js'
+import { systemClock } from '../clock.js'
+import type { Logger } from '../log.js'
+import type { DeviceState, WireGuardDevice } from './wg/device.js'
+import type { DesiredConfig, DesiredPeer } from './desired.js'
+import { afterChange, diffPeers, type AppliedPeer, type Change } from './diff.js'
+
+/** Options of Reconciler. */
+export interface ReconcilerOptions {
+  device: WireGuardDevice
+  log: Logger
+  clock?: Clock
+  /**
+   * When adopting a device, a peer whose endpoint differs from the netmap's but whose last handshake is
+   * younger than this keeps its endpoint (it roamed and works). Default: 180000, WireGuard's REJECT_AFTER_TIME:
+   * past it the session is dead anyway and the netmap's endpoint is the better bet.
+   */
+  freshHandshakeMs?: number
+  /** Stop a reconcile after this many failed changes in a row (the device is likely gone). Default: 3. */
+  maxConsecutiveFailures?: number
+}
+
+/** One change that failed, with the device's error. */
+export interface FailedChange { change: Change, error: Error }
+
+/** What one reconcile did. `ok` = everything desired is now applied. */
+export interface ReconcileResult {
+  ok: boolean
+  /** Changes that went through, in order. */
+  applied: Change[]
+  /** Changes the device rejected; retried by the next reconcile. */
+  failed: FailedChange[]
+  /** Changes not tried because the reconcile stopped early (device unreachable); retried by the next one. */
+  notApplied: Change[]
+  /** True when this call read the device (first call, or the first after a failure). */
+  readDevice: boolean
+  /** Set when the device could not even be read; nothing was applied. */
+  readError?: Error
+}
+
+/**
+ * Turns desired peer sets into device changes. Calls are serialised: a reconcile that arrives while one runs
+ * waits for it. After any failure the next reconcile re-reads the device before diffing, so it converges from
+ * whatever state the failure left.
+ */
+export class Reconciler {
+  private readonly device: WireGuardDevice
+  private readonly log: Logger
+  private readonly clock: Clock
+  private readonly freshHandshakeMs: number
+  private readonly maxConsecutiveFailures: number
+  /** What we last applied, by public key; null = unknown, read the device first. */
+  private applied: Map<string, AppliedPeer> | null = null
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor (opts: ReconcilerOptions) {
+    this.device = opts.device
+    this.log = opts.log.child({ component: 'reconciler' })
+    this.clock = opts.clock ?? systemClock
+    this.freshHandshakeMs = opts.freshHandshakeMs ?? 180_000
+    this.maxConsecutiveFailures = opts.maxConsecutiveFailures ?? 3
+  }
+
+  /** Applies `want` (a desired() result or its peers) and resolves with what was and was not applied. Never rejects. */
+  async reconcile (want: DesiredConfig | readonly DesiredPeer[]): Promise<ReconcileResult> {
+    const cfg: DesiredConfig = Array.isArray(want) ? { peers: [...want], excluded: [] } : want as DesiredConfig
+    const next = this.queue.then(async () => await this.run(cfg))
+    this.queue = next.catch(() => {})
+    return await next
+  }
+
+  /** Forgets what was applied, so the next reconcile re-reads the device (e.g. after someone else changed it). */
+  invalidate (): void {
+    this.applied = null
+  }
+
+  /** A copy of what the reconciler believes is applied, by public key; null before the first reconcile. */
+  snapshot (): Map<string, AppliedPeer> | null {
+    return this.applied === null ? null : new Map([...this.applied].map(([k, v]) => [k, { ...v, allowedIps: [...v.allowedIps] }]))
+  }
+
+  private async run (cfg: DesiredConfig): Promise<ReconcileResult> {
+    const result: ReconcileResult = { ok: true, applied: [], failed: [], notApplied: [], readDevice: false }
+    if (this.applied === null) {
+      result.readDevice = true
+      try {
+        this.applied = this.fromDevice(await this.device.get(), cfg.peers)
+      } catch (err) {
+        this.log.error({ event: 'wg.reconcile.error', err: (err as Error).message }, 'cannot read the WireGuard device')
+        return { ...result, ok: false, readError: err as Error }
+      }
+    }
+    const applied = this.applied
+    const changes = diffPeers(cfg.peers, applied, cfg.excluded)
+    let failuresInRow = 0
+    for (let i = 0; i < changes.length; i++) {
+      const change = changes[i]!
+      try {
+        await this.device.apply([change.op])
+      } catch (err) {
+        result.failed.push({ change, error: err as Error })
+        this.log.warn({ event: 'wg.peer.error', op: change.op.kind, ...this.fields(change), err: (err as Error).message }, 'peer change failed')
+        if (++failuresInRow >= this.maxConsecutiveFailures) {
+          result.notApplied = changes.slice(i + 1)
+          break
+        }
+        continue
+      }
+      failuresInRow = 0
+      afterChange(applied, change)
+      result.applied.push(change)
+      this.log.info({ event: `wg.peer.${change.op.kind}`, ...this.fields(change) }, `peer ${change.op.kind}`)
+    }
+    if (result.failed.length > 0) {
+      // A failed op may have half-happened on the device; only a fresh read tells.
+      this.applied = null
+      result.ok = false
+      this.log.error({ event: 'wg.reconcile.error', applied: result.applied.length, failed: result.failed.length, notApplied: result.notApplied.length },
+        'reconcile incomplete; the next one re-reads the device and retries')
+    }
+    return result
+  }
+
+  private fields (c: Change): Record<string, unknown> {
+    const op = c.op
+    return {
+      nodeId: c.nodeId,
+      meshIp: c.meshIp,
+      publicKey: op.kind === 'remove' ? op.publicKey : op.peer.publicKey,
+      endpoint: op.kind === 'remove' ? undefined : op.peer.endpoint,
+      fields: op.kind === 'update' ? op.fields : undefined,
+      reason: c.reason
+    }
+  }
+
+  /**
+   * The starting point after adoption or a failure: the device's peers, except that a roamed endpoint with a
+   * fresh handshake counts as "the netmap's endpoint, applied", so a working session is left alone.
+   */
+  private fromDevice (state: DeviceState, want: readonly DesiredPeer[]): Map<string, AppliedPeer> {
+    const wantByKey = new Map(want.map(p => [p.publicKey, p]))
+    const now = this.clock.now()
+    const applied = new Map<string, AppliedPeer>()
+    for (const p of state.peers) {
+      const w = wantByKey.get(p.publicKey)
+      let endpoint = p.endpoint
+      if (w !== undefined && w.endpoint !== null && w.endpoint !== endpoint && p.lastHandshakeMs > 0 && now - p.lastHandshakeMs < this.freshHandshakeMs) {
+        endpoint = w.endpoint
+      }
+      applied.set(p.publicKey, {
+        publicKey: p.publicKey,
+        endpoint,
+        allowedIps: [...p.allowedIps],
+        keepaliveSeconds: p.keepaliveSeconds,
+        nodeId: w?.nodeId ?? null,
+        meshIp: w?.meshIp ?? null
+      })
+    }
+    return applied
+  }
+}
