@@ -1,0 +1,87 @@
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+
+/**
+ * The underlay announcement: a tiny authenticated UDP message a daemon sends straight to a peer's underlay
+ * address, outside WireGuard. It exists for one job the overlay cannot do: telling a peer that removed our
+ * tunnel (SWIM held us dead) that we are back, when the controller is not there to say it.
+ *
+ * Layout (docs/protocol.md, "Underlay announcement"), all integers big-endian:
+ *   0  4  magic "WFA1"
+ *   4  1  type: 1 = ping (answer me), 2 = ack
+ *   5  1  length F of the sender's node id, then F bytes UTF-8
+ *   .  1  length T of the receiver's node id, then T bytes UTF-8
+ *   .  4  sender's SWIM incarnation (uint32)
+ *   .  8  sender's clock, ms since epoch (uint64)
+ *   . 16  MAC: first 16 bytes of HMAC-SHA256(K, every byte before it)
+ * K = HKDF-SHA256(X25519(own private key, peer public key), salt "", info "weft-announce-v1", 32 bytes): only the
+ * two holders of the pair's static keys can make or check it. Replays are refused by the receiver keeping the
+ * newest timestamp it accepted per sender and a clock-skew window.
+ */
+
+const MAGIC = Buffer.from('WFA1')
+const MAC_BYTES = 16
+/** Largest encoded announcement: ids are at most 64 bytes each. */
+export const MAX_ANNOUNCE_BYTES = 4 + 1 + 1 + 64 + 1 + 64 + 4 + 8 + MAC_BYTES
+
+/** Message kinds. */
+export type AnnounceType = 'ping' | 'ack'
+
+/** A decoded announcement (its MAC not yet checked: see verifyAnnounce). */
+export interface Announce {
+  type: AnnounceType
+  from: string
+  to: string
+  incarnation: number
+  timestampMs: number
+}
+
+/** Why a datagram was dropped before its MAC was checked. */
+export type AnnounceDrop = 'size' | 'magic' | 'type' | 'layout'
+
+/** The pair key for announcements between us and a peer, from our static DH secret with it. */
+export function announceKey (dhSecret: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', dhSecret, Buffer.alloc(0), 'weft-announce-v1', 32))
+}
+
+/** Encodes and MACs an announcement with the pair key. */
+export function encodeAnnounce (a: Announce, key: Buffer): Buffer {
+  const from = Buffer.from(a.from, 'utf8')
+  const to = Buffer.from(a.to, 'utf8')
+  if (from.length > 64 || to.length > 64) throw new RangeError('node ids are at most 64 bytes')
+  const body = Buffer.alloc(4 + 1 + 1 + from.length + 1 + to.length + 4 + 8)
+  let o = MAGIC.copy(body, 0)
+  o = body.writeUInt8(a.type === 'ping' ? 1 : 2, o)
+  o = body.writeUInt8(from.length, o); o += from.copy(body, o)
+  o = body.writeUInt8(to.length, o); o += to.copy(body, o)
+  o = body.writeUInt32BE(a.incarnation >>> 0, o)
+  body.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(a.timestampMs))), o)
+  return Buffer.concat([body, mac(key, body)])
+}
+
+/** Parses a datagram's layout; the MAC is checked separately once the sender's key is known. */
+export function decodeAnnounce (buf: Buffer): { ok: true, msg: Announce } | { ok: false, reason: AnnounceDrop } {
+  if (buf.length < 4 + 1 + 1 + 1 + 4 + 8 + MAC_BYTES || buf.length > MAX_ANNOUNCE_BYTES) return { ok: false, reason: 'size' }
+  if (!buf.subarray(0, 4).equals(MAGIC)) return { ok: false, reason: 'magic' }
+  const t = buf.readUInt8(4)
+  if (t !== 1 && t !== 2) return { ok: false, reason: 'type' }
+  let o = 5
+  const fl = buf.readUInt8(o++)
+  if (fl === 0 || o + fl + 1 > buf.length) return { ok: false, reason: 'layout' }
+  const from = buf.toString('utf8', o, o + fl); o += fl
+  const tl = buf.readUInt8(o++)
+  if (tl === 0 || o + tl + 4 + 8 + MAC_BYTES !== buf.length) return { ok: false, reason: 'layout' }
+  const to = buf.toString('utf8', o, o + tl); o += tl
+  const incarnation = buf.readUInt32BE(o); o += 4
+  const timestampMs = Number(buf.readBigUInt64BE(o))
+  return { ok: true, msg: { type: t === 1 ? 'ping' : 'ack', from, to, incarnation, timestampMs } }
+}
+
+/** True when the datagram's MAC is the one the pair key gives. Constant time. */
+export function verifyAnnounce (buf: Buffer, key: Buffer): boolean {
+  const body = buf.subarray(0, buf.length - MAC_BYTES)
+  return timingSafeEqual(buf.subarray(buf.length - MAC_BYTES), mac(key, body))
+}
+
+function mac (key: Buffer, body: Buffer): Buffer {
+  return createHmac('sha256', key).update(body).digest().subarray(0, MAC_BYTES)
+}

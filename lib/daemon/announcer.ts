@@ -1,0 +1,121 @@
+import { createSocket, type Socket } from 'node:dgram'
+import type { Clock } from '../clock.js'
+import type { Logger } from '../log.js'
+import { sharedSecret } from '../wire/keys.js'
+import { announceKey, decodeAnnounce, encodeAnnounce, verifyAnnounce, type AnnounceType } from './announce-codec.js'
+
+/** Where and how to reach one member over the underlay. */
+export interface UnderlayPeer { publicKey: string, host: string, port: number }
+
+/** Counters shown in `weft status --json`. */
+export interface AnnouncerCounters {
+  sent: number
+  received: number
+  accepted: number
+  droppedLayout: number
+  droppedUnknownSender: number
+  droppedBadMac: number
+  droppedStale: number
+}
+
+/** Options of Announcer. */
+export interface AnnouncerOptions {
+  selfId: string
+  privateKey: string
+  /** UDP port to listen on (all underlay addresses). Convention: the WireGuard listen port + 1. */
+  port: number
+  /** Looks a member up in the current netmap; null for anyone not authorised. */
+  lookup: (id: string) => UnderlayPeer | null
+  /** Our current SWIM incarnation, carried in every message. */
+  incarnation: () => number
+  /** Called for every authenticated, fresh message from a member: it is alive at `incarnation`. */
+  onAlive: (id: string, incarnation: number) => void
+  /**
+   * Largest accepted difference between the sender's clock and ours. Default: 60 s — NTP-synced hosts are
+   * within a second; a minute tolerates a badly drifting VM while bounding how long a captured packet is useful
+   * (and a replay inside it is refused anyway by the per-sender timestamp).
+   */
+  maxSkewMs?: number
+  clock: Clock
+  log: Logger
+}
+
+/**
+ * Sends and answers underlay announcements (announce-codec.ts). Every message is authenticated with the
+ * pair key; anything else is counted and dropped. A ping is answered with an ack; both tell `onAlive`.
+ */
+export class Announcer {
+  readonly counters: AnnouncerCounters = { sent: 0, received: 0, accepted: 0, droppedLayout: 0, droppedUnknownSender: 0, droppedBadMac: 0, droppedStale: 0 }
+  private socket: Socket | null = null
+  private readonly keys = new Map<string, Buffer>()
+  private readonly lastTs = new Map<string, number>()
+  private readonly maxSkewMs: number
+  /** Timestamps we send are strictly increasing, so the receiver's replay check never drops a genuine message. */
+  private lastSentTs = 0
+
+  constructor (private readonly o: AnnouncerOptions) {
+    this.maxSkewMs = o.maxSkewMs ?? 60_000
+  }
+
+  /** Binds the UDP socket. */
+  async start (): Promise<void> {
+    const s = createSocket({ type: 'udp4', reuseAddr: true })
+    s.on('message', (buf, rinfo) => this.receive(buf, rinfo.address, rinfo.port))
+    s.on('error', err => this.o.log.warn({ event: 'announce.error', reason: err.message }, 'announcement socket error'))
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject)
+      s.bind(this.o.port, () => { s.off('error', reject); resolve() })
+    })
+    this.socket = s
+  }
+
+  /** Closes the socket. */
+  stop (): void {
+    this.socket?.close()
+    this.socket = null
+  }
+
+  /** Sends a ping to member `id` (no-op when it is unknown or has no underlay address). */
+  ping (id: string): void {
+    const peer = this.o.lookup(id)
+    if (peer !== null) this.send('ping', id, peer, peer.host, peer.port)
+  }
+
+  private send (type: AnnounceType, to: string, peer: UnderlayPeer, host: string, port: number): void {
+    if (this.socket === null) return
+    this.lastSentTs = Math.max(this.o.clock.now(), this.lastSentTs + 1)
+    const buf = encodeAnnounce({ type, from: this.o.selfId, to, incarnation: this.o.incarnation(), timestampMs: this.lastSentTs }, this.keyFor(peer.publicKey))
+    this.counters.sent++
+    this.socket.send(buf, port, host, err => {
+      if (err !== null && err !== undefined) this.o.log.debug({ event: 'announce.send.failed', to, reason: err.message }, 'announcement not sent')
+    })
+  }
+
+  private keyFor (publicKey: string): Buffer {
+    let k = this.keys.get(publicKey)
+    if (k === undefined) {
+      k = announceKey(sharedSecret(this.o.privateKey, publicKey))
+      if (this.keys.size > 100_000) this.keys.clear()
+      this.keys.set(publicKey, k)
+    }
+    return k
+  }
+
+  /** Handles one datagram; exported behaviour is only through counters and onAlive. */
+  receive (buf: Buffer, host: string, port: number): void {
+    this.counters.received++
+    const d = decodeAnnounce(buf)
+    if (!d.ok || d.msg.to !== this.o.selfId) { this.counters.droppedLayout++; return }
+    const peer = this.o.lookup(d.msg.from)
+    if (peer === null) { this.counters.droppedUnknownSender++; return }
+    if (!verifyAnnounce(buf, this.keyFor(peer.publicKey))) { this.counters.droppedBadMac++; return }
+    const now = this.o.clock.now()
+    const last = this.lastTs.get(d.msg.from) ?? 0
+    if (Math.abs(now - d.msg.timestampMs) > this.maxSkewMs || d.msg.timestampMs <= last) { this.counters.droppedStale++; return }
+    this.lastTs.set(d.msg.from, d.msg.timestampMs)
+    this.counters.accepted++
+    // Answer at the address it came from: that is the path that works now, whatever the netmap says.
+    if (d.msg.type === 'ping') this.send('ack', d.msg.from, peer, host, port)
+    this.o.onAlive(d.msg.from, d.msg.incarnation)
+  }
+}

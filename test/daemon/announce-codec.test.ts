@@ -1,0 +1,50 @@
+import t from 'tap'
+import { announceKey, decodeAnnounce, encodeAnnounce, MAX_ANNOUNCE_BYTES, verifyAnnounce } from '../../lib/daemon/announce-codec.js'
+import { generateKeyPair, sharedSecret } from '../../lib/wire/keys.js'
+
+const a = generateKeyPair()
+const b = generateKeyPair()
+const kab = announceKey(sharedSecret(a.privateKey, b.publicKey))
+const kba = announceKey(sharedSecret(b.privateKey, a.publicKey))
+const msg = { type: 'ping' as const, from: 'node-a', to: 'node-b', incarnation: 7, timestampMs: 1_700_000_000_123 }
+
+t.test('both ends of a pair derive the same key; the message round-trips', async (t) => {
+  t.same(kab, kba)
+  const buf = encodeAnnounce(msg, kab)
+  t.ok(buf.length <= MAX_ANNOUNCE_BYTES)
+  const d = decodeAnnounce(buf)
+  t.same(d, { ok: true, msg })
+  t.ok(verifyAnnounce(buf, kba))
+})
+
+t.test('a third party key, or any flipped bit, fails the MAC', async (t) => {
+  const c = generateKeyPair()
+  const kcb = announceKey(sharedSecret(c.privateKey, b.publicKey))
+  t.notOk(verifyAnnounce(encodeAnnounce(msg, kcb), kba), 'forged by another key holder')
+  const buf = encodeAnnounce(msg, kab)
+  for (let i = 0; i < buf.length; i++) {
+    const m = Buffer.from(buf)
+    m[i] = m[i]! ^ 0x01
+    const d = decodeAnnounce(m)
+    t.ok(!d.ok || !verifyAnnounce(m, kba), `bit flip at byte ${i} is caught`)
+  }
+})
+
+t.test('bad layouts are classified, never thrown', async (t) => {
+  t.same(decodeAnnounce(Buffer.alloc(3)), { ok: false, reason: 'size' })
+  t.same(decodeAnnounce(Buffer.alloc(MAX_ANNOUNCE_BYTES + 1)), { ok: false, reason: 'size' })
+  const buf = encodeAnnounce(msg, kab)
+  t.same(decodeAnnounce(Buffer.concat([Buffer.from('XXXX'), buf.subarray(4)])), { ok: false, reason: 'magic' })
+  const badType = Buffer.from(buf); badType[4] = 9
+  t.same(decodeAnnounce(badType), { ok: false, reason: 'type' })
+  const badLen = Buffer.from(buf); badLen[5] = 200
+  t.same(decodeAnnounce(badLen), { ok: false, reason: 'layout' })
+  for (let i = 0; i < 20000; i++) {
+    const r = Buffer.alloc(Math.floor(Math.random() * (MAX_ANNOUNCE_BYTES + 8)))
+    for (let j = 0; j < r.length; j++) r[j] = Math.floor(Math.random() * 256)
+    if (Math.random() < 0.5 && r.length >= 4) Buffer.from('WFA1').copy(r)
+    const d = decodeAnnounce(r)
+    if (d.ok) verifyAnnounce(r, kab)
+  }
+  t.pass('20000 random datagrams decoded without throwing')
+})

@@ -1,0 +1,66 @@
+import t from 'tap'
+import { createSocket } from 'node:dgram'
+import { Announcer, type UnderlayPeer } from '../../lib/daemon/announcer.js'
+import { ManualClock } from '../../lib/clock.js'
+import { silentLogger } from '../../lib/log.js'
+import { generateKeyPair } from '../../lib/wire/keys.js'
+import { announceKey, encodeAnnounce } from '../../lib/daemon/announce-codec.js'
+import { sharedSecret } from '../../lib/wire/keys.js'
+
+async function waitFor (cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time')
+    await new Promise(resolve => setImmediate(resolve))
+  }
+}
+
+async function freePort (): Promise<number> {
+  const s = createSocket('udp4')
+  await new Promise<void>(resolve => s.bind(0, '127.0.0.1', () => resolve()))
+  const p = s.address().port
+  s.close()
+  return p
+}
+
+t.test('ping is answered with an ack; both sides learn the other is alive', async (t) => {
+  const clock = new ManualClock()
+  const ka = generateKeyPair(); const kb = generateKeyPair()
+  const [pa, pb] = [await freePort(), await freePort()]
+  const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: pa }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: pb } }
+  const aliveAtA: Array<[string, number]> = []; const aliveAtB: Array<[string, number]> = []
+  const A = new Announcer({ selfId: 'a', privateKey: ka.privateKey, port: pa, lookup: id => dir[id] ?? null, incarnation: () => 3, onAlive: (id, inc) => aliveAtA.push([id, inc]), clock, log: silentLogger() })
+  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: pb, lookup: id => dir[id] ?? null, incarnation: () => 5, onAlive: (id, inc) => aliveAtB.push([id, inc]), clock, log: silentLogger() })
+  await A.start(); await B.start()
+  t.teardown(() => { A.stop(); B.stop() })
+  A.ping('b')
+  await waitFor(() => aliveAtA.length === 1)
+  t.same(aliveAtB, [['a', 3]])
+  t.same(aliveAtA, [['b', 5]])
+  A.ping('nobody')
+  t.equal(A.counters.sent, 1, 'unknown members are not pinged')
+})
+
+t.test('replays, strangers, forgeries and garbage are counted and dropped', async (t) => {
+  const clock = new ManualClock()
+  const ka = generateKeyPair(); const kb = generateKeyPair(); const kc = generateKeyPair()
+  const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: 9 }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: 9 } }
+  const alive: string[] = []
+  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: 0, lookup: id => dir[id] ?? null, incarnation: () => 0, onAlive: id => alive.push(id), clock, log: silentLogger() })
+  const key = announceKey(sharedSecret(ka.privateKey, kb.publicKey))
+  const good = encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() }, key)
+  B.receive(good, '127.0.0.1', 9)
+  B.receive(good, '127.0.0.1', 9)
+  t.same(alive, ['a'], 'a replay of an accepted message is refused')
+  t.equal(B.counters.droppedStale, 1)
+  B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() - 120_000 }, key), '127.0.0.1', 9)
+  t.equal(B.counters.droppedStale, 2, 'outside the skew window')
+  B.receive(encodeAnnounce({ type: 'ack', from: 'c', to: 'b', incarnation: 1, timestampMs: clock.now() + 1 }, announceKey(sharedSecret(kc.privateKey, kb.publicKey))), '127.0.0.1', 9)
+  t.equal(B.counters.droppedUnknownSender, 1, 'not in the netmap')
+  B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() + 2 }, announceKey(sharedSecret(kc.privateKey, kb.publicKey))), '127.0.0.1', 9)
+  t.equal(B.counters.droppedBadMac, 1, 'claims to be a but keyed by c')
+  B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'x', incarnation: 1, timestampMs: clock.now() + 3 }, key), '127.0.0.1', 9)
+  B.receive(Buffer.from('hello'), '127.0.0.1', 9)
+  t.equal(B.counters.droppedLayout, 2, 'addressed to someone else, or not an announcement')
+  t.same(alive, ['a'])
+})
