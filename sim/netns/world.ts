@@ -1,0 +1,192 @@
+/**
+ * A netns world: an underlay bridge namespace, N node namespaces each wired to the bridge by a veth pair with
+ * an address from 198.18.0.0/15, and optionally a controller namespace. Set-up is batched (`ip -batch`) so
+ * that hundreds of namespaces come up in seconds. Used by test/e2e and `weft sim`.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import type { Logger } from '../../lib/log.js'
+import { inNetns, ipCmd, run, type RunOptions, type RunResult } from '../../lib/daemon/wg/exec.js'
+import { openDevice, type DriverChoice } from '../../lib/daemon/wg/open.js'
+import type { WireGuardDevice } from '../../lib/daemon/wg/device.js'
+import { MAX_NODES, RUN_ROOT, UNDERLAY_PREFIX_LEN, WorldNames, newPrefix } from './names.js'
+import { recordOf, writeRecord } from './procs.js'
+import { cleanupStale, destroyRun, destroyRunSync } from './cleanup.js'
+import { setBlocked, setLoss } from './nft.js'
+
+/** Options of NetnsWorld.create. */
+export interface WorldOptions {
+  /** Number of node namespaces, 1..MAX_NODES. */
+  nodes: number
+  /** Also make a controller namespace at 198.18.0.1. Default: false. */
+  controller?: boolean
+  /** Remove leftovers of crashed runs first. Default: true, so debris never accumulates. */
+  cleanStale?: boolean
+  /**
+   * Remove the world on SIGINT/SIGTERM (then re-raise the signal) and, best effort, at process exit.
+   * Default: true; tap and `weft sim` both want it.
+   */
+  handleSignals?: boolean
+  /** Parallel `ip -n` processes while configuring nodes. Default: 4, twice the cores here, since each mostly waits on the kernel. */
+  concurrency?: number
+  log: Logger
+}
+
+/** Raises fs.inotify.max_user_instances to at least `needed` (each wireguard-go takes one); logs when it does. */
+export function ensureInotifyInstances (needed: number, log: Logger): void {
+  const path = '/proc/sys/fs/inotify/max_user_instances'
+  const current = Number(readFileSync(path, 'utf8').trim())
+  if (current >= needed) return
+  writeFileSync(path, `${needed}\n`)
+  log.warn({ event: 'sim.sysctl', key: 'fs.inotify.max_user_instances', from: current, to: needed },
+    `raised fs.inotify.max_user_instances from ${current} to ${needed}: past it new wireguard-go processes exit silently`)
+}
+
+async function pool<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}
+
+/** A running world. Create with NetnsWorld.create; always `destroy()` it (signals and exit are covered too). */
+export class NetnsWorld {
+  readonly names: WorldNames
+  readonly nodes: number
+  readonly hasController: boolean
+  private readonly log: Logger
+  private readonly unhook: () => void
+  private destroyed = false
+
+  private constructor (names: WorldNames, opts: WorldOptions, unhook: () => void) {
+    this.names = names
+    this.nodes = opts.nodes
+    this.hasController = opts.controller === true
+    this.log = opts.log
+    this.unhook = unhook
+  }
+
+  /** Builds a world with a fresh prefix. On failure half-way, removes what it made and rethrows. */
+  static async create (opts: WorldOptions): Promise<NetnsWorld> {
+    if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) throw new Error(`nodes must be 1..${MAX_NODES}`)
+    const log = opts.log.child({ component: 'netns' })
+    const names = new WorldNames(newPrefix())
+    if (opts.cleanStale !== false) await cleanupStale(log, names.prefix)
+    // Owner record first, made atomically, so a concurrent stale cleanup never mistakes this run for debris.
+    const tmp = `${RUN_ROOT}/.tmp-${names.prefix}`
+    mkdirSync(`${tmp}/pids`, { recursive: true })
+    writeRecord(`${tmp}/owner`, recordOf(process.pid)!)
+    renameSync(tmp, names.runDir)
+    const unhook = opts.handleSignals === false ? () => {} : hookSignals(names.prefix, log)
+    const world = new NetnsWorld(names, opts, unhook)
+    const t0 = Date.now()
+    try {
+      await world.build(opts.concurrency ?? 4)
+    } catch (err) {
+      await world.destroy()
+      throw err
+    }
+    log.info({ event: 'sim.netns.up', prefix: names.prefix, nodes: opts.nodes, ms: Date.now() - t0 }, 'netns world up')
+    return world
+  }
+
+  private async build (concurrency: number): Promise<void> {
+    const n = this.names
+    const idx = Array.from({ length: this.nodes }, (_, i) => i)
+    const all = [n.bridgeNs, ...(this.hasController ? [n.controllerNs] : []), ...idx.map(i => n.nodeNs(i))]
+    await run(['ip', '-batch', '-'], { input: all.map(ns => `netns add ${ns}\n`).join('') })
+    // Both veth ends are created from the bridge namespace, the node end straight into its namespace.
+    const br = [`link add ${n.bridge} type bridge`, `link set ${n.bridge} up`, 'link set lo up']
+    const wire = (port: string, eth: string, ns: string): void => {
+      br.push(`link add ${port} type veth peer name ${eth} netns ${ns}`, `link set ${port} master ${n.bridge}`, `link set ${port} up`)
+    }
+    if (this.hasController) wire(n.controllerPort, n.controllerEth, n.controllerNs)
+    for (const i of idx) wire(n.nodePort(i), n.nodeEth(i), n.nodeNs(i))
+    await run(ipCmd(n.bridgeNs, '-batch', '-'), { input: br.join('\n') + '\n' })
+    const configure = async (ns: string, eth: string, addr: string): Promise<void> => {
+      await run(ipCmd(ns, '-batch', '-'), { input: `link set lo up\naddr add ${addr}/${UNDERLAY_PREFIX_LEN} dev ${eth}\nlink set ${eth} up\n` })
+    }
+    if (this.hasController) await configure(n.controllerNs, n.controllerEth, n.controllerAddr)
+    await pool(idx, concurrency, async i => await configure(n.nodeNs(i), n.nodeEth(i), n.nodeAddr(i)))
+  }
+
+  /** Runs `argv` to completion inside namespace `ns`. */
+  async exec (ns: string, argv: readonly string[], opts?: RunOptions): Promise<RunResult> {
+    return await run(inNetns(ns, argv), opts)
+  }
+
+  /**
+   * Starts a long-running `argv` inside `ns` and records its pid, so that destroy() (or a later run's stale
+   * cleanup) ends it. `ip netns exec` execs the command, so the pid is the command's own.
+   */
+  spawn (ns: string, argv: readonly string[], opts: { env?: NodeJS.ProcessEnv, stdio?: StdioOptions, name?: string } = {}): ChildProcess {
+    const full = inNetns(ns, argv)
+    const child = spawn(full[0]!, full.slice(1), { env: opts.env ?? process.env, stdio: opts.stdio ?? 'ignore' })
+    if (child.pid !== undefined) {
+      const rec = recordOf(child.pid)
+      if (rec !== null) writeRecord(`${this.names.pidDir}/${opts.name ?? 'proc'}-${child.pid}.json`, rec)
+    }
+    return child
+  }
+
+  /** Opens node `i`'s WireGuard interface (name from WorldNames.nodeWg) inside its namespace, recording wireguard-go's pid. */
+  async openWireguard (i: number, cfg: { privateKey: string, listenPort: number, driver?: DriverChoice }): Promise<WireGuardDevice> {
+    const ifname = this.names.nodeWg(i)
+    return await openDevice({
+      driver: cfg.driver ?? 'userspace',
+      ifname,
+      privateKey: cfg.privateKey,
+      listenPort: cfg.listenPort,
+      netns: this.names.nodeNs(i),
+      pidFile: `${this.names.pidDir}/wg-${ifname}.pid`,
+      log: this.log
+    })
+  }
+
+  /** Drops `percent`% of node `i`'s underlay packets, in and out, at random; 0 undoes it. */
+  async setLoss (i: number, percent: number): Promise<void> {
+    await setLoss(this.names.nodeNs(i), this.names.nodeEth(i), percent)
+  }
+
+  /** Cuts the underlay between node groups `a` and `b` (both directions, on every node of both). */
+  async partition (a: readonly number[], b: readonly number[]): Promise<void> {
+    const addrs = (g: readonly number[]): string[] => g.map(i => this.names.nodeAddr(i))
+    for (const i of a) await setBlocked(this.names.nodeNs(i), addrs(b))
+    for (const i of b) await setBlocked(this.names.nodeNs(i), addrs(a))
+  }
+
+  /** Removes every partition rule (loss rules stay). */
+  async heal (): Promise<void> {
+    for (let i = 0; i < this.nodes; i++) await setBlocked(this.names.nodeNs(i), [])
+  }
+
+  /** Removes the whole world; idempotent. */
+  async destroy (): Promise<void> {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.unhook()
+    await destroyRun(this.names.prefix, this.log)
+  }
+}
+
+/** Installs SIGINT/SIGTERM/exit handlers that remove run `prefix`; returns the function that removes them. */
+function hookSignals (prefix: string, log: Logger): () => void {
+  const onExit = (): void => destroyRunSync(prefix)
+  const onSignal = (signal: NodeJS.Signals): void => {
+    unhook()
+    destroyRun(prefix, log).catch(() => destroyRunSync(prefix)).finally(() => {
+      // Re-raise so the process ends the way the signal meant, with no handler of ours in the way.
+      process.kill(process.pid, signal)
+    })
+  }
+  const unhook = (): void => {
+    process.off('exit', onExit)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  process.on('exit', onExit)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  return unhook
+}
