@@ -1,0 +1,162 @@
+import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import swagger from '@fastify/swagger'
+import type { Logger } from '../log.js'
+import { RateLimitedError, UnauthorizedError } from '../errors.js'
+import type { CreateTokenRequest, HeartbeatRequest, RegisterRequest } from '../wire/api.js'
+import * as S from '../wire/schemas.js'
+import { bearer, hashSecret, sameHash, WindowLimiter } from './auth.js'
+import { errorReply } from './errors-http.js'
+import type { Controller } from './controller.js'
+import type { StoredNode } from './store.js'
+
+declare module 'fastify' {
+  interface FastifyRequest { weftNode?: StoredNode, weftStart?: bigint }
+}
+
+/** HTTP options of the app. */
+export interface AppOptions {
+  log: Logger
+  bodyLimitBytes: number
+  registerRatePerMin: number
+  authFailuresPerMin: number
+  https?: { cert: Buffer, key: Buffer }
+}
+
+/**
+ * The fastify app: routes, schemas, auth hooks, error mapping, metrics and OpenAPI. Every route under
+ * /v1 has a schema; every error leaves as an ErrorBody with a WEFT_ERR_* code; nothing a client sends
+ * can produce a 5xx.
+ */
+export async function buildApp (ctl: Controller, o: AppOptions): Promise<FastifyInstance> {
+  const app = fastify({
+    loggerInstance: o.log.child({ component: 'http' }),
+    disableRequestLogging: true,
+    bodyLimit: o.bodyLimitBytes,
+    ...(o.https !== undefined ? { https: o.https } : {}),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }
+  }) as unknown as FastifyInstance
+  const registerLimiter = new WindowLimiter(ctl.clock, o.registerRatePerMin)
+  const authFailures = new WindowLimiter(ctl.clock, o.authFailuresPerMin)
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Weft controller API', version: '1', description: 'See docs/api.md for the proof format and the stream protocol.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }
+    }
+  })
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body } = errorReply(err)
+    if (status === 401 || body.code === 'WEFT_ERR_TOKEN_REJECTED') authFailures.hit(req.ip)
+    if (status >= 500) req.log.error({ event: 'http.error', err, url: req.url }, 'request failed')
+    void reply.code(status).send(body)
+  })
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ statusCode: 404, code: 'WEFT_ERR_NOT_FOUND', error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` })
+  })
+
+  app.addHook('onRequest', async (req) => { req.weftStart = process.hrtime.bigint() })
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.weftStart === undefined) return
+    const route = req.routeOptions.url ?? 'unknown'
+    ctl.metrics.requestSeconds.observe({ method: req.method, route, status: String(reply.statusCode) }, Number(process.hrtime.bigint() - req.weftStart) / 1e9)
+  })
+
+  const guard = (req: FastifyRequest): void => {
+    if (authFailures.blocked(req.ip)) throw new RateLimitedError('too many failed authentications from this address; retry in a minute')
+  }
+  const nodeAuth = async (req: FastifyRequest): Promise<void> => {
+    guard(req)
+    req.weftNode = ctl.registry.authenticate(bearer(req.headers.authorization))
+  }
+  const adminAuth = async (req: FastifyRequest): Promise<void> => {
+    guard(req)
+    const key = bearer(req.headers.authorization)
+    if (key === null || !sameHash(hashSecret(key), ctl.adminKeyHash)) throw new UnauthorizedError('missing or invalid admin key (Authorization: Bearer <contents of DATA/admin.key>)')
+  }
+  const node = (req: FastifyRequest): StoredNode => req.weftNode!
+  const sec = [{ bearer: [] }]
+  const errors = { 400: S.errorBody, 401: S.errorBody, 403: S.errorBody, 429: S.errorBody }
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }))
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    void reply.type(ctl.metrics.registry.contentType)
+    return await ctl.metrics.registry.metrics()
+  })
+  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  app.get('/v1/info', { schema: { summary: 'What a node needs before registering', response: { 200: S.controllerInfo } } }, async () => ctl.info())
+
+  app.post<{ Body: RegisterRequest }>('/v1/register', {
+    schema: { summary: 'Register or re-register a node', body: S.registerRequest, response: { 200: S.registerResponse, ...errors, 409: S.errorBody } },
+    preHandler: async (req) => {
+      guard(req)
+      if (registerLimiter.hit(req.ip)) throw new RateLimitedError('too many registrations from this address; retry in a minute')
+    }
+  }, async (req) => await ctl.registration.register(req.body, { credential: bearer(req.headers.authorization), sourceIp: req.ip }))
+
+  app.post<{ Body: HeartbeatRequest }>('/v1/heartbeat', {
+    schema: { summary: 'Liveness, endpoints and SWIM report', security: sec, body: S.heartbeatRequest, response: { 200: S.heartbeatResponse, ...errors } },
+    preHandler: nodeAuth
+  }, async (req) => ctl.registry.heartbeat(node(req), req.body, req.ip))
+
+  app.post('/v1/leave', {
+    schema: { summary: 'Leave the mesh gracefully', security: sec, response: { 204: { type: 'null' }, ...errors } },
+    preHandler: nodeAuth
+  }, async (req, reply) => {
+    await ctl.registry.leave(node(req))
+    return await reply.code(204).send()
+  })
+
+  app.get('/v1/netmap', {
+    schema: { summary: 'The full netmap', security: sec, response: { 200: S.netmap, ...errors } },
+    preHandler: nodeAuth
+  }, async () => ctl.netmap.snapshot())
+
+  app.get<{ Querystring: { epoch?: string, since?: number } }>('/v1/netmap/stream', {
+    schema: {
+      summary: 'Update channel: NDJSON of NetmapMessage (catch-up line, then deltas and pings)',
+      security: sec,
+      querystring: S.streamQuery,
+      response: { 200: { description: 'application/x-ndjson stream', type: 'string' }, ...errors }
+    },
+    preHandler: nodeAuth
+  }, async (req, reply) => { openStream(ctl, req, reply) })
+
+  app.post<{ Body: CreateTokenRequest | undefined }>('/v1/tokens', {
+    schema: { summary: 'Create a join token (admin)', security: sec, body: S.createTokenRequest, response: { 200: S.createTokenResponse, ...errors } },
+    preHandler: adminAuth
+  }, async (req) => await ctl.createToken(req.body?.reusable ?? false, req.body?.ttlMs ?? 86_400_000))
+
+  app.get('/v1/nodes', {
+    schema: { summary: 'Every node with control-side facts (admin)', security: sec, response: { 200: S.nodeListResponse, ...errors } },
+    preHandler: adminAuth
+  }, async () => ({ nodes: ctl.registry.list() }))
+
+  app.delete<{ Params: { id: string } }>('/v1/nodes/:id', {
+    schema: { summary: 'Remove a node (admin)', security: sec, params: S.nodeIdParams, response: { 204: { type: 'null' }, ...errors, 404: S.errorBody } },
+    preHandler: adminAuth
+  }, async (req, reply) => {
+    await ctl.registry.remove(req.params.id)
+    return await reply.code(204).send()
+  })
+
+  return app
+}
+
+/** Starts an update channel: headers, the catch-up line, then the channel joins the fan-out set. */
+function openStream (ctl: Controller, req: FastifyRequest<{ Querystring: { epoch?: string, since?: number } }>, reply: FastifyReply): void {
+  const n = req.weftNode!
+  reply.hijack()
+  const res = reply.raw
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-accel-buffering': 'no' })
+  res.socket?.setNoDelay(true)
+  res.socket?.setKeepAlive(true, 10_000)
+  // No await between the catch-up line and joining the set: no delta can fall between them.
+  const first = ctl.netmap.catchUp(req.query.epoch, req.query.since)
+  if (first !== null) res.write(JSON.stringify(first) + '\n')
+  else res.write(ctl.pingLine())
+  ctl.channels.open(n.id, res)
+  req.log.debug({ event: 'channel.open', nodeId: n.id, first: first?.type ?? 'none' }, 'update channel open')
+}

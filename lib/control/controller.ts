@@ -1,0 +1,218 @@
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { Clock } from '../clock.js'
+import { ConfigError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { ControllerInfo, CreateTokenResponse } from '../wire/api.js'
+import type { NodeRecord } from '../wire/netmap.js'
+import { buildApp } from './app.js'
+import { Channels } from './channels.js'
+import { parseListen, resolveConfig, type ControllerConfig, type ControllerConfigInput } from './config.js'
+import { ensureDataDir, loadAdminKeyHash, loadControllerKey } from './data-dir.js'
+import { GroupCommit } from './group-commit.js'
+import { Ipam } from './ipam.js'
+import { LevelStore } from './level-store.js'
+import { Liveness } from './liveness.js'
+import { ControllerMetrics } from './metrics.js'
+import { NetmapLog, serialize } from './netmap-log.js'
+import { Registration } from './registration.js'
+import { Registry } from './registry.js'
+import type { ControlStore, StoreOp } from './store.js'
+import { TokenBook } from './tokens.js'
+
+/** How often the timer table is swept; also the granularity of health deadlines. */
+const SWEEP_MS = 250
+/** How often expired nonces and tokens are deleted from the store. */
+const MAINTENANCE_MS = 60_000
+
+/**
+ * The controller: owns the store, the in-memory state built from it, the HTTP server and the timers.
+ * `Controller.start` opens everything (failing fast with a coded error on a bad config or data dir);
+ * `close` stops it and releases the database lock.
+ */
+export class Controller {
+  readonly metrics: ControllerMetrics
+  readonly commit: GroupCommit
+  readonly ipam: Ipam
+  readonly tokens: TokenBook
+  readonly channels: Channels
+  readonly liveness: Liveness
+  readonly registry: Registry
+  readonly registration: Registration
+  readonly netmap: NetmapLog
+  readonly epoch = randomBytes(8).toString('hex')
+  app: FastifyInstance | null = null
+  /** Base URL once listening, e.g. `http://127.0.0.1:8080`. */
+  url = ''
+  private timers: NodeJS.Timeout[] = []
+
+  private constructor (
+    readonly config: ControllerConfig,
+    readonly clock: Clock,
+    readonly log: Logger,
+    readonly store: ControlStore,
+    readonly publicKey: string,
+    privateKey: string,
+    readonly adminKeyHash: string
+  ) {
+    this.commit = new GroupCommit(store)
+    this.netmap = new NetmapLog(this.epoch, config.cidr, config.deltaHistory, line => this.channels.broadcast(line))
+    this.ipam = new Ipam(config.cidr, config.ipQuarantineMs)
+    this.tokens = new TokenBook(clock)
+    this.metrics = new ControllerMetrics({
+      healthCounts: () => this.registry.healthCounts(),
+      netmapVersion: () => this.netmap.version,
+      openChannels: () => this.channels.size,
+      syncedBatches: () => this.commit.batches
+    })
+    this.channels = new Channels({
+      log: log.child({ component: 'channels' }),
+      maxBufferBytes: config.maxChannelBufferBytes,
+      onChange: (id, open) => this.liveness.streams(id, open)
+    })
+    this.liveness = new Liveness({
+      clock,
+      controlStaleMs: config.controlStaleMs,
+      streamGraceMs: config.streamGraceMs,
+      reportFreshMs: config.reportFreshMs,
+      onVerdict: (id, from, to) => this.registry.onVerdict(id, from, to),
+      onSuspicions: n => this.metrics.suspicions.inc(n)
+    })
+    this.registry = new Registry({
+      clock, log, store, commit: this.commit, ipam: this.ipam, netmap: this.netmap,
+      liveness: this.liveness, channels: this.channels, metrics: this.metrics, heartbeatIntervalMs: config.heartbeatIntervalMs
+    })
+    this.registration = new Registration({
+      clock, log, registry: this.registry, tokens: this.tokens, ipam: this.ipam, commit: this.commit, metrics: this.metrics,
+      controllerPrivateKey: privateKey, controllerPublicKey: publicKey, cidr: config.cidr,
+      proofSkewMs: config.proofSkewMs, heartbeatIntervalMs: config.heartbeatIntervalMs
+    })
+  }
+
+  /** Opens the data dir, restores state, starts listening. Throws ConfigError or DataDirError on bad input. */
+  static async start (input: ControllerConfigInput, deps: { clock: Clock, log: Logger }): Promise<Controller> {
+    const config = resolveConfig(input)
+    const log = deps.log.child({ component: 'controller' })
+    await ensureDataDir(config.dataDir)
+    const https = config.tlsCertFile !== undefined ? await readTls(config.tlsCertFile, config.tlsKeyFile!) : undefined
+    const store = await LevelStore.open(join(config.dataDir, 'db'))
+    let ctl: Controller
+    try {
+      const state = await store.load()
+      const key = await loadControllerKey(config.dataDir, state.meta.get('controllerPublicKey'))
+      const admin = await loadAdminKeyHash(config.dataDir, state.meta.get('adminKeyHash'))
+      const meta: StoreOp[] = []
+      if (key.created || state.meta.get('controllerPublicKey') === undefined) meta.push({ kind: 'meta', key: 'controllerPublicKey', value: key.keys.publicKey })
+      if (state.meta.get('adminKeyHash') === undefined) meta.push({ kind: 'meta', key: 'adminKeyHash', value: admin.hash })
+      const storedCidr = state.meta.get('cidr')
+      if (storedCidr !== undefined && storedCidr !== config.cidr) {
+        throw new ConfigError(`this data directory was created with --cidr ${storedCidr}; start with that CIDR (changing it would move every node's IP)`)
+      }
+      if (storedCidr === undefined) meta.push({ kind: 'meta', key: 'cidr', value: config.cidr })
+      await store.write(meta, { sync: true })
+      if (admin.created) log.info({ event: 'controller.admin_key_created', path: join(config.dataDir, 'admin.key') }, 'admin key written (mode 0600)')
+
+      ctl = new Controller(config, deps.clock, log, store, key.keys.publicKey, key.keys.privateKey, admin.hash)
+      const now = deps.clock.now()
+      const cleanup: StoreOp[] = []
+      const records: NodeRecord[] = []
+      for (const n of state.nodes) if (n.state !== 'removed') records.push(ctl.registry.restore(n))
+      for (const n of state.nodes) {
+        if (n.state !== 'removed') continue
+        if ((n.removedAt ?? 0) + config.ipQuarantineMs <= now) cleanup.push({ kind: 'del-node', id: n.id })
+        else ctl.ipam.restoreQuarantine(n.publicKey, n.meshIp, n.removedAt ?? now)
+      }
+      ctl.tokens.restore(state.tokens)
+      ctl.registration.restoreNonces(state.nonces)
+      await store.write(cleanup, { sync: false })
+      ctl.netmap.seed(records)
+      await ctl.listen(https)
+    } catch (err) {
+      await store.close().catch(() => {})
+      throw err
+    }
+    return ctl
+  }
+
+  /** What a node needs before it registers. */
+  info (): ControllerInfo {
+    return { publicKey: this.publicKey, cidr: this.config.cidr, epoch: this.epoch, version: this.netmap.version, heartbeatIntervalMs: this.config.heartbeatIntervalMs }
+  }
+
+  /** Creates a join token and persists its hash (synced) before returning the secret. */
+  async createToken (reusable: boolean, ttlMs: number): Promise<CreateTokenResponse> {
+    const { token, record } = this.tokens.create(reusable, ttlMs)
+    await this.commit.commit([{ kind: 'token', token: record }])
+    this.log.info({ event: 'token.create', reusable, expiresAt: record.expiresAt }, 'join token created')
+    return { token, reusable, expiresAt: record.expiresAt }
+  }
+
+  /** A keepalive line for update channels. */
+  pingLine (): Buffer {
+    return serialize({ type: 'ping', epoch: this.epoch, version: this.netmap.version, at: this.clock.now() })
+  }
+
+  /** Processes passed health deadlines now (the timer does this every 250 ms; tests with a fake clock call it). */
+  sweep (): number {
+    return this.liveness.sweep()
+  }
+
+  /** Stops timers, closes channels and the server, waits for pending writes and releases the database. */
+  async close (): Promise<void> {
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    this.channels.stopPings()
+    this.channels.closeAll()
+    await this.app?.close()
+    await this.commit.drain()
+    await this.store.close()
+    this.log.info({ event: 'controller.stopped' }, 'controller stopped')
+  }
+
+  private async listen (https: { cert: Buffer, key: Buffer } | undefined): Promise<void> {
+    const app = await buildApp(this, {
+      log: this.log,
+      bodyLimitBytes: this.config.bodyLimitBytes,
+      registerRatePerMin: this.config.registerRatePerMin,
+      authFailuresPerMin: this.config.authFailuresPerMin,
+      ...(https !== undefined ? { https } : {})
+    })
+    this.app = app
+    const { host, port } = parseListen(this.config.listen)
+    try {
+      await app.listen({ host, port })
+    } catch (err) {
+      throw new ConfigError(`cannot listen on ${this.config.listen}: ${(err as Error).message}`, { cause: err })
+    }
+    const addr = app.server.address()
+    const boundPort = typeof addr === 'object' && addr !== null ? addr.port : port
+    const shownHost = host.includes(':') ? `[${host}]` : host
+    this.url = `${https !== undefined ? 'https' : 'http'}://${shownHost}:${boundPort}`
+    this.channels.startPings(this.config.streamPingIntervalMs, () => this.pingLine())
+    const sweep = setInterval(() => this.sweep(), SWEEP_MS)
+    const maintenance = setInterval(() => { void this.maintain() }, MAINTENANCE_MS)
+    sweep.unref()
+    maintenance.unref()
+    this.timers.push(sweep, maintenance)
+    this.log.info({ event: 'controller.listening', url: this.url, epoch: this.epoch, nodes: this.registry.size, cidr: this.config.cidr, publicKey: this.publicKey }, `controller listening on ${this.url}`)
+  }
+
+  /** Deletes expired nonces and tokens from memory and store. */
+  private async maintain (): Promise<void> {
+    const ops: StoreOp[] = [
+      ...this.registration.takeExpiredNonces().map(nonce => ({ kind: 'del-nonce' as const, nonce })),
+      ...this.tokens.takeExpired().map(hash => ({ kind: 'del-token' as const, hash }))
+    ]
+    await this.store.write(ops, { sync: false }).catch(err => this.log.error({ event: 'store.error', err }, 'maintenance write failed'))
+  }
+}
+
+async function readTls (certFile: string, keyFile: string): Promise<{ cert: Buffer, key: Buffer }> {
+  try {
+    return { cert: await readFile(certFile), key: await readFile(keyFile) }
+  } catch (err) {
+    throw new ConfigError(`cannot read --tls-cert/--tls-key: ${(err as Error).message}`, { cause: err })
+  }
+}

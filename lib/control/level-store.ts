@@ -1,0 +1,84 @@
+import { Level } from 'level'
+import { DataDirError } from '../errors.js'
+import type { ControlStore, StoreOp, StoredNode, StoredState, StoredToken } from './store.js'
+
+/**
+ * ControlStore on LevelDB. Keys are `<kind>:<id>` with JSON values; one `db.batch` per write, so a batch is
+ * all-or-nothing across a crash. A synced batch has been fsynced when its promise resolves.
+ */
+export class LevelStore implements ControlStore {
+  private constructor (private readonly db: Level<string, string>) {}
+
+  /** Opens (creating if needed) the database at `dir`. Locked or corrupt databases throw DataDirError. */
+  static async open (dir: string): Promise<LevelStore> {
+    const db = new Level<string, string>(dir, { valueEncoding: 'utf8', keyEncoding: 'utf8' })
+    try {
+      await db.open({ createIfMissing: true })
+    } catch (err) {
+      throw openError(dir, err)
+    }
+    return new LevelStore(db)
+  }
+
+  async load (): Promise<StoredState> {
+    const state: StoredState = { nodes: [], tokens: [], nonces: [], meta: new Map() }
+    try {
+      for await (const [key, value] of this.db.iterator()) {
+        const sep = key.indexOf(':')
+        const kind = key.slice(0, sep)
+        const id = key.slice(sep + 1)
+        if (kind === 'meta') state.meta.set(id, value)
+        else if (kind === 'node') state.nodes.push(parse<StoredNode>(key, value))
+        else if (kind === 'token') state.tokens.push(parse<StoredToken>(key, value))
+        else if (kind === 'nonce') state.nonces.push({ nonce: id, expiresAt: Number(value) })
+      }
+    } catch (err) {
+      if (err instanceof DataDirError) throw err
+      throw new DataDirError(`cannot read the controller database: ${(err as Error).message}; restore the data directory from a backup`, { cause: err })
+    }
+    return state
+  }
+
+  async write (ops: StoreOp[], opts: { sync: boolean }): Promise<void> {
+    if (ops.length === 0) return
+    await this.db.batch(ops.map(toBatch), { sync: opts.sync })
+  }
+
+  async close (): Promise<void> {
+    await this.db.close()
+  }
+}
+
+function toBatch (op: StoreOp): { type: 'put', key: string, value: string } | { type: 'del', key: string } {
+  switch (op.kind) {
+    case 'node': return { type: 'put', key: `node:${op.node.id}`, value: JSON.stringify(op.node) }
+    case 'del-node': return { type: 'del', key: `node:${op.id}` }
+    case 'token': return { type: 'put', key: `token:${op.token.hash}`, value: JSON.stringify(op.token) }
+    case 'del-token': return { type: 'del', key: `token:${op.hash}` }
+    case 'nonce': return { type: 'put', key: `nonce:${op.nonce}`, value: String(op.expiresAt) }
+    case 'del-nonce': return { type: 'del', key: `nonce:${op.nonce}` }
+    case 'meta': return { type: 'put', key: `meta:${op.key}`, value: op.value }
+    default: { const never: never = op; throw new Error(`unknown store op ${String(never)}`) }
+  }
+}
+
+function parse<T> (key: string, value: string): T {
+  try {
+    return JSON.parse(value) as T
+  } catch (err) {
+    throw new DataDirError(`record ${key} in the controller database is not valid JSON; restore the data directory from a backup`, { cause: err })
+  }
+}
+
+function openError (dir: string, err: unknown): DataDirError {
+  const cause = (err as { cause?: { code?: string, message?: string } }).cause
+  const code = cause?.code ?? (err as { code?: string }).code
+  if (code === 'LEVEL_LOCKED') {
+    return new DataDirError(`data directory ${dir} is locked: another controller is using it; stop that one or pick another --data`, { cause: err })
+  }
+  if (code === 'LEVEL_CORRUPTION') {
+    return new DataDirError(`data directory ${dir} holds a corrupt database; restore it from a backup`, { cause: err })
+  }
+  const detail = cause?.message ?? (err as Error).message
+  return new DataDirError(`cannot open the database in ${dir}: ${detail}`, { cause: err })
+}

@@ -1,0 +1,49 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { NODE_HEALTHS, type NodeHealth } from '../wire/netmap.js'
+
+/** What the metrics need to read at scrape time. */
+export interface MetricsSource {
+  healthCounts (): Map<NodeHealth, number>
+  netmapVersion (): number
+  openChannels (): number
+  syncedBatches (): number
+}
+
+/**
+ * The controller's Prometheus metrics, on their own Registry (never the global default, so two
+ * controllers in one process, as in tests, do not collide). Gauges are computed at scrape time.
+ */
+export class ControllerMetrics {
+  readonly registry = new Registry()
+  readonly registrations: Counter<'result'>
+  readonly suspicions: Counter
+  readonly healthChanges: Counter<'from' | 'to'>
+  readonly requestSeconds: Histogram<'method' | 'route' | 'status'>
+
+  constructor (source: MetricsSource) {
+    const registers = [this.registry]
+    this.registrations = new Counter({ name: 'weft_registrations_total', help: 'Registration attempts by result (new, reregistered, rotated, rejected).', labelNames: ['result'], registers })
+    this.suspicions = new Counter({ name: 'weft_swim_suspicions_reported_total', help: 'Suspicions newly reported by daemons in SWIM reports.', registers })
+    this.healthChanges = new Counter({ name: 'weft_health_changes_total', help: 'Fused health transitions.', labelNames: ['from', 'to'], registers })
+    this.requestSeconds = new Histogram({
+      name: 'weft_http_request_duration_seconds',
+      help: 'HTTP request latency (update channels excluded: they are long-lived).',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers
+    })
+    new Gauge({
+      name: 'weft_nodes',
+      help: 'Nodes by fused health (removed nodes are not counted).',
+      labelNames: ['health'],
+      registers,
+      collect () {
+        const counts = source.healthCounts()
+        for (const h of NODE_HEALTHS) if (h !== 'removed') this.set({ health: h }, counts.get(h) ?? 0)
+      }
+    })
+    new Gauge({ name: 'weft_netmap_version', help: 'Current netmap version (restarts with the epoch).', registers, collect () { this.set(source.netmapVersion()) } })
+    new Gauge({ name: 'weft_update_channels_open', help: 'Open netmap update channels.', registers, collect () { this.set(source.openChannels()) } })
+    new Gauge({ name: 'weft_store_synced_batches', help: 'Synced store batches written (group commit: far fewer than registrations).', registers, collect () { this.set(source.syncedBatches()) } })
+  }
+}

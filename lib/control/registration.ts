@@ -1,0 +1,141 @@
+import type { Clock } from '../clock.js'
+import { DataDirError, ProofRejectedError, TokenRejectedError, UnauthorizedError, WeftError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { RegisterRequest, RegisterResponse } from '../wire/api.js'
+import { verifyRegistration } from '../wire/proof.js'
+import { hashSecret, newSecret } from './auth.js'
+import type { GroupCommit } from './group-commit.js'
+import type { Ipam } from './ipam.js'
+import type { ControllerMetrics } from './metrics.js'
+import { newNodeId, type Registry } from './registry.js'
+import type { StoreOp, StoredNode, StoredToken } from './store.js'
+import type { TokenBook } from './tokens.js'
+
+/** What registration needs. */
+export interface RegistrationDeps {
+  clock: Clock
+  log: Logger
+  registry: Registry
+  tokens: TokenBook
+  ipam: Ipam
+  commit: GroupCommit
+  metrics: ControllerMetrics
+  controllerPrivateKey: string
+  controllerPublicKey: string
+  cidr: string
+  proofSkewMs: number
+  heartbeatIntervalMs: number
+}
+
+/** The request's transport facts. */
+export interface RegisterContext { credential: string | null, sourceIp: string | undefined }
+
+/**
+ * `POST /v1/register`. Checks run synchronously up to the one await (the synced batch): proof, replay,
+ * credential or token, IP reservation. So concurrent registrations never share an IP or spend one
+ * single-use token twice; a failed batch gives back what it reserved. Registrations of the same key are
+ * serialized so a key never gets two node ids.
+ */
+export class Registration {
+  private readonly nonces = new Map<string, number>()
+  private readonly inFlight = new Map<string, Promise<unknown>>()
+
+  constructor (private readonly d: RegistrationDeps) {}
+
+  /** Loads unexpired nonces at start-up so a restart does not reopen the replay window. */
+  restoreNonces (nonces: Array<{ nonce: string, expiresAt: number }>): void {
+    for (const n of nonces) this.nonces.set(n.nonce, n.expiresAt)
+  }
+
+  /** Forgets nonces whose timestamps are now outside the skew window; returns them for deletion from the store. */
+  takeExpiredNonces (): string[] {
+    const now = this.d.clock.now()
+    const out: string[] = []
+    for (const [n, exp] of this.nonces) if (exp <= now) { out.push(n); this.nonces.delete(n) }
+    return out
+  }
+
+  /** Registers or re-registers; resolves only after the registration is durable. */
+  async register (req: RegisterRequest, ctx: RegisterContext): Promise<RegisterResponse> {
+    try {
+      const nonceExpiresAt = this.checkProof(req)
+      for (let p = this.inFlight.get(req.publicKey); p !== undefined; p = this.inFlight.get(req.publicKey)) await p.catch(() => {})
+      const run = (async () => {
+        try { return await this.admit(req, ctx, nonceExpiresAt) } finally { this.inFlight.delete(req.publicKey) }
+      })()
+      this.inFlight.set(req.publicKey, run)
+      return await run
+    } catch (err) {
+      this.d.metrics.registrations.inc({ result: 'rejected' })
+      throw err
+    }
+  }
+
+  /** Verifies timestamp, nonce and proof; marks the nonce used. Returns when the nonce may be forgotten. */
+  private checkProof (req: RegisterRequest): number {
+    const skew = req.timestamp - this.d.clock.now()
+    if (Math.abs(skew) > this.d.proofSkewMs) {
+      throw new ProofRejectedError(`registration timestamp is ${Math.round(skew / 1000)} s off the controller clock (allowed ±${this.d.proofSkewMs / 1000} s); fix the node's clock (NTP)`)
+    }
+    if (this.nonces.has(req.nonce)) throw new ProofRejectedError('registration nonce was already used (replayed request); sign every request with a fresh nonce')
+    let ok = false
+    try {
+      ok = verifyRegistration(this.d.controllerPrivateKey, req, req.proof)
+    } catch { ok = false }
+    if (!ok) throw new ProofRejectedError('proof of key possession does not verify: it must be the HMAC of the canonical message under the key shared by this public key and the controller key (docs/api.md)')
+    const expiresAt = req.timestamp + this.d.proofSkewMs + 1
+    this.nonces.set(req.nonce, expiresAt)
+    return expiresAt
+  }
+
+  private async admit (req: RegisterRequest, ctx: RegisterContext, nonceExpiresAt: number): Promise<RegisterResponse> {
+    const { registry, tokens, ipam, clock } = this.d
+    const existing = registry.byPublicKey(req.publicKey)
+    const byCred = ctx.credential === null ? undefined : registry.byCredential(ctx.credential)
+    const viaCredential = existing !== undefined && byCred?.id === existing.id
+    if (!viaCredential && ctx.credential !== null && req.token === undefined) {
+      throw new UnauthorizedError(byCred === undefined ? 'node credential is not valid (removed nodes must register again with a join token)' : 'node credential belongs to another public key')
+    }
+    if (!viaCredential && req.token === undefined) throw new TokenRejectedError('a join token is required to register this key (no credential for it was presented)')
+
+    const now = clock.now()
+    let claimed: StoredToken | null = null
+    let reservedIp = false
+    let credential: string | undefined
+    let node: StoredNode
+    if (!viaCredential) claimed = tokens.claim(req.token!)
+    try {
+      const base = { hostname: req.hostname, endpoints: [...req.endpoints], listenPort: req.listenPort, swimPort: req.swimPort, updatedAt: now }
+      if (!viaCredential) credential = newSecret('wn_')
+      const credentialHash = credential === undefined ? existing!.credentialHash : hashSecret(credential)
+      if (existing !== undefined) {
+        node = { ...existing, ...base, credentialHash, state: 'active' }
+      } else {
+        const meshIp = ipam.allocate(req.publicKey, now)
+        reservedIp = true
+        node = { id: newNodeId(), publicKey: req.publicKey, meshIp, ...base, credentialHash, state: 'active', createdAt: now }
+      }
+      const ops: StoreOp[] = [{ kind: 'node', node }, { kind: 'nonce', nonce: req.nonce, expiresAt: nonceExpiresAt }]
+      if (claimed !== null) ops.push({ kind: 'token', token: claimed })
+      await this.d.commit.commit(ops)
+    } catch (err) {
+      if (reservedIp) ipam.unreserve(req.publicKey)
+      if (claimed !== null) tokens.unclaim(claimed.hash)
+      if (err instanceof WeftError) throw err
+      throw new DataDirError(`could not persist the registration: ${(err as Error).message}`, { cause: err })
+    }
+    registry.admit(node, existing, ctx.sourceIp)
+    const result = existing === undefined ? 'new' : viaCredential ? 'reregistered' : 'rotated'
+    this.d.metrics.registrations.inc({ result })
+    this.d.log.info({ event: 'node.register', nodeId: node.id, meshIp: node.meshIp, hostname: node.hostname, result }, `node ${node.hostname} registered (${result})`)
+    const res: RegisterResponse = {
+      nodeId: node.id,
+      meshIp: node.meshIp,
+      cidr: this.d.cidr,
+      controllerPublicKey: this.d.controllerPublicKey,
+      heartbeatIntervalMs: this.d.heartbeatIntervalMs
+    }
+    if (credential !== undefined) res.credential = credential
+    return res
+  }
+}

@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto'
+import type { Clock } from '../clock.js'
+import { NotFoundError, UnauthorizedError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { HeartbeatRequest, HeartbeatResponse, NodeStatus } from '../wire/api.js'
+import type { NodeHealth, NodeRecord } from '../wire/netmap.js'
+import { hashSecret } from './auth.js'
+import type { Channels } from './channels.js'
+import type { GroupCommit } from './group-commit.js'
+import type { HealthVerdict } from './health.js'
+import type { Ipam } from './ipam.js'
+import type { Liveness } from './liveness.js'
+import type { ControllerMetrics } from './metrics.js'
+import type { NetmapLog } from './netmap-log.js'
+import type { ControlStore, StoredNode } from './store.js'
+
+/** Facts about a node that live only in memory (reset by a restart). */
+interface Runtime { observedEndpoint: string | null, netmapVersion: number | null, agentVersion: string | null }
+
+/** Everything the registry works with; the controller builds these and hands them over. */
+export interface RegistryDeps {
+  clock: Clock
+  log: Logger
+  store: ControlStore
+  commit: GroupCommit
+  ipam: Ipam
+  netmap: NetmapLog
+  liveness: Liveness
+  channels: Channels
+  metrics: ControllerMetrics
+  heartbeatIntervalMs: number
+}
+
+/** A new node id: `n` and 16 hex characters, sortable as text and meaningless. */
+export function newNodeId (): string {
+  return 'n' + randomBytes(8).toString('hex')
+}
+
+/** `ip:port` of a request source (IPv4-mapped IPv6 unwrapped, IPv6 in brackets). */
+export function observedEndpoint (sourceIp: string | undefined, port: number): string | null {
+  if (sourceIp === undefined || sourceIp === '' || port <= 0) return null
+  const ip = sourceIp.startsWith('::ffff:') ? sourceIp.slice(7) : sourceIp
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`
+}
+
+/**
+ * The set of authorised nodes: indexes by id, public key and credential hash, and the node-side
+ * operations that follow authentication (heartbeat, leave) plus admin removal. Registration itself lives
+ * in registration.ts and calls `admit` once its batch is durable.
+ */
+export class Registry {
+  private readonly nodes = new Map<string, StoredNode>()
+  private readonly byKey = new Map<string, string>()
+  private readonly byCred = new Map<string, string>()
+  private readonly runtime = new Map<string, Runtime>()
+
+  constructor (readonly d: RegistryDeps) {}
+
+  /** Loads a stored (active or left) node at start-up, without publishing a change. */
+  restore (n: StoredNode): NodeRecord {
+    this.index(n)
+    this.d.ipam.restore(n.publicKey, n.meshIp)
+    const v = this.d.liveness.add(n.id, { left: n.state === 'left', seen: false })
+    return this.record(n, v.health, null, n.updatedAt)
+  }
+
+  /** The active or left node holding `publicKey`. */
+  byPublicKey (publicKey: string): StoredNode | undefined {
+    const id = this.byKey.get(publicKey)
+    return id === undefined ? undefined : this.nodes.get(id)
+  }
+
+  /** The node a credential belongs to, or undefined. */
+  byCredential (credential: string): StoredNode | undefined {
+    const id = this.byCred.get(hashSecret(credential))
+    return id === undefined ? undefined : this.nodes.get(id)
+  }
+
+  /** The node authenticated by `credential`; throws UnauthorizedError otherwise (removed nodes included). */
+  authenticate (credential: string | null): StoredNode {
+    const n = credential === null ? undefined : this.byCredential(credential)
+    if (n === undefined) throw new UnauthorizedError('missing or invalid node credential (removed nodes must register again with a join token)')
+    return n
+  }
+
+  /** Makes a just-committed registration visible: indexes, liveness, netmap. */
+  admit (n: StoredNode, prev: StoredNode | undefined, sourceIp: string | undefined): void {
+    if (prev !== undefined && prev.credentialHash !== n.credentialHash) this.byCred.delete(prev.credentialHash)
+    this.index(n)
+    const rt = this.rt(n.id)
+    rt.observedEndpoint = observedEndpoint(sourceIp, n.listenPort)
+    if (prev === undefined) {
+      this.d.liveness.add(n.id, { left: false, seen: true })
+    } else {
+      this.d.liveness.heartbeat(n.id)
+      this.d.liveness.setLeft(n.id, false)
+    }
+    this.publish(n.id)
+  }
+
+  /** Applies a heartbeat; endpoint changes reach the netmap, times stay in memory. */
+  heartbeat (n: StoredNode, req: HeartbeatRequest, sourceIp: string | undefined): HeartbeatResponse {
+    const rt = this.rt(n.id)
+    if (req.netmapVersion !== undefined) rt.netmapVersion = req.netmapVersion
+    if (req.agentVersion !== undefined) rt.agentVersion = req.agentVersion
+    let changed = false
+    if (req.listenPort !== n.listenPort || req.endpoints.join(',') !== n.endpoints.join(',')) {
+      const next: StoredNode = { ...n, endpoints: [...req.endpoints], listenPort: req.listenPort, updatedAt: this.d.clock.now() }
+      this.nodes.set(n.id, next)
+      // Not synced: endpoints are re-sent with every heartbeat, so a crash loses nothing that matters.
+      this.d.store.write([{ kind: 'node', node: next }], { sync: false }).catch(err => this.d.log.error({ event: 'store.error', err }, 'lazy node write failed'))
+      changed = true
+    }
+    const obs = observedEndpoint(sourceIp, req.listenPort)
+    if (obs !== rt.observedEndpoint) { rt.observedEndpoint = obs; changed = true }
+    if (changed) this.publish(n.id)
+    this.d.liveness.heartbeat(n.id, req.swim)
+    return { epoch: this.d.netmap.epoch, version: this.d.netmap.version, heartbeatIntervalMs: this.d.heartbeatIntervalMs }
+  }
+
+  /** Marks `n` as left (durably); it stays in the netmap with health `left`. */
+  async leave (n: StoredNode): Promise<void> {
+    const next: StoredNode = { ...n, state: 'left', updatedAt: this.d.clock.now() }
+    await this.d.commit.commit([{ kind: 'node', node: next }])
+    const cur = this.nodes.get(n.id)
+    if (cur === undefined) return
+    this.nodes.set(n.id, { ...cur, state: 'left', updatedAt: next.updatedAt })
+    this.d.liveness.setLeft(n.id, true)
+  }
+
+  /** Removes a node: its credential stops working at once, its channels close, it leaves the netmap. */
+  async remove (id: string): Promise<void> {
+    const n = this.nodes.get(id)
+    if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
+    const now = this.d.clock.now()
+    this.byCred.delete(n.credentialHash)
+    this.d.channels.closeNode(id)
+    try {
+      await this.d.commit.commit([{ kind: 'node', node: { ...n, state: 'removed', removedAt: now, updatedAt: now } }])
+    } catch (err) {
+      if (this.nodes.get(id) === n) this.byCred.set(n.credentialHash, id)
+      throw err
+    }
+    const from = this.d.liveness.verdict(id)
+    this.nodes.delete(id)
+    this.byKey.delete(n.publicKey)
+    this.runtime.delete(id)
+    this.d.ipam.release(n.publicKey, now)
+    this.d.liveness.delete(id)
+    this.d.netmap.remove(id)
+    this.logHealth(n, from ?? { health: 'online', reason: '' }, { health: 'removed', reason: 'removed by an admin' })
+  }
+
+  /** Liveness callback: a node's fused health changed. */
+  onVerdict (id: string, from: HealthVerdict, to: HealthVerdict): void {
+    const n = this.nodes.get(id)
+    if (n === undefined) return
+    this.logHealth(n, from, to)
+    this.publish(id)
+  }
+
+  /** Every node with its control-side facts, sorted by id. */
+  list (): NodeStatus[] {
+    const out: NodeStatus[] = []
+    for (const n of this.nodes.values()) {
+      const rt = this.rt(n.id)
+      const v = this.d.liveness.verdict(n.id) ?? { health: 'offline' as const, reason: 'unknown' }
+      const rec = this.d.netmap.get(n.id) ?? this.record(n, v.health, rt.observedEndpoint)
+      out.push({
+        ...rec,
+        lastSeenAt: this.d.liveness.lastSeen(n.id),
+        connected: this.d.channels.count(n.id) > 0,
+        netmapVersion: rt.netmapVersion,
+        agentVersion: rt.agentVersion,
+        healthReason: v.reason
+      })
+    }
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+
+  /** Node counts by fused health. */
+  healthCounts (): Map<NodeHealth, number> {
+    const m = new Map<NodeHealth, number>()
+    for (const id of this.nodes.keys()) {
+      const h = this.d.liveness.verdict(id)?.health ?? 'offline'
+      m.set(h, (m.get(h) ?? 0) + 1)
+    }
+    return m
+  }
+
+  /** Number of active or left nodes. */
+  get size (): number { return this.nodes.size }
+
+  private index (n: StoredNode): void {
+    this.nodes.set(n.id, n)
+    this.byKey.set(n.publicKey, n.id)
+    this.byCred.set(n.credentialHash, n.id)
+  }
+
+  private rt (id: string): Runtime {
+    let r = this.runtime.get(id)
+    if (r === undefined) { r = { observedEndpoint: null, netmapVersion: null, agentVersion: null }; this.runtime.set(id, r) }
+    return r
+  }
+
+  /** Stages the node's current record in the netmap. */
+  private publish (id: string): void {
+    const n = this.nodes.get(id)
+    if (n === undefined) return
+    const health = this.d.liveness.verdict(id)?.health ?? 'online'
+    this.d.netmap.upsert(this.record(n, health, this.rt(id).observedEndpoint))
+  }
+
+  private record (n: StoredNode, health: NodeHealth, obs: string | null, updatedAt = this.d.clock.now()): NodeRecord {
+    return {
+      id: n.id,
+      hostname: n.hostname,
+      publicKey: n.publicKey,
+      meshIp: n.meshIp,
+      endpoints: [...n.endpoints],
+      observedEndpoint: obs,
+      swimPort: n.swimPort,
+      health,
+      createdAt: n.createdAt,
+      updatedAt
+    }
+  }
+
+  private logHealth (n: StoredNode, from: HealthVerdict, to: HealthVerdict): void {
+    this.d.metrics.healthChanges.inc({ from: from.health, to: to.health })
+    this.d.log.info({ event: 'health.change', nodeId: n.id, meshIp: n.meshIp, from: from.health, to: to.health, reason: to.reason }, `${n.hostname} ${from.health} -> ${to.health}`)
+  }
+}

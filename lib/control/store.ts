@@ -1,0 +1,64 @@
+/**
+ * The controller's durable state behind a small interface, so that a replicated store (etcd, raft) can
+ * replace LevelDB later without touching the registry. Everything durable is one of four record kinds;
+ * heartbeat times and SWIM reports are not durable (they are rebuilt within seconds of a restart).
+ */
+
+/** Lifecycle of a stored node. `removed` records stay so the IP quarantine survives restarts. */
+export type StoredNodeState = 'active' | 'left' | 'removed'
+
+/** A node as persisted. Holds the sha256 of its credential, never the credential. */
+export interface StoredNode {
+  id: string
+  publicKey: string
+  hostname: string
+  meshIp: string
+  endpoints: string[]
+  listenPort: number
+  swimPort: number
+  /** Hex sha256 of the node credential. */
+  credentialHash: string
+  state: StoredNodeState
+  createdAt: number
+  updatedAt: number
+  /** When an admin removed it; drives the IP quarantine. */
+  removedAt?: number
+}
+
+/** A join token as persisted, keyed by the hex sha256 of the token. */
+export interface StoredToken {
+  hash: string
+  reusable: boolean
+  createdAt: number
+  expiresAt: number
+  /** Set when a single-use token was spent; a reusable token counts its uses instead. */
+  usedAt?: number
+  uses: number
+}
+
+/** One write in an atomic batch. */
+export type StoreOp =
+  | { kind: 'node', node: StoredNode }
+  | { kind: 'del-node', id: string }
+  | { kind: 'token', token: StoredToken }
+  | { kind: 'del-token', hash: string }
+  | { kind: 'nonce', nonce: string, expiresAt: number }
+  | { kind: 'del-nonce', nonce: string }
+  | { kind: 'meta', key: string, value: string }
+
+/** Everything read back at start-up. */
+export interface StoredState {
+  nodes: StoredNode[]
+  tokens: StoredToken[]
+  nonces: Array<{ nonce: string, expiresAt: number }>
+  meta: Map<string, string>
+}
+
+/** The durable store. */
+export interface ControlStore {
+  /** Reads every record. Called once, after open. */
+  load (): Promise<StoredState>
+  /** Applies `ops` atomically. With `sync`, resolves only after the batch is on stable storage. */
+  write (ops: StoreOp[], opts: { sync: boolean }): Promise<void>
+  close (): Promise<void>
+}

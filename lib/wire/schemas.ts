@@ -1,0 +1,166 @@
+import { NODE_HEALTHS } from './netmap.js'
+
+/**
+ * JSON schemas of the controller API (fastify validates with them and @fastify/swagger serves them as
+ * OpenAPI). They mirror the TypeScript shapes in api.ts and netmap.ts; change both together.
+ */
+
+const key = { type: 'string', pattern: '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$', description: 'WireGuard public key, base64 (44 characters)' } as const
+const endpoint = { type: 'string', minLength: 3, maxLength: 262, pattern: '^\\S+:\\d{1,5}$', description: 'host:port' } as const
+const endpoints = { type: 'array', items: endpoint, maxItems: 32 } as const
+const port = { type: 'integer', minimum: 1, maximum: 65535 } as const
+const nodeId = { type: 'string', minLength: 1, maxLength: 64 } as const
+const swimEntry = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'incarnation'],
+  properties: { id: nodeId, incarnation: { type: 'integer', minimum: 0 } }
+} as const
+
+/** Error body of every 4xx/5xx (ErrorBody). */
+export const errorBody = {
+  type: 'object',
+  required: ['statusCode', 'code', 'error', 'message'],
+  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, error: { type: 'string' }, message: { type: 'string' } }
+} as const
+
+/** NodeRecord. */
+export const nodeRecord = {
+  type: 'object',
+  required: ['id', 'hostname', 'publicKey', 'meshIp', 'endpoints', 'observedEndpoint', 'swimPort', 'health', 'createdAt', 'updatedAt'],
+  properties: {
+    id: { type: 'string' },
+    hostname: { type: 'string' },
+    publicKey: { type: 'string' },
+    meshIp: { type: 'string' },
+    endpoints: { type: 'array', items: { type: 'string' } },
+    observedEndpoint: { type: ['string', 'null'] },
+    swimPort: { type: 'integer' },
+    health: { type: 'string', enum: [...NODE_HEALTHS] },
+    createdAt: { type: 'integer' },
+    updatedAt: { type: 'integer' }
+  }
+} as const
+
+/** Netmap. */
+export const netmap = {
+  type: 'object',
+  required: ['epoch', 'version', 'cidr', 'nodes'],
+  properties: { epoch: { type: 'string' }, version: { type: 'integer' }, cidr: { type: 'string' }, nodes: { type: 'array', items: nodeRecord } }
+} as const
+
+/** ControllerInfo. */
+export const controllerInfo = {
+  type: 'object',
+  required: ['publicKey', 'cidr', 'epoch', 'version', 'heartbeatIntervalMs'],
+  properties: { publicKey: { type: 'string' }, cidr: { type: 'string' }, epoch: { type: 'string' }, version: { type: 'integer' }, heartbeatIntervalMs: { type: 'integer' } }
+} as const
+
+/** RegisterRequest. */
+export const registerRequest = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['publicKey', 'hostname', 'endpoints', 'listenPort', 'swimPort', 'timestamp', 'nonce', 'proof'],
+  properties: {
+    publicKey: key,
+    hostname: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9._-]+$' },
+    endpoints,
+    listenPort: port,
+    swimPort: port,
+    timestamp: { type: 'integer', minimum: 0 },
+    nonce: { type: 'string', pattern: '^[A-Za-z0-9+/]{22}==$', description: '16 random bytes, base64' },
+    proof: { type: 'string', minLength: 44, maxLength: 44, description: 'HMAC-SHA256, base64' },
+    token: { type: 'string', minLength: 1, maxLength: 256 }
+  }
+} as const
+
+/** RegisterResponse. */
+export const registerResponse = {
+  type: 'object',
+  required: ['nodeId', 'meshIp', 'cidr', 'controllerPublicKey', 'heartbeatIntervalMs'],
+  properties: {
+    nodeId: { type: 'string' },
+    meshIp: { type: 'string' },
+    cidr: { type: 'string' },
+    credential: { type: 'string' },
+    controllerPublicKey: { type: 'string' },
+    heartbeatIntervalMs: { type: 'integer' }
+  }
+} as const
+
+/** HeartbeatRequest. */
+export const heartbeatRequest = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['endpoints', 'listenPort'],
+  properties: {
+    endpoints,
+    listenPort: port,
+    netmapVersion: { type: 'integer', minimum: 0 },
+    agentVersion: { type: 'string', maxLength: 64 },
+    swim: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['incarnation', 'suspect', 'dead'],
+      properties: {
+        incarnation: { type: 'integer', minimum: 0 },
+        suspect: { type: 'array', items: swimEntry, maxItems: 100000 },
+        dead: { type: 'array', items: swimEntry, maxItems: 100000 }
+      }
+    }
+  }
+} as const
+
+/** HeartbeatResponse. */
+export const heartbeatResponse = {
+  type: 'object',
+  required: ['epoch', 'version', 'heartbeatIntervalMs'],
+  properties: { epoch: { type: 'string' }, version: { type: 'integer' }, heartbeatIntervalMs: { type: 'integer' } }
+} as const
+
+/** Query of `GET /v1/netmap/stream`. */
+export const streamQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { epoch: { type: 'string', maxLength: 64 }, since: { type: 'integer', minimum: 0 } }
+} as const
+
+/** CreateTokenRequest. */
+export const createTokenRequest = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { reusable: { type: 'boolean' }, ttlMs: { type: 'integer', minimum: 1000, maximum: 365 * 86_400_000 } }
+} as const
+
+/** CreateTokenResponse. */
+export const createTokenResponse = {
+  type: 'object',
+  required: ['token', 'reusable', 'expiresAt'],
+  properties: { token: { type: 'string' }, reusable: { type: 'boolean' }, expiresAt: { type: 'integer' } }
+} as const
+
+/** NodeListResponse. */
+export const nodeListResponse = {
+  type: 'object',
+  required: ['nodes'],
+  properties: {
+    nodes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: [...nodeRecord.required, 'lastSeenAt', 'connected', 'netmapVersion', 'agentVersion', 'healthReason'],
+        properties: {
+          ...nodeRecord.properties,
+          lastSeenAt: { type: ['integer', 'null'] },
+          connected: { type: 'boolean' },
+          netmapVersion: { type: ['integer', 'null'] },
+          agentVersion: { type: ['string', 'null'] },
+          healthReason: { type: 'string' }
+        }
+      }
+    }
+  }
+} as const
+
+/** Path parameter `:id`. */
+export const nodeIdParams = { type: 'object', required: ['id'], properties: { id: nodeId } } as const
