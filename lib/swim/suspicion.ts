@@ -1,0 +1,50 @@
+import { remainingSuspicionMs, suspicionTimeoutMs } from './math.js'
+
+/** Confirmer id used for the controller's 'stale' hint; cannot collide with a node id (ids never start with '@'). */
+export const CONTROLLER_CONFIRMER = '@controller'
+
+/**
+ * One live suspicion of one member: when it started, who has independently suspected it, and so when it
+ * expires. It only computes deadlines; the core owns the timer table and acts on expiry.
+ */
+export class Suspicion {
+  private readonly confirmers = new Set<string>()
+  /** When true (controller hint 'fresh'), confirmations do not shorten the timeout: it stays at maxMs. */
+  holdMax = false
+
+  /**
+   * `from` is the first suspector (not counted as a confirmation), `k` the expected confirmations,
+   * `minMs`/`maxMs` the Lifeguard bounds for the current membership size.
+   */
+  constructor (
+    readonly startMs: number,
+    readonly from: string,
+    readonly k: number,
+    readonly minMs: number,
+    readonly maxMs: number
+  ) {
+    this.confirmers.add(from)
+  }
+
+  /** Independent confirmations so far (distinct suspectors other than the first). */
+  get confirmations (): number { return this.confirmers.size - 1 }
+
+  /** Records a suspector; true when it is new (the timeout shrank), false for a repeat or once k is reached. */
+  confirm (from: string): boolean {
+    if (this.confirmations >= this.k || this.confirmers.has(from)) return false
+    this.confirmers.add(from)
+    return true
+  }
+
+  /** Absolute time at which the member is declared dead. */
+  deadlineMs (): number {
+    if (this.holdMax) return this.startMs + this.maxMs
+    return this.startMs + suspicionTimeoutMs(this.confirmations, this.k, this.minMs, this.maxMs)
+  }
+
+  /** Time left at `nowMs` (negative when overdue). */
+  remainingMs (nowMs: number): number {
+    if (this.holdMax) return this.startMs + this.maxMs - nowMs
+    return remainingSuspicionMs(this.confirmations, this.k, nowMs - this.startMs, this.minMs, this.maxMs)
+  }
+}

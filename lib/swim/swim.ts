@@ -1,0 +1,619 @@
+import type { Logger } from 'pino'
+import { InvalidInputError } from '../errors.js'
+import { BroadcastQueue } from './broadcast.js'
+import { decodePacket, encodeHead, encodePacket, encodeUpdate, MAX_ID_LENGTH, MAX_UPDATES_PER_PACKET, type Message, type Update } from './codec.js'
+import { validateConfig, type SwimConfig } from './config.js'
+import { LocalHealth } from './health.js'
+import { expectedConfirmations, retransmitLimit, suspicionMaxMs, suspicionMinMs } from './math.js'
+import { sample, shuffle, type Random } from './random.js'
+import type { MemberState } from './state.js'
+import { transition } from './state.js'
+import { CONTROLLER_CONFIRMER, Suspicion } from './suspicion.js'
+import { TimerTable } from './timers.js'
+import { zeroStats, type ControlHint, type DropReason, type MemberInfo, type SwimEvent, type SwimEventType, type SwimStats, type Transmit } from './types.js'
+import type { SwimReport } from '../wire/api.js'
+
+/** Constructor arguments of Swim. */
+export interface SwimOptions {
+  config: SwimConfig
+  /** This node: its id and its "meshIp:swimPort" (opaque to the core). */
+  self: { id: string, addr: string }
+  /** Starting incarnation; a restart must start above the saved one (see restartIncarnation). */
+  incarnation: number
+  random: Random
+  /** Used only for rare, notable things (membership changes); never per packet. */
+  log?: Logger
+}
+
+interface Member {
+  id: string
+  addr: string
+  state: MemberState
+  incarnation: number
+  /** Who originated the claim we hold (the suspector, the declarer of death, or the member itself). */
+  from: string
+  since: number
+  suspicion: Suspicion | undefined
+  hint: ControlHint
+  /** Revived by noteAlive at the incarnation we buried it at: tell it so it refutes above that. */
+  tellDead: boolean
+}
+
+interface Probe { seq: number, target: string, acked: boolean, expectedNacks: number, nacks: number }
+interface Relay { requesterAddr: string, requester: Member, origSeq: number }
+
+/** Ping-reqs served at once; more are dropped so a flood cannot grow the relay table without bound. */
+const MAX_RELAYS = 1024
+/** Re-probes of dead members remembered, to count their acks. */
+const MAX_DEAD_PROBES = 64
+/** Timers run per handleTimeout call at most; a bound against a handler that re-arms in the past. */
+const MAX_TIMERS_PER_CALL = 10_000
+
+/**
+ * SWIM with Lifeguard as a sans-IO state machine. Feed it time and packets (handlePacket, handleTimeout,
+ * setMembers), drain what it wants done (pollTransmit, pollEvent) and when to call it next (pollTimeout).
+ * It never reads a clock, opens a socket or calls Math.random: everything comes in as arguments.
+ *
+ * Call order for a daemon: construct, setMembers(now, netmap members), then loop: send every pollTransmit(),
+ * log every pollEvent(), sleep until pollTimeout() or a packet, call handleTimeout(now) / handlePacket(...).
+ */
+export class Swim {
+  readonly id: string
+  readonly addr: string
+  private readonly cfg: SwimConfig
+  private readonly random: Random
+  private readonly log: Logger | undefined
+  private inc: number
+  private leftAt: number | undefined
+  private started = false
+  private readonly table = new Map<string, Member>()
+  private readonly notAlive = new Set<string>()
+  private probeOrder: string[] = []
+  private probeIndex = 0
+  private syncCursor = 0
+  private seq = 0
+  private probe: Probe | undefined
+  private readonly relays = new Map<number, Relay>()
+  private readonly deadProbeSeqs = new Map<number, string>()
+  private out: Transmit[] = []
+  private outHead = 0
+  private evs: SwimEvent[] = []
+  private evHead = 0
+  private readonly timers = new TimerTable()
+  private readonly queue = new BroadcastQueue()
+  private readonly health: LocalHealth
+  private readonly st: SwimStats = zeroStats()
+
+  /** Validates the config (throws SwimConfigError) and the identity (throws InvalidInputError). */
+  constructor (opts: SwimOptions) {
+    this.cfg = validateConfig({ ...opts.config })
+    if (!validId(opts.self.id)) throw new InvalidInputError(`swim self id must be 1-${MAX_ID_LENGTH} characters and not start with "@"`)
+    if (typeof opts.self.addr !== 'string' || opts.self.addr === '') throw new InvalidInputError('swim self addr must be a non-empty "ip:port" string')
+    if (!Number.isSafeInteger(opts.incarnation) || opts.incarnation < 0) throw new InvalidInputError(`swim incarnation must be a non-negative integer (got ${String(opts.incarnation)})`)
+    this.id = opts.self.id
+    this.addr = opts.self.addr
+    this.inc = opts.incarnation
+    this.random = opts.random
+    this.log = opts.log
+    this.health = new LocalHealth(this.cfg.awarenessMaxMultiplier)
+  }
+
+  /** This node's current incarnation (persist it: a restart starts above it). */
+  get incarnation (): number { return this.inc }
+
+  /** The Lifeguard local-health score, 0 (healthy) .. awarenessMaxMultiplier-1. */
+  get healthScore (): number { return this.health.score }
+
+  /** Updates still queued for dissemination; after leave(), keep running until this reaches 0 or a deadline. */
+  get pendingBroadcasts (): number { return this.queue.size }
+
+  /**
+   * Sets the authorised members (node id + "meshIp:swimPort"), normally from the netmap. New members start
+   * alive at incarnation 0; members missing from `members` are forgotten; a changed addr is adopted. This
+   * node's own id is skipped. Throws InvalidInputError on an invalid or duplicate id.
+   */
+  setMembers (now: number, members: ReadonlyArray<{ id: string, addr: string }>): void {
+    const seen = new Set<string>()
+    const added: string[] = []
+    for (const { id, addr } of members) {
+      if (!validId(id)) throw new InvalidInputError(`swim member id ${JSON.stringify(id)} must be 1-${MAX_ID_LENGTH} characters and not start with "@"`)
+      if (seen.has(id)) throw new InvalidInputError(`swim member id ${id} appears twice`)
+      seen.add(id)
+      if (id === this.id) continue
+      const m = this.table.get(id)
+      if (m === undefined) {
+        this.table.set(id, { id, addr, state: 'alive', incarnation: 0, from: id, since: now, suspicion: undefined, hint: null, tellDead: false })
+        added.push(id)
+      } else if (m.addr !== addr) {
+        m.addr = addr
+      }
+    }
+    let removed = 0
+    for (const id of [...this.table.keys()]) {
+      if (!seen.has(id)) { this.forget(id); removed++ }
+    }
+    if (added.length > 16 || this.probeOrder.length === 0) {
+      this.probeOrder = shuffle([...this.table.keys()], this.random)
+      this.probeIndex = 0
+    } else {
+      // A new member goes to a random place in the current round so it is probed within one round.
+      for (const id of added) this.probeOrder.splice(this.probeIndex + this.random.int(this.probeOrder.length - this.probeIndex + 1), 0, id)
+    }
+    if (added.length > 0 || removed > 0) this.log?.debug({ event: 'swim.members', added: added.length, removed, members: this.table.size }, 'swim membership changed')
+    this.start(now)
+  }
+
+  /** Handles one received UDP payload from `fromAddr`; bad packets are counted in stats().dropped, never thrown. */
+  handlePacket (now: number, fromAddr: string, bytes: Uint8Array): void {
+    this.start(now)
+    this.st.packetsIn++
+    this.st.bytesIn += bytes.length
+    const d = decodePacket(bytes, this.cfg.maxPacketBytes)
+    if (!d.ok) return this.drop(d.reason)
+    const { from, msg, updates } = d.packet
+    if (from === this.id) return this.drop('from-self')
+    const sender = this.table.get(from)
+    if (sender === undefined) return this.drop('unknown-sender')
+    // WireGuard authenticates the source address, so the address is the identity; the claimed id must match it.
+    if (sender.addr !== fromAddr) return this.drop('spoofed')
+    if ((msg.type === 'ping' && msg.target !== this.id) || (msg.type === 'ping-req' && msg.target === this.id)) return this.drop('misdirected')
+    for (const u of updates) this.merge(now, u)
+    switch (msg.type) {
+      case 'ping': this.send(sender.addr, sender, { type: 'ack', seq: msg.seq }); break
+      case 'ack': this.onAck(msg.seq); break
+      case 'ping-req': this.onPingReq(now, sender, msg.seq, msg.target); break
+      case 'nack':
+        if (this.probe?.seq === msg.seq) { this.probe.nacks++; this.st.nacksReceived++ }
+        break
+      case 'sync':
+        if (!msg.reply) this.send(sender.addr, sender, { type: 'sync', reply: true }, true)
+        break
+      case 'gossip': break
+      default: { const never: never = msg; return never }
+    }
+  }
+
+  /** Runs every timer due at `now`. Call it at (or after) pollTimeout(). */
+  handleTimeout (now: number): void {
+    this.start(now)
+    for (let i = 0; i < MAX_TIMERS_PER_CALL; i++) {
+      const due = this.timers.expired(now)
+      if (due.length === 0) return
+      for (const t of due) {
+        switch (t.kind) {
+          case 'probe': this.onProbeTick(now); break
+          case 'ack': this.onAckTimeout(); break
+          case 'relay': this.onRelayTimeout(Number(t.key)); break
+          case 'suspicion': this.onSuspicionTimeout(now, t.key); break
+          case 'gossip': this.onGossipTick(now); break
+          case 'sync': this.onSyncTick(now); break
+          case 'dead-probe': this.onDeadProbeTick(now); break
+          default: { const never: never = t.kind; return never }
+        }
+      }
+    }
+  }
+
+  /** The earliest time handleTimeout must be called, or undefined before setMembers was called. */
+  pollTimeout (): number | undefined { return this.timers.earliest() }
+
+  /** Next packet to send, or undefined when none is queued. */
+  pollTransmit (): Transmit | undefined {
+    if (this.outHead >= this.out.length) { if (this.out.length > 0) { this.out = []; this.outHead = 0 } return undefined }
+    return this.out[this.outHead++]
+  }
+
+  /** Next state-change event, or undefined. */
+  pollEvent (): SwimEvent | undefined {
+    if (this.evHead >= this.evs.length) { if (this.evs.length > 0) { this.evs = []; this.evHead = 0 } return undefined }
+    return this.evs[this.evHead++]
+  }
+
+  /**
+   * An authenticated underlay announcement says member `id` is up at `incarnation` (the daemon verified it;
+   * used when the tunnel to a member held dead was removed). A newer incarnation is adopted and gossiped like
+   * a refutation. The same incarnation as a suspicion or death we hold revives it locally only, and our next
+   * packets to it carry that claim so it refutes above it and its refutation wins everywhere. Returns whether
+   * our view changed.
+   */
+  noteAlive (now: number, id: string, incarnation: number): boolean {
+    this.start(now)
+    const m = this.table.get(id)
+    if (m === undefined || !Number.isSafeInteger(incarnation) || incarnation < 0) return false
+    if (incarnation > m.incarnation) {
+      this.merge(now, { state: 'alive', id, incarnation, from: id }, 'announced over the underlay')
+      return true
+    }
+    if (incarnation === m.incarnation && (m.state === 'dead' || m.state === 'suspect')) {
+      this.setState(now, m, { state: 'alive', id, incarnation, from: id }, `announced over the underlay at incarnation ${incarnation}`, false)
+      m.tellDead = true
+      this.pingOutOfBand(m)
+      return true
+    }
+    return false
+  }
+
+  /**
+   * The controller's fused evidence about member `id`, kept until changed (null clears it):
+   * - 'stale' (the controller does not hear from it either) counts as one independent confirmation of any
+   *   suspicion of it, now or later, so the suspicion shrinks toward its minimum sooner. It never starts one.
+   * - 'fresh' (the controller hears from it) holds any suspicion of it at the maximum timeout, ignoring
+   *   confirmations, to give a refutation every chance; the member is still declared dead if none comes.
+   */
+  setControlHint (now: number, id: string, hint: ControlHint): void {
+    this.start(now)
+    const m = this.table.get(id)
+    if (m === undefined) return
+    m.hint = hint
+    const s = m.suspicion
+    if (s === undefined) return
+    if (hint === 'stale' && s.confirm(CONTROLLER_CONFIRMER)) this.st.confirmations++
+    s.holdMax = hint === 'fresh'
+    this.timers.set('suspicion', m.id, s.deadlineMs())
+  }
+
+  /**
+   * Leaves gracefully: state `left` at the current incarnation, pushed at once to gossipNodes members and
+   * then by gossip. Probing stops; pings are still answered (carrying the leave) until the caller stops.
+   */
+  leave (now: number): void {
+    this.start(now)
+    if (this.leftAt !== undefined) return
+    this.leftAt = now
+    this.probe = undefined
+    for (const k of ['probe', 'ack', 'sync', 'dead-probe'] as const) this.timers.cancel(k, '')
+    this.queue.enqueue({ state: 'left', id: this.id, incarnation: this.inc, from: this.id })
+    this.pushGossip(Math.max(1, this.cfg.gossipNodes))
+  }
+
+  /** Every member with state and incarnation (this node excluded). */
+  members (): MemberInfo[] {
+    return [...this.table.values()].map(m => ({ id: m.id, addr: m.addr, state: m.state, incarnation: m.incarnation, since: m.since }))
+  }
+
+  /** One member's state, or undefined when not a member. */
+  member (id: string): MemberInfo | undefined {
+    const m = this.table.get(id)
+    return m === undefined ? undefined : { id: m.id, addr: m.addr, state: m.state, incarnation: m.incarnation, since: m.since }
+  }
+
+  /** What this node believes, for the controller's cross-check (heartbeat `swim` field). Left members are not listed. */
+  report (): SwimReport {
+    const suspect: SwimReport['suspect'] = []
+    const dead: SwimReport['dead'] = []
+    for (const id of this.notAlive) {
+      const m = this.table.get(id)!
+      if (m.state === 'suspect') suspect.push({ id, incarnation: m.incarnation })
+      else if (m.state === 'dead') dead.push({ id, incarnation: m.incarnation })
+    }
+    return { incarnation: this.inc, suspect, dead }
+  }
+
+  /** A copy of the counters. */
+  stats (): SwimStats { return { ...this.st, dropped: { ...this.st.dropped } } }
+
+  // ---- internals ----
+
+  private get n (): number { return this.table.size + 1 }
+
+  private start (now: number): void {
+    if (this.started) return
+    this.started = true
+    const c = this.cfg
+    // Random phases so that nodes started together do not probe and gossip in lockstep.
+    this.timers.set('probe', '', now + this.random.int(c.probeIntervalMs))
+    if (c.gossipIntervalMs > 0) this.timers.set('gossip', '', now + this.random.int(c.gossipIntervalMs))
+    this.timers.set('sync', '', now + c.syncIntervalMs / 2 + this.random.int(c.syncIntervalMs))
+    this.timers.set('dead-probe', '', now + c.deadProbeIntervalMs + this.random.int(c.deadProbeIntervalMs))
+    // Announce our incarnation: after a restart it is what overrides the death others hold.
+    this.queue.enqueue({ state: 'alive', id: this.id, incarnation: this.inc, from: this.id })
+  }
+
+  private drop (reason: DropReason): void { this.st.dropped[reason]++ }
+
+  private nextSeq (): number { this.seq = (this.seq + 1) >>> 0; return this.seq }
+
+  private forget (id: string): void {
+    this.table.delete(id)
+    this.notAlive.delete(id)
+    this.queue.remove(id)
+    this.timers.cancel('suspicion', id)
+    if (this.probe?.target === id) { this.probe = undefined; this.timers.cancel('ack', '') }
+  }
+
+  /**
+   * Queues one packet to `toAddr`. Piggybacks, in order: the buddy claim (what we hold against `dest` if it
+   * is suspect or dead: Lifeguard's buddy system, so it hears of it and refutes at once), queued updates
+   * fewest-sent first, and with `withState` an anti-entropy chunk; never more than maxPacketBytes in all.
+   */
+  private send (toAddr: string, dest: Member | undefined, msg: Message, withState = false): void {
+    const head = encodeHead(this.id, msg)
+    let budget = this.cfg.maxPacketBytes - head.length - 3
+    const parts: Uint8Array[] = []
+    let buddyId: string | undefined
+    if (dest !== undefined && (dest.state === 'suspect' || dest.state === 'dead' || dest.tellDead)) {
+      const b = encodeUpdate({ state: dest.tellDead ? 'dead' : dest.state, id: dest.id, incarnation: dest.incarnation, from: dest.from })
+      parts.push(b)
+      budget -= b.length
+      buddyId = dest.id
+    }
+    if (this.queue.size > 0) {
+      for (const b of this.queue.take(budget, MAX_UPDATES_PER_PACKET - parts.length, retransmitLimit(this.cfg.retransmitMult, this.n), buddyId)) {
+        parts.push(b)
+        budget -= b.length
+      }
+    }
+    if (withState) this.stateChunk(parts, budget)
+    const bytes = encodePacket(head, parts)
+    this.out.push({ to: toAddr, bytes })
+    this.st.packetsOut++
+    this.st.bytesOut += bytes.length
+  }
+
+  /** Appends our view to `parts` within `budget`: ourselves, non-alive members, then a rotating window of the rest. */
+  private stateChunk (parts: Uint8Array[], budget: number): void {
+    const push = (u: Update): boolean => {
+      if (parts.length >= MAX_UPDATES_PER_PACKET) return false
+      const b = encodeUpdate(u)
+      if (b.length > budget) return false
+      parts.push(b)
+      budget -= b.length
+      return true
+    }
+    if (!push({ state: this.leftAt === undefined ? 'alive' : 'left', id: this.id, incarnation: this.inc, from: this.id })) return
+    if (this.notAlive.size > 0) {
+      const ids = [...this.notAlive]
+      const start = this.random.int(ids.length)
+      for (let i = 0; i < ids.length; i++) {
+        const m = this.table.get(ids[(start + i) % ids.length]!)!
+        if (!push({ state: m.state, id: m.id, incarnation: m.incarnation, from: m.from })) return
+      }
+    }
+    const order = this.probeOrder
+    for (let i = 0; i < order.length; i++) {
+      const m = this.table.get(order[(this.syncCursor + i) % order.length]!)
+      if (m === undefined || m.state !== 'alive') continue
+      if (!push({ state: 'alive', id: m.id, incarnation: m.incarnation, from: m.id })) { this.syncCursor = (this.syncCursor + i) % order.length; return }
+    }
+  }
+
+  /** Merges one claim (received or our own conclusion) through the transition function. */
+  private merge (now: number, u: Update, reason?: string): void {
+    if (u.id === this.id) return this.onClaimAboutSelf(now, u)
+    const m = this.table.get(u.id)
+    // Gossip never admits a node the controller has not: claims about strangers are counted and dropped.
+    if (m === undefined) { this.st.updatesUnknownMember++; return }
+    const outcome = transition(m.state, m.incarnation, u.state, u.incarnation)
+    switch (outcome) {
+      case 'ignore':
+        this.st.updatesIgnored++
+        return
+      case 'confirm':
+        if (m.suspicion !== undefined && m.suspicion.confirm(u.from)) {
+          this.st.confirmations++
+          this.timers.set('suspicion', m.id, m.suspicion.deadlineMs())
+          // Re-gossip so others count this suspector too (Lifeguard: confirmations must travel).
+          this.queue.enqueue(u)
+        }
+        return
+      case 'apply':
+        this.st.updatesApplied++
+        this.setState(now, m, u, reason ?? describe(u, this.id), true)
+        return
+      default: { const never: never = outcome; return never }
+    }
+  }
+
+  private setState (now: number, m: Member, u: Update, reason: string, gossip: boolean): void {
+    const prev = m.state
+    m.state = u.state
+    m.incarnation = u.incarnation
+    m.from = u.from
+    if (prev !== u.state) m.since = now
+    if (u.state === 'alive') { this.notAlive.delete(m.id); m.tellDead = false } else this.notAlive.add(m.id)
+    if (m.suspicion !== undefined) { m.suspicion = undefined; this.timers.cancel('suspicion', m.id) }
+    switch (u.state) {
+      case 'suspect': {
+        const n = this.n
+        const min = suspicionMinMs(this.cfg.suspicionMult, n, this.cfg.probeIntervalMs)
+        const s = new Suspicion(now, u.from, expectedConfirmations(this.cfg.suspicionMult, n), min, suspicionMaxMs(this.cfg.suspicionMaxTimeoutMult, min))
+        if (m.hint === 'stale') s.confirm(CONTROLLER_CONFIRMER)
+        s.holdMax = m.hint === 'fresh'
+        m.suspicion = s
+        this.timers.set('suspicion', m.id, s.deadlineMs())
+        this.st.suspicions++
+        break
+      }
+      case 'dead': this.st.deaths++; break
+      case 'alive': case 'left': break
+      default: { const never: never = u.state; return never }
+    }
+    if (gossip) this.queue.enqueue(u)
+    if (prev !== u.state) this.emit(now, u.state, m.id, u.incarnation, reason)
+  }
+
+  private onClaimAboutSelf (now: number, u: Update): void {
+    if (this.leftAt !== undefined) {
+      // We left: answer any other claim by re-asserting the leave at an incarnation that beats it.
+      if (u.state !== 'left' && u.incarnation >= this.inc) {
+        this.inc = u.incarnation
+        this.queue.enqueue({ state: 'left', id: this.id, incarnation: this.inc, from: this.id })
+      }
+      return
+    }
+    // An equal alive claim is no news; anything else at or above our incarnation must be refuted.
+    if (u.state === 'alive' ? u.incarnation <= this.inc : u.incarnation < this.inc) return
+    this.inc = u.incarnation + 1
+    if (u.state !== 'alive') this.health.refuted()
+    this.st.refutations++
+    this.queue.enqueue({ state: 'alive', id: this.id, incarnation: this.inc, from: this.id })
+    this.emit(now, 'refute', this.id, this.inc, `${u.from} claimed ${u.state} at incarnation ${u.incarnation}`)
+  }
+
+  private emit (now: number, type: SwimEventType, id: string, incarnation: number, reason: string): void {
+    this.evs.push({ type, id, incarnation, reason, at: now })
+  }
+
+  private onProbeTick (now: number): void {
+    this.timers.set('probe', '', now + this.health.scale(this.cfg.probeIntervalMs))
+    this.finishProbe(now)
+    const target = this.nextProbeTarget()
+    if (target === undefined) return
+    const seq = this.nextSeq()
+    this.probe = { seq, target: target.id, acked: false, expectedNacks: 0, nacks: 0 }
+    this.st.probes++
+    this.send(target.addr, target, { type: 'ping', seq, target: target.id })
+    this.timers.set('ack', '', now + this.health.scale(this.cfg.probeTimeoutMs))
+  }
+
+  /** Ends the probe round: no ack by now (direct or relayed) means suspect. */
+  private finishProbe (now: number): void {
+    const p = this.probe
+    if (p === undefined) return
+    this.probe = undefined
+    this.timers.cancel('ack', '')
+    if (p.acked) return
+    this.st.probeFailures++
+    this.health.probeFailed(p.expectedNacks, p.nacks)
+    const m = this.table.get(p.target)
+    if (m === undefined || (m.state !== 'alive' && m.state !== 'suspect')) return
+    const reason = `no ack to a direct ping or ${p.expectedNacks} relayed pings (${p.nacks} nacks)`
+    this.merge(now, { state: 'suspect', id: m.id, incarnation: m.incarnation, from: this.id }, reason)
+  }
+
+  private nextProbeTarget (): Member | undefined {
+    for (let tries = 0; tries <= this.probeOrder.length + 1; tries++) {
+      if (this.probeIndex >= this.probeOrder.length) {
+        // A new round: reshuffle so the order of probes (and so who detects first) is not predictable.
+        this.probeOrder = shuffle([...this.table.keys()], this.random)
+        this.probeIndex = 0
+        if (this.probeOrder.length === 0) return undefined
+      }
+      const m = this.table.get(this.probeOrder[this.probeIndex++]!)
+      if (m !== undefined && (m.state === 'alive' || m.state === 'suspect')) return m
+    }
+    return undefined
+  }
+
+  private onAck (seq: number): void {
+    if (this.probe !== undefined && this.probe.seq === seq) {
+      if (!this.probe.acked) {
+        this.probe.acked = true
+        this.health.probeSucceeded()
+        this.timers.cancel('ack', '')
+      }
+      return
+    }
+    const r = this.relays.get(seq)
+    if (r !== undefined) {
+      this.relays.delete(seq)
+      this.timers.cancel('relay', String(seq))
+      this.send(r.requesterAddr, r.requester, { type: 'ack', seq: r.origSeq })
+      return
+    }
+    this.deadProbeSeqs.delete(seq)
+  }
+
+  private onAckTimeout (): void {
+    const p = this.probe
+    if (p === undefined || p.acked) return
+    const relays = sample(this.probeOrder, this.cfg.indirectChecks, this.random, id => {
+      const m = this.table.get(id)
+      return m !== undefined && m.state === 'alive' && id !== p.target
+    })
+    p.expectedNacks = relays.length
+    if (relays.length > 0) this.st.indirectProbes++
+    for (const id of relays) {
+      const m = this.table.get(id)!
+      this.send(m.addr, m, { type: 'ping-req', seq: p.seq, target: p.target })
+    }
+  }
+
+  private onPingReq (now: number, requester: Member, origSeq: number, targetId: string): void {
+    const target = this.table.get(targetId)
+    if (target === undefined) return this.drop('unknown-target')
+    if (this.relays.size >= MAX_RELAYS) return this.drop('relay-overflow')
+    const seq = this.nextSeq()
+    this.relays.set(seq, { requesterAddr: requester.addr, requester, origSeq })
+    this.st.relaysServed++
+    this.send(target.addr, target, { type: 'ping', seq, target: target.id })
+    this.timers.set('relay', String(seq), now + this.health.scale(this.cfg.probeTimeoutMs))
+  }
+
+  private onRelayTimeout (seq: number): void {
+    const r = this.relays.get(seq)
+    if (r === undefined) return
+    this.relays.delete(seq)
+    // The nack tells the requester its relay is alive and reachable: the silence is the target's.
+    this.send(r.requesterAddr, r.requester, { type: 'nack', seq: r.origSeq })
+  }
+
+  private onSuspicionTimeout (now: number, id: string): void {
+    const m = this.table.get(id)
+    if (m === undefined || m.state !== 'suspect' || m.suspicion === undefined) return
+    const s = m.suspicion
+    const reason = `suspicion timed out after ${now - s.startMs} ms with ${s.confirmations} confirmations`
+    this.merge(now, { state: 'dead', id, incarnation: m.incarnation, from: this.id }, reason)
+  }
+
+  private onGossipTick (now: number): void {
+    this.timers.set('gossip', '', now + this.cfg.gossipIntervalMs)
+    if (this.queue.size > 0) this.pushGossip(this.cfg.gossipNodes)
+  }
+
+  private pushGossip (fanout: number): void {
+    const targets = sample(this.probeOrder, fanout, this.random, id => {
+      const s = this.table.get(id)?.state
+      return s === 'alive' || s === 'suspect'
+    })
+    for (const id of targets) {
+      const m = this.table.get(id)!
+      this.send(m.addr, m, { type: 'gossip' })
+    }
+  }
+
+  private onSyncTick (now: number): void {
+    this.timers.set('sync', '', now + this.cfg.syncIntervalMs)
+    const [id] = sample(this.probeOrder, 1, this.random, x => this.table.get(x)?.state === 'alive')
+    if (id === undefined) return
+    const m = this.table.get(id)!
+    this.st.syncs++
+    this.send(m.addr, m, { type: 'sync', reply: false }, true)
+  }
+
+  /** Dead is not forever: one member held dead is pinged per interval, carrying its death so it refutes. */
+  private onDeadProbeTick (now: number): void {
+    this.timers.set('dead-probe', '', now + this.cfg.deadProbeIntervalMs)
+    let count = 0
+    for (const id of this.notAlive) if (this.table.get(id)!.state === 'dead') count++
+    if (count === 0) return
+    let pick = this.random.int(count)
+    for (const id of this.notAlive) {
+      const m = this.table.get(id)!
+      if (m.state !== 'dead') continue
+      if (pick-- === 0) { this.pingOutOfBand(m); return }
+    }
+  }
+
+  private pingOutOfBand (m: Member): void {
+    const seq = this.nextSeq()
+    if (this.deadProbeSeqs.size >= MAX_DEAD_PROBES) this.deadProbeSeqs.delete(this.deadProbeSeqs.keys().next().value!)
+    this.deadProbeSeqs.set(seq, m.id)
+    this.st.deadProbes++
+    this.send(m.addr, m, { type: 'ping', seq, target: m.id })
+  }
+}
+
+function validId (id: unknown): id is string {
+  return typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH && !id.startsWith('@')
+}
+
+function describe (u: Update, self: string): string {
+  switch (u.state) {
+    case 'alive': return `alive at incarnation ${u.incarnation}`
+    case 'suspect': return u.from === self ? 'suspected' : `suspected by ${u.from}`
+    case 'dead': return `declared dead by ${u.from}`
+    case 'left': return 'left gracefully'
+    default: { const never: never = u.state; return never }
+  }
+}
