@@ -1,4 +1,4 @@
-import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import swagger from '@fastify/swagger'
 import type { Logger } from '../log.js'
 import { RateLimitedError, UnauthorizedError } from '../errors.js'
@@ -30,7 +30,7 @@ export interface AppOptions {
 export async function buildApp (ctl: Controller, o: AppOptions): Promise<FastifyInstance> {
   const app = fastify({
     loggerInstance: o.log.child({ component: 'http' }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimitBytes,
     ...(o.https !== undefined ? { https: o.https } : {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }

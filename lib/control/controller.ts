@@ -52,6 +52,7 @@ export class Controller {
     readonly config: ControllerConfig,
     readonly clock: Clock,
     readonly log: Logger,
+    private readonly rootLog: Logger,
     readonly store: ControlStore,
     readonly publicKey: string,
     privateKey: string,
@@ -114,7 +115,7 @@ export class Controller {
       await store.write(meta, { sync: true })
       if (admin.created) log.info({ event: 'controller.admin_key_created', path: join(config.dataDir, 'admin.key') }, 'admin key written (mode 0600)')
 
-      ctl = new Controller(config, deps.clock, log, store, key.keys.publicKey, key.keys.privateKey, admin.hash)
+      ctl = new Controller(config, deps.clock, log, deps.log, store, key.keys.publicKey, key.keys.privateKey, admin.hash)
       const now = deps.clock.now()
       const cleanup: StoreOp[] = []
       const records: NodeRecord[] = []
@@ -173,7 +174,7 @@ export class Controller {
 
   private async listen (https: { cert: Buffer, key: Buffer } | undefined): Promise<void> {
     const app = await buildApp(this, {
-      log: this.log,
+      log: this.rootLog,
       bodyLimitBytes: this.config.bodyLimitBytes,
       registerRatePerMin: this.config.registerRatePerMin,
       authFailuresPerMin: this.config.authFailuresPerMin,

@@ -1,0 +1,87 @@
+import { createLogger, LOG_LEVELS } from '../lib/log.js'
+import { systemClock } from '../lib/clock.js'
+import { ConfigError } from '../lib/errors.js'
+import { Controller } from '../lib/control/controller.js'
+import { DEFAULTS } from '../lib/control/config.js'
+import { parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
+
+const USAGE = `Usage: weft controller --data DIR [flags]
+
+Runs the controller: registration, IPAM, netmap, health. First start creates DIR with the controller key
+and DIR/admin.key (mode 0600; pass it to admin commands with --admin-key).
+
+Flags:
+  --data DIR                  data directory (required)
+  --listen HOST:PORT          listen address (default ${DEFAULTS.listen}; port 0 picks a free one)
+  --cidr CIDR                 mesh CIDR (default ${DEFAULTS.cidr}; fixed once the data dir exists)
+  --tls-cert FILE             PEM certificate (with --tls-key) to serve HTTPS
+  --tls-key FILE              PEM private key
+  --heartbeat-interval DUR    daemon heartbeat interval (default 5s)
+  --control-stale DUR         control evidence stale after no heartbeat for (default 15s)
+  --stream-grace DUR          ... or after the update channel is closed for (default 3s)
+  --report-fresh DUR          a SWIM report counts for (default 15s)
+  --proof-skew DUR            allowed registration clock skew (default 60s)
+  --ip-quarantine DUR         a removed node's IP is not reused for (default 7d)
+  --stream-ping DUR           keepalive on update channels (default 15s)
+  --register-rate N           registrations per client IP per minute, 0 = unlimited (default ${DEFAULTS.registerRatePerMin})
+  --auth-failures N           failed authentications per IP per minute before 429 (default ${DEFAULTS.authFailuresPerMin})
+  --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)
+`
+
+/** `weft controller`: parses flags, starts the controller, stops it on SIGINT/SIGTERM. */
+export const command: Command = {
+  summary: 'run the controller',
+  async run (argv) {
+    const p = parseFlags(argv, {
+      data: { type: 'string' },
+      listen: { type: 'string' },
+      cidr: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'heartbeat-interval': { type: 'string' },
+      'control-stale': { type: 'string' },
+      'stream-grace': { type: 'string' },
+      'report-fresh': { type: 'string' },
+      'proof-skew': { type: 'string' },
+      'ip-quarantine': { type: 'string' },
+      'stream-ping': { type: 'string' },
+      'register-rate': { type: 'string' },
+      'auth-failures': { type: 'string' },
+      'log-level': { type: 'string' }
+    }, USAGE)
+    if (p === null) return 0
+    const v = p.values
+    if (v.data === undefined) throw new ConfigError(`--data DIR is required\n\n${USAGE}`)
+    const level = v['log-level'] ?? 'info'
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+    const dur = (name: string): number | undefined => {
+      const s = (v as Record<string, string | undefined>)[name]
+      return s === undefined ? undefined : parseDuration(s, `--${name}`)
+    }
+    const log = createLogger({ level, name: 'weft-controller' })
+    const ctl = await Controller.start({
+      dataDir: v.data,
+      listen: v.listen,
+      cidr: v.cidr,
+      tlsCertFile: v['tls-cert'],
+      tlsKeyFile: v['tls-key'],
+      heartbeatIntervalMs: dur('heartbeat-interval'),
+      controlStaleMs: dur('control-stale'),
+      streamGraceMs: dur('stream-grace'),
+      reportFreshMs: dur('report-fresh'),
+      proofSkewMs: dur('proof-skew'),
+      ipQuarantineMs: dur('ip-quarantine'),
+      streamPingIntervalMs: dur('stream-ping'),
+      registerRatePerMin: v['register-rate'] === undefined ? undefined : parseIntFlag(v['register-rate'], '--register-rate', 0, 1_000_000),
+      authFailuresPerMin: v['auth-failures'] === undefined ? undefined : parseIntFlag(v['auth-failures'], '--auth-failures', 1, 1_000_000),
+      logLevel: level
+    }, { clock: systemClock, log })
+    await new Promise<void>(resolve => {
+      const stop = (): void => { resolve() }
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    await ctl.close()
+    return 0
+  }
+}
