@@ -1,0 +1,88 @@
+import { ConfigError } from '../lib/errors.js'
+import { PRESETS } from '../lib/swim/config.js'
+import { runVirtual } from '../sim/virtual/simulation.js'
+import { formatResult } from '../sim/virtual/report.js'
+import { parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
+
+/**
+ * `weft sim <subcommand>`: simulations of a mesh. Each subcommand is one entry of SUBCOMMANDS; adding one
+ * (e.g. `run`, real nodes in namespaces) is one line there.
+ */
+const SUBCOMMANDS: Record<string, Command> = {
+  virtual: { summary: 'in-process SWIM cores on a simulated network with virtual time', run: runVirtualCommand }
+}
+
+const VIRTUAL_USAGE = `Usage: weft sim virtual --nodes N --seed S [flags]
+
+Runs N SWIM cores in one process on a simulated network, in virtual time, and prints detection figures.
+
+Flags:
+  --nodes N            members (2-20000)
+  --seed S             seed; the same seed gives the same trace (hash printed)
+  --loss P             packet loss in percent, 0-100 (default 0)
+  --latency-ms A-B     one-way latency range in ms (default 1-10)
+  --crash K            nodes crashed at --crash-at (default 0)
+  --crash-at T         when they crash (default 20s)
+  --duration T         virtual time simulated (default 120s)
+  --config NAME        SWIM preset: mesh, lan or local (default mesh)
+  --json               print the result as JSON
+`
+
+async function runVirtualCommand (argv: string[]): Promise<number> {
+  const parsed = parseFlags(argv, {
+    nodes: { type: 'string' },
+    seed: { type: 'string' },
+    loss: { type: 'string' },
+    'latency-ms': { type: 'string' },
+    crash: { type: 'string' },
+    'crash-at': { type: 'string' },
+    duration: { type: 'string' },
+    config: { type: 'string' },
+    json: { type: 'boolean' }
+  }, VIRTUAL_USAGE)
+  if (parsed === null) return 0
+  const v = parsed.values
+  if (v.nodes === undefined || v.seed === undefined) throw new ConfigError(`--nodes and --seed are required\n\n${VIRTUAL_USAGE}`)
+  const nodes = parseIntFlag(v.nodes, '--nodes', 2, 20_000)
+  const seed = parseIntFlag(v.seed, '--seed', 0, 2 ** 32 - 1)
+  const loss = v.loss === undefined ? 0 : Number(v.loss)
+  if (!Number.isFinite(loss) || loss < 0 || loss > 100) throw new ConfigError(`--loss must be a percentage from 0 to 100 (got "${v.loss}")`)
+  let latencyMinMs = 1
+  let latencyMaxMs = 10
+  if (v['latency-ms'] !== undefined) {
+    const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v['latency-ms'])
+    if (m === null || Number(m[1]) > Number(m[2])) throw new ConfigError(`--latency-ms must be a range like 1-10 with A <= B (got "${v['latency-ms']}")`)
+    latencyMinMs = Number(m[1])
+    latencyMaxMs = Number(m[2])
+  }
+  const crash = v.crash === undefined ? 0 : parseIntFlag(v.crash, '--crash', 0, nodes - 1)
+  const durationMs = v.duration === undefined ? 120_000 : parseDuration(v.duration, '--duration')
+  const crashAtMs = v['crash-at'] === undefined ? 20_000 : parseDuration(v['crash-at'], '--crash-at')
+  if (crashAtMs >= durationMs) throw new ConfigError('--crash-at must be before the end of --duration')
+  const preset = PRESETS[v.config ?? 'mesh']
+  if (preset === undefined) throw new ConfigError(`--config must be one of ${Object.keys(PRESETS).join(', ')} (got "${v.config}")`)
+  const result = runVirtual({ nodes, seed, loss: loss / 100, latencyMinMs, latencyMaxMs, crash, crashAtMs, durationMs, config: preset() })
+  process.stdout.write(v.json === true ? JSON.stringify(result, null, 2) + '\n' : formatResult(result))
+  return 0
+}
+
+function usage (): string {
+  const names = Object.keys(SUBCOMMANDS)
+  return 'Usage: weft sim <subcommand> [flags]\n\nSubcommands:\n' +
+    names.map(n => `  ${n.padEnd(10)}  ${SUBCOMMANDS[n]!.summary}`).join('\n') + '\n'
+}
+
+/** The `weft sim` dispatcher. */
+export const command: Command = {
+  summary: 'simulate meshes',
+  async run (argv: string[]): Promise<number> {
+    const [name, ...rest] = argv
+    if (name === undefined || name === '--help' || name === '-h') {
+      process.stdout.write(usage())
+      return name === undefined ? 2 : 0
+    }
+    const sub = SUBCOMMANDS[name]
+    if (sub === undefined) throw new ConfigError(`unknown sim subcommand "${name}"\n\n${usage()}`)
+    return await sub.run(rest)
+  }
+}

@@ -1,0 +1,20 @@
+import type { VirtualResult } from './simulation.js'
+import type { Spread } from './metrics.js'
+
+/** Human-readable summary of a virtual run, one figure per line. */
+export function formatResult (r: VirtualResult): string {
+  const ms = (x: number | null): string => (x === null ? '-' : `${(x / 1000).toFixed(2)}s`)
+  const sp = (s: Spread): string => `p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  max ${ms(s.max)}  (n=${s.count})`
+  return [
+    `nodes ${r.nodes}  seed ${r.seed}  loss ${(r.loss * 100).toFixed(1)}%  latency ${r.latencyMs[0]}-${r.latencyMs[1]} ms  duration ${ms(r.durationMs)}  crashed ${r.crashed}`,
+    `crash -> first suspect   ${sp(r.firstSuspectMs)}`,
+    `crash -> first dead      ${sp(r.firstDeadMs)}`,
+    `crash -> all live agree  ${sp(r.allAgreeMs)}  not agreed by end: ${r.notAgreed}`,
+    `false dead declarations  ${r.falseDead} (about ${r.falseDeadNodes} live nodes)`,
+    `false suspicions         ${r.falseSuspect}  refutations ${r.refutations}`,
+    `per member per second    ${r.msgsPerMemberSec.toFixed(1)} msgs  ${r.bytesPerMemberSec.toFixed(0)} bytes  (largest packet ${r.maxPacketBytes} bytes)`,
+    `packets                  ${r.packetsSent} sent, ${r.packetsLost} lost`,
+    `trace                    ${r.traceHash}`,
+    `wall time                ${(r.wallMs / 1000).toFixed(1)}s`
+  ].join('\n') + '\n'
+}
