@@ -10,6 +10,9 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   controller: { summary: 'run the controller (registry, IPAM, netmap, health)', load: async () => await import('./controller.js') },
   token: { summary: 'manage join tokens (admin)', load: async () => await import('./token.js') },
   nodes: { summary: 'list and remove nodes (admin)', load: async () => await import('./nodes.js') },
+  daemon: { summary: 'run the node daemon (WireGuard mesh + SWIM)', load: async () => await import('./daemon.js') },
+  status: { summary: 'show this node and its peers', load: async () => await import('./status.js') },
+  leave: { summary: 'leave the mesh gracefully', load: async () => await import('./leave.js') },
   sim: { summary: 'simulate meshes (virtual: in-process SWIM; run: real nodes in namespaces)', load: async () => await import('./sim.js') },
 }
 

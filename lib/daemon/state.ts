@@ -97,19 +97,16 @@ export class StateDir {
     await writeFileAtomic(this.path(FILES.netmap), JSON.stringify(map), 0o600)
   }
 
-  /** The SWIM incarnation to start with: one more than the last one saved (0 on first start), saved at once. */
-  async nextIncarnation (): Promise<number> {
+  /** The SWIM incarnation saved last, or null when none was (or the counter is corrupt). */
+  async loadIncarnation (): Promise<number | null> {
     const raw = await readFileIfExists(this.path(FILES.swim))
-    let last = -1
-    if (raw !== null) {
-      try {
-        const v = JSON.parse(raw) as { incarnation?: unknown }
-        if (Number.isInteger(v.incarnation) && (v.incarnation as number) >= 0) last = v.incarnation as number
-      } catch { /* a corrupt counter only costs a refutation round: start above any time-based floor */ }
+    if (raw === null) return null
+    try {
+      const v = JSON.parse(raw) as { incarnation?: unknown }
+      return Number.isInteger(v.incarnation) && (v.incarnation as number) >= 0 ? v.incarnation as number : null
+    } catch {
+      return null
     }
-    const next = last + 1
-    await this.saveIncarnation(next)
-    return next
   }
 
   /** Records the current incarnation (after a refutation raised it). */

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs'
+import { systemClock } from '../lib/clock.js'
+import { DAEMON_DEFAULTS, validateDaemonConfig } from '../lib/daemon/config.js'
+import { Daemon } from '../lib/daemon/daemon.js'
+import type { DriverChoice } from '../lib/daemon/wg/open.js'
+import { ConfigError } from '../lib/errors.js'
+import { createLogger, LOG_LEVELS } from '../lib/log.js'
+import { WEFT_VERSION } from '../lib/version.js'
+import { parseFlags, parseIntFlag, type Command } from './cli.js'
+
+const USAGE = `Usage: weft daemon --controller URL --state DIR --interface IF [flags]
+
+Runs this node: joins through the controller (first start needs --join-token), keeps the WireGuard
+interface configured as a full mesh, runs SWIM failure detection, and keeps going from saved state
+when the controller is down. SIGTERM stops the daemon but leaves the interface up (restart-safe);
+\`weft leave\` tears it down.
+
+  --controller URL      controller base URL (or WEFT_CONTROLLER)
+  --state DIR           state directory: key (0600), identity, last netmap (or WEFT_STATE_DIR; default /var/lib/weft)
+  --interface IF        WireGuard interface name, at most 15 characters
+  --join-token T        join token from \`weft token create\` (first start only)
+  --join-token-file F   read the join token from a file instead
+  --listen-port N       WireGuard UDP port (default ${DAEMON_DEFAULTS.listenPort}); underlay announcements use N+1
+  --endpoint HOST:PORT  endpoint to advertise (repeatable; default: every non-loopback address with the listen port)
+  --swim-port N         SWIM UDP port on the mesh IP (default ${DAEMON_DEFAULTS.swimPort})
+  --wg auto|kernel|userspace   WireGuard driver (default auto: kernel if the module works, else wireguard-go)
+  --mtu N               interface MTU (default ${DAEMON_DEFAULTS.mtu})
+  --hostname NAME       name to register with (default: the host name)
+  --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default info)
+`
+
+export const command: Command = {
+  summary: 'run the node daemon (WireGuard mesh + SWIM)',
+  async run (argv) {
+    const parsed = parseFlags(argv, {
+      controller: { type: 'string' },
+      state: { type: 'string' },
+      interface: { type: 'string' },
+      'join-token': { type: 'string' },
+      'join-token-file': { type: 'string' },
+      'listen-port': { type: 'string' },
+      endpoint: { type: 'string', multiple: true },
+      'swim-port': { type: 'string' },
+      wg: { type: 'string' },
+      mtu: { type: 'string' },
+      hostname: { type: 'string' },
+      'log-level': { type: 'string' }
+    }, USAGE)
+    if (parsed === null) return 0
+    const v = parsed.values
+    const controllerUrl = v.controller ?? process.env.WEFT_CONTROLLER
+    if (controllerUrl === undefined) throw new ConfigError(`--controller is required\n\n${USAGE}`)
+    if (v.interface === undefined) throw new ConfigError(`--interface is required\n\n${USAGE}`)
+    const level = v['log-level'] ?? 'info'
+    if (!LOG_LEVELS.includes(level as never)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+    let joinToken = v['join-token']
+    if (v['join-token-file'] !== undefined) {
+      try { joinToken = readFileSync(v['join-token-file'], 'utf8').trim() } catch (err) { throw new ConfigError(`cannot read --join-token-file: ${(err as Error).message}`) }
+    }
+    const listenPort = v['listen-port'] === undefined ? DAEMON_DEFAULTS.listenPort : parseIntFlag(v['listen-port'], '--listen-port', 1, 65534)
+    const cfg = validateDaemonConfig({
+      controllerUrl,
+      stateDir: v.state ?? process.env.WEFT_STATE_DIR ?? '/var/lib/weft',
+      ifname: v.interface,
+      joinToken,
+      listenPort,
+      announcePort: listenPort + 1,
+      endpoints: v.endpoint ?? [],
+      wg: (v.wg ?? DAEMON_DEFAULTS.wg) as DriverChoice,
+      swimPort: v['swim-port'] === undefined ? DAEMON_DEFAULTS.swimPort : parseIntFlag(v['swim-port'], '--swim-port', 1, 65535),
+      mtu: v.mtu === undefined ? DAEMON_DEFAULTS.mtu : parseIntFlag(v.mtu, '--mtu', 1280, 65535),
+      hostname: v.hostname,
+      deadAnnounceIntervalMs: DAEMON_DEFAULTS.deadAnnounceIntervalMs
+    })
+    const log = createLogger({ level, name: 'weft-daemon' })
+    const daemon = await Daemon.start(cfg, { clock: systemClock, log, agentVersion: WEFT_VERSION })
+    const onSignal = (sig: string): void => {
+      log.info({ event: 'daemon.signal', signal: sig }, 'stopping; the WireGuard interface stays up')
+      void daemon.stop({ teardown: false })
+    }
+    process.once('SIGTERM', onSignal)
+    process.once('SIGINT', onSignal)
+    await daemon.stopped()
+    return 0
+  }
+}

@@ -1,0 +1,55 @@
+import { ConfigError } from '../errors.js'
+import { isValidIfname } from './wg/exec.js'
+import { parseEndpoint } from '../wire/addr.js'
+import type { DriverChoice } from './wg/open.js'
+
+/** Everything `weft daemon` is told on its command line, validated. */
+export interface DaemonConfig {
+  controllerUrl: string
+  stateDir: string
+  ifname: string
+  joinToken?: string
+  /** WireGuard UDP port. Default: 51820, WireGuard's customary port. */
+  listenPort: number
+  /** Advertised endpoints; empty = every non-loopback address of the host with listenPort. */
+  endpoints: string[]
+  wg: DriverChoice
+  /**
+   * SWIM's UDP port on the mesh IP. Default: 7946, memberlist's port, so operators recognise it; it is only
+   * reachable through WireGuard.
+   */
+  swimPort: number
+  /** Underlay announcement port (all addresses). Default: listenPort + 1, so peers can derive it from the endpoint. */
+  announcePort: number
+  /** Interface MTU. Default: 1420 (see lib/daemon/iface.ts). */
+  mtu: number
+  hostname?: string
+  /**
+   * How often the daemon re-probes members SWIM holds dead over the underlay, in ms. Default: 5000 — a healed
+   * partition or a node restarted while the controller is down is back within one period plus a round trip,
+   * at a cost of one small datagram per dead member per period.
+   */
+  deadAnnounceIntervalMs: number
+}
+
+/** Defaults for every optional field of DaemonConfig. */
+export const DAEMON_DEFAULTS = { listenPort: 51820, swimPort: 7946, mtu: 1420, wg: 'auto' as DriverChoice, deadAnnounceIntervalMs: 5000 }
+
+/** Validates a DaemonConfig; each failure says what to fix. */
+export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
+  let url: URL
+  try { url = new URL(c.controllerUrl) } catch { throw new ConfigError(`--controller "${c.controllerUrl}" is not a URL; use e.g. http://198.18.0.1:8080`) }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`--controller must be an http:// or https:// URL (got ${url.protocol})`)
+  if (!isValidIfname(c.ifname)) throw new ConfigError(`--interface "${c.ifname}" is not usable: 1-15 characters of A-Z a-z 0-9 _ . - (Linux limits names to 15)`)
+  for (const [flag, port] of [['--listen-port', c.listenPort], ['--swim-port', c.swimPort], ['--announce-port', c.announcePort]] as const) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`${flag} must be a port from 1 to 65535 (got ${port})`)
+  }
+  if (c.announcePort === c.listenPort) throw new ConfigError('--announce-port must differ from --listen-port (WireGuard owns that port)')
+  for (const e of c.endpoints) {
+    if (parseEndpoint(e) === null) throw new ConfigError(`--endpoint "${e}" is not host:port (IPv6 in brackets: [2001:db8::1]:51820)`)
+  }
+  if (!['auto', 'kernel', 'userspace'].includes(c.wg)) throw new ConfigError(`--wg must be auto, kernel or userspace (got ${c.wg})`)
+  if (!Number.isInteger(c.mtu) || c.mtu < 1280 || c.mtu > 65535) throw new ConfigError(`--mtu must be from 1280 to 65535 (got ${c.mtu})`)
+  if (c.joinToken !== undefined && c.joinToken.trim() === '') throw new ConfigError('--join-token is empty')
+  return { ...c, controllerUrl: c.controllerUrl.replace(/\/+$/, '') }
+}

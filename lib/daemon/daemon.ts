@@ -1,0 +1,331 @@
+import { randomBytes } from 'node:crypto'
+import { hostname as osHostname } from 'node:os'
+import type { Server } from 'node:net'
+import type { Clock } from '../clock.js'
+import type { Logger } from '../log.js'
+import { ConfigError, ControllerError, DataDirError } from '../errors.js'
+import { cidrContains, parseCidr, parseIPv4 } from '../wire/addr.js'
+import type { KeyPair } from '../wire/keys.js'
+import type { Netmap, NodeRecord } from '../wire/netmap.js'
+import { meshConfig } from '../swim/config.js'
+import { SeededRandom } from '../swim/random.js'
+import { Swim } from '../swim/swim.js'
+import { restartIncarnation, type SwimEvent } from '../swim/types.js'
+import { Announcer } from './announcer.js'
+import { Backoff } from './backoff.js'
+import type { DaemonConfig } from './config.js'
+import { ControlClient } from './control-client.js'
+import { ControlLink } from './control-link.js'
+import { serveLocal, SOCKET_NAME } from './control-socket.js'
+import { desired } from './desired.js'
+import { ensureInterface } from './iface.js'
+import { defaultEndpoints, register } from './join.js'
+import { controlHint, swimMembers, underlayPeer } from './membership.js'
+import { Reconciler } from './reconciler.js'
+import { StateDir, type NodeIdentity } from './state.js'
+import { buildStatus } from './status-build.js'
+import type { DaemonStatus } from './status.js'
+import { SwimDriver } from './swim-driver.js'
+import type { WireGuardDevice } from './wg/device.js'
+import { openDevice } from './wg/open.js'
+
+/**
+ * The daemon: joins (or comes back from saved state), keeps the WireGuard interface matching
+ * desired(netmap, SWIM view, self), runs SWIM over the overlay and the underlay announcer, reports to the
+ * controller, and answers `weft status` / `weft leave` on its local socket. The controller being down never
+ * stops it: the last netmap on disk is enough to run the mesh.
+ */
+export class Daemon {
+  readonly startedAt: number
+  private netmap: Netmap | null = null
+  private netmapAppliedAt: number | null = null
+  private lastError: string | null = null
+  private reconciling = false
+  private reconcileAgain = false
+  private deadTimer: NodeJS.Timeout | undefined
+  private local: Server | null = null
+  private link: ControlLink | null = null
+  private revoked = false
+  private stopping = false
+  private readonly done: Promise<void>
+  private resolveDone!: () => void
+
+  private constructor (
+    private readonly cfg: DaemonConfig,
+    private readonly deps: { clock: Clock, log: Logger, agentVersion: string },
+    private readonly state: StateDir,
+    private readonly keys: KeyPair,
+    private readonly identity: NodeIdentity,
+    private readonly device: WireGuardDevice,
+    private readonly reconciler: Reconciler,
+    private readonly swim: Swim,
+    private readonly swimDriver: SwimDriver,
+    private readonly announcer: Announcer,
+    private readonly client: ControlClient
+  ) {
+    this.startedAt = deps.clock.now()
+    this.done = new Promise(resolve => { this.resolveDone = resolve })
+  }
+
+  /** Brings the node up; resolves once the interface, SWIM and the local socket run. Throws on bad config. */
+  static async start (cfg: DaemonConfig, deps: { clock: Clock, log: Logger, agentVersion: string }): Promise<Daemon> {
+    const log = deps.log
+    const state = await StateDir.open(cfg.stateDir)
+    const keys = await state.loadOrCreateKey()
+    if (keys.created) log.info({ event: 'key.created', publicKey: keys.publicKey }, 'generated a new WireGuard key pair')
+
+    let saved: NodeIdentity | null
+    try {
+      saved = await state.loadIdentity()
+    } catch (err) {
+      if (cfg.joinToken === undefined) throw err
+      log.warn({ event: 'state.corrupt', reason: (err as Error).message }, 're-registering the same key with the join token')
+      saved = null
+    }
+    let netmap: Netmap | null = null
+    let netmapError: string | null = null
+    try {
+      netmap = await state.loadNetmap()
+    } catch (err) {
+      netmapError = `saved netmap refused: ${(err as Error).message}`
+      log.error({ event: 'netmap.reject', reason: (err as Error).message }, 'saved netmap is unusable; waiting for the controller')
+    }
+
+    const client = new ControlClient(cfg.controllerUrl)
+    const identity = await Daemon.join(cfg, client, state, saved, keys, deps)
+
+    const device = await openDevice({ driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log })
+    await ensureInterface({ ifname: cfg.ifname, meshIp: identity.meshIp, cidr: identity.cidr, mtu: cfg.mtu, log })
+    const reconciler = new Reconciler({ device, log, clock: deps.clock })
+
+    const incarnation = restartIncarnation(await state.loadIncarnation(), deps.clock.now())
+    await state.saveIncarnation(incarnation)
+    const swimLog = log.child({ component: 'swim' })
+    const swim = new Swim({
+      config: meshConfig(),
+      self: { id: identity.nodeId, addr: `${identity.meshIp}:${cfg.swimPort}` },
+      incarnation,
+      random: new SeededRandom(randomBytes(4).readUInt32LE(0)),
+      log: swimLog
+    })
+    let daemon: Daemon | null = null
+    const swimDriver = new SwimDriver({ core: swim, host: identity.meshIp, port: cfg.swimPort, clock: deps.clock, log: swimLog, onEvent: ev => daemon?.onSwimEvent(ev) })
+    const announcer = new Announcer({
+      selfId: identity.nodeId,
+      privateKey: keys.privateKey,
+      port: cfg.announcePort,
+      lookup: id => { const n = daemon?.node(id); return n === undefined || n.id === identity.nodeId ? null : underlayPeer(n, cfg.announcePort - cfg.listenPort) },
+      incarnation: () => swim.incarnation,
+      onAlive: (id, inc) => daemon?.onUnderlayAlive(id, inc),
+      clock: deps.clock,
+      log: log.child({ component: 'announce' })
+    })
+    daemon = new Daemon(cfg, deps, state, keys, identity, device, reconciler, swim, swimDriver, announcer, client)
+    daemon.lastError = netmapError
+    await daemon.run(netmap)
+    return daemon
+  }
+
+  /** Registers on first start (retrying while the controller is unreachable); later starts reuse the identity. */
+  private static async join (cfg: DaemonConfig, client: ControlClient, state: StateDir, saved: NodeIdentity | null, keys: KeyPair,
+    deps: { clock: Clock, log: Logger }): Promise<NodeIdentity> {
+    if (saved !== null && cfg.joinToken === undefined) return saved
+    const backoff = new Backoff(500, 10_000)
+    for (;;) {
+      try {
+        const endpoints = cfg.endpoints.length > 0 ? cfg.endpoints : defaultEndpoints(cfg.listenPort, new Set(saved === null ? [] : [saved.meshIp]))
+        return await register(client, state, saved, {
+          keys, hostname: cfg.hostname, endpoints, listenPort: cfg.listenPort, swimPort: cfg.swimPort, joinToken: cfg.joinToken
+        }, deps)
+      } catch (err) {
+        // A refusal (bad token, bad proof) will not heal by retrying; an unreachable controller will.
+        if (err instanceof ControllerError && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 429) {
+          throw new ConfigError(`the controller refused to register this node: ${err.message}`)
+        }
+        if (err instanceof ConfigError || err instanceof DataDirError) throw err
+        const wait = backoff.next()
+        deps.log.warn({ event: 'control.lost', reason: (err as Error).message, retryInMs: wait }, 'cannot register yet; retrying')
+        await new Promise(resolve => setTimeout(resolve, wait))
+      }
+    }
+  }
+
+  private async run (saved: Netmap | null): Promise<void> {
+    await this.swimDriver.start()
+    await this.announcer.start()
+    if (saved !== null) {
+      this.deps.log.info({ event: 'netmap.apply', version: saved.version, nodes: saved.nodes.length, source: 'disk' }, 'bringing the mesh up from the saved netmap')
+      this.applyNetmap(saved, 'disk')
+    }
+    this.link = new ControlLink({
+      client: this.client,
+      credential: this.identity.credential,
+      netmap: saved,
+      onNetmap: (map, how) => this.applyNetmap(map, how),
+      heartbeat: () => ({
+        endpoints: this.endpoints(),
+        listenPort: this.cfg.listenPort,
+        netmapVersion: this.netmap?.version,
+        agentVersion: this.deps.agentVersion,
+        swim: this.swim.report()
+      }),
+      onRevoked: reason => this.onRevoked(reason),
+      clock: this.deps.clock,
+      log: this.deps.log
+    })
+    this.link.start()
+    this.local = await serveLocal(this.state.path(SOCKET_NAME), {
+      status: async () => await this.status(),
+      leave: async () => await this.leave()
+    }, this.deps.log)
+    // Tell every peer we are (back) up: peers that removed our tunnel while we were away re-add it.
+    for (const n of this.netmap?.nodes ?? []) if (n.id !== this.identity.nodeId) this.announcer.ping(n.id)
+    this.scheduleDeadAnnounce()
+    this.deps.log.info({ event: 'daemon.started', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, interface: this.cfg.ifname, adopted: this.device.adopted },
+      'weft daemon running')
+  }
+
+  /** Resolves when the daemon has stopped (SIGTERM or leave). */
+  async stopped (): Promise<void> { await this.done }
+
+  private endpoints (): string[] {
+    if (this.cfg.endpoints.length > 0) return this.cfg.endpoints
+    const cidr = parseCidr(this.identity.cidr)
+    return defaultEndpoints(this.cfg.listenPort).filter(e => {
+      const ip = parseIPv4(e.slice(0, e.lastIndexOf(':')))
+      return ip === null || cidr === null || !cidrContains(cidr, ip)
+    })
+  }
+
+  private node (id: string): NodeRecord | undefined {
+    return this.netmap?.nodes.find(n => n.id === id)
+  }
+
+  private applyNetmap (map: Netmap, source: 'full' | 'delta' | 'disk'): void {
+    const prev = this.netmap
+    this.netmap = map
+    this.netmapAppliedAt = this.deps.clock.now()
+    const now = this.deps.clock.now()
+    this.swim.setMembers(now, swimMembers(map))
+    const hintsValid = this.link?.state === 'connected'
+    for (const n of map.nodes) if (n.id !== this.identity.nodeId) this.swim.setControlHint(now, n.id, hintsValid ? controlHint(n) : null)
+    this.swimDriver.pump()
+    if (source !== 'disk') {
+      this.deps.log.info({ event: 'netmap.apply', version: map.version, from: prev?.version ?? null, how: source, nodes: map.nodes.length }, 'netmap applied')
+      this.state.saveNetmap(map).catch((err: unknown) => {
+        this.lastError = `cannot save netmap: ${(err as Error).message}`
+        this.deps.log.error({ event: 'state.save.failed', reason: (err as Error).message }, 'cannot save the netmap; running on the in-memory copy')
+      })
+    }
+    this.scheduleReconcile()
+  }
+
+  private onSwimEvent (ev: SwimEvent): void {
+    const n = this.node(ev.id)
+    this.deps.log.info({ event: `swim.${ev.type}`, nodeId: ev.id, meshIp: n?.meshIp, incarnation: ev.incarnation, reason: ev.reason }, `member ${ev.type}`)
+    if (ev.type === 'refute') {
+      this.state.saveIncarnation(this.swim.incarnation).catch(() => {})
+      return
+    }
+    this.scheduleReconcile()
+  }
+
+  private onUnderlayAlive (id: string, incarnation: number): void {
+    this.swim.noteAlive(this.deps.clock.now(), id, incarnation)
+    this.swimDriver.pump()
+  }
+
+  /** Reconciles the device with desired(); coalesces requests that arrive while one runs. */
+  private scheduleReconcile (): void {
+    if (this.reconciling) { this.reconcileAgain = true; return }
+    this.reconciling = true
+    void (async () => {
+      do {
+        this.reconcileAgain = false
+        if (this.netmap === null || this.stopping) break
+        const down = new Set(this.swim.members().filter(m => m.state === 'dead' || m.state === 'left').map(m => m.id))
+        const want = this.revoked ? { peers: [], excluded: [] } : desired(this.netmap, down, this.identity.nodeId)
+        const res = await this.reconciler.reconcile(want)
+        if (!res.ok) this.lastError = `WireGuard reconcile incomplete: ${res.readError?.message ?? res.failed[0]?.error.message ?? 'stopped early'}`
+        else if (this.lastError?.startsWith('WireGuard') === true) this.lastError = null
+      } while (this.reconcileAgain)
+      this.reconciling = false
+    })()
+  }
+
+  private scheduleDeadAnnounce (): void {
+    this.deadTimer = setTimeout(() => {
+      for (const m of this.swim.members()) if (m.state === 'dead') this.announcer.ping(m.id)
+      // A failed reconcile is retried here too, so a device hiccup never leaves the mesh stale.
+      if (this.lastError?.startsWith('WireGuard') === true) this.scheduleReconcile()
+      this.scheduleDeadAnnounce()
+    }, this.cfg.deadAnnounceIntervalMs)
+  }
+
+  private onRevoked (reason: string): void {
+    this.revoked = true
+    this.lastError = `the controller revoked this node: ${reason}`
+    this.scheduleReconcile()
+  }
+
+  /** Everything `weft status` shows. */
+  async status (): Promise<DaemonStatus> {
+    let deviceState = null
+    try { deviceState = await this.device.get() } catch (err) { this.lastError = `cannot read WireGuard device: ${(err as Error).message}` }
+    return buildStatus({
+      identity: this.identity,
+      hostname: this.cfg.hostname ?? osHostname(),
+      publicKey: this.keys.publicKey,
+      cfg: this.cfg,
+      device: this.device,
+      deviceState,
+      startedAt: this.startedAt,
+      link: this.link,
+      netmap: this.netmap,
+      netmapAppliedAt: this.netmapAppliedAt,
+      swim: this.swim,
+      counters: { ...this.swimDriver.counters, ...prefixed('announce', this.announcer.counters) },
+      lastError: this.lastError
+    })
+  }
+
+  /** Graceful leave: SWIM and controller told, interface torn down, daemon stopped. */
+  async leave (): Promise<{ nodeId: string, controllerTold: boolean }> {
+    this.swim.leave(this.deps.clock.now())
+    this.swimDriver.pump()
+    let controllerTold = false
+    try {
+      await this.client.leave(this.identity.credential)
+      controllerTold = true
+    } catch (err) {
+      this.deps.log.warn({ event: 'control.leave.failed', reason: (err as Error).message }, 'could not tell the controller about the leave')
+    }
+    this.deps.log.info({ event: 'daemon.leave', nodeId: this.identity.nodeId, controllerTold }, 'left the mesh')
+    // Answer the caller first, then tear down.
+    setTimeout(() => { void this.stop({ teardown: true }) }, 50)
+    return { nodeId: this.identity.nodeId, controllerTold }
+  }
+
+  /** Stops the daemon. The interface and its peers stay (the data plane outlives the daemon) unless `teardown`. */
+  async stop (opts: { teardown: boolean } = { teardown: false }): Promise<void> {
+    if (this.stopping) return await this.done
+    this.stopping = true
+    clearTimeout(this.deadTimer)
+    this.link?.stop()
+    this.swimDriver.stop()
+    this.announcer.stop()
+    this.local?.close()
+    if (opts.teardown) {
+      try { await this.device.destroy() } catch (err) { this.deps.log.error({ event: 'wg.destroy.failed', reason: (err as Error).message }, 'could not remove the interface') }
+    }
+    this.deps.log.info({ event: 'daemon.stopped', teardown: opts.teardown }, opts.teardown ? 'interface removed; daemon stopped' : 'daemon stopped; WireGuard interface left running')
+    this.resolveDone()
+  }
+}
+
+function prefixed (p: string, o: object): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(o)) if (typeof v === 'number') out[`${p}.${k}`] = v
+  return out
+}
+

@@ -1,0 +1,48 @@
+import type { Netmap, NodeRecord } from '../wire/netmap.js'
+import type { ControlHint } from '../swim/types.js'
+import { parseEndpoint } from '../wire/addr.js'
+import { chooseEndpoint } from './desired.js'
+import type { UnderlayPeer } from './announcer.js'
+
+/**
+ * How the netmap maps onto SWIM: who the members are, where each one's SWIM agent and announcement socket
+ * listen, and what the controller's fused health says about each (the cross-check hint).
+ */
+
+/** The authorised SWIM members: every node in the netmap that has not left (removed ones are not in it). */
+export function swimMembers (map: Netmap): Array<{ id: string, addr: string }> {
+  return map.nodes
+    .filter(n => n.health !== 'left' && n.health !== 'removed')
+    .map(n => ({ id: n.id, addr: `${n.meshIp}:${n.swimPort}` }))
+}
+
+/**
+ * The controller's evidence about a node as a SWIM hint: `fresh` when the controller hears from it (online,
+ * mesh-lost), `stale` when it does not (offline, control-lost), null when the netmap says nothing useful.
+ * Only meaningful while our own link to the controller is up: a netmap from a dead controller is old news.
+ */
+export function controlHint (n: NodeRecord): ControlHint {
+  switch (n.health) {
+    case 'online':
+    case 'mesh-lost':
+      return 'fresh'
+    case 'offline':
+    case 'control-lost':
+      return 'stale'
+    case 'left':
+    case 'removed':
+      return null
+    default: {
+      const never: never = n.health
+      return never
+    }
+  }
+}
+
+/** Where to send a node underlay announcements: its WireGuard endpoint's host, port + `portOffset`. */
+export function underlayPeer (n: NodeRecord, portOffset = 1): UnderlayPeer | null {
+  const ep = chooseEndpoint(n)
+  const parsed = ep === null ? null : parseEndpoint(ep)
+  if (parsed === null || parsed.port + portOffset > 65535) return null
+  return { publicKey: n.publicKey, host: parsed.host, port: parsed.port + portOffset }
+}

@@ -1,0 +1,81 @@
+import type { Netmap } from '../wire/netmap.js'
+import type { MemberInfo, SwimStats } from '../swim/types.js'
+import type { DaemonConfig } from './config.js'
+import type { ControlLink } from './control-link.js'
+import type { NodeIdentity } from './state.js'
+import type { DaemonStatus, PeerStatus } from './status.js'
+import type { DeviceState, WireGuardDevice } from './wg/device.js'
+
+/** What buildStatus reads; all of it is owned by the daemon. */
+export interface StatusInputs {
+  identity: NodeIdentity
+  hostname: string
+  publicKey: string
+  cfg: DaemonConfig
+  device: WireGuardDevice
+  deviceState: DeviceState | null
+  startedAt: number
+  link: ControlLink | null
+  netmap: Netmap | null
+  netmapAppliedAt: number | null
+  swim: { incarnation: number, members (): MemberInfo[], stats (): SwimStats }
+  counters: Record<string, number>
+  lastError: string | null
+}
+
+/** Flattens SwimStats into `name: number` counters (drops under `dropped.<reason>`). */
+export function flattenStats (s: SwimStats): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(s)) {
+    if (typeof v === 'number') out[k] = v
+    else for (const [r, n] of Object.entries(v as Record<string, number>)) out[`${k}.${r}`] = n
+  }
+  return out
+}
+
+/** Joins netmap, SWIM view and device state into the rows `weft status` prints. Pure. */
+export function buildStatus (i: StatusInputs): DaemonStatus {
+  const byKey = new Map((i.deviceState?.peers ?? []).map(p => [p.publicKey, p]))
+  const swimById = new Map(i.swim.members().map(m => [m.id, m]))
+  const peers: PeerStatus[] = (i.netmap?.nodes ?? []).filter(n => n.id !== i.identity.nodeId).map(n => {
+    const dev = byKey.get(n.publicKey)
+    const m = swimById.get(n.id)
+    return {
+      id: n.id,
+      hostname: n.hostname,
+      meshIp: n.meshIp,
+      health: n.health,
+      swim: m?.state ?? null,
+      swimIncarnation: m?.incarnation ?? null,
+      inWireGuard: dev !== undefined,
+      endpoint: dev?.endpoint ?? null,
+      lastHandshakeMs: dev?.lastHandshakeMs ?? 0,
+      rxBytes: dev?.rxBytes ?? 0,
+      txBytes: dev?.txBytes ?? 0
+    }
+  })
+  return {
+    node: {
+      id: i.identity.nodeId,
+      hostname: i.hostname,
+      meshIp: i.identity.meshIp,
+      publicKey: i.publicKey,
+      interface: i.cfg.ifname,
+      driver: i.device.driver,
+      listenPort: i.cfg.listenPort,
+      swimPort: i.cfg.swimPort,
+      adopted: i.device.adopted,
+      startedAt: i.startedAt
+    },
+    controller: {
+      url: i.cfg.controllerUrl,
+      state: i.link?.state ?? 'connecting',
+      lastContactAt: i.link?.lastContactAt ?? null,
+      heartbeatsFailed: i.link?.heartbeatsFailed ?? 0
+    },
+    netmap: i.netmap === null ? null : { epoch: i.netmap.epoch, version: i.netmap.version, nodes: i.netmap.nodes.length, appliedAt: i.netmapAppliedAt },
+    swim: { incarnation: i.swim.incarnation, counters: { ...flattenStats(i.swim.stats()), ...i.counters } },
+    lastError: i.lastError ?? i.link?.lastError ?? null,
+    peers
+  }
+}

@@ -1,0 +1,93 @@
+import { createSocket, type Socket } from 'node:dgram'
+import type { Clock } from '../clock.js'
+import type { Logger } from '../log.js'
+import type { SwimEvent, Transmit } from '../swim/types.js'
+
+/** The parts of the sans-IO SWIM core the driver pumps. */
+export interface SwimCore {
+  handlePacket (now: number, from: string, bytes: Uint8Array): void
+  handleTimeout (now: number): void
+  pollTransmit (): Transmit | undefined
+  pollTimeout (): number | undefined
+  pollEvent (): SwimEvent | undefined
+}
+
+/** Counters of the UDP shell (the core counts protocol-level drops itself). */
+export interface SwimDriverCounters { sendErrors: number }
+
+/**
+ * The I/O shell around the sans-IO SWIM core: one UDP socket bound to the node's mesh IP (so every SWIM
+ * packet travels inside WireGuard, which authenticates its source address), one timer set to the core's
+ * earliest deadline, and a pump that drains transmits and events after every input.
+ */
+export class SwimDriver {
+  readonly counters: SwimDriverCounters = { sendErrors: 0 }
+  private socket: Socket | null = null
+  private timer: NodeJS.Timeout | undefined
+  private timerAt = Infinity
+
+  constructor (private readonly o: {
+    core: SwimCore
+    /** Address to bind: the mesh IP. */
+    host: string
+    port: number
+    clock: Clock
+    log: Logger
+    onEvent: (ev: SwimEvent) => void
+  }) {}
+
+  /** Binds the socket and starts the timer. */
+  async start (): Promise<void> {
+    const s = createSocket({ type: 'udp4' })
+    s.on('message', (msg, rinfo) => {
+      this.o.core.handlePacket(this.o.clock.now(), `${rinfo.address}:${rinfo.port}`, msg)
+      this.pump()
+    })
+    s.on('error', err => this.o.log.warn({ event: 'swim.socket.error', reason: err.message }, 'SWIM socket error'))
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject)
+      s.bind(this.o.port, this.o.host, () => { s.off('error', reject); resolve() })
+    })
+    this.socket = s
+    this.pump()
+  }
+
+  /** Stops the timer and closes the socket. Pending transmits are flushed first. */
+  stop (): void {
+    this.pump()
+    clearTimeout(this.timer)
+    this.timerAt = Infinity
+    this.socket?.close()
+    this.socket = null
+  }
+
+  /** Drains every output of the core; call after any direct call into the core (setMembers, leave...). */
+  pump (): void {
+    const core = this.o.core
+    for (let tx = core.pollTransmit(); tx !== undefined; tx = core.pollTransmit()) this.send(tx)
+    for (let ev = core.pollEvent(); ev !== undefined; ev = core.pollEvent()) this.o.onEvent(ev)
+    this.arm()
+  }
+
+  private send (tx: Transmit): void {
+    if (this.socket === null) return
+    const i = tx.to.lastIndexOf(':')
+    this.socket.send(tx.bytes, Number(tx.to.slice(i + 1)), tx.to.slice(0, i), err => {
+      // A peer whose tunnel was removed gives ENOKEY/EHOSTUNREACH-like errors: expected, counted, not logged each time.
+      if (err !== null && err !== undefined) this.counters.sendErrors++
+    })
+  }
+
+  private arm (): void {
+    const at = this.o.core.pollTimeout()
+    if (at === undefined) { clearTimeout(this.timer); this.timerAt = Infinity; return }
+    if (at === this.timerAt) return
+    clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = setTimeout(() => {
+      this.timerAt = Infinity
+      this.o.core.handleTimeout(this.o.clock.now())
+      this.pump()
+    }, Math.max(0, at - this.o.clock.now()))
+  }
+}
