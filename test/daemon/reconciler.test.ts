@@ -1,0 +1,185 @@
+import t, { type Test } from 'tap'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
+import { generateKeyPair } from '../../lib/wire/keys.js'
+import { ManualClock } from '../../lib/clock.js'
+import { PeerApplyError } from '../../lib/errors.js'
+import { silentLogger, type Logger } from '../../lib/log.js'
+import type { DevicePeer, DeviceState, PeerOp, WireGuardDevice } from '../../lib/daemon/wg/device.js'
+import type { DesiredPeer } from '../../lib/daemon/desired.js'
+import { Reconciler } from '../../lib/daemon/reconciler.js'
+
+/** In-memory device for the reconciler's logic only; real devices are exercised in test/e2e/wg-device.test.ts. */
+class FakeDevice implements WireGuardDevice {
+  readonly ifname = 'fake0'
+  readonly driver = 'userspace' as const
+  readonly adopted = false
+  peers = new Map<string, DevicePeer>()
+  gets = 0
+  applies: PeerOp[] = []
+  failOp: ((op: PeerOp) => boolean) | null = null
+  failGet = false
+
+  async get (): Promise<DeviceState> {
+    this.gets++
+    if (this.failGet) throw new Error('socket gone')
+    return { publicKey: null, listenPort: 51820, peers: [...this.peers.values()].map(p => ({ ...p, allowedIps: [...p.allowedIps] })) }
+  }
+
+  async apply (ops: readonly PeerOp[]): Promise<void> {
+    for (const [i, op] of ops.entries()) {
+      if (this.failOp?.(op) === true) throw new PeerApplyError('errno=-22', i, ops.length)
+      this.applies.push(op)
+      if (op.kind === 'remove') { this.peers.delete(op.publicKey); continue }
+      const prev = this.peers.get(op.peer.publicKey)
+      const base: DevicePeer = prev ?? { publicKey: op.peer.publicKey, endpoint: null, allowedIps: [], keepaliveSeconds: 0, lastHandshakeMs: 0, rxBytes: 0, txBytes: 0 }
+      const fields = op.kind === 'add' ? ['endpoint', 'allowedIps', 'keepaliveSeconds'] : op.fields
+      if (fields.includes('endpoint') && op.peer.endpoint !== null) base.endpoint = op.peer.endpoint
+      if (fields.includes('allowedIps')) base.allowedIps = [...op.peer.allowedIps]
+      if (fields.includes('keepaliveSeconds')) base.keepaliveSeconds = op.peer.keepaliveSeconds
+      this.peers.set(base.publicKey, base)
+    }
+  }
+
+  async configure (): Promise<void> {}
+  async destroy (): Promise<void> {}
+  calls (): number { return this.gets + this.applies.length }
+}
+
+const keys = Array.from({ length: 8 }, () => generateKeyPair().publicKey).sort() // sorted: index order = apply order
+const peer = (i: number, over: Partial<DesiredPeer> = {}): DesiredPeer => ({
+  nodeId: `n${i}`, meshIp: `100.64.0.${i + 1}`, publicKey: keys[i]!, endpoint: `198.18.1.${i + 1}:51820`,
+  allowedIps: [`100.64.0.${i + 1}/32`], keepaliveSeconds: 25, ...over
+})
+
+function capture (): { log: Logger, lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const stream = new Writable({ write (chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb() } })
+  return { log: pino({ level: 'info' }, stream), lines }
+}
+
+function deviceMatches (t: Test, dev: FakeDevice, want: DesiredPeer[]): void {
+  t.same([...dev.peers.values()].map(p => [p.publicKey, p.endpoint, p.allowedIps, p.keepaliveSeconds]).sort(),
+    want.map(p => [p.publicKey, p.endpoint, p.allowedIps, p.keepaliveSeconds]).sort(), 'device holds exactly the desired peers')
+}
+
+t.test('first reconcile reads the device once and adds; the same input again makes no device call', async (t) => {
+  const dev = new FakeDevice()
+  const r = new Reconciler({ device: dev, log: silentLogger() })
+  const want = [peer(0), peer(1), peer(2)]
+  const first = await r.reconcile(want)
+  t.ok(first.ok)
+  t.equal(first.readDevice, true)
+  t.equal(first.applied.length, 3)
+  deviceMatches(t, dev, want)
+  const before = dev.calls()
+  const second = await r.reconcile(want.map(p => ({ ...p })))
+  t.equal(dev.calls(), before, 'zero device calls (no get, no apply)')
+  t.same(second, { ok: true, applied: [], failed: [], notApplied: [], readDevice: false })
+})
+
+t.test('unchanged peers are never touched: one endpoint change = one device call for that peer', async (t) => {
+  const dev = new FakeDevice()
+  const r = new Reconciler({ device: dev, log: silentLogger() })
+  await r.reconcile([peer(0), peer(1), peer(2)])
+  dev.applies = []
+  const res = await r.reconcile([peer(0), peer(1, { endpoint: '198.18.9.9:4000' }), peer(2)])
+  t.equal(dev.applies.length, 1)
+  t.same(dev.applies[0], { kind: 'update', peer: { publicKey: keys[1], endpoint: '198.18.9.9:4000', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 25 }, fields: ['endpoint'] })
+  t.equal(res.applied[0]!.reason, 'endpoint-changed')
+})
+
+t.test('a failure mid-diff is reported, later independent changes still go in, and the next reconcile converges', async (t) => {
+  const dev = new FakeDevice()
+  const r = new Reconciler({ device: dev, log: silentLogger() })
+  const want = [peer(0), peer(1), peer(2), peer(3)]
+  dev.failOp = (op) => op.kind === 'add' && op.peer.publicKey === keys[1]
+  const res = await r.reconcile(want)
+  t.equal(res.ok, false)
+  t.same(res.failed.map(f => f.change.nodeId), ['n1'])
+  t.same(res.applied.map(c => c.nodeId).sort(), ['n0', 'n2', 'n3'])
+  t.same(res.notApplied, [])
+  t.equal(res.failed[0]!.error.constructor.name, 'PeerApplyError')
+  t.notOk(dev.peers.has(keys[1]!), 'the failed peer is not half-applied')
+  dev.failOp = null
+  const gets = dev.gets
+  const again = await r.reconcile(want)
+  t.ok(again.ok)
+  t.equal(again.readDevice, true, 're-reads the device after a failure')
+  t.equal(dev.gets, gets + 1)
+  t.same(again.applied.map(c => c.nodeId), ['n1'], 'only the missing peer is applied')
+  deviceMatches(t, dev, want)
+})
+
+t.test('consecutive failures stop the reconcile; the untried rest is reported and applied next time', async (t) => {
+  const dev = new FakeDevice()
+  const r = new Reconciler({ device: dev, log: silentLogger(), maxConsecutiveFailures: 2 })
+  const want = [0, 1, 2, 3, 4].map(i => peer(i))
+  dev.failOp = () => true
+  const res = await r.reconcile(want)
+  t.equal(res.failed.length, 2)
+  t.equal(res.notApplied.length, 3)
+  t.equal(res.applied.length, 0)
+  t.equal(dev.peers.size, 0)
+  dev.failOp = null
+  const again = await r.reconcile(want)
+  t.ok(again.ok)
+  t.equal(again.applied.length, 5)
+  deviceMatches(t, dev, want)
+})
+
+t.test('an unreadable device applies nothing and reports it; the next reconcile converges', async (t) => {
+  const dev = new FakeDevice()
+  const r = new Reconciler({ device: dev, log: silentLogger() })
+  dev.failGet = true
+  const res = await r.reconcile([peer(0)])
+  t.equal(res.ok, false)
+  t.match(res.readError?.message, /socket gone/)
+  t.equal(dev.applies.length, 0)
+  dev.failGet = false
+  t.ok((await r.reconcile([peer(0)])).ok)
+  deviceMatches(t, dev, [peer(0)])
+})
+
+t.test('adoption: existing peers are kept, strangers removed, a freshly roamed endpoint left alone', async (t) => {
+  const clock = new ManualClock(1_700_000_000_000)
+  const dev = new FakeDevice()
+  const base = (i: number, endpoint: string, hs: number): DevicePeer =>
+    ({ publicKey: keys[i]!, endpoint, allowedIps: [`100.64.0.${i + 1}/32`], keepaliveSeconds: 25, lastHandshakeMs: hs, rxBytes: 1, txBytes: 1 })
+  dev.peers.set(keys[0]!, base(0, '198.18.1.1:51820', clock.now() - 5000)) // as in the netmap
+  dev.peers.set(keys[1]!, base(1, '198.18.77.7:40000', clock.now() - 5000)) // roamed, session alive
+  dev.peers.set(keys[2]!, base(2, '198.18.77.8:40000', clock.now() - 600_000)) // roamed, session long dead
+  dev.peers.set(keys[5]!, base(5, '198.18.1.6:51820', 0)) // not in the netmap any more
+  const r = new Reconciler({ device: dev, log: silentLogger(), clock })
+  const res = await r.reconcile([peer(0), peer(1), peer(2)])
+  t.same(res.applied.map(c => `${c.op.kind} ${String(c.nodeId)}`), ['remove null', 'update n2'])
+  t.equal(dev.peers.get(keys[1]!)!.endpoint, '198.18.77.7:40000', 'live roamed endpoint kept')
+  t.equal(dev.peers.get(keys[2]!)!.endpoint, '198.18.1.3:51820', 'dead session pointed back at the netmap endpoint')
+  t.equal((await r.reconcile([peer(0), peer(1), peer(2)])).applied.length, 0)
+  const moved = await r.reconcile([peer(0), peer(1, { endpoint: '198.18.1.22:51820' }), peer(2)])
+  t.same(moved.applied.map(c => c.reason), ['endpoint-changed'], 'a real netmap change still updates the roamed peer')
+})
+
+t.test('logs carry event, node id, mesh IP, key, endpoint and reason', async (t) => {
+  const dev = new FakeDevice()
+  const { log, lines } = capture()
+  const r = new Reconciler({ device: dev, log })
+  await r.reconcile([peer(0), peer(1)])
+  await r.reconcile({ peers: [peer(0, { endpoint: '198.18.3.3:1' })], excluded: [{ nodeId: 'n1', publicKey: keys[1]!, meshIp: '100.64.0.2', reason: 'swim-dead' }] })
+  const ev = lines.filter(l => typeof l.event === 'string' && (l.event as string).startsWith('wg.peer.'))
+  t.same(ev.map(l => [l.event, l.nodeId, l.reason]), [
+    ['wg.peer.add', 'n0', 'in-netmap'], ['wg.peer.add', 'n1', 'in-netmap'],
+    ['wg.peer.remove', 'n1', 'swim-dead'], ['wg.peer.update', 'n0', 'endpoint-changed']
+  ])
+  t.match(ev[0], { meshIp: '100.64.0.1', publicKey: keys[0], endpoint: '198.18.1.1:51820', component: 'reconciler' })
+  t.match(ev[2], { meshIp: '100.64.0.2', publicKey: keys[1] })
+})
+
+t.test('concurrent reconciles are serialised and the later input wins', async (t) => {
+  const dev = new FakeDevice()
+  const r = new Reconciler({ device: dev, log: silentLogger() })
+  const [a, b] = await Promise.all([r.reconcile([peer(0), peer(1)]), r.reconcile([peer(1), peer(2)])])
+  t.ok(a.ok && b.ok)
+  t.same(b.applied.map(c => `${c.op.kind} ${String(c.nodeId)}`).sort(), ['add n2', 'remove n0'])
+  deviceMatches(t, dev, [peer(1), peer(2)])
+})
