@@ -65,7 +65,7 @@ export class Ipam {
   /** The address held by `publicKey`, if any. */
   lookup (publicKey: string): string | undefined {
     const n = this.byKey.get(publicKey)
-    return n === undefined ? undefined : intToIp(n)
+    return n === undefined ? undefined : intToIp(this.cidr.base + n)
   }
 
   /**
@@ -74,7 +74,7 @@ export class Ipam {
    */
   allocate (publicKey: string, now: number): string {
     const held = this.byKey.get(publicKey)
-    if (held !== undefined) return intToIp(held)
+    if (held !== undefined) return intToIp(this.cidr.base + held)
     const own = this.quarantinedByKey.get(publicKey)
     if (own !== undefined) {
       this.unquarantine(own)
