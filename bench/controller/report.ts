@@ -31,6 +31,8 @@ export interface RawRun {
   }
   steady: SteadyResult
   integrity: SetCounters
+  /** 1-minute load average of the host before the joins and after the steady window (other work competes for the cores). */
+  hostLoad: [number, number]
 }
 
 const MiB = 1024 * 1024
@@ -114,6 +116,7 @@ export function summarize (r: RawRun) {
       channelWireBytesPerChannelPerSecond: round((r.steady.channels.wireBytes * 1000) / r.steady.wallMs / Math.max(1, r.joinPhase.channelCount), 1),
       deltaLinesDuringSteady: r.steady.channels.lines.delta
     },
+    hostLoad1m: { beforeJoins: round(r.hostLoad[0], 2), afterSteady: round(r.hostLoad[1], 2) },
     integrity: {
       versionGaps: r.integrity.gaps,
       malformedLines: r.integrity.malformed,
@@ -153,6 +156,7 @@ export function formatReport (runs: SizeFigures[], meta: { command: string, join
     ['heartbeats failed / skipped', s => `${Object.values(s.steady.heartbeats.failed).reduce((a, b) => a + b, 0)} / ${s.steady.heartbeats.skipped}`],
     ['deltas during steady', s => f(s.steady.deltaLinesDuringSteady)],
     ['bench CPU, joins / steady', s => `${f(s.joinPhase.benchCpuPct, ' %')} / ${f(s.steady.benchCpuPct, ' %')}`],
+    ['host load avg 1m, joins / end', s => `${f(s.hostLoad1m.beforeJoins)} / ${f(s.hostLoad1m.afterSteady)}`],
     ['version gaps / malformed / closed', s => `${s.integrity.versionGaps} / ${s.integrity.malformedLines} / ${s.integrity.channelsClosed}`]
   ]
   const header = ['figure', ...runs.map(s => `N=${s.nodes}`)]

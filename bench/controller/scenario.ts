@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os'
 import { ChannelSet, counterDelta, type SetTarget } from './channel-set.js'
 import type { UpdateChannel } from './channel.js'
 import { ApiClient, type RegisteredNode } from './client.js'
@@ -73,6 +74,7 @@ export async function runScenario (n: number, opts: ScenarioOptions, log: (s: st
     log(`[n=${n}] ${settleMs === null ? 'channels did NOT settle on one version within the bound' : `settled in ${settleMs.toFixed(0)} ms`}`)
     const afterSetup = sampler.sample()
 
+    const loadBeforeJoins = loadavg()[0]!
     const beforeJoins = set.counters()
     const cpuJoins0 = sampler.sample()
     const benchCpu0 = process.cpuUsage()
@@ -103,7 +105,8 @@ export async function runScenario (n: number, opts: ScenarioOptions, log: (s: st
         heartbeats: joinHeartbeats
       },
       steady,
-      integrity: set.counters()
+      integrity: set.counters(),
+      hostLoad: [loadBeforeJoins, loadavg()[0]!]
     })
   } finally {
     clearInterval(watchdog)
