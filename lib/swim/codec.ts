@@ -17,6 +17,9 @@ export const WIRE_VERSION = 1
 /** Longest node id accepted on the wire, in UTF-16 code units; longer ids are malformed. */
 export const MAX_ID_LENGTH = 64
 
+/** Largest incarnation accepted (2^48): far above any real one, and a refutation's +1 stays an exact integer. */
+export const MAX_INCARNATION = 2 ** 48
+
 /** Updates carried by one packet at most; a bound on decode work independent of byte size. */
 export const MAX_UPDATES_PER_PACKET = 255
 
@@ -113,7 +116,7 @@ export function encodePacket (head: Uint8Array, updates: readonly Uint8Array[]):
 }
 
 const isSeq = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff
-const isInc = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+const isInc = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= MAX_INCARNATION
 const isId = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= MAX_ID_LENGTH
 
 function decodeBody (type: unknown, body: unknown): Message | undefined {
