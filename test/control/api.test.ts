@@ -1,0 +1,106 @@
+import t from 'tap'
+import { ManualClock } from '../../lib/clock.js'
+import { call, joinNode, start, token } from './helpers.js'
+
+t.test('admin routes need the admin key', async (t) => {
+  const c = await start(t)
+  for (const [method, path] of [['GET', '/v1/nodes'], ['POST', '/v1/tokens'], ['DELETE', '/v1/nodes/n1']] as const) {
+    const none = await call(c.url, method, path, method === 'POST' ? {} : undefined)
+    t.equal(none.status, 401, `${method} ${path} without a key`)
+    t.equal(none.json.code, 'WEFT_ERR_UNAUTHORIZED')
+    const wrong = await call(c.url, method, path, method === 'POST' ? {} : undefined, 'wa_' + 'x'.repeat(43))
+    t.equal(wrong.status, 401, `${method} ${path} with a wrong key`)
+  }
+  const n = await joinNode(c, 'a')
+  t.equal((await call(c.url, 'GET', '/v1/nodes', undefined, n.credential)).status, 401, 'a node credential is not an admin key')
+  t.equal((await call(c.url, 'GET', '/v1/netmap', undefined, c.adminKey)).status, 401, 'the admin key is not a node credential')
+})
+
+t.test('repeated failed authentication from one address is rate limited', async (t) => {
+  const c = await start(t, { authFailuresPerMin: 5 })
+  for (let i = 0; i < 5; i++) t.equal((await call(c.url, 'GET', '/v1/nodes', undefined, 'wrong')).status, 401)
+  const r = await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)
+  t.equal(r.status, 429, 'even the right key waits out the window')
+  t.equal(r.json.code, 'WEFT_ERR_RATE_LIMITED')
+})
+
+t.test('nodes list shows control-side facts', async (t) => {
+  const c = await start(t)
+  const n = await joinNode(c, 'web-1')
+  await call(c.url, 'POST', '/v1/heartbeat', { endpoints: ['198.18.0.2:51820'], listenPort: 51820, agentVersion: '0.1.0', netmapVersion: 2 }, n.credential)
+  const r = await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)
+  t.equal(r.status, 200)
+  t.match(r.json.nodes[0], { id: n.nodeId, hostname: 'web-1', meshIp: n.meshIp, health: 'online', connected: false, agentVersion: '0.1.0', netmapVersion: 2, healthReason: /controller hears it/, lastSeenAt: Number })
+  t.notOk('credentialHash' in r.json.nodes[0], 'no secret material in the listing')
+})
+
+t.test('malformed bodies get a 4xx with a message, never a 5xx', async (t) => {
+  const c = await start(t)
+  const n = await joinNode(c, 'a')
+  const cases: Array<[string, string, unknown, string | undefined, Record<string, string>?]> = [
+    ['POST', '/v1/register', '{not json', undefined],
+    ['POST', '/v1/register', { publicKey: 42 }, undefined],
+    ['POST', '/v1/register', [], undefined],
+    ['POST', '/v1/register', 'null', undefined],
+    ['POST', '/v1/register', { publicKey: 'x', hostname: 'a', endpoints: 'nope', listenPort: 'x', swimPort: 1, timestamp: 1, nonce: 'a', proof: 'b' }, undefined],
+    ['POST', '/v1/heartbeat', { endpoints: [1, 2], listenPort: 70000 }, n.credential],
+    ['POST', '/v1/heartbeat', { endpoints: [], listenPort: 1, swim: { incarnation: -1, suspect: 'x', dead: [] } }, n.credential],
+    ['POST', '/v1/heartbeat', '{"endpoints":[],"listenPort":1}', n.credential, { 'content-type': 'text/plain' }],
+    ['POST', '/v1/tokens', { ttlMs: 'soon' }, c.adminKey],
+    ['POST', '/v1/tokens', { reusable: true, extra: 1 }, c.adminKey],
+    ['GET', '/v1/netmap/stream?since=abc', undefined, n.credential],
+    ['POST', '/v1/register', JSON.stringify({ pad: 'x'.repeat(70_000) }), undefined]
+  ]
+  for (const [method, path, body, bearer, headers] of cases) {
+    const r = await call(c.url, method, path, body, bearer, headers)
+    const label = `${method} ${path} ${String(JSON.stringify(body)).slice(0, 60)}`
+    t.ok(r.status >= 400 && r.status < 500, `${label} -> ${r.status}`)
+    t.type(r.json.message, 'string', `${label} has a message`)
+    t.match(r.json.code, /^WEFT_ERR_/, `${label} has a code`)
+  }
+  const big = await call(c.url, 'POST', '/v1/register', JSON.stringify({ pad: 'x'.repeat(70_000) }))
+  t.equal(big.status, 413)
+  t.equal((await call(c.url, 'GET', '/v1/nope')).status, 404)
+})
+
+t.test('health over HTTP: a silent node goes offline, reported by peers it goes control-lost, a heartbeat brings it back', async (t) => {
+  const clock = new ManualClock(Date.now())
+  const c = await start(t, { clock })
+  const tok = await token(c, { reusable: true })
+  const [a, b, x] = [await joinNode(c, 'a', tok, clock), await joinNode(c, 'b', tok, clock), await joinNode(c, 'x', tok, clock)]
+  const beat = async (n: { credential: string }, dead: string[] = []): Promise<void> => {
+    const r = await call(c.url, 'POST', '/v1/heartbeat', { endpoints: [], listenPort: 51820, swim: { incarnation: 0, suspect: [], dead: dead.map(id => ({ id, incarnation: 0 })) } }, n.credential)
+    t.equal(r.status, 200)
+  }
+  const health = async (id: string): Promise<string> => (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes.find((n: { id: string }) => n.id === id).health
+  clock.advance(10_000)
+  await beat(a)
+  await beat(b)
+  clock.advance(5_250)
+  c.controller.sweep()
+  t.equal(await health(x.nodeId), 'control-lost', 'controller lost it, peers report it alive')
+  await beat(a, [x.nodeId])
+  await beat(b, [x.nodeId])
+  t.equal(await health(x.nodeId), 'offline', 'peers now hold it dead too')
+  await beat(x)
+  t.equal(await health(x.nodeId), 'mesh-lost', 'controller hears it again but peers still hold it dead')
+  await beat(a)
+  await beat(b)
+  t.equal(await health(x.nodeId), 'online')
+  const metrics = await (await fetch(new URL('/metrics', c.url))).text()
+  t.match(metrics, /weft_health_changes_total\{from="online",to="control-lost"\} 1/)
+  t.match(metrics, /weft_nodes\{health="online"\} 3/)
+  t.match(metrics, /weft_registrations_total\{result="new"\} 3/)
+  t.match(metrics, /weft_http_request_duration_seconds_bucket/)
+})
+
+t.test('healthz, info and the OpenAPI document', async (t) => {
+  const c = await start(t)
+  t.same((await call(c.url, 'GET', '/healthz')).json, { ok: true })
+  t.match((await call(c.url, 'GET', '/v1/info')).json, { publicKey: c.publicKey, cidr: '100.64.0.0/10', epoch: c.controller.epoch, heartbeatIntervalMs: 5000 })
+  const doc = (await call(c.url, 'GET', '/v1/openapi.json')).json
+  t.equal(doc.openapi, '3.1.0')
+  for (const p of ['/v1/info', '/v1/register', '/v1/heartbeat', '/v1/leave', '/v1/netmap', '/v1/netmap/stream', '/v1/tokens', '/v1/nodes', '/v1/nodes/{id}']) {
+    t.ok(doc.paths[p] !== undefined, `${p} documented`)
+  }
+})
