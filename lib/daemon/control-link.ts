@@ -51,6 +51,8 @@ export class ControlLink {
     heartbeat: () => HeartbeatRequest
     /** Called when the controller says our credential is no longer valid (node removed). */
     onRevoked: (reason: string) => void
+    /** Called whenever the link's state changes. */
+    onState?: (state: ControlState) => void
     clock: Clock
     log: Logger
     config?: Partial<ControlLinkConfig>
@@ -105,20 +107,26 @@ export class ControlLink {
     this.lastContactAt = this.opts.clock.now()
     if (this.state !== 'connected') {
       this.opts.log.info({ event: 'control.connected', controller: this.opts.client.baseUrl, version: this.netmap?.version ?? null }, 'update channel open')
+      this.setState('connected')
     }
-    this.state = 'connected'
   }
 
   private lost (reason: string): void {
     if (this.state === 'connected' || this.state === 'connecting') {
       this.opts.log.warn({ event: 'control.lost', controller: this.opts.client.baseUrl, reason }, 'controller unreachable; running from the last netmap')
     }
-    this.state = 'lost'
+    this.setState('lost')
     this.lastError = reason
   }
 
+  private setState (s: ControlState): void {
+    if (this.state === s) return
+    this.state = s
+    this.opts.onState?.(s)
+  }
+
   private revoked (reason: string): void {
-    this.state = 'revoked'
+    this.setState('revoked')
     this.lastError = reason
     this.opts.log.error({ event: 'control.lost', controller: this.opts.client.baseUrl, reason: `credential refused: ${reason}` }, 'the controller no longer accepts this node (removed?)')
     this.opts.onRevoked(reason)

@@ -10,7 +10,7 @@ import type { Netmap, NodeRecord } from '../wire/netmap.js'
 import { meshConfig } from '../swim/config.js'
 import { SeededRandom } from '../swim/random.js'
 import { Swim } from '../swim/swim.js'
-import { restartIncarnation, type SwimEvent } from '../swim/types.js'
+import { restartIncarnation, type ControlHint, type SwimEvent } from '../swim/types.js'
 import { Announcer } from './announcer.js'
 import { Backoff } from './backoff.js'
 import type { DaemonConfig } from './config.js'
@@ -21,6 +21,7 @@ import { desired } from './desired.js'
 import { ensureInterface } from './iface.js'
 import { defaultEndpoints, register } from './join.js'
 import { controlHint, swimMembers, underlayPeer } from './membership.js'
+import { DataPlaneWatch } from './dataplane-watch.js'
 import { Reconciler } from './reconciler.js'
 import { StateDir, type NodeIdentity } from './state.js'
 import { buildStatus } from './status-build.js'
@@ -43,6 +44,9 @@ export class Daemon {
   private reconciling = false
   private reconcileAgain = false
   private deadTimer: NodeJS.Timeout | undefined
+  private watchTimer: NodeJS.Timeout | undefined
+  private readonly watch = new DataPlaneWatch()
+  private readonly hints = new Map<string, ControlHint>()
   private local: Server | null = null
   private link: ControlLink | null = null
   private revoked = false
@@ -153,6 +157,7 @@ export class Daemon {
   private async run (saved: Netmap | null): Promise<void> {
     await this.swimDriver.start()
     await this.announcer.start()
+    await this.watch.start(this.identity.meshIp)
     if (saved !== null) {
       this.deps.log.info({ event: 'netmap.apply', version: saved.version, nodes: saved.nodes.length, source: 'disk' }, 'bringing the mesh up from the saved netmap')
       this.applyNetmap(saved, 'disk')
@@ -170,6 +175,7 @@ export class Daemon {
         swim: this.swim.report()
       }),
       onRevoked: reason => this.onRevoked(reason),
+      onState: () => { this.refreshHints(this.deps.clock.now()); this.swimDriver.pump() },
       clock: this.deps.clock,
       log: this.deps.log
     })
@@ -207,8 +213,7 @@ export class Daemon {
     this.netmapAppliedAt = this.deps.clock.now()
     const now = this.deps.clock.now()
     this.swim.setMembers(now, swimMembers(map))
-    const hintsValid = this.link?.state === 'connected'
-    for (const n of map.nodes) if (n.id !== this.identity.nodeId) this.swim.setControlHint(now, n.id, hintsValid ? controlHint(n) : null)
+    this.refreshHints(now)
     this.swimDriver.pump()
     if (source !== 'disk') {
       this.deps.log.info({ event: 'netmap.apply', version: map.version, from: prev?.version ?? null, how: source, nodes: map.nodes.length }, 'netmap applied')
@@ -227,7 +232,53 @@ export class Daemon {
       this.state.saveIncarnation(this.swim.incarnation).catch(() => {})
       return
     }
+    if (ev.type === 'suspect') {
+      const n = this.node(ev.id)
+      if (n !== undefined) this.watch.provoke(n.meshIp)
+      this.scheduleWatch()
+      return
+    }
     this.scheduleReconcile()
+  }
+
+  /**
+   * Gives SWIM the best outside evidence about each member: a data plane that still answers (the member is
+   * suspect but its tunnel replies) beats everything; otherwise the controller's fused health while our link
+   * to it is up; otherwise nothing.
+   */
+  private refreshHints (now: number): void {
+    const linkUp = this.link?.state === 'connected'
+    for (const n of this.netmap?.nodes ?? []) {
+      if (n.id === this.identity.nodeId) continue
+      const hint: ControlHint = this.watch.fresh(n.publicKey, now) ? 'fresh' : linkUp ? controlHint(n) : null
+      if (this.hints.get(n.id) === hint) continue
+      this.hints.set(n.id, hint)
+      this.swim.setControlHint(now, n.id, hint)
+    }
+  }
+
+  /** While any member is suspect, samples WireGuard rx counters and probes the suspects' data plane. */
+  private scheduleWatch (): void {
+    if (this.watchTimer !== undefined || this.stopping) return
+    this.watchTimer = setTimeout(() => {
+      this.watchTimer = undefined
+      void this.watchTick()
+    }, 500)
+  }
+
+  private async watchTick (): Promise<void> {
+    const suspects = this.swim.members().filter(m => m.state === 'suspect')
+    if (suspects.length === 0 || this.stopping) return
+    try {
+      const peers = (await this.device.get()).peers
+      const now = this.deps.clock.now()
+      this.watch.observe(now, peers)
+      this.watch.retain(new Set(peers.map(p => p.publicKey)))
+      this.refreshHints(now)
+      this.swimDriver.pump()
+      for (const m of suspects) { const n = this.node(m.id); if (n !== undefined) this.watch.provoke(n.meshIp) }
+    } catch { /* the device is unreadable: no evidence either way this tick */ }
+    this.scheduleWatch()
   }
 
   private onUnderlayAlive (id: string, incarnation: number): void {
@@ -311,6 +362,8 @@ export class Daemon {
     if (this.stopping) return await this.done
     this.stopping = true
     clearTimeout(this.deadTimer)
+    clearTimeout(this.watchTimer)
+    this.watch.stop()
     this.link?.stop()
     this.swimDriver.stop()
     this.announcer.stop()

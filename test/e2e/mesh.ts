@@ -1,0 +1,177 @@
+/**
+ * A small real world for end-to-end tests: a NetnsWorld (underlay bridge, controller namespace, node
+ * namespaces), a real `weft controller` in the controller namespace, and real `weft daemon` processes in the
+ * node namespaces, each starting its own wireguard-go. Everything it starts is recorded and removed by
+ * `destroy()` (and by the world's signal and exit hooks).
+ */
+import { openSync, closeSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { NetnsWorld } from '../../sim/netns/world.js'
+import { askLocal, SOCKET_NAME } from '../../lib/daemon/control-socket.js'
+import type { DaemonStatus } from '../../lib/daemon/status.js'
+import { silentLogger } from '../../lib/log.js'
+
+/** The compiled CLI, run with this Node. */
+export const WEFT = fileURLToPath(new URL('../../cmd/weft.js', import.meta.url))
+const CONTROLLER_PORT = 8080
+
+/** Waits until `cond` holds, polling every `everyMs`; throws naming `what` after `timeoutMs`. */
+export async function waitFor (what: string, cond: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 50): Promise<number> {
+  const t0 = Date.now()
+  for (;;) {
+    if (await cond()) return Date.now() - t0
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, everyMs))
+  }
+}
+
+/** A running mesh under test. */
+export class Mesh {
+  readonly daemons = new Map<number, ChildProcess>()
+  controller: ChildProcess | null = null
+  private tokenValue: string | null = null
+
+  private constructor (readonly world: NetnsWorld, readonly dir: string) {}
+
+  /** Builds the namespaces and starts the controller. */
+  static async create (nodes: number): Promise<Mesh> {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-e2e-'))
+    const world = await NetnsWorld.create({ nodes, controller: true, log: silentLogger() })
+    const mesh = new Mesh(world, dir)
+    try {
+      await mesh.startController()
+    } catch (err) {
+      await mesh.destroy()
+      throw err
+    }
+    return mesh
+  }
+
+  get controllerUrl (): string { return `http://${this.world.names.controllerAddr}:${CONTROLLER_PORT}` }
+  stateDir (i: number): string { return join(this.dir, `n${i}`) }
+  logFile (name: string): string { return join(this.dir, `${name}.log`) }
+  ifname (i: number): string { return this.world.names.nodeWg(i) }
+  ns (i: number): string { return this.world.names.nodeNs(i) }
+
+  /** Runs the CLI inside the controller namespace with the admin key; returns stdout. */
+  async admin (...args: string[]): Promise<string> {
+    const r = await this.world.exec(this.world.names.controllerNs, [process.execPath, WEFT, ...args,
+      '--controller', `http://127.0.0.1:${CONTROLLER_PORT}`, '--admin-key', join(this.dir, 'controller', 'admin.key')])
+    return r.stdout
+  }
+
+  /** Starts (or restarts) the controller on the same data directory and waits until it answers. */
+  async startController (): Promise<void> {
+    this.controller = this.spawnLogged(this.world.names.controllerNs, 'controller',
+      ['controller', '--data', join(this.dir, 'controller'), '--listen', `0.0.0.0:${CONTROLLER_PORT}`, '--log-level', 'debug'])
+    await waitFor('the controller to answer', async () => {
+      try {
+        await this.world.exec(this.world.names.controllerNs, ['ping', '-c1', '-W1', '127.0.0.1'])
+        await this.admin('nodes', 'list', '--json')
+        return true
+      } catch { return false }
+    }, 20_000, 200)
+  }
+
+  /** Stops the controller with `signal` and waits for it to exit. */
+  async stopController (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const c = this.controller
+    if (c === null) return
+    this.controller = null
+    await this.stop(c, signal)
+  }
+
+  /** A reusable join token (made once per mesh). */
+  async token (): Promise<string> {
+    this.tokenValue ??= (await this.admin('token', 'create', '--reusable', '--ttl', '1h')).trim()
+    return this.tokenValue
+  }
+
+  /** Starts node `i`'s daemon (with a join token on its first start). */
+  async startDaemon (i: number, opts: { join?: boolean, extra?: string[] } = {}): Promise<ChildProcess> {
+    const args = ['daemon', '--controller', this.controllerUrl, '--state', this.stateDir(i), '--interface', this.ifname(i),
+      '--hostname', `node-${i}`, '--log-level', 'debug', ...(opts.extra ?? [])]
+    if (opts.join !== false) args.push('--join-token', await this.token())
+    const child = this.spawnLogged(this.ns(i), `n${i}`, args)
+    this.daemons.set(i, child)
+    return child
+  }
+
+  /** Stops node `i`'s daemon with `signal` (SIGKILL = crash) and waits for it to exit. */
+  async stopDaemon (i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const c = this.daemons.get(i)
+    if (c === undefined) return
+    this.daemons.delete(i)
+    await this.stop(c, signal)
+  }
+
+  /** Node `i`'s status through its local socket (the socket file is reachable from any namespace). */
+  async status (i: number): Promise<DaemonStatus> {
+    return await askLocal<DaemonStatus>(join(this.stateDir(i), SOCKET_NAME), { cmd: 'status' }, 5000)
+  }
+
+  /** Node `i`'s status, or null while its daemon is not answering yet. */
+  async tryStatus (i: number): Promise<DaemonStatus | null> {
+    try { return await this.status(i) } catch { return null }
+  }
+
+  /** Public keys of node `i`'s WireGuard peers, read with `wg` from outside the daemon. */
+  async wgPeers (i: number): Promise<string[]> {
+    try {
+      const out = (await this.world.exec(this.ns(i), ['wg', 'show', this.ifname(i), 'peers'])).stdout
+      return out.split('\n').filter(l => l.trim() !== '')
+    } catch { return [] }
+  }
+
+  /** True when one ICMP echo from node `i` to `ip` comes back within a second. */
+  async ping (i: number, ip: string): Promise<boolean> {
+    try {
+      await this.world.exec(this.ns(i), ['ping', '-c1', '-W1', '-q', ip])
+      return true
+    } catch { return false }
+  }
+
+  /** Lines of a process's JSON log that carry `event`. */
+  events (name: string, event: string): Array<Record<string, unknown>> {
+    let text = ''
+    try { text = readFileSync(this.logFile(name), 'utf8') } catch { return [] }
+    const out: Array<Record<string, unknown>> = []
+    for (const line of text.split('\n')) {
+      if (!line.includes(event)) continue
+      try {
+        const v = JSON.parse(line) as Record<string, unknown>
+        if (v.event === event) out.push(v)
+      } catch { /* a partly written last line */ }
+    }
+    return out
+  }
+
+  /** Stops every process and removes the world and the temp directory. */
+  async destroy (): Promise<void> {
+    for (const i of [...this.daemons.keys()]) await this.stopDaemon(i, 'SIGKILL')
+    await this.stopController('SIGKILL')
+    await this.world.destroy()
+    await rm(this.dir, { recursive: true, force: true })
+  }
+
+  private spawnLogged (ns: string, name: string, args: string[]): ChildProcess {
+    const fd = openSync(this.logFile(name), 'a')
+    try {
+      return this.world.spawn(ns, [process.execPath, WEFT, ...args], { stdio: ['ignore', fd, fd], name })
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  private async stop (c: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+    if (c.exitCode !== null || c.signalCode !== null) return
+    const exited = new Promise<void>(resolve => c.once('exit', () => resolve()))
+    c.kill(signal)
+    await Promise.race([exited, new Promise(resolve => setTimeout(resolve, 10_000))])
+    if (c.exitCode === null && c.signalCode === null) { c.kill('SIGKILL'); await exited }
+  }
+}
