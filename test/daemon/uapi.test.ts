@@ -114,3 +114,19 @@ t.test('kernel driver: wg set arguments and wg dump parsing', async (t) => {
   t.throws(() => parseWgDump(''), { code: 'WEFT_ERR_DEVICE' })
   t.throws(() => parseWgDump(`x\ty\t1\toff\n${a}\tshort\n`), { code: 'WEFT_ERR_DEVICE' })
 })
+
+t.test('peers a device could only half-apply are refused before anything is built', async (t) => {
+  const bad: Array<[string, Partial<PeerConfig>]> = [
+    ['hostname endpoint', { endpoint: 'node1.example:51820' }],
+    ['endpoint without port', { endpoint: '198.18.1.2' }],
+    ['allowed IP without prefix', { allowedIps: ['100.64.0.2'] }],
+    ['allowed IP prefix too long', { allowedIps: ['100.64.0.2/33'] }],
+    ['keepalive not an integer', { keepaliveSeconds: 2.5 }],
+    ['keepalive out of range', { keepaliveSeconds: 70000 }]
+  ]
+  for (const [name, over] of bad) {
+    t.throws(() => buildSetOp({ kind: 'add', peer: { ...peerA, ...over } }), { code: 'WEFT_ERR_INVALID_INPUT' }, `uapi: ${name}`)
+    t.throws(() => wgSetArgs('wg0', { kind: 'update', peer: { ...peerA, ...over }, fields: ['endpoint', 'allowedIps'] }), { code: 'WEFT_ERR_INVALID_INPUT' }, `wg: ${name}`)
+  }
+  t.doesNotThrow(() => buildSetOp({ kind: 'add', peer: { ...peerA, endpoint: '[fd00::1]:51820', allowedIps: ['100.64.0.2/32', 'fd00::2/128'] } }))
+})

@@ -1,3 +1,8 @@
+import { isIP } from 'node:net'
+import { InvalidInputError } from '../../errors.js'
+import { isWireGuardKey } from '../../wire/keys.js'
+import { parseEndpoint } from '../../wire/addr.js'
+
 /**
  * The one interface every WireGuard driver implements, and the peer shapes it speaks in.
  *
@@ -72,6 +77,28 @@ export interface WireGuardDevice {
   configure (cfg: InterfaceConfig): Promise<void>
   /** Tears the interface down (and, for userspace, ends its wireguard-go). Used by `weft leave`, never on restart. */
   destroy (): Promise<void>
+}
+
+/**
+ * Throws InvalidInputError unless `p` is something a device can take whole: a WireGuard key, an `ip:port`
+ * endpoint (IP literal: devices do not resolve names), IPv4/IPv6 CIDRs and a keepalive of 0-65535 s.
+ * Drivers call it before sending anything, so bad input is refused rather than half-applied (wireguard-go
+ * creates a peer at its `public_key` line and only then rejects a bad endpoint).
+ */
+export function validatePeer (p: PeerConfig): void {
+  if (!isWireGuardKey(p.publicKey)) throw new InvalidInputError('peer public key is not a WireGuard key')
+  if (p.endpoint !== null) {
+    const ep = parseEndpoint(p.endpoint)
+    if (ep === null || isIP(ep.host) === 0) throw new InvalidInputError(`peer ${p.publicKey}: endpoint "${p.endpoint}" is not ip:port`)
+  }
+  for (const c of p.allowedIps) {
+    const m = /^([^/]+)\/(\d{1,3})$/.exec(c)
+    const fam = m === null ? 0 : isIP(m[1]!)
+    if (m === null || fam === 0 || Number(m[2]) > (fam === 4 ? 32 : 128)) throw new InvalidInputError(`peer ${p.publicKey}: allowed IP "${c}" is not a CIDR`)
+  }
+  if (!Number.isInteger(p.keepaliveSeconds) || p.keepaliveSeconds < 0 || p.keepaliveSeconds > 65535) {
+    throw new InvalidInputError(`peer ${p.publicKey}: keepalive ${p.keepaliveSeconds} is not 0-65535 seconds`)
+  }
 }
 
 /** `a/b` CIDR lists compared as sets (order and duplicates do not matter). */

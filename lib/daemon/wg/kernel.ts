@@ -6,11 +6,12 @@
 import { DeviceError, PeerApplyError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { DeviceState, DevicePeer, InterfaceConfig, PeerOp, WireGuardDevice } from './device.js'
-import { opKey } from './device.js'
+import { opKey, validatePeer } from './device.js'
 import { inNetns, ipCmd, run, type Netns } from './exec.js'
 
-/** `wg set` arguments for one op. */
+/** `wg set` arguments for one op; throws InvalidInputError on a peer validatePeer refuses. */
 export function wgSetArgs (ifname: string, op: PeerOp): string[] {
+  if (op.kind !== 'remove') validatePeer(op.peer)
   switch (op.kind) {
     case 'remove':
       return ['wg', 'set', ifname, 'peer', op.publicKey, 'remove']
@@ -103,7 +104,7 @@ export class KernelDevice implements WireGuardDevice {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!
       try {
-        await run(inNetns(this.netns, wgSetArgs(this.ifname, op)))
+        await run(inNetns(this.netns, wgSetArgs(this.ifname, op)), { timeoutMs: 5000 })
       } catch (err) {
         throw new PeerApplyError(`${op.kind} of peer ${opKey(op)} on ${this.ifname}: ${(err as Error).message}`, i, ops.length, { cause: err })
       }

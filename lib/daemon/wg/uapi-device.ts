@@ -5,7 +5,7 @@ import type { DeviceState, InterfaceConfig, PeerOp, WireGuardDevice } from './de
 import { opKey } from './device.js'
 import { GET_REQUEST, buildSetInterface, buildSetOp, parseErrno, parseGet } from './uapi.js'
 import { ipCmd, run, type Netns } from './exec.js'
-import { stopWireguardGo } from './wireguard-go.js'
+import { socketOwners, stopWireguardGo } from './wireguard-go.js'
 
 /** Options of UapiDevice. */
 export interface UapiDeviceOptions {
@@ -64,9 +64,11 @@ export class UapiDevice implements WireGuardDevice {
 
   /** Deletes the link; wireguard-go exits when its tun goes away. Waits for that, then kills it if it lingers. */
   async destroy (): Promise<void> {
+    // Owners first: once the link is gone the socket goes too, and with it the way to find the process.
+    const pids = (await socketOwners(new Set([this.sockPath]))).get(this.sockPath) ?? []
     await run(ipCmd(this.netns, 'link', 'del', this.ifname)).catch((err: unknown) => {
       this.log.warn({ event: 'wg.destroy', ifname: this.ifname, err: (err as Error).message }, 'link delete failed; stopping wireguard-go')
     })
-    await stopWireguardGo(this.sockPath, this.log)
+    await stopWireguardGo(this.sockPath, this.log, pids)
   }
 }

@@ -7,12 +7,14 @@
 import { hexToKey, keyToHex, publicKeyFor } from '../../wire/keys.js'
 import { DeviceError } from '../../errors.js'
 import type { DeviceState, DevicePeer, InterfaceConfig, PeerOp } from './device.js'
+import { validatePeer } from './device.js'
 
 /** The request that reads the whole device. */
 export const GET_REQUEST = 'get=1\n\n'
 
-/** A `set=1` request that applies one op (one peer), so that an error can only concern that peer. */
+/** A `set=1` request that applies one op (one peer), so that an error can only concern that peer. Throws InvalidInputError on a peer validatePeer refuses. */
 export function buildSetOp (op: PeerOp): string {
+  if (op.kind !== 'remove') validatePeer(op.peer)
   const lines = ['set=1']
   switch (op.kind) {
     case 'remove':

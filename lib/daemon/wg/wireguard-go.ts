@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import { readFile, readdir, readlink, unlink, writeFile } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { DeviceError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { inNetns, type Netns } from './exec.js'
@@ -70,14 +70,12 @@ function killQuietly (pid: number, signal: NodeJS.Signals): void {
   try { process.kill(pid, signal) } catch { /* already gone */ }
 }
 
-/** True when a process with `pid` exists. */
+/** True when a process with `pid` exists and has not exited (a zombie awaiting its parent counts as gone). */
 export function pidAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  let stat: string
+  try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8') } catch { return false }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+  return state !== 'Z' && state !== 'X'
 }
 
 /**
@@ -133,17 +131,19 @@ export async function waitFor (cond: () => boolean | Promise<boolean>, timeoutMs
 }
 
 /**
- * Ends the wireguard-go holding `sockPath`: waits briefly for it to exit on its own (it does once its link is
- * deleted), then SIGTERM, then SIGKILL, and finally removes a socket file nobody holds.
+ * Ends the wireguard-go holding `sockPath` (or the given `pids`, looked up before its link was deleted):
+ * waits briefly for it to exit on its own (it does once its link is gone), then SIGTERM, then SIGKILL, and
+ * finally removes a socket file nobody holds.
  */
-export async function stopWireguardGo (sockPath: string, log: Logger, timeoutMs = 3000): Promise<void> {
-  if (await waitFor(() => !existsSync(sockPath), Math.min(1000, timeoutMs))) return
-  const pids = (await socketOwners(new Set([sockPath]))).get(sockPath) ?? []
-  for (const pid of pids) killQuietly(pid, 'SIGTERM')
-  if (!await waitFor(() => pids.every(p => !pidAlive(p)), timeoutMs)) {
-    for (const pid of pids) killQuietly(pid, 'SIGKILL')
-    await waitFor(() => pids.every(p => !pidAlive(p)), timeoutMs)
+export async function stopWireguardGo (sockPath: string, log: Logger, pids?: readonly number[], timeoutMs = 3000): Promise<void> {
+  const owners = pids ?? (await socketOwners(new Set([sockPath]))).get(sockPath) ?? []
+  const gone = (): boolean => !existsSync(sockPath) && owners.every(p => !pidAlive(p))
+  if (await waitFor(gone, Math.min(1000, timeoutMs))) return
+  for (const pid of owners) killQuietly(pid, 'SIGTERM')
+  if (!await waitFor(() => owners.every(p => !pidAlive(p)), timeoutMs)) {
+    for (const pid of owners) killQuietly(pid, 'SIGKILL')
+    await waitFor(() => owners.every(p => !pidAlive(p)), timeoutMs)
   }
-  if (pids.length > 0) log.info({ event: 'wg.stop', sockPath, pids }, 'stopped wireguard-go')
+  if (owners.length > 0) log.info({ event: 'wg.stop', sockPath, pids: owners }, 'stopped wireguard-go')
   await unlink(sockPath).catch(() => {})
 }
