@@ -1,0 +1,85 @@
+import t from 'tap'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair } from '../../lib/wire/keys.js'
+import { call, registerBody, tempDir, token } from './helpers.js'
+
+const WEFT = join(process.cwd(), 'dist/cmd/weft.js')
+
+/** Starts `weft controller` as a child and resolves with its URL once it logs `controller.listening`. */
+async function spawnController (t: Tap.Test, dataDir: string): Promise<{ child: ChildProcess, url: string }> {
+  const child = spawn(process.execPath, [WEFT, 'controller', '--data', dataDir, '--listen', '127.0.0.1:0', '--register-rate', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  let stderr = ''
+  child.stderr!.on('data', (b: Buffer) => { stderr += b.toString() })
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = ''
+    const timer = setTimeout(() => reject(new Error(`controller did not start within 15 s; stderr: ${stderr}`)), 15_000)
+    child.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString()
+      for (const line of buf.split('\n')) {
+        if (!line.includes('"controller.listening"')) continue
+        clearTimeout(timer)
+        resolve(JSON.parse(line).url as string)
+      }
+    })
+    child.once('exit', code => { clearTimeout(timer); reject(new Error(`controller exited with ${code}; stderr: ${stderr}`)) })
+  })
+  child.stdout!.resume()
+  return { child, url }
+}
+
+declare namespace Tap { interface Test { teardown (fn: () => unknown): void } }
+
+t.test('SIGKILL mid-burst loses no acknowledged registration and duplicates no IP', async (t) => {
+  const dataDir = join(await tempDir(t), 'data')
+  const first = await spawnController(t, dataDir)
+  const adminKey = (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim()
+  const info = (await call(first.url, 'GET', '/v1/info')).json
+  const tok = await token({ url: first.url, adminKey }, { reusable: true })
+
+  const acked = new Map<string, { nodeId: string, meshIp: string }>()
+  let killed = false
+  let attempted = 0
+  // Signed up front, so the burst is limited by the controller and many requests are in flight at the kill.
+  const pending = Array.from({ length: 800 }, (_, i) => { const keys = generateKeyPair(); return { keys, body: registerBody(info.publicKey, keys, { hostname: `h${i}`, token: tok }) } })
+  const worker = async (): Promise<void> => {
+    for (let job = pending.pop(); job !== undefined && !killed; job = pending.pop()) {
+      const { keys, body } = job
+      attempted++
+      try {
+        const r = await call(first.url, 'POST', '/v1/register', body)
+        if (r.status === 200) acked.set(keys.publicKey, { nodeId: r.json.nodeId, meshIp: r.json.meshIp })
+      } catch { /* the controller died under this request: not acknowledged */ }
+    }
+  }
+  const workers = Array.from({ length: 32 }, worker)
+  const deadline = Date.now() + 30_000
+  while (acked.size < 300 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
+  first.child.kill('SIGKILL')
+  killed = true
+  await Promise.all(workers)
+  await new Promise(resolve => first.child.exitCode !== null || first.child.signalCode !== null ? resolve(null) : first.child.once('exit', resolve))
+  t.ok(acked.size >= 300, `${acked.size} registrations acknowledged before the kill (${attempted} attempted)`)
+
+  const second = await spawnController(t, dataDir)
+  const list = await call(second.url, 'GET', '/v1/nodes', undefined, adminKey)
+  t.equal(list.status, 200)
+  const byKey = new Map<string, { id: string, meshIp: string }>(list.json.nodes.map((n: { publicKey: string, id: string, meshIp: string }) => [n.publicKey, n]))
+  let missing = 0
+  let moved = 0
+  for (const [key, a] of acked) {
+    const n = byKey.get(key)
+    if (n === undefined) missing++
+    else if (n.id !== a.nodeId || n.meshIp !== a.meshIp) moved++
+  }
+  t.equal(missing, 0, 'every acknowledged registration survived')
+  t.equal(moved, 0, 'with the same node id and IP')
+  const ips = list.json.nodes.map((n: { meshIp: string }) => n.meshIp)
+  t.equal(new Set(ips).size, ips.length, `no IP held twice among ${ips.length} nodes`)
+  t.ok(ips.length <= attempted, 'no phantom nodes')
+  second.child.kill('SIGTERM')
+  await new Promise(resolve => second.child.once('exit', resolve))
+  t.equal(second.child.exitCode, 0, 'SIGTERM stops the controller cleanly')
+})
