@@ -1,0 +1,64 @@
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { joinNode, start } from './helpers.js'
+
+const run = promisify(execFile)
+const WEFT = join(process.cwd(), 'dist/cmd/weft.js')
+
+async function weft (args: string[], env: Record<string, string> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
+  try {
+    const r = await run(process.execPath, [WEFT, ...args], { env: { ...process.env, ...env } })
+    return { code: 0, stdout: r.stdout, stderr: r.stderr }
+  } catch (err) {
+    const e = err as { code: number, stdout: string, stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+t.test('token create prints a bare token that registers a node; nodes list and remove work', async (t) => {
+  const c = await start(t)
+  const admin = ['--controller', c.url, '--admin-key', c.adminKeyFile]
+  const tok = await weft(['token', 'create', ...admin])
+  t.equal(tok.code, 0, tok.stderr)
+  t.match(tok.stdout, /^wt_[A-Za-z0-9_-]{43}\n$/)
+  const n = await joinNode(c, 'cli-node', tok.stdout.trim())
+
+  const json = await weft(['token', 'create', '--reusable', '--ttl', '1h', '--json'], { WEFT_CONTROLLER: c.url, WEFT_ADMIN_KEY_FILE: c.adminKeyFile })
+  t.equal(json.code, 0, 'env fallbacks for --controller and --admin-key')
+  t.match(JSON.parse(json.stdout), { token: /^wt_/, reusable: true, expiresAt: Number })
+
+  const table = await weft(['nodes', 'list', ...admin])
+  t.equal(table.code, 0)
+  t.match(table.stdout, /^ID\s+HOSTNAME\s+MESH IP\s+ENDPOINTS\s+HEALTH\s+LAST SEEN\s+VERSION\n/)
+  t.match(table.stdout, new RegExp(`${n.nodeId}\\s+cli-node\\s+${n.meshIp.replace(/\./g, '\\.')}\\s+\\S+\\s+online`))
+
+  const list = await weft(['nodes', 'list', '--json', ...admin])
+  t.same(JSON.parse(list.stdout).nodes.map((x: { id: string }) => x.id), [n.nodeId])
+
+  const rm = await weft(['nodes', 'remove', n.nodeId, ...admin])
+  t.equal(rm.code, 0)
+  t.equal(rm.stdout, `removed ${n.nodeId}\n`)
+  const again = await weft(['nodes', 'remove', n.nodeId, ...admin])
+  t.equal(again.code, 1)
+  t.match(again.stderr, /404.*no node with id/)
+})
+
+t.test('admin commands fail clearly on a wrong key or a bad flag; --help works everywhere', async (t) => {
+  const c = await start(t)
+  const bad = await weft(['nodes', 'list', '--controller', c.url, '--admin-key', '/dev/null'])
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /admin key file \/dev\/null is empty/)
+  const flag = await weft(['token', 'create', '--ttl', 'soon', '--controller', c.url, '--admin-key', c.adminKeyFile])
+  t.equal(flag.code, 2)
+  t.match(flag.stderr, /--ttl must be a duration/)
+  for (const cmd of ['controller', 'token', 'nodes']) {
+    const h = await weft([cmd, '--help'])
+    t.equal(h.code, 0, `${cmd} --help`)
+    t.match(h.stdout, /^Usage: weft /)
+  }
+  const noData = await weft(['controller'])
+  t.equal(noData.code, 2)
+  t.match(noData.stderr, /--data DIR is required/)
+})
