@@ -17,10 +17,14 @@ export function lossScript (iface: string, percent: number): string {
     `table inet ${LOSS_TABLE}`,
     `delete table inet ${LOSS_TABLE}`,
     `table inet ${LOSS_TABLE} {`,
-    '  chain in { type filter hook input priority 0; policy accept;',
-    `    iifname "${iface}" numgen random mod 100 < ${percent} drop }`,
-    '  chain out { type filter hook output priority 0; policy accept;',
-    `    oifname "${iface}" numgen random mod 100 < ${percent} drop }`,
+    '  chain in {',
+    '    type filter hook input priority 0; policy accept;',
+    `    iifname "${iface}" numgen random mod 100 < ${percent} drop`,
+    '  }',
+    '  chain out {',
+    '    type filter hook output priority 0; policy accept;',
+    `    oifname "${iface}" numgen random mod 100 < ${percent} drop`,
+    '  }',
     '}',
     ''
   ].join('\n')
@@ -34,8 +38,8 @@ export function partitionScript (addrs: readonly string[]): string {
     lines.push(
       `table inet ${PART_TABLE} {`,
       `  set blocked { type ipv4_addr; elements = { ${addrs.join(', ')} } }`,
-      '  chain in { type filter hook input priority 0; policy accept; ip saddr @blocked drop }',
-      '  chain out { type filter hook output priority 0; policy accept; ip daddr @blocked drop }',
+      '  chain in {', '    type filter hook input priority 0; policy accept;', '    ip saddr @blocked drop', '  }',
+      '  chain out {', '    type filter hook output priority 0; policy accept;', '    ip daddr @blocked drop', '  }',
       '}'
     )
   }

@@ -1,4 +1,6 @@
 import t from 'tap'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { existsSync } from 'node:fs'
 import { silentLogger } from '../../lib/log.js'
 import { generateKeyPair, type KeyPair } from '../../lib/wire/keys.js'
@@ -16,6 +18,7 @@ import { NetnsWorld } from '../../sim/netns/world.js'
 import { listNetns } from '../../sim/netns/cleanup.js'
 
 const log = silentLogger()
+const execFileP = promisify(execFile)
 const N = 3
 const PORT = 51820
 const CIDR = '100.64.0.0/10'
@@ -36,7 +39,9 @@ class Counting implements WireGuardDevice {
 }
 
 async function pingStats (world: NetnsWorld, from: number, to: number, args: string[]): Promise<{ sent: number, received: number }> {
-  const res = await world.exec(world.names.nodeNs(from), ['ping', '-q', ...args, meshIp(to)], { timeoutMs: 60_000 }).catch((err: Error) => ({ stdout: err.message }))
+  // ping exits non-zero when replies are missing; its summary on stdout is what counts.
+  const res = await execFileP('ip', ['netns', 'exec', world.names.nodeNs(from), 'ping', '-q', ...args, meshIp(to)], { timeout: 60_000, encoding: 'utf8' })
+    .catch((err: { stdout?: string, message: string }) => ({ stdout: err.stdout ?? err.message }))
   const m = /(\d+) packets transmitted, (\d+) received/.exec(res.stdout)
   if (m === null) throw new Error(`no ping summary in: ${res.stdout}`)
   return { sent: Number(m[1]), received: Number(m[2]) }
