@@ -33,7 +33,8 @@ export class Cluster {
       this.ids.push(`node-${i}`)
       this.addrs.push(`100.64.0.${i + 1}:7946`)
     }
-    for (let i = 0; i < n; i++) this.cores.push(opts.start === false ? undefined : this.make(i, 0))
+    for (let i = 0; i < n; i++) this.cores.push(undefined)
+    if (opts.start !== false) for (let i = 0; i < n; i++) this.make(i, 0)
   }
 
   private readonly latency: number
