@@ -1,5 +1,7 @@
 import t from 'tap'
+import { Writable } from 'node:stream'
 import { ManualClock } from '../../lib/clock.js'
+import { createLogger } from '../../lib/log.js'
 import { call, joinNode, start, token } from './helpers.js'
 
 t.test('admin routes need the admin key', async (t) => {
@@ -65,7 +67,9 @@ t.test('malformed bodies get a 4xx with a message, never a 5xx', async (t) => {
 
 t.test('health over HTTP: a silent node goes offline, reported by peers it goes control-lost, a heartbeat brings it back', async (t) => {
   const clock = new ManualClock(Date.now())
-  const c = await start(t, { clock })
+  const lines: string[] = []
+  const sink = new Writable({ write (chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(l => l !== '')); cb() } })
+  const c = await start(t, { clock, log: createLogger({ level: 'info', destination: sink }) })
   const tok = await token(c, { reusable: true })
   const [a, b, x] = [await joinNode(c, 'a', tok, clock), await joinNode(c, 'b', tok, clock), await joinNode(c, 'x', tok, clock)]
   const beat = async (n: { credential: string }, dead: string[] = []): Promise<void> => {
@@ -92,6 +96,13 @@ t.test('health over HTTP: a silent node goes offline, reported by peers it goes 
   t.match(metrics, /weft_nodes\{health="online"\} 3/)
   t.match(metrics, /weft_registrations_total\{result="new"\} 3/)
   t.match(metrics, /weft_http_request_duration_seconds_bucket/)
+  const events = lines.map(l => JSON.parse(l)).filter(e => e.event === 'health.change' && e.nodeId === x.nodeId)
+  t.same(events.map(e => [e.from, e.to]), [['online', 'control-lost'], ['control-lost', 'offline'], ['offline', 'mesh-lost'], ['mesh-lost', 'online']])
+  t.match(events[0], { meshIp: x.meshIp, reason: /controller lost it but peers see it/ })
+  const all = lines.join('\n')
+  t.notMatch(all, new RegExp(c.adminKey), 'the admin key is never logged')
+  t.notMatch(all, new RegExp(x.credential), 'credentials are never logged')
+  t.notMatch(all, new RegExp(tok), 'tokens are never logged')
 })
 
 t.test('healthz, info and the OpenAPI document', async (t) => {

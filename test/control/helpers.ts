@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Clock } from '../../lib/clock.js'
-import { silentLogger } from '../../lib/log.js'
+import { silentLogger, type Logger } from '../../lib/log.js'
 import { startController, type RunningController } from '../../lib/control/index.js'
 import type { ControllerConfigInput } from '../../lib/control/config.js'
 import type { RegisterRequest } from '../../lib/wire/api.js'
@@ -21,7 +21,7 @@ export async function tempDir (t: T): Promise<string> {
 }
 
 /** A controller on 127.0.0.1:0 with a silent logger, closed at teardown; plus its admin key. */
-export async function start (t: T, opts: Partial<ControllerConfigInput> & { clock?: Clock, dataDir?: string } = {}): Promise<RunningController & { adminKey: string }> {
+export async function start (t: T, opts: Partial<ControllerConfigInput> & { clock?: Clock, dataDir?: string, log?: Logger } = {}): Promise<RunningController & { adminKey: string }> {
   const dataDir = opts.dataDir ?? join(await tempDir(t), 'data')
   const c = await startController({ listen: '127.0.0.1:0', log: silentLogger(), ...opts, dataDir })
   let closed = false

@@ -125,3 +125,15 @@ t.test('leave marks the node left in the netmap', async (t) => {
   t.equal((await call(c.url, 'POST', '/v1/leave', undefined, b.credential)).status, 204)
   t.match(await s.next(1000), { type: 'delta', upsert: [{ id: b.nodeId, health: 'left' }] })
 })
+
+t.test('idle channels get ping lines at the configured interval', async (t) => {
+  const c = await start(t, { streamPingIntervalMs: 200 })
+  const a = await joinNode(c, 'a')
+  const s = await openStream(c.url, a.credential)
+  t.teardown(() => s.close())
+  t.match(await s.next(), { type: 'full' })
+  t.match(await s.next(1000), { type: 'ping', epoch: c.controller.epoch, version: c.controller.netmap.version, at: Number })
+  t.match(await s.next(1000), { type: 'ping' })
+  const metrics = await (await fetch(new URL('/metrics', c.url))).text()
+  t.match(metrics, /weft_update_channels_open 1/)
+})
