@@ -4,7 +4,7 @@
  * that hundreds of namespaces come up in seconds. Used by test/e2e and `weft sim`.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs'
 import type { Logger } from '../../lib/log.js'
 import { inNetns, ipCmd, run, type RunOptions, type RunResult } from '../../lib/daemon/wg/exec.js'
 import { openDevice, type DriverChoice } from '../../lib/daemon/wg/open.js'
@@ -32,14 +32,32 @@ export interface WorldOptions {
   log: Logger
 }
 
-/** Raises fs.inotify.max_user_instances to at least `needed` (each wireguard-go takes one); logs when it does. */
-export function ensureInotifyInstances (needed: number, log: Logger): void {
+/** inotify instances open on the machine now (every fd that is an inotify instance, all users; we run as root). */
+export function inotifyInUse (): number {
+  let count = 0
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    let fds: string[]
+    try { fds = readdirSync(`/proc/${pid}/fd`) } catch { continue }
+    for (const fd of fds) {
+      try { if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:inotify') count++ } catch { /* closed meanwhile */ }
+    }
+  }
+  return count
+}
+
+/**
+ * Makes room for `more` new inotify instances (each wireguard-go takes one; past the limit new ones exit
+ * silently): raises fs.inotify.max_user_instances to in-use + more + 64 spare when it is lower, and logs it.
+ */
+export function ensureInotifyInstances (more: number, log: Logger): void {
   const path = '/proc/sys/fs/inotify/max_user_instances'
   const current = Number(readFileSync(path, 'utf8').trim())
+  const needed = inotifyInUse() + more + 64
   if (current >= needed) return
   writeFileSync(path, `${needed}\n`)
   log.warn({ event: 'sim.sysctl', key: 'fs.inotify.max_user_instances', from: current, to: needed },
-    `raised fs.inotify.max_user_instances from ${current} to ${needed}: past it new wireguard-go processes exit silently`)
+    `raised fs.inotify.max_user_instances from ${current} to ${needed} so that ${more} more wireguard-go can start`)
 }
 
 async function pool<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -71,6 +89,8 @@ export class NetnsWorld {
   static async create (opts: WorldOptions): Promise<NetnsWorld> {
     if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) throw new Error(`nodes must be 1..${MAX_NODES}`)
     const log = opts.log.child({ component: 'netns' })
+    // One wireguard-go per node is what worlds are for; make sure they can all start.
+    ensureInotifyInstances(opts.nodes + (opts.controller === true ? 1 : 0), log)
     const names = new WorldNames(newPrefix())
     if (opts.cleanStale !== false) await cleanupStale(log, names.prefix)
     // Owner record first, made atomically, so a concurrent stale cleanup never mistakes this run for debris.
