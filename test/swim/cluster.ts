@@ -20,7 +20,7 @@ export class Cluster {
   readonly sent: Sent[] = []
   t = 0
   /** Drops a packet when it returns true. */
-  cut: (from: number, to: number) => boolean = () => false
+  cut: (from: number, to: number, packet: Packet) => boolean = () => false
   private readonly inflight: Array<{ at: number, to: number, from: string, bytes: Uint8Array }> = []
   private readonly random: SeededRandom
   readonly config: SwimConfig
@@ -71,7 +71,7 @@ export class Cluster {
       const d = decodePacket(tx.bytes, 65_000)
       if (!d.ok) throw new Error(`node ${i} sent an undecodable packet: ${d.reason}`)
       this.sent.push({ t: this.t, from: i, to, packet: d.packet, bytes: tx.bytes })
-      if (to < 0 || this.cut(i, to)) continue
+      if (to < 0 || this.cut(i, to, d.packet)) continue
       this.inflight.push({ at: this.t + this.latency, to, from: this.addrs[i]!, bytes: tx.bytes })
     }
     for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) this.events.push({ node: i, e })
