@@ -84,8 +84,17 @@ async function main (argv: string[]): Promise<number> {
   for (const n of sizes) checkOpenFiles(n, opts)
 
   const log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
+  const cleanups = new Set<() => Promise<void>>()
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log(`${sig}: stopping the controller`)
+    void Promise.allSettled([...cleanups].map(async fn => await fn())).then(() => process.exit(130))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   const runs: SizeFigures[] = []
-  for (const n of sizes) runs.push(await runScenario(n, opts, log))
+  for (const n of sizes) runs.push(await runScenario(n, opts, log, cleanups))
+  process.off('SIGINT', onSignal)
+  process.off('SIGTERM', onSignal)
   const command = `node dist/bench/controller.js ${argv.join(' ')}`.trim()
   process.stdout.write(formatReport(runs, { command, joins: opts.joins, steadyMs: opts.steadyMs }))
   if (v.json === true) process.stdout.write(JSON.stringify({ bench: 'controller', command, joins: opts.joins, steadyMs: opts.steadyMs, runs }) + '\n')

@@ -1,5 +1,4 @@
-import type { NodeRecord } from '../../lib/wire/netmap.js'
-import { UpdateChannel, type ChannelCounters, type ChannelTarget } from './channel.js'
+import { UpdateChannel, type ChannelCounters, type ChannelObserver, type ChannelTarget } from './channel.js'
 import type { RegisteredNode } from './client.js'
 
 /**
@@ -37,8 +36,12 @@ export class ChannelSet {
   readonly channels: UpdateChannel[] = []
   private readonly watches = new Map<string, { watch: JoinWatch, resolve: () => void }>()
 
-  /** Opens one channel per node, at most `concurrency` connecting at once; `since` is the version they all hold. */
-  async openAll (target: SetTarget, nodes: readonly RegisteredNode[], since: number | null, concurrency: number,
+  /**
+   * Opens one channel per node, at most `concurrency` connecting at once. `since()` is the version a simulated
+   * daemon holds when its channel opens (the newest it has heard of), so it starts current, as a daemon that
+   * has been following the mesh would, rather than fetching a full map.
+   */
+  async openAll (target: SetTarget, nodes: readonly RegisteredNode[], since: () => number | null, concurrency: number,
     onProgress: (opened: number) => void): Promise<void> {
     let next = 0
     let opened = 0
@@ -46,9 +49,9 @@ export class ChannelSet {
       while (next < nodes.length) {
         const i = next++
         const node = nodes[i]!
-        const ch = new UpdateChannel(i, (c, r, at, bytes, kind) => this.seen(c, r, at, bytes, kind))
+        const ch = new UpdateChannel(i, this.observer)
         this.channels[i] = ch
-        const t: ChannelTarget = { ...target, credential: node.credential, sourceIp: node.sourceIp, since }
+        const t: ChannelTarget = { ...target, credential: node.credential, sourceIp: node.sourceIp, since: since() }
         await ch.open(t)
         onProgress(++opened)
       }
@@ -80,10 +83,19 @@ export class ChannelSet {
     this.watches.delete(publicKey)
   }
 
-  private seen (c: UpdateChannel, r: NodeRecord, atMs: number, lineBytes: number, kind: 'delta' | 'full'): void {
-    if (this.watches.size === 0) return
-    const w = this.watches.get(r.publicKey)
-    if (w === undefined) return
+  private readonly observer: ChannelObserver = {
+    record: (c, r, atMs, lineBytes) => {
+      if (this.watches.size === 0) return
+      const w = this.watches.get(r.publicKey)
+      if (w !== undefined) this.arrived(w, c, atMs, lineBytes, 'delta')
+    },
+    full: (c, line, atMs) => {
+      // Public keys are base64 without quotes or backslashes, so a byte search cannot hit inside an escape.
+      for (const w of this.watches.values()) if (line.includes(`"publicKey":"${w.watch.publicKey}"`)) this.arrived(w, c, atMs, line.length + 1, 'full')
+    }
+  }
+
+  private arrived (w: { watch: JoinWatch, resolve: () => void }, c: UpdateChannel, atMs: number, lineBytes: number, kind: 'delta' | 'full'): void {
     const { watch } = w
     if (!Number.isNaN(watch.arrivedAtMs[c.index]!)) return
     watch.arrivedAtMs[c.index] = atMs

@@ -8,8 +8,19 @@ import type { NetmapMessage, NodeRecord } from '../../lib/wire/netmap.js'
  * record it sees to a callback with the time the chunk carrying it arrived.
  */
 
-/** Called for every node record a delta or full map carries; `atMs` is performance.now() at chunk arrival. */
-export type RecordSeen = (channel: UpdateChannel, record: NodeRecord, atMs: number, lineBytes: number, kind: 'delta' | 'full') => void
+/** What a channel reports upwards; `atMs` is performance.now() when the chunk completing the line arrived. */
+export interface ChannelObserver {
+  /** Every node record a delta carries. */
+  record: (channel: UpdateChannel, record: NodeRecord, atMs: number, lineBytes: number) => void
+  /** A full map (left unparsed: at 10,000 nodes it is megabytes, and parsing thousands would make the bench the bottleneck). */
+  full: (channel: UpdateChannel, line: Buffer, atMs: number) => void
+}
+
+/** An observer that ignores everything (for channels that are not measured). */
+export const IGNORE: ChannelObserver = { record: () => {}, full: () => {} }
+
+const FULL_PREFIX = Buffer.from('{"type":"full"')
+const VERSION_RE = /"version":(\d+)/
 
 /** Per-channel counters, summed by ChannelSet. */
 export interface ChannelCounters {
@@ -53,7 +64,7 @@ export class UpdateChannel {
   private socket: Socket | null = null
   private pending: Buffer[] = []
 
-  constructor (readonly index: number, private readonly onRecord: RecordSeen) {}
+  constructor (readonly index: number, private readonly observer: ChannelObserver) {}
 
   /** Bytes read from the socket so far, HTTP headers and chunk framing included. */
   wireBytes (): number {
@@ -124,6 +135,10 @@ export class UpdateChannel {
   private onLine (line: Buffer, atMs: number): void {
     const bytes = line.length + 1
     if (line.length === 0) return
+    if (line.subarray(0, FULL_PREFIX.length).equals(FULL_PREFIX)) {
+      this.onFull(line, atMs)
+      return
+    }
     let msg: NetmapMessage
     try {
       msg = JSON.parse(line.toString('utf8')) as NetmapMessage
@@ -140,13 +155,7 @@ export class UpdateChannel {
         if (msg.from !== this.version) this.counters.gaps++
         this.version = msg.to
         this.lastDeltaUpserts = msg.upsert?.length ?? 0
-        for (const r of msg.upsert ?? []) this.onRecord(this, r, atMs, bytes, 'delta')
-        return
-      case 'full':
-        this.counters.bytes.full += bytes
-        this.counters.lines.full++
-        this.version = msg.netmap.version
-        for (const r of msg.netmap.nodes) this.onRecord(this, r, atMs, bytes, 'full')
+        for (const r of msg.upsert ?? []) this.observer.record(this, r, atMs, bytes)
         return
       case 'ping':
         this.counters.bytes.ping += bytes
@@ -157,5 +166,20 @@ export class UpdateChannel {
         this.counters.bytes.other += bytes
         this.counters.lines.other++
     }
+  }
+
+  /** A full map: the version comes from the netmap header, which the controller serializes before the node list. */
+  private onFull (line: Buffer, atMs: number): void {
+    const m = VERSION_RE.exec(line.subarray(0, 512).toString('utf8'))
+    if (m === null) {
+      this.counters.malformed++
+      this.counters.bytes.other += line.length + 1
+      this.counters.lines.other++
+      return
+    }
+    this.counters.bytes.full += line.length + 1
+    this.counters.lines.full++
+    this.version = Number(m[1])
+    this.observer.full(this, line, atMs)
   }
 }

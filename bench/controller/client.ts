@@ -2,7 +2,7 @@ import { Pool } from 'undici'
 import { generateKeyPair, type KeyPair } from '../../lib/wire/keys.js'
 import { newNonce, signRegistration } from '../../lib/wire/proof.js'
 import type {
-  ControllerInfo, CreateTokenRequest, CreateTokenResponse, HeartbeatRequest, RegisterRequest, RegisterResponse
+  ControllerInfo, CreateTokenRequest, CreateTokenResponse, HeartbeatRequest, HeartbeatResponse, NodeListResponse, RegisterRequest, RegisterResponse
 } from '../../lib/wire/api.js'
 
 /**
@@ -98,6 +98,11 @@ export class ApiClient {
     return res.token
   }
 
+  /** `GET /v1/nodes` with the admin key. */
+  async listNodes (adminKey: string): Promise<NodeListResponse> {
+    return await this.call<NodeListResponse>('GET /v1/nodes', sourceAddress(0), 'GET', '/v1/nodes', undefined, adminKey)
+  }
+
   /** `POST /v1/register` with a fresh proof of key possession. */
   async register (info: ControllerInfo, id: NodeIdentity, token: string, nowMs: number): Promise<RegisteredNode> {
     const fields = { publicKey: id.keys.publicKey, hostname: id.hostname, endpoints: id.endpoints, timestamp: nowMs, nonce: newNonce() }
@@ -114,8 +119,8 @@ export class ApiClient {
   }
 
   /** `POST /v1/heartbeat` as `node`. */
-  async heartbeat (node: RegisteredNode, req: HeartbeatRequest): Promise<void> {
-    await this.call<unknown>('POST /v1/heartbeat', node.sourceIp, 'POST', '/v1/heartbeat', req, node.credential)
+  async heartbeat (node: RegisteredNode, req: HeartbeatRequest): Promise<HeartbeatResponse> {
+    return await this.call<HeartbeatResponse>('POST /v1/heartbeat', node.sourceIp, 'POST', '/v1/heartbeat', req, node.credential)
   }
 
   /** Closes every pool. */

@@ -93,7 +93,8 @@ export async function startController (opts: ControllerProcessOptions): Promise<
     stopped ??= (async () => {
       if (!exited) {
         child.kill('SIGTERM')
-        if (!await waitExit(child, 10_000)) {
+        // Writing a CPU profile of a long run takes tens of seconds; killing early would lose it.
+        if (!await waitExit(child, opts.cpuProfDir === null ? 10_000 : 120_000)) {
           child.kill('SIGKILL')
           await waitExit(child, 5_000)
         }

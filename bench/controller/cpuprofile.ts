@@ -7,7 +7,7 @@ import { basename } from 'node:path'
  * most self time, and the project functions with the most inclusive time, so a report can say what
  * dominates the controller's CPU without a GUI.
  *
- * Usage: node dist/bench/controller/cpuprofile.js FILE.cpuprofile [--top 25]
+ * Usage: node dist/bench/controller/cpuprofile.js FILE.cpuprofile [--top 25] [--callers FUNCTION]
  */
 
 interface CallFrame { functionName: string, url: string, lineNumber: number }
@@ -19,6 +19,25 @@ function label (f: CallFrame): string {
   if (f.url === '') return name
   const file = f.url.includes('/node_modules/') ? f.url.slice(f.url.lastIndexOf('/node_modules/') + 14) : basename(f.url)
   return `${name} ${file}:${f.lineNumber + 1}`
+}
+
+/** Self ms of every stack whose leaf-most frame matching `needle` is reached, keyed by the stack above it (up to `depth` callers). */
+export function callersOf (p: Profile, needle: string, depth = 6): Map<string, number> {
+  const byId = new Map(p.nodes.map(n => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const out = new Map<string, number>()
+  for (let i = 0; i < p.samples.length; i++) {
+    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000
+    let cur: number | undefined = p.samples[i]!
+    while (cur !== undefined && !label(byId.get(cur)!.callFrame).includes(needle)) cur = parent.get(cur)
+    if (cur === undefined) continue
+    const chain: string[] = []
+    for (let up = parent.get(cur); up !== undefined && chain.length < depth; up = parent.get(up)) chain.push(label(byId.get(up)!.callFrame))
+    const key = chain.join(' < ')
+    out.set(key, (out.get(key) ?? 0) + dt)
+  }
+  return out
 }
 
 /** Self and inclusive ms per function label of `p`. */
@@ -56,7 +75,16 @@ function main (argv: string[]): number {
   }
   const topIdx = argv.indexOf('--top')
   const top = topIdx >= 0 ? Number(argv[topIdx + 1]) : 25
-  const s = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as Profile)
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
+  const callersIdx = argv.indexOf('--callers')
+  if (callersIdx >= 0) {
+    const needle = argv[callersIdx + 1] ?? ''
+    const m = callersOf(profile, needle)
+    process.stdout.write(`time under "${needle}", by caller chain:\n`)
+    for (const [k, ms] of [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${ms.toFixed(0).padStart(7)} ms  ${k}\n`)
+    return 0
+  }
+  const s = summarizeProfile(profile)
   const busy = [...s.self.entries()].filter(([l]) => l !== '(idle)' && l !== '(program)').reduce((a, [, v]) => a + v, 0)
   const pct = (ms: number): string => `${((100 * ms) / s.totalMs).toFixed(1).padStart(5)} %`
   const print = (title: string, m: Map<string, number>, filter: (l: string) => boolean): void => {

@@ -39,6 +39,8 @@ export class HeartbeatLoad {
   private lastTickMs = 0
   private timer: NodeJS.Timeout | null = null
   private figures: HeartbeatFigures = HeartbeatLoad.empty()
+  /** The newest netmap version any heartbeat answer named (-1 before the first); a fresh channel asks `since` it. */
+  latestVersion = -1
 
   constructor (private readonly client: ApiClient, private readonly opts: HeartbeatLoadOptions) {}
 
@@ -108,7 +110,8 @@ export class HeartbeatLoad {
     const t0 = performance.now()
     this.inFlight++
     figures.sent++
-    this.client.heartbeat(node, req).then(() => {
+    this.client.heartbeat(node, req).then(res => {
+      if (res.version > this.latestVersion) this.latestVersion = res.version
       figures.ok++
       figures.latenciesMs.push(performance.now() - t0)
     }, (err: unknown) => {

@@ -1,5 +1,5 @@
 import type { ControllerInfo } from '../../lib/wire/api.js'
-import { UpdateChannel } from './channel.js'
+import { IGNORE, UpdateChannel } from './channel.js'
 import type { ChannelSet, SetTarget } from './channel-set.js'
 import { makeIdentity, type ApiClient, type RegisteredNode } from './client.js'
 import type { HeartbeatLoad } from './heartbeats.js'
@@ -96,7 +96,7 @@ export async function runJoins (client: ApiClient, info: ControllerInfo, token: 
  * gets the full map) and starts heartbeating. Returns the size of that full map line, or null.
  */
 async function joinMesh (node: RegisteredNode, target: SetTarget, heartbeats: HeartbeatLoad, extra: UpdateChannel[]): Promise<number | null> {
-  const ch = new UpdateChannel(-1, () => {})
+  const ch = new UpdateChannel(-1, IGNORE)
   extra.push(ch)
   await ch.open({ host: target.host, port: target.port, epoch: target.epoch, credential: node.credential, sourceIp: node.sourceIp, since: null })
   heartbeats.add(node)

@@ -3,7 +3,7 @@ import type { SetCounters } from './channel-set.js'
 import type { HeartbeatFigures } from './heartbeats.js'
 import type { JoinResult } from './joins.js'
 import { cpuFraction, type ProcSample } from './procstat.js'
-import type { RegisterFigures } from './setup.js'
+import type { Census, RegisterFigures } from './setup.js'
 import { max, mean, median, percentile, round } from './stats.js'
 import { steadyMedians, type SteadyResult } from './steady.js'
 
@@ -33,6 +33,8 @@ export interface RawRun {
   integrity: SetCounters
   /** 1-minute load average of the host before the joins and after the steady window (other work competes for the cores). */
   hostLoad: [number, number]
+  /** The controller's own view (GET /v1/nodes) before the joins and after the steady window. */
+  census: { atJoins: Census, atEnd: Census }
 }
 
 const MiB = 1024 * 1024
@@ -116,6 +118,7 @@ export function summarize (r: RawRun) {
       channelWireBytesPerChannelPerSecond: round((r.steady.channels.wireBytes * 1000) / r.steady.wallMs / Math.max(1, r.joinPhase.channelCount), 1),
       deltaLinesDuringSteady: r.steady.channels.lines.delta
     },
+    census: r.census,
     hostLoad1m: { beforeJoins: round(r.hostLoad[0], 2), afterSteady: round(r.hostLoad[1], 2) },
     integrity: {
       versionGaps: r.integrity.gaps,
@@ -132,6 +135,8 @@ const f = (x: number | null | undefined, unit = ''): string => (x === null || x 
 export function formatReport (runs: SizeFigures[], meta: { command: string, joins: number, steadyMs: number }): string {
   const rows: Array<[string, (s: SizeFigures) => string]> = [
     ['heartbeat interval', s => f(s.heartbeatIntervalMs, ' ms')],
+    ['online / connected at joins', s => `${s.census.atJoins.health.online ?? 0} / ${s.census.atJoins.connected}`],
+    ['online / connected at end', s => `${s.census.atEnd.health.online ?? 0} / ${s.census.atEnd.connected}`],
     ['register N: rate', s => f(s.setup.registerPerSecond, ' /s')],
     ['register N: p50 / p99', s => `${f(s.setup.registerP50Ms)} / ${f(s.setup.registerP99Ms, ' ms')}`],
     ['open N channels', s => f(s.setup.openChannelsMs, ' ms')],

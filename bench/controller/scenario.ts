@@ -7,7 +7,7 @@ import { HeartbeatLoad } from './heartbeats.js'
 import { runJoins } from './joins.js'
 import { ProcSampler } from './procstat.js'
 import { summarize, type SizeFigures } from './report.js'
-import { fetchInfo, registerAll, settle } from './setup.js'
+import { census, fetchInfo, registerAll, settle } from './setup.js'
 import { runSteady } from './steady.js'
 
 /**
@@ -33,9 +33,14 @@ export interface ScenarioOptions {
   keep: boolean
 }
 
-/** Runs the bench at `n` nodes; `log` gets progress lines (stderr). */
-export async function runScenario (n: number, opts: ScenarioOptions, log: (s: string) => void): Promise<SizeFigures> {
+/**
+ * Runs the bench at `n` nodes; `log` gets progress lines (stderr). While it runs, `cleanups` holds what stops
+ * the controller, so a signal handler can stop it before the bench exits.
+ */
+export async function runScenario (n: number, opts: ScenarioOptions, log: (s: string) => void,
+  cleanups: Set<() => Promise<void>>): Promise<SizeFigures> {
   const ctl = await startController({ extraArgs: opts.controllerArgs, cpuProfDir: opts.cpuProfDir, keep: opts.keep })
+  cleanups.add(ctl.stop)
   log(`[n=${n}] controller pid ${ctl.pid} at ${ctl.origin} (data ${ctl.dataDir}), heartbeat interval ${ctl.info.heartbeatIntervalMs} ms`)
   const sampler = new ProcSampler(ctl.pid)
   const client = new ApiClient(ctl.origin, opts.connectionsPerSource)
@@ -66,13 +71,15 @@ export async function runScenario (n: number, opts: ScenarioOptions, log: (s: st
     const target: SetTarget = { origin: ctl.origin, host: url.hostname, port: Number(url.port), epoch: info.epoch }
     const tOpen = performance.now()
     lastLog = tOpen
-    await set.openAll(target, reg.nodes, info.version, opts.openConcurrency, opened => {
+    await set.openAll(target, reg.nodes, () => Math.max(info.version, heartbeats.latestVersion), opts.openConcurrency, opened => {
       if (performance.now() - lastLog > 2000 || opened === n) { lastLog = performance.now(); log(`[n=${n}] channels open ${opened}/${n}`) }
     })
     const openMs = performance.now() - tOpen
     const settleMs = await settle(ctl.origin, set, 60_000 + n * 10)
     log(`[n=${n}] ${settleMs === null ? 'channels did NOT settle on one version within the bound' : `settled in ${settleMs.toFixed(0)} ms`}`)
     const afterSetup = sampler.sample()
+    const atJoins = await census(client, ctl.adminKey)
+    log(`[n=${n}] controller sees ${atJoins.total} nodes, ${atJoins.connected} connected, health ${JSON.stringify(atJoins.health)}`)
 
     const loadBeforeJoins = loadavg()[0]!
     const beforeJoins = set.counters()
@@ -88,6 +95,8 @@ export async function runScenario (n: number, opts: ScenarioOptions, log: (s: st
 
     log(`[n=${n}] steady state for ${opts.steadyMs} ms`)
     const steady = await runSteady(sampler, set, heartbeats, opts.steadyMs)
+    const atEnd = await census(client, ctl.adminKey)
+    log(`[n=${n}] at the end: ${atEnd.total} nodes, ${atEnd.connected} connected, health ${JSON.stringify(atEnd.health)}`)
     return summarize({
       n,
       heartbeatIntervalMs: ctl.info.heartbeatIntervalMs,
@@ -106,7 +115,8 @@ export async function runScenario (n: number, opts: ScenarioOptions, log: (s: st
       },
       steady,
       integrity: set.counters(),
-      hostLoad: [loadBeforeJoins, loadavg()[0]!]
+      hostLoad: [loadBeforeJoins, loadavg()[0]!],
+      census: { atJoins, atEnd }
     })
   } finally {
     clearInterval(watchdog)
@@ -116,6 +126,7 @@ export async function runScenario (n: number, opts: ScenarioOptions, log: (s: st
     for (const c of extra) c.close()
     await client.close()
     await ctl.stop()
+    cleanups.delete(ctl.stop)
     if (opts.keep) log(`[n=${n}] kept ${ctl.dataDir}`)
   }
 }

@@ -58,6 +58,21 @@ export async function registerAll (client: ApiClient, info: ControllerInfo, toke
   return { nodes, figures: { nodes: n, wallMs: performance.now() - t0, latenciesMs, retried } }
 }
 
+/** How many nodes the controller holds by health, and how many have an update channel open. */
+export interface Census { total: number, connected: number, health: Record<string, number> }
+
+/** Asks the controller (`GET /v1/nodes`) for its view of the simulated mesh: a sanity check that the load is what it claims. */
+export async function census (client: ApiClient, adminKey: string): Promise<Census> {
+  const { nodes } = await client.listNodes(adminKey)
+  const health: Record<string, number> = {}
+  let connected = 0
+  for (const n of nodes) {
+    health[n.health] = (health[n.health] ?? 0) + 1
+    if (n.connected) connected++
+  }
+  return { total: nodes.length, connected, health }
+}
+
 /** `GET /v1/info` (the current epoch and netmap version). */
 export async function fetchInfo (origin: string): Promise<ControllerInfo> {
   const res = await request(`${origin}/v1/info`)
