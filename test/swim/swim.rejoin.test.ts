@@ -1,0 +1,90 @@
+import t from 'tap'
+import { encodeHead, encodePacket, encodeUpdate, type Message, type Update } from '../../lib/swim/codec.js'
+import { restartIncarnation } from '../../lib/swim/types.js'
+import { Cluster } from './cluster.js'
+
+const craft = (from: string, msg: Message, updates: Update[]): Uint8Array => encodePacket(encodeHead(from, msg), updates.map(encodeUpdate))
+
+t.test('a healed partition rejoins by itself: dead members are re-probed and refute', async t => {
+  const c = new Cluster(6)
+  c.runUntil(1000)
+  const side = (i: number): number => (i < 3 ? 0 : 1)
+  c.cut = (a, b) => side(a) !== side(b)
+  c.runUntilTrue(() => [0, 1, 2].every(i => [3, 4, 5].every(j => c.view(i, j) === 'dead' && c.view(j, i) === 'dead')), 60_000)
+  t.pass('each side holds the other dead')
+  const mark0 = c.sent.length
+  c.cut = () => false
+  const took = c.runUntilTrue(() => [0, 1, 2, 3, 4, 5].every(i => [0, 1, 2, 3, 4, 5].every(j => i === j || c.view(i, j) === 'alive')), 60_000)
+  t.ok(took < 20_000, `everyone alive again ${took} ms after healing`)
+  const first = c.sent.slice(mark0).find(s => side(s.from) !== side(s.to))!
+  t.equal(first.packet.msg.type, 'ping', 'the first packet across is a dead re-probe')
+  t.match(first.packet.updates[0], { state: 'dead', id: c.ids[first.to] }, 'carrying the death of its target')
+  t.ok(c.events.some(x => x.e.type === 'refute'), 'members refuted their deaths')
+  // And it stays healed.
+  const mark = c.events.length
+  c.runUntil(c.t + 20_000)
+  t.same(c.events.slice(mark).filter(x => x.e.type === 'dead' || x.e.type === 'suspect'), [], 'no new accusations')
+})
+
+t.test('a restarted node held dead comes back for everyone, with or without its saved incarnation', async t => {
+  for (const mode of ['saved + 1', 'state lost'] as const) {
+    const c = new Cluster(4)
+    c.runUntil(1000)
+    c.crash(3)
+    c.runUntilTrue(() => [0, 1, 2].every(i => c.view(i, 3) === 'dead'), 30_000)
+    const inc = mode === 'saved + 1' ? restartIncarnation(0, 0) : 0
+    c.make(3, inc)
+    const took = c.runUntilTrue(() => [0, 1, 2].every(i => c.view(i, 3) === 'alive') && [0, 1, 2].every(j => c.view(3, j) === 'alive'), 20_000)
+    t.ok(took < 5000, `${mode}: alive everywhere after ${took} ms`)
+    t.equal(c.core(0).member(c.ids[3]!)!.incarnation, 1, `${mode}: at incarnation 1`)
+    t.ok(c.eventsAbout('alive', 3).length >= 3, `${mode}: alive events for the daemon to re-add the peer`)
+  }
+})
+
+t.test('restartIncarnation is above the saved one and at least the wall-clock second', async t => {
+  t.equal(restartIncarnation(null, 0), 0)
+  t.equal(restartIncarnation(4, 0), 5)
+  t.equal(restartIncarnation(4, 1_700_000_000_000), 1_700_000_000)
+  t.equal(restartIncarnation(1_700_000_005, 1_700_000_000_000), 1_700_000_006)
+})
+
+t.test('noteAlive: an authenticated announcement revives a member whose tunnel is gone', async t => {
+  const c = new Cluster(2)
+  c.runUntil(500)
+  // Node 0 holds node 1 dead, and no packet passes between them (the daemon removed the peer).
+  c.cut = () => true
+  c.inject(0, c.addrs[1]!, craft(c.ids[1]!, { type: 'gossip' }, [{ state: 'dead', id: c.ids[1]!, incarnation: 0, from: 'someone' }]))
+  // That packet was from node 1 itself, so node 0 now holds it dead and node 1 never heard.
+  t.equal(c.view(0, 1), 'dead')
+  t.equal(c.core(0).noteAlive(c.t, c.ids[1]!, 0), true, 'same incarnation: revived locally')
+  c.drain(0)
+  t.equal(c.view(0, 1), 'alive')
+  t.match(c.eventsAbout('alive', 1, 0).at(-1), { reason: /announced/ })
+  const ping = c.sent.filter(s => s.from === 0 && s.to === 1 && s.packet.msg.type === 'ping').at(-1)
+  t.match(ping?.packet.updates[0], { state: 'dead', id: c.ids[1], incarnation: 0 }, 'our next ping tells it of its death')
+  c.cut = () => false
+  c.runUntilTrue(() => c.core(0).member(c.ids[1]!)!.incarnation === 1, 5000)
+  t.equal(c.core(1).incarnation, 1, 'it refuted above the death, which now wins everywhere')
+  t.equal(c.core(0).noteAlive(c.t, c.ids[1]!, 0), false, 'an older announcement changes nothing')
+  t.equal(c.core(0).noteAlive(c.t, c.ids[1]!, 5), true, 'a newer one is adopted')
+  t.equal(c.core(0).member(c.ids[1]!)!.incarnation, 5)
+  t.equal(c.core(0).noteAlive(c.t, 'stranger', 9), false, 'not a member: ignored')
+})
+
+t.test('leave: others see left (not dead), the leaver stops probing', async t => {
+  const c = new Cluster(4)
+  c.runUntil(1000)
+  c.core(3).leave(c.t)
+  c.drain(3)
+  c.runUntilTrue(() => [0, 1, 2].every(i => c.view(i, 3) === 'left'), 5000)
+  const probes = c.core(3).stats().probes
+  c.runUntil(c.t + 5000)
+  t.equal(c.core(3).stats().probes, probes, 'no probes after leaving')
+  t.equal(c.eventsAbout('left', 3).length, 3)
+  t.equal(c.eventsAbout('dead', 3).length, 0)
+  t.equal(c.core(3).pendingBroadcasts, 0, 'the leave was fully disseminated')
+  c.crash(3)
+  c.runUntil(c.t + 20_000)
+  t.equal(c.eventsAbout('dead', 3).length, 0, 'a left member is not probed into death')
+  t.same(c.core(0).report(), { incarnation: 0, suspect: [], dead: [] }, 'left members are not reported')
+})
