@@ -82,7 +82,7 @@ export class Controller {
       onSuspicions: n => this.metrics.suspicions.inc(n)
     })
     this.registry = new Registry({
-      clock, log, store, commit: this.commit, ipam: this.ipam, netmap: this.netmap,
+      clock, log, commit: this.commit, ipam: this.ipam, netmap: this.netmap,
       liveness: this.liveness, channels: this.channels, metrics: this.metrics, heartbeatIntervalMs: config.heartbeatIntervalMs
     })
     this.registration = new Registration({

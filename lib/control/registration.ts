@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import { DataDirError, ProofRejectedError, TokenRejectedError, UnauthorizedError, WeftError } from '../errors.js'
+import { ConflictError, DataDirError, ProofRejectedError, TokenRejectedError, UnauthorizedError, WeftError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { RegisterRequest, RegisterResponse } from '../wire/api.js'
 import { verifyRegistration } from '../wire/proof.js'
@@ -91,6 +91,7 @@ export class Registration {
   private async admit (req: RegisterRequest, ctx: RegisterContext, nonceExpiresAt: number): Promise<RegisterResponse> {
     const { registry, tokens, ipam, clock } = this.d
     const existing = registry.byPublicKey(req.publicKey)
+    if (existing !== undefined && registry.isRemoving(existing.id)) throw new ConflictError('this node is being removed by an admin; register again with a join token once that is done')
     const byCred = ctx.credential === null ? undefined : registry.byCredential(ctx.credential)
     const viaCredential = existing !== undefined && byCred?.id === existing.id
     if (!viaCredential && ctx.credential !== null && req.token === undefined) {

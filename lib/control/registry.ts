@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Clock } from '../clock.js'
-import { NotFoundError, UnauthorizedError } from '../errors.js'
+import { ConflictError, NotFoundError, UnauthorizedError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { HeartbeatRequest, HeartbeatResponse, NodeStatus } from '../wire/api.js'
 import type { NodeHealth, NodeRecord } from '../wire/netmap.js'
@@ -12,7 +12,7 @@ import type { Ipam } from './ipam.js'
 import type { Liveness } from './liveness.js'
 import type { ControllerMetrics } from './metrics.js'
 import type { NetmapLog } from './netmap-log.js'
-import type { ControlStore, StoredNode } from './store.js'
+import type { StoredNode } from './store.js'
 
 /** Facts about a node that live only in memory (reset by a restart). */
 interface Runtime { observedEndpoint: string | null, netmapVersion: number | null, agentVersion: string | null }
@@ -21,7 +21,6 @@ interface Runtime { observedEndpoint: string | null, netmapVersion: number | nul
 export interface RegistryDeps {
   clock: Clock
   log: Logger
-  store: ControlStore
   commit: GroupCommit
   ipam: Ipam
   netmap: NetmapLog
@@ -53,8 +52,9 @@ export class Registry {
   private readonly byKey = new Map<string, string>()
   private readonly byCred = new Map<string, string>()
   private readonly runtime = new Map<string, Runtime>()
+  private readonly removing = new Set<string>()
 
-  constructor (readonly d: RegistryDeps) {}
+  constructor (private readonly d: RegistryDeps) {}
 
   /** Loads a stored (active or left) node at start-up, without publishing a change. */
   restore (n: StoredNode): NodeRecord {
@@ -98,17 +98,19 @@ export class Registry {
     this.publish(n.id)
   }
 
-  /** Applies a heartbeat; endpoint changes reach the netmap, times stay in memory. */
-  heartbeat (n: StoredNode, req: HeartbeatRequest, sourceIp: string | undefined): HeartbeatResponse {
+  /**
+   * Applies a heartbeat; endpoint changes reach the netmap, times stay in memory. Endpoints are not
+   * written to the store: every heartbeat repeats them, and a write here could race a removal or a
+   * credential rotation committed at the same moment.
+   */
+  heartbeat (authed: StoredNode, req: HeartbeatRequest, sourceIp: string | undefined): HeartbeatResponse {
+    const n = this.current(authed)
     const rt = this.rt(n.id)
     if (req.netmapVersion !== undefined) rt.netmapVersion = req.netmapVersion
     if (req.agentVersion !== undefined) rt.agentVersion = req.agentVersion
     let changed = false
     if (req.listenPort !== n.listenPort || req.endpoints.join(',') !== n.endpoints.join(',')) {
-      const next: StoredNode = { ...n, endpoints: [...req.endpoints], listenPort: req.listenPort, updatedAt: this.d.clock.now() }
-      this.nodes.set(n.id, next)
-      // Not synced: endpoints are re-sent with every heartbeat, so a crash loses nothing that matters.
-      this.d.store.write([{ kind: 'node', node: next }], { sync: false }).catch(err => this.d.log.error({ event: 'store.error', err }, 'lazy node write failed'))
+      this.nodes.set(n.id, { ...n, endpoints: [...req.endpoints], listenPort: req.listenPort, updatedAt: this.d.clock.now() })
       changed = true
     }
     const obs = observedEndpoint(sourceIp, req.listenPort)
@@ -119,7 +121,8 @@ export class Registry {
   }
 
   /** Marks `n` as left (durably); it stays in the netmap with health `left`. */
-  async leave (n: StoredNode): Promise<void> {
+  async leave (authed: StoredNode): Promise<void> {
+    const n = this.current(authed)
     const next: StoredNode = { ...n, state: 'left', updatedAt: this.d.clock.now() }
     await this.d.commit.commit([{ kind: 'node', node: next }])
     const cur = this.nodes.get(n.id)
@@ -132,7 +135,9 @@ export class Registry {
   async remove (id: string): Promise<void> {
     const n = this.nodes.get(id)
     if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
+    if (this.removing.has(id)) throw new ConflictError(`node ${id} is already being removed`)
     const now = this.d.clock.now()
+    this.removing.add(id)
     this.byCred.delete(n.credentialHash)
     this.d.channels.closeNode(id)
     try {
@@ -140,8 +145,12 @@ export class Registry {
     } catch (err) {
       if (this.nodes.get(id) === n) this.byCred.set(n.credentialHash, id)
       throw err
+    } finally {
+      this.removing.delete(id)
     }
     const from = this.d.liveness.verdict(id)
+    const latest = this.nodes.get(id)
+    if (latest !== undefined) this.byCred.delete(latest.credentialHash)
     this.nodes.delete(id)
     this.byKey.delete(n.publicKey)
     this.runtime.delete(id)
@@ -150,6 +159,9 @@ export class Registry {
     this.d.netmap.remove(id)
     this.logHealth(n, from ?? { health: 'online', reason: '' }, { health: 'removed', reason: 'removed by an admin' })
   }
+
+  /** True while an admin removal of `id` is being committed; registrations of its key must wait. */
+  isRemoving (id: string): boolean { return this.removing.has(id) }
 
   /** Liveness callback: a node's fused health changed. */
   onVerdict (id: string, from: HealthVerdict, to: HealthVerdict): void {
@@ -190,6 +202,16 @@ export class Registry {
 
   /** Number of active or left nodes. */
   get size (): number { return this.nodes.size }
+
+  /**
+   * The latest record of an authenticated node, re-checked after the awaits between authentication and
+   * handler: a removal or credential rotation in between makes the request unauthorized.
+   */
+  private current (authed: StoredNode): StoredNode {
+    const n = this.nodes.get(authed.id)
+    if (n === undefined || this.byCred.get(authed.credentialHash) !== n.id) throw new UnauthorizedError('node credential was revoked')
+    return n
+  }
 
   private index (n: StoredNode): void {
     this.nodes.set(n.id, n)
