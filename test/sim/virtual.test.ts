@@ -1,0 +1,47 @@
+import t from 'tap'
+import { runVirtual } from '../../sim/virtual/simulation.js'
+import { quantile, spread } from '../../sim/virtual/metrics.js'
+import { EventHeap } from '../../sim/virtual/heap.js'
+
+t.test('N=200, 0% loss: every crash is agreed by all live members within 6 s, and nobody live is declared dead', async t => {
+  const r = runVirtual({ nodes: 200, seed: 11, crash: 4, crashAtMs: 15_000, durationMs: 45_000 })
+  t.equal(r.crashed, 4)
+  t.equal(r.notAgreed, 0, 'every crash agreed before the end')
+  t.equal(r.allAgreeMs.count, 4)
+  t.ok(r.allAgreeMs.max! < 6000, `max crash-to-all-agree ${r.allAgreeMs.max} ms`)
+  t.ok(r.firstSuspectMs.max! <= r.firstDeadMs.max!, 'suspicion precedes death')
+  t.equal(r.falseDead, 0, 'no false deaths')
+  t.equal(r.falseSuspect, 0, 'no false suspicions without loss')
+  t.ok(r.maxPacketBytes <= 1200, `packets within the MTU budget (${r.maxPacketBytes})`)
+  t.ok(r.msgsPerMemberSec > 5 && r.msgsPerMemberSec < 30, `${r.msgsPerMemberSec.toFixed(1)} msgs per member per second`)
+})
+
+t.test('same seed, same trace; another seed, another trace', async t => {
+  const a = runVirtual({ nodes: 200, seed: 5, crash: 2, loss: 0.05, crashAtMs: 10_000, durationMs: 25_000 })
+  const b = runVirtual({ nodes: 200, seed: 5, crash: 2, loss: 0.05, crashAtMs: 10_000, durationMs: 25_000 })
+  const c = runVirtual({ nodes: 200, seed: 6, crash: 2, loss: 0.05, crashAtMs: 10_000, durationMs: 25_000 })
+  t.match(a.traceHash, /^[0-9a-f]{64}$/)
+  t.equal(a.traceHash, b.traceHash)
+  t.equal(a.packetsSent, b.packetsSent)
+  t.not(a.traceHash, c.traceHash)
+  t.equal(a.falseDead, 0, 'no false deaths at 5% loss either')
+})
+
+t.test('the event heap orders by time, then by insertion', async t => {
+  const h = new EventHeap<{ t: number, seq: number, name: string }>()
+  const names = ['c', 'a', 'b', 'd', 'e']
+  const times = [3, 1, 2, 1, 0]
+  names.forEach((name, i) => h.push({ t: times[i]!, seq: 0, name }))
+  const out: string[] = []
+  for (let e = h.pop(); e !== undefined; e = h.pop()) out.push(e.name)
+  t.same(out, ['e', 'a', 'd', 'b', 'c'])
+})
+
+t.test('quantiles by nearest rank', async t => {
+  t.equal(quantile([], 0.5), undefined)
+  t.equal(quantile([5], 0.99), 5)
+  const xs = Array.from({ length: 100 }, (_, i) => 100 - i)
+  t.equal(quantile(xs, 0.5), 50)
+  t.equal(quantile(xs, 0.99), 99)
+  t.same(spread([3, 1, 2]), { p50: 2, p99: 3, max: 3, count: 3 })
+})
