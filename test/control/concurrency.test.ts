@@ -7,7 +7,10 @@ t.test('1000 concurrent registrations get 1000 distinct IPs in far fewer synced 
   const tok = await token(c, { reusable: true })
   const batchesBefore = c.controller.commit.batches
   const bodies = Array.from({ length: 1000 }, (_, i) => registerBody(c.publicKey, generateKeyPair(), { hostname: `n${i}`, token: tok }))
+  const t0 = performance.now()
   const results = await Promise.all(bodies.map(async b => await call(c.url, 'POST', '/v1/register', b)))
+  const ms = performance.now() - t0
+  t.comment(`1000 concurrent registrations (client in the same process) took ${ms.toFixed(0)} ms`)
   const bad = results.filter(r => r.status !== 200)
   t.equal(bad.length, 0, `all succeed (first failure: ${JSON.stringify(bad[0]?.json)})`)
   const ips = new Set(results.map(r => r.json.meshIp))

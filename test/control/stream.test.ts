@@ -17,6 +17,7 @@ t.test('stream: full map first, then each change as a delta within a second', as
   const b = await joinNode(c, 'b')
   const d = await s.next(1000)
   t.ok(Date.now() - t0 < 1000, 'delta arrived within a second of the registration')
+  t.comment(`registration (sign + HTTP) to delta on the channel: ${Date.now() - t0} ms`)
   if (d.type !== 'delta') throw new Error(`expected delta, got ${d.type}`)
   t.equal(d.from, first.netmap.version)
   t.equal(d.to, first.netmap.version + 1)
