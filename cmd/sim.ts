@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8'
 import { ConfigError } from '../lib/errors.js'
 import { PRESETS } from '../lib/swim/config.js'
 import { runVirtual } from '../sim/virtual/simulation.js'
@@ -58,9 +59,16 @@ async function runVirtualCommand (argv: string[]): Promise<number> {
   const crash = v.crash === undefined ? 0 : parseIntFlag(v.crash, '--crash', 0, nodes - 1)
   const durationMs = v.duration === undefined ? 120_000 : parseDuration(v.duration, '--duration')
   const crashAtMs = v['crash-at'] === undefined ? 20_000 : parseDuration(v['crash-at'], '--crash-at')
-  if (crashAtMs >= durationMs) throw new ConfigError('--crash-at must be before the end of --duration')
+  if (crash > 0 && crashAtMs >= durationMs) throw new ConfigError('--crash-at must be before the end of --duration')
   const preset = PRESETS[v.config ?? 'mesh']
   if (preset === undefined) throw new ConfigError(`--config must be one of ${Object.keys(PRESETS).join(', ')} (got "${v.config}")`)
+  // Each core holds every member (~140 bytes each): n^2 memory. Fail with a fix instead of an OOM crash.
+  const needBytes = nodes * nodes * 160 + 256 * 1024 * 1024
+  const limit = getHeapStatistics().heap_size_limit
+  if (needBytes > limit) {
+    const mb = Math.ceil(needBytes / 1024 / 1024 / 1024) * 1024 + 1024
+    throw new ConfigError(`--nodes ${nodes} needs about ${Math.round(needBytes / 1024 / 1024)} MiB of heap but node allows ${Math.round(limit / 1024 / 1024)} MiB; rerun with NODE_OPTIONS=--max-old-space-size=${mb}`)
+  }
   const result = runVirtual({ nodes, seed, loss: loss / 100, latencyMinMs, latencyMaxMs, crash, crashAtMs, durationMs, config: preset() })
   process.stdout.write(v.json === true ? JSON.stringify(result, null, 2) + '\n' : formatResult(result))
   return 0
