@@ -6,7 +6,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import { Mesh, waitFor } from './mesh.js'
+import { Mesh, waitFor } from '../../sim/cluster.js'
 import { inNetns } from '../../lib/daemon/wg/exec.js'
 
 const FAKES = 100

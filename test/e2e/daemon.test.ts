@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { Mesh, waitFor } from './mesh.js'
+import { Mesh, waitFor } from '../../sim/cluster.js'
 import { inNetns } from '../../lib/daemon/wg/exec.js'
 
 const N = 6

@@ -1,5 +1,5 @@
 /**
- * A small real world for end-to-end tests: a NetnsWorld (underlay bridge, controller namespace, node
+ * A real mesh on one machine, for end-to-end tests and `weft sim run`: a NetnsWorld (underlay bridge, controller namespace, node
  * namespaces), a real `weft controller` in the controller namespace, and real `weft daemon` processes in the
  * node namespaces, each starting its own wireguard-go. Everything it starts is recorded and removed by
  * `destroy()` (and by the world's signal and exit hooks).
@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { NetnsWorld } from '../../sim/netns/world.js'
-import { askLocal, SOCKET_NAME } from '../../lib/daemon/control-socket.js'
-import type { DaemonStatus } from '../../lib/daemon/status.js'
-import { silentLogger } from '../../lib/log.js'
+import { NetnsWorld } from './netns/world.js'
+import { askLocal, SOCKET_NAME } from '../lib/daemon/control-socket.js'
+import type { DaemonStatus } from '../lib/daemon/status.js'
+import { silentLogger } from '../lib/log.js'
 
 /** The compiled CLI, run with this Node. */
-export const WEFT = fileURLToPath(new URL('../../cmd/weft.js', import.meta.url))
+export const WEFT = fileURLToPath(new URL('../cmd/weft.js', import.meta.url))
 const CONTROLLER_PORT = 8080
 
 /** Waits until `cond` holds, polling every `everyMs`; throws naming `what` after `timeoutMs`. */
@@ -29,7 +29,7 @@ export async function waitFor (what: string, cond: () => Promise<boolean> | bool
   }
 }
 
-/** A running mesh under test. */
+/** A running mesh: controller and daemons as real processes in their namespaces. */
 export class Mesh {
   readonly daemons = new Map<number, ChildProcess>()
   controller: ChildProcess | null = null
