@@ -12,6 +12,8 @@ const PART_TABLE = 'weft_part'
 export function lossScript (iface: string, percent: number): string {
   if (!Number.isInteger(percent) || percent < 0 || percent > 100) throw new Error(`loss percent ${percent} is not an integer 0-100`)
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(iface)) throw new Error(`interface name "${iface}" is not valid`)
+  // nft refuses `mod 100 < 100` (the right side must be 0-99): total loss is an unconditional drop.
+  const match = percent === 100 ? '' : `numgen random mod 100 < ${percent}`
   // Declaring the table before deleting it makes the delete succeed whether or not it existed.
   return [
     `table inet ${LOSS_TABLE}`,
@@ -19,11 +21,11 @@ export function lossScript (iface: string, percent: number): string {
     `table inet ${LOSS_TABLE} {`,
     '  chain in {',
     '    type filter hook input priority 0; policy accept;',
-    `    iifname "${iface}" numgen random mod 100 < ${percent} drop`,
+    `    iifname "${iface}" ${match} drop`,
     '  }',
     '  chain out {',
     '    type filter hook output priority 0; policy accept;',
-    `    oifname "${iface}" numgen random mod 100 < ${percent} drop`,
+    `    oifname "${iface}" ${match} drop`,
     '  }',
     '}',
     ''
