@@ -111,6 +111,8 @@ export function summarize (r: RawRun) {
       seconds: round(r.steady.wallMs / 1000, 1),
       controllerCpuMedianPct: round(100 * steadyMed.cpu, 1),
       controllerCpuMaxPct: round(100 * max(r.steady.cpuPerSecond), 1),
+      /** Controller CPU per answered heartbeat (the whole steady CPU charged to heartbeats, which dominate it): the capacity figure. */
+      controllerCpuUsPerHeartbeat: round((r.steady.controllerCpuMs * 1000) / Math.max(1, r.steady.heartbeats.ok), 0),
       controllerRssMedianMiB: round(steadyMed.rssBytes / MiB, 1),
       controllerPeakRssMiB: round(r.steady.peakRssBytes / MiB, 1),
       benchCpuPct: round(100 * r.steady.benchCpu, 1),
@@ -154,6 +156,7 @@ export function formatReport (runs: SizeFigures[], meta: { command: string, join
     ['controller CPU, joins', s => f(s.joinPhase.controllerCpuPct, ' %')],
     ['controller CPU, steady p50', s => f(s.steady.controllerCpuMedianPct, ' %')],
     ['controller CPU, steady max', s => f(s.steady.controllerCpuMaxPct, ' %')],
+    ['controller CPU per heartbeat', s => f(s.steady.controllerCpuUsPerHeartbeat, ' us')],
     ['controller RSS, steady p50', s => f(s.steady.controllerRssMedianMiB, ' MiB')],
     ['controller RSS, peak', s => f(s.steady.controllerPeakRssMiB, ' MiB')],
     ['heartbeats /s (steady)', s => f(s.steady.heartbeats.perSecond)],

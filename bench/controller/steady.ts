@@ -13,6 +13,8 @@ export interface SteadyResult {
   wallMs: number
   /** Controller CPU per one-second window, fraction of one core. */
   cpuPerSecond: number[]
+  /** Controller CPU over the whole window, ms. */
+  controllerCpuMs: number
   /** Controller RSS at each sample, bytes. */
   rssBytes: number[]
   peakRssBytes: number
@@ -47,6 +49,7 @@ export async function runSteady (sampler: ProcSampler, set: ChannelSet, heartbea
   return {
     wallMs,
     cpuPerSecond,
+    controllerCpuMs: samples[samples.length - 1]!.cpuMs - samples[0]!.cpuMs,
     rssBytes: samples.map(s => s.rssBytes),
     peakRssBytes: max(samples.map(s => s.peakRssBytes)),
     benchCpu: (cpu.user + cpu.system) / 1000 / wallMs,
