@@ -11,7 +11,7 @@ export function formatResult (r: VirtualResult): string {
     `crash -> first dead      ${sp(r.firstDeadMs)}`,
     `crash -> all live agree  ${sp(r.allAgreeMs)}  not agreed by end: ${r.notAgreed}`,
     `false dead declarations  ${r.falseDead} (about ${r.falseDeadNodes} live nodes)`,
-    `false suspicions         ${r.falseSuspect}  refutations ${r.refutations}`,
+    `suspect events (live)    ${r.falseSuspect} (one per node that held a live node suspect)  refutations ${r.refutations}`,
     `per member per second    ${r.msgsPerMemberSec.toFixed(1)} msgs  ${r.bytesPerMemberSec.toFixed(0)} bytes  (largest packet ${r.maxPacketBytes} bytes)`,
     `packets                  ${r.packetsSent} sent, ${r.packetsLost} lost`,
     `trace                    ${r.traceHash}`,

@@ -52,7 +52,7 @@ export interface VirtualResult {
   /** Death declarations about live nodes (by any node), and how many distinct live nodes that hit. */
   falseDead: number
   falseDeadNodes: number
-  /** Suspicions of live nodes (normal under loss; refuted). */
+  /** Suspect events about live nodes, one per node that came to hold it suspect (normal under loss; refuted). */
   falseSuspect: number
   refutations: number
   /** Per member per second, over the whole run. */
