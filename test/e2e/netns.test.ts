@@ -1,7 +1,6 @@
 import t from 'tap'
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { promisify } from 'node:util'
-import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { silentLogger } from '../../lib/log.js'
@@ -116,6 +115,37 @@ t.test('stale cleanup removes a crashed run (namespaces, recorded and unrecorded
   t.ok(socks.every(s => !existsSync(s)), 'sockets removed')
   t.notOk(existsSync(names.runDir), 'run dir removed')
   t.equal(listNetns().filter(n => n.startsWith(prefix + '-')).length, N + 2, 'our namespaces untouched')
+})
+
+t.test('a process that is signalled or simply exits removes its world', async (t) => {
+  const worldJs = fileURLToPath(new URL('../../sim/netns/world.js', import.meta.url))
+  const logJs = fileURLToPath(new URL('../../lib/log.js', import.meta.url))
+  const body = (tail: string): string => `
+    const { NetnsWorld } = await import(${JSON.stringify(worldJs)})
+    const { silentLogger } = await import(${JSON.stringify(logJs)})
+    const w = await NetnsWorld.create({ nodes: 2, log: silentLogger(), cleanStale: false })
+    w.spawn(w.names.nodeNs(0), ['sleep', '600'], { name: 'sleep' })
+    process.stdout.write(w.names.prefix + '\\n')
+    ${tail}
+  `
+  for (const [how, tail] of [['SIGTERM', 'setInterval(() => {}, 1000)'], ['SIGINT', 'setInterval(() => {}, 1000)'], ['exit', 'process.exit(0)']] as const) {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', body(tail)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.setEncoding('utf8')
+    const childPrefix = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d: string) => { out += d; if (out.includes('\n')) resolve(out.trim()) })
+      child.on('exit', () => { if (!out.includes('\n')) reject(new Error('child exited before making its world')) })
+    })
+    const exited = new Promise<NodeJS.Signals | number | null>(resolve => child.on('exit', (code, signal) => resolve(signal ?? code)))
+    if (how !== 'exit') {
+      t.equal(listNetns().filter(n => n.startsWith(childPrefix + '-')).length, 3, `${how}: world exists while the child runs`)
+      child.kill(how)
+    }
+    const result = await exited
+    if (how !== 'exit') t.equal(result, how, `${how}: the child still ends by the signal`)
+    t.same(listNetns().filter(n => n.startsWith(childPrefix + '-')), [], `${how}: namespaces removed`)
+    t.notOk(existsSync(new WorldNames(childPrefix).runDir), `${how}: run dir removed`)
+  }
 })
 
 t.test('spawned processes are tracked and destroy() leaves nothing of the run', async (t) => {

@@ -268,6 +268,15 @@ t.test('kernel driver (`wg` tool) reads and changes the same interface identical
   await t.rejects(viaWg.apply([{ kind: 'add', peer: { publicKey: k, endpoint: 'nope:1', allowedIps: [], keepaliveSeconds: 0 } }]), { code: 'WEFT_ERR_DEVICE', applied: 0 })
 })
 
+t.test('impossible driver choices are config errors that say what to fix', async (t) => {
+  const common = { privateKey: generateKeyPair().privateKey, listenPort: 51899, netns: world.names.nodeNs(2), log }
+  await t.rejects(openDevice({ ...common, driver: 'kernel', ifname: `${prefix}k0` }), { code: 'WEFT_ERR_CONFIG', message: /cannot create WireGuard links/ },
+    'no kernel module on this machine')
+  await t.rejects(openDevice({ ...common, driver: 'auto', ifname: world.names.nodeEth(2) }), { code: 'WEFT_ERR_CONFIG', message: /exists \(veth\)/ },
+    'a name taken by another kind of link')
+  await t.rejects(openDevice({ ...common, driver: 'auto', ifname: 'this-name-is-too-long' }), { code: 'WEFT_ERR_CONFIG' })
+})
+
 t.test('destroy removes the link and ends its wireguard-go', async (t) => {
   const ifname = world.names.nodeWg(2)
   const sock = uapiSocketPath(ifname)
