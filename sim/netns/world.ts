@@ -27,7 +27,7 @@ export interface WorldOptions {
    * Default: true; tap and `weft sim` both want it.
    */
   handleSignals?: boolean
-  /** Parallel `ip -n` processes while configuring nodes. Default: 4, twice the cores here, since each mostly waits on the kernel. */
+  /** Parallel `ip`/`nft` processes when configuring many nodes. Default: 4, twice the cores here, since each mostly waits on the kernel. */
   concurrency?: number
   log: Logger
 }
@@ -74,6 +74,7 @@ export class NetnsWorld {
   readonly nodes: number
   readonly hasController: boolean
   private readonly log: Logger
+  private readonly concurrency: number
   private readonly unhook: () => void
   private destroyed = false
 
@@ -82,6 +83,7 @@ export class NetnsWorld {
     this.nodes = opts.nodes
     this.hasController = opts.controller === true
     this.log = opts.log
+    this.concurrency = opts.concurrency ?? 4
     this.unhook = unhook
   }
 
@@ -102,7 +104,7 @@ export class NetnsWorld {
     const world = new NetnsWorld(names, opts, unhook)
     const t0 = Date.now()
     try {
-      await world.build(opts.concurrency ?? 4)
+      await world.build()
     } catch (err) {
       await world.destroy()
       throw err
@@ -111,11 +113,13 @@ export class NetnsWorld {
     return world
   }
 
-  private async build (concurrency: number): Promise<void> {
+  private async build (): Promise<void> {
     const n = this.names
     const idx = Array.from({ length: this.nodes }, (_, i) => i)
     const all = [n.bridgeNs, ...(this.hasController ? [n.controllerNs] : []), ...idx.map(i => n.nodeNs(i))]
-    await run(['ip', '-batch', '-'], { input: all.map(ns => `netns add ${ns}\n`).join('') })
+    // Batches scale with the node count; allow far more than the ~20 ms per namespace measured under load.
+    const timeoutMs = 30_000 + 100 * this.nodes
+    await run(['ip', '-batch', '-'], { input: all.map(ns => `netns add ${ns}\n`).join(''), timeoutMs })
     // Both veth ends are created from the bridge namespace, the node end straight into its namespace.
     const br = [`link add ${n.bridge} type bridge`, `link set ${n.bridge} up`, 'link set lo up']
     const wire = (port: string, eth: string, ns: string): void => {
@@ -123,12 +127,12 @@ export class NetnsWorld {
     }
     if (this.hasController) wire(n.controllerPort, n.controllerEth, n.controllerNs)
     for (const i of idx) wire(n.nodePort(i), n.nodeEth(i), n.nodeNs(i))
-    await run(ipCmd(n.bridgeNs, '-batch', '-'), { input: br.join('\n') + '\n' })
+    await run(ipCmd(n.bridgeNs, '-batch', '-'), { input: br.join('\n') + '\n', timeoutMs })
     const configure = async (ns: string, eth: string, addr: string): Promise<void> => {
       await run(ipCmd(ns, '-batch', '-'), { input: `link set lo up\naddr add ${addr}/${UNDERLAY_PREFIX_LEN} dev ${eth}\nlink set ${eth} up\n` })
     }
     if (this.hasController) await configure(n.controllerNs, n.controllerEth, n.controllerAddr)
-    await pool(idx, concurrency, async i => await configure(n.nodeNs(i), n.nodeEth(i), n.nodeAddr(i)))
+    await pool(idx, this.concurrency, async i => await configure(n.nodeNs(i), n.nodeEth(i), n.nodeAddr(i)))
   }
 
   /** Runs `argv` to completion inside namespace `ns`. */
@@ -172,13 +176,15 @@ export class NetnsWorld {
   /** Cuts the underlay between node groups `a` and `b` (both directions, on every node of both). */
   async partition (a: readonly number[], b: readonly number[]): Promise<void> {
     const addrs = (g: readonly number[]): string[] => g.map(i => this.names.nodeAddr(i))
-    for (const i of a) await setBlocked(this.names.nodeNs(i), addrs(b))
-    for (const i of b) await setBlocked(this.names.nodeNs(i), addrs(a))
+    const blockA = addrs(a)
+    const blockB = addrs(b)
+    await pool([...a.map(i => [i, blockB] as const), ...b.map(i => [i, blockA] as const)], this.concurrency,
+      async ([i, block]) => await setBlocked(this.names.nodeNs(i), block))
   }
 
   /** Removes every partition rule (loss rules stay). */
   async heal (): Promise<void> {
-    for (let i = 0; i < this.nodes; i++) await setBlocked(this.names.nodeNs(i), [])
+    await pool(Array.from({ length: this.nodes }, (_, i) => i), this.concurrency, async i => await setBlocked(this.names.nodeNs(i), []))
   }
 
   /** Removes the whole world; idempotent. */
