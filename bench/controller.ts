@@ -23,7 +23,7 @@ Starts a fresh controller (node dist/cmd/weft.js controller) per size on a free 
   --register-concurrency K  registrations in flight during set-up (default 32)
   --open-concurrency K      channels connecting at once during set-up (default 256)
   --source-ips K            loopback source addresses 127.88.x.y the nodes are spread over (default 64)
-  --connections K           keep-alive sockets per source address for register/heartbeat (default 2)
+  --connections K           keep-alive sockets per source address, for registrations and again for heartbeats (default 2)
   --controller-arg ARG      extra argument for \`weft controller\` (repeatable), e.g. --controller-arg=--log-level=warn
   --cpu-prof DIR            run the controller under node --cpu-prof, profiles in DIR
   --keep                    keep the controller's data dir and log
@@ -39,11 +39,12 @@ function parseSizes (s: string): number[] {
 /** Every socket both processes hold at size n, plus room for files, pipes and LevelDB; fails with what to do. */
 function checkOpenFiles (n: number, opts: ScenarioOptions): void {
   const limit = openFileLimit()
-  const sockets = n + opts.joins + opts.sourceIps * opts.connectionsPerSource
+  const pooled = 2 * opts.sourceIps * opts.connectionsPerSource
+  const sockets = n + opts.joins + pooled
   const need = sockets + 512
   if (limit < need) {
     throw new ConfigError(`ulimit -n is ${limit}, but N=${n} needs about ${need} open files in the bench and again in the controller ` +
-      `(${n} update channels + ${opts.joins} joins + ${opts.sourceIps * opts.connectionsPerSource} pooled sockets + 512 spare); ` +
+      `(${n} update channels + ${opts.joins} joins + ${pooled} pooled sockets + 512 spare); ` +
       'raise it (ulimit -n) or run a smaller --sizes')
   }
 }

@@ -89,9 +89,9 @@ export class ChannelSet {
       const w = this.watches.get(r.publicKey)
       if (w !== undefined) this.arrived(w, c, atMs, lineBytes, 'delta')
     },
-    full: (c, line, atMs) => {
+    bulk: (c, line, atMs, kind) => {
       // Public keys are base64 without quotes or backslashes, so a byte search cannot hit inside an escape.
-      for (const w of this.watches.values()) if (line.includes(`"publicKey":"${w.watch.publicKey}"`)) this.arrived(w, c, atMs, line.length + 1, 'full')
+      for (const w of this.watches.values()) if (line.includes(`"publicKey":"${w.watch.publicKey}"`)) this.arrived(w, c, atMs, line.length + 1, kind)
     }
   }
 

@@ -12,15 +12,23 @@ import type { NetmapMessage, NodeRecord } from '../../lib/wire/netmap.js'
 export interface ChannelObserver {
   /** Every node record a delta carries. */
   record: (channel: UpdateChannel, record: NodeRecord, atMs: number, lineBytes: number) => void
-  /** A full map (left unparsed: at 10,000 nodes it is megabytes, and parsing thousands would make the bench the bottleneck). */
-  full: (channel: UpdateChannel, line: Buffer, atMs: number) => void
+  /**
+   * A full map, or a delta too big to parse cheaply (a catch-up after many changes), left unparsed: at
+   * 10,000 nodes such lines are megabytes, and parsing thousands of them would make the bench the bottleneck.
+   */
+  bulk: (channel: UpdateChannel, line: Buffer, atMs: number, kind: 'full' | 'delta') => void
 }
 
 /** An observer that ignores everything (for channels that are not measured). */
-export const IGNORE: ChannelObserver = { record: () => {}, full: () => {} }
+export const IGNORE: ChannelObserver = { record: () => {}, bulk: () => {} }
 
 const FULL_PREFIX = Buffer.from('{"type":"full"')
+/** Lines above this are not JSON-parsed; a one-change delta is about 400 bytes. */
+const BULK_LINE_BYTES = 65_536
+// The controller serializes the header fields (type, epoch, version or from/to) before the node list.
+const HEAD_RE = /^\{"type":"(full|delta)"/
 const VERSION_RE = /"version":(\d+)/
+const FROM_TO_RE = /"from":(\d+),"to":(\d+)/
 
 /** Per-channel counters, summed by ChannelSet. */
 export interface ChannelCounters {
@@ -135,8 +143,8 @@ export class UpdateChannel {
   private onLine (line: Buffer, atMs: number): void {
     const bytes = line.length + 1
     if (line.length === 0) return
-    if (line.subarray(0, FULL_PREFIX.length).equals(FULL_PREFIX)) {
-      this.onFull(line, atMs)
+    if (line.length > BULK_LINE_BYTES || line.subarray(0, FULL_PREFIX.length).equals(FULL_PREFIX)) {
+      this.onBulk(line, atMs)
       return
     }
     let msg: NetmapMessage
@@ -168,18 +176,28 @@ export class UpdateChannel {
     }
   }
 
-  /** A full map: the version comes from the netmap header, which the controller serializes before the node list. */
-  private onFull (line: Buffer, atMs: number): void {
-    const m = VERSION_RE.exec(line.subarray(0, 512).toString('utf8'))
-    if (m === null) {
+  /** A full map or a big delta, read from its header only. */
+  private onBulk (line: Buffer, atMs: number): void {
+    const head = line.subarray(0, 512).toString('utf8')
+    const kind = HEAD_RE.exec(head)?.[1] as 'full' | 'delta' | undefined
+    const version = kind === 'full' ? VERSION_RE.exec(head) : null
+    const fromTo = kind === 'delta' ? FROM_TO_RE.exec(head) : null
+    const bytes = line.length + 1
+    if (kind === undefined || (version === null && fromTo === null)) {
       this.counters.malformed++
-      this.counters.bytes.other += line.length + 1
+      this.counters.bytes.other += bytes
       this.counters.lines.other++
       return
     }
-    this.counters.bytes.full += line.length + 1
-    this.counters.lines.full++
-    this.version = Number(m[1])
-    this.observer.full(this, line, atMs)
+    this.counters.bytes[kind] += bytes
+    this.counters.lines[kind]++
+    if (fromTo !== null) {
+      if (Number(fromTo[1]) !== this.version) this.counters.gaps++
+      this.version = Number(fromTo[2])
+      this.lastDeltaUpserts = 0
+    } else {
+      this.version = Number(version![1])
+    }
+    this.observer.bulk(this, line, atMs, kind)
   }
 }

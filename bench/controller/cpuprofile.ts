@@ -7,7 +7,7 @@ import { basename } from 'node:path'
  * most self time, and the project functions with the most inclusive time, so a report can say what
  * dominates the controller's CPU without a GUI.
  *
- * Usage: node dist/bench/controller/cpuprofile.js FILE.cpuprofile [--top 25] [--callers FUNCTION]
+ * Usage: node dist/bench/controller/cpuprofile.js FILE.cpuprofile [--top 25] [--callers FUNCTION [--depth 6]]
  */
 
 interface CallFrame { functionName: string, url: string, lineNumber: number }
@@ -79,7 +79,8 @@ function main (argv: string[]): number {
   const callersIdx = argv.indexOf('--callers')
   if (callersIdx >= 0) {
     const needle = argv[callersIdx + 1] ?? ''
-    const m = callersOf(profile, needle)
+    const depthIdx = argv.indexOf('--depth')
+    const m = callersOf(profile, needle, depthIdx >= 0 ? Number(argv[depthIdx + 1]) : 6)
     process.stdout.write(`time under "${needle}", by caller chain:\n`)
     for (const [k, ms] of [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${ms.toFixed(0).padStart(7)} ms  ${k}\n`)
     return 0

@@ -18,6 +18,8 @@ export interface JoinResult {
   registerMs: number
   /** t0 -> the last measured channel got the record, ms; null when some never did within the timeout. */
   timeToAllMs: number | null
+  /** t0 -> the first channel got it, ms: the controller's own path (proof, synced write, next tick) before fan-out. */
+  firstMs: number | null
   /** t0 -> arrival, per channel that got it, ms. */
   perChannelMs: number[]
   /** Channels that did not get it within the timeout. */
@@ -75,6 +77,7 @@ export async function runJoins (client: ApiClient, info: ControllerInfo, token: 
     const r: JoinResult = {
       registerMs,
       timeToAllMs: watch.remaining === 0 ? Math.max(...perChannelMs) : null,
+      firstMs: perChannelMs.length === 0 ? null : Math.min(...perChannelMs),
       perChannelMs,
       missing: watch.remaining,
       lineBytes: mean(lineBytes),

@@ -84,6 +84,10 @@ export function summarize (r: RawRun) {
       timeToAllP50Ms: round(percentile(reached, 50), 1),
       timeToAllP99Ms: round(percentile(reached, 99), 1),
       timeToAllMaxMs: round(max(reached), 1),
+      /** t0 -> first channel: the join's path through the controller before fan-out starts. */
+      firstChannelP50Ms: round(percentile(r.joins.filter(j => j.firstMs !== null).map(j => j.firstMs!), 50), 1),
+      /** first -> last channel: the fan-out itself (controller writes plus bench reads). */
+      spreadP50Ms: round(percentile(r.joins.filter(j => j.firstMs !== null && j.timeToAllMs !== null).map(j => j.timeToAllMs! - j.firstMs!), 50), 1),
       perChannelP50Ms: round(percentile(perChannel, 50), 1),
       perChannelP99Ms: round(percentile(perChannel, 99), 1),
       registerAckP50Ms: round(median(r.joins.map(j => j.registerMs)), 1),
@@ -145,6 +149,8 @@ export function formatReport (runs: SizeFigures[], meta: { command: string, join
     ['fan-out time-to-all p50', s => f(s.fanout.timeToAllP50Ms, ' ms')],
     ['fan-out time-to-all p99', s => f(s.fanout.timeToAllP99Ms, ' ms')],
     ['fan-out time-to-all max', s => f(s.fanout.timeToAllMaxMs, ' ms')],
+    ['t0 -> first channel p50', s => f(s.fanout.firstChannelP50Ms, ' ms')],
+    ['first -> last channel p50', s => f(s.fanout.spreadP50Ms, ' ms')],
     ['per-channel latency p50', s => f(s.fanout.perChannelP50Ms, ' ms')],
     ['per-channel latency p99', s => f(s.fanout.perChannelP99Ms, ' ms')],
     ['joins reaching all / missing', s => `${s.fanout.joinsReachedAll}/${s.fanout.joins} / ${s.fanout.missingDeliveries}`],

@@ -43,10 +43,12 @@ export async function runScenario (n: number, opts: ScenarioOptions, log: (s: st
   cleanups.add(ctl.stop)
   log(`[n=${n}] controller pid ${ctl.pid} at ${ctl.origin} (data ${ctl.dataDir}), heartbeat interval ${ctl.info.heartbeatIntervalMs} ms`)
   const sampler = new ProcSampler(ctl.pid)
+  // Registrations (and the timed joins) get pools of their own, so they never queue behind heartbeats.
   const client = new ApiClient(ctl.origin, opts.connectionsPerSource)
+  const hbClient = new ApiClient(ctl.origin, opts.connectionsPerSource)
   const set = new ChannelSet()
   const extra: UpdateChannel[] = []
-  const heartbeats = new HeartbeatLoad(client, {
+  const heartbeats = new HeartbeatLoad(hbClient, {
     intervalMs: ctl.info.heartbeatIntervalMs,
     versionOf: (node: RegisteredNode) => {
       const v = (node.index < n ? set.channels[node.index] : extra[node.index - n])?.version
@@ -125,6 +127,7 @@ export async function runScenario (n: number, opts: ScenarioOptions, log: (s: st
     set.closeAll()
     for (const c of extra) c.close()
     await client.close()
+    await hbClient.close()
     await ctl.stop()
     cleanups.delete(ctl.stop)
     if (opts.keep) log(`[n=${n}] kept ${ctl.dataDir}`)
