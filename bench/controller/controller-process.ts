@@ -126,7 +126,9 @@ export async function startController (opts: ControllerProcessOptions): Promise<
     })
     return { pid: child.pid!, origin, dataDir, logPath, adminKey, info, exited: () => exited, stop }
   } catch (err) {
+    // The data dir (and the log in it) goes away with stop(); keep the log's last lines in the error.
+    const tail = await readFile(logPath, 'utf8').then(t => t.trimEnd().split('\n').slice(-10).join('\n'), () => '')
     await stop()
-    throw err
+    throw new Error(`${(err as Error).message}${tail === '' ? '' : `\ncontroller log (last lines):\n${tail}`}`, { cause: err })
   }
 }
