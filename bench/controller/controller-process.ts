@@ -107,7 +107,7 @@ export async function startController (opts: ControllerProcessOptions): Promise<
   try {
     const timeoutMs = opts.startTimeoutMs ?? 30_000
     const info = await waitFor('the controller to answer GET /v1/info', timeoutMs, async () => {
-      if (exited) throw new Error(`the controller exited during start-up (code ${child.exitCode}, signal ${child.signalCode}); see ${logPath}`)
+      if (exited) throw new Error(`the controller exited during start-up (code ${child.exitCode}, signal ${child.signalCode})`)
       try {
         const res = await request(`${origin}/v1/info`)
         if (res.statusCode !== 200) { await res.body.dump(); return undefined }
