@@ -2,11 +2,11 @@ import type { Logger } from 'pino'
 import { InvalidInputError } from '../errors.js'
 import { BroadcastQueue } from './broadcast.js'
 import { decodePacket, encodeHead, encodePacket, encodeUpdate, MAX_ID_LENGTH, MAX_UPDATES_PER_PACKET, type Message, type Update } from './codec.js'
+import { describeClaim, ProbeOrder, validId, type Member } from './members.js'
 import { validateConfig, type SwimConfig } from './config.js'
 import { LocalHealth } from './health.js'
 import { expectedConfirmations, retransmitLimit, suspicionMaxMs, suspicionMinMs } from './math.js'
-import { sample, shuffle, type Random } from './random.js'
-import type { MemberState } from './state.js'
+import type { Random } from './random.js'
 import { transition } from './state.js'
 import { CONTROLLER_CONFIRMER, Suspicion } from './suspicion.js'
 import { TimerTable } from './timers.js'
@@ -23,20 +23,6 @@ export interface SwimOptions {
   random: Random
   /** Used only for rare, notable things (membership changes); never per packet. */
   log?: Logger
-}
-
-interface Member {
-  id: string
-  addr: string
-  state: MemberState
-  incarnation: number
-  /** Who originated the claim we hold (the suspector, the declarer of death, or the member itself). */
-  from: string
-  since: number
-  suspicion: Suspicion | undefined
-  hint: ControlHint
-  /** Revived by noteAlive at the incarnation we buried it at: tell it so it refutes above that. */
-  tellDead: boolean
 }
 
 interface Probe { seq: number, target: string, acked: boolean, expectedNacks: number, nacks: number }
@@ -68,9 +54,7 @@ export class Swim {
   private started = false
   private readonly table = new Map<string, Member>()
   private readonly notAlive = new Set<string>()
-  private probeOrder: string[] = []
-  private probeIndex = 0
-  private syncCursor = 0
+  private readonly order: ProbeOrder
   private seq = 0
   private probe: Probe | undefined
   private readonly relays = new Map<number, Relay>()
@@ -96,6 +80,7 @@ export class Swim {
     this.random = opts.random
     this.log = opts.log
     this.health = new LocalHealth(this.cfg.awarenessMaxMultiplier)
+    this.order = new ProbeOrder(this.random)
   }
 
   /** This node's current incarnation (persist it: a restart starts above it). */
@@ -132,13 +117,8 @@ export class Swim {
     for (const id of [...this.table.keys()]) {
       if (!seen.has(id)) { this.forget(id); removed++ }
     }
-    if (added.length > 16 || this.probeOrder.length === 0) {
-      this.probeOrder = shuffle([...this.table.keys()], this.random)
-      this.probeIndex = 0
-    } else {
-      // A new member goes to a random place in the current round so it is probed within one round.
-      for (const id of added) this.probeOrder.splice(this.probeIndex + this.random.int(this.probeOrder.length - this.probeIndex + 1), 0, id)
-    }
+    if (added.length > 16 || this.order.ids.length === 0) this.order.reset(this.table.keys())
+    else this.order.insert(added)
     if (added.length > 0 || removed > 0) this.log?.debug({ event: 'swim.members', added: added.length, removed, members: this.table.size }, 'swim membership changed')
     this.start(now)
   }
@@ -369,12 +349,10 @@ export class Swim {
         if (!push({ state: m.state, id: m.id, incarnation: m.incarnation, from: m.from })) return
       }
     }
-    const order = this.probeOrder
-    for (let i = 0; i < order.length; i++) {
-      const m = this.table.get(order[(this.syncCursor + i) % order.length]!)
-      if (m === undefined || m.state !== 'alive') continue
-      if (!push({ state: 'alive', id: m.id, incarnation: m.incarnation, from: m.id })) { this.syncCursor = (this.syncCursor + i) % order.length; return }
-    }
+    this.order.rotate(id => {
+      const m = this.table.get(id)
+      return m === undefined || m.state !== 'alive' || push({ state: 'alive', id: m.id, incarnation: m.incarnation, from: m.id })
+    })
   }
 
   /** Merges one claim (received or our own conclusion) through the transition function. */
@@ -398,7 +376,7 @@ export class Swim {
         return
       case 'apply':
         this.st.updatesApplied++
-        this.setState(now, m, u, reason ?? describe(u, this.id), true)
+        this.setState(now, m, u, reason ?? describeClaim(u, this.id), true)
         return
       default: { const never: never = outcome; return never }
     }
@@ -482,17 +460,11 @@ export class Swim {
   }
 
   private nextProbeTarget (): Member | undefined {
-    for (let tries = 0; tries <= this.probeOrder.length + 1; tries++) {
-      if (this.probeIndex >= this.probeOrder.length) {
-        // A new round: reshuffle so the order of probes (and so who detects first) is not predictable.
-        this.probeOrder = shuffle([...this.table.keys()], this.random)
-        this.probeIndex = 0
-        if (this.probeOrder.length === 0) return undefined
-      }
-      const m = this.table.get(this.probeOrder[this.probeIndex++]!)
-      if (m !== undefined && (m.state === 'alive' || m.state === 'suspect')) return m
-    }
-    return undefined
+    const id = this.order.next(() => this.table.keys(), x => {
+      const st = this.table.get(x)?.state
+      return st === 'alive' || st === 'suspect'
+    })
+    return id === undefined ? undefined : this.table.get(id)
   }
 
   private onAck (seq: number): void {
@@ -517,7 +489,7 @@ export class Swim {
   private onAckTimeout (): void {
     const p = this.probe
     if (p === undefined || p.acked) return
-    const relays = sample(this.probeOrder, this.cfg.indirectChecks, this.random, id => {
+    const relays = this.order.sample(this.cfg.indirectChecks, id => {
       const m = this.table.get(id)
       return m !== undefined && m.state === 'alive' && id !== p.target
     })
@@ -562,7 +534,7 @@ export class Swim {
   }
 
   private pushGossip (fanout: number): void {
-    const targets = sample(this.probeOrder, fanout, this.random, id => {
+    const targets = this.order.sample(fanout, id => {
       const s = this.table.get(id)?.state
       return s === 'alive' || s === 'suspect'
     })
@@ -574,7 +546,7 @@ export class Swim {
 
   private onSyncTick (now: number): void {
     this.timers.set('sync', '', now + this.cfg.syncIntervalMs)
-    const [id] = sample(this.probeOrder, 1, this.random, x => this.table.get(x)?.state === 'alive')
+    const [id] = this.order.sample(1, x => this.table.get(x)?.state === 'alive')
     if (id === undefined) return
     const m = this.table.get(id)!
     this.st.syncs++
@@ -601,19 +573,5 @@ export class Swim {
     this.deadProbeSeqs.set(seq, m.id)
     this.st.deadProbes++
     this.send(m.addr, m, { type: 'ping', seq, target: m.id })
-  }
-}
-
-function validId (id: unknown): id is string {
-  return typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH && !id.startsWith('@')
-}
-
-function describe (u: Update, self: string): string {
-  switch (u.state) {
-    case 'alive': return `alive at incarnation ${u.incarnation}`
-    case 'suspect': return u.from === self ? 'suspected' : `suspected by ${u.from}`
-    case 'dead': return `declared dead by ${u.from}`
-    case 'left': return 'left gracefully'
-    default: { const never: never = u.state; return never }
   }
 }

@@ -1,0 +1,90 @@
+import { MAX_ID_LENGTH, type Update } from './codec.js'
+import { sample, shuffle, type Random } from './random.js'
+import type { MemberState } from './state.js'
+import type { Suspicion } from './suspicion.js'
+import type { ControlHint } from './types.js'
+
+/** What the core holds about one member. */
+export interface Member {
+  id: string
+  addr: string
+  state: MemberState
+  incarnation: number
+  /** Who originated the claim we hold (the suspector, the declarer of death, or the member itself). */
+  from: string
+  since: number
+  suspicion: Suspicion | undefined
+  hint: ControlHint
+  /** Revived by noteAlive at the incarnation we buried it at: tell it so it refutes above that. */
+  tellDead: boolean
+}
+
+/**
+ * The probe order: member ids in a random order, walked one per probe and reshuffled each round (SWIM's
+ * round-robin with a random permutation, so every member is probed once per round and nobody can predict
+ * who probes whom). Also the list random relays, gossip targets and sync windows are drawn from.
+ */
+export class ProbeOrder {
+  private order: string[] = []
+  private index = 0
+  private cursor = 0
+
+  constructor (private readonly random: Random) {}
+
+  /** Ids in the current round; may include forgotten ids, which callers skip. */
+  get ids (): readonly string[] { return this.order }
+
+  /** Starts a fresh round over `ids`. */
+  reset (ids: Iterable<string>): void {
+    this.order = shuffle([...ids], this.random)
+    this.index = 0
+  }
+
+  /** Adds new ids at random places in the rest of this round, so each is probed within one round. */
+  insert (ids: readonly string[]): void {
+    for (const id of ids) this.order.splice(this.index + this.random.int(this.order.length - this.index + 1), 0, id)
+  }
+
+  /** The next id that `accept`s, starting a reshuffled round over `all()` when this one is done. */
+  next (all: () => Iterable<string>, accept: (id: string) => boolean): string | undefined {
+    for (let tries = 0; tries <= this.order.length + 1; tries++) {
+      if (this.index >= this.order.length) {
+        this.reset(all())
+        if (this.order.length === 0) return undefined
+      }
+      const id = this.order[this.index++]!
+      if (accept(id)) return id
+    }
+    return undefined
+  }
+
+  /** Up to `k` distinct random ids that `accept`. */
+  sample (k: number, accept: (id: string) => boolean): string[] {
+    return sample(this.order, k, this.random, accept)
+  }
+
+  /** Visits ids from a rotating cursor until `visit` returns false; the next call resumes where this stopped. */
+  rotate (visit: (id: string) => boolean): void {
+    const n = this.order.length
+    for (let i = 0; i < n; i++) {
+      const at = (this.cursor + i) % n
+      if (!visit(this.order[at]!)) { this.cursor = at; return }
+    }
+  }
+}
+
+/** A member id the core accepts: 1-64 characters, not starting with '@' (reserved for the controller's confirmations). */
+export function validId (id: unknown): id is string {
+  return typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH && !id.startsWith('@')
+}
+
+/** The event reason for a claim we adopted from someone else. */
+export function describeClaim (u: Update, self: string): string {
+  switch (u.state) {
+    case 'alive': return `alive at incarnation ${u.incarnation}`
+    case 'suspect': return u.from === self ? 'suspected' : `suspected by ${u.from}`
+    case 'dead': return `declared dead by ${u.from}`
+    case 'left': return 'left gracefully'
+    default: { const never: never = u.state; return never }
+  }
+}
