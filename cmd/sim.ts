@@ -10,7 +10,8 @@ import { parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
  * (e.g. `run`, real nodes in namespaces) is one line there.
  */
 const SUBCOMMANDS: Record<string, Command> = {
-  virtual: { summary: 'in-process SWIM cores on a simulated network with virtual time', run: runVirtualCommand }
+  virtual: { summary: 'in-process SWIM cores on a simulated network with virtual time', run: runVirtualCommand },
+  run: { summary: 'real nodes in network namespaces, a fault scenario, a report with plots', run: async (argv) => await (await import('./sim-run.js')).simRunCommand.run(argv) }
 }
 
 const VIRTUAL_USAGE = `Usage: weft sim virtual --nodes N --seed S [flags]

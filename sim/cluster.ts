@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url'
 import { NetnsWorld } from './netns/world.js'
 import { askLocal, SOCKET_NAME } from '../lib/daemon/control-socket.js'
 import type { DaemonStatus } from '../lib/daemon/status.js'
-import { silentLogger } from '../lib/log.js'
+import { silentLogger, type Logger } from '../lib/log.js'
+import { uapiSocketPath } from '../lib/daemon/wg/uapi-socket.js'
+import { socketOwners } from '../lib/daemon/wg/wireguard-go.js'
 
 /** The compiled CLI, run with this Node. */
 export const WEFT = fileURLToPath(new URL('../cmd/weft.js', import.meta.url))
@@ -29,19 +31,33 @@ export async function waitFor (what: string, cond: () => Promise<boolean> | bool
   }
 }
 
+/** Options of Mesh.create; every field is optional so e2e tests can call `Mesh.create(n)`. */
+export interface MeshOptions {
+  /** Logger for the netns world (sysctl changes, teardown). Default: silent, as tests only read process logs. */
+  log?: Logger
+  /** V8 flags put before the CLI for every daemon process (e.g. heap limits). Default: none. */
+  daemonNodeFlags?: string[]
+  /** Daemons' --log-level. Default: 'debug', so tests can read every event. */
+  daemonLogLevel?: string
+  /** Controller's --log-level. Default: 'debug'. */
+  controllerLogLevel?: string
+  /** Prefix of the temp directory holding logs, state and controller data. Default: 'weft-e2e-'. */
+  tempPrefix?: string
+}
+
 /** A running mesh: controller and daemons as real processes in their namespaces. */
 export class Mesh {
   readonly daemons = new Map<number, ChildProcess>()
   controller: ChildProcess | null = null
   private tokenValue: string | null = null
 
-  private constructor (readonly world: NetnsWorld, readonly dir: string) {}
+  private constructor (readonly world: NetnsWorld, readonly dir: string, private readonly opts: MeshOptions = {}) {}
 
   /** Builds the namespaces and starts the controller. */
-  static async create (nodes: number): Promise<Mesh> {
-    const dir = await mkdtemp(join(tmpdir(), 'weft-e2e-'))
-    const world = await NetnsWorld.create({ nodes, controller: true, log: silentLogger() })
-    const mesh = new Mesh(world, dir)
+  static async create (nodes: number, opts: MeshOptions = {}): Promise<Mesh> {
+    const dir = await mkdtemp(join(tmpdir(), opts.tempPrefix ?? 'weft-e2e-'))
+    const world = await NetnsWorld.create({ nodes, controller: true, log: opts.log ?? silentLogger() })
+    const mesh = new Mesh(world, dir, opts)
     try {
       await mesh.startController()
     } catch (err) {
@@ -67,7 +83,7 @@ export class Mesh {
   /** Starts (or restarts) the controller on the same data directory and waits until it answers. */
   async startController (): Promise<void> {
     this.controller = this.spawnLogged(this.world.names.controllerNs, 'controller',
-      ['controller', '--data', join(this.dir, 'controller'), '--listen', `0.0.0.0:${CONTROLLER_PORT}`, '--log-level', 'debug'])
+      ['controller', '--data', join(this.dir, 'controller'), '--listen', `0.0.0.0:${CONTROLLER_PORT}`, '--log-level', this.opts.controllerLogLevel ?? 'debug'])
     await waitFor('the controller to answer', async () => {
       try {
         await this.world.exec(this.world.names.controllerNs, ['ping', '-c1', '-W1', '127.0.0.1'])
@@ -94,9 +110,9 @@ export class Mesh {
   /** Starts node `i`'s daemon (with a join token on its first start). */
   async startDaemon (i: number, opts: { join?: boolean, extra?: string[] } = {}): Promise<ChildProcess> {
     const args = ['daemon', '--controller', this.controllerUrl, '--state', this.stateDir(i), '--interface', this.ifname(i),
-      '--hostname', `node-${i}`, '--log-level', 'debug', ...(opts.extra ?? [])]
+      '--hostname', `node-${i}`, '--log-level', this.opts.daemonLogLevel ?? 'debug', ...(opts.extra ?? [])]
     if (opts.join !== false) args.push('--join-token', await this.token())
-    const child = this.spawnLogged(this.ns(i), `n${i}`, args)
+    const child = this.spawnLogged(this.ns(i), `n${i}`, args, this.opts.daemonNodeFlags)
     this.daemons.set(i, child)
     return child
   }
@@ -107,6 +123,29 @@ export class Mesh {
     if (c === undefined) return
     this.daemons.delete(i)
     await this.stop(c, signal)
+  }
+
+  /** Pids of the wireguard-go serving node `i`'s interface (found through its UAPI socket; empty when none runs). */
+  async wireguardPids (i: number): Promise<number[]> {
+    const sock = uapiSocketPath(this.ifname(i))
+    return (await socketOwners(new Set([sock]))).get(sock) ?? []
+  }
+
+  /** Crashes node `i`: SIGKILL to its daemon and its wireguard-go, as if the host lost power. */
+  async crash (i: number): Promise<void> {
+    const pids = await this.wireguardPids(i)
+    await this.stopDaemon(i, 'SIGKILL')
+    for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ } }
+  }
+
+  /** Node `i` leaves gracefully (`weft leave`: tells SWIM and the controller, removes its interface) and its daemon exits. */
+  async leave (i: number): Promise<void> {
+    const c = this.daemons.get(i)
+    await this.world.exec(this.ns(i), [process.execPath, WEFT, 'leave', '--state', this.stateDir(i)], { timeoutMs: 40_000 })
+    if (c !== undefined) {
+      this.daemons.delete(i)
+      await this.stop(c, 'SIGTERM')
+    }
   }
 
   /** Node `i`'s status through its local socket (the socket file is reachable from any namespace). */
@@ -150,18 +189,18 @@ export class Mesh {
     return out
   }
 
-  /** Stops every process and removes the world and the temp directory. */
-  async destroy (): Promise<void> {
-    for (const i of [...this.daemons.keys()]) await this.stopDaemon(i, 'SIGKILL')
+  /** Stops every process and removes the world, and the temp directory unless `keepDir` (logs kept for reading). */
+  async destroy (opts: { keepDir?: boolean } = {}): Promise<void> {
+    await Promise.all([...this.daemons.keys()].map(async i => await this.stopDaemon(i, 'SIGKILL')))
     await this.stopController('SIGKILL')
     await this.world.destroy()
-    await rm(this.dir, { recursive: true, force: true })
+    if (opts.keepDir !== true) await rm(this.dir, { recursive: true, force: true })
   }
 
-  private spawnLogged (ns: string, name: string, args: string[]): ChildProcess {
+  private spawnLogged (ns: string, name: string, args: string[], nodeFlags: string[] = []): ChildProcess {
     const fd = openSync(this.logFile(name), 'a')
     try {
-      return this.world.spawn(ns, [process.execPath, WEFT, ...args], { stdio: ['ignore', fd, fd], name })
+      return this.world.spawn(ns, [process.execPath, ...nodeFlags, WEFT, ...args], { stdio: ['ignore', fd, fd], name })
     } finally {
       closeSync(fd)
     }

@@ -1,0 +1,105 @@
+import { createWriteStream, mkdirSync } from 'node:fs'
+import { once } from 'node:events'
+import { resolve, join } from 'node:path'
+import { randomInt } from 'node:crypto'
+import { ConfigError } from '../lib/errors.js'
+import { createLogger } from '../lib/log.js'
+import { systemClock } from '../lib/clock.js'
+import { MAX_NODES } from '../sim/netns/names.js'
+import { SCENARIOS } from '../sim/scenarios/index.js'
+import { runSim } from '../sim/run/runner.js'
+import { Progress } from '../sim/run/progress.js'
+import { defaultTickMs } from '../sim/run/observer.js'
+import { formatSummary } from '../sim/report/summary.js'
+import { parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
+
+/** V8 flags for the sim's daemons; see docs/sim.md (memory per node) for the measurements behind them. */
+const DEFAULT_DAEMON_NODE_FLAGS = ''
+
+const USAGE = `Usage: weft sim run --nodes N --scenario NAME [flags]
+
+Builds a real mesh on this machine (root): an underlay bridge namespace (198.18.0.0/15), a controller
+namespace, N node namespaces each with a real \`weft daemon\` and its wireguard-go; runs one fault scenario;
+measures from outside (WireGuard peers through UAPI, pings over mesh IPs, /proc); writes report.json and
+report.html to --out and prints a summary. Everything is removed at the end, on Ctrl-C, and (after a crash)
+at the next start. Exit code 1 when pairs that should reach each other do not at the end.
+
+Flags:
+  --nodes N         nodes (2-${MAX_NODES})
+  --scenario NAME   one of: ${[...SCENARIOS.keys()].join(', ')}
+  --seed S          seed for every random choice (default: random, printed in the report)
+  --out DIR         where report.json, report.html and sim.log go (default ./weft-sim-<scenario>-<N>)
+  --keep            keep the daemons' and the controller's logs and state (path printed)
+  --count K         nodes crashed / vanished / restarted, at most away in churn (default max(1, N/10))
+  --loss P          loss percent for the loss scenario (default 5)
+  --duration T      how long partition, loss and churn last (default 30s)
+  --batch B         daemons started at once during the join (default 25)
+  --tick-ms MS      UAPI read cadence (default 200-1000 by N)
+  --daemon-node-flags="F ..."  Node/V8 flags for every daemon process (default none)
+
+Scenarios:
+${[...SCENARIOS.values()].map(s => `  ${s.name.padEnd(18)} ${s.summary}`).join('\n')}
+`
+
+/** `weft sim run`. */
+export const simRunCommand: Command = {
+  summary: 'real nodes in network namespaces, a fault scenario, a report with plots',
+  async run (argv: string[]): Promise<number> {
+    const parsed = parseFlags(argv, {
+      nodes: { type: 'string' },
+      scenario: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      keep: { type: 'boolean' },
+      count: { type: 'string' },
+      loss: { type: 'string' },
+      duration: { type: 'string' },
+      batch: { type: 'string' },
+      'tick-ms': { type: 'string' },
+      'daemon-node-flags': { type: 'string' }
+    }, USAGE)
+    if (parsed === null) return 0
+    const v = parsed.values
+    if (v.nodes === undefined || v.scenario === undefined) throw new ConfigError(`--nodes and --scenario are required\n\n${USAGE}`)
+    const nodes = parseIntFlag(v.nodes, '--nodes', 2, MAX_NODES)
+    const scenario = SCENARIOS.get(v.scenario)
+    if (scenario === undefined) throw new ConfigError(`--scenario must be one of ${[...SCENARIOS.keys()].join(', ')} (got "${v.scenario}")`)
+    if (process.getuid?.() !== 0) throw new ConfigError('weft sim run needs root: it creates network namespaces and WireGuard interfaces')
+    const seed = v.seed === undefined ? randomInt(0, 2 ** 31) : parseIntFlag(v.seed, '--seed', 0, 2 ** 32 - 1)
+    const count = v.count === undefined ? Math.max(1, Math.round(nodes / 10)) : parseIntFlag(v.count, '--count', 1, nodes - 1)
+    const lossPercent = v.loss === undefined ? 5 : parseIntFlag(v.loss, '--loss', 0, 100)
+    const durationMs = v.duration === undefined ? 30_000 : parseDuration(v.duration, '--duration')
+    const batchSize = v.batch === undefined ? 25 : parseIntFlag(v.batch, '--batch', 1, nodes)
+    const tickMs = v['tick-ms'] === undefined ? defaultTickMs(nodes) : parseIntFlag(v['tick-ms'], '--tick-ms', 50, 10_000)
+    const nodeFlags = (v['daemon-node-flags'] ?? DEFAULT_DAEMON_NODE_FLAGS).split(/\s+/).filter(f => f !== '')
+    for (const f of nodeFlags) if (!/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(f)) throw new ConfigError(`--daemon-node-flags: "${f}" is not a --flag or --flag=value`)
+    const outDir = resolve(v.out ?? `weft-sim-${scenario.name}-${nodes}`)
+
+    mkdirSync(outDir, { recursive: true })
+    const logStream = createWriteStream(join(outDir, 'sim.log'))
+    const log = createLogger({ level: 'info', name: 'weft-sim', destination: logStream })
+    const progress = new Progress(process.stderr)
+    try {
+      const report = await runSim({
+        nodes,
+        scenario,
+        seed,
+        outDir,
+        keep: v.keep === true,
+        params: { count, lossPercent, durationMs },
+        batchSize,
+        tickMs,
+        daemonNodeFlags: nodeFlags,
+        graceMs: 10_000,
+        clock: systemClock,
+        log,
+        progress
+      })
+      process.stdout.write('\n' + formatSummary(report, { json: join(outDir, 'report.json'), html: join(outDir, 'report.html') }))
+      return report.reachability.final.ok === report.reachability.final.total ? 0 : 1
+    } finally {
+      logStream.end()
+      await once(logStream, 'close').catch(() => {})
+    }
+  }
+}

@@ -1,0 +1,169 @@
+/** Assembles report.json: the run's parameters and every figure, in one plain object. */
+import { cpus, release, totalmem } from 'node:os'
+import type { ScenarioContext, Phase } from '../run/context.js'
+import type { Intent, DownInterval, PartitionInterval, LossInterval, OutageInterval } from '../run/intent.js'
+import type { PeerObserver } from '../run/observer.js'
+import type { ReachSample } from '../run/reach.js'
+import type { ResourceSample } from '../run/resources.js'
+import type { SimRunOptions } from '../run/runner.js'
+import { falseRemovals, stats, summariseKinds, timeEvents, type EventResult, type FalseRemoval, type KindSummary, type Stats } from './analyze.js'
+import type { LogCounts } from './logs.js'
+
+/** Version of the report.json layout; bump on incompatible changes. */
+export const REPORT_VERSION = 1
+
+/** Everything report.json holds. Times are ms since the run started unless named otherwise. */
+export interface Report {
+  version: number
+  /** The run's namespace/interface name prefix (all removed at the end). */
+  prefix: string
+  startedAt: string
+  durationMs: number
+  params: {
+    nodes: number, scenario: string, scenarioSummary: string, seed: number, count: number, lossPercent: number, durationMs: number,
+    tickMs: number, batchSize: number, graceMs: number, daemonNodeFlags: string[]
+  }
+  machine: { cores: number, memTotalMb: number, kernel: string, node: string }
+  setup: {
+    /** Namespaces, veths, bridge and the controller up. */
+    worldMs: number
+    /** Every daemon answering on its local socket. */
+    daemonsUpMs: number
+    /** Every node's WireGuard device holds every other node (seen through UAPI). */
+    fullMeshMs: number
+    /** From the first daemon's start to the full mesh. */
+    joinToFullMeshMs: number
+    inotify: { before: number, after: number }
+  }
+  phases: Phase[]
+  notes: string[]
+  /** Per event kind: time until the first / last live node removed (or added) the peer. */
+  events: KindSummary[]
+  eventList: EventResult[]
+  /** Removals of peers that were up and reachable; `duringJoin` before the first full mesh, `afterJoin` from then on. */
+  falseRemovals: { count: number, duringJoin: number, afterJoin: number, list: FalseRemoval[] }
+  reachability: {
+    samples: ReachSample[]
+    sampledMinFraction: number | null
+    final: { total: number, ok: number, failed: Array<[number, number]> }
+  }
+  resources: {
+    samples: ResourceSample[]
+    /** Per node at the end: daemon RSS p50 + wireguard-go RSS p50. */
+    perNodeKb: { daemonP50: number, daemonMax: number, wireguardP50: number, wireguardMax: number, totalP50: number }
+    /** Machine MemAvailable drop from before the world to the joined mesh, divided by N (includes kernel: namespaces, sockets). */
+    machinePerNodeKb: number
+    controllerRssKbMax: number
+    controllerCpuPctMax: number
+    daemonCpuPctSumMax: number
+  }
+  intent: { down: DownInterval[], partitions: PartitionInterval[], losses: LossInterval[], outages: OutageInterval[] }
+  observer: { passes: number, readErrors: number, changes: number }
+  logs: LogCounts
+  timeline: { tMs: number[], health: number[][] }
+  /** Where the daemons' and controller's logs were kept (--keep), else null. */
+  runDir: string | null
+  /** Per kind: every observer's reaction time (sorted), for the CDF plot. */
+  cdf: Record<string, number[]>
+}
+
+/** Inputs of buildReport. */
+export interface BuildInput {
+  opts: SimRunOptions
+  ctx: ScenarioContext
+  observer: PeerObserver
+  intent: Intent
+  timeline: { tMs: number[], health: number[][] }
+  setup: { worldMs: number, daemonsUpMs: number, fullMeshMs: number, firstDaemonMs: number, inotifyBefore: number, inotifyAfter: number }
+  memKb: { before: number, joined: number }
+  reach: ReachSample[]
+  finalPairs: { total: number, failed: Array<[number, number]> }
+  resources: ResourceSample[]
+  logs: LogCounts
+  endMs: number
+  runDir: string | null
+  prefix: string
+}
+
+/** Builds the report from a finished run's records. */
+export function buildReport (b: BuildInput): Report {
+  const { opts, ctx, observer, intent } = b
+  const results = timeEvents(ctx.measures, observer, intent, b.endMs)
+  const keyToNode = new Map<string, number>()
+  for (const m of ctx.measures) if (m.key !== undefined) keyToNode.set(m.key, m.target)
+  for (const [i, k] of observer.keyOf) keyToNode.set(k, i)
+  const falses = falseRemovals(observer, intent, opts.graceMs, keyToNode)
+  const last = b.resources[b.resources.length - 1]
+  const max = (f: (s: ResourceSample) => number): number => Math.max(0, ...b.resources.map(f))
+  const cdf: Record<string, number[]> = {}
+  for (const r of results) (cdf[r.kind] ??= []).push(...r.timesMs)
+  for (const k of Object.keys(cdf)) cdf[k]!.sort((x, y) => x - y)
+  const fractions = b.reach.filter(s => s.total > 0).map(s => s.ok / s.total)
+  return {
+    version: REPORT_VERSION,
+    prefix: b.prefix,
+    startedAt: new Date(opts.clock.now() - b.endMs).toISOString(),
+    durationMs: b.endMs,
+    params: {
+      nodes: opts.nodes,
+      scenario: opts.scenario.name,
+      scenarioSummary: opts.scenario.summary,
+      seed: opts.seed,
+      count: opts.params.count,
+      lossPercent: opts.params.lossPercent,
+      durationMs: opts.params.durationMs,
+      tickMs: opts.tickMs,
+      batchSize: opts.batchSize,
+      graceMs: opts.graceMs,
+      daemonNodeFlags: opts.daemonNodeFlags
+    },
+    machine: { cores: cpus().length, memTotalMb: Math.round(totalmem() / 1048576), kernel: release(), node: process.version },
+    setup: {
+      worldMs: b.setup.worldMs,
+      daemonsUpMs: b.setup.daemonsUpMs,
+      fullMeshMs: b.setup.fullMeshMs,
+      joinToFullMeshMs: b.setup.fullMeshMs - b.setup.firstDaemonMs,
+      inotify: { before: b.setup.inotifyBefore, after: b.setup.inotifyAfter }
+    },
+    phases: ctx.phases,
+    notes: ctx.notes,
+    events: summariseKinds(results, ctx.measures),
+    eventList: results,
+    falseRemovals: {
+      count: falses.length,
+      duringJoin: falses.filter(f => f.tMs < b.setup.fullMeshMs).length,
+      afterJoin: falses.filter(f => f.tMs >= b.setup.fullMeshMs).length,
+      list: falses.slice(0, 100)
+    },
+    reachability: {
+      samples: b.reach,
+      sampledMinFraction: fractions.length === 0 ? null : Math.min(...fractions),
+      final: { total: b.finalPairs.total, ok: b.finalPairs.total - b.finalPairs.failed.length, failed: b.finalPairs.failed.slice(0, 100) }
+    },
+    resources: {
+      samples: b.resources,
+      perNodeKb: {
+        daemonP50: last?.daemons.rssKbP50 ?? 0,
+        daemonMax: last?.daemons.rssKbMax ?? 0,
+        wireguardP50: last?.wireguard.rssKbP50 ?? 0,
+        wireguardMax: last?.wireguard.rssKbMax ?? 0,
+        totalP50: (last?.daemons.rssKbP50 ?? 0) + (last?.wireguard.rssKbP50 ?? 0)
+      },
+      machinePerNodeKb: Math.round(Math.max(0, b.memKb.before - b.memKb.joined) / opts.nodes),
+      controllerRssKbMax: max(s => s.controller.rssKbMax),
+      controllerCpuPctMax: max(s => s.controller.cpuPctSum),
+      daemonCpuPctSumMax: max(s => s.daemons.cpuPctSum)
+    },
+    intent: { down: intent.down, partitions: intent.partitions, losses: intent.losses, outages: intent.outages },
+    observer: { passes: observer.passes, readErrors: observer.readErrors, changes: observer.changes.length },
+    logs: b.logs,
+    timeline: b.timeline,
+    runDir: b.runDir,
+    cdf
+  }
+}
+
+/** Re-exported for summary.ts and html.ts. */
+export type { Stats, KindSummary }
+/** Distribution of an arbitrary list (for callers that only have report.json). */
+export { stats }

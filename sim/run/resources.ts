@@ -1,0 +1,71 @@
+/**
+ * Memory and CPU of processes, read from /proc/<pid>/status (VmRSS) and /proc/<pid>/stat (utime + stime),
+ * and the machine's MemAvailable from /proc/meminfo.
+ */
+import { readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+
+/** One reading of a process: resident set in KiB and CPU time used so far in ms. */
+export interface ProcReading { rssKb: number, cpuMs: number }
+
+let ticksPerSecond: number | null = null
+function clockTicks (): number {
+  if (ticksPerSecond === null) {
+    try { ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100 } catch { ticksPerSecond = 100 }
+  }
+  return ticksPerSecond
+}
+
+/** Reads `pid`'s RSS and CPU time; null when it is gone. */
+export function readProc (pid: number): ProcReading | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const rss = /VmRSS:\s+(\d+) kB/.exec(status)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name, which may contain spaces: utime and stime are fields 14 and 15 overall.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(rest[11]) + Number(rest[12])
+    return { rssKb: rss === null ? 0 : Number(rss[1]), cpuMs: ticks * 1000 / clockTicks() }
+  } catch {
+    return null
+  }
+}
+
+/** MemAvailable of the machine in KiB. */
+export function memAvailableKb (): number {
+  const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))
+  return m === null ? 0 : Number(m[1])
+}
+
+/** Aggregate of one group of processes at one time. */
+export interface GroupSample { count: number, rssKbP50: number, rssKbMax: number, rssKbSum: number, cpuPctSum: number }
+
+/** One resource sample of the run. */
+export interface ResourceSample { tMs: number, controller: GroupSample, daemons: GroupSample, wireguard: GroupSample }
+
+/** Keeps the previous CPU reading per pid so that each sample can report CPU % over the interval. */
+export class CpuTracker {
+  private readonly last = new Map<number, { tMs: number, cpuMs: number }>()
+
+  /** Reads `pids` and aggregates them; CPU % is over the time since each pid's previous reading (100 = one core). */
+  sample (pids: readonly number[], tMs: number): GroupSample {
+    const rss: number[] = []
+    let cpuPctSum = 0
+    for (const pid of pids) {
+      const r = readProc(pid)
+      if (r === null) continue
+      rss.push(r.rssKb)
+      const prev = this.last.get(pid)
+      if (prev !== undefined && tMs > prev.tMs) cpuPctSum += 100 * (r.cpuMs - prev.cpuMs) / (tMs - prev.tMs)
+      this.last.set(pid, { tMs, cpuMs: r.cpuMs })
+    }
+    rss.sort((a, b) => a - b)
+    return {
+      count: rss.length,
+      rssKbP50: rss.length === 0 ? 0 : rss[Math.floor((rss.length - 1) / 2)]!,
+      rssKbMax: rss.length === 0 ? 0 : rss[rss.length - 1]!,
+      rssKbSum: rss.reduce((a, b) => a + b, 0),
+      cpuPctSum: Math.round(cpuPctSum * 10) / 10
+    }
+  }
+}

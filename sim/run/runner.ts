@@ -1,0 +1,150 @@
+/**
+ * `weft sim run`: builds the world (namespaces, controller, N daemons each with wireguard-go), joins every
+ * node in batches and times the join, runs one scenario, waits for convergence, pings every pair, and
+ * writes report.json and report.html. Everything it starts is removed at the end, on Ctrl-C (the world's
+ * signal hooks) and, if this process dies, by the next run's stale cleanup.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Mesh } from '../cluster.js'
+import type { Clock } from '../../lib/clock.js'
+import type { Logger } from '../../lib/log.js'
+import type { Scenario, ScenarioParams } from '../scenarios/scenario.js'
+import { ScenarioContext } from './context.js'
+import { Intent } from './intent.js'
+import { PeerObserver } from './observer.js'
+import type { Progress } from './progress.js'
+import { checkPairs } from './reach.js'
+import { memAvailableKb } from './resources.js'
+import { ReachSampler, ResourceSampler } from './samplers.js'
+import { healthColumn } from '../report/analyze.js'
+import { buildReport, type Report } from '../report/build.js'
+import { countLogEvents } from '../report/logs.js'
+import { renderHtml } from '../report/html.js'
+
+/** Options of runSim. */
+export interface SimRunOptions {
+  nodes: number
+  scenario: Scenario
+  seed: number
+  /** Directory for report.json and report.html (created). */
+  outDir: string
+  /** Keep the run directory (daemon and controller logs, state) instead of deleting it. */
+  keep: boolean
+  params: ScenarioParams
+  /** Daemons started before waiting for them to answer. Default: 25: node start-up is CPU-bound, more only queues. */
+  batchSize: number
+  /** UAPI read cadence in ms (see defaultTickMs). */
+  tickMs: number
+  /** V8 flags for each daemon process. */
+  daemonNodeFlags: string[]
+  /** A removal within this many ms of the peer being down or cut off is not false. Default: 10 s, see analyze.ts. */
+  graceMs: number
+  clock: Clock
+  log: Logger
+  progress: Progress
+}
+
+function inotifyLimit (): number {
+  return Number(readFileSync('/proc/sys/fs/inotify/max_user_instances', 'utf8').trim())
+}
+
+/** Runs one simulation end to end and resolves with its report (also written to outDir). */
+export async function runSim (o: SimRunOptions): Promise<Report> {
+  const { clock, progress, nodes: n } = o
+  const t0 = clock.now()
+  const now = (): number => clock.now() - t0
+  const inotifyBefore = inotifyLimit()
+  const memBeforeKb = memAvailableKb()
+  mkdirSync(o.outDir, { recursive: true })
+  progress.phase(`building ${n} namespaces, the controller and the underlay`)
+  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-' })
+  const worldMs = now()
+  const inotifyAfter = inotifyLimit()
+  if (inotifyAfter !== inotifyBefore) progress.note(`raised fs.inotify.max_user_instances from ${inotifyBefore} to ${inotifyAfter} (one per wireguard-go)`)
+  try {
+    const intent = new Intent(n)
+    const timeline: { tMs: number[], health: number[][] } = { tMs: [], health: Array.from({ length: n }, () => []) }
+    const observer = new PeerObserver({
+      ifname: i => mesh.ifname(i),
+      nodes: n,
+      tickMs: o.tickMs,
+      t0,
+      clock,
+      onTick: t => {
+        timeline.tMs.push(t)
+        healthColumn(intent, observer, t).forEach((h, i) => timeline.health[i]!.push(h))
+      }
+    })
+    const ctx = new ScenarioContext({ mesh, intent, observer, progress, params: o.params, seed: o.seed, clock, t0, log: o.log })
+    observer.start()
+
+    ctx.phase(`starting ${n} daemons in batches of ${o.batchSize}`)
+    const all = Array.from({ length: n }, (_, i) => i)
+    for (let b = 0; b < n; b += o.batchSize) {
+      const batch = all.slice(b, b + o.batchSize)
+      for (const i of batch) {
+        intent.started(i, now())
+        await mesh.startDaemon(i)
+      }
+      await ctx.waitFor(`daemons ${batch[0]}-${batch[batch.length - 1]} answering`, async () => {
+        const st = await Promise.all(batch.filter(i => !ctx.ipOf.has(i)).map(async i => [i, await mesh.tryStatus(i)] as const))
+        for (const [i, s] of st) if (s !== null) ctx.ipOf.set(i, s.node.meshIp)
+        progress.step(ctx.ipOf.size, n, 'daemons answering')
+        return batch.every(i => ctx.ipOf.has(i))
+      }, 60_000, 200)
+    }
+    for (const i of all) ctx.recordJoin(i, intent.startedAt.get(i)!, all.filter(j => j !== i))
+    const daemonsUpMs = now()
+    ctx.phase('waiting for a full mesh')
+    await ctx.settle('full mesh after join', 60_000 + n * 500)
+    const fullMeshMs = now()
+    for (const m of ctx.measures) if (m.key === undefined) { const k = observer.keyOf.get(m.target); if (k !== undefined) m.key = k }
+    const memJoinedKb = memAvailableKb()
+
+    const resources = new ResourceSampler({ mesh, now, everyMs: 5000 })
+    const reach = new ReachSampler({ mesh, intent, ipOf: ctx.ipOf, seed: o.seed, now, pairs: Math.min(24, n * (n - 1)), everyMs: 1000 })
+    await resources.once()
+    resources.start()
+    reach.start()
+
+    await o.scenario.run(ctx)
+
+    ctx.phase('final convergence')
+    await ctx.settle('final convergence', 60_000)
+    await reach.stop()
+    const tEnd = now()
+    const up = intent.upAt(tEnd)
+    const pairs = up.flatMap(a => intent.intendedPeers(a, tEnd).map(b => [a, b] as [number, number]))
+    ctx.phase(`pinging all ${pairs.length} pairs`)
+    const failed = await checkPairs(mesh.world, i => mesh.ns(i), i => ctx.ipOf.get(i), pairs, 4)
+    await observer.stop()
+    await resources.stop()
+    await resources.once()
+    progress.phase('writing the report')
+    const report = buildReport({
+      opts: o,
+      ctx,
+      observer,
+      intent,
+      timeline,
+      setup: { worldMs, daemonsUpMs, fullMeshMs, firstDaemonMs: Math.min(...intent.startedAt.values()), inotifyBefore, inotifyAfter },
+      memKb: { before: memBeforeKb, joined: memJoinedKb },
+      reach: reach.samples,
+      finalPairs: { total: pairs.length, failed },
+      resources: resources.samples,
+      logs: countLogEvents(all.map(i => mesh.logFile(`n${i}`)), mesh.logFile('controller')),
+      endMs: now(),
+      runDir: o.keep ? mesh.dir : null,
+      prefix: mesh.world.names.prefix
+    })
+    writeFileSync(join(o.outDir, 'report.json'), JSON.stringify(report, null, 1) + '\n')
+    writeFileSync(join(o.outDir, 'report.html'), renderHtml(report))
+    progress.endLine()
+    return report
+  } finally {
+    progress.phase('removing the world')
+    await mesh.destroy({ keepDir: o.keep })
+    progress.endLine()
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Background measurements during a run: reachability of a random sample of pairs each tick (real pings over
+ * mesh IPs), and memory/CPU of the controller, the daemons and their wireguard-go.
+ */
+import type { Mesh } from '../cluster.js'
+import type { Intent } from './intent.js'
+import { checkPairs, type ReachSample } from './reach.js'
+import { CpuTracker, type ResourceSample } from './resources.js'
+import { SeededRandom } from '../../lib/swim/random.js'
+import { uapiSocketPath } from '../../lib/daemon/wg/uapi-socket.js'
+import { socketOwners } from '../../lib/daemon/wg/wireguard-go.js'
+
+/** A loop that runs `once` then waits so that iterations start `everyMs` apart, until stopped. */
+abstract class Loop {
+  private running = false
+  private loop: Promise<void> | null = null
+  constructor (protected readonly everyMs: number) {}
+  protected abstract once (): Promise<void>
+
+  /** Starts the loop. */
+  start (): void {
+    if (this.running) return
+    this.running = true
+    this.loop = (async () => {
+      while (this.running) {
+        const began = Date.now()
+        await this.once().catch(() => {})
+        const wait = this.everyMs - (Date.now() - began)
+        if (wait > 0 && this.running) await new Promise(resolve => setTimeout(resolve, wait))
+      }
+    })()
+  }
+
+  /** Stops after the iteration in progress. */
+  async stop (): Promise<void> {
+    this.running = false
+    await this.loop
+  }
+}
+
+/** Pings `pairs` random (source, intended peer) pairs each tick. */
+export class ReachSampler extends Loop {
+  readonly samples: ReachSample[] = []
+  private readonly rng: SeededRandom
+
+  constructor (private readonly d: { mesh: Mesh, intent: Intent, ipOf: ReadonlyMap<number, string>, seed: number, now: () => number, pairs: number, everyMs: number }) {
+    super(d.everyMs)
+    this.rng = new SeededRandom(d.seed ^ 0x5eed)
+  }
+
+  protected async once (): Promise<void> {
+    const t = this.d.now()
+    const up = this.d.intent.upAt(t).filter(i => this.d.ipOf.has(i))
+    const chosen = new Map<string, [number, number]>()
+    for (let k = 0; k < this.d.pairs * 3 && chosen.size < this.d.pairs && up.length > 1; k++) {
+      const a = up[this.rng.int(up.length)]!
+      const peers = this.d.intent.intendedPeers(a, t).filter(j => this.d.ipOf.has(j))
+      if (peers.length === 0) continue
+      const b = peers[this.rng.int(peers.length)]!
+      chosen.set(`${a}>${b}`, [a, b])
+    }
+    if (chosen.size === 0) return
+    const failed = await checkPairs(this.d.mesh.world, i => this.d.mesh.ns(i), i => this.d.ipOf.get(i), [...chosen.values()], 4)
+    this.samples.push({ tMs: t, ok: chosen.size - failed.length, total: chosen.size })
+  }
+}
+
+/** Samples RSS and CPU of the controller, daemons and wireguard-go processes. */
+export class ResourceSampler extends Loop {
+  readonly samples: ResourceSample[] = []
+  private readonly cpu = new CpuTracker()
+  private wgPids: number[] = []
+  private refreshes = 0
+
+  constructor (private readonly d: { mesh: Mesh, now: () => number, everyMs: number }) {
+    super(d.everyMs)
+  }
+
+  /** Takes one sample now (also used at the end of the run). */
+  async once (): Promise<void> {
+    const { mesh } = this.d
+    // Finding wireguard-go pids scans every namespace's unix socket table; every third sample is enough.
+    if (this.refreshes++ % 3 === 0 || this.wgPids.length === 0) {
+      const socks = new Set(Array.from({ length: mesh.world.nodes }, (_, i) => uapiSocketPath(mesh.ifname(i))))
+      this.wgPids = [...(await socketOwners(socks)).values()].flat()
+    }
+    const t = this.d.now()
+    const daemons = [...mesh.daemons.values()].map(c => c.pid).filter((p): p is number => p !== undefined)
+    const ctl = mesh.controller?.pid
+    this.samples.push({
+      tMs: t,
+      controller: this.cpu.sample(ctl === undefined ? [] : [ctl], t),
+      daemons: this.cpu.sample(daemons, t),
+      wireguard: this.cpu.sample(this.wgPids, t)
+    })
+  }
+}

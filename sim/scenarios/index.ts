@@ -1,0 +1,14 @@
+/** Every `weft sim run` scenario by name. Adding one: a module beside this file and one line here. */
+import type { Scenario } from './scenario.js'
+import { join } from './join.js'
+import { crash } from './crash.js'
+import { vanish } from './vanish.js'
+import { restart } from './restart.js'
+import { controllerOutage } from './controller-outage.js'
+import { partition } from './partition.js'
+import { loss } from './loss.js'
+import { churn } from './churn.js'
+import { demo } from './demo.js'
+
+/** Scenarios by name, in the order `--help` lists them. */
+export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([join, crash, vanish, restart, controllerOutage, partition, loss, churn, demo].map(s => [s.name, s]))
