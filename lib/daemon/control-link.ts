@@ -95,6 +95,8 @@ export class ControlLink {
           this.revoked(err.message)
           return
         }
+        // A resync we asked for is not a lost controller: reconnect at once for the full map.
+        if (this.wantFull) continue
         this.lost(err instanceof WeftError ? err.message : (err as Error).message)
       }
       if (this.stopped) return

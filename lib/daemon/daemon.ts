@@ -30,6 +30,9 @@ import { SwimDriver } from './swim-driver.js'
 import type { WireGuardDevice } from './wg/device.js'
 import { openDevice } from './wg/open.js'
 
+/** Period of the data-plane watch while some member is suspect: several samples fit in the shortest suspicion. */
+const WATCH_PERIOD_MS = 200
+
 /**
  * The daemon: joins (or comes back from saved state), keeps the WireGuard interface matching
  * desired(netmap, SWIM view, self), runs SWIM over the overlay and the underlay announcer, reports to the
@@ -233,9 +236,7 @@ export class Daemon {
       return
     }
     if (ev.type === 'suspect') {
-      const n = this.node(ev.id)
-      if (n !== undefined) this.watch.provoke(n.meshIp)
-      this.scheduleWatch()
+      this.scheduleWatch(0)
       return
     }
     this.scheduleReconcile()
@@ -257,13 +258,17 @@ export class Daemon {
     }
   }
 
-  /** While any member is suspect, samples WireGuard rx counters and probes the suspects' data plane. */
-  private scheduleWatch (): void {
+  /**
+   * While any member is suspect, samples WireGuard rx counters and probes the suspects' data plane every
+   * WATCH_PERIOD_MS. The first tick runs at once so the baseline is taken before the probe's answer arrives:
+   * the evidence must be in before the shortest suspicion (about a second at small N) expires.
+   */
+  private scheduleWatch (delayMs = WATCH_PERIOD_MS): void {
     if (this.watchTimer !== undefined || this.stopping) return
     this.watchTimer = setTimeout(() => {
       this.watchTimer = undefined
       void this.watchTick()
-    }, 500)
+    }, delayMs)
   }
 
   private async watchTick (): Promise<void> {

@@ -17,8 +17,8 @@ export class DataPlaneWatch {
   private socket: Socket | null = null
 
   /**
-   * @param windowMs rx growth younger than this counts as fresh. Default: 1500 ms — three poll periods, and
-   *   above Linux's ICMP rate limit of one unreachable per second per destination.
+   * @param windowMs rx growth younger than this counts as fresh. Default: 1500 ms — several poll periods, and
+   *   above Linux's ICMP rate limit (about one unreachable per second per destination after a short burst).
    */
   constructor (private readonly windowMs = 1500) {}
 

@@ -33,6 +33,11 @@ export function flattenStats (s: SwimStats): Record<string, number> {
   return out
 }
 
+function memory (): { rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number } {
+  const m = process.memoryUsage()
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers }
+}
+
 /** Joins netmap, SWIM view and device state into the rows `weft status` prints. Pure. */
 export function buildStatus (i: StatusInputs): DaemonStatus {
   const byKey = new Map((i.deviceState?.peers ?? []).map(p => [p.publicKey, p]))
@@ -75,6 +80,7 @@ export function buildStatus (i: StatusInputs): DaemonStatus {
     },
     netmap: i.netmap === null ? null : { epoch: i.netmap.epoch, version: i.netmap.version, nodes: i.netmap.nodes.length, appliedAt: i.netmapAppliedAt },
     swim: { incarnation: i.swim.incarnation, counters: { ...flattenStats(i.swim.stats()), ...i.counters } },
+    process: { pid: process.pid, ...memory(), uptimeMs: Math.round(process.uptime() * 1000) },
     lastError: i.lastError ?? i.link?.lastError ?? null,
     peers
   }

@@ -23,6 +23,8 @@ export interface DaemonStatus {
   }
   netmap: { epoch: string, version: number, nodes: number, appliedAt: number | null } | null
   swim: { incarnation: number, counters: Record<string, number> } | null
+  /** The daemon process itself: memory in bytes (process.memoryUsage()) and uptime. */
+  process: { pid: number, rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, uptimeMs: number }
   /** Last error worth an operator's attention (refused netmap, device failure), or null. */
   lastError: string | null
   peers: PeerStatus[]

@@ -1,0 +1,75 @@
+/**
+ * Issue 3's figures on real daemons: time from `weft daemon` start to all-pairs ping, and each daemon's RSS and
+ * CPU once the mesh idles. Prints figures (a table and a JSON line); never passes or fails.
+ *
+ *   node dist/bench/mesh-up.js [N ...]      (default: 5 50)   --idle 30  (seconds of idle sampling)
+ */
+import { readFileSync } from 'node:fs'
+import { Mesh, waitFor } from '../sim/cluster.js'
+
+const args = process.argv.slice(2)
+const idleIdx = args.indexOf('--idle')
+const idleS = idleIdx >= 0 ? Number(args[idleIdx + 1]) : 30
+const sizes = args.filter((_a, i) => i !== idleIdx && i !== idleIdx + 1).map(Number).filter(n => Number.isInteger(n) && n > 1)
+const runs = sizes.length > 0 ? sizes : [5, 50]
+const CLK_TCK = 100
+
+/** RSS in bytes and CPU seconds (user+system) of `pid`. */
+function usage (pid: number): { rss: number, cpu: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { rss, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK }
+}
+
+async function pool<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => { while (next < items.length) await fn(items[next++]!) }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
+const mib = (b: number): string => (b / 1048576).toFixed(1)
+
+for (const n of runs) {
+  const mesh = await Mesh.create(n)
+  try {
+    const nodes = Array.from({ length: n }, (_, i) => i)
+    await mesh.token()
+    const t0 = Date.now()
+    for (const i of nodes) await mesh.startDaemon(i, { extra: ['--log-level', 'info'] })
+    await waitFor('every daemon to answer', async () => (await Promise.all(nodes.map(async i => await mesh.tryStatus(i)))).every(s => s !== null), 300_000, 250)
+    const ips = await Promise.all(nodes.map(async i => (await mesh.status(i)).node.meshIp))
+    const tUp = Date.now()
+    await waitFor('a full mesh', async () => (await Promise.all(nodes.map(async i => (await mesh.wgPeers(i)).length === n - 1))).every(Boolean), 300_000, 250)
+    const tMesh = Date.now()
+    let failed: string[] = []
+    await waitFor('all pairs to ping', async () => {
+      const pairs = failed.length > 0 ? failed.map(p => p.split('>').map(Number) as [number, number]) : nodes.flatMap(i => nodes.filter(j => j !== i).map(j => [i, j] as [number, number]))
+      failed = []
+      await pool(pairs, 32, async ([i, j]) => { if (!await mesh.ping(i, ips[j]!)) failed.push(`${i}>${j}`) })
+      return failed.length === 0
+    }, 300_000, 500)
+    const tPing = Date.now()
+    const pids = nodes.map(i => mesh.daemons.get(i)!.pid!)
+    const before = pids.map(usage)
+    await new Promise(resolve => setTimeout(resolve, idleS * 1000))
+    const after = pids.map(usage)
+    const rss = after.map(u => u.rss)
+    const cpuPct = after.map((u, k) => 100 * (u.cpu - before[k]!.cpu) / idleS)
+    const fig = {
+      bench: 'mesh-up', nodes: n,
+      startToAllAnsweringMs: tUp - t0, startToFullMeshMs: tMesh - t0, startToAllPairsPingMs: tPing - t0,
+      pairsPinged: n * (n - 1),
+      daemonRssMiB: { median: Number(mib(median(rss))), max: Number(mib(Math.max(...rss))) },
+      daemonIdleCpuPct: { median: Number(median(cpuPct).toFixed(2)), max: Number(Math.max(...cpuPct).toFixed(2)) },
+      idleSeconds: idleS
+    }
+    console.log(`N=${n}: start->all answering ${fig.startToAllAnsweringMs} ms, ->full mesh ${fig.startToFullMeshMs} ms, ->all ${fig.pairsPinged} pairs ping ${fig.startToAllPairsPingMs} ms`)
+    console.log(`N=${n}: daemon RSS median ${fig.daemonRssMiB.median} MiB (max ${fig.daemonRssMiB.max}), idle CPU median ${fig.daemonIdleCpuPct.median}% of a core (max ${fig.daemonIdleCpuPct.max}%) over ${idleS} s`)
+    console.log(JSON.stringify(fig))
+  } finally {
+    await mesh.destroy()
+  }
+}
