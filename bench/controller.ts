@@ -93,7 +93,12 @@ async function main (argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   const runs: SizeFigures[] = []
-  for (const n of sizes) runs.push(await runScenario(n, opts, log, cleanups))
+  for (const n of sizes) {
+    const figures = await runScenario(n, opts, log, cleanups)
+    // Each size's figures go to the log at once, so a later size that is interrupted loses nothing.
+    log(`[n=${n}] figures ${JSON.stringify(figures)}`)
+    runs.push(figures)
+  }
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
   const command = `node dist/bench/controller.js ${argv.join(' ')}`.trim()
