@@ -21,6 +21,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/tap ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "weft: installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: the lock file cannot list msgpackr's optional native builds for other platforms (darwin,
+  # win32) when the registry here does not serve them, and `npm ci` refuses such a lock as out of sync.
+  echo "weft: installing npm packages (npm install)"
+  npm install --no-audit --no-fund --loglevel=error
 fi
