@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js'
-import { parseCidr } from './ipam.js'
+import { parseMeshCidr } from './ipam.js'
 
 /**
  * Every tunable of the controller, with its unit in its name and the reason for its default.
@@ -83,7 +83,7 @@ export function resolveConfig (input: ControllerConfigInput): ControllerConfig {
   const c: ControllerConfig = { ...DEFAULTS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) } as ControllerConfig
   if (typeof c.dataDir !== 'string' || c.dataDir === '') throw new ConfigError('--data DIR is required')
   parseListen(c.listen)
-  parseCidr(c.cidr)
+  parseMeshCidr(c.cidr)
   if ((c.tlsCertFile === undefined) !== (c.tlsKeyFile === undefined)) throw new ConfigError('--tls-cert and --tls-key go together: give both or neither')
   positive(c, 'heartbeatIntervalMs', 100)
   positive(c, 'controlStaleMs', 1)

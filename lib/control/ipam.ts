@@ -1,4 +1,5 @@
 import { AddressPoolExhaustedError, ConfigError } from '../errors.js'
+import { formatIPv4, parseCidr, parseIPv4, type Cidr } from '../wire/addr.js'
 
 /**
  * Mesh IP allocation. Synchronous on purpose: a registration reserves its address before its first await,
@@ -8,37 +9,23 @@ import { AddressPoolExhaustedError, ConfigError } from '../errors.js'
  * a released address sits in quarantine (only its previous key may take it back) for `quarantineMs`.
  */
 
-/** A parsed IPv4 CIDR: first address as an unsigned 32-bit integer and prefix length. */
-export interface Cidr { base: number, prefix: number, size: number }
-
-/** Dotted quad to unsigned 32-bit integer; NaN when malformed. */
-export function ipToInt (ip: string): number {
-  const parts = ip.split('.')
-  if (parts.length !== 4) return NaN
-  let n = 0
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return NaN
-    n = n * 256 + Number(p)
-  }
-  return n
-}
-
-/** Unsigned 32-bit integer to dotted quad. */
-export function intToIp (n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
-}
-
-/** Parses `a.b.c.d/p` (p from 8 to 30, host bits zero). Throws ConfigError otherwise. */
-export function parseCidr (cidr: string): Cidr {
-  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(cidr)
-  const base = m === null ? NaN : ipToInt(m[1]!)
+/**
+ * Parses the mesh CIDR of `--cidr`: IPv4, prefix /8 to /30 (a /31 or /32 has no host address to hand out),
+ * host bits zero. Throws ConfigError with the fix otherwise.
+ */
+export function parseMeshCidr (cidr: string): Cidr {
+  const m = /^([^/]+)\/(\d{1,2})$/.exec(cidr)
+  const base = m === null ? null : parseIPv4(m[1]!)
   const prefix = m === null ? NaN : Number(m[2])
-  if (m === null || Number.isNaN(base) || !(prefix >= 8 && prefix <= 30)) {
+  if (base === null || !(prefix >= 8 && prefix <= 30)) {
     throw new ConfigError(`--cidr must be an IPv4 network with a prefix from /8 to /30, e.g. 100.64.0.0/10 (got "${cidr}")`)
   }
-  const size = 2 ** (32 - prefix)
-  if (base % size !== 0) throw new ConfigError(`--cidr ${cidr} has host bits set; did you mean ${intToIp(base - (base % size))}/${prefix}?`)
-  return { base, prefix, size }
+  const parsed = parseCidr(cidr)
+  if (parsed === null) {
+    const size = 2 ** (32 - prefix)
+    throw new ConfigError(`--cidr ${cidr} has host bits set; did you mean ${formatIPv4(base - (base % size))}/${prefix}?`)
+  }
+  return parsed
 }
 
 interface Quarantined { publicKey: string, until: number }
@@ -53,7 +40,7 @@ export class Ipam {
   private cursor = 1
 
   constructor (readonly cidrText: string, private readonly quarantineMs: number) {
-    this.cidr = parseCidr(cidrText)
+    this.cidr = parseMeshCidr(cidrText)
   }
 
   /** Usable host addresses (size minus network and broadcast). */
@@ -65,7 +52,7 @@ export class Ipam {
   /** The address held by `publicKey`, if any. */
   lookup (publicKey: string): string | undefined {
     const n = this.byKey.get(publicKey)
-    return n === undefined ? undefined : intToIp(this.cidr.base + n)
+    return n === undefined ? undefined : formatIPv4(this.cidr.base + n)
   }
 
   /**
@@ -74,7 +61,7 @@ export class Ipam {
    */
   allocate (publicKey: string, now: number): string {
     const held = this.byKey.get(publicKey)
-    if (held !== undefined) return intToIp(this.cidr.base + held)
+    if (held !== undefined) return formatIPv4(this.cidr.base + held)
     const own = this.quarantinedByKey.get(publicKey)
     if (own !== undefined) {
       this.unquarantine(own)
@@ -143,14 +130,14 @@ export class Ipam {
 
   private take (publicKey: string, offset: number): string {
     const prev = this.owner.get(offset)
-    if (prev !== undefined && prev !== publicKey) throw new Error(`IPAM invariant: ${intToIp(this.cidr.base + offset)} already held`)
+    if (prev !== undefined && prev !== publicKey) throw new Error(`IPAM invariant: ${formatIPv4(this.cidr.base + offset)} already held`)
     this.byKey.set(publicKey, offset)
     this.owner.set(offset, publicKey)
-    return intToIp(this.cidr.base + offset)
+    return formatIPv4(this.cidr.base + offset)
   }
 
   private offsetOf (ip: string): number {
-    const offset = ipToInt(ip) - this.cidr.base
+    const offset = (parseIPv4(ip) ?? NaN) - this.cidr.base
     if (!(offset >= 1 && offset <= this.capacity)) throw new ConfigError(`stored mesh IP ${ip} is outside ${this.cidrText}; start with the --cidr the data directory was created with`)
     return offset
   }

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { Ipam, intToIp, ipToInt, parseCidr } from '../../lib/control/ipam.js'
+import { Ipam, parseMeshCidr } from '../../lib/control/ipam.js'
+import { formatIPv4, parseIPv4 } from '../../lib/wire/addr.js'
 import { AddressPoolExhaustedError, ConfigError } from '../../lib/errors.js'
 
 const DAY = 86_400_000
@@ -66,9 +67,9 @@ t.test('a large CIDR allocates distinct addresses quickly', async (t) => {
 })
 
 t.test('CIDR parsing rejects nonsense with a ConfigError', async (t) => {
-  t.same(parseCidr('100.64.0.0/10'), { base: ipToInt('100.64.0.0'), prefix: 10, size: 2 ** 22 })
+  t.same(parseMeshCidr('100.64.0.0/10'), { base: parseIPv4('100.64.0.0'), prefix: 10, size: 2 ** 22 })
   for (const bad of ['100.64.0.0', '100.64.0.1/10', '100.64.0.0/31', '100.64.0.0/7', '300.1.1.1/24', 'x/24']) {
-    t.throws(() => parseCidr(bad), ConfigError, bad)
+    t.throws(() => parseMeshCidr(bad), ConfigError, bad)
   }
-  t.equal(intToIp(ipToInt('100.127.255.254')), '100.127.255.254')
+  t.equal(formatIPv4(parseIPv4('100.127.255.254')!), '100.127.255.254')
 })
