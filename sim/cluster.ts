@@ -189,6 +189,27 @@ export class Mesh {
     return out
   }
 
+  /**
+   * What each node thinks and the last lines of its log that matter, for a failing test to print: controller
+   * link, peers with SWIM state and WireGuard presence, and the recent swim/wg/control events.
+   */
+  async diagnose (lines = 25): Promise<string> {
+    const out: string[] = []
+    const names = [...this.daemons.keys()].sort((a, b) => a - b)
+    for (const i of names) {
+      const s = await this.tryStatus(i)
+      out.push(s === null
+        ? `node ${i}: not answering`
+        : `node ${i} ${s.node.id} ${s.node.meshIp} controller=${s.controller.state} netmap=${s.netmap?.version ?? '-'} error=${s.lastError ?? '-'} peers=` +
+          s.peers.map(p => `${p.meshIp}:${p.swim ?? '-'}/${p.inWireGuard ? 'wg' : 'no-wg'}`).join(','))
+      let text = ''
+      try { text = readFileSync(this.logFile(`n${i}`), 'utf8') } catch { /* no log yet */ }
+      const picked = text.split('\n').filter(l => /"event":"(swim\.|wg\.|control\.|netmap\.|daemon\.)/.test(l)).slice(-lines)
+      for (const l of picked) out.push(`  ${l}`)
+    }
+    return out.join('\n')
+  }
+
   /** Stops every process and removes the world, and the temp directory unless `keepDir` (logs kept for reading). */
   async destroy (opts: { keepDir?: boolean } = {}): Promise<void> {
     await Promise.all([...this.daemons.keys()].map(async i => await this.stopDaemon(i, 'SIGKILL')))

@@ -3,25 +3,23 @@ import { hostname as osHostname } from 'node:os'
 import type { Server } from 'node:net'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../log.js'
-import { ConfigError, ControllerError, DataDirError } from '../errors.js'
 import { cidrContains, parseCidr, parseIPv4 } from '../wire/addr.js'
 import type { KeyPair } from '../wire/keys.js'
 import type { Netmap, NodeRecord } from '../wire/netmap.js'
 import { meshConfig } from '../swim/config.js'
 import { SeededRandom } from '../swim/random.js'
 import { Swim } from '../swim/swim.js'
-import { restartIncarnation, type ControlHint, type SwimEvent } from '../swim/types.js'
+import { restartIncarnation, type SwimEvent } from '../swim/types.js'
 import { Announcer } from './announcer.js'
-import { Backoff } from './backoff.js'
 import type { DaemonConfig } from './config.js'
 import { ControlClient } from './control-client.js'
 import { ControlLink } from './control-link.js'
 import { serveLocal, SOCKET_NAME } from './control-socket.js'
 import { desired } from './desired.js'
 import { ensureInterface } from './iface.js'
-import { defaultEndpoints, register } from './join.js'
-import { controlHint, swimMembers, underlayPeer } from './membership.js'
-import { DataPlaneWatch } from './dataplane-watch.js'
+import { defaultEndpoints, ensureJoined } from './join.js'
+import { swimMembers, underlayPeer } from './membership.js'
+import { Evidence } from './evidence.js'
 import { Reconciler } from './reconciler.js'
 import { StateDir, type NodeIdentity } from './state.js'
 import { buildStatus } from './status-build.js'
@@ -29,9 +27,6 @@ import type { DaemonStatus } from './status.js'
 import { SwimDriver } from './swim-driver.js'
 import type { WireGuardDevice } from './wg/device.js'
 import { openDevice } from './wg/open.js'
-
-/** Period of the data-plane watch while some member is suspect: several samples fit in the shortest suspicion. */
-const WATCH_PERIOD_MS = 200
 
 /**
  * The daemon: joins (or comes back from saved state), keeps the WireGuard interface matching
@@ -47,9 +42,9 @@ export class Daemon {
   private reconciling = false
   private reconcileAgain = false
   private deadTimer: NodeJS.Timeout | undefined
-  private watchTimer: NodeJS.Timeout | undefined
-  private readonly watch = new DataPlaneWatch()
-  private readonly hints = new Map<string, ControlHint>()
+  private readonly evidence: Evidence
+  /** Members told over the underlay that this daemon started. */
+  private readonly announced = new Set<string>()
   private local: Server | null = null
   private link: ControlLink | null = null
   private revoked = false
@@ -71,6 +66,12 @@ export class Daemon {
     private readonly client: ControlClient
   ) {
     this.startedAt = deps.clock.now()
+    this.evidence = new Evidence({
+      swim, device, clock: deps.clock, selfId: identity.nodeId,
+      nodes: () => this.netmap?.nodes ?? [],
+      linkUp: () => this.link?.state === 'connected',
+      pump: () => swimDriver.pump()
+    })
     this.done = new Promise(resolve => { this.resolveDone = resolve })
   }
 
@@ -99,7 +100,7 @@ export class Daemon {
     }
 
     const client = new ControlClient(cfg.controllerUrl)
-    const identity = await Daemon.join(cfg, client, state, saved, keys, deps)
+    const identity = await ensureJoined(cfg, client, state, saved, keys, deps)
 
     const device = await openDevice({ driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log })
     await ensureInterface({ ifname: cfg.ifname, meshIp: identity.meshIp, cidr: identity.cidr, mtu: cfg.mtu, log })
@@ -133,34 +134,10 @@ export class Daemon {
     return daemon
   }
 
-  /** Registers on first start (retrying while the controller is unreachable); later starts reuse the identity. */
-  private static async join (cfg: DaemonConfig, client: ControlClient, state: StateDir, saved: NodeIdentity | null, keys: KeyPair,
-    deps: { clock: Clock, log: Logger }): Promise<NodeIdentity> {
-    if (saved !== null && cfg.joinToken === undefined) return saved
-    const backoff = new Backoff(500, 10_000)
-    for (;;) {
-      try {
-        const endpoints = cfg.endpoints.length > 0 ? cfg.endpoints : defaultEndpoints(cfg.listenPort, new Set(saved === null ? [] : [saved.meshIp]))
-        return await register(client, state, saved, {
-          keys, hostname: cfg.hostname, endpoints, listenPort: cfg.listenPort, swimPort: cfg.swimPort, joinToken: cfg.joinToken
-        }, deps)
-      } catch (err) {
-        // A refusal (bad token, bad proof) will not heal by retrying; an unreachable controller will.
-        if (err instanceof ControllerError && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 429) {
-          throw new ConfigError(`the controller refused to register this node: ${err.message}`)
-        }
-        if (err instanceof ConfigError || err instanceof DataDirError) throw err
-        const wait = backoff.next()
-        deps.log.warn({ event: 'control.lost', reason: (err as Error).message, retryInMs: wait }, 'cannot register yet; retrying')
-        await new Promise(resolve => setTimeout(resolve, wait))
-      }
-    }
-  }
-
   private async run (saved: Netmap | null): Promise<void> {
     await this.swimDriver.start()
     await this.announcer.start()
-    await this.watch.start(this.identity.meshIp)
+    await this.evidence.start(this.identity.meshIp)
     if (saved !== null) {
       this.deps.log.info({ event: 'netmap.apply', version: saved.version, nodes: saved.nodes.length, source: 'disk' }, 'bringing the mesh up from the saved netmap')
       this.applyNetmap(saved, 'disk')
@@ -178,7 +155,7 @@ export class Daemon {
         swim: this.swim.report()
       }),
       onRevoked: reason => this.onRevoked(reason),
-      onState: () => { this.refreshHints(this.deps.clock.now()); this.swimDriver.pump() },
+      onState: () => this.evidence.refresh(),
       clock: this.deps.clock,
       log: this.deps.log
     })
@@ -187,8 +164,7 @@ export class Daemon {
       status: async () => await this.status(),
       leave: async () => await this.leave()
     }, this.deps.log)
-    // Tell every peer we are (back) up: peers that removed our tunnel while we were away re-add it.
-    for (const n of this.netmap?.nodes ?? []) if (n.id !== this.identity.nodeId) this.announcer.ping(n.id)
+    this.announceToNew()
     this.scheduleDeadAnnounce()
     this.deps.log.info({ event: 'daemon.started', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, interface: this.cfg.ifname, adopted: this.device.adopted },
       'weft daemon running')
@@ -216,8 +192,8 @@ export class Daemon {
     this.netmapAppliedAt = this.deps.clock.now()
     const now = this.deps.clock.now()
     this.swim.setMembers(now, swimMembers(map))
-    this.refreshHints(now)
-    this.swimDriver.pump()
+    this.evidence.refresh(now)
+    if (this.local !== null) this.announceToNew()
     if (source !== 'disk') {
       this.deps.log.info({ event: 'netmap.apply', version: map.version, from: prev?.version ?? null, how: source, nodes: map.nodes.length }, 'netmap applied')
       this.state.saveNetmap(map).catch((err: unknown) => {
@@ -236,54 +212,10 @@ export class Daemon {
       return
     }
     if (ev.type === 'suspect') {
-      this.scheduleWatch(0)
+      this.evidence.onSuspect()
       return
     }
     this.scheduleReconcile()
-  }
-
-  /**
-   * Gives SWIM the best outside evidence about each member: a data plane that still answers (the member is
-   * suspect but its tunnel replies) beats everything; otherwise the controller's fused health while our link
-   * to it is up; otherwise nothing.
-   */
-  private refreshHints (now: number): void {
-    const linkUp = this.link?.state === 'connected'
-    for (const n of this.netmap?.nodes ?? []) {
-      if (n.id === this.identity.nodeId) continue
-      const hint: ControlHint = this.watch.fresh(n.publicKey, now) ? 'fresh' : linkUp ? controlHint(n) : null
-      if (this.hints.get(n.id) === hint) continue
-      this.hints.set(n.id, hint)
-      this.swim.setControlHint(now, n.id, hint)
-    }
-  }
-
-  /**
-   * While any member is suspect, samples WireGuard rx counters and probes the suspects' data plane every
-   * WATCH_PERIOD_MS. The first tick runs at once so the baseline is taken before the probe's answer arrives:
-   * the evidence must be in before the shortest suspicion (about a second at small N) expires.
-   */
-  private scheduleWatch (delayMs = WATCH_PERIOD_MS): void {
-    if (this.watchTimer !== undefined || this.stopping) return
-    this.watchTimer = setTimeout(() => {
-      this.watchTimer = undefined
-      void this.watchTick()
-    }, delayMs)
-  }
-
-  private async watchTick (): Promise<void> {
-    const suspects = this.swim.members().filter(m => m.state === 'suspect')
-    if (suspects.length === 0 || this.stopping) return
-    try {
-      const peers = (await this.device.get()).peers
-      const now = this.deps.clock.now()
-      this.watch.observe(now, peers)
-      this.watch.retain(new Set(peers.map(p => p.publicKey)))
-      this.refreshHints(now)
-      this.swimDriver.pump()
-      for (const m of suspects) { const n = this.node(m.id); if (n !== undefined) this.watch.provoke(n.meshIp) }
-    } catch { /* the device is unreadable: no evidence either way this tick */ }
-    this.scheduleWatch()
   }
 
   private onUnderlayAlive (id: string, incarnation: number): void {
@@ -307,6 +239,19 @@ export class Daemon {
       } while (this.reconcileAgain)
       this.reconciling = false
     })()
+  }
+
+  /**
+   * Tells every member we have not told since this start that we are up, over the underlay: a peer that
+   * removed our tunnel while we were away (or declared us dead before our SWIM agent was listening) re-adds
+   * it at once instead of at its next dead re-probe.
+   */
+  private announceToNew (): void {
+    for (const n of this.netmap?.nodes ?? []) {
+      if (n.id === this.identity.nodeId || this.announced.has(n.id)) continue
+      this.announced.add(n.id)
+      this.announcer.ping(n.id)
+    }
   }
 
   private scheduleDeadAnnounce (): void {
@@ -367,8 +312,7 @@ export class Daemon {
     if (this.stopping) return await this.done
     this.stopping = true
     clearTimeout(this.deadTimer)
-    clearTimeout(this.watchTimer)
-    this.watch.stop()
+    this.evidence.stop()
     this.link?.stop()
     this.swimDriver.stop()
     this.announcer.stop()

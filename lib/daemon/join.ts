@@ -1,7 +1,9 @@
 import { hostname as osHostname, networkInterfaces } from 'node:os'
 import type { Logger } from '../log.js'
 import type { Clock } from '../clock.js'
-import { ConfigError, ControllerError } from '../errors.js'
+import { ConfigError, ControllerError, DataDirError } from '../errors.js'
+import { Backoff } from './backoff.js'
+import type { DaemonConfig } from './config.js'
 import { formatEndpoint } from '../wire/addr.js'
 import type { KeyPair } from '../wire/keys.js'
 import { newNonce, signRegistration } from '../wire/proof.js'
@@ -61,4 +63,28 @@ export async function register (client: ControlClient, state: StateDir, saved: N
   await state.saveIdentity(identity)
   deps.log.info({ event: 'control.registered', nodeId: res.nodeId, meshIp: res.meshIp, rotatedCredential: res.credential !== undefined }, 'registered with the controller')
   return identity
+}
+
+/** Registers on first start (retrying while the controller is unreachable); later starts reuse the identity. */
+export async function ensureJoined (cfg: DaemonConfig, client: ControlClient, state: StateDir, saved: NodeIdentity | null, keys: KeyPair,
+  deps: { clock: Clock, log: Logger }): Promise<NodeIdentity> {
+  if (saved !== null && cfg.joinToken === undefined) return saved
+  const backoff = new Backoff(500, 10_000)
+  for (;;) {
+    try {
+      const endpoints = cfg.endpoints.length > 0 ? cfg.endpoints : defaultEndpoints(cfg.listenPort, new Set(saved === null ? [] : [saved.meshIp]))
+      return await register(client, state, saved, {
+        keys, hostname: cfg.hostname, endpoints, listenPort: cfg.listenPort, swimPort: cfg.swimPort, joinToken: cfg.joinToken
+      }, deps)
+    } catch (err) {
+      // A refusal (bad token, bad proof) will not heal by retrying; an unreachable controller will.
+      if (err instanceof ControllerError && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 429) {
+        throw new ConfigError(`the controller refused to register this node: ${err.message}`)
+      }
+      if (err instanceof ConfigError || err instanceof DataDirError) throw err
+      const wait = backoff.next()
+      deps.log.warn({ event: 'control.lost', reason: (err as Error).message, retryInMs: wait }, 'cannot register yet; retrying')
+      await new Promise(resolve => setTimeout(resolve, wait))
+    }
+  }
 }

@@ -11,7 +11,10 @@ import { inNetns } from '../../lib/daemon/wg/exec.js'
 
 const FAKES = 100
 const mesh = await Mesh.create(2)
-t.teardown(async () => await mesh.destroy())
+t.teardown(async () => {
+  if (!t.passing()) process.stderr.write(`--- mesh state at failure ---\n${await mesh.diagnose()}\n`)
+  await mesh.destroy()
+})
 
 t.test('continuous ping survives 100 peers added, updated and removed around it', async (t) => {
   await mesh.startDaemon(0)

@@ -9,7 +9,10 @@ import { inNetns } from '../../lib/daemon/wg/exec.js'
 
 const N = 6
 const mesh = await Mesh.create(N)
-t.teardown(async () => await mesh.destroy())
+t.teardown(async () => {
+  if (!t.passing()) process.stderr.write(`--- mesh state at failure ---\n${await mesh.diagnose()}\n`)
+  await mesh.destroy()
+})
 
 const keyOf = new Map<number, string>()
 const ipOf = new Map<number, string>()

@@ -13,7 +13,10 @@ import { setBlocked } from '../../sim/netns/nft.js'
 const N = 8
 const all = Array.from({ length: N }, (_, i) => i)
 const mesh = await Mesh.create(N)
-t.teardown(async () => await mesh.destroy())
+t.teardown(async () => {
+  if (!t.passing()) process.stderr.write(`--- mesh state at failure ---\n${await mesh.diagnose()}\n`)
+  await mesh.destroy()
+})
 
 const keyOf = new Map<number, string>()
 
