@@ -1,5 +1,5 @@
 /** Assembles report.json: the run's parameters and every figure, in one plain object. */
-import { cpus, release, totalmem } from 'node:os'
+import { cpus, loadavg, release, totalmem } from 'node:os'
 import type { ScenarioContext, Phase } from '../run/context.js'
 import type { Intent, DownInterval, PartitionInterval, LossInterval, OutageInterval } from '../run/intent.js'
 import type { PeerObserver } from '../run/observer.js'
@@ -23,7 +23,8 @@ export interface Report {
     nodes: number, scenario: string, scenarioSummary: string, seed: number, count: number, lossPercent: number, durationMs: number,
     tickMs: number, batchSize: number, graceMs: number, daemonNodeFlags: string[]
   }
-  machine: { cores: number, memTotalMb: number, kernel: string, node: string }
+  /** loadAvg: 1-minute load average at the start and at the end (the machine may be shared; high load slows everything). */
+  machine: { cores: number, memTotalMb: number, kernel: string, node: string, loadAvg: { start: number, end: number } }
   setup: {
     /** Namespaces, veths, bridge and the controller up. */
     worldMs: number
@@ -76,6 +77,7 @@ export interface BuildInput {
   timeline: { tMs: number[], health: number[][] }
   setup: { worldMs: number, daemonsUpMs: number, fullMeshMs: number, firstDaemonMs: number, inotifyBefore: number, inotifyAfter: number }
   memKb: { before: number, joined: number }
+  loadAvgStart: number
   reach: ReachSample[]
   finalPairs: { total: number, failed: Array<[number, number]> }
   resources: ResourceSample[]
@@ -117,7 +119,13 @@ export function buildReport (b: BuildInput): Report {
       graceMs: opts.graceMs,
       daemonNodeFlags: opts.daemonNodeFlags
     },
-    machine: { cores: cpus().length, memTotalMb: Math.round(totalmem() / 1048576), kernel: release(), node: process.version },
+    machine: {
+      cores: cpus().length,
+      memTotalMb: Math.round(totalmem() / 1048576),
+      kernel: release(),
+      node: process.version,
+      loadAvg: { start: b.loadAvgStart, end: Math.round(loadavg()[0]! * 100) / 100 }
+    },
     setup: {
       worldMs: b.setup.worldMs,
       daemonsUpMs: b.setup.daemonsUpMs,

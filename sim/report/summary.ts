@@ -23,7 +23,8 @@ const trio = (s: Stats): string[] => [sec(s.p50), sec(s.p99), sec(s.max)]
 export function formatSummary (r: Report, files: { json: string, html: string }): string {
   const p = r.params
   const out: string[] = []
-  out.push(`weft sim run: scenario ${p.scenario}, ${p.nodes} nodes, seed ${p.seed}, ${sec(r.durationMs)} in all\n`)
+  out.push(`weft sim run: scenario ${p.scenario}, ${p.nodes} nodes, seed ${p.seed}, ${sec(r.durationMs)} in all ` +
+    `(load average ${r.machine.loadAvg.start} -> ${r.machine.loadAvg.end} on ${r.machine.cores} cores)\n`)
   out.push(`set-up: world ${sec(r.setup.worldMs)}, all daemons answering ${sec(r.setup.daemonsUpMs)}, full mesh ${sec(r.setup.fullMeshMs)} ` +
     `(join to full mesh ${sec(r.setup.joinToFullMeshMs)})\n\n`)
   const rows = r.events.map(k => [

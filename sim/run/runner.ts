@@ -6,6 +6,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { loadavg } from 'node:os'
 import { Mesh } from '../cluster.js'
 import type { Clock } from '../../lib/clock.js'
 import type { Logger } from '../../lib/log.js'
@@ -56,6 +57,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   const now = (): number => clock.now() - t0
   const inotifyBefore = inotifyLimit()
   const memBeforeKb = memAvailableKb()
+  const loadAvgStart = Math.round(loadavg()[0]! * 100) / 100
   mkdirSync(o.outDir, { recursive: true })
   progress.phase(`building ${n} namespaces, the controller and the underlay`)
   const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-' })
@@ -130,6 +132,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       timeline,
       setup: { worldMs, daemonsUpMs, fullMeshMs, firstDaemonMs: Math.min(...intent.startedAt.values()), inotifyBefore, inotifyAfter },
       memKb: { before: memBeforeKb, joined: memJoinedKb },
+      loadAvgStart,
       reach: reach.samples,
       finalPairs: { total: pairs.length, failed },
       resources: resources.samples,
