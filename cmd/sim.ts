@@ -63,8 +63,9 @@ async function runVirtualCommand (argv: string[]): Promise<number> {
   if (crash > 0 && crashAtMs >= durationMs) throw new ConfigError('--crash-at must be before the end of --duration')
   const preset = PRESETS[v.config ?? 'mesh']
   if (preset === undefined) throw new ConfigError(`--config must be one of ${Object.keys(PRESETS).join(', ')} (got "${v.config}")`)
-  // Each core holds every member (~140 bytes each): n^2 memory. Fail with a fix instead of an OOM crash.
-  const needBytes = nodes * nodes * 160 + 256 * 1024 * 1024
+  // Each core holds every member (~40 bytes each untouched, ~150 once its state changed): n^2 memory.
+  // Fail with a fix instead of an OOM crash.
+  const needBytes = nodes * nodes * 64 + 512 * 1024 * 1024
   const limit = getHeapStatistics().heap_size_limit
   if (needBytes > limit) {
     const mb = Math.ceil(needBytes / 1024 / 1024 / 1024) * 1024 + 1024

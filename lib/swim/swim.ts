@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { InvalidInputError } from '../errors.js'
 import { BroadcastQueue } from './broadcast.js'
 import { decodePacket, encodeHead, encodePacket, encodeUpdate, MAX_ID_LENGTH, MAX_UPDATES_PER_PACKET, type Message, type Update } from './codec.js'
-import { describeClaim, ProbeOrder, validId, type Member } from './members.js'
+import { describeClaim, MemberTable, ProbeOrder, validId, type Member } from './members.js'
 import { validateConfig, type SwimConfig } from './config.js'
 import { LocalHealth } from './health.js'
 import { expectedConfirmations, retransmitLimit, suspicionMaxMs, suspicionMinMs } from './math.js'
@@ -26,7 +26,7 @@ export interface SwimOptions {
 }
 
 interface Probe { seq: number, target: string, acked: boolean, expectedNacks: number, nacks: number }
-interface Relay { requesterAddr: string, requester: Member, origSeq: number }
+interface Relay { requesterAddr: string, requester: string, origSeq: number }
 
 /** Ping-reqs served at once; more are dropped so a flood cannot grow the relay table without bound. */
 const MAX_RELAYS = 1024
@@ -52,7 +52,7 @@ export class Swim {
   private inc: number
   private leftAt: number | undefined
   private started = false
-  private readonly table = new Map<string, Member>()
+  private readonly table = new MemberTable()
   private readonly notAlive = new Set<string>()
   private readonly order: ProbeOrder
   private seq = 0
@@ -105,19 +105,19 @@ export class Swim {
       if (seen.has(id)) throw new InvalidInputError(`swim member id ${id} appears twice`)
       seen.add(id)
       if (id === this.id) continue
-      const m = this.table.get(id)
-      if (m === undefined) {
-        this.table.set(id, { id, addr, state: 'alive', incarnation: 0, from: id, since: now, suspicion: undefined, hint: null, tellDead: false })
+      const old = this.table.addr(id)
+      if (old === undefined) {
+        this.table.add(id, addr, now)
         added.push(id)
-      } else if (m.addr !== addr) {
-        m.addr = addr
+      } else if (old !== addr) {
+        this.table.setAddr(id, addr)
       }
     }
     let removed = 0
-    for (const id of [...this.table.keys()]) {
+    for (const id of [...this.table.ids()]) {
       if (!seen.has(id)) { this.forget(id); removed++ }
     }
-    if (added.length > 16 || this.order.ids.length === 0) this.order.reset(this.table.keys())
+    if (added.length > 16 || this.order.ids.length === 0) this.order.reset(this.table.ids())
     else this.order.insert(added)
     if (added.length > 0 || removed > 0) this.log?.debug({ event: 'swim.members', added: added.length, removed, members: this.table.size }, 'swim membership changed')
     this.start(now)
@@ -132,21 +132,21 @@ export class Swim {
     if (!d.ok) return this.drop(d.reason)
     const { from, msg, updates } = d.packet
     if (from === this.id) return this.drop('from-self')
-    const sender = this.table.get(from)
-    if (sender === undefined) return this.drop('unknown-sender')
+    const senderAddr = this.table.addr(from)
+    if (senderAddr === undefined) return this.drop('unknown-sender')
     // WireGuard authenticates the source address, so the address is the identity; the claimed id must match it.
-    if (sender.addr !== fromAddr) return this.drop('spoofed')
+    if (senderAddr !== fromAddr) return this.drop('spoofed')
     if ((msg.type === 'ping' && msg.target !== this.id) || (msg.type === 'ping-req' && msg.target === this.id)) return this.drop('misdirected')
     for (const u of updates) this.merge(now, u)
     switch (msg.type) {
-      case 'ping': this.send(sender.addr, sender, { type: 'ack', seq: msg.seq }); break
+      case 'ping': this.send(senderAddr, from, { type: 'ack', seq: msg.seq }); break
       case 'ack': this.onAck(msg.seq); break
-      case 'ping-req': this.onPingReq(now, sender, msg.seq, msg.target); break
+      case 'ping-req': this.onPingReq(now, senderAddr, from, msg.seq, msg.target); break
       case 'nack':
         if (this.probe?.seq === msg.seq) { this.probe.nacks++; this.st.nacksReceived++ }
         break
       case 'sync':
-        if (!msg.reply) this.send(sender.addr, sender, { type: 'sync', reply: true }, true)
+        if (!msg.reply) this.send(senderAddr, from, { type: 'sync', reply: true }, true)
         break
       case 'gossip': break
       default: { const never: never = msg; return never }
@@ -198,7 +198,7 @@ export class Swim {
    */
   noteAlive (now: number, id: string, incarnation: number): boolean {
     this.start(now)
-    const m = this.table.get(id)
+    const m = this.table.touch(id)
     if (m === undefined || !Number.isSafeInteger(incarnation) || incarnation < 0) return false
     if (incarnation > m.incarnation) {
       this.merge(now, { state: 'alive', id, incarnation, from: id }, 'announced over the underlay')
@@ -207,7 +207,7 @@ export class Swim {
     if (incarnation === m.incarnation && (m.state === 'dead' || m.state === 'suspect')) {
       this.setState(now, m, { state: 'alive', id, incarnation, from: id }, `announced over the underlay at incarnation ${incarnation}`, false)
       m.tellDead = true
-      this.pingOutOfBand(m)
+      this.pingOutOfBand(m.id)
       return true
     }
     return false
@@ -222,7 +222,7 @@ export class Swim {
    */
   setControlHint (now: number, id: string, hint: ControlHint): void {
     this.start(now)
-    const m = this.table.get(id)
+    const m = hint === null ? this.table.record(id) : this.table.touch(id)
     if (m === undefined) return
     m.hint = hint
     const s = m.suspicion
@@ -248,13 +248,12 @@ export class Swim {
 
   /** Every member with state and incarnation (this node excluded). */
   members (): MemberInfo[] {
-    return [...this.table.values()].map(m => ({ id: m.id, addr: m.addr, state: m.state, incarnation: m.incarnation, since: m.since }))
+    return [...this.table.ids()].map(id => this.table.info(id)!)
   }
 
   /** One member's state, or undefined when not a member. */
   member (id: string): MemberInfo | undefined {
-    const m = this.table.get(id)
-    return m === undefined ? undefined : { id: m.id, addr: m.addr, state: m.state, incarnation: m.incarnation, since: m.since }
+    return this.table.info(id)
   }
 
   /** What this node believes, for the controller's cross-check (heartbeat `swim` field). Left members are not listed. */
@@ -262,7 +261,7 @@ export class Swim {
     const suspect: SwimReport['suspect'] = []
     const dead: SwimReport['dead'] = []
     for (const id of this.notAlive) {
-      const m = this.table.get(id)!
+      const m = this.table.record(id)!
       if (m.state === 'suspect') suspect.push({ id, incarnation: m.incarnation })
       else if (m.state === 'dead') dead.push({ id, incarnation: m.incarnation })
     }
@@ -294,7 +293,7 @@ export class Swim {
   private nextSeq (): number { this.seq = (this.seq + 1) >>> 0; return this.seq }
 
   private forget (id: string): void {
-    this.table.delete(id)
+    this.table.remove(id)
     this.notAlive.delete(id)
     this.queue.remove(id)
     this.timers.cancel('suspicion', id)
@@ -306,11 +305,12 @@ export class Swim {
    * is suspect or dead: Lifeguard's buddy system, so it hears of it and refutes at once), queued updates
    * fewest-sent first, and with `withState` an anti-entropy chunk; never more than maxPacketBytes in all.
    */
-  private send (toAddr: string, dest: Member | undefined, msg: Message, withState = false): void {
+  private send (toAddr: string, destId: string | undefined, msg: Message, withState = false): void {
     const head = encodeHead(this.id, msg)
     let budget = this.cfg.maxPacketBytes - head.length - 3
     const parts: Uint8Array[] = []
     let buddyId: string | undefined
+    const dest = destId === undefined ? undefined : this.table.record(destId)
     if (dest !== undefined && (dest.state === 'suspect' || dest.state === 'dead' || dest.tellDead)) {
       const b = encodeUpdate({ state: dest.tellDead ? 'dead' : dest.state, id: dest.id, incarnation: dest.incarnation, from: dest.from })
       parts.push(b)
@@ -345,28 +345,28 @@ export class Swim {
       const ids = [...this.notAlive]
       const start = this.random.int(ids.length)
       for (let i = 0; i < ids.length; i++) {
-        const m = this.table.get(ids[(start + i) % ids.length]!)!
+        const m = this.table.record(ids[(start + i) % ids.length]!)!
         if (!push({ state: m.state, id: m.id, incarnation: m.incarnation, from: m.from })) return
       }
     }
     this.order.rotate(id => {
-      const m = this.table.get(id)
-      return m === undefined || m.state !== 'alive' || push({ state: 'alive', id: m.id, incarnation: m.incarnation, from: m.id })
+      return this.table.state(id) !== 'alive' || push({ state: 'alive', id, incarnation: this.table.incarnation(id), from: id })
     })
   }
 
   /** Merges one claim (received or our own conclusion) through the transition function. */
   private merge (now: number, u: Update, reason?: string): void {
     if (u.id === this.id) return this.onClaimAboutSelf(now, u)
-    const m = this.table.get(u.id)
+    const state = this.table.state(u.id)
     // Gossip never admits a node the controller has not: claims about strangers are counted and dropped.
-    if (m === undefined) { this.st.updatesUnknownMember++; return }
-    const outcome = transition(m.state, m.incarnation, u.state, u.incarnation)
+    if (state === undefined) { this.st.updatesUnknownMember++; return }
+    const outcome = transition(state, this.table.incarnation(u.id), u.state, u.incarnation)
     switch (outcome) {
       case 'ignore':
         this.st.updatesIgnored++
         return
-      case 'confirm':
+      case 'confirm': {
+        const m = this.table.record(u.id)!
         if (m.suspicion !== undefined && m.suspicion.confirm(u.from)) {
           this.st.confirmations++
           this.timers.set('suspicion', m.id, m.suspicion.deadlineMs())
@@ -374,9 +374,10 @@ export class Swim {
           this.queue.enqueue(u)
         }
         return
+      }
       case 'apply':
         this.st.updatesApplied++
-        this.setState(now, m, u, reason ?? describeClaim(u, this.id), true)
+        this.setState(now, this.table.touch(u.id)!, u, reason ?? describeClaim(u, this.id), true)
         return
       default: { const never: never = outcome; return never }
     }
@@ -435,12 +436,15 @@ export class Swim {
   private onProbeTick (now: number): void {
     this.timers.set('probe', '', now + this.health.scale(this.cfg.probeIntervalMs))
     this.finishProbe(now)
-    const target = this.nextProbeTarget()
+    const target = this.order.next(() => this.table.ids(), x => {
+      const st = this.table.state(x)
+      return st === 'alive' || st === 'suspect'
+    })
     if (target === undefined) return
     const seq = this.nextSeq()
-    this.probe = { seq, target: target.id, acked: false, expectedNacks: 0, nacks: 0 }
+    this.probe = { seq, target, acked: false, expectedNacks: 0, nacks: 0 }
     this.st.probes++
-    this.send(target.addr, target, { type: 'ping', seq, target: target.id })
+    this.send(this.table.addr(target)!, target, { type: 'ping', seq, target })
     this.timers.set('ack', '', now + this.health.scale(this.cfg.probeTimeoutMs))
   }
 
@@ -453,18 +457,10 @@ export class Swim {
     if (p.acked) return
     this.st.probeFailures++
     this.health.probeFailed(p.expectedNacks, p.nacks)
-    const m = this.table.get(p.target)
-    if (m === undefined || (m.state !== 'alive' && m.state !== 'suspect')) return
+    const st = this.table.state(p.target)
+    if (st !== 'alive' && st !== 'suspect') return
     const reason = `no ack to a direct ping or ${p.expectedNacks} relayed pings (${p.nacks} nacks)`
-    this.merge(now, { state: 'suspect', id: m.id, incarnation: m.incarnation, from: this.id }, reason)
-  }
-
-  private nextProbeTarget (): Member | undefined {
-    const id = this.order.next(() => this.table.keys(), x => {
-      const st = this.table.get(x)?.state
-      return st === 'alive' || st === 'suspect'
-    })
-    return id === undefined ? undefined : this.table.get(id)
+    this.merge(now, { state: 'suspect', id: p.target, incarnation: this.table.incarnation(p.target), from: this.id }, reason)
   }
 
   private onAck (seq: number): void {
@@ -489,26 +485,20 @@ export class Swim {
   private onAckTimeout (): void {
     const p = this.probe
     if (p === undefined || p.acked) return
-    const relays = this.order.sample(this.cfg.indirectChecks, id => {
-      const m = this.table.get(id)
-      return m !== undefined && m.state === 'alive' && id !== p.target
-    })
+    const relays = this.order.sample(this.cfg.indirectChecks, id => id !== p.target && this.table.state(id) === 'alive')
     p.expectedNacks = relays.length
     if (relays.length > 0) this.st.indirectProbes++
-    for (const id of relays) {
-      const m = this.table.get(id)!
-      this.send(m.addr, m, { type: 'ping-req', seq: p.seq, target: p.target })
-    }
+    for (const id of relays) this.send(this.table.addr(id)!, id, { type: 'ping-req', seq: p.seq, target: p.target })
   }
 
-  private onPingReq (now: number, requester: Member, origSeq: number, targetId: string): void {
-    const target = this.table.get(targetId)
-    if (target === undefined) return this.drop('unknown-target')
+  private onPingReq (now: number, requesterAddr: string, requester: string, origSeq: number, targetId: string): void {
+    const targetAddr = this.table.addr(targetId)
+    if (targetAddr === undefined) return this.drop('unknown-target')
     if (this.relays.size >= MAX_RELAYS) return this.drop('relay-overflow')
     const seq = this.nextSeq()
-    this.relays.set(seq, { requesterAddr: requester.addr, requester, origSeq })
+    this.relays.set(seq, { requesterAddr, requester, origSeq })
     this.st.relaysServed++
-    this.send(target.addr, target, { type: 'ping', seq, target: target.id })
+    this.send(targetAddr, targetId, { type: 'ping', seq, target: targetId })
     this.timers.set('relay', String(seq), now + this.health.scale(this.cfg.probeTimeoutMs))
   }
 
@@ -521,7 +511,7 @@ export class Swim {
   }
 
   private onSuspicionTimeout (now: number, id: string): void {
-    const m = this.table.get(id)
+    const m = this.table.record(id)
     if (m === undefined || m.state !== 'suspect' || m.suspicion === undefined) return
     const s = m.suspicion
     const reason = `suspicion timed out after ${now - s.startMs} ms with ${s.confirmations} confirmations`
@@ -535,43 +525,38 @@ export class Swim {
 
   private pushGossip (fanout: number): void {
     const targets = this.order.sample(fanout, id => {
-      const s = this.table.get(id)?.state
+      const s = this.table.state(id)
       return s === 'alive' || s === 'suspect'
     })
-    for (const id of targets) {
-      const m = this.table.get(id)!
-      this.send(m.addr, m, { type: 'gossip' })
-    }
+    for (const id of targets) this.send(this.table.addr(id)!, id, { type: 'gossip' })
   }
 
   private onSyncTick (now: number): void {
     this.timers.set('sync', '', now + this.cfg.syncIntervalMs)
-    const [id] = this.order.sample(1, x => this.table.get(x)?.state === 'alive')
+    const [id] = this.order.sample(1, x => this.table.state(x) === 'alive')
     if (id === undefined) return
-    const m = this.table.get(id)!
     this.st.syncs++
-    this.send(m.addr, m, { type: 'sync', reply: false }, true)
+    this.send(this.table.addr(id)!, id, { type: 'sync', reply: false }, true)
   }
 
   /** Dead is not forever: one member held dead is pinged per interval, carrying its death so it refutes. */
   private onDeadProbeTick (now: number): void {
     this.timers.set('dead-probe', '', now + this.cfg.deadProbeIntervalMs)
     let count = 0
-    for (const id of this.notAlive) if (this.table.get(id)!.state === 'dead') count++
+    for (const id of this.notAlive) if (this.table.record(id)!.state === 'dead') count++
     if (count === 0) return
     let pick = this.random.int(count)
     for (const id of this.notAlive) {
-      const m = this.table.get(id)!
-      if (m.state !== 'dead') continue
-      if (pick-- === 0) { this.pingOutOfBand(m); return }
+      if (this.table.record(id)!.state !== 'dead') continue
+      if (pick-- === 0) { this.pingOutOfBand(id); return }
     }
   }
 
-  private pingOutOfBand (m: Member): void {
+  private pingOutOfBand (id: string): void {
     const seq = this.nextSeq()
     if (this.deadProbeSeqs.size >= MAX_DEAD_PROBES) this.deadProbeSeqs.delete(this.deadProbeSeqs.keys().next().value!)
-    this.deadProbeSeqs.set(seq, m.id)
+    this.deadProbeSeqs.set(seq, id)
     this.st.deadProbes++
-    this.send(m.addr, m, { type: 'ping', seq, target: m.id })
+    this.send(this.table.addr(id)!, id, { type: 'ping', seq, target: id })
   }
 }
