@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { Mesh, waitFor } from '../../sim/cluster.js'
+import { Mesh, WEFT, waitFor } from '../../sim/cluster.js'
 import { inNetns } from '../../lib/daemon/wg/exec.js'
 
 const N = 6
@@ -133,4 +133,20 @@ t.test('weft nodes remove: every other node drops it and its credential stops wo
   t.pass('removed everywhere')
   const list = JSON.parse(await mesh.admin('nodes', 'list', '--json')) as { nodes: Array<{ id: string }> }
   t.notOk(list.nodes.some(n => n.id === victim), 'gone from weft nodes list')
+})
+
+t.test('weft leave: the interface goes, the controller says left, every other node drops it', async (t) => {
+  const leaver = 4
+  const id = (await mesh.status(leaver)).node.id
+  const child = mesh.daemons.get(leaver)!
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+  const out = await mesh.world.exec(mesh.ns(leaver), [process.execPath, WEFT, 'leave', '--state', mesh.stateDir(leaver)])
+  t.match(out.stdout, /left the mesh/)
+  t.equal(await exited, 0, 'the daemon exits cleanly')
+  mesh.daemons.delete(leaver)
+  await t.rejects(mesh.world.exec(mesh.ns(leaver), ['ip', 'link', 'show', mesh.ifname(leaver)]), 'the WireGuard interface is gone')
+  const rest = [0, 1, 2, 3]
+  await waitFor('everyone to drop the leaver', async () => (await Promise.all(rest.map(async i => !(await mesh.wgPeers(i)).includes(keyOf.get(leaver)!)))).every(Boolean), 15_000)
+  const list = JSON.parse(await mesh.admin('nodes', 'list', '--json')) as { nodes: Array<{ id: string, health: string }> }
+  t.equal(list.nodes.find(n => n.id === id)?.health, 'left', 'weft nodes list says left')
 })
