@@ -157,6 +157,16 @@ export class ScenarioContext {
     await this.learnIp(i)
   }
 
+  /** Asks every up node whose mesh IP is not known yet for its status (once, in parallel); resolves with how many are still unknown. */
+  async refreshIps (): Promise<number> {
+    const missing = this.d.intent.upAt(this.now()).filter(i => !this.ipOf.has(i))
+    await Promise.all(missing.map(async i => {
+      const s = await this.d.mesh.tryStatus(i)
+      if (s !== null) this.ipOf.set(i, s.node.meshIp)
+    }))
+    return missing.filter(i => !this.ipOf.has(i)).length
+  }
+
   /** Waits (bounded) for node i's daemon to answer and records its mesh IP for the pings. */
   async learnIp (i: number): Promise<void> {
     await this.waitFor(`node ${i} answering`, async () => {
