@@ -60,6 +60,26 @@ export function ensureInotifyInstances (more: number, log: Logger): void {
     `raised fs.inotify.max_user_instances from ${current} to ${needed} so that ${more} more wireguard-go can start`)
 }
 
+/**
+ * Makes room in the kernel's ARP table for a world of `nodes`: the table is shared by every namespace on the
+ * machine (gc_thresh3 = 1024 entries by default), and a full mesh over the underlay fills it with one entry per
+ * ordered pair of hosts, (nodes + 1)^2 in all. Past the limit new neighbours fail with ENOBUFS ("neighbor
+ * table overflow"), which looks like a dead network. Raises the three thresholds when they are lower, and logs it.
+ */
+export function ensureNeighbourTable (nodes: number, log: Logger): void {
+  const pairs = (nodes + 1) ** 2
+  const want = { gc_thresh1: pairs, gc_thresh2: 2 * pairs + 1024, gc_thresh3: 4 * pairs + 2048 }
+  for (const [key, value] of Object.entries(want)) {
+    const path = `/proc/sys/net/ipv4/neigh/default/${key}`
+    let current: number
+    try { current = Number(readFileSync(path, 'utf8').trim()) } catch { continue }
+    if (current >= value) continue
+    writeFileSync(path, `${value}\n`)
+    log.warn({ event: 'sim.sysctl', key: `net.ipv4.neigh.default.${key}`, from: current, to: value },
+      `raised net.ipv4.neigh.default.${key} from ${current} to ${value}: the ARP table is shared by all namespaces`)
+  }
+}
+
 async function pool<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
   const worker = async (): Promise<void> => {
@@ -93,6 +113,7 @@ export class NetnsWorld {
     const log = opts.log.child({ component: 'netns' })
     // One wireguard-go per node is what worlds are for; make sure they can all start.
     ensureInotifyInstances(opts.nodes + (opts.controller === true ? 1 : 0), log)
+    ensureNeighbourTable(opts.nodes, log)
     const names = new WorldNames(newPrefix())
     if (opts.cleanStale !== false) await cleanupStale(log, names.prefix)
     // Owner record first, made atomically, so a concurrent stale cleanup never mistakes this run for debris.
