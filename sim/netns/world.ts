@@ -60,6 +60,17 @@ export function ensureInotifyInstances (more: number, log: Logger): void {
     `raised fs.inotify.max_user_instances from ${current} to ${needed} so that ${more} more wireguard-go can start`)
 }
 
+/** Entries in the kernel's (machine-wide) ARP table now, from /proc/net/stat/arp_cache; 0 when unreadable. */
+function arpEntriesInUse (): number {
+  try {
+    const line = readFileSync('/proc/net/stat/arp_cache', 'utf8').split('\n')[1] ?? ''
+    const n = parseInt(line.trim().split(/\s+/)[0] ?? '', 16)
+    return Number.isFinite(n) ? n : 0
+  } catch {
+    return 0
+  }
+}
+
 /**
  * Makes room in the kernel's ARP table for a world of `nodes`: the table is shared by every namespace on the
  * machine (gc_thresh3 = 1024 entries by default), and a full mesh over the underlay fills it with one entry per
@@ -67,7 +78,7 @@ export function ensureInotifyInstances (more: number, log: Logger): void {
  * table overflow"), which looks like a dead network. Raises the three thresholds when they are lower, and logs it.
  */
 export function ensureNeighbourTable (nodes: number, log: Logger): void {
-  const pairs = (nodes + 1) ** 2
+  const pairs = (nodes + 1) ** 2 + arpEntriesInUse()
   const want = { gc_thresh1: pairs, gc_thresh2: 2 * pairs + 1024, gc_thresh3: 4 * pairs + 2048 }
   for (const [key, value] of Object.entries(want)) {
     const path = `/proc/sys/net/ipv4/neigh/default/${key}`
