@@ -13,6 +13,7 @@ import type { PeerObserver } from './observer.js'
 import type { Measure, MeasureKind } from './measure.js'
 import type { Progress } from './progress.js'
 import { checkPairs } from './reach.js'
+import { wireguardPidsByIface } from './procscan.js'
 import type { ScenarioParams } from '../scenarios/scenario.js'
 
 /** A named stretch of the run, for the report's plots. */
@@ -66,10 +67,16 @@ export class ScenarioContext {
 
   /** Kills each node's daemon and wireguard-go with SIGKILL (a host losing power). */
   async crash (nodes: readonly number[]): Promise<void> {
+    const wg = wireguardPidsByIface(new Set(nodes.map(i => this.d.mesh.ifname(i))))
+    // The kills are synchronous and right after the recorded time, so detection is timed from the real crash.
     const t = this.now()
     this.openMeasures('crash', nodes, t, 'removed')
-    for (const i of nodes) this.d.intent.goDown(i, 'crash', t)
-    await Promise.all(nodes.map(async i => await this.d.mesh.crash(i)))
+    for (const i of nodes) {
+      this.d.intent.goDown(i, 'crash', t)
+      this.d.mesh.daemons.get(i)?.kill('SIGKILL')
+      for (const pid of wg.get(this.d.mesh.ifname(i)) ?? []) { try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ } }
+    }
+    await Promise.all(nodes.map(async i => await this.d.mesh.stopDaemon(i, 'SIGKILL')))
   }
 
   /** Starts the daemons of crashed (or left) nodes again from their saved state. */

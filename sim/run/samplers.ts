@@ -10,8 +10,7 @@ import { SeededRandom, shuffle } from '../../lib/swim/random.js'
 
 /** Targets pinged from each sampled source per tick. */
 const TARGETS_PER_SOURCE = 4
-import { uapiSocketPath } from '../../lib/daemon/wg/uapi-socket.js'
-import { socketOwners } from '../../lib/daemon/wg/wireguard-go.js'
+import { wireguardPidsByIface } from './procscan.js'
 
 /** A loop that runs `once` then waits so that iterations start `everyMs` apart, until stopped. */
 abstract class Loop {
@@ -81,10 +80,10 @@ export class ResourceSampler extends Loop {
   /** Takes one sample now (also used at the end of the run). */
   async once (): Promise<void> {
     const { mesh } = this.d
-    // Finding wireguard-go pids scans every namespace's unix socket table; every third sample is enough.
+    // Restarted nodes get a new wireguard-go; every third sample looks again.
     if (this.refreshes++ % 3 === 0 || this.wgPids.length === 0) {
-      const socks = new Set(Array.from({ length: mesh.world.nodes }, (_, i) => uapiSocketPath(mesh.ifname(i))))
-      this.wgPids = [...(await socketOwners(socks)).values()].flat()
+      const names = new Set(Array.from({ length: mesh.world.nodes }, (_, i) => mesh.ifname(i)))
+      this.wgPids = [...wireguardPidsByIface(names).values()].flat()
     }
     const t = this.d.now()
     const daemons = [...mesh.daemons.values()].map(c => c.pid).filter((p): p is number => p !== undefined)
