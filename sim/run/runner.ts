@@ -17,6 +17,7 @@ import { PeerObserver } from './observer.js'
 import type { Progress } from './progress.js'
 import { checkPairs } from './reach.js'
 import { memAvailableKb } from './resources.js'
+import { wireguardPidsByIface } from './procscan.js'
 import { ReachSampler, ResourceSampler } from './samplers.js'
 import { healthColumn } from '../report/analyze.js'
 import { buildReport, type Report } from '../report/build.js'
@@ -153,6 +154,11 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     return report
   } finally {
     progress.phase('removing the world')
+    // Daemons leave their wireguard-go running by design; end those first (by this run's interface names),
+    // so the world's own socket-inode sweep finds nothing left.
+    await Promise.all([...mesh.daemons.keys()].map(async i => await mesh.stopDaemon(i, 'SIGKILL')))
+    const wg = wireguardPidsByIface(new Set(Array.from({ length: n }, (_, i) => mesh.ifname(i))))
+    for (const pid of [...wg.values()].flat()) { try { process.kill(pid, 'SIGTERM') } catch { /* gone */ } }
     await mesh.destroy({ keepDir: o.keep })
     progress.endLine()
   }
