@@ -1,0 +1,28 @@
+import t from 'tap'
+import { DAEMON_DEFAULTS, validateDaemonConfig, type DaemonConfig } from '../../lib/daemon/config.js'
+
+const good = (): DaemonConfig => ({
+  controllerUrl: 'http://198.18.0.1:8080/', stateDir: '/tmp/x', ifname: 'weft0', listenPort: 51820, announcePort: 51821, endpoints: [],
+  wg: 'auto', swimPort: DAEMON_DEFAULTS.swimPort, mtu: 1420, deadAnnounceIntervalMs: 5000
+})
+
+t.test('a good config passes, trailing slashes trimmed', async (t) => {
+  t.equal(validateDaemonConfig(good()).controllerUrl, 'http://198.18.0.1:8080')
+})
+
+t.test('each bad flag fails with a sentence naming the flag', async (t) => {
+  const cases: Array<[Partial<DaemonConfig>, RegExp]> = [
+    [{ controllerUrl: 'nope' }, /--controller .* is not a URL/],
+    [{ controllerUrl: 'ftp://x' }, /http:\/\/ or https:\/\//],
+    [{ ifname: 'a-very-long-interface' }, /--interface .*15/],
+    [{ ifname: '' }, /--interface/],
+    [{ listenPort: 0 }, /--listen-port/],
+    [{ swimPort: 70000 }, /--swim-port/],
+    [{ announcePort: 51820 }, /--announce-port must differ/],
+    [{ endpoints: ['198.18.0.2'] }, /--endpoint "198.18.0.2" is not host:port/],
+    [{ wg: 'magic' as never }, /--wg must be/],
+    [{ mtu: 500 }, /--mtu/],
+    [{ joinToken: '  ' }, /--join-token is empty/]
+  ]
+  for (const [patch, re] of cases) t.throws(() => validateDaemonConfig({ ...good(), ...patch }), { code: 'WEFT_ERR_CONFIG', message: re }, JSON.stringify(patch))
+})
