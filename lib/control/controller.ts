@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { ControllerInfo, CreateTokenResponse } from '../wire/api.js'
 import type { NodeRecord } from '../wire/netmap.js'
+import { StaticKey } from '../wire/keys.js'
 import { buildApp } from './app.js'
 import { Channels } from './channels.js'
 import { parseListen, resolveConfig, type ControllerConfig, type ControllerConfigInput } from './config.js'
@@ -87,7 +88,7 @@ export class Controller {
     })
     this.registration = new Registration({
       clock, log, registry: this.registry, tokens: this.tokens, ipam: this.ipam, commit: this.commit, metrics: this.metrics,
-      controllerPrivateKey: privateKey, controllerPublicKey: publicKey, cidr: config.cidr,
+      controllerKey: StaticKey.from(privateKey), controllerPublicKey: publicKey, cidr: config.cidr,
       proofSkewMs: config.proofSkewMs, heartbeatIntervalMs: config.heartbeatIntervalMs
     })
   }

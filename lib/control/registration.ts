@@ -3,6 +3,7 @@ import { ConflictError, DataDirError, ProofRejectedError, TokenRejectedError, Un
 import type { Logger } from '../log.js'
 import type { RegisterRequest, RegisterResponse } from '../wire/api.js'
 import { verifyRegistration } from '../wire/proof.js'
+import type { StaticKey } from '../wire/keys.js'
 import { hashSecret, newSecret } from './auth.js'
 import type { GroupCommit } from './group-commit.js'
 import type { Ipam } from './ipam.js'
@@ -20,7 +21,8 @@ export interface RegistrationDeps {
   ipam: Ipam
   commit: GroupCommit
   metrics: ControllerMetrics
-  controllerPrivateKey: string
+  /** The controller's key, parsed once (proof verification is the main CPU cost of a registration). */
+  controllerKey: StaticKey
   controllerPublicKey: string
   cidr: string
   proofSkewMs: number
@@ -80,7 +82,7 @@ export class Registration {
     if (this.nonces.has(req.nonce)) throw new ProofRejectedError('registration nonce was already used (replayed request); sign every request with a fresh nonce')
     let ok = false
     try {
-      ok = verifyRegistration(this.d.controllerPrivateKey, req, req.proof)
+      ok = verifyRegistration(this.d.controllerKey, req, req.proof)
     } catch { ok = false }
     if (!ok) throw new ProofRejectedError('proof of key possession does not verify: it must be the HMAC of the canonical message under the key shared by this public key and the controller key (docs/api.md)')
     const expiresAt = req.timestamp + this.d.proofSkewMs + 1

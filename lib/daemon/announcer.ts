@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../log.js'
-import { sharedSecret } from '../wire/keys.js'
+import { StaticKey } from '../wire/keys.js'
 import { announceKey, decodeAnnounce, encodeAnnounce, verifyAnnounce, type AnnounceType } from './announce-codec.js'
 
 /** Where and how to reach one member over the underlay. */
@@ -52,9 +52,11 @@ export class Announcer {
   private readonly maxSkewMs: number
   /** Timestamps we send are strictly increasing, so the receiver's replay check never drops a genuine message. */
   private lastSentTs = 0
+  private readonly staticKey: StaticKey
 
   constructor (private readonly o: AnnouncerOptions) {
     this.maxSkewMs = o.maxSkewMs ?? 60_000
+    this.staticKey = StaticKey.from(o.privateKey)
   }
 
   /** Binds the UDP socket. */
@@ -94,7 +96,7 @@ export class Announcer {
   private keyFor (publicKey: string): Buffer {
     let k = this.keys.get(publicKey)
     if (k === undefined) {
-      k = announceKey(sharedSecret(this.o.privateKey, publicKey))
+      k = announceKey(this.staticKey.sharedSecret(publicKey))
       if (this.keys.size > 100_000) this.keys.clear()
       this.keys.set(publicKey, k)
     }

@@ -42,9 +42,29 @@ export function publicKeyFor (privateKey: string): string {
   return spki.subarray(SPKI_PREFIX.length).toString('base64')
 }
 
+/**
+ * A private key parsed once, for a process that computes many shared secrets with it (the controller
+ * verifying proofs, a daemon keying announcements): importing the key is most of the cost of one DH.
+ */
+export class StaticKey {
+  private constructor (private readonly key: KeyObject) {}
+
+  /** Parses a base64 WireGuard private key; throws InvalidInputError when it is not one. */
+  static from (privateKey: string): StaticKey {
+    return new StaticKey(privateKeyObject(privateKey))
+  }
+
+  /** The 32-byte X25519 secret shared with `publicKey`'s owner. */
+  sharedSecret (publicKey: string): Buffer {
+    return diffieHellman({ privateKey: this.key, publicKey: publicKeyObject(publicKey) })
+  }
+}
+
 /** Static X25519 Diffie-Hellman: the 32-byte secret shared by `privateKey`'s owner and `publicKey`'s. */
-export function sharedSecret (privateKey: string, publicKey: string): Buffer {
-  return diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) })
+export function sharedSecret (privateKey: string | StaticKey, publicKey: string): Buffer {
+  return typeof privateKey === 'string'
+    ? diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) })
+    : privateKey.sharedSecret(publicKey)
 }
 
 /** WireGuard's base64 key as the 64-character hex form the UAPI protocol uses. */

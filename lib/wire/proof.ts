@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
-import { sharedSecret } from './keys.js'
+import { sharedSecret, type StaticKey } from './keys.js'
 
 /**
  * Proof that a registering node holds the private key of the public key it presents.
@@ -42,8 +42,11 @@ export function signRegistration (nodePrivateKey: string, controllerPublicKey: s
   return createHmac('sha256', key).update(canonicalMessage(f)).digest('base64')
 }
 
-/** The controller's side: true when `proof` is the MAC the holder of `f.publicKey` would compute. Constant time. */
-export function verifyRegistration (controllerPrivateKey: string, f: ProofFields, proof: string): boolean {
+/**
+ * The controller's side: true when `proof` is the MAC the holder of `f.publicKey` would compute. Constant time.
+ * Pass a StaticKey to skip re-parsing the controller's key on every request.
+ */
+export function verifyRegistration (controllerPrivateKey: string | StaticKey, f: ProofFields, proof: string): boolean {
   const key = macKey(sharedSecret(controllerPrivateKey, f.publicKey))
   const want = createHmac('sha256', key).update(canonicalMessage(f)).digest()
   const got = Buffer.from(proof, 'base64')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { generateKeyPair, hexToKey, isWireGuardKey, keyToHex, publicKeyFor, sharedSecret } from '../../lib/wire/keys.js'
+import { generateKeyPair, hexToKey, isWireGuardKey, keyToHex, publicKeyFor, sharedSecret, StaticKey } from '../../lib/wire/keys.js'
 
 t.test('generated keys are canonical WireGuard keys that wg agrees with', async (t) => {
   const kp = generateKeyPair()
@@ -37,4 +37,12 @@ t.test('malformed keys are refused with a coded error', async (t) => {
   }
   t.throws(() => publicKeyFor('not-a-key'), { code: 'WEFT_ERR_INVALID_INPUT' })
   t.throws(() => hexToKey('zz'), { code: 'WEFT_ERR_INVALID_INPUT' })
+})
+
+t.test('a StaticKey computes the same secrets as the string form', async (t) => {
+  const a = generateKeyPair()
+  const b = generateKeyPair()
+  t.same(StaticKey.from(a.privateKey).sharedSecret(b.publicKey), sharedSecret(a.privateKey, b.publicKey))
+  t.same(sharedSecret(StaticKey.from(a.privateKey), b.publicKey), sharedSecret(b.privateKey, a.publicKey))
+  t.throws(() => StaticKey.from('nope'), { code: 'WEFT_ERR_INVALID_INPUT' })
 })
