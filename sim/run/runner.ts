@@ -4,7 +4,7 @@
  * writes report.json and report.html. Everything it starts is removed at the end, on Ctrl-C (the world's
  * signal hooks) and, if this process dies, by the next run's stale cleanup.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { Mesh } from '../cluster.js'
@@ -63,6 +63,17 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   progress.phase(`building ${n} namespaces, the controller and the underlay`)
   const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-' })
   const worldMs = now()
+  // Ctrl-C: the world's own hook removes namespaces and processes; this removes the run directory too.
+  // Killing daemons and wireguard-go here, synchronously, stops the scenario's effects at once, whatever the
+  // world's asynchronous sweep still has to do.
+  const onSignal = (): void => {
+    for (const c of mesh.daemons.values()) c.kill('SIGKILL')
+    const wg = wireguardPidsByIface(new Set(Array.from({ length: n }, (_, i) => mesh.ifname(i))))
+    for (const pid of [...wg.values()].flat()) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
+    if (!o.keep) rmSync(mesh.dir, { recursive: true, force: true })
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   const inotifyAfter = inotifyLimit()
   if (inotifyAfter !== inotifyBefore) progress.note(`raised fs.inotify.max_user_instances from ${inotifyBefore} to ${inotifyAfter} (one per wireguard-go)`)
   try {
@@ -160,6 +171,8 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     const wg = wireguardPidsByIface(new Set(Array.from({ length: n }, (_, i) => mesh.ifname(i))))
     for (const pid of [...wg.values()].flat()) { try { process.kill(pid, 'SIGTERM') } catch { /* gone */ } }
     await mesh.destroy({ keepDir: o.keep })
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     progress.endLine()
   }
 }
