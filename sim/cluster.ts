@@ -43,6 +43,8 @@ export interface MeshOptions {
   controllerLogLevel?: string
   /** Prefix of the temp directory holding logs, state and controller data. Default: 'weft-e2e-'. */
   tempPrefix?: string
+  /** How long (re)starting the controller may take before it counts as failed, in ms. Default: 20 s, ample on a quiet machine. */
+  controllerStartTimeoutMs?: number
 }
 
 /** A running mesh: controller and daemons as real processes in their namespaces. */
@@ -90,7 +92,7 @@ export class Mesh {
         await this.admin('nodes', 'list', '--json')
         return true
       } catch { return false }
-    }, 20_000, 200)
+    }, this.opts.controllerStartTimeoutMs ?? 20_000, 200)
   }
 
   /** Stops the controller with `signal` and waits for it to exit. */

@@ -61,7 +61,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   const loadAvgStart = Math.round(loadavg()[0]! * 100) / 100
   mkdirSync(o.outDir, { recursive: true })
   progress.phase(`building ${n} namespaces, the controller and the underlay`)
-  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-' })
+  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
   const worldMs = now()
   // Ctrl-C: the world's own hook removes namespaces and processes; this removes the run directory too.
   // Killing daemons and wireguard-go here, synchronously, stops the scenario's effects at once, whatever the
