@@ -28,6 +28,9 @@ import { SwimDriver } from './swim-driver.js'
 import type { WireGuardDevice } from './wg/device.js'
 import { openDevice } from './wg/open.js'
 
+/** Longest a leaving daemon waits for SWIM to finish gossiping its leave. */
+const LEAVE_GOSSIP_MS = 2000
+
 /**
  * The daemon: joins (or comes back from saved state), keeps the WireGuard interface matching
  * desired(netmap, SWIM view, self), runs SWIM over the overlay and the underlay announcer, reports to the
@@ -301,6 +304,10 @@ export class Daemon {
     } catch (err) {
       this.deps.log.warn({ event: 'control.leave.failed', reason: (err as Error).message }, 'could not tell the controller about the leave')
     }
+    // Let SWIM's push gossip carry the leave before the socket closes (bounded: a lost leave only means
+    // peers detect a failure instead, and the controller has been told already).
+    const until = this.deps.clock.now() + LEAVE_GOSSIP_MS
+    while (this.swim.pendingBroadcasts > 0 && this.deps.clock.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
     this.deps.log.info({ event: 'daemon.leave', nodeId: this.identity.nodeId, controllerTold }, 'left the mesh')
     // Answer the caller first, then tear down.
     setTimeout(() => { void this.stop({ teardown: true }) }, 50)
