@@ -4,29 +4,20 @@
  *
  *   node dist/bench/mesh-up.js [N ...]      (default: 5 50)   --idle 30  (seconds of idle sampling)
  */
-import { readFileSync } from 'node:fs'
 import { Mesh, waitFor } from '../sim/cluster.js'
+import { pool } from '../sim/pool.js'
+import { readProc } from '../sim/run/resources.js'
 
 const args = process.argv.slice(2)
 const idleIdx = args.indexOf('--idle')
 const idleS = idleIdx >= 0 ? Number(args[idleIdx + 1]) : 30
 const sizes = args.filter((_a, i) => i !== idleIdx && i !== idleIdx + 1).map(Number).filter(n => Number.isInteger(n) && n > 1)
 const runs = sizes.length > 0 ? sizes : [5, 50]
-const CLK_TCK = 100
-
 /** RSS in bytes and CPU seconds (user+system) of `pid`. */
 function usage (pid: number): { rss: number, cpu: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return { rss, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK }
-}
-
-async function pool<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async (): Promise<void> => { while (next < items.length) await fn(items[next++]!) }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  const r = readProc(pid)
+  if (r === null) throw new Error(`process ${pid} is gone`)
+  return { rss: r.rssKb * 1024, cpu: r.cpuMs / 1000 }
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }

@@ -8,19 +8,13 @@ import { createLogger, silentLogger } from '../lib/log.js'
 import { generateKeyPair } from '../lib/wire/keys.js'
 import { ensureInterface } from '../lib/daemon/iface.js'
 import { NetnsWorld } from '../sim/netns/world.js'
+import { pool } from '../sim/pool.js'
 
 const sizes = process.argv.slice(2).map(Number).filter(n => Number.isInteger(n) && n > 0)
 const runs = sizes.length > 0 ? sizes : [10, 50]
 const log = silentLogger()
 // warn: shows the harness's sysctl line when it raises the inotify limit, nothing else.
 const loud = createLogger({ level: 'warn' })
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function pool<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async (): Promise<void> => { while (next < items.length) await fn(items[next++]!) }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-}
 
 for (const n of runs) {
   const rssBefore = process.memoryUsage().rss

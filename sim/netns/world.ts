@@ -13,6 +13,7 @@ import { MAX_NODES, RUN_ROOT, UNDERLAY_PREFIX_LEN, WorldNames, newPrefix } from 
 import { recordOf, writeRecord } from './procs.js'
 import { cleanupStale, destroyRun, destroyRunSync } from './cleanup.js'
 import { setBlocked, setLoss } from './nft.js'
+import { pool } from '../pool.js'
 
 /** Options of NetnsWorld.create. */
 export interface WorldOptions {
@@ -89,14 +90,6 @@ export function ensureNeighbourTable (nodes: number, log: Logger): void {
     log.warn({ event: 'sim.sysctl', key: `net.ipv4.neigh.default.${key}`, from: current, to: value },
       `raised net.ipv4.neigh.default.${key} from ${current} to ${value}: the ARP table is shared by all namespaces`)
   }
-}
-
-async function pool<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!)
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
 
 /** A running world. Create with NetnsWorld.create; always `destroy()` it (signals and exit are covered too). */
