@@ -30,8 +30,11 @@ for (const n of runs) {
     await mesh.token()
     const t0 = Date.now()
     for (const i of nodes) await mesh.startDaemon(i, { extra: ['--log-level', 'info'] })
-    await waitFor('every daemon to answer', async () => (await Promise.all(nodes.map(async i => await mesh.tryStatus(i)))).every(s => s !== null), 300_000, 250)
-    const ips = await Promise.all(nodes.map(async i => (await mesh.status(i)).node.meshIp))
+    const ips: string[] = []
+    await waitFor('every daemon to answer', async () => {
+      await pool(nodes.filter(i => ips[i] === undefined), 8, async i => { const s = await mesh.tryStatus(i); if (s !== null) ips[i] = s.node.meshIp })
+      return nodes.every(i => ips[i] !== undefined)
+    }, 300_000, 250)
     const tUp = Date.now()
     await waitFor('a full mesh', async () => (await Promise.all(nodes.map(async i => (await mesh.wgPeers(i)).length === n - 1))).every(Boolean), 300_000, 250)
     const tMesh = Date.now()
