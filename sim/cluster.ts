@@ -16,20 +16,13 @@ import type { DaemonStatus } from '../lib/daemon/status.js'
 import { silentLogger, type Logger } from '../lib/log.js'
 import { uapiSocketPath } from '../lib/daemon/wg/uapi-socket.js'
 import { socketOwners } from '../lib/daemon/wg/wireguard-go.js'
+import { waitFor } from './wait.js'
 
 /** The compiled CLI, run with this Node. */
 export const WEFT = fileURLToPath(new URL('../cmd/weft.js', import.meta.url))
 const CONTROLLER_PORT = 8080
 
-/** Waits until `cond` holds, polling every `everyMs`; throws naming `what` after `timeoutMs`. */
-export async function waitFor (what: string, cond: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 50): Promise<number> {
-  const t0 = Date.now()
-  for (;;) {
-    if (await cond()) return Date.now() - t0
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, everyMs))
-  }
-}
+export { waitFor }
 
 /** Options of Mesh.create; every field is optional so e2e tests can call `Mesh.create(n)`. */
 export interface MeshOptions {

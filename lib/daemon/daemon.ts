@@ -192,8 +192,8 @@ export class Daemon {
   private applyNetmap (map: Netmap, source: 'full' | 'delta' | 'disk'): void {
     const prev = this.netmap
     this.netmap = map
-    this.netmapAppliedAt = this.deps.clock.now()
     const now = this.deps.clock.now()
+    this.netmapAppliedAt = now
     this.swim.setMembers(now, swimMembers(map))
     this.evidence.refresh(now)
     if (this.local !== null) this.announceToNew()

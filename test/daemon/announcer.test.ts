@@ -1,27 +1,12 @@
 import t from 'tap'
-import { createSocket } from 'node:dgram'
+import { waitFor } from '../../sim/wait.js'
+import { freePort } from './udp.js'
 import { Announcer, type UnderlayPeer } from '../../lib/daemon/announcer.js'
 import { ManualClock } from '../../lib/clock.js'
 import { silentLogger } from '../../lib/log.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import { announceKey, encodeAnnounce } from '../../lib/daemon/announce-codec.js'
 import { sharedSecret } from '../../lib/wire/keys.js'
-
-async function waitFor (cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise(resolve => setImmediate(resolve))
-  }
-}
-
-async function freePort (): Promise<number> {
-  const s = createSocket('udp4')
-  await new Promise<void>(resolve => s.bind(0, '127.0.0.1', () => resolve()))
-  const p = s.address().port
-  s.close()
-  return p
-}
 
 t.test('ping is answered with an ack; both sides learn the other is alive', async (t) => {
   const clock = new ManualClock()
@@ -34,7 +19,7 @@ t.test('ping is answered with an ack; both sides learn the other is alive', asyn
   await A.start(); await B.start()
   t.teardown(() => { A.stop(); B.stop() })
   A.ping('b')
-  await waitFor(() => aliveAtA.length === 1)
+  await waitFor('the ack to come back', () => aliveAtA.length === 1, 5000, 5)
   t.same(aliveAtB, [['a', 3]])
   t.same(aliveAtA, [['b', 5]])
   A.ping('nobody')

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { waitFor } from '../../sim/wait.js'
 import { ControlClient } from '../../lib/daemon/control-client.js'
 import { ControlLink } from '../../lib/daemon/control-link.js'
 import { systemClock } from '../../lib/clock.js'
@@ -12,14 +13,6 @@ const rec = (id: string, meshIp: string): NodeRecord => ({
   id, hostname: id, publicKey: generateKeyPair().publicKey, meshIp, endpoints: [], observedEndpoint: null, swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1
 })
 const full = (version: number, nodes: NodeRecord[]): Netmap => ({ epoch: 'e1', version, cidr: '100.64.0.0/10', nodes })
-
-async function waitFor (cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise(resolve => setTimeout(resolve, 5))
-  }
-}
 
 /** A stand-in controller on loopback: each stream request is answered by the next script in `scripts`. */
 async function fakeController (t: { teardown (fn: () => void): void }, scripts: Array<(res: ServerResponse, query: URLSearchParams) => void>): Promise<{ url: string, queries: URLSearchParams[], heartbeats: number }> {
@@ -67,11 +60,11 @@ t.test('a full map then deltas are applied in order', async (t) => {
   const l = link(ctl.url, (m, how) => seen.push([m.version, how]))
   l.start()
   t.teardown(() => l.stop())
-  await waitFor(() => seen.length === 2)
+  await waitFor('the link to catch up', () => seen.length === 2, 5000, 5)
   t.same(seen, [[1, 'full'], [2, 'delta']])
   t.same(l.netmap?.nodes.map(n => n.id), ['a', 'b'])
   t.equal(l.state, 'connected')
-  await waitFor(() => ctl.heartbeats > 0)
+  await waitFor('the link to catch up', () => ctl.heartbeats > 0, 5000, 5)
   t.pass('heartbeat sent')
 })
 
@@ -90,13 +83,13 @@ t.test('an invalid delta is refused whole: previous netmap kept, error kept, ful
   const l = link(ctl.url, m => seen.push(m.version))
   l.start()
   t.teardown(() => l.stop())
-  await waitFor(() => ctl.queries.length === 2)
+  await waitFor('the link to catch up', () => ctl.queries.length === 2, 5000, 5)
   t.same(seen, [1])
   t.same(l.netmap?.nodes.map(n => n.id), ['a'], 'the bad delta changed nothing, not even its valid remove')
   t.match(l.lastError, /publicKey/)
   t.notOk(ctl.queries[1]!.has('since'), 'the reconnect asks for a full map')
   release()
-  await waitFor(() => seen.length === 2)
+  await waitFor('the link to catch up', () => seen.length === 2, 5000, 5)
   t.same(seen, [1, 3])
   t.equal(l.lastError, null, 'cleared by the next good map')
 })
@@ -123,7 +116,7 @@ t.test('a gap in versions, a new epoch, garbage and an oversized line all end in
   })
   l.start()
   t.teardown(() => l.stop())
-  await waitFor(() => seen.includes('e2:1'), 10_000)
+  await waitFor('the new epoch map', () => seen.includes('e2:1'), 10_000, 5)
   t.same(seen, ['e1:5', 'e2:1'])
   t.equal(ctl.queries.length, 5, 'one reconnect per bad or foreign stream')
   t.notOk(ctl.queries[1]!.has('since'), 'after a gap: full map')
@@ -139,7 +132,7 @@ t.test('a netmap from disk is the starting point: the first request asks for wha
   const l = link(ctl.url, m => seen.push(m.version), full(4, [a]))
   l.start()
   t.teardown(() => l.stop())
-  await waitFor(() => seen.length === 1)
+  await waitFor('the link to catch up', () => seen.length === 1, 5000, 5)
   t.equal(ctl.queries[0]!.get('epoch'), 'e1')
   t.equal(ctl.queries[0]!.get('since'), '4')
   t.same(l.netmap?.nodes.map(n => n.id), ['a', 'b'])

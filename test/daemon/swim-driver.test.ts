@@ -1,5 +1,7 @@
 import t from 'tap'
 import { createSocket } from 'node:dgram'
+import { waitFor } from '../../sim/wait.js'
+import { freePort } from './udp.js'
 import { SwimDriver } from '../../lib/daemon/swim-driver.js'
 import { systemClock } from '../../lib/clock.js'
 import { silentLogger } from '../../lib/log.js'
@@ -7,22 +9,6 @@ import { localConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import { Swim } from '../../lib/swim/swim.js'
 import type { SwimEvent } from '../../lib/swim/types.js'
-
-async function freePort (): Promise<number> {
-  const s = createSocket('udp4')
-  await new Promise<void>(resolve => s.bind(0, '127.0.0.1', () => resolve()))
-  const p = s.address().port
-  s.close()
-  return p
-}
-
-async function waitFor (what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}
 
 t.test('three real cores over loopback UDP see each other, and detect one that stops', async (t) => {
   const ports = [await freePort(), await freePort(), await freePort()]
@@ -38,11 +24,11 @@ t.test('three real cores over loopback UDP see each other, and detect one that s
   t.teardown(() => { for (const n of nodes) n.driver.stop() })
   for (const n of nodes) { n.core.setMembers(Date.now(), members.filter(m => m.id !== n.id)); n.driver.pump() }
 
-  await waitFor('probes to flow', () => nodes.every(n => n.core.stats().packetsIn > 5))
+  await waitFor('probes to flow', () => nodes.every(n => n.core.stats().packetsIn > 5), 15_000, 10)
   for (const n of nodes) t.same(n.core.members().map(m => m.state), ['alive', 'alive'], `${n.id} sees both alive`)
 
   nodes[2]!.driver.stop()
-  await waitFor('a and b to hold c dead', () => nodes.slice(0, 2).every(n => n.core.member('c')?.state === 'dead'))
+  await waitFor('a and b to hold c dead', () => nodes.slice(0, 2).every(n => n.core.member('c')?.state === 'dead'), 15_000, 10)
   for (const k of [0, 1]) t.ok(events[k]!.some(e => e.type === 'dead' && e.id === 'c'), `${ids[k]} emitted dead for c`)
   t.equal(nodes[0]!.core.member('b')?.state, 'alive', 'the live peer stays alive')
 })
@@ -56,7 +42,7 @@ t.test('a packet that is not SWIM is counted and dropped, the driver keeps runni
   const s = createSocket('udp4')
   t.teardown(() => s.close())
   for (const payload of [Buffer.from('hello'), Buffer.alloc(0), Buffer.alloc(4000, 0xc1)]) s.send(payload, port, '127.0.0.1')
-  await waitFor('three packets in', () => core.stats().packetsIn >= 3)
+  await waitFor('three packets in', () => core.stats().packetsIn >= 3, 15_000, 10)
   const dropped = Object.values(core.stats().dropped).reduce((a, b) => a + b, 0)
   t.equal(dropped, 3, 'all three dropped and counted')
 })
