@@ -20,6 +20,7 @@ import { ensureInterface } from './iface.js'
 import { defaultEndpoints, ensureJoined } from './join.js'
 import { swimMembers, underlayPeer } from './membership.js'
 import { Evidence } from './evidence.js'
+import { HandshakeWatch } from './handshake-watch.js'
 import { Reconciler } from './reconciler.js'
 import { StateDir, type NodeIdentity } from './state.js'
 import { buildStatus } from './status-build.js'
@@ -46,6 +47,7 @@ export class Daemon {
   private reconcileAgain = false
   private deadTimer: NodeJS.Timeout | undefined
   private readonly evidence: Evidence
+  private readonly handshakes: HandshakeWatch
   /** Members told over the underlay that this daemon started. */
   private readonly announced = new Set<string>()
   private local: Server | null = null
@@ -74,6 +76,13 @@ export class Daemon {
       nodes: () => this.netmap?.nodes ?? [],
       linkUp: () => this.link?.state === 'connected',
       pump: () => swimDriver.pump()
+    })
+    this.handshakes = new HandshakeWatch({
+      clock: deps.clock,
+      selfKey: keys.publicKey,
+      readPeers: async () => (await device.get()).peers,
+      reset: async key => { await reconciler.reset(key, 'no-handshake') },
+      armKeepalive: async key => { await reconciler.armKeepalive(key) }
     })
     this.done = new Promise(resolve => { this.resolveDone = resolve })
   }
@@ -107,7 +116,7 @@ export class Daemon {
 
     const device = await openDevice({ driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log })
     await ensureInterface({ ifname: cfg.ifname, meshIp: identity.meshIp, cidr: identity.cidr, mtu: cfg.mtu, log })
-    const reconciler = new Reconciler({ device, log, clock: deps.clock })
+    const reconciler = new Reconciler({ device, log, clock: deps.clock, selfKey: keys.publicKey })
 
     const incarnation = restartIncarnation(await state.loadIncarnation(), deps.clock.now())
     await state.saveIncarnation(incarnation)
@@ -237,6 +246,8 @@ export class Daemon {
         const down = new Set(this.swim.members().filter(m => m.state === 'dead' || m.state === 'left').map(m => m.id))
         const want = this.revoked ? { peers: [], excluded: [] } : desired(this.netmap, down, this.identity.nodeId)
         const res = await this.reconciler.reconcile(want)
+        this.handshakes.removed(res.applied.flatMap(c => c.op.kind === 'remove' ? [c.op.publicKey] : []))
+        this.handshakes.added(res.applied.flatMap(c => c.op.kind === 'add' ? [c.op.peer.publicKey] : []))
         if (!res.ok) this.lastError = `WireGuard reconcile incomplete: ${res.readError?.message ?? res.failed[0]?.error.message ?? 'stopped early'}`
         else if (this.lastError?.startsWith('WireGuard') === true) this.lastError = null
       } while (this.reconcileAgain)
@@ -288,7 +299,7 @@ export class Daemon {
       netmap: this.netmap,
       netmapAppliedAt: this.netmapAppliedAt,
       swim: this.swim,
-      counters: { ...this.swimDriver.counters, ...prefixed('announce', this.announcer.counters) },
+      counters: { ...this.swimDriver.counters, ...prefixed('announce', this.announcer.counters), 'wg.handshakeResets': this.handshakes.resets },
       lastError: this.lastError
     })
   }
@@ -320,6 +331,7 @@ export class Daemon {
     this.stopping = true
     clearTimeout(this.deadTimer)
     this.evidence.stop()
+    this.handshakes.stop()
     this.link?.stop()
     this.swimDriver.stop()
     this.announcer.stop()

@@ -5,9 +5,10 @@
 import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import type { Logger } from '../log.js'
-import type { DeviceState, WireGuardDevice } from './wg/device.js'
+import type { DeviceState, PeerOp, WireGuardDevice } from './wg/device.js'
 import type { DesiredConfig, DesiredPeer } from './desired.js'
 import { afterChange, diffPeers, type AppliedPeer, type Change } from './diff.js'
+import { initiates } from './handshake-watch.js'
 
 /** Options of Reconciler. */
 export interface ReconcilerOptions {
@@ -22,6 +23,12 @@ export interface ReconcilerOptions {
   freshHandshakeMs?: number
   /** Stop a reconcile after this many failed changes in a row (the device is likely gone). Default: 3. */
   maxConsecutiveFailures?: number
+  /**
+   * This node's public key. When set, a peer this node does not initiate to (see initiates) is added with
+   * its persistent keepalive held back, so the two ends of a new tunnel do not both send an initiation at
+   * once; armKeepalive turns it on. Unset: every peer gets its keepalive at once.
+   */
+  selfKey?: string
 }
 
 /** One change that failed, with the device's error. */
@@ -53,6 +60,9 @@ export class Reconciler {
   private readonly clock: Clock
   private readonly freshHandshakeMs: number
   private readonly maxConsecutiveFailures: number
+  private readonly selfKey: string | undefined
+  /** Peers added with their keepalive held back; `applied` already records the desired keepalive. */
+  private readonly heldKeepalive = new Set<string>()
   /** What we last applied, by public key; null = unknown, read the device first. */
   private applied: Map<string, AppliedPeer> | null = null
   private queue: Promise<unknown> = Promise.resolve()
@@ -63,6 +73,7 @@ export class Reconciler {
     this.clock = opts.clock ?? systemClock
     this.freshHandshakeMs = opts.freshHandshakeMs ?? 180_000
     this.maxConsecutiveFailures = opts.maxConsecutiveFailures ?? 3
+    this.selfKey = opts.selfKey
   }
 
   /** Applies `want` (a desired() result or its peers) and resolves with what was and was not applied. Never rejects. */
@@ -71,6 +82,54 @@ export class Reconciler {
     const next = this.queue.then(async () => await this.run(cfg))
     this.queue = next.catch(() => {})
     return await next
+  }
+
+  /**
+   * Re-creates one applied peer (remove, then add with the same config), serialised with reconciles: a fresh
+   * peer forgets its handshake state and initiates at once. For a peer with no session only (see
+   * HandshakeWatch): a live session would be dropped. Logged as one `wg.peer.reset`. Never rejects.
+   */
+  async reset (publicKey: string, reason: string): Promise<boolean> {
+    const next = this.queue.then(async () => {
+      const have = this.applied?.get(publicKey)
+      if (have === undefined) return false
+      const peer = { publicKey, endpoint: have.endpoint, allowedIps: [...have.allowedIps], keepaliveSeconds: have.keepaliveSeconds }
+      try {
+        await this.device.apply([{ kind: 'remove', publicKey }, this.deviceOp({ kind: 'add', peer })])
+      } catch (err) {
+        this.applied = null
+        this.log.warn({ event: 'wg.peer.error', op: 'reset', nodeId: have.nodeId, meshIp: have.meshIp, publicKey, err: (err as Error).message }, 'peer reset failed')
+        return false
+      }
+      this.log.info({ event: 'wg.peer.reset', nodeId: have.nodeId, meshIp: have.meshIp, publicKey, endpoint: have.endpoint, reason }, 'peer reset')
+      return true
+    })
+    this.queue = next.catch(() => {})
+    return await next
+  }
+
+  /**
+   * Turns on the keepalive held back when `publicKey` was added (see selfKey); nothing when none is held.
+   * On a device without a session this also starts the handshake. Never rejects.
+   */
+  async armKeepalive (publicKey: string): Promise<void> {
+    const next = this.queue.then(async () => {
+      const have = this.applied?.get(publicKey)
+      if (have === undefined || !this.heldKeepalive.has(publicKey)) return
+      const peer = { publicKey, endpoint: have.endpoint, allowedIps: [...have.allowedIps], keepaliveSeconds: have.keepaliveSeconds }
+      try {
+        await this.device.apply([{ kind: 'update', peer, fields: ['keepaliveSeconds'] }])
+        this.heldKeepalive.delete(publicKey)
+        this.log.debug({ event: 'wg.peer.keepalive', nodeId: have.nodeId, publicKey }, 'keepalive armed')
+      } catch (err) {
+        // The next reconcile re-reads the device, sees the keepalive off and sets it as an ordinary update.
+        this.applied = null
+        this.heldKeepalive.delete(publicKey)
+        this.log.warn({ event: 'wg.peer.error', op: 'keepalive', nodeId: have.nodeId, publicKey, err: (err as Error).message }, 'keepalive arm failed')
+      }
+    })
+    this.queue = next.catch(() => {})
+    await next
   }
 
   /** Forgets what was applied, so the next reconcile re-reads the device (e.g. after someone else changed it). */
@@ -89,6 +148,7 @@ export class Reconciler {
       result.readDevice = true
       try {
         this.applied = this.fromDevice(await this.device.get(), cfg.peers)
+        this.heldKeepalive.clear() // what the device has is now the record; a held keepalive shows as a difference
       } catch (err) {
         this.log.error({ event: 'wg.reconcile.error', err: (err as Error).message }, 'cannot read the WireGuard device')
         return { ...result, ok: false, readError: err as Error }
@@ -100,7 +160,7 @@ export class Reconciler {
     for (let i = 0; i < changes.length; i++) {
       const change = changes[i]!
       try {
-        await this.device.apply([change.op])
+        await this.device.apply([this.deviceOp(change.op)])
       } catch (err) {
         result.failed.push({ change, error: err as Error })
         this.log.warn({ event: 'wg.peer.error', op: change.op.kind, ...this.fields(change), err: (err as Error).message }, 'peer change failed')
@@ -123,6 +183,21 @@ export class Reconciler {
         'reconcile incomplete; the next one re-reads the device and retries')
     }
     return result
+  }
+
+  /** The op as sent to the device: an add this node does not initiate to goes without its keepalive. */
+  private deviceOp (op: PeerOp): PeerOp {
+    if (op.kind === 'remove') {
+      this.heldKeepalive.delete(op.publicKey)
+      return op
+    }
+    if (op.kind === 'update') {
+      if (op.fields.includes('keepaliveSeconds')) this.heldKeepalive.delete(op.peer.publicKey)
+      return op
+    }
+    if (this.selfKey === undefined || op.peer.keepaliveSeconds === 0 || initiates(this.selfKey, op.peer.publicKey)) return op
+    this.heldKeepalive.add(op.peer.publicKey)
+    return { kind: 'add', peer: { ...op.peer, keepaliveSeconds: 0 } }
   }
 
   private fields (c: Change): Record<string, unknown> {

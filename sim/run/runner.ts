@@ -51,6 +51,22 @@ function inotifyLimit (): number {
   return Number(readFileSync('/proc/sys/fs/inotify/max_user_instances', 'utf8').trim())
 }
 
+/**
+ * For pairs that did not ping at the end, the source's WireGuard view of the target (`wg show dump`: endpoint,
+ * latest handshake, rx/tx) goes to sim.log, so a failed run says whether the peer was missing, never
+ * handshook, or handshook and still dropped traffic.
+ */
+async function logFailedPairs (mesh: Mesh, failed: ReadonlyArray<[number, number]>, log: Logger): Promise<void> {
+  for (const src of new Set(failed.map(([a]) => a))) {
+    try {
+      const r = await mesh.world.exec(mesh.ns(src), ['wg', 'show', mesh.ifname(src), 'dump'], { timeoutMs: 5000 })
+      log.warn({ event: 'sim.unreachable', node: src, targets: failed.filter(([a]) => a === src).map(([, b]) => b), wg: r.stdout.split('\n').slice(1).filter(l => l !== '') }, 'pairs unreachable at the end')
+    } catch (err) {
+      log.warn({ event: 'sim.unreachable', node: src, err: (err as Error).message }, 'pairs unreachable at the end; wg show failed')
+    }
+  }
+}
+
 /** Runs one simulation end to end and resolves with its report (also written to outDir). */
 export async function runSim (o: SimRunOptions): Promise<Report> {
   const { clock, progress, nodes: n } = o
@@ -138,6 +154,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     const pairs = up.flatMap(a => intent.intendedPeers(a, tEnd).map(b => [a, b] as [number, number]))
     ctx.phase(`pinging all ${pairs.length} pairs`)
     const failed = await checkPairs(mesh.world, i => mesh.ns(i), i => ctx.ipOf.get(i), pairs, 4)
+    if (failed.length > 0) await logFailedPairs(mesh, failed, o.log)
     await observer.stop()
     await resources.stop()
     await resources.once()

@@ -183,3 +183,54 @@ t.test('concurrent reconciles are serialised and the later input wins', async (t
   t.same(b.applied.map(c => `${c.op.kind} ${String(c.nodeId)}`).sort(), ['add n2', 'remove n0'])
   deviceMatches(t, dev, [peer(1), peer(2)])
 })
+
+t.test('with selfKey, only peers this node initiates to get their keepalive at once; armKeepalive sets the rest once', async (t) => {
+  const dev = new FakeDevice()
+  const self = keys[4]!
+  const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: self })
+  const want = [0, 1, 2, 3, 5, 6, 7].map(i => peer(i))
+  t.ok((await r.reconcile(want)).ok)
+  for (const i of [0, 1, 2, 3]) t.equal(dev.peers.get(keys[i]!)!.keepaliveSeconds, 0, `n${i} (smaller key) initiates: our keepalive held back`)
+  for (const i of [5, 6, 7]) t.equal(dev.peers.get(keys[i]!)!.keepaliveSeconds, 25, `n${i} (larger key): we initiate at once`)
+  const before = dev.calls()
+  t.equal((await r.reconcile(want)).applied.length, 0, 'the held keepalive is not a difference to reconcile')
+  t.equal(dev.calls(), before, 'no device call')
+  dev.applies = []
+  await r.armKeepalive(keys[1]!)
+  t.same(dev.applies, [{ kind: 'update', peer: { publicKey: keys[1], endpoint: '198.18.1.2:51820', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 25 }, fields: ['keepaliveSeconds'] }])
+  await r.armKeepalive(keys[1]!)
+  await r.armKeepalive(keys[6]!)
+  t.equal(dev.applies.length, 1, 'a second arm, or an arm of a peer nothing was held for, makes no call')
+  t.ok((await r.reconcile(want.filter(p => p.nodeId !== 'n2'))).ok)
+  await r.armKeepalive(keys[2]!)
+  t.notOk(dev.peers.has(keys[2]!), 'a removed peer is not brought back by its arm')
+})
+
+t.test('after a device re-read, a held keepalive shows as a difference and is set by the next reconcile', async (t) => {
+  const dev = new FakeDevice()
+  const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: keys[7]! })
+  await r.reconcile([peer(0)])
+  t.equal(dev.peers.get(keys[0]!)!.keepaliveSeconds, 0)
+  r.invalidate()
+  const res = await r.reconcile([peer(0)])
+  t.same(res.applied.map(c => c.reason), ['keepalive-changed'])
+  t.equal(dev.peers.get(keys[0]!)!.keepaliveSeconds, 25)
+})
+
+t.test('reset re-creates one applied peer with the same config and logs wg.peer.reset', async (t) => {
+  const dev = new FakeDevice()
+  const { log, lines } = capture()
+  const r = new Reconciler({ device: dev, log, selfKey: keys[0]! })
+  await r.reconcile([peer(1), peer(2)])
+  dev.applies = []
+  t.equal(await r.reset(keys[1]!, 'no-handshake'), true)
+  t.same(dev.applies.map(op => op.kind), ['remove', 'add'])
+  deviceMatches(t, dev, [peer(1), peer(2)])
+  t.match(lines.find(l => l.event === 'wg.peer.reset'), { nodeId: 'n1', meshIp: '100.64.0.2', reason: 'no-handshake' })
+  t.equal(await r.reset(keys[5]!, 'no-handshake'), false, 'a peer that is not applied is left alone')
+  dev.failOp = op => op.kind === 'add'
+  t.equal(await r.reset(keys[2]!, 'no-handshake'), false, 'a failed reset reports false')
+  dev.failOp = null
+  t.ok((await r.reconcile([peer(1), peer(2)])).ok)
+  deviceMatches(t, dev, [peer(1), peer(2)])
+})
