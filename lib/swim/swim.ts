@@ -5,6 +5,7 @@ import { decodePacket, encodeHead, encodePacket, encodeUpdate, MAX_ID_LENGTH, MA
 import { describeClaim, MemberTable, ProbeOrder, validId, type Member } from './members.js'
 import { validateConfig, type SwimConfig } from './config.js'
 import { LocalHealth } from './health.js'
+import { RecentContacts } from './contacts.js'
 import { expectedConfirmations, retransmitLimit, suspicionMaxMs, suspicionMinMs } from './math.js'
 import type { Random } from './random.js'
 import { transition } from './state.js'
@@ -54,6 +55,7 @@ export class Swim {
   private started = false
   private readonly table = new MemberTable()
   private readonly notAlive = new Set<string>()
+  private readonly contacts = new RecentContacts()
   private readonly order: ProbeOrder
   private seq = 0
   private probe: Probe | undefined
@@ -137,6 +139,7 @@ export class Swim {
     // WireGuard authenticates the source address, so the address is the identity; the claimed id must match it.
     if (senderAddr !== fromAddr) return this.drop('spoofed')
     if ((msg.type === 'ping' && msg.target !== this.id) || (msg.type === 'ping-req' && msg.target === this.id)) return this.drop('misdirected')
+    this.contacts.heard(from, now, this.firstHandWindowMs())
     for (const u of updates) this.merge(now, u)
     switch (msg.type) {
       case 'ping': this.send(senderAddr, from, { type: 'ack', seq: msg.seq }); break
@@ -200,6 +203,7 @@ export class Swim {
     this.start(now)
     const m = this.table.touch(id)
     if (m === undefined || !Number.isSafeInteger(incarnation) || incarnation < 0) return false
+    this.contacts.heard(id, now, this.firstHandWindowMs())
     if (incarnation > m.incarnation) {
       this.merge(now, { state: 'alive', id, incarnation, from: id }, 'announced over the underlay')
       return true
@@ -294,6 +298,7 @@ export class Swim {
 
   private forget (id: string): void {
     this.table.remove(id)
+    this.contacts.forget(id)
     this.notAlive.delete(id)
     this.queue.remove(id)
     this.timers.cancel('suspicion', id)
@@ -354,12 +359,33 @@ export class Swim {
     })
   }
 
+  /**
+   * How recent a first-hand contact must be to outweigh another node's declaration of death: the declarer
+   * stopped hearing from the member at least a minimum suspicion plus a probe before it declared. A contact
+   * newer than that is evidence the declarer did not have.
+   */
+  private firstHandWindowMs (): number {
+    return suspicionMinMs(this.cfg.suspicionMult, this.n, this.cfg.probeIntervalMs) + this.cfg.probeIntervalMs
+  }
+
   /** Merges one claim (received or our own conclusion) through the transition function. */
   private merge (now: number, u: Update, reason?: string): void {
     if (u.id === this.id) return this.onClaimAboutSelf(now, u)
     const state = this.table.state(u.id)
     // Gossip never admits a node the controller has not: claims about strangers are counted and dropped.
     if (state === undefined) { this.st.updatesUnknownMember++; return }
+    if (u.state === 'dead' && u.from !== this.id && (state === 'alive' || state === 'suspect')) {
+      // Someone else buried a member we heard from ourselves since it could have: typically the far side of a
+      // healed partition gossiping the deaths it declared. Hold a suspicion instead (the declarer counts as a
+      // confirmation): the member keeps its tunnel, hears of it through the buddy system and refutes; if it
+      // does not, the suspicion ends in our own declaration of death.
+      const age = this.contacts.age(u.id, now)
+      if (age !== undefined && age <= this.firstHandWindowMs()) {
+        this.st.deathsDoubted++
+        reason = `declared dead by ${u.from}, but heard from directly ${age} ms ago`
+        u = { ...u, state: 'suspect' }
+      }
+    }
     const outcome = transition(state, this.table.incarnation(u.id), u.state, u.incarnation)
     switch (outcome) {
       case 'ignore':

@@ -53,9 +53,8 @@ t.test('noteAlive: an authenticated announcement revives a member whose tunnel i
   c.runUntil(500)
   // Node 0 holds node 1 dead, and no packet passes between them (the daemon removed the peer).
   c.cut = () => true
-  c.inject(0, c.addrs[1]!, craft(c.ids[1]!, { type: 'gossip' }, [{ state: 'dead', id: c.ids[1]!, incarnation: 0, from: 'someone' }]))
-  // That packet was from node 1 itself, so node 0 now holds it dead and node 1 never heard.
-  t.equal(c.view(0, 1), 'dead')
+  c.runUntilTrue(() => c.view(0, 1) === 'dead', 30_000)
+  // Node 1 never heard: everything was cut.
   t.equal(c.core(0).noteAlive(c.t, c.ids[1]!, 0), true, 'same incarnation: revived locally')
   c.drain(0)
   t.equal(c.view(0, 1), 'alive')
@@ -69,6 +68,37 @@ t.test('noteAlive: an authenticated announcement revives a member whose tunnel i
   t.equal(c.core(0).noteAlive(c.t, c.ids[1]!, 5), true, 'a newer one is adopted')
   t.equal(c.core(0).member(c.ids[1]!)!.incarnation, 5)
   t.equal(c.core(0).noteAlive(c.t, 'stranger', 9), false, 'not a member: ignored')
+})
+
+t.test('after a heal, deaths the far side declared do not bury members this side still hears from', async t => {
+  const c = new Cluster(6)
+  c.runUntil(1000)
+  const side = (i: number): number => (i < 3 ? 0 : 1)
+  c.cut = (a, b) => side(a) !== side(b)
+  c.runUntilTrue(() => [0, 1, 2].every(i => [3, 4, 5].every(j => c.view(i, j) === 'dead' && c.view(j, i) === 'dead')), 60_000)
+  const mark = c.events.length
+  // The far side's deaths arrive as gossip; here from node 3, about node 1, at the incarnation node 0 holds.
+  c.cut = () => false
+  c.inject(0, c.addrs[3]!, craft(c.ids[3]!, { type: 'gossip' }, [{ state: 'dead', id: c.ids[1]!, incarnation: c.core(0).member(c.ids[1]!)!.incarnation, from: c.ids[3]! }]))
+  t.equal(c.view(0, 1), 'suspect', 'held as a suspicion: node 0 heard from node 1 since node 3 could have')
+  t.match(c.eventsAbout('suspect', 1, 0).at(-1), { reason: /declared dead by .* but heard from directly \d+ ms ago/ })
+  t.equal(c.core(0).stats().deathsDoubted, 1)
+  c.runUntilTrue(() => [0, 1, 2, 3, 4, 5].every(i => [0, 1, 2, 3, 4, 5].every(j => i === j || c.view(i, j) === 'alive')), 30_000)
+  const buried = c.events.slice(mark).filter(x => x.e.type === 'dead' && side(x.node) === side(c.ids.indexOf(x.e.id)))
+  t.same(buried, [], 'nobody held a member of its own side dead')
+})
+
+t.test('a death declared by another node about a member not heard from lately applies at once', async t => {
+  const c = new Cluster(3)
+  c.runUntil(1000)
+  // Outside evidence holds every suspicion of node 1 at its maximum, so nobody concludes by itself first.
+  for (const i of [0, 2]) c.core(i).setControlHint(c.t, c.ids[1]!, 'fresh')
+  c.cut = (a, b) => a === 1 || b === 1
+  c.runUntil(c.t + 1000) // past the first-hand window at n=3 (600 + 200 ms)
+  t.equal(c.view(0, 1), 'suspect', 'node 0 suspects node 1 itself, held open')
+  c.inject(0, c.addrs[2]!, craft(c.ids[2]!, { type: 'gossip' }, [{ state: 'dead', id: c.ids[1]!, incarnation: c.core(0).member(c.ids[1]!)?.incarnation ?? 0, from: c.ids[2]! }]))
+  t.equal(c.view(0, 1), 'dead')
+  t.equal(c.core(0).stats().deathsDoubted, 0)
 })
 
 t.test('leave: others see left (not dead), the leaver stops probing', async t => {
