@@ -6,6 +6,7 @@
  */
 import { Mesh, waitFor } from '../sim/cluster.js'
 import { pool } from '../sim/pool.js'
+import { checkPairs } from '../sim/run/reach.js'
 import { readProc } from '../sim/run/resources.js'
 
 const args = process.argv.slice(2)
@@ -38,12 +39,12 @@ for (const n of runs) {
     const tUp = Date.now()
     await waitFor('a full mesh', async () => (await Promise.all(nodes.map(async i => (await mesh.wgPeers(i)).length === n - 1))).every(Boolean), 300_000, 250)
     const tMesh = Date.now()
-    let failed: string[] = []
+    // One namespace entry per source pinging all its targets (sim/run/reach.ts): N process spawns per pass
+    // instead of N*(N-1). Only the pairs that failed are tried again.
+    let pairs: Array<[number, number]> = nodes.flatMap(i => nodes.filter(j => j !== i).map(j => [i, j] as [number, number]))
     await waitFor('all pairs to ping', async () => {
-      const pairs = failed.length > 0 ? failed.map(p => p.split('>').map(Number) as [number, number]) : nodes.flatMap(i => nodes.filter(j => j !== i).map(j => [i, j] as [number, number]))
-      failed = []
-      await pool(pairs, 32, async ([i, j]) => { if (!await mesh.ping(i, ips[j]!)) failed.push(`${i}>${j}`) })
-      return failed.length === 0
+      pairs = await checkPairs(mesh.world, i => mesh.ns(i), i => ips[i], pairs, 4)
+      return pairs.length === 0
     }, 300_000, 500)
     const tPing = Date.now()
     const pids = nodes.map(i => mesh.daemons.get(i)!.pid!)

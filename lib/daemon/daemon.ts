@@ -81,8 +81,8 @@ export class Daemon {
       clock: deps.clock,
       selfKey: keys.publicKey,
       readPeers: async () => (await device.get()).peers,
-      reset: async key => { await reconciler.reset(key, 'no-handshake') },
-      armKeepalive: async key => { await reconciler.armKeepalive(key) }
+      reset: async (key, reason) => { await reconciler.reset(key, reason) },
+      arm: async keys => { await reconciler.arm(keys) }
     })
     this.done = new Promise(resolve => { this.resolveDone = resolve })
   }

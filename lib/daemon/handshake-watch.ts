@@ -9,6 +9,21 @@ export function initiates (selfKey: string, peerKey: string): boolean {
   return selfKey < peerKey
 }
 
+/** WireGuard's handshake initiation and response, in bytes: what a peer's rx counts for one of each. */
+const INITIATION_BYTES = 148
+const RESPONSE_BYTES = 92
+
+/**
+ * A peer whose tunnel needs a fresh handshake: none completed, or one completed whose receive side is dark
+ * (rx is exactly one initiation plus one response and nothing since: the other end's traffic uses an index
+ * this end dropped; a healthy session gets at least the initiator's confirming keepalive on top).
+ */
+export function needsHandshake (p: Pick<DevicePeer, 'lastHandshakeMs' | 'rxBytes'>): 'none' | 'dark' | null {
+  if (p.lastHandshakeMs === 0) return 'none'
+  if (p.rxBytes === INITIATION_BYTES + RESPONSE_BYTES) return 'dark'
+  return null
+}
+
 /** What HandshakeWatch needs from the daemon. */
 export interface HandshakeWatchOptions {
   clock: Clock
@@ -16,39 +31,45 @@ export interface HandshakeWatchOptions {
   selfKey: string
   /** Reads the device's peers. May throw: that check is skipped (WireGuard's own retries remain). */
   readPeers: () => Promise<readonly DevicePeer[]>
-  /** Initiating end: re-creates the peer, which sends a fresh handshake initiation at once. */
-  reset: (publicKey: string) => Promise<void>
-  /** Responding end: turns on the peer's persistent keepalive, held back when the peer was added. */
-  armKeepalive: (publicKey: string) => Promise<void>
+  /** Re-creates the peer with its full config: a fresh peer sends an initiation at once. */
+  reset: (publicKey: string, reason: 'no-handshake' | 'dark-receive') => Promise<void>
+  /** Turns on the keepalive of peers added held (see Reconciler's selfKey). */
+  arm: (publicKeys: readonly string[]) => Promise<void>
   /**
-   * How long after an add the initiating end waits for a handshake before re-creating the peer. Default:
-   * 1000 ms: a handshake completes in one and a half round trips, so this leaves room for a 600 ms RTT; a
-   * false positive costs one more handshake, a miss costs the rest of WireGuard's 5 s REKEY_TIMEOUT.
+   * When the initiating end checks a peer it added; the responding end checks at 1.5 times this, once the
+   * initiator's own check (and re-send) had its round trip. Default: 1000 ms: a handshake completes in one
+   * and a half round trips, so this leaves room for a 600 ms RTT; a false alarm costs one more handshake, a
+   * miss costs the rest of WireGuard's 5 s REKEY_TIMEOUT (or its 15 s data timeout for a dark receive side).
    */
   checkAfterMs?: number
   /** Re-creations per add before leaving the peer to WireGuard's own retries (the other end may be down). Default: 3. */
   maxResets?: number
 }
 
-interface Pending { dueAt: number, kind: 'check' | 'arm', resets: number }
+interface Pending { dueAt: number, resets: number }
 
 /**
- * Makes one end of each new tunnel start the handshake, and rescues it when that start was lost.
+ * Gets each new tunnel's first handshake through, which WireGuard alone does not always do when both ends add
+ * each other at the same moment (one netmap delta reaching both, a healed partition, two underlay
+ * announcements crossing).
  *
- * WireGuard sends a handshake initiation the moment a peer with a persistent keepalive is configured. When
- * both ends add each other at the same moment (one netmap delta reaching both, a healed partition, two
- * underlay announcements crossing), the two initiations cross. wireguard-go then either refuses both answers
- * (each end replaced its own pending handshake with the other's) and waits REKEY_TIMEOUT (5 s) to retry, or,
- * with the answer and the initiation handled at once by two handshake workers, keys the session under an
- * index the other end never learns, so one direction stays dark for 15 s. Both were seen in `weft sim run
- * --scenario partition`.
+ * WireGuard sends an initiation the moment a peer with a persistent keepalive is configured, so both ends
+ * initiate and the initiations cross. wireguard-go then either refuses both answers (each end replaced its
+ * pending handshake with the other's) and retries after REKEY_TIMEOUT (5 s), or, when the answer and the
+ * other end's initiation are handled at once by two handshake workers, keys the session under an index the
+ * other end never learns, so one direction stays dark until its 15 s data timeout. Both were seen in
+ * `weft sim run --scenario partition`.
  *
- * So only the initiating end (see initiates) keeps the immediate keepalive. The responding end's reconciler
- * adds the peer with the keepalive held back, and this watch turns it on 1.5 × checkAfterMs later: by then
- * the session normally exists, and if it does not (the initiation reached us before we had the peer) the
- * keepalive starts the handshake from our side, at a moment the other end is not initiating. The initiating
- * end checks after checkAfterMs and re-creates a peer that has no handshake yet (its initiation was dropped
- * by an end that did not have us yet), which sends a fresh initiation without waiting for REKEY_TIMEOUT.
+ * 1. Only one end sends at once: the initiating end (see initiates). The responding end's reconciler adds the
+ *    peer with its keepalive held back; its own traffic can still start a handshake, which a one-sided
+ *    re-add (the other end kept its old session and will not initiate) needs.
+ * 2. The initiating end checks after checkAfterMs and re-creates a peer without a handshake (its initiation
+ *    was dropped by an end that did not have us yet): a fresh peer initiates without waiting out
+ *    REKEY_TIMEOUT.
+ * 3. The responding end checks after 1.5 × checkAfterMs and turns the keepalive on, which starts the
+ *    handshake from its side if there still is none.
+ * 4. Either end re-creates a peer whose receive side is dark (needsHandshake). The other end believes its
+ *    session works and sends no initiation, so the fresh one cannot cross another.
  */
 export class HandshakeWatch {
   private readonly pending = new Map<string, Pending>()
@@ -68,13 +89,8 @@ export class HandshakeWatch {
   /** Peers just added to the device. */
   added (publicKeys: readonly string[]): void {
     if (publicKeys.length === 0 || this.stopped) return
-    const now = this.o.clock.now()
-    for (const k of publicKeys) {
-      this.pending.set(k, initiates(this.o.selfKey, k)
-        ? { dueAt: now + this.checkAfterMs, kind: 'check', resets: 0 }
-        : { dueAt: now + Math.round(1.5 * this.checkAfterMs), kind: 'arm', resets: 0 })
-    }
-    this.arm()
+    for (const k of publicKeys) this.pending.set(k, { dueAt: this.dueAt(k), resets: 0 })
+    this.schedule()
   }
 
   /** Peers removed from the device: nothing left to watch. */
@@ -95,26 +111,35 @@ export class HandshakeWatch {
     const due = [...this.pending].filter(([, p]) => p.dueAt <= now)
     if (due.length === 0) return
     for (const [key] of due) this.pending.delete(key)
-    for (const [key, p] of due) if (p.kind === 'arm') await this.o.armKeepalive(key)
-    const checks = due.filter(([, p]) => p.kind === 'check')
-    if (checks.length === 0) return
-    let peers: readonly DevicePeer[]
+    let byKey: Map<string, DevicePeer>
     try {
-      peers = await this.o.readPeers()
+      byKey = new Map((await this.o.readPeers()).map(p => [p.publicKey, p]))
     } catch {
       return
     }
-    const byKey = new Map(peers.map(p => [p.publicKey, p]))
-    for (const [key, p] of checks) {
+    const arms: string[] = []
+    for (const [key, p] of due) {
       const peer = byKey.get(key)
-      if (peer === undefined || peer.lastHandshakeMs > 0 || p.resets >= this.maxResets || this.pending.has(key)) continue
-      await this.o.reset(key)
-      this.resets++
-      if (!this.stopped) this.pending.set(key, { dueAt: this.o.clock.now() + this.checkAfterMs, kind: 'check', resets: p.resets + 1 })
+      if (peer === undefined || this.pending.has(key)) continue // gone, or re-added meanwhile (watched afresh)
+      const need = needsHandshake(peer)
+      const initiator = initiates(this.o.selfKey, key)
+      if ((need === 'dark' || (need === 'none' && initiator)) && p.resets < this.maxResets) {
+        await this.o.reset(key, need === 'dark' ? 'dark-receive' : 'no-handshake')
+        this.resets++
+        if (!this.stopped) this.pending.set(key, { dueAt: this.dueAt(key), resets: p.resets + 1 })
+      } else if (!initiator) {
+        arms.push(key)
+      }
     }
+    if (arms.length > 0) await this.o.arm(arms)
   }
 
-  private arm (): void {
+  private dueAt (key: string): number {
+    const after = initiates(this.o.selfKey, key) ? this.checkAfterMs : Math.round(1.5 * this.checkAfterMs)
+    return this.o.clock.now() + after
+  }
+
+  private schedule (): void {
     if (this.stopped || this.pending.size === 0) return
     const next = Math.min(...[...this.pending.values()].map(p => p.dueAt))
     if (this.timer !== undefined && this.timerAt <= next) return
@@ -123,7 +148,7 @@ export class HandshakeWatch {
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.timerAt = Infinity
-      void this.run().finally(() => this.arm())
+      void this.run().finally(() => this.schedule())
     }, Math.max(0, next - this.o.clock.now()))
   }
 }

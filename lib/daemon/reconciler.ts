@@ -5,7 +5,7 @@
 import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import type { Logger } from '../log.js'
-import type { DeviceState, PeerOp, WireGuardDevice } from './wg/device.js'
+import type { DeviceState, PeerConfig, PeerOp, WireGuardDevice } from './wg/device.js'
 import type { DesiredConfig, DesiredPeer } from './desired.js'
 import { afterChange, diffPeers, type AppliedPeer, type Change } from './diff.js'
 import { initiates } from './handshake-watch.js'
@@ -24,9 +24,10 @@ export interface ReconcilerOptions {
   /** Stop a reconcile after this many failed changes in a row (the device is likely gone). Default: 3. */
   maxConsecutiveFailures?: number
   /**
-   * This node's public key. When set, a peer this node does not initiate to (see initiates) is added with
-   * its persistent keepalive held back, so the two ends of a new tunnel do not both send an initiation at
-   * once; armKeepalive turns it on. Unset: every peer gets its keepalive at once.
+   * This node's public key. When set, a peer this node does not initiate to (see initiates) is added *held*,
+   * with its persistent keepalive off, so that WireGuard does not send an initiation the moment it is added,
+   * crossing the other end's (see HandshakeWatch); arm() turns the keepalive on. Unset: peers are added as
+   * desired.
    */
   selfKey?: string
 }
@@ -61,8 +62,8 @@ export class Reconciler {
   private readonly freshHandshakeMs: number
   private readonly maxConsecutiveFailures: number
   private readonly selfKey: string | undefined
-  /** Peers added with their keepalive held back; `applied` already records the desired keepalive. */
-  private readonly heldKeepalive = new Set<string>()
+  /** Peers added held (keepalive off on the device); `applied` already records the desired config. */
+  private readonly held = new Set<string>()
   /** What we last applied, by public key; null = unknown, read the device first. */
   private applied: Map<string, AppliedPeer> | null = null
   private queue: Promise<unknown> = Promise.resolve()
@@ -79,62 +80,69 @@ export class Reconciler {
   /** Applies `want` (a desired() result or its peers) and resolves with what was and was not applied. Never rejects. */
   async reconcile (want: DesiredConfig | readonly DesiredPeer[]): Promise<ReconcileResult> {
     const cfg: DesiredConfig = Array.isArray(want) ? { peers: [...want], excluded: [] } : want as DesiredConfig
-    const next = this.queue.then(async () => await this.run(cfg))
-    this.queue = next.catch(() => {})
-    return await next
+    return await this.serial(async () => await this.run(cfg))
   }
 
   /**
-   * Re-creates one applied peer (remove, then add with the same config), serialised with reconciles: a fresh
-   * peer forgets its handshake state and initiates at once. For a peer with no session only (see
-   * HandshakeWatch): a live session would be dropped. Logged as one `wg.peer.reset`. Never rejects.
+   * Re-creates one applied peer (remove, then add with its full config, keepalive included, even where the
+   * add was held), serialised with reconciles: the fresh peer forgets its handshake state and sends an
+   * initiation at once. For a peer without a working session only (see HandshakeWatch): a live session would
+   * be dropped. Logged as one `wg.peer.reset`. Never rejects; false when nothing was done.
    */
   async reset (publicKey: string, reason: string): Promise<boolean> {
-    const next = this.queue.then(async () => {
+    return await this.serial(async () => {
       const have = this.applied?.get(publicKey)
       if (have === undefined) return false
-      const peer = { publicKey, endpoint: have.endpoint, allowedIps: [...have.allowedIps], keepaliveSeconds: have.keepaliveSeconds }
       try {
-        await this.device.apply([{ kind: 'remove', publicKey }, this.deviceOp({ kind: 'add', peer })])
+        await this.device.apply([{ kind: 'remove', publicKey }, { kind: 'add', peer: configOf(have) }])
       } catch (err) {
-        this.applied = null
+        this.forgetApplied()
         this.log.warn({ event: 'wg.peer.error', op: 'reset', nodeId: have.nodeId, meshIp: have.meshIp, publicKey, err: (err as Error).message }, 'peer reset failed')
         return false
       }
+      this.held.delete(publicKey)
       this.log.info({ event: 'wg.peer.reset', nodeId: have.nodeId, meshIp: have.meshIp, publicKey, endpoint: have.endpoint, reason }, 'peer reset')
       return true
     })
+  }
+
+  /**
+   * Turns on the keepalive of peers added held (see selfKey); peers not held are left alone. On a peer without
+   * a session this also starts the handshake from our side. Never rejects.
+   */
+  async arm (publicKeys: readonly string[]): Promise<void> {
+    await this.serial(async () => {
+      for (const k of publicKeys) {
+        const have = this.applied?.get(k)
+        if (have === undefined || !this.held.has(k)) continue
+        try {
+          await this.device.apply([{ kind: 'update', peer: configOf(have), fields: ['keepaliveSeconds'] }])
+        } catch (err) {
+          this.log.warn({ event: 'wg.peer.error', op: 'arm', nodeId: have.nodeId, publicKey: k, err: (err as Error).message }, 'arming a held peer failed; the next reconcile re-reads the device')
+          return this.forgetApplied()
+        }
+        this.held.delete(k)
+        this.log.debug({ event: 'wg.peer.arm', nodeId: have.nodeId, publicKey: k }, 'held keepalive armed')
+      }
+    })
+  }
+
+  /** Runs `fn` after every reconcile, reset and arm queued before it. */
+  private async serial<T> (fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn)
     this.queue = next.catch(() => {})
     return await next
   }
 
-  /**
-   * Turns on the keepalive held back when `publicKey` was added (see selfKey); nothing when none is held.
-   * On a device without a session this also starts the handshake. Never rejects.
-   */
-  async armKeepalive (publicKey: string): Promise<void> {
-    const next = this.queue.then(async () => {
-      const have = this.applied?.get(publicKey)
-      if (have === undefined || !this.heldKeepalive.has(publicKey)) return
-      const peer = { publicKey, endpoint: have.endpoint, allowedIps: [...have.allowedIps], keepaliveSeconds: have.keepaliveSeconds }
-      try {
-        await this.device.apply([{ kind: 'update', peer, fields: ['keepaliveSeconds'] }])
-        this.heldKeepalive.delete(publicKey)
-        this.log.debug({ event: 'wg.peer.keepalive', nodeId: have.nodeId, publicKey }, 'keepalive armed')
-      } catch (err) {
-        // The next reconcile re-reads the device, sees the keepalive off and sets it as an ordinary update.
-        this.applied = null
-        this.heldKeepalive.delete(publicKey)
-        this.log.warn({ event: 'wg.peer.error', op: 'keepalive', nodeId: have.nodeId, publicKey, err: (err as Error).message }, 'keepalive arm failed')
-      }
-    })
-    this.queue = next.catch(() => {})
-    await next
+  /** After a failure: re-read the device before the next diff (what it holds becomes the record, held or not). */
+  private forgetApplied (): void {
+    this.applied = null
+    this.held.clear()
   }
 
   /** Forgets what was applied, so the next reconcile re-reads the device (e.g. after someone else changed it). */
   invalidate (): void {
-    this.applied = null
+    this.forgetApplied()
   }
 
   /** A copy of what the reconciler believes is applied, by public key; null before the first reconcile. */
@@ -148,7 +156,6 @@ export class Reconciler {
       result.readDevice = true
       try {
         this.applied = this.fromDevice(await this.device.get(), cfg.peers)
-        this.heldKeepalive.clear() // what the device has is now the record; a held keepalive shows as a difference
       } catch (err) {
         this.log.error({ event: 'wg.reconcile.error', err: (err as Error).message }, 'cannot read the WireGuard device')
         return { ...result, ok: false, readError: err as Error }
@@ -177,7 +184,7 @@ export class Reconciler {
     }
     if (result.failed.length > 0) {
       // A failed op may have half-happened on the device; only a fresh read tells.
-      this.applied = null
+      this.forgetApplied()
       result.ok = false
       this.log.error({ event: 'wg.reconcile.error', applied: result.applied.length, failed: result.failed.length, notApplied: result.notApplied.length },
         'reconcile incomplete; the next one re-reads the device and retries')
@@ -185,18 +192,15 @@ export class Reconciler {
     return result
   }
 
-  /** The op as sent to the device: an add this node does not initiate to goes without its keepalive. */
+  /** The op as sent to the device: an add this node does not initiate to goes held (keepalive off). */
   private deviceOp (op: PeerOp): PeerOp {
     if (op.kind === 'remove') {
-      this.heldKeepalive.delete(op.publicKey)
+      this.held.delete(op.publicKey)
       return op
     }
-    if (op.kind === 'update') {
-      if (op.fields.includes('keepaliveSeconds')) this.heldKeepalive.delete(op.peer.publicKey)
-      return op
-    }
-    if (this.selfKey === undefined || op.peer.keepaliveSeconds === 0 || initiates(this.selfKey, op.peer.publicKey)) return op
-    this.heldKeepalive.add(op.peer.publicKey)
+    if (op.kind === 'update') return op
+    if (this.selfKey === undefined || initiates(this.selfKey, op.peer.publicKey)) return op
+    this.held.add(op.peer.publicKey)
     return { kind: 'add', peer: { ...op.peer, keepaliveSeconds: 0 } }
   }
 
@@ -237,4 +241,9 @@ export class Reconciler {
     }
     return applied
   }
+}
+
+/** The device config part of an applied peer. */
+function configOf (p: AppliedPeer): PeerConfig {
+  return { publicKey: p.publicKey, endpoint: p.endpoint, allowedIps: [...p.allowedIps], keepaliveSeconds: p.keepaliveSeconds }
 }

@@ -1,11 +1,11 @@
 import t from 'tap'
 import { ManualClock } from '../../lib/clock.js'
-import { HandshakeWatch, initiates } from '../../lib/daemon/handshake-watch.js'
+import { HandshakeWatch, initiates, needsHandshake } from '../../lib/daemon/handshake-watch.js'
 import type { DevicePeer } from '../../lib/daemon/wg/device.js'
 import { waitFor } from '../../sim/wait.js'
 
 const SELF = 'M'
-const LOW = 'A' // smaller than SELF: the other end initiates, we hold our keepalive
+const LOW = 'A' // smaller than SELF: the other end initiates; we added it held
 const HIGH = 'Z' // larger than SELF: we initiate
 
 function world (): { clock: ManualClock, peers: Map<string, DevicePeer>, calls: string[], watch: HandshakeWatch, failRead: { on: boolean } } {
@@ -17,8 +17,8 @@ function world (): { clock: ManualClock, peers: Map<string, DevicePeer>, calls: 
     clock,
     selfKey: SELF,
     readPeers: async () => { if (failRead.on) throw new Error('socket gone'); return [...peers.values()] },
-    reset: async k => { calls.push(`reset ${k}`) },
-    armKeepalive: async k => { calls.push(`arm ${k}`) },
+    reset: async (k, why) => { calls.push(`reset ${k} ${why}`) },
+    arm: async ks => { calls.push(...ks.map(k => `arm ${k}`)) },
     checkAfterMs: 1000,
     maxResets: 2
   })
@@ -26,54 +26,66 @@ function world (): { clock: ManualClock, peers: Map<string, DevicePeer>, calls: 
   return { clock, peers, calls, watch, failRead }
 }
 
-const devicePeer = (publicKey: string, lastHandshakeMs: number): DevicePeer =>
-  ({ publicKey, endpoint: null, allowedIps: [], keepaliveSeconds: 25, lastHandshakeMs, rxBytes: 0, txBytes: 148 })
+const devicePeer = (publicKey: string, lastHandshakeMs: number, rxBytes: number): DevicePeer =>
+  ({ publicKey, endpoint: '198.18.1.1:51820', allowedIps: [], keepaliveSeconds: 25, lastHandshakeMs, rxBytes, txBytes: 148 })
 
 t.test('both ends agree on exactly one initiator', async (t) => {
   t.equal(initiates('A', 'B'), true)
   t.equal(initiates('B', 'A'), false)
 })
 
-t.test('the responding end arms its keepalive at 1.5 x checkAfterMs, without reading the device', async (t) => {
-  const { clock, calls, watch, peers } = world()
-  watch.added([LOW])
-  clock.advance(1499)
-  await watch.run()
-  t.same(calls, [])
-  clock.advance(1)
-  await watch.run()
-  t.same(calls, [`arm ${LOW}`])
-  t.equal(peers.size, 0)
-  await watch.run()
-  t.same(calls, [`arm ${LOW}`], 'once')
+t.test('needsHandshake: none, a dark receive side (one initiation plus one response and nothing since), or fine', async (t) => {
+  t.equal(needsHandshake({ lastHandshakeMs: 0, rxBytes: 0 }), 'none')
+  t.equal(needsHandshake({ lastHandshakeMs: 0, rxBytes: 148 }), 'none', 'crossed initiations: both answers refused')
+  t.equal(needsHandshake({ lastHandshakeMs: 5, rxBytes: 240 }), 'dark')
+  t.equal(needsHandshake({ lastHandshakeMs: 5, rxBytes: 180 }), null, 'responder: initiation plus the confirming keepalive')
+  t.equal(needsHandshake({ lastHandshakeMs: 5, rxBytes: 272 }), null, 'both handshakes and a keepalive')
 })
 
-t.test('the initiating end leaves a handshaken peer alone and re-creates one without a handshake, at most maxResets times', async (t) => {
+t.test('the initiating end re-creates a peer without a handshake after checkAfterMs, at most maxResets times', async (t) => {
   const { clock, calls, watch, peers } = world()
-  peers.set(HIGH, devicePeer(HIGH, 0))
-  peers.set('Y', devicePeer('Y', clock.now() + 30))
+  peers.set(HIGH, devicePeer(HIGH, 0, 0))
+  peers.set('Y', devicePeer('Y', clock.now() + 30, 500))
   watch.added([HIGH, 'Y'])
   clock.advance(999)
   await watch.run()
   t.same(calls, [], 'not before checkAfterMs')
   clock.advance(1)
   await watch.run()
-  t.same(calls, [`reset ${HIGH}`])
+  t.same(calls, [`reset ${HIGH} no-handshake`], 'the handshaken peer is left alone')
   t.equal(watch.resets, 1)
   for (let i = 0; i < 4; i++) { clock.advance(1000); await watch.run() }
-  t.same(calls, [`reset ${HIGH}`, `reset ${HIGH}`], 'bounded by maxResets: the other end may simply be down')
+  t.same(calls, [`reset ${HIGH} no-handshake`, `reset ${HIGH} no-handshake`], 'bounded: the other end may simply be down')
 })
 
-t.test('a peer that got its handshake before a re-check is left alone', async (t) => {
+t.test('the responding end arms its held peers at 1.5 x checkAfterMs, never re-creating one without a handshake', async (t) => {
   const { clock, calls, watch, peers } = world()
-  peers.set(HIGH, devicePeer(HIGH, 0))
-  watch.added([HIGH])
-  clock.advance(1000)
+  peers.set(LOW, devicePeer(LOW, 0, 0))
+  peers.set('B', devicePeer('B', clock.now() + 10, 180))
+  watch.added([LOW, 'B'])
+  clock.advance(1499)
   await watch.run()
-  peers.set(HIGH, devicePeer(HIGH, clock.now()))
-  clock.advance(1000)
+  t.same(calls, [])
+  clock.advance(1)
   await watch.run()
-  t.same(calls, [`reset ${HIGH}`])
+  t.same(calls, [`arm ${LOW}`, 'arm B'], 'one arm call for every due peer; the keepalive starts our handshake where none is')
+  await watch.run()
+  t.same(calls, [`arm ${LOW}`, 'arm B'], 'once')
+})
+
+t.test('either end re-creates a peer whose receive side is dark', async (t) => {
+  const { clock, calls, watch, peers } = world()
+  peers.set(LOW, devicePeer(LOW, clock.now() + 5, 240))
+  peers.set(HIGH, devicePeer(HIGH, clock.now() + 5, 240))
+  watch.added([LOW, HIGH])
+  clock.advance(1500)
+  await watch.run()
+  t.same(calls.sort(), [`reset ${LOW} dark-receive`, `reset ${HIGH} dark-receive`])
+  peers.set(LOW, devicePeer(LOW, clock.now(), 300))
+  peers.set(HIGH, devicePeer(HIGH, clock.now(), 300))
+  clock.advance(1500)
+  await watch.run()
+  t.same(calls.slice(2), [`arm ${LOW}`], 'after a good re-check the responder arms (a no-op when the reset added it whole)')
 })
 
 t.test('removed peers, peers gone from the device and an unreadable device cause no action', async (t) => {
@@ -84,7 +96,7 @@ t.test('removed peers, peers gone from the device and an unreadable device cause
   failRead.on = true
   await watch.run()
   failRead.on = false
-  peers.set(HIGH, devicePeer(HIGH, 0))
+  peers.set(HIGH, devicePeer(HIGH, 0, 0))
   clock.advance(2000)
   await watch.run()
   t.same(calls, [], 'the unreadable check is dropped, not retried into a reset of a peer that may be fine')
@@ -99,9 +111,9 @@ t.test('the timer runs due entries by itself', async (t) => {
   const watch = new HandshakeWatch({
     clock: { now: () => Date.now() },
     selfKey: SELF,
-    readPeers: async () => [devicePeer(HIGH, 0)],
+    readPeers: async () => [devicePeer(HIGH, 0, 0), devicePeer(LOW, 0, 0)],
     reset: async k => { calls.push(`reset ${k}`) },
-    armKeepalive: async k => { calls.push(`arm ${k}`) },
+    arm: async ks => { calls.push(...ks.map(k => `arm ${k}`)) },
     checkAfterMs: 20,
     maxResets: 1
   })

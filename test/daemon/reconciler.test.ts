@@ -184,29 +184,33 @@ t.test('concurrent reconciles are serialised and the later input wins', async (t
   deviceMatches(t, dev, [peer(1), peer(2)])
 })
 
-t.test('with selfKey, only peers this node initiates to get their keepalive at once; armKeepalive sets the rest once', async (t) => {
+t.test('with selfKey, peers this node does not initiate to are added with the keepalive held; arm sets it once', async (t) => {
   const dev = new FakeDevice()
-  const self = keys[4]!
-  const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: self })
+  const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: keys[4]! })
   const want = [0, 1, 2, 3, 5, 6, 7].map(i => peer(i))
   t.ok((await r.reconcile(want)).ok)
-  for (const i of [0, 1, 2, 3]) t.equal(dev.peers.get(keys[i]!)!.keepaliveSeconds, 0, `n${i} (smaller key) initiates: our keepalive held back`)
-  for (const i of [5, 6, 7]) t.equal(dev.peers.get(keys[i]!)!.keepaliveSeconds, 25, `n${i} (larger key): we initiate at once`)
+  for (const i of [0, 1, 2, 3]) t.match(dev.peers.get(keys[i]!), { endpoint: `198.18.1.${i + 1}:51820`, keepaliveSeconds: 0 }, `n${i} (smaller key) initiates: keepalive held`)
+  for (const i of [5, 6, 7]) t.match(dev.peers.get(keys[i]!), { keepaliveSeconds: 25 }, `n${i} (larger key): we initiate at once`)
   const before = dev.calls()
-  t.equal((await r.reconcile(want)).applied.length, 0, 'the held keepalive is not a difference to reconcile')
+  t.equal((await r.reconcile(want)).applied.length, 0, 'a held keepalive is not a difference to reconcile')
   t.equal(dev.calls(), before, 'no device call')
   dev.applies = []
-  await r.armKeepalive(keys[1]!)
-  t.same(dev.applies, [{ kind: 'update', peer: { publicKey: keys[1], endpoint: '198.18.1.2:51820', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 25 }, fields: ['keepaliveSeconds'] }])
-  await r.armKeepalive(keys[1]!)
-  await r.armKeepalive(keys[6]!)
-  t.equal(dev.applies.length, 1, 'a second arm, or an arm of a peer nothing was held for, makes no call')
-  t.ok((await r.reconcile(want.filter(p => p.nodeId !== 'n2'))).ok)
-  await r.armKeepalive(keys[2]!)
-  t.notOk(dev.peers.has(keys[2]!), 'a removed peer is not brought back by its arm')
+  await r.arm([keys[1]!, keys[6]!])
+  t.same(dev.applies, [{ kind: 'update', peer: { publicKey: keys[1], endpoint: '198.18.1.2:51820', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 25 }, fields: ['keepaliveSeconds'] }],
+    'only the held peer is touched')
+  await r.arm([keys[1]!])
+  t.equal(dev.applies.length, 1, 'a second arm makes no call')
+  t.ok((await r.reconcile(want.filter(p => p.nodeId !== 'n3'))).ok)
+  await r.arm([keys[3]!])
+  t.notOk(dev.peers.has(keys[3]!), 'a removed peer is not brought back by its arm')
+  dev.applies = []
+  t.equal(await r.reset(keys[2]!, 'dark-receive'), true)
+  t.match(dev.applies, [{ kind: 'remove' }, { kind: 'add', peer: { keepaliveSeconds: 25 } }], 'a reset adds the whole config, so the fresh peer initiates')
+  await r.arm([keys[2]!])
+  t.equal(dev.applies.length, 2, 'nothing left to arm after a reset')
 })
 
-t.test('after a device re-read, a held keepalive shows as a difference and is set by the next reconcile', async (t) => {
+t.test('after a device re-read, a held keepalive shows as a difference and the next reconcile sets it', async (t) => {
   const dev = new FakeDevice()
   const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: keys[7]! })
   await r.reconcile([peer(0)])

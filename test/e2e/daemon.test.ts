@@ -64,10 +64,11 @@ t.test('five daemons join: every node has the other four as peers and every pair
   await waitFor('every pair to ping', async () => (await allPairsPing(five)).length === 0, 20_000, 200)
   t.same(await allPairsPing(five), [], 'all 20 ordered pairs ping over mesh IPs')
   t.comment(`N=5: daemon start to all-pairs ping in ${Date.now() - t0} ms`)
-  for (const i of five) {
-    const s = await mesh.status(i)
-    t.equal(s.peers.filter(p => p.swim === 'alive' && p.inWireGuard).length, 4, `node ${i} sees four alive peers in status`)
-  }
+  // Tunnels can come up faster than SWIM settles: a member probed before its tunnel existed is suspect until
+  // it refutes, a second or so later.
+  const aliveIn = async (i: number): Promise<number> => (await mesh.status(i)).peers.filter(p => p.swim === 'alive' && p.inWireGuard).length
+  await waitFor('every node to see four alive peers', async () => (await Promise.all(five.map(aliveIn))).every(n => n === 4), 15_000, 200)
+  for (const i of five) t.equal(await aliveIn(i), 4, `node ${i} sees four alive peers in status`)
 })
 
 t.test('a sixth joins: every node adds it within a second of the controller acknowledgement', async (t) => {
