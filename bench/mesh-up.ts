@@ -3,6 +3,7 @@
  * CPU once the mesh idles. Prints figures (a table and a JSON line); never passes or fails.
  *
  *   node dist/bench/mesh-up.js [N ...]      (default: 5 50)   --idle 30  (seconds of idle sampling)
+ *                              [--node-flags "--max-semi-space-size=1 ..."]  (V8 flags for every daemon)
  */
 import { Mesh, waitFor } from '../sim/cluster.js'
 import { pool } from '../sim/pool.js'
@@ -10,9 +11,11 @@ import { checkPairs } from '../sim/run/reach.js'
 import { readProc } from '../sim/run/resources.js'
 
 const args = process.argv.slice(2)
-const idleIdx = args.indexOf('--idle')
-const idleS = idleIdx >= 0 ? Number(args[idleIdx + 1]) : 30
-const sizes = args.filter((_a, i) => i !== idleIdx && i !== idleIdx + 1).map(Number).filter(n => Number.isInteger(n) && n > 1)
+const valueOf = (flag: string): string | undefined => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : undefined }
+const idleS = Number(valueOf('--idle') ?? 30)
+const nodeFlags = (valueOf('--node-flags') ?? '').split(' ').filter(f => f !== '')
+const flagValues = new Set([valueOf('--idle'), valueOf('--node-flags')])
+const sizes = args.filter(a => !a.startsWith('--') && !flagValues.has(a)).map(Number).filter(n => Number.isInteger(n) && n > 1)
 const runs = sizes.length > 0 ? sizes : [5, 50]
 /** RSS in bytes and CPU seconds (user+system) of `pid`. */
 function usage (pid: number): { rss: number, cpu: number } {
@@ -25,7 +28,7 @@ const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - 
 const mib = (b: number): string => (b / 1048576).toFixed(1)
 
 for (const n of runs) {
-  const mesh = await Mesh.create(n)
+  const mesh = await Mesh.create(n, { daemonNodeFlags: nodeFlags })
   try {
     const nodes = Array.from({ length: n }, (_, i) => i)
     await mesh.token()
@@ -59,7 +62,8 @@ for (const n of runs) {
       pairsPinged: n * (n - 1),
       daemonRssMiB: { median: Number(mib(median(rss))), max: Number(mib(Math.max(...rss))) },
       daemonIdleCpuPct: { median: Number(median(cpuPct).toFixed(2)), max: Number(Math.max(...cpuPct).toFixed(2)) },
-      idleSeconds: idleS
+      idleSeconds: idleS,
+      daemonNodeFlags: nodeFlags
     }
     console.log(`N=${n}: start->all answering ${fig.startToAllAnsweringMs} ms, ->full mesh ${fig.startToFullMeshMs} ms, ->all ${fig.pairsPinged} pairs ping ${fig.startToAllPairsPingMs} ms`)
     console.log(`N=${n}: daemon RSS median ${fig.daemonRssMiB.median} MiB (max ${fig.daemonRssMiB.max}), idle CPU median ${fig.daemonIdleCpuPct.median}% of a core (max ${fig.daemonIdleCpuPct.max}%) over ${idleS} s`)

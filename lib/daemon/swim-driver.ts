@@ -86,8 +86,13 @@ export class SwimDriver {
     this.timerAt = at
     this.timer = setTimeout(() => {
       this.timerAt = Infinity
-      this.o.core.handleTimeout(this.o.clock.now())
-      this.pump()
+      // Node runs due timers before it reads sockets. After a stall (a busy host) an ack can be waiting in the
+      // socket while its deadline is already due; handled here, the probe would fail against an ack we hold.
+      // setImmediate runs after this loop turn's socket reads, so whatever arrived is counted first.
+      setImmediate(() => {
+        this.o.core.handleTimeout(this.o.clock.now())
+        this.pump()
+      })
     }, Math.max(0, at - this.o.clock.now()))
   }
 }

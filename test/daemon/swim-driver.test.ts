@@ -46,3 +46,27 @@ t.test('a packet that is not SWIM is counted and dropped, the driver keeps runni
   const dropped = Object.values(core.stats().dropped).reduce((a, b) => a + b, 0)
   t.equal(dropped, 3, 'all three dropped and counted')
 })
+
+t.test('after a stall, a packet already in the socket is handled before an overdue timeout', async (t) => {
+  const port = await freePort()
+  const calls: string[] = []
+  let deadline: number | undefined = Date.now() + 30
+  const core = {
+    handlePacket: () => { calls.push('packet') },
+    handleTimeout: () => { calls.push('timeout'); deadline = undefined },
+    pollTransmit: () => undefined,
+    pollTimeout: () => deadline,
+    pollEvent: () => undefined
+  }
+  const driver = new SwimDriver({ core, host: '127.0.0.1', port, clock: systemClock, log: silentLogger(), onEvent: () => {} })
+  await driver.start()
+  t.teardown(() => driver.stop())
+  const s = createSocket('udp4')
+  t.teardown(() => s.close())
+  await new Promise<void>(resolve => s.send(Buffer.from('ack'), port, '127.0.0.1', () => resolve()))
+  // The stall: the event loop is blocked past the deadline with the datagram already queued on the socket.
+  const until = Date.now() + 80
+  while (Date.now() < until) { /* a busy host */ }
+  await waitFor('both inputs handled', () => calls.length >= 2, 5000, 5)
+  t.same(calls, ['packet', 'timeout'])
+})
