@@ -1,8 +1,8 @@
 import { failedProbeHealthDelta, nextHealthScore, scaleByHealth } from './math.js'
 
 /**
- * Lifeguard's local health multiplier (LHM). A node that misses acks or has to refute suspicions about
- * itself is more likely slow than surrounded by dead peers, so it stretches its own probe interval and
+ * Lifeguard's local health multiplier (LHM). A node that misses acks, has to refute suspicions about
+ * itself, or wakes up late for its own deadlines is more likely slow than surrounded by dead peers, so it stretches its own probe interval and
  * timeouts instead of accusing others. Score 0 is healthy; timeouts scale by score + 1.
  */
 export class LocalHealth {
@@ -21,6 +21,9 @@ export class LocalHealth {
   probeFailed (expectedNacks: number, nacksReceived: number): void {
     this.value = nextHealthScore(this.value, failedProbeHealthDelta(expectedNacks, nacksReceived), this.max)
   }
+
+  /** Our own timer fired a probe timeout or more late: we are the slow one. */
+  lateWakeup (): void { this.value = nextHealthScore(this.value, 1, this.max) }
 
   /** Someone suspected us and we had to refute: we were too slow to answer. */
   refuted (): void { this.value = nextHealthScore(this.value, 1, this.max) }

@@ -162,6 +162,13 @@ export class Swim {
     for (let i = 0; i < MAX_TIMERS_PER_CALL; i++) {
       const due = this.timers.expired(now)
       if (due.length === 0) return
+      // Woken a whole probe timeout after a deadline: this process is being starved (a busy host), and
+      // whatever it concludes about acks now says more about itself than about its peers. Lifeguard's answer
+      // to a slow node: stretch our own timeouts rather than accuse.
+      if (due.some(t => (t.kind === 'probe' || t.kind === 'ack') && now - t.at > this.cfg.probeTimeoutMs)) {
+        this.health.lateWakeup()
+        this.st.lateWakeups++
+      }
       for (const t of due) {
         switch (t.kind) {
           case 'probe': this.onProbeTick(now); break

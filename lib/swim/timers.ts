@@ -6,10 +6,10 @@
 /** What a timer is for. */
 export type TimerKind = 'probe' | 'ack' | 'relay' | 'suspicion' | 'gossip' | 'sync' | 'dead-probe'
 
-/** One due timer. */
-export interface DueTimer { kind: TimerKind, key: string }
+/** One due timer, with the deadline it was set for. */
+export interface DueTimer { kind: TimerKind, key: string, at: number }
 
-interface Entry extends DueTimer { at: number }
+type Entry = DueTimer
 
 /** A table of deadlines; no callbacks, no clock of its own. */
 export class TimerTable {
@@ -62,6 +62,6 @@ export class TimerTable {
     }
     this.dirty = true
     due.sort((a, b) => a.at - b.at)
-    return due.map(e => ({ kind: e.kind, key: e.key }))
+    return due
   }
 }

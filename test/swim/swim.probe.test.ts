@@ -78,3 +78,18 @@ t.test('same seed, same packets', async t => {
   }
   t.equal(run(), run())
 })
+
+t.test('a node woken a probe timeout late for its own deadlines raises its local health score', async t => {
+  const c = new Cluster(3)
+  c.runUntil(2000)
+  const core = c.core(0)
+  t.equal(core.healthScore, 0)
+  const due = core.pollTimeout()!
+  core.handleTimeout(due + 1) // on time: nothing
+  t.equal(core.stats().lateWakeups, 0)
+  const next = core.pollTimeout()!
+  core.handleTimeout(next + 500) // the process was starved for half a second
+  t.equal(core.stats().lateWakeups, 1)
+  // Its probe's ack deadline passed too, unanswered in this direct call: that may add a failed-probe step.
+  t.ok(core.healthScore >= 1, `its own timeouts stretch instead of accusing its peers (score ${core.healthScore})`)
+})

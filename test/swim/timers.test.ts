@@ -18,17 +18,17 @@ t.test('the earliest deadline follows sets, re-arms and cancels', async t => {
   t.equal(tt.size, 3)
 })
 
-t.test('expired returns due timers in deadline order and removes them', async t => {
+t.test('expired returns due timers, with their deadlines, in deadline order and removes them', async t => {
   const tt = new TimerTable()
   tt.set('gossip', '', 30)
   tt.set('probe', '', 10)
   tt.set('relay', '7', 20)
   tt.set('sync', '', 99)
   t.same(tt.expired(5), [])
-  t.same(tt.expired(30), [{ kind: 'probe', key: '' }, { kind: 'relay', key: '7' }, { kind: 'gossip', key: '' }])
+  t.same(tt.expired(30), [{ kind: 'probe', key: '', at: 10 }, { kind: 'relay', key: '7', at: 20 }, { kind: 'gossip', key: '', at: 30 }])
   t.equal(tt.earliest(), 99)
   t.equal(tt.size, 1)
-  t.same(tt.expired(1000), [{ kind: 'sync', key: '' }])
+  t.same(tt.expired(1000), [{ kind: 'sync', key: '', at: 99 }])
   t.equal(tt.earliest(), undefined)
 })
 
@@ -37,5 +37,5 @@ t.test('same kind, different keys are different timers', async t => {
   tt.set('suspicion', 'a', 10)
   tt.set('suspicion', 'b', 10)
   tt.cancel('suspicion', 'a')
-  t.same(tt.expired(10), [{ kind: 'suspicion', key: 'b' }])
+  t.same(tt.expired(10), [{ kind: 'suspicion', key: 'b', at: 10 }])
 })
