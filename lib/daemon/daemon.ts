@@ -116,7 +116,8 @@ export class Daemon {
 
     const device = await openDevice({ driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log })
     await ensureInterface({ ifname: cfg.ifname, meshIp: identity.meshIp, cidr: identity.cidr, mtu: cfg.mtu, log })
-    const reconciler = new Reconciler({ device, log, clock: deps.clock, selfKey: keys.publicKey })
+    // The SWIM core is made below; the reconciler only asks it for incarnations once the daemon runs.
+    const reconciler = new Reconciler({ device, log, clock: deps.clock, selfKey: keys.publicKey, incarnationOf: id => swim.member(id)?.incarnation })
 
     const incarnation = restartIncarnation(await state.loadIncarnation(), deps.clock.now())
     await state.saveIncarnation(incarnation)

@@ -30,6 +30,8 @@ export interface ReconcilerOptions {
    * desired.
    */
   selfKey?: string
+  /** The SWIM incarnation we hold for a node, for the `wg.peer.*` logs (design.md: every event carries one). */
+  incarnationOf?: (nodeId: string) => number | undefined
 }
 
 /** One change that failed, with the device's error. */
@@ -62,6 +64,7 @@ export class Reconciler {
   private readonly freshHandshakeMs: number
   private readonly maxConsecutiveFailures: number
   private readonly selfKey: string | undefined
+  private readonly incarnationOf: (nodeId: string) => number | undefined
   /** Peers added held (keepalive off on the device); `applied` already records the desired config. */
   private readonly held = new Set<string>()
   /** What we last applied, by public key; null = unknown, read the device first. */
@@ -75,6 +78,7 @@ export class Reconciler {
     this.freshHandshakeMs = opts.freshHandshakeMs ?? 180_000
     this.maxConsecutiveFailures = opts.maxConsecutiveFailures ?? 3
     this.selfKey = opts.selfKey
+    this.incarnationOf = opts.incarnationOf ?? (() => undefined)
   }
 
   /** Applies `want` (a desired() result or its peers) and resolves with what was and was not applied. Never rejects. */
@@ -101,7 +105,7 @@ export class Reconciler {
         return false
       }
       this.held.delete(publicKey)
-      this.log.info({ event: 'wg.peer.reset', nodeId: have.nodeId, meshIp: have.meshIp, publicKey, endpoint: have.endpoint, reason }, 'peer reset')
+      this.log.info({ event: 'wg.peer.reset', nodeId: have.nodeId, meshIp: have.meshIp, incarnation: have.nodeId === null ? undefined : this.incarnationOf(have.nodeId), publicKey, endpoint: have.endpoint, reason }, 'peer reset')
       return true
     })
   }
@@ -209,6 +213,7 @@ export class Reconciler {
     return {
       nodeId: c.nodeId,
       meshIp: c.meshIp,
+      incarnation: c.nodeId === null ? undefined : this.incarnationOf(c.nodeId),
       publicKey: op.kind === 'remove' ? op.publicKey : op.peer.publicKey,
       endpoint: op.kind === 'remove' ? undefined : op.peer.endpoint,
       fields: op.kind === 'update' ? op.fields : undefined,

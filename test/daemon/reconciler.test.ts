@@ -160,10 +160,10 @@ t.test('adoption: existing peers are kept, strangers removed, a freshly roamed e
   t.same(moved.applied.map(c => c.reason), ['endpoint-changed'], 'a real netmap change still updates the roamed peer')
 })
 
-t.test('logs carry event, node id, mesh IP, key, endpoint and reason', async (t) => {
+t.test('logs carry event, node id, mesh IP, incarnation, key, endpoint and reason', async (t) => {
   const dev = new FakeDevice()
   const { log, lines } = capture()
-  const r = new Reconciler({ device: dev, log })
+  const r = new Reconciler({ device: dev, log, incarnationOf: id => id === 'n1' ? 1795000000 : undefined })
   await r.reconcile([peer(0), peer(1)])
   await r.reconcile({ peers: [peer(0, { endpoint: '198.18.3.3:1' })], excluded: [{ nodeId: 'n1', publicKey: keys[1]!, meshIp: '100.64.0.2', reason: 'swim-dead' }] })
   const ev = lines.filter(l => typeof l.event === 'string' && (l.event as string).startsWith('wg.peer.'))
@@ -172,7 +172,7 @@ t.test('logs carry event, node id, mesh IP, key, endpoint and reason', async (t)
     ['wg.peer.remove', 'n1', 'swim-dead'], ['wg.peer.update', 'n0', 'endpoint-changed']
   ])
   t.match(ev[0], { meshIp: '100.64.0.1', publicKey: keys[0], endpoint: '198.18.1.1:51820', component: 'reconciler' })
-  t.match(ev[2], { meshIp: '100.64.0.2', publicKey: keys[1] })
+  t.match(ev[2], { meshIp: '100.64.0.2', publicKey: keys[1], incarnation: 1795000000 })
 })
 
 t.test('concurrent reconciles are serialised and the later input wins', async (t) => {
