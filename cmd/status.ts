@@ -28,7 +28,7 @@ export function renderStatus (s: DaemonStatus, now = Date.now()): string {
     `node        ${n.id} (${n.hostname})  ${n.meshIp}  on ${n.interface} [${n.driver}${n.adopted ? ', adopted' : ''}]  port ${n.listenPort}`,
     `controller  ${s.controller.url}  ${s.controller.state}  last contact ${formatAge(s.controller.lastContactAt, now)}`,
     `netmap      ${s.netmap === null ? 'none yet' : `version ${s.netmap.version} (epoch ${s.netmap.epoch.slice(0, 8)}), ${s.netmap.nodes} nodes, applied ${formatAge(s.netmap.appliedAt, now)}`}`,
-    `swim        ${s.swim === null ? 'not running' : `incarnation ${s.swim.incarnation}`}`
+    `swim        ${s.swim === null ? 'not running' : `incarnation ${s.swim.incarnation}, local health ${s.swim.healthScore} (0 = healthy)`}`,
   ]
   if (s.lastError !== null) head.push(`error       ${s.lastError}`)
   const rows = s.peers.map(p => [

@@ -18,7 +18,7 @@ export interface StatusInputs {
   link: ControlLink | null
   netmap: Netmap | null
   netmapAppliedAt: number | null
-  swim: { incarnation: number, members (): MemberInfo[], stats (): SwimStats }
+  swim: { incarnation: number, healthScore: number, members (): MemberInfo[], stats (): SwimStats }
   counters: Record<string, number>
   lastError: string | null
 }
@@ -79,7 +79,7 @@ export function buildStatus (i: StatusInputs): DaemonStatus {
       heartbeatsFailed: i.link?.heartbeatsFailed ?? 0
     },
     netmap: i.netmap === null ? null : { epoch: i.netmap.epoch, version: i.netmap.version, nodes: i.netmap.nodes.length, appliedAt: i.netmapAppliedAt },
-    swim: { incarnation: i.swim.incarnation, counters: { ...flattenStats(i.swim.stats()), ...i.counters } },
+    swim: { incarnation: i.swim.incarnation, healthScore: i.swim.healthScore, counters: { ...flattenStats(i.swim.stats()), ...i.counters } },
     process: { pid: process.pid, ...memory(), uptimeMs: Math.round(process.uptime() * 1000) },
     lastError: i.lastError ?? i.link?.lastError ?? null,
     peers

@@ -22,7 +22,11 @@ export interface DaemonStatus {
     heartbeatsFailed: number
   }
   netmap: { epoch: string, version: number, nodes: number, appliedAt: number | null } | null
-  swim: { incarnation: number, counters: Record<string, number> } | null
+  /**
+   * This node's SWIM: incarnation, Lifeguard local-health score (0 = healthy; its probe interval and
+   * timeouts are stretched by score + 1) and counters.
+   */
+  swim: { incarnation: number, healthScore: number, counters: Record<string, number> } | null
   /** The daemon process itself: memory in bytes (process.memoryUsage()) and uptime. */
   process: { pid: number, rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, uptimeMs: number }
   /** Last error worth an operator's attention (refused netmap, device failure), or null. */

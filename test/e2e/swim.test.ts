@@ -43,6 +43,13 @@ t.before(async () => {
   await waitFor('SWIM to see everyone alive', async () => (await Promise.all(all.map(async i => (await mesh.status(i)).peers.every(p => p.swim === 'alive')))).every(Boolean), 30_000)
 })
 
+t.test('weft status --json shows SWIM incarnation, local health and the Lifeguard counters', async (t) => {
+  const s = (await mesh.status(0)).swim
+  t.ok(s !== null && Number.isSafeInteger(s.incarnation) && s.incarnation > 0, 'incarnation')
+  t.ok(s !== null && Number.isInteger(s.healthScore) && s.healthScore >= 0 && s.healthScore < 8, `local health score ${s?.healthScore}`)
+  for (const k of ['lateWakeups', 'deathsDoubted', 'wg.handshakeResets']) t.type(s?.counters[k], 'number', k)
+})
+
 for (const controller of ['up', 'down'] as const) {
   t.test(`controller ${controller}: kill -9 of daemon and wireguard-go is removed everywhere, and re-added on return`, async (t) => {
     if (controller === 'down') {
