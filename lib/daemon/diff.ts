@@ -33,6 +33,11 @@ const FIELD_REASON: Record<PeerField, string> = {
   keepaliveSeconds: 'keepalive-changed'
 }
 
+/** The device config part of a peer (a desired or applied one), as a copy the caller may keep. */
+export function peerConfig (p: PeerConfig): PeerConfig {
+  return { publicKey: p.publicKey, endpoint: p.endpoint, allowedIps: [...p.allowedIps], keepaliveSeconds: p.keepaliveSeconds }
+}
+
 /** The fields of `want` that differ from `have`. A null desired endpoint means "no opinion" and never differs. */
 export function changedFields (want: PeerConfig, have: PeerConfig): PeerField[] {
   const fields: PeerField[] = []
@@ -64,7 +69,7 @@ export function diffPeers (want: readonly DesiredPeer[], applied: ReadonlyMap<st
     removes.push({ op: { kind: 'remove', publicKey: key }, nodeId: have.nodeId, meshIp: have.meshIp, reason: whyExcluded.get(key) ?? 'not-in-netmap' })
   }
   for (const p of wantByKey.values()) {
-    const peer: PeerConfig = { publicKey: p.publicKey, endpoint: p.endpoint, allowedIps: [...p.allowedIps], keepaliveSeconds: p.keepaliveSeconds }
+    const peer = peerConfig(p)
     const have = applied.get(p.publicKey)
     if (have === undefined) {
       adds.push({ op: { kind: 'add', peer }, nodeId: p.nodeId, meshIp: p.meshIp, reason: 'in-netmap' })

@@ -5,9 +5,9 @@
 import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import type { Logger } from '../log.js'
-import type { DeviceState, PeerConfig, PeerOp, WireGuardDevice } from './wg/device.js'
+import type { DeviceState, PeerOp, WireGuardDevice } from './wg/device.js'
 import type { DesiredConfig, DesiredPeer } from './desired.js'
-import { afterChange, diffPeers, type AppliedPeer, type Change } from './diff.js'
+import { afterChange, diffPeers, peerConfig, type AppliedPeer, type Change } from './diff.js'
 import { initiates } from './handshake-watch.js'
 
 /** Options of Reconciler. */
@@ -98,14 +98,14 @@ export class Reconciler {
       const have = this.applied?.get(publicKey)
       if (have === undefined) return false
       try {
-        await this.device.apply([{ kind: 'remove', publicKey }, { kind: 'add', peer: configOf(have) }])
+        await this.device.apply([{ kind: 'remove', publicKey }, { kind: 'add', peer: peerConfig(have) }])
       } catch (err) {
         this.forgetApplied()
         this.log.warn({ event: 'wg.peer.error', op: 'reset', nodeId: have.nodeId, meshIp: have.meshIp, publicKey, err: (err as Error).message }, 'peer reset failed')
         return false
       }
       this.held.delete(publicKey)
-      this.log.info({ event: 'wg.peer.reset', nodeId: have.nodeId, meshIp: have.meshIp, incarnation: have.nodeId === null ? undefined : this.incarnationOf(have.nodeId), publicKey, endpoint: have.endpoint, reason }, 'peer reset')
+      this.log.info({ event: 'wg.peer.reset', nodeId: have.nodeId, meshIp: have.meshIp, incarnation: this.incarnation(have.nodeId), publicKey, endpoint: have.endpoint, reason }, 'peer reset')
       return true
     })
   }
@@ -120,7 +120,7 @@ export class Reconciler {
         const have = this.applied?.get(k)
         if (have === undefined || !this.held.has(k)) continue
         try {
-          await this.device.apply([{ kind: 'update', peer: configOf(have), fields: ['keepaliveSeconds'] }])
+          await this.device.apply([{ kind: 'update', peer: peerConfig(have), fields: ['keepaliveSeconds'] }])
         } catch (err) {
           this.log.warn({ event: 'wg.peer.error', op: 'arm', nodeId: have.nodeId, publicKey: k, err: (err as Error).message }, 'arming a held peer failed; the next reconcile re-reads the device')
           return this.forgetApplied()
@@ -208,12 +208,16 @@ export class Reconciler {
     return { kind: 'add', peer: { ...op.peer, keepaliveSeconds: 0 } }
   }
 
+  private incarnation (nodeId: string | null): number | undefined {
+    return nodeId === null ? undefined : this.incarnationOf(nodeId)
+  }
+
   private fields (c: Change): Record<string, unknown> {
     const op = c.op
     return {
       nodeId: c.nodeId,
       meshIp: c.meshIp,
-      incarnation: c.nodeId === null ? undefined : this.incarnationOf(c.nodeId),
+      incarnation: this.incarnation(c.nodeId),
       publicKey: op.kind === 'remove' ? op.publicKey : op.peer.publicKey,
       endpoint: op.kind === 'remove' ? undefined : op.peer.endpoint,
       fields: op.kind === 'update' ? op.fields : undefined,
@@ -246,9 +250,4 @@ export class Reconciler {
     }
     return applied
   }
-}
-
-/** The device config part of an applied peer. */
-function configOf (p: AppliedPeer): PeerConfig {
-  return { publicKey: p.publicKey, endpoint: p.endpoint, allowedIps: [...p.allowedIps], keepaliveSeconds: p.keepaliveSeconds }
 }

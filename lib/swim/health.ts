@@ -2,8 +2,8 @@ import { failedProbeHealthDelta, nextHealthScore, scaleByHealth } from './math.j
 
 /**
  * Lifeguard's local health multiplier (LHM). A node that misses acks, has to refute suspicions about
- * itself, or wakes up late for its own deadlines is more likely slow than surrounded by dead peers, so it stretches its own probe interval and
- * timeouts instead of accusing others. Score 0 is healthy; timeouts scale by score + 1.
+ * itself, or wakes up late for its own deadlines is more likely slow than surrounded by dead peers, so it
+ * stretches its own probe interval and timeouts instead of accusing others. Score 0 is healthy; timeouts scale by score + 1.
  */
 export class LocalHealth {
   private value = 0

@@ -9,11 +9,9 @@ export type TimerKind = 'probe' | 'ack' | 'relay' | 'suspicion' | 'gossip' | 'sy
 /** One due timer, with the deadline it was set for. */
 export interface DueTimer { kind: TimerKind, key: string, at: number }
 
-type Entry = DueTimer
-
 /** A table of deadlines; no callbacks, no clock of its own. */
 export class TimerTable {
-  private readonly entries = new Map<string, Entry>()
+  private readonly entries = new Map<string, DueTimer>()
   private cachedEarliest: number | undefined
   private dirty = false
 
@@ -56,7 +54,7 @@ export class TimerTable {
   expired (now: number): DueTimer[] {
     const first = this.earliest()
     if (first === undefined || first > now) return []
-    const due: Entry[] = []
+    const due: DueTimer[] = []
     for (const [k, e] of this.entries) {
       if (e.at <= now) { due.push(e); this.entries.delete(k) }
     }

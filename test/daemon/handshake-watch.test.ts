@@ -8,7 +8,17 @@ const SELF = 'M'
 const LOW = 'A' // smaller than SELF: the other end initiates; we added it held
 const HIGH = 'Z' // larger than SELF: we initiate
 
-function world (): { clock: ManualClock, peers: Map<string, DevicePeer>, calls: string[], watch: HandshakeWatch, failRead: { on: boolean } } {
+interface World {
+  clock: ManualClock
+  peers: Map<string, DevicePeer>
+  calls: string[]
+  watch: HandshakeWatch
+  failRead: { on: boolean }
+  /** Advances the clock by `ms` and runs whatever the watch has due. */
+  step: (ms: number) => Promise<void>
+}
+
+function world (): World {
   const clock = new ManualClock(1_000_000)
   const peers = new Map<string, DevicePeer>()
   const calls: string[] = []
@@ -23,7 +33,8 @@ function world (): { clock: ManualClock, peers: Map<string, DevicePeer>, calls: 
     maxResets: 2
   })
   t.teardown(() => watch.stop())
-  return { clock, peers, calls, watch, failRead }
+  const step = async (ms: number): Promise<void> => { clock.advance(ms); await watch.run() }
+  return { clock, peers, calls, watch, failRead, step }
 }
 
 const devicePeer = (publicKey: string, lastHandshakeMs: number, rxBytes: number): DevicePeer =>
@@ -43,66 +54,57 @@ t.test('needsHandshake: none, a dark receive side (one initiation plus one respo
 })
 
 t.test('the initiating end re-creates a peer without a handshake after checkAfterMs, at most maxResets times', async (t) => {
-  const { clock, calls, watch, peers } = world()
+  const { clock, calls, watch, peers, step } = world()
   peers.set(HIGH, devicePeer(HIGH, 0, 0))
   peers.set('Y', devicePeer('Y', clock.now() + 30, 500))
   watch.added([HIGH, 'Y'])
-  clock.advance(999)
-  await watch.run()
+  await step(999)
   t.same(calls, [], 'not before checkAfterMs')
-  clock.advance(1)
-  await watch.run()
+  await step(1)
   t.same(calls, [`reset ${HIGH} no-handshake`], 'the handshaken peer is left alone')
   t.equal(watch.resets, 1)
-  for (let i = 0; i < 4; i++) { clock.advance(1000); await watch.run() }
+  for (let i = 0; i < 4; i++) await step(1000)
   t.same(calls, [`reset ${HIGH} no-handshake`, `reset ${HIGH} no-handshake`], 'bounded: the other end may simply be down')
 })
 
 t.test('the responding end arms its held peers at 1.5 x checkAfterMs, never re-creating one without a handshake', async (t) => {
-  const { clock, calls, watch, peers } = world()
+  const { clock, calls, watch, peers, step } = world()
   peers.set(LOW, devicePeer(LOW, 0, 0))
   peers.set('B', devicePeer('B', clock.now() + 10, 180))
   watch.added([LOW, 'B'])
-  clock.advance(1499)
-  await watch.run()
+  await step(1499)
   t.same(calls, [])
-  clock.advance(1)
-  await watch.run()
+  await step(1)
   t.same(calls, [`arm ${LOW}`, 'arm B'], 'one arm call for every due peer; the keepalive starts our handshake where none is')
   await watch.run()
   t.same(calls, [`arm ${LOW}`, 'arm B'], 'once')
 })
 
 t.test('either end re-creates a peer whose receive side is dark', async (t) => {
-  const { clock, calls, watch, peers } = world()
+  const { clock, calls, watch, peers, step } = world()
   peers.set(LOW, devicePeer(LOW, clock.now() + 5, 240))
   peers.set(HIGH, devicePeer(HIGH, clock.now() + 5, 240))
   watch.added([LOW, HIGH])
-  clock.advance(1500)
-  await watch.run()
+  await step(1500)
   t.same(calls.sort(), [`reset ${LOW} dark-receive`, `reset ${HIGH} dark-receive`])
   peers.set(LOW, devicePeer(LOW, clock.now(), 300))
   peers.set(HIGH, devicePeer(HIGH, clock.now(), 300))
-  clock.advance(1500)
-  await watch.run()
+  await step(1500)
   t.same(calls.slice(2), [`arm ${LOW}`], 'after a good re-check the responder arms (a no-op when the reset added it whole)')
 })
 
 t.test('removed peers, peers gone from the device and an unreadable device cause no action', async (t) => {
-  const { clock, calls, watch, peers, failRead } = world()
+  const { calls, watch, peers, failRead, step } = world()
   watch.added([HIGH, 'Y', LOW])
   watch.removed([LOW, 'Y'])
-  clock.advance(2000)
   failRead.on = true
-  await watch.run()
+  await step(2000)
   failRead.on = false
   peers.set(HIGH, devicePeer(HIGH, 0, 0))
-  clock.advance(2000)
-  await watch.run()
+  await step(2000)
   t.same(calls, [], 'the unreadable check is dropped, not retried into a reset of a peer that may be fine')
   watch.added(['Y'])
-  clock.advance(1000)
-  await watch.run()
+  await step(1000)
   t.same(calls, [], 'Y is not on the device')
 })
 
