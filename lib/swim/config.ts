@@ -37,6 +37,11 @@ export interface SwimConfig {
   deadProbeIntervalMs: number
   /** Time between two anti-entropy exchanges (a state chunk pushed to one random member, which answers with its own). */
   syncIntervalMs: number
+  /**
+   * How long after a member appears (setMembers) a failed probe of it accuses no one, unless a packet from it
+   * arrived first (lib/swim/grace.ts). Covers the time its tunnel to us takes to come up. 0 disables.
+   */
+  joinGraceMs: number
   /** Largest SWIM payload sent or accepted, in bytes; 1200 fits one WireGuard packet (MTU 1420 - 20 IPv4 - 8 UDP, with margin for IPv6 - 40). */
   maxPacketBytes: number
 }
@@ -74,6 +79,11 @@ export function meshConfig (): SwimConfig {
     deadProbeIntervalMs: 5000,
     // Default: 10 s. Repairs what loss made gossip miss; one chunk (<= 1200 bytes) per 10 s is negligible.
     syncIntervalMs: 10_000,
+    // Default: 10 s. A new member's tunnel needs both ends' netmap deltas (well under a second) and a
+    // handshake (one round trip, or WireGuard's 5 s retry when the first initiation was lost or crossed):
+    // two attempts fit. Without it, each joining node drew a suspicion storm (10,128 swim.suspect events in a
+    // 50-node join on one host). Ends at the member's first packet, so detection after that is unchanged.
+    joinGraceMs: 10_000,
     // Default: 1200 bytes; see the field.
     maxPacketBytes: 1200
   }
@@ -131,6 +141,7 @@ export function validateConfig (c: SwimConfig): SwimConfig {
   posInt('awarenessMaxMultiplier', 1, 64)
   posInt('deadProbeIntervalMs', 100, 3_600_000)
   posInt('syncIntervalMs', 100, 3_600_000)
+  posInt('joinGraceMs', 0, 3_600_000)
   posInt('maxPacketBytes', 256, 65_000)
   if (c.probeTimeoutMs >= c.probeIntervalMs) {
     throw new SwimConfigError(`swim config probeTimeoutMs (${c.probeTimeoutMs}) must be shorter than probeIntervalMs (${c.probeIntervalMs}): relays need the rest of the interval`)

@@ -6,6 +6,7 @@ import { describeClaim, MemberTable, ProbeOrder, validId, type Member } from './
 import { validateConfig, type SwimConfig } from './config.js'
 import { LocalHealth } from './health.js'
 import { RecentContacts } from './contacts.js'
+import { JoinGrace } from './grace.js'
 import { expectedConfirmations, retransmitLimit, suspicionMaxMs, suspicionMinMs } from './math.js'
 import type { Random } from './random.js'
 import { transition } from './state.js'
@@ -26,7 +27,8 @@ export interface SwimOptions {
   log?: Logger
 }
 
-interface Probe { seq: number, target: string, acked: boolean, expectedNacks: number, nacks: number }
+/** One probe round. `graced`: the target was in its join grace when the round began (see JoinGrace). */
+interface Probe { seq: number, target: string, acked: boolean, expectedNacks: number, nacks: number, graced: boolean }
 interface Relay { requesterAddr: string, requester: string, origSeq: number }
 
 /** Ping-reqs served at once; more are dropped so a flood cannot grow the relay table without bound. */
@@ -56,6 +58,9 @@ export class Swim {
   private readonly table = new MemberTable()
   private readonly notAlive = new Set<string>()
   private readonly contacts = new RecentContacts()
+  private readonly grace: JoinGrace
+  /** Whether setMembers has run: members of its first call share one join grace. */
+  private membersKnown = false
   private readonly order: ProbeOrder
   private seq = 0
   private probe: Probe | undefined
@@ -82,6 +87,7 @@ export class Swim {
     this.random = opts.random
     this.log = opts.log
     this.health = new LocalHealth(this.cfg.awarenessMaxMultiplier)
+    this.grace = new JoinGrace(this.cfg.joinGraceMs)
     this.order = new ProbeOrder(this.random)
   }
 
@@ -110,6 +116,7 @@ export class Swim {
       const old = this.table.addr(id)
       if (old === undefined) {
         this.table.add(id, addr, now)
+        this.grace.added(id, now, !this.membersKnown)
         added.push(id)
       } else if (old !== addr) {
         this.table.setAddr(id, addr)
@@ -119,6 +126,7 @@ export class Swim {
     for (const id of [...this.table.ids()]) {
       if (!seen.has(id)) { this.forget(id); removed++ }
     }
+    this.membersKnown = true
     if (added.length > 16 || this.order.ids.length === 0) this.order.reset(this.table.ids())
     else this.order.insert(added)
     if (added.length > 0 || removed > 0) this.log?.debug({ event: 'swim.members', added: added.length, removed, members: this.table.size }, 'swim membership changed')
@@ -140,6 +148,9 @@ export class Swim {
     if (senderAddr !== fromAddr) return this.drop('spoofed')
     if ((msg.type === 'ping' && msg.target !== this.id) || (msg.type === 'ping-req' && msg.target === this.id)) return this.drop('misdirected')
     this.contacts.heard(from, now, this.firstHandWindowMs())
+    // An ack from the member answers a ping of ours: the tunnel works both ways, so its join grace is over.
+    // Any other packet proves only the direction towards us (a half-keyed WireGuard session does exactly that).
+    if (msg.type === 'ack') this.grace.ended(from)
     for (const u of updates) this.merge(now, u)
     switch (msg.type) {
       case 'ping': this.send(senderAddr, from, { type: 'ack', seq: msg.seq }); break
@@ -306,6 +317,7 @@ export class Swim {
   private forget (id: string): void {
     this.table.remove(id)
     this.contacts.forget(id)
+    this.grace.forget(id)
     this.notAlive.delete(id)
     this.queue.remove(id)
     this.timers.cancel('suspicion', id)
@@ -475,7 +487,7 @@ export class Swim {
     })
     if (target === undefined) return
     const seq = this.nextSeq()
-    this.probe = { seq, target, acked: false, expectedNacks: 0, nacks: 0 }
+    this.probe = { seq, target, acked: false, expectedNacks: 0, nacks: 0, graced: this.grace.covers(target, now) }
     this.st.probes++
     this.send(this.table.addr(target)!, target, { type: 'ping', seq, target })
     this.timers.set('ack', '', now + this.health.scale(this.cfg.probeTimeoutMs))
@@ -489,6 +501,9 @@ export class Swim {
     this.timers.cancel('ack', '')
     if (p.acked) return
     this.st.probeFailures++
+    // A member never heard from since it appeared may have no tunnel to us yet: no accusation, and no
+    // local-health penalty either (the silence says nothing about us).
+    if (p.graced) { this.st.graceSpared++; return }
     this.health.probeFailed(p.expectedNacks, p.nacks)
     const st = this.table.state(p.target)
     if (st !== 'alive' && st !== 'suspect') return
@@ -518,6 +533,8 @@ export class Swim {
   private onAckTimeout (): void {
     const p = this.probe
     if (p === undefined || p.acked) return
+    // Relays would most likely lack a tunnel to a member in its join grace too; its failure accuses no one.
+    if (p.graced) return
     const relays = this.order.sample(this.cfg.indirectChecks, id => id !== p.target && this.table.state(id) === 'alive')
     p.expectedNacks = relays.length
     if (relays.length > 0) this.st.indirectProbes++

@@ -65,6 +65,8 @@ export interface SwimStats {
   deathsDoubted: number
   /** Probe or ack deadlines handled more than a probe timeout late (this process was starved). */
   lateWakeups: number
+  /** Failed probes of members in their join grace (never heard from since they appeared): no accusation. */
+  graceSpared: number
   /** Times this node refuted a claim about itself. */
   refutations: number
   /** Re-probes of members held dead. */
@@ -84,7 +86,7 @@ export function zeroStats (): SwimStats {
   return {
     packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, dropped,
     probes: 0, probeFailures: 0, indirectProbes: 0, relaysServed: 0, nacksReceived: 0,
-    suspicions: 0, confirmations: 0, deaths: 0, deathsDoubted: 0, lateWakeups: 0, refutations: 0, deadProbes: 0, syncs: 0,
+    suspicions: 0, confirmations: 0, deaths: 0, deathsDoubted: 0, lateWakeups: 0, graceSpared: 0, refutations: 0, deadProbes: 0, syncs: 0,
     updatesApplied: 0, updatesIgnored: 0, updatesUnknownMember: 0
   }
 }

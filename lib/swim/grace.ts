@@ -1,0 +1,62 @@
+/**
+ * Members whose tunnel to us has not yet been seen working both ways since they appeared in the authorised
+ * set, and when they appeared. While a member is in its join grace, a failed probe of it is not an
+ * accusation: over WireGuard its tunnel to us may not be up yet (its netmap delta or ours is still in flight,
+ * or the first handshake was lost or crossed and is being retried), and accusing it then starts a suspicion,
+ * a refutation and their gossip on every node, once per pair that joins. The grace ends at the first ack from
+ * the member (a round trip through the tunnel) or after `graceMs`, whichever comes first, so a member that
+ * crashes after it answered once is detected as fast as any other.
+ *
+ * Memory: the members of the first setMembers call share one start time and only those whose grace ended
+ * early are listed (a 5000-member core lists the few dozen it probes in the first seconds); later members
+ * are listed with their start time until their grace ends.
+ */
+export class JoinGrace {
+  private firstAt: number | undefined
+  /** Members of the first call whose grace ended early. */
+  private readonly heardFirst = new Set<string>()
+  /** Later members still in grace, by the time they appeared; insertion order = oldest first. */
+  private readonly newcomers = new Map<string, number>()
+
+  constructor (private readonly graceMs: number) {}
+
+  /** Member `id` appeared at `now`; `initial` for members of the first setMembers call. */
+  added (id: string, now: number, initial: boolean): void {
+    if (initial) this.firstAt ??= now
+    else this.newcomers.set(id, now)
+    this.prune(now)
+  }
+
+  /** `id` answered us (an ack through its tunnel): its grace is over. */
+  ended (id: string): void {
+    if (!this.newcomers.delete(id) && this.firstAt !== undefined) this.heardFirst.add(id)
+  }
+
+  /** `id` left the authorised set. */
+  forget (id: string): void {
+    this.newcomers.delete(id)
+    this.heardFirst.delete(id)
+  }
+
+  /** True while a failed probe of `id` must not accuse it. */
+  covers (id: string, now: number): boolean {
+    this.prune(now)
+    const at = this.newcomers.get(id)
+    if (at !== undefined) return true
+    return this.firstAt !== undefined && now - this.firstAt < this.graceMs && !this.heardFirst.has(id)
+  }
+
+  /** Members currently listed (for tests and memory checks). */
+  get size (): number { return this.newcomers.size + this.heardFirst.size }
+
+  private prune (now: number): void {
+    for (const [id, at] of this.newcomers) {
+      if (now - at < this.graceMs) break
+      this.newcomers.delete(id)
+    }
+    if (this.firstAt !== undefined && now - this.firstAt >= this.graceMs) {
+      this.heardFirst.clear()
+      this.firstAt = -Infinity
+    }
+  }
+}

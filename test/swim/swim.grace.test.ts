@@ -1,0 +1,69 @@
+import t from 'tap'
+import { localConfig, type SwimConfig } from '../../lib/swim/config.js'
+import { SeededRandom } from '../../lib/swim/random.js'
+import { Swim } from '../../lib/swim/swim.js'
+import type { SwimEvent } from '../../lib/swim/types.js'
+import { Cluster } from './cluster.js'
+
+const graced = (ms: number): SwimConfig => ({ ...localConfig(), joinGraceMs: ms })
+
+/** Runs a lone core (every probe fails: nobody answers) until `until`, collecting its events. */
+function runAlone (s: Swim, from: number, until: number, events: SwimEvent[]): void {
+  for (let now = from; now <= until; now += 10) {
+    s.handleTimeout(now)
+    while (s.pollTransmit() !== undefined) { /* nobody is there */ }
+    for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) events.push(e)
+  }
+}
+
+t.test('a member never heard from is not accused during its join grace, and is after it', async t => {
+  const c = new Cluster(3, { config: graced(5000) })
+  c.cut = (a, b) => a === 2 || b === 2
+  c.runUntil(4900)
+  t.equal(c.eventsAbout('suspect', 2).length, 0, 'no suspicion inside the grace')
+  t.ok(c.core(0).stats().graceSpared > 0, 'failed probes were spared')
+  t.equal(c.core(0).healthScore, 0, 'and did not count against our own health')
+  t.equal(c.core(0).stats().indirectProbes, 0, 'no relays asked about a member in its grace')
+  c.runUntilTrue(() => c.eventsAbout('suspect', 2).length > 0, 5000)
+  t.ok(c.events.find(x => x.e.type === 'suspect')!.e.at >= 5000, 'accused only after the grace')
+})
+
+t.test('the grace ends at the first ack: a member that answered once and then crashed is accused at once', async t => {
+  const c = new Cluster(3, { config: graced(60_000) })
+  const acked = (to: number): boolean => c.sent.some(p => p.from === 2 && p.to === to && p.packet.msg.type === 'ack')
+  c.runUntilTrue(() => acked(0) && acked(1), 2000, 1)
+  const crashAt = c.t
+  c.crash(2)
+  c.runUntilTrue(() => c.eventsAbout('suspect', 2).length > 0, 3000)
+  t.ok(c.t - crashAt < 3000, `suspected ${c.t - crashAt} ms after the crash, far inside the 60 s grace`)
+})
+
+t.test('a member heard from but never answering (a half-keyed tunnel) stays in grace', async t => {
+  const c = new Cluster(3, { config: graced(5000) })
+  // Node 2's packets reach the others, theirs never reach it: it pings and gossips, never acks.
+  c.cut = (_a, b) => b === 2
+  c.runUntil(4900)
+  t.ok(c.sent.some(p => p.from === 2 && p.to === 0), 'node 0 heard from node 2')
+  t.equal(c.eventsAbout('suspect', 2).filter(e => e.reason.startsWith('no ack')).length, 0, 'no accusation inside the grace')
+})
+
+t.test('a member that appears later gets its own grace', async t => {
+  const s = new Swim({ config: graced(2000), self: { id: 'a', addr: '100.64.0.1:7946' }, incarnation: 0, random: new SeededRandom(5) })
+  const events: SwimEvent[] = []
+  s.setMembers(0, [{ id: 'b', addr: '100.64.0.2:7946' }])
+  runAlone(s, 0, 10_000, events)
+  t.ok(events.some(e => e.type === 'suspect' && e.id === 'b' && e.at >= 2000), 'b accused once its grace ended')
+  s.setMembers(20_000, [{ id: 'b', addr: '100.64.0.2:7946' }, { id: 'c', addr: '100.64.0.3:7946' }])
+  runAlone(s, 20_000, 30_000, events)
+  const onC = events.filter(e => e.type === 'suspect' && e.id === 'c')
+  t.equal(onC.length, 1)
+  t.ok(onC[0]!.at >= 22_000, `c accused at ${onC[0]!.at}, not before its grace ended at 22000`)
+})
+
+t.test('joinGraceMs 0 turns the grace off', async t => {
+  const s = new Swim({ config: graced(0), self: { id: 'a', addr: '100.64.0.1:7946' }, incarnation: 0, random: new SeededRandom(5) })
+  const events: SwimEvent[] = []
+  s.setMembers(0, [{ id: 'b', addr: '100.64.0.2:7946' }])
+  runAlone(s, 0, 1000, events)
+  t.ok(events.some(e => e.type === 'suspect' && e.id === 'b' && e.at < 1000))
+})
