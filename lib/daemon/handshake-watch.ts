@@ -46,7 +46,14 @@ export interface HandshakeWatchOptions {
   maxResets?: number
 }
 
-interface Pending { dueAt: number, resets: number }
+/** A peer being watched: when it is next checked, how often it was re-created and checked since it was added. */
+interface Pending { dueAt: number, resets: number, checks: number }
+
+/**
+ * Checks of an initiated peer that has heard nothing at all from the other end, before it is left to
+ * WireGuard's own retries (every 5 s). The other end may not have added us yet; it will initiate itself.
+ */
+const MAX_SILENT_CHECKS = 5
 
 /**
  * Gets each new tunnel's first handshake through, which WireGuard alone does not always do when both ends add
@@ -89,7 +96,7 @@ export class HandshakeWatch {
   /** Peers just added to the device. */
   added (publicKeys: readonly string[]): void {
     if (publicKeys.length === 0 || this.stopped) return
-    for (const k of publicKeys) this.pending.set(k, { dueAt: this.dueAt(k), resets: 0 })
+    for (const k of publicKeys) this.pending.set(k, { dueAt: this.dueAt(k), resets: 0, checks: 0 })
     this.schedule()
   }
 
@@ -123,10 +130,16 @@ export class HandshakeWatch {
       if (peer === undefined || this.pending.has(key)) continue // gone, or re-added meanwhile (watched afresh)
       const need = needsHandshake(peer)
       const initiator = initiates(this.o.selfKey, key)
-      if ((need === 'dark' || (need === 'none' && initiator)) && p.resets < this.maxResets) {
+      // Without a handshake, a re-created peer helps only when the other end did send us something (its
+      // initiation crossed ours). Silence means it has not added us yet, or a loaded host is slow: re-creating
+      // then would only throw away the initiation WireGuard is retrying, so check again later instead.
+      const crossed = need === 'none' && initiator && peer.rxBytes > 0
+      if ((need === 'dark' || crossed) && p.resets < this.maxResets) {
         await this.o.reset(key, need === 'dark' ? 'dark-receive' : 'no-handshake')
         this.resets++
-        if (!this.stopped) this.pending.set(key, { dueAt: this.dueAt(key), resets: p.resets + 1 })
+        if (!this.stopped) this.pending.set(key, { dueAt: this.dueAt(key), resets: p.resets + 1, checks: p.checks + 1 })
+      } else if (need === 'none' && initiator && !crossed && p.checks < MAX_SILENT_CHECKS) {
+        if (!this.stopped) this.pending.set(key, { dueAt: this.dueAt(key), resets: p.resets, checks: p.checks + 1 })
       } else if (!initiator) {
         arms.push(key)
       }

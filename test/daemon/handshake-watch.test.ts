@@ -53,9 +53,9 @@ t.test('needsHandshake: none, a dark receive side (one initiation plus one respo
   t.equal(needsHandshake({ lastHandshakeMs: 5, rxBytes: 272 }), null, 'both handshakes and a keepalive')
 })
 
-t.test('the initiating end re-creates a peer without a handshake after checkAfterMs, at most maxResets times', async (t) => {
+t.test('the initiating end re-creates a peer whose initiations crossed after checkAfterMs, at most maxResets times', async (t) => {
   const { clock, calls, watch, peers, step } = world()
-  peers.set(HIGH, devicePeer(HIGH, 0, 0))
+  peers.set(HIGH, devicePeer(HIGH, 0, 148))
   peers.set('Y', devicePeer('Y', clock.now() + 30, 500))
   watch.added([HIGH, 'Y'])
   await step(999)
@@ -65,6 +65,20 @@ t.test('the initiating end re-creates a peer without a handshake after checkAfte
   t.equal(watch.resets, 1)
   for (let i = 0; i < 4; i++) await step(1000)
   t.same(calls, [`reset ${HIGH} no-handshake`, `reset ${HIGH} no-handshake`], 'bounded: the other end may simply be down')
+})
+
+t.test('an initiated peer that heard nothing yet is checked again, not re-created, until the other end speaks', async (t) => {
+  const { calls, watch, peers, step } = world()
+  peers.set(HIGH, devicePeer(HIGH, 0, 0))
+  watch.added([HIGH])
+  for (let i = 0; i < 3; i++) await step(1000)
+  t.same(calls, [], 'silence: WireGuard keeps retrying its own initiation')
+  peers.set(HIGH, devicePeer(HIGH, 0, 148))
+  await step(1000)
+  t.same(calls, [`reset ${HIGH} no-handshake`], 'the other end initiated too and no session came of it: crossed')
+  peers.set(HIGH, devicePeer(HIGH, 0, 0))
+  for (let i = 0; i < 10; i++) await step(1000)
+  t.same(calls.length, 1, 'silent checks are bounded as well')
 })
 
 t.test('the responding end arms its held peers at 1.5 x checkAfterMs, never re-creating one without a handshake', async (t) => {
@@ -113,7 +127,7 @@ t.test('the timer runs due entries by itself', async (t) => {
   const watch = new HandshakeWatch({
     clock: { now: () => Date.now() },
     selfKey: SELF,
-    readPeers: async () => [devicePeer(HIGH, 0, 0), devicePeer(LOW, 0, 0)],
+    readPeers: async () => [devicePeer(HIGH, 0, 148), devicePeer(LOW, 0, 0)],
     reset: async k => { calls.push(`reset ${k}`) },
     arm: async ks => { calls.push(...ks.map(k => `arm ${k}`)) },
     checkAfterMs: 20,
