@@ -27,6 +27,10 @@ const FILES = { key: 'private.key', node: 'node.json', netmap: 'netmap.json', sw
 
 /** The daemon's state directory. */
 export class StateDir {
+  /** The newest netmap not yet being written, and the write loop while one runs (see saveNetmap). */
+  private nextNetmap: Netmap | null = null
+  private netmapWrites: Promise<void> | null = null
+
   private constructor (readonly dir: string) {}
 
   /** Opens (creating with mode 0700 if needed) the state directory. */
@@ -92,9 +96,27 @@ export class StateDir {
     return checkNetmap(v)
   }
 
-  /** Saves the netmap just applied. */
-  async saveNetmap (map: Netmap): Promise<void> {
-    await writeFileAtomic(this.path(FILES.netmap), JSON.stringify(map), 0o600)
+  /**
+   * Saves the netmap just applied. One write at a time, always of the newest map: deltas arriving while a
+   * write runs are folded into the next one (a joining fleet sends one delta per new node, faster than a
+   * fsync'd write of a large netmap), and an older write can never land after a newer one. Resolves once
+   * `map` or a newer one is on disk.
+   */
+  saveNetmap (map: Netmap): Promise<void> {
+    this.nextNetmap = map
+    this.netmapWrites ??= this.writeNetmaps()
+    return this.netmapWrites
+  }
+
+  private async writeNetmaps (): Promise<void> {
+    try {
+      for (let m = this.nextNetmap; m !== null; m = this.nextNetmap) {
+        this.nextNetmap = null
+        await writeFileAtomic(this.path(FILES.netmap), JSON.stringify(m), 0o600)
+      }
+    } finally {
+      this.netmapWrites = null
+    }
   }
 
   /** The SWIM incarnation saved last, or null when none was (or the counter is corrupt). */

@@ -78,3 +78,14 @@ t.test('atomic writes leave no temp files behind', async (t) => {
   for (let i = 0; i < 20; i++) await s.saveNetmap({ ...netmap(), version: i })
   t.same((await readdir(dir)).sort(), ['netmap.json'])
 })
+
+t.test('netmap saves issued together: the newest lands, older ones are folded in, none overtakes it', async (t) => {
+  const dir = await fresh()
+  const s = await StateDir.open(dir)
+  const saves = Array.from({ length: 50 }, async (_, i) => await s.saveNetmap({ ...netmap(), version: i + 1 }))
+  await Promise.all(saves)
+  t.equal((await s.loadNetmap())?.version, 50, 'the last map applied is the one on disk')
+  t.same((await readdir(dir)).sort(), ['netmap.json'])
+  await s.saveNetmap({ ...netmap(), version: 51 })
+  t.equal((await s.loadNetmap())?.version, 51, 'a save after the burst starts a new write')
+})
