@@ -4,6 +4,7 @@
  *
  * A reply is `key=value` lines ending with `errno=N` and an empty line. Keys are hex on the wire.
  */
+import { createHash } from 'node:crypto'
 import { hexToKey, keyToHex, publicKeyFor } from '../../wire/keys.js'
 import { DeviceError } from '../../errors.js'
 import type { DeviceState, DevicePeer, InterfaceConfig, PeerOp } from './device.js'
@@ -70,6 +71,17 @@ function num (key: string, value: string): number {
   return Number(value)
 }
 
+// Deriving a public key imports the private key into OpenSSL: most of a UAPI read's cost when the daemon
+// reads its device several times a second. A device keeps its key, so the last derivation is remembered,
+// keyed by a digest so the private key itself is not held here.
+let lastDerived: { digest: string, publicKey: string } | null = null
+
+function publicKeyOfHex (hex: string): string {
+  const digest = createHash('sha256').update(hex).digest('base64')
+  if (lastDerived?.digest !== digest) lastDerived = { digest, publicKey: publicKeyFor(hexToKeyChecked(hex)) }
+  return lastDerived.publicKey
+}
+
 /**
  * Parses a `get=1` reply into DeviceState. Throws DeviceError when errno is non-zero or a line is malformed.
  * The private key is read only to derive the public key and is not kept.
@@ -100,7 +112,7 @@ export function parseGet (text: string): DeviceState {
       continue
     }
     if (peer === null) {
-      if (key === 'private_key') state.publicKey = /^0{64}$/.test(value) ? null : publicKeyFor(hexToKeyChecked(value))
+      if (key === 'private_key') state.publicKey = /^0{64}$/.test(value) ? null : publicKeyOfHex(value)
       else if (key === 'listen_port') state.listenPort = num(key, value)
       // fwmark and future device-level keys are not Weft's concern.
       continue
