@@ -24,6 +24,8 @@ when the controller is down. SIGTERM stops the daemon but leaves the interface u
   --endpoint HOST:PORT  endpoint to advertise (repeatable; default: every non-loopback address with the listen port)
   --swim-port N         SWIM UDP port on the mesh IP (default ${DAEMON_DEFAULTS.swimPort})
   --wg auto|kernel|userspace   WireGuard driver (default auto: kernel if the module works, else wireguard-go)
+  --swim-preset NAME    SWIM timing: mesh (one region), lan (1 s probes: across regions, or many nodes on few cores) or local (default ${DAEMON_DEFAULTS.swimPreset})
+  --keepalive S         WireGuard persistent keepalive in seconds, 1-65535 (default ${DAEMON_DEFAULTS.keepaliveSeconds})
   --mtu N               interface MTU (default ${DAEMON_DEFAULTS.mtu})
   --hostname NAME       name to register with (default: the host name)
   --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default info)
@@ -43,6 +45,8 @@ export const command: Command = {
       'swim-port': { type: 'string' },
       wg: { type: 'string' },
       mtu: { type: 'string' },
+      'swim-preset': { type: 'string' },
+      keepalive: { type: 'string' },
       hostname: { type: 'string' },
       'log-level': { type: 'string' }
     }, USAGE)
@@ -70,7 +74,9 @@ export const command: Command = {
       swimPort: v['swim-port'] === undefined ? DAEMON_DEFAULTS.swimPort : parseIntFlag(v['swim-port'], '--swim-port', 1, 65535),
       mtu: v.mtu === undefined ? DAEMON_DEFAULTS.mtu : parseIntFlag(v.mtu, '--mtu', 1280, 65535),
       hostname: v.hostname,
-      deadAnnounceIntervalMs: DAEMON_DEFAULTS.deadAnnounceIntervalMs
+      deadAnnounceIntervalMs: DAEMON_DEFAULTS.deadAnnounceIntervalMs,
+      swimPreset: v['swim-preset'] ?? DAEMON_DEFAULTS.swimPreset,
+      keepaliveSeconds: v.keepalive === undefined ? DAEMON_DEFAULTS.keepaliveSeconds : parseIntFlag(v.keepalive, '--keepalive', 1, 65535)
     })
     const log = createLogger({ level, name: 'weft-daemon' })
     const daemon = await Daemon.start(cfg, { clock: systemClock, log, agentVersion: WEFT_VERSION })

@@ -10,6 +10,9 @@ import { SCENARIOS } from '../sim/scenarios/index.js'
 import { runSim } from '../sim/run/runner.js'
 import { Progress } from '../sim/run/progress.js'
 import { defaultTickMs } from '../sim/run/observer.js'
+import { DENSE_NODES_PER_CORE, densityProfile, profileArgs } from '../sim/run/density.js'
+import { PRESETS } from '../lib/swim/config.js'
+import { cpus } from 'node:os'
 import { formatSummary } from '../sim/report/summary.js'
 import { parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
 
@@ -36,6 +39,8 @@ Flags:
   --batch B         daemons started at once during the join (default 25)
   --tick-ms MS      UAPI read cadence (default 200-1000 by N)
   --daemon-node-flags="F ..."  Node/V8 flags for every daemon process (default none)
+  --swim-preset NAME  daemons' SWIM preset (default mesh; lan above ${DENSE_NODES_PER_CORE} nodes per core, see docs/sim.md)
+  --keepalive S     daemons' WireGuard keepalive in seconds (default 25; 120 above ${DENSE_NODES_PER_CORE} nodes per core)
 
 Scenarios:
 ${[...SCENARIOS.values()].map(s => `  ${s.name.padEnd(18)} ${s.summary}`).join('\n')}
@@ -56,7 +61,9 @@ export const simRunCommand: Command = {
       duration: { type: 'string' },
       batch: { type: 'string' },
       'tick-ms': { type: 'string' },
-      'daemon-node-flags': { type: 'string' }
+      'daemon-node-flags': { type: 'string' },
+      'swim-preset': { type: 'string' },
+      keepalive: { type: 'string' }
     }, USAGE)
     if (parsed === null) return 0
     const v = parsed.values
@@ -73,12 +80,18 @@ export const simRunCommand: Command = {
     const tickMs = v['tick-ms'] === undefined ? defaultTickMs(nodes) : parseIntFlag(v['tick-ms'], '--tick-ms', 50, 10_000)
     const nodeFlags = (v['daemon-node-flags'] ?? DEFAULT_DAEMON_NODE_FLAGS).split(/\s+/).filter(f => f !== '')
     for (const f of nodeFlags) if (!/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(f)) throw new ConfigError(`--daemon-node-flags: "${f}" is not a --flag or --flag=value`)
+    if (v['swim-preset'] !== undefined && !Object.hasOwn(PRESETS, v['swim-preset'])) throw new ConfigError(`--swim-preset must be one of ${Object.keys(PRESETS).join(', ')}`)
+    const profile = densityProfile(nodes, cpus().length, {
+      swimPreset: v['swim-preset'],
+      keepaliveSeconds: v.keepalive === undefined ? undefined : parseIntFlag(v.keepalive, '--keepalive', 1, 65535)
+    })
     const outDir = resolve(v.out ?? `weft-sim-${scenario.name}-${nodes}`)
 
     mkdirSync(outDir, { recursive: true })
     const logStream = createWriteStream(join(outDir, 'sim.log'))
     const log = createLogger({ level: 'info', name: 'weft-sim', destination: logStream })
     const progress = new Progress(process.stderr)
+    if (profile.dense) progress.note(`${nodes} nodes on ${cpus().length} cores: daemons run with ${profileArgs(profile).join(' ')} (docs/sim.md, "Many nodes on few cores")`)
     try {
       const report = await runSim({
         nodes,
@@ -90,6 +103,7 @@ export const simRunCommand: Command = {
         batchSize,
         tickMs,
         daemonNodeFlags: nodeFlags,
+        daemonArgs: profileArgs(profile),
         graceMs: 10_000,
         clock: systemClock,
         log,

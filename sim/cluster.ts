@@ -30,6 +30,8 @@ export interface MeshOptions {
   log?: Logger
   /** V8 flags put before the CLI for every daemon process (e.g. heap limits). Default: none. */
   daemonNodeFlags?: string[]
+  /** Extra `weft daemon` flags for every start (e.g. --swim-preset lan). Default: none. */
+  daemonArgs?: string[]
   /** Daemons' --log-level. Default: 'debug', so tests can read every event. */
   daemonLogLevel?: string
   /** Controller's --log-level. Default: 'debug'. */
@@ -105,7 +107,7 @@ export class Mesh {
   /** Starts node `i`'s daemon (with a join token on its first start). */
   async startDaemon (i: number, opts: { join?: boolean, extra?: string[] } = {}): Promise<ChildProcess> {
     const args = ['daemon', '--controller', this.controllerUrl, '--state', this.stateDir(i), '--interface', this.ifname(i),
-      '--hostname', `node-${i}`, '--log-level', this.opts.daemonLogLevel ?? 'debug', ...(opts.extra ?? [])]
+      '--hostname', `node-${i}`, '--log-level', this.opts.daemonLogLevel ?? 'debug', ...(this.opts.daemonArgs ?? []), ...(opts.extra ?? [])]
     if (opts.join !== false) args.push('--join-token', await this.token())
     const child = this.spawnLogged(this.ns(i), `n${i}`, args, this.opts.daemonNodeFlags)
     this.daemons.set(i, child)

@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.js'
 import { isValidIfname } from './wg/exec.js'
 import { parseEndpoint } from '../wire/addr.js'
 import type { DriverChoice } from './wg/open.js'
+import { PRESETS } from '../swim/config.js'
 
 /** Everything `weft daemon` is told on its command line, validated. */
 export interface DaemonConfig {
@@ -30,10 +31,22 @@ export interface DaemonConfig {
    * at a cost of one small datagram per dead member per period.
    */
   deadAnnounceIntervalMs: number
+  /**
+   * SWIM preset (lib/swim/config.ts PRESETS). Default: `mesh`, tuned for one region. `lan` probes five times
+   * less often (1 s): for meshes across regions, and for many nodes sharing a few cores (docs/swim.md).
+   */
+  swimPreset: string
+  /**
+   * WireGuard persistent keepalive for every peer, in seconds (1-65535). Default: 25, WireGuard's value for
+   * NAT and firewall mappings. It cannot be off: a keepalive is what sends the handshake initiation when a
+   * peer is added (docs/wireguard.md, "Who starts the handshake"). Each node sends (N-1)/keepalive packets a
+   * second when idle, so a dense one-host simulation raises it (docs/sim.md).
+   */
+  keepaliveSeconds: number
 }
 
 /** Defaults for every optional field of DaemonConfig. */
-export const DAEMON_DEFAULTS = { listenPort: 51820, swimPort: 7946, mtu: 1420, wg: 'auto' as DriverChoice, deadAnnounceIntervalMs: 5000 }
+export const DAEMON_DEFAULTS = { listenPort: 51820, swimPort: 7946, mtu: 1420, wg: 'auto' as DriverChoice, deadAnnounceIntervalMs: 5000, swimPreset: 'mesh', keepaliveSeconds: 25 }
 
 /** Validates a DaemonConfig; each failure says what to fix. */
 export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
@@ -50,6 +63,8 @@ export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
   }
   if (!['auto', 'kernel', 'userspace'].includes(c.wg)) throw new ConfigError(`--wg must be auto, kernel or userspace (got ${c.wg})`)
   if (!Number.isInteger(c.mtu) || c.mtu < 1280 || c.mtu > 65535) throw new ConfigError(`--mtu must be from 1280 to 65535 (got ${c.mtu})`)
+  if (!Object.hasOwn(PRESETS, c.swimPreset)) throw new ConfigError(`--swim-preset must be one of ${Object.keys(PRESETS).join(', ')} (got "${c.swimPreset}")`)
+  if (!Number.isInteger(c.keepaliveSeconds) || c.keepaliveSeconds < 1 || c.keepaliveSeconds > 65535) throw new ConfigError(`--keepalive must be from 1 to 65535 seconds (got ${c.keepaliveSeconds})`)
   if (c.joinToken !== undefined && c.joinToken.trim() === '') throw new ConfigError('--join-token is empty')
   return { ...c, controllerUrl: c.controllerUrl.replace(/\/+$/, '') }
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js'
 import { cidrContains, parseCidr, parseIPv4 } from '../wire/addr.js'
 import type { KeyPair } from '../wire/keys.js'
 import type { Netmap, NodeRecord } from '../wire/netmap.js'
-import { meshConfig } from '../swim/config.js'
+import { PRESETS } from '../swim/config.js'
 import { SeededRandom } from '../swim/random.js'
 import { Swim } from '../swim/swim.js'
 import { restartIncarnation, type SwimEvent } from '../swim/types.js'
@@ -123,7 +123,7 @@ export class Daemon {
     await state.saveIncarnation(incarnation)
     const swimLog = log.child({ component: 'swim' })
     const swim = new Swim({
-      config: meshConfig(),
+      config: PRESETS[cfg.swimPreset]!(),
       self: { id: identity.nodeId, addr: `${identity.meshIp}:${cfg.swimPort}` },
       incarnation,
       random: new SeededRandom(randomBytes(4).readUInt32LE(0)),
@@ -245,7 +245,7 @@ export class Daemon {
         this.reconcileAgain = false
         if (this.netmap === null || this.stopping) break
         const down = new Set(this.swim.members().filter(m => m.state === 'dead' || m.state === 'left').map(m => m.id))
-        const want = this.revoked ? { peers: [], excluded: [] } : desired(this.netmap, down, this.identity.nodeId)
+        const want = this.revoked ? { peers: [], excluded: [] } : desired(this.netmap, down, this.identity.nodeId, { keepaliveSeconds: this.cfg.keepaliveSeconds })
         const res = await this.reconciler.reconcile(want)
         this.handshakes.removed(res.applied.flatMap(c => c.op.kind === 'remove' ? [c.op.publicKey] : []))
         this.handshakes.added(res.applied.flatMap(c => c.op.kind === 'add' ? [c.op.peer.publicKey] : []))

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { Mesh } from '../cluster.js'
+import { meshConfig } from '../../lib/swim/config.js'
 import type { Clock } from '../../lib/clock.js'
 import type { Logger } from '../../lib/log.js'
 import type { Scenario, ScenarioParams } from '../scenarios/scenario.js'
@@ -23,6 +24,9 @@ import { healthColumn } from '../report/analyze.js'
 import { buildReport, type Report } from '../report/build.js'
 import { countLogEvents } from '../report/logs.js'
 import { renderHtml } from '../report/html.js'
+
+/** Time the joined mesh runs before a scenario's faults: SWIM's join grace, the same in every preset. */
+const SETTLE_MS = meshConfig().joinGraceMs
 
 /** Options of runSim. */
 export interface SimRunOptions {
@@ -40,6 +44,8 @@ export interface SimRunOptions {
   tickMs: number
   /** V8 flags for each daemon process. */
   daemonNodeFlags: string[]
+  /** Extra `weft daemon` flags for every daemon (the dense-host profile, see densityProfile). */
+  daemonArgs: string[]
   /** A removal within this many ms of the peer being down or cut off is not false. Default: 10 s, see analyze.ts. */
   graceMs: number
   clock: Clock
@@ -77,7 +83,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   const loadAvgStart = Math.round(loadavg()[0]! * 100) / 100
   mkdirSync(o.outDir, { recursive: true })
   progress.phase(`building ${n} namespaces, the controller and the underlay`)
-  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
+  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonArgs: o.daemonArgs, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
   const worldMs = now()
   // Ctrl-C: the world's own hook removes namespaces and processes; this removes the run directory too.
   // Killing daemons and wireguard-go here, synchronously, stops the scenario's effects at once, whatever the
@@ -143,6 +149,12 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     resources.start()
     reach.start()
 
+    // Faults go in once the mesh is past SWIM's join grace (docs/swim.md): the figures are about a running
+    // mesh, not about a node that fails in the seconds after it joined (which others detect up to the grace later).
+    if (o.scenario.name !== 'join') {
+      ctx.phase(`steady mesh for ${SETTLE_MS / 1000} s (SWIM join grace)`)
+      await ctx.hold(SETTLE_MS)
+    }
     await o.scenario.run(ctx)
 
     ctx.phase('final convergence')

@@ -3,7 +3,7 @@ import { DAEMON_DEFAULTS, validateDaemonConfig, type DaemonConfig } from '../../
 
 const good = (): DaemonConfig => ({
   controllerUrl: 'http://198.18.0.1:8080/', stateDir: '/tmp/x', ifname: 'weft0', listenPort: 51820, announcePort: 51821, endpoints: [],
-  wg: 'auto', swimPort: DAEMON_DEFAULTS.swimPort, mtu: 1420, deadAnnounceIntervalMs: 5000
+  wg: 'auto', swimPort: DAEMON_DEFAULTS.swimPort, mtu: 1420, deadAnnounceIntervalMs: 5000, swimPreset: 'mesh', keepaliveSeconds: 25
 })
 
 t.test('a good config passes, trailing slashes trimmed', async (t) => {
@@ -22,7 +22,10 @@ t.test('each bad flag fails with a sentence naming the flag', async (t) => {
     [{ endpoints: ['198.18.0.2'] }, /--endpoint "198.18.0.2" is not host:port/],
     [{ wg: 'magic' as never }, /--wg must be/],
     [{ mtu: 500 }, /--mtu/],
-    [{ joinToken: '  ' }, /--join-token is empty/]
+    [{ joinToken: '  ' }, /--join-token is empty/],
+    [{ swimPreset: 'fast' }, /--swim-preset must be one of mesh, lan, local/],
+    [{ swimPreset: 'toString' }, /--swim-preset/],
+    [{ keepaliveSeconds: 0 }, /--keepalive must be from 1/]
   ]
   for (const [patch, re] of cases) t.throws(() => validateDaemonConfig({ ...good(), ...patch }), { code: 'WEFT_ERR_CONFIG', message: re }, JSON.stringify(patch))
 })

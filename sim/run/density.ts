@@ -1,0 +1,41 @@
+/**
+ * How the sim's daemons are tuned for the host they share. A real fleet gives every node its own CPU; here
+ * all of them share this machine's cores, and two per-node costs grow with the number of nodes on one host:
+ *
+ * - SWIM probes: Weft's `mesh` preset sends 5 probes a second. Measured idle at N=20 (`node
+ *   dist/bench/mesh-up.js 20 --idle 30`): daemon 0.77 % + wireguard-go 0.83 % of a core per node with
+ *   `mesh`, 0.30 % + 0.23 % with `lan` (1 probe a second). 200 nodes at 1.6 % need 3.2 cores.
+ * - WireGuard keepalives: every node sends one per peer per keepalive period when the tunnel is otherwise
+ *   quiet, N(N-1)/25 packets a second at the default 25 s: 1600 a second at N=200, each costing two
+ *   wireguard-go wake-ups. Nothing here needs a NAT mapping kept open.
+ *
+ * Above DENSE_NODES_PER_CORE nodes per core, the sim therefore runs its daemons with `--swim-preset lan
+ * --keepalive 120`, and the report says so (params.daemonArgs). Figures from such runs are `lan`-preset
+ * figures: detection takes about 4x longer than with `mesh` (docs/swim.md).
+ */
+
+/** Nodes per core up to which the daemons run Weft's defaults. At 25 (N=50 here) the mesh idles at about 0.8 of a core. */
+export const DENSE_NODES_PER_CORE = 25
+
+/** Daemon tuning for one run. */
+export interface DaemonProfile {
+  swimPreset: string
+  keepaliveSeconds: number
+  /** Whether the dense-host values were chosen (rather than Weft's defaults). */
+  dense: boolean
+}
+
+/** The profile for `nodes` daemons on `cores` cores; `override` fields win. */
+export function densityProfile (nodes: number, cores: number, override: Partial<Pick<DaemonProfile, 'swimPreset' | 'keepaliveSeconds'>> = {}): DaemonProfile {
+  const dense = nodes > DENSE_NODES_PER_CORE * Math.max(1, cores)
+  return {
+    swimPreset: override.swimPreset ?? (dense ? 'lan' : 'mesh'),
+    keepaliveSeconds: override.keepaliveSeconds ?? (dense ? 120 : 25),
+    dense
+  }
+}
+
+/** The `weft daemon` flags of a profile. */
+export function profileArgs (p: DaemonProfile): string[] {
+  return ['--swim-preset', p.swimPreset, '--keepalive', String(p.keepaliveSeconds)]
+}
