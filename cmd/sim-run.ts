@@ -104,6 +104,7 @@ export const simRunCommand: Command = {
         tickMs,
         daemonNodeFlags: nodeFlags,
         daemonArgs: profileArgs(profile),
+        settleMs: PRESETS[profile.swimPreset]!().joinGraceMs,
         graceMs: 10_000,
         clock: systemClock,
         log,

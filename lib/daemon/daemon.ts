@@ -75,7 +75,8 @@ export class Daemon {
       swim, device, clock: deps.clock, selfId: identity.nodeId,
       nodes: () => this.netmap?.nodes ?? [],
       linkUp: () => this.link?.state === 'connected',
-      pump: () => swimDriver.pump()
+      pump: () => swimDriver.pump(),
+      periodMs: PRESETS[cfg.swimPreset]!().probeIntervalMs
     })
     this.handshakes = new HandshakeWatch({
       clock: deps.clock,

@@ -5,7 +5,11 @@ import { DataPlaneWatch } from './dataplane-watch.js'
 import { controlHint } from './membership.js'
 import type { WireGuardDevice } from './wg/device.js'
 
-/** Period of the data-plane watch while some member is suspect: several samples fit in the shortest suspicion. */
+/**
+ * Default period of the data-plane watch while some member is suspect: the `mesh` preset's probe interval.
+ * Several samples fit in the shortest suspicion (4 probe intervals at least), and each one reads the whole
+ * device, so slower presets watch at their own probe interval (EvidenceOptions.periodMs).
+ */
 export const WATCH_PERIOD_MS = 200
 
 /** What Evidence needs from the daemon. */
@@ -20,6 +24,8 @@ export interface EvidenceOptions {
   linkUp: () => boolean
   /** Drains SWIM's outputs after hints changed. */
   pump: () => void
+  /** Watch period while some member is suspect. Default: WATCH_PERIOD_MS; the daemon passes its SWIM probe interval. */
+  periodMs?: number
 }
 
 /**
@@ -68,7 +74,7 @@ export class Evidence {
     this.schedule(0)
   }
 
-  private schedule (delayMs = WATCH_PERIOD_MS): void {
+  private schedule (delayMs = this.o.periodMs ?? WATCH_PERIOD_MS): void {
     if (this.timer !== undefined || this.stopped) return
     this.timer = setTimeout(() => {
       this.timer = undefined

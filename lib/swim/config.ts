@@ -100,7 +100,10 @@ export function lanConfig (): SwimConfig {
     // Default: 30 s: state is exchanged less often because probes are slower too.
     syncIntervalMs: 30_000,
     // Default: 10 s dead re-probe: matches the slower pace.
-    deadProbeIntervalMs: 10_000
+    deadProbeIntervalMs: 10_000,
+    // Default: 30 s. Tunnels across regions, or on a host whose cores many nodes share, take longer to come
+    // up: with 200 daemons starting on two cores a new member first answered 13-20 s after it registered.
+    joinGraceMs: 30_000
   }
 }
 

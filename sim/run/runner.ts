@@ -8,7 +8,6 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { Mesh } from '../cluster.js'
-import { meshConfig } from '../../lib/swim/config.js'
 import type { Clock } from '../../lib/clock.js'
 import type { Logger } from '../../lib/log.js'
 import type { Scenario, ScenarioParams } from '../scenarios/scenario.js'
@@ -24,9 +23,6 @@ import { healthColumn } from '../report/analyze.js'
 import { buildReport, type Report } from '../report/build.js'
 import { countLogEvents } from '../report/logs.js'
 import { renderHtml } from '../report/html.js'
-
-/** Time the joined mesh runs before a scenario's faults: SWIM's join grace, the same in every preset. */
-const SETTLE_MS = meshConfig().joinGraceMs
 
 /** Options of runSim. */
 export interface SimRunOptions {
@@ -46,6 +42,8 @@ export interface SimRunOptions {
   daemonNodeFlags: string[]
   /** Extra `weft daemon` flags for every daemon (the dense-host profile, see densityProfile). */
   daemonArgs: string[]
+  /** How long the joined mesh runs before a scenario's faults: the daemons' SWIM join grace (docs/swim.md). */
+  settleMs: number
   /** A removal within this many ms of the peer being down or cut off is not false. Default: 10 s, see analyze.ts. */
   graceMs: number
   clock: Clock
@@ -152,8 +150,8 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     // Faults go in once the mesh is past SWIM's join grace (docs/swim.md): the figures are about a running
     // mesh, not about a node that fails in the seconds after it joined (which others detect up to the grace later).
     if (o.scenario.name !== 'join') {
-      ctx.phase(`steady mesh for ${SETTLE_MS / 1000} s (SWIM join grace)`)
-      await ctx.hold(SETTLE_MS)
+      ctx.phase(`steady mesh for ${o.settleMs / 1000} s (SWIM join grace)`)
+      await ctx.hold(o.settleMs)
     }
     await o.scenario.run(ctx)
 
