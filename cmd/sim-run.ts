@@ -91,7 +91,7 @@ export const simRunCommand: Command = {
     const logStream = createWriteStream(join(outDir, 'sim.log'))
     const log = createLogger({ level: 'info', name: 'weft-sim', destination: logStream })
     const progress = new Progress(process.stderr)
-    if (profile.dense) progress.note(`${nodes} nodes on ${cpus().length} cores: daemons run with ${profileArgs(profile).join(' ')} (docs/sim.md, "Many nodes on few cores")`)
+    if (profile.dense) progress.note(`${nodes} nodes on ${cpus().length} cores: daemons run with ${profileArgs(profile).join(' ')}${Object.entries(profile.env).map(([k, v]) => ` ${k}=${v}`).join('')} (docs/sim.md, "Many nodes on few cores")`)
     try {
       const report = await runSim({
         nodes,
@@ -104,6 +104,7 @@ export const simRunCommand: Command = {
         tickMs,
         daemonNodeFlags: nodeFlags,
         daemonArgs: profileArgs(profile),
+        daemonEnv: profile.env,
         settleMs: PRESETS[profile.swimPreset]!().joinGraceMs,
         graceMs: 10_000,
         clock: systemClock,

@@ -32,6 +32,8 @@ export interface MeshOptions {
   daemonNodeFlags?: string[]
   /** Extra `weft daemon` flags for every start (e.g. --swim-preset lan). Default: none. */
   daemonArgs?: string[]
+  /** Extra environment for every daemon, inherited by the wireguard-go it starts (e.g. GOMAXPROCS). Default: none. */
+  daemonEnv?: Record<string, string>
   /** Daemons' --log-level. Default: 'debug', so tests can read every event. */
   daemonLogLevel?: string
   /** Controller's --log-level. Default: 'debug'. */
@@ -109,7 +111,7 @@ export class Mesh {
     const args = ['daemon', '--controller', this.controllerUrl, '--state', this.stateDir(i), '--interface', this.ifname(i),
       '--hostname', `node-${i}`, '--log-level', this.opts.daemonLogLevel ?? 'debug', ...(this.opts.daemonArgs ?? []), ...(opts.extra ?? [])]
     if (opts.join !== false) args.push('--join-token', await this.token())
-    const child = this.spawnLogged(this.ns(i), `n${i}`, args, this.opts.daemonNodeFlags)
+    const child = this.spawnLogged(this.ns(i), `n${i}`, args, this.opts.daemonNodeFlags, this.opts.daemonEnv)
     this.daemons.set(i, child)
     return child
   }
@@ -215,10 +217,10 @@ export class Mesh {
     if (opts.keepDir !== true) await rm(this.dir, { recursive: true, force: true })
   }
 
-  private spawnLogged (ns: string, name: string, args: string[], nodeFlags: string[] = []): ChildProcess {
+  private spawnLogged (ns: string, name: string, args: string[], nodeFlags: string[] = [], env?: Record<string, string>): ChildProcess {
     const fd = openSync(this.logFile(name), 'a')
     try {
-      return this.world.spawn(ns, [process.execPath, ...nodeFlags, WEFT, ...args], { stdio: ['ignore', fd, fd], name })
+      return this.world.spawn(ns, [process.execPath, ...nodeFlags, WEFT, ...args], { stdio: ['ignore', fd, fd], name, env: env === undefined ? undefined : { ...process.env, ...env } })
     } finally {
       closeSync(fd)
     }

@@ -21,7 +21,7 @@ export interface Report {
   durationMs: number
   params: {
     nodes: number, scenario: string, scenarioSummary: string, seed: number, count: number, lossPercent: number, durationMs: number,
-    tickMs: number, batchSize: number, graceMs: number, daemonNodeFlags: string[], daemonArgs: string[]
+    tickMs: number, batchSize: number, graceMs: number, daemonNodeFlags: string[], daemonArgs: string[], daemonEnv: Record<string, string>
   }
   /** loadAvg: 1-minute load average at the start and at the end (the machine may be shared; high load slows everything). */
   machine: { cores: number, memTotalMb: number, kernel: string, node: string, loadAvg: { start: number, end: number } }
@@ -118,7 +118,8 @@ export function buildReport (b: BuildInput): Report {
       batchSize: opts.batchSize,
       graceMs: opts.graceMs,
       daemonNodeFlags: opts.daemonNodeFlags,
-      daemonArgs: opts.daemonArgs
+      daemonArgs: opts.daemonArgs,
+      daemonEnv: opts.daemonEnv
     },
     machine: {
       cores: cpus().length,

@@ -9,9 +9,14 @@
  *   quiet, N(N-1)/25 packets a second at the default 25 s: 1600 a second at N=200, each costing two
  *   wireguard-go wake-ups. Nothing here needs a NAT mapping kept open.
  *
+ * - wireguard-go's Go scheduler: with GOMAXPROCS = cores, an idle wireguard-go spins a second thread looking
+ *   for work at every wake-up. Measured idle at N=50 with lan and 120 s: 0.27 % per wireguard-go, 0.10 %
+ *   with GOMAXPROCS=1 (daemon 0.30 % and 0.27 %). One core is plenty for a tunnel's worth of SWIM traffic.
+ *
  * Above DENSE_NODES_PER_CORE nodes per core, the sim therefore runs its daemons with `--swim-preset lan
- * --keepalive 120`, and the report says so (params.daemonArgs). Figures from such runs are `lan`-preset
- * figures: detection takes about 4x longer than with `mesh` (docs/swim.md).
+ * --keepalive 120` and GOMAXPROCS=1 in their environment (which the wireguard-go they start inherits), and
+ * the report says so (params.daemonArgs, params.daemonEnv). Figures from such runs are `lan`-preset
+ * figures: detection takes about 5x longer than with `mesh` (docs/swim.md).
  */
 
 /** Nodes per core up to which the daemons run Weft's defaults. At 25 (N=50 here) the mesh idles at about 0.8 of a core. */
@@ -21,6 +26,8 @@ export const DENSE_NODES_PER_CORE = 25
 export interface DaemonProfile {
   swimPreset: string
   keepaliveSeconds: number
+  /** Environment for every daemon (and its wireguard-go). */
+  env: Record<string, string>
   /** Whether the dense-host values were chosen (rather than Weft's defaults). */
   dense: boolean
 }
@@ -31,6 +38,7 @@ export function densityProfile (nodes: number, cores: number, override: Partial<
   return {
     swimPreset: override.swimPreset ?? (dense ? 'lan' : 'mesh'),
     keepaliveSeconds: override.keepaliveSeconds ?? (dense ? 120 : 25),
+    env: dense ? { GOMAXPROCS: '1' } : {},
     dense
   }
 }

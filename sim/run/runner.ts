@@ -42,6 +42,8 @@ export interface SimRunOptions {
   daemonNodeFlags: string[]
   /** Extra `weft daemon` flags for every daemon (the dense-host profile, see densityProfile). */
   daemonArgs: string[]
+  /** Extra environment for every daemon and its wireguard-go (the dense-host profile). */
+  daemonEnv: Record<string, string>
   /** How long the joined mesh runs before a scenario's faults: the daemons' SWIM join grace (docs/swim.md). */
   settleMs: number
   /** A removal within this many ms of the peer being down or cut off is not false. Default: 10 s, see analyze.ts. */
@@ -81,7 +83,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   const loadAvgStart = Math.round(loadavg()[0]! * 100) / 100
   mkdirSync(o.outDir, { recursive: true })
   progress.phase(`building ${n} namespaces, the controller and the underlay`)
-  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonArgs: o.daemonArgs, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
+  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonArgs: o.daemonArgs, daemonEnv: o.daemonEnv, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
   const worldMs = now()
   // Ctrl-C: the world's own hook removes namespaces and processes; this removes the run directory too.
   // Killing daemons and wireguard-go here, synchronously, stops the scenario's effects at once, whatever the
@@ -127,6 +129,10 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
         progress.step(ctx.ipOf.size, n, 'daemons answering')
         return batch.every(i => ctx.ipOf.has(i))
       }, 30_000 + 2000 * batch.length, 200)
+      // The next batch starts once the nodes started so far form a full mesh: on a host whose cores every node
+      // shares, piling new daemons onto a mesh still adding the last batch only stretches everyone's
+      // timeouts (docs/sim.md, "Many nodes on few cores").
+      if (b + o.batchSize < n) await ctx.waitFor(`nodes 0-${batch[batch.length - 1]} in a full mesh`, () => ctx.converged(), 30_000 + 1000 * batch.length, 200)
     }
     for (const i of all) ctx.recordJoin(i, intent.startedAt.get(i)!, all.filter(j => j !== i))
     const daemonsUpMs = now()
