@@ -193,6 +193,11 @@ export class NetnsWorld {
     })
   }
 
+  /** Sets `percent`% loss on several nodes, a few at a time (see partition). */
+  async setLossOn (nodes: readonly number[], percent: number): Promise<void> {
+    await pool(nodes, this.concurrency, async i => await this.setLoss(i, percent))
+  }
+
   /** Drops `percent`% of node `i`'s underlay packets, in and out, at random; 0 undoes it. */
   async setLoss (i: number, percent: number): Promise<void> {
     await setLoss(this.names.nodeNs(i), this.names.nodeEth(i), percent)

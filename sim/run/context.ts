@@ -127,7 +127,7 @@ export class ScenarioContext {
     const t = this.now()
     for (const l of this.d.intent.losses) if (l.toMs === null) l.toMs = t
     if (percent > 0) this.d.intent.losses.push({ nodes: [...nodes], percent, fromMs: t, toMs: null })
-    await Promise.all(nodes.map(async i => await this.d.mesh.world.setLoss(i, percent)))
+    await this.d.mesh.world.setLossOn(nodes, percent)
   }
 
   /** Stops the controller with SIGKILL (an outage, not a clean shutdown). */

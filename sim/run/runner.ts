@@ -96,6 +96,9 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
+  // Loops that read devices, ping and sample /proc. Stopped in `finally` too: a scenario that throws must not
+  // leave them running (they kept the process alive after a failed `loss` run).
+  const loops: Array<{ stop: () => Promise<void> }> = []
   const inotifyAfter = inotifyLimit()
   if (inotifyAfter !== inotifyBefore) progress.note(`raised fs.inotify.max_user_instances from ${inotifyBefore} to ${inotifyAfter} (one per wireguard-go)`)
   try {
@@ -114,6 +117,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     })
     const ctx = new ScenarioContext({ mesh, intent, observer, progress, params: o.params, seed: o.seed, clock, t0, log: o.log })
     observer.start()
+    loops.push(observer)
 
     ctx.phase(`starting ${n} daemons in batches of ${o.batchSize}`)
     const all = Array.from({ length: n }, (_, i) => i)
@@ -152,6 +156,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     await resources.once()
     resources.start()
     reach.start()
+    loops.push(resources, reach)
 
     // Faults go in once the mesh is past SWIM's join grace (docs/swim.md): the figures are about a running
     // mesh, not about a node that fails in the seconds after it joined (which others detect up to the grace later).
@@ -197,6 +202,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     progress.endLine()
     return report
   } finally {
+    await Promise.all(loops.map(async l => await l.stop().catch(() => {})))
     progress.phase('removing the world')
     // Daemons leave their wireguard-go running by design; end those first (by this run's interface names),
     // so the world's own socket-inode sweep finds nothing left.
