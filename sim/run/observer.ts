@@ -51,6 +51,8 @@ export class PeerObserver {
   private running = false
   private loop: Promise<void> | null = null
   passes = 0
+  /** How long each pass over every device took, in ms: the real resolution of every timing (a loaded host stretches it past tickMs). */
+  readonly passMs: number[] = []
   readErrors = 0
 
   constructor (private readonly o: ObserverOptions) {}
@@ -80,6 +82,7 @@ export class PeerObserver {
 
   /** One pass over every device now; also usable without the loop. */
   async pass (): Promise<void> {
+    const began = this.o.clock.now()
     const idx = Array.from({ length: this.o.nodes }, (_, i) => i)
     let next = 0
     const worker = async (): Promise<void> => {
@@ -87,6 +90,7 @@ export class PeerObserver {
     }
     await Promise.all(Array.from({ length: 8 }, worker))
     this.passes++
+    this.passMs.push(this.o.clock.now() - began)
     this.o.onTick?.(this.now())
   }
 
