@@ -16,6 +16,7 @@ import { uapiSocketPath } from '../../lib/daemon/wg/uapi-socket.js'
 import { pidAlive, socketOwners } from '../../lib/daemon/wg/wireguard-go.js'
 import { NetnsWorld } from '../../sim/netns/world.js'
 import { listNetns } from '../../sim/netns/cleanup.js'
+import { waitFor } from '../../sim/wait.js'
 
 const log = silentLogger()
 const execFileP = promisify(execFile)
@@ -94,6 +95,12 @@ t.test('peers applied from the netmap; ping over mesh IPs both ways', async (t) 
     const res = await reconcilers[i]!.reconcile(desired(netmap, new Set(), `node${i}`))
     t.ok(res.ok)
     t.equal(res.applied.length, N - 1)
+  }
+  // These reconcilers run without the daemon's HandshakeWatch, so both ends of a pair initiate at once and
+  // wireguard-go may refuse both answers until its own 5 s retry (docs/wireguard.md, "Who starts the
+  // handshake"). Each tunnel gets two retries' worth of time to key; then every ping must come back.
+  for (const [a, b] of [[0, 1], [0, 2], [1, 2]] as const) {
+    await waitFor(`a handshake node${a} <-> node${b}`, async () => (await pingStats(world, a, b, ['-c', '1', '-W', '1'])).received === 1, 12_000, 100)
   }
   for (const [a, b] of [[0, 1], [1, 0], [0, 2], [2, 0], [1, 2], [2, 1]] as const) {
     const s = await pingStats(world, a, b, ['-c', '3', '-i', '0.05', '-W', '2'])
