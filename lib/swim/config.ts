@@ -38,8 +38,8 @@ export interface SwimConfig {
   /** Time between two anti-entropy exchanges (a state chunk pushed to one random member, which answers with its own). */
   syncIntervalMs: number
   /**
-   * How long after a member appears (setMembers) a failed probe of it accuses no one, unless a packet from it
-   * arrived first (lib/swim/grace.ts). Covers the time its tunnel to us takes to come up. 0 disables.
+   * How long after a member appears (setMembers) a failed probe of it accuses no one, unless it acked one of
+   * our pings first (lib/swim/grace.ts). Covers the time its tunnel to us takes to come up. 0 disables.
    */
   joinGraceMs: number
   /** Largest SWIM payload sent or accepted, in bytes; 1200 fits one WireGuard packet (MTU 1420 - 20 IPv4 - 8 UDP, with margin for IPv6 - 40). */
@@ -82,7 +82,7 @@ export function meshConfig (): SwimConfig {
     // Default: 10 s. A new member's tunnel needs both ends' netmap deltas (well under a second) and a
     // handshake (one round trip, or WireGuard's 5 s retry when the first initiation was lost or crossed):
     // two attempts fit. Without it, each joining node drew a suspicion storm (10,128 swim.suspect events in a
-    // 50-node join on one host). Ends at the member's first packet, so detection after that is unchanged.
+    // 50-node join on one host). Ends at the member's first ack, so detection after that is unchanged.
     joinGraceMs: 10_000,
     // Default: 1200 bytes; see the field.
     maxPacketBytes: 1200

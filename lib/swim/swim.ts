@@ -501,7 +501,7 @@ export class Swim {
     this.timers.cancel('ack', '')
     if (p.acked) return
     this.st.probeFailures++
-    // A member never heard from since it appeared may have no tunnel to us yet: no accusation, and no
+    // A member that has not acked us since it appeared may have no tunnel to us yet: no accusation, and no
     // local-health penalty either (the silence says nothing about us).
     if (p.graced) { this.st.graceSpared++; return }
     this.health.probeFailed(p.expectedNacks, p.nacks)

@@ -65,7 +65,7 @@ export interface SwimStats {
   deathsDoubted: number
   /** Probe or ack deadlines handled more than a probe timeout late (this process was starved). */
   lateWakeups: number
-  /** Failed probes of members in their join grace (never heard from since they appeared): no accusation. */
+  /** Failed probes of members in their join grace (no ack from them since they appeared): no accusation. */
   graceSpared: number
   /** Times this node refuted a claim about itself. */
   refutations: number
