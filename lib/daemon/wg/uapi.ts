@@ -4,7 +4,6 @@
  *
  * A reply is `key=value` lines ending with `errno=N` and an empty line. Keys are hex on the wire.
  */
-import { createHash } from 'node:crypto'
 import { hexToKey, keyToHex, publicKeyFor } from '../../wire/keys.js'
 import { DeviceError } from '../../errors.js'
 import type { DeviceState, DevicePeer, InterfaceConfig, PeerOp } from './device.js'
@@ -71,22 +70,17 @@ function num (key: string, value: string): number {
   return Number(value)
 }
 
-// Deriving a public key imports the private key into OpenSSL: most of a UAPI read's cost when the daemon
-// reads its device several times a second. A device keeps its key, so the last derivation is remembered,
-// keyed by a digest so the private key itself is not held here.
-let lastDerived: { digest: string, publicKey: string } | null = null
-
-function publicKeyOfHex (hex: string): string {
-  const digest = createHash('sha256').update(hex).digest('base64')
-  if (lastDerived?.digest !== digest) lastDerived = { digest, publicKey: publicKeyFor(hexToKeyChecked(hex)) }
-  return lastDerived.publicKey
+/** The public key of a UAPI `private_key` value (64 hex characters). */
+export function publicKeyOfHex (hex: string): string {
+  return publicKeyFor(hexToKeyChecked(hex))
 }
 
 /**
  * Parses a `get=1` reply into DeviceState. Throws DeviceError when errno is non-zero or a line is malformed.
- * The private key is read only to derive the public key and is not kept.
+ * The private key is read only to derive the public key and is not kept; `publicKeyOf` does the deriving
+ * (UapiDevice passes one that remembers its own key's answer).
  */
-export function parseGet (text: string): DeviceState {
+export function parseGet (text: string, publicKeyOf: (privateHex: string) => string = publicKeyOfHex): DeviceState {
   const errno = parseErrno(text)
   if (errno !== 0) throw new DeviceError(`UAPI get failed: errno=${errno}`)
   const state: DeviceState = { publicKey: null, listenPort: 0, peers: [] }
@@ -112,7 +106,7 @@ export function parseGet (text: string): DeviceState {
       continue
     }
     if (peer === null) {
-      if (key === 'private_key') state.publicKey = /^0{64}$/.test(value) ? null : publicKeyOfHex(value)
+      if (key === 'private_key') state.publicKey = /^0{64}$/.test(value) ? null : publicKeyOf(value)
       else if (key === 'listen_port') state.listenPort = num(key, value)
       // fwmark and future device-level keys are not Weft's concern.
       continue
