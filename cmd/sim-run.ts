@@ -10,7 +10,8 @@ import { SCENARIOS } from '../sim/scenarios/index.js'
 import { runSim } from '../sim/run/runner.js'
 import { Progress } from '../sim/run/progress.js'
 import { defaultTickMs } from '../sim/run/observer.js'
-import { DENSE_NODES_PER_CORE, densityProfile, profileArgs } from '../sim/run/density.js'
+import { DENSE_NODES_PER_CORE, densityProfile, describeDaemonRun, profileArgs } from '../sim/run/density.js'
+import { checkSwimPreset } from '../lib/daemon/config.js'
 import { PRESETS } from '../lib/swim/config.js'
 import { cpus } from 'node:os'
 import { formatSummary } from '../sim/report/summary.js'
@@ -80,9 +81,8 @@ export const simRunCommand: Command = {
     const tickMs = v['tick-ms'] === undefined ? defaultTickMs(nodes) : parseIntFlag(v['tick-ms'], '--tick-ms', 50, 10_000)
     const nodeFlags = (v['daemon-node-flags'] ?? DEFAULT_DAEMON_NODE_FLAGS).split(/\s+/).filter(f => f !== '')
     for (const f of nodeFlags) if (!/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(f)) throw new ConfigError(`--daemon-node-flags: "${f}" is not a --flag or --flag=value`)
-    if (v['swim-preset'] !== undefined && !Object.hasOwn(PRESETS, v['swim-preset'])) throw new ConfigError(`--swim-preset must be one of ${Object.keys(PRESETS).join(', ')}`)
     const profile = densityProfile(nodes, cpus().length, {
-      swimPreset: v['swim-preset'],
+      swimPreset: v['swim-preset'] === undefined ? undefined : checkSwimPreset(v['swim-preset']),
       keepaliveSeconds: v.keepalive === undefined ? undefined : parseIntFlag(v.keepalive, '--keepalive', 1, 65535)
     })
     const outDir = resolve(v.out ?? `weft-sim-${scenario.name}-${nodes}`)
@@ -91,7 +91,7 @@ export const simRunCommand: Command = {
     const logStream = createWriteStream(join(outDir, 'sim.log'))
     const log = createLogger({ level: 'info', name: 'weft-sim', destination: logStream })
     const progress = new Progress(process.stderr)
-    if (profile.dense) progress.note(`${nodes} nodes on ${cpus().length} cores: daemons run with ${profileArgs(profile).join(' ')}${Object.entries(profile.env).map(([k, v]) => ` ${k}=${v}`).join('')} (docs/sim.md, "Many nodes on few cores")`)
+    if (profile.dense) progress.note(`${nodes} nodes on ${cpus().length} cores: daemons run with ${describeDaemonRun(profileArgs(profile), profile.env)} (docs/sim.md, "Many nodes on few cores")`)
     try {
       const report = await runSim({
         nodes,

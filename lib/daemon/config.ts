@@ -48,6 +48,12 @@ export interface DaemonConfig {
 /** Defaults for every optional field of DaemonConfig. */
 export const DAEMON_DEFAULTS = { listenPort: 51820, swimPort: 7946, mtu: 1420, wg: 'auto' as DriverChoice, deadAnnounceIntervalMs: 5000, swimPreset: 'mesh', keepaliveSeconds: 25 }
 
+/** Returns `name` when it is a SWIM preset (lib/swim/config.ts PRESETS); throws ConfigError naming --swim-preset otherwise. */
+export function checkSwimPreset (name: string): string {
+  if (!Object.hasOwn(PRESETS, name)) throw new ConfigError(`--swim-preset must be one of ${Object.keys(PRESETS).join(', ')} (got "${name}")`)
+  return name
+}
+
 /** Validates a DaemonConfig; each failure says what to fix. */
 export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
   let url: URL
@@ -63,7 +69,7 @@ export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
   }
   if (!['auto', 'kernel', 'userspace'].includes(c.wg)) throw new ConfigError(`--wg must be auto, kernel or userspace (got ${c.wg})`)
   if (!Number.isInteger(c.mtu) || c.mtu < 1280 || c.mtu > 65535) throw new ConfigError(`--mtu must be from 1280 to 65535 (got ${c.mtu})`)
-  if (!Object.hasOwn(PRESETS, c.swimPreset)) throw new ConfigError(`--swim-preset must be one of ${Object.keys(PRESETS).join(', ')} (got "${c.swimPreset}")`)
+  checkSwimPreset(c.swimPreset)
   if (!Number.isInteger(c.keepaliveSeconds) || c.keepaliveSeconds < 1 || c.keepaliveSeconds > 65535) throw new ConfigError(`--keepalive must be from 1 to 65535 seconds (got ${c.keepaliveSeconds})`)
   if (c.joinToken !== undefined && c.joinToken.trim() === '') throw new ConfigError('--join-token is empty')
   return { ...c, controllerUrl: c.controllerUrl.replace(/\/+$/, '') }

@@ -76,7 +76,7 @@ export class Daemon {
       nodes: () => this.netmap?.nodes ?? [],
       linkUp: () => this.link?.state === 'connected',
       pump: () => swimDriver.pump(),
-      periodMs: PRESETS[cfg.swimPreset]!().probeIntervalMs
+      periodMs: swim.config.probeIntervalMs
     })
     this.handshakes = new HandshakeWatch({
       clock: deps.clock,

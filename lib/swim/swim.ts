@@ -94,6 +94,9 @@ export class Swim {
   /** This node's current incarnation (persist it: a restart starts above it). */
   get incarnation (): number { return this.inc }
 
+  /** The validated config this core runs with. */
+  get config (): Readonly<SwimConfig> { return this.cfg }
+
   /** The Lifeguard local-health score, 0 (healthy) .. awarenessMaxMultiplier-1. */
   get healthScore (): number { return this.health.score }
 

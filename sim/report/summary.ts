@@ -1,6 +1,7 @@
 /** The short summary `weft sim run` prints at the end: set-up, one row per event kind, false removals, reachability, memory. */
 import type { Report } from './build.js'
 import type { Stats } from './analyze.js'
+import { describeDaemonRun } from '../run/density.js'
 
 function sec (ms: number | null): string {
   if (ms === null) return '-'
@@ -25,7 +26,7 @@ export function formatSummary (r: Report, files: { json: string, html: string })
   const out: string[] = []
   out.push(`weft sim run: scenario ${p.scenario}, ${p.nodes} nodes, seed ${p.seed}, ${sec(r.durationMs)} in all ` +
     `(load average ${r.machine.loadAvg.start} -> ${r.machine.loadAvg.end} on ${r.machine.cores} cores)\n`)
-  if (p.daemonArgs.length > 0) out.push(`daemons: ${p.daemonArgs.join(' ')}${Object.entries(p.daemonEnv).map(([k, v]) => ` ${k}=${v}`).join('')}\n`)
+  if (p.daemonArgs.length > 0) out.push(`daemons: ${describeDaemonRun(p.daemonArgs, p.daemonEnv)}\n`)
   out.push(`set-up: world ${sec(r.setup.worldMs)}, all daemons answering ${sec(r.setup.daemonsUpMs)}, full mesh ${sec(r.setup.fullMeshMs)} ` +
     `(join to full mesh ${sec(r.setup.joinToFullMeshMs)})\n\n`)
   const rows = r.events.map(k => [

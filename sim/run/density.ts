@@ -43,6 +43,11 @@ export function densityProfile (nodes: number, cores: number, override: Partial<
   }
 }
 
+/** Daemon flags and environment as one line for people: `--swim-preset lan --keepalive 120 GOMAXPROCS=1`. */
+export function describeDaemonRun (args: readonly string[], env: Readonly<Record<string, string>>): string {
+  return [...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ')
+}
+
 /** The `weft daemon` flags of a profile. */
 export function profileArgs (p: DaemonProfile): string[] {
   return ['--swim-preset', p.swimPreset, '--keepalive', String(p.keepaliveSeconds)]
