@@ -134,11 +134,12 @@ export class HandshakeWatch {
       // initiation crossed ours). Silence means it has not added us yet, or a loaded host is slow: re-creating
       // then would only throw away the initiation WireGuard is retrying, so check again later instead.
       const crossed = need === 'none' && initiator && peer.rxBytes > 0
+      const silent = need === 'none' && initiator && peer.rxBytes === 0
       if ((need === 'dark' || crossed) && p.resets < this.maxResets) {
         await this.o.reset(key, need === 'dark' ? 'dark-receive' : 'no-handshake')
         this.resets++
         if (!this.stopped) this.pending.set(key, { dueAt: this.dueAt(key), resets: p.resets + 1, checks: p.checks + 1 })
-      } else if (need === 'none' && initiator && !crossed && p.checks < MAX_SILENT_CHECKS) {
+      } else if (silent && p.checks < MAX_SILENT_CHECKS) {
         if (!this.stopped) this.pending.set(key, { dueAt: this.dueAt(key), resets: p.resets, checks: p.checks + 1 })
       } else if (!initiator) {
         arms.push(key)

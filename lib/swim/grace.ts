@@ -12,9 +12,10 @@
  * are listed with their start time until their grace ends.
  */
 export class JoinGrace {
+  /** When the first call's members appeared; -Infinity once their grace is over. */
   private firstAt: number | undefined
   /** Members of the first call whose grace ended early. */
-  private readonly heardFirst = new Set<string>()
+  private readonly answeredFirst = new Set<string>()
   /** Later members still in grace, by the time they appeared; insertion order = oldest first. */
   private readonly newcomers = new Map<string, number>()
 
@@ -29,13 +30,13 @@ export class JoinGrace {
 
   /** `id` answered us (an ack through its tunnel): its grace is over. */
   ended (id: string): void {
-    if (!this.newcomers.delete(id) && this.firstAt !== undefined) this.heardFirst.add(id)
+    if (!this.newcomers.delete(id) && this.firstAt !== undefined) this.answeredFirst.add(id)
   }
 
   /** `id` left the authorised set. */
   forget (id: string): void {
     this.newcomers.delete(id)
-    this.heardFirst.delete(id)
+    this.answeredFirst.delete(id)
   }
 
   /** True while a failed probe of `id` must not accuse it. */
@@ -43,11 +44,11 @@ export class JoinGrace {
     this.prune(now)
     const at = this.newcomers.get(id)
     if (at !== undefined) return true
-    return this.firstAt !== undefined && now - this.firstAt < this.graceMs && !this.heardFirst.has(id)
+    return this.firstAt !== undefined && now - this.firstAt < this.graceMs && !this.answeredFirst.has(id)
   }
 
   /** Members currently listed (for tests and memory checks). */
-  get size (): number { return this.newcomers.size + this.heardFirst.size }
+  get size (): number { return this.newcomers.size + this.answeredFirst.size }
 
   private prune (now: number): void {
     for (const [id, at] of this.newcomers) {
@@ -55,7 +56,7 @@ export class JoinGrace {
       this.newcomers.delete(id)
     }
     if (this.firstAt !== undefined && now - this.firstAt >= this.graceMs) {
-      this.heardFirst.clear()
+      this.answeredFirst.clear()
       this.firstAt = -Infinity
     }
   }
