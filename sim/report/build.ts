@@ -4,7 +4,7 @@ import type { ScenarioContext, Phase } from '../run/context.js'
 import type { Intent, DownInterval, PartitionInterval, LossInterval, OutageInterval } from '../run/intent.js'
 import type { PeerObserver } from '../run/observer.js'
 import type { ReachSample } from '../run/reach.js'
-import type { ResourceSample } from '../run/resources.js'
+import type { CpuLedger, ResourceSample } from '../run/resources.js'
 import type { SimRunOptions } from '../run/runner.js'
 import { falseRemovals, stats, summariseKinds, timeEvents, type EventResult, type FalseRemoval, type KindSummary, type Stats } from './analyze.js'
 import type { LogCounts } from './logs.js'
@@ -21,7 +21,7 @@ export interface Report {
   durationMs: number
   params: {
     nodes: number, scenario: string, scenarioSummary: string, seed: number, count: number, lossPercent: number, durationMs: number,
-    tickMs: number, batchSize: number, graceMs: number, daemonNodeFlags: string[], daemonArgs: string[], daemonEnv: Record<string, string>
+    tickMs: number, batchSize: number, graceMs: number, daemonNodeFlags: string[], daemonArgs: string[], daemonEnv: Record<string, string>, daemonNice: number
   }
   /** loadAvg: 1-minute load average at the start and at the end (the machine may be shared; high load slows everything). */
   machine: { cores: number, memTotalMb: number, kernel: string, node: string, loadAvg: { start: number, end: number } }
@@ -35,6 +35,8 @@ export interface Report {
     /** From the first daemon's start to the full mesh. */
     joinToFullMeshMs: number
     inotify: { before: number, after: number }
+    /** CPU seconds from the run's start to the full mesh, by group (resources.ts CpuLedger). */
+    cpuS: CpuLedger
   }
   phases: Phase[]
   notes: string[]
@@ -76,7 +78,7 @@ export interface BuildInput {
   observer: PeerObserver
   intent: Intent
   timeline: { tMs: number[], health: number[][] }
-  setup: { worldMs: number, daemonsUpMs: number, fullMeshMs: number, firstDaemonMs: number, inotifyBefore: number, inotifyAfter: number }
+  setup: { worldMs: number, daemonsUpMs: number, fullMeshMs: number, firstDaemonMs: number, inotifyBefore: number, inotifyAfter: number, cpuS: CpuLedger }
   memKb: { before: number, joined: number }
   loadAvgStart: number
   reach: ReachSample[]
@@ -120,7 +122,8 @@ export function buildReport (b: BuildInput): Report {
       graceMs: opts.graceMs,
       daemonNodeFlags: opts.daemonNodeFlags,
       daemonArgs: opts.daemonArgs,
-      daemonEnv: opts.daemonEnv
+      daemonEnv: opts.daemonEnv,
+      daemonNice: opts.daemonNice
     },
     machine: {
       cores: cpus().length,
@@ -134,7 +137,8 @@ export function buildReport (b: BuildInput): Report {
       daemonsUpMs: b.setup.daemonsUpMs,
       fullMeshMs: b.setup.fullMeshMs,
       joinToFullMeshMs: b.setup.fullMeshMs - b.setup.firstDaemonMs,
-      inotify: { before: b.setup.inotifyBefore, after: b.setup.inotifyAfter }
+      inotify: { before: b.setup.inotifyBefore, after: b.setup.inotifyAfter },
+      cpuS: b.setup.cpuS
     },
     phases: ctx.phases,
     notes: ctx.notes,

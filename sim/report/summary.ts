@@ -26,9 +26,11 @@ export function formatSummary (r: Report, files: { json: string, html: string })
   const out: string[] = []
   out.push(`weft sim run: scenario ${p.scenario}, ${p.nodes} nodes, seed ${p.seed}, ${sec(r.durationMs)} in all ` +
     `(load average ${r.machine.loadAvg.start} -> ${r.machine.loadAvg.end} on ${r.machine.cores} cores)\n`)
-  if (p.daemonArgs.length > 0) out.push(`daemons: ${describeDaemonRun(p.daemonArgs, p.daemonEnv)}\n`)
+  if (p.daemonArgs.length > 0) out.push(`daemons: ${describeDaemonRun(p.daemonArgs, p.daemonEnv, p.daemonNice)}\n`)
   out.push(`set-up: world ${sec(r.setup.worldMs)}, all daemons answering ${sec(r.setup.daemonsUpMs)}, full mesh ${sec(r.setup.fullMeshMs)} ` +
-    `(join to full mesh ${sec(r.setup.joinToFullMeshMs)})\n\n`)
+    `(join to full mesh ${sec(r.setup.joinToFullMeshMs)})\n`)
+  const c = r.setup.cpuS
+  out.push(`set-up CPU: machine ${c.machine} s = daemons ${c.daemons} + wireguard-go ${c.wireguard} + controller ${c.controller} + harness ${c.harness} + kernel and other ${Math.round((c.machine - c.daemons - c.wireguard - c.controller - c.harness) * 10) / 10} s\n\n`)
   const rows = r.events.map(k => [
     k.kind,
     k.expect === 'removed' ? 'removal' : 'addition',

@@ -69,3 +69,32 @@ export class CpuTracker {
     }
   }
 }
+
+/** CPU time, ms, the whole machine spent busy so far (every core: user, system, irq; not idle or iowait), from /proc/stat. */
+export function machineBusyMs (): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const total = cpu.reduce((a, b) => a + b, 0)
+  const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0)
+  return (total - idle) * 1000 / clockTicks()
+}
+
+/** CPU time, ms, of this process and its finished children (ip, nft, fping: everything the harness ran). */
+export function harnessCpuMs (): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) * 1000 / clockTicks()
+}
+
+/** CPU seconds used by one group of processes so far (the ones still running). */
+export function groupCpuS (pids: readonly number[]): number {
+  let ms = 0
+  for (const pid of pids) ms += readProc(pid)?.cpuMs ?? 0
+  return Math.round(ms / 100) / 10
+}
+
+/**
+ * Where the set-up's CPU went, seconds: the machine as a whole against the controller, the daemons, their
+ * wireguard-go and the harness itself. What the groups leave of `machine` is the kernel's own work
+ * (softirq: veth, bridge and tun traffic) and anything else running on the host.
+ */
+export interface CpuLedger { machine: number, controller: number, daemons: number, wireguard: number, harness: number }

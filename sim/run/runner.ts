@@ -16,7 +16,7 @@ import { Intent } from './intent.js'
 import { PeerObserver } from './observer.js'
 import type { Progress } from './progress.js'
 import { checkPairs } from './reach.js'
-import { memAvailableKb } from './resources.js'
+import { groupCpuS, harnessCpuMs, machineBusyMs, memAvailableKb, type CpuLedger } from './resources.js'
 import { wireguardPidsByIface } from './procscan.js'
 import { ReachSampler, ResourceSampler } from './samplers.js'
 import { healthColumn } from '../report/analyze.js'
@@ -44,6 +44,8 @@ export interface SimRunOptions {
   daemonArgs: string[]
   /** Extra environment for every daemon and its wireguard-go (the dense-host profile). */
   daemonEnv: Record<string, string>
+  /** CPU niceness of every daemon and its wireguard-go (the dense-host profile). */
+  daemonNice: number
   /** How long the joined mesh runs before a scenario's faults: the daemons' SWIM join grace (docs/swim.md). */
   settleMs: number
   /** A removal within this many ms of the peer being down or cut off is not false. Default: 10 s, see analyze.ts. */
@@ -73,6 +75,19 @@ async function logFailedPairs (mesh: Mesh, failed: ReadonlyArray<[number, number
   }
 }
 
+/** CPU seconds spent since `start` by the machine and the harness, and so far by the mesh's processes. */
+function cpuSince (mesh: Mesh, start: { machine: number, harness: number }): CpuLedger {
+  const wg = wireguardPidsByIface(new Set(Array.from({ length: mesh.world.nodes }, (_, i) => mesh.ifname(i))))
+  const ctl = mesh.controller?.pid
+  return {
+    machine: Math.round((machineBusyMs() - start.machine) / 100) / 10,
+    controller: groupCpuS(ctl === undefined ? [] : [ctl]),
+    daemons: groupCpuS([...mesh.daemons.values()].map(c => c.pid).filter((p): p is number => p !== undefined)),
+    wireguard: groupCpuS([...wg.values()].flat()),
+    harness: Math.round((harnessCpuMs() - start.harness) / 100) / 10
+  }
+}
+
 /** Runs one simulation end to end and resolves with its report (also written to outDir). */
 export async function runSim (o: SimRunOptions): Promise<Report> {
   const { clock, progress, nodes: n } = o
@@ -81,9 +96,10 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   const inotifyBefore = inotifyLimit()
   const memBeforeKb = memAvailableKb()
   const loadAvgStart = Math.round(loadavg()[0]! * 100) / 100
+  const cpuStart = { machine: machineBusyMs(), harness: harnessCpuMs() }
   mkdirSync(o.outDir, { recursive: true })
   progress.phase(`building ${n} namespaces, the controller and the underlay`)
-  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonArgs: o.daemonArgs, daemonEnv: o.daemonEnv, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
+  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonArgs: o.daemonArgs, daemonEnv: o.daemonEnv, daemonNice: o.daemonNice, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
   const worldMs = now()
   // Ctrl-C: the world's own hook removes namespaces and processes; this removes the run directory too.
   // Killing daemons and wireguard-go here, synchronously, stops the scenario's effects at once, whatever the
@@ -150,6 +166,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     const fullMeshMs = now()
     for (const m of ctx.measures) if (m.key === undefined) { const k = observer.keyOf.get(m.target); if (k !== undefined) m.key = k }
     const memJoinedKb = memAvailableKb()
+    const setupCpu = cpuSince(mesh, cpuStart)
 
     const resources = new ResourceSampler({ mesh, now, everyMs: 5000 })
     const reach = new ReachSampler({ mesh, intent, ipOf: ctx.ipOf, seed: o.seed, now, pairs: Math.min(24, n * (n - 1)), everyMs: 1000 })
@@ -186,7 +203,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       observer,
       intent,
       timeline,
-      setup: { worldMs, daemonsUpMs, fullMeshMs, firstDaemonMs: Math.min(...intent.startedAt.values()), inotifyBefore, inotifyAfter },
+      setup: { worldMs, daemonsUpMs, fullMeshMs, firstDaemonMs: Math.min(...intent.startedAt.values()), inotifyBefore, inotifyAfter, cpuS: setupCpu },
       memKb: { before: memBeforeKb, joined: memJoinedKb },
       loadAvgStart,
       reach: reach.samples,
