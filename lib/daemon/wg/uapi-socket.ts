@@ -36,8 +36,9 @@ export async function uapiRequest (sockPath: string, request: string, timeoutMs 
       buf += chunk
       if (isCompleteReply(buf)) finish(null, buf)
     })
-    sock.on('error', (err) => finish(new DeviceError(`UAPI ${sockPath}: ${err.message}`, { cause: err })))
-    sock.on('close', () => finish(new DeviceError(`UAPI ${sockPath}: closed before a complete reply`)))
+    // After a reply, destroy() still emits 'close': `done` keeps that from building an error (and its stack) per request.
+    sock.on('error', (err) => { if (!done) finish(new DeviceError(`UAPI ${sockPath}: ${err.message}`, { cause: err })) })
+    sock.on('close', () => { if (!done) finish(new DeviceError(`UAPI ${sockPath}: closed before a complete reply`)) })
   })
 }
 
