@@ -22,7 +22,7 @@ import { swimMembers, underlayPeer } from './membership.js'
 import { Evidence } from './evidence.js'
 import { HandshakeWatch } from './handshake-watch.js'
 import { Reconciler } from './reconciler.js'
-import { StateDir, type NodeIdentity } from './state.js'
+import { mustSaveAtOnce, StateDir, type NodeIdentity } from './state.js'
 import { buildStatus } from './status-build.js'
 import type { DaemonStatus } from './status.js'
 import { SwimDriver } from './swim-driver.js'
@@ -91,7 +91,7 @@ export class Daemon {
   /** Brings the node up; resolves once the interface, SWIM and the local socket run. Throws on bad config. */
   static async start (cfg: DaemonConfig, deps: { clock: Clock, log: Logger, agentVersion: string }): Promise<Daemon> {
     const log = deps.log
-    const state = await StateDir.open(cfg.stateDir)
+    const state = await StateDir.open(cfg.stateDir, { clock: deps.clock })
     const keys = await state.loadOrCreateKey()
     if (keys.created) log.info({ event: 'key.created', publicKey: keys.publicKey }, 'generated a new WireGuard key pair')
 
@@ -210,7 +210,7 @@ export class Daemon {
     if (this.local !== null) this.announceToNew()
     if (source !== 'disk') {
       this.deps.log.info({ event: 'netmap.apply', version: map.version, from: prev?.version ?? null, how: source, nodes: map.nodes.length }, 'netmap applied')
-      this.state.saveNetmap(map).catch((err: unknown) => {
+      this.state.saveNetmap(map, mustSaveAtOnce(prev, map)).catch((err: unknown) => {
         this.lastError = `cannot save netmap: ${(err as Error).message}`
         this.deps.log.error({ event: 'state.save.failed', reason: (err as Error).message }, 'cannot save the netmap; running on the in-memory copy')
       })
@@ -338,6 +338,7 @@ export class Daemon {
     this.swimDriver.stop()
     this.announcer.stop()
     this.local?.close()
+    await this.state.flushNetmap().catch(() => {})
     if (opts.teardown) {
       try { await this.device.destroy() } catch (err) { this.deps.log.error({ event: 'wg.destroy.failed', reason: (err as Error).message }, 'could not remove the interface') }
     }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { StateDir } from '../../lib/daemon/state.js'
+import { mustSaveAtOnce, StateDir } from '../../lib/daemon/state.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap } from '../../lib/wire/netmap.js'
 
@@ -88,4 +88,42 @@ t.test('netmap saves issued together: the newest lands, older ones are folded in
   t.same((await readdir(dir)).sort(), ['netmap.json'])
   await s.saveNetmap({ ...netmap(), version: 51 })
   t.equal((await s.loadNetmap())?.version, 51, 'a save after the burst starts a new write')
+})
+
+t.test('paced saves: a map that is not urgent waits for the interval; an urgent one or a flush writes at once', async (t) => {
+  const dir = await fresh()
+  // An interval no test run reaches: whatever lands below landed because it was urgent or flushed.
+  const s = await StateDir.open(dir, { netmapIntervalMs: 3_600_000 })
+  await s.saveNetmap({ ...netmap(), version: 1 }, false)
+  t.equal((await s.loadNetmap())?.version, 1, 'the first write does not wait')
+  let landed = false
+  const paced = s.saveNetmap({ ...netmap(), version: 2 }, false).then(() => { landed = true })
+  await s.saveIncarnation(1) // one more disk round trip: a write that did not wait would have started by now
+  t.equal((await s.loadNetmap())?.version, 1, 'a second map within the interval waits')
+  t.equal(landed, false)
+  await s.saveNetmap({ ...netmap(), version: 3 }, true)
+  await paced
+  t.equal((await s.loadNetmap())?.version, 3, 'an urgent map wakes the write, folding in the waiting one')
+  void s.saveNetmap({ ...netmap(), version: 4 }, false)
+  await s.flushNetmap()
+  t.equal((await s.loadNetmap())?.version, 4, 'flush writes the waiting map')
+  await s.flushNetmap()
+  t.same((await readdir(dir)).sort(), ['netmap.json', 'swim.json'])
+})
+
+t.test('mustSaveAtOnce: removals, departures and key or IP changes are urgent; additions, endpoints and health are not', (t) => {
+  const base = netmap()
+  const other = { ...base.nodes[0]!, id: 'n2', publicKey: generateKeyPair().publicKey, meshIp: '100.64.0.2' }
+  const two: typeof base = { ...base, version: 8, nodes: [base.nodes[0]!, other] }
+  const edit = (f: (n: typeof other) => typeof other): typeof base => ({ ...two, version: 9, nodes: [two.nodes[0]!, f(other)] })
+  t.equal(mustSaveAtOnce(null, base), true, 'the first map')
+  t.equal(mustSaveAtOnce(base, { ...base, epoch: 'f' }), true, 'a new controller epoch')
+  t.equal(mustSaveAtOnce(base, two), false, 'a node added')
+  t.equal(mustSaveAtOnce(two, base), true, 'a node removed')
+  t.equal(mustSaveAtOnce(two, edit(n => ({ ...n, health: 'control-lost' }))), false, 'health online -> control-lost')
+  t.equal(mustSaveAtOnce(two, edit(n => ({ ...n, endpoints: ['198.18.0.9:51820'] }))), false, 'an endpoint')
+  t.equal(mustSaveAtOnce(two, edit(n => ({ ...n, health: 'left' }))), true, 'a node left')
+  t.equal(mustSaveAtOnce(two, edit(n => ({ ...n, publicKey: generateKeyPair().publicKey }))), true, 'a key changed')
+  t.equal(mustSaveAtOnce(two, edit(n => ({ ...n, meshIp: '100.64.0.9' }))), true, 'a mesh IP changed')
+  t.end()
 })
