@@ -23,6 +23,7 @@ Flags:
   --proof-skew DUR            allowed registration clock skew (default 60s)
   --ip-quarantine DUR         a removed node's IP is not reused for (default 7d)
   --stream-ping DUR           keepalive on update channels (default 15s)
+  --netmap-interval DUR       least time between two netmap versions, 0ms = none (default 1s)
   --register-rate N           registrations per client IP per minute, 0 = unlimited (default ${DEFAULTS.registerRatePerMin})
   --auth-failures N           failed authentications per IP per minute before 429 (default ${DEFAULTS.authFailuresPerMin})
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)
@@ -45,6 +46,7 @@ export const command: Command = {
       'proof-skew': { type: 'string' },
       'ip-quarantine': { type: 'string' },
       'stream-ping': { type: 'string' },
+      'netmap-interval': { type: 'string' },
       'register-rate': { type: 'string' },
       'auth-failures': { type: 'string' },
       'log-level': { type: 'string' }
@@ -72,6 +74,7 @@ export const command: Command = {
       proofSkewMs: dur('proof-skew'),
       ipQuarantineMs: dur('ip-quarantine'),
       streamPingIntervalMs: dur('stream-ping'),
+      netmapIntervalMs: dur('netmap-interval'),
       registerRatePerMin: v['register-rate'] === undefined ? undefined : parseIntFlag(v['register-rate'], '--register-rate', 0, 1_000_000),
       authFailuresPerMin: v['auth-failures'] === undefined ? undefined : parseIntFlag(v['auth-failures'], '--auth-failures', 1, 1_000_000),
       logLevel: level

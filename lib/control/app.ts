@@ -112,7 +112,12 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   app.get('/v1/netmap', {
     schema: { summary: 'The full netmap', security: sec, response: { 200: S.netmap, ...errors } },
     preHandler: nodeAuth
-  }, async () => ctl.netmap.snapshot())
+  }, async () => {
+    // Read-your-writes for whoever asks outright: changes held by the netmap pacing are published first.
+    // The update channel does not do this, or every daemon connecting during a join would defeat the pacing.
+    ctl.netmap.flush()
+    return ctl.netmap.snapshot()
+  })
 
   app.get<{ Querystring: { epoch?: string, since?: number } }>('/v1/netmap/stream', {
     schema: {

@@ -29,6 +29,14 @@ export interface ControllerConfig {
   ipQuarantineMs: number
   /** Interval between `ping` lines on update channels. Default: 15000 (below typical 60 s idle timeouts of proxies and NAT). */
   streamPingIntervalMs: number
+  /**
+   * Least time between two published netmap versions, ms; 0 publishes every change on the next tick.
+   * Default: 1000. A lone change still goes out at once; changes arriving within the interval after a version
+   * are published together when it ends. Every version costs every daemon one apply, work proportional to
+   * the netmap, so a fleet joining or flapping at once gets one version a second rather than one per change:
+   * at N=200 that is the difference between a fraction of a core and all of it (docs/controller.md, "Netmap pacing").
+   */
+  netmapIntervalMs: number
   /** Deltas kept in memory for catch-up; older clients get a full map. Default: 1024 (20 min of one change per second). */
   deltaHistory: number
   /** An update channel whose unsent bytes exceed this is closed (the daemon reconnects and catches up). Default: 4 MiB. */
@@ -57,6 +65,7 @@ export const DEFAULTS: Omit<ControllerConfig, 'dataDir'> = {
   proofSkewMs: 60000,
   ipQuarantineMs: 7 * 86_400_000,
   streamPingIntervalMs: 15000,
+  netmapIntervalMs: 1000,
   deltaHistory: 1024,
   maxChannelBufferBytes: 4 * 1024 * 1024,
   bodyLimitBytes: 65536,
@@ -92,6 +101,7 @@ export function resolveConfig (input: ControllerConfigInput): ControllerConfig {
   positive(c, 'proofSkewMs', 1000)
   positive(c, 'ipQuarantineMs', 0)
   positive(c, 'streamPingIntervalMs', 100)
+  positive(c, 'netmapIntervalMs', 0)
   positive(c, 'deltaHistory', 1)
   positive(c, 'maxChannelBufferBytes', 65536)
   positive(c, 'bodyLimitBytes', 1024)

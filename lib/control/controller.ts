@@ -60,7 +60,7 @@ export class Controller {
     readonly adminKeyHash: string
   ) {
     this.commit = new GroupCommit(store)
-    this.netmap = new NetmapLog(this.epoch, config.cidr, config.deltaHistory, line => this.channels.broadcast(line))
+    this.netmap = new NetmapLog(this.epoch, config.cidr, config.deltaHistory, line => this.channels.broadcast(line), config.netmapIntervalMs)
     this.ipam = new Ipam(config.cidr, config.ipQuarantineMs)
     this.tokens = new TokenBook(clock)
     this.metrics = new ControllerMetrics({

@@ -1,7 +1,9 @@
 import type { Netmap, NetmapDelta, NetmapMessage, NodeRecord } from '../wire/netmap.js'
 
 /**
- * The versioned netmap and its recent history. Changes made in one tick are coalesced into one version;
+ * The versioned netmap and its recent history. Changes made in one tick are coalesced into one version, and
+ * versions are at least `minIntervalMs` apart: a change arriving sooner after the last version waits for the
+ * interval's end, together with every other change made meanwhile (a removal does not wait);
  * each version's delta is serialized once (one NDJSON line) and handed to `onDelta`, which writes the same
  * Buffer to every open channel. A client `since` a version still in history catches up with one merged
  * delta; anyone else gets the full map.
@@ -11,7 +13,9 @@ export class NetmapLog {
   private readonly pendingUpsert = new Map<string, NodeRecord>()
   private readonly pendingRemove = new Set<string>()
   private readonly history: NetmapDelta[] = []
-  private scheduled = false
+  /** The pending publication (an immediate or, within the interval, a timer), or null. */
+  private scheduled: { timed: boolean, cancel: () => void } | null = null
+  private lastPublishAt = -Infinity
   private snapshotCache: Netmap | null = null
   private version_ = 1
 
@@ -20,7 +24,10 @@ export class NetmapLog {
     readonly epoch: string,
     readonly cidr: string,
     private readonly historyLimit: number,
-    private readonly onDelta: (line: Buffer, delta: NetmapDelta) => void
+    private readonly onDelta: (line: Buffer, delta: NetmapDelta) => void,
+    private readonly minIntervalMs = 0,
+    /** Monotonic ms; the pacing is about real work per second, so it never follows a test's fake clock. */
+    private readonly now: () => number = () => performance.now()
   ) {}
 
   /** Sets the records of version 1 at start-up (no delta is published). */
@@ -48,16 +55,20 @@ export class NetmapLog {
     this.schedule()
   }
 
-  /** Stages the removal of `id`. */
+  /**
+   * Stages the removal of `id`. Removals are not paced: an operator removing a node (a lost laptop, a
+   * leaked key) wants it out of every peer's WireGuard now, and removals are rare.
+   */
   remove (id: string): void {
     this.pendingUpsert.delete(id)
     if (this.nodes.has(id)) this.pendingRemove.add(id)
-    this.schedule()
+    this.schedule(true)
   }
 
   /** Publishes staged changes as one new version now (normally done on the next tick). */
   flush (): void {
-    this.scheduled = false
+    this.scheduled?.cancel()
+    this.scheduled = null
     if (this.pendingUpsert.size === 0 && this.pendingRemove.size === 0) return
     const delta: NetmapDelta = {
       epoch: this.epoch,
@@ -71,6 +82,7 @@ export class NetmapLog {
     for (const id of delta.remove) this.nodes.delete(id)
     for (const n of delta.upsert) this.nodes.set(n.id, n)
     this.version_ = delta.to
+    this.lastPublishAt = this.now()
     this.snapshotCache = null
     this.history.push(delta)
     if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit)
@@ -105,10 +117,18 @@ export class NetmapLog {
     return { type: 'delta', epoch: this.epoch, from: since, to: this.version_, upsert: [...upsert.values()], remove: [...remove] }
   }
 
-  private schedule (): void {
-    if (this.scheduled) return
-    this.scheduled = true
-    setImmediate(() => this.flush())
+  private schedule (now = false): void {
+    if (this.scheduled !== null && !(now && this.scheduled.timed)) return
+    this.scheduled?.cancel()
+    const wait = now ? 0 : this.lastPublishAt + this.minIntervalMs - this.now()
+    if (wait <= 0) {
+      const im = setImmediate(() => this.flush())
+      this.scheduled = { timed: false, cancel: () => clearImmediate(im) }
+    } else {
+      const timer = setTimeout(() => this.flush(), wait)
+      timer.unref()
+      this.scheduled = { timed: true, cancel: () => clearTimeout(timer) }
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { call, joinNode, openStream, start, token } from './helpers.js'
 
-t.test('stream: full map first, then each change as a delta within a second', async (t) => {
+t.test('stream: full map first, then each change as a delta within the pacing interval and a second', async (t) => {
   const c = await start(t)
   const a = await joinNode(c, 'a')
   const s = await openStream(c.url, a.credential)
@@ -15,8 +15,9 @@ t.test('stream: full map first, then each change as a delta within a second', as
 
   const t0 = Date.now()
   const b = await joinNode(c, 'b')
-  const d = await s.next(1000)
-  t.ok(Date.now() - t0 < 1000, 'delta arrived within a second of the registration')
+  // a's version went out moments ago, so b's waits for the rest of the pacing interval (netmapIntervalMs, 1 s).
+  const d = await s.next(2000)
+  t.ok(Date.now() - t0 < 2000, 'delta arrived within the pacing interval and a second of the registration')
   t.comment(`registration (sign + HTTP) to delta on the channel: ${Date.now() - t0} ms`)
   if (d.type !== 'delta') throw new Error(`expected delta, got ${d.type}`)
   t.equal(d.from, first.netmap.version)
@@ -29,12 +30,12 @@ t.test('stream: catch-up from a recent version is one merged delta; current vers
   const c = await start(t)
   const tok = await token(c, { reusable: true })
   const a = await joinNode(c, 'a', tok)
-  await new Promise(resolve => setImmediate(resolve))
+  c.controller.netmap.flush()
   const v = c.controller.netmap.version
   const epoch = c.controller.epoch
   const b = await joinNode(c, 'b', tok)
   const cc = await joinNode(c, 'c', tok)
-  await new Promise(resolve => setImmediate(resolve))
+  c.controller.netmap.flush()
 
   const s1 = await openStream(c.url, a.credential, `?epoch=${epoch}&since=${v}`)
   t.teardown(() => s1.close())
@@ -57,9 +58,9 @@ t.test('stream: a version older than the delta history gets the full map', async
   const c = await start(t, { deltaHistory: 2 })
   const tok = await token(c, { reusable: true })
   const a = await joinNode(c, 'a', tok)
-  await new Promise(resolve => setImmediate(resolve))
+  c.controller.netmap.flush()
   const v = c.controller.netmap.version
-  for (let i = 0; i < 4; i++) { await joinNode(c, `x${i}`, tok); await new Promise(resolve => setImmediate(resolve)) }
+  for (let i = 0; i < 4; i++) { await joinNode(c, `x${i}`, tok); c.controller.netmap.flush() }
   const s = await openStream(c.url, a.credential, `?epoch=${c.controller.epoch}&since=${v}`)
   t.teardown(() => s.close())
   const m = await s.next()
@@ -70,20 +71,20 @@ t.test('stream: a version older than the delta history gets the full map', async
 t.test('heartbeats without changes do not bump the netmap; endpoint changes do', async (t) => {
   const c = await start(t)
   const a = await joinNode(c, 'a')
-  await new Promise(resolve => setImmediate(resolve))
+  c.controller.netmap.flush()
   const v = c.controller.netmap.version
   for (let i = 0; i < 3; i++) {
     const r = await call(c.url, 'POST', '/v1/heartbeat', { endpoints: ['198.18.0.2:51820'], listenPort: 51820 }, a.credential)
     t.equal(r.status, 200)
     t.same(r.json, { epoch: c.controller.epoch, version: v, heartbeatIntervalMs: 5000 })
   }
-  await new Promise(resolve => setImmediate(resolve))
+  c.controller.netmap.flush()
   t.equal(c.controller.netmap.version, v)
   const s = await openStream(c.url, a.credential, `?epoch=${c.controller.epoch}&since=${v}`)
   t.teardown(() => s.close())
   await s.next()
   await call(c.url, 'POST', '/v1/heartbeat', { endpoints: ['198.18.0.3:51820'], listenPort: 51821 }, a.credential)
-  const d = await s.next(1000)
+  const d = await s.next(2000) // within the netmap pacing interval (1 s) of the last version, plus slack
   t.match(d, { type: 'delta', from: v, upsert: [{ id: a.nodeId, endpoints: ['198.18.0.3:51820'], observedEndpoint: '127.0.0.1:51821' }] })
 })
 
@@ -92,6 +93,7 @@ t.test('removing a node: its stream closes, its credential fails, others get a r
   const tok = await token(c, { reusable: true })
   const a = await joinNode(c, 'a', tok)
   const b = await joinNode(c, 'b', tok)
+  c.controller.netmap.flush() // b's record is out (not held by the pacing), so there is something to remove
   const sa = await openStream(c.url, a.credential)
   const sb = await openStream(c.url, b.credential)
   t.teardown(() => { sa.close(); sb.close() })
