@@ -91,7 +91,7 @@ export const simRunCommand: Command = {
     const logStream = createWriteStream(join(outDir, 'sim.log'))
     const log = createLogger({ level: 'info', name: 'weft-sim', destination: logStream })
     const progress = new Progress(process.stderr)
-    if (profile.dense) progress.note(`${nodes} nodes on ${cpus().length} cores: daemons run with ${describeDaemonRun(profileArgs(profile), profile.env)} (docs/sim.md, "Many nodes on few cores")`)
+    if (profile.dense) progress.note(`${nodes} nodes on ${cpus().length} cores: daemons run with ${describeDaemonRun(profileArgs(profile), profile.env, profile.nice)} (docs/sim.md, "Many nodes on few cores")`)
     try {
       const report = await runSim({
         nodes,
@@ -105,6 +105,7 @@ export const simRunCommand: Command = {
         daemonNodeFlags: nodeFlags,
         daemonArgs: profileArgs(profile),
         daemonEnv: profile.env,
+        daemonNice: profile.nice,
         settleMs: PRESETS[profile.swimPreset]!().joinGraceMs,
         graceMs: 10_000,
         clock: systemClock,

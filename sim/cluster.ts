@@ -6,7 +6,7 @@
  */
 import { openSync, closeSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { setPriority, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -34,6 +34,12 @@ export interface MeshOptions {
   daemonArgs?: string[]
   /** Extra environment for every daemon, inherited by the wireguard-go it starts (e.g. GOMAXPROCS). Default: none. */
   daemonEnv?: Record<string, string>
+  /**
+   * CPU niceness of every daemon, inherited by the wireguard-go it starts. Default: 0. The sim raises it on a
+   * dense host so that the controller and the harness, which in a real fleet have machines of their own, are
+   * not starved by hundreds of nodes (sim/run/density.ts).
+   */
+  daemonNice?: number
   /** Daemons' --log-level. Default: 'debug', so tests can read every event. */
   daemonLogLevel?: string
   /** Controller's --log-level. Default: 'debug'. */
@@ -112,6 +118,10 @@ export class Mesh {
       '--hostname', `node-${i}`, '--log-level', this.opts.daemonLogLevel ?? 'debug', ...(this.opts.daemonArgs ?? []), ...(opts.extra ?? [])]
     if (opts.join !== false) args.push('--join-token', await this.token())
     const child = this.spawnLogged(this.ns(i), `n${i}`, args, this.opts.daemonNodeFlags, this.opts.daemonEnv)
+    // Set before the daemon gets far enough to start its wireguard-go, which inherits it.
+    if ((this.opts.daemonNice ?? 0) !== 0 && child.pid !== undefined) {
+      try { setPriority(child.pid, this.opts.daemonNice!) } catch { /* it already exited; its exit is what the caller sees */ }
+    }
     this.daemons.set(i, child)
     return child
   }

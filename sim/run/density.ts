@@ -14,8 +14,8 @@
  *   with GOMAXPROCS=1 (daemon 0.30 % and 0.27 %). One core is plenty for a tunnel's worth of SWIM traffic.
  *
  * Above DENSE_NODES_PER_CORE nodes per core, the sim therefore runs its daemons with `--swim-preset lan
- * --keepalive 120` and GOMAXPROCS=1 in their environment (which the wireguard-go they start inherits), and
- * the report says so (params.daemonArgs, params.daemonEnv). Figures from such runs are `lan`-preset
+ * --keepalive 120`, GOMAXPROCS=1 in their environment and at nice DENSE_NICE (both inherited by the
+ * wireguard-go they start), and the report says so (params.daemonArgs, params.daemonEnv, params.daemonNice). Figures from such runs are `lan`-preset
  * figures: detection takes about 5x longer than with `mesh` (docs/swim.md).
  */
 
@@ -28,6 +28,8 @@ export interface DaemonProfile {
   keepaliveSeconds: number
   /** Environment for every daemon (and its wireguard-go). */
   env: Record<string, string>
+  /** CPU niceness of every daemon and its wireguard-go (0 = the controller's and the harness's). */
+  nice: number
   /** Whether the dense-host values were chosen (rather than Weft's defaults). */
   dense: boolean
 }
@@ -39,13 +41,25 @@ export function densityProfile (nodes: number, cores: number, override: Partial<
     swimPreset: override.swimPreset ?? (dense ? 'lan' : 'mesh'),
     keepaliveSeconds: override.keepaliveSeconds ?? (dense ? 120 : 25),
     env: dense ? { GOMAXPROCS: '1' } : {},
+    nice: dense ? DENSE_NICE : 0,
     dense
   }
 }
 
-/** Daemon flags and environment as one line for people: `--swim-preset lan --keepalive 120 GOMAXPROCS=1`. */
-export function describeDaemonRun (args: readonly string[], env: Readonly<Record<string, string>>): string {
-  return [...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ')
+/**
+ * Niceness of the daemons on a dense host. In a fleet the controller has a machine of its own; here it is one
+ * process among N daemons and N wireguard-go under the kernel's fair scheduler, so at N=200 it got about 1/400
+ * of the CPU and stopped answering: in one N=200 join (seed 1) 70 daemons never registered (4121 timed-out
+ * `GET /v1/info`) and the controller's late view of heartbeats flipped nodes between online and control-lost
+ * 2743 times, each flip a netmap version for every daemon. At nice 10 a daemon weighs about 1/9 of a nice-0
+ * process, so the controller and the harness (observer, pings) get the CPU they ask for; the daemons share the rest
+ * as nodes of one fleet would share a data centre.
+ */
+export const DENSE_NICE = 10
+
+/** Daemon flags, environment and niceness as one line for people: `--swim-preset lan --keepalive 120 GOMAXPROCS=1 nice 10`. */
+export function describeDaemonRun (args: readonly string[], env: Readonly<Record<string, string>>, nice = 0): string {
+  return [...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...(nice !== 0 ? [`nice ${nice}`] : [])].join(' ')
 }
 
 /** The `weft daemon` flags of a profile. */
