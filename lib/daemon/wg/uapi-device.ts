@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto'
 import { DeviceError, PeerApplyError } from '../../errors.js'
 import { uapiRequest, uapiSocketPath } from './uapi-socket.js'
 import type { Logger } from '../../log.js'
 import type { DeviceState, InterfaceConfig, PeerOp, WireGuardDevice } from './device.js'
 import { opKey } from './device.js'
-import { GET_REQUEST, buildSetInterface, buildSetOp, parseErrno, parseGet, publicKeyOfHex } from './uapi.js'
+import { GET_REQUEST, buildSetInterface, buildSetOp, parseErrno, parseGet, rememberPublicKey } from './uapi.js'
 import { ipCmd, run, type Netns } from './exec.js'
 import { socketOwners, stopWireguardGo } from './wireguard-go.js'
 
@@ -27,12 +26,8 @@ export class UapiDevice implements WireGuardDevice {
   private readonly sockPath: string
   private readonly netns: Netns
   private readonly log: Logger
-  /**
-   * Deriving a public key imports the private key into OpenSSL: most of a read's cost when the daemon reads
-   * its device several times a second. The device keeps its key, so its last derivation is remembered, keyed
-   * by a digest so the private key itself is not held.
-   */
-  private derived: { digest: string, publicKey: string } | null = null
+  /** The daemon reads its device several times a second; deriving its public key each time was most of a read. */
+  private readonly publicKeyOf = rememberPublicKey()
 
   constructor (opts: UapiDeviceOptions) {
     this.ifname = opts.ifname
@@ -44,13 +39,7 @@ export class UapiDevice implements WireGuardDevice {
 
   /** Reads the device over `get=1`. */
   async get (): Promise<DeviceState> {
-    return parseGet(await uapiRequest(this.sockPath, GET_REQUEST), hex => this.publicKeyOf(hex))
-  }
-
-  private publicKeyOf (hex: string): string {
-    const digest = createHash('sha256').update(hex).digest('base64')
-    if (this.derived?.digest !== digest) this.derived = { digest, publicKey: publicKeyOfHex(hex) }
-    return this.derived.publicKey
+    return parseGet(await uapiRequest(this.sockPath, GET_REQUEST), this.publicKeyOf)
   }
 
   /** One `set=1` per op; stops at the first errno and says how many went through. */

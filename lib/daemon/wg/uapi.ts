@@ -4,6 +4,7 @@
  *
  * A reply is `key=value` lines ending with `errno=N` and an empty line. Keys are hex on the wire.
  */
+import { createHash } from 'node:crypto'
 import { hexToKey, keyToHex, publicKeyFor } from '../../wire/keys.js'
 import { DeviceError } from '../../errors.js'
 import type { DeviceState, DevicePeer, InterfaceConfig, PeerOp } from './device.js'
@@ -73,6 +74,20 @@ function num (key: string, value: string): number {
 /** The public key of a UAPI `private_key` value (64 hex characters). */
 export function publicKeyOfHex (hex: string): string {
   return publicKeyFor(hexToKeyChecked(hex))
+}
+
+/**
+ * A `publicKeyOf` for parseGet that remembers its last derivation. Deriving imports the private key into
+ * OpenSSL (~0.8 ms), most of a read's cost for whoever reads a device often; a device keeps its key, so one
+ * entry per device suffices. Keyed by a digest, so the private key itself is not held.
+ */
+export function rememberPublicKey (): (privateHex: string) => string {
+  let last: { digest: string, publicKey: string } | null = null
+  return hex => {
+    const digest = createHash('sha256').update(hex).digest('base64')
+    if (last?.digest !== digest) last = { digest, publicKey: publicKeyOfHex(hex) }
+    return last.publicKey
+  }
 }
 
 /**
