@@ -41,10 +41,14 @@ const LEAVE_GOSSIP_MS = 2000
 export class Daemon {
   readonly startedAt: number
   private netmap: Netmap | null = null
+  /** The netmap's nodes by id: every SWIM event looks one up for its log line. */
+  private nodesById = new Map<string, NodeRecord>()
   private netmapAppliedAt: number | null = null
   private lastError: string | null = null
   private reconciling = false
   private reconcileAgain = false
+  /** Who SWIM held dead or left when the last reconcile computed the peer set. */
+  private lastDown: ReadonlySet<string> = new Set()
   private deadTimer: NodeJS.Timeout | undefined
   private readonly evidence: Evidence
   private readonly handshakes: HandshakeWatch
@@ -197,12 +201,13 @@ export class Daemon {
   }
 
   private node (id: string): NodeRecord | undefined {
-    return this.netmap?.nodes.find(n => n.id === id)
+    return this.nodesById.get(id)
   }
 
   private applyNetmap (map: Netmap, source: 'full' | 'delta' | 'disk'): void {
     const prev = this.netmap
     this.netmap = map
+    this.nodesById = new Map(map.nodes.map(n => [n.id, n]))
     const now = this.deps.clock.now()
     this.netmapAppliedAt = now
     this.swim.setMembers(now, swimMembers(map))
@@ -229,7 +234,10 @@ export class Daemon {
       this.evidence.onSuspect()
       return
     }
-    this.scheduleReconcile()
+    // Only a change in who is down changes the peer set (a suspect keeps its tunnel): a refuted suspicion's
+    // `alive`, one per member per false suspicion, costs no reconcile.
+    const down = ev.type === 'dead' || ev.type === 'left'
+    if (down !== this.lastDown.has(ev.id)) this.scheduleReconcile()
   }
 
   private onUnderlayAlive (id: string, incarnation: number): void {
@@ -246,6 +254,7 @@ export class Daemon {
         this.reconcileAgain = false
         if (this.netmap === null || this.stopping) break
         const down = new Set(this.swim.members().filter(m => m.state === 'dead' || m.state === 'left').map(m => m.id))
+        this.lastDown = down
         const want = this.revoked ? { peers: [], excluded: [] } : desired(this.netmap, down, this.identity.nodeId, { keepaliveSeconds: this.cfg.keepaliveSeconds })
         const res = await this.reconciler.reconcile(want)
         this.handshakes.removed(res.applied.flatMap(c => c.op.kind === 'remove' ? [c.op.publicKey] : []))
