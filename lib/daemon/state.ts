@@ -37,9 +37,9 @@ export interface StateDirOptions {
  */
 export function mustSaveAtOnce (prev: Netmap | null, next: Netmap): boolean {
   if (prev === null || prev.epoch !== next.epoch) return true
-  const now = new Map(next.nodes.map(n => [n.id, n]))
+  const byId = new Map(next.nodes.map(n => [n.id, n]))
   for (const p of prev.nodes) {
-    const n = now.get(p.id)
+    const n = byId.get(p.id)
     if (n === undefined || n.publicKey !== p.publicKey || n.meshIp !== p.meshIp) return true
     if (n.health !== p.health && (n.health === 'left' || n.health === 'removed')) return true
   }
