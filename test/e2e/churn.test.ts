@@ -23,7 +23,7 @@ t.test('continuous ping survives 100 peers added, updated and removed around it'
   const ip1 = (await mesh.status(1)).node.meshIp
   await waitFor('0 pings 1', async () => await mesh.ping(0, ip1), 20_000, 200)
 
-  const argv = inNetns(mesh.ns(0), ['ping', '-q', '-i', '0.01', '-W', '1', ip1])
+  const argv = inNetns(mesh.ns(0), ['ping', '-i', '0.01', '-W', '1', ip1])
   const ping = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] })
   let out = ''
   ping.stdout.on('data', (c: Buffer) => { out += c.toString() })
@@ -43,9 +43,13 @@ t.test('continuous ping survives 100 peers added, updated and removed around it'
   const m = /(\d+) packets transmitted, (\d+) received/.exec(out)
   t.ok(m, 'ping summary')
   const sent = Number(m![1]); const received = Number(m![2])
-  t.comment(`continuous ping 0->1 during churn: ${received}/${sent} (lost ${sent - received})`)
+  // By sequence number: the last request may have left microseconds before SIGINT stopped ping, which then
+  // counts it lost although its reply had no time to come back; every earlier one had a second (-W 1).
+  const replied = new Set([...out.matchAll(/bytes from .* icmp_seq=(\d+) /g)].map(x => Number(x[1])))
+  const missing = Array.from({ length: Math.max(0, sent - 1) }, (_, i) => i + 1).filter(seq => !replied.has(seq))
+  t.comment(`continuous ping 0->1 during churn: ${received}/${sent} (lost ${sent - received}; last request ${replied.has(sent) ? 'answered' : 'in flight at the stop'})`)
   t.ok(sent > 300, 'the ping ran through the churn')
-  t.equal(received, sent, 'no packet lost')
+  t.same(missing, [], 'no packet lost before the stop')
 
   for (const n of [0, 1]) {
     const count = (ev: string): number => mesh.events(`n${n}`, ev).filter(e => fake.has(e.nodeId as string)).length
