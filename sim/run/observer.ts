@@ -31,9 +31,9 @@ export interface ObserverOptions {
 /**
  * Read cadence for N nodes: one pass costs about N UAPI gets of N-1 peers each, so it grows with N^2 bytes
  * and the reading itself competes with the mesh for the CPU. Default: 200 ms up to 20 nodes (a tenth of a
- * ~2 s detection), N*10 ms above, capped at 2000 ms. Measured at 199 peers: one get costs wireguard-go
- * 1.2 ms and the reader 1.7 ms (72 KiB of reply), so a pass at N=200 is 0.6 CPU-seconds: 30 % of a core
- * at the cap, while the `lan` preset those runs use detects in 10-20 s.
+ * ~2 s detection), N*10 ms above, capped at 2000 ms. At 199 peers one get costs wireguard-go 0.8 ms and
+ * the reader 1.3 ms (66 KiB of reply; `node dist/bench/uapi-cost.js 200`), so a pass at N=200 is 0.4
+ * CPU-seconds: 20 % of a core at the cap, while the `lan` preset those runs use detects in 10-20 s.
  */
 export function defaultTickMs (nodes: number): number {
   return Math.min(2000, Math.max(200, nodes * 10))
