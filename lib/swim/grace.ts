@@ -28,6 +28,17 @@ export class JoinGrace {
     this.prune(now)
   }
 
+  /**
+   * `id` came back from dead or left at `now`: the daemon removed its tunnel and is adding it again, so a
+   * failed probe says as little as it does about a member that just joined. A fresh grace, ended by its first ack.
+   */
+  revived (id: string, now: number): void {
+    this.answeredFirst.delete(id)
+    this.newcomers.delete(id) // re-inserted last, keeping the map ordered by start time for prune
+    this.newcomers.set(id, now)
+    this.prune(now)
+  }
+
   /** `id` answered us (an ack through its tunnel): its grace is over. */
   ended (id: string): void {
     if (!this.newcomers.delete(id) && this.firstAt !== undefined) this.answeredFirst.add(id)

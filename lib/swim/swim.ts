@@ -438,6 +438,7 @@ export class Swim {
     m.from = u.from
     if (prev !== u.state) m.since = now
     if (u.state === 'alive') { this.notAlive.delete(m.id); m.tellDead = false } else this.notAlive.add(m.id)
+    if (u.state === 'alive' && (prev === 'dead' || prev === 'left')) this.grace.revived(m.id, now)
     if (m.suspicion !== undefined) { m.suspicion = undefined; this.timers.cancel('suspicion', m.id) }
     switch (u.state) {
       case 'suspect': {

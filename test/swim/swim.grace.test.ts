@@ -67,3 +67,19 @@ t.test('joinGraceMs 0 turns the grace off', async t => {
   runAlone(s, 0, 1000, events)
   t.ok(events.some(e => e.type === 'suspect' && e.id === 'b' && e.at < 1000))
 })
+
+t.test('a member back from dead gets a fresh grace: its tunnel is being re-added', async t => {
+  const s = new Swim({ config: graced(2000), self: { id: 'a', addr: '100.64.0.1:7946' }, incarnation: 0, random: new SeededRandom(5) })
+  const events: SwimEvent[] = []
+  s.setMembers(0, [{ id: 'b', addr: '100.64.0.2:7946' }])
+  runAlone(s, 0, 60_000, events)
+  t.equal(s.member('b')?.state, 'dead', 'b never answered: dead')
+  // Its restart announcement over the underlay arrives before its new tunnel works (the daemon's case).
+  t.equal(s.noteAlive(60_000, 'b', 1), true)
+  const before = events.length
+  runAlone(s, 60_000, 61_900, events)
+  t.equal(events.slice(before).filter(e => e.type === 'suspect').length, 0, 'no accusation inside the fresh grace')
+  runAlone(s, 61_900, 70_000, events)
+  const again = events.slice(before).find(e => e.type === 'suspect' && e.id === 'b')
+  t.ok(again !== undefined && again.at >= 62_000, `accused again only after the grace, at ${again?.at}`)
+})
