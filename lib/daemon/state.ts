@@ -17,9 +17,9 @@ import { checkNetmap } from './netmap-check.js'
 
 /**
  * Default pacing of netmap writes: 2000 ms. At 200 nodes one synced write costs ~3 ms of CPU and ~50 ms of
- * disk, and a joining fleet sends about a delta a second to every daemon. What a crash can lose is the last
- * 2 s of additions, endpoint and health changes, which the controller sends again at reconnect; what must
- * not come back from disk (a removed node, a changed key) is written at once (mustSaveAtOnce).
+ * disk, and a node flapping between health states sends every daemon a version a second. What a crash can
+ * lose is the last 2 s of endpoint and health changes, which the controller sends again at reconnect; any
+ * change to who is in the mesh is written at once (mustSaveAtOnce).
  */
 export const NETMAP_WRITE_INTERVAL_MS = 2000
 
@@ -31,12 +31,13 @@ export interface StateDirOptions {
 }
 
 /**
- * Whether `next` must be on disk at once rather than at the paced interval: it is the first map, or it
- * removes a node, takes one out (left, removed), or changes a node's key or mesh IP. A daemon restarted from
- * an older file would otherwise bring back a peer the controller took away.
+ * Whether `next` must be on disk at once rather than at the paced interval: it is the first map, or it adds
+ * or removes a node, takes one out (left, removed), or changes a node's key or mesh IP. A daemon restarted
+ * from an older file would otherwise bring back a peer the controller took away, or remove a live peer that
+ * was added since (seen in the kill -9 e2e test: two pings lost). Only health and endpoint changes wait.
  */
 export function mustSaveAtOnce (prev: Netmap | null, next: Netmap): boolean {
-  if (prev === null || prev.epoch !== next.epoch) return true
+  if (prev === null || prev.epoch !== next.epoch || prev.nodes.length !== next.nodes.length) return true
   const byId = new Map(next.nodes.map(n => [n.id, n]))
   for (const p of prev.nodes) {
     const n = byId.get(p.id)

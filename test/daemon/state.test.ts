@@ -111,14 +111,14 @@ t.test('paced saves: a map that is not urgent waits for the interval; an urgent 
   t.same((await readdir(dir)).sort(), ['netmap.json', 'swim.json'])
 })
 
-t.test('mustSaveAtOnce: removals, departures and key or IP changes are urgent; additions, endpoints and health are not', (t) => {
+t.test('mustSaveAtOnce: any change to who is in the mesh is urgent; endpoints and health are not', (t) => {
   const base = netmap()
   const other = { ...base.nodes[0]!, id: 'n2', publicKey: generateKeyPair().publicKey, meshIp: '100.64.0.2' }
   const two: typeof base = { ...base, version: 8, nodes: [base.nodes[0]!, other] }
   const edit = (f: (n: typeof other) => typeof other): typeof base => ({ ...two, version: 9, nodes: [two.nodes[0]!, f(other)] })
   t.equal(mustSaveAtOnce(null, base), true, 'the first map')
   t.equal(mustSaveAtOnce(base, { ...base, epoch: 'f' }), true, 'a new controller epoch')
-  t.equal(mustSaveAtOnce(base, two), false, 'a node added')
+  t.equal(mustSaveAtOnce(base, two), true, 'a node added: a restart from the older file would remove its live tunnel')
   t.equal(mustSaveAtOnce(two, base), true, 'a node removed')
   t.equal(mustSaveAtOnce(two, edit(n => ({ ...n, health: 'control-lost' }))), false, 'health online -> control-lost')
   t.equal(mustSaveAtOnce(two, edit(n => ({ ...n, endpoints: ['198.18.0.9:51820'] }))), false, 'an endpoint')
