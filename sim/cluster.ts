@@ -16,6 +16,7 @@ import type { DaemonStatus } from '../lib/daemon/status.js'
 import { silentLogger, type Logger } from '../lib/log.js'
 import { uapiSocketPath } from '../lib/daemon/wg/uapi-socket.js'
 import { socketOwners } from '../lib/daemon/wg/wireguard-go.js'
+import { wireguardPidsByIface } from './run/procscan.js'
 import { waitFor } from './wait.js'
 
 /** The compiled CLI, run with this Node. */
@@ -138,6 +139,17 @@ export class Mesh {
   async wireguardPids (i: number): Promise<number[]> {
     const sock = uapiSocketPath(this.ifname(i))
     return (await socketOwners(new Set([sock]))).get(sock) ?? []
+  }
+
+  /** Pids of every running daemon. */
+  daemonPids (): number[] {
+    return [...this.daemons.values()].map(c => c.pid).filter((p): p is number => p !== undefined)
+  }
+
+  /** Pids of every wireguard-go serving one of this mesh's interfaces (a synchronous /proc scan, sim/run/procscan.ts). */
+  allWireguardPids (): number[] {
+    const names = new Set(Array.from({ length: this.world.nodes }, (_, i) => this.ifname(i)))
+    return [...wireguardPidsByIface(names).values()].flat()
   }
 
   /** Crashes node `i`: SIGKILL to its daemon and its wireguard-go, as if the host lost power. */

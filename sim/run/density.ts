@@ -15,8 +15,9 @@
  *
  * Above DENSE_NODES_PER_CORE nodes per core, the sim therefore runs its daemons with `--swim-preset lan
  * --keepalive 120`, GOMAXPROCS=1 in their environment and at nice DENSE_NICE (both inherited by the
- * wireguard-go they start), and the report says so (params.daemonArgs, params.daemonEnv, params.daemonNice). Figures from such runs are `lan`-preset
- * figures: detection takes about 5x longer than with `mesh` (docs/swim.md).
+ * wireguard-go they start), and the report says so (params.daemonArgs, params.daemonEnv, params.daemonNice).
+ * Figures from such runs are `lan`-preset figures: detection takes about 5x longer than with `mesh`
+ * (docs/swim.md).
  */
 
 /** Nodes per core up to which the daemons run Weft's defaults. At 25 (N=50 here) the mesh idles at about 0.8 of a core. */

@@ -16,16 +16,24 @@ function clockTicks (): number {
   return ticksPerSecond
 }
 
+/**
+ * CPU time of `pid` ('self' = this process) in ms from /proc/<pid>/stat: utime + stime, plus cutime + cstime
+ * (its waited-for children) when `children`. Throws when the process is gone.
+ */
+function statCpuMs (pid: number | 'self', children: boolean): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name, which may contain spaces: utime, stime, cutime, cstime are fields 14-17 overall.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(rest[11]) + Number(rest[12]) + (children ? Number(rest[13]) + Number(rest[14]) : 0)
+  return ticks * 1000 / clockTicks()
+}
+
 /** Reads `pid`'s RSS and CPU time; null when it is gone. */
 export function readProc (pid: number): ProcReading | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const rss = /VmRSS:\s+(\d+) kB/.exec(status)
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Fields after the command name, which may contain spaces: utime and stime are fields 14 and 15 overall.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const ticks = Number(rest[11]) + Number(rest[12])
-    return { rssKb: rss === null ? 0 : Number(rss[1]), cpuMs: ticks * 1000 / clockTicks() }
+    return { rssKb: rss === null ? 0 : Number(rss[1]), cpuMs: statCpuMs(pid, false) }
   } catch {
     return null
   }
@@ -80,16 +88,14 @@ export function machineBusyMs (): number {
 
 /** CPU time, ms, of this process and its finished children (ip, nft, fping: everything the harness ran). */
 export function harnessCpuMs (): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8')
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) * 1000 / clockTicks()
+  return statCpuMs('self', true)
 }
 
-/** CPU seconds used by one group of processes so far (the ones still running). */
-export function groupCpuS (pids: readonly number[]): number {
+/** CPU time, ms, used by one group of processes so far (the ones still running). */
+export function groupCpuMs (pids: readonly number[]): number {
   let ms = 0
   for (const pid of pids) ms += readProc(pid)?.cpuMs ?? 0
-  return Math.round(ms / 100) / 10
+  return ms
 }
 
 /**

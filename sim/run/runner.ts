@@ -16,8 +16,7 @@ import { Intent } from './intent.js'
 import { PeerObserver } from './observer.js'
 import type { Progress } from './progress.js'
 import { checkPairs } from './reach.js'
-import { groupCpuS, harnessCpuMs, machineBusyMs, memAvailableKb, type CpuLedger } from './resources.js'
-import { wireguardPidsByIface } from './procscan.js'
+import { groupCpuMs, harnessCpuMs, machineBusyMs, memAvailableKb, type CpuLedger } from './resources.js'
 import { ReachSampler, ResourceSampler } from './samplers.js'
 import { healthColumn } from '../report/analyze.js'
 import { buildReport, type Report } from '../report/build.js'
@@ -77,14 +76,14 @@ async function logFailedPairs (mesh: Mesh, failed: ReadonlyArray<[number, number
 
 /** CPU seconds spent since `start` by the machine and the harness, and so far by the mesh's processes. */
 function cpuSince (mesh: Mesh, start: { machine: number, harness: number }): CpuLedger {
-  const wg = wireguardPidsByIface(new Set(Array.from({ length: mesh.world.nodes }, (_, i) => mesh.ifname(i))))
   const ctl = mesh.controller?.pid
+  const s = (ms: number): number => Math.round(ms / 100) / 10
   return {
-    machine: Math.round((machineBusyMs() - start.machine) / 100) / 10,
-    controller: groupCpuS(ctl === undefined ? [] : [ctl]),
-    daemons: groupCpuS([...mesh.daemons.values()].map(c => c.pid).filter((p): p is number => p !== undefined)),
-    wireguard: groupCpuS([...wg.values()].flat()),
-    harness: Math.round((harnessCpuMs() - start.harness) / 100) / 10
+    machine: s(machineBusyMs() - start.machine),
+    controller: s(groupCpuMs(ctl === undefined ? [] : [ctl])),
+    daemons: s(groupCpuMs(mesh.daemonPids())),
+    wireguard: s(groupCpuMs(mesh.allWireguardPids())),
+    harness: s(harnessCpuMs() - start.harness)
   }
 }
 
@@ -106,8 +105,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   // world's asynchronous sweep still has to do.
   const onSignal = (): void => {
     for (const c of mesh.daemons.values()) c.kill('SIGKILL')
-    const wg = wireguardPidsByIface(new Set(Array.from({ length: n }, (_, i) => mesh.ifname(i))))
-    for (const pid of [...wg.values()].flat()) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
+    for (const pid of mesh.allWireguardPids()) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
     if (!o.keep) rmSync(mesh.dir, { recursive: true, force: true })
   }
   process.once('SIGINT', onSignal)
@@ -224,8 +222,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     // Daemons leave their wireguard-go running by design; end those first (by this run's interface names),
     // so the world's own socket-inode sweep finds nothing left.
     await Promise.all([...mesh.daemons.keys()].map(async i => await mesh.stopDaemon(i, 'SIGKILL')))
-    const wg = wireguardPidsByIface(new Set(Array.from({ length: n }, (_, i) => mesh.ifname(i))))
-    for (const pid of [...wg.values()].flat()) { try { process.kill(pid, 'SIGTERM') } catch { /* gone */ } }
+    for (const pid of mesh.allWireguardPids()) { try { process.kill(pid, 'SIGTERM') } catch { /* gone */ } }
     await mesh.destroy({ keepDir: o.keep })
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)

@@ -10,7 +10,6 @@ import { SeededRandom, shuffle } from '../../lib/swim/random.js'
 
 /** Targets pinged from each sampled source per tick. */
 const TARGETS_PER_SOURCE = 4
-import { wireguardPidsByIface } from './procscan.js'
 
 /** A loop that runs `once` then waits so that iterations start `everyMs` apart, until stopped. */
 abstract class Loop {
@@ -82,11 +81,10 @@ export class ResourceSampler extends Loop {
     const { mesh } = this.d
     // Restarted nodes get a new wireguard-go; every third sample looks again.
     if (this.refreshes++ % 3 === 0 || this.wgPids.length === 0) {
-      const names = new Set(Array.from({ length: mesh.world.nodes }, (_, i) => mesh.ifname(i)))
-      this.wgPids = [...wireguardPidsByIface(names).values()].flat()
+      this.wgPids = mesh.allWireguardPids()
     }
     const t = this.d.now()
-    const daemons = [...mesh.daemons.values()].map(c => c.pid).filter((p): p is number => p !== undefined)
+    const daemons = mesh.daemonPids()
     const ctl = mesh.controller?.pid
     this.samples.push({
       tMs: t,
