@@ -143,10 +143,7 @@ export class StateDir {
    */
   saveNetmap (map: Netmap, urgent = true): Promise<void> {
     this.nextNetmap = map
-    if (urgent) {
-      this.netmapUrgent = true
-      this.wakeNetmapWrite?.()
-    }
+    if (urgent) this.hurryNetmapWrite()
     this.netmapWrites ??= this.writeNetmaps()
     return this.netmapWrites
   }
@@ -154,9 +151,14 @@ export class StateDir {
   /** Writes a netmap still waiting for its interval now (daemon shutdown); resolves once it is on disk. */
   async flushNetmap (): Promise<void> {
     if (this.netmapWrites === null) return
+    this.hurryNetmapWrite()
+    await this.netmapWrites
+  }
+
+  /** The pending map is written without waiting for the interval; a write loop asleep in it wakes now. */
+  private hurryNetmapWrite (): void {
     this.netmapUrgent = true
     this.wakeNetmapWrite?.()
-    await this.netmapWrites
   }
 
   private async writeNetmaps (): Promise<void> {
