@@ -76,7 +76,7 @@ export class Daemon {
   ) {
     this.startedAt = deps.clock.now()
     this.evidence = new Evidence({
-      swim, device, clock: deps.clock, selfId: identity.nodeId,
+      swim, clock: deps.clock, selfId: identity.nodeId,
       nodes: () => this.netmap?.nodes ?? [],
       linkUp: () => this.link?.state === 'connected',
       pump: () => swimDriver.pump(),
@@ -155,7 +155,7 @@ export class Daemon {
   private async run (saved: Netmap | null): Promise<void> {
     await this.swimDriver.start()
     await this.announcer.start()
-    await this.evidence.start(this.identity.meshIp)
+    this.evidence.start(this.identity.meshIp)
     if (saved !== null) {
       this.deps.log.info({ event: 'netmap.apply', version: saved.version, nodes: saved.nodes.length, source: 'disk' }, 'bringing the mesh up from the saved netmap')
       this.applyNetmap(saved, 'disk')

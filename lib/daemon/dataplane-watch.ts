@@ -1,65 +1,110 @@
 import { createSocket, type Socket } from 'node:dgram'
-import type { DevicePeer } from './wg/device.js'
+import type { Clock } from '../clock.js'
+
+/** The port probes go to: discard, which nobody listens on, so a live host answers ICMP port-unreachable. */
+export const PROBE_PORT = 9
+
+const PROBE = Buffer.from('weft-dataplane-probe')
+
+/** One watched member: a UDP socket connected to its discard port, and when it last answered. */
+interface Probe {
+  socket: Socket
+  connected: boolean
+  answeredAt: number | null
+}
 
 /**
  * Whether a suspected member's WireGuard data plane still answers, as evidence for SWIM.
  *
  * A daemon that crashed or is restarting leaves its wireguard-go running: the tunnel works, only the SWIM
  * agent is silent. SWIM alone cannot tell that from a dead host and would remove a working tunnel. So, while
- * a member is suspect, the daemon sends a datagram through the tunnel to a port nobody listens on (discard,
- * 9); a live host answers with ICMP port-unreachable through the same tunnel, which shows up as growth of the
- * peer's rx counter. Growth inside the window makes the member's hint `fresh` (hold the suspicion at its
- * maximum, giving a restarting daemon time to refute); no growth leaves detection at full speed. A dead or
- * cut-off host never answers, so it is not slowed down.
+ * a member is suspect, the daemon sends a datagram through the tunnel to its discard port (9) from a UDP
+ * socket connected to that address. A live host answers with ICMP port-unreachable through the same tunnel;
+ * the kernel hands it to the connected socket as ECONNREFUSED, which is the answer. WireGuard checks the
+ * inner source address against the peer's /32, so only the member itself can answer. A dead or cut-off host
+ * never answers, so its detection is not slowed.
+ *
+ * Nothing here reads the WireGuard device: a probe and its answer cost two datagrams, however many peers the
+ * device holds (reading a 200-peer device costs about 2 ms of CPU in each of daemon and wireguard-go, and a
+ * mesh under suspicion storms would read every second on every node).
  */
 export class DataPlaneWatch {
-  private readonly lastRx = new Map<string, { rx: number, changedAt: number | null }>()
-  private socket: Socket | null = null
+  private readonly probes = new Map<string, Probe>()
+  private host: string | null = null
 
   /**
-   * @param windowMs rx growth younger than this counts as fresh. Default: 1500 ms — several poll periods, and
-   *   above Linux's ICMP rate limit (about one unreachable per second per destination after a short burst).
+   * @param windowMs an answer younger than this counts as fresh. Default: 1500 ms: above one probe period of
+   *   every preset, and above Linux's ICMP rate limit (about one unreachable per second per destination after
+   *   a short burst).
+   * @param onAnswer called when a member answers, so the caller can act on the evidence at once.
    */
-  constructor (private readonly windowMs = 1500) {}
+  constructor (
+    private readonly clock: Clock,
+    private readonly windowMs = 1500,
+    private readonly onAnswer: (meshIp: string) => void = () => {}
+  ) {}
 
-  /** Binds the probe socket to `host` (the mesh IP), so probes leave through the WireGuard interface. */
-  async start (host: string): Promise<void> {
-    const s = createSocket('udp4')
-    s.on('error', () => {})
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject)
-      s.bind(0, host, () => { s.off('error', reject); resolve() })
-    })
-    this.socket = s
+  /** Probes leave from `host` (the mesh IP), so they travel through the WireGuard interface. */
+  start (host: string): void {
+    this.host = host
   }
 
+  /** Closes every probe socket; later provokes do nothing. */
   stop (): void {
-    this.socket?.close()
-    this.socket = null
+    this.host = null
+    for (const meshIp of [...this.probes.keys()]) this.close(meshIp)
   }
 
-  /** Records the device's rx counters at `now`. */
-  observe (now: number, peers: readonly DevicePeer[]): void {
-    for (const p of peers) {
-      const prev = this.lastRx.get(p.publicKey)
-      if (prev === undefined) this.lastRx.set(p.publicKey, { rx: p.rxBytes, changedAt: null })
-      else if (p.rxBytes !== prev.rx) this.lastRx.set(p.publicKey, { rx: p.rxBytes, changedAt: now })
-    }
-  }
-
-  /** True when the peer's rx grew within the window before `now`. */
-  fresh (publicKey: string, now: number): boolean {
-    const s = this.lastRx.get(publicKey)
-    return s !== undefined && s.changedAt !== null && now - s.changedAt <= this.windowMs
-  }
-
-  /** Sends one probe datagram to `meshIp`'s discard port; the answer (ICMP) is seen as rx growth. */
+  /** Sends one probe to `meshIp`'s discard port, opening its socket first if needed. */
   provoke (meshIp: string): void {
-    this.socket?.send(Buffer.from('weft-dataplane-probe'), 9, meshIp, () => {})
+    if (this.host === null) return
+    const p = this.probes.get(meshIp)
+    if (p === undefined) { this.open(this.host, meshIp); return }
+    if (p.connected) p.socket.send(PROBE, () => {})
   }
 
-  /** Forgets peers that are no longer on the device. */
-  retain (publicKeys: ReadonlySet<string>): void {
-    for (const k of this.lastRx.keys()) if (!publicKeys.has(k)) this.lastRx.delete(k)
+  /** True when `meshIp` answered a probe within the window before `now`. */
+  fresh (meshIp: string, now: number): boolean {
+    const at = this.probes.get(meshIp)?.answeredAt
+    return at !== undefined && at !== null && now - at <= this.windowMs
+  }
+
+  /** Stops watching members not in `meshIps` (no longer suspect): their sockets are closed. */
+  retain (meshIps: ReadonlySet<string>): void {
+    for (const meshIp of [...this.probes.keys()]) if (!meshIps.has(meshIp)) this.close(meshIp)
+  }
+
+  /** Members being watched. */
+  get watching (): number { return this.probes.size }
+
+  private open (host: string, meshIp: string): void {
+    const socket = createSocket('udp4')
+    const p: Probe = { socket, connected: false, answeredAt: null }
+    this.probes.set(meshIp, p)
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED') {
+        p.answeredAt = this.clock.now()
+        this.onAnswer(meshIp)
+        return
+      }
+      // No route yet, no tunnel (EHOSTUNREACH from a removed peer), or the mesh IP is not on the interface:
+      // not an answer. A socket that failed to bind or connect is dropped; the next provoke opens a new one.
+      if (!p.connected && this.probes.get(meshIp) === p) this.close(meshIp)
+    })
+    socket.bind(0, host, () => {
+      if (this.probes.get(meshIp) !== p) return
+      socket.connect(PROBE_PORT, meshIp, () => {
+        if (this.probes.get(meshIp) !== p) return
+        p.connected = true
+        socket.send(PROBE, () => {})
+      })
+    })
+  }
+
+  private close (meshIp: string): void {
+    const p = this.probes.get(meshIp)
+    if (p === undefined) return
+    this.probes.delete(meshIp)
+    try { p.socket.close() } catch { /* already closed */ }
   }
 }

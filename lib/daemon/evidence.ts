@@ -3,19 +3,17 @@ import type { NodeRecord } from '../wire/netmap.js'
 import type { ControlHint, MemberInfo } from '../swim/types.js'
 import { DataPlaneWatch } from './dataplane-watch.js'
 import { controlHint } from './membership.js'
-import type { WireGuardDevice } from './wg/device.js'
 
 /**
- * Default period of the data-plane watch while some member is suspect: the `mesh` preset's probe interval.
- * Several samples fit in the shortest suspicion (4 probe intervals at least), and each one reads the whole
- * device, so slower presets watch at their own probe interval (EvidenceOptions.periodMs).
+ * Default period of the data-plane probes while some member is suspect: the `mesh` preset's probe interval.
+ * Several probes fit in the shortest suspicion (4 probe intervals at least); slower presets probe at their own
+ * probe interval (EvidenceOptions.periodMs).
  */
 export const WATCH_PERIOD_MS = 200
 
 /** What Evidence needs from the daemon. */
 export interface EvidenceOptions {
   swim: { members (): MemberInfo[], setControlHint (now: number, id: string, hint: ControlHint): void }
-  device: WireGuardDevice
   clock: Clock
   selfId: string
   /** The current netmap's nodes. */
@@ -24,7 +22,7 @@ export interface EvidenceOptions {
   linkUp: () => boolean
   /** Drains SWIM's outputs after hints changed. */
   pump: () => void
-  /** Watch period while some member is suspect. Default: WATCH_PERIOD_MS; the daemon passes its SWIM probe interval. */
+  /** Probe period while some member is suspect. Default: WATCH_PERIOD_MS; the daemon passes its SWIM probe interval. */
   periodMs?: number
 }
 
@@ -33,21 +31,23 @@ export interface EvidenceOptions {
  * a data plane that still answers (the member is suspect but its tunnel replies) beats everything; otherwise
  * the controller's fused health while our link to it is up; otherwise nothing.
  *
- * While any member is suspect it samples WireGuard rx counters and probes the suspects' data plane every
- * WATCH_PERIOD_MS. The first sample is taken at once, so the baseline exists before the probe's answer
- * arrives: the evidence must be in before the shortest suspicion (about a second at small N) expires.
+ * While any member is suspect it probes each suspect's data plane every WATCH_PERIOD_MS, the first time at
+ * once: the evidence must be in before the shortest suspicion (about a second at small N) expires. An answer
+ * updates the hints as it arrives.
  */
 export class Evidence {
-  private readonly watch = new DataPlaneWatch()
+  private readonly watch: DataPlaneWatch
   private readonly hints = new Map<string, ControlHint>()
   private timer: NodeJS.Timeout | undefined
   private stopped = false
 
-  constructor (private readonly o: EvidenceOptions) {}
+  constructor (private readonly o: EvidenceOptions) {
+    this.watch = new DataPlaneWatch(o.clock, undefined, () => { if (!this.stopped) this.refresh() })
+  }
 
-  /** Binds the probe socket to the mesh IP. */
-  async start (meshIp: string): Promise<void> {
-    await this.watch.start(meshIp)
+  /** Probes leave from the mesh IP, through the WireGuard interface. */
+  start (meshIp: string): void {
+    this.watch.start(meshIp)
   }
 
   stop (): void {
@@ -61,7 +61,7 @@ export class Evidence {
     const linkUp = this.o.linkUp()
     for (const n of this.o.nodes()) {
       if (n.id === this.o.selfId) continue
-      const hint: ControlHint = this.watch.fresh(n.publicKey, now) ? 'fresh' : linkUp ? controlHint(n) : null
+      const hint: ControlHint = this.watch.fresh(n.meshIp, now) ? 'fresh' : linkUp ? controlHint(n) : null
       if (this.hints.get(n.id) === hint) continue
       this.hints.set(n.id, hint)
       this.o.swim.setControlHint(now, n.id, hint)
@@ -78,21 +78,23 @@ export class Evidence {
     if (this.timer !== undefined || this.stopped) return
     this.timer = setTimeout(() => {
       this.timer = undefined
-      void this.tick()
+      this.tick()
     }, delayMs)
   }
 
-  private async tick (): Promise<void> {
+  private tick (): void {
+    if (this.stopped) return
     const suspects = this.o.swim.members().filter(m => m.state === 'suspect')
-    if (suspects.length === 0 || this.stopped) return
-    try {
-      const peers = (await this.o.device.get()).peers
-      this.watch.observe(this.o.clock.now(), peers)
-      this.watch.retain(new Set(peers.map(p => p.publicKey)))
-      this.refresh()
-      const byId = new Map(this.o.nodes().map(n => [n.id, n]))
-      for (const m of suspects) { const n = byId.get(m.id); if (n !== undefined) this.watch.provoke(n.meshIp) }
-    } catch { /* the device is unreadable: no evidence either way this tick */ }
-    this.schedule()
+    const byId = new Map(this.o.nodes().map(n => [n.id, n]))
+    const watched = new Set<string>()
+    for (const m of suspects) {
+      const n = byId.get(m.id)
+      if (n === undefined) continue
+      watched.add(n.meshIp)
+      this.watch.provoke(n.meshIp)
+    }
+    this.watch.retain(watched)
+    this.refresh()
+    if (watched.size > 0) this.schedule()
   }
 }

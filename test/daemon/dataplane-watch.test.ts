@@ -1,27 +1,79 @@
+import { createSocket } from 'node:dgram'
 import t from 'tap'
-import { DataPlaneWatch } from '../../lib/daemon/dataplane-watch.js'
-import type { DevicePeer } from '../../lib/daemon/wg/device.js'
+import { ManualClock } from '../../lib/clock.js'
+import { DataPlaneWatch, PROBE_PORT } from '../../lib/daemon/dataplane-watch.js'
+import { waitFor } from '../../sim/wait.js'
 
-const peer = (publicKey: string, rxBytes: number): DevicePeer => ({ publicKey, endpoint: null, allowedIps: [], keepaliveSeconds: 0, lastHandshakeMs: 0, rxBytes, txBytes: 0 })
+// Probes go to the discard port of 127.0.0.x: the loopback kernel answers ICMP port-unreachable exactly as a
+// live member's kernel does through its tunnel, and nothing answers for an address whose port is taken by a
+// socket that reads and never replies (a host that swallows everything, like one behind a drop-all firewall).
 
-t.test('fresh only after rx grew, and only within the window', async (t) => {
-  const w = new DataPlaneWatch(1500)
-  w.observe(1000, [peer('a', 100), peer('b', 100)])
-  t.notOk(w.fresh('a', 1000), 'a first sample is a baseline, not evidence')
-  w.observe(1200, [peer('a', 164), peer('b', 100)])
-  t.ok(w.fresh('a', 1200), 'rx grew: the data plane answers')
-  t.notOk(w.fresh('b', 1200), 'rx flat: no evidence')
-  t.ok(w.fresh('a', 2700), 'still fresh at the edge of the window')
-  t.notOk(w.fresh('a', 2701), 'stale after the window')
-  t.notOk(w.fresh('unknown', 1200))
+t.test('an ICMP answer makes the member fresh, within the window only', async (t) => {
+  const clock = new ManualClock(1_000_000)
+  const answered: string[] = []
+  const w = new DataPlaneWatch(clock, 1500, ip => answered.push(ip))
+  w.start('127.0.0.1')
+  t.teardown(() => w.stop())
+  t.notOk(w.fresh('127.0.0.2', clock.now()), 'nothing probed yet: no evidence')
+  w.provoke('127.0.0.2')
+  await waitFor('the loopback kernel answers the probe', () => answered.length > 0, 2000, 5)
+  t.same(answered, ['127.0.0.2'])
+  t.ok(w.fresh('127.0.0.2', clock.now()), 'answered: the data plane is alive')
+  t.ok(w.fresh('127.0.0.2', clock.now() + 1500), 'still fresh at the edge of the window')
+  t.notOk(w.fresh('127.0.0.2', clock.now() + 1501), 'stale after the window')
+  t.notOk(w.fresh('127.0.0.3', clock.now()), 'an address never probed has no evidence')
+
+  clock.advance(5000)
+  w.provoke('127.0.0.2')
+  await waitFor('the same socket carries the next probe', () => answered.length > 1, 2000, 5)
+  t.ok(w.fresh('127.0.0.2', clock.now()), 'a later answer is fresh again')
+  t.equal(w.watching, 1, 'one socket per member, reused')
 })
 
-t.test('peers gone from the device are forgotten', async (t) => {
-  const w = new DataPlaneWatch()
-  w.observe(0, [peer('a', 1)])
-  w.observe(100, [peer('a', 2)])
-  w.retain(new Set())
-  t.notOk(w.fresh('a', 100))
-  w.observe(200, [peer('a', 3)])
-  t.notOk(w.fresh('a', 200), 'a re-added peer starts from a new baseline')
+t.test('silence is no evidence', async (t) => {
+  // Something bound to the discard port that reads and never answers: no ICMP comes back.
+  const sink = createSocket('udp4')
+  let swallowed = 0
+  sink.on('message', () => { swallowed++ })
+  await new Promise<void>(resolve => sink.bind(PROBE_PORT, '127.0.0.4', resolve))
+  t.teardown(() => sink.close())
+  const clock = new ManualClock()
+  const w = new DataPlaneWatch(clock)
+  w.start('127.0.0.1')
+  t.teardown(() => w.stop())
+  w.provoke('127.0.0.4')
+  await waitFor('the probe arrived', () => swallowed > 0, 2000, 5)
+  w.provoke('127.0.0.4')
+  await waitFor('the second probe arrived', () => swallowed > 1, 2000, 5)
+  t.notOk(w.fresh('127.0.0.4', clock.now()), 'probes were delivered but never answered')
+})
+
+t.test('members no longer watched are closed; stop closes all and ends probing', async (t) => {
+  const clock = new ManualClock()
+  let answers = 0
+  const w = new DataPlaneWatch(clock, 1500, () => { answers++ })
+  w.start('127.0.0.1')
+  w.provoke('127.0.0.2')
+  w.provoke('127.0.0.3')
+  await waitFor('both answered', () => answers >= 2, 2000, 5)
+  t.equal(w.watching, 2)
+  w.retain(new Set(['127.0.0.3']))
+  t.equal(w.watching, 1, 'the member no longer suspect is dropped')
+  t.notOk(w.fresh('127.0.0.2', clock.now()), 'with its evidence')
+  t.ok(w.fresh('127.0.0.3', clock.now()))
+  w.stop()
+  t.equal(w.watching, 0)
+  w.provoke('127.0.0.3')
+  t.equal(w.watching, 0, 'a stopped watch opens nothing')
+})
+
+t.test('a source address that is not ours is dropped, not thrown, and retried on the next probe', async (t) => {
+  const clock = new ManualClock()
+  const w = new DataPlaneWatch(clock)
+  w.start('198.51.100.1') // not on any interface here: bind fails with EADDRNOTAVAIL
+  t.teardown(() => w.stop())
+  w.provoke('127.0.0.2')
+  t.equal(w.watching, 1, 'a socket is opening')
+  await waitFor('the failed socket is dropped', () => w.watching === 0, 2000, 5)
+  t.notOk(w.fresh('127.0.0.2', clock.now()))
 })

@@ -93,6 +93,36 @@ for (const controller of ['up', 'down'] as const) {
   })
 }
 
+t.test('a daemon killed alone is held suspect, not removed, while its data plane answers; restarted, it refutes', async (t) => {
+  // kill -9 of the daemon only: its wireguard-go and kernel live on and answer the data-plane probes, so every
+  // member holds the suspicion at its maximum (4.8 s at N=8 with the default preset) instead of declaring the
+  // node dead at the minimum (0.8 s, reached after two confirmations; vanish above is removed in about 2 s).
+  const victim = 6
+  const id = (await mesh.status(victim)).node.id
+  const incarnation = async (i: number): Promise<number | null | undefined> => (await mesh.status(i)).peers.find(p => p.id === id)?.swimIncarnation
+  const before = await incarnation(0)
+  await mesh.stopDaemon(victim, 'SIGKILL')
+  const swimStates = async (): Promise<Array<string | null | undefined>> => await Promise.all(others(victim).map(async i => (await mesh.status(i)).peers.find(p => p.id === id)?.swim))
+  await waitFor('every live node to suspect it', async () => (await swimStates()).every(s => s === 'suspect'), 10_000, 50)
+  const suspectedAt = Date.now()
+  // Watch for three minimum suspicions: without the data plane's word it would be gone from every config by then.
+  const seen: string[] = []
+  let checks = 0
+  while (Date.now() - suspectedAt < 2500) {
+    const at = Date.now() - suspectedAt
+    if ((await swimStates()).includes('dead')) seen.push(`held dead ${at} ms into the suspicion`)
+    if (!await peersHave(others(victim), victim, true)) seen.push(`removed from a live node ${at} ms into the suspicion`)
+    checks++
+  }
+  t.same(seen, [], `neither held dead nor removed anywhere over 2.5 s (${checks} checks)`)
+  t.ok(await peersHave(others(victim), victim, true), 'still a WireGuard peer of every node 2.5 s into the suspicion')
+  await mesh.startDaemon(victim, { join: false })
+  await waitFor('every live node to hold it alive again', async () => (await swimStates()).every(s => s === 'alive'), 30_000, 100)
+  t.ok(await peersHave(others(victim), victim, true), 'never removed')
+  const after = await incarnation(0)
+  t.ok(before !== null && before !== undefined && after !== null && after !== undefined && after > before, `refuted at a higher incarnation (${before} -> ${after})`)
+})
+
 t.test('a node that loses only its controller link stays in every config and is control-lost', async (t) => {
   await waitFor('every daemon connected', async () => (await Promise.all(all.map(async i => (await mesh.status(i)).controller.state))).every(s => s === 'connected'), 60_000, 200)
   const victim = 5
