@@ -99,7 +99,11 @@ export class SwimConfigError extends WeftError {
   constructor (message: string) { super('WEFT_ERR_SWIM_CONFIG', message, 2) }
 }
 
-/** A multi-step device change that failed part-way: the first `applied` of `total` steps went through, the next failed, the rest were not tried. */
+/**
+ * A multi-step device change that failed part-way: the first `applied` of `total` steps went through, the next
+ * failed, the rest were not tried. A failed batch (one device transaction) knows of none, so says 0, though a
+ * prefix may have gone through.
+ */
 export class PeerApplyError extends DeviceError {
   constructor (message: string, readonly applied: number, readonly total: number, options?: { cause?: unknown }) { super(message, options) }
 }

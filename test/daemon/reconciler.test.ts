@@ -17,6 +17,8 @@ class FakeDevice implements WireGuardDevice {
   peers = new Map<string, DevicePeer>()
   gets = 0
   applies: PeerOp[] = []
+  /** Sizes of the batches sent. */
+  batches: number[] = []
   failOp: ((op: PeerOp) => boolean) | null = null
   failGet = false
 
@@ -39,6 +41,12 @@ class FakeDevice implements WireGuardDevice {
       if (fields.includes('keepaliveSeconds')) base.keepaliveSeconds = op.peer.keepaliveSeconds
       this.peers.set(base.publicKey, base)
     }
+  }
+
+  /** Like wireguard-go's multi-peer set: in order, stopping at the first failure with the prefix applied. */
+  async applyBatch (ops: readonly PeerOp[]): Promise<void> {
+    this.batches.push(ops.length)
+    await this.apply(ops)
   }
 
   async configure (): Promise<void> {}
@@ -125,6 +133,43 @@ t.test('consecutive failures stop the reconcile; the untried rest is reported an
   const again = await r.reconcile(want)
   t.ok(again.ok)
   t.equal(again.applied.length, 5)
+  deviceMatches(t, dev, want)
+})
+
+t.test('changes go to the device in batches of batchSize, in diff order, each still logged on its own', async (t) => {
+  const many = Array.from({ length: 7 }, () => generateKeyPair().publicKey).sort()
+  const want = many.map((k, i): DesiredPeer => ({ ...peer(0), nodeId: `m${i}`, publicKey: k }))
+  const dev = new FakeDevice()
+  const { log, lines } = capture()
+  const r = new Reconciler({ device: dev, log, batchSize: 3 })
+  const res = await r.reconcile(want)
+  t.ok(res.ok)
+  t.same(dev.batches, [3, 3], 'two full batches')
+  t.equal(dev.applies.length, 7, 'and the last change alone')
+  t.same(dev.applies.map(op => op.kind === 'remove' ? op.publicKey : op.peer.publicKey), many, 'in diff order')
+  t.same(lines.filter(l => l.event === 'wg.peer.add').map(l => l.nodeId), want.map(p => p.nodeId), 'one log line per peer')
+  deviceMatches(t, dev, want)
+
+  const single = new FakeDevice()
+  await new Reconciler({ device: single, log: silentLogger(), batchSize: 1 }).reconcile(want)
+  t.same(single.batches, [], 'batchSize 1: every change on its own')
+})
+
+t.test('a failed batch is retried change by change: the culprit fails alone, the rest goes in', async (t) => {
+  const dev = new FakeDevice()
+  const { log, lines } = capture()
+  const r = new Reconciler({ device: dev, log })
+  const want = [0, 1, 2, 3, 4].map(i => peer(i))
+  dev.failOp = (op) => op.kind === 'add' && op.peer.publicKey === keys[3]
+  const res = await r.reconcile(want)
+  t.same(dev.batches, [5], 'the batch was tried first')
+  t.same(res.failed.map(f => f.change.nodeId), ['n3'])
+  t.same(res.applied.map(c => c.nodeId), ['n0', 'n1', 'n2', 'n4'], 'everything else applied once each in the results')
+  t.equal(lines.filter(l => l.event === 'wg.batch.error').length, 1, 'the fallback is logged')
+  t.equal(lines.filter(l => l.event === 'wg.peer.add').length, 4)
+  t.notOk(dev.peers.has(keys[3]!))
+  dev.failOp = null
+  t.same((await r.reconcile(want)).applied.map(c => c.nodeId), ['n3'])
   deviceMatches(t, dev, want)
 })
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { generateKeyPair, keyToHex } from '../../lib/wire/keys.js'
-import { GET_REQUEST, buildSetInterface, buildSetOp, isCompleteReply, parseErrno, parseGet } from '../../lib/daemon/wg/uapi.js'
+import { GET_REQUEST, buildSetInterface, buildSetOp, buildSetOps, isCompleteReply, parseErrno, parseGet } from '../../lib/daemon/wg/uapi.js'
 import { parseWgDump, wgSetArgs } from '../../lib/daemon/wg/kernel.js'
 import type { PeerConfig } from '../../lib/daemon/wg/device.js'
 
@@ -89,6 +89,16 @@ t.test('set for a removal and for partial updates touches only what is named', a
   const ka = buildSetOp({ kind: 'update', peer: { ...peerA, keepaliveSeconds: 0 }, fields: ['keepaliveSeconds'] })
   t.match(ka, /persistent_keepalive_interval=0\n/)
   t.notMatch(ka, /endpoint|allowed_ip/)
+})
+
+t.test('one set for many ops: the lines of each op in order under a single set=1, one blank line at the end', async (t) => {
+  const ops = [{ kind: 'remove' as const, publicKey: a }, { kind: 'add' as const, peer: peerA }]
+  t.equal(buildSetOps(ops), [
+    'set=1', `public_key=${keyToHex(a)}`, 'remove=true',
+    `public_key=${keyToHex(a)}`, 'endpoint=198.18.1.2:51820', 'persistent_keepalive_interval=25', 'replace_allowed_ips=true', 'allowed_ip=100.64.0.2/32', '', ''
+  ].join('\n'))
+  t.equal(buildSetOps([ops[1]!]), buildSetOp(ops[1]!), 'a batch of one is the single op')
+  t.throws(() => buildSetOps([ops[0]!, { kind: 'add', peer: { ...peerA, endpoint: 'nowhere' } }]), { name: 'InvalidInputError' }, 'one bad op refuses the whole batch')
 })
 
 t.test('interface set carries the private key in hex and the port', async (t) => {

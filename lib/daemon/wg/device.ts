@@ -73,6 +73,13 @@ export interface WireGuardDevice {
    * and no later one. Throws PeerApplyError (a DeviceError) naming the failed op and how many went through.
    */
   apply (ops: readonly PeerOp[]): Promise<void>
+  /**
+   * Applies `ops` in order as one device transaction (one UAPI `set`, one `wg set`): a fraction of apply's
+   * cost per peer (docs/bench.md, uapi-cost). Not atomic: when it throws, an unknown prefix of `ops` went
+   * through, so a caller that must know which falls back to apply. Invalid input is refused before anything
+   * is sent.
+   */
+  applyBatch (ops: readonly PeerOp[]): Promise<void>
   /** Sets private key and listen port; a no-op on the device's side when they already match. */
   configure (cfg: InterfaceConfig): Promise<void>
   /** Tears the interface down (and, for userspace, ends its wireguard-go). Used by `weft leave`, never on restart. */

@@ -111,6 +111,17 @@ export class KernelDevice implements WireGuardDevice {
     }
   }
 
+  /** One `wg set IF peer A ... peer B ...` for all ops; wg stops at the first failure. */
+  async applyBatch (ops: readonly PeerOp[]): Promise<void> {
+    if (ops.length === 0) return
+    const args = ['wg', 'set', this.ifname, ...ops.flatMap(op => wgSetArgs(this.ifname, op).slice(3))]
+    try {
+      await run(inNetns(this.netns, args), { timeoutMs: 5000 })
+    } catch (err) {
+      throw new PeerApplyError(`batch of ${ops.length} peer changes on ${this.ifname}: ${(err as Error).message}`, 0, ops.length, { cause: err })
+    }
+  }
+
   /** Private key goes through stdin so it never shows in argv (visible in /proc to every user). */
   async configure (cfg: InterfaceConfig): Promise<void> {
     await run(inNetns(this.netns, ['wg', 'set', this.ifname, 'private-key', '/dev/stdin', 'listen-port', String(cfg.listenPort)]),

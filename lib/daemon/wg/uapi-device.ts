@@ -3,7 +3,7 @@ import { uapiRequest, uapiSocketPath } from './uapi-socket.js'
 import type { Logger } from '../../log.js'
 import type { DeviceState, InterfaceConfig, PeerOp, WireGuardDevice } from './device.js'
 import { opKey } from './device.js'
-import { GET_REQUEST, buildSetInterface, buildSetOp, parseErrno, parseGet, rememberPublicKey } from './uapi.js'
+import { GET_REQUEST, buildSetInterface, buildSetOp, buildSetOps, parseErrno, parseGet, rememberPublicKey } from './uapi.js'
 import { ipCmd, run, type Netns } from './exec.js'
 import { socketOwners, stopWireguardGo } from './wireguard-go.js'
 
@@ -56,6 +56,19 @@ export class UapiDevice implements WireGuardDevice {
         throw new PeerApplyError(`${op.kind} of peer ${opKey(op)} on ${this.ifname} rejected by the device: errno=${errno}`, i, ops.length)
       }
     }
+  }
+
+  /** All ops in one `set=1`; wireguard-go applies them line by line and stops at the first error. */
+  async applyBatch (ops: readonly PeerOp[]): Promise<void> {
+    if (ops.length === 0) return
+    const request = buildSetOps(ops)
+    let errno: number
+    try {
+      errno = parseErrno(await uapiRequest(this.sockPath, request))
+    } catch (err) {
+      throw new PeerApplyError(`batch of ${ops.length} peer changes on ${this.ifname}: ${(err as Error).message}`, 0, ops.length, { cause: err })
+    }
+    if (errno !== 0) throw new PeerApplyError(`batch of ${ops.length} peer changes on ${this.ifname} rejected by the device: errno=${errno}`, 0, ops.length)
   }
 
   /** Sets private key and listen port in one transaction. */

@@ -49,6 +49,11 @@ export function buildSetOp (op: PeerOp): string {
   return lines.join('\n') + '\n\n'
 }
 
+/** One `set=1` request carrying every op in order (each op's lines as buildSetOp makes them). */
+export function buildSetOps (ops: readonly PeerOp[]): string {
+  return 'set=1\n' + ops.map(op => buildSetOp(op).slice('set=1\n'.length, -1)).join('') + '\n'
+}
+
 /** A `set=1` request for the interface's private key and listen port. The text carries the secret: never log it. */
 export function buildSetInterface (cfg: InterfaceConfig): string {
   return `set=1\nprivate_key=${keyToHex(cfg.privateKey)}\nlisten_port=${cfg.listenPort}\n\n`
