@@ -80,7 +80,7 @@ export const simRunCommand: Command = {
     const batchSize = v.batch === undefined ? 25 : parseIntFlag(v.batch, '--batch', 1, nodes)
     const tickMs = v['tick-ms'] === undefined ? defaultTickMs(nodes) : parseIntFlag(v['tick-ms'], '--tick-ms', 50, 10_000)
     const nodeFlags = (v['daemon-node-flags'] ?? DEFAULT_DAEMON_NODE_FLAGS).split(/\s+/).filter(f => f !== '')
-    for (const f of nodeFlags) if (!/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(f)) throw new ConfigError(`--daemon-node-flags: "${f}" is not a --flag or --flag=value`)
+    for (const f of nodeFlags) if (!/^--[a-z0-9-]+(=[A-Za-z0-9._/:-]+)?$/.test(f)) throw new ConfigError(`--daemon-node-flags: "${f}" is not a --flag or --flag=value`)
     const profile = densityProfile(nodes, cpus().length, {
       swimPreset: v['swim-preset'] === undefined ? undefined : checkSwimPreset(v['swim-preset']),
       keepaliveSeconds: v.keepalive === undefined ? undefined : parseIntFlag(v.keepalive, '--keepalive', 1, 65535)

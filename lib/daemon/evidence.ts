@@ -38,11 +38,13 @@ export interface EvidenceOptions {
 export class Evidence {
   private readonly watch: DataPlaneWatch
   private readonly hints = new Map<string, ControlHint>()
+  /** The members being probed, by mesh IP (set each tick). */
+  private probed = new Map<string, NodeRecord>()
   private timer: NodeJS.Timeout | undefined
   private stopped = false
 
   constructor (private readonly o: EvidenceOptions) {
-    this.watch = new DataPlaneWatch(o.clock, undefined, () => { if (!this.stopped) this.refresh() })
+    this.watch = new DataPlaneWatch(o.clock, undefined, meshIp => this.onAnswer(meshIp))
   }
 
   /** Probes leave from the mesh IP, through the WireGuard interface. */
@@ -60,13 +62,24 @@ export class Evidence {
   refresh (now = this.o.clock.now()): void {
     const linkUp = this.o.linkUp()
     for (const n of this.o.nodes()) {
-      if (n.id === this.o.selfId) continue
-      const hint: ControlHint = this.watch.fresh(n.meshIp, now) ? 'fresh' : linkUp ? controlHint(n) : null
-      if (this.hints.get(n.id) === hint) continue
-      this.hints.set(n.id, hint)
-      this.o.swim.setControlHint(now, n.id, hint)
+      if (n.id !== this.o.selfId) this.update(n, now, linkUp)
     }
     this.o.pump()
+  }
+
+  /** A probed member answered: its hint turns fresh now, not at the next tick (only its own; O(1)). */
+  private onAnswer (meshIp: string): void {
+    const n = this.probed.get(meshIp)
+    if (this.stopped || n === undefined) return
+    this.update(n, this.o.clock.now(), this.o.linkUp())
+    this.o.pump()
+  }
+
+  private update (n: NodeRecord, now: number, linkUp: boolean): void {
+    const hint: ControlHint = this.watch.fresh(n.meshIp, now) ? 'fresh' : linkUp ? controlHint(n) : null
+    if (this.hints.get(n.id) === hint) return
+    this.hints.set(n.id, hint)
+    this.o.swim.setControlHint(now, n.id, hint)
   }
 
   /** A member just turned suspect: start watching the data plane at once. */
@@ -86,15 +99,15 @@ export class Evidence {
     if (this.stopped) return
     const suspects = this.o.swim.members().filter(m => m.state === 'suspect')
     const byId = new Map(this.o.nodes().map(n => [n.id, n]))
-    const watched = new Set<string>()
+    this.probed = new Map()
     for (const m of suspects) {
       const n = byId.get(m.id)
       if (n === undefined) continue
-      watched.add(n.meshIp)
+      this.probed.set(n.meshIp, n)
       this.watch.provoke(n.meshIp)
     }
-    this.watch.retain(watched)
+    this.watch.retain(new Set(this.probed.keys()))
     this.refresh()
-    if (watched.size > 0) this.schedule()
+    if (this.probed.size > 0) this.schedule()
   }
 }

@@ -220,8 +220,10 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     await Promise.all(loops.map(async l => await l.stop().catch(() => {})))
     progress.phase('removing the world')
     // Daemons leave their wireguard-go running by design; end those first (by this run's interface names),
-    // so the world's own socket-inode sweep finds nothing left.
-    await Promise.all([...mesh.daemons.keys()].map(async i => await mesh.stopDaemon(i, 'SIGKILL')))
+    // so the world's own socket-inode sweep finds nothing left. Daemons given Node flags (a --cpu-prof, a
+    // heap report) stop with SIGTERM, so that what the flags write at exit gets written; bounded per daemon.
+    const stopSignal = o.daemonNodeFlags.length > 0 ? 'SIGTERM' : 'SIGKILL'
+    await Promise.all([...mesh.daemons.keys()].map(async i => await mesh.stopDaemon(i, stopSignal)))
     for (const pid of mesh.allWireguardPids()) { try { process.kill(pid, 'SIGTERM') } catch { /* gone */ } }
     await mesh.destroy({ keepDir: o.keep })
     process.off('SIGINT', onSignal)
