@@ -1,16 +1,15 @@
 import { createSocket, type Socket } from 'node:dgram'
-import type { Clock } from '../clock.js'
 
 /** The port probes go to: discard, which nobody listens on, so a live host answers ICMP port-unreachable. */
 export const PROBE_PORT = 9
 
 const PROBE = Buffer.from('weft-dataplane-probe')
 
-/** One watched member: a UDP socket connected to its discard port, and when it last answered. */
+/** One watched member: a UDP socket connected to its discard port, and whether it answered yet. */
 interface Probe {
   socket: Socket
   connected: boolean
-  answeredAt: number | null
+  answered: boolean
 }
 
 /**
@@ -33,16 +32,9 @@ export class DataPlaneWatch {
   private host: string | null = null
 
   /**
-   * @param windowMs an answer younger than this counts as fresh. Default: 1500 ms: above one probe period of
-   *   every preset, and above Linux's ICMP rate limit (about one unreachable per second per destination after
-   *   a short burst).
    * @param onAnswer called when a member answers, so the caller can act on the evidence at once.
    */
-  constructor (
-    private readonly clock: Clock,
-    private readonly windowMs = 1500,
-    private readonly onAnswer: (meshIp: string) => void = () => {}
-  ) {}
+  constructor (private readonly onAnswer: (meshIp: string) => void = () => {}) {}
 
   /** Probes leave from `host` (the mesh IP), so they travel through the WireGuard interface. */
   start (host: string): void {
@@ -55,18 +47,22 @@ export class DataPlaneWatch {
     for (const meshIp of [...this.probes.keys()]) this.close(meshIp)
   }
 
-  /** Sends one probe to `meshIp`'s discard port, opening its socket first if needed. */
+  /** Sends one probe to `meshIp`'s discard port, opening its socket first if needed; none once it answered. */
   provoke (meshIp: string): void {
     if (this.host === null) return
     const p = this.probes.get(meshIp)
     if (p === undefined) { this.open(this.host, meshIp); return }
-    if (p.connected) p.socket.send(PROBE, () => {})
+    if (p.connected && !p.answered) p.socket.send(PROBE, () => {})
   }
 
-  /** True when `meshIp` answered a probe within the window before `now`. */
-  fresh (meshIp: string, now: number): boolean {
-    const at = this.probes.get(meshIp)?.answeredAt
-    return at !== undefined && at !== null && now - at <= this.windowMs
+  /**
+   * True when `meshIp` answered a probe since it is watched (since the suspicion began: the caller stops
+   * watching members no longer suspect). Not "recently": Linux sends about one port-unreachable a second per
+   * destination, and the same allowance is spent on the errors that SWIM's own packets to the silent daemon
+   * draw, so answers to these probes come irregularly, at times seconds apart.
+   */
+  fresh (meshIp: string): boolean {
+    return this.probes.get(meshIp)?.answered === true
   }
 
   /** Stops watching members not in `meshIps` (no longer suspect): their sockets are closed. */
@@ -79,11 +75,11 @@ export class DataPlaneWatch {
 
   private open (host: string, meshIp: string): void {
     const socket = createSocket('udp4')
-    const p: Probe = { socket, connected: false, answeredAt: null }
+    const p: Probe = { socket, connected: false, answered: false }
     this.probes.set(meshIp, p)
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED') {
-        p.answeredAt = this.clock.now()
+        p.answered = true
         this.onAnswer(meshIp)
         return
       }

@@ -44,7 +44,7 @@ export class Evidence {
   private stopped = false
 
   constructor (private readonly o: EvidenceOptions) {
-    this.watch = new DataPlaneWatch(o.clock, undefined, meshIp => this.onAnswer(meshIp))
+    this.watch = new DataPlaneWatch(meshIp => this.onAnswer(meshIp))
   }
 
   /** Probes leave from the mesh IP, through the WireGuard interface. */
@@ -76,7 +76,7 @@ export class Evidence {
   }
 
   private update (n: NodeRecord, now: number, linkUp: boolean): void {
-    const hint: ControlHint = this.watch.fresh(n.meshIp, now) ? 'fresh' : linkUp ? controlHint(n) : null
+    const hint: ControlHint = this.watch.fresh(n.meshIp) ? 'fresh' : linkUp ? controlHint(n) : null
     if (this.hints.get(n.id) === hint) return
     this.hints.set(n.id, hint)
     this.o.swim.setControlHint(now, n.id, hint)
