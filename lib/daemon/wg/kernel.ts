@@ -11,20 +11,25 @@ import { inNetns, ipCmd, run, type Netns } from './exec.js'
 
 /** `wg set` arguments for one op; throws InvalidInputError on a peer validatePeer refuses. */
 export function wgSetArgs (ifname: string, op: PeerOp): string[] {
+  return ['wg', 'set', ifname, ...peerArgs(op)]
+}
+
+/** The `peer KEY ...` arguments of one op, as many of which one `wg set` takes. Validates as wgSetArgs. */
+function peerArgs (op: PeerOp): string[] {
   if (op.kind !== 'remove') validatePeer(op.peer)
   switch (op.kind) {
     case 'remove':
-      return ['wg', 'set', ifname, 'peer', op.publicKey, 'remove']
+      return ['peer', op.publicKey, 'remove']
     case 'add': {
       const p = op.peer
-      const args = ['wg', 'set', ifname, 'peer', op.peer.publicKey]
+      const args = ['peer', op.peer.publicKey]
       if (p.endpoint !== null) args.push('endpoint', p.endpoint)
       args.push('persistent-keepalive', keepaliveArg(p.keepaliveSeconds), 'allowed-ips', p.allowedIps.join(','))
       return args
     }
     case 'update': {
       const p = op.peer
-      const args = ['wg', 'set', ifname, 'peer', op.peer.publicKey]
+      const args = ['peer', op.peer.publicKey]
       if (op.fields.includes('endpoint') && p.endpoint !== null) args.push('endpoint', p.endpoint)
       if (op.fields.includes('keepaliveSeconds')) args.push('persistent-keepalive', keepaliveArg(p.keepaliveSeconds))
       if (op.fields.includes('allowedIps')) args.push('allowed-ips', p.allowedIps.join(','))
@@ -114,7 +119,7 @@ export class KernelDevice implements WireGuardDevice {
   /** One `wg set IF peer A ... peer B ...` for all ops; wg stops at the first failure. */
   async applyBatch (ops: readonly PeerOp[]): Promise<void> {
     if (ops.length === 0) return
-    const args = ['wg', 'set', this.ifname, ...ops.flatMap(op => wgSetArgs(this.ifname, op).slice(3))]
+    const args = ['wg', 'set', this.ifname, ...ops.flatMap(peerArgs)]
     try {
       await run(inNetns(this.netns, args), { timeoutMs: 5000 })
     } catch (err) {

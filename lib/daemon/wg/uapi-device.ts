@@ -46,29 +46,28 @@ export class UapiDevice implements WireGuardDevice {
   async apply (ops: readonly PeerOp[]): Promise<void> {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!
-      let errno: number
-      try {
-        errno = parseErrno(await uapiRequest(this.sockPath, buildSetOp(op)))
-      } catch (err) {
-        throw new PeerApplyError(`${op.kind} of peer ${opKey(op)} on ${this.ifname}: ${(err as Error).message}`, i, ops.length, { cause: err })
-      }
-      if (errno !== 0) {
-        throw new PeerApplyError(`${op.kind} of peer ${opKey(op)} on ${this.ifname} rejected by the device: errno=${errno}`, i, ops.length)
-      }
+      await this.set(() => buildSetOp(op), `${op.kind} of peer ${opKey(op)}`, i, ops.length)
     }
   }
 
   /** All ops in one `set=1`; wireguard-go applies them line by line and stops at the first error. */
   async applyBatch (ops: readonly PeerOp[]): Promise<void> {
     if (ops.length === 0) return
-    const request = buildSetOps(ops)
+    await this.set(() => buildSetOps(ops), `batch of ${ops.length} peer changes`, 0, ops.length)
+  }
+
+  /**
+   * Builds and sends one `set=1` request. Any failure, input refused by the builder included, is a
+   * PeerApplyError saying `what` failed and how many of `total` went through before it.
+   */
+  private async set (build: () => string, what: string, applied: number, total: number): Promise<void> {
     let errno: number
     try {
-      errno = parseErrno(await uapiRequest(this.sockPath, request))
+      errno = parseErrno(await uapiRequest(this.sockPath, build()))
     } catch (err) {
-      throw new PeerApplyError(`batch of ${ops.length} peer changes on ${this.ifname}: ${(err as Error).message}`, 0, ops.length, { cause: err })
+      throw new PeerApplyError(`${what} on ${this.ifname}: ${(err as Error).message}`, applied, total, { cause: err })
     }
-    if (errno !== 0) throw new PeerApplyError(`batch of ${ops.length} peer changes on ${this.ifname} rejected by the device: errno=${errno}`, 0, ops.length)
+    if (errno !== 0) throw new PeerApplyError(`${what} on ${this.ifname} rejected by the device: errno=${errno}`, applied, total)
   }
 
   /** Sets private key and listen port in one transaction. */

@@ -13,10 +13,10 @@ import { validatePeer } from './device.js'
 /** The request that reads the whole device. */
 export const GET_REQUEST = 'get=1\n\n'
 
-/** A `set=1` request that applies one op (one peer), so that an error can only concern that peer. Throws InvalidInputError on a peer validatePeer refuses. */
-export function buildSetOp (op: PeerOp): string {
+/** The `set=1` lines of one op (one peer). Throws InvalidInputError on a peer validatePeer refuses. */
+function opLines (op: PeerOp): string[] {
   if (op.kind !== 'remove') validatePeer(op.peer)
-  const lines = ['set=1']
+  const lines: string[] = []
   switch (op.kind) {
     case 'remove':
       lines.push(`public_key=${keyToHex(op.publicKey)}`, 'remove=true')
@@ -46,12 +46,17 @@ export function buildSetOp (op: PeerOp): string {
       throw new DeviceError(`unknown peer op ${JSON.stringify(never)}`)
     }
   }
-  return lines.join('\n') + '\n\n'
+  return lines
 }
 
-/** One `set=1` request carrying every op in order (each op's lines as buildSetOp makes them). */
+/** A `set=1` request that applies one op (one peer), so that an error can only concern that peer. Throws InvalidInputError on a peer validatePeer refuses. */
+export function buildSetOp (op: PeerOp): string {
+  return buildSetOps([op])
+}
+
+/** One `set=1` request carrying every op in order (one device transaction). Throws InvalidInputError on any peer validatePeer refuses. */
 export function buildSetOps (ops: readonly PeerOp[]): string {
-  return 'set=1\n' + ops.map(op => buildSetOp(op).slice('set=1\n'.length, -1)).join('') + '\n'
+  return ['set=1', ...ops.flatMap(opLines)].join('\n') + '\n\n'
 }
 
 /** A `set=1` request for the interface's private key and listen port. The text carries the secret: never log it. */
