@@ -130,17 +130,25 @@ export class Reconciler {
    */
   async arm (publicKeys: readonly string[]): Promise<void> {
     await this.serial(async () => {
-      for (const k of publicKeys) {
+      const armed = publicKeys.flatMap(k => {
         const have = this.applied?.get(k)
-        if (have === undefined || !this.held.has(k)) continue
+        return have === undefined || !this.held.has(k) ? [] : [have]
+      })
+      // In batches like reconcile's changes: a join arms about half of all new peers at once.
+      for (let start = 0; start < armed.length; start += this.batchSize) {
+        const chunk = armed.slice(start, start + this.batchSize)
+        const ops: PeerOp[] = chunk.map(have => ({ kind: 'update', peer: peerConfig(have), fields: ['keepaliveSeconds'] }))
         try {
-          await this.device.apply([{ kind: 'update', peer: peerConfig(have), fields: ['keepaliveSeconds'] }])
+          await (ops.length > 1 ? this.device.applyBatch(ops) : this.device.apply(ops))
         } catch (err) {
-          this.log.warn({ event: 'wg.peer.error', op: 'arm', nodeId: have.nodeId, publicKey: k, err: (err as Error).message }, 'arming a held peer failed; the next reconcile re-reads the device')
+          this.log.warn({ event: 'wg.peer.error', op: 'arm', nodeIds: chunk.map(h => h.nodeId), err: (err as Error).message },
+            'arming held peers failed; the next reconcile re-reads the device')
           return this.forgetApplied()
         }
-        this.held.delete(k)
-        this.log.debug({ event: 'wg.peer.arm', nodeId: have.nodeId, publicKey: k }, 'held keepalive armed')
+        for (const have of chunk) {
+          this.held.delete(have.publicKey)
+          this.log.debug({ event: 'wg.peer.arm', nodeId: have.nodeId, publicKey: have.publicKey }, 'held keepalive armed')
+        }
       }
     })
   }

@@ -255,6 +255,20 @@ t.test('with selfKey, peers this node does not initiate to are added with the ke
   t.equal(dev.applies.length, 2, 'nothing left to arm after a reset')
 })
 
+t.test('arming many held peers is one device transaction per batch', async (t) => {
+  const dev = new FakeDevice()
+  const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: keys[7]!, batchSize: 4 })
+  const want = [0, 1, 2, 3, 4, 5, 6].map(i => peer(i))
+  t.ok((await r.reconcile(want)).ok)
+  t.ok([0, 1, 2, 3, 4, 5, 6].every(i => dev.peers.get(keys[i]!)!.keepaliveSeconds === 0), 'all seven held (every key is smaller than ours)')
+  dev.batches = []
+  dev.applies = []
+  await r.arm(want.map(p => p.publicKey))
+  t.same(dev.batches, [4, 3], 'a full batch, then the last three')
+  t.equal(dev.applies.length, 4 + 3)
+  t.ok([0, 1, 2, 3, 4, 5, 6].every(i => dev.peers.get(keys[i]!)!.keepaliveSeconds === 25), 'every keepalive armed')
+})
+
 t.test('after a device re-read, a held keepalive shows as a difference and the next reconcile sets it', async (t) => {
   const dev = new FakeDevice()
   const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: keys[7]! })
