@@ -78,6 +78,7 @@ export class Daemon {
     this.evidence = new Evidence({
       swim, clock: deps.clock, selfId: identity.nodeId,
       nodes: () => this.netmap?.nodes ?? [],
+      node: id => this.node(id),
       linkUp: () => this.link?.state === 'connected',
       pump: () => swimDriver.pump(),
       periodMs: swim.config.probeIntervalMs

@@ -18,6 +18,8 @@ export interface EvidenceOptions {
   selfId: string
   /** The current netmap's nodes. */
   nodes: () => readonly NodeRecord[]
+  /** One node of the current netmap by id (the daemon keeps them indexed). */
+  node: (id: string) => NodeRecord | undefined
   /** Whether our update channel to the controller is open (its health reports are current). */
   linkUp: () => boolean
   /** Drains SWIM's outputs after hints changed. */
@@ -98,10 +100,9 @@ export class Evidence {
   private tick (): void {
     if (this.stopped) return
     const suspects = this.o.swim.members().filter(m => m.state === 'suspect')
-    const byId = new Map(this.o.nodes().map(n => [n.id, n]))
     this.probed = new Map()
     for (const m of suspects) {
-      const n = byId.get(m.id)
+      const n = this.o.node(m.id)
       if (n === undefined) continue
       this.probed.set(n.meshIp, n)
       this.watch.provoke(n.meshIp)
