@@ -50,6 +50,9 @@ function plotData (r: Report): unknown {
     cellMs: (r.params.tickMs * colStep),
     nodes: r.params.nodes,
     memory: r.resources.samples.map(s => [s.tMs, s.daemons.rssKbP50 / 1024, s.wireguard.rssKbP50 / 1024, s.controller.rssKbMax / 1024]),
+    // The first sample has no interval behind it.
+    cpu: r.resources.samples.slice(1).map(s => [s.tMs, s.daemons.cpuPctSum, s.wireguard.cpuPctSum, s.controller.cpuPctSum, s.machineCpuPct]),
+    cores: r.machine.cores,
     phases: r.phases
   }
 }
@@ -106,6 +109,13 @@ new Chart(document.getElementById('mem'), { type: 'line', data: { datasets: [
   { label: 'wireguard-go RSS p50 (MB)', borderColor: palette[2], data: D.memory.map(r => ({ x: r[0] / 1000, y: r[2] })) },
   { label: 'controller RSS (MB)', borderColor: palette[1], data: D.memory.map(r => ({ x: r[0] / 1000, y: r[3] })) }] },
   options: { parsing: false, scales: { x: { type: 'linear', title: { display: true, text: 'run time (s)' } }, y: { min: 0 } } } });
+new Chart(document.getElementById('cpu'), { type: 'line', data: { datasets: [
+  { label: 'machine busy', borderColor: palette[8], data: D.cpu.map(r => ({ x: r[0] / 1000, y: r[4] })) },
+  { label: 'daemons', borderColor: palette[0], data: D.cpu.map(r => ({ x: r[0] / 1000, y: r[1] })) },
+  { label: 'wireguard-go', borderColor: palette[2], data: D.cpu.map(r => ({ x: r[0] / 1000, y: r[2] })) },
+  { label: 'controller', borderColor: palette[1], data: D.cpu.map(r => ({ x: r[0] / 1000, y: r[3] })) }] },
+  options: { parsing: false, scales: { x: { type: 'linear', title: { display: true, text: 'run time (s)' } },
+    y: { min: 0, suggestedMax: 100 * D.cores, title: { display: true, text: '% of one core (' + D.cores + ' cores = ' + 100 * D.cores + ')' } } } } });
 `
 
 /** Renders the whole report page. */
@@ -136,6 +146,10 @@ WireGuard device, read from outside through UAPI, no longer had (or had again) t
 <div class="plot tall"><canvas id="health"></canvas></div>
 <h2>Memory</h2>
 <div class="plot"><canvas id="mem"></canvas></div>
+<h2>CPU</h2>
+<p>Sums over the group, sampled every 5 s from the first daemon's start. What the groups leave of the machine's busy time is the kernel's
+packet work (veth, bridge, tun), the harness and anything else on the host.</p>
+<div class="plot"><canvas id="cpu"></canvas></div>
 <script type="application/json" id="data">${scriptJson(plotData(r))}</script>
 <script>${chartJsSource()}</script>
 <script>${PAGE_SCRIPT}</script>

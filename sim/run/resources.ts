@@ -49,7 +49,14 @@ export function memAvailableKb (): number {
 export interface GroupSample { count: number, rssKbP50: number, rssKbMax: number, rssKbSum: number, cpuPctSum: number }
 
 /** One resource sample of the run. */
-export interface ResourceSample { tMs: number, controller: GroupSample, daemons: GroupSample, wireguard: GroupSample }
+export interface ResourceSample {
+  tMs: number
+  controller: GroupSample
+  daemons: GroupSample
+  wireguard: GroupSample
+  /** The whole machine's busy CPU over the interval since the previous sample, % (100 = one core); 0 in the first. */
+  machineCpuPct: number
+}
 
 /** Keeps the previous CPU reading per pid so that each sample can report CPU % over the interval. */
 export class CpuTracker {

@@ -132,6 +132,11 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     const ctx = new ScenarioContext({ mesh, intent, observer, progress, params: o.params, seed: o.seed, clock, t0, log: o.log })
     observer.start()
     loops.push(observer)
+    // From the first daemon on: the join's CPU over time is what shows where a host runs out (docs/sim.md).
+    const resources = new ResourceSampler({ mesh, now, everyMs: 5000 })
+    await resources.once()
+    resources.start()
+    loops.push(resources)
 
     ctx.phase(`starting ${n} daemons in batches of ${o.batchSize}`)
     const all = Array.from({ length: n }, (_, i) => i)
@@ -166,12 +171,9 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     const memJoinedKb = memAvailableKb()
     const setupCpu = cpuSince(mesh, cpuStart)
 
-    const resources = new ResourceSampler({ mesh, now, everyMs: 5000 })
     const reach = new ReachSampler({ mesh, intent, ipOf: ctx.ipOf, seed: o.seed, now, pairs: Math.min(24, n * (n - 1)), everyMs: 1000 })
-    await resources.once()
-    resources.start()
     reach.start()
-    loops.push(resources, reach)
+    loops.push(reach)
 
     // Faults go in once the mesh is past SWIM's join grace (docs/swim.md): the figures are about a running
     // mesh, not about a node that fails in the seconds after it joined (which others detect up to the grace later).

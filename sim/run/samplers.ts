@@ -5,7 +5,7 @@
 import type { Mesh } from '../cluster.js'
 import type { Intent } from './intent.js'
 import { checkPairs, type ReachSample } from './reach.js'
-import { CpuTracker, type ResourceSample } from './resources.js'
+import { CpuTracker, machineBusyMs, type ResourceSample } from './resources.js'
 import { SeededRandom, shuffle } from '../../lib/swim/random.js'
 
 /** Targets pinged from each sampled source per tick. */
@@ -71,6 +71,7 @@ export class ResourceSampler extends Loop {
   private readonly cpu = new CpuTracker()
   private wgPids: number[] = []
   private refreshes = 0
+  private lastBusy: { tMs: number, busyMs: number } | null = null
 
   constructor (private readonly d: { mesh: Mesh, now: () => number, everyMs: number }) {
     super(d.everyMs)
@@ -79,18 +80,23 @@ export class ResourceSampler extends Loop {
   /** Takes one sample now (also used at the end of the run). */
   async once (): Promise<void> {
     const { mesh } = this.d
-    // Restarted nodes get a new wireguard-go; every third sample looks again.
-    if (this.refreshes++ % 3 === 0 || this.wgPids.length === 0) {
+    // Joining and restarted nodes get a new wireguard-go; every third sample looks again, and every sample
+    // while some daemon has none yet.
+    const daemons = mesh.daemonPids()
+    if (this.refreshes++ % 3 === 0 || this.wgPids.length < daemons.length) {
       this.wgPids = mesh.allWireguardPids()
     }
     const t = this.d.now()
-    const daemons = mesh.daemonPids()
     const ctl = mesh.controller?.pid
+    const busy = { tMs: t, busyMs: machineBusyMs() }
+    const prev = this.lastBusy
+    this.lastBusy = busy
     this.samples.push({
       tMs: t,
       controller: this.cpu.sample(ctl === undefined ? [] : [ctl], t),
       daemons: this.cpu.sample(daemons, t),
-      wireguard: this.cpu.sample(this.wgPids, t)
+      wireguard: this.cpu.sample(this.wgPids, t),
+      machineCpuPct: prev === null || t <= prev.tMs ? 0 : Math.round(1000 * (busy.busyMs - prev.busyMs) / (t - prev.tMs)) / 10
     })
   }
 }

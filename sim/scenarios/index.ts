@@ -9,6 +9,7 @@ import { partition } from './partition.js'
 import { loss } from './loss.js'
 import { churn } from './churn.js'
 import { demo } from './demo.js'
+import { idle } from './idle.js'
 
 /** Scenarios by name, in the order `--help` lists them. */
-export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([join, crash, vanish, restart, controllerOutage, partition, loss, churn, demo].map(s => [s.name, s]))
+export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([join, idle, crash, vanish, restart, controllerOutage, partition, loss, churn, demo].map(s => [s.name, s]))
