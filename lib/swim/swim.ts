@@ -153,6 +153,7 @@ export class Swim {
     if (senderAddr !== fromAddr) return this.drop('spoofed')
     if ((msg.type === 'ping' && msg.target !== this.id) || (msg.type === 'ping-req' && msg.target === this.id)) return this.drop('misdirected')
     this.contacts.heard(from, now, this.firstHandWindowMs())
+    this.grace.heard(from, now)
     // An ack from the member answers a ping of ours: the tunnel works both ways, so its join grace is over.
     // Any other packet proves only the direction towards us (a half-keyed WireGuard session does exactly that).
     if (msg.type === 'ack') this.grace.ended(from)
@@ -227,6 +228,7 @@ export class Swim {
     const m = this.table.touch(id)
     if (m === undefined || !Number.isSafeInteger(incarnation) || incarnation < 0) return false
     this.contacts.heard(id, now, this.firstHandWindowMs())
+    this.grace.heard(id, now)
     if (incarnation > m.incarnation) {
       this.merge(now, { state: 'alive', id, incarnation, from: id }, 'announced over the underlay')
       return true
@@ -440,6 +442,7 @@ export class Swim {
     if (prev !== u.state) m.since = now
     if (u.state === 'alive') { this.notAlive.delete(m.id); m.tellDead = false } else this.notAlive.add(m.id)
     if (u.state === 'alive' && (prev === 'dead' || prev === 'left')) this.grace.revived(m.id, now)
+    else if (u.state === 'alive') this.grace.heard(m.id, now) // a newer incarnation: it runs somewhere
     if (m.suspicion !== undefined) { m.suspicion = undefined; this.timers.cancel('suspicion', m.id) }
     switch (u.state) {
       case 'suspect': {

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { localConfig, type SwimConfig } from '../../lib/swim/config.js'
+import { encodeHead, encodePacket, encodeUpdate } from '../../lib/swim/codec.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import { Swim } from '../../lib/swim/swim.js'
 import type { SwimEvent } from '../../lib/swim/types.js'
@@ -47,17 +48,36 @@ t.test('a member heard from but never answering (a half-keyed tunnel) stays in g
   t.equal(c.eventsAbout('suspect', 2).filter(e => e.reason.startsWith('no ack')).length, 0, 'no accusation inside the grace')
 })
 
-t.test('a member that appears later gets its own grace', async t => {
+t.test('a member that appears later is not accused before it is heard from, then gets its own grace', async t => {
   const s = new Swim({ config: graced(2000), self: { id: 'a', addr: '100.64.0.1:7946' }, incarnation: 0, random: new SeededRandom(5) })
   const events: SwimEvent[] = []
   s.setMembers(0, [{ id: 'b', addr: '100.64.0.2:7946' }])
   runAlone(s, 0, 10_000, events)
-  t.ok(events.some(e => e.type === 'suspect' && e.id === 'b' && e.at >= 2000), 'b accused once its grace ended')
+  t.ok(events.some(e => e.type === 'suspect' && e.id === 'b' && e.at >= 2000), 'b (a member at start) accused once its grace ended')
+  // c registers at 20 s; its daemon is slow to come up: 30 s of failed probes accuse no one.
   s.setMembers(20_000, [{ id: 'b', addr: '100.64.0.2:7946' }, { id: 'c', addr: '100.64.0.3:7946' }])
-  runAlone(s, 20_000, 30_000, events)
+  runAlone(s, 20_000, 50_000, events)
+  t.equal(events.filter(e => e.id === 'c').length, 0, 'c never heard from: never accused')
+  t.ok(s.stats().graceSpared > 0, 'its probes failed and were spared')
+  // At 50 s its start announcement arrives (an alive at a newer incarnation, here over the underlay); its
+  // tunnel to us still does not work: accused once the grace that starts now has run out.
+  t.equal(s.noteAlive(50_000, 'c', 7), true)
+  runAlone(s, 50_000, 60_000, events)
   const onC = events.filter(e => e.type === 'suspect' && e.id === 'c')
   t.equal(onC.length, 1)
-  t.ok(onC[0]!.at >= 22_000, `c accused at ${onC[0]!.at}, not before its grace ended at 22000`)
+  t.ok(onC[0]!.at >= 52_000, `c accused at ${onC[0]!.at}, not before its grace ended at 52000`)
+})
+
+t.test('gossip that a later member runs starts its grace too', async t => {
+  const s = new Swim({ config: graced(2000), self: { id: 'a', addr: '100.64.0.1:7946' }, incarnation: 0, random: new SeededRandom(5) })
+  const events: SwimEvent[] = []
+  s.setMembers(0, [{ id: 'b', addr: '100.64.0.2:7946' }])
+  s.setMembers(100, [{ id: 'b', addr: '100.64.0.2:7946' }, { id: 'c', addr: '100.64.0.3:7946' }])
+  // b tells us c is alive at incarnation 3 (c's own start announcement, relayed).
+  s.handlePacket(5000, '100.64.0.2:7946', encodePacket(encodeHead('b', { type: 'gossip' }), [encodeUpdate({ state: 'alive', id: 'c', incarnation: 3, from: 'c' })]))
+  runAlone(s, 5000, 15_000, events)
+  const onC = events.filter(e => e.type === 'suspect' && e.id === 'c')
+  t.ok(onC.length >= 1 && onC[0]!.at >= 7000, `c accused at ${onC[0]?.at}, after the grace that started at 5000`)
 })
 
 t.test('joinGraceMs 0 turns the grace off', async t => {
