@@ -62,6 +62,8 @@ export class Daemon {
    * announcements of every join pair were 7 % of the daemons' CPU (docs/daemon.md, "Underlay announcements").
    */
   private announceNew = false
+  /** Whether SWIM has its members yet: not before the first reconcile (startSwim). */
+  private swimMembersSet = false
   private local: Server | null = null
   private link: ControlLink | null = null
   private revoked = false
@@ -222,7 +224,7 @@ export class Daemon {
     this.nodesById = new Map(map.nodes.map(n => [n.id, n]))
     const now = this.deps.clock.now()
     this.netmapAppliedAt = now
-    this.swim.setMembers(now, swimMembers(map))
+    if (this.swimMembersSet) this.swim.setMembers(now, swimMembers(map))
     this.evidence.refresh(now)
     if (this.local !== null && this.announceNew) {
       this.announceToNew()
@@ -274,11 +276,27 @@ export class Daemon {
         const res = await this.reconciler.reconcile(want)
         this.handshakes.removed(res.applied.flatMap(c => c.op.kind === 'remove' ? [c.op.publicKey] : []))
         this.handshakes.added(res.applied.flatMap(c => c.op.kind === 'add' ? [c.op.peer.publicKey] : []))
+        if (!this.swimMembersSet) this.startSwim()
         if (!res.ok) this.lastError = `WireGuard reconcile incomplete: ${res.readError?.message ?? res.failed[0]?.error.message ?? 'stopped early'}`
         else if (this.lastError?.startsWith('WireGuard') === true) this.lastError = null
       } while (this.reconcileAgain)
       this.reconciling = false
     })()
+  }
+
+  /**
+   * Gives SWIM its members once the first reconcile has configured the tunnels (even if some changes failed:
+   * SWIM must not wait on a broken device). Only then does this node announce itself alive: a member's join
+   * grace at the others counts from the first sign that it runs (docs/swim.md), and a node that announced
+   * itself before its peers were configured was accused by everyone whose probes it could not yet answer
+   * (seen in a 200-node join on 2 cores, where a new daemon took tens of seconds to configure its peers).
+   */
+  private startSwim (): void {
+    if (this.netmap === null) return
+    this.swimMembersSet = true
+    this.swim.setMembers(this.deps.clock.now(), swimMembers(this.netmap))
+    this.swimDriver.pump()
+    this.evidence.refresh(this.deps.clock.now())
   }
 
   /**
