@@ -114,17 +114,26 @@ export class Mesh {
   }
 
   /** Starts node `i`'s daemon (with a join token on its first start). */
-  async startDaemon (i: number, opts: { join?: boolean, extra?: string[] } = {}): Promise<ChildProcess> {
+  async startDaemon (i: number, opts: { join?: boolean, extra?: string[], nice?: number } = {}): Promise<ChildProcess> {
     const args = ['daemon', '--controller', this.controllerUrl, '--state', this.stateDir(i), '--interface', this.ifname(i),
       '--hostname', `node-${i}`, '--log-level', this.opts.daemonLogLevel ?? 'debug', ...(this.opts.daemonArgs ?? []), ...(opts.extra ?? [])]
     if (opts.join !== false) args.push('--join-token', await this.token())
     const child = this.spawnLogged(this.ns(i), `n${i}`, args, this.opts.daemonNodeFlags, this.opts.daemonEnv)
     // Set before the daemon gets far enough to start its wireguard-go, which inherits it.
-    if ((this.opts.daemonNice ?? 0) !== 0 && child.pid !== undefined) {
-      try { setPriority(child.pid, this.opts.daemonNice!) } catch { /* it already exited; its exit is what the caller sees */ }
+    const nice = opts.nice ?? this.opts.daemonNice ?? 0
+    if (nice !== 0 && child.pid !== undefined) {
+      try { setPriority(child.pid, nice) } catch { /* it already exited; its exit is what the caller sees */ }
     }
     this.daemons.set(i, child)
     return child
+  }
+
+  /** Sets the niceness of node `i`'s daemon and its wireguard-go (those running now). */
+  async renice (i: number, nice: number): Promise<void> {
+    const pid = this.daemons.get(i)?.pid
+    for (const p of [...(pid === undefined ? [] : [pid]), ...await this.wireguardPids(i)]) {
+      try { setPriority(p, nice) } catch { /* gone */ }
+    }
   }
 
   /** Stops node `i`'s daemon with `signal` (SIGKILL = crash) and waits for it to exit. */

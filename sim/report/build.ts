@@ -48,7 +48,11 @@ export interface Report {
   reachability: {
     samples: ReachSample[]
     sampledMinFraction: number | null
-    final: { total: number, ok: number, failed: Array<[number, number]> }
+    /**
+     * The all-pairs pass at the end. `failed`: still unanswered after RETRY_PAIRS_MS of retries; `lateOk`: pairs
+     * that failed the first pass and answered on a retry (a tunnel that dropped its first packets).
+     */
+    final: { total: number, ok: number, lateOk: number, failed: Array<[number, number]> }
   }
   resources: {
     samples: ResourceSample[]
@@ -82,7 +86,7 @@ export interface BuildInput {
   memKb: { before: number, joined: number }
   loadAvgStart: number
   reach: ReachSample[]
-  finalPairs: { total: number, failed: Array<[number, number]> }
+  finalPairs: { total: number, failed: Array<[number, number]>, failedFirst: Array<[number, number]> }
   resources: ResourceSample[]
   logs: LogCounts
   endMs: number
@@ -153,7 +157,12 @@ export function buildReport (b: BuildInput): Report {
     reachability: {
       samples: b.reach,
       sampledMinFraction: fractions.length === 0 ? null : Math.min(...fractions),
-      final: { total: b.finalPairs.total, ok: b.finalPairs.total - b.finalPairs.failed.length, failed: b.finalPairs.failed.slice(0, 100) }
+      final: {
+        total: b.finalPairs.total,
+        ok: b.finalPairs.total - b.finalPairs.failed.length,
+        lateOk: b.finalPairs.failedFirst.length - b.finalPairs.failed.length,
+        failed: b.finalPairs.failed.slice(0, 100)
+      }
     },
     resources: {
       samples: b.resources,

@@ -47,6 +47,7 @@ export function formatSummary (r: Report, files: { json: string, html: string })
   const f = r.reachability.final
   const minF = r.reachability.sampledMinFraction
   out.push(`reachability: all pairs at the end ${f.ok}/${f.total}${f.total > 0 ? ` (${(100 * f.ok / f.total).toFixed(1)}%)` : ''}` +
+    `${f.lateOk > 0 ? ` (${f.lateOk} only on a retry, after their first pings were lost)` : ''}` +
     `${minF === null ? '' : `; lowest sampled during the run ${(100 * minF).toFixed(0)}%`}\n`)
   const m = r.resources.perNodeKb
   out.push(`memory per node: daemon ${mb(m.daemonP50)} (max ${mb(m.daemonMax)}) + wireguard-go ${mb(m.wireguardP50)} = ${mb(m.totalP50)} (p50); ` +
