@@ -26,6 +26,8 @@ async function peersHave (nodes: number[], target: number, want: boolean): Promi
 }
 
 const others = (x: number): number[] => all.filter(i => i !== x)
+/** Underlay announcements a daemon sent since its start (its `weft status` counters). */
+const announcementsSent = (swim: { counters: Record<string, number> } | null): number | undefined => swim?.counters['announce.sent']
 
 /** Kills node `i`'s daemon and its wireguard-go with SIGKILL: the host is gone as far as the mesh can tell. */
 async function crash (i: number): Promise<void> {
@@ -50,6 +52,10 @@ t.test('weft status --json shows SWIM incarnation, local health and the Lifeguar
   for (const k of ['lateWakeups', 'deathsDoubted', 'wg.handshakeResets']) t.type(s?.counters[k], 'number', k)
 })
 
+t.test('first starts send no underlay announcement: nobody holds a node dead that it never heard from', async (t) => {
+  for (const i of all) t.equal(announcementsSent((await mesh.status(i)).swim), 0, `node ${i}`)
+})
+
 for (const controller of ['up', 'down'] as const) {
   t.test(`controller ${controller}: kill -9 of daemon and wireguard-go is removed everywhere, and re-added on return`, async (t) => {
     if (controller === 'down') {
@@ -69,6 +75,7 @@ for (const controller of ['up', 'down'] as const) {
     await mesh.startDaemon(victim, { join: false })
     const backMs = await waitFor(`node ${victim} re-added everywhere`, async () => await peersHave(others(victim), victim, true) &&
       (await mesh.wgPeers(victim)).length === N - 1, 30_000, 100)
+    t.ok((announcementsSent((await mesh.status(victim)).swim) ?? 0) >= N - 1, 'the restarted daemon announced itself to every member')
     t.comment(`restart to re-added everywhere: ${backMs} ms (crash at ${t0})`)
     const ip = (await mesh.status(victim)).node.meshIp
     await waitFor('pings to the returned node', async () => (await Promise.all(others(victim).map(async i => await mesh.ping(i, ip)))).every(Boolean), 20_000, 200)
