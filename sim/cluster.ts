@@ -41,6 +41,8 @@ export interface MeshOptions {
    * not starved by hundreds of nodes (sim/run/density.ts).
    */
   daemonNice?: number
+  /** CPU niceness of the controller (negative = ahead of the harness too). Default: 0. */
+  controllerNice?: number
   /** Daemons' --log-level. Default: 'debug', so tests can read every event. */
   daemonLogLevel?: string
   /** Controller's --log-level. Default: 'debug'. */
@@ -90,6 +92,9 @@ export class Mesh {
   async startController (): Promise<void> {
     this.controller = this.spawnLogged(this.world.names.controllerNs, 'controller',
       ['controller', '--data', join(this.dir, 'controller'), '--listen', `0.0.0.0:${CONTROLLER_PORT}`, '--log-level', this.opts.controllerLogLevel ?? 'debug'])
+    if ((this.opts.controllerNice ?? 0) !== 0 && this.controller.pid !== undefined) {
+      try { setPriority(this.controller.pid, this.opts.controllerNice!) } catch { /* it already exited; the wait below reports it */ }
+    }
     await waitFor('the controller to answer', async () => {
       try {
         await this.world.exec(this.world.names.controllerNs, ['ping', '-c1', '-W1', '127.0.0.1'])
