@@ -272,7 +272,7 @@ export class Swim {
     this.probe = undefined
     for (const k of ['probe', 'ack', 'sync', 'dead-probe'] as const) this.timers.cancel(k, '')
     this.broadcast(now, { state: 'left', id: this.id, incarnation: this.inc, from: this.id })
-    this.pushGossip(Math.max(1, this.cfg.gossipNodes))
+    this.gossipRound(now, Math.max(1, this.cfg.gossipNodes))
   }
 
   /** Every member with state and incarnation (this node excluded). */
@@ -590,10 +590,15 @@ export class Swim {
   }
 
   private onGossipTick (now: number): void {
-    if (this.queue.size === 0) return
+    if (this.queue.size > 0) this.gossipRound(now, this.cfg.gossipNodes)
+  }
+
+  /** One gossip round to `fanout` members now; the next is due an interval later while anything is queued. */
+  private gossipRound (now: number, fanout: number): void {
     this.lastGossipAt = now
-    this.pushGossip(this.cfg.gossipNodes)
-    if (this.queue.size > 0) this.timers.set('gossip', '', now + this.cfg.gossipIntervalMs)
+    this.pushGossip(fanout)
+    if (this.queue.size > 0 && this.cfg.gossipIntervalMs > 0) this.timers.set('gossip', '', now + this.cfg.gossipIntervalMs)
+    else this.timers.cancel('gossip', '')
   }
 
   private pushGossip (fanout: number): void {
