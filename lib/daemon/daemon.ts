@@ -294,9 +294,9 @@ export class Daemon {
   private startSwim (): void {
     if (this.netmap === null) return
     this.swimMembersSet = true
-    this.swim.setMembers(this.deps.clock.now(), swimMembers(this.netmap))
-    this.swimDriver.pump()
-    this.evidence.refresh(this.deps.clock.now())
+    const now = this.deps.clock.now()
+    this.swim.setMembers(now, swimMembers(this.netmap))
+    this.evidence.refresh(now) // pumps SWIM's outputs too
   }
 
   /**
