@@ -109,7 +109,7 @@ function cpuSince (mesh: Mesh, start: { machine: number, harness: number }): Cpu
   }
 }
 
-/** Niceness of daemons while their join batch starts (see runSim); 0 = the controller's and the harness's. */
+/** Niceness of daemons while their join batch starts (see runSim): the harness's own. */
 const JOIN_NICE = 0
 
 /** Runs one simulation end to end and resolves with its report (also written to outDir). */
@@ -163,18 +163,21 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     resources.start()
     loops.push(resources)
 
-    // A joining daemon runs at the harness's niceness until its batch has joined, then at daemonNice. In a fleet
-    // a node starts on a machine of its own; here, at nice 10 among a hundred busy nice-10 daemons, a new one
-    // got so little CPU that it took 20-55 s to configure its peers, and past about 160 nodes the members it
-    // could not answer accused it (docs/sim.md, "Many nodes on few cores").
-    const startNice = o.daemonNice === 0 ? 0 : JOIN_NICE
+    // A joining daemon runs at JOIN_NICE until its batch has joined, then at daemonNice. In a fleet a node starts
+    // on a machine of its own; here, at nice 10 among a hundred busy nice-10 daemons, a new one got so little CPU
+    // that it took 20-55 s to configure its peers, and past about 160 nodes the members it could not answer
+    // accused it (docs/sim.md, "Many nodes on few cores").
+    const settle = async (nodes: readonly number[]): Promise<void> => {
+      if (o.daemonNice !== JOIN_NICE) for (const i of nodes) await mesh.renice(i, o.daemonNice)
+    }
+    let lastBatch: number[] = []
     ctx.phase(`starting ${n} daemons in batches of ${o.batchSize}`)
     const all = Array.from({ length: n }, (_, i) => i)
     for (let b = 0; b < n; b += o.batchSize) {
       const batch = all.slice(b, b + o.batchSize)
       for (const i of batch) {
         intent.started(i, now())
-        await mesh.startDaemon(i, { nice: startNice })
+        await mesh.startDaemon(i, { nice: JOIN_NICE })
       }
       await ctx.waitFor(`daemons ${batch[0]}-${batch[batch.length - 1]} answering`, async () => {
         const st = await Promise.all(batch.filter(i => !ctx.ipOf.has(i)).map(async i => [i, await mesh.tryStatus(i)] as const))
@@ -185,8 +188,12 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       // The next batch starts once the nodes started so far form a full mesh: on a host whose cores every node
       // shares, piling new daemons onto a mesh still adding the last batch only stretches everyone's
       // timeouts (docs/sim.md, "Many nodes on few cores").
-      if (b + o.batchSize < n) await ctx.waitFor(`nodes 0-${batch[batch.length - 1]} in a full mesh`, () => ctx.converged(), 30_000 + 1000 * batch.length, 200)
-      if (b + o.batchSize < n && startNice !== o.daemonNice) for (const i of batch) await mesh.renice(i, o.daemonNice)
+      if (b + o.batchSize < n) {
+        await ctx.waitFor(`nodes 0-${batch[batch.length - 1]} in a full mesh`, () => ctx.converged(), 30_000 + 1000 * batch.length, 200)
+        await settle(batch)
+      } else {
+        lastBatch = batch
+      }
     }
     for (const i of all) ctx.recordJoin(i, intent.startedAt.get(i)!, all.filter(j => j !== i))
     const daemonsUpMs = now()
@@ -198,7 +205,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       return ctx.ipOf.size === n && ctx.converged()
     }, 60_000 + n * 500)
     const fullMeshMs = now()
-    if (startNice !== o.daemonNice) for (const i of all.slice(Math.floor((n - 1) / o.batchSize) * o.batchSize)) await mesh.renice(i, o.daemonNice)
+    await settle(lastBatch)
     for (const m of ctx.measures) if (m.key === undefined) { const k = observer.keyOf.get(m.target); if (k !== undefined) m.key = k }
     const memJoinedKb = memAvailableKb()
     const setupCpu = cpuSince(mesh, cpuStart)
