@@ -14,8 +14,6 @@ import { NetnsWorld } from './netns/world.js'
 import { askLocal, SOCKET_NAME } from '../lib/daemon/control-socket.js'
 import type { DaemonStatus } from '../lib/daemon/status.js'
 import { silentLogger, type Logger } from '../lib/log.js'
-import { uapiSocketPath } from '../lib/daemon/wg/uapi-socket.js'
-import { socketOwners } from '../lib/daemon/wg/wireguard-go.js'
 import { wireguardPidsByIface } from './run/procscan.js'
 import { waitFor } from './wait.js'
 
@@ -133,11 +131,14 @@ export class Mesh {
     return child
   }
 
-  /** Sets the niceness of node `i`'s daemon and its wireguard-go (those running now). */
-  async renice (i: number, nice: number): Promise<void> {
-    const pid = this.daemons.get(i)?.pid
-    for (const p of [...(pid === undefined ? [] : [pid]), ...await this.wireguardPids(i)]) {
-      try { setPriority(p, nice) } catch { /* gone */ }
+  /** Sets the niceness of the daemons of `nodes` and of their wireguard-go (those running now), with one /proc scan. */
+  renice (nodes: readonly number[], nice: number): void {
+    const wg = wireguardPidsByIface(new Set(nodes.map(i => this.ifname(i))))
+    for (const i of nodes) {
+      const pid = this.daemons.get(i)?.pid
+      for (const p of [...(pid === undefined ? [] : [pid]), ...(wg.get(this.ifname(i)) ?? [])]) {
+        try { setPriority(p, nice) } catch { /* gone */ }
+      }
     }
   }
 
@@ -149,10 +150,9 @@ export class Mesh {
     await this.stop(c, signal)
   }
 
-  /** Pids of the wireguard-go serving node `i`'s interface (found through its UAPI socket; empty when none runs). */
-  async wireguardPids (i: number): Promise<number[]> {
-    const sock = uapiSocketPath(this.ifname(i))
-    return (await socketOwners(new Set([sock]))).get(sock) ?? []
+  /** Pids of the wireguard-go serving node `i`'s interface (empty when none runs; sim/run/procscan.ts). */
+  wireguardPids (i: number): number[] {
+    return wireguardPidsByIface(new Set([this.ifname(i)])).get(this.ifname(i)) ?? []
   }
 
   /** Pids of every running daemon. */
@@ -168,7 +168,7 @@ export class Mesh {
 
   /** Crashes node `i`: SIGKILL to its daemon and its wireguard-go, as if the host lost power. */
   async crash (i: number): Promise<void> {
-    const pids = await this.wireguardPids(i)
+    const pids = this.wireguardPids(i)
     await this.stopDaemon(i, 'SIGKILL')
     for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ } }
   }

@@ -167,8 +167,8 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     // on a machine of its own; here, at nice 10 among a hundred busy nice-10 daemons, a new one got so little CPU
     // that it took 20-55 s to configure its peers, and past about 160 nodes the members it could not answer
     // accused it (docs/sim.md, "Many nodes on few cores").
-    const settle = async (nodes: readonly number[]): Promise<void> => {
-      if (o.daemonNice !== JOIN_NICE) for (const i of nodes) await mesh.renice(i, o.daemonNice)
+    const settle = (nodes: readonly number[]): void => {
+      if (o.daemonNice !== JOIN_NICE) mesh.renice(nodes, o.daemonNice)
     }
     let lastBatch: number[] = []
     ctx.phase(`starting ${n} daemons in batches of ${o.batchSize}`)
@@ -190,7 +190,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       // timeouts (docs/sim.md, "Many nodes on few cores").
       if (b + o.batchSize < n) {
         await ctx.waitFor(`nodes 0-${batch[batch.length - 1]} in a full mesh`, () => ctx.converged(), 30_000 + 1000 * batch.length, 200)
-        await settle(batch)
+        settle(batch)
       } else {
         lastBatch = batch
       }
@@ -205,7 +205,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       return ctx.ipOf.size === n && ctx.converged()
     }, 60_000 + n * 500)
     const fullMeshMs = now()
-    await settle(lastBatch)
+    settle(lastBatch)
     for (const m of ctx.measures) if (m.key === undefined) { const k = observer.keyOf.get(m.target); if (k !== undefined) m.key = k }
     const memJoinedKb = memAvailableKb()
     const setupCpu = cpuSince(mesh, cpuStart)
