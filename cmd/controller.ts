@@ -24,6 +24,7 @@ Flags:
   --ip-quarantine DUR         a removed node's IP is not reused for (default 7d)
   --stream-ping DUR           keepalive on update channels (default 15s)
   --netmap-interval DUR       least time between two netmap versions, 0ms = none (default 1s)
+  --netmap-health-interval DUR  ... before a version with health changes only (default 5s)
   --register-rate N           registrations per client IP per minute, 0 = unlimited (default ${DEFAULTS.registerRatePerMin})
   --auth-failures N           failed authentications per IP per minute before 429 (default ${DEFAULTS.authFailuresPerMin})
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)
@@ -47,6 +48,7 @@ export const command: Command = {
       'ip-quarantine': { type: 'string' },
       'stream-ping': { type: 'string' },
       'netmap-interval': { type: 'string' },
+      'netmap-health-interval': { type: 'string' },
       'register-rate': { type: 'string' },
       'auth-failures': { type: 'string' },
       'log-level': { type: 'string' }
@@ -75,6 +77,7 @@ export const command: Command = {
       ipQuarantineMs: dur('ip-quarantine'),
       streamPingIntervalMs: dur('stream-ping'),
       netmapIntervalMs: dur('netmap-interval'),
+      netmapHealthIntervalMs: dur('netmap-health-interval'),
       registerRatePerMin: v['register-rate'] === undefined ? undefined : parseIntFlag(v['register-rate'], '--register-rate', 0, 1_000_000),
       authFailuresPerMin: v['auth-failures'] === undefined ? undefined : parseIntFlag(v['auth-failures'], '--auth-failures', 1, 1_000_000),
       logLevel: level

@@ -37,6 +37,16 @@ export interface ControllerConfig {
    * at N=200 that is the difference between a fraction of a core and all of it (docs/controller.md, "Netmap pacing").
    */
   netmapIntervalMs: number
+  /**
+   * Least time between the last netmap version and one that carries only health changes (a live node turning
+   * online, control-lost, mesh-lost or offline), ms. Default: 5000. No daemon's WireGuard config depends on
+   * these, and SWIM uses them only as one more confirmation of a suspicion it already has, so seconds of delay
+   * cost nothing; a flap that reverts within the wait is never published. On a loaded host late heartbeats
+   * flipped nodes between online and control-lost within a second, hundreds of times in an N=200 join, each
+   * flip a version for every daemon (docs/controller.md, "Netmap pacing"). Joins, leaves, endpoint changes
+   * and removals keep netmapIntervalMs. `weft nodes list` shows the current health at once.
+   */
+  netmapHealthIntervalMs: number
   /** Deltas kept in memory for catch-up; older clients get a full map. Default: 1024 (20 min of one change per second). */
   deltaHistory: number
   /** An update channel whose unsent bytes exceed this is closed (the daemon reconnects and catches up). Default: 4 MiB. */
@@ -66,6 +76,7 @@ export const DEFAULTS: Omit<ControllerConfig, 'dataDir'> = {
   ipQuarantineMs: 7 * 86_400_000,
   streamPingIntervalMs: 15000,
   netmapIntervalMs: 1000,
+  netmapHealthIntervalMs: 5000,
   deltaHistory: 1024,
   maxChannelBufferBytes: 4 * 1024 * 1024,
   bodyLimitBytes: 65536,
@@ -102,6 +113,7 @@ export function resolveConfig (input: ControllerConfigInput): ControllerConfig {
   positive(c, 'ipQuarantineMs', 0)
   positive(c, 'streamPingIntervalMs', 100)
   positive(c, 'netmapIntervalMs', 0)
+  positive(c, 'netmapHealthIntervalMs', 0)
   positive(c, 'deltaHistory', 1)
   positive(c, 'maxChannelBufferBytes', 65536)
   positive(c, 'bodyLimitBytes', 1024)

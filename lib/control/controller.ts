@@ -60,7 +60,8 @@ export class Controller {
     readonly adminKeyHash: string
   ) {
     this.commit = new GroupCommit(store)
-    this.netmap = new NetmapLog(this.epoch, config.cidr, config.deltaHistory, line => this.channels.broadcast(line), config.netmapIntervalMs)
+    this.netmap = new NetmapLog(this.epoch, config.cidr, config.deltaHistory, line => this.channels.broadcast(line), config.netmapIntervalMs,
+      undefined, config.netmapHealthIntervalMs)
     this.ipam = new Ipam(config.cidr, config.ipQuarantineMs)
     this.tokens = new TokenBook(clock)
     this.metrics = new ControllerMetrics({

@@ -1,10 +1,21 @@
 import type { Netmap, NetmapDelta, NetmapMessage, NodeRecord } from '../wire/netmap.js'
 
 /**
+ * What a staged upsert changes: `member` = who is in the mesh or how to reach it (a join, new endpoints, a
+ * leave); `health` = only a live node's fused health (online, control-lost, mesh-lost, offline), which no
+ * daemon's WireGuard config depends on.
+ */
+export type UpsertKind = 'member' | 'health'
+
+/**
  * The versioned netmap and its recent history. Changes made in one tick are coalesced into one version, and
  * versions are at least `minIntervalMs` apart: a change arriving sooner after the last version waits for the
- * interval's end, together with every other change made meanwhile (a removal does not wait);
- * each version's delta is serialized once (one NDJSON line) and handed to `onDelta`, which writes the same
+ * interval's end, together with every other change made meanwhile (a removal does not wait). Health-only
+ * changes wait for `healthIntervalMs` after the last version instead, unless a member change takes them along
+ * sooner, and a staged record that ends up equal to the published one (a health flap that reverted while it
+ * waited) is dropped: on a loaded host late heartbeats flip nodes between online and control-lost within a
+ * second, and each flip published would cost every daemon an apply (docs/controller.md, "Netmap pacing").
+ * Each version's delta is serialized once (one NDJSON line) and handed to `onDelta`, which writes the same
  * Buffer to every open channel. A client `since` a version still in history catches up with one merged
  * delta; anyone else gets the full map.
  */
@@ -12,9 +23,11 @@ export class NetmapLog {
   private readonly nodes = new Map<string, NodeRecord>()
   private readonly pendingUpsert = new Map<string, NodeRecord>()
   private readonly pendingRemove = new Set<string>()
+  /** Staged upserts that are member changes (the rest of pendingUpsert is health-only). */
+  private readonly pendingMember = new Set<string>()
   private readonly history: NetmapDelta[] = []
-  /** The pending publication (an immediate or, within the interval, a timer), or null. */
-  private scheduled: { timed: boolean, cancel: () => void } | null = null
+  /** The pending publication (an immediate or a timer) and when it fires, or null. */
+  private scheduled: { at: number, cancel: () => void } | null = null
   private lastPublishAt = -Infinity
   private snapshotCache: Netmap | null = null
   private version_ = 1
@@ -27,7 +40,9 @@ export class NetmapLog {
     private readonly onDelta: (line: Buffer, delta: NetmapDelta) => void,
     private readonly minIntervalMs = 0,
     /** Monotonic ms; the pacing is about real work per second, so it never follows a test's fake clock. */
-    private readonly now: () => number = () => performance.now()
+    private readonly now: () => number = () => performance.now(),
+    /** Least time from the last version to one that carries only health changes; at least minIntervalMs. */
+    private readonly healthIntervalMs = minIntervalMs
   ) {}
 
   /** Sets the records of version 1 at start-up (no delta is published). */
@@ -48,10 +63,11 @@ export class NetmapLog {
     return this.pendingUpsert.get(id) ?? this.nodes.get(id)
   }
 
-  /** Stages an insert or replacement; published with the tick's other changes. */
-  upsert (rec: NodeRecord): void {
+  /** Stages an insert or replacement; published with the tick's other changes, paced by its kind. */
+  upsert (rec: NodeRecord, kind: UpsertKind = 'member'): void {
     this.pendingRemove.delete(rec.id)
     this.pendingUpsert.set(rec.id, rec)
+    if (kind === 'member' || !this.nodes.has(rec.id)) this.pendingMember.add(rec.id)
     this.schedule()
   }
 
@@ -61,24 +77,22 @@ export class NetmapLog {
    */
   remove (id: string): void {
     this.pendingUpsert.delete(id)
+    this.pendingMember.delete(id)
     if (this.nodes.has(id)) this.pendingRemove.add(id)
-    this.schedule(true)
+    this.schedule()
   }
 
   /** Publishes staged changes as one new version now (normally done on the next tick). */
   flush (): void {
     this.scheduled?.cancel()
     this.scheduled = null
-    if (this.pendingUpsert.size === 0 && this.pendingRemove.size === 0) return
-    const delta: NetmapDelta = {
-      epoch: this.epoch,
-      from: this.version_,
-      to: this.version_ + 1,
-      upsert: [...this.pendingUpsert.values()],
-      remove: [...this.pendingRemove]
-    }
+    const upsert = [...this.pendingUpsert.values()].filter(n => !sameButUpdatedAt(this.nodes.get(n.id), n))
+    const remove = [...this.pendingRemove]
     this.pendingUpsert.clear()
     this.pendingRemove.clear()
+    this.pendingMember.clear()
+    if (upsert.length === 0 && remove.length === 0) return
+    const delta: NetmapDelta = { epoch: this.epoch, from: this.version_, to: this.version_ + 1, upsert, remove }
     for (const id of delta.remove) this.nodes.delete(id)
     for (const n of delta.upsert) this.nodes.set(n.id, n)
     this.version_ = delta.to
@@ -117,19 +131,38 @@ export class NetmapLog {
     return { type: 'delta', epoch: this.epoch, from: since, to: this.version_, upsert: [...upsert.values()], remove: [...remove] }
   }
 
-  private schedule (now = false): void {
-    if (this.scheduled !== null && !(now && this.scheduled.timed)) return
+  /** Arms the publication of what is staged, at the time its most urgent change allows (an earlier one stays). */
+  private schedule (): void {
+    const now = this.now()
+    const interval = this.pendingMember.size > 0 ? this.minIntervalMs : Math.max(this.minIntervalMs, this.healthIntervalMs)
+    const at = this.pendingRemove.size > 0 ? now : Math.max(now, this.lastPublishAt + interval)
+    if (this.scheduled !== null && this.scheduled.at <= at) return
     this.scheduled?.cancel()
-    const wait = now ? 0 : this.lastPublishAt + this.minIntervalMs - this.now()
-    if (wait <= 0) {
+    if (at <= now) {
       const im = setImmediate(() => this.flush())
-      this.scheduled = { timed: false, cancel: () => clearImmediate(im) }
+      this.scheduled = { at, cancel: () => clearImmediate(im) }
     } else {
-      const timer = setTimeout(() => this.flush(), wait)
+      const timer = setTimeout(() => this.flush(), at - now)
       timer.unref()
-      this.scheduled = { timed: true, cancel: () => clearTimeout(timer) }
+      this.scheduled = { at, cancel: () => clearTimeout(timer) }
     }
   }
+}
+
+/** True when `b` would tell a daemon nothing `a` did not: every field equal but the change time. */
+function sameButUpdatedAt (a: NodeRecord | undefined, b: NodeRecord): boolean {
+  if (a === undefined) return false
+  const x = a as unknown as Record<string, unknown>
+  const y = b as unknown as Record<string, unknown>
+  for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
+    if (k === 'updatedAt') continue
+    const u = x[k]
+    const v = y[k]
+    if (Array.isArray(u) && Array.isArray(v)) {
+      if (u.length !== v.length || u.some((e, i) => e !== v[i])) return false
+    } else if (u !== v) return false
+  }
+  return true
 }
 
 /** One NDJSON line. */

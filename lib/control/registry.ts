@@ -11,7 +11,7 @@ import type { HealthVerdict } from './health.js'
 import type { Ipam } from './ipam.js'
 import type { Liveness } from './liveness.js'
 import type { ControllerMetrics } from './metrics.js'
-import type { NetmapLog } from './netmap-log.js'
+import type { NetmapLog, UpsertKind } from './netmap-log.js'
 import type { StoredNode } from './store.js'
 
 /** Facts about a node that live only in memory (reset by a restart). */
@@ -168,7 +168,7 @@ export class Registry {
     const n = this.nodes.get(id)
     if (n === undefined) return
     this.logHealth(n, from, to)
-    this.publish(id)
+    this.publish(id, from.health === 'left' || to.health === 'left' ? 'member' : 'health')
   }
 
   /** Every node with its control-side facts, sorted by id. */
@@ -225,12 +225,12 @@ export class Registry {
     return r
   }
 
-  /** Stages the node's current record in the netmap. */
-  private publish (id: string): void {
+  /** Stages the node's current record in the netmap; `kind` says how soon it must go out (NetmapLog). */
+  private publish (id: string, kind: UpsertKind = 'member'): void {
     const n = this.nodes.get(id)
     if (n === undefined) return
     const health = this.d.liveness.verdict(id)?.health ?? 'online'
-    this.d.netmap.upsert(this.record(n, health, this.rt(id).observedEndpoint))
+    this.d.netmap.upsert(this.record(n, health, this.rt(id).observedEndpoint), kind)
   }
 
   private record (n: StoredNode, health: NodeHealth, obs: string | null, updatedAt = this.d.clock.now()): NodeRecord {

@@ -70,3 +70,57 @@ t.test('paced: the held changes go out when the interval ends (real time)', asyn
   t.equal(out.length, 2, 'published within the bound')
   t.ok(performance.now() - held >= 140, 'not before the interval ended')
 })
+
+t.test('health-only changes wait for the health interval unless a member change takes them along', async (t) => {
+  const out: NetmapDelta[] = []
+  const clock = { ms: 1000 }
+  const log = new NetmapLog('e', '100.64.0.0/10', 16, (_line, d) => out.push(d), 1000, () => clock.ms, 5000)
+  const a = node(1)
+  const b = node(2)
+  log.upsert(a)
+  log.upsert(b)
+  await tick()
+  t.equal(out.length, 1, 'new nodes are member changes: out at once')
+  clock.ms += 1500
+  log.upsert({ ...a, health: 'control-lost', updatedAt: 2 }, 'health')
+  await tick()
+  t.equal(out.length, 1, 'past the member interval, a health change still waits')
+  clock.ms += 1000
+  log.upsert({ ...b, endpoints: ['198.18.0.2:51820'], updatedAt: 3 })
+  await tick()
+  t.same(out.map(d => d.upsert.map(n => [n.id, n.health, n.endpoints.length])).slice(1), [[['n1', 'control-lost', 0], ['n2', 'online', 1]]],
+    'a member change goes out after the member interval and carries the waiting health change')
+  log.upsert({ ...a, health: 'online', updatedAt: 4 }, 'health')
+  await tick()
+  t.equal(out.length, 2, 'right after a version, a health change waits again')
+  log.flush()
+  t.equal(out.length, 3, 'flushed when its interval ends')
+  t.equal(out[2]!.upsert[0]!.health, 'online')
+})
+
+t.test('a health flap that reverts while it waits is never published', async (t) => {
+  const out: NetmapDelta[] = []
+  const clock = { ms: 1000 }
+  const log = new NetmapLog('e', '100.64.0.0/10', 16, (_line, d) => out.push(d), 1000, () => clock.ms, 5000)
+  const a = node(1)
+  log.upsert(a)
+  await tick()
+  log.upsert({ ...a, health: 'control-lost', updatedAt: 2 }, 'health')
+  log.upsert({ ...a, health: 'online', updatedAt: 3 }, 'health')
+  log.flush()
+  t.equal(out.length, 1, 'no version: the record is what was published but for its change time')
+  t.equal(log.version, 2)
+  t.equal(log.get('n1')?.updatedAt, 1, 'the published record stands')
+  log.upsert({ ...a, health: 'control-lost', updatedAt: 4 }, 'health')
+  log.flush()
+  t.same(out.map(d => [d.from, d.to, d.upsert.map(n => n.health)]).slice(1), [[2, 3, ['control-lost']]], 'a change that stands goes out')
+})
+
+t.test('a health change of a node not yet published goes out as a member change', async (t) => {
+  const out: NetmapDelta[] = []
+  const clock = { ms: 1000 }
+  const log = new NetmapLog('e', '100.64.0.0/10', 16, (_line, d) => out.push(d), 1000, () => clock.ms, 5000)
+  log.upsert(node(1), 'health')
+  await tick()
+  t.equal(out.length, 1, 'a node nobody has seen is news, whatever its kind')
+})
