@@ -20,6 +20,12 @@ import { waitFor } from './wait.js'
 /** The compiled CLI, run with this Node. */
 export const WEFT = fileURLToPath(new URL('../cmd/weft.js', import.meta.url))
 const CONTROLLER_PORT = 8080
+/**
+ * Bound on one admin CLI call (lib/daemon/wg/exec.ts's default is 10 s). In an N=200 controller-outage run the
+ * restarted controller was listening with an empty accept queue, but `weft nodes list` needed 16 s on the
+ * saturated host, so every readiness check was killed at 10 s and the run failed after 120 s.
+ */
+const ADMIN_TIMEOUT_MS = 60_000
 
 export { waitFor }
 
@@ -79,10 +85,15 @@ export class Mesh {
   ifname (i: number): string { return this.world.names.nodeWg(i) }
   ns (i: number): string { return this.world.names.nodeNs(i) }
 
-  /** Runs the CLI inside the controller namespace with the admin key; returns stdout. */
+  /**
+   * Runs the CLI inside the controller namespace with the admin key; returns stdout. An operator runs it from a
+   * machine of their own: here it runs at the controller's niceness and may take up to ADMIN_TIMEOUT_MS, since
+   * on a saturated dense host loading Node alone took 16 s of wall time for 0.5 s of CPU.
+   */
   async admin (...args: string[]): Promise<string> {
-    const r = await this.world.exec(this.world.names.controllerNs, [process.execPath, WEFT, ...args,
-      '--controller', `http://127.0.0.1:${CONTROLLER_PORT}`, '--admin-key', join(this.dir, 'controller', 'admin.key')])
+    const nice = this.opts.controllerNice ?? 0
+    const r = await this.world.exec(this.world.names.controllerNs, [...(nice === 0 ? [] : ['nice', '-n', String(nice)]), process.execPath, WEFT, ...args,
+      '--controller', `http://127.0.0.1:${CONTROLLER_PORT}`, '--admin-key', join(this.dir, 'controller', 'admin.key')], { timeoutMs: ADMIN_TIMEOUT_MS })
     return r.stdout
   }
 
