@@ -1,14 +1,19 @@
-import { createSocket, type Socket } from 'node:dgram'
+import { connect, type Socket } from 'node:net'
 
-/** The port probes go to: discard, which nobody listens on, so a live host answers ICMP port-unreachable. */
+/** The TCP port probes go to: discard, which almost nobody serves, so a live host's kernel answers with a RST. */
 export const PROBE_PORT = 9
 
-const PROBE = Buffer.from('weft-dataplane-probe')
+/**
+ * A fresh connection attempt replaces one that is still unanswered after this long. The kernel's own SYN retry
+ * comes after 1 s too, and an attempt is not cut short sooner because a starved host's wireguard-go may take
+ * hundreds of ms to pass the answer.
+ */
+const RETRY_AFTER_MS = 1000
 
-/** One watched member: a UDP socket connected to its discard port, and whether it answered yet. */
+/** One watched member: the connection attempt in flight (and when it began), and whether it answered yet. */
 interface Probe {
-  socket: Socket
-  connected: boolean
+  attempt: Socket | null
+  startedAt: number
   answered: boolean
 }
 
@@ -17,13 +22,18 @@ interface Probe {
  *
  * A daemon that crashed or is restarting leaves its wireguard-go running: the tunnel works, only the SWIM
  * agent is silent. SWIM alone cannot tell that from a dead host and would remove a working tunnel. So, while
- * a member is suspect, the daemon sends a datagram through the tunnel to its discard port (9) from a UDP
- * socket connected to that address. A live host answers with ICMP port-unreachable through the same tunnel;
- * the kernel hands it to the connected socket as ECONNREFUSED, which is the answer. WireGuard checks the
- * inner source address against the peer's /32, so only the member itself can answer. A dead or cut-off host
- * never answers, so its detection is not slowed.
+ * a member is suspect, the daemon opens a TCP connection through the tunnel to its discard port (9). A live
+ * host's kernel answers the SYN with a RST (nothing listens there; the attempt fails with ECONNREFUSED), or
+ * accepts it (something does): either is the answer. WireGuard checks the inner source address against the
+ * peer's /32, so only the member itself can answer, and a RST counts only if it acknowledges our SYN's
+ * sequence number. A dead or cut-off host never answers, so its detection is not slowed.
  *
- * Nothing here reads the WireGuard device: a probe and its answer cost two datagrams, however many peers the
+ * TCP rather than a UDP datagram and its ICMP port-unreachable: Linux sends about one port-unreachable a
+ * second per destination, and SWIM's own packets to the silent daemon's port spend the same allowance, so
+ * the answer to a UDP probe could take seconds and a member was removed 2.3 s into its suspicion (two CI runs
+ * of test/e2e/swim.test.ts). RSTs to closed ports are not rate-limited that way.
+ *
+ * Nothing here reads the WireGuard device: a probe and its answer cost two packets, however many peers the
  * device holds (reading a 200-peer device costs about 2 ms of CPU in each of daemon and wireguard-go, and a
  * mesh under suspicion storms would read every second on every node).
  */
@@ -33,39 +43,41 @@ export class DataPlaneWatch {
 
   /**
    * @param onAnswer called when a member answers, so the caller can act on the evidence at once.
+   * @param now monotonic ms, for the retry pacing.
    */
-  constructor (private readonly onAnswer: (meshIp: string) => void = () => {}) {}
+  constructor (private readonly onAnswer: (meshIp: string) => void = () => {}, private readonly now: () => number = () => performance.now()) {}
 
   /** Probes leave from `host` (the mesh IP), so they travel through the WireGuard interface. */
   start (host: string): void {
     this.host = host
   }
 
-  /** Closes every probe socket; later provokes do nothing. */
+  /** Ends every attempt; later provokes do nothing. */
   stop (): void {
     this.host = null
     for (const meshIp of [...this.probes.keys()]) this.close(meshIp)
   }
 
-  /** Sends one probe to `meshIp`'s discard port, opening its socket first if needed; none once it answered. */
+  /**
+   * Probes `meshIp` unless it answered already or an attempt younger than RETRY_AFTER_MS is in flight; an
+   * older unanswered attempt is replaced.
+   */
   provoke (meshIp: string): void {
     if (this.host === null) return
     const p = this.probes.get(meshIp)
-    if (p === undefined) { this.open(this.host, meshIp); return }
-    if (p.connected && !p.answered) p.socket.send(PROBE, () => {})
+    if (p?.answered === true) return
+    const now = this.now()
+    if (p !== undefined && p.attempt !== null && now - p.startedAt < RETRY_AFTER_MS) return
+    p?.attempt?.destroy()
+    this.open(this.host, meshIp, p ?? { attempt: null, startedAt: now, answered: false }, now)
   }
 
-  /**
-   * True when `meshIp` answered a probe since it is watched (since the suspicion began: the caller stops
-   * watching members no longer suspect). Not "recently": Linux sends about one port-unreachable a second per
-   * destination, and the same allowance is spent on the errors that SWIM's own packets to the silent daemon
-   * draw, so answers to these probes come irregularly, at times seconds apart.
-   */
+  /** True when `meshIp` answered since it is watched (since the suspicion began: the caller stops watching members no longer suspect). */
   fresh (meshIp: string): boolean {
     return this.probes.get(meshIp)?.answered === true
   }
 
-  /** Stops watching members not in `meshIps` (no longer suspect): their sockets are closed. */
+  /** Stops watching members not in `meshIps` (no longer suspect). */
   retain (meshIps: ReadonlySet<string>): void {
     for (const meshIp of [...this.probes.keys()]) if (!meshIps.has(meshIp)) this.close(meshIp)
   }
@@ -73,34 +85,33 @@ export class DataPlaneWatch {
   /** Members being watched. */
   get watching (): number { return this.probes.size }
 
-  private open (host: string, meshIp: string): void {
-    const socket = createSocket('udp4')
-    const p: Probe = { socket, connected: false, answered: false }
+  private open (host: string, meshIp: string, p: Probe, now: number): void {
     this.probes.set(meshIp, p)
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED') {
+    const attempt = connect({ host: meshIp, port: PROBE_PORT, localAddress: host })
+    p.attempt = attempt
+    p.startedAt = now
+    const settle = (answered: boolean): void => {
+      attempt.destroy()
+      if (p.attempt === attempt) p.attempt = null
+      if (this.probes.get(meshIp) !== p || p.answered) return
+      if (answered) {
         p.answered = true
         this.onAnswer(meshIp)
         return
       }
-      // No route yet, no tunnel (EHOSTUNREACH from a removed peer), or the mesh IP is not on the interface:
-      // not an answer. A socket that failed to bind or connect is dropped; the next provoke opens a new one.
-      if (!p.connected && this.probes.get(meshIp) === p) this.close(meshIp)
-    })
-    socket.bind(0, host, () => {
-      if (this.probes.get(meshIp) !== p) return
-      socket.connect(PROBE_PORT, meshIp, () => {
-        if (this.probes.get(meshIp) !== p) return
-        p.connected = true
-        socket.send(PROBE, () => {})
-      })
-    })
+      // No route (a removed peer: EHOSTUNREACH), no tunnel, a source address not ours, or a timeout: not an
+      // answer. The member is dropped; the next provoke starts afresh.
+      this.probes.delete(meshIp)
+    }
+    attempt.once('connect', () => settle(true))
+    attempt.on('error', (err: NodeJS.ErrnoException) => settle(err.code === 'ECONNREFUSED'))
   }
 
   private close (meshIp: string): void {
     const p = this.probes.get(meshIp)
     if (p === undefined) return
     this.probes.delete(meshIp)
-    try { p.socket.close() } catch { /* already closed */ }
+    p.attempt?.destroy()
+    p.attempt = null
   }
 }
