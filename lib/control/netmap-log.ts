@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import type { Netmap, NetmapDelta, NetmapMessage, NodeRecord } from '../wire/netmap.js'
 
 /**
@@ -151,18 +152,7 @@ export class NetmapLog {
 
 /** True when `b` would tell a daemon nothing `a` did not: every field equal but the change time. */
 function sameButUpdatedAt (a: NodeRecord | undefined, b: NodeRecord): boolean {
-  if (a === undefined) return false
-  const x = a as unknown as Record<string, unknown>
-  const y = b as unknown as Record<string, unknown>
-  for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
-    if (k === 'updatedAt') continue
-    const u = x[k]
-    const v = y[k]
-    if (Array.isArray(u) && Array.isArray(v)) {
-      if (u.length !== v.length || u.some((e, i) => e !== v[i])) return false
-    } else if (u !== v) return false
-  }
-  return true
+  return a !== undefined && isDeepStrictEqual({ ...a, updatedAt: 0 }, { ...b, updatedAt: 0 })
 }
 
 /** One NDJSON line. */
