@@ -45,6 +45,11 @@ export interface MeshOptions {
    * not starved by hundreds of nodes (sim/run/density.ts).
    */
   daemonNice?: number
+  /**
+   * Turn the kernel's autogroup off while the mesh lives (sim/netns/autogroup.ts): without it, the niceness
+   * above does not order the daemons against their wireguard-go. Default: false.
+   */
+  flatScheduling?: boolean
   /** CPU niceness of the controller (negative = ahead of the harness too). Default: 0. */
   controllerNice?: number
   /** Daemons' --log-level. Default: 'debug', so tests can read every event. */
@@ -68,7 +73,7 @@ export class Mesh {
   /** Builds the namespaces and starts the controller. */
   static async create (nodes: number, opts: MeshOptions = {}): Promise<Mesh> {
     const dir = await mkdtemp(join(tmpdir(), opts.tempPrefix ?? 'weft-e2e-'))
-    const world = await NetnsWorld.create({ nodes, controller: true, log: opts.log ?? silentLogger() })
+    const world = await NetnsWorld.create({ nodes, controller: true, flatScheduling: opts.flatScheduling, log: opts.log ?? silentLogger() })
     const mesh = new Mesh(world, dir, opts)
     try {
       await mesh.startController()

@@ -1,6 +1,7 @@
 /**
  * Removing a run's world: its processes (by recorded pid, and any wireguard-go found through a UAPI socket
- * carrying the run prefix), its namespaces, its sockets and its run directory. Also finds runs whose owner
+ * carrying the run prefix), its namespaces, its sockets and its run directory, and the machine's autogroup
+ * setting put back once no live run needs it off (sim/netns/autogroup.ts). Also finds runs whose owner
  * process is gone (a crashed test) and removes them, leaving live concurrent runs alone.
  */
 import { execFileSync } from 'node:child_process'
@@ -9,6 +10,7 @@ import type { Logger } from '../../lib/log.js'
 import { run } from '../../lib/daemon/wg/exec.js'
 import { UAPI_DIR } from '../../lib/daemon/wg/uapi-socket.js'
 import { socketOwners } from '../../lib/daemon/wg/wireguard-go.js'
+import { restoreScheduling } from './autogroup.js'
 import { NETNS_RE, PREFIX_RE, RUN_ROOT, WorldNames } from './names.js'
 import { readRecord, readRecords, recordAlive, recordOf, signalRecords, terminate, type ProcRecord } from './procs.js'
 
@@ -49,6 +51,7 @@ export async function destroyRun (prefix: string, log: Logger): Promise<{ killed
   const namespaces = runNamespaces(prefix)
   await deleteNamespaces(namespaces)
   rmSync(names.runDir, { recursive: true, force: true })
+  restoreScheduling(runIsLive, log)
   const killed = recorded.filter(r => r !== null).length + found.length
   log.info({ event: 'sim.netns.destroy', prefix, killed, namespaces: namespaces.length }, 'netns world removed')
   return { killed, namespaces: namespaces.length }
@@ -58,7 +61,7 @@ export async function destroyRun (prefix: string, log: Logger): Promise<{ killed
  * Synchronous last-resort cleanup for `process.on('exit')`, where nothing async runs: SIGKILL to recorded
  * pids, then delete the namespaces and the run directory.
  */
-export function destroyRunSync (prefix: string): void {
+export function destroyRunSync (prefix: string, log: Logger): void {
   const names = new WorldNames(prefix)
   signalRecords(readRecords(names.pidDir), 'SIGKILL')
   try {
@@ -67,6 +70,7 @@ export function destroyRunSync (prefix: string): void {
   } catch { /* best effort at exit */ }
   for (const s of uapiSockets(prefix)) { try { unlinkSync(s) } catch { /* gone */ } }
   rmSync(names.runDir, { recursive: true, force: true })
+  restoreScheduling(runIsLive, log)
 }
 
 /** Every run prefix that has a namespace, a run directory or a UAPI socket on this machine. */
@@ -101,5 +105,7 @@ export async function cleanupStale (log: Logger, keep?: string): Promise<string[
     removed.push(prefix)
   }
   if (removed.length > 0) log.info({ event: 'sim.netns.stale', removed }, 'removed leftovers of crashed runs')
+  // A run that crashed between removing its directory and restoring the setting left only the saved value.
+  restoreScheduling(runIsLive, log)
   return removed
 }

@@ -12,6 +12,7 @@ import type { WireGuardDevice } from '../../lib/daemon/wg/device.js'
 import { MAX_NODES, RUN_ROOT, UNDERLAY_PREFIX_LEN, WorldNames, newPrefix } from './names.js'
 import { recordOf, writeRecord } from './procs.js'
 import { cleanupStale, destroyRun, destroyRunSync } from './cleanup.js'
+import { flattenScheduling, type AutogroupState } from './autogroup.js'
 import { setBlocked, setLoss } from './nft.js'
 import { pool } from '../pool.js'
 
@@ -28,6 +29,11 @@ export interface WorldOptions {
    * Default: true; tap and `weft sim` both want it.
    */
   handleSignals?: boolean
+  /**
+   * Turn the kernel's autogroup off while this world lives, so that niceness alone orders its processes
+   * against each other (sim/netns/autogroup.ts). For dense runs, whose daemons are reniced. Default: false.
+   */
+  flatScheduling?: boolean
   /** Parallel `ip`/`nft` processes when configuring many nodes. Default: 4, twice the cores here, since each mostly waits on the kernel. */
   concurrency?: number
   log: Logger
@@ -97,6 +103,8 @@ export class NetnsWorld {
   readonly names: WorldNames
   readonly nodes: number
   readonly hasController: boolean
+  /** What became of the kernel's autogroup setting for this world. */
+  autogroup: AutogroupState = 'on'
   private readonly log: Logger
   private readonly concurrency: number
   private readonly unhook: () => void
@@ -127,6 +135,7 @@ export class NetnsWorld {
     renameSync(tmp, names.runDir)
     const unhook = opts.handleSignals === false ? () => {} : hookSignals(names.prefix, log)
     const world = new NetnsWorld(names, opts, unhook)
+    if (opts.flatScheduling === true) world.autogroup = flattenScheduling(names.runDir, log)
     const t0 = Date.now()
     try {
       await world.build()
@@ -228,10 +237,10 @@ export class NetnsWorld {
 
 /** Installs SIGINT/SIGTERM/exit handlers that remove run `prefix`; returns the function that removes them. */
 function hookSignals (prefix: string, log: Logger): () => void {
-  const onExit = (): void => destroyRunSync(prefix)
+  const onExit = (): void => destroyRunSync(prefix, log)
   const onSignal = (signal: NodeJS.Signals): void => {
     unhook()
-    destroyRun(prefix, log).catch(() => destroyRunSync(prefix)).finally(() => {
+    destroyRun(prefix, log).catch(() => destroyRunSync(prefix, log)).finally(() => {
       // Re-raise so the process ends the way the signal meant, with no handler of ours in the way.
       process.kill(process.pid, signal)
     })

@@ -8,6 +8,7 @@ import type { CpuLedger, ResourceSample } from '../run/resources.js'
 import type { SimRunOptions } from '../run/runner.js'
 import { falseRemovals, stats, summariseKinds, timeEvents, type EventResult, type FalseRemoval, type KindSummary, type Stats } from './analyze.js'
 import type { LogCounts } from './logs.js'
+import type { AutogroupState } from '../netns/autogroup.js'
 
 /** Version of the report.json layout; bump on incompatible changes. */
 export const REPORT_VERSION = 1
@@ -22,6 +23,8 @@ export interface Report {
   params: {
     nodes: number, scenario: string, scenarioSummary: string, seed: number, count: number, lossPercent: number, durationMs: number,
     tickMs: number, batchSize: number, graceMs: number, daemonNodeFlags: string[], daemonArgs: string[], daemonEnv: Record<string, string>, daemonNice: number
+    /** What the run did with the kernel's autogroup setting (sim/netns/autogroup.ts); absent in reports before it. */
+    autogroup?: AutogroupState
   }
   /** loadAvg: 1-minute load average at the start and at the end (the machine may be shared; high load slows everything). */
   machine: { cores: number, memTotalMb: number, kernel: string, node: string, loadAvg: { start: number, end: number } }
@@ -92,6 +95,7 @@ export interface BuildInput {
   endMs: number
   runDir: string | null
   prefix: string
+  autogroup: AutogroupState
 }
 
 /** Builds the report from a finished run's records. */
@@ -127,7 +131,8 @@ export function buildReport (b: BuildInput): Report {
       daemonNodeFlags: opts.daemonNodeFlags,
       daemonArgs: opts.daemonArgs,
       daemonEnv: opts.daemonEnv,
-      daemonNice: opts.daemonNice
+      daemonNice: opts.daemonNice,
+      autogroup: b.autogroup
     },
     machine: {
       cores: cpus().length,

@@ -123,7 +123,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   const cpuStart = { machine: machineBusyMs(), harness: harnessCpuMs() }
   mkdirSync(o.outDir, { recursive: true })
   progress.phase(`building ${n} namespaces, the controller and the underlay`)
-  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonArgs: o.daemonArgs, daemonEnv: o.daemonEnv, daemonNice: o.daemonNice, controllerNice: o.daemonNice === 0 ? 0 : DENSE_CONTROLLER_NICE, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
+  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonArgs: o.daemonArgs, daemonEnv: o.daemonEnv, daemonNice: o.daemonNice, flatScheduling: o.daemonNice !== 0, controllerNice: o.daemonNice === 0 ? 0 : DENSE_CONTROLLER_NICE, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
   const worldMs = now()
   // Ctrl-C: the world's own hook removes namespaces and processes; this removes the run directory too.
   // Killing daemons and wireguard-go here, synchronously, stops the scenario's effects at once, whatever the
@@ -255,7 +255,8 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       logs: countLogEvents(all.map(i => mesh.logFile(`n${i}`)), mesh.logFile('controller')),
       endMs: now(),
       runDir: o.keep ? mesh.dir : null,
-      prefix: mesh.world.names.prefix
+      prefix: mesh.world.names.prefix,
+      autogroup: mesh.world.autogroup
     })
     writeFileSync(join(o.outDir, 'report.json'), JSON.stringify(report, null, 1) + '\n')
     writeFileSync(join(o.outDir, 'report.html'), renderHtml(report))

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { promisify } from 'node:util'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { silentLogger } from '../../lib/log.js'
 import { uapiSocketPath } from '../../lib/daemon/wg/uapi-socket.js'
@@ -9,6 +9,7 @@ import { pidAlive, socketOwners } from '../../lib/daemon/wg/wireguard-go.js'
 import { NetnsWorld } from '../../sim/netns/world.js'
 import { cleanupStale, listNetns, runIsLive } from '../../sim/netns/cleanup.js'
 import { WorldNames } from '../../sim/netns/names.js'
+import { AUTOGROUP_PATHS } from '../../sim/netns/autogroup.js'
 
 const log = silentLogger()
 const execFileP = promisify(execFile)
@@ -146,6 +147,43 @@ t.test('a process that is signalled or simply exits removes its world', async (t
     t.same(listNetns().filter(n => n.startsWith(childPrefix + '-')), [], `${how}: namespaces removed`)
     t.notOk(existsSync(new WorldNames(childPrefix).runDir), `${how}: run dir removed`)
   }
+})
+
+t.test('flat scheduling turns autogroup off while the world lives and gives the machine its value back, also after a kill -9', async (t) => {
+  const setting = (): string | null => existsSync(AUTOGROUP_PATHS.sysctl) ? readFileSync(AUTOGROUP_PATHS.sysctl, 'utf8').trim() : null
+  const before = setting()
+  const w = await NetnsWorld.create({ nodes: 1, flatScheduling: true, log, cleanStale: false })
+  if (before === null) {
+    t.equal(w.autogroup, 'unavailable', 'this kernel has no autogroup')
+    await w.destroy()
+    return
+  }
+  t.equal(w.autogroup, before === '0' ? 'off' : 'disabled')
+  t.equal(setting(), '0', 'off while the world lives')
+  await w.destroy()
+  t.equal(setting(), before, 'back after destroy()')
+
+  const worldJs = fileURLToPath(new URL('../../sim/netns/world.js', import.meta.url))
+  const logJs = fileURLToPath(new URL('../../lib/log.js', import.meta.url))
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `
+    const { NetnsWorld } = await import(${JSON.stringify(worldJs)})
+    const { silentLogger } = await import(${JSON.stringify(logJs)})
+    const w = await NetnsWorld.create({ nodes: 1, flatScheduling: true, log: silentLogger(), cleanStale: false })
+    process.stdout.write(w.names.prefix + '\\n')
+    setInterval(() => {}, 1000)
+  `], { stdio: ['ignore', 'pipe', 'inherit'] })
+  child.stdout.setEncoding('utf8')
+  const childPrefix = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d: string) => { out += d; if (out.includes('\n')) resolve(out.trim()) })
+    child.on('exit', () => { if (!out.includes('\n')) reject(new Error('child exited before making its world')) })
+  })
+  const exited = new Promise(resolve => child.on('exit', resolve))
+  child.kill('SIGKILL')
+  await exited
+  t.equal(setting(), '0', 'a killed owner cannot put it back')
+  t.ok((await cleanupStale(log)).includes(childPrefix), 'the next stale cleanup finds the crashed run')
+  t.equal(setting(), before, 'and puts the setting back')
 })
 
 t.test('spawned processes are tracked and destroy() leaves nothing of the run', async (t) => {
