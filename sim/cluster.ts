@@ -46,8 +46,9 @@ export interface MeshOptions {
    */
   daemonNice?: number
   /**
-   * Turn the kernel's autogroup off while the mesh lives (sim/netns/autogroup.ts): without it, the niceness
-   * above does not order the daemons against their wireguard-go. Default: false.
+   * Turn the kernel's autogroup off while the mesh lives (sim/netns/autogroup.ts): with it on, each
+   * wireguard-go (in a session of its own) weighs as much as all daemons together, and the niceness above
+   * does not order them. Default: false.
    */
   flatScheduling?: boolean
   /** CPU niceness of the controller (negative = ahead of the harness too). Default: 0. */

@@ -31,7 +31,8 @@ export interface WorldOptions {
   handleSignals?: boolean
   /**
    * Turn the kernel's autogroup off while this world lives, so that niceness alone orders its processes
-   * against each other (sim/netns/autogroup.ts). For dense runs, whose daemons are reniced. Default: false.
+   * against each other (sim/netns/autogroup.ts), as processes on machines of their own would not compete at
+   * all. `weft sim run` asks for it; tests leave the machine alone. Default: false.
    */
   flatScheduling?: boolean
   /** Parallel `ip`/`nft` processes when configuring many nodes. Default: 4, twice the cores here, since each mostly waits on the kernel. */

@@ -26,8 +26,9 @@ export function formatSummary (r: Report, files: { json: string, html: string })
   const out: string[] = []
   out.push(`weft sim run: scenario ${p.scenario}, ${p.nodes} nodes, seed ${p.seed}, ${sec(r.durationMs)} in all ` +
     `(load average ${r.machine.loadAvg.start} -> ${r.machine.loadAvg.end} on ${r.machine.cores} cores)\n`)
-  const autogroup = p.autogroup === 'disabled' || p.autogroup === 'off' ? ', autogroup off' : ''
-  if (p.daemonArgs.length > 0) out.push(`daemons: ${describeDaemonRun(p.daemonArgs, p.daemonEnv, p.daemonNice)}${autogroup}\n`)
+  const flat = p.autogroup === 'disabled' || p.autogroup === 'off'
+  const run = describeDaemonRun(p.daemonArgs, p.daemonEnv, p.daemonNice)
+  if (run !== '' || flat) out.push(`daemons: ${run === '' ? 'Weft\'s defaults' : run}${flat ? ', autogroup off' : ''}\n`)
   out.push(`set-up: world ${sec(r.setup.worldMs)}, all daemons answering ${sec(r.setup.daemonsUpMs)}, full mesh ${sec(r.setup.fullMeshMs)} ` +
     `(join to full mesh ${sec(r.setup.joinToFullMeshMs)})\n`)
   const c = r.setup.cpuS

@@ -123,7 +123,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   const cpuStart = { machine: machineBusyMs(), harness: harnessCpuMs() }
   mkdirSync(o.outDir, { recursive: true })
   progress.phase(`building ${n} namespaces, the controller and the underlay`)
-  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonArgs: o.daemonArgs, daemonEnv: o.daemonEnv, daemonNice: o.daemonNice, flatScheduling: o.daemonNice !== 0, controllerNice: o.daemonNice === 0 ? 0 : DENSE_CONTROLLER_NICE, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
+  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonArgs: o.daemonArgs, daemonEnv: o.daemonEnv, daemonNice: o.daemonNice, flatScheduling: true, controllerNice: o.daemonNice === 0 ? 0 : DENSE_CONTROLLER_NICE, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
   const worldMs = now()
   // Ctrl-C: the world's own hook removes namespaces and processes; this removes the run directory too.
   // Killing daemons and wireguard-go here, synchronously, stops the scenario's effects at once, whatever the
