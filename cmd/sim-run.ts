@@ -10,6 +10,7 @@ import { SCENARIOS } from '../sim/scenarios/index.js'
 import { runSim } from '../sim/run/runner.js'
 import { Progress } from '../sim/run/progress.js'
 import { defaultTickMs } from '../sim/run/observer.js'
+import { settleBoundMs } from '../sim/run/context.js'
 import { DENSE_NODES_PER_CORE, densityProfile, describeDaemonRun, profileArgs } from '../sim/run/density.js'
 import { checkSwimPreset } from '../lib/daemon/config.js'
 import { PRESETS } from '../lib/swim/config.js'
@@ -107,6 +108,7 @@ export const simRunCommand: Command = {
         daemonEnv: profile.env,
         daemonNice: profile.nice,
         settleMs: PRESETS[profile.swimPreset]!().joinGraceMs,
+        settleBoundMs: settleBoundMs(PRESETS[profile.swimPreset]!(), nodes),
         graceMs: 10_000,
         clock: systemClock,
         log,

@@ -54,7 +54,8 @@ export function densityProfile (nodes: number, cores: number, override: Partial<
  * `GET /v1/info`) and the controller's late view of heartbeats flipped nodes between online and control-lost
  * 2743 times, each flip a netmap version for every daemon. At nice 10 a daemon weighs about 1/9 of a nice-0
  * process, so the controller and the harness (observer, pings) get the CPU they ask for; the daemons share the rest
- * as nodes of one fleet would share a data centre.
+ * as nodes of one fleet would share a data centre. These weights hold only because the run turns the kernel's
+ * autogroup off (sim/netns/autogroup.ts); with it on, each wireguard-go is a group of its own.
  */
 export const DENSE_NICE = 10
 

@@ -48,6 +48,8 @@ export interface SimRunOptions {
   daemonNice: number
   /** How long the joined mesh runs before a scenario's faults: the daemons' SWIM join grace (docs/swim.md). */
   settleMs: number
+  /** Bound of each wait for the mesh to match the intent after a fault: settleBoundMs (context.ts) of the daemons' SWIM config. */
+  settleBoundMs: number
   /** A removal within this many ms of the peer being down or cut off is not false. Default: 10 s, see analyze.ts. */
   graceMs: number
   clock: Clock
@@ -154,7 +156,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
         healthColumn(intent, observer, t).forEach((h, i) => timeline.health[i]!.push(h))
       }
     })
-    const ctx = new ScenarioContext({ mesh, intent, observer, progress, params: o.params, seed: o.seed, clock, t0, log: o.log })
+    const ctx = new ScenarioContext({ mesh, intent, observer, progress, params: o.params, seed: o.seed, clock, t0, log: o.log, settleBoundMs: o.settleBoundMs })
     observer.start()
     loops.push(observer)
     // From the first daemon on: the join's CPU over time is what shows where a host runs out (docs/sim.md).
