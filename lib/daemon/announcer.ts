@@ -16,6 +16,8 @@ export interface AnnouncerCounters {
   droppedUnknownSender: number
   droppedBadMac: number
   droppedStale: number
+  /** Arrived before open(): this node's tunnels did not exist yet, so it neither answers nor listens. */
+  droppedNotOpen: number
 }
 
 /** Options of Announcer. */
@@ -43,10 +45,13 @@ export interface AnnouncerOptions {
 /**
  * Sends and answers underlay announcements (announce-codec.ts). Every message is authenticated with the
  * pair key; anything else is counted and dropped. A ping is answered with an ack; both tell `onAlive`.
+ * Nothing is answered before open(): an ack tells the member we are alive, and it then probes us through its
+ * tunnel, which our side must already have.
  */
 export class Announcer {
-  readonly counters: AnnouncerCounters = { sent: 0, received: 0, accepted: 0, droppedLayout: 0, droppedUnknownSender: 0, droppedBadMac: 0, droppedStale: 0 }
+  readonly counters: AnnouncerCounters = { sent: 0, received: 0, accepted: 0, droppedLayout: 0, droppedUnknownSender: 0, droppedBadMac: 0, droppedStale: 0, droppedNotOpen: 0 }
   private socket: Socket | null = null
+  private isOpen = false
   private readonly keys = new Map<string, Buffer>()
   private readonly lastTs = new Map<string, number>()
   private readonly maxSkewMs: number
@@ -69,6 +74,16 @@ export class Announcer {
       s.bind(this.o.port, () => { s.off('error', reject); resolve() })
     })
     this.socket = s
+  }
+
+  /**
+   * Starts answering pings and passing announcements to onAlive. The daemon calls it once its first reconcile
+   * has configured the tunnels: in an N=200 restart a daemon whose first reconcile took 87 s acked the dead
+   * re-probes at once, was revived everywhere, failed every overlay probe once the join grace ran out, and was
+   * declared dead again by 89 members before it could hear anyone.
+   */
+  open (): void {
+    this.isOpen = true
   }
 
   /** Closes the socket. */
@@ -106,6 +121,7 @@ export class Announcer {
   /** Handles one datagram; exported behaviour is only through counters and onAlive. */
   receive (buf: Buffer, host: string, port: number): void {
     this.counters.received++
+    if (!this.isOpen) { this.counters.droppedNotOpen++; return }
     const d = decodeAnnounce(buf)
     if (!d.ok || d.msg.to !== this.o.selfId) { this.counters.droppedLayout++; return }
     const peer = this.o.lookup(d.msg.from)

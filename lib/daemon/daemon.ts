@@ -64,6 +64,8 @@ export class Daemon {
   private announceNew = false
   /** Whether SWIM has its members yet: not before the first reconcile (startSwim). */
   private swimMembersSet = false
+  /** Whether a netmap from the controller (not the saved one) has been applied since this start. */
+  private controllerNetmapSeen = false
   private local: Server | null = null
   private link: ControlLink | null = null
   private revoked = false
@@ -196,7 +198,7 @@ export class Daemon {
       status: async () => await this.status(),
       leave: async () => await this.leave()
     }, this.deps.log)
-    if (this.announceNew) this.announceToNew()
+    this.maybeAnnounce()
     this.scheduleDeadAnnounce()
     this.deps.log.info({ event: 'daemon.started', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, interface: this.cfg.ifname, adopted: this.device.adopted },
       'weft daemon running')
@@ -226,10 +228,8 @@ export class Daemon {
     this.netmapAppliedAt = now
     if (this.swimMembersSet) this.swim.setMembers(now, swimMembers(map))
     this.evidence.refresh(now)
-    if (this.local !== null && this.announceNew) {
-      this.announceToNew()
-      if (source !== 'disk') this.announceNew = false
-    }
+    if (source !== 'disk') this.controllerNetmapSeen = true
+    this.maybeAnnounce()
     if (source !== 'disk') {
       this.deps.log.info({ event: 'netmap.apply', version: map.version, from: prev?.version ?? null, how: source, nodes: map.nodes.length }, 'netmap applied')
       this.state.saveNetmap(map, mustSaveAtOnce(prev, map)).catch((err: unknown) => {
@@ -297,6 +297,22 @@ export class Daemon {
     const now = this.deps.clock.now()
     this.swim.setMembers(now, swimMembers(this.netmap))
     this.evidence.refresh(now) // pumps SWIM's outputs too
+    this.maybeAnnounce()
+  }
+
+  /**
+   * Opens the announcer and announces this start to the members not yet told (announceNew), but only once
+   * the first reconcile has configured the tunnels, as SWIM's members wait for it (startSwim). An
+   * announcement, or the ack to a member's re-probe, makes the member revive us and probe us through its
+   * tunnel at once; before our side of the tunnels existed those probes went unanswered, and once the
+   * member's join grace ran out it accused us while we could hear nobody to refute (docs/daemon.md). Stops
+   * announcing after the first controller netmap has been covered.
+   */
+  private maybeAnnounce (): void {
+    if (this.swimMembersSet) this.announcer.open()
+    if (!this.announceNew || this.local === null || !this.swimMembersSet) return
+    this.announceToNew()
+    if (this.controllerNetmapSeen) this.announceNew = false
   }
 
   /**
@@ -305,11 +321,14 @@ export class Daemon {
    * it at once instead of at its next dead re-probe.
    */
   private announceToNew (): void {
+    let told = 0
     for (const n of this.netmap?.nodes ?? []) {
       if (n.id === this.identity.nodeId || this.announced.has(n.id)) continue
       this.announced.add(n.id)
       this.announcer.ping(n.id)
+      told++
     }
+    if (told > 0) this.deps.log.info({ event: 'announce.start', members: told }, 'told members over the underlay that this daemon is back')
   }
 
   private scheduleDeadAnnounce (): void {

@@ -17,6 +17,7 @@ t.test('ping is answered with an ack; both sides learn the other is alive', asyn
   const A = new Announcer({ selfId: 'a', privateKey: ka.privateKey, port: pa, lookup: id => dir[id] ?? null, incarnation: () => 3, onAlive: (id, inc) => aliveAtA.push([id, inc]), clock, log: silentLogger() })
   const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: pb, lookup: id => dir[id] ?? null, incarnation: () => 5, onAlive: (id, inc) => aliveAtB.push([id, inc]), clock, log: silentLogger() })
   await A.start(); await B.start()
+  A.open(); B.open()
   t.teardown(() => { A.stop(); B.stop() })
   A.ping('b')
   await waitFor('the ack to come back', () => aliveAtA.length === 1, 5000, 5)
@@ -32,6 +33,7 @@ t.test('replays, strangers, forgeries and garbage are counted and dropped', asyn
   const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: 9 }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: 9 } }
   const alive: string[] = []
   const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: 0, lookup: id => dir[id] ?? null, incarnation: () => 0, onAlive: id => alive.push(id), clock, log: silentLogger() })
+  B.open()
   const key = announceKey(sharedSecret(ka.privateKey, kb.publicKey))
   const good = encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() }, key)
   B.receive(good, '127.0.0.1', 9)
@@ -48,4 +50,27 @@ t.test('replays, strangers, forgeries and garbage are counted and dropped', asyn
   B.receive(Buffer.from('hello'), '127.0.0.1', 9)
   t.equal(B.counters.droppedLayout, 2, 'addressed to someone else, or not an announcement')
   t.same(alive, ['a'])
+})
+
+t.test('before open() nothing is answered or believed: the node has no tunnels to be probed through yet', async (t) => {
+  const clock = new ManualClock()
+  const ka = generateKeyPair(); const kb = generateKeyPair()
+  const [pa, pb] = [await freePort(), await freePort()]
+  const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: pa }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: pb } }
+  const aliveAtA: string[] = []; const aliveAtB: string[] = []
+  const A = new Announcer({ selfId: 'a', privateKey: ka.privateKey, port: pa, lookup: id => dir[id] ?? null, incarnation: () => 3, onAlive: id => aliveAtA.push(id), clock, log: silentLogger() })
+  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: pb, lookup: id => dir[id] ?? null, incarnation: () => 5, onAlive: id => aliveAtB.push(id), clock, log: silentLogger() })
+  await A.start(); await B.start()
+  A.open()
+  t.teardown(() => { A.stop(); B.stop() })
+  A.ping('b')
+  await waitFor('b to receive the ping', () => B.counters.received === 1, 5000, 5)
+  t.equal(B.counters.droppedNotOpen, 1)
+  t.same(aliveAtB, [], 'b tells nobody that a is alive')
+  t.equal(B.counters.sent, 0, 'b does not ack')
+  B.open()
+  clock.advance(1)
+  A.ping('b')
+  await waitFor('the ack once b is open', () => aliveAtA.length === 1, 5000, 5)
+  t.same(aliveAtB, ['a'])
 })
