@@ -17,6 +17,7 @@ import { wireguardPidsByIface } from './procscan.js'
 import type { ScenarioParams } from '../scenarios/scenario.js'
 import type { SwimConfig } from '../../lib/swim/config.js'
 import { suspicionMaxMs, suspicionMinMs } from '../../lib/swim/math.js'
+import { JOIN_NICE } from './density.js'
 
 /**
  * How long a scenario waits for the mesh to match its intent (settle), for `n` nodes running `cfg`: twice
@@ -48,6 +49,8 @@ export interface ContextDeps {
   log: Logger
   /** Default bound of settle(), in ms: settleBoundMs of the daemons' SWIM config. */
   settleBoundMs: number
+  /** Niceness of running daemons; a (re)starting one runs at JOIN_NICE until the next settle() (density.ts). */
+  daemonNice: number
 }
 
 /** The scenario's handle on the world; see the module comment. */
@@ -58,6 +61,8 @@ export class ScenarioContext {
   readonly notes: string[] = []
   readonly ipOf = new Map<number, string>()
   readonly rng: SeededRandom
+  /** Daemons (re)started at JOIN_NICE since the last settle(). */
+  private starting: number[] = []
 
   constructor (readonly d: ContextDeps) {
     this.rng = new SeededRandom(d.seed)
@@ -102,7 +107,8 @@ export class ScenarioContext {
     const t = this.now()
     for (const i of nodes) this.d.intent.comeBack(i, t)
     this.openMeasures('restart', nodes, t, 'added')
-    for (const i of nodes) await this.d.mesh.startDaemon(i, { join: false })
+    for (const i of nodes) await this.d.mesh.startDaemon(i, { join: false, nice: JOIN_NICE })
+    this.starting.push(...nodes)
   }
 
   /** Drops all traffic of the nodes' namespaces (nftables): hosts that die without closing anything. */
@@ -178,7 +184,8 @@ export class ScenarioContext {
     const t = this.now()
     this.d.intent.comeBack(i, t)
     this.openMeasures('rejoin', [i], t, 'added')
-    await this.d.mesh.startDaemon(i, { join: true })
+    await this.d.mesh.startDaemon(i, { join: true, nice: JOIN_NICE })
+    this.starting.push(i)
     await this.learnIp(i)
   }
 
@@ -253,7 +260,11 @@ export class ScenarioContext {
 
   /** Waits until the mesh matches the intent (every fault detected, every return re-added). */
   async settle (what: string, timeoutMs = this.d.settleBoundMs): Promise<boolean> {
-    return await this.waitFor(what, () => this.converged(), timeoutMs)
+    const ok = await this.waitFor(what, () => this.converged(), timeoutMs)
+    // Daemons (re)started since the last settle have been re-added (or given their chance): back to the dense niceness.
+    if (this.starting.length > 0 && this.d.daemonNice !== JOIN_NICE) this.d.mesh.renice(this.starting, this.d.daemonNice)
+    this.starting = []
+    return ok
   }
 
   /** Records a join measure for node i started at tMs; observers are every other node, each from the later start. */

@@ -59,6 +59,14 @@ export function densityProfile (nodes: number, cores: number, override: Partial<
  */
 export const DENSE_NICE = 10
 
+/**
+ * Niceness of a daemon while it starts (a join batch, a restart, a rejoin), until the mesh has it everywhere:
+ * the harness's own. A node of a fleet starts on a machine of its own; here, at nice 10 among a hundred busy
+ * nice-10 daemons, a new daemon took 20-55 s to configure its peers (session 6), and a restarted one 87 s for
+ * its first reconcile (session 8), during which the mesh could not reach it.
+ */
+export const JOIN_NICE = 0
+
 /** Daemon flags, environment and niceness as one line for people: `--swim-preset lan --keepalive 120 GOMAXPROCS=1 nice 10`. */
 export function describeDaemonRun (args: readonly string[], env: Readonly<Record<string, string>>, nice = 0): string {
   return [...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...(nice !== 0 ? [`nice ${nice}`] : [])].join(' ')

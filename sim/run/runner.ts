@@ -16,7 +16,7 @@ import { Intent } from './intent.js'
 import { PeerObserver } from './observer.js'
 import type { Progress } from './progress.js'
 import { checkPairs } from './reach.js'
-import { DENSE_CONTROLLER_NICE } from './density.js'
+import { DENSE_CONTROLLER_NICE, JOIN_NICE } from './density.js'
 import { groupCpuMs, harnessCpuMs, machineBusyMs, memAvailableKb, type CpuLedger } from './resources.js'
 import { ReachSampler, ResourceSampler } from './samplers.js'
 import { healthColumn } from '../report/analyze.js'
@@ -111,8 +111,6 @@ function cpuSince (mesh: Mesh, start: { machine: number, harness: number }): Cpu
   }
 }
 
-/** Niceness of daemons while their join batch starts (see runSim): the harness's own. */
-const JOIN_NICE = 0
 
 /** Runs one simulation end to end and resolves with its report (also written to outDir). */
 export async function runSim (o: SimRunOptions): Promise<Report> {
@@ -156,7 +154,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
         healthColumn(intent, observer, t).forEach((h, i) => timeline.health[i]!.push(h))
       }
     })
-    const ctx = new ScenarioContext({ mesh, intent, observer, progress, params: o.params, seed: o.seed, clock, t0, log: o.log, settleBoundMs: o.settleBoundMs })
+    const ctx = new ScenarioContext({ mesh, intent, observer, progress, params: o.params, seed: o.seed, clock, t0, log: o.log, settleBoundMs: o.settleBoundMs, daemonNice: o.daemonNice })
     observer.start()
     loops.push(observer)
     // From the first daemon on: the join's CPU over time is what shows where a host runs out (docs/sim.md).
