@@ -45,7 +45,8 @@ export const AUTOGROUP_PATHS: AutogroupPaths = {
 
 /**
  * What a run found and did: `disabled` (it turned autogroup off), `off` (already off, by the machine or by
- * another live run), `unavailable` (no such sysctl: scheduling is flat anyway) or `on` (not asked for).
+ * another live run), `unavailable` (no such sysctl, where scheduling is flat anyway, or one we may not
+ * write) or `on` (not asked for).
  */
 export type AutogroupState = 'disabled' | 'off' | 'unavailable' | 'on'
 
@@ -60,8 +61,17 @@ export function flattenScheduling (runDir: string, log: Logger, paths = AUTOGROU
   writeFileSync(`${runDir}/${FLAT_MARK}`, '')
   if (current === '0') return 'off'
   // Only the first run saves: a later one would save the 0 that the first wrote.
-  try { writeFileSync(paths.saved, `${current}\n`, { flag: 'wx' }) } catch { /* saved already */ }
-  writeFileSync(paths.sysctl, '0\n')
+  let saved = false
+  try { writeFileSync(paths.saved, `${current}\n`, { flag: 'wx' }); saved = true } catch { /* saved already */ }
+  try {
+    writeFileSync(paths.sysctl, '0\n')
+  } catch (err) {
+    // A read-only /proc/sys (some containers): run as things are, and say so.
+    if (saved) { try { unlinkSync(paths.saved) } catch { /* gone */ } }
+    log.warn({ event: 'sim.sysctl.failed', key: 'kernel.sched_autogroup_enabled', reason: (err as Error).message },
+      'cannot turn kernel.sched_autogroup_enabled off: each wireguard-go is scheduled as a group of its own, so dense runs are slower')
+    return 'unavailable'
+  }
   log.warn({ event: 'sim.sysctl', key: 'kernel.sched_autogroup_enabled', from: Number(current), to: 0 },
     'turned kernel.sched_autogroup_enabled off for this run, so that niceness orders the daemons, their wireguard-go and the controller')
   return 'disabled'

@@ -72,3 +72,11 @@ t.test('a kernel without autogroup is reported and left alone', async t => {
   t.notOk(existsSync(join(run, FLAT_MARK)))
   t.notOk(existsSync(m.sysctl))
 })
+
+t.test('a sysctl that cannot be written (read-only /proc/sys) is reported, and nothing is saved', async t => {
+  const m = machine(t, null)
+  const run = m.run('wfaaaa')
+  // /proc/version reads fine and refuses every write, even root's.
+  t.equal(flattenScheduling(run, log, { ...m, sysctl: '/proc/version' }), 'unavailable')
+  t.notOk(existsSync(m.saved), 'no saved value that a later restore would write')
+})
