@@ -86,6 +86,7 @@ export const simRunCommand: Command = {
       swimPreset: v['swim-preset'] === undefined ? undefined : checkSwimPreset(v['swim-preset']),
       keepaliveSeconds: v.keepalive === undefined ? undefined : parseIntFlag(v.keepalive, '--keepalive', 1, 65535)
     })
+    const swimConfig = PRESETS[profile.swimPreset]!()
     const outDir = resolve(v.out ?? `weft-sim-${scenario.name}-${nodes}`)
 
     mkdirSync(outDir, { recursive: true })
@@ -107,8 +108,8 @@ export const simRunCommand: Command = {
         daemonArgs: profileArgs(profile),
         daemonEnv: profile.env,
         daemonNice: profile.nice,
-        settleMs: PRESETS[profile.swimPreset]!().joinGraceMs,
-        settleBoundMs: settleBoundMs(PRESETS[profile.swimPreset]!(), nodes),
+        settleMs: swimConfig.joinGraceMs,
+        settleBoundMs: settleBoundMs(swimConfig, nodes),
         graceMs: 10_000,
         clock: systemClock,
         log,

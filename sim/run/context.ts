@@ -49,7 +49,7 @@ export interface ContextDeps {
   log: Logger
   /** Default bound of settle(), in ms: settleBoundMs of the daemons' SWIM config. */
   settleBoundMs: number
-  /** Niceness of running daemons; a (re)starting one runs at JOIN_NICE until the next settle() (density.ts). */
+  /** Niceness of running daemons; a starting one runs at JOIN_NICE until restoreNiceness() (density.ts). */
   daemonNice: number
 }
 
@@ -61,7 +61,7 @@ export class ScenarioContext {
   readonly notes: string[] = []
   readonly ipOf = new Map<number, string>()
   readonly rng: SeededRandom
-  /** Daemons (re)started at JOIN_NICE since the last settle(). */
+  /** Daemons started at JOIN_NICE since the last restoreNiceness(). */
   private starting: number[] = []
 
   constructor (readonly d: ContextDeps) {
@@ -107,8 +107,22 @@ export class ScenarioContext {
     const t = this.now()
     for (const i of nodes) this.d.intent.comeBack(i, t)
     this.openMeasures('restart', nodes, t, 'added')
-    for (const i of nodes) await this.d.mesh.startDaemon(i, { join: false, nice: JOIN_NICE })
-    this.starting.push(...nodes)
+    for (const i of nodes) await this.startDaemon(i, false)
+  }
+
+  /**
+   * Starts node i's daemon at JOIN_NICE (density.ts: a starting node of a fleet has a machine of its own); the
+   * next restoreNiceness() sets it to the run's niceness.
+   */
+  async startDaemon (i: number, join: boolean): Promise<void> {
+    await this.d.mesh.startDaemon(i, { join, nice: JOIN_NICE })
+    this.starting.push(i)
+  }
+
+  /** Sets the daemons started since the last call to the run's niceness, now that the mesh has them (or had its chance). */
+  restoreNiceness (): void {
+    if (this.starting.length > 0 && this.d.daemonNice !== JOIN_NICE) this.d.mesh.renice(this.starting, this.d.daemonNice)
+    this.starting = []
   }
 
   /** Drops all traffic of the nodes' namespaces (nftables): hosts that die without closing anything. */
@@ -184,8 +198,7 @@ export class ScenarioContext {
     const t = this.now()
     this.d.intent.comeBack(i, t)
     this.openMeasures('rejoin', [i], t, 'added')
-    await this.d.mesh.startDaemon(i, { join: true, nice: JOIN_NICE })
-    this.starting.push(i)
+    await this.startDaemon(i, true)
     await this.learnIp(i)
   }
 
@@ -261,9 +274,7 @@ export class ScenarioContext {
   /** Waits until the mesh matches the intent (every fault detected, every return re-added). */
   async settle (what: string, timeoutMs = this.d.settleBoundMs): Promise<boolean> {
     const ok = await this.waitFor(what, () => this.converged(), timeoutMs)
-    // Daemons (re)started since the last settle have been re-added (or given their chance): back to the dense niceness.
-    if (this.starting.length > 0 && this.d.daemonNice !== JOIN_NICE) this.d.mesh.renice(this.starting, this.d.daemonNice)
-    this.starting = []
+    this.restoreNiceness()
     return ok
   }
 

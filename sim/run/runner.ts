@@ -16,7 +16,7 @@ import { Intent } from './intent.js'
 import { PeerObserver } from './observer.js'
 import type { Progress } from './progress.js'
 import { checkPairs } from './reach.js'
-import { DENSE_CONTROLLER_NICE, JOIN_NICE } from './density.js'
+import { DENSE_CONTROLLER_NICE } from './density.js'
 import { groupCpuMs, harnessCpuMs, machineBusyMs, memAvailableKb, type CpuLedger } from './resources.js'
 import { ReachSampler, ResourceSampler } from './samplers.js'
 import { healthColumn } from '../report/analyze.js'
@@ -111,7 +111,6 @@ function cpuSince (mesh: Mesh, start: { machine: number, harness: number }): Cpu
   }
 }
 
-
 /** Runs one simulation end to end and resolves with its report (also written to outDir). */
 export async function runSim (o: SimRunOptions): Promise<Report> {
   const { clock, progress, nodes: n } = o
@@ -167,17 +166,13 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     // on a machine of its own; here, at nice 10 among a hundred busy nice-10 daemons, a new one got so little CPU
     // that it took 20-55 s to configure its peers, and past about 160 nodes the members it could not answer
     // accused it (docs/sim.md, "Many nodes on few cores").
-    const settle = (nodes: readonly number[]): void => {
-      if (o.daemonNice !== JOIN_NICE) mesh.renice(nodes, o.daemonNice)
-    }
-    let lastBatch: number[] = []
     ctx.phase(`starting ${n} daemons in batches of ${o.batchSize}`)
     const all = Array.from({ length: n }, (_, i) => i)
     for (let b = 0; b < n; b += o.batchSize) {
       const batch = all.slice(b, b + o.batchSize)
       for (const i of batch) {
         intent.started(i, now())
-        await mesh.startDaemon(i, { nice: JOIN_NICE })
+        await ctx.startDaemon(i, true)
       }
       await ctx.waitFor(`daemons ${batch[0]}-${batch[batch.length - 1]} answering`, async () => {
         const st = await Promise.all(batch.filter(i => !ctx.ipOf.has(i)).map(async i => [i, await mesh.tryStatus(i)] as const))
@@ -190,9 +185,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       // timeouts (docs/sim.md, "Many nodes on few cores").
       if (b + o.batchSize < n) {
         await ctx.waitFor(`nodes 0-${batch[batch.length - 1]} in a full mesh`, () => ctx.converged(), 30_000 + 1000 * batch.length, 200)
-        settle(batch)
-      } else {
-        lastBatch = batch
+        ctx.restoreNiceness()
       }
     }
     for (const i of all) ctx.recordJoin(i, intent.startedAt.get(i)!, all.filter(j => j !== i))
@@ -205,7 +198,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       return ctx.ipOf.size === n && ctx.converged()
     }, 60_000 + n * 500)
     const fullMeshMs = now()
-    settle(lastBatch)
+    ctx.restoreNiceness()
     for (const m of ctx.measures) if (m.key === undefined) { const k = observer.keyOf.get(m.target); if (k !== undefined) m.key = k }
     const memJoinedKb = memAvailableKb()
     const setupCpu = cpuSince(mesh, cpuStart)
