@@ -17,6 +17,23 @@ export interface Member {
   hint: ControlHint
   /** Revived by noteAlive at the incarnation we buried it at: tell it so it refutes above that. */
   tellDead: boolean
+  /** A death another node declared, waiting for our ping to go unanswered (Swim.checkDeath). */
+  deathCheck: DeathCheck | undefined
+}
+
+/** A death declared by `from` at `incarnation`, being checked since `startedAt`. */
+export interface DeathCheck { incarnation: number, from: string, startedAt: number }
+
+/**
+ * What our packets to `m` tell it about itself (Lifeguard's buddy system), so it refutes at once: a death we
+ * are checking, a death we revived it from, or the suspicion or death we hold. Undefined when we hold nothing
+ * against it.
+ */
+export function buddyClaim (m: Member): Update | undefined {
+  if (m.deathCheck !== undefined) return { state: 'dead', id: m.id, incarnation: m.deathCheck.incarnation, from: m.deathCheck.from }
+  if (m.tellDead) return { state: 'dead', id: m.id, incarnation: m.incarnation, from: m.from }
+  if (m.state === 'suspect' || m.state === 'dead') return { state: m.state, id: m.id, incarnation: m.incarnation, from: m.from }
+  return undefined
 }
 
 /**
@@ -132,7 +149,7 @@ export class MemberTable {
     if (r !== undefined) return r
     const addr = this.addrs.get(id)
     if (addr === undefined) return undefined
-    const m: Member = { id, addr, state: 'alive', incarnation: 0, from: id, since: this.sinceOf(id), suspicion: undefined, hint: null, tellDead: false }
+    const m: Member = { id, addr, state: 'alive', incarnation: 0, from: id, since: this.sinceOf(id), suspicion: undefined, hint: null, tellDead: false, deathCheck: undefined }
     this.records.set(id, m)
     this.addedAt.delete(id)
     return m

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { InvalidInputError } from '../errors.js'
 import { BroadcastQueue } from './broadcast.js'
 import { decodePacket, encodeHead, encodePacket, encodeUpdate, MAX_ID_LENGTH, MAX_UPDATES_PER_PACKET, type Message, type Update } from './codec.js'
-import { describeClaim, MemberTable, ProbeOrder, validId, type Member } from './members.js'
+import { buddyClaim, describeClaim, MemberTable, ProbeOrder, validId, type Member } from './members.js'
 import { validateConfig, type SwimConfig } from './config.js'
 import { LocalHealth } from './health.js'
 import { RecentContacts } from './contacts.js'
@@ -195,6 +195,7 @@ export class Swim {
           case 'gossip': this.onGossipTick(now); break
           case 'sync': this.onSyncTick(now); break
           case 'dead-probe': this.onDeadProbeTick(now); break
+          case 'death-check': this.onDeathCheckTimeout(now, t.key); break
           default: { const never: never = t.kind; return never }
         }
       }
@@ -327,6 +328,7 @@ export class Swim {
     this.notAlive.delete(id)
     this.queue.remove(id)
     this.timers.cancel('suspicion', id)
+    this.timers.cancel('death-check', id)
     if (this.probe?.target === id) { this.probe = undefined; this.timers.cancel('ack', '') }
   }
 
@@ -341,11 +343,12 @@ export class Swim {
     const parts: Uint8Array[] = []
     let buddyId: string | undefined
     const dest = destId === undefined ? undefined : this.table.record(destId)
-    if (dest !== undefined && (dest.state === 'suspect' || dest.state === 'dead' || dest.tellDead)) {
-      const b = encodeUpdate({ state: dest.tellDead ? 'dead' : dest.state, id: dest.id, incarnation: dest.incarnation, from: dest.from })
+    const buddy = dest === undefined ? undefined : buddyClaim(dest)
+    if (buddy !== undefined) {
+      const b = encodeUpdate(buddy)
       parts.push(b)
       budget -= b.length
-      buddyId = dest.id
+      buddyId = buddy.id
     }
     if (this.queue.size > 0) {
       for (const b of this.queue.take(budget, MAX_UPDATES_PER_PACKET - parts.length, retransmitLimit(this.cfg.retransmitMult, this.n), buddyId)) {
@@ -412,6 +415,11 @@ export class Swim {
       }
     }
     const outcome = transition(state, this.table.incarnation(u.id), u.state, u.incarnation)
+    if (outcome === 'apply' && u.state === 'dead' && u.from !== this.id) {
+      const m = this.table.touch(u.id)!
+      // Our own suspicion already agrees with the declarer; anything else is checked first (checkDeath).
+      if (!(m.state === 'suspect' && m.from === this.id)) return this.checkDeath(now, m, u)
+    }
     switch (outcome) {
       case 'ignore':
         this.st.updatesIgnored++
@@ -434,8 +442,45 @@ export class Swim {
     }
   }
 
+  /**
+   * A death declared by another node about a member we hold alive, or suspect on someone else's word, is
+   * applied only once the member fails to answer one ping of ours within a probe interval. The ping carries
+   * the claim (send's buddy claim), so a live member refutes it in its answer; a member that answers in time
+   * keeps its tunnel and the claim is dropped. Why: a node cut off for a while (a vanished host that came
+   * back, the far side of a healed partition) holds deaths it declared while it could hear nobody, and
+   * gossips them with its state on every sync; applied at once, each made members remove tunnels to members
+   * they could reach, until the member's refutation overtook the claim (docs/swim.md, "Deaths declared by
+   * others"). A member that is really gone costs every node one probe interval more.
+   */
+  private checkDeath (now: number, m: Member, u: Update): void {
+    const c = m.deathCheck
+    if (c !== undefined && c.incarnation >= u.incarnation) { this.st.updatesIgnored++; return }
+    m.deathCheck = { incarnation: u.incarnation, from: u.from, startedAt: now }
+    this.st.deathChecks++
+    this.pingOutOfBand(m.id)
+    this.timers.set('death-check', m.id, now + this.health.scale(this.cfg.probeIntervalMs))
+  }
+
+  private onDeathCheckTimeout (now: number, id: string): void {
+    const m = this.table.record(id)
+    const c = m?.deathCheck
+    if (m === undefined || c === undefined) return
+    m.deathCheck = undefined
+    const age = this.contacts.age(id, now)
+    if (age !== undefined && age <= now - c.startedAt) { this.st.deathsDisproved++; return }
+    if (transition(m.state, m.incarnation, 'dead', c.incarnation) !== 'apply') return
+    this.st.updatesApplied++
+    this.setState(now, m, { state: 'dead', id, incarnation: c.incarnation, from: c.from }, `declared dead by ${c.from}; no answer to our ping within ${now - c.startedAt} ms`, true)
+  }
+
   private setState (now: number, m: Member, u: Update, reason: string, gossip: boolean): void {
     const prev = m.state
+    if (m.deathCheck !== undefined && u.state !== 'suspect') {
+      // A refutation (alive at a newer incarnation) disproves the claim being checked; a death or leave ends it.
+      if (u.state === 'alive') this.st.deathsDisproved++
+      m.deathCheck = undefined
+      this.timers.cancel('death-check', m.id)
+    }
     m.state = u.state
     m.incarnation = u.incarnation
     m.from = u.from
@@ -474,7 +519,14 @@ export class Swim {
       return
     }
     // An equal alive claim is no news; anything else at or above our incarnation must be refuted.
-    if (u.state === 'alive' ? u.incarnation <= this.inc : u.incarnation < this.inc) return
+    if (u.state === 'alive' ? u.incarnation <= this.inc : u.incarnation < this.inc) {
+      // A suspicion or death older than our incarnation: we refuted it once, but whoever sent it still holds
+      // it (it missed the refutation's gossip, as a node on the far side of a healed partition can). Queue our
+      // incarnation again, so our answer to this very packet carries it (a dead re-probe would otherwise get a
+      // bare ack, and the member stays dead at the prober for good).
+      if (u.state !== 'alive') { this.st.staleClaimsAnswered++; this.broadcast(now, { state: 'alive', id: this.id, incarnation: this.inc, from: this.id }) }
+      return
+    }
     this.inc = u.incarnation + 1
     if (u.state !== 'alive') this.health.refuted()
     this.st.refutations++
@@ -626,7 +678,7 @@ export class Swim {
     let pick = this.random.int(count)
     for (const id of this.notAlive) {
       if (this.table.record(id)!.state !== 'dead') continue
-      if (pick-- === 0) { this.pingOutOfBand(id); return }
+      if (pick-- === 0) { this.st.deadProbes++; this.pingOutOfBand(id); return }
     }
   }
 
@@ -634,7 +686,6 @@ export class Swim {
     const seq = this.nextSeq()
     if (this.deadProbeSeqs.size >= MAX_DEAD_PROBES) this.deadProbeSeqs.delete(this.deadProbeSeqs.keys().next().value!)
     this.deadProbeSeqs.set(seq, id)
-    this.st.deadProbes++
     this.send(this.table.addr(id)!, id, { type: 'ping', seq, target: id })
   }
 }

@@ -4,7 +4,7 @@
  */
 
 /** What a timer is for. */
-export type TimerKind = 'probe' | 'ack' | 'relay' | 'suspicion' | 'gossip' | 'sync' | 'dead-probe'
+export type TimerKind = 'probe' | 'ack' | 'relay' | 'suspicion' | 'gossip' | 'sync' | 'dead-probe' | 'death-check'
 
 /** One due timer, with the deadline it was set for. */
 export interface DueTimer { kind: TimerKind, key: string, at: number }

@@ -63,12 +63,18 @@ export interface SwimStats {
   deaths: number
   /** Deaths declared by others that we held as suspicions instead: we had heard from the member since. */
   deathsDoubted: number
+  /** Deaths declared by others that we checked with a ping of our own before applying them. */
+  deathChecks: number
+  /** Of those, the ones the member disproved (it answered in time, or refuted): the claim was dropped. */
+  deathsDisproved: number
   /** Probe or ack deadlines handled more than a probe timeout late (this process was starved). */
   lateWakeups: number
   /** Failed probes of members in their join grace (no ack from them since they appeared): no accusation. */
   graceSpared: number
   /** Times this node refuted a claim about itself. */
   refutations: number
+  /** Suspicions or deaths of ourselves older than our incarnation, answered by gossiping our incarnation again. */
+  staleClaimsAnswered: number
   /** Re-probes of members held dead. */
   deadProbes: number
   /** Anti-entropy exchanges started. */
@@ -86,7 +92,7 @@ export function zeroStats (): SwimStats {
   return {
     packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, dropped,
     probes: 0, probeFailures: 0, indirectProbes: 0, relaysServed: 0, nacksReceived: 0,
-    suspicions: 0, confirmations: 0, deaths: 0, deathsDoubted: 0, lateWakeups: 0, graceSpared: 0, refutations: 0, deadProbes: 0, syncs: 0,
+    suspicions: 0, confirmations: 0, deaths: 0, deathsDoubted: 0, deathChecks: 0, deathsDisproved: 0, lateWakeups: 0, graceSpared: 0, refutations: 0, staleClaimsAnswered: 0, deadProbes: 0, syncs: 0,
     updatesApplied: 0, updatesIgnored: 0, updatesUnknownMember: 0
   }
 }

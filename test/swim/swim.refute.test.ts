@@ -1,5 +1,8 @@
 import t from 'tap'
-import { encodeHead, encodePacket, encodeUpdate, type Message, type Update } from '../../lib/swim/codec.js'
+import { decodePacket, encodeHead, encodePacket, encodeUpdate, type Message, type Update } from '../../lib/swim/codec.js'
+import { localConfig } from '../../lib/swim/config.js'
+import { SeededRandom } from '../../lib/swim/random.js'
+import { Swim } from '../../lib/swim/swim.js'
 import { Cluster } from './cluster.js'
 
 const craft = (from: string, msg: Message, updates: Update[]): Uint8Array => encodePacket(encodeHead(from, msg), updates.map(encodeUpdate))
@@ -27,9 +30,24 @@ t.test('refutation beats a death too, and a newer alive claim about ourselves is
   c.inject(0, c.addrs[1]!, craft(c.ids[1]!, { type: 'gossip' }, [{ state: 'alive', id: c.ids[0]!, incarnation: 7, from: c.ids[0]! }]))
   t.equal(c.core(0).incarnation, 8, 'someone held us at 7: we restart above it')
   c.inject(0, c.addrs[1]!, craft(c.ids[1]!, { type: 'gossip' }, [{ state: 'suspect', id: c.ids[0]!, incarnation: 3, from: c.ids[1]! }]))
-  t.equal(c.core(0).incarnation, 8, 'an old suspicion is ignored')
+  t.equal(c.core(0).incarnation, 8, 'an old suspicion does not raise it again')
   c.runUntilTrue(() => c.core(1).member(c.ids[0]!)!.incarnation === 8 && c.core(2).member(c.ids[0]!)!.incarnation === 8, 5000)
   t.pass('peers learned the new incarnation')
+})
+
+t.test('a death older than our incarnation is answered with it: a prober that missed our refutation revives us', async t => {
+  // node-0 refuted once (incarnation 1) and its refutation has been gossiped out; node-1 never heard it.
+  const Y = new Swim({ config: localConfig(), self: { id: 'y', addr: 'Y:1' }, incarnation: 1, random: new SeededRandom(1) })
+  Y.setMembers(0, [{ id: 'y', addr: 'Y:1' }, { id: 'p', addr: 'P:1' }])
+  for (let now = 0; now < 10_000 && Y.pendingBroadcasts > 0; now += 10) { Y.handleTimeout(now); while (Y.pollTransmit() !== undefined); }
+  t.equal(Y.pendingBroadcasts, 0, 'nothing left to gossip')
+  // node-1's dead re-probe: a ping carrying the death it holds, at the old incarnation.
+  Y.handlePacket(10_000, 'P:1', craft('p', { type: 'ping', seq: 9, target: 'y' }, [{ state: 'dead', id: 'y', incarnation: 0, from: 'p' }]))
+  t.equal(Y.incarnation, 1, 'no new refutation')
+  const ack = Y.pollTransmit()
+  const d = decodePacket(ack!.bytes, 1200)
+  t.match(d, { ok: true, packet: { msg: { type: 'ack', seq: 9 }, updates: [{ state: 'alive', id: 'y', incarnation: 1 }] } }, 'the ack carries our incarnation')
+  t.equal(Y.stats().staleClaimsAnswered, 1)
 })
 
 t.test('buddy system: a ping to a member we suspect carries the suspicion first, so it refutes at once', async t => {
