@@ -26,6 +26,7 @@ Flags:
   --crash K            nodes crashed at --crash-at (default 0)
   --crash-at T         when they crash (default 20s)
   --duration T         virtual time simulated (default 120s)
+  --partition A-B      cut the members into two halves from A until B (e.g. 20s-80s); not with --crash
   --config NAME        SWIM preset: mesh, lan or local (default mesh)
   --json               print the result as JSON
 `
@@ -39,6 +40,7 @@ async function runVirtualCommand (argv: string[]): Promise<number> {
     crash: { type: 'string' },
     'crash-at': { type: 'string' },
     duration: { type: 'string' },
+    partition: { type: 'string' },
     config: { type: 'string' },
     json: { type: 'boolean' }
   }, VIRTUAL_USAGE)
@@ -61,6 +63,14 @@ async function runVirtualCommand (argv: string[]): Promise<number> {
   const durationMs = v.duration === undefined ? 120_000 : parseDuration(v.duration, '--duration')
   const crashAtMs = v['crash-at'] === undefined ? 20_000 : parseDuration(v['crash-at'], '--crash-at')
   if (crash > 0 && crashAtMs >= durationMs) throw new ConfigError('--crash-at must be before the end of --duration')
+  let partition: { fromMs: number, toMs: number } | undefined
+  if (v.partition !== undefined) {
+    const [a, b, ...rest] = v.partition.split('-')
+    if (a === undefined || b === undefined || rest.length > 0) throw new ConfigError(`--partition must be a range like 20s-80s (got "${v.partition}")`)
+    partition = { fromMs: parseDuration(a, '--partition start'), toMs: parseDuration(b, '--partition end') }
+    if (crash > 0) throw new ConfigError('--partition and --crash cannot be combined: the heal figures assume every member runs')
+    if (partition.fromMs >= partition.toMs || partition.toMs > durationMs) throw new ConfigError('--partition must end after it starts and within --duration')
+  }
   const preset = PRESETS[v.config ?? 'mesh']
   if (preset === undefined) throw new ConfigError(`--config must be one of ${Object.keys(PRESETS).join(', ')} (got "${v.config}")`)
   // Each core holds every member (~40 bytes each untouched, ~150 once its state changed): n^2 memory.
@@ -71,7 +81,7 @@ async function runVirtualCommand (argv: string[]): Promise<number> {
     const mb = Math.ceil(needBytes / 1024 / 1024 / 1024) * 1024 + 1024
     throw new ConfigError(`--nodes ${nodes} needs about ${Math.round(needBytes / 1024 / 1024)} MiB of heap but node allows ${Math.round(limit / 1024 / 1024)} MiB; rerun with NODE_OPTIONS=--max-old-space-size=${mb}`)
   }
-  const result = runVirtual({ nodes, seed, loss: loss / 100, latencyMinMs, latencyMaxMs, crash, crashAtMs, durationMs, config: preset() })
+  const result = runVirtual({ nodes, seed, loss: loss / 100, latencyMinMs, latencyMaxMs, crash, crashAtMs, durationMs, partition, config: preset() })
   process.stdout.write(v.json === true ? JSON.stringify(result, null, 2) + '\n' : formatResult(result))
   return 0
 }

@@ -13,6 +13,12 @@ export function formatResult (r: VirtualResult): string {
     `false dead declarations  ${r.falseDead} (about ${r.falseDeadNodes} live nodes)`,
     `suspect events (live)    ${r.falseSuspect} (one per node that held a live node suspect)  refutations ${r.refutations}`,
     `per member per second    ${r.msgsPerMemberSec.toFixed(1)} msgs  ${r.bytesPerMemberSec.toFixed(0)} bytes  (largest packet ${r.maxPacketBytes} bytes)`,
+    ...(r.heal === undefined
+      ? []
+      : [
+          `partition                ${ms(r.heal.fromMs)} to ${ms(r.heal.toMs)}: ${r.heal.sameSideDead} deaths of a member of the declarer's own half`,
+          `after the heal           ${r.heal.deadAfterHeal} death declarations (about ${r.heal.deadAfterHealNodes} members); no member held dead anywhere after ${ms(r.heal.noneDeadMs)}`
+        ]),
     `packets                  ${r.packetsSent} sent, ${r.packetsLost} lost`,
     `trace                    ${r.traceHash}`,
     `wall time                ${(r.wallMs / 1000).toFixed(1)}s`

@@ -27,6 +27,11 @@ export interface VirtualOptions {
   crashAtMs?: number
   /** Virtual time simulated, ms. Default: 120 s. */
   durationMs?: number
+  /**
+   * Cuts the members into two halves (indices below n/2 and the rest) from `fromMs` until `toMs` of virtual
+   * time: every packet between the halves is lost. Not combined with crashes. Default: none.
+   */
+  partition?: { fromMs: number, toMs: number }
   /** SWIM config of every node. Default: meshConfig(). */
   config?: SwimConfig
   /** Called with every SWIM event (node index, event), in order; for tests and traces. */
@@ -64,8 +69,27 @@ export interface VirtualResult {
   packetsLost: number
   /** sha256 over every event (time, node, type, subject, incarnation): same seed, same hash. */
   traceHash: string
+  /** With `partition`: how the mesh came back together. */
+  heal?: HealResult
   /** Real time the run took, ms (not part of the trace). */
   wallMs: number
+}
+
+/** How a partitioned mesh healed. Deaths of members across the cut are expected; the rest are not. */
+export interface HealResult {
+  fromMs: number
+  toMs: number
+  /** Death declarations about a member of the declarer's own half (always reachable): false. */
+  sameSideDead: number
+  /** Death declarations after the heal, about either half: each a tunnel taken down that was reachable. */
+  deadAfterHeal: number
+  /** Of those, how many distinct members were buried after the heal. */
+  deadAfterHealNodes: number
+  /**
+   * Heal to the moment no member was held dead anywhere (every tunnel back), or null if that never happened by
+   * the end. Suspicions are not counted: under loss some always come and go.
+   */
+  noneDeadMs: number | null
 }
 
 interface Deliver extends Timed { kind: 0, to: number, from: string, bytes: Uint8Array }
@@ -86,6 +110,9 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
   const config = opts.config ?? meshConfig()
   if (!Number.isInteger(n) || n < 2) throw new RangeError('nodes must be at least 2')
   if (crashCount < 0 || crashCount >= n) throw new RangeError('crash must be from 0 to nodes - 1')
+  const cut = opts.partition
+  if (cut !== undefined && (crashCount > 0 || !(cut.fromMs < cut.toMs) || cut.toMs > duration)) throw new RangeError('partition must end within the duration, after it starts, in a run without crashes')
+  const half = (i: number): number => (i < n / 2 ? 0 : 1)
 
   const master = new SeededRandom(opts.seed)
   const net = master.fork()
@@ -130,6 +157,25 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
   const firstDead = new Map<number, number>()
   const allAgree = new Map<number, number>()
 
+  // With a partition: which (observer, member) pairs hold the member dead, and their count.
+  const deadPairs = cut === undefined ? undefined : new Uint8Array(n * n)
+  let deadCount = 0
+  let noneDeadAt: number | null = null
+  let sameSideDead = 0
+  let deadAfterHeal = 0
+  const deadAfterHealSet = new Set<number>()
+  const onHealEvent = (i: number, subject: number, e: SwimEvent, t: number): void => {
+    const k = i * n + subject
+    const was = deadPairs![k]!
+    const now = e.type === 'dead' ? 1 : 0
+    if (was !== now) { deadPairs![k] = now; deadCount += now === 1 ? 1 : -1 }
+    if (e.type === 'dead') {
+      if (half(i) === half(subject)) sameSideDead++
+      if (t >= cut!.toMs) { deadAfterHeal++; deadAfterHealSet.add(subject) }
+    }
+    if (t >= cut!.toMs) noneDeadAt = deadCount === 0 ? (noneDeadAt ?? t) : null
+  }
+
   const checkAgree = (c: number, t: number): void => {
     if (!allAgree.has(c) && holderCount.get(c) === liveCount) allAgree.set(c, t - crashAt)
   }
@@ -139,6 +185,7 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
     opts.onEvent?.(i, e)
     if (e.type === 'refute') { refutations++; return }
     const subject = idIndex.get(e.id)!
+    if (deadPairs !== undefined) onHealEvent(i, subject, e, t)
     const h = holders.get(subject)
     if (crashed[subject] === 0) {
       if (e.type === 'dead') { falseDead++; falseDeadSet.add(subject) }
@@ -167,6 +214,7 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
       if (lossDraw < loss) { packetsLost++; continue }
       const to = byAddr.get(tx.to)
       if (to === undefined) continue
+      if (cut !== undefined && t >= cut.fromMs && t < cut.toMs && half(i) !== half(to)) { packetsLost++; continue }
       heap.push({ kind: 0, t: t + latMin + latDraw * (latMax - latMin), seq: 0, to, from: addrs[i]!, bytes: tx.bytes })
     }
     for (let e = core.pollEvent(); e !== undefined; e = core.pollEvent()) onEvent(i, e, t)
@@ -241,6 +289,9 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
     maxPacketBytes: maxPacket,
     packetsSent,
     packetsLost,
+    ...(cut === undefined
+      ? {}
+      : { heal: { fromMs: cut.fromMs, toMs: cut.toMs, sameSideDead, deadAfterHeal, deadAfterHealNodes: deadAfterHealSet.size, noneDeadMs: noneDeadAt === null ? (deadCount === 0 ? 0 : null) : noneDeadAt - cut.toMs } }),
     traceHash: hash.digest('hex'),
     wallMs: Math.round(performance.now() - wallStart)
   }

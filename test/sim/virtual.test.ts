@@ -1,4 +1,5 @@
 import t from 'tap'
+import { lanConfig } from '../../lib/swim/config.js'
 import { runVirtual } from '../../sim/virtual/simulation.js'
 import { quantile, spread } from '../../sim/virtual/metrics.js'
 import { EventHeap } from '../../sim/virtual/heap.js'
@@ -25,6 +26,22 @@ t.test('same seed, same trace; another seed, another trace', async t => {
   t.equal(a.packetsSent, b.packetsSent)
   t.not(a.traceHash, c.traceHash)
   t.equal(a.falseDead, 0, 'no false deaths at 5% loss either')
+})
+
+t.test('N=200 lan, halves cut apart for 60 s: nobody buries a member of its own half, and the heal is whole within seconds', async t => {
+  const r = runVirtual({ nodes: 200, seed: 1, partition: { fromMs: 20_000, toMs: 80_000 }, durationMs: 120_000, config: lanConfig() })
+  t.ok(r.heal !== undefined)
+  const h = r.heal!
+  t.equal(r.falseDead, 100 * 100 * 2, 'during the cut, each half held every member of the other dead')
+  t.equal(h.sameSideDead, 0, 'no death of a member of the declarer\'s own half (3761 before deaths were checked)')
+  t.equal(h.deadAfterHeal, 0, 'no tunnel taken down after the heal')
+  t.ok(h.noneDeadMs !== null && h.noneDeadMs < 10_000, `no member held dead anywhere ${h.noneDeadMs} ms after the heal`)
+})
+
+t.test('a partition is refused with crashes, or when it does not end within the run', async t => {
+  t.throws(() => runVirtual({ nodes: 10, seed: 1, crash: 1, partition: { fromMs: 1000, toMs: 2000 } }), RangeError)
+  t.throws(() => runVirtual({ nodes: 10, seed: 1, partition: { fromMs: 1000, toMs: 500 } }), RangeError)
+  t.throws(() => runVirtual({ nodes: 10, seed: 1, partition: { fromMs: 1000, toMs: 200_000 } }), RangeError)
 })
 
 t.test('the event heap orders by time, then by insertion', async t => {
