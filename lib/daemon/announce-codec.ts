@@ -7,10 +7,10 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
  *
  * Layout (docs/protocol.md, "Underlay announcement"), all integers big-endian:
  *   0  4  magic "WFA1"
- *   4  1  type: 1 = ping (answer me), 2 = ack
+ *   4  1  type: 1 = ping (answer me), 2 = ack, 3 = dead (I hold you dead; incarnation is yours, not mine)
  *   5  1  length F of the sender's node id, then F bytes UTF-8
  *   .  1  length T of the receiver's node id, then T bytes UTF-8
- *   .  4  sender's SWIM incarnation (uint32)
+ *   .  4  sender's SWIM incarnation (uint32); in a `dead` notice, the receiver's incarnation it was buried at
  *   .  8  sender's clock, ms since epoch (uint64)
  *   . 16  MAC: first 16 bytes of HMAC-SHA256(K, every byte before it)
  * K = HKDF-SHA256(X25519(own private key, peer public key), salt "", info "weft-announce-v1", 32 bytes): only the
@@ -24,7 +24,9 @@ const MAC_BYTES = 16
 export const MAX_ANNOUNCE_BYTES = 4 + 1 + 1 + 64 + 1 + 64 + 4 + 8 + MAC_BYTES
 
 /** Message kinds. */
-export type AnnounceType = 'ping' | 'ack'
+export type AnnounceType = 'ping' | 'ack' | 'dead'
+const TYPE_CODES: Readonly<Record<AnnounceType, number>> = { ping: 1, ack: 2, dead: 3 }
+const CODE_TYPES: ReadonlyArray<AnnounceType | undefined> = [undefined, 'ping', 'ack', 'dead']
 
 /** A decoded announcement (its MAC not yet checked: see verifyAnnounce). */
 export interface Announce {
@@ -50,7 +52,7 @@ export function encodeAnnounce (a: Announce, key: Buffer): Buffer {
   if (from.length > 64 || to.length > 64) throw new RangeError('node ids are at most 64 bytes')
   const body = Buffer.alloc(4 + 1 + 1 + from.length + 1 + to.length + 4 + 8)
   let o = MAGIC.copy(body, 0)
-  o = body.writeUInt8(a.type === 'ping' ? 1 : 2, o)
+  o = body.writeUInt8(TYPE_CODES[a.type], o)
   o = body.writeUInt8(from.length, o); o += from.copy(body, o)
   o = body.writeUInt8(to.length, o); o += to.copy(body, o)
   o = body.writeUInt32BE(a.incarnation >>> 0, o)
@@ -63,7 +65,8 @@ export function decodeAnnounce (buf: Buffer): { ok: true, msg: Announce } | { ok
   if (buf.length < 4 + 1 + 1 + 1 + 4 + 8 + MAC_BYTES || buf.length > MAX_ANNOUNCE_BYTES) return { ok: false, reason: 'size' }
   if (!buf.subarray(0, 4).equals(MAGIC)) return { ok: false, reason: 'magic' }
   const t = buf.readUInt8(4)
-  if (t !== 1 && t !== 2) return { ok: false, reason: 'type' }
+  const type = CODE_TYPES[t]
+  if (type === undefined) return { ok: false, reason: 'type' }
   let o = 5
   const fl = buf.readUInt8(o++)
   if (fl === 0 || o + fl + 1 > buf.length) return { ok: false, reason: 'layout' }
@@ -73,7 +76,7 @@ export function decodeAnnounce (buf: Buffer): { ok: true, msg: Announce } | { ok
   const to = buf.toString('utf8', o, o + tl); o += tl
   const incarnation = buf.readUInt32BE(o); o += 4
   const timestampMs = Number(buf.readBigUInt64BE(o))
-  return { ok: true, msg: { type: t === 1 ? 'ping' : 'ack', from, to, incarnation, timestampMs } }
+  return { ok: true, msg: { type, from, to, incarnation, timestampMs } }
 }
 
 /** True when the datagram's MAC is the one the pair key gives. Constant time. */

@@ -30,8 +30,10 @@ export interface AnnouncerOptions {
   lookup: (id: string) => UnderlayPeer | null
   /** Our current SWIM incarnation, carried in every message. */
   incarnation: () => number
-  /** Called for every authenticated, fresh message from a member: it is alive at `incarnation`. */
+  /** Called for every authenticated, fresh ping or ack from a member: it is alive at `incarnation`. */
   onAlive: (id: string, incarnation: number) => void
+  /** Called for every authenticated, fresh `dead` notice: member `id` holds us dead at our `incarnation`. */
+  onDeadNotice: (id: string, incarnation: number) => void
   /**
    * Largest accepted difference between the sender's clock and ours. Default: 60 s — NTP-synced hosts are
    * within a second; a minute tolerates a badly drifting VM while bounding how long a captured packet is useful
@@ -44,7 +46,8 @@ export interface AnnouncerOptions {
 
 /**
  * Sends and answers underlay announcements (announce-codec.ts). Every message is authenticated with the
- * pair key; anything else is counted and dropped. A ping is answered with an ack; both tell `onAlive`.
+ * pair key; anything else is counted and dropped. A ping is answered with an ack; both tell `onAlive`. A
+ * `dead` notice (we hold the receiver dead at its incarnation) is not answered; it tells `onDeadNotice`.
  * Nothing is answered before open(): an ack tells the member we are alive, and it then probes us through its
  * tunnel, which our side must already have.
  */
@@ -95,13 +98,23 @@ export class Announcer {
   /** Sends a ping to member `id` (no-op when it is unknown or has no underlay address). */
   ping (id: string): void {
     const peer = this.o.lookup(id)
-    if (peer !== null) this.send('ping', id, peer, peer.host, peer.port)
+    if (peer !== null) this.send('ping', id, peer, peer.host, peer.port, this.o.incarnation())
   }
 
-  private send (type: AnnounceType, to: string, peer: UnderlayPeer, host: string, port: number): void {
+  /**
+   * Tells member `id` we hold it dead at its `incarnation`, so that, if it runs, it refutes now rather than
+   * when a tunnel to us is back (no-op when it is unknown or has no underlay address). Send it before a ping:
+   * the ack then carries the refuted incarnation.
+   */
+  notifyDead (id: string, incarnation: number): void {
+    const peer = this.o.lookup(id)
+    if (peer !== null) this.send('dead', id, peer, peer.host, peer.port, incarnation)
+  }
+
+  private send (type: AnnounceType, to: string, peer: UnderlayPeer, host: string, port: number, incarnation: number): void {
     if (this.socket === null) return
     this.lastSentTs = Math.max(this.o.clock.now(), this.lastSentTs + 1)
-    const buf = encodeAnnounce({ type, from: this.o.selfId, to, incarnation: this.o.incarnation(), timestampMs: this.lastSentTs }, this.keyFor(peer.publicKey))
+    const buf = encodeAnnounce({ type, from: this.o.selfId, to, incarnation, timestampMs: this.lastSentTs }, this.keyFor(peer.publicKey))
     this.counters.sent++
     this.socket.send(buf, port, host, err => {
       if (err !== null && err !== undefined) this.o.log.debug({ event: 'announce.send.failed', to, reason: err.message }, 'announcement not sent')
@@ -118,7 +131,7 @@ export class Announcer {
     return k
   }
 
-  /** Handles one datagram; exported behaviour is only through counters and onAlive. */
+  /** Handles one datagram; exported behaviour is only through counters, onAlive and onDeadNotice. */
   receive (buf: Buffer, host: string, port: number): void {
     this.counters.received++
     if (!this.isOpen) { this.counters.droppedNotOpen++; return }
@@ -133,7 +146,8 @@ export class Announcer {
     this.lastTs.set(d.msg.from, d.msg.timestampMs)
     this.counters.accepted++
     // Answer at the address it came from: that is the path that works now, whatever the netmap says.
-    if (d.msg.type === 'ping') this.send('ack', d.msg.from, peer, host, port)
+    if (d.msg.type === 'dead') { this.o.onDeadNotice(d.msg.from, d.msg.incarnation); return }
+    if (d.msg.type === 'ping') this.send('ack', d.msg.from, peer, host, port, this.o.incarnation())
     this.o.onAlive(d.msg.from, d.msg.incarnation)
   }
 }

@@ -158,6 +158,7 @@ export class Daemon {
       lookup: id => { const n = daemon?.node(id); return n === undefined || n.id === identity.nodeId ? null : underlayPeer(n, cfg.announcePort - cfg.listenPort) },
       incarnation: () => swim.incarnation,
       onAlive: (id, inc) => daemon?.onUnderlayAlive(id, inc),
+      onDeadNotice: (id, inc) => daemon?.onUnderlayDeadNotice(id, inc),
       clock: deps.clock,
       log: log.child({ component: 'announce' })
     })
@@ -258,7 +259,17 @@ export class Daemon {
   }
 
   private onUnderlayAlive (id: string, incarnation: number): void {
-    this.swim.noteAlive(this.deps.clock.now(), id, incarnation)
+    const before = this.swim.member(id)
+    const revived = this.swim.noteAlive(this.deps.clock.now(), id, incarnation)
+    // Revived at the incarnation we buried it at: it does not know it was buried, and our buddy claim reaches it
+    // only once both ends of the tunnel are back. Tell it over the underlay so that it refutes now.
+    if (revived && before?.state === 'dead' && before.incarnation === incarnation) this.announcer.notifyDead(id, incarnation)
+    this.swimDriver.pump()
+  }
+
+  /** A member holds us dead at `incarnation` (an underlay notice): SWIM refutes, and the refutation goes out. */
+  private onUnderlayDeadNotice (id: string, incarnation: number): void {
+    this.swim.noteClaimedDead(this.deps.clock.now(), id, incarnation)
     this.swimDriver.pump()
   }
 
@@ -333,7 +344,8 @@ export class Daemon {
 
   private scheduleDeadAnnounce (): void {
     this.deadTimer = setTimeout(() => {
-      for (const m of this.swim.members()) if (m.state === 'dead') this.announcer.ping(m.id)
+      // The notice first: a member that runs refutes on it, and its ack to the ping then carries the new incarnation.
+      for (const m of this.swim.members()) if (m.state === 'dead') { this.announcer.notifyDead(m.id, m.incarnation); this.announcer.ping(m.id) }
       // A failed reconcile is retried here too, so a device hiccup never leaves the mesh stale.
       if (this.lastError?.startsWith('WireGuard') === true) this.scheduleReconcile()
       this.scheduleDeadAnnounce()

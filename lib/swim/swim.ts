@@ -244,6 +244,21 @@ export class Swim {
   }
 
   /**
+   * An authenticated underlay notice from member `from`: it holds us dead at `incarnation` (the daemon
+   * verified it). Handled like the same claim arriving in a SWIM packet: at or above our incarnation we refute,
+   * below it we gossip our incarnation again. It reaches us when no tunnel does: after a cut, the member removed
+   * our peer, and our side may take many seconds to re-add its tunnels (docs/swim.md, "Coming back from a
+   * cut"). Returns whether we refuted.
+   */
+  noteClaimedDead (now: number, from: string, incarnation: number): boolean {
+    this.start(now)
+    if (!this.table.has(from) || !Number.isSafeInteger(incarnation) || incarnation < 0) return false
+    const before = this.inc
+    this.onClaimAboutSelf(now, { state: 'dead', id: this.id, incarnation, from })
+    return this.inc !== before
+  }
+
+  /**
    * The controller's fused evidence about member `id`, kept until changed (null clears it):
    * - 'stale' (the controller does not hear from it either) counts as one independent confirmation of any
    *   suspicion of it, now or later, so the suspicion shrinks toward its minimum sooner. It never starts one.

@@ -15,6 +15,8 @@ t.test('both ends of a pair derive the same key; the message round-trips', async
   const d = decodeAnnounce(buf)
   t.same(d, { ok: true, msg })
   t.ok(verifyAnnounce(buf, kba))
+  for (const type of ['ack', 'dead'] as const) t.same(decodeAnnounce(encodeAnnounce({ ...msg, type }, kab)), { ok: true, msg: { ...msg, type } }, type)
+  t.equal(encodeAnnounce({ ...msg, type: 'dead' }, kab)[4], 3, 'dead is type 3')
 })
 
 t.test('a third party key, or any flipped bit, fails the MAC', async (t) => {

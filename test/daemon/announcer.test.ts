@@ -14,8 +14,8 @@ t.test('ping is answered with an ack; both sides learn the other is alive', asyn
   const [pa, pb] = [await freePort(), await freePort()]
   const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: pa }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: pb } }
   const aliveAtA: Array<[string, number]> = []; const aliveAtB: Array<[string, number]> = []
-  const A = new Announcer({ selfId: 'a', privateKey: ka.privateKey, port: pa, lookup: id => dir[id] ?? null, incarnation: () => 3, onAlive: (id, inc) => aliveAtA.push([id, inc]), clock, log: silentLogger() })
-  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: pb, lookup: id => dir[id] ?? null, incarnation: () => 5, onAlive: (id, inc) => aliveAtB.push([id, inc]), clock, log: silentLogger() })
+  const A = new Announcer({ selfId: 'a', privateKey: ka.privateKey, port: pa, lookup: id => dir[id] ?? null, incarnation: () => 3, onAlive: (id, inc) => aliveAtA.push([id, inc]), onDeadNotice: () => {}, clock, log: silentLogger() })
+  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: pb, lookup: id => dir[id] ?? null, incarnation: () => 5, onAlive: (id, inc) => aliveAtB.push([id, inc]), onDeadNotice: () => {}, clock, log: silentLogger() })
   await A.start(); await B.start()
   A.open(); B.open()
   t.teardown(() => { A.stop(); B.stop() })
@@ -27,12 +27,33 @@ t.test('ping is answered with an ack; both sides learn the other is alive', asyn
   t.equal(A.counters.sent, 1, 'unknown members are not pinged')
 })
 
+t.test('a dead notice carries the receiver\'s incarnation, is not answered, and is not taken as a sign of life', async (t) => {
+  const clock = new ManualClock()
+  const ka = generateKeyPair(); const kb = generateKeyPair()
+  const [pa, pb] = [await freePort(), await freePort()]
+  const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: pa }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: pb } }
+  const aliveAtB: Array<[string, number]> = []; const deadAtB: Array<[string, number]> = []
+  const A = new Announcer({ selfId: 'a', privateKey: ka.privateKey, port: pa, lookup: id => dir[id] ?? null, incarnation: () => 3, onAlive: () => {}, onDeadNotice: () => {}, clock, log: silentLogger() })
+  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: pb, lookup: id => dir[id] ?? null, incarnation: () => 5, onAlive: (id, inc) => aliveAtB.push([id, inc]), onDeadNotice: (id, inc) => deadAtB.push([id, inc]), clock, log: silentLogger() })
+  await A.start(); await B.start()
+  A.open(); B.open()
+  t.teardown(() => { A.stop(); B.stop() })
+  A.notifyDead('b', 4)
+  A.ping('b')
+  await waitFor('the ping to be answered', () => A.counters.accepted === 1, 5000, 5)
+  t.same(deadAtB, [['a', 4]], 'b learns a holds it dead at incarnation 4')
+  t.same(aliveAtB, [['a', 3]], 'only the ping says a is alive (at a\'s own incarnation)')
+  t.equal(B.counters.sent, 1, 'b answered the ping only')
+  A.notifyDead('nobody', 1)
+  t.equal(A.counters.sent, 2, 'unknown members are not told')
+})
+
 t.test('replays, strangers, forgeries and garbage are counted and dropped', async (t) => {
   const clock = new ManualClock()
   const ka = generateKeyPair(); const kb = generateKeyPair(); const kc = generateKeyPair()
   const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: 9 }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: 9 } }
   const alive: string[] = []
-  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: 0, lookup: id => dir[id] ?? null, incarnation: () => 0, onAlive: id => alive.push(id), clock, log: silentLogger() })
+  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: 0, lookup: id => dir[id] ?? null, incarnation: () => 0, onAlive: id => alive.push(id), onDeadNotice: () => {}, clock, log: silentLogger() })
   B.open()
   const key = announceKey(sharedSecret(ka.privateKey, kb.publicKey))
   const good = encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() }, key)
@@ -58,8 +79,8 @@ t.test('before open() nothing is answered or believed: the node has no tunnels t
   const [pa, pb] = [await freePort(), await freePort()]
   const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: pa }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: pb } }
   const aliveAtA: string[] = []; const aliveAtB: string[] = []
-  const A = new Announcer({ selfId: 'a', privateKey: ka.privateKey, port: pa, lookup: id => dir[id] ?? null, incarnation: () => 3, onAlive: id => aliveAtA.push(id), clock, log: silentLogger() })
-  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: pb, lookup: id => dir[id] ?? null, incarnation: () => 5, onAlive: id => aliveAtB.push(id), clock, log: silentLogger() })
+  const A = new Announcer({ selfId: 'a', privateKey: ka.privateKey, port: pa, lookup: id => dir[id] ?? null, incarnation: () => 3, onAlive: id => aliveAtA.push(id), onDeadNotice: () => {}, clock, log: silentLogger() })
+  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: pb, lookup: id => dir[id] ?? null, incarnation: () => 5, onAlive: id => aliveAtB.push(id), onDeadNotice: () => {}, clock, log: silentLogger() })
   await A.start(); await B.start()
   A.open()
   t.teardown(() => { A.stop(); B.stop() })

@@ -70,6 +70,22 @@ t.test('noteAlive: an authenticated announcement revives a member whose tunnel i
   t.equal(c.core(0).noteAlive(c.t, 'stranger', 9), false, 'not a member: ignored')
 })
 
+t.test('noteClaimedDead: an underlay notice of our death is refuted like the same claim in a packet', async t => {
+  const c = new Cluster(3)
+  c.runUntil(500)
+  t.equal(c.core(0).noteClaimedDead(c.t, c.ids[1]!, 0), true, 'at our incarnation: refuted')
+  t.equal(c.core(0).incarnation, 1)
+  c.drain(0)
+  t.match(c.events.filter(x => x.node === 0 && x.e.type === 'refute').at(-1)?.e, { incarnation: 1, reason: /node-1 claimed dead at incarnation 0/ })
+  t.equal(c.core(0).noteClaimedDead(c.t, c.ids[1]!, 0), false, 'an older one: no new refutation')
+  t.equal(c.core(0).stats().staleClaimsAnswered, 1, 'but our incarnation is gossiped again')
+  t.equal(c.core(0).noteClaimedDead(c.t, 'stranger', 5), false, 'not a member: ignored')
+  t.equal(c.core(0).noteClaimedDead(c.t, c.ids[1]!, -1), false, 'a bad incarnation: ignored')
+  t.equal(c.core(0).incarnation, 1)
+  c.runUntilTrue(() => [1, 2].every(j => c.core(j).member(c.ids[0]!)!.incarnation === 1), 5000)
+  t.pass('the others learned incarnation 1')
+})
+
 t.test('after a heal, deaths the far side declared do not bury members this side still hears from', async t => {
   const c = new Cluster(6)
   c.runUntil(1000)
