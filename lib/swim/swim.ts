@@ -432,8 +432,10 @@ export class Swim {
     const outcome = transition(state, this.table.incarnation(u.id), u.state, u.incarnation)
     if (outcome === 'apply' && u.state === 'dead' && u.from !== this.id) {
       const m = this.table.touch(u.id)!
-      // Our own suspicion already agrees with the declarer; anything else is checked first (checkDeath).
-      if (!(m.state === 'suspect' && m.from === this.id)) return this.checkDeath(now, m, u)
+      // A suspicion of ours, or one that others confirmed, already agrees with the declarer; a member we hold
+      // alive, or suspect on one node's word (as a stale claim from a cut makes us), is checked first.
+      const corroborated = m.state === 'suspect' && (m.from === this.id || (m.suspicion?.confirmations ?? 0) > 0)
+      if (!corroborated) return this.checkDeath(now, m, u)
     }
     switch (outcome) {
       case 'ignore':
@@ -458,14 +460,15 @@ export class Swim {
   }
 
   /**
-   * A death declared by another node about a member we hold alive, or suspect on someone else's word, is
+   * A death declared by another node about a member we hold alive, or suspect on one other node's word, is
    * applied only once the member fails to answer one ping of ours within a probe interval. The ping carries
    * the claim (send's buddy claim), so a live member refutes it in its answer; a member that answers in time
    * keeps its tunnel and the claim is dropped. Why: a node cut off for a while (a vanished host that came
    * back, the far side of a healed partition) holds deaths it declared while it could hear nobody, and
    * gossips them with its state on every sync; applied at once, each made members remove tunnels to members
    * they could reach, until the member's refutation overtook the claim (docs/swim.md, "Deaths declared by
-   * others"). A member that is really gone costs every node one probe interval more.
+   * others"). A member that is really gone costs one probe interval more at the nodes that had not heard it
+   * suspected by two.
    */
   private checkDeath (now: number, m: Member, u: Update): void {
     const c = m.deathCheck

@@ -94,6 +94,28 @@ t.test('the same claim arriving again during the check starts no second check', 
   t.equal(sent(A).filter(p => p.to === 'Y:1').length, 1, 'one ping')
 })
 
+t.test('a suspicion on one node\'s word is checked; one that others confirmed is not', async t => {
+  const suspectY = (from: string): Uint8Array => encodePacket(encodeHead(from, { type: 'gossip' }), [encodeUpdate({ state: 'suspect', id: 'y', incarnation: 0, from })])
+  const A = core(0)
+  sent(A)
+  A.handlePacket(10, 'D:1', suspectY('d'))
+  t.equal(A.member('y')?.state, 'suspect', 'suspected on d\'s word alone')
+  A.handlePacket(11, 'D:1', deathOfY())
+  t.equal(A.member('y')?.state, 'suspect', 'the death is checked')
+  t.equal(A.stats().deathChecks, 1)
+
+  // With a fourth member c holding it: d suspects y, and a's suspicion of y confirms it.
+  const C = new Swim({ config: localConfig(), self: { id: 'c', addr: 'C:1' }, incarnation: 0, random: new SeededRandom(9) })
+  C.setMembers(0, [...roster, { id: 'c', addr: 'C:1' }])
+  sent(C)
+  C.handlePacket(10, 'D:1', suspectY('d'))
+  C.handlePacket(10, 'A:1', encodePacket(encodeHead('a', { type: 'gossip' }), [encodeUpdate({ state: 'suspect', id: 'y', incarnation: 0, from: 'a' })]))
+  t.equal(C.stats().confirmations, 1, 'a second suspector confirmed it')
+  C.handlePacket(11, 'D:1', deathOfY())
+  t.equal(C.member('y')?.state, 'dead', 'corroborated: buried at once')
+  t.equal(C.stats().deathChecks, 0)
+})
+
 t.test('our own suspicion agrees with the declarer: its death applies at once', async t => {
   const A = core(0)
   sent(A)
