@@ -21,8 +21,12 @@ export interface Member {
   deathCheck: DeathCheck | undefined
 }
 
-/** A death declared by `from` at `incarnation`, being checked since `startedAt`. */
-export interface DeathCheck { incarnation: number, from: string, startedAt: number }
+/**
+ * A death declared by `from` at `incarnation`, being checked since `startedAt`; `answered` once the member
+ * showed first-hand that it runs. Kept on the check rather than read back from RecentContacts: at a high
+ * local-health score the check outlasts the contacts' window, and the answer could be forgotten by then.
+ */
+export interface DeathCheck { incarnation: number, from: string, startedAt: number, answered: boolean }
 
 /**
  * What our packets to `m` tell it about itself (Lifeguard's buddy system), so it refutes at once: a death we

@@ -152,8 +152,7 @@ export class Swim {
     // WireGuard authenticates the source address, so the address is the identity; the claimed id must match it.
     if (senderAddr !== fromAddr) return this.drop('spoofed')
     if ((msg.type === 'ping' && msg.target !== this.id) || (msg.type === 'ping-req' && msg.target === this.id)) return this.drop('misdirected')
-    this.contacts.heard(from, now, this.firstHandWindowMs())
-    this.grace.heard(from, now)
+    this.heardFrom(from, now)
     // An ack from the member answers a ping of ours: the tunnel works both ways, so its join grace is over.
     // Any other packet proves only the direction towards us (a half-keyed WireGuard session does exactly that).
     if (msg.type === 'ack') this.grace.ended(from)
@@ -228,8 +227,7 @@ export class Swim {
     this.start(now)
     const m = this.table.touch(id)
     if (m === undefined || !Number.isSafeInteger(incarnation) || incarnation < 0) return false
-    this.contacts.heard(id, now, this.firstHandWindowMs())
-    this.grace.heard(id, now)
+    this.heardFrom(id, now)
     if (incarnation > m.incarnation) {
       this.merge(now, { state: 'alive', id, incarnation, from: id }, 'announced over the underlay')
       return true
@@ -329,10 +327,26 @@ export class Swim {
     this.timers.set('sync', '', now + c.syncIntervalMs / 2 + this.random.int(c.syncIntervalMs))
     this.timers.set('dead-probe', '', now + c.deadProbeIntervalMs + this.random.int(c.deadProbeIntervalMs))
     // Announce our incarnation: after a restart it is what overrides the death others hold.
-    this.broadcast(now, { state: 'alive', id: this.id, incarnation: this.inc, from: this.id })
+    this.broadcastSelf(now)
   }
 
   private drop (reason: DropReason): void { this.st.dropped[reason]++ }
+
+  /**
+   * Member `id` showed first-hand that it runs (a packet from its own address, or an underlay announcement):
+   * a recent contact (RecentContacts), a sign for its join grace, and the answer a death check waits for.
+   */
+  private heardFrom (id: string, now: number): void {
+    this.contacts.heard(id, now, this.firstHandWindowMs())
+    this.grace.heard(id, now)
+    const c = this.table.record(id)?.deathCheck
+    if (c !== undefined) c.answered = true
+  }
+
+  /** Queues our own alive claim at our current incarnation. */
+  private broadcastSelf (now: number): void {
+    this.broadcast(now, { state: 'alive', id: this.id, incarnation: this.inc, from: this.id })
+  }
 
   private nextSeq (): number { this.seq = (this.seq + 1) >>> 0; return this.seq }
 
@@ -473,7 +487,7 @@ export class Swim {
   private checkDeath (now: number, m: Member, u: Update): void {
     const c = m.deathCheck
     if (c !== undefined && c.incarnation >= u.incarnation) { this.st.updatesIgnored++; return }
-    m.deathCheck = { incarnation: u.incarnation, from: u.from, startedAt: now }
+    m.deathCheck = { incarnation: u.incarnation, from: u.from, startedAt: now, answered: false }
     this.st.deathChecks++
     this.pingOutOfBand(m.id)
     this.timers.set('death-check', m.id, now + this.health.scale(this.cfg.probeIntervalMs))
@@ -484,8 +498,7 @@ export class Swim {
     const c = m?.deathCheck
     if (m === undefined || c === undefined) return
     m.deathCheck = undefined
-    const age = this.contacts.age(id, now)
-    if (age !== undefined && age <= now - c.startedAt) { this.st.deathsDisproved++; return }
+    if (c.answered) { this.st.deathsDisproved++; return }
     if (transition(m.state, m.incarnation, 'dead', c.incarnation) !== 'apply') return
     this.st.updatesApplied++
     this.setState(now, m, { state: 'dead', id, incarnation: c.incarnation, from: c.from }, `declared dead by ${c.from}; no answer to our ping within ${now - c.startedAt} ms`, true)
@@ -542,13 +555,13 @@ export class Swim {
       // it (it missed the refutation's gossip, as a node on the far side of a healed partition can). Queue our
       // incarnation again, so our answer to this very packet carries it (a dead re-probe would otherwise get a
       // bare ack, and the member stays dead at the prober for good).
-      if (u.state !== 'alive') { this.st.staleClaimsAnswered++; this.broadcast(now, { state: 'alive', id: this.id, incarnation: this.inc, from: this.id }) }
+      if (u.state !== 'alive') { this.st.staleClaimsAnswered++; this.broadcastSelf(now) }
       return
     }
     this.inc = u.incarnation + 1
     if (u.state !== 'alive') this.health.refuted()
     this.st.refutations++
-    this.broadcast(now, { state: 'alive', id: this.id, incarnation: this.inc, from: this.id })
+    this.broadcastSelf(now)
     this.emit(now, 'refute', this.id, this.inc, `${u.from} claimed ${u.state} at incarnation ${u.incarnation}`)
   }
 

@@ -126,3 +126,22 @@ t.test('our own suspicion agrees with the declarer: its death applies at once', 
   t.equal(A.member('y')?.state, 'dead')
   t.equal(A.stats().deathChecks, 0)
 })
+
+t.test('an answer counts however long the check waits: a check stretched by local health outlasts the contacts window', async t => {
+  const A = core(0)
+  sent(A)
+  // Woken late again and again (a starved process), A stretches its timeouts; y and d are in their join grace,
+  // so none of the probes it sends meanwhile accuses anyone.
+  let now = 0
+  for (let k = 0; k < 8; k++) { now += 1000; A.handleTimeout(now); sent(A) }
+  t.ok(A.healthScore >= 4, `local health score ${A.healthScore}`)
+  A.handlePacket(now, 'D:1', deathOfY())
+  const ping = sent(A).find(p => p.to === 'Y:1' && p.packet.msg.type === 'ping')!
+  A.handlePacket(now + 5, 'Y:1', encodePacket(encodeHead('y', { type: 'ack', seq: (ping.packet.msg as { seq: number }).seq }), []))
+  // d keeps talking: each of its packets prunes contacts older than the first-hand window (800 ms here).
+  const checkEnds = now + (A.healthScore + 1) * localConfig().probeIntervalMs
+  for (let at = now + 100; at < checkEnds; at += 100) A.handlePacket(at, 'D:1', encodePacket(encodeHead('d', { type: 'gossip' }), []))
+  A.handleTimeout(checkEnds)
+  t.equal(A.member('y')?.state, 'alive', 'y answered: the claim is dropped')
+  t.equal(A.stats().deathsDisproved, 1)
+})
