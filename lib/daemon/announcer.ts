@@ -103,12 +103,22 @@ export class Announcer {
 
   /**
    * Tells member `id` we hold it dead at its `incarnation`, so that, if it runs, it refutes now rather than
-   * when a tunnel to us is back (no-op when it is unknown or has no underlay address). Send it before a ping:
-   * the ack then carries the refuted incarnation.
+   * when a tunnel to us is back (no-op when it is unknown or has no underlay address).
    */
   notifyDead (id: string, incarnation: number): void {
     const peer = this.o.lookup(id)
     if (peer !== null) this.send('dead', id, peer, peer.host, peer.port, incarnation)
+  }
+
+  /**
+   * The re-probe of a member we hold dead at `incarnation`: a `dead` notice, then a ping. In that order, a
+   * member that runs refutes on the notice, and its ack to the ping carries the refuted incarnation.
+   */
+  pingDead (id: string, incarnation: number): void {
+    const peer = this.o.lookup(id)
+    if (peer === null) return
+    this.send('dead', id, peer, peer.host, peer.port, incarnation)
+    this.send('ping', id, peer, peer.host, peer.port, this.o.incarnation())
   }
 
   private send (type: AnnounceType, to: string, peer: UnderlayPeer, host: string, port: number, incarnation: number): void {

@@ -344,8 +344,7 @@ export class Daemon {
 
   private scheduleDeadAnnounce (): void {
     this.deadTimer = setTimeout(() => {
-      // The notice first: a member that runs refutes on it, and its ack to the ping then carries the new incarnation.
-      for (const m of this.swim.members()) if (m.state === 'dead') { this.announcer.notifyDead(m.id, m.incarnation); this.announcer.ping(m.id) }
+      for (const m of this.swim.members()) if (m.state === 'dead') this.announcer.pingDead(m.id, m.incarnation)
       // A failed reconcile is retried here too, so a device hiccup never leaves the mesh stale.
       if (this.lastError?.startsWith('WireGuard') === true) this.scheduleReconcile()
       this.scheduleDeadAnnounce()

@@ -1,24 +1,34 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { waitFor } from '../../sim/wait.js'
 import { freePort } from './udp.js'
-import { Announcer, type UnderlayPeer } from '../../lib/daemon/announcer.js'
+import { Announcer, type AnnouncerOptions, type UnderlayPeer } from '../../lib/daemon/announcer.js'
 import { ManualClock } from '../../lib/clock.js'
 import { silentLogger } from '../../lib/log.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import { announceKey, encodeAnnounce } from '../../lib/daemon/announce-codec.js'
 import { sharedSecret } from '../../lib/wire/keys.js'
 
-t.test('ping is answered with an ack; both sides learn the other is alive', async (t) => {
+/**
+ * Two announcers `a` (incarnation 3) and `b` (incarnation 5) on loopback ports, started, not yet open, and
+ * stopped at the end of the test; `onA` / `onB` set what each tells its daemon.
+ */
+async function pair (t: Test, onA: Partial<AnnouncerOptions>, onB: Partial<AnnouncerOptions>): Promise<{ A: Announcer, B: Announcer, clock: ManualClock }> {
   const clock = new ManualClock()
   const ka = generateKeyPair(); const kb = generateKeyPair()
   const [pa, pb] = [await freePort(), await freePort()]
   const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: pa }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: pb } }
-  const aliveAtA: Array<[string, number]> = []; const aliveAtB: Array<[string, number]> = []
-  const A = new Announcer({ selfId: 'a', privateKey: ka.privateKey, port: pa, lookup: id => dir[id] ?? null, incarnation: () => 3, onAlive: (id, inc) => aliveAtA.push([id, inc]), onDeadNotice: () => {}, clock, log: silentLogger() })
-  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: pb, lookup: id => dir[id] ?? null, incarnation: () => 5, onAlive: (id, inc) => aliveAtB.push([id, inc]), onDeadNotice: () => {}, clock, log: silentLogger() })
+  const common = { lookup: (id: string) => dir[id] ?? null, onAlive: () => {}, onDeadNotice: () => {}, clock, log: silentLogger() }
+  const A = new Announcer({ ...common, selfId: 'a', privateKey: ka.privateKey, port: pa, incarnation: () => 3, ...onA })
+  const B = new Announcer({ ...common, selfId: 'b', privateKey: kb.privateKey, port: pb, incarnation: () => 5, ...onB })
   await A.start(); await B.start()
-  A.open(); B.open()
   t.teardown(() => { A.stop(); B.stop() })
+  return { A, B, clock }
+}
+
+t.test('ping is answered with an ack; both sides learn the other is alive', async (t) => {
+  const aliveAtA: Array<[string, number]> = []; const aliveAtB: Array<[string, number]> = []
+  const { A, B } = await pair(t, { onAlive: (id, inc) => aliveAtA.push([id, inc]) }, { onAlive: (id, inc) => aliveAtB.push([id, inc]) })
+  A.open(); B.open()
   A.ping('b')
   await waitFor('the ack to come back', () => aliveAtA.length === 1, 5000, 5)
   t.same(aliveAtB, [['a', 3]])
@@ -28,18 +38,10 @@ t.test('ping is answered with an ack; both sides learn the other is alive', asyn
 })
 
 t.test('a dead notice carries the receiver\'s incarnation, is not answered, and is not taken as a sign of life', async (t) => {
-  const clock = new ManualClock()
-  const ka = generateKeyPair(); const kb = generateKeyPair()
-  const [pa, pb] = [await freePort(), await freePort()]
-  const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: pa }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: pb } }
   const aliveAtB: Array<[string, number]> = []; const deadAtB: Array<[string, number]> = []
-  const A = new Announcer({ selfId: 'a', privateKey: ka.privateKey, port: pa, lookup: id => dir[id] ?? null, incarnation: () => 3, onAlive: () => {}, onDeadNotice: () => {}, clock, log: silentLogger() })
-  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: pb, lookup: id => dir[id] ?? null, incarnation: () => 5, onAlive: (id, inc) => aliveAtB.push([id, inc]), onDeadNotice: (id, inc) => deadAtB.push([id, inc]), clock, log: silentLogger() })
-  await A.start(); await B.start()
+  const { A, B } = await pair(t, {}, { onAlive: (id, inc) => aliveAtB.push([id, inc]), onDeadNotice: (id, inc) => deadAtB.push([id, inc]) })
   A.open(); B.open()
-  t.teardown(() => { A.stop(); B.stop() })
-  A.notifyDead('b', 4)
-  A.ping('b')
+  A.pingDead('b', 4) // the notice, then a ping
   await waitFor('the ping to be answered', () => A.counters.accepted === 1, 5000, 5)
   t.same(deadAtB, [['a', 4]], 'b learns a holds it dead at incarnation 4')
   t.same(aliveAtB, [['a', 3]], 'only the ping says a is alive (at a\'s own incarnation)')
@@ -74,16 +76,9 @@ t.test('replays, strangers, forgeries and garbage are counted and dropped', asyn
 })
 
 t.test('before open() nothing is answered or believed: the node has no tunnels to be probed through yet', async (t) => {
-  const clock = new ManualClock()
-  const ka = generateKeyPair(); const kb = generateKeyPair()
-  const [pa, pb] = [await freePort(), await freePort()]
-  const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: pa }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: pb } }
   const aliveAtA: string[] = []; const aliveAtB: string[] = []
-  const A = new Announcer({ selfId: 'a', privateKey: ka.privateKey, port: pa, lookup: id => dir[id] ?? null, incarnation: () => 3, onAlive: id => aliveAtA.push(id), onDeadNotice: () => {}, clock, log: silentLogger() })
-  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: pb, lookup: id => dir[id] ?? null, incarnation: () => 5, onAlive: id => aliveAtB.push(id), onDeadNotice: () => {}, clock, log: silentLogger() })
-  await A.start(); await B.start()
+  const { A, B, clock } = await pair(t, { onAlive: id => aliveAtA.push(id) }, { onAlive: id => aliveAtB.push(id) })
   A.open()
-  t.teardown(() => { A.stop(); B.stop() })
   A.ping('b')
   await waitFor('b to receive the ping', () => B.counters.received === 1, 5000, 5)
   t.equal(B.counters.droppedNotOpen, 1)
