@@ -79,6 +79,9 @@ export class DeviceError extends WeftError {
   constructor (message: string, options?: { cause?: unknown }) { super('WEFT_ERR_DEVICE', message, 500, options) }
 }
 
+/** A device call that got no reply within its bound: the device may be alive but starved, unlike a refused socket. */
+export class DeviceTimeoutError extends DeviceError {}
+
 /** The controller answered with an error or could not be reached. */
 export class ControllerError extends WeftError {
   constructor (message: string, statusCode = 502, readonly remoteCode?: string) { super('WEFT_ERR_CONTROLLER', message, statusCode) }

@@ -69,7 +69,7 @@ export interface Report {
   }
   intent: { down: DownInterval[], partitions: PartitionInterval[], losses: LossInterval[], outages: OutageInterval[] }
   /** passMs: how long one read of every device took; timings are no finer than this. */
-  observer: { passes: number, readErrors: number, changes: number, passMs: Stats }
+  observer: { passes: number, readErrors: number, readTimeouts: number, changes: number, passMs: Stats }
   logs: LogCounts
   timeline: { tMs: number[], health: number[][] }
   /** Where the daemons' and controller's logs were kept (--keep), else null. */
@@ -184,7 +184,7 @@ export function buildReport (b: BuildInput): Report {
       daemonCpuPctSumMax: max(s => s.daemons.cpuPctSum)
     },
     intent: { down: intent.down, partitions: intent.partitions, losses: intent.losses, outages: intent.outages },
-    observer: { passes: observer.passes, readErrors: observer.readErrors, changes: observer.changes.length, passMs: stats(observer.passMs) },
+    observer: { passes: observer.passes, readErrors: observer.readErrors, readTimeouts: observer.readTimeouts, changes: observer.changes.length, passMs: stats(observer.passMs) },
     logs: b.logs,
     timeline: b.timeline,
     runDir: b.runDir,

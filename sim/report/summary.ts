@@ -44,7 +44,7 @@ export function formatSummary (r: Report, files: { json: string, html: string })
   out.push(table(['event', 'expect', 'events', 'first p50', 'everywhere p50', 'p99', 'max', 'missed'], rows))
   const pass = r.observer.passMs
   out.push('  (first = until the first live node reacted; everywhere = until the last one did; seen through UAPI every ' +
-    `${p.tickMs} ms; one read of every device took p50 ${sec(pass.p50)}, max ${sec(pass.max)})\n\n`)
+    `${p.tickMs} ms; one read of every device took p50 ${sec(pass.p50)}, max ${sec(pass.max)}; ${r.observer.readTimeouts} reads out of time)\n\n`)
   out.push(`false removals: ${r.falseRemovals.afterJoin} after the mesh formed, ${r.falseRemovals.duringJoin} during the join\n`)
   const f = r.reachability.final
   const minF = r.reachability.sampledMinFraction

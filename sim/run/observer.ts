@@ -7,6 +7,7 @@
 import { uapiRequest, uapiSocketPath } from '../../lib/daemon/wg/uapi-socket.js'
 import { GET_REQUEST, parseGet, rememberPublicKey } from '../../lib/daemon/wg/uapi.js'
 import type { Clock } from '../../lib/clock.js'
+import { DeviceTimeoutError } from '../../lib/errors.js'
 
 /**
  * One change seen from outside: at `tMs` (run time), `observer`'s device gained or lost the peer `key`.
@@ -26,7 +27,24 @@ export interface ObserverOptions {
   clock: Clock
   /** Called after each complete pass over all devices, with the pass's time. */
   onTick?: (tMs: number) => void
+  /** Reads in flight at once. Default: all devices, up to DEFAULT_READERS. */
+  readers?: number
+  /** How long one read may take before its device is skipped for this pass. Default: DEFAULT_READ_TIMEOUT_MS. */
+  readTimeoutMs?: number
+  /** UAPI socket of node i. Default: wireguard-go's, from `ifname` (tests point it elsewhere). */
+  socketPath?: (i: number) => string
 }
+
+/**
+ * Reads in flight at once, and how long one may take. A pass is as long as its slowest reads, so both are set
+ * for a loaded host: at N=200 on two cores a nice-10 wireguard-go waits seconds for the CPU. With 8 readers
+ * and a 2 s bound (before session 10) every starved device held a reader for 2 s and gave nothing, a pass
+ * took up to 16 s, and each join batch's full mesh was seen 2-6 s after its daemons' logs showed it
+ * (docs/sim.md, "Session 10"). 32 at once is a burst of about 32 ms of wireguard-go CPU at N=200, spread over
+ * many processes; 10 s is longer than any answer measured there.
+ */
+export const DEFAULT_READERS = 32
+export const DEFAULT_READ_TIMEOUT_MS = 10_000
 
 /**
  * Read cadence for N nodes: one pass costs about N UAPI gets of N-1 peers each, so it grows with N^2 bytes
@@ -57,14 +75,16 @@ export class PeerObserver {
   passes = 0
   /** How long each pass over every device took, in ms: the real resolution of every timing (a loaded host stretches it past tickMs). */
   readonly passMs: number[] = []
+  /** Reads that failed for any reason (a device not started yet is one), and of those, the ones out of time. */
   readErrors = 0
+  readTimeouts = 0
 
   constructor (private readonly o: ObserverOptions) {}
 
   /** Milliseconds since run start. */
   now (): number { return this.o.clock.now() - this.o.t0 }
 
-  /** Starts the read loop; each pass reads all devices concurrently (8 at a time). */
+  /** Starts the read loop; each pass reads all devices, `readers` at a time. */
   start (): void {
     if (this.running) return
     this.running = true
@@ -92,7 +112,8 @@ export class PeerObserver {
     const worker = async (): Promise<void> => {
       while (next < idx.length) await this.readOne(idx[next++]!)
     }
-    await Promise.all(Array.from({ length: 8 }, worker))
+    const readers = Math.max(1, Math.min(idx.length, this.o.readers ?? DEFAULT_READERS))
+    await Promise.all(Array.from({ length: readers }, worker))
     this.passes++
     this.passMs.push(this.o.clock.now() - began)
     this.o.onTick?.(this.now())
@@ -104,7 +125,8 @@ export class PeerObserver {
     try {
       let derive = this.publicKeyOf.get(i)
       if (derive === undefined) this.publicKeyOf.set(i, derive = rememberPublicKey())
-      const state = parseGet(await uapiRequest(uapiSocketPath(this.o.ifname(i)), GET_REQUEST, 2000), derive)
+      const path = this.o.socketPath?.(i) ?? uapiSocketPath(this.o.ifname(i))
+      const state = parseGet(await uapiRequest(path, GET_REQUEST, this.o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS), derive)
       peers = new Set(state.peers.map(p => p.publicKey))
       own = state.publicKey
     } catch (err) {
@@ -113,6 +135,7 @@ export class PeerObserver {
       // then count as absent, marked so that nobody mistakes this for a removal decision.
       this.readErrors++
       const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code
+      if (err instanceof DeviceTimeoutError) this.readTimeouts++
       if (code !== 'ENOENT' && code !== 'ECONNREFUSED') return
       const fails = (this.failedReads.get(i) ?? 0) + 1
       this.failedReads.set(i, fails)

@@ -1,7 +1,7 @@
 /** The UAPI socket: where it lives and one request/reply exchange over it. */
 import { connect } from 'node:net'
 import { existsSync } from 'node:fs'
-import { DeviceError } from '../../errors.js'
+import { DeviceError, DeviceTimeoutError } from '../../errors.js'
 import { GET_REQUEST, isCompleteReply } from './uapi.js'
 
 /** Directory of wireguard-go's UAPI sockets; one per interface, shared by every namespace on the machine. */
@@ -14,7 +14,7 @@ export function uapiSocketPath (ifname: string, dir = UAPI_DIR): string {
 
 /**
  * Sends one UAPI request and resolves with the complete reply text. Rejects with DeviceError when the socket
- * cannot be reached, closes early, or does not answer within `timeoutMs`.
+ * cannot be reached or closes early, and with DeviceTimeoutError when it does not answer within `timeoutMs`.
  */
 export async function uapiRequest (sockPath: string, request: string, timeoutMs = 5000): Promise<string> {
   return await new Promise((resolve, reject) => {
@@ -29,7 +29,7 @@ export async function uapiRequest (sockPath: string, request: string, timeoutMs 
       if (err !== null) reject(err)
       else resolve(text!)
     }
-    const timer = setTimeout(() => finish(new DeviceError(`UAPI ${sockPath}: no reply within ${timeoutMs} ms`)), timeoutMs)
+    const timer = setTimeout(() => finish(new DeviceTimeoutError(`UAPI ${sockPath}: no reply within ${timeoutMs} ms`)), timeoutMs)
     sock.setEncoding('utf8')
     sock.on('connect', () => sock.write(request))
     sock.on('data', (chunk: string) => {
