@@ -82,6 +82,14 @@ export class DeviceError extends WeftError {
 /** A device call that got no reply within its bound: the device may be alive but starved, unlike a refused socket. */
 export class DeviceTimeoutError extends DeviceError {}
 
+/** True when `err`, or an error it was caused by, is a DeviceTimeoutError (PeerApplyError wraps the socket's). */
+export function isDeviceTimeout (err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof DeviceTimeoutError) return true
+  }
+  return false
+}
+
 /** The controller answered with an error or could not be reached. */
 export class ControllerError extends WeftError {
   constructor (message: string, statusCode = 502, readonly remoteCode?: string) { super('WEFT_ERR_CONTROLLER', message, statusCode) }

@@ -99,8 +99,10 @@ export class Daemon {
       clock: deps.clock,
       selfKey: keys.publicKey,
       readPeers: async () => (await device.get()).peers,
-      reset: async (key, reason) => { await reconciler.reset(key, reason) },
-      arm: async keys => { await reconciler.arm(keys) }
+      // A failed reset or arm leaves the device unknown and no reconcile of its own: without one, a reset whose
+      // remove went through left the peer out until the next netmap (docs/sim.md, "Session 10").
+      reset: async (key, reason) => { await reconciler.reset(key, reason); if (reconciler.stale) this.scheduleReconcile() },
+      arm: async keys => { await reconciler.arm(keys); if (reconciler.stale) this.scheduleReconcile() }
     })
     this.done = new Promise(resolve => { this.resolveDone = resolve })
   }
@@ -345,8 +347,9 @@ export class Daemon {
   private scheduleDeadAnnounce (): void {
     this.deadTimer = setTimeout(() => {
       for (const m of this.swim.members()) if (m.state === 'dead') this.announcer.pingDead(m.id, m.incarnation)
-      // A failed reconcile is retried here too, so a device hiccup never leaves the mesh stale.
-      if (this.lastError?.startsWith('WireGuard') === true) this.scheduleReconcile()
+      // A failed reconcile, or a device left unknown by a call that failed or ran out of time, is retried here
+      // too, so a device hiccup never leaves the mesh stale.
+      if (this.lastError?.startsWith('WireGuard') === true || this.reconciler.stale) this.scheduleReconcile()
       this.scheduleDeadAnnounce()
     }, this.cfg.deadAnnounceIntervalMs)
   }

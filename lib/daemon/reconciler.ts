@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
+import { isDeviceTimeout } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { DeviceState, PeerOp, WireGuardDevice } from './wg/device.js'
 import type { DesiredConfig, DesiredPeer } from './desired.js'
@@ -37,7 +38,20 @@ export interface ReconcilerOptions {
   selfKey?: string
   /** The SWIM incarnation we hold for a node, for the `wg.peer.*` logs (design.md: every event carries one). */
   incarnationOf?: (nodeId: string) => number | undefined
+  /**
+   * After a device call runs out of time, how long the device may still carry it out: until then every
+   * reconcile re-reads the device, and `stale` stays true. Default: TIMEOUT_SETTLE_MS.
+   */
+  timeoutSettleMs?: number
 }
+
+/**
+ * A UAPI request that ran out of time was still sent: a starved wireguard-go may carry it out seconds later,
+ * after a re-read that did not show it yet. In an N=200 join on two cores (docs/sim.md, "Session 10") a reset's
+ * remove timed out after 5 s and went through later; the peer stayed out of the device for the rest of the run.
+ * 10 s is twice the UAPI bound; the daemon retries a stale reconciler every deadAnnounceIntervalMs (5 s).
+ */
+export const TIMEOUT_SETTLE_MS = 10_000
 
 /**
  * Default changes per device transaction. A peer added in a batch of 25 costs 0.44 ms of CPU (daemon and
@@ -82,6 +96,9 @@ export class Reconciler {
   private readonly held = new Set<string>()
   /** What we last applied, by public key; null = unknown, read the device first. */
   private applied: Map<string, AppliedPeer> | null = null
+  private readonly timeoutSettleMs: number
+  /** When a device call last ran out of time; null once a read after the settle time has been made. */
+  private timedOutAt: number | null = null
   private queue: Promise<unknown> = Promise.resolve()
 
   constructor (opts: ReconcilerOptions) {
@@ -93,6 +110,16 @@ export class Reconciler {
     this.batchSize = Math.max(1, opts.batchSize ?? BATCH_SIZE)
     this.selfKey = opts.selfKey
     this.incarnationOf = opts.incarnationOf ?? (() => undefined)
+    this.timeoutSettleMs = opts.timeoutSettleMs ?? TIMEOUT_SETTLE_MS
+  }
+
+  /**
+   * True when the device's state is unknown (before the first reconcile, after a failed call, or within the
+   * settle time of one that ran out of time): the next reconcile reads the device, and the owner should run one
+   * even if nothing it wants has changed. Reset and arm fail this way without a reconcile of their own.
+   */
+  get stale (): boolean {
+    return this.applied === null
   }
 
   /** Applies `want` (a desired() result or its peers) and resolves with what was and was not applied. Never rejects. */
@@ -114,7 +141,7 @@ export class Reconciler {
       try {
         await this.device.apply([{ kind: 'remove', publicKey }, { kind: 'add', peer: peerConfig(have) }])
       } catch (err) {
-        this.forgetApplied()
+        this.forgetApplied(err)
         this.log.warn({ event: 'wg.peer.error', op: 'reset', nodeId: have.nodeId, meshIp: have.meshIp, publicKey, err: (err as Error).message }, 'peer reset failed')
         return false
       }
@@ -143,7 +170,7 @@ export class Reconciler {
         } catch (err) {
           this.log.warn({ event: 'wg.peer.error', op: 'arm', nodeIds: chunk.map(h => h.nodeId), err: (err as Error).message },
             'arming held peers failed; the next reconcile re-reads the device')
-          return this.forgetApplied()
+          return this.forgetApplied(err)
         }
         for (const have of chunk) {
           this.held.delete(have.publicKey)
@@ -161,9 +188,15 @@ export class Reconciler {
   }
 
   /** After a failure: re-read the device before the next diff (what it holds becomes the record, held or not). */
-  private forgetApplied (): void {
+  private forgetApplied (err?: unknown): void {
+    this.noteTimeout(err)
     this.applied = null
     this.held.clear()
+  }
+
+  /** A call that ran out of time may still be carried out (see TIMEOUT_SETTLE_MS). */
+  private noteTimeout (err: unknown): void {
+    if (isDeviceTimeout(err)) this.timedOutAt = this.clock.now()
   }
 
   /** Forgets what was applied, so the next reconcile re-reads the device (e.g. after someone else changed it). */
@@ -178,8 +211,10 @@ export class Reconciler {
 
   private async run (cfg: DesiredConfig): Promise<ReconcileResult> {
     const result: ReconcileResult = { ok: true, applied: [], failed: [], notApplied: [], readDevice: false }
+    let readAt = -Infinity
     if (this.applied === null) {
       result.readDevice = true
+      readAt = this.clock.now()
       try {
         this.applied = this.fromDevice(await this.device.get(), cfg.peers)
       } catch (err) {
@@ -205,6 +240,7 @@ export class Reconciler {
           continue
         } catch (err) {
           // Some prefix may have gone through; every op is safe to repeat, so find the culprit one by one.
+          this.noteTimeout(err)
           this.log.warn({ event: 'wg.batch.error', changes: chunk.length, err: (err as Error).message }, 'batch of peer changes failed; applying them one by one')
         }
       }
@@ -213,6 +249,7 @@ export class Reconciler {
         try {
           await this.device.apply([this.deviceOp(change.op)])
         } catch (err) {
+          this.noteTimeout(err)
           result.failed.push({ change, error: err as Error })
           this.log.warn({ event: 'wg.peer.error', op: change.op.kind, ...this.fields(change), err: (err as Error).message }, 'peer change failed')
           if (++failuresInRow >= this.maxConsecutiveFailures) {
@@ -231,6 +268,11 @@ export class Reconciler {
       result.ok = false
       this.log.error({ event: 'wg.reconcile.error', applied: result.applied.length, failed: result.failed.length, notApplied: result.notApplied.length },
         'reconcile incomplete; the next one re-reads the device and retries')
+    } else if (this.timedOutAt !== null) {
+      // What this diff was based on may still be overtaken by the late call: read again next time, until a
+      // read made after the settle time.
+      if (readAt - this.timedOutAt >= this.timeoutSettleMs) this.timedOutAt = null
+      else this.forgetApplied()
     }
     return result
   }

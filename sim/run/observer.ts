@@ -7,7 +7,7 @@
 import { uapiRequest, uapiSocketPath } from '../../lib/daemon/wg/uapi-socket.js'
 import { GET_REQUEST, parseGet, rememberPublicKey } from '../../lib/daemon/wg/uapi.js'
 import type { Clock } from '../../lib/clock.js'
-import { DeviceTimeoutError } from '../../lib/errors.js'
+import { isDeviceTimeout } from '../../lib/errors.js'
 
 /**
  * One change seen from outside: at `tMs` (run time), `observer`'s device gained or lost the peer `key`.
@@ -135,7 +135,7 @@ export class PeerObserver {
       // then count as absent, marked so that nobody mistakes this for a removal decision.
       this.readErrors++
       const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code
-      if (err instanceof DeviceTimeoutError) this.readTimeouts++
+      if (isDeviceTimeout(err)) this.readTimeouts++
       if (code !== 'ENOENT' && code !== 'ECONNREFUSED') return
       const fails = (this.failedReads.get(i) ?? 0) + 1
       this.failedReads.set(i, fails)

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import { ManualClock } from '../../lib/clock.js'
-import { PeerApplyError } from '../../lib/errors.js'
+import { DeviceTimeoutError, PeerApplyError } from '../../lib/errors.js'
 import { silentLogger, type Logger } from '../../lib/log.js'
 import type { DevicePeer, DeviceState, PeerOp, WireGuardDevice } from '../../lib/daemon/wg/device.js'
 import type { DesiredPeer } from '../../lib/daemon/desired.js'
@@ -21,6 +21,9 @@ class FakeDevice implements WireGuardDevice {
   batches: number[] = []
   failOp: ((op: PeerOp) => boolean) | null = null
   failGet = false
+  /** Like a starved wireguard-go: the call runs out of time, and the device carries it out later (land()). */
+  timeOut = false
+  late: PeerOp[][] = []
 
   async get (): Promise<DeviceState> {
     this.gets++
@@ -29,6 +32,10 @@ class FakeDevice implements WireGuardDevice {
   }
 
   async apply (ops: readonly PeerOp[]): Promise<void> {
+    if (this.timeOut) {
+      this.late.push([...ops])
+      throw new PeerApplyError('set on fake0: no reply', 0, ops.length, { cause: new DeviceTimeoutError('UAPI fake0: no reply within 5000 ms') })
+    }
     for (const [i, op] of ops.entries()) {
       if (this.failOp?.(op) === true) throw new PeerApplyError('errno=-22', i, ops.length)
       this.applies.push(op)
@@ -47,6 +54,13 @@ class FakeDevice implements WireGuardDevice {
   async applyBatch (ops: readonly PeerOp[]): Promise<void> {
     this.batches.push(ops.length)
     await this.apply(ops)
+  }
+
+  /** The calls that ran out of time go through now. */
+  async land (): Promise<void> {
+    const late = this.late
+    this.late = []
+    for (const ops of late) await this.apply(ops)
   }
 
   async configure (): Promise<void> {}
@@ -296,4 +310,55 @@ t.test('reset re-creates one applied peer with the same config and logs wg.peer.
   dev.failOp = null
   t.ok((await r.reconcile([peer(1), peer(2)])).ok)
   deviceMatches(t, dev, [peer(1), peer(2)])
+})
+
+t.test('a call that ran out of time leaves the reconciler stale until a read made after it had time to land', async (t) => {
+  const dev = new FakeDevice()
+  const clock = new ManualClock()
+  const r = new Reconciler({ device: dev, log: silentLogger(), clock, timeoutSettleMs: 10_000 })
+  const want = [peer(1), peer(2)]
+  await r.reconcile(want)
+  t.equal(r.stale, false)
+  // A reset whose remove and add both time out; wireguard-go will carry out only the remove, later.
+  dev.timeOut = true
+  t.equal(await r.reset(keys[1]!, 'no-handshake'), false)
+  dev.timeOut = false
+  dev.late = [[dev.late[0]![0]!]]
+  t.equal(r.stale, true, 'the device is unknown after the timeout')
+
+  let res = await r.reconcile(want)
+  t.ok(res.ok && res.readDevice)
+  t.same(res.applied, [], 'the re-read still shows the peer: nothing to do yet')
+  t.equal(r.stale, true, 'a read inside the settle time is not trusted')
+
+  await dev.land()
+  t.notOk(dev.peers.has(keys[1]!), 'the late remove went through')
+  clock.advance(10_000)
+  res = await r.reconcile(want)
+  t.ok(res.readDevice)
+  t.same(res.applied.map(c => c.op.kind), ['add'], 'the next read, after the settle time, finds the peer missing and adds it')
+  deviceMatches(t, dev, want)
+  t.equal(r.stale, false)
+  res = await r.reconcile(want)
+  t.equal(res.readDevice, false, 'trusted again: no more reads')
+})
+
+t.test('a failed reset or arm leaves the reconciler stale, so its owner knows to reconcile', async (t) => {
+  const dev = new FakeDevice()
+  const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: keys[7]! })
+  await r.reconcile([peer(1), peer(2)])
+  dev.failOp = () => true
+  await r.arm([keys[1]!])
+  t.equal(r.stale, true, 'after a failed arm')
+  dev.failOp = null
+  await r.reconcile([peer(1), peer(2)])
+  t.equal(r.stale, false)
+  dev.failOp = op => op.kind === 'add'
+  await r.reset(keys[2]!, 'no-handshake')
+  t.equal(r.stale, true, 'after a failed reset')
+  t.notOk(dev.peers.has(keys[2]!), 'the reset took the peer out')
+  dev.failOp = null
+  await r.reconcile([peer(1), peer(2)])
+  t.ok(dev.peers.has(keys[2]!), 'the next reconcile puts it back (held: this end does not initiate)')
+  t.equal(r.stale, false)
 })

@@ -3,6 +3,12 @@ import { generateKeyPair, keyToHex } from '../../lib/wire/keys.js'
 import { GET_REQUEST, buildSetInterface, buildSetOp, buildSetOps, isCompleteReply, parseErrno, parseGet } from '../../lib/daemon/wg/uapi.js'
 import { parseWgDump, wgSetArgs } from '../../lib/daemon/wg/kernel.js'
 import type { PeerConfig } from '../../lib/daemon/wg/device.js'
+import { uapiRequest } from '../../lib/daemon/wg/uapi-socket.js'
+import { DeviceError, DeviceTimeoutError, PeerApplyError, isDeviceTimeout } from '../../lib/errors.js'
+import { createServer, type Socket } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const self = generateKeyPair()
 const a = generateKeyPair().publicKey
@@ -139,4 +145,24 @@ t.test('peers a device could only half-apply are refused before anything is buil
     t.throws(() => wgSetArgs('wg0', { kind: 'update', peer: { ...peerA, ...over }, fields: ['endpoint', 'allowedIps'] }), { code: 'WEFT_ERR_INVALID_INPUT' }, `wg: ${name}`)
   }
   t.doesNotThrow(() => buildSetOp({ kind: 'add', peer: { ...peerA, endpoint: '[fd00::1]:51820', allowedIps: ['100.64.0.2/32', 'fd00::2/128'] } }))
+})
+
+t.test('a UAPI socket that does not answer in time is a DeviceTimeoutError; one that is missing is not', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-uapi-'))
+  const path = join(dir, 'silent.sock')
+  const held: Socket[] = []
+  const server = createServer(sock => { held.push(sock); sock.on('error', () => {}) })
+  await new Promise<void>(resolve => server.listen(path, resolve))
+  t.teardown(async () => {
+    for (const sock of held) sock.destroy()
+    await new Promise(resolve => server.close(resolve))
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const silent = await uapiRequest(path, GET_REQUEST, 50).then(() => null, (err: unknown) => err)
+  t.type(silent, DeviceTimeoutError)
+  t.equal(isDeviceTimeout(silent), true)
+  t.equal(isDeviceTimeout(new PeerApplyError('set failed', 0, 1, { cause: silent })), true, 'seen through the wrapper a device call adds')
+  const missing = await uapiRequest(join(dir, 'none.sock'), GET_REQUEST, 50).then(() => null, (err: unknown) => err)
+  t.type(missing, DeviceError)
+  t.equal(isDeviceTimeout(missing), false)
 })
