@@ -5,7 +5,7 @@ import type { Intent, DownInterval, PartitionInterval, LossInterval, OutageInter
 import type { PeerObserver } from '../run/observer.js'
 import type { ReachSample } from '../run/reach.js'
 import type { CpuLedger, ResourceSample } from '../run/resources.js'
-import type { SimRunOptions } from '../run/runner.js'
+import type { BatchTimes, SimRunOptions } from '../run/runner.js'
 import { falseRemovals, stats, summariseKinds, timeEvents, type EventResult, type FalseRemoval, type KindSummary, type Stats } from './analyze.js'
 import type { LogCounts } from './logs.js'
 import type { AutogroupState } from '../netns/autogroup.js'
@@ -37,6 +37,8 @@ export interface Report {
     fullMeshMs: number
     /** From the first daemon's start to the full mesh. */
     joinToFullMeshMs: number
+    /** Per join batch, run times: first daemon started, every daemon answering, nodes so far seen in a full mesh. */
+    batches: BatchTimes[]
     inotify: { before: number, after: number }
     /** CPU seconds from the run's start to the full mesh, by group (resources.ts CpuLedger). */
     cpuS: CpuLedger
@@ -85,7 +87,7 @@ export interface BuildInput {
   observer: PeerObserver
   intent: Intent
   timeline: { tMs: number[], health: number[][] }
-  setup: { worldMs: number, daemonsUpMs: number, fullMeshMs: number, firstDaemonMs: number, inotifyBefore: number, inotifyAfter: number, cpuS: CpuLedger }
+  setup: { worldMs: number, daemonsUpMs: number, fullMeshMs: number, firstDaemonMs: number, batches: BatchTimes[], inotifyBefore: number, inotifyAfter: number, cpuS: CpuLedger }
   memKb: { before: number, joined: number }
   loadAvgStart: number
   reach: ReachSample[]
@@ -146,6 +148,7 @@ export function buildReport (b: BuildInput): Report {
       daemonsUpMs: b.setup.daemonsUpMs,
       fullMeshMs: b.setup.fullMeshMs,
       joinToFullMeshMs: b.setup.fullMeshMs - b.setup.firstDaemonMs,
+      batches: b.setup.batches,
       inotify: { before: b.setup.inotifyBefore, after: b.setup.inotifyAfter },
       cpuS: b.setup.cpuS
     },

@@ -24,6 +24,13 @@ import { buildReport, type Report } from '../report/build.js'
 import { countLogEvents } from '../report/logs.js'
 import { renderHtml } from '../report/html.js'
 
+/**
+ * One join batch, in run time: when its first daemon was started, when all of them answered on their local
+ * socket, and when every node started so far was seen in a full mesh (the next batch starts then). The gaps
+ * between one batch's meshMs and the next's startMs are the harness's own share of the join.
+ */
+export interface BatchTimes { nodes: number, startMs: number, answeringMs: number | null, meshMs: number | null }
+
 /** Options of runSim. */
 export interface SimRunOptions {
   nodes: number
@@ -168,8 +175,11 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     // accused it (docs/sim.md, "Many nodes on few cores").
     ctx.phase(`starting ${n} daemons in batches of ${o.batchSize}`)
     const all = Array.from({ length: n }, (_, i) => i)
+    const batches: BatchTimes[] = []
     for (let b = 0; b < n; b += o.batchSize) {
       const batch = all.slice(b, b + o.batchSize)
+      const times: BatchTimes = { nodes: batch.length, startMs: now(), answeringMs: null, meshMs: null }
+      batches.push(times)
       for (const i of batch) {
         intent.started(i, now())
         await ctx.startDaemon(i, true)
@@ -180,11 +190,13 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
         progress.step(ctx.ipOf.size, n, 'daemons answering')
         return batch.every(i => ctx.ipOf.has(i))
       }, 30_000 + 2000 * batch.length, 200)
+      times.answeringMs = now()
       // The next batch starts once the nodes started so far form a full mesh: on a host whose cores every node
       // shares, piling new daemons onto a mesh still adding the last batch only stretches everyone's
       // timeouts (docs/sim.md, "Many nodes on few cores").
       if (b + o.batchSize < n) {
         await ctx.waitFor(`nodes 0-${batch[batch.length - 1]} in a full mesh`, () => ctx.converged(), 30_000 + 1000 * batch.length, 200)
+        times.meshMs = now()
         ctx.restoreNiceness()
       }
     }
@@ -198,6 +210,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       return ctx.ipOf.size === n && ctx.converged()
     }, 60_000 + n * 500)
     const fullMeshMs = now()
+    batches[batches.length - 1]!.meshMs = fullMeshMs
     ctx.restoreNiceness()
     for (const m of ctx.measures) if (m.key === undefined) { const k = observer.keyOf.get(m.target); if (k !== undefined) m.key = k }
     const memJoinedKb = memAvailableKb()
@@ -239,7 +252,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       observer,
       intent,
       timeline,
-      setup: { worldMs, daemonsUpMs, fullMeshMs, firstDaemonMs: Math.min(...intent.startedAt.values()), inotifyBefore, inotifyAfter, cpuS: setupCpu },
+      setup: { worldMs, daemonsUpMs, fullMeshMs, firstDaemonMs: Math.min(...intent.startedAt.values()), batches, inotifyBefore, inotifyAfter, cpuS: setupCpu },
       memKb: { before: memBeforeKb, joined: memJoinedKb },
       loadAvgStart,
       reach: reach.samples,
