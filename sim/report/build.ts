@@ -70,8 +70,8 @@ export interface Report {
     daemonCpuPctSumMax: number
   }
   intent: { down: DownInterval[], partitions: PartitionInterval[], losses: LossInterval[], outages: OutageInterval[] }
-  /** passMs: how long one read of every device took; timings are no finer than this. */
-  observer: { passes: number, readErrors: number, readTimeouts: number, changes: number, passMs: Stats }
+  /** passMs: how long one read of every device took; timings are no finer than this. readMs: one device's read. */
+  observer: { passes: number, readErrors: number, readTimeouts: number, changes: number, passMs: Stats, readMs: Stats }
   logs: LogCounts
   timeline: { tMs: number[], health: number[][] }
   /** Where the daemons' and controller's logs were kept (--keep), else null. */
@@ -187,7 +187,7 @@ export function buildReport (b: BuildInput): Report {
       daemonCpuPctSumMax: max(s => s.daemons.cpuPctSum)
     },
     intent: { down: intent.down, partitions: intent.partitions, losses: intent.losses, outages: intent.outages },
-    observer: { passes: observer.passes, readErrors: observer.readErrors, readTimeouts: observer.readTimeouts, changes: observer.changes.length, passMs: stats(observer.passMs) },
+    observer: { passes: observer.passes, readErrors: observer.readErrors, readTimeouts: observer.readTimeouts, changes: observer.changes.length, passMs: stats(observer.passMs), readMs: stats(observer.readMs) },
     logs: b.logs,
     timeline: b.timeline,
     runDir: b.runDir,

@@ -27,7 +27,7 @@ export interface ObserverOptions {
   clock: Clock
   /** Called after each complete pass over all devices, with the pass's time. */
   onTick?: (tMs: number) => void
-  /** Reads in flight at once. Default: all devices, up to DEFAULT_READERS. */
+  /** Reads in flight at once. Default: DEFAULT_READERS (every device, at the sizes the sim runs). */
   readers?: number
   /** How long one read may take before its device is skipped for this pass. Default: DEFAULT_READ_TIMEOUT_MS. */
   readTimeoutMs?: number
@@ -37,13 +37,14 @@ export interface ObserverOptions {
 
 /**
  * Reads in flight at once, and how long one may take. A pass is as long as its slowest reads, so both are set
- * for a loaded host: at N=200 on two cores a nice-10 wireguard-go waits seconds for the CPU. With 8 readers
- * and a 2 s bound (before session 10) every starved device held a reader for 2 s and gave nothing, a pass
- * took up to 16 s, and each join batch's full mesh was seen 2-6 s after its daemons' logs showed it
- * (docs/sim.md, "Session 10"). 32 at once is a burst of about 32 ms of wireguard-go CPU at N=200, spread over
- * many processes; 10 s is longer than any answer measured there.
+ * for a loaded host, where a nice-10 wireguard-go waits seconds for the CPU. With 8 readers and a 2 s bound
+ * (before session 10) a starved device held a reader for 2 s and gave nothing, passes took up to 16 s, and each
+ * N=200 join batch's full mesh was seen seconds after its daemons' logs showed it. In one N=200 vanish run each
+ * (docs/sim.md, "Session 10"): 32 readers, one read p50 0.13 s / p99 3.4 s, one pass p90 7.9 s / max 17.3 s;
+ * every device at once, reads p50 0.4-0.5 s / p99 7.7-9.1 s but passes p90 6.2-6.5 s / max 11.2-11.9 s. The
+ * same work either way (one get per device per pass); 10 s is above every read seen but a few dozen.
  */
-export const DEFAULT_READERS = 32
+export const DEFAULT_READERS = 256
 export const DEFAULT_READ_TIMEOUT_MS = 10_000
 
 /**
@@ -75,6 +76,8 @@ export class PeerObserver {
   passes = 0
   /** How long each pass over every device took, in ms: the real resolution of every timing (a loaded host stretches it past tickMs). */
   readonly passMs: number[] = []
+  /** How long each answered read took, request to complete reply, in ms. */
+  readonly readMs: number[] = []
   /** Reads that failed for any reason (a device not started yet is one), and of those, the ones out of time. */
   readErrors = 0
   readTimeouts = 0
@@ -126,7 +129,10 @@ export class PeerObserver {
       let derive = this.publicKeyOf.get(i)
       if (derive === undefined) this.publicKeyOf.set(i, derive = rememberPublicKey())
       const path = this.o.socketPath?.(i) ?? uapiSocketPath(this.o.ifname(i))
-      const state = parseGet(await uapiRequest(path, GET_REQUEST, this.o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS), derive)
+      const asked = this.o.clock.now()
+      const reply = await uapiRequest(path, GET_REQUEST, this.o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS)
+      this.readMs.push(this.o.clock.now() - asked)
+      const state = parseGet(reply, derive)
       peers = new Set(state.peers.map(p => p.publicKey))
       own = state.publicKey
     } catch (err) {
