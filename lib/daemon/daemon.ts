@@ -347,9 +347,9 @@ export class Daemon {
   private scheduleDeadAnnounce (): void {
     this.deadTimer = setTimeout(() => {
       for (const m of this.swim.members()) if (m.state === 'dead') this.announcer.pingDead(m.id, m.incarnation)
-      // A failed reconcile, or a device left unknown by a call that failed or ran out of time, is retried here
-      // too, so a device hiccup never leaves the mesh stale.
-      if (this.lastError?.startsWith('WireGuard') === true || this.reconciler.stale) this.scheduleReconcile()
+      // Retried here too while the reconciler does not know the device (after any failed reconcile, reset or
+      // arm, and for the settle time after a call that ran out of time), so a hiccup never leaves the mesh stale.
+      if (this.reconciler.stale) this.scheduleReconcile()
       this.scheduleDeadAnnounce()
     }, this.cfg.deadAnnounceIntervalMs)
   }
