@@ -26,8 +26,8 @@ import { renderHtml } from '../report/html.js'
 
 /**
  * One join batch, in run time: when its first daemon was started, when all of them answered on their local
- * socket, and when every node started so far was seen in a full mesh (the next batch starts then). The gaps
- * between one batch's meshMs and the next's startMs are the harness's own share of the join.
+ * socket, and when the harness saw every node started so far in a full mesh (the next batch starts then).
+ * meshMs against the time the daemons' logs show that mesh is the harness's own share of the join.
  */
 export interface BatchTimes { nodes: number, startMs: number, answeringMs: number | null, meshMs: number | null }
 
