@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createServer, type Server, type Socket } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { ManualClock } from '../../../lib/clock.js'
 import { keyToHex } from '../../../lib/wire/keys.js'
-import { PeerObserver } from '../../../sim/run/observer.js'
+import { PeerObserver, type ObserverOptions } from '../../../sim/run/observer.js'
 import { waitFor } from '../../../sim/wait.js'
 
 /** A base64 WireGuard-sized key, and the UAPI hex form of it. */
@@ -30,6 +30,7 @@ class FakeDevices {
   inFlight = 0
   maxInFlight = 0
   private readonly servers: Server[] = []
+  private closed = false
 
   constructor (readonly count: number) {}
 
@@ -61,20 +62,29 @@ class FakeDevices {
     }
   }
 
+  /** Stops answering: every socket goes away. Safe to call twice (a test may close before its teardown). */
   async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
     for (const h of this.held) h.sock.destroy()
     await Promise.all(this.servers.map(async s => await new Promise(resolve => s.close(resolve))))
     rmSync(this.dir, { recursive: true, force: true })
   }
 }
 
-t.test('a pass keeps `readers` reads in flight, and one slow device does not hold up the others', async t => {
-  const devices = new FakeDevices(6)
+/** `count` fake devices, closed when the test ends, and an observer of them on a manual clock. */
+async function observing (t: Test, count: number, opts: Partial<ObserverOptions> = {}): Promise<{ devices: FakeDevices, clock: ManualClock, observer: PeerObserver }> {
+  const devices = new FakeDevices(count)
   await devices.listen()
   t.teardown(async () => await devices.close())
   const clock = new ManualClock()
+  const observer = new PeerObserver({ ifname: i => `d${i}`, nodes: count, tickMs: 1000, t0: clock.now(), clock, socketPath: i => devices.path(i), ...opts })
+  return { devices, clock, observer }
+}
+
+t.test('a pass keeps `readers` reads in flight, and one slow device does not hold up the others', async t => {
+  const { devices, clock, observer } = await observing(t, 6, { readers: 3 })
   const peer = key()
-  const observer = new PeerObserver({ ifname: i => `d${i}`, nodes: 6, tickMs: 1000, t0: clock.now(), clock, readers: 3, socketPath: i => devices.path(i) })
   const pass = observer.pass()
   await waitFor('3 reads in flight', () => devices.inFlight === 3, 5000, 5)
   // Device 0 stays silent; the other two readers' devices answer and free their readers for devices 3-5.
@@ -98,13 +108,9 @@ t.test('a pass keeps `readers` reads in flight, and one slow device does not hol
 })
 
 t.test('a read that runs out of time is counted and keeps the device\'s last view', async t => {
-  const devices = new FakeDevices(2)
-  await devices.listen()
-  t.teardown(async () => await devices.close())
-  const clock = new ManualClock()
+  const { devices, clock, observer } = await observing(t, 2, { readTimeoutMs: 200 })
   const a = key()
   const b = key()
-  const observer = new PeerObserver({ ifname: i => `d${i}`, nodes: 2, tickMs: 1000, t0: clock.now(), clock, readTimeoutMs: 200, socketPath: i => devices.path(i) })
   let pass = observer.pass()
   await waitFor('2 reads in flight', () => devices.inFlight === 2, 5000, 5)
   t.equal(devices.maxInFlight, 2, 'by default every device is read at once')
@@ -125,11 +131,8 @@ t.test('a read that runs out of time is counted and keeps the device\'s last vie
 })
 
 t.test('a missing socket twice in a row marks the device gone, not its peers removed', async t => {
-  const devices = new FakeDevices(1)
-  await devices.listen()
-  const clock = new ManualClock()
+  const { devices, clock, observer } = await observing(t, 1)
   const a = key()
-  const observer = new PeerObserver({ ifname: () => 'd0', nodes: 1, tickMs: 1000, t0: clock.now(), clock, socketPath: i => devices.path(i) })
   const pass = observer.pass()
   await waitFor('the read in flight', () => devices.inFlight === 1, 5000, 5)
   devices.answer(0, reply([a]))
