@@ -1,5 +1,5 @@
 import { Pool } from 'undici'
-import { generateKeyPair, type KeyPair } from '../../lib/wire/keys.js'
+import { generateKeyPair, type KeyPair, SigningKey } from '../../lib/wire/keys.js'
 import { newNonce, signRegistration } from '../../lib/wire/proof.js'
 import type {
   ControllerInfo, CreateTokenRequest, CreateTokenResponse, HeartbeatRequest, HeartbeatResponse, NodeListResponse, RegisterRequest, RegisterResponse
@@ -105,7 +105,7 @@ export class ApiClient {
 
   /** `POST /v1/register` with a fresh proof of key possession. */
   async register (info: ControllerInfo, id: NodeIdentity, token: string, nowMs: number): Promise<RegisteredNode> {
-    const fields = { publicKey: id.keys.publicKey, hostname: id.hostname, endpoints: id.endpoints, timestamp: nowMs, nonce: newNonce() }
+    const fields = { publicKey: id.keys.publicKey, signingKey: SigningKey.derive(id.keys.privateKey).publicKey, hostname: id.hostname, endpoints: id.endpoints, timestamp: nowMs, nonce: newNonce() }
     const req: RegisterRequest = {
       ...fields,
       listenPort: id.listenPort,

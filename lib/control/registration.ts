@@ -108,7 +108,7 @@ export class Registration {
     let node: StoredNode
     if (!viaCredential) claimed = tokens.claim(req.token!)
     try {
-      const base = { hostname: req.hostname, endpoints: [...req.endpoints], listenPort: req.listenPort, swimPort: req.swimPort, updatedAt: now }
+      const base = { hostname: req.hostname, signingKey: req.signingKey, endpoints: [...req.endpoints], listenPort: req.listenPort, swimPort: req.swimPort, updatedAt: now }
       if (!viaCredential) credential = newSecret('wn_')
       const credentialHash = credential === undefined ? existing!.credentialHash : hashSecret(credential)
       if (existing !== undefined) {

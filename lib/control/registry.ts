@@ -238,6 +238,7 @@ export class Registry {
       id: n.id,
       hostname: n.hostname,
       publicKey: n.publicKey,
+      ...(n.signingKey !== undefined ? { signingKey: n.signingKey } : {}),
       meshIp: n.meshIp,
       endpoints: [...n.endpoints],
       observedEndpoint: obs,

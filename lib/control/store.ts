@@ -11,6 +11,8 @@ export type StoredNodeState = 'active' | 'left' | 'removed'
 export interface StoredNode {
   id: string
   publicKey: string
+  /** Ed25519 key for the node's signed SWIM claims; absent for records stored before signed claims existed. */
+  signingKey?: string
   hostname: string
   meshIp: string
   endpoints: string[]

@@ -28,10 +28,10 @@ export interface AnnouncerOptions {
   port: number
   /** Looks a member up in the current netmap; null for anyone not authorised. */
   lookup: (id: string) => UnderlayPeer | null
-  /** Our current SWIM incarnation, carried in every message. */
-  incarnation: () => number
-  /** Called for every authenticated, fresh ping or ack from a member: it is alive at `incarnation`. */
-  onAlive: (id: string, incarnation: number) => void
+  /** Our current SWIM incarnation and our signature of our alive claim at it, carried in every ping and ack. */
+  alive: () => { incarnation: number, sig: Uint8Array }
+  /** Called for every authenticated, fresh ping or ack from a member: it is alive at `incarnation` (signed by `sig`, not yet checked). */
+  onAlive: (id: string, incarnation: number, sig: Uint8Array) => void
   /** Called for every authenticated, fresh `dead` notice: member `id` holds us dead at our `incarnation`. */
   onDeadNotice: (id: string, incarnation: number) => void
   /**
@@ -98,7 +98,7 @@ export class Announcer {
   /** Sends a ping to member `id` (no-op when it is unknown or has no underlay address). */
   ping (id: string): void {
     const peer = this.o.lookup(id)
-    if (peer !== null) this.send('ping', id, peer, peer.host, peer.port, this.o.incarnation())
+    if (peer !== null) this.sendAlive('ping', id, peer, peer.host, peer.port)
   }
 
   /**
@@ -107,7 +107,7 @@ export class Announcer {
    */
   notifyDead (id: string, incarnation: number): void {
     const peer = this.o.lookup(id)
-    if (peer !== null) this.send('dead', id, peer, peer.host, peer.port, incarnation)
+    if (peer !== null) this.send({ type: 'dead', to: id, incarnation }, peer, peer.host, peer.port)
   }
 
   /**
@@ -117,14 +117,20 @@ export class Announcer {
   pingDead (id: string, incarnation: number): void {
     const peer = this.o.lookup(id)
     if (peer === null) return
-    this.send('dead', id, peer, peer.host, peer.port, incarnation)
-    this.send('ping', id, peer, peer.host, peer.port, this.o.incarnation())
+    this.send({ type: 'dead', to: id, incarnation }, peer, peer.host, peer.port)
+    this.sendAlive('ping', id, peer, peer.host, peer.port)
   }
 
-  private send (type: AnnounceType, to: string, peer: UnderlayPeer, host: string, port: number, incarnation: number): void {
+  private sendAlive (type: 'ping' | 'ack', to: string, peer: UnderlayPeer, host: string, port: number): void {
+    const { incarnation, sig } = this.o.alive()
+    this.send({ type, to, incarnation, sig }, peer, host, port)
+  }
+
+  private send (m: { type: AnnounceType, to: string, incarnation: number, sig?: Uint8Array }, peer: UnderlayPeer, host: string, port: number): void {
     if (this.socket === null) return
     this.lastSentTs = Math.max(this.o.clock.now(), this.lastSentTs + 1)
-    const buf = encodeAnnounce({ type, from: this.o.selfId, to, incarnation, timestampMs: this.lastSentTs }, this.keyFor(peer.publicKey))
+    const to = m.to
+    const buf = encodeAnnounce({ ...m, from: this.o.selfId, timestampMs: this.lastSentTs }, this.keyFor(peer.publicKey))
     this.counters.sent++
     this.socket.send(buf, port, host, err => {
       if (err !== null && err !== undefined) this.o.log.debug({ event: 'announce.send.failed', to, reason: err.message }, 'announcement not sent')
@@ -157,7 +163,7 @@ export class Announcer {
     this.counters.accepted++
     // Answer at the address it came from: that is the path that works now, whatever the netmap says.
     if (d.msg.type === 'dead') { this.o.onDeadNotice(d.msg.from, d.msg.incarnation); return }
-    if (d.msg.type === 'ping') this.send('ack', d.msg.from, peer, host, port, this.o.incarnation())
-    this.o.onAlive(d.msg.from, d.msg.incarnation)
+    if (d.msg.type === 'ping') this.sendAlive('ack', d.msg.from, peer, host, port)
+    this.o.onAlive(d.msg.from, d.msg.incarnation, d.msg.sig!)
   }
 }

@@ -1,3 +1,4 @@
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { open, rename, unlink, readFile } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -27,6 +28,32 @@ export async function writeFileAtomic (path: string, data: string | Uint8Array, 
   }
   const dir = await open(dirname(path), 'r')
   try { await dir.sync() } finally { await dir.close() }
+}
+
+/**
+ * writeFileAtomic without yielding: for the few writes that must be durable before the caller's next step
+ * (a signed incarnation must never exceed the saved bound: StateDir.reserveIncarnation). Small files only.
+ */
+export function writeFileAtomicSync (path: string, data: string, mode = 0o600): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`)
+  const fd = openSync(tmp, 'wx', mode)
+  try {
+    writeSync(fd, data)
+    fsyncSync(fd)
+  } catch (err) {
+    closeSync(fd)
+    try { unlinkSync(tmp) } catch {}
+    throw err
+  }
+  closeSync(fd)
+  try {
+    renameSync(tmp, path)
+  } catch (err) {
+    try { unlinkSync(tmp) } catch {}
+    throw err
+  }
+  const dir = openSync(dirname(path), 'r')
+  try { fsyncSync(dir) } finally { closeSync(dir) }
 }
 
 /** Reads a file as UTF-8, or returns null when it does not exist. Other errors propagate. */

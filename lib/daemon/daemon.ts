@@ -4,20 +4,23 @@ import type { Server } from 'node:net'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../log.js'
 import { cidrContains, parseCidr, parseIPv4 } from '../wire/addr.js'
-import type { KeyPair } from '../wire/keys.js'
+import { SigningKey, type KeyPair } from '../wire/keys.js'
 import type { Netmap, NodeRecord } from '../wire/netmap.js'
 import { PRESETS } from '../swim/config.js'
 import { SeededRandom } from '../swim/random.js'
 import { Swim } from '../swim/swim.js'
-import { restartIncarnation, type SwimEvent } from '../swim/types.js'
+import { restartIncarnation } from '../swim/incarnation.js'
+import type { SwimEvent } from '../swim/types.js'
 import { Announcer } from './announcer.js'
+import { ClaimSigner } from './claim-signer.js'
 import type { DaemonConfig } from './config.js'
 import { ControlClient } from './control-client.js'
 import { ControlLink } from './control-link.js'
 import { serveLocal, SOCKET_NAME } from './control-socket.js'
 import { desired } from './desired.js'
 import { ensureInterface } from './iface.js'
-import { defaultEndpoints, ensureJoined } from './join.js'
+import { IncarnationLease } from './incarnation-lease.js'
+import { defaultEndpoints, ensureJoined, register } from './join.js'
 import { swimMembers, underlayPeer } from './membership.js'
 import { Evidence } from './evidence.js'
 import { HandshakeWatch } from './handshake-watch.js'
@@ -69,6 +72,8 @@ export class Daemon {
   private local: Server | null = null
   private link: ControlLink | null = null
   private revoked = false
+  /** Whether a re-registration that tells the controller our signing key is under way (refreshSigningKey). */
+  private keyRefresh = false
   private stopping = false
   private readonly done: Promise<void>
   private resolveDone!: () => void
@@ -82,6 +87,7 @@ export class Daemon {
     private readonly device: WireGuardDevice,
     private readonly reconciler: Reconciler,
     private readonly swim: Swim,
+    private readonly claims: ClaimSigner,
     private readonly swimDriver: SwimDriver,
     private readonly announcer: Announcer,
     private readonly client: ControlClient
@@ -141,13 +147,15 @@ export class Daemon {
     // The SWIM core is made below; the reconciler only asks it for incarnations once the daemon runs.
     const reconciler = new Reconciler({ device, log, clock: deps.clock, selfKey: keys.publicKey, incarnationOf: id => swim.member(id)?.incarnation })
 
-    const incarnation = restartIncarnation(await state.loadIncarnation(), deps.clock.now())
-    await state.saveIncarnation(incarnation)
+    const bound = await state.loadIncarnation()
+    const lease = new IncarnationLease({ bound, save: b => state.reserveIncarnation(b), log })
+    const claims = new ClaimSigner({ selfId: identity.nodeId, key: SigningKey.derive(keys.privateKey), reserve: inc => lease.cover(inc) })
     const swimLog = log.child({ component: 'swim' })
     const swim = new Swim({
       config: PRESETS[cfg.swimPreset]!(),
       self: { id: identity.nodeId, addr: `${identity.meshIp}:${cfg.swimPort}` },
-      incarnation,
+      incarnation: restartIncarnation(bound, deps.clock.now()),
+      claims,
       random: new SeededRandom(randomBytes(4).readUInt32LE(0)),
       log: swimLog
     })
@@ -158,13 +166,13 @@ export class Daemon {
       privateKey: keys.privateKey,
       port: cfg.announcePort,
       lookup: id => { const n = daemon?.node(id); return n === undefined || n.id === identity.nodeId ? null : underlayPeer(n, cfg.announcePort - cfg.listenPort) },
-      incarnation: () => swim.incarnation,
-      onAlive: (id, inc) => daemon?.onUnderlayAlive(id, inc),
+      alive: () => swim.signedAlive(),
+      onAlive: (id, inc, sig) => daemon?.onUnderlayAlive(id, inc, sig),
       onDeadNotice: (id, inc) => daemon?.onUnderlayDeadNotice(id, inc),
       clock: deps.clock,
       log: log.child({ component: 'announce' })
     })
-    daemon = new Daemon(cfg, deps, state, keys, identity, device, reconciler, swim, swimDriver, announcer, client)
+    daemon = new Daemon(cfg, deps, state, keys, identity, device, reconciler, swim, claims, swimDriver, announcer, client)
     daemon.lastError = netmapError
     daemon.announceNew = saved !== null || netmap !== null || identityCorrupt
     await daemon.run(netmap)
@@ -227,11 +235,12 @@ export class Daemon {
     const prev = this.netmap
     this.netmap = map
     this.nodesById = new Map(map.nodes.map(n => [n.id, n]))
+    this.claims.setMembers(map.nodes)
     const now = this.deps.clock.now()
     this.netmapAppliedAt = now
     if (this.swimMembersSet) this.swim.setMembers(now, swimMembers(map))
     this.evidence.refresh(now)
-    if (source !== 'disk') this.controllerNetmapSeen = true
+    if (source !== 'disk') { this.controllerNetmapSeen = true; this.refreshSigningKey() }
     this.maybeAnnounce()
     if (source !== 'disk') {
       this.deps.log.info({ event: 'netmap.apply', version: map.version, from: prev?.version ?? null, how: source, nodes: map.nodes.length }, 'netmap applied')
@@ -246,10 +255,7 @@ export class Daemon {
   private onSwimEvent (ev: SwimEvent): void {
     const n = this.node(ev.id)
     this.deps.log.info({ event: `swim.${ev.type}`, nodeId: ev.id, meshIp: n?.meshIp, incarnation: ev.incarnation, reason: ev.reason }, `member ${ev.type}`)
-    if (ev.type === 'refute') {
-      this.state.saveIncarnation(this.swim.incarnation).catch(() => {})
-      return
-    }
+    if (ev.type === 'refute') return
     if (ev.type === 'suspect') {
       this.evidence.onSuspect()
       return
@@ -260,9 +266,9 @@ export class Daemon {
     if (down !== this.lastDown.has(ev.id)) this.scheduleReconcile()
   }
 
-  private onUnderlayAlive (id: string, incarnation: number): void {
+  private onUnderlayAlive (id: string, incarnation: number, sig: Uint8Array): void {
     const before = this.swim.member(id)
-    const revived = this.swim.noteAlive(this.deps.clock.now(), id, incarnation)
+    const revived = this.swim.noteAlive(this.deps.clock.now(), id, incarnation, sig)
     // Revived at the incarnation we buried it at: it does not know it was buried, and our buddy claim reaches it
     // only once both ends of the tunnel are back. Tell it over the underlay so that it refutes now.
     if (revived && before?.state === 'dead' && before.incarnation === incarnation) this.announcer.notifyDead(id, incarnation)
@@ -352,6 +358,25 @@ export class Daemon {
       if (this.reconciler.stale) this.scheduleReconcile()
       this.scheduleDeadAnnounce()
     }, this.cfg.deadAnnounceIntervalMs)
+  }
+
+  /**
+   * Registers again with our credential when the controller's record of us lacks our signing key (it was
+   * registered by a daemon from before signed claims): until it has it, no member believes our refutations.
+   * One attempt per controller netmap that still lacks it.
+   */
+  private refreshSigningKey (): void {
+    const key = this.claims.publicKey
+    if (this.keyRefresh || this.revoked || this.nodesById.get(this.identity.nodeId)?.signingKey === key) return
+    this.keyRefresh = true
+    const endpoints = this.endpoints()
+    register(this.client, this.state, this.identity, {
+      keys: this.keys, hostname: this.cfg.hostname, endpoints, listenPort: this.cfg.listenPort, swimPort: this.cfg.swimPort
+    }, this.deps).then(() => {
+      this.deps.log.info({ event: 'control.signing_key', signingKey: key }, 'told the controller our SWIM signing key')
+    }, (err: unknown) => {
+      this.deps.log.warn({ event: 'control.signing_key.failed', reason: (err as Error).message }, 'could not tell the controller our SWIM signing key; retrying with the next netmap')
+    }).finally(() => { this.keyRefresh = false })
   }
 
   private onRevoked (reason: string): void {

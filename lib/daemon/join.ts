@@ -5,7 +5,7 @@ import { ConfigError, ControllerError, DataDirError } from '../errors.js'
 import { Backoff } from './backoff.js'
 import type { DaemonConfig } from './config.js'
 import { formatEndpoint } from '../wire/addr.js'
-import type { KeyPair } from '../wire/keys.js'
+import { SigningKey, type KeyPair } from '../wire/keys.js'
 import { newNonce, signRegistration } from '../wire/proof.js'
 import type { ControlClient } from './control-client.js'
 import type { NodeIdentity, StateDir } from './state.js'
@@ -52,7 +52,8 @@ export async function register (client: ControlClient, state: StateDir, saved: N
     deps.log.warn({ event: 'control.key.changed' }, 'the controller public key differs from the one saved at join')
   }
   const hostname = p.hostname ?? osHostname()
-  const fields = { publicKey: p.keys.publicKey, hostname, endpoints: p.endpoints, timestamp: deps.clock.now(), nonce: newNonce() }
+  const signingKey = SigningKey.derive(p.keys.privateKey).publicKey
+  const fields = { publicKey: p.keys.publicKey, signingKey, hostname, endpoints: p.endpoints, timestamp: deps.clock.now(), nonce: newNonce() }
   const proof = signRegistration(p.keys.privateKey, info.publicKey, fields)
   const useCredential = saved !== null && p.joinToken === undefined
   const req = { ...fields, listenPort: p.listenPort, swimPort: p.swimPort, proof, ...(useCredential ? {} : { token: p.joinToken }) }

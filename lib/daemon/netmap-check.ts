@@ -25,6 +25,7 @@ export function checkNode (v: unknown, cidr: ReturnType<typeof parseCidr>): Node
   const id = isStr(v.id, 64) ? v.id : fail('node id missing or too long')
   if (!isStr(v.hostname, 253)) fail(`node ${id}: hostname missing or too long`)
   if (!isWireGuardKey(v.publicKey)) fail(`node ${id}: publicKey is not a WireGuard key`)
+  if (v.signingKey !== undefined && !isWireGuardKey(v.signingKey)) fail(`node ${id}: signingKey is not a 32-byte base64 key`)
   const ip = typeof v.meshIp === 'string' ? parseIPv4(v.meshIp) : null
   if (ip === null) fail(`node ${id}: meshIp is not an IPv4 address`)
   if (cidr !== null && !cidrContains(cidr, ip)) fail(`node ${id}: meshIp ${String(v.meshIp)} is outside the mesh CIDR`)

@@ -4,7 +4,8 @@ import { systemClock, type Clock } from '../clock.js'
 import { DataDirError, InvalidNetmapError } from '../errors.js'
 import { generateKeyPair, isWireGuardKey, publicKeyFor, type KeyPair } from '../wire/keys.js'
 import type { Netmap } from '../wire/netmap.js'
-import { readFileIfExists, writeFileAtomic } from './atomic-file.js'
+import { isIncarnation } from '../swim/incarnation.js'
+import { readFileIfExists, writeFileAtomic, writeFileAtomicSync } from './atomic-file.js'
 import { checkNetmap } from './netmap-check.js'
 
 /**
@@ -12,7 +13,7 @@ import { checkNetmap } from './netmap-check.js'
  * - `private.key` (0600): the WireGuard private key, base64.
  * - `node.json` (0600, holds the credential): who the controller says we are.
  * - `netmap.json` (0600): the last netmap applied, so the mesh comes up with the controller down.
- * - `swim.json`: the SWIM incarnation, so a restarted node outranks what peers remember of it.
+ * - `swim.json`: a bound on the SWIM incarnations this node has signed, so a restart starts above all of them.
  */
 
 /**
@@ -185,20 +186,23 @@ export class StateDir {
     }
   }
 
-  /** The SWIM incarnation saved last, or null when none was (or the counter is corrupt). */
+  /**
+   * The saved bound on the incarnations this node has signed, or null when none was saved (or the file is
+   * corrupt or out of range; restartIncarnation then falls back on the wall clock).
+   */
   async loadIncarnation (): Promise<number | null> {
     const raw = await readFileIfExists(this.path(FILES.swim))
     if (raw === null) return null
     try {
       const v = JSON.parse(raw) as { incarnation?: unknown }
-      return Number.isInteger(v.incarnation) && (v.incarnation as number) >= 0 ? v.incarnation as number : null
+      return isIncarnation(v.incarnation) ? v.incarnation : null
     } catch {
       return null
     }
   }
 
-  /** Records the current incarnation (after a refutation raised it). */
-  async saveIncarnation (incarnation: number): Promise<void> {
-    await writeFileAtomic(this.path(FILES.swim), JSON.stringify({ incarnation }) + '\n', 0o600)
+  /** Saves `bound` as the highest incarnation this node may sign, durably, before returning. */
+  reserveIncarnation (bound: number): void {
+    writeFileAtomicSync(this.path(FILES.swim), JSON.stringify({ incarnation: bound }) + '\n', 0o600)
   }
 }

@@ -2,6 +2,8 @@
 // extractor, which costs every daemon ~6 MB of RSS and gains nothing on packets under 1200 bytes.
 import { Packr } from 'msgpackr/pack'
 import { Unpackr } from 'msgpackr/unpack'
+import { SIGNATURE_BYTES } from './claims.js'
+import { isIncarnation } from './incarnation.js'
 import type { MemberState } from './state.js'
 
 /**
@@ -9,19 +11,17 @@ import type { MemberState } from './state.js'
  *
  *   [version, senderId, type, body, updates]
  *
- * `version` is 1. `body` is an array whose layout depends on `type`; `updates` is an array of gossip
- * updates `[state, memberId, incarnation]` or `[state, memberId, incarnation, fromId]`. Decoding never
- * throws: it returns a drop reason that the core counts.
+ * `version` is 2. `body` is an array whose layout depends on `type`; `updates` is an array of gossip
+ * updates: `[state, memberId, incarnation, signature?]` for alive and left (the member's own claims, signed
+ * by it: claims.ts), `[state, memberId, incarnation, fromId]` for suspect and dead. Decoding never throws:
+ * it returns a drop reason that the core counts.
  */
 
 /** The only envelope version this code speaks; anything else is dropped as `unknown-version`. */
-export const WIRE_VERSION = 1
+export const WIRE_VERSION = 2
 
 /** Longest node id accepted on the wire, in UTF-16 code units; longer ids are malformed. */
 export const MAX_ID_LENGTH = 64
-
-/** Largest incarnation accepted (2^48): far above any real one, and a refutation's +1 stays an exact integer. */
-export const MAX_INCARNATION = 2 ** 48
 
 /** Updates carried by one packet at most; a bound on decode work independent of byte size. */
 export const MAX_UPDATES_PER_PACKET = 255
@@ -39,6 +39,8 @@ export interface Update {
   id: string
   incarnation: number
   from: string
+  /** The member's signature of an alive or left claim (claims.ts); never on suspect or dead. */
+  sig?: Uint8Array
 }
 
 /** The message a packet carries besides its updates. */
@@ -68,9 +70,12 @@ const unpackr = new Unpackr({ useRecords: false, structuredClone: false, mapsAsO
 
 /** msgpack bytes of one update; the broadcast queue caches these so a retransmit costs a copy, not an encode. */
 export function encodeUpdate (u: Update): Uint8Array {
-  const arr: unknown[] = u.from === u.id
-    ? [STATE_CODE[u.state], u.id, u.incarnation]
-    : [STATE_CODE[u.state], u.id, u.incarnation, u.from]
+  const arr: unknown[] = [STATE_CODE[u.state], u.id, u.incarnation]
+  if (u.state === 'alive' || u.state === 'left') {
+    if (u.sig !== undefined) arr.push(u.sig)
+  } else if (u.from !== u.id) {
+    arr.push(u.from)
+  }
   return packr.pack(arr)
 }
 
@@ -119,7 +124,6 @@ export function encodePacket (head: Uint8Array, updates: readonly Uint8Array[]):
 }
 
 const isSeq = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff
-const isInc = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= MAX_INCARNATION
 const isId = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= MAX_ID_LENGTH
 
 function decodeBody (type: unknown, body: unknown): Message | undefined {
@@ -138,9 +142,17 @@ function decodeBody (type: unknown, body: unknown): Message | undefined {
 function decodeUpdate (x: unknown): Update | undefined {
   if (!Array.isArray(x) || (x.length !== 3 && x.length !== 4)) return undefined
   const state = typeof x[0] === 'number' ? CODE_STATE[x[0]] : undefined
-  if (state === undefined || !isId(x[1]) || !isInc(x[2])) return undefined
-  if (x.length === 4 && !isId(x[3])) return undefined
-  return { state, id: x[1], incarnation: x[2], from: x.length === 4 ? x[3] as string : x[1] }
+  if (state === undefined || !isId(x[1]) || !isIncarnation(x[2])) return undefined
+  const u: Update = { state, id: x[1], incarnation: x[2], from: x[1] }
+  if (x.length === 3) return u
+  if (state === 'alive' || state === 'left') {
+    if (!(x[3] instanceof Uint8Array) || x[3].length !== SIGNATURE_BYTES) return undefined
+    u.sig = x[3]
+  } else {
+    if (!isId(x[3])) return undefined
+    u.from = x[3]
+  }
+  return u
 }
 
 /** Decodes and validates one packet of at most `maxBytes`; never throws. */

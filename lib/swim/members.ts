@@ -12,6 +12,10 @@ export interface Member {
   incarnation: number
   /** Who originated the claim we hold (the suspector, the declarer of death, or the member itself). */
   from: string
+  /** The member's signature of the alive or left claim we hold; undefined while we hold it suspect or dead. */
+  sig: Uint8Array | undefined
+  /** The highest incarnation we hold the member's signature for: a suspect or dead claim above it is not credible. */
+  proven: number
   since: number
   suspicion: Suspicion | undefined
   hint: ControlHint
@@ -144,6 +148,9 @@ export class MemberTable {
   /** The member's incarnation without making a record (0 for an untouched member). */
   incarnation (id: string): number { return this.records.get(id)?.incarnation ?? 0 }
 
+  /** The highest incarnation the member's signature was seen for (0 for an untouched member). */
+  proven (id: string): number { return this.records.get(id)?.proven ?? 0 }
+
   /** The record if one was made; undefined for an untouched (alive, incarnation 0) member or a stranger. */
   record (id: string): Member | undefined { return this.records.get(id) }
 
@@ -153,7 +160,7 @@ export class MemberTable {
     if (r !== undefined) return r
     const addr = this.addrs.get(id)
     if (addr === undefined) return undefined
-    const m: Member = { id, addr, state: 'alive', incarnation: 0, from: id, since: this.sinceOf(id), suspicion: undefined, hint: null, tellDead: false, deathCheck: undefined }
+    const m: Member = { id, addr, state: 'alive', incarnation: 0, from: id, sig: undefined, proven: 0, since: this.sinceOf(id), suspicion: undefined, hint: null, tellDead: false, deathCheck: undefined }
     this.records.set(id, m)
     this.addedAt.delete(id)
     return m

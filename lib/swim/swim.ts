@@ -1,15 +1,17 @@
 import type { Logger } from 'pino'
 import { InvalidInputError } from '../errors.js'
 import { BroadcastQueue } from './broadcast.js'
+import type { ClaimAuth, SignedState } from './claims.js'
 import { decodePacket, encodeHead, encodePacket, encodeUpdate, MAX_ID_LENGTH, MAX_UPDATES_PER_PACKET, type Message, type Update } from './codec.js'
 import { buddyClaim, describeClaim, MemberTable, ProbeOrder, validId, type Member } from './members.js'
 import { validateConfig, type SwimConfig } from './config.js'
 import { LocalHealth } from './health.js'
+import { isIncarnation, MAX_INCARNATION } from './incarnation.js'
 import { RecentContacts } from './contacts.js'
 import { JoinGrace } from './grace.js'
 import { expectedConfirmations, retransmitLimit, suspicionMaxMs, suspicionMinMs } from './math.js'
 import type { Random } from './random.js'
-import { transition } from './state.js'
+import { transition, type MemberState } from './state.js'
 import { CONTROLLER_CONFIRMER, Suspicion } from './suspicion.js'
 import { TimerTable } from './timers.js'
 import { zeroStats, type ControlHint, type DropReason, type MemberInfo, type SwimEvent, type SwimEventType, type SwimStats, type Transmit } from './types.js'
@@ -20,8 +22,10 @@ export interface SwimOptions {
   config: SwimConfig
   /** This node: its id and its "meshIp:swimPort" (opaque to the core). */
   self: { id: string, addr: string }
-  /** Starting incarnation; a restart must start above the saved one (see restartIncarnation). */
+  /** Starting incarnation; a restart must start above every one it signed before (see restartIncarnation). */
   incarnation: number
+  /** Signs this node's alive and left claims and checks members' (claims.ts). */
+  claims: ClaimAuth
   random: Random
   /** Used only for rare, notable things (membership changes); never per packet. */
   log?: Logger
@@ -51,8 +55,11 @@ export class Swim {
   readonly addr: string
   private readonly cfg: SwimConfig
   private readonly random: Random
+  private readonly claims: ClaimAuth
   private readonly log: Logger | undefined
   private inc: number
+  /** Our signatures, by the claim they sign: one incarnation each, re-signed when it changes. */
+  private readonly sigs: Record<SignedState, { incarnation: number, sig: Uint8Array } | undefined> = { alive: undefined, left: undefined }
   private leftAt: number | undefined
   private started = false
   private readonly table = new MemberTable()
@@ -82,10 +89,11 @@ export class Swim {
     this.cfg = validateConfig({ ...opts.config })
     if (!validId(opts.self.id)) throw new InvalidInputError(`swim self id must be 1-${MAX_ID_LENGTH} characters and not start with "@"`)
     if (typeof opts.self.addr !== 'string' || opts.self.addr === '') throw new InvalidInputError('swim self addr must be a non-empty "ip:port" string')
-    if (!Number.isSafeInteger(opts.incarnation) || opts.incarnation < 0) throw new InvalidInputError(`swim incarnation must be a non-negative integer (got ${String(opts.incarnation)})`)
+    if (!isIncarnation(opts.incarnation)) throw new InvalidInputError(`swim incarnation must be an integer from 0 to 2^48 (got ${String(opts.incarnation)})`)
     this.id = opts.self.id
     this.addr = opts.self.addr
     this.inc = opts.incarnation
+    this.claims = opts.claims
     this.random = opts.random
     this.log = opts.log
     this.health = new LocalHealth(this.cfg.awarenessMaxMultiplier)
@@ -95,6 +103,12 @@ export class Swim {
 
   /** This node's current incarnation (persist it: a restart starts above it). */
   get incarnation (): number { return this.inc }
+
+  /** Our alive claim at our current incarnation and its signature, for messages outside SWIM (underlay announcements). */
+  signedAlive (): { incarnation: number, sig: Uint8Array } {
+    const u = this.selfClaim('alive')
+    return { incarnation: u.incarnation, sig: u.sig! }
+  }
 
   /** The validated config this core runs with. */
   get config (): Readonly<SwimConfig> { return this.cfg }
@@ -217,23 +231,25 @@ export class Swim {
   }
 
   /**
-   * An authenticated underlay announcement says member `id` is up at `incarnation` (the daemon verified it;
-   * used when the tunnel to a member held dead was removed). A newer incarnation is adopted and gossiped like
-   * a refutation. The same incarnation as a suspicion or death we hold revives it locally only, and our next
-   * packets to it carry that claim so it refutes above it and its refutation wins everywhere. Returns whether
-   * our view changed.
+   * An authenticated underlay announcement says member `id` is up at `incarnation`, with its signature of
+   * that claim (used when the tunnel to a member held dead was removed). A newer incarnation is adopted and
+   * gossiped like a refutation. The same incarnation as a suspicion or death we hold revives it locally only,
+   * and our next packets to it carry that claim so it refutes above it and its refutation wins everywhere.
+   * Returns whether our view changed; a bad signature changes nothing.
    */
-  noteAlive (now: number, id: string, incarnation: number): boolean {
+  noteAlive (now: number, id: string, incarnation: number, sig: Uint8Array): boolean {
     this.start(now)
-    const m = this.table.touch(id)
-    if (m === undefined || !Number.isSafeInteger(incarnation) || incarnation < 0) return false
+    if (!this.table.has(id) || !isIncarnation(incarnation)) return false
+    const u: Update = { state: 'alive', id, incarnation, from: id, sig }
+    if (!this.verified(u)) return false
+    const m = this.table.touch(id)!
     this.heardFrom(id, now)
     if (incarnation > m.incarnation) {
-      this.merge(now, { state: 'alive', id, incarnation, from: id }, 'announced over the underlay')
+      this.merge(now, u, 'announced over the underlay')
       return true
     }
     if (incarnation === m.incarnation && (m.state === 'dead' || m.state === 'suspect')) {
-      this.setState(now, m, { state: 'alive', id, incarnation, from: id }, `announced over the underlay at incarnation ${incarnation}`, false)
+      this.setState(now, m, u, `announced over the underlay at incarnation ${incarnation}`, false)
       m.tellDead = true
       this.pingOutOfBand(m.id)
       return true
@@ -250,7 +266,7 @@ export class Swim {
    */
   noteClaimedDead (now: number, from: string, incarnation: number): boolean {
     this.start(now)
-    if (!this.table.has(from) || !Number.isSafeInteger(incarnation) || incarnation < 0) return false
+    if (!this.table.has(from) || !isIncarnation(incarnation)) return false
     const before = this.inc
     this.onClaimAboutSelf(now, { state: 'dead', id: this.id, incarnation, from })
     return this.inc !== before
@@ -285,7 +301,7 @@ export class Swim {
     this.leftAt = now
     this.probe = undefined
     for (const k of ['probe', 'ack', 'sync', 'dead-probe'] as const) this.timers.cancel(k, '')
-    this.broadcast(now, { state: 'left', id: this.id, incarnation: this.inc, from: this.id })
+    this.broadcast(now, this.selfClaim('left'))
     this.gossipRound(now, Math.max(1, this.cfg.gossipNodes))
   }
 
@@ -345,7 +361,44 @@ export class Swim {
 
   /** Queues our own alive claim at our current incarnation. */
   private broadcastSelf (now: number): void {
-    this.broadcast(now, { state: 'alive', id: this.id, incarnation: this.inc, from: this.id })
+    this.broadcast(now, this.selfClaim('alive'))
+  }
+
+  /** Our own signed claim at our current incarnation; signs once per incarnation. */
+  private selfClaim (state: SignedState): Update {
+    let s = this.sigs[state]
+    if (s === undefined || s.incarnation !== this.inc) {
+      s = { incarnation: this.inc, sig: this.claims.sign({ state, id: this.id, incarnation: this.inc }) }
+      this.sigs[state] = s
+    }
+    return { state, id: this.id, incarnation: this.inc, from: this.id, sig: s.sig }
+  }
+
+  /** Whether `u`, an alive or left claim, carries its member's valid signature; counts the ones that do not. */
+  private verified (u: Update): boolean {
+    if (u.state !== 'alive' && u.state !== 'left') return false
+    if (u.sig === undefined) { this.st.claimsUnsigned++; return false }
+    if (!this.claims.verify({ state: u.state, id: u.id, incarnation: u.incarnation }, u.sig)) { this.st.claimsBadSignature++; return false }
+    const m = this.table.record(u.id)
+    if (m !== undefined && u.incarnation > m.proven) m.proven = u.incarnation
+    return true
+  }
+
+  /**
+   * Whether another node's claim about member `u.id` may count. An alive or left claim that would change our
+   * view needs the member's signature. A suspect or dead claim counts only at an incarnation the member has
+   * shown us it signed: only the member raises its incarnation, and a claim above it would make the member
+   * refute (or be buried) at a number of someone else's choosing.
+   */
+  private credible (u: Update, held: MemberState): boolean {
+    if (u.state === 'alive' || u.state === 'left') {
+      if (transition(held, this.table.incarnation(u.id), u.state, u.incarnation) !== 'apply') return true
+      if (this.table.record(u.id) === undefined) this.table.touch(u.id)
+      return this.verified(u)
+    }
+    if (u.incarnation <= this.table.proven(u.id)) return true
+    this.st.claimsUnproven++
+    return false
   }
 
   private nextSeq (): number { this.seq = (this.seq + 1) >>> 0; return this.seq }
@@ -402,17 +455,21 @@ export class Swim {
       budget -= b.length
       return true
     }
-    if (!push({ state: this.leftAt === undefined ? 'alive' : 'left', id: this.id, incarnation: this.inc, from: this.id })) return
+    if (!push(this.selfClaim(this.leftAt === undefined ? 'alive' : 'left'))) return
     if (this.notAlive.size > 0) {
       const ids = [...this.notAlive]
       const start = this.random.int(ids.length)
       for (let i = 0; i < ids.length; i++) {
         const m = this.table.record(ids[(start + i) % ids.length]!)!
-        if (!push({ state: m.state, id: m.id, incarnation: m.incarnation, from: m.from })) return
+        if (m.state === 'left' && m.sig === undefined) continue
+        if (!push({ state: m.state, id: m.id, incarnation: m.incarnation, from: m.from, sig: m.sig })) return
       }
     }
     this.order.rotate(id => {
-      return this.table.state(id) !== 'alive' || push({ state: 'alive', id, incarnation: this.table.incarnation(id), from: id })
+      const m = this.table.record(id)
+      // An alive claim above incarnation 0 travels only with the member's signature.
+      if (m === undefined) return push({ state: 'alive', id, incarnation: 0, from: id })
+      return m.state !== 'alive' || (m.incarnation > 0 && m.sig === undefined) || push({ state: 'alive', id, incarnation: m.incarnation, from: id, sig: m.sig })
     })
   }
 
@@ -431,6 +488,7 @@ export class Swim {
     const state = this.table.state(u.id)
     // Gossip never admits a node the controller has not: claims about strangers are counted and dropped.
     if (state === undefined) { this.st.updatesUnknownMember++; return }
+    if (u.from !== this.id && !this.credible(u, state)) return
     if (u.state === 'dead' && u.from !== this.id && (state === 'alive' || state === 'suspect')) {
       // Someone else buried a member we heard from ourselves since it could have: typically the far side of a
       // healed partition gossiping the deaths it declared. Hold a suspicion instead (the declarer counts as a
@@ -515,6 +573,7 @@ export class Swim {
     m.state = u.state
     m.incarnation = u.incarnation
     m.from = u.from
+    m.sig = u.state === 'alive' || u.state === 'left' ? u.sig : undefined
     if (prev !== u.state) m.since = now
     if (u.state === 'alive') { this.notAlive.delete(m.id); m.tellDead = false } else this.notAlive.add(m.id)
     if (u.state === 'alive' && (prev === 'dead' || prev === 'left')) this.grace.revived(m.id, now)
@@ -541,16 +600,26 @@ export class Swim {
   }
 
   private onClaimAboutSelf (now: number, u: Update): void {
+    if (u.state === 'alive' && u.incarnation <= this.inc) return // no news
+    if (u.state === 'alive' || u.state === 'left') {
+      // Ours, or forged: one we signed above our incarnation was made by an earlier run that lost its count.
+      if (!this.verified(u)) return
+    } else if (u.incarnation > this.inc) {
+      // We never announced this incarnation, so nobody can hold a claim at it: refuting above it would let any
+      // member set our incarnation, up to where our own packets no longer decode.
+      this.st.claimsUnproven++
+      return
+    }
     if (this.leftAt !== undefined) {
       // We left: answer any other claim by re-asserting the leave at an incarnation that beats it.
       if (u.state !== 'left' && u.incarnation >= this.inc) {
         this.inc = u.incarnation
-        this.broadcast(now, { state: 'left', id: this.id, incarnation: this.inc, from: this.id })
+        this.broadcast(now, this.selfClaim('left'))
       }
       return
     }
-    // An equal alive claim is no news; anything else at or above our incarnation must be refuted.
-    if (u.state === 'alive' ? u.incarnation <= this.inc : u.incarnation < this.inc) {
+    // Anything at or above our incarnation must be refuted.
+    if (u.incarnation < this.inc) {
       // A suspicion or death older than our incarnation: we refuted it once, but whoever sent it still holds
       // it (it missed the refutation's gossip, as a node on the far side of a healed partition can). Queue our
       // incarnation again, so our answer to this very packet carries it (a dead re-probe would otherwise get a
@@ -558,6 +627,7 @@ export class Swim {
       if (u.state !== 'alive') { this.st.staleClaimsAnswered++; this.broadcastSelf(now) }
       return
     }
+    if (u.incarnation >= MAX_INCARNATION) { this.st.claimsUnproven++; return }
     this.inc = u.incarnation + 1
     if (u.state !== 'alive') this.health.refuted()
     this.st.refutations++

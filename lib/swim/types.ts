@@ -79,6 +79,12 @@ export interface SwimStats {
   deadProbes: number
   /** Anti-entropy exchanges started. */
   syncs: number
+  /** Suspect or dead claims at an incarnation the member never signed (about us: above our own); ignored. */
+  claimsUnproven: number
+  /** Alive or left claims that would have changed our view but carried no signature; ignored. */
+  claimsUnsigned: number
+  /** Alive or left claims whose signature is not the member's; ignored. */
+  claimsBadSignature: number
   /** Gossip updates that changed our view, that were stale, or named a member outside the authorised set. */
   updatesApplied: number
   updatesIgnored: number
@@ -93,15 +99,7 @@ export function zeroStats (): SwimStats {
     packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, dropped,
     probes: 0, probeFailures: 0, indirectProbes: 0, relaysServed: 0, nacksReceived: 0,
     suspicions: 0, confirmations: 0, deaths: 0, deathsDoubted: 0, deathChecks: 0, deathsDisproved: 0, lateWakeups: 0, graceSpared: 0, refutations: 0, staleClaimsAnswered: 0, deadProbes: 0, syncs: 0,
+    claimsUnproven: 0, claimsUnsigned: 0, claimsBadSignature: 0,
     updatesApplied: 0, updatesIgnored: 0, updatesUnknownMember: 0
   }
-}
-
-/**
- * The incarnation a restarting daemon should start with: above the one it saved (so its alive claim beats
- * any suspicion or death others hold), and at least the wall-clock second, so a node whose state dir was
- * lost still starts above anything it said before (as long as it refuted less than once a second on average).
- */
-export function restartIncarnation (saved: number | null, wallClockMs: number): number {
-  return Math.max(saved === null ? 0 : saved + 1, Math.floor(wallClockMs / 1000))
 }

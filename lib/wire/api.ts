@@ -18,6 +18,8 @@ export interface ControllerInfo {
 /** `POST /v1/register`. Needs `token`, or a node credential (Authorization: Bearer) for the same key. */
 export interface RegisterRequest {
   publicKey: string
+  /** Ed25519 key the node signs its SWIM claims with, base64 (lib/wire/keys.ts SigningKey); bound by the proof. */
+  signingKey: string
   hostname: string
   endpoints: string[]
   /** WireGuard listen port; with the request's source address it forms the observed endpoint. */

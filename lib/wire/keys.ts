@@ -1,10 +1,15 @@
-import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, diffieHellman, hkdfSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { InvalidInputError } from '../errors.js'
 
 // DER wrappers around the raw 32-byte X25519 keys (RFC 8410), so node:crypto can import WireGuard keys.
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
 const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex')
 const KEY_RE = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/
+// The same for Ed25519 (RFC 8410), for the keys nodes sign their SWIM claims with.
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+/** HKDF info of the signing key derivation; a new derivation needs a new tag. */
+const SIGNING_KEY_INFO = 'weft-swim-signing-key-v1'
 
 /** A WireGuard key pair in WireGuard's base64 form (44 characters each). */
 export interface KeyPair { privateKey: string, publicKey: string }
@@ -76,4 +81,43 @@ export function keyToHex (b64: string): string {
 export function hexToKey (hex: string): string {
   if (!/^[0-9a-f]{64}$/.test(hex)) throw new InvalidInputError('UAPI key is not 64 hex characters')
   return Buffer.from(hex, 'hex').toString('base64')
+}
+
+/**
+ * The Ed25519 key a node signs its SWIM claims with (lib/swim/claims.ts). Derived from the WireGuard private
+ * key with HKDF-SHA256, so it needs no file of its own and is lost or kept together with the node's identity;
+ * the controller learns its public half at registration and puts it in the netmap.
+ */
+export class SigningKey {
+  /** The public key, base64 of the raw 32 bytes (44 characters, like a WireGuard key). */
+  readonly publicKey: string
+
+  private constructor (private readonly key: KeyObject) {
+    this.publicKey = createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(ED25519_SPKI_PREFIX.length).toString('base64')
+  }
+
+  /** Derives the signing key of the node whose WireGuard private key is `privateKey`. */
+  static derive (privateKey: string): SigningKey {
+    const seed = Buffer.from(hkdfSync('sha256', rawKey(privateKey, 'private key'), Buffer.alloc(0), SIGNING_KEY_INFO, 32))
+    return new SigningKey(createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }))
+  }
+
+  /** The 64-byte Ed25519 signature of `message`. */
+  sign (message: Uint8Array): Buffer {
+    return sign(null, message, this.key)
+  }
+}
+
+/** Parses a base64 Ed25519 public key (as SigningKey.publicKey gives it); throws InvalidInputError otherwise. */
+export function signingPublicKey (publicKey: string): KeyObject {
+  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, rawKey(publicKey, 'signing key')]), format: 'der', type: 'spki' })
+}
+
+/** True when `sig` is the Ed25519 signature of `message` under `publicKey`. Never throws. */
+export function verifySignature (publicKey: KeyObject, message: Uint8Array, sig: Uint8Array): boolean {
+  try {
+    return sig.length === 64 && verify(null, message, publicKey, sig)
+  } catch {
+    return false
+  }
 }

@@ -24,6 +24,11 @@ export interface NodeRecord {
   hostname: string
   /** WireGuard public key, base64. */
   publicKey: string
+  /**
+   * Ed25519 key the node signs its SWIM alive and left claims with, base64 (lib/swim/claims.ts). Absent only
+   * for a node registered by a daemon that predates signed claims, until it registers again.
+   */
+  signingKey?: string
   /** Mesh IPv4 address; the peer's AllowedIPs is this /32. */
   meshIp: string
   /** Endpoints the node advertises, `host:port`. */

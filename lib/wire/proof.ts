@@ -11,11 +11,12 @@ import { sharedSecret, type StaticKey } from './keys.js'
  */
 
 /** Version tag: the first line of the canonical message and the HKDF info. */
-export const PROOF_VERSION = 'weft-register-v1'
+export const PROOF_VERSION = 'weft-register-v2'
 
 /** The fields of a registration that the proof binds. */
 export interface ProofFields {
   publicKey: string
+  signingKey: string
   hostname: string
   endpoints: readonly string[]
   timestamp: number
@@ -24,7 +25,7 @@ export interface ProofFields {
 
 /** The canonical message: the fields joined by `\n`, endpoints joined by `,`, in this order. */
 export function canonicalMessage (f: ProofFields): string {
-  return [PROOF_VERSION, f.publicKey, f.hostname, f.endpoints.join(','), String(f.timestamp), f.nonce].join('\n')
+  return [PROOF_VERSION, f.publicKey, f.signingKey, f.hostname, f.endpoints.join(','), String(f.timestamp), f.nonce].join('\n')
 }
 
 function macKey (secret: Buffer): Buffer {

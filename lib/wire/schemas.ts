@@ -1,3 +1,4 @@
+import { MAX_INCARNATION } from '../swim/incarnation.js'
 import { NODE_HEALTHS } from './netmap.js'
 
 /**
@@ -10,11 +11,12 @@ const endpoint = { type: 'string', minLength: 3, maxLength: 262, pattern: '^\\S+
 const endpoints = { type: 'array', items: endpoint, maxItems: 32 } as const
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const
 const nodeId = { type: 'string', minLength: 1, maxLength: 64 } as const
+const incarnation = { type: 'integer', minimum: 0, maximum: MAX_INCARNATION } as const
 const swimEntry = {
   type: 'object',
   additionalProperties: false,
   required: ['id', 'incarnation'],
-  properties: { id: nodeId, incarnation: { type: 'integer', minimum: 0 } }
+  properties: { id: nodeId, incarnation }
 } as const
 
 /** Error body of every 4xx/5xx (ErrorBody). */
@@ -32,6 +34,7 @@ export const nodeRecord = {
     id: { type: 'string' },
     hostname: { type: 'string' },
     publicKey: { type: 'string' },
+    signingKey: { type: 'string' },
     meshIp: { type: 'string' },
     endpoints: { type: 'array', items: { type: 'string' } },
     observedEndpoint: { type: ['string', 'null'] },
@@ -60,9 +63,10 @@ export const controllerInfo = {
 export const registerRequest = {
   type: 'object',
   additionalProperties: false,
-  required: ['publicKey', 'hostname', 'endpoints', 'listenPort', 'swimPort', 'timestamp', 'nonce', 'proof'],
+  required: ['publicKey', 'signingKey', 'hostname', 'endpoints', 'listenPort', 'swimPort', 'timestamp', 'nonce', 'proof'],
   properties: {
     publicKey: key,
+    signingKey: { ...key, description: 'Ed25519 public key for signed SWIM claims, base64 (44 characters)' },
     hostname: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9._-]+$' },
     endpoints,
     listenPort: port,
@@ -103,7 +107,7 @@ export const heartbeatRequest = {
       additionalProperties: false,
       required: ['incarnation', 'suspect', 'dead'],
       properties: {
-        incarnation: { type: 'integer', minimum: 0 },
+        incarnation,
         suspect: { type: 'array', items: swimEntry, maxItems: 100000 },
         dead: { type: 'array', items: swimEntry, maxItems: 100000 }
       }

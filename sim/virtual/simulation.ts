@@ -4,6 +4,7 @@ import { meshConfig, type SwimConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import type { SwimEvent } from '../../lib/swim/types.js'
 import { EventHeap, type Timed } from './heap.js'
+import { SimKeyring } from './keyring.js'
 import { spread, type Spread } from './metrics.js'
 
 /**
@@ -128,8 +129,9 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
   const idIndex = new Map(ids.map((id, i) => [id, i]))
   const roster = ids.map((id, i) => ({ id, addr: addrs[i]! }))
   const cores: Swim[] = []
+  const keyring = new SimKeyring(String(opts.seed))
   for (let i = 0; i < n; i++) {
-    const core = new Swim({ config, self: roster[i]!, incarnation: 0, random: master.fork() })
+    const core = new Swim({ config, self: roster[i]!, incarnation: 0, claims: keyring.auth(ids[i]!), random: master.fork() })
     core.setMembers(0, roster)
     cores.push(core)
   }

@@ -115,3 +115,14 @@ t.test('healthz, info and the OpenAPI document', async (t) => {
     t.ok(doc.paths[p] !== undefined, `${p} documented`)
   }
 })
+
+t.test('heartbeat: a SWIM report with an incarnation above 2^48 is refused', async (t) => {
+  const c = await start(t)
+  const n = await joinNode(c, 'a')
+  for (const swim of [{ incarnation: 2 ** 48 + 1, suspect: [], dead: [] }, { incarnation: 1, suspect: [{ id: 'x', incarnation: 2 ** 53 }], dead: [] }]) {
+    const r = await call(c.url, 'POST', '/v1/heartbeat', { endpoints: [], listenPort: 1, swim }, n.credential)
+    t.equal(r.status, 400, JSON.stringify(swim))
+  }
+  const ok = await call(c.url, 'POST', '/v1/heartbeat', { endpoints: [], listenPort: 1, swim: { incarnation: 2 ** 48, suspect: [], dead: [] } }, n.credential)
+  t.equal(ok.status, 200, 'at 2^48')
+})

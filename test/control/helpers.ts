@@ -6,7 +6,7 @@ import { silentLogger, type Logger } from '../../lib/log.js'
 import { startController, type RunningController } from '../../lib/control/index.js'
 import type { ControllerConfigInput } from '../../lib/control/config.js'
 import type { RegisterRequest } from '../../lib/wire/api.js'
-import { generateKeyPair, type KeyPair } from '../../lib/wire/keys.js'
+import { generateKeyPair, type KeyPair, SigningKey } from '../../lib/wire/keys.js'
 import type { NetmapMessage } from '../../lib/wire/netmap.js'
 import { newNonce, signRegistration } from '../../lib/wire/proof.js'
 
@@ -55,9 +55,10 @@ export async function token (c: { url: string, adminKey: string }, opts: { reusa
 }
 
 /** A signed RegisterRequest for `keys`. */
-export function registerBody (controllerPublicKey: string, keys: KeyPair, o: { hostname?: string, endpoints?: string[], token?: string, timestamp?: number, nonce?: string, listenPort?: number } = {}): RegisterRequest {
+export function registerBody (controllerPublicKey: string, keys: KeyPair, o: { hostname?: string, endpoints?: string[], token?: string, timestamp?: number, nonce?: string, listenPort?: number, signingKey?: string } = {}): RegisterRequest {
   const f = {
     publicKey: keys.publicKey,
+    signingKey: o.signingKey ?? SigningKey.derive(keys.privateKey).publicKey,
     hostname: o.hostname ?? 'node-1',
     endpoints: o.endpoints ?? ['198.18.0.2:51820'],
     timestamp: o.timestamp ?? Date.now(),

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ManualClock } from '../../lib/clock.js'
-import { generateKeyPair } from '../../lib/wire/keys.js'
+import { generateKeyPair, SigningKey } from '../../lib/wire/keys.js'
 import { call, joinNode, registerBody, start, token } from './helpers.js'
 
 t.test('registration: good proof and token -> node id, mesh IP, credential', async (t) => {
@@ -13,6 +13,26 @@ t.test('registration: good proof and token -> node id, mesh IP, credential', asy
   t.equal(nm.status, 200)
   t.equal(nm.json.nodes.length, 1)
   t.match(nm.json.nodes[0], { id: r.json.nodeId, hostname: 'web-1', publicKey: keys.publicKey, meshIp: r.json.meshIp, health: 'online', observedEndpoint: '127.0.0.1:51820' })
+  t.equal(nm.json.nodes[0].signingKey, SigningKey.derive(keys.privateKey).publicKey, 'the netmap carries the key its SWIM claims are signed with')
+})
+
+t.test('registration: the proof binds the signing key, and a re-registration with the credential updates it', async (t) => {
+  const c = await start(t)
+  const keys = generateKeyPair()
+  const swapped = registerBody(c.publicKey, keys, { token: await token(c) })
+  swapped.signingKey = SigningKey.derive(generateKeyPair().privateKey).publicKey
+  const r = await call(c.url, 'POST', '/v1/register', swapped)
+  t.equal(r.status, 403, 'a signing key the proof does not cover')
+  t.equal(r.json.code, 'WEFT_ERR_PROOF_REJECTED')
+  // A record from before signed claims has no key; the node's own credential re-registration supplies it.
+  const first = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, keys, { token: await token(c) }))
+  t.equal(first.status, 200)
+  const other = SigningKey.derive(generateKeyPair().privateKey).publicKey
+  const again = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, keys, { signingKey: other }), first.json.credential)
+  t.equal(again.status, 200)
+  t.equal(again.json.meshIp, first.json.meshIp)
+  const nm = await call(c.url, 'GET', '/v1/netmap', undefined, first.json.credential)
+  t.equal(nm.json.nodes[0].signingKey, other)
 })
 
 t.test('registration: refusals are clear 4xx', async (t) => {

@@ -8,6 +8,9 @@ import { generateKeyPair } from '../../lib/wire/keys.js'
 import { announceKey, encodeAnnounce } from '../../lib/daemon/announce-codec.js'
 import { sharedSecret } from '../../lib/wire/keys.js'
 
+/** A signature stand-in: the announcer carries it, the daemon's SWIM core checks it. */
+const SIG = Buffer.alloc(64, 1)
+
 /**
  * Two announcers `a` (incarnation 3) and `b` (incarnation 5) on loopback ports, started, not yet open, and
  * stopped at the end of the test; `onA` / `onB` set what each tells its daemon.
@@ -18,8 +21,8 @@ async function pair (t: Test, onA: Partial<AnnouncerOptions>, onB: Partial<Annou
   const [pa, pb] = [await freePort(), await freePort()]
   const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: pa }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: pb } }
   const common = { lookup: (id: string) => dir[id] ?? null, onAlive: () => {}, onDeadNotice: () => {}, clock, log: silentLogger() }
-  const A = new Announcer({ ...common, selfId: 'a', privateKey: ka.privateKey, port: pa, incarnation: () => 3, ...onA })
-  const B = new Announcer({ ...common, selfId: 'b', privateKey: kb.privateKey, port: pb, incarnation: () => 5, ...onB })
+  const A = new Announcer({ ...common, selfId: 'a', privateKey: ka.privateKey, port: pa, alive: () => ({ incarnation: 3, sig: SIG }), ...onA })
+  const B = new Announcer({ ...common, selfId: 'b', privateKey: kb.privateKey, port: pb, alive: () => ({ incarnation: 5, sig: SIG }), ...onB })
   await A.start(); await B.start()
   t.teardown(() => { A.stop(); B.stop() })
   return { A, B, clock }
@@ -55,21 +58,21 @@ t.test('replays, strangers, forgeries and garbage are counted and dropped', asyn
   const ka = generateKeyPair(); const kb = generateKeyPair(); const kc = generateKeyPair()
   const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: 9 }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: 9 } }
   const alive: string[] = []
-  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: 0, lookup: id => dir[id] ?? null, incarnation: () => 0, onAlive: id => alive.push(id), onDeadNotice: () => {}, clock, log: silentLogger() })
+  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: 0, lookup: id => dir[id] ?? null, alive: () => ({ incarnation: 0, sig: SIG }), onAlive: id => alive.push(id), onDeadNotice: () => {}, clock, log: silentLogger() })
   B.open()
   const key = announceKey(sharedSecret(ka.privateKey, kb.publicKey))
-  const good = encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() }, key)
+  const good = encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now(), sig: SIG }, key)
   B.receive(good, '127.0.0.1', 9)
   B.receive(good, '127.0.0.1', 9)
   t.same(alive, ['a'], 'a replay of an accepted message is refused')
   t.equal(B.counters.droppedStale, 1)
-  B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() - 120_000 }, key), '127.0.0.1', 9)
+  B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() - 120_000, sig: SIG }, key), '127.0.0.1', 9)
   t.equal(B.counters.droppedStale, 2, 'outside the skew window')
-  B.receive(encodeAnnounce({ type: 'ack', from: 'c', to: 'b', incarnation: 1, timestampMs: clock.now() + 1 }, announceKey(sharedSecret(kc.privateKey, kb.publicKey))), '127.0.0.1', 9)
+  B.receive(encodeAnnounce({ type: 'ack', from: 'c', to: 'b', incarnation: 1, timestampMs: clock.now() + 1, sig: SIG }, announceKey(sharedSecret(kc.privateKey, kb.publicKey))), '127.0.0.1', 9)
   t.equal(B.counters.droppedUnknownSender, 1, 'not in the netmap')
-  B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() + 2 }, announceKey(sharedSecret(kc.privateKey, kb.publicKey))), '127.0.0.1', 9)
+  B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() + 2, sig: SIG }, announceKey(sharedSecret(kc.privateKey, kb.publicKey))), '127.0.0.1', 9)
   t.equal(B.counters.droppedBadMac, 1, 'claims to be a but keyed by c')
-  B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'x', incarnation: 1, timestampMs: clock.now() + 3 }, key), '127.0.0.1', 9)
+  B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'x', incarnation: 1, timestampMs: clock.now() + 3, sig: SIG }, key), '127.0.0.1', 9)
   B.receive(Buffer.from('hello'), '127.0.0.1', 9)
   t.equal(B.counters.droppedLayout, 2, 'addressed to someone else, or not an announcement')
   t.same(alive, ['a'])

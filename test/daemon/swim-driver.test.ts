@@ -9,6 +9,7 @@ import { localConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import { Swim } from '../../lib/swim/swim.js'
 import type { SwimEvent } from '../../lib/swim/types.js'
+import { claimsFor } from '../swim/cluster.js'
 
 t.test('three real cores over loopback UDP see each other, and detect one that stops', async (t) => {
   const ports = [await freePort(), await freePort(), await freePort()]
@@ -16,7 +17,7 @@ t.test('three real cores over loopback UDP see each other, and detect one that s
   const members = ids.map((id, k) => ({ id, addr: `127.0.0.1:${ports[k]}` }))
   const events: SwimEvent[][] = [[], [], []]
   const nodes = ids.map((id, k) => {
-    const core = new Swim({ config: localConfig(), self: members[k]!, incarnation: 1, random: new SeededRandom(k + 1) })
+    const core = new Swim({ config: localConfig(), self: members[k]!, claims: claimsFor((members[k]!).id), incarnation: 1, random: new SeededRandom(k + 1) })
     const driver = new SwimDriver({ core, host: '127.0.0.1', port: ports[k]!, clock: systemClock, log: silentLogger(), onEvent: ev => events[k]!.push(ev) })
     return { id, core, driver }
   })
@@ -35,7 +36,7 @@ t.test('three real cores over loopback UDP see each other, and detect one that s
 
 t.test('a packet that is not SWIM is counted and dropped, the driver keeps running', async (t) => {
   const port = await freePort()
-  const core = new Swim({ config: localConfig(), self: { id: 'a', addr: `127.0.0.1:${port}` }, incarnation: 1, random: new SeededRandom(9) })
+  const core = new Swim({ config: localConfig(), self: { id: 'a', addr: `127.0.0.1:${port}` }, claims: claimsFor('a'), incarnation: 1, random: new SeededRandom(9) })
   const driver = new SwimDriver({ core, host: '127.0.0.1', port, clock: systemClock, log: silentLogger(), onEvent: () => {} })
   await driver.start()
   t.teardown(() => driver.stop())

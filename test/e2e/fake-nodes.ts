@@ -5,7 +5,7 @@
  *   node fake-nodes.js CONTROLLER_URL ADMIN_KEY_FILE COUNT PAUSE_MS
  */
 import { readFileSync } from 'node:fs'
-import { generateKeyPair } from '../../lib/wire/keys.js'
+import { generateKeyPair, SigningKey } from '../../lib/wire/keys.js'
 import { newNonce, signRegistration } from '../../lib/wire/proof.js'
 import type { ControllerInfo, CreateTokenResponse, RegisterResponse } from '../../lib/wire/api.js'
 
@@ -30,7 +30,7 @@ const nodes: Array<{ id: string, credential: string, i: number }> = []
 for (let i = 0; i < count; i++) {
   const keys = generateKeyPair()
   const endpoints = [`198.18.200.${(i % 250) + 1}:51820`]
-  const fields = { publicKey: keys.publicKey, hostname: `fake-${i}`, endpoints, timestamp: Date.now(), nonce: newNonce() }
+  const fields = { publicKey: keys.publicKey, signingKey: SigningKey.derive(keys.privateKey).publicKey, hostname: `fake-${i}`, endpoints, timestamp: Date.now(), nonce: newNonce() }
   const proof = signRegistration(keys.privateKey, info.publicKey, fields)
   const r = await call<RegisterResponse>('POST', '/v1/register', { ...fields, listenPort: 51820, swimPort: 7946, proof, token }, admin)
   nodes.push({ id: r.nodeId, credential: r.credential!, i })

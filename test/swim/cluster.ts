@@ -1,8 +1,26 @@
-import { decodePacket, type Packet } from '../../lib/swim/codec.js'
+import { decodePacket, type Packet, type Update } from '../../lib/swim/codec.js'
 import { localConfig, type SwimConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import { Swim } from '../../lib/swim/swim.js'
 import type { SwimEvent } from '../../lib/swim/types.js'
+import type { ClaimAuth } from '../../lib/swim/claims.js'
+import { SimKeyring } from '../../sim/virtual/keyring.js'
+
+const keyring = new SimKeyring('test')
+
+/** The claim signer of member `id` in every test: all tests share one keyring, so any core verifies any member. */
+export function claimsFor (id: string): ClaimAuth { return keyring.auth(id) }
+
+/** Member `id`'s signature of its alive claim at `incarnation`. */
+export function aliveSig (id: string, incarnation: number): Uint8Array {
+  return keyring.auth(id).sign({ state: 'alive', id, incarnation })
+}
+
+/** An alive or left claim with its member's signature, as the member itself sends it. */
+export function signed (u: Update): Update {
+  if (u.state !== 'alive' && u.state !== 'left') throw new Error('only alive and left claims are signed')
+  return { ...u, sig: keyring.auth(u.id).sign({ state: u.state, id: u.id, incarnation: u.incarnation }) }
+}
 
 /** One packet that went over the test network, decoded for assertions. */
 export interface Sent { t: number, from: number, to: number, packet: Packet, bytes: Uint8Array }
@@ -44,7 +62,7 @@ export class Cluster {
 
   /** Builds (or rebuilds, for a restart) node i with `incarnation`. */
   make (i: number, incarnation: number): Swim {
-    const s = new Swim({ config: this.config, self: { id: this.ids[i]!, addr: this.addrs[i]! }, incarnation, random: this.random.fork() })
+    const s = new Swim({ config: this.config, self: { id: this.ids[i]!, addr: this.addrs[i]! }, incarnation, claims: claimsFor(this.ids[i]!), random: this.random.fork() })
     s.setMembers(this.t, this.roster())
     this.cores[i] = s
     this.drain(i)

@@ -5,6 +5,7 @@ import { encodeHead, encodePacket, encodeUpdate, type Message } from '../../lib/
 import { meshConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import { Swim } from '../../lib/swim/swim.js'
+import { claimsFor } from './cluster.js'
 
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
@@ -17,7 +18,7 @@ t.test('a million random and mutated packets: nothing escapes, memory stays flat
   const r = new SeededRandom(2024)
   const ids = Array.from({ length: 8 }, (_, i) => `node-${i}`)
   const addr = (i: number): string => `100.64.0.${i + 1}:7946`
-  const core = new Swim({ config: meshConfig(), self: { id: ids[0]!, addr: addr(0) }, incarnation: 5, random: new SeededRandom(1) })
+  const core = new Swim({ config: meshConfig(), self: { id: ids[0]!, addr: addr(0) }, claims: claimsFor(ids[0]!), incarnation: 5, random: new SeededRandom(1) })
   core.setMembers(0, ids.map((id, i) => ({ id, addr: addr(i) })))
 
   const msgs: Message[] = [{ type: 'ping', seq: 1, target: ids[0]! }, { type: 'ack', seq: 1 }, { type: 'ping-req', seq: 9, target: ids[2]! },

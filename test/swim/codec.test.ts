@@ -15,7 +15,9 @@ t.test('every message type round-trips with updates', async t => {
     { type: 'gossip' }
   ]
   const updates: Update[] = [
-    { state: 'alive', id: 'x', incarnation: 3, from: 'x' },
+    { state: 'alive', id: 'x', incarnation: 3, from: 'x', sig: new Uint8Array(64).fill(9) },
+    { state: 'alive', id: 'v', incarnation: 0, from: 'v' },
+    { state: 'left', id: 'u', incarnation: 2 ** 48, from: 'u', sig: new Uint8Array(64).fill(1) },
     { state: 'suspect', id: 'y', incarnation: 0, from: 'a' },
     { state: 'dead', id: 'z', incarnation: 2 ** 40, from: 'b' },
     { state: 'left', id: 'w', incarnation: 1, from: 'w' }
@@ -50,8 +52,8 @@ t.test('bad packets are classified, never thrown', async t => {
     ['truncated', good.subarray(0, good.length - 2), 'truncated'],
     ['trailing bytes', new Uint8Array([...good, 0]), 'malformed'],
     ['not an array', packr.pack({ v: 1 }), 'malformed'],
-    ['version 2', packr.pack([2, 'a', 1, [1, 'b'], []]), 'unknown-version'],
-    ['version 2 with any layout', packr.pack([2, 'whatever']), 'unknown-version'],
+    ['version 1', packr.pack([1, 'a', 1, [1, 'b'], []]), 'unknown-version'],
+    ['version 3 with any layout', packr.pack([3, 'whatever']), 'unknown-version'],
     ['unknown type', packr.pack([WIRE_VERSION, 'a', 99, [], []]), 'malformed'],
     ['bad body', packr.pack([WIRE_VERSION, 'a', 1, [1], []]), 'malformed'],
     ['negative seq', packr.pack([WIRE_VERSION, 'a', 2, [-1], []]), 'malformed'],
@@ -61,6 +63,11 @@ t.test('bad packets are classified, never thrown', async t => {
     ['bad state', packr.pack([WIRE_VERSION, 'a', 6, [], [[9, 'x', 1]]]), 'malformed'],
     ['negative incarnation', packr.pack([WIRE_VERSION, 'a', 6, [], [[1, 'x', -1]]]), 'malformed'],
     ['bigint incarnation', packr.pack([WIRE_VERSION, 'a', 6, [], [[1, 'x', 2n ** 60n]]]), 'malformed'],
+    ['incarnation above 2^48', packr.pack([WIRE_VERSION, 'a', 6, [], [[2, 'x', 2 ** 48 + 1, 'b']]]), 'malformed'],
+    ['incarnation 2^53', packr.pack([WIRE_VERSION, 'a', 6, [], [[3, 'x', 2 ** 53, 'b']]]), 'malformed'],
+    ['short signature', packr.pack([WIRE_VERSION, 'a', 6, [], [[1, 'x', 1, new Uint8Array(63)]]]), 'malformed'],
+    ['signature as a string', packr.pack([WIRE_VERSION, 'a', 6, [], [[4, 'x', 1, 'b']]]), 'malformed'],
+    ['suspect with a signature', packr.pack([WIRE_VERSION, 'a', 6, [], [[2, 'x', 1, new Uint8Array(64)]]]), 'malformed'],
     ['too many updates', packr.pack([WIRE_VERSION, 'a', 6, [], Array.from({ length: MAX_UPDATES_PER_PACKET + 1 }, () => 0)]), 'malformed'],
     ['record extension', new Uint8Array([0xd4, 0x72, 0x01]), 'truncated'],
     ['unknown extension', new Uint8Array([0xd4, 0x10, 0x01]), 'malformed']

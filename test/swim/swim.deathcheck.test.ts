@@ -4,12 +4,13 @@ import { localConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import { Swim } from '../../lib/swim/swim.js'
 import type { SwimEvent } from '../../lib/swim/types.js'
+import { claimsFor } from './cluster.js'
 
 // Three members: `a` checks a death that `d` declared about `y`. `d` is only an id here: its claim is crafted.
 const roster = [{ id: 'a', addr: 'A:1' }, { id: 'd', addr: 'D:1' }, { id: 'y', addr: 'Y:1' }]
 
 function core (i: number): Swim {
-  const s = new Swim({ config: localConfig(), self: roster[i]!, incarnation: 0, random: new SeededRandom(i + 1) })
+  const s = new Swim({ config: localConfig(), self: roster[i]!, claims: claimsFor((roster[i]!).id), incarnation: 0, random: new SeededRandom(i + 1) })
   s.setMembers(0, roster)
   return s
 }
@@ -105,7 +106,7 @@ t.test('a suspicion on one node\'s word is checked; one that others confirmed is
   t.equal(A.stats().deathChecks, 1)
 
   // With a fourth member c holding it: d suspects y, and a's suspicion of y confirms it.
-  const C = new Swim({ config: localConfig(), self: { id: 'c', addr: 'C:1' }, incarnation: 0, random: new SeededRandom(9) })
+  const C = new Swim({ config: localConfig(), self: { id: 'c', addr: 'C:1' }, claims: claimsFor('c'), incarnation: 0, random: new SeededRandom(9) })
   C.setMembers(0, [...roster, { id: 'c', addr: 'C:1' }])
   sent(C)
   C.handlePacket(10, 'D:1', suspectY('d'))

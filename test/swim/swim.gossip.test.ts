@@ -3,6 +3,7 @@ import { decodePacket, encodeHead, encodePacket, encodeUpdate } from '../../lib/
 import { meshConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import { Swim } from '../../lib/swim/swim.js'
+import { claimsFor, signed } from './cluster.js'
 
 const roster = [{ id: 'a', addr: 'A:1' }, { id: 'b', addr: 'B:1' }, { id: 'c', addr: 'C:1' }, { id: 'd', addr: 'D:1' }]
 
@@ -22,7 +23,7 @@ function gossipTimes (s: Swim, from: number, to: number, wakeups = { n: 0 }): nu
 t.test('gossip rounds run only while updates are queued, at most one per interval', async t => {
   // Probes rare and spared (nobody answers here), so that only gossip could wake the core up.
   const cfg = { ...meshConfig(), probeIntervalMs: 60_000, joinGraceMs: 600_000, syncIntervalMs: 600_000, deadProbeIntervalMs: 600_000 }
-  const s = new Swim({ config: cfg, self: roster[0]!, incarnation: 0, random: new SeededRandom(3) })
+  const s = new Swim({ config: cfg, self: roster[0]!, claims: claimsFor((roster[0]!).id), incarnation: 0, random: new SeededRandom(3) })
   s.setMembers(0, roster)
   // Our own alive is queued at start: rounds of gossipNodes packets until its transmit limit is spent.
   const first = gossipTimes(s, 0, 10_000)
@@ -38,7 +39,7 @@ t.test('gossip rounds run only while updates are queued, at most one per interva
   t.ok(quiet.n <= 2, `${quiet.n} wake-ups in 40 s of quiet`)
 
   // News (a leave by c, heard from c) goes out at once, not at the next tick of a fixed clock.
-  s.handlePacket(50_000, 'C:1', encodePacket(encodeHead('c', { type: 'gossip' }), [encodeUpdate({ state: 'left', id: 'c', incarnation: 0, from: 'c' })]))
+  s.handlePacket(50_000, 'C:1', encodePacket(encodeHead('c', { type: 'gossip' }), [encodeUpdate(signed({ state: 'left', id: 'c', incarnation: 0, from: 'c' }))]))
   t.equal(s.pollTimeout(), 50_000, 'a round is due at once')
   const news = [...new Set(gossipTimes(s, 50_000, 60_000))]
   t.equal(news[0], 50_000)

@@ -4,7 +4,7 @@ import { encodeHead, encodePacket, encodeUpdate } from '../../lib/swim/codec.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import { Swim } from '../../lib/swim/swim.js'
 import type { SwimEvent } from '../../lib/swim/types.js'
-import { Cluster } from './cluster.js'
+import { Cluster, claimsFor, aliveSig, signed } from './cluster.js'
 
 const graced = (ms: number): SwimConfig => ({ ...localConfig(), joinGraceMs: ms })
 
@@ -49,7 +49,7 @@ t.test('a member heard from but never answering (a half-keyed tunnel) stays in g
 })
 
 t.test('a member that appears later is not accused before it is heard from, then gets its own grace', async t => {
-  const s = new Swim({ config: graced(2000), self: { id: 'a', addr: '100.64.0.1:7946' }, incarnation: 0, random: new SeededRandom(5) })
+  const s = new Swim({ config: graced(2000), self: { id: 'a', addr: '100.64.0.1:7946' }, claims: claimsFor('a'), incarnation: 0, random: new SeededRandom(5) })
   const events: SwimEvent[] = []
   s.setMembers(0, [{ id: 'b', addr: '100.64.0.2:7946' }])
   runAlone(s, 0, 10_000, events)
@@ -61,7 +61,7 @@ t.test('a member that appears later is not accused before it is heard from, then
   t.ok(s.stats().graceSpared > 0, 'its probes failed and were spared')
   // At 50 s its start announcement arrives (an alive at a newer incarnation, here over the underlay); its
   // tunnel to us still does not work: accused once the grace that starts now has run out.
-  t.equal(s.noteAlive(50_000, 'c', 7), true)
+  t.equal(s.noteAlive(50_000, 'c', 7, aliveSig('c', 7)), true)
   runAlone(s, 50_000, 60_000, events)
   const onC = events.filter(e => e.type === 'suspect' && e.id === 'c')
   t.equal(onC.length, 1)
@@ -69,19 +69,19 @@ t.test('a member that appears later is not accused before it is heard from, then
 })
 
 t.test('gossip that a later member runs starts its grace too', async t => {
-  const s = new Swim({ config: graced(2000), self: { id: 'a', addr: '100.64.0.1:7946' }, incarnation: 0, random: new SeededRandom(5) })
+  const s = new Swim({ config: graced(2000), self: { id: 'a', addr: '100.64.0.1:7946' }, claims: claimsFor('a'), incarnation: 0, random: new SeededRandom(5) })
   const events: SwimEvent[] = []
   s.setMembers(0, [{ id: 'b', addr: '100.64.0.2:7946' }])
   s.setMembers(100, [{ id: 'b', addr: '100.64.0.2:7946' }, { id: 'c', addr: '100.64.0.3:7946' }])
   // b tells us c is alive at incarnation 3 (c's own start announcement, relayed).
-  s.handlePacket(5000, '100.64.0.2:7946', encodePacket(encodeHead('b', { type: 'gossip' }), [encodeUpdate({ state: 'alive', id: 'c', incarnation: 3, from: 'c' })]))
+  s.handlePacket(5000, '100.64.0.2:7946', encodePacket(encodeHead('b', { type: 'gossip' }), [encodeUpdate(signed({ state: 'alive', id: 'c', incarnation: 3, from: 'c' }))]))
   runAlone(s, 5000, 15_000, events)
   const onC = events.filter(e => e.type === 'suspect' && e.id === 'c')
   t.ok(onC.length >= 1 && onC[0]!.at >= 7000, `c accused at ${onC[0]?.at}, after the grace that started at 5000`)
 })
 
 t.test('joinGraceMs 0 turns the grace off', async t => {
-  const s = new Swim({ config: graced(0), self: { id: 'a', addr: '100.64.0.1:7946' }, incarnation: 0, random: new SeededRandom(5) })
+  const s = new Swim({ config: graced(0), self: { id: 'a', addr: '100.64.0.1:7946' }, claims: claimsFor('a'), incarnation: 0, random: new SeededRandom(5) })
   const events: SwimEvent[] = []
   s.setMembers(0, [{ id: 'b', addr: '100.64.0.2:7946' }])
   runAlone(s, 0, 1000, events)
@@ -89,13 +89,13 @@ t.test('joinGraceMs 0 turns the grace off', async t => {
 })
 
 t.test('a member back from dead gets a fresh grace: its tunnel is being re-added', async t => {
-  const s = new Swim({ config: graced(2000), self: { id: 'a', addr: '100.64.0.1:7946' }, incarnation: 0, random: new SeededRandom(5) })
+  const s = new Swim({ config: graced(2000), self: { id: 'a', addr: '100.64.0.1:7946' }, claims: claimsFor('a'), incarnation: 0, random: new SeededRandom(5) })
   const events: SwimEvent[] = []
   s.setMembers(0, [{ id: 'b', addr: '100.64.0.2:7946' }])
   runAlone(s, 0, 60_000, events)
   t.equal(s.member('b')?.state, 'dead', 'b never answered: dead')
   // Its restart announcement over the underlay arrives before its new tunnel works (the daemon's case).
-  t.equal(s.noteAlive(60_000, 'b', 1), true)
+  t.equal(s.noteAlive(60_000, 'b', 1, aliveSig('b', 1)), true)
   const before = events.length
   runAlone(s, 60_000, 61_900, events)
   t.equal(events.slice(before).filter(e => e.type === 'suspect').length, 0, 'no accusation inside the fresh grace')

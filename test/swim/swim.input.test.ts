@@ -4,17 +4,18 @@ import { localConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import { Swim } from '../../lib/swim/swim.js'
 import { hasCode } from '../../lib/errors.js'
+import { claimsFor } from './cluster.js'
 
 const craft = (from: string, msg: Message, updates: Update[] = []): Uint8Array => encodePacket(encodeHead(from, msg), updates.map(encodeUpdate))
 
 function core (): Swim {
-  const s = new Swim({ config: localConfig(), self: { id: 'a', addr: '100.64.0.1:7946' }, incarnation: 0, random: new SeededRandom(3) })
+  const s = new Swim({ config: localConfig(), self: { id: 'a', addr: '100.64.0.1:7946' }, claims: claimsFor('a'), incarnation: 0, random: new SeededRandom(3) })
   s.setMembers(0, [{ id: 'a', addr: '100.64.0.1:7946' }, { id: 'b', addr: '100.64.0.2:7946' }, { id: 'c', addr: '100.64.0.3:7946' }])
   return s
 }
 
 t.test('nothing runs before setMembers; afterwards a timer is always armed', async t => {
-  const s = new Swim({ config: localConfig(), self: { id: 'a', addr: 'x:1' }, incarnation: 0, random: new SeededRandom(1) })
+  const s = new Swim({ config: localConfig(), self: { id: 'a', addr: 'x:1' }, claims: claimsFor('a'), incarnation: 0, random: new SeededRandom(1) })
   t.equal(s.pollTimeout(), undefined)
   s.setMembers(100, [{ id: 'b', addr: 'y:1' }])
   t.ok(s.pollTimeout()! >= 100)
@@ -63,7 +64,7 @@ t.test('gossip never admits a stranger; setMembers adds, moves and forgets', asy
 
 t.test('every packet stays within maxPacketBytes however much there is to say', async t => {
   const ids = Array.from({ length: 300 }, (_, i) => `member-with-a-long-id-${String(i).padStart(4, '0')}`)
-  const s = new Swim({ config: localConfig(), self: { id: ids[0]!, addr: 'a:1' }, incarnation: 0, random: new SeededRandom(5) })
+  const s = new Swim({ config: localConfig(), self: { id: ids[0]!, addr: 'a:1' }, claims: claimsFor(ids[0]!), incarnation: 0, random: new SeededRandom(5) })
   s.setMembers(0, ids.map((id, i) => ({ id, addr: `h${i}:1` })))
   // 299 suspicions to disseminate at once.
   for (let i = 1; i < ids.length; i++) {

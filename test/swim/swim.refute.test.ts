@@ -3,7 +3,7 @@ import { decodePacket, encodeHead, encodePacket, encodeUpdate, type Message, typ
 import { localConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import { Swim } from '../../lib/swim/swim.js'
-import { Cluster } from './cluster.js'
+import { Cluster, claimsFor, signed } from './cluster.js'
 
 const craft = (from: string, msg: Message, updates: Update[]): Uint8Array => encodePacket(encodeHead(from, msg), updates.map(encodeUpdate))
 
@@ -27,7 +27,8 @@ t.test('refutation beats a death too, and a newer alive claim about ourselves is
   c.runUntil(1000)
   c.inject(0, c.addrs[1]!, craft(c.ids[1]!, { type: 'gossip' }, [{ state: 'dead', id: c.ids[0]!, incarnation: 0, from: c.ids[1]! }]))
   t.equal(c.core(0).incarnation, 1)
-  c.inject(0, c.addrs[1]!, craft(c.ids[1]!, { type: 'gossip' }, [{ state: 'alive', id: c.ids[0]!, incarnation: 7, from: c.ids[0]! }]))
+  // An alive claim at 7 with our own signature: an earlier run of ours announced it, and we lost count.
+  c.inject(0, c.addrs[1]!, craft(c.ids[1]!, { type: 'gossip' }, [signed({ state: 'alive', id: c.ids[0]!, incarnation: 7, from: c.ids[0]! })]))
   t.equal(c.core(0).incarnation, 8, 'someone held us at 7: we restart above it')
   c.inject(0, c.addrs[1]!, craft(c.ids[1]!, { type: 'gossip' }, [{ state: 'suspect', id: c.ids[0]!, incarnation: 3, from: c.ids[1]! }]))
   t.equal(c.core(0).incarnation, 8, 'an old suspicion does not raise it again')
@@ -37,7 +38,7 @@ t.test('refutation beats a death too, and a newer alive claim about ourselves is
 
 t.test('a death older than our incarnation is answered with it: a prober that missed our refutation revives us', async t => {
   // node-0 refuted once (incarnation 1) and its refutation has been gossiped out; node-1 never heard it.
-  const Y = new Swim({ config: localConfig(), self: { id: 'y', addr: 'Y:1' }, incarnation: 1, random: new SeededRandom(1) })
+  const Y = new Swim({ config: localConfig(), self: { id: 'y', addr: 'Y:1' }, claims: claimsFor('y'), incarnation: 1, random: new SeededRandom(1) })
   Y.setMembers(0, [{ id: 'y', addr: 'Y:1' }, { id: 'p', addr: 'P:1' }])
   for (let now = 0; now < 10_000 && Y.pendingBroadcasts > 0; now += 10) { Y.handleTimeout(now); while (Y.pollTransmit() !== undefined); }
   t.equal(Y.pendingBroadcasts, 0, 'nothing left to gossip')

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { encodeHead, encodePacket, encodeUpdate, type Message, type Update } from '../../lib/swim/codec.js'
-import { restartIncarnation } from '../../lib/swim/types.js'
-import { Cluster } from './cluster.js'
+import { restartIncarnation } from '../../lib/swim/incarnation.js'
+import { Cluster, aliveSig } from './cluster.js'
 
 const craft = (from: string, msg: Message, updates: Update[]): Uint8Array => encodePacket(encodeHead(from, msg), updates.map(encodeUpdate))
 
@@ -55,7 +55,7 @@ t.test('noteAlive: an authenticated announcement revives a member whose tunnel i
   c.cut = () => true
   c.runUntilTrue(() => c.view(0, 1) === 'dead', 30_000)
   // Node 1 never heard: everything was cut.
-  t.equal(c.core(0).noteAlive(c.t, c.ids[1]!, 0), true, 'same incarnation: revived locally')
+  t.equal(c.core(0).noteAlive(c.t, c.ids[1]!, 0, aliveSig(c.ids[1]!, 0)), true, 'same incarnation: revived locally')
   c.drain(0)
   t.equal(c.view(0, 1), 'alive')
   t.match(c.eventsAbout('alive', 1, 0).at(-1), { reason: /announced/ })
@@ -64,10 +64,10 @@ t.test('noteAlive: an authenticated announcement revives a member whose tunnel i
   c.cut = () => false
   c.runUntilTrue(() => c.core(0).member(c.ids[1]!)!.incarnation === 1, 5000)
   t.equal(c.core(1).incarnation, 1, 'it refuted above the death, which now wins everywhere')
-  t.equal(c.core(0).noteAlive(c.t, c.ids[1]!, 0), false, 'an older announcement changes nothing')
-  t.equal(c.core(0).noteAlive(c.t, c.ids[1]!, 5), true, 'a newer one is adopted')
+  t.equal(c.core(0).noteAlive(c.t, c.ids[1]!, 0, aliveSig(c.ids[1]!, 0)), false, 'an older announcement changes nothing')
+  t.equal(c.core(0).noteAlive(c.t, c.ids[1]!, 5, aliveSig(c.ids[1]!, 5)), true, 'a newer one is adopted')
   t.equal(c.core(0).member(c.ids[1]!)!.incarnation, 5)
-  t.equal(c.core(0).noteAlive(c.t, 'stranger', 9), false, 'not a member: ignored')
+  t.equal(c.core(0).noteAlive(c.t, 'stranger', 9, aliveSig('stranger', 9)), false, 'not a member: ignored')
 })
 
 t.test('noteClaimedDead: an underlay notice of our death is refuted like the same claim in a packet', async t => {

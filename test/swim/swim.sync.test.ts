@@ -4,11 +4,12 @@ import { localConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import { Swim } from '../../lib/swim/swim.js'
 import type { Transmit } from '../../lib/swim/types.js'
+import { claimsFor } from './cluster.js'
 
 t.test('anti-entropy: a death that gossip never delivered arrives by sync', async t => {
   const roster = [{ id: 'a', addr: 'A:1' }, { id: 'b', addr: 'B:1' }, { id: 'x', addr: 'X:1' }]
-  const A = new Swim({ config: localConfig(), self: roster[0]!, incarnation: 0, random: new SeededRandom(1) })
-  const B = new Swim({ config: localConfig(), self: roster[1]!, incarnation: 0, random: new SeededRandom(2) })
+  const A = new Swim({ config: localConfig(), self: roster[0]!, claims: claimsFor((roster[0]!).id), incarnation: 0, random: new SeededRandom(1) })
+  const B = new Swim({ config: localConfig(), self: roster[1]!, claims: claimsFor((roster[1]!).id), incarnation: 0, random: new SeededRandom(2) })
   A.setMembers(0, roster)
   B.setMembers(0, roster)
   // A holds x dead; x itself is never run, and B never runs its own timers, so B cannot find out by itself.

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { generateKeyPair, hexToKey, isWireGuardKey, keyToHex, publicKeyFor, sharedSecret, StaticKey } from '../../lib/wire/keys.js'
+import { generateKeyPair, hexToKey, isWireGuardKey, keyToHex, publicKeyFor, sharedSecret, SigningKey, signingPublicKey, StaticKey, verifySignature } from '../../lib/wire/keys.js'
 
 t.test('generated keys are canonical WireGuard keys that wg agrees with', async (t) => {
   const kp = generateKeyPair()
@@ -45,4 +45,19 @@ t.test('a StaticKey computes the same secrets as the string form', async (t) => 
   t.same(StaticKey.from(a.privateKey).sharedSecret(b.publicKey), sharedSecret(a.privateKey, b.publicKey))
   t.same(sharedSecret(StaticKey.from(a.privateKey), b.publicKey), sharedSecret(b.privateKey, a.publicKey))
   t.throws(() => StaticKey.from('nope'), { code: 'WEFT_ERR_INVALID_INPUT' })
+})
+
+t.test('the signing key is derived from the WireGuard key: the same every time, distinct per node', async (t) => {
+  const kp = generateKeyPair()
+  const a = SigningKey.derive(kp.privateKey)
+  t.equal(SigningKey.derive(kp.privateKey).publicKey, a.publicKey, 'deterministic')
+  t.ok(isWireGuardKey(a.publicKey), '44 base64 characters of 32 bytes')
+  t.not(SigningKey.derive(generateKeyPair().privateKey).publicKey, a.publicKey)
+  t.not(a.publicKey, kp.publicKey, 'not the WireGuard public key')
+  const msg = Buffer.from('weft')
+  const sig = a.sign(msg)
+  t.ok(verifySignature(signingPublicKey(a.publicKey), msg, sig))
+  t.notOk(verifySignature(signingPublicKey(a.publicKey), Buffer.from('weff'), sig))
+  t.notOk(verifySignature(signingPublicKey(a.publicKey), msg, sig.subarray(1)), 'a short signature is false, not a throw')
+  t.throws(() => signingPublicKey('nope'), { code: 'WEFT_ERR_INVALID_INPUT' })
 })

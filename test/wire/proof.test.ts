@@ -1,16 +1,16 @@
 import t from 'tap'
-import { generateKeyPair } from '../../lib/wire/keys.js'
+import { generateKeyPair, SigningKey } from '../../lib/wire/keys.js'
 import { canonicalMessage, newNonce, signRegistration, verifyRegistration, type ProofFields } from '../../lib/wire/proof.js'
 
 const controller = generateKeyPair()
 const node = generateKeyPair()
 const fields = (): ProofFields => ({
-  publicKey: node.publicKey, hostname: 'web-1', endpoints: ['198.18.0.2:51820', '[2001:db8::1]:51820'], timestamp: 1_700_000_000_000, nonce: 'AAAAAAAAAAAAAAAAAAAAAA=='
+  publicKey: node.publicKey, signingKey: SigningKey.derive(node.privateKey).publicKey, hostname: 'web-1', endpoints: ['198.18.0.2:51820', '[2001:db8::1]:51820'], timestamp: 1_700_000_000_000, nonce: 'AAAAAAAAAAAAAAAAAAAAAA=='
 })
 
 t.test('canonical message is pinned', async (t) => {
   t.equal(canonicalMessage(fields()), [
-    'weft-register-v1', node.publicKey, 'web-1', '198.18.0.2:51820,[2001:db8::1]:51820', '1700000000000', 'AAAAAAAAAAAAAAAAAAAAAA=='
+    'weft-register-v2', node.publicKey, SigningKey.derive(node.privateKey).publicKey, 'web-1', '198.18.0.2:51820,[2001:db8::1]:51820', '1700000000000', 'AAAAAAAAAAAAAAAAAAAAAA=='
   ].join('\n'))
 })
 
