@@ -239,10 +239,10 @@ export class Swim {
    */
   noteAlive (now: number, id: string, incarnation: number, sig: Uint8Array): boolean {
     this.start(now)
-    if (!this.table.has(id) || !isIncarnation(incarnation)) return false
+    const m = isIncarnation(incarnation) ? this.table.touch(id) : undefined
+    if (m === undefined) return false
     const u: Update = { state: 'alive', id, incarnation, from: id, sig }
     if (!this.verified(u)) return false
-    const m = this.table.touch(id)!
     this.heardFrom(id, now)
     if (incarnation > m.incarnation) {
       this.merge(now, u, 'announced over the underlay')
