@@ -1,36 +1,9 @@
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '../../lib/wire/keys.js'
+import { spawnController } from './child.js'
 import { call, registerBody, tempDir, token } from './helpers.js'
-
-const WEFT = join(process.cwd(), 'dist/cmd/weft.js')
-
-/** Starts `weft controller` as a child and resolves with its URL once it logs `controller.listening`. */
-async function spawnController (t: Tap.Test, dataDir: string): Promise<{ child: ChildProcess, url: string }> {
-  const child = spawn(process.execPath, [WEFT, 'controller', '--data', dataDir, '--listen', '127.0.0.1:0', '--register-rate', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  let stderr = ''
-  child.stderr!.on('data', (b: Buffer) => { stderr += b.toString() })
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = ''
-    const timer = setTimeout(() => reject(new Error(`controller did not start within 15 s; stderr: ${stderr}`)), 15_000)
-    child.stdout!.on('data', (b: Buffer) => {
-      buf += b.toString()
-      for (const line of buf.split('\n')) {
-        if (!line.includes('"controller.listening"')) continue
-        clearTimeout(timer)
-        resolve(JSON.parse(line).url as string)
-      }
-    })
-    child.once('exit', code => { clearTimeout(timer); reject(new Error(`controller exited with ${code}; stderr: ${stderr}`)) })
-  })
-  child.stdout!.resume()
-  return { child, url }
-}
-
-declare namespace Tap { interface Test { teardown (fn: () => unknown): void } }
 
 t.test('SIGKILL mid-burst loses no acknowledged registration and duplicates no IP', async (t) => {
   const dataDir = join(await tempDir(t), 'data')
@@ -60,7 +33,7 @@ t.test('SIGKILL mid-burst loses no acknowledged registration and duplicates no I
   first.child.kill('SIGKILL')
   killed = true
   await Promise.all(workers)
-  await new Promise(resolve => first.child.exitCode !== null || first.child.signalCode !== null ? resolve(null) : first.child.once('exit', resolve))
+  await first.exited
   t.ok(acked.size >= 300, `${acked.size} registrations acknowledged before the kill (${attempted} attempted)`)
 
   const second = await spawnController(t, dataDir)
@@ -80,6 +53,5 @@ t.test('SIGKILL mid-burst loses no acknowledged registration and duplicates no I
   t.equal(new Set(ips).size, ips.length, `no IP held twice among ${ips.length} nodes`)
   t.ok(ips.length <= attempted, 'no phantom nodes')
   second.child.kill('SIGTERM')
-  await new Promise(resolve => second.child.once('exit', resolve))
-  t.equal(second.child.exitCode, 0, 'SIGTERM stops the controller cleanly')
+  t.equal(await second.exited, 0, 'SIGTERM stops the controller cleanly')
 })

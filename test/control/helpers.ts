@@ -1,8 +1,9 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import type { Clock } from '../../lib/clock.js'
-import { silentLogger, type Logger } from '../../lib/log.js'
+import { createLogger, silentLogger, type Logger } from '../../lib/log.js'
 import { startController, type RunningController } from '../../lib/control/index.js'
 import type { ControllerConfigInput } from '../../lib/control/config.js'
 import type { RegisterRequest } from '../../lib/wire/api.js'
@@ -142,4 +143,11 @@ export async function until (cond: () => boolean | Promise<boolean>, timeoutMs =
     if (Date.now() >= deadline) return false
     await new Promise(resolve => setTimeout(resolve, 10))
   }
+}
+
+/** A real pino logger at info level whose lines are kept, parsed, in `events`. */
+export function captureLog (): { log: Logger, events: Array<Record<string, any>> } {
+  const events: Array<Record<string, any>> = []
+  const sink = new Writable({ write (chunk, _enc, cb) { for (const l of String(chunk).split('\n')) if (l !== '') events.push(JSON.parse(l)); cb() } })
+  return { log: createLogger({ level: 'info', destination: sink }), events }
 }
