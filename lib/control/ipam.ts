@@ -7,6 +7,11 @@ import { formatIPv4, parseCidr, parseIPv4, type Cidr } from '../wire/addr.js'
  *
  * Rules: never the network or broadcast address; one address per public key for the life of the node;
  * a released address sits in quarantine (only its previous key may take it back) for `quarantineMs`.
+ * The cursor continues above the high-water mark (the highest offset ever handed out, persisted), so an
+ * address is not handed out again before the whole range has been used once. After an accepted data loss
+ * the addresses up to the lost high-water mark that no known node holds are orphaned: they may belong to
+ * nodes the controller forgot, so the cursor skips them (for `quarantineMs` after the loss) and only a
+ * registration that asks for one by preference (its saved mesh IP) gets it.
  */
 
 /**
@@ -38,6 +43,9 @@ export class Ipam {
   private readonly quarantine = new Map<number, Quarantined>()
   private readonly quarantinedByKey = new Map<string, number>()
   private cursor = 1
+  private highWater_ = 0
+  private orphanUpTo = 0
+  private orphanUntil = 0
 
   constructor (readonly cidrText: string, private readonly quarantineMs: number) {
     this.cidr = parseMeshCidr(cidrText)
@@ -49,6 +57,17 @@ export class Ipam {
   /** Addresses currently held by a key. */
   get allocated (): number { return this.owner.size }
 
+  /** Highest offset ever handed out (1 = the CIDR's first host address); persisted with every synced batch. */
+  get highWater (): number { return this.highWater_ }
+
+  /** Orphaned addresses: up to `upTo`, held by no known node, until `until` (ms). */
+  get orphans (): { upTo: number, until: number, count: number } {
+    let known = 0
+    for (const offset of this.owner.keys()) if (offset <= this.orphanUpTo) known++
+    for (const offset of this.quarantine.keys()) if (offset <= this.orphanUpTo) known++
+    return { upTo: this.orphanUpTo, until: this.orphanUntil, count: Math.max(0, this.orphanUpTo - known) }
+  }
+
   /** The address held by `publicKey`, if any. */
   lookup (publicKey: string): string | undefined {
     const n = this.byKey.get(publicKey)
@@ -57,9 +76,11 @@ export class Ipam {
 
   /**
    * Returns `publicKey`'s address, reserving one if it has none: its own quarantined address if still
-   * there, else the next free one. Throws AddressPoolExhaustedError when every address is held or quarantined.
+   * there; else `preferred` (the node's saved mesh IP) when it is an orphaned address nobody holds; else the
+   * next free address from the cursor, skipping held, quarantined and orphaned ones. Throws
+   * AddressPoolExhaustedError when every address is held, quarantined or orphaned.
    */
-  allocate (publicKey: string, now: number): string {
+  allocate (publicKey: string, now: number, preferred?: string): string {
     const held = this.byKey.get(publicKey)
     if (held !== undefined) return formatIPv4(this.cidr.base + held)
     const own = this.quarantinedByKey.get(publicKey)
@@ -67,6 +88,8 @@ export class Ipam {
       this.unquarantine(own)
       return this.take(publicKey, own)
     }
+    const wanted = preferred === undefined ? null : this.orphanFor(preferred, now)
+    if (wanted !== null) return this.take(publicKey, wanted)
     const usable = this.capacity
     for (let i = 0; i < usable; i++) {
       const offset = this.cursor
@@ -77,9 +100,37 @@ export class Ipam {
         if (q.until > now) continue
         this.unquarantine(offset)
       }
+      if (offset <= this.orphanUpTo && now < this.orphanUntil) continue
       return this.take(publicKey, offset)
     }
     throw new AddressPoolExhaustedError(this.cidrText)
+  }
+
+  /**
+   * Start-up: the persisted high-water mark (the larger of what the database and the store guard say).
+   * Call after restoring nodes; the cursor continues above it.
+   */
+  restoreHighWater (offset: number): void {
+    this.highWater_ = Math.min(this.capacity, Math.max(this.highWater_, offset))
+    this.cursor = this.highWater_ >= this.capacity ? 1 : this.highWater_ + 1
+  }
+
+  /** Start-up or accepted data loss: addresses up to `upTo` held by no known node are orphaned until `until`. */
+  restoreOrphans (upTo: number, until: number): void {
+    this.orphanUpTo = Math.min(this.capacity, Math.max(this.orphanUpTo, upTo))
+    this.orphanUntil = Math.max(this.orphanUntil, until)
+    this.restoreHighWater(this.orphanUpTo)
+  }
+
+  /** The offset of `ip` when it is an orphaned address that nobody holds, else null. */
+  private orphanFor (ip: string, now: number): number | null {
+    const n = parseIPv4(ip)
+    const offset = n === null ? NaN : n - this.cidr.base
+    if (!(offset >= 1 && offset <= this.orphanUpTo) || this.owner.has(offset)) return null
+    const q = this.quarantine.get(offset)
+    if (q !== undefined && q.until > now) return null
+    if (q !== undefined) this.unquarantine(offset)
+    return offset
   }
 
   /** Marks an address as held by `publicKey` (start-up restore, or after a successful re-read). */
@@ -92,6 +143,7 @@ export class Ipam {
   /** Records that `ip` was released by `publicKey` at `releasedAt` (start-up restore of removed nodes). */
   restoreQuarantine (publicKey: string, ip: string, releasedAt: number): void {
     const offset = this.offsetOf(ip)
+    this.highWater_ = Math.max(this.highWater_, offset)
     if (this.owner.has(offset) || releasedAt + this.quarantineMs <= 0) return
     this.putQuarantine(offset, publicKey, releasedAt + this.quarantineMs)
   }
@@ -133,10 +185,12 @@ export class Ipam {
     if (prev !== undefined && prev !== publicKey) throw new Error(`IPAM invariant: ${formatIPv4(this.cidr.base + offset)} already held`)
     this.byKey.set(publicKey, offset)
     this.owner.set(offset, publicKey)
+    if (offset > this.highWater_) this.highWater_ = offset
     return formatIPv4(this.cidr.base + offset)
   }
 
-  private offsetOf (ip: string): number {
+  /** The offset of a stored address; ConfigError when it lies outside the CIDR. */
+  offsetOf (ip: string): number {
     const offset = (parseIPv4(ip) ?? NaN) - this.cidr.base
     if (!(offset >= 1 && offset <= this.capacity)) throw new ConfigError(`stored mesh IP ${ip} is outside ${this.cidrText}; start with the --cidr the data directory was created with`)
     return offset

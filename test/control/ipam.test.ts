@@ -73,3 +73,37 @@ t.test('CIDR parsing rejects nonsense with a ConfigError', async (t) => {
   }
   t.equal(formatIPv4(parseIPv4('100.127.255.254')!), '100.127.255.254')
 })
+
+t.test('the cursor continues above the restored high-water mark, so an address is not re-issued after a restart', async (t) => {
+  const ipam = new Ipam('100.64.0.0/24', DAY)
+  ipam.restore('a', '100.64.0.1')
+  ipam.restoreHighWater(9)
+  t.equal(ipam.allocate('b', 0), '100.64.0.10')
+  t.equal(ipam.highWater, 10, 'taking an address raises the mark')
+  ipam.unreserve('b')
+  t.equal(ipam.highWater, 10, 'and it never goes down')
+})
+
+t.test('orphaned addresses are skipped by the cursor until their reservation ends', async (t) => {
+  const ipam = new Ipam('100.64.0.0/29', DAY) // .1 to .6
+  ipam.restore('a', '100.64.0.1')
+  ipam.restoreOrphans(4, 1000)
+  t.same(ipam.orphans, { upTo: 4, until: 1000, count: 3 })
+  t.equal(ipam.allocate('b', 0), '100.64.0.5')
+  t.equal(ipam.allocate('c', 0), '100.64.0.6')
+  t.throws(() => ipam.allocate('d', 999), AddressPoolExhaustedError, 'orphaned addresses are not handed to new keys')
+  t.equal(ipam.allocate('d', 1000), '100.64.0.2', 'after the reservation they are free')
+})
+
+t.test('a preferred address is given when it is orphaned and free, and ignored otherwise', async (t) => {
+  const ipam = new Ipam('100.64.0.0/24', DAY)
+  ipam.restore('a', '100.64.0.1')
+  ipam.restoreQuarantine('r', '100.64.0.2', 0)
+  ipam.restoreOrphans(5, DAY)
+  t.equal(ipam.allocate('x', 10, '100.64.0.3'), '100.64.0.3', 'a returning node gets its saved address back')
+  t.equal(ipam.allocate('y', 10, '100.64.0.3'), '100.64.0.6', 'held by another: allocation starts above the high-water mark')
+  t.equal(ipam.allocate('z', 10, '100.64.0.2'), '100.64.0.7', 'quarantined for a removed node: not given')
+  t.equal(ipam.allocate('w', 10, '100.64.0.40'), '100.64.0.8', 'above the orphaned range: an ordinary allocation')
+  t.equal(ipam.allocate('v', 10, 'not-an-ip'), '100.64.0.9', 'garbage is ignored')
+  t.equal(ipam.allocate('x', 10, '100.64.0.4'), '100.64.0.3', 'a key that holds an address keeps it')
+})
