@@ -27,10 +27,17 @@ Flags:
   --netmap-health-interval DUR  ... before a version with health changes only (default 5s)
   --register-rate N           registrations per client IP per minute, 0 = unlimited (default ${DEFAULTS.registerRatePerMin})
   --auth-failures N           failed authentications per IP per minute before 429 (default ${DEFAULTS.authFailuresPerMin})
+  --store-retry DUR           after a failed write, how often to reopen and verify the database (default 2s)
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)
 `
 
-/** `weft controller`: parses flags, starts the controller, stops it on SIGINT/SIGTERM. */
+/** Exit status when the store can only be made consistent by a restart (EX_TEMPFAIL: the supervisor restarts). */
+const EXIT_RESTART = 75
+
+/**
+ * `weft controller`: parses flags, starts the controller, stops it on SIGINT/SIGTERM. Exits 75 when the
+ * store asks for a restart.
+ */
 export const command: Command = {
   summary: 'run the controller',
   async run (argv) {
@@ -51,6 +58,7 @@ export const command: Command = {
       'netmap-health-interval': { type: 'string' },
       'register-rate': { type: 'string' },
       'auth-failures': { type: 'string' },
+      'store-retry': { type: 'string' },
       'log-level': { type: 'string' }
     }, USAGE)
     if (p === null) return 0
@@ -63,6 +71,8 @@ export const command: Command = {
       return s === undefined ? undefined : parseDuration(s, `--${name}`)
     }
     const log = createLogger({ level, name: 'weft-controller' })
+    let stop: (code: number) => void = () => {}
+    const stopped = new Promise<number>(resolve => { stop = resolve })
     const ctl = await Controller.start({
       dataDir: v.data,
       listen: v.listen,
@@ -80,14 +90,13 @@ export const command: Command = {
       netmapHealthIntervalMs: dur('netmap-health-interval'),
       registerRatePerMin: v['register-rate'] === undefined ? undefined : parseIntFlag(v['register-rate'], '--register-rate', 0, 1_000_000),
       authFailuresPerMin: v['auth-failures'] === undefined ? undefined : parseIntFlag(v['auth-failures'], '--auth-failures', 1, 1_000_000),
+      storeRetryMs: dur('store-retry'),
       logLevel: level
-    }, { clock: systemClock, log })
-    await new Promise<void>(resolve => {
-      const stop = (): void => { resolve() }
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
-    })
+    }, { clock: systemClock, log, onRestartRequired: () => stop(EXIT_RESTART) })
+    process.once('SIGINT', () => stop(0))
+    process.once('SIGTERM', () => stop(0))
+    const code = await stopped
     await ctl.close()
-    return 0
+    return code
   }
 }

@@ -69,6 +69,14 @@ export class DataDirError extends WeftError {
   constructor (message: string, options?: { cause?: unknown }) { super('WEFT_ERR_DATA_DIR', message, 500, options) }
 }
 
+/**
+ * The controller's database failed a write (disk full, I/O error) and refuses every write until it has been
+ * reopened and shown to hold everything acknowledged. Reads keep working; the client retries later.
+ */
+export class StoreUnavailableError extends WeftError {
+  constructor (message: string, options?: { cause?: unknown }) { super('WEFT_ERR_STORE_UNAVAILABLE', message, 503, options) }
+}
+
 /** Too many requests from one client in the window; retry later. */
 export class RateLimitedError extends WeftError {
   constructor (message = 'too many requests; retry later') { super('WEFT_ERR_RATE_LIMITED', message, 429) }

@@ -59,6 +59,13 @@ export interface ControllerConfig {
   authFailuresPerMin: number
   /** Log level. Default: info. */
   logLevel: string
+  /**
+   * How long a store that failed a write waits between attempts to reopen and verify its database, ms.
+   * Default: 2000. Writes are refused meanwhile; an attempt costs one LevelDB open and a read of every
+   * record (milliseconds at 10 000 nodes), and on a still-full disk it fails at once, so a freed disk is
+   * back in use within about two seconds.
+   */
+  storeRetryMs: number
 }
 
 /** The fields a caller may omit. */
@@ -82,7 +89,8 @@ export const DEFAULTS: Omit<ControllerConfig, 'dataDir'> = {
   bodyLimitBytes: 65536,
   registerRatePerMin: 600,
   authFailuresPerMin: 30,
-  logLevel: 'info'
+  logLevel: 'info',
+  storeRetryMs: 2000
 }
 
 /** Splits `host:port` (IPv6 in brackets). Throws ConfigError on anything else. */
@@ -119,6 +127,7 @@ export function resolveConfig (input: ControllerConfigInput): ControllerConfig {
   positive(c, 'bodyLimitBytes', 1024)
   positive(c, 'registerRatePerMin', 0)
   positive(c, 'authFailuresPerMin', 1)
+  positive(c, 'storeRetryMs', 10)
   if (c.controlStaleMs <= c.heartbeatIntervalMs) {
     throw new ConfigError(`--control-stale (${c.controlStaleMs} ms) must exceed --heartbeat-interval (${c.heartbeatIntervalMs} ms), or every node flaps between beats`)
   }

@@ -12,21 +12,33 @@ import { buildApp } from './app.js'
 import { Channels } from './channels.js'
 import { parseListen, resolveConfig, type ControllerConfig, type ControllerConfigInput } from './config.js'
 import { ensureDataDir, loadAdminKeyHash, loadControllerKey } from './data-dir.js'
+import { DurableStore } from './durable-store.js'
 import { GroupCommit } from './group-commit.js'
 import { Ipam } from './ipam.js'
-import { LevelStore } from './level-store.js'
 import { Liveness } from './liveness.js'
 import { ControllerMetrics } from './metrics.js'
 import { NetmapLog, serialize } from './netmap-log.js'
 import { Registration } from './registration.js'
 import { Registry } from './registry.js'
-import type { ControlStore, StoreOp } from './store.js'
+import type { StoreOp } from './store.js'
+import { openStore, type OpenedStore } from './store-open.js'
 import { TokenBook } from './tokens.js'
 
 /** How often the timer table is swept; also the granularity of health deadlines. */
 const SWEEP_MS = 250
 /** How often expired nonces and tokens are deleted from the store. */
 const MAINTENANCE_MS = 60_000
+
+/** What the controller is started with besides its config. */
+export interface ControllerDeps {
+  clock: Clock
+  log: Logger
+  /**
+   * Called when the store can only be made to agree with memory by a restart (a write reported as failed
+   * reached the disk after all). The CLI exits with status 75 so that the supervisor restarts it.
+   */
+  onRestartRequired?: (why: string) => void
+}
 
 /**
  * The controller: owns the store, the in-memory state built from it, the HTTP server and the timers.
@@ -35,6 +47,7 @@ const MAINTENANCE_MS = 60_000
  */
 export class Controller {
   readonly metrics: ControllerMetrics
+  readonly store: DurableStore
   readonly commit: GroupCommit
   readonly ipam: Ipam
   readonly tokens: TokenBook
@@ -54,22 +67,34 @@ export class Controller {
     readonly clock: Clock,
     readonly log: Logger,
     private readonly rootLog: Logger,
-    readonly store: ControlStore,
+    opened: OpenedStore,
+    onRestartRequired: ((why: string) => void) | undefined,
     readonly publicKey: string,
     privateKey: string,
     readonly adminKeyHash: string
   ) {
-    this.commit = new GroupCommit(store)
-    this.netmap = new NetmapLog(this.epoch, config.cidr, config.deltaHistory, line => this.channels.broadcast(line), config.netmapIntervalMs,
-      undefined, config.netmapHealthIntervalMs)
     this.ipam = new Ipam(config.cidr, config.ipQuarantineMs)
-    this.tokens = new TokenBook(clock)
     this.metrics = new ControllerMetrics({
       healthCounts: () => this.registry.healthCounts(),
       netmapVersion: () => this.netmap.version,
       openChannels: () => this.channels.size,
-      syncedBatches: () => this.commit.batches
+      syncedBatches: () => this.commit.batches,
+      storeHealthy: () => this.store.phase === 'healthy'
     })
+    this.store = new DurableStore({
+      dataDir: config.dataDir,
+      cidr: config.cidr,
+      clock,
+      log: log.child({ component: 'store' }),
+      ipHighWater: () => this.ipam.highWater,
+      onError: stage => this.metrics.storeErrors.inc({ stage }),
+      onRefused: () => this.metrics.storeRefused.inc(),
+      ...(onRestartRequired !== undefined ? { onRestartRequired } : {})
+    }, opened.base)
+    this.commit = new GroupCommit(this.store)
+    this.netmap = new NetmapLog(this.epoch, config.cidr, config.deltaHistory, line => this.channels.broadcast(line), config.netmapIntervalMs,
+      undefined, config.netmapHealthIntervalMs)
+    this.tokens = new TokenBook(clock)
     this.channels = new Channels({
       log: log.child({ component: 'channels' }),
       maxBufferBytes: config.maxChannelBufferBytes,
@@ -95,45 +120,45 @@ export class Controller {
   }
 
   /** Opens the data dir, restores state, starts listening. Throws ConfigError or DataDirError on bad input. */
-  static async start (input: ControllerConfigInput, deps: { clock: Clock, log: Logger }): Promise<Controller> {
+  static async start (input: ControllerConfigInput, deps: ControllerDeps): Promise<Controller> {
     const config = resolveConfig(input)
     const log = deps.log.child({ component: 'controller' })
     await ensureDataDir(config.dataDir)
     const https = config.tlsCertFile !== undefined ? await readTls(config.tlsCertFile, config.tlsKeyFile!) : undefined
-    const store = await LevelStore.open(join(config.dataDir, 'db'))
-    let ctl: Controller
+    const opened = await openStore(config)
+    let ctl: Controller | undefined
     try {
-      const state = await store.load()
+      const { state } = opened
       const key = await loadControllerKey(config.dataDir, state.meta.get('controllerPublicKey'))
       const admin = await loadAdminKeyHash(config.dataDir, state.meta.get('adminKeyHash'))
-      const meta: StoreOp[] = []
+      const meta: StoreOp[] = [...opened.meta]
       if (key.created || state.meta.get('controllerPublicKey') === undefined) meta.push({ kind: 'meta', key: 'controllerPublicKey', value: key.keys.publicKey })
       if (state.meta.get('adminKeyHash') === undefined) meta.push({ kind: 'meta', key: 'adminKeyHash', value: admin.hash })
-      const storedCidr = state.meta.get('cidr')
-      if (storedCidr !== undefined && storedCidr !== config.cidr) {
-        throw new ConfigError(`this data directory was created with --cidr ${storedCidr}; start with that CIDR (changing it would move every node's IP)`)
-      }
-      if (storedCidr === undefined) meta.push({ kind: 'meta', key: 'cidr', value: config.cidr })
-      await store.write(meta, { sync: true })
-      if (admin.created) log.info({ event: 'controller.admin_key_created', path: join(config.dataDir, 'admin.key') }, 'admin key written (mode 0600)')
+      if (state.meta.get('cidr') === undefined) meta.push({ kind: 'meta', key: 'cidr', value: config.cidr })
 
-      ctl = new Controller(config, deps.clock, log, deps.log, store, key.keys.publicKey, key.keys.privateKey, admin.hash)
+      ctl = new Controller(config, deps.clock, log, deps.log, opened, deps.onRestartRequired, key.keys.publicKey, key.keys.privateKey, admin.hash)
       const now = deps.clock.now()
-      const cleanup: StoreOp[] = []
       const records: NodeRecord[] = []
       for (const n of state.nodes) if (n.state !== 'removed') records.push(ctl.registry.restore(n))
       for (const n of state.nodes) {
         if (n.state !== 'removed') continue
-        if ((n.removedAt ?? 0) + config.ipQuarantineMs <= now) cleanup.push({ kind: 'del-node', id: n.id })
-        else ctl.ipam.restoreQuarantine(n.publicKey, n.meshIp, n.removedAt ?? now)
+        if ((n.removedAt ?? 0) + config.ipQuarantineMs <= now) {
+          ctl.ipam.restoreHighWater(ctl.ipam.offsetOf(n.meshIp))
+          meta.push({ kind: 'del-node', id: n.id })
+        } else {
+          ctl.ipam.restoreQuarantine(n.publicKey, n.meshIp, n.removedAt ?? now)
+        }
       }
+      ctl.ipam.restoreHighWater(opened.ipHighWater)
       ctl.tokens.restore(state.tokens)
       ctl.registration.restoreNonces(state.nonces)
-      await store.write(cleanup, { sync: false })
+      await ctl.store.write(meta, { sync: true })
+      if (admin.created) log.info({ event: 'controller.admin_key_created', path: join(config.dataDir, 'admin.key') }, 'admin key written (mode 0600)')
       ctl.netmap.seed(records)
       await ctl.listen(https)
     } catch (err) {
-      await store.close().catch(() => {})
+      if (ctl !== undefined) await ctl.store.close().catch(() => {})
+      else await opened.base.raw.close().catch(() => {})
       throw err
     }
     return ctl
@@ -196,19 +221,21 @@ export class Controller {
     this.channels.startPings(this.config.streamPingIntervalMs, () => this.pingLine())
     const sweep = setInterval(() => this.sweep(), SWEEP_MS)
     const maintenance = setInterval(() => { void this.maintain() }, MAINTENANCE_MS)
+    const storeRetry = setInterval(() => { void this.store.recover() }, this.config.storeRetryMs)
     sweep.unref()
     maintenance.unref()
-    this.timers.push(sweep, maintenance)
+    storeRetry.unref()
+    this.timers.push(sweep, maintenance, storeRetry)
     this.log.info({ event: 'controller.listening', url: this.url, epoch: this.epoch, nodes: this.registry.size, cidr: this.config.cidr, publicKey: this.publicKey }, `controller listening on ${this.url}`)
   }
 
-  /** Deletes expired nonces and tokens from memory and store. */
+  /** Deletes expired nonces and tokens from memory and store; a store that refuses writes has logged why. */
   private async maintain (): Promise<void> {
     const ops: StoreOp[] = [
       ...this.registration.takeExpiredNonces().map(nonce => ({ kind: 'del-nonce' as const, nonce })),
       ...this.tokens.takeExpired().map(hash => ({ kind: 'del-token' as const, hash }))
     ]
-    await this.store.write(ops, { sync: false }).catch(err => this.log.error({ event: 'store.error', err }, 'maintenance write failed'))
+    await this.store.write(ops, { sync: false }).catch(() => {})
   }
 }
 

@@ -1,12 +1,13 @@
 import { mkdir, open, readFile, rename, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { DataDirError } from '../errors.js'
 import { generateKeyPair, isWireGuardKey, publicKeyFor, type KeyPair } from '../wire/keys.js'
 import { hashSecret, newSecret } from './auth.js'
 
 /**
- * The controller's data directory: `db/` (LevelDB), `controller.key` (X25519 private key, 0600) and
- * `admin.key` (the admin key, 0600, written once for the operator; the controller keeps only its hash).
+ * The controller's data directory: `db/` (LevelDB), `store-guard.json` (store-guard.ts), `controller.key`
+ * (X25519 private key, 0600) and `admin.key` (the admin key, 0600, written for the operator; the controller
+ * keeps only its hash).
  */
 
 /** Creates `dir` (0700) if missing; throws DataDirError when it is not a usable directory. */
@@ -20,7 +21,10 @@ export async function ensureDataDir (dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `path` with `mode` via temp file, fsync and rename, so a crash leaves old or new, never half. */
+/**
+ * Writes `data` to `path` with `mode` via temp file, fsync, rename and an fsync of the directory, so a crash
+ * leaves the old or the new content, never half, and a completed call survives power loss.
+ */
 export async function writeSecretFile (path: string, data: string, mode = 0o600): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`
   const fh = await open(tmp, 'w', mode)
@@ -31,6 +35,12 @@ export async function writeSecretFile (path: string, data: string, mode = 0o600)
     await fh.close()
   }
   await rename(tmp, path)
+  const dir = await open(dirname(path), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
 }
 
 async function readIfExists (path: string): Promise<string | null> {

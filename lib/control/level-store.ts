@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { Level } from 'level'
 import { DataDirError } from '../errors.js'
 import type { ControlStore, StoreOp, StoredNode, StoredState, StoredToken } from './store.js'
@@ -21,7 +22,13 @@ export class LevelStore implements ControlStore {
   }
 
   async load (): Promise<StoredState> {
+    return (await this.readAll()).state
+  }
+
+  /** Every record, parsed, plus a digest of each `node:` and `token:` record (see `trackedChanges`). */
+  async readAll (): Promise<{ state: StoredState, records: Map<string, string> }> {
     const state: StoredState = { nodes: [], tokens: [], nonces: [], meta: new Map() }
+    const records = new Map<string, string>()
     try {
       for await (const [key, value] of this.db.iterator()) {
         const sep = key.indexOf(':')
@@ -31,12 +38,13 @@ export class LevelStore implements ControlStore {
         else if (kind === 'node') state.nodes.push(parse<StoredNode>(key, value))
         else if (kind === 'token') state.tokens.push(parse<StoredToken>(key, value))
         else if (kind === 'nonce') state.nonces.push({ nonce: id, expiresAt: Number(value) })
+        if (kind === 'node' || kind === 'token') records.set(key, digest(value))
       }
     } catch (err) {
       if (err instanceof DataDirError) throw err
       throw new DataDirError(`cannot read the controller database: ${(err as Error).message}; restore the data directory from a backup`, { cause: err })
     }
-    return state
+    return { state, records }
   }
 
   async write (ops: StoreOp[], opts: { sync: boolean }): Promise<void> {
@@ -60,6 +68,25 @@ function toBatch (op: StoreOp): { type: 'put', key: string, value: string } | { 
     case 'meta': return { type: 'put', key: `meta:${op.key}`, value: op.value }
     default: { const never: never = op; throw new Error(`unknown store op ${String(never)}`) }
   }
+}
+
+/**
+ * What `ops` do to the records that are checked after a reopen (`node:` and `token:`): each key with the
+ * digest of its new value, or null when deleted. Nonces and meta are not tracked: nonces expire within
+ * minutes and meta is checked through `meta:seq`.
+ */
+export function trackedChanges (ops: StoreOp[]): Array<[string, string | null]> {
+  const out: Array<[string, string | null]> = []
+  for (const op of ops) {
+    if (op.kind !== 'node' && op.kind !== 'del-node' && op.kind !== 'token' && op.kind !== 'del-token') continue
+    const b = toBatch(op)
+    out.push([b.key, b.type === 'put' ? digest(b.value) : null])
+  }
+  return out
+}
+
+function digest (value: string): string {
+  return createHash('sha1').update(value).digest('base64')
 }
 
 function parse<T> (key: string, value: string): T {

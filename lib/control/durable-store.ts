@@ -1,0 +1,261 @@
+import { join } from 'node:path'
+import type { Clock } from '../clock.js'
+import { StoreUnavailableError } from '../errors.js'
+import type { Logger } from '../log.js'
+import { LevelStore, trackedChanges } from './level-store.js'
+import { recoveryWarnings } from './leveldb-log.js'
+import { judgeReopen } from './store-check.js'
+import { writeGuard } from './store-guard.js'
+import type { ControlStore, StoreOp, StoredState } from './store.js'
+
+/**
+ * `healthy`: writes go to the database. `failed`: a write failed; every write is refused until `recover`
+ * has reopened the database and found everything acknowledged in it. `recovering`: a reopen is under way.
+ * `restart-required`: the reopened database holds a batch that was reported as failed, so memory is behind
+ * it. `lost`: acknowledged records are missing after the reopen. `closed`: after `close`.
+ */
+export type StorePhase = 'healthy' | 'failed' | 'recovering' | 'restart-required' | 'lost' | 'closed'
+
+/** Where a write failed: the database batch, or the guard written after a durable batch. */
+export type FailStage = 'write' | 'guard'
+
+/** What the durable store needs. */
+export interface DurableStoreDeps {
+  /** The data directory: the database is `DIR/db`, the guard `DIR/store-guard.json`. */
+  dataDir: string
+  cidr: string
+  clock: Clock
+  log: Logger
+  /** Highest IPAM offset ever handed out; stamped into every synced batch and the guard. */
+  ipHighWater: () => number
+  /** Called once per failed write (first failure and any later one), with where it failed. */
+  onError?: (stage: FailStage) => void
+  /** Called once per refused write. */
+  onRefused?: () => void
+  /** Called when only a restart can make memory agree with the database again. */
+  onRestartRequired?: (why: string) => void
+}
+
+/** The open database and what start-up learnt from it. */
+export interface DurableStoreBase {
+  raw: LevelStore
+  storeId: string
+  /** `meta:seq` to continue from. */
+  seq: number
+  /** Digests of the `node:` and `token:` records as loaded (LevelStore.readAll). */
+  records: Map<string, string>
+}
+
+/**
+ * The controller's store: LevelDB plus the guard, and the rule that nothing is acknowledged after a failed
+ * write until the database is proven to hold everything acknowledged before it.
+ *
+ * Every synced batch carries `meta:seq` (one more than the last) and `meta:ipHighWater`; once LevelDB has
+ * synced it the guard is rewritten, and only then does the write resolve. Writes run one at a time.
+ *
+ * Why a failed write stops all writes: when LevelDB's log write fails part-way (ENOSPC), LevelDB reports the
+ * error but keeps the log open with its block offset past the bytes it never wrote. Every later record is
+ * then misaligned; those writes succeed, are synced and read back fine until the next open, whose log
+ * replay drops them all as checksum mismatches. Records written before the failure replay fine. So after a
+ * failure nothing more may reach that log: `recover` closes the database, opens it again (LevelDB replays
+ * the log up to the failure and starts a new one) and compares what it holds with what was acknowledged.
+ */
+export class DurableStore implements ControlStore {
+  private raw: LevelStore | null
+  private phase_: StorePhase = 'healthy'
+  private seq: number
+  private readonly records: Map<string, string>
+  private readonly inDoubt = new Set<string>()
+  private failedSeq: number | null = null
+  private failure: { at: number, cause: string } | null = null
+  private lastRecoverError = ''
+  private chain: Promise<unknown> = Promise.resolve()
+  private nodeCount = 0
+  /** Writes refused since the last failure. */
+  private refused = 0
+
+  /** The database's id (also in the guard). */
+  readonly storeId: string
+
+  constructor (private readonly d: DurableStoreDeps, base: DurableStoreBase) {
+    this.raw = base.raw
+    this.seq = base.seq
+    this.storeId = base.storeId
+    this.records = new Map(base.records)
+    for (const key of this.records.keys()) if (key.startsWith('node:')) this.nodeCount++
+  }
+
+  /** Current phase. */
+  get phase (): StorePhase { return this.phase_ }
+
+  /** Sequence number of the last acknowledged synced batch. */
+  get lastSeq (): number { return this.seq }
+
+  async load (): Promise<StoredState> {
+    if (this.raw === null) throw this.refusal()
+    return await this.raw.load()
+  }
+
+  /**
+   * Applies `ops` atomically. With `sync`, resolves once the batch is on stable storage and the guard says
+   * so. Throws StoreUnavailableError while the store is not healthy, and for the write that fails.
+   */
+  async write (ops: StoreOp[], opts: { sync: boolean }): Promise<void> {
+    if (ops.length === 0) return
+    const run = this.chain.then(async () => await this.writeNow(ops, opts.sync))
+    this.chain = run.catch(() => {})
+    await run
+  }
+
+  /**
+   * After a failure: closes the database, opens it again and judges what it holds. Resumes writing when it
+   * holds exactly what was acknowledged; otherwise stays refusing (`lost`) or asks for a restart. Returns
+   * the phase reached; does nothing unless the phase is `failed`.
+   */
+  async recover (): Promise<StorePhase> {
+    if (this.phase_ !== 'failed') return this.phase_
+    this.phase_ = 'recovering'
+    await this.chain
+    const dbDir = join(this.d.dataDir, 'db')
+    await this.raw?.close().catch(() => {})
+    this.raw = null
+    let reopened: LevelStore
+    try {
+      reopened = await LevelStore.open(dbDir)
+    } catch (err) {
+      return this.stillFailed(err)
+    }
+    let found: Awaited<ReturnType<LevelStore['readAll']>>
+    let drops: string[]
+    try {
+      drops = await recoveryWarnings(dbDir)
+      found = await reopened.readAll()
+    } catch (err) {
+      await reopened.close().catch(() => {})
+      return this.stillFailed(err)
+    }
+    const verdict = judgeReopen({
+      ackedSeq: this.seq, failedSeq: this.failedSeq, dbSeq: Number(found.state.meta.get('seq') ?? 0),
+      expected: this.records, found: found.records, inDoubt: this.inDoubt
+    })
+    this.raw = reopened
+    switch (verdict.kind) {
+      case 'resume':
+        try {
+          await this.writeGuard()
+        } catch (err) {
+          return this.stillFailed(err)
+        }
+        this.d.log.warn({ event: 'store.recovered', downMs: this.d.clock.now() - (this.failure?.at ?? 0), refused: this.refused, seq: this.seq, leveldb: drops },
+          'the database was reopened and holds every acknowledged write; writes are accepted again')
+        this.phase_ = 'healthy'
+        this.inDoubt.clear()
+        this.failedSeq = null
+        this.failure = null
+        this.refused = 0
+        this.lastRecoverError = ''
+        return this.phase_
+      case 'restart':
+        this.phase_ = 'restart-required'
+        this.d.log.error({ event: 'store.error', stage: 'verify', reason: verdict.why, leveldb: drops },
+          `the reopened database is ahead of this process (${verdict.why}); the controller must restart to load it`)
+        this.d.onRestartRequired?.(verdict.why)
+        return this.phase_
+      case 'lost':
+        this.phase_ = 'lost'
+        this.d.log.error({ event: 'store.error', stage: 'verify', reason: verdict.why, missing: verdict.missing, changed: verdict.changed, leveldb: drops },
+          `the reopened database lost acknowledged writes (${verdict.why}); writes stay refused. The store guard keeps a restart from serving this database: ` +
+          'restore db/ from a backup, or restart with --accept-data-loss')
+        return this.phase_
+      default: { const never: never = verdict; throw new Error(`unknown verdict ${String(never)}`) }
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.phase_ === 'closed') return
+    const wasHealthy = this.phase_ === 'healthy'
+    this.phase_ = 'closed'
+    await this.chain
+    if (wasHealthy) await this.raw?.close()
+    else await this.raw?.close().catch(() => {})
+    this.raw = null
+  }
+
+  private async writeNow (ops: StoreOp[], sync: boolean): Promise<void> {
+    if (this.phase_ !== 'healthy' || this.raw === null) throw this.refusal()
+    const seq = sync ? this.seq + 1 : null
+    const batch = seq === null
+      ? ops
+      : [...ops, { kind: 'meta' as const, key: 'seq', value: String(seq) }, { kind: 'meta' as const, key: 'ipHighWater', value: String(this.d.ipHighWater()) }]
+    const changes = trackedChanges(batch)
+    try {
+      await this.raw.write(batch, { sync })
+    } catch (err) {
+      for (const [key] of changes) this.inDoubt.add(key)
+      if (seq !== null) this.failedSeq = seq
+      this.fail('write', err)
+      throw new StoreUnavailableError(`the controller's database failed this write (${causeOf(err)}); writes are refused until it has been reopened and verified, retry later`, { cause: err })
+    }
+    for (const [key, digest] of changes) {
+      const had = this.records.has(key)
+      if (digest === null) this.records.delete(key)
+      else this.records.set(key, digest)
+      if (key.startsWith('node:')) this.nodeCount += (digest === null ? 0 : 1) - (had ? 1 : 0)
+    }
+    if (seq === null) return
+    this.seq = seq
+    try {
+      await this.writeGuard()
+    } catch (err) {
+      // The batch itself is synced in the database, so it is acknowledged; nothing more is until the
+      // database is reopened, verified and the guard written again.
+      this.fail('guard', err)
+    }
+  }
+
+  private async writeGuard (): Promise<void> {
+    await writeGuard(this.d.dataDir, {
+      format: 1, storeId: this.storeId, seq: this.seq, nodes: this.nodeCount, ipHighWater: this.d.ipHighWater(), cidr: this.d.cidr, writtenAt: this.d.clock.now()
+    })
+  }
+
+  private fail (stage: FailStage, err: unknown): void {
+    this.d.onError?.(stage)
+    if (this.phase_ !== 'healthy') return
+    this.phase_ = 'failed'
+    this.failure = { at: this.d.clock.now(), cause: causeOf(err) }
+    this.d.log.error({ event: 'store.error', stage, err },
+      `the controller's database failed a write (${this.failure.cause}); writes are refused until it has been reopened and verified (free space or fix the disk under ${this.d.dataDir})`)
+  }
+
+  private stillFailed (err: unknown): StorePhase {
+    this.phase_ = 'failed'
+    const cause = causeOf(err)
+    if (cause !== this.lastRecoverError) {
+      this.lastRecoverError = cause
+      this.d.log.warn({ event: 'store.recover_failed', err }, `reopening the database failed (${cause}); writes stay refused, trying again`)
+    }
+    return this.phase_
+  }
+
+  private refusal (): StoreUnavailableError {
+    this.refused++
+    this.d.onRefused?.()
+    const why = this.phase_ === 'lost'
+      ? 'it lost acknowledged writes and needs an operator (see the controller log)'
+      : this.phase_ === 'restart-required'
+        ? 'it must restart to load its database'
+        : this.phase_ === 'closed'
+          ? 'it is shutting down'
+          : `a write failed (${this.failure?.cause ?? 'unknown'}) and the database has not yet been reopened and verified`
+    return new StoreUnavailableError(`the controller's database refuses writes: ${why}; retry later`)
+  }
+}
+
+/** The short cause of a store error, without paths: "No space left on device", not the file it was writing. */
+function causeOf (err: unknown): string {
+  const e = err as { message?: string, cause?: { message?: string }, code?: string }
+  if (typeof e?.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return (e.message ?? e.code).split(',')[0]!.slice(0, 200)
+  const msg = e?.cause?.message ?? e?.message ?? String(err)
+  return (msg.split(': ').pop() ?? msg).slice(0, 200)
+}
