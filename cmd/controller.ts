@@ -28,6 +28,8 @@ Flags:
   --register-rate N           registrations per client IP per minute, 0 = unlimited (default ${DEFAULTS.registerRatePerMin})
   --auth-failures N           failed authentications per IP per minute before 429 (default ${DEFAULTS.authFailuresPerMin})
   --store-retry DUR           after a failed write, how often to reopen and verify the database (default 2s)
+  --accept-data-loss          start on a database that lost acknowledged writes (damaged, deleted, an older
+                              backup); logs what was lost and keeps the forgotten nodes' IPs reserved
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)
 `
 
@@ -59,6 +61,7 @@ export const command: Command = {
       'register-rate': { type: 'string' },
       'auth-failures': { type: 'string' },
       'store-retry': { type: 'string' },
+      'accept-data-loss': { type: 'boolean' },
       'log-level': { type: 'string' }
     }, USAGE)
     if (p === null) return 0
@@ -91,6 +94,7 @@ export const command: Command = {
       registerRatePerMin: v['register-rate'] === undefined ? undefined : parseIntFlag(v['register-rate'], '--register-rate', 0, 1_000_000),
       authFailuresPerMin: v['auth-failures'] === undefined ? undefined : parseIntFlag(v['auth-failures'], '--auth-failures', 1, 1_000_000),
       storeRetryMs: dur('store-retry'),
+      acceptDataLoss: v['accept-data-loss'],
       logLevel: level
     }, { clock: systemClock, log, onRestartRequired: () => stop(EXIT_RESTART) })
     process.once('SIGINT', () => stop(0))

@@ -77,6 +77,14 @@ export class StoreUnavailableError extends WeftError {
   constructor (message: string, options?: { cause?: unknown }) { super('WEFT_ERR_STORE_UNAVAILABLE', message, 503, options) }
 }
 
+/**
+ * The database holds less than the store guard says was acknowledged (a damaged or deleted database, or an
+ * older copy): the controller refuses to start on it. The message says how to restore or accept the loss.
+ */
+export class StoreBehindError extends WeftError {
+  constructor (message: string) { super('WEFT_ERR_STORE_BEHIND', message, 500) }
+}
+
 /** Too many requests from one client in the window; retry later. */
 export class RateLimitedError extends WeftError {
   constructor (message = 'too many requests; retry later') { super('WEFT_ERR_RATE_LIMITED', message, 429) }

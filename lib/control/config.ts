@@ -66,6 +66,13 @@ export interface ControllerConfig {
    * back in use within about two seconds.
    */
   storeRetryMs: number
+  /**
+   * Start on a database that is behind its store guard (damaged, deleted, or an older backup), serving what it
+   * holds. Default: false: such a start is refused, because serving it would forget nodes and hand their
+   * mesh IPs to others. When set, the loss is logged (`store.data_loss_accepted`), the guard is rewritten
+   * and every address up to the guard's high-water mark that no remaining node holds stays reserved.
+   */
+  acceptDataLoss: boolean
 }
 
 /** The fields a caller may omit. */
@@ -90,7 +97,8 @@ export const DEFAULTS: Omit<ControllerConfig, 'dataDir'> = {
   registerRatePerMin: 600,
   authFailuresPerMin: 30,
   logLevel: 'info',
-  storeRetryMs: 2000
+  storeRetryMs: 2000,
+  acceptDataLoss: false
 }
 
 /** Splits `host:port` (IPv6 in brackets). Throws ConfigError on anything else. */

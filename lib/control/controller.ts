@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { ControllerInfo, CreateTokenResponse } from '../wire/api.js'
 import type { NodeRecord } from '../wire/netmap.js'
+import { formatIPv4 } from '../wire/addr.js'
 import { StaticKey } from '../wire/keys.js'
 import { buildApp } from './app.js'
 import { Channels } from './channels.js'
@@ -119,13 +120,16 @@ export class Controller {
     })
   }
 
-  /** Opens the data dir, restores state, starts listening. Throws ConfigError or DataDirError on bad input. */
+  /**
+   * Opens the data dir, checks the database against its store guard, restores state, starts listening.
+   * Throws ConfigError, DataDirError or StoreBehindError on bad input.
+   */
   static async start (input: ControllerConfigInput, deps: ControllerDeps): Promise<Controller> {
     const config = resolveConfig(input)
     const log = deps.log.child({ component: 'controller' })
     await ensureDataDir(config.dataDir)
     const https = config.tlsCertFile !== undefined ? await readTls(config.tlsCertFile, config.tlsKeyFile!) : undefined
-    const opened = await openStore(config)
+    const opened = await openStore(config, { clock: deps.clock, log })
     let ctl: Controller | undefined
     try {
       const { state } = opened
@@ -149,11 +153,13 @@ export class Controller {
           ctl.ipam.restoreQuarantine(n.publicKey, n.meshIp, n.removedAt ?? now)
         }
       }
+      if (opened.orphans !== null) ctl.ipam.restoreOrphans(opened.orphans.upTo, opened.orphans.until)
       ctl.ipam.restoreHighWater(opened.ipHighWater)
       ctl.tokens.restore(state.tokens)
       ctl.registration.restoreNonces(state.nonces)
       await ctl.store.write(meta, { sync: true })
       if (admin.created) log.info({ event: 'controller.admin_key_created', path: join(config.dataDir, 'admin.key') }, 'admin key written (mode 0600)')
+      ctl.logAccepted(opened.accepted)
       ctl.netmap.seed(records)
       await ctl.listen(https)
     } catch (err) {
@@ -236,6 +242,24 @@ export class Controller {
       ...this.tokens.takeExpired().map(hash => ({ kind: 'del-token' as const, hash }))
     ]
     await this.store.write(ops, { sync: false }).catch(() => {})
+  }
+
+  /** Logs a data loss accepted at start, with the addresses kept for the nodes it forgot. */
+  private logAccepted (accepted: OpenedStore['accepted']): void {
+    if (accepted !== null) {
+      const o = this.ipam.orphans
+      this.log.warn({
+        event: 'store.data_loss_accepted',
+        reason: accepted.why,
+        writesLost: accepted.loss.writes,
+        nodesLost: accepted.loss.nodes,
+        nodesBefore: accepted.loss.nodesBefore,
+        nodesNow: accepted.loss.nodesNow,
+        ipReservedUpTo: o.upTo > 0 ? formatIPv4(this.ipam.cidr.base + o.upTo) : null,
+        ipReserved: o.count,
+        ipReservedUntil: o.until
+      }, `started with --accept-data-loss: ${accepted.why}. Forgotten nodes must join again with a token; ${o.count} addresses they may hold stay reserved`)
+    }
   }
 }
 
