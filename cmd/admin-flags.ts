@@ -14,5 +14,5 @@ export const ADMIN_USAGE = `  --controller URL    controller base URL (env WEFT_
 export async function adminClient (v: { controller?: string, 'admin-key'?: string }): Promise<AdminClient> {
   const controllerUrl = v.controller ?? process.env.WEFT_CONTROLLER ?? 'http://127.0.0.1:8080'
   const keyFile = v['admin-key'] ?? process.env.WEFT_ADMIN_KEY_FILE ?? 'admin.key'
-  return new AdminClient({ controllerUrl, adminKey: await readAdminKey(keyFile) })
+  return new AdminClient({ controllerUrl, adminKey: await readAdminKey(keyFile), adminKeyFile: keyFile })
 }

@@ -30,6 +30,7 @@ Flags:
   --store-retry DUR           after a failed write, how often to reopen and verify the database (default 2s)
   --accept-data-loss          start on a database that lost acknowledged writes (damaged, deleted, an older
                               backup); logs what was lost and keeps the forgotten nodes' IPs reserved
+  --rotate-admin-key          write a new DATA/admin.key; the old admin key stops working
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)
 `
 
@@ -62,6 +63,7 @@ export const command: Command = {
       'auth-failures': { type: 'string' },
       'store-retry': { type: 'string' },
       'accept-data-loss': { type: 'boolean' },
+      'rotate-admin-key': { type: 'boolean' },
       'log-level': { type: 'string' }
     }, USAGE)
     if (p === null) return 0
@@ -95,6 +97,7 @@ export const command: Command = {
       authFailuresPerMin: v['auth-failures'] === undefined ? undefined : parseIntFlag(v['auth-failures'], '--auth-failures', 1, 1_000_000),
       storeRetryMs: dur('store-retry'),
       acceptDataLoss: v['accept-data-loss'],
+      rotateAdminKey: v['rotate-admin-key'],
       logLevel: level
     }, { clock: systemClock, log, onRestartRequired: () => stop(EXIT_RESTART) })
     process.once('SIGINT', () => stop(0))

@@ -7,6 +7,8 @@ export interface AdminTarget {
   /** Base URL. Default: http://127.0.0.1:8080 (the controller's default listen address). */
   controllerUrl: string
   adminKey: string
+  /** The file the key was read from, named in the hint of a 401. */
+  adminKeyFile?: string
 }
 
 /** Reads an admin key file (as written by the controller to DATA/admin.key). */
@@ -15,7 +17,8 @@ export async function readAdminKey (path: string): Promise<string> {
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    throw new ConfigError(`cannot read the admin key file ${path}: ${(err as Error).message} (pass --admin-key DATA/admin.key or set WEFT_ADMIN_KEY_FILE)`, { cause: err })
+    throw new ConfigError(`cannot read the admin key file ${path}: ${(err as Error).message} (pass --admin-key DATA/admin.key or set WEFT_ADMIN_KEY_FILE; ` +
+      'if DATA/admin.key was deleted and no copy exists, restart the controller with --rotate-admin-key to write a new one)', { cause: err })
   }
   const key = text.trim()
   if (key === '') throw new ConfigError(`admin key file ${path} is empty`)
@@ -61,7 +64,9 @@ export class AdminClient {
     if (!res.ok) {
       let e: Partial<ErrorBody> = {}
       try { e = JSON.parse(text) as ErrorBody } catch {}
-      throw new ControllerError(`controller answered ${res.status}: ${e.message ?? text.slice(0, 200)}`, res.status, e.code)
+      const hint = res.status === 401 ? `. The controller did not accept the admin key from ${this.t.adminKeyFile ?? 'the key file'}; if that file was edited or replaced, ` +
+        'restore it from a backup, or restart the controller with --rotate-admin-key to write a new DATA/admin.key (the old key stops working).' : ''
+      throw new ControllerError(`controller answered ${res.status}: ${e.message ?? text.slice(0, 200)}${hint}`, res.status, e.code)
     }
     return (text === '' ? undefined : JSON.parse(text)) as T
   }

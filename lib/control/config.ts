@@ -73,6 +73,8 @@ export interface ControllerConfig {
    * and every address up to the guard's high-water mark that no remaining node holds stays reserved.
    */
   acceptDataLoss: boolean
+  /** Write a new `DIR/admin.key` at start; the old admin key stops working. Default: false. */
+  rotateAdminKey: boolean
 }
 
 /** The fields a caller may omit. */
@@ -98,7 +100,8 @@ export const DEFAULTS: Omit<ControllerConfig, 'dataDir'> = {
   authFailuresPerMin: 30,
   logLevel: 'info',
   storeRetryMs: 2000,
-  acceptDataLoss: false
+  acceptDataLoss: false,
+  rotateAdminKey: false
 }
 
 /** Splits `host:port` (IPv6 in brackets). Throws ConfigError on anything else. */

@@ -12,7 +12,7 @@ import { StaticKey } from '../wire/keys.js'
 import { buildApp } from './app.js'
 import { Channels } from './channels.js'
 import { parseListen, resolveConfig, type ControllerConfig, type ControllerConfigInput } from './config.js'
-import { ensureDataDir, loadAdminKeyHash, loadControllerKey } from './data-dir.js'
+import { ensureDataDir, loadAdminKey, loadControllerKey } from './data-dir.js'
 import { DurableStore } from './durable-store.js'
 import { GroupCommit } from './group-commit.js'
 import { Ipam } from './ipam.js'
@@ -134,10 +134,10 @@ export class Controller {
     try {
       const { state } = opened
       const key = await loadControllerKey(config.dataDir, state.meta.get('controllerPublicKey'))
-      const admin = await loadAdminKeyHash(config.dataDir, state.meta.get('adminKeyHash'))
+      const admin = await loadAdminKey(config.dataDir, state.meta.get('adminKeyHash'), config.rotateAdminKey)
       const meta: StoreOp[] = [...opened.meta]
       if (key.created || state.meta.get('controllerPublicKey') === undefined) meta.push({ kind: 'meta', key: 'controllerPublicKey', value: key.keys.publicKey })
-      if (state.meta.get('adminKeyHash') === undefined) meta.push({ kind: 'meta', key: 'adminKeyHash', value: admin.hash })
+      if (state.meta.get('adminKeyHash') !== admin.hash) meta.push({ kind: 'meta', key: 'adminKeyHash', value: admin.hash })
       if (state.meta.get('cidr') === undefined) meta.push({ kind: 'meta', key: 'cidr', value: config.cidr })
 
       ctl = new Controller(config, deps.clock, log, deps.log, opened, deps.onRestartRequired, key.keys.publicKey, key.keys.privateKey, admin.hash)
@@ -158,8 +158,7 @@ export class Controller {
       ctl.tokens.restore(state.tokens)
       ctl.registration.restoreNonces(state.nonces)
       await ctl.store.write(meta, { sync: true })
-      if (admin.created) log.info({ event: 'controller.admin_key_created', path: join(config.dataDir, 'admin.key') }, 'admin key written (mode 0600)')
-      ctl.logAccepted(opened.accepted)
+      ctl.logStart(admin.file, opened.accepted)
       ctl.netmap.seed(records)
       await ctl.listen(https)
     } catch (err) {
@@ -244,8 +243,15 @@ export class Controller {
     await this.store.write(ops, { sync: false }).catch(() => {})
   }
 
-  /** Logs a data loss accepted at start, with the addresses kept for the nodes it forgot. */
-  private logAccepted (accepted: OpenedStore['accepted']): void {
+  /** Start-up events an operator must see: the admin key file's state and an accepted data loss. */
+  private logStart (adminFile: 'created' | 'rotated' | 'present' | 'missing', accepted: OpenedStore['accepted']): void {
+    const path = join(this.config.dataDir, 'admin.key')
+    if (adminFile === 'created') this.log.info({ event: 'controller.admin_key_created', path }, 'admin key written (mode 0600)')
+    if (adminFile === 'rotated') this.log.warn({ event: 'controller.admin_key_rotated', path }, 'new admin key written (mode 0600); the old admin key no longer works')
+    if (adminFile === 'missing') {
+      this.log.warn({ event: 'controller.admin_key_missing', path },
+        `${path} is missing; the admin key it held still works if a copy was kept. To write a new one, restart with --rotate-admin-key (the old key stops working)`)
+    }
     if (accepted !== null) {
       const o = this.ipam.orphans
       this.log.warn({

@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rename, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { DataDirError } from '../errors.js'
 import { generateKeyPair, isWireGuardKey, publicKeyFor, type KeyPair } from '../wire/keys.js'
-import { hashSecret, newSecret } from './auth.js'
+import { hashSecret, newSecret, sameHash } from './auth.js'
 
 /**
  * The controller's data directory: `db/` (LevelDB), `store-guard.json` (store-guard.ts), `controller.key`
@@ -76,17 +76,29 @@ export async function loadControllerKey (dir: string, knownPublicKey: string | u
   return { keys, created: false }
 }
 
+/** The admin key's hash to keep, and what was found or done to `DIR/admin.key`. */
+export interface AdminKeyOutcome { hash: string, file: 'created' | 'rotated' | 'present' | 'missing' }
+
 /**
- * Returns the admin key's hash. First start: creates `admin.key` (0600, exclusive create) and returns
- * its hash; later starts return `knownHash`. A crash between writing the file and storing the hash is
- * healed by hashing the existing file.
+ * Returns the admin key's hash and checks `DIR/admin.key` against `knownHash` (from the database).
+ * First start: creates the file (0600), or hashes one left by a start that crashed before storing the hash.
+ * `rotate`: writes a new key; the old one stops working once the returned hash is stored. A file holding
+ * another key (edited, replaced, garbled) throws DataDirError saying how to restore or rotate; a missing file
+ * is reported as `missing` (a copy of the key kept elsewhere still works).
  */
-export async function loadAdminKeyHash (dir: string, knownHash: string | undefined): Promise<{ hash: string, created: boolean }> {
-  if (knownHash !== undefined) return { hash: knownHash, created: false }
+export async function loadAdminKey (dir: string, knownHash: string | undefined, rotate: boolean): Promise<AdminKeyOutcome> {
   const path = join(dir, 'admin.key')
-  const existing = await readIfExists(path)
-  if (existing !== null && existing.trim() !== '') return { hash: hashSecret(existing.trim()), created: false }
-  const key = newSecret('wa_')
-  await writeSecretFile(path, key + '\n')
-  return { hash: hashSecret(key), created: true }
+  const existing = (await readIfExists(path))?.trim() ?? null
+  if (rotate || knownHash === undefined) {
+    if (!rotate && existing !== null && existing !== '') return { hash: hashSecret(existing), file: 'present' }
+    const key = newSecret('wa_')
+    await writeSecretFile(path, key + '\n')
+    return { hash: hashSecret(key), file: rotate && knownHash !== undefined ? 'rotated' : 'created' }
+  }
+  if (existing === null) return { hash: knownHash, file: 'missing' }
+  if (!sameHash(hashSecret(existing), knownHash)) {
+    throw new DataDirError(`${path} does not hold this controller's admin key (its hash differs from the one in the database), so admin commands using it would get 401. ` +
+      'Restore the file from a backup, delete it (a copy of the key kept elsewhere keeps working), or start the controller once with --rotate-admin-key to write a new admin key (the old one stops working)')
+  }
+  return { hash: knownHash, file: 'present' }
 }

@@ -2,10 +2,11 @@ import t from 'tap'
 import { readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
+import { AdminClient, readAdminKey } from '../../lib/control/admin-client.js'
 import { startController } from '../../lib/control/index.js'
 import { ConfigError, DataDirError } from '../../lib/errors.js'
 import { silentLogger } from '../../lib/log.js'
-import { call, joinNode, start, tempDir, token } from './helpers.js'
+import { call, captureLog, joinNode, start, tempDir, token } from './helpers.js'
 
 const opts = (dataDir: string): { dataDir: string, listen: string, log: ReturnType<typeof silentLogger> } => ({ dataDir, listen: '127.0.0.1:0', log: silentLogger() })
 
@@ -84,4 +85,57 @@ t.test('a data path that is a file is a DataDirError', async (t) => {
   const file = join(await tempDir(t), 'file')
   await writeFile(file, 'x')
   await t.rejects(startController(opts(file)), { code: 'WEFT_ERR_DATA_DIR' })
+})
+
+t.test('a garbled admin.key is refused at start with what to do', async (t) => {
+  const dataDir = join(await tempDir(t), 'data')
+  const c = await start(t, { dataDir })
+  await c.close()
+  await writeFile(join(dataDir, 'admin.key'), 'wa_not-the-key\n')
+  await t.rejects(startController(opts(dataDir)), { code: 'WEFT_ERR_DATA_DIR', message: /admin\.key does not hold .*admin key.*--rotate-admin-key/s })
+})
+
+t.test('a deleted admin.key: the controller starts, warns how to make a new one, and the old key keeps working', async (t) => {
+  const dataDir = join(await tempDir(t), 'data')
+  const c = await start(t, { dataDir })
+  await c.close()
+  await unlink(join(dataDir, 'admin.key'))
+  const { log, events } = captureLog()
+  const c2 = await startController({ ...opts(dataDir), log })
+  t.teardown(async () => await c2.close())
+  const warning = events.find(e => e.event === 'controller.admin_key_missing')
+  t.ok(warning !== undefined && warning.level === 40, 'controller.admin_key_missing at warn level')
+  t.match(warning?.msg, /--rotate-admin-key/)
+  t.equal((await call(c2.url, 'GET', '/v1/nodes', undefined, c.adminKey)).status, 200, 'the key the operator kept still works')
+})
+
+t.test('--rotate-admin-key writes a new admin.key; the old key stops working', async (t) => {
+  const dataDir = join(await tempDir(t), 'data')
+  const c = await start(t, { dataDir })
+  await c.close()
+  await writeFile(join(dataDir, 'admin.key'), 'garbage\n')
+  const { log, events } = captureLog()
+  const c2 = await startController({ ...opts(dataDir), log, rotateAdminKey: true })
+  t.teardown(async () => await c2.close())
+  const fresh = (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim()
+  t.not(fresh, c.adminKey)
+  t.equal((await stat(join(dataDir, 'admin.key'))).mode & 0o777, 0o600)
+  t.ok(events.some(e => e.event === 'controller.admin_key_rotated' && e.level === 40), 'controller.admin_key_rotated at warn level')
+  t.equal((await call(c2.url, 'GET', '/v1/nodes', undefined, c.adminKey)).status, 401, 'the old key is refused')
+  t.equal((await call(c2.url, 'GET', '/v1/nodes', undefined, fresh)).status, 200, 'the new key works')
+  await c2.close()
+  const c3 = await startController(opts(dataDir))
+  t.teardown(async () => await c3.close())
+  t.equal((await call(c3.url, 'GET', '/v1/nodes', undefined, fresh)).status, 200, 'and keeps working after a plain restart')
+})
+
+t.test('an admin command refused with 401 says how to recover the key', async (t) => {
+  const c = await start(t)
+  const file = join(await tempDir(t), 'admin.key')
+  await writeFile(file, 'wa_wrong\n')
+  const client = new AdminClient({ controllerUrl: c.url, adminKey: await readAdminKey(file), adminKeyFile: file })
+  const err = await client.listNodes().then(() => null, (e: Error) => e)
+  t.match(err, { remoteCode: 'WEFT_ERR_UNAUTHORIZED' })
+  t.ok(err?.message.includes(`did not accept the admin key from ${file}`), String(err?.message))
+  t.match(err?.message, /restore it from a backup, or restart the controller with --rotate-admin-key/)
 })
