@@ -70,6 +70,7 @@ export class DurableStore implements ControlStore {
   private failure: { at: number, cause: string } | null = null
   private lastRecoverError = ''
   private chain: Promise<unknown> = Promise.resolve()
+  private recovering: Promise<StorePhase> | null = null
   private nodeCount = 0
   /** Writes refused since the last failure. */
   private refused = 0
@@ -115,6 +116,26 @@ export class DurableStore implements ControlStore {
   async recover (): Promise<StorePhase> {
     if (this.phase_ !== 'failed') return this.phase_
     this.phase_ = 'recovering'
+    this.recovering = this.reopen()
+    try {
+      return await this.recovering
+    } finally {
+      this.recovering = null
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.phase_ === 'closed') return
+    await this.recovering
+    const wasHealthy = this.phase_ === 'healthy'
+    this.phase_ = 'closed'
+    await this.chain
+    if (wasHealthy) await this.raw?.close()
+    else await this.raw?.close().catch(() => {})
+    this.raw = null
+  }
+
+  private async reopen (): Promise<StorePhase> {
     await this.chain
     const dbDir = join(this.d.dataDir, 'db')
     await this.raw?.close().catch(() => {})
@@ -169,16 +190,6 @@ export class DurableStore implements ControlStore {
         return this.phase_
       default: { const never: never = verdict; throw new Error(`unknown verdict ${String(never)}`) }
     }
-  }
-
-  async close (): Promise<void> {
-    if (this.phase_ === 'closed') return
-    const wasHealthy = this.phase_ === 'healthy'
-    this.phase_ = 'closed'
-    await this.chain
-    if (wasHealthy) await this.raw?.close()
-    else await this.raw?.close().catch(() => {})
-    this.raw = null
   }
 
   private async writeNow (ops: StoreOp[], sync: boolean): Promise<void> {
