@@ -1,0 +1,186 @@
+/**
+ * The report page's charts as plain data: one Chart.js config per chart, with no functions in it, so the page
+ * only hands each to `new Chart` and a test can read exactly what will be drawn.
+ */
+import type { Report } from './build.js'
+
+/** One dataset of a chart; `data` holds {x, y} points (y may be a [from, to] pair for floating bars). */
+export interface Dataset { label: string, data: unknown[], [option: string]: unknown }
+
+/** One axis: its title carries the unit. */
+export interface Axis { type: string, title: { display: boolean, text: string }, [option: string]: unknown }
+
+/** A Chart.js config as JSON. */
+export interface ChartConfig {
+  type: 'line' | 'scatter' | 'bar'
+  data: { labels?: string[], datasets: Dataset[] }
+  options: {
+    parsing?: boolean
+    scales: { x: Axis, y: Axis }
+    plugins: { legend: { display: boolean }, [plugin: string]: unknown }
+    [option: string]: unknown
+  }
+}
+
+/** One chart of the page: canvas id, heading, caption under the heading, canvas height in px, config. */
+export interface ChartSpec { id: string, title: string, caption: string, heightPx: number, config: ChartConfig }
+
+/** Series colours, in the order charts take them. */
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f']
+
+/** At most `max` evenly spaced elements of a sorted array as [value, cumulative fraction] (always keeping the last). */
+export function thin (v: readonly number[], max: number): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  if (v.length === 0) return out
+  const step = Math.max(1, Math.ceil(v.length / max))
+  for (let i = 0; i < v.length; i += step) out.push([v[i]!, (i + 1) / v.length])
+  if (out[out.length - 1]![0] !== v[v.length - 1]) out.push([v[v.length - 1]!, 1])
+  return out
+}
+
+const sec = (ms: number): number => ms / 1000
+const runTime = (): Axis => ({ type: 'linear', title: { display: true, text: 'run time (s)' } })
+
+function cdfChart (r: Report): ChartSpec {
+  return {
+    id: 'cdf',
+    title: 'Detection and convergence (CDF)',
+    caption: 'For every event and every live node: time from the event (kill, drop, partition, restart, heal, daemon start) until that node\'s ' +
+      'WireGuard device, read from outside through UAPI, no longer had (or had again) the peer.',
+    heightPx: 360,
+    config: {
+      type: 'line',
+      data: {
+        datasets: Object.entries(r.cdf).map(([kind, v], i) => ({
+          label: kind, data: thin(v, 400).map(([x, y]) => ({ x: sec(x), y })), borderColor: PALETTE[i % PALETTE.length], pointRadius: 0, stepped: true
+        }))
+      },
+      options: {
+        parsing: false,
+        scales: {
+          x: { type: 'linear', title: { display: true, text: 'seconds from the event until a live node removed / added the peer' } },
+          y: { type: 'linear', min: 0, max: 1, title: { display: true, text: 'fraction of (event, node) pairs' } }
+        },
+        plugins: { legend: { display: true } }
+      }
+    }
+  }
+}
+
+function reachChart (r: Report): ChartSpec {
+  return {
+    id: 'reach',
+    title: 'Reachable pairs over time',
+    caption: 'Each second a random sample of pairs that should reach each other pings over the mesh IPs.',
+    heightPx: 360,
+    config: {
+      type: 'line',
+      data: {
+        datasets: [{
+          label: 'sampled pairs that answered',
+          borderColor: PALETTE[0],
+          data: r.reachability.samples.map(s => ({ x: sec(s.tMs), y: s.total === 0 ? null : s.ok / s.total })),
+          pointRadius: 1
+        }]
+      },
+      options: { parsing: false, scales: { x: runTime(), y: { type: 'linear', min: 0, max: 1, title: { display: false, text: '' } } }, plugins: { legend: { display: true } } }
+    }
+  }
+}
+
+/** Colour of one health cell: grey down on purpose, green right, red to yellow by the fraction right. */
+function healthColour (v: number): string {
+  if (v < 0) return 'rgba(160,160,160,0.6)'
+  if (v >= 0.999) return 'rgba(44,160,44,0.9)'
+  return `rgba(214,${Math.round(39 + 180 * v)},40,0.9)`
+}
+
+function healthChart (r: Report): ChartSpec {
+  const nodes = r.params.nodes
+  const cols = r.timeline.tMs.length
+  // At most ~40k cells.
+  const colStep = Math.max(1, Math.ceil(cols * nodes / 40_000))
+  const data: Array<{ x: number, y: number, v: number }> = []
+  for (let c = 0; c < cols; c += colStep) {
+    for (let i = 0; i < nodes; i++) data.push({ x: sec(r.timeline.tMs[c]!), y: i, v: r.timeline.health[i]![c]! })
+  }
+  return {
+    id: 'health',
+    title: 'Per-node health',
+    caption: 'Green: the node\'s device holds exactly the peers it should. Red to yellow: fraction right (Jaccard). Grey: down on purpose.',
+    heightPx: Math.min(900, Math.max(300, nodes * 6)),
+    config: {
+      type: 'scatter',
+      data: {
+        datasets: [{
+          label: 'node health', data, pointStyle: 'rect', pointRadius: Math.max(1.5, Math.min(4, 300 / nodes)),
+          backgroundColor: data.map(p => healthColour(p.v)), borderWidth: 0
+        }]
+      },
+      options: {
+        parsing: false,
+        scales: { x: runTime(), y: { type: 'linear', reverse: true, min: -0.5, max: nodes - 0.5, title: { display: true, text: 'node' } } },
+        plugins: { legend: { display: false } }
+      }
+    }
+  }
+}
+
+function memoryChart (r: Report): ChartSpec {
+  const s = r.resources.samples
+  const series = (label: string, colour: string, f: (x: typeof s[number]) => number): Dataset =>
+    ({ label, borderColor: colour, data: s.map(x => ({ x: sec(x.tMs), y: f(x) / 1024 })) })
+  return {
+    id: 'mem',
+    title: 'Memory',
+    caption: '',
+    heightPx: 360,
+    config: {
+      type: 'line',
+      data: {
+        datasets: [
+          series('daemon RSS p50 (MB)', PALETTE[0]!, x => x.daemons.rssKbP50),
+          series('wireguard-go RSS p50 (MB)', PALETTE[2]!, x => x.wireguard.rssKbP50),
+          series('controller RSS (MB)', PALETTE[1]!, x => x.controller.rssKbMax)
+        ]
+      },
+      options: { parsing: false, scales: { x: runTime(), y: { type: 'linear', min: 0, title: { display: false, text: '' } } }, plugins: { legend: { display: true } } }
+    }
+  }
+}
+
+function cpuChart (r: Report): ChartSpec {
+  // The first sample has no interval behind it.
+  const s = r.resources.samples.slice(1)
+  const series = (label: string, colour: string, f: (x: typeof s[number]) => number): Dataset =>
+    ({ label, borderColor: colour, data: s.map(x => ({ x: sec(x.tMs), y: f(x) })) })
+  const cores = r.machine.cores
+  return {
+    id: 'cpu',
+    title: 'CPU',
+    caption: 'Sums over the group, sampled every 5 s from the first daemon\'s start. What the groups leave of the machine\'s busy time is the kernel\'s ' +
+      'packet work (veth, bridge, tun), the harness and anything else on the host.',
+    heightPx: 360,
+    config: {
+      type: 'line',
+      data: {
+        datasets: [
+          series('machine busy', PALETTE[8]!, x => x.machineCpuPct),
+          series('daemons', PALETTE[0]!, x => x.daemons.cpuPctSum),
+          series('wireguard-go', PALETTE[2]!, x => x.wireguard.cpuPctSum),
+          series('controller', PALETTE[1]!, x => x.controller.cpuPctSum)
+        ]
+      },
+      options: {
+        parsing: false,
+        scales: { x: runTime(), y: { type: 'linear', min: 0, suggestedMax: 100 * cores, title: { display: true, text: `% of one core (${cores} cores = ${100 * cores})` } } },
+        plugins: { legend: { display: true } }
+      }
+    }
+  }
+}
+
+/** Every chart of the report page, in page order. */
+export function chartSpecs (r: Report): ChartSpec[] {
+  return [cdfChart(r), reachChart(r), healthChart(r), memoryChart(r), cpuChart(r)]
+}
