@@ -54,10 +54,10 @@ export interface Report {
     samples: ReachSample[]
     sampledMinFraction: number | null
     /**
-     * The all-pairs pass at the end. `failed`: still unanswered after RETRY_PAIRS_MS of retries; `lateOk`: pairs
-     * that failed the first pass and answered on a retry (a tunnel that dropped its first packets).
+     * The all-pairs pass at the end, begun at `tMs`. `failed`: still unanswered after RETRY_PAIRS_MS of retries;
+     * `lateOk`: pairs that failed the first pass and answered on a retry (a tunnel that dropped its first packets).
      */
-    final: { total: number, ok: number, lateOk: number, failed: Array<[number, number]> }
+    final: { tMs: number, total: number, ok: number, lateOk: number, failed: Array<[number, number]> }
   }
   resources: {
     samples: ResourceSample[]
@@ -91,7 +91,7 @@ export interface BuildInput {
   memKb: { before: number, joined: number }
   loadAvgStart: number
   reach: ReachSample[]
-  finalPairs: { total: number, failed: Array<[number, number]>, failedFirst: Array<[number, number]> }
+  finalPairs: { tMs: number, total: number, failed: Array<[number, number]>, failedFirst: Array<[number, number]> }
   resources: ResourceSample[]
   logs: LogCounts
   endMs: number
@@ -166,6 +166,7 @@ export function buildReport (b: BuildInput): Report {
       samples: b.reach,
       sampledMinFraction: fractions.length === 0 ? null : Math.min(...fractions),
       final: {
+        tMs: b.finalPairs.tMs,
         total: b.finalPairs.total,
         ok: b.finalPairs.total - b.finalPairs.failed.length,
         lateOk: b.finalPairs.failedFirst.length - b.finalPairs.failed.length,

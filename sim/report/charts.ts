@@ -67,23 +67,42 @@ function cdfChart (r: Report): ChartSpec {
   }
 }
 
+const pct = (ok: number, total: number): number | null => total === 0 ? null : Math.round(1000 * ok / total) / 10
+
+/** Sampled pairs, then the all-pairs pass as the line's last point and as a marker of its own. */
 function reachChart (r: Report): ChartSpec {
+  const samples = r.reachability.samples
+  const f = r.reachability.final
+  const end = { x: sec(f.tMs), y: pct(f.ok, f.total) }
+  const perSample = Math.max(0, ...samples.map(s => s.total))
   return {
     id: 'reach',
     title: 'Reachable pairs over time',
-    caption: 'Each second a random sample of pairs that should reach each other pings over the mesh IPs.',
+    caption: `Each second up to ${perSample} random pairs that should reach each other ping over the mesh IPs; at the end every such pair does (the last point).`,
     heightPx: 360,
     config: {
       type: 'line',
       data: {
         datasets: [{
-          label: 'sampled pairs that answered',
+          label: 'pairs answering: sampled each second, then every pair',
           borderColor: PALETTE[0],
-          data: r.reachability.samples.map(s => ({ x: sec(s.tMs), y: s.total === 0 ? null : s.ok / s.total })),
+          data: [...samples.map(s => ({ x: sec(s.tMs), y: pct(s.ok, s.total) })), end],
           pointRadius: 1
+        }, {
+          label: `every pair at the end: ${f.ok}/${f.total} answered`,
+          borderColor: PALETTE[0],
+          backgroundColor: PALETTE[0],
+          data: [end],
+          pointRadius: 5,
+          pointStyle: 'rectRot',
+          showLine: false
         }]
       },
-      options: { parsing: false, scales: { x: runTime(), y: { type: 'linear', min: 0, max: 1, title: { display: false, text: '' } } }, plugins: { legend: { display: true } } }
+      options: {
+        parsing: false,
+        scales: { x: runTime(), y: { type: 'linear', min: 0, max: 100, title: { display: true, text: 'pairs answering (%)' } } },
+        plugins: { legend: { display: true } }
+      }
     }
   }
 }

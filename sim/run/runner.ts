@@ -256,7 +256,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       memKb: { before: memBeforeKb, joined: memJoinedKb },
       loadAvgStart,
       reach: reach.samples,
-      finalPairs: { total: pairs.length, failed, failedFirst },
+      finalPairs: { tMs: tEnd, total: pairs.length, failed, failedFirst },
       resources: resources.samples,
       logs: countLogEvents(all.map(i => mesh.logFile(`n${i}`)), mesh.logFile('controller')),
       endMs: now(),
