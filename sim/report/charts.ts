@@ -3,6 +3,7 @@
  * only hands each to `new Chart` and a test can read exactly what will be drawn.
  */
 import type { Report } from './build.js'
+import { HEALTH_STATES, healthSegments, nodeName, type HealthState } from './health.js'
 
 /** One dataset of a chart; `data` holds {x, y} points (y may be a [from, to] pair for floating bars). */
 export interface Dataset { label: string, data: unknown[], [option: string]: unknown }
@@ -107,39 +108,48 @@ function reachChart (r: Report): ChartSpec {
   }
 }
 
-/** Colour of one health cell: grey down on purpose, green right, red to yellow by the fraction right. */
-function healthColour (v: number): string {
-  if (v < 0) return 'rgba(160,160,160,0.6)'
-  if (v >= 0.999) return 'rgba(44,160,44,0.9)'
-  return `rgba(214,${Math.round(39 + 180 * v)},40,0.9)`
+/** Colours of the health states: greens to reds for a running node, greys for one down on purpose. */
+const HEALTH_COLOUR: Record<HealthState, string> = {
+  'in-sync': '#2ca02c',
+  partly: '#f2b701',
+  'out-of-sync': '#d62728',
+  'not-started': '#e3e3e3',
+  crashed: '#555555',
+  vanished: '#8c8c8c',
+  left: '#b8b8d8'
 }
 
+/** One row per node (its hostname), one floating bar per run of a state, one dataset per state that occurs. */
 function healthChart (r: Report): ChartSpec {
   const nodes = r.params.nodes
-  const cols = r.timeline.tMs.length
-  // At most ~40k cells.
-  const colStep = Math.max(1, Math.ceil(cols * nodes / 40_000))
-  const data: Array<{ x: number, y: number, v: number }> = []
-  for (let c = 0; c < cols; c += colStep) {
-    for (let i = 0; i < nodes; i++) data.push({ x: sec(r.timeline.tMs[c]!), y: i, v: r.timeline.health[i]![c]! })
+  const segs = healthSegments(r.timeline, r.intent.down, r.params.tickMs)
+  const datasets: Dataset[] = []
+  for (const { state, label } of HEALTH_STATES) {
+    const mine = segs.filter(s => s.state === state)
+    if (mine.length === 0) continue
+    datasets.push({
+      label,
+      data: mine.map(s => ({ y: nodeName(s.node), x: [sec(s.fromMs), sec(s.toMs)] })),
+      backgroundColor: HEALTH_COLOUR[state],
+      borderWidth: 0,
+      grouped: false,
+      barPercentage: 1,
+      categoryPercentage: 0.85
+    })
   }
   return {
     id: 'health',
     title: 'Per-node health',
-    caption: 'Green: the node\'s device holds exactly the peers it should. Red to yellow: fraction right (Jaccard). Grey: down on purpose.',
-    heightPx: Math.min(900, Math.max(300, nodes * 6)),
+    caption: 'Each read pass compares the peers a node\'s device holds with the peers it should hold (Jaccard: shared / either); ' +
+      'a node down on purpose says why.',
+    heightPx: Math.min(900, Math.max(300, 80 + nodes * 16)),
     config: {
-      type: 'scatter',
-      data: {
-        datasets: [{
-          label: 'node health', data, pointStyle: 'rect', pointRadius: Math.max(1.5, Math.min(4, 300 / nodes)),
-          backgroundColor: data.map(p => healthColour(p.v)), borderWidth: 0
-        }]
-      },
+      type: 'bar',
+      data: { labels: Array.from({ length: nodes }, (_, i) => nodeName(i)), datasets },
       options: {
-        parsing: false,
-        scales: { x: runTime(), y: { type: 'linear', reverse: true, min: -0.5, max: nodes - 0.5, title: { display: true, text: 'node' } } },
-        plugins: { legend: { display: false } }
+        indexAxis: 'y',
+        scales: { x: runTime(), y: { type: 'category', title: { display: true, text: 'node (hostname)' } } },
+        plugins: { legend: { display: true } }
       }
     }
   }

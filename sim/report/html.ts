@@ -59,7 +59,7 @@ const PAGE_SCRIPT = `
 const specs = JSON.parse(document.getElementById('data').textContent);
 Chart.defaults.animation = false;
 const tips = {
-  health: c => 'node ' + c.raw.y + ' at ' + c.raw.x.toFixed(1) + ' s: ' + (c.raw.v < 0 ? 'down on purpose' : Math.round(c.raw.v * 100) + '% of the right peers')
+  health: c => c.raw.y + ', ' + c.raw.x[0].toFixed(1) + '-' + c.raw.x[1].toFixed(1) + ' s: ' + c.dataset.label
 };
 for (const s of specs) {
   if (tips[s.id] !== undefined) s.config.options.plugins.tooltip = { callbacks: { label: tips[s.id] } };

@@ -20,3 +20,15 @@ t.test('the reachability line ends with the final all-pairs pass, at its time', 
   t.match(final!.label, /12\/12/, 'its legend says how many pairs answered')
   t.same(final!.data, [{ x: 36, y: 100 }])
 })
+
+t.test('the health chart names its nodes by hostname and its states in a legend', async t => {
+  const health = chart('health').config
+  t.equal(health.options.plugins.legend.display, true, 'legend shown')
+  t.same(health.data.labels, ['node-0', 'node-1', 'node-2', 'node-3'], 'one row per node, by hostname')
+  t.equal(health.options.scales.y.type, 'category')
+  t.same(health.data.datasets.map(d => d.label), [
+    'in sync: exactly the right peers', 'partly in sync: 50-99 % right', 'out of sync: under 50 % right', 'not started yet', 'crashed (on purpose)'
+  ], 'one dataset per state that occurs, named')
+  const crashed = health.data.datasets.find(d => d.label.startsWith('crashed'))!
+  t.same(crashed.data, [{ y: 'node-3', x: [20, 30] }], 'node-3 crashed from 20 s to 30 s')
+})
