@@ -4,6 +4,7 @@
  */
 import type { Report } from './build.js'
 import { HEALTH_STATES, healthSegments, nodeName, type HealthState } from './health.js'
+import { timeMarks } from './marks.js'
 
 /** One dataset of a chart; `data` holds {x, y} points (y may be a [from, to] pair for floating bars). */
 export interface Dataset { label: string, data: unknown[], [option: string]: unknown }
@@ -39,8 +40,32 @@ export function thin (v: readonly number[], max: number): Array<[number, number]
   return out
 }
 
+/** Rows of mark labels above a run-time chart's plot area, and their height in px: the room its layout leaves. */
+export const MARK_ROWS = 2
+export const MARK_ROW_PX = 13
+
+/** Options of the page's `marks` plugin: vertical lines and bands on the x axis, in seconds of run time. */
+export interface MarksOptions {
+  marks: Array<{ x: number, kind: string, label: string }>
+  bands: Array<{ from: number, to: number, label: string }>
+}
+
 const sec = (ms: number): number => ms / 1000
 const runTime = (): Axis => ({ type: 'linear', title: { display: true, text: 'run time (s)' } })
+
+/** Layout and plugins of a chart over run time: the marks, room above the plot for their labels, the legend below. */
+function overRunTime (marks: MarksOptions): { layout: unknown, plugins: { legend: { display: boolean, position: string }, marks: MarksOptions } } {
+  return { layout: { padding: { top: MARK_ROWS * MARK_ROW_PX + 6 } }, plugins: { legend: { display: true, position: 'bottom' }, marks } }
+}
+
+/** The marks every run-time chart of `r` draws. */
+function marksOptions (r: Report): MarksOptions {
+  const m = timeMarks(r)
+  return {
+    marks: m.marks.map(k => ({ x: sec(k.tMs), kind: k.kind, label: k.label })),
+    bands: m.bands.map(b => ({ from: sec(b.fromMs), to: sec(b.toMs), label: b.label }))
+  }
+}
 
 function cdfChart (r: Report): ChartSpec {
   return {
@@ -71,7 +96,7 @@ function cdfChart (r: Report): ChartSpec {
 const pct = (ok: number, total: number): number | null => total === 0 ? null : Math.round(1000 * ok / total) / 10
 
 /** Sampled pairs, then the all-pairs pass as the line's last point and as a marker of its own. */
-function reachChart (r: Report): ChartSpec {
+function reachChart (r: Report, marks: MarksOptions): ChartSpec {
   const samples = r.reachability.samples
   const f = r.reachability.final
   const end = { x: sec(f.tMs), y: pct(f.ok, f.total) }
@@ -102,7 +127,7 @@ function reachChart (r: Report): ChartSpec {
       options: {
         parsing: false,
         scales: { x: runTime(), y: { type: 'linear', min: 0, max: 100, title: { display: true, text: 'pairs answering (%)' } } },
-        plugins: { legend: { display: true } }
+        ...overRunTime(marks)
       }
     }
   }
@@ -120,7 +145,7 @@ const HEALTH_COLOUR: Record<HealthState, string> = {
 }
 
 /** One row per node (its hostname), one floating bar per run of a state, one dataset per state that occurs. */
-function healthChart (r: Report): ChartSpec {
+function healthChart (r: Report, marks: MarksOptions): ChartSpec {
   const nodes = r.params.nodes
   const segs = healthSegments(r.timeline, r.intent.down, r.params.tickMs)
   const datasets: Dataset[] = []
@@ -142,20 +167,20 @@ function healthChart (r: Report): ChartSpec {
     title: 'Per-node health',
     caption: 'Each read pass compares the peers a node\'s device holds with the peers it should hold (Jaccard: shared / either); ' +
       'a node down on purpose says why.',
-    heightPx: Math.min(900, Math.max(300, 80 + nodes * 16)),
+    heightPx: Math.min(900, Math.max(300, 140 + nodes * 18)),
     config: {
       type: 'bar',
       data: { labels: Array.from({ length: nodes }, (_, i) => nodeName(i)), datasets },
       options: {
         indexAxis: 'y',
         scales: { x: runTime(), y: { type: 'category', title: { display: true, text: 'node (hostname)' } } },
-        plugins: { legend: { display: true } }
+        ...overRunTime(marks)
       }
     }
   }
 }
 
-function memoryChart (r: Report): ChartSpec {
+function memoryChart (r: Report, marks: MarksOptions): ChartSpec {
   const s = r.resources.samples
   const series = (label: string, colour: string, f: (x: typeof s[number]) => number): Dataset =>
     ({ label, borderColor: colour, data: s.map(x => ({ x: sec(x.tMs), y: f(x) / 1024 })) })
@@ -173,12 +198,12 @@ function memoryChart (r: Report): ChartSpec {
           series('controller RSS (MB)', PALETTE[1]!, x => x.controller.rssKbMax)
         ]
       },
-      options: { parsing: false, scales: { x: runTime(), y: { type: 'linear', min: 0, title: { display: false, text: '' } } }, plugins: { legend: { display: true } } }
+      options: { parsing: false, scales: { x: runTime(), y: { type: 'linear', min: 0, title: { display: false, text: '' } } }, ...overRunTime(marks) }
     }
   }
 }
 
-function cpuChart (r: Report): ChartSpec {
+function cpuChart (r: Report, marks: MarksOptions): ChartSpec {
   // The first sample has no interval behind it.
   const s = r.resources.samples.slice(1)
   const series = (label: string, colour: string, f: (x: typeof s[number]) => number): Dataset =>
@@ -203,7 +228,7 @@ function cpuChart (r: Report): ChartSpec {
       options: {
         parsing: false,
         scales: { x: runTime(), y: { type: 'linear', min: 0, suggestedMax: 100 * cores, title: { display: true, text: `% of one core (${cores} cores = ${100 * cores})` } } },
-        plugins: { legend: { display: true } }
+        ...overRunTime(marks)
       }
     }
   }
@@ -211,5 +236,6 @@ function cpuChart (r: Report): ChartSpec {
 
 /** Every chart of the report page, in page order. */
 export function chartSpecs (r: Report): ChartSpec[] {
-  return [cdfChart(r), reachChart(r), healthChart(r), memoryChart(r), cpuChart(r)]
+  const marks = marksOptions(r)
+  return [cdfChart(r), reachChart(r, marks), healthChart(r, marks), memoryChart(r, marks), cpuChart(r, marks)]
 }

@@ -7,6 +7,8 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { Report } from './build.js'
 import { chartSpecs, type ChartSpec } from './charts.js'
+import { timeMarks } from './marks.js'
+import { MARK_COLOUR, PAGE_SCRIPT } from './page-script.js'
 
 /** chart.js's UMD bundle (a maintained charting library; exposes the global `Chart`). */
 function chartJsSource (): string {
@@ -54,18 +56,15 @@ ${rows}</table>
 ${notes === '' ? '' : `<h3>Notes</h3><ul>${notes}</ul>`}`
 }
 
-/** Hands each chart's config to chart.js; the only functions are tooltip texts, by chart id. */
-const PAGE_SCRIPT = `
-const specs = JSON.parse(document.getElementById('data').textContent);
-Chart.defaults.animation = false;
-const tips = {
-  health: c => c.raw.y + ', ' + c.raw.x[0].toFixed(1) + '-' + c.raw.x[1].toFixed(1) + ' s: ' + c.dataset.label
-};
-for (const s of specs) {
-  if (tips[s.id] !== undefined) s.config.options.plugins.tooltip = { callbacks: { label: tips[s.id] } };
-  new Chart(document.getElementById(s.id), s.config);
+/** The faults table and the key to the lines every run-time chart draws. */
+function marksSection (r: Report): string {
+  const { marks } = timeMarks(r)
+  const rows = marks.map(m => `<tr><td>${sec(m.tMs)}</td><td style="color: ${MARK_COLOUR[m.kind]}">${esc(m.label)}</td></tr>`).join('')
+  return `<table><caption>Faults and milestones (the vertical lines on every chart over run time)</caption><tr><th>at</th><th>what</th></tr>${rows}</table>
+<p>On charts over run time: <span style="color: ${MARK_COLOUR.fault}">solid line: a fault injected</span>;
+<span style="color: ${MARK_COLOUR.recovery}">dashed: its end</span>; <span style="color: ${MARK_COLOUR.milestone}">dotted: a milestone</span>;
+shaded: a partition, loss or controller outage in force.</p>`
 }
-`
 
 function chartSection (s: ChartSpec): string {
   return `<h2>${esc(s.title)}</h2>\n${s.caption === '' ? '' : `<p>${esc(s.caption)}</p>\n`}` +
@@ -89,6 +88,7 @@ td:first-child, th:first-child { text-align: left } caption { text-align: left; 
 <p>${esc(p.scenarioSummary)}. Started ${esc(r.startedAt)}, ${(r.durationMs / 1000).toFixed(1)} s. Machine: ${r.machine.cores} cores,
 ${r.machine.memTotalMb} MB, Linux ${esc(r.machine.kernel)}, Node ${esc(r.machine.node)}. Every figure is in report.json beside this file.</p>
 ${tables(r)}
+${marksSection(r)}
 ${specs.map(chartSection).join('\n')}
 <script type="application/json" id="data">${scriptJson(specs)}</script>
 <script>${chartJsSource()}</script>

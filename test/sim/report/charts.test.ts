@@ -32,3 +32,17 @@ t.test('the health chart names its nodes by hostname and its states in a legend'
   const crashed = health.data.datasets.find(d => d.label.startsWith('crashed'))!
   t.same(crashed.data, [{ y: 'node-3', x: [20, 30] }], 'node-3 crashed from 20 s to 30 s')
 })
+
+t.test('every chart over run time marks the faults at their times, the same on each', async t => {
+  const specs = chartSpecs(sampleReport())
+  const timed = specs.filter(s => s.config.options.scales.x.title.text === 'run time (s)')
+  t.same(timed.map(s => s.id), ['reach', 'health', 'mem', 'cpu'], 'every chart over run time')
+  for (const s of timed) {
+    const marks = s.config.options.plugins['marks'] as { marks: Array<{ x: number, kind: string, label: string }> } | undefined
+    t.same(marks?.marks, [
+      { x: 6, kind: 'milestone', label: 'full mesh' },
+      { x: 20, kind: 'fault', label: 'crash node-3' },
+      { x: 30, kind: 'recovery', label: 'restart node-3' }
+    ], `${s.id}: full mesh, the crash and the restart`)
+  }
+})
