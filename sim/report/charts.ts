@@ -3,10 +3,11 @@
  * only hands each to `new Chart` and a test can read exactly what will be drawn.
  */
 import type { Report } from './build.js'
+import type { GroupSample, ResourceSample } from '../run/resources.js'
 import { HEALTH_STATES, healthSegments, nodeName, type HealthState } from './health.js'
 import { timeMarks } from './marks.js'
 
-/** One dataset of a chart; `data` holds {x, y} points (y may be a [from, to] pair for floating bars). */
+/** One dataset of a chart; `data` holds {x, y} points (on a floating bar, x is a [from, to] pair). */
 export interface Dataset { label: string, data: unknown[], [option: string]: unknown }
 
 /** One axis: its title carries the unit. */
@@ -14,12 +15,12 @@ export interface Axis { type: string, title: { display: boolean, text: string },
 
 /** A Chart.js config as JSON. */
 export interface ChartConfig {
-  type: 'line' | 'scatter' | 'bar'
+  type: 'line' | 'bar'
   data: { labels?: string[], datasets: Dataset[] }
   options: {
     parsing?: boolean
     scales: { x: Axis, y: Axis }
-    plugins: { legend: { display: boolean }, [plugin: string]: unknown }
+    plugins: { legend: { display: boolean, position?: string }, [plugin: string]: unknown }
     [option: string]: unknown
   }
 }
@@ -51,20 +52,38 @@ export interface MarksOptions {
 }
 
 const sec = (ms: number): number => ms / 1000
-const runTime = (): Axis => ({ type: 'linear', title: { display: true, text: 'run time (s)' } })
 
-/** Layout and plugins of a chart over run time: the marks, room above the plot for their labels, the legend below. */
-function overRunTime (marks: MarksOptions): { layout: unknown, plugins: { legend: { display: boolean, position: string }, marks: MarksOptions } } {
-  return { layout: { padding: { top: MARK_ROWS * MARK_ROW_PX + 6 } }, plugins: { legend: { display: true, position: 'bottom' }, marks } }
-}
+/**
+ * What every chart over run time shares: one x axis over the whole run (so the same time is at the same place on
+ * each), the marks, room above the plot for their labels, and the legend below.
+ */
+interface RunFrame { x: Axis, marks: MarksOptions }
 
-/** The marks every run-time chart of `r` draws. */
-function marksOptions (r: Report): MarksOptions {
+function runFrame (r: Report): RunFrame {
   const m = timeMarks(r)
   return {
-    marks: m.marks.map(k => ({ x: sec(k.tMs), kind: k.kind, label: k.label })),
-    bands: m.bands.map(b => ({ from: sec(b.fromMs), to: sec(b.toMs), label: b.label }))
+    x: { type: 'linear', min: 0, max: sec(r.durationMs), ticks: { includeBounds: false }, title: { display: true, text: 'run time (s)' } },
+    marks: {
+      marks: m.marks.map(k => ({ x: sec(k.tMs), kind: k.kind, label: k.label })),
+      bands: m.bands.map(b => ({ from: sec(b.fromMs), to: sec(b.toMs), label: b.label }))
+    }
   }
+}
+
+/** Options of a chart over run time with `y` as its value axis. */
+function overRunTime (f: RunFrame, y: Axis, more: Record<string, unknown> = {}): ChartConfig['options'] {
+  return {
+    maintainAspectRatio: false,
+    ...more,
+    layout: { padding: { top: MARK_ROWS * MARK_ROW_PX + 6 } },
+    scales: { x: f.x, y },
+    plugins: { legend: { display: true, position: 'bottom' }, marks: f.marks }
+  }
+}
+
+/** A line series of {x, y} points; `clip: false` draws a value on the plot's edge (100 %, full load) whole. */
+function line (label: string, colour: string, data: Array<{ x: number, y: number | null }>): Dataset {
+  return { label, borderColor: colour, backgroundColor: colour, data, pointRadius: 1.5, borderWidth: 2, clip: false }
 }
 
 function cdfChart (r: Report): ChartSpec {
@@ -78,14 +97,17 @@ function cdfChart (r: Report): ChartSpec {
       type: 'line',
       data: {
         datasets: Object.entries(r.cdf).map(([kind, v], i) => ({
-          label: kind, data: thin(v, 400).map(([x, y]) => ({ x: sec(x), y })), borderColor: PALETTE[i % PALETTE.length], pointRadius: 0, stepped: true
+          ...line(`${kind}: ${v.length} reactions`, PALETTE[i % PALETTE.length]!, thin(v, 400).map(([x, y]) => ({ x: sec(x), y: Math.round(1000 * y) / 10 }))),
+          pointRadius: 0,
+          stepped: true
         }))
       },
       options: {
+        maintainAspectRatio: false,
         parsing: false,
         scales: {
-          x: { type: 'linear', title: { display: true, text: 'seconds from the event until a live node removed / added the peer' } },
-          y: { type: 'linear', min: 0, max: 1, title: { display: true, text: 'fraction of (event, node) pairs' } }
+          x: { type: 'linear', min: 0, title: { display: true, text: 'time from the event until a live node removed / added the peer (s)' } },
+          y: { type: 'linear', min: 0, max: 100, title: { display: true, text: 'reactions this fast or faster (%)' } }
         },
         plugins: { legend: { display: true } }
       }
@@ -96,39 +118,26 @@ function cdfChart (r: Report): ChartSpec {
 const pct = (ok: number, total: number): number | null => total === 0 ? null : Math.round(1000 * ok / total) / 10
 
 /** Sampled pairs, then the all-pairs pass as the line's last point and as a marker of its own. */
-function reachChart (r: Report, marks: MarksOptions): ChartSpec {
+function reachChart (r: Report, f: RunFrame): ChartSpec {
   const samples = r.reachability.samples
-  const f = r.reachability.final
-  const end = { x: sec(f.tMs), y: pct(f.ok, f.total) }
+  const final = r.reachability.final
+  const end = { x: sec(final.tMs), y: pct(final.ok, final.total) }
   const perSample = Math.max(0, ...samples.map(s => s.total))
   return {
     id: 'reach',
     title: 'Reachable pairs over time',
-    caption: `Each second up to ${perSample} random pairs that should reach each other ping over the mesh IPs; at the end every such pair does (the last point).`,
+    caption: `From the full mesh on, each second up to ${perSample} random pairs that should reach each other ping over the mesh IPs; ` +
+      'at the end every such pair does (the last point).',
     heightPx: 360,
     config: {
       type: 'line',
       data: {
-        datasets: [{
-          label: 'pairs answering: sampled each second, then every pair',
-          borderColor: PALETTE[0],
-          data: [...samples.map(s => ({ x: sec(s.tMs), y: pct(s.ok, s.total) })), end],
-          pointRadius: 1
-        }, {
-          label: `every pair at the end: ${f.ok}/${f.total} answered`,
-          borderColor: PALETTE[0],
-          backgroundColor: PALETTE[0],
-          data: [end],
-          pointRadius: 5,
-          pointStyle: 'rectRot',
-          showLine: false
-        }]
+        datasets: [
+          line('pairs answering: sampled each second, then every pair', PALETTE[0]!, [...samples.map(s => ({ x: sec(s.tMs), y: pct(s.ok, s.total) })), end]),
+          { ...line(`every pair at the end: ${final.ok}/${final.total} answered`, PALETTE[0]!, [end]), pointRadius: 6, pointStyle: 'rectRot', showLine: false }
+        ]
       },
-      options: {
-        parsing: false,
-        scales: { x: runTime(), y: { type: 'linear', min: 0, max: 100, title: { display: true, text: 'pairs answering (%)' } } },
-        ...overRunTime(marks)
-      }
+      options: overRunTime(f, { type: 'linear', min: 0, max: 100, title: { display: true, text: 'pairs answering (%)' } }, { parsing: false })
     }
   }
 }
@@ -145,7 +154,7 @@ const HEALTH_COLOUR: Record<HealthState, string> = {
 }
 
 /** One row per node (its hostname), one floating bar per run of a state, one dataset per state that occurs. */
-function healthChart (r: Report, marks: MarksOptions): ChartSpec {
+function healthChart (r: Report, f: RunFrame): ChartSpec {
   const nodes = r.params.nodes
   const segs = healthSegments(r.timeline, r.intent.down, r.params.tickMs)
   const datasets: Dataset[] = []
@@ -171,71 +180,74 @@ function healthChart (r: Report, marks: MarksOptions): ChartSpec {
     config: {
       type: 'bar',
       data: { labels: Array.from({ length: nodes }, (_, i) => nodeName(i)), datasets },
-      options: {
-        indexAxis: 'y',
-        scales: { x: runTime(), y: { type: 'category', title: { display: true, text: 'node (hostname)' } } },
-        ...overRunTime(marks)
-      }
+      options: overRunTime(f, { type: 'category', title: { display: true, text: 'node (hostname)' } }, { indexAxis: 'y' })
     }
   }
 }
 
-function memoryChart (r: Report, marks: MarksOptions): ChartSpec {
+/** A group's value, or null (a gap) where no process of the group ran. */
+const ran = (g: GroupSample, v: number): number | null => g.count === 0 ? null : v
+
+/** The median interval between resource samples, in s (what the captions say). */
+function sampleEveryS (samples: readonly ResourceSample[]): number {
+  const gaps = samples.slice(1).map((s, k) => s.tMs - samples[k]!.tMs).sort((a, b) => a - b)
+  return gaps.length === 0 ? 0 : Math.round(gaps[Math.floor(gaps.length / 2)]! / 100) / 10
+}
+
+function memoryChart (r: Report, f: RunFrame): ChartSpec {
   const s = r.resources.samples
-  const series = (label: string, colour: string, f: (x: typeof s[number]) => number): Dataset =>
-    ({ label, borderColor: colour, data: s.map(x => ({ x: sec(x.tMs), y: f(x) / 1024 })) })
+  const mb = (g: GroupSample, kb: number): number | null => ran(g, Math.round(kb / 102.4) / 10)
   return {
     id: 'mem',
     title: 'Memory',
-    caption: '',
+    caption: `Resident memory, sampled about every ${sampleEveryS(s)} s from the first daemon's start: the median daemon and wireguard-go ` +
+      'over the nodes running, and the controller.',
     heightPx: 360,
     config: {
       type: 'line',
       data: {
         datasets: [
-          series('daemon RSS p50 (MB)', PALETTE[0]!, x => x.daemons.rssKbP50),
-          series('wireguard-go RSS p50 (MB)', PALETTE[2]!, x => x.wireguard.rssKbP50),
-          series('controller RSS (MB)', PALETTE[1]!, x => x.controller.rssKbMax)
+          line('daemon (median over nodes)', PALETTE[0]!, s.map(x => ({ x: sec(x.tMs), y: mb(x.daemons, x.daemons.rssKbP50) }))),
+          line('wireguard-go (median over nodes)', PALETTE[2]!, s.map(x => ({ x: sec(x.tMs), y: mb(x.wireguard, x.wireguard.rssKbP50) }))),
+          line('controller', PALETTE[1]!, s.map(x => ({ x: sec(x.tMs), y: mb(x.controller, x.controller.rssKbMax) })))
         ]
       },
-      options: { parsing: false, scales: { x: runTime(), y: { type: 'linear', min: 0, title: { display: false, text: '' } } }, ...overRunTime(marks) }
+      options: overRunTime(f, { type: 'linear', min: 0, title: { display: true, text: 'RSS (MB)' } }, { parsing: false })
     }
   }
 }
 
-function cpuChart (r: Report, marks: MarksOptions): ChartSpec {
+function cpuChart (r: Report, f: RunFrame): ChartSpec {
   // The first sample has no interval behind it.
   const s = r.resources.samples.slice(1)
-  const series = (label: string, colour: string, f: (x: typeof s[number]) => number): Dataset =>
-    ({ label, borderColor: colour, data: s.map(x => ({ x: sec(x.tMs), y: f(x) })) })
   const cores = r.machine.cores
+  const series = (label: string, colour: string, v: (x: ResourceSample) => number): Dataset => line(label, colour, s.map(x => ({ x: sec(x.tMs), y: v(x) })))
   return {
     id: 'cpu',
     title: 'CPU',
-    caption: 'Sums over the group, sampled every 5 s from the first daemon\'s start. What the groups leave of the machine\'s busy time is the kernel\'s ' +
-      'packet work (veth, bridge, tun), the harness and anything else on the host.',
-    heightPx: 360,
+    caption: `Over each interval between samples (about ${sampleEveryS(r.resources.samples)} s, from the first daemon's start); a group is the sum over its processes. ` +
+      'What the groups leave of the machine\'s busy time is the kernel\'s packet work (veth, bridge, tun), the harness and anything else on the host.',
+    heightPx: 400,
     config: {
       type: 'line',
       data: {
         datasets: [
-          series('machine busy', PALETTE[8]!, x => x.machineCpuPct),
-          series('daemons', PALETTE[0]!, x => x.daemons.cpuPctSum),
-          series('wireguard-go', PALETTE[2]!, x => x.wireguard.cpuPctSum),
+          series('whole machine (busy)', PALETTE[8]!, x => x.machineCpuPct),
+          series('daemons (sum)', PALETTE[0]!, x => x.daemons.cpuPctSum),
+          series('wireguard-go (sum)', PALETTE[2]!, x => x.wireguard.cpuPctSum),
           series('controller', PALETTE[1]!, x => x.controller.cpuPctSum)
         ]
       },
-      options: {
-        parsing: false,
-        scales: { x: runTime(), y: { type: 'linear', min: 0, suggestedMax: 100 * cores, title: { display: true, text: `% of one core (${cores} cores = ${100 * cores})` } } },
-        ...overRunTime(marks)
-      }
+      options: overRunTime(f, {
+        type: 'linear', min: 0, suggestedMax: 100 * cores, grace: '5%',
+        title: { display: true, text: `CPU (% of one core, ${cores} cores = ${100 * cores} %)` }
+      }, { parsing: false })
     }
   }
 }
 
 /** Every chart of the report page, in page order. */
 export function chartSpecs (r: Report): ChartSpec[] {
-  const marks = marksOptions(r)
-  return [cdfChart(r), reachChart(r, marks), healthChart(r, marks), memoryChart(r, marks), cpuChart(r, marks)]
+  const f = runFrame(r)
+  return [cdfChart(r), reachChart(r, f), healthChart(r, f), memoryChart(r, f), cpuChart(r, f)]
 }

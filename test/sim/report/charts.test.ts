@@ -46,3 +46,42 @@ t.test('every chart over run time marks the faults at their times, the same on e
     ], `${s.id}: full mesh, the crash and the restart`)
   }
 })
+
+t.test('every chart fills its box, names every series in a legend and titles every axis with its unit', async t => {
+  for (const s of chartSpecs(sampleReport())) {
+    const o = s.config.options
+    t.equal(o['maintainAspectRatio'], false, `${s.id}: the canvas fills its box (${s.heightPx} px high) instead of keeping a 2:1 shape`)
+    t.equal(o.plugins.legend.display, true, `${s.id}: legend shown`)
+    for (const d of s.config.data.datasets) t.match(d.label, /\w{3}/, `${s.id}: series named`)
+    for (const [name, axis] of Object.entries(o.scales)) {
+      t.equal(axis.title.display, true, `${s.id} ${name}: titled`)
+      if (axis.type === 'linear') t.match(axis.title.text, /\((s|%|MB|% of one core[^)]*)\)$/, `${s.id} ${name}: unit given`)
+    }
+  }
+})
+
+t.test('charts over run time share one x range, the whole run; the CDF starts at 0 s', async t => {
+  const specs = chartSpecs(sampleReport())
+  for (const s of specs.filter(s => s.id !== 'cdf')) {
+    t.equal(s.config.options.scales.x['min'], 0, `${s.id} starts at 0`)
+    t.equal(s.config.options.scales.x['max'], 40, `${s.id} ends with the run at 40 s`)
+  }
+  t.equal(chart('cdf', specs).config.options.scales.x['min'], 0)
+})
+
+t.test('memory shows no value where no process of the group ran', async t => {
+  const r = sampleReport()
+  r.resources.samples[0]!.daemons = { count: 0, rssKbP50: 0, rssKbMax: 0, rssKbSum: 0, cpuPctSum: 0 }
+  const daemons = chart('mem', chartSpecs(r)).config.data.datasets.find(d => d.label.startsWith('daemon'))!
+  t.same((daemons.data as Point[])[0], { x: 2, y: null })
+})
+
+t.test('the CPU chart keeps full load inside its scale and draws its series whole', async t => {
+  const cpu = chart('cpu').config
+  const y = cpu.options.scales.y
+  t.equal(y['suggestedMax'], 200, 'the scale reaches the machine\'s 2 cores')
+  t.ok(y['grace'], 'with room above, so a saturated machine is not drawn on the edge')
+  for (const d of cpu.data.datasets) t.equal(d['clip'], false, `${d.label}: not clipped at the plot's edge`)
+  const machine = cpu.data.datasets[0]!.data as Point[]
+  t.equal(machine[0]!.x, 3, 'the first sample, with no interval behind it, is not plotted')
+})
