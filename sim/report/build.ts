@@ -68,6 +68,8 @@ export interface Report {
     controllerRssKbMax: number
     controllerCpuPctMax: number
     daemonCpuPctSumMax: number
+    /** CPU time this process spent taking the samples, ms: the sampler's own load (samplers.ts resourceIntervalMs). */
+    samplerCpuMs: number
   }
   intent: { down: DownInterval[], partitions: PartitionInterval[], losses: LossInterval[], outages: OutageInterval[] }
   /** passMs: how long one read of every device took; timings are no finer than this. readMs: one device's read. */
@@ -93,6 +95,7 @@ export interface BuildInput {
   reach: ReachSample[]
   finalPairs: { tMs: number, total: number, failed: Array<[number, number]>, failedFirst: Array<[number, number]> }
   resources: ResourceSample[]
+  samplerCpuMs: number
   logs: LogCounts
   endMs: number
   runDir: string | null
@@ -185,7 +188,8 @@ export function buildReport (b: BuildInput): Report {
       machinePerNodeKb: Math.round(Math.max(0, b.memKb.before - b.memKb.joined) / opts.nodes),
       controllerRssKbMax: max(s => s.controller.rssKbMax),
       controllerCpuPctMax: max(s => s.controller.cpuPctSum),
-      daemonCpuPctSumMax: max(s => s.daemons.cpuPctSum)
+      daemonCpuPctSumMax: max(s => s.daemons.cpuPctSum),
+      samplerCpuMs: Math.round(b.samplerCpuMs)
     },
     intent: { down: intent.down, partitions: intent.partitions, losses: intent.losses, outages: intent.outages },
     observer: { passes: observer.passes, readErrors: observer.readErrors, readTimeouts: observer.readTimeouts, changes: observer.changes.length, passMs: stats(observer.passMs), readMs: stats(observer.readMs) },

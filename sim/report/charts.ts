@@ -217,6 +217,13 @@ function memoryChart (r: Report, f: RunFrame): ChartSpec {
   }
 }
 
+/** The resource sampler's own CPU over the stretch it sampled, % of one core. */
+function samplerShare (r: Report): number {
+  const s = r.resources.samples
+  const spanMs = s.length < 2 ? 0 : s[s.length - 1]!.tMs - s[0]!.tMs
+  return spanMs === 0 ? 0 : Math.round(1000 * r.resources.samplerCpuMs / spanMs) / 10
+}
+
 function cpuChart (r: Report, f: RunFrame): ChartSpec {
   // The first sample has no interval behind it.
   const s = r.resources.samples.slice(1)
@@ -226,7 +233,8 @@ function cpuChart (r: Report, f: RunFrame): ChartSpec {
     id: 'cpu',
     title: 'CPU',
     caption: `Over each interval between samples (about ${sampleEveryS(r.resources.samples)} s, from the first daemon's start); a group is the sum over its processes. ` +
-      'What the groups leave of the machine\'s busy time is the kernel\'s packet work (veth, bridge, tun), the harness and anything else on the host.',
+      'What the groups leave of the machine\'s busy time is the kernel\'s packet work (veth, bridge, tun), the harness and anything else on the host. ' +
+      `Taking the samples cost this run ${Math.round(r.resources.samplerCpuMs)} ms of CPU (${samplerShare(r)} % of one core).`,
     heightPx: 400,
     config: {
       type: 'line',

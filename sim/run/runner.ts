@@ -164,7 +164,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     observer.start()
     loops.push(observer)
     // From the first daemon on: the join's CPU over time is what shows where a host runs out (docs/sim.md).
-    const resources = new ResourceSampler({ mesh, now, everyMs: 5000 })
+    const resources = new ResourceSampler({ mesh, now })
     await resources.once()
     resources.start()
     loops.push(resources)
@@ -258,6 +258,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       reach: reach.samples,
       finalPairs: { tMs: tEnd, total: pairs.length, failed, failedFirst },
       resources: resources.samples,
+      samplerCpuMs: resources.cpuMs,
       logs: countLogEvents(all.map(i => mesh.logFile(`n${i}`)), mesh.logFile('controller')),
       endMs: now(),
       runDir: o.keep ? mesh.dir : null,

@@ -11,12 +11,13 @@ import { SeededRandom, shuffle } from '../../lib/swim/random.js'
 /** Targets pinged from each sampled source per tick. */
 const TARGETS_PER_SOURCE = 4
 
-/** A loop that runs `once` then waits so that iterations start `everyMs` apart, until stopped. */
+/** A loop that runs `once` then waits so that iterations start `intervalMs()` apart (default `everyMs`), until stopped. */
 abstract class Loop {
   private running = false
   private loop: Promise<void> | null = null
   constructor (protected readonly everyMs: number) {}
   protected abstract once (): Promise<void>
+  protected intervalMs (): number { return this.everyMs }
 
   /** Starts the loop. */
   start (): void {
@@ -26,7 +27,7 @@ abstract class Loop {
       while (this.running) {
         const began = Date.now()
         await this.once().catch(() => {})
-        const wait = this.everyMs - (Date.now() - began)
+        const wait = this.intervalMs() - (Date.now() - began)
         if (wait > 0 && this.running) await new Promise(resolve => setTimeout(resolve, wait))
       }
     })()
@@ -65,38 +66,77 @@ export class ReachSampler extends Loop {
   }
 }
 
-/** Samples RSS and CPU of the controller, daemons and wireguard-go processes. */
+/** Shortest and longest time from one resource sample to the next, ms. */
+export const RESOURCE_MIN_MS = 1000
+export const RESOURCE_MAX_MS = 5000
+/** Share of one core the resource sampler's own /proc reads may take. */
+export const RESOURCE_CPU_SHARE = 0.005
+/** Longest time between two scans of /proc for wireguard-go processes, ms. */
+const WG_RESCAN_MS = 10_000
+
+/**
+ * ms from one resource sample to the next when one costs `cpuMs` of this process's CPU: long enough that the
+ * sampler takes at most RESOURCE_CPU_SHARE of a core, within RESOURCE_MIN_MS..RESOURCE_MAX_MS. A sample reads
+ * two /proc files per process, and now and then scans /proc: about 1.2 ms at N=10 and 15-25 ms at N=200 (400
+ * processes) on a 2-core host, by its load, so 1 s and 3-5 s (`node dist/bench/sampler-cost.js`).
+ */
+export function resourceIntervalMs (cpuMs: number): number {
+  return Math.min(RESOURCE_MAX_MS, Math.max(RESOURCE_MIN_MS, Math.ceil(cpuMs / RESOURCE_CPU_SHARE)))
+}
+
+/** What ResourceSampler reads of the mesh. */
+export type SampledMesh = Pick<Mesh, 'daemonPids' | 'allWireguardPids' | 'controller'>
+
+/** Samples RSS and CPU of the controller, daemons and wireguard-go processes, as often as resourceIntervalMs allows. */
 export class ResourceSampler extends Loop {
   readonly samples: ResourceSample[] = []
+  /** This process's CPU time spent in samples, ms: the sampler's own load on the machine. */
+  cpuMs = 0
   private readonly cpu = new CpuTracker()
   private wgPids: number[] = []
-  private refreshes = 0
+  private wgScanMs = -Infinity
   private lastBusy: { tMs: number, busyMs: number } | null = null
 
-  constructor (private readonly d: { mesh: Mesh, now: () => number, everyMs: number }) {
-    super(d.everyMs)
+  constructor (private readonly d: { mesh: SampledMesh, now: () => number }) {
+    super(RESOURCE_MIN_MS)
   }
 
-  /** Takes one sample now (also used at the end of the run). */
+  /** ms from this sample to the next: resourceIntervalMs of the mean cost so far. */
+  override intervalMs (): number {
+    return resourceIntervalMs(this.samples.length === 0 ? 0 : this.cpuMs / this.samples.length)
+  }
+
+  /**
+   * Takes one sample now (also used at the end of the run); skipped within half of RESOURCE_MIN_MS of the last,
+   * whose CPU % over so short an interval would be clock-tick noise.
+   */
   async once (): Promise<void> {
-    const { mesh } = this.d
-    // Joining and restarted nodes get a new wireguard-go; every third sample looks again, and every sample
-    // while some daemon has none yet.
-    const daemons = mesh.daemonPids()
-    if (this.refreshes++ % 3 === 0 || this.wgPids.length < daemons.length) {
-      this.wgPids = mesh.allWireguardPids()
-    }
     const t = this.d.now()
+    const last = this.samples[this.samples.length - 1]
+    if (last !== undefined && t - last.tMs < RESOURCE_MIN_MS / 2) return
+    const began = process.cpuUsage()
+    const { mesh } = this.d
+    // Joining and restarted nodes get a new wireguard-go, and a crashed node's goes: /proc is scanned again while
+    // some daemon has none, after one of the known pids was gone, and every WG_RESCAN_MS.
+    const daemons = mesh.daemonPids()
+    if (this.wgPids.length < daemons.length || t - this.wgScanMs >= WG_RESCAN_MS) {
+      this.wgPids = mesh.allWireguardPids()
+      this.wgScanMs = t
+    }
     const ctl = mesh.controller?.pid
     const busy = { tMs: t, busyMs: machineBusyMs() }
     const prev = this.lastBusy
     this.lastBusy = busy
+    const wireguard = this.cpu.sample(this.wgPids, t)
+    if (wireguard.count < this.wgPids.length) this.wgScanMs = -Infinity
     this.samples.push({
       tMs: t,
       controller: this.cpu.sample(ctl === undefined ? [] : [ctl], t),
       daemons: this.cpu.sample(daemons, t),
-      wireguard: this.cpu.sample(this.wgPids, t),
+      wireguard,
       machineCpuPct: prev === null || t <= prev.tMs ? 0 : Math.round(1000 * (busy.busyMs - prev.busyMs) / (t - prev.tMs)) / 10
     })
+    const used = process.cpuUsage(began)
+    this.cpuMs += (used.user + used.system) / 1000
   }
 }

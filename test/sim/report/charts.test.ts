@@ -85,3 +85,8 @@ t.test('the CPU chart keeps full load inside its scale and draws its series whol
   const machine = cpu.data.datasets[0]!.data as Point[]
   t.equal(machine[0]!.x, 3, 'the first sample, with no interval behind it, is not plotted')
 })
+
+t.test('the CPU caption gives the sampling interval and what the sampling cost', async t => {
+  t.match(chart('cpu').caption, /about 1 s/)
+  t.match(chart('cpu').caption, /cost this run 20 ms of CPU \(0\.1 % of one core\)/, '20 ms over the 37 s sampled')
+})

@@ -66,7 +66,8 @@ export function sampleReport (patch: Partial<Report> = {}): Report {
       machinePerNodeKb: 0,
       controllerRssKbMax: 80_000,
       controllerCpuPctMax: 2,
-      daemonCpuPctSumMax: 40
+      daemonCpuPctSumMax: 40,
+      samplerCpuMs: 20
     },
     intent: { down: [{ node: 3, kind: 'crash', fromMs: 20_000, toMs: 30_000 }], partitions: [], losses: [], outages: [] },
     observer: { passes: ticks.length, readErrors: 0, readTimeouts: 0, changes: 0, passMs: stats, readMs: stats },
