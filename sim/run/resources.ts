@@ -85,12 +85,30 @@ export class CpuTracker {
   }
 }
 
-/** CPU time, ms, the whole machine spent busy so far (every core: user, system, irq; not idle or iowait), from /proc/stat. */
-export function machineBusyMs (): number {
-  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
-  const total = cpu.reduce((a, b) => a + b, 0)
+/** The whole machine's CPU time so far, ms summed over its cores: busy (user, system, irq, steal) and all (busy, idle, iowait). */
+export interface MachineCpu { busyMs: number, allMs: number }
+
+/** Reads MachineCpu from /proc/stat's `cpu` line (guest time is inside user already, so it is not added again). */
+export function machineCpu (): MachineCpu {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
+  const all = cpu.reduce((a, b) => a + b, 0)
   const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0)
-  return (total - idle) * 1000 / clockTicks()
+  return { busyMs: (all - idle) * 1000 / clockTicks(), allMs: all * 1000 / clockTicks() }
+}
+
+/** CPU time, ms, the whole machine spent busy so far (every core). */
+export function machineBusyMs (): number {
+  return machineCpu().busyMs
+}
+
+/**
+ * The machine's busy CPU between two readings, % of one core (100 × cores = every core busy), measured against
+ * the readings' own time (all CPU time / cores) rather than a wall clock read beside them: a loaded host can
+ * delay the read by tens of ms, a tenth of a 1 s interval. 0 when no time passed between them.
+ */
+export function machineBusyPct (prev: MachineCpu, cur: MachineCpu, cores: number): number {
+  const all = cur.allMs - prev.allMs
+  return all <= 0 ? 0 : Math.round(1000 * cores * (cur.busyMs - prev.busyMs) / all) / 10
 }
 
 /** CPU time, ms, of this process and its finished children (ip, nft, fping: everything the harness ran). */

@@ -2,10 +2,11 @@
  * Background measurements during a run: reachability of a random sample of pairs each tick (real pings over
  * mesh IPs), and memory/CPU of the controller, the daemons and their wireguard-go.
  */
+import { cpus } from 'node:os'
 import type { Mesh } from '../cluster.js'
 import type { Intent } from './intent.js'
 import { checkPairs, type ReachSample } from './reach.js'
-import { CpuTracker, machineBusyMs, type ResourceSample } from './resources.js'
+import { CpuTracker, machineBusyPct, machineCpu, type MachineCpu, type ResourceSample } from './resources.js'
 import { SeededRandom, shuffle } from '../../lib/swim/random.js'
 
 /** Targets pinged from each sampled source per tick. */
@@ -95,7 +96,8 @@ export class ResourceSampler extends Loop {
   private readonly cpu = new CpuTracker()
   private wgPids: number[] = []
   private wgScanMs = -Infinity
-  private lastBusy: { tMs: number, busyMs: number } | null = null
+  private lastMachine: MachineCpu | null = null
+  private readonly cores = cpus().length
 
   constructor (private readonly d: { mesh: SampledMesh, now: () => number }) {
     super(RESOURCE_MIN_MS)
@@ -124,9 +126,9 @@ export class ResourceSampler extends Loop {
       this.wgScanMs = t
     }
     const ctl = mesh.controller?.pid
-    const busy = { tMs: t, busyMs: machineBusyMs() }
-    const prev = this.lastBusy
-    this.lastBusy = busy
+    const machine = machineCpu()
+    const prev = this.lastMachine
+    this.lastMachine = machine
     const wireguard = this.cpu.sample(this.wgPids, t)
     if (wireguard.count < this.wgPids.length) this.wgScanMs = -Infinity
     this.samples.push({
@@ -134,7 +136,7 @@ export class ResourceSampler extends Loop {
       controller: this.cpu.sample(ctl === undefined ? [] : [ctl], t),
       daemons: this.cpu.sample(daemons, t),
       wireguard,
-      machineCpuPct: prev === null || t <= prev.tMs ? 0 : Math.round(1000 * (busy.busyMs - prev.busyMs) / (t - prev.tMs)) / 10
+      machineCpuPct: prev === null ? 0 : machineBusyPct(prev, machine, this.cores)
     })
     const used = process.cpuUsage(began)
     this.cpuMs += (used.user + used.system) / 1000
