@@ -1,5 +1,6 @@
 import t from 'tap'
-import { ResourceSampler, resourceIntervalMs } from '../../../sim/run/samplers.js'
+import { ResourceSampler, reachSample, resourceIntervalMs } from '../../../sim/run/samplers.js'
+import { Intent } from '../../../sim/run/intent.js'
 
 /** A mesh whose one daemon is this process; `wg` is what a /proc scan for wireguard-go finds, `scans` counts the scans. */
 function fakeMesh (): { daemonPids: () => number[], allWireguardPids: () => number[], controller: null, wg: number[], scans: number } {
@@ -68,4 +69,19 @@ t.test('wireguard-go pids are looked for again when one is gone, and every 10 s,
   now += 1000
   await s.once()
   t.equal(mesh.scans, 3, 'the pid it found is gone by the next sample: it looks again at once')
+})
+
+t.test('a reachability sample counts only pairs that should have answered while their pings were out', async t => {
+  const intent = new Intent(4)
+  for (let i = 0; i < 4; i++) intent.started(i, 0)
+  intent.goDown(3, 'crash', 1500)
+  intent.partitions.push({ sides: [[0], [2]], fromMs: 2000, toMs: 3000 })
+  const chosen: Array<[number, number]> = [[0, 1], [1, 0], [0, 3], [3, 1], [0, 2]]
+  const cases: Array<[string, Array<[number, number]>, number, number, ReturnType<typeof reachSample>]> = [
+    ['node-3 crashed and 0 | 2 were cut while the pings were out: those pairs do not count', [[0, 3], [3, 1], [0, 2]], 1000, 2500, { tMs: 1000, ok: 2, total: 2 }],
+    ['before any fault every pair counts', [[0, 1]], 0, 1000, { tMs: 0, ok: 4, total: 5 }],
+    ['pairs that failed before the fault count as failed', [[1, 0], [0, 3]], 1000, 1400, { tMs: 1000, ok: 3, total: 5 }]
+  ]
+  for (const [name, failed, from, to, want] of cases) t.same(reachSample(intent, chosen, failed, from, to), want, name)
+  t.equal(reachSample(intent, [[0, 3]], [[0, 3]], 1000, 2000), null, 'no pair left: no sample')
 })
