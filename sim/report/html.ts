@@ -60,8 +60,8 @@ ${notes === '' ? '' : `<h3>Notes</h3><ul>${notes}</ul>`}`
 function marksSection (r: Report): string {
   const { marks } = timeMarks(r)
   const rows = marks.map(m => `<tr><td>${sec(m.tMs)}</td><td style="color: ${MARK_COLOUR[m.kind]}">${esc(m.label)}</td></tr>`).join('')
-  return `<table><caption>Faults and milestones (the vertical lines on every chart over run time)</caption><tr><th>at</th><th>what</th></tr>${rows}</table>
-<p>On charts over run time: <span style="color: ${MARK_COLOUR.fault}">solid line: a fault injected</span>;
+  return `<table><caption>Faults and milestones</caption><tr><th>at</th><th>what</th></tr>${rows}</table>
+<p>Each is a vertical line on every chart over run time: <span style="color: ${MARK_COLOUR.fault}">solid line: a fault injected</span>;
 <span style="color: ${MARK_COLOUR.recovery}">dashed: its end</span>; <span style="color: ${MARK_COLOUR.milestone}">dotted: a milestone</span>;
 shaded: a partition, loss or controller outage in force.</p>`
 }
