@@ -7,8 +7,8 @@ export const MARK_COLOUR = { fault: '#c2185b', recovery: '#00796b', milestone: '
 /**
  * Hands each chart's config to chart.js. Its only functions: tooltip texts by chart id, and the `marks` plugin,
  * which draws each chart's options.plugins.marks (charts.ts MarksOptions): bands shaded under the data, then one
- * vertical line per mark with its label above the plot area, in the first of MARK_ROWS rows it fits in (a label
- * that fits in none is left out; its line stays).
+ * vertical line per mark with its label above the plot area, in the first of MARK_ROWS rows it fits in, faults
+ * placed first (a label that fits in none is left out; its line stays).
  */
 export const PAGE_SCRIPT = `
 const specs = JSON.parse(document.getElementById('data').textContent);
@@ -37,7 +37,8 @@ Chart.register({
     ctx.save();
     ctx.font = '11px system-ui, sans-serif';
     ctx.lineWidth = 1.5;
-    const rowEnds = new Array(MARK_ROWS).fill(-Infinity);
+    const rows = Array.from({ length: MARK_ROWS }, () => []);
+    const shown = [];
     for (const m of o.marks || []) {
       const px = x.getPixelForValue(m.x);
       if (px < a.left - 1 || px > a.right + 1) continue;
@@ -45,11 +46,17 @@ Chart.register({
       ctx.strokeStyle = colour;
       ctx.setLineDash(dash);
       ctx.beginPath(); ctx.moveTo(px, a.top - 2); ctx.lineTo(px, a.bottom); ctx.stroke();
+      shown.push({ m, px, colour });
+    }
+    // Faults take label rows first, then milestones, then ends.
+    const rank = { fault: 0, milestone: 1, recovery: 2 };
+    shown.sort((p, q) => (rank[p.m.kind] ?? 1) - (rank[q.m.kind] ?? 1) || p.px - q.px);
+    for (const { m, px, colour } of shown) {
       const w = ctx.measureText(m.label).width;
-      const left = Math.min(px - 2, a.right - w);
-      const row = rowEnds.findIndex(end => end < left - 6);
+      const left = Math.max(a.left, Math.min(px - 2, a.right - w)), right = left + w;
+      const row = rows.findIndex(r => r.every(([l, rr]) => right + 6 < l || left > rr + 6));
       if (row < 0) continue;
-      rowEnds[row] = left + w;
+      rows[row].push([left, right]);
       ctx.fillStyle = colour;
       ctx.fillText(m.label, left, a.top - 4 - row * MARK_ROW_PX);
     }
