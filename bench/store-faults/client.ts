@@ -1,4 +1,4 @@
-import { generateKeyPair } from '../../lib/wire/keys.js'
+import { generateKeyPair, SigningKey } from '../../lib/wire/keys.js'
 import { newNonce, signRegistration } from '../../lib/wire/proof.js'
 import type { RegisterRequest } from '../../lib/wire/api.js'
 import type { Ledger, ListedNode } from './ledger.js'
@@ -30,7 +30,7 @@ export async function prepare (url: string, adminKey: string): Promise<{ target:
 /** Registers one fresh key; records a 200 in `ledger` and counts the answer. Returns the status (0: no answer). */
 export async function registerOne (t: Target, token: string, ledger: Ledger, tally: Answers): Promise<number> {
   const keys = generateKeyPair()
-  const f = { publicKey: keys.publicKey, hostname: 'fault', endpoints: ['198.18.0.2:51820'], timestamp: Date.now(), nonce: newNonce() }
+  const f = { publicKey: keys.publicKey, signingKey: SigningKey.derive(keys.privateKey).publicKey, hostname: 'fault', endpoints: ['198.18.0.2:51820'], timestamp: Date.now(), nonce: newNonce() }
   const body: RegisterRequest = { ...f, listenPort: 51820, swimPort: 7946, proof: signRegistration(keys.privateKey, t.publicKey, f), token }
   let status = 0
   try {
