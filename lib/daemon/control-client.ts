@@ -43,9 +43,9 @@ export class ControlClient {
     return await this.call<HeartbeatResponse>('POST', '/v1/heartbeat', req, credential)
   }
 
-  /** `POST /v1/leave`: graceful leave. */
+  /** `POST /v1/leave`: graceful leave. The controller answers 204 with no body. */
   async leave (credential: string): Promise<void> {
-    await this.call<unknown>('POST', '/v1/leave', {}, credential)
+    await this.call<undefined>('POST', '/v1/leave', {}, credential, 'empty')
   }
 
   /**
@@ -87,7 +87,8 @@ export class ControlClient {
     })
   }
 
-  private async call<T> (method: string, path: string, body?: unknown, credential?: string): Promise<T> {
+  /** One exchange; `expect: 'empty'` takes any 2xx as success without reading its body as JSON (204 has none). */
+  private async call<T> (method: string, path: string, body?: unknown, credential?: string, expect: 'json' | 'empty' = 'json'): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' }
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
     if (payload !== undefined) { headers['content-type'] = 'application/json'; headers['content-length'] = String(payload.length) }
@@ -96,6 +97,8 @@ export class ControlClient {
     const text = await readBody(res, MAX_BODY_BYTES)
     const status = res.statusCode ?? 0
     if (status < 200 || status >= 300) throw errorFrom(status, res.statusMessage ?? '', text)
+    if (expect === 'empty') return undefined as T
+    if (text === '') throw new ControllerError(`controller answered ${method} ${path} with HTTP ${status} and no body, where JSON was expected`)
     try {
       return JSON.parse(text) as T
     } catch {
