@@ -1,4 +1,5 @@
 import { AdminClient, readAdminKey } from '../lib/control/admin-client.js'
+import { parseControllerUrl } from '../lib/client/url.js'
 
 /** Flags every admin command takes. */
 export const ADMIN_FLAGS = {
@@ -7,12 +8,13 @@ export const ADMIN_FLAGS = {
 } as const
 
 /** Usage lines for ADMIN_FLAGS. */
-export const ADMIN_USAGE = `  --controller URL    controller base URL (env WEFT_CONTROLLER; default http://127.0.0.1:8080)
+export const ADMIN_USAGE = `  --controller URL    controller base URL with its scheme, and a proxy's path prefix if any
+                      (env WEFT_CONTROLLER; default http://127.0.0.1:8080)
   --admin-key FILE    file holding the admin key, e.g. DATA/admin.key (env WEFT_ADMIN_KEY_FILE)`
 
-/** Builds an AdminClient from flags with env fallbacks. */
+/** Builds an AdminClient from flags with env fallbacks; a bad URL fails with a ConfigError naming --controller. */
 export async function adminClient (v: { controller?: string, 'admin-key'?: string }): Promise<AdminClient> {
-  const controllerUrl = v.controller ?? process.env.WEFT_CONTROLLER ?? 'http://127.0.0.1:8080'
+  const url = parseControllerUrl(v.controller ?? process.env.WEFT_CONTROLLER ?? 'http://127.0.0.1:8080')
   const keyFile = v['admin-key'] ?? process.env.WEFT_ADMIN_KEY_FILE ?? 'admin.key'
-  return new AdminClient({ controllerUrl, adminKey: await readAdminKey(keyFile), adminKeyFile: keyFile })
+  return new AdminClient({ controllerUrl: url.href, adminKey: await readAdminKey(keyFile), adminKeyFile: keyFile })
 }

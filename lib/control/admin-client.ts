@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises'
+import { ControllerHttp, type Expect } from '../client/http.js'
 import { ConfigError, ControllerError } from '../errors.js'
-import type { CreateTokenResponse, ErrorBody, NodeListResponse } from '../wire/api.js'
+import type { CreateTokenResponse, NodeListResponse } from '../wire/api.js'
 
 /** Where the admin CLI finds the controller and its key. */
 export interface AdminTarget {
-  /** Base URL. Default: http://127.0.0.1:8080 (the controller's default listen address). */
+  /** Base URL, with a proxy's path prefix if any. Default: http://127.0.0.1:8080 (the controller's default listen address). */
   controllerUrl: string
   adminKey: string
   /** The file the key was read from, named in the hint of a 401. */
@@ -26,48 +27,39 @@ export async function readAdminKey (path: string): Promise<string> {
 }
 
 /**
- * The admin side of the controller API over fetch. Errors come back as ControllerError carrying the
- * HTTP status and the server's WEFT_ERR_* code.
+ * The admin side of the controller API, over the same client as the daemon's (lib/client/http.ts). Errors
+ * come back as ControllerError carrying the HTTP status and the server's WEFT_ERR_* code, or as a coded
+ * message when the controller cannot be reached.
  */
 export class AdminClient {
-  constructor (private readonly t: AdminTarget) {}
+  private readonly http: ControllerHttp
+
+  constructor (private readonly t: AdminTarget) {
+    this.http = new ControllerHttp(t.controllerUrl, { requestTimeoutMs: 15_000, keepAlive: false, maxSockets: 1 })
+  }
 
   /** `POST /v1/tokens`. */
   async createToken (opts: { reusable: boolean, ttlMs: number }): Promise<CreateTokenResponse> {
-    return await this.call<CreateTokenResponse>('POST', '/v1/tokens', { reusable: opts.reusable, ttlMs: opts.ttlMs })
+    return await this.call<CreateTokenResponse>('POST', '/v1/tokens', 'json', { reusable: opts.reusable, ttlMs: opts.ttlMs })
   }
 
   /** `GET /v1/nodes`. */
   async listNodes (): Promise<NodeListResponse> {
-    return await this.call<NodeListResponse>('GET', '/v1/nodes')
+    return await this.call<NodeListResponse>('GET', '/v1/nodes', 'json')
   }
 
-  /** `DELETE /v1/nodes/:id`. */
+  /** `DELETE /v1/nodes/:id`: 204 with no body. */
   async removeNode (id: string): Promise<void> {
-    await this.call<undefined>('DELETE', `/v1/nodes/${encodeURIComponent(id)}`)
+    await this.call<undefined>('DELETE', `/v1/nodes/${encodeURIComponent(id)}`, 'empty')
   }
 
-  private async call<T> (method: string, path: string, body?: unknown): Promise<T> {
-    const url = new URL(path, this.t.controllerUrl)
-    let res: Response
+  private async call<T> (method: string, path: string, expect: Expect, body?: unknown): Promise<T> {
     try {
-      res = await fetch(url, {
-        method,
-        headers: { authorization: `Bearer ${this.t.adminKey}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(15_000)
-      })
+      return await this.http.call<T>(method, path, { bearer: this.t.adminKey, expect, ...(body !== undefined ? { body } : {}) })
     } catch (err) {
-      throw new ControllerError(`cannot reach the controller at ${this.t.controllerUrl}: ${(err as Error).message}`)
+      if (!(err instanceof ControllerError) || err.statusCode !== 401) throw err
+      throw new ControllerError(`${err.message}. The controller did not accept the admin key from ${this.t.adminKeyFile ?? 'the key file'}; if that file was edited or replaced, ` +
+        'restore it from a backup, or restart the controller with --rotate-admin-key to write a new DATA/admin.key (the old key stops working).', 401, err.remoteCode)
     }
-    const text = await res.text()
-    if (!res.ok) {
-      let e: Partial<ErrorBody> = {}
-      try { e = JSON.parse(text) as ErrorBody } catch {}
-      const hint = res.status === 401 ? `. The controller did not accept the admin key from ${this.t.adminKeyFile ?? 'the key file'}; if that file was edited or replaced, ` +
-        'restore it from a backup, or restart the controller with --rotate-admin-key to write a new DATA/admin.key (the old key stops working).' : ''
-      throw new ControllerError(`controller answered ${res.status}: ${e.message ?? text.slice(0, 200)}${hint}`, res.status, e.code)
-    }
-    return (text === '' ? undefined : JSON.parse(text)) as T
   }
 }

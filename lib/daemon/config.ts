@@ -1,3 +1,4 @@
+import { parseControllerUrl } from '../client/url.js'
 import { ConfigError } from '../errors.js'
 import { isValidIfname } from './wg/exec.js'
 import { parseEndpoint } from '../wire/addr.js'
@@ -6,6 +7,7 @@ import { PRESETS } from '../swim/config.js'
 
 /** Everything `weft daemon` is told on its command line, validated. */
 export interface DaemonConfig {
+  /** The controller's base URL, with a proxy's path prefix if any; validated into its normal form. */
   controllerUrl: string
   stateDir: string
   ifname: string
@@ -56,9 +58,7 @@ export function checkSwimPreset (name: string): string {
 
 /** Validates a DaemonConfig; each failure says what to fix. */
 export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
-  let url: URL
-  try { url = new URL(c.controllerUrl) } catch { throw new ConfigError(`--controller "${c.controllerUrl}" is not a URL; use e.g. http://198.18.0.1:8080`) }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`--controller must be an http:// or https:// URL (got ${url.protocol})`)
+  const url = parseControllerUrl(c.controllerUrl)
   if (!isValidIfname(c.ifname)) throw new ConfigError(`--interface "${c.ifname}" is not usable: 1-15 characters of A-Z a-z 0-9 _ . - (Linux limits names to 15)`)
   for (const [flag, port] of [['--listen-port', c.listenPort], ['--swim-port', c.swimPort], ['--announce-port', c.announcePort]] as const) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`${flag} must be a port from 1 to 65535 (got ${port})`)
@@ -72,5 +72,5 @@ export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
   checkSwimPreset(c.swimPreset)
   if (!Number.isInteger(c.keepaliveSeconds) || c.keepaliveSeconds < 1 || c.keepaliveSeconds > 65535) throw new ConfigError(`--keepalive must be from 1 to 65535 seconds (got ${c.keepaliveSeconds})`)
   if (c.joinToken !== undefined && c.joinToken.trim() === '') throw new ConfigError('--join-token is empty')
-  return { ...c, controllerUrl: c.controllerUrl.replace(/\/+$/, '') }
+  return { ...c, controllerUrl: url.href }
 }

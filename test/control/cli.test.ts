@@ -2,7 +2,7 @@ import t from 'tap'
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { joinNode, start } from './helpers.js'
+import { joinNode, start, tempDir } from './helpers.js'
 
 const run = promisify(execFile)
 const WEFT = join(process.cwd(), 'dist/cmd/weft.js')
@@ -61,4 +61,19 @@ t.test('admin commands fail clearly on a wrong key or a bad flag; --help works e
   const noData = await weft(['controller'])
   t.equal(noData.code, 2)
   t.match(noData.stderr, /--data DIR is required/)
+})
+
+t.test('a controller URL without a scheme is a sentence, not a stack trace, for every command', async (t) => {
+  const c = await start(t)
+  for (const args of [['nodes', 'list'], ['nodes', 'remove', 'n1'], ['token', 'create']]) {
+    const r = await weft([...args, '--controller', '198.18.0.1:8443', '--admin-key', c.adminKeyFile])
+    t.equal(r.code, 2, args.join(' '))
+    t.equal(r.stderr, 'weft: --controller "198.18.0.1:8443" has no scheme: write https://198.18.0.1:8443 if the controller serves TLS (--tls-cert), ' +
+      'or http://198.18.0.1:8443 if it does not (WEFT_ERR_CONFIG)\n', args.join(' '))
+  }
+  const env = await weft(['nodes', 'list', '--admin-key', c.adminKeyFile], { WEFT_CONTROLLER: 'localhost:8080' })
+  t.match(env.stderr, /^weft: --controller "localhost:8080" has no scheme/, 'WEFT_CONTROLLER is checked the same way')
+  const daemon = await weft(['daemon', '--controller', '198.18.0.1:8443', '--interface', 'weft0', '--state', await tempDir(t)])
+  t.equal(daemon.code, 2)
+  t.match(daemon.stderr, /^weft: --controller "198\.18\.0\.1:8443" has no scheme/, 'the daemon too')
 })

@@ -6,13 +6,15 @@ const good = (): DaemonConfig => ({
   wg: 'auto', swimPort: DAEMON_DEFAULTS.swimPort, mtu: 1420, deadAnnounceIntervalMs: 5000, swimPreset: 'mesh', keepaliveSeconds: 25
 })
 
-t.test('a good config passes, trailing slashes trimmed', async (t) => {
+t.test('a good config passes, trailing slashes trimmed, a path prefix kept', async (t) => {
   t.equal(validateDaemonConfig(good()).controllerUrl, 'http://198.18.0.1:8080')
+  t.equal(validateDaemonConfig({ ...good(), controllerUrl: 'https://proxy.example/weft/' }).controllerUrl, 'https://proxy.example/weft')
 })
 
 t.test('each bad flag fails with a sentence naming the flag', async (t) => {
   const cases: Array<[Partial<DaemonConfig>, RegExp]> = [
-    [{ controllerUrl: 'nope' }, /--controller .* is not a URL/],
+    [{ controllerUrl: 'nope' }, /--controller "nope" has no scheme/],
+    [{ controllerUrl: '198.18.0.1:8443' }, /--controller "198\.18\.0\.1:8443" has no scheme: write https:\/\/198\.18\.0\.1:8443/],
     [{ controllerUrl: 'ftp://x' }, /http:\/\/ or https:\/\//],
     [{ ifname: 'a-very-long-interface' }, /--interface .*15/],
     [{ ifname: '' }, /--interface/],

@@ -1,0 +1,69 @@
+import t from 'tap'
+import { createServer, request, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ControllerHttp } from '../../lib/client/http.js'
+import { AdminClient } from '../../lib/control/admin-client.js'
+import { ControlClient } from '../../lib/daemon/control-client.js'
+import { joinNode, start } from '../control/helpers.js'
+
+/** Listens on a free loopback port; closed at teardown. */
+async function listen (t: { teardown (fn: () => void): void }, server: Server): Promise<number> {
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  return (server.address() as AddressInfo).port
+}
+
+/** A path-based reverse proxy on loopback: `/weft/...` goes to `target` as `/...`; every other path is its own 404 page. */
+async function proxy (t: { teardown (fn: () => void): void }, target: string): Promise<{ url: string, seen: string[] }> {
+  const seen: string[] = []
+  const to = new URL(target)
+  const server = createServer((req, res) => {
+    seen.push(`${req.method ?? ''} ${req.url ?? ''}`)
+    if (req.url?.startsWith('/weft/') !== true) {
+      res.writeHead(404, { 'content-type': 'text/html' }).end('<html><body>404 Not Found</body></html>')
+      return
+    }
+    const up = request({ host: to.hostname, port: to.port, method: req.method, path: req.url.slice('/weft'.length), headers: req.headers }, upRes => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers)
+      upRes.pipe(res)
+    })
+    up.on('error', () => res.writeHead(502).end())
+    req.pipe(up)
+  })
+  return { url: `http://127.0.0.1:${await listen(t, server)}/weft/`, seen }
+}
+
+t.test('a controller behind a path prefix: admin and node calls keep the prefix', async (t) => {
+  const c = await start(t)
+  const p = await proxy(t, c.url)
+  const admin = new AdminClient({ controllerUrl: p.url, adminKey: c.adminKey })
+  const tok = await admin.createToken({ reusable: false, ttlMs: 60_000 })
+  t.match(tok.token, /^wt_/)
+  const n = await joinNode(c, 'behind-proxy', tok.token)
+  t.same((await admin.listNodes()).nodes.map(x => x.id), [n.nodeId])
+
+  const node = new ControlClient(p.url)
+  t.match(await node.info(), { publicKey: c.publicKey })
+  await node.heartbeat(n.credential, { endpoints: [], listenPort: 51820 })
+  const ac = new AbortController()
+  const first: string[] = []
+  await node.stream(n.credential, null, null, line => { first.push(line); ac.abort(new Error('got one')) }, { signal: ac.signal, idleMs: 5000, maxLineBytes: 1 << 20 })
+    .catch(() => {})
+  t.match(JSON.parse(first[0]!), { type: 'full' }, 'the update channel opens through the prefix')
+  await node.leave(n.credential)
+  await admin.removeNode(n.nodeId)
+  t.ok(p.seen.length > 0 && p.seen.every(s => / \/weft\/v1\//.test(s)), `every request went below /weft: ${p.seen.join(', ')}`)
+})
+
+t.test('a 2xx without the JSON a route promises is a clear error, not a crash or a silent undefined', async (t) => {
+  const server = createServer((req, res) => {
+    if (req.url === '/v1/info') res.writeHead(200, { 'content-type': 'text/html' }).end('<html>a proxy page</html>')
+    else res.writeHead(204).end()
+  })
+  const url = `http://127.0.0.1:${await listen(t, server)}`
+  const http = new ControllerHttp(url, { keepAlive: false })
+  await t.rejects(http.call('GET', '/v1/info', { expect: 'json' }), { code: 'WEFT_ERR_CONTROLLER', message: /answered GET \/v1\/info with a body that is not JSON \(text\/html\): is --controller the controller's own URL, with the path prefix of any proxy/ })
+  await t.rejects(http.call('GET', '/v1/netmap', { expect: 'json' }), { message: /answered GET \/v1\/netmap with HTTP 204 and no body, where JSON was expected/ })
+  t.equal(await http.call('POST', '/v1/leave', { body: {}, expect: 'empty' }), undefined, '204 where nothing is expected')
+})
+
