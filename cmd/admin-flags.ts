@@ -1,20 +1,26 @@
 import { AdminClient, readAdminKey } from '../lib/control/admin-client.js'
+import { checkTrustFits } from '../lib/client/trust.js'
 import { parseControllerUrl } from '../lib/client/url.js'
+import { CONTROLLER_TRUST_FLAGS, CONTROLLER_TRUST_USAGE, controllerTrust } from './controller-flags.js'
 
 /** Flags every admin command takes. */
 export const ADMIN_FLAGS = {
   controller: { type: 'string' },
-  'admin-key': { type: 'string' }
+  'admin-key': { type: 'string' },
+  ...CONTROLLER_TRUST_FLAGS
 } as const
 
 /** Usage lines for ADMIN_FLAGS. */
 export const ADMIN_USAGE = `  --controller URL    controller base URL with its scheme, and a proxy's path prefix if any
                       (env WEFT_CONTROLLER; default http://127.0.0.1:8080)
-  --admin-key FILE    file holding the admin key, e.g. DATA/admin.key (env WEFT_ADMIN_KEY_FILE)`
+  --admin-key FILE    file holding the admin key, e.g. DATA/admin.key (env WEFT_ADMIN_KEY_FILE)
+${CONTROLLER_TRUST_USAGE}`
 
-/** Builds an AdminClient from flags with env fallbacks; a bad URL fails with a ConfigError naming --controller. */
-export async function adminClient (v: { controller?: string, 'admin-key'?: string }): Promise<AdminClient> {
+/** Builds an AdminClient from flags with env fallbacks; every bad value fails with a ConfigError naming its flag. */
+export async function adminClient (v: { controller?: string, 'admin-key'?: string, 'controller-ca'?: string, 'controller-fingerprint'?: string }): Promise<AdminClient> {
   const url = parseControllerUrl(v.controller ?? process.env.WEFT_CONTROLLER ?? 'http://127.0.0.1:8080')
+  const trust = controllerTrust(v)
+  checkTrustFits(url, trust)
   const keyFile = v['admin-key'] ?? process.env.WEFT_ADMIN_KEY_FILE ?? 'admin.key'
-  return new AdminClient({ controllerUrl: url.href, adminKey: await readAdminKey(keyFile), adminKeyFile: keyFile })
+  return new AdminClient({ controllerUrl: url.href, adminKey: await readAdminKey(keyFile), adminKeyFile: keyFile, trust })
 }

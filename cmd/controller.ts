@@ -14,7 +14,8 @@ Flags:
   --data DIR                  data directory (required)
   --listen HOST:PORT          listen address (default ${DEFAULTS.listen}; port 0 picks a free one)
   --cidr CIDR                 mesh CIDR (default ${DEFAULTS.cidr}; fixed once the data dir exists)
-  --tls-cert FILE             PEM certificate (with --tls-key) to serve HTTPS
+  --tls-cert FILE             PEM certificate (with --tls-key) to serve HTTPS; its SHA-256 fingerprint is
+                              printed at start for --controller-fingerprint (docs/tls.md)
   --tls-key FILE              PEM private key
   --heartbeat-interval DUR    daemon heartbeat interval (default 5s)
   --control-stale DUR         control evidence stale after no heartbeat for (default 15s)
@@ -100,6 +101,10 @@ export const command: Command = {
       rotateAdminKey: v['rotate-admin-key'],
       logLevel: level
     }, { clock: systemClock, log, onRestartRequired: () => stop(EXIT_RESTART) })
+    if (ctl.tlsFingerprint !== null) {
+      process.stdout.write(`weft controller: serving ${ctl.url} with TLS certificate ${ctl.tlsFingerprint}\n` +
+        `  daemons and admin commands that do not trust its CA: --controller-fingerprint ${ctl.tlsFingerprint}\n`)
+    }
     process.once('SIGINT', () => stop(0))
     process.once('SIGTERM', () => stop(0))
     const code = await stopped

@@ -7,6 +7,7 @@ import { ConfigError } from '../lib/errors.js'
 import { createLogger, LOG_LEVELS } from '../lib/log.js'
 import { WEFT_VERSION } from '../lib/version.js'
 import { parseFlags, parseIntFlag, type Command } from './cli.js'
+import { CONTROLLER_TRUST_FLAGS, CONTROLLER_TRUST_USAGE, controllerTrust } from './controller-flags.js'
 
 const USAGE = `Usage: weft daemon --controller URL --state DIR --interface IF [flags]
 
@@ -15,7 +16,8 @@ interface configured as a full mesh, runs SWIM failure detection, and keeps goin
 when the controller is down. SIGTERM stops the daemon but leaves the interface up (restart-safe);
 \`weft leave\` tears it down.
 
-  --controller URL      controller base URL (or WEFT_CONTROLLER)
+  --controller URL      controller base URL with its scheme, and a proxy's path prefix if any (or WEFT_CONTROLLER)
+${CONTROLLER_TRUST_USAGE}
   --state DIR           state directory: key (0600), identity, last netmap (or WEFT_STATE_DIR; default /var/lib/weft)
   --interface IF        WireGuard interface name, at most 15 characters
   --join-token T        join token from \`weft token create\` (first start only)
@@ -36,6 +38,7 @@ export const command: Command = {
   async run (argv) {
     const parsed = parseFlags(argv, {
       controller: { type: 'string' },
+      ...CONTROLLER_TRUST_FLAGS,
       state: { type: 'string' },
       interface: { type: 'string' },
       'join-token': { type: 'string' },
@@ -64,6 +67,7 @@ export const command: Command = {
     const listenPort = v['listen-port'] === undefined ? DAEMON_DEFAULTS.listenPort : parseIntFlag(v['listen-port'], '--listen-port', 1, 65534)
     const cfg = validateDaemonConfig({
       controllerUrl,
+      controllerTrust: controllerTrust(v),
       stateDir: v.state ?? process.env.WEFT_STATE_DIR ?? '/var/lib/weft',
       ifname: v.interface,
       joinToken,

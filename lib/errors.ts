@@ -111,6 +111,33 @@ export class ControllerError extends WeftError {
   constructor (message: string, statusCode = 502, readonly remoteCode?: string) { super('WEFT_ERR_CONTROLLER', message, statusCode) }
 }
 
+/** Why a connection to the controller failed before any HTTP answer (lib/client/failure.ts decides). */
+export type UnreachableReason = 'refused' | 'dns' | 'unreachable' | 'timeout' | 'reset'
+
+/** No HTTP answer from the controller: nothing listens, the name does not resolve, no route, no answer in time. */
+export class ControllerUnreachableError extends ControllerError {
+  override readonly code: string = 'WEFT_ERR_CONTROLLER_UNREACHABLE'
+  constructor (message: string, readonly reason: UnreachableReason, options?: { cause?: unknown }) {
+    super(message, reason === 'timeout' ? 504 : 503)
+    if (options?.cause !== undefined) this.cause = options.cause
+  }
+}
+
+/** Why TLS with the controller failed (lib/client/failure.ts decides). */
+export type TlsFailure = 'untrusted' | 'name-mismatch' | 'expired' | 'pin-mismatch' | 'not-https' | 'not-http' | 'handshake'
+
+/**
+ * The controller's transport is not what this side expects: a certificate it does not trust or that is not the
+ * pinned one, or one side speaking TLS and the other plain HTTP. A 5xx status, so a daemon keeps retrying.
+ */
+export class ControllerTlsError extends ControllerError {
+  override readonly code: string = 'WEFT_ERR_CONTROLLER_TLS'
+  constructor (message: string, readonly reason: TlsFailure, options?: { cause?: unknown }) {
+    super(message, 502)
+    if (options?.cause !== undefined) this.cause = options.cause
+  }
+}
+
 /** A netmap or saved state that fails validation; the previous one stays in force. */
 export class InvalidNetmapError extends WeftError {
   constructor (message: string) { super('WEFT_ERR_INVALID_NETMAP', message, 422) }

@@ -1,14 +1,23 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http'
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { request as httpsRequest } from 'node:https'
+import { isIP } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { ControllerError } from '../errors.js'
 import type { ErrorBody } from '../wire/api.js'
+import { classifyFailure, timedOut } from './failure.js'
+import { ControllerTlsAgent } from './tls-agent.js'
+import type { ControllerTrust } from './trust.js'
 import { apiUrl, parseControllerUrl, type ControllerUrl } from './url.js'
 
 /** Largest answer read outside the update channel. */
 const MAX_BODY_BYTES = 1 << 20
+/** Bound on the TLS probe that tells "the server speaks HTTPS" from other hang-ups. */
+const PROBE_TIMEOUT_MS = 2000
 
 /** Options of ControllerHttp. */
 export interface ControllerHttpOptions {
+  /** What an https:// controller must present. Default: the system's CAs. */
+  trust?: ControllerTrust
   /** Keep connections open between requests. Default: true (a daemon heartbeats every 5 s). */
   keepAlive?: boolean
   /** Connections per controller. Default: 4 (heartbeat, update channel, the odd registration). */
@@ -22,8 +31,9 @@ export type Expect = 'json' | 'empty'
 
 /**
  * The one HTTP client for the controller's API, shared by the daemon (ControlClient) and the admin CLI
- * (AdminClient). It resolves paths below the URL's prefix and turns every non-2xx answer into a
- * ControllerError with the controller's WEFT_ERR_* code.
+ * (AdminClient). It resolves paths below the URL's prefix, applies ControllerTrust to https://, turns every
+ * connection failure into one coded sentence (failure.ts) and every non-2xx answer into a ControllerError
+ * with the controller's WEFT_ERR_* code.
  *
  * Built on node:http and node:https rather than fetch: fetch loads undici, which costs a daemon about 19 MB of
  * RSS, a third of its budget, for features it does not use.
@@ -32,14 +42,16 @@ export class ControllerHttp {
   readonly url: ControllerUrl
   readonly requestTimeoutMs: number
   private readonly agent: HttpAgent
+  private readonly caGiven: boolean
 
   constructor (url: string | ControllerUrl, opts: ControllerHttpOptions = {}) {
     this.url = typeof url === 'string' ? parseControllerUrl(url) : url
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000
+    this.caGiven = opts.trust?.ca !== undefined
     const keepAlive = opts.keepAlive ?? true
     const maxSockets = opts.maxSockets ?? 4
     this.agent = this.url.protocol === 'https:'
-      ? new HttpsAgent({ keepAlive, maxSockets })
+      ? new ControllerTlsAgent(this.url, opts.trust ?? {}, { keepAlive, maxSockets, handshakeTimeoutMs: this.requestTimeoutMs })
       : new HttpAgent({ keepAlive, maxSockets })
   }
 
@@ -85,7 +97,7 @@ export class ControllerHttp {
       }
       let timer: NodeJS.Timeout | undefined
       if (opts.total) {
-        timer = setTimeout(() => req.destroy(new ControllerError(`controller did not answer ${method} ${path.split('?')[0]} within ${timeoutMs} ms`, 504)), timeoutMs)
+        timer = setTimeout(() => req.destroy(timedOut(this.url, `${method} ${path.split('?')[0]}`, timeoutMs)), timeoutMs)
       } else {
         req.setTimeout(timeoutMs, () => req.destroy(new ControllerError(`update channel silent for ${timeoutMs} ms`, 504)))
       }
@@ -108,6 +120,9 @@ export class ControllerHttp {
   errorFrom (status: number, statusText: string, text: string): ControllerError {
     let body: Partial<ErrorBody> = {}
     try { body = JSON.parse(text) as Partial<ErrorBody> } catch { /* not JSON: a proxy's page */ }
+    if (status === 400 && body.code === undefined && /plain HTTP request was sent to HTTPS port/i.test(text)) {
+      return classifyFailure(Object.assign(new Error('plain HTTP to an HTTPS port'), { code: 'ECONNRESET' }), { url: this.url, speaksTls: true })
+    }
     const message = body.message ?? (statusText !== '' ? statusText : text.slice(0, 200))
     return new ControllerError(`controller answered HTTP ${status}: ${message}`, status, body.code)
   }
@@ -124,12 +139,28 @@ export class ControllerHttp {
     this.agent.destroy()
   }
 
-  /** The ControllerError for a request that got no answer. */
+  /**
+   * The coded sentence for a failed request. A plain-HTTP request that the server hung up on is checked once
+   * with a TLS handshake, to tell "this is an HTTPS port" from other hang-ups.
+   */
   private async explain (err: unknown): Promise<ControllerError> {
     if (err instanceof ControllerError) return err
-    const e = err as { code?: string, message?: string }
-    return new ControllerError(`controller ${this.url.href} unreachable: ${e.code ?? e.message ?? String(err)}`, 503)
+    const code = (err as { code?: string }).code ?? ''
+    const hungUp = code === 'ECONNRESET' || code === 'EPIPE' || code.startsWith('HPE_')
+    const speaksTls = this.url.protocol === 'http:' && hungUp ? await probeTls(this.url.host, this.url.port) : undefined
+    return classifyFailure(err, { url: this.url, caGiven: this.caGiven, ...(speaksTls !== undefined ? { speaksTls } : {}) })
   }
+}
+
+/** True when a TLS handshake with host:port completes within PROBE_TIMEOUT_MS (the certificate is not judged). */
+async function probeTls (host: string, port: number): Promise<boolean> {
+  return await new Promise(resolve => {
+    const s = tlsConnect({ host, port, rejectUnauthorized: false, ...(isIP(host) === 0 ? { servername: host } : {}) })
+    const done = (ok: boolean): void => { s.destroy(); resolve(ok) }
+    s.setTimeout(PROBE_TIMEOUT_MS, () => done(false))
+    s.once('secureConnect', () => done(true))
+    s.once('error', () => done(false))
+  })
 }
 
 /** Reads a whole answer of at most `max` bytes. */

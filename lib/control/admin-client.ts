@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { ControllerHttp, type Expect } from '../client/http.js'
+import type { ControllerTrust } from '../client/trust.js'
 import { ConfigError, ControllerError } from '../errors.js'
 import type { CreateTokenResponse, NodeListResponse } from '../wire/api.js'
 
@@ -10,6 +11,8 @@ export interface AdminTarget {
   adminKey: string
   /** The file the key was read from, named in the hint of a 401. */
   adminKeyFile?: string
+  /** What an https:// controller must present. Default: the system's CAs. */
+  trust?: ControllerTrust
 }
 
 /** Reads an admin key file (as written by the controller to DATA/admin.key). */
@@ -29,13 +32,13 @@ export async function readAdminKey (path: string): Promise<string> {
 /**
  * The admin side of the controller API, over the same client as the daemon's (lib/client/http.ts). Errors
  * come back as ControllerError carrying the HTTP status and the server's WEFT_ERR_* code, or as a coded
- * message when the controller cannot be reached.
+ * sentence when the controller cannot be reached.
  */
 export class AdminClient {
   private readonly http: ControllerHttp
 
   constructor (private readonly t: AdminTarget) {
-    this.http = new ControllerHttp(t.controllerUrl, { requestTimeoutMs: 15_000, keepAlive: false, maxSockets: 1 })
+    this.http = new ControllerHttp(t.controllerUrl, { trust: t.trust ?? {}, requestTimeoutMs: 15_000, keepAlive: false, maxSockets: 1 })
   }
 
   /** `POST /v1/tokens`. */

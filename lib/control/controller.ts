@@ -8,6 +8,7 @@ import type { Logger } from '../log.js'
 import type { ControllerInfo, CreateTokenResponse } from '../wire/api.js'
 import type { NodeRecord } from '../wire/netmap.js'
 import { formatIPv4 } from '../wire/addr.js'
+import { fingerprintOfPem, type Fingerprint } from '../wire/fingerprint.js'
 import { StaticKey } from '../wire/keys.js'
 import { buildApp } from './app.js'
 import { Channels } from './channels.js'
@@ -61,6 +62,8 @@ export class Controller {
   app: FastifyInstance | null = null
   /** Base URL once listening, e.g. `http://127.0.0.1:8080`. */
   url = ''
+  /** SHA-256 fingerprint of the served TLS certificate (what `--controller-fingerprint` pins); null without TLS. */
+  tlsFingerprint: Fingerprint | null = null
   private timers: NodeJS.Timeout[] = []
 
   private constructor (
@@ -223,6 +226,7 @@ export class Controller {
     const boundPort = typeof addr === 'object' && addr !== null ? addr.port : port
     const shownHost = host.includes(':') ? `[${host}]` : host
     this.url = `${https !== undefined ? 'https' : 'http'}://${shownHost}:${boundPort}`
+    this.tlsFingerprint = https !== undefined ? fingerprintOfPem(https.cert, `--tls-cert ${this.config.tlsCertFile ?? ''}`) : null
     this.channels.startPings(this.config.streamPingIntervalMs, () => this.pingLine())
     const sweep = setInterval(() => this.sweep(), SWEEP_MS)
     const maintenance = setInterval(() => { void this.maintain() }, MAINTENANCE_MS)
@@ -231,7 +235,7 @@ export class Controller {
     maintenance.unref()
     storeRetry.unref()
     this.timers.push(sweep, maintenance, storeRetry)
-    this.log.info({ event: 'controller.listening', url: this.url, epoch: this.epoch, nodes: this.registry.size, cidr: this.config.cidr, publicKey: this.publicKey }, `controller listening on ${this.url}`)
+    this.log.info({ event: 'controller.listening', url: this.url, epoch: this.epoch, nodes: this.registry.size, cidr: this.config.cidr, publicKey: this.publicKey, tlsFingerprint: this.tlsFingerprint }, `controller listening on ${this.url}`)
   }
 
   /** Deletes expired nonces and tokens from memory and store; a store that refuses writes has logged why. */

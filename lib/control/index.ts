@@ -13,6 +13,8 @@ export interface RunningController {
   url: string
   /** The controller's X25519 public key (registration proofs are keyed by DH with it). */
   publicKey: string
+  /** SHA-256 fingerprint of the served TLS certificate, `sha256:<hex>`; null without TLS. */
+  tlsFingerprint: string | null
   /** Path of the admin key file in the data directory. */
   adminKeyFile: string
   /** The controller itself, for in-process inspection (sweep(), metrics, netmap). */
@@ -30,6 +32,7 @@ export async function startController (opts: ControllerConfigInput & { clock?: C
   return {
     url: controller.url,
     publicKey: controller.publicKey,
+    tlsFingerprint: controller.tlsFingerprint,
     adminKeyFile: `${controller.config.dataDir}/admin.key`,
     controller,
     close: async () => await controller.close()

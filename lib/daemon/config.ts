@@ -1,3 +1,4 @@
+import { checkTrustFits, type ControllerTrust } from '../client/trust.js'
 import { parseControllerUrl } from '../client/url.js'
 import { ConfigError } from '../errors.js'
 import { isValidIfname } from './wg/exec.js'
@@ -9,6 +10,8 @@ import { PRESETS } from '../swim/config.js'
 export interface DaemonConfig {
   /** The controller's base URL, with a proxy's path prefix if any; validated into its normal form. */
   controllerUrl: string
+  /** What an https:// controller must present (`--controller-ca`, `--controller-fingerprint`). Default: the system's CAs. */
+  controllerTrust?: ControllerTrust
   stateDir: string
   ifname: string
   joinToken?: string
@@ -59,6 +62,7 @@ export function checkSwimPreset (name: string): string {
 /** Validates a DaemonConfig; each failure says what to fix. */
 export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
   const url = parseControllerUrl(c.controllerUrl)
+  checkTrustFits(url, c.controllerTrust ?? {})
   if (!isValidIfname(c.ifname)) throw new ConfigError(`--interface "${c.ifname}" is not usable: 1-15 characters of A-Z a-z 0-9 _ . - (Linux limits names to 15)`)
   for (const [flag, port] of [['--listen-port', c.listenPort], ['--swim-port', c.swimPort], ['--announce-port', c.announcePort]] as const) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`${flag} must be a port from 1 to 65535 (got ${port})`)

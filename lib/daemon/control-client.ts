@@ -1,11 +1,12 @@
 import { ControllerHttp } from '../client/http.js'
+import type { ControllerTrust } from '../client/trust.js'
 import { ControllerError } from '../errors.js'
 import type { ControllerInfo, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse } from '../wire/api.js'
 
 /**
  * The daemon's HTTP client for the controller's node API. One method per route; every non-2xx answer becomes a
- * ControllerError carrying the status and the controller's error code. No retries here: the control link owns
- * backoff.
+ * ControllerError carrying the status and the controller's error code, every connection failure a coded
+ * sentence (lib/client/failure.ts). No retries here: the control link owns backoff.
  */
 export class ControlClient {
   private readonly http: ControllerHttp
@@ -14,9 +15,10 @@ export class ControlClient {
    * @param baseUrl e.g. `https://198.18.0.1:8443`, or with a proxy's path prefix `https://proxy.example/weft`
    * @param requestTimeoutMs bound on one request/response. Default 10 s: a heartbeat slower than two heartbeat
    *   intervals is as good as lost.
+   * @param trust what an https:// controller must present (`--controller-ca`, `--controller-fingerprint`).
    */
-  constructor (readonly baseUrl: string, requestTimeoutMs = 10_000) {
-    this.http = new ControllerHttp(baseUrl, { requestTimeoutMs, keepAlive: true, maxSockets: 4 })
+  constructor (readonly baseUrl: string, requestTimeoutMs = 10_000, trust: ControllerTrust = {}) {
+    this.http = new ControllerHttp(baseUrl, { trust, requestTimeoutMs, keepAlive: true, maxSockets: 4 })
   }
 
   /** `GET /v1/info`: the controller's public key, CIDR and netmap position. */

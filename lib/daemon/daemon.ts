@@ -139,7 +139,7 @@ export class Daemon {
       log.error({ event: 'netmap.reject', reason: (err as Error).message }, 'saved netmap is unusable; waiting for the controller')
     }
 
-    const client = new ControlClient(cfg.controllerUrl)
+    const client = new ControlClient(cfg.controllerUrl, undefined, cfg.controllerTrust)
     const identity = await ensureJoined(cfg, client, state, saved, keys, deps)
 
     const device = await openDevice({ driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createServer, request, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { ControllerHttp } from '../../lib/client/http.js'
 import { AdminClient } from '../../lib/control/admin-client.js'
 import { ControlClient } from '../../lib/daemon/control-client.js'
@@ -67,3 +67,20 @@ t.test('a 2xx without the JSON a route promises is a clear error, not a crash or
   t.equal(await http.call('POST', '/v1/leave', { body: {}, expect: 'empty' }), undefined, '204 where nothing is expected')
 })
 
+t.test('a controller that accepts but never answers: a bounded wait and a sentence, for http and for the TLS handshake', async (t) => {
+  const held: Socket[] = []
+  const silent = createNetServer(s => { held.push(s) })
+  await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => { for (const s of held) s.destroy(); silent.close() })
+  const port = (silent.address() as AddressInfo).port
+  for (const scheme of ['http', 'https']) {
+    const http = new ControllerHttp(`${scheme}://127.0.0.1:${port}`, { requestTimeoutMs: 300, keepAlive: false })
+    const t0 = Date.now()
+    await t.rejects(http.call('GET', '/v1/nodes', { expect: 'json' }), {
+      code: 'WEFT_ERR_CONTROLLER_UNREACHABLE',
+      reason: 'timeout',
+      message: new RegExp(`^the controller at ${scheme}://127\\.0\\.0\\.1:${port} did not answer (GET /v1/nodes|the TLS handshake) within 0\\.3 s\\. The host may be down`)
+    }, scheme)
+    t.ok(Date.now() - t0 < 5000, `${scheme}: gave up within its bound`)
+  }
+})

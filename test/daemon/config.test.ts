@@ -15,6 +15,7 @@ t.test('each bad flag fails with a sentence naming the flag', async (t) => {
   const cases: Array<[Partial<DaemonConfig>, RegExp]> = [
     [{ controllerUrl: 'nope' }, /--controller "nope" has no scheme/],
     [{ controllerUrl: '198.18.0.1:8443' }, /--controller "198\.18\.0\.1:8443" has no scheme: write https:\/\/198\.18\.0\.1:8443/],
+    [{ controllerUrl: 'http://x', controllerTrust: { fingerprint: `sha256:${'0'.repeat(64)}` } }, /apply to an https:\/\/ controller/],
     [{ controllerUrl: 'ftp://x' }, /http:\/\/ or https:\/\//],
     [{ ifname: 'a-very-long-interface' }, /--interface .*15/],
     [{ ifname: '' }, /--interface/],
