@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   daemon: { summary: 'run the node daemon (WireGuard mesh + SWIM)', load: async () => await import('./daemon.js') },
   status: { summary: 'show this node and its peers', load: async () => await import('./status.js') },
   leave: { summary: 'leave the mesh gracefully', load: async () => await import('./leave.js') },
+  version: { summary: 'print the Weft, protocol and Node.js versions', load: async () => await import('./version.js') },
   sim: { summary: 'simulate meshes (virtual: in-process SWIM; run: real nodes in namespaces)', load: async () => await import('./sim.js') },
 }
 
@@ -21,11 +22,12 @@ function usage (): string {
   const w = Math.max(...names.map(n => n.length))
   return 'Usage: weft <command> [flags]\n\nCommands:\n' +
     names.map(n => `  ${n.padEnd(w)}  ${COMMANDS[n]!.summary}`).join('\n') +
-    '\n\nRun `weft <command> --help` for the flags of one command.\n'
+    '\n\nRun `weft <command> --help` for the flags of one command, `weft --version` for the versions.\n'
 }
 
 async function main (argv: string[]): Promise<number> {
-  const [name, ...rest] = argv
+  const [first, ...rest] = argv
+  const name = first === '--version' || first === '-V' ? 'version' : first
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage())
     return name === undefined ? 2 : 0

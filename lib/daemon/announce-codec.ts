@@ -22,7 +22,9 @@ import { isIncarnation, MAX_INCARNATION } from '../swim/incarnation.js'
  * sender's return to members that cannot check this MAC.
  */
 
-const MAGIC = Buffer.from('WFA2')
+/** The announcement's format version; it is the last byte of the magic, so another version never parses. */
+export const ANNOUNCE_VERSION = 2
+const MAGIC = Buffer.from(`WFA${ANNOUNCE_VERSION}`)
 const MAC_BYTES = 16
 const FIXED_BYTES = 4 + 1 + 1 + 1 + 8 + 8 + MAC_BYTES
 /** Largest encoded announcement: ids are at most 64 bytes each. */

@@ -5,6 +5,9 @@ import type { NodeHealth, NodeRecord } from './netmap.js'
  * docs/api.md documents each route; lib/wire/schemas.ts holds the JSON schemas fastify validates with.
  */
 
+/** The API version: the first path segment of every route (`/v1/...`). */
+export const API_VERSION = 'v1'
+
 /** `GET /v1/info` (no auth): what a node needs before it can register. */
 export interface ControllerInfo {
   /** Controller's X25519 public key, base64; the proof of possession is keyed by DH with it. */

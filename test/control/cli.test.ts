@@ -1,7 +1,11 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { ANNOUNCE_VERSION } from '../../lib/daemon/announce-codec.js'
+import { WIRE_VERSION } from '../../lib/swim/codec.js'
+import { PROOF_VERSION } from '../../lib/wire/proof.js'
 import { joinNode, start, tempDir } from './helpers.js'
 
 const run = promisify(execFile)
@@ -76,4 +80,23 @@ t.test('a controller URL without a scheme is a sentence, not a stack trace, for 
   const daemon = await weft(['daemon', '--controller', '198.18.0.1:8443', '--interface', 'weft0', '--state', await tempDir(t)])
   t.equal(daemon.code, 2)
   t.match(daemon.stderr, /^weft: --controller "198\.18\.0\.1:8443" has no scheme/, 'the daemon too')
+})
+
+t.test('weft version and weft --version print the Weft, protocol and Node.js versions', async (t) => {
+  const pkg = JSON.parse(await readFile(join(process.cwd(), 'package.json'), 'utf8')) as { version: string }
+  const want = `weft ${pkg.version}
+  controller API         v1
+  SWIM wire              ${WIRE_VERSION}
+  underlay announcement  ${ANNOUNCE_VERSION}
+  registration proof     ${PROOF_VERSION}
+  Node.js                ${process.version}
+`
+  for (const args of [['version'], ['--version'], ['-V']]) {
+    const r = await weft(args)
+    t.equal(r.code, 0, args.join(' '))
+    t.equal(r.stdout, want, args.join(' '))
+  }
+  const json = await weft(['version', '--json'])
+  t.same(JSON.parse(json.stdout), { weft: pkg.version, api: 'v1', swimWire: WIRE_VERSION, underlayAnnouncement: ANNOUNCE_VERSION, registrationProof: PROOF_VERSION, node: process.version })
+  t.match((await weft(['--help'])).stdout, /\n  version +print the Weft, protocol and Node\.js versions\n/)
 })
