@@ -1,4 +1,4 @@
-import { AdminClient, readAdminKey } from '../lib/control/admin-client.js'
+import { AdminClient, adminKeyFile, readAdminKey } from '../lib/control/admin-client.js'
 import { checkTrustFits } from '../lib/client/trust.js'
 import { parseControllerUrl } from '../lib/client/url.js'
 import { CONTROLLER_TRUST_FLAGS, CONTROLLER_TRUST_USAGE, controllerTrust } from './controller-flags.js'
@@ -13,7 +13,8 @@ export const ADMIN_FLAGS = {
 /** Usage lines for ADMIN_FLAGS. */
 export const ADMIN_USAGE = `  --controller URL    controller base URL with its scheme, and a proxy's path prefix if any
                       (env WEFT_CONTROLLER; default http://127.0.0.1:8080)
-  --admin-key FILE    file holding the admin key, e.g. DATA/admin.key (env WEFT_ADMIN_KEY_FILE)
+  --admin-key FILE    file holding the admin key: the controller writes it to DATA/admin.key at its first start
+                      (env WEFT_ADMIN_KEY_FILE; required)
 ${CONTROLLER_TRUST_USAGE}`
 
 /** Builds an AdminClient from flags with env fallbacks; every bad value fails with a ConfigError naming its flag. */
@@ -21,6 +22,6 @@ export async function adminClient (v: { controller?: string, 'admin-key'?: strin
   const url = parseControllerUrl(v.controller ?? process.env.WEFT_CONTROLLER ?? 'http://127.0.0.1:8080')
   const trust = controllerTrust(v)
   checkTrustFits(url, trust)
-  const keyFile = v['admin-key'] ?? process.env.WEFT_ADMIN_KEY_FILE ?? 'admin.key'
+  const keyFile = adminKeyFile(v['admin-key'], process.env.WEFT_ADMIN_KEY_FILE)
   return new AdminClient({ controllerUrl: url.href, adminKey: await readAdminKey(keyFile), adminKeyFile: keyFile, trust })
 }

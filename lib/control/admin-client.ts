@@ -15,6 +15,20 @@ export interface AdminTarget {
   trust?: ControllerTrust
 }
 
+/**
+ * The admin key file to read: `--admin-key`, else WEFT_ADMIN_KEY_FILE. There is no default path: a key read
+ * from wherever the command happens to run would be a guess. Throws ConfigError naming both and where the
+ * controller writes the key.
+ */
+export function adminKeyFile (flag: string | undefined, env: string | undefined): string {
+  const file = flag ?? (env !== undefined && env !== '' ? env : undefined)
+  if (file === undefined) {
+    throw new ConfigError('no admin key: pass --admin-key FILE or set WEFT_ADMIN_KEY_FILE=FILE. The controller writes the key to ' +
+      'DATA/admin.key (mode 0600) at its first start, DATA being its --data directory; copy it to this machine by a secure channel if needed')
+  }
+  return file
+}
+
 /** Reads an admin key file (as written by the controller to DATA/admin.key). */
 export async function readAdminKey (path: string): Promise<string> {
   let text: string

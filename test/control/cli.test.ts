@@ -1,6 +1,6 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { copyFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ANNOUNCE_VERSION } from '../../lib/daemon/announce-codec.js'
@@ -11,9 +11,11 @@ import { joinNode, start, tempDir } from './helpers.js'
 const run = promisify(execFile)
 const WEFT = join(process.cwd(), 'dist/cmd/weft.js')
 
-async function weft (args: string[], env: Record<string, string> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
+/** Runs the CLI; `env` entries add to this process's environment, an undefined one removes the variable. */
+async function weft (args: string[], env: Record<string, string | undefined> = {}, cwd?: string): Promise<{ code: number, stdout: string, stderr: string }> {
+  const merged = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined)) as Record<string, string>
   try {
-    const r = await run(process.execPath, [WEFT, ...args], { env: { ...process.env, ...env } })
+    const r = await run(process.execPath, [WEFT, ...args], { env: merged, ...(cwd !== undefined ? { cwd } : {}) })
     return { code: 0, stdout: r.stdout, stderr: r.stderr }
   } catch (err) {
     const e = err as { code: number, stdout: string, stderr: string }
@@ -80,6 +82,20 @@ t.test('a controller URL without a scheme is a sentence, not a stack trace, for 
   const daemon = await weft(['daemon', '--controller', '198.18.0.1:8443', '--interface', 'weft0', '--state', await tempDir(t)])
   t.equal(daemon.code, 2)
   t.match(daemon.stderr, /^weft: --controller "198\.18\.0\.1:8443" has no scheme/, 'the daemon too')
+})
+
+t.test('admin commands have no default key file: they say where the key is instead of reading ./admin.key', async (t) => {
+  const c = await start(t)
+  const cwd = await tempDir(t)
+  await copyFile(c.adminKeyFile, join(cwd, 'admin.key'))
+  const env = { WEFT_ADMIN_KEY_FILE: undefined }
+  const r = await weft(['nodes', 'list', '--controller', c.url], env, cwd)
+  t.equal(r.code, 2)
+  t.equal(r.stderr, 'weft: no admin key: pass --admin-key FILE or set WEFT_ADMIN_KEY_FILE=FILE. The controller writes the key to DATA/admin.key ' +
+    '(mode 0600) at its first start, DATA being its --data directory; copy it to this machine by a secure channel if needed (WEFT_ERR_CONFIG)\n')
+  t.equal((await weft(['nodes', 'list', '--controller', c.url, '--admin-key', 'admin.key'], env, cwd)).code, 0, 'named explicitly, the same file works')
+  const help = await weft(['nodes', '--help'])
+  t.match(help.stdout, /--admin-key FILE\s+file holding the admin key: the controller writes it to DATA\/admin\.key at its first start\n\s+\(env WEFT_ADMIN_KEY_FILE; required\)/)
 })
 
 t.test('weft version and weft --version print the Weft, protocol and Node.js versions', async (t) => {
