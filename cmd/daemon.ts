@@ -11,7 +11,7 @@ import { CONTROLLER_TRUST_FLAGS, CONTROLLER_TRUST_USAGE, controllerTrust } from 
 
 const USAGE = `Usage: weft daemon --controller URL --state DIR --interface IF [flags]
 
-Runs this node: joins through the controller (first start needs --join-token), keeps the WireGuard
+Runs this node: joins through the controller (first start needs --join-token-file), keeps the WireGuard
 interface configured as a full mesh, runs SWIM failure detection, and keeps going from saved state
 when the controller is down. SIGTERM stops the daemon but leaves the interface up (restart-safe);
 \`weft leave\` tears it down.
@@ -20,8 +20,9 @@ when the controller is down. SIGTERM stops the daemon but leaves the interface u
 ${CONTROLLER_TRUST_USAGE}
   --state DIR           state directory: key (0600), identity, last netmap (or WEFT_STATE_DIR; default /var/lib/weft)
   --interface IF        WireGuard interface name, at most 15 characters
-  --join-token T        join token from \`weft token create\` (first start only)
-  --join-token-file F   read the join token from a file instead
+  --join-token-file F   file holding the join token from \`weft token create\` (first start only); preferred:
+                        a token on the command line is visible to every user in \`ps\`
+  --join-token T        the join token itself
   --listen-port N       WireGuard UDP port (default ${DAEMON_DEFAULTS.listenPort}); underlay announcements use N+1
   --endpoint HOST:PORT  endpoint to advertise (repeatable; default: every non-loopback address with the listen port)
   --swim-port N         SWIM UDP port on the mesh IP (default ${DAEMON_DEFAULTS.swimPort})
@@ -61,6 +62,7 @@ export const command: Command = {
     const level = v['log-level'] ?? 'info'
     if (!LOG_LEVELS.includes(level as never)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
     let joinToken = v['join-token']
+    if (joinToken !== undefined && v['join-token-file'] !== undefined) throw new ConfigError('give --join-token-file or --join-token, not both')
     if (v['join-token-file'] !== undefined) {
       try { joinToken = readFileSync(v['join-token-file'], 'utf8').trim() } catch (err) { throw new ConfigError(`cannot read --join-token-file: ${(err as Error).message}`) }
     }
