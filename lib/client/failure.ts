@@ -60,9 +60,7 @@ export function classifyFailure (err: unknown, ctx: FailureContext): ControllerE
     return new ControllerTlsError(`the controller at ${url.href} speaks plain HTTP, not HTTPS: use ${otherScheme(url)} in --controller, ` +
       'or start the controller with --tls-cert and --tls-key.', 'not-https', { cause: err })
   }
-  if (url.protocol === 'http:' && ctx.speaksTls === true && (HANG_UP.has(code) || code.startsWith('HPE_'))) {
-    return new ControllerTlsError(`the controller at ${url.href} speaks HTTPS, not plain HTTP: use ${otherScheme(url)} in --controller.`, 'not-http', { cause: err })
-  }
+  if (url.protocol === 'http:' && ctx.speaksTls === true && (HANG_UP.has(code) || code.startsWith('HPE_'))) return speaksHttps(url, err)
   if (UNTRUSTED.has(code)) return certificateRejected(url, code, undefined, ctx.caGiven === true)
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
     return certificateRejected(url, code, undefined, ctx.caGiven === true)
@@ -78,6 +76,12 @@ export function classifyFailure (err: unknown, ctx: FailureContext): ControllerE
     return new ControllerTlsError(`TLS with the controller at ${url.href} failed: ${message.trim()}`, 'handshake', { cause: err })
   }
   return new ControllerUnreachableError(`${at}: ${code !== '' ? `${code} ` : ''}${message.trim()}`, 'unreachable', { cause: err })
+}
+
+/** Plain HTTP reached a port that speaks HTTPS (a hang-up, or a proxy's "plain HTTP request was sent to HTTPS port"). */
+export function speaksHttps (url: ControllerUrl, cause?: unknown): ControllerTlsError {
+  return new ControllerTlsError(`the controller at ${url.href} speaks HTTPS, not plain HTTP: use ${otherScheme(url)} in --controller.`, 'not-http',
+    cause !== undefined ? { cause } : undefined)
 }
 
 /** The controller did not answer within `timeoutMs`. */

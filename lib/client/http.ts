@@ -4,7 +4,7 @@ import { isIP } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { ControllerError } from '../errors.js'
 import type { ErrorBody } from '../wire/api.js'
-import { classifyFailure, timedOut } from './failure.js'
+import { classifyFailure, speaksHttps, timedOut } from './failure.js'
 import { ControllerTlsAgent } from './tls-agent.js'
 import type { ControllerTrust } from './trust.js'
 import { apiUrl, parseControllerUrl, type ControllerUrl } from './url.js'
@@ -121,7 +121,7 @@ export class ControllerHttp {
     let body: Partial<ErrorBody> = {}
     try { body = JSON.parse(text) as Partial<ErrorBody> } catch { /* not JSON: a proxy's page */ }
     if (status === 400 && body.code === undefined && /plain HTTP request was sent to HTTPS port/i.test(text)) {
-      return classifyFailure(Object.assign(new Error('plain HTTP to an HTTPS port'), { code: 'ECONNRESET' }), { url: this.url, speaksTls: true })
+      return speaksHttps(this.url)
     }
     const message = body.message ?? (statusText !== '' ? statusText : text.slice(0, 200))
     return new ControllerError(`controller answered HTTP ${status}: ${message}`, status, body.code)

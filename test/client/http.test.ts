@@ -84,3 +84,15 @@ t.test('a controller that accepts but never answers: a bounded wait and a senten
     t.ok(Date.now() - t0 < 5000, `${scheme}: gave up within its bound`)
   }
 })
+
+t.test('a TLS proxy\'s "plain HTTP request was sent to HTTPS port" page is the http-to-https sentence', async (t) => {
+  const server = createServer((_req, res) => {
+    res.writeHead(400, { 'content-type': 'text/html' }).end('<html><center>The plain HTTP request was sent to HTTPS port</center></html>')
+  })
+  const url = `http://127.0.0.1:${await listen(t, server)}`
+  await t.rejects(new ControllerHttp(url, { keepAlive: false }).call('GET', '/v1/nodes', { expect: 'json' }), {
+    code: 'WEFT_ERR_CONTROLLER_TLS',
+    reason: 'not-http',
+    message: `the controller at ${url} speaks HTTPS, not plain HTTP: use ${url.replace('http:', 'https:')} in --controller.`
+  })
+})
