@@ -134,11 +134,6 @@ export class ControllerHttp {
     return this.errorFrom(res.statusCode ?? 0, res.statusMessage ?? '', text)
   }
 
-  /** Closes idle connections; requests in flight finish. */
-  close (): void {
-    this.agent.destroy()
-  }
-
   /**
    * The coded sentence for a failed request. A plain-HTTP request that the server hung up on is checked once
    * with a TLS handshake, to tell "this is an HTTPS port" from other hang-ups.
