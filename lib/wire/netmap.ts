@@ -69,6 +69,11 @@ export type NetmapMessage =
   | ({ type: 'delta' } & NetmapDelta)
   | { type: 'ping', epoch: string, version: number, at: number }
 
+/** Display order of nodes in tables: by hostname, then id (ids are random; an operator looks for names). */
+export function byHostname (a: { hostname: string, id: string }, b: { hostname: string, id: string }): number {
+  return a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
+
 /**
  * Applies `delta` to `map`, returning a new Netmap. Returns null when the delta does not follow `map`
  * (other epoch or `from` is not `map.version`): the caller must resync with a full map.

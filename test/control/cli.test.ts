@@ -37,8 +37,8 @@ t.test('token create prints a bare token that registers a node; nodes list and r
 
   const table = await weft(['nodes', 'list', ...admin])
   t.equal(table.code, 0)
-  t.match(table.stdout, /^ID\s+HOSTNAME\s+MESH IP\s+ENDPOINTS\s+HEALTH\s+LAST SEEN\s+VERSION\n/)
-  t.match(table.stdout, new RegExp(`${n.nodeId}\\s+cli-node\\s+${n.meshIp.replace(/\./g, '\\.')}\\s+\\S+\\s+online`))
+  t.match(table.stdout, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+VERSION\s+ADVERTISED\s+OBSERVED\s+REASON\n/)
+  t.match(table.stdout, new RegExp(`cli-node\\s+${n.nodeId}\\s+${n.meshIp.replace(/\./g, '\\.')}\\s+online\\s+\\S+ ago\\s+-\\s+198\\.18\\.0\\.2:51820\\s+127\\.0\\.0\\.1:51820\\s+\\S`))
 
   const list = await weft(['nodes', 'list', '--json', ...admin])
   t.same(JSON.parse(list.stdout).nodes.map((x: { id: string }) => x.id), [n.nodeId])
@@ -49,6 +49,17 @@ t.test('token create prints a bare token that registers a node; nodes list and r
   const again = await weft(['nodes', 'remove', n.nodeId, ...admin])
   t.equal(again.code, 1)
   t.match(again.stderr, /404.*no node with id/)
+})
+
+t.test('nodes list orders rows by hostname (ids are random), in the table and in --json', async (t) => {
+  const c = await start(t)
+  const admin = ['--controller', c.url, '--admin-key', c.adminKeyFile]
+  const names = ['echo', 'delta', 'charlie', 'bravo', 'alpha', 'foxtrot']
+  for (const h of names) await joinNode(c, h)
+  const table = await weft(['nodes', 'list', ...admin])
+  t.same(table.stdout.trim().split('\n').slice(1).map(l => l.split(/\s+/)[0]), [...names].sort())
+  const json = JSON.parse((await weft(['nodes', 'list', '--json', ...admin])).stdout) as { nodes: Array<{ hostname: string }> }
+  t.same(json.nodes.map(n => n.hostname), [...names].sort())
 })
 
 t.test('admin commands fail clearly on a wrong key or a bad flag; --help works everywhere', async (t) => {
