@@ -32,7 +32,7 @@ export function renderStatus (s: DaemonStatus, now = Date.now()): string {
   ]
   if (s.lastError !== null) head.push(`error       ${s.lastError}`)
   const rows = s.peers.map(p => [
-    p.hostname, p.id, p.meshIp, p.endpoint ?? '-', p.lastHandshakeMs > 0 ? formatAge(p.lastHandshakeMs, now) : 'never',
+    p.hostname, p.id, p.meshIp, p.endpoint ?? '-', p.lastHandshakeAt > 0 ? formatAge(p.lastHandshakeAt, now) : 'never',
     bytes(p.rxBytes), bytes(p.txBytes), p.swim ?? '-', p.health, p.inWireGuard ? 'yes' : 'no'
   ])
   return head.join('\n') + '\n\n' + formatTable(['HOSTNAME', 'ID', 'MESH IP', 'ENDPOINT', 'HANDSHAKE', 'RX', 'TX', 'SWIM', 'HEALTH', 'WG'], rows)

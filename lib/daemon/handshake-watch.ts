@@ -18,8 +18,8 @@ const RESPONSE_BYTES = 92
  * (rx is exactly one initiation plus one response and nothing since: the other end's traffic uses an index
  * this end dropped; a healthy session gets at least the initiator's confirming keepalive on top).
  */
-export function needsHandshake (p: Pick<DevicePeer, 'lastHandshakeMs' | 'rxBytes'>): 'none' | 'dark' | null {
-  if (p.lastHandshakeMs === 0) return 'none'
+export function needsHandshake (p: Pick<DevicePeer, 'lastHandshakeAt' | 'rxBytes'>): 'none' | 'dark' | null {
+  if (p.lastHandshakeAt === 0) return 'none'
   if (p.rxBytes === INITIATION_BYTES + RESPONSE_BYTES) return 'dark'
   return null
 }

@@ -317,7 +317,7 @@ export class Reconciler {
     for (const p of state.peers) {
       const w = wantByKey.get(p.publicKey)
       let endpoint = p.endpoint
-      if (w !== undefined && w.endpoint !== null && w.endpoint !== endpoint && p.lastHandshakeMs > 0 && now - p.lastHandshakeMs < this.freshHandshakeMs) {
+      if (w !== undefined && w.endpoint !== null && w.endpoint !== endpoint && p.lastHandshakeAt > 0 && now - p.lastHandshakeAt < this.freshHandshakeMs) {
         endpoint = w.endpoint
       }
       applied.set(p.publicKey, {

@@ -54,7 +54,7 @@ export function buildStatus (i: StatusInputs): DaemonStatus {
       swimIncarnation: m?.incarnation ?? null,
       inWireGuard: dev !== undefined,
       endpoint: dev?.endpoint ?? null,
-      lastHandshakeMs: dev?.lastHandshakeMs ?? 0,
+      lastHandshakeAt: dev?.lastHandshakeAt ?? 0,
       rxBytes: dev?.rxBytes ?? 0,
       txBytes: dev?.txBytes ?? 0
     }

@@ -47,7 +47,7 @@ export interface PeerStatus {
   /** Whether the node is currently a peer on the WireGuard interface. */
   inWireGuard: boolean
   endpoint: string | null
-  lastHandshakeMs: number
+  lastHandshakeAt: number
   rxBytes: number
   txBytes: number
 }

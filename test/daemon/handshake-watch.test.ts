@@ -37,8 +37,8 @@ function world (): World {
   return { clock, peers, calls, watch, failRead, step }
 }
 
-const devicePeer = (publicKey: string, lastHandshakeMs: number, rxBytes: number): DevicePeer =>
-  ({ publicKey, endpoint: '198.18.1.1:51820', allowedIps: [], keepaliveSeconds: 25, lastHandshakeMs, rxBytes, txBytes: 148 })
+const devicePeer = (publicKey: string, lastHandshakeAt: number, rxBytes: number): DevicePeer =>
+  ({ publicKey, endpoint: '198.18.1.1:51820', allowedIps: [], keepaliveSeconds: 25, lastHandshakeAt, rxBytes, txBytes: 148 })
 
 t.test('both ends agree on exactly one initiator', async (t) => {
   t.equal(initiates('A', 'B'), true)
@@ -46,11 +46,11 @@ t.test('both ends agree on exactly one initiator', async (t) => {
 })
 
 t.test('needsHandshake: none, a dark receive side (one initiation plus one response and nothing since), or fine', async (t) => {
-  t.equal(needsHandshake({ lastHandshakeMs: 0, rxBytes: 0 }), 'none')
-  t.equal(needsHandshake({ lastHandshakeMs: 0, rxBytes: 148 }), 'none', 'crossed initiations: both answers refused')
-  t.equal(needsHandshake({ lastHandshakeMs: 5, rxBytes: 240 }), 'dark')
-  t.equal(needsHandshake({ lastHandshakeMs: 5, rxBytes: 180 }), null, 'responder: initiation plus the confirming keepalive')
-  t.equal(needsHandshake({ lastHandshakeMs: 5, rxBytes: 272 }), null, 'both handshakes and a keepalive')
+  t.equal(needsHandshake({ lastHandshakeAt: 0, rxBytes: 0 }), 'none')
+  t.equal(needsHandshake({ lastHandshakeAt: 0, rxBytes: 148 }), 'none', 'crossed initiations: both answers refused')
+  t.equal(needsHandshake({ lastHandshakeAt: 5, rxBytes: 240 }), 'dark')
+  t.equal(needsHandshake({ lastHandshakeAt: 5, rxBytes: 180 }), null, 'responder: initiation plus the confirming keepalive')
+  t.equal(needsHandshake({ lastHandshakeAt: 5, rxBytes: 272 }), null, 'both handshakes and a keepalive')
 })
 
 t.test('the initiating end re-creates a peer whose initiations crossed after checkAfterMs, at most maxResets times', async (t) => {

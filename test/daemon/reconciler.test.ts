@@ -41,7 +41,7 @@ class FakeDevice implements WireGuardDevice {
       this.applies.push(op)
       if (op.kind === 'remove') { this.peers.delete(op.publicKey); continue }
       const prev = this.peers.get(op.peer.publicKey)
-      const base: DevicePeer = prev ?? { publicKey: op.peer.publicKey, endpoint: null, allowedIps: [], keepaliveSeconds: 0, lastHandshakeMs: 0, rxBytes: 0, txBytes: 0 }
+      const base: DevicePeer = prev ?? { publicKey: op.peer.publicKey, endpoint: null, allowedIps: [], keepaliveSeconds: 0, lastHandshakeAt: 0, rxBytes: 0, txBytes: 0 }
       const fields = op.kind === 'add' ? ['endpoint', 'allowedIps', 'keepaliveSeconds'] : op.fields
       if (fields.includes('endpoint') && op.peer.endpoint !== null) base.endpoint = op.peer.endpoint
       if (fields.includes('allowedIps')) base.allowedIps = [...op.peer.allowedIps]
@@ -204,7 +204,7 @@ t.test('adoption: existing peers are kept, strangers removed, a freshly roamed e
   const clock = new ManualClock(1_700_000_000_000)
   const dev = new FakeDevice()
   const base = (i: number, endpoint: string, hs: number): DevicePeer =>
-    ({ publicKey: keys[i]!, endpoint, allowedIps: [`100.64.0.${i + 1}/32`], keepaliveSeconds: 25, lastHandshakeMs: hs, rxBytes: 1, txBytes: 1 })
+    ({ publicKey: keys[i]!, endpoint, allowedIps: [`100.64.0.${i + 1}/32`], keepaliveSeconds: 25, lastHandshakeAt: hs, rxBytes: 1, txBytes: 1 })
   dev.peers.set(keys[0]!, base(0, '198.18.1.1:51820', clock.now() - 5000)) // as in the netmap
   dev.peers.set(keys[1]!, base(1, '198.18.77.7:40000', clock.now() - 5000)) // roamed, session alive
   dev.peers.set(keys[2]!, base(2, '198.18.77.8:40000', clock.now() - 600_000)) // roamed, session long dead

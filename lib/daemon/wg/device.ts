@@ -28,7 +28,7 @@ export interface PeerConfig {
 /** One peer as the device reports it: its config plus counters. */
 export interface DevicePeer extends PeerConfig {
   /** Last completed handshake, ms since epoch; 0 = never. */
-  lastHandshakeMs: number
+  lastHandshakeAt: number
   rxBytes: number
   txBytes: number
 }

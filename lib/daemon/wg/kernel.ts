@@ -62,12 +62,12 @@ export function parseWgDump (text: string): DeviceState {
       publicKey: f[0]!,
       endpoint: f[2] === '(none)' ? null : f[2]!,
       allowedIps: f[3] === '(none)' || f[3] === '' ? [] : f[3]!.split(','),
-      lastHandshakeMs: Number(f[4]) * 1000,
+      lastHandshakeAt: Number(f[4]) * 1000,
       rxBytes: Number(f[5]),
       txBytes: Number(f[6]),
       keepaliveSeconds: f[7] === 'off' ? 0 : Number(f[7])
     }
-    if ([peer.lastHandshakeMs, peer.rxBytes, peer.txBytes, peer.keepaliveSeconds].some(n => !Number.isFinite(n))) {
+    if ([peer.lastHandshakeAt, peer.rxBytes, peer.txBytes, peer.keepaliveSeconds].some(n => !Number.isFinite(n))) {
       throw new DeviceError('wg dump: non-numeric counter')
     }
     state.peers.push(peer)

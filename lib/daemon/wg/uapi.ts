@@ -113,7 +113,7 @@ export function parseGet (text: string, publicKeyOf: (privateHex: string) => str
   let hsSec = 0
   let hsNsec = 0
   const finish = (): void => {
-    if (peer !== null) peer.lastHandshakeMs = hsSec * 1000 + Math.floor(hsNsec / 1e6)
+    if (peer !== null) peer.lastHandshakeAt = hsSec * 1000 + Math.floor(hsNsec / 1e6)
   }
   for (const line of text.split('\n')) {
     if (line === '') continue
@@ -124,7 +124,7 @@ export function parseGet (text: string, publicKeyOf: (privateHex: string) => str
     if (key === 'errno') continue
     if (key === 'public_key') {
       finish()
-      peer = { publicKey: hexToKeyChecked(value), endpoint: null, allowedIps: [], keepaliveSeconds: 0, lastHandshakeMs: 0, rxBytes: 0, txBytes: 0 }
+      peer = { publicKey: hexToKeyChecked(value), endpoint: null, allowedIps: [], keepaliveSeconds: 0, lastHandshakeAt: 0, rxBytes: 0, txBytes: 0 }
       hsSec = 0
       hsNsec = 0
       state.peers.push(peer)
