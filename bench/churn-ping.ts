@@ -67,7 +67,7 @@ try {
 
   const others = Array.from({ length: otherCount }, (_, k) => ({ key: generateKeyPair().publicKey, ip: `100.64.1.${k + 1}` }))
   const otherPeers = (port: number): DesiredPeer[] => others.map((o, k) => ({
-    nodeId: `other${k}`, meshIp: o.ip, publicKey: o.key, allowedIps: [`${o.ip}/32`], keepaliveSeconds: keepalive,
+    nodeId: `other${k}`, hostname: `other-${k}`, meshIp: o.ip, publicKey: o.key, allowedIps: [`${o.ip}/32`], keepaliveSeconds: keepalive,
     endpoint: endpoints === 'live' ? `${world.names.nodeAddr(k % 2)}:${port + k}` : `198.18.200.${k + 1}:${port}`
   }))
   let done = false

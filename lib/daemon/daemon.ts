@@ -254,7 +254,8 @@ export class Daemon {
 
   private onSwimEvent (ev: SwimEvent): void {
     const n = this.node(ev.id)
-    this.deps.log.info({ event: `swim.${ev.type}`, nodeId: ev.id, meshIp: n?.meshIp, incarnation: ev.incarnation, reason: ev.reason }, `member ${ev.type}`)
+    this.deps.log.info({ event: `swim.${ev.type}`, nodeId: ev.id, hostname: n?.hostname, meshIp: n?.meshIp, incarnation: ev.incarnation, reason: ev.reason },
+      `member ${n?.hostname ?? ev.id} ${ev.type}`)
     if (ev.type === 'refute') return
     if (ev.type === 'suspect') {
       this.evidence.onSuspect()

@@ -17,6 +17,7 @@ export type Liveness = ReadonlySet<string> | ((id: string) => boolean)
 /** One desired peer: the device config plus who it is, for logs. */
 export interface DesiredPeer extends PeerConfig {
   nodeId: string
+  hostname: string
   meshIp: string
 }
 
@@ -94,6 +95,7 @@ export function desired (netmap: Netmap, liveness: Liveness, self: string, opts:
     if (isDown(liveness, n.id)) { ex('swim-dead'); continue }
     peers.push({
       nodeId: n.id,
+      hostname: n.hostname,
       meshIp: n.meshIp,
       publicKey: n.publicKey,
       endpoint: chooseEndpoint(n),

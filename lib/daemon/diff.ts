@@ -12,13 +12,15 @@ import type { DesiredPeer, Exclusion } from './desired.js'
 /** A peer as we last applied it (or found it when adopting), with who it is when we know. */
 export interface AppliedPeer extends PeerConfig {
   nodeId: string | null
+  hostname: string | null
   meshIp: string | null
 }
 
-/** One change to one peer, with what the logs need: node id, mesh IP and a reason. */
+/** One change to one peer, with what the logs need: node id, hostname, mesh IP and a reason. */
 export interface Change {
   op: PeerOp
   nodeId: string | null
+  hostname: string | null
   meshIp: string | null
   /**
    * add: `in-netmap`. remove: the node's exclusion reason (`swim-dead`, `left`, `removed`, ...) or
@@ -66,18 +68,18 @@ export function diffPeers (want: readonly DesiredPeer[], applied: ReadonlyMap<st
   const adds: Change[] = []
   for (const [key, have] of applied) {
     if (wantByKey.has(key)) continue
-    removes.push({ op: { kind: 'remove', publicKey: key }, nodeId: have.nodeId, meshIp: have.meshIp, reason: whyExcluded.get(key) ?? 'not-in-netmap' })
+    removes.push({ op: { kind: 'remove', publicKey: key }, nodeId: have.nodeId, hostname: have.hostname, meshIp: have.meshIp, reason: whyExcluded.get(key) ?? 'not-in-netmap' })
   }
   for (const p of wantByKey.values()) {
     const peer = peerConfig(p)
     const have = applied.get(p.publicKey)
     if (have === undefined) {
-      adds.push({ op: { kind: 'add', peer }, nodeId: p.nodeId, meshIp: p.meshIp, reason: 'in-netmap' })
+      adds.push({ op: { kind: 'add', peer }, nodeId: p.nodeId, hostname: p.hostname, meshIp: p.meshIp, reason: 'in-netmap' })
       continue
     }
     const fields = changedFields(peer, have)
     if (fields.length > 0) {
-      updates.push({ op: { kind: 'update', peer, fields }, nodeId: p.nodeId, meshIp: p.meshIp, reason: fields.map(f => FIELD_REASON[f]).join(',') })
+      updates.push({ op: { kind: 'update', peer, fields }, nodeId: p.nodeId, hostname: p.hostname, meshIp: p.meshIp, reason: fields.map(f => FIELD_REASON[f]).join(',') })
     }
   }
   return [...removes.sort(byKey), ...updates.sort(byKey), ...adds.sort(byKey)]
@@ -91,7 +93,7 @@ export function afterChange (applied: Map<string, AppliedPeer>, change: Change):
     return
   }
   const prev = applied.get(op.peer.publicKey)
-  const next: AppliedPeer = { ...op.peer, allowedIps: [...op.peer.allowedIps], nodeId: change.nodeId, meshIp: change.meshIp }
+  const next: AppliedPeer = { ...op.peer, allowedIps: [...op.peer.allowedIps], nodeId: change.nodeId, hostname: change.hostname, meshIp: change.meshIp }
   // A null desired endpoint is not sent to the device, so whatever was there before still is.
   if (next.endpoint === null && prev !== undefined) next.endpoint = prev.endpoint
   applied.set(op.peer.publicKey, next)

@@ -142,11 +142,11 @@ export class Reconciler {
         await this.device.apply([{ kind: 'remove', publicKey }, { kind: 'add', peer: peerConfig(have) }])
       } catch (err) {
         this.forgetApplied(err)
-        this.log.warn({ event: 'wg.peer.error', op: 'reset', nodeId: have.nodeId, meshIp: have.meshIp, publicKey, err: (err as Error).message }, 'peer reset failed')
+        this.log.warn({ event: 'wg.peer.error', op: 'reset', nodeId: have.nodeId, hostname: have.hostname, meshIp: have.meshIp, publicKey, err: (err as Error).message }, `peer reset failed: ${name(have)}`)
         return false
       }
       this.held.delete(publicKey)
-      this.log.info({ event: 'wg.peer.reset', nodeId: have.nodeId, meshIp: have.meshIp, incarnation: this.incarnation(have.nodeId), publicKey, endpoint: have.endpoint, reason }, 'peer reset')
+      this.log.info({ event: 'wg.peer.reset', nodeId: have.nodeId, hostname: have.hostname, meshIp: have.meshIp, incarnation: this.incarnation(have.nodeId), publicKey, endpoint: have.endpoint, reason }, `peer reset: ${name(have)}`)
       return true
     })
   }
@@ -168,13 +168,13 @@ export class Reconciler {
         try {
           await (ops.length > 1 ? this.device.applyBatch(ops) : this.device.apply(ops))
         } catch (err) {
-          this.log.warn({ event: 'wg.peer.error', op: 'arm', nodeIds: chunk.map(h => h.nodeId), err: (err as Error).message },
+          this.log.warn({ event: 'wg.peer.error', op: 'arm', nodeIds: chunk.map(h => h.nodeId), hostnames: chunk.map(h => h.hostname), err: (err as Error).message },
             'arming held peers failed; the next reconcile re-reads the device')
           return this.forgetApplied(err)
         }
         for (const have of chunk) {
           this.held.delete(have.publicKey)
-          this.log.debug({ event: 'wg.peer.arm', nodeId: have.nodeId, publicKey: have.publicKey }, 'held keepalive armed')
+          this.log.debug({ event: 'wg.peer.arm', nodeId: have.nodeId, hostname: have.hostname, publicKey: have.publicKey }, `held keepalive armed: ${name(have)}`)
         }
       }
     })
@@ -227,7 +227,7 @@ export class Reconciler {
     const done = (change: Change): void => {
       afterChange(applied, change)
       result.applied.push(change)
-      this.log.info({ event: `wg.peer.${change.op.kind}`, ...this.fields(change) }, `peer ${change.op.kind}`)
+      this.log.info({ event: `wg.peer.${change.op.kind}`, ...this.fields(change) }, `peer ${change.op.kind}: ${name(change)}`)
     }
     let failuresInRow = 0
     changes: for (let start = 0; start < changes.length; start += this.batchSize) {
@@ -251,7 +251,7 @@ export class Reconciler {
         } catch (err) {
           this.noteTimeout(err)
           result.failed.push({ change, error: err as Error })
-          this.log.warn({ event: 'wg.peer.error', op: change.op.kind, ...this.fields(change), err: (err as Error).message }, 'peer change failed')
+          this.log.warn({ event: 'wg.peer.error', op: change.op.kind, ...this.fields(change), err: (err as Error).message }, `peer ${change.op.kind} failed: ${name(change)}`)
           if (++failuresInRow >= this.maxConsecutiveFailures) {
             result.notApplied = changes.slice(i + 1)
             break changes
@@ -297,6 +297,7 @@ export class Reconciler {
     const op = c.op
     return {
       nodeId: c.nodeId,
+      hostname: c.hostname,
       meshIp: c.meshIp,
       incarnation: this.incarnation(c.nodeId),
       publicKey: op.kind === 'remove' ? op.publicKey : op.peer.publicKey,
@@ -326,9 +327,15 @@ export class Reconciler {
         allowedIps: [...p.allowedIps],
         keepaliveSeconds: p.keepaliveSeconds,
         nodeId: w?.nodeId ?? null,
+        hostname: w?.hostname ?? null,
         meshIp: w?.meshIp ?? null
       })
     }
     return applied
   }
+}
+
+/** How a log line names a peer: its hostname, else its node id, else its key (an adopted peer nobody knows). */
+function name (p: { hostname: string | null, nodeId: string | null, op?: PeerOp, publicKey?: string }): string {
+  return p.hostname ?? p.nodeId ?? p.publicKey ?? (p.op === undefined ? '?' : p.op.kind === 'remove' ? p.op.publicKey : p.op.peer.publicKey)
 }

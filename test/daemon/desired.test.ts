@@ -45,9 +45,9 @@ t.test('desired peer set, table-driven', async (t) => {
   }
 })
 
-t.test('a peer carries key, endpoint, /32 allowed IP and keepalive', async (t) => {
+t.test('a peer carries who it is (id, hostname), key, endpoint, /32 allowed IP and keepalive', async (t) => {
   const d = desired(map([rec(0), rec(1, { endpoints: [], observedEndpoint: '198.18.5.5:4242' })]), new Set(), 'n0', { keepaliveSeconds: 10 })
-  t.same(d.peers, [{ nodeId: 'n1', meshIp: '100.64.0.2', publicKey: keys[1], endpoint: '198.18.5.5:4242', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 10 }])
+  t.same(d.peers, [{ nodeId: 'n1', hostname: 'h1', meshIp: '100.64.0.2', publicKey: keys[1], endpoint: '198.18.5.5:4242', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 10 }])
   t.equal(desired(map([rec(1)]), new Set(), 'n0').peers[0]!.keepaliveSeconds, 25, 'default keepalive 25 s')
 })
 

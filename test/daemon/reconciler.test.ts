@@ -70,7 +70,7 @@ class FakeDevice implements WireGuardDevice {
 
 const keys = Array.from({ length: 8 }, () => generateKeyPair().publicKey).sort() // sorted: index order = apply order
 const peer = (i: number, over: Partial<DesiredPeer> = {}): DesiredPeer => ({
-  nodeId: `n${i}`, meshIp: `100.64.0.${i + 1}`, publicKey: keys[i]!, endpoint: `198.18.1.${i + 1}:51820`,
+  nodeId: `n${i}`, hostname: `host-${i}`, meshIp: `100.64.0.${i + 1}`, publicKey: keys[i]!, endpoint: `198.18.1.${i + 1}:51820`,
   allowedIps: [`100.64.0.${i + 1}/32`], keepaliveSeconds: 25, ...over
 })
 
@@ -232,6 +232,21 @@ t.test('logs carry event, node id, mesh IP, incarnation, key, endpoint and reaso
   ])
   t.match(ev[0], { meshIp: '100.64.0.1', publicKey: keys[0], endpoint: '198.18.1.1:51820', component: 'reconciler' })
   t.match(ev[2], { meshIp: '100.64.0.2', publicKey: keys[1], incarnation: 1795000000 })
+})
+
+t.test('wg.peer.* lines name the peer by hostname, in a field and in the message, removals included', async (t) => {
+  const dev = new FakeDevice()
+  const { log, lines } = capture()
+  const r = new Reconciler({ device: dev, log, selfKey: keys[0]! })
+  await r.reconcile([peer(1), peer(2)])
+  await r.reset(keys[1]!, 'no-handshake')
+  await r.reconcile({ peers: [peer(1, { endpoint: '198.18.3.3:1' })], excluded: [{ nodeId: 'n2', publicKey: keys[2]!, meshIp: '100.64.0.3', reason: 'swim-dead' }] })
+  const ev = lines.filter(l => typeof l.event === 'string' && (l.event as string).startsWith('wg.peer.'))
+  t.same(ev.map(l => [l.event, l.hostname]), [
+    ['wg.peer.add', 'host-1'], ['wg.peer.add', 'host-2'], ['wg.peer.reset', 'host-1'],
+    ['wg.peer.remove', 'host-2'], ['wg.peer.update', 'host-1']
+  ])
+  for (const l of ev) t.match(l.msg, new RegExp(`: ${String(l.hostname)}$`), `${String(l.event)} message names ${String(l.hostname)}`)
 })
 
 t.test('concurrent reconciles are serialised and the later input wins', async (t) => {

@@ -163,7 +163,7 @@ t.test('continuous ping every 10 ms loses nothing while 100 other peers are adde
   // (docs/wireguard.md, "Unresolvable endpoints"): that is a property of the underlay, not of churn.
   const fakes = Array.from({ length: 100 }, (_, k) => ({ key: generateKeyPair().publicKey, ip: `100.64.1.${k + 1}`, host: world.names.nodeAddr(k % 2) }))
   const fakePeers = (port: number): DesiredPeer[] => fakes.map((f, k) => ({
-    nodeId: `fake${k}`, meshIp: f.ip, publicKey: f.key, endpoint: `${f.host}:${port + k}`, allowedIps: [`${f.ip}/32`], keepaliveSeconds: 25
+    nodeId: `fake${k}`, hostname: `fake-${k}`, meshIp: f.ip, publicKey: f.key, endpoint: `${f.host}:${port + k}`, allowedIps: [`${f.ip}/32`], keepaliveSeconds: 25
   }))
   const base = [0, 1].map(i => desired(netmap, new Set(), `node${i}`).peers)
   const ping = pingStats(world, 0, 1, ['-c', '1000', '-i', '0.01', '-W', '2'])
@@ -195,7 +195,7 @@ t.test('continuous ping every 10 ms loses nothing while 100 other peers are adde
 
 t.test('bad input is refused whole: the rest applies, nothing of the bad peer reaches the device', async (t) => {
   const good = desired(netmap, new Set(), 'node1').peers
-  const extra = (k: number, endpoint: string): DesiredPeer => ({ nodeId: `x${k}`, meshIp: `100.64.2.${k}`, publicKey: generateKeyPair().publicKey, endpoint, allowedIps: [`100.64.2.${k}/32`], keepaliveSeconds: 25 })
+  const extra = (k: number, endpoint: string): DesiredPeer => ({ nodeId: `x${k}`, hostname: `x-${k}`, meshIp: `100.64.2.${k}`, publicKey: generateKeyPair().publicKey, endpoint, allowedIps: [`100.64.2.${k}/32`], keepaliveSeconds: 25 })
   // A hostname endpoint never comes out of desired(); wireguard-go would create the peer and then fail on it.
   const bad = extra(1, 'not-an-ip.example:51820')
   const fine = extra(2, '198.18.201.2:51820')
@@ -222,7 +222,7 @@ t.test('wireguard-go dies mid-diff: the result says what went in; after a restar
   const [pid] = (await socketOwners(new Set([sock]))).get(sock) ?? []
   t.ok(pid)
   const fakes: DesiredPeer[] = Array.from({ length: 40 }, (_, k) => ({
-    nodeId: `f${k}`, meshIp: `100.64.4.${k + 1}`, publicKey: generateKeyPair().publicKey, endpoint: `198.18.204.${k + 1}:51820`, allowedIps: [`100.64.4.${k + 1}/32`], keepaliveSeconds: 0
+    nodeId: `f${k}`, hostname: `f-${k}`, meshIp: `100.64.4.${k + 1}`, publicKey: generateKeyPair().publicKey, endpoint: `198.18.204.${k + 1}:51820`, allowedIps: [`100.64.4.${k + 1}/32`], keepaliveSeconds: 0
   }))
   const want = [...desired(netmap, new Set(), `node${i}`).peers, ...fakes]
   // Real device, real crash: the 10th peer change is the last one wireguard-go sees.
