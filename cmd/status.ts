@@ -1,12 +1,14 @@
 import { join } from 'node:path'
 import { askLocal, SOCKET_NAME } from '../lib/daemon/control-socket.js'
-import type { DaemonStatus } from '../lib/daemon/status.js'
+import type { DaemonStatus, PeerStatus } from '../lib/daemon/status.js'
 import { formatAge, formatTable, parseFlags, type Command } from './cli.js'
 
 const USAGE = `Usage: weft status [--state DIR] [--json]
 
-Shows this node (id, mesh IP, interface, controller link, netmap version) and one row per peer
-(hostname, mesh IP, endpoint, last handshake, rx/tx, SWIM state), as the running daemon sees them.
+Shows this node (id, mesh IP, interface, controller link, netmap version) and one row per peer, sorted
+by hostname (mesh IP, endpoint, last handshake, rx/tx, SWIM state), as the running daemon sees them. A
+peer that is not on the WireGuard device (WG no) shows its last known endpoint, handshake and traffic in
+parentheses.
 
   --state DIR   the daemon's state directory (default /var/lib/weft, or WEFT_STATE_DIR)
   --json        print the daemon's full status as JSON
@@ -31,11 +33,16 @@ export function renderStatus (s: DaemonStatus, now = Date.now()): string {
     `swim        ${s.swim === null ? 'not running' : `incarnation ${s.swim.incarnation}, local health ${s.swim.healthScore} (0 = healthy)`}`,
   ]
   if (s.lastError !== null) head.push(`error       ${s.lastError}`)
+  // Figures of a peer off the device are its last known ones, in parentheses (legend below the table).
+  const mark = (p: PeerStatus, v: string): string => p.figures === 'last-known' ? `(${v})` : v
   const rows = s.peers.map(p => [
-    p.hostname, p.id, p.meshIp, p.endpoint ?? '-', p.lastHandshakeAt > 0 ? formatAge(p.lastHandshakeAt, now) : 'never',
-    bytes(p.rxBytes), bytes(p.txBytes), p.swim ?? '-', p.health, p.inWireGuard ? 'yes' : 'no'
+    p.hostname, p.id, p.meshIp, mark(p, p.endpoint ?? '-'), mark(p, p.lastHandshakeAt !== null ? formatAge(p.lastHandshakeAt, now) : 'never'),
+    mark(p, bytes(p.rxBytes)), mark(p, bytes(p.txBytes)), p.swim ?? '-', p.health, p.inWireGuard ? 'yes' : 'no'
   ])
-  return head.join('\n') + '\n\n' + formatTable(['HOSTNAME', 'ID', 'MESH IP', 'ENDPOINT', 'HANDSHAKE', 'RX', 'TX', 'SWIM', 'HEALTH', 'WG'], rows)
+  const legend = s.peers.some(p => p.figures === 'last-known')
+    ? '(...) last known: the peer is not on the WireGuard device; its figures as last read\n'
+    : ''
+  return head.join('\n') + '\n\n' + formatTable(['HOSTNAME', 'ID', 'MESH IP', 'ENDPOINT', 'HANDSHAKE', 'RX', 'TX', 'SWIM', 'HEALTH', 'WG'], rows) + legend
 }
 
 export const command: Command = {

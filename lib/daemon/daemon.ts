@@ -25,11 +25,12 @@ import { swimMembers, underlayPeer } from './membership.js'
 import { Evidence } from './evidence.js'
 import { HandshakeWatch } from './handshake-watch.js'
 import { Reconciler } from './reconciler.js'
+import { PeerHistory } from './peer-history.js'
 import { mustSaveAtOnce, StateDir, type NodeIdentity } from './state.js'
 import { buildStatus } from './status-build.js'
 import type { DaemonStatus } from './status.js'
 import { SwimDriver } from './swim-driver.js'
-import type { WireGuardDevice } from './wg/device.js'
+import type { DeviceState, WireGuardDevice } from './wg/device.js'
 import { openDevice } from './wg/open.js'
 
 /** Longest a leaving daemon waits for SWIM to finish gossiping its leave. */
@@ -55,6 +56,8 @@ export class Daemon {
   private deadTimer: NodeJS.Timeout | undefined
   private readonly evidence: Evidence
   private readonly handshakes: HandshakeWatch
+  /** Each peer's figures as last read from the device, for peers no longer on it. */
+  private readonly history = new PeerHistory()
   /** Members told over the underlay that this daemon started. */
   private readonly announced = new Set<string>()
   /**
@@ -145,7 +148,8 @@ export class Daemon {
     const device = await openDevice({ driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log })
     await ensureInterface({ ifname: cfg.ifname, meshIp: identity.meshIp, cidr: identity.cidr, mtu: cfg.mtu, log })
     // The SWIM core is made below; the reconciler only asks it for incarnations once the daemon runs.
-    const reconciler = new Reconciler({ device, log, clock: deps.clock, selfKey: keys.publicKey, incarnationOf: id => swim.member(id)?.incarnation })
+    const reconciler = new Reconciler({ device, log, clock: deps.clock, selfKey: keys.publicKey, incarnationOf: id => swim.member(id)?.incarnation,
+      beforeRemove: async keys => { await daemon?.notePeers(keys) } })
 
     const bound = await state.loadIncarnation()
     const lease = new IncarnationLease({ bound, save: b => state.reserveIncarnation(b), log })
@@ -236,6 +240,7 @@ export class Daemon {
     this.netmap = map
     this.nodesById = new Map(map.nodes.map(n => [n.id, n]))
     this.claims.setMembers(map.nodes)
+    this.history.prune(new Set(map.nodes.map(n => n.publicKey)))
     const now = this.deps.clock.now()
     this.netmapAppliedAt = now
     if (this.swimMembersSet) this.swim.setMembers(now, swimMembers(map))
@@ -386,10 +391,18 @@ export class Daemon {
     this.scheduleReconcile()
   }
 
+  /** Reads the device and records the figures of its peers (of `only` those, when given) in the history. */
+  private async notePeers (only?: readonly string[]): Promise<DeviceState> {
+    const state = await this.device.get()
+    const keep = only === undefined ? null : new Set(only)
+    this.history.note(keep === null ? state.peers : state.peers.filter(p => keep.has(p.publicKey)), this.deps.clock.now())
+    return state
+  }
+
   /** Everything `weft status` shows. */
   async status (): Promise<DaemonStatus> {
     let deviceState = null
-    try { deviceState = await this.device.get() } catch (err) { this.lastError = `cannot read WireGuard device: ${(err as Error).message}` }
+    try { deviceState = await this.notePeers() } catch (err) { this.lastError = `cannot read WireGuard device: ${(err as Error).message}` }
     return buildStatus({
       identity: this.identity,
       hostname: this.cfg.hostname ?? osHostname(),
@@ -397,6 +410,7 @@ export class Daemon {
       cfg: this.cfg,
       device: this.device,
       deviceState,
+      history: this.history,
       startedAt: this.startedAt,
       link: this.link,
       netmap: this.netmap,

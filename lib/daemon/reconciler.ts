@@ -43,6 +43,11 @@ export interface ReconcilerOptions {
    * reconcile re-reads the device, and `stale` stays true. Default: TIMEOUT_SETTLE_MS.
    */
   timeoutSettleMs?: number
+  /**
+   * Awaited before a reconcile removes peers, with their keys: the daemon reads their last handshake and
+   * traffic from the device while they are still on it (PeerHistory). Errors are ignored. Default: none.
+   */
+  beforeRemove?: (publicKeys: readonly string[]) => Promise<void>
 }
 
 /**
@@ -97,6 +102,7 @@ export class Reconciler {
   /** What we last applied, by public key; null = unknown, read the device first. */
   private applied: Map<string, AppliedPeer> | null = null
   private readonly timeoutSettleMs: number
+  private readonly beforeRemove: ((publicKeys: readonly string[]) => Promise<void>) | undefined
   /** When a device call last ran out of time; null once a read after the settle time has been made. */
   private timedOutAt: number | null = null
   private queue: Promise<unknown> = Promise.resolve()
@@ -111,6 +117,7 @@ export class Reconciler {
     this.selfKey = opts.selfKey
     this.incarnationOf = opts.incarnationOf ?? (() => undefined)
     this.timeoutSettleMs = opts.timeoutSettleMs ?? TIMEOUT_SETTLE_MS
+    this.beforeRemove = opts.beforeRemove
   }
 
   /**
@@ -224,6 +231,8 @@ export class Reconciler {
     }
     const applied = this.applied
     const changes = diffPeers(cfg.peers, applied, cfg.excluded)
+    const removing = changes.flatMap(c => c.op.kind === 'remove' ? [c.op.publicKey] : [])
+    if (removing.length > 0 && this.beforeRemove !== undefined) await this.beforeRemove(removing).catch(() => {})
     const done = (change: Change): void => {
       afterChange(applied, change)
       result.applied.push(change)

@@ -1,8 +1,9 @@
-import type { Netmap } from '../wire/netmap.js'
+import { byHostname, type Netmap } from '../wire/netmap.js'
 import type { MemberInfo, SwimStats } from '../swim/types.js'
 import type { DaemonConfig } from './config.js'
 import type { ControlLink } from './control-link.js'
 import type { NodeIdentity } from './state.js'
+import type { PeerHistory } from './peer-history.js'
 import type { DaemonStatus, PeerStatus } from './status.js'
 import type { DeviceState, WireGuardDevice } from './wg/device.js'
 
@@ -14,6 +15,8 @@ export interface StatusInputs {
   cfg: DaemonConfig
   device: WireGuardDevice
   deviceState: DeviceState | null
+  /** Figures of peers as last read; consulted for peers that are off the device. */
+  history: PeerHistory
   startedAt: number
   link: ControlLink | null
   netmap: Netmap | null
@@ -38,12 +41,17 @@ function memory (): { rss: number, heapUsed: number, heapTotal: number, external
   return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers }
 }
 
-/** Joins netmap, SWIM view and device state into the rows `weft status` prints. Pure. */
+/**
+ * Joins netmap, SWIM view and device state into the rows `weft status` prints, sorted by hostname. A peer off
+ * the device shows the figures it had when last read (history), marked `last-known`. Pure.
+ */
 export function buildStatus (i: StatusInputs): DaemonStatus {
   const byKey = new Map((i.deviceState?.peers ?? []).map(p => [p.publicKey, p]))
   const swimById = new Map(i.swim.members().map(m => [m.id, m]))
-  const peers: PeerStatus[] = (i.netmap?.nodes ?? []).filter(n => n.id !== i.identity.nodeId).map(n => {
+  const peers = (i.netmap?.nodes ?? []).filter(n => n.id !== i.identity.nodeId).map((n): PeerStatus => {
     const dev = byKey.get(n.publicKey)
+    const last = dev === undefined ? i.history.get(n.publicKey) : undefined
+    const fig = dev ?? last
     const m = swimById.get(n.id)
     return {
       id: n.id,
@@ -53,12 +61,14 @@ export function buildStatus (i: StatusInputs): DaemonStatus {
       swim: m?.state ?? null,
       swimIncarnation: m?.incarnation ?? null,
       inWireGuard: dev !== undefined,
-      endpoint: dev?.endpoint ?? null,
-      lastHandshakeAt: dev?.lastHandshakeAt ?? 0,
-      rxBytes: dev?.rxBytes ?? 0,
-      txBytes: dev?.txBytes ?? 0
+      endpoint: fig?.endpoint ?? null,
+      lastHandshakeAt: fig === undefined || fig.lastHandshakeAt === 0 ? null : fig.lastHandshakeAt,
+      rxBytes: fig?.rxBytes ?? 0,
+      txBytes: fig?.txBytes ?? 0,
+      figures: dev !== undefined ? 'live' : last !== undefined ? 'last-known' : 'none',
+      figuresReadAt: last?.readAt ?? null
     }
-  })
+  }).sort(byHostname)
   return {
     node: {
       id: i.identity.nodeId,

@@ -34,7 +34,14 @@ export interface DaemonStatus {
   peers: PeerStatus[]
 }
 
-/** One row of `weft status`. */
+/**
+ * Where a peer's endpoint, handshake and traffic figures come from: `live` (read from the device now),
+ * `last-known` (the peer is off the device; the figures it had when last read, at figuresReadAt), `none`
+ * (never on the device while this daemon ran).
+ */
+export type PeerFigures = 'live' | 'last-known' | 'none'
+
+/** One row of `weft status`; the rows are sorted by hostname, then id. */
 export interface PeerStatus {
   id: string
   hostname: string
@@ -47,7 +54,12 @@ export interface PeerStatus {
   /** Whether the node is currently a peer on the WireGuard interface. */
   inWireGuard: boolean
   endpoint: string | null
-  lastHandshakeAt: number
+  /** Last completed WireGuard handshake, ms since epoch; null = none known. */
+  lastHandshakeAt: number | null
   rxBytes: number
   txBytes: number
+  /** Where endpoint, lastHandshakeAt, rxBytes and txBytes come from. */
+  figures: PeerFigures
+  /** When last-known figures were read from the device, ms since epoch; null for live figures or none. */
+  figuresReadAt: number | null
 }

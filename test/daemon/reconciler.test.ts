@@ -249,6 +249,24 @@ t.test('wg.peer.* lines name the peer by hostname, in a field and in the message
   for (const l of ev) t.match(l.msg, new RegExp(`: ${String(l.hostname)}$`), `${String(l.event)} message names ${String(l.hostname)}`)
 })
 
+t.test('beforeRemove sees the keys about to be removed while they are still on the device', async (t) => {
+  const dev = new FakeDevice()
+  const seen: Array<{ keys: string[], onDevice: boolean[] }> = []
+  const r = new Reconciler({
+    device: dev,
+    log: silentLogger(),
+    beforeRemove: async k => { seen.push({ keys: [...k], onDevice: k.map(x => dev.peers.has(x)) }) }
+  })
+  await r.reconcile([peer(0), peer(1), peer(2)])
+  t.same(seen, [], 'not called when nothing is removed')
+  await r.reconcile([peer(1)])
+  t.same(seen, [{ keys: [keys[0], keys[2]], onDevice: [true, true] }])
+  t.notOk(dev.peers.has(keys[0]!), 'then removed')
+  const failing = new Reconciler({ device: new FakeDevice(), log: silentLogger(), beforeRemove: async () => { throw new Error('read failed') } })
+  await failing.reconcile([peer(0)])
+  t.ok((await failing.reconcile([])).ok, 'a failing hook does not stop the removal')
+})
+
 t.test('concurrent reconciles are serialised and the later input wins', async (t) => {
   const dev = new FakeDevice()
   const r = new Reconciler({ device: dev, log: silentLogger() })

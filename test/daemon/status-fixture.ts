@@ -1,0 +1,41 @@
+import { generateKeyPair } from '../../lib/wire/keys.js'
+import type { Netmap, NodeRecord } from '../../lib/wire/netmap.js'
+import { zeroStats, type MemberInfo } from '../../lib/swim/types.js'
+import { PeerHistory } from '../../lib/daemon/peer-history.js'
+import type { StatusInputs } from '../../lib/daemon/status-build.js'
+import type { DaemonConfig } from '../../lib/daemon/config.js'
+import type { DevicePeer, WireGuardDevice } from '../../lib/daemon/wg/device.js'
+
+/** A netmap node with hostname `hostname` and id `id`. */
+export function node (id: string, hostname: string, i: number): NodeRecord {
+  return {
+    id, hostname, publicKey: generateKeyPair().publicKey, meshIp: `100.64.0.${i + 1}`, endpoints: [`198.18.1.${i + 1}:51820`],
+    observedEndpoint: null, swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1
+  }
+}
+
+/** A device peer for `n` with the given figures. */
+export function devicePeer (n: NodeRecord, f: { lastHandshakeAt: number, rxBytes: number, txBytes: number }): DevicePeer {
+  return { publicKey: n.publicKey, endpoint: n.endpoints[0]!, allowedIps: [`${n.meshIp}/32`], keepaliveSeconds: 25, ...f }
+}
+
+/** StatusInputs for node `self` of `nodes`, with `peers` on the device; everything else plausible and fixed. */
+export function statusInputs (self: NodeRecord, nodes: NodeRecord[], peers: DevicePeer[], o: { history?: PeerHistory, members?: MemberInfo[] } = {}): StatusInputs {
+  const netmap: Netmap = { epoch: 'e1', version: 7, cidr: '100.64.0.0/10', nodes }
+  return {
+    identity: { nodeId: self.id, meshIp: self.meshIp, cidr: netmap.cidr, credential: 'c', controllerPublicKey: 'k' },
+    hostname: self.hostname,
+    publicKey: self.publicKey,
+    cfg: { controllerUrl: 'http://198.18.0.1:8080', ifname: 'wg0', listenPort: 51820, swimPort: 7946 } as DaemonConfig,
+    device: { driver: 'userspace', adopted: false } as WireGuardDevice,
+    deviceState: { publicKey: self.publicKey, listenPort: 51820, peers },
+    history: o.history ?? new PeerHistory(),
+    startedAt: 1,
+    link: null,
+    netmap,
+    netmapAppliedAt: 2,
+    swim: { incarnation: 3, healthScore: 0, members: () => o.members ?? [], stats: zeroStats },
+    counters: {},
+    lastError: null
+  }
+}
