@@ -1,11 +1,14 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { NODE_HEALTHS, type NodeHealth } from '../wire/netmap.js'
+import { scrapedCounter } from '../prom.js'
+import { registerProcessMetrics } from '../process-metrics.js'
 
 /** What the metrics need to read at scrape time. */
 export interface MetricsSource {
   healthCounts (): Map<NodeHealth, number>
   netmapVersion (): number
   openChannels (): number
+  /** Synced store batches written since this process started. */
   syncedBatches (): number
   /** True while the store accepts writes. */
   storeHealthy (): boolean
@@ -51,6 +54,7 @@ export class ControllerMetrics {
     new Gauge({ name: 'weft_netmap_version', help: 'Current netmap version (restarts with the epoch).', registers, collect () { this.set(source.netmapVersion()) } })
     new Gauge({ name: 'weft_update_channels_open', help: 'Open netmap update channels.', registers, collect () { this.set(source.openChannels()) } })
     new Gauge({ name: 'weft_store_healthy', help: '1 while the store accepts writes, 0 after a failed write until it is reopened and verified.', registers, collect () { this.set(source.storeHealthy() ? 1 : 0) } })
-    new Gauge({ name: 'weft_store_synced_batches', help: 'Synced store batches written (group commit: far fewer than registrations).', registers, collect () { this.set(source.syncedBatches()) } })
+    scrapedCounter({ name: 'weft_store_synced_batches_total', help: 'Synced store batches written (group commit: far fewer than registrations).', registry: this.registry, read: () => [{ value: source.syncedBatches() }] })
+    registerProcessMetrics(this.registry)
   }
 }
