@@ -31,6 +31,9 @@ ${CONTROLLER_TRUST_USAGE}
   --keepalive S         WireGuard persistent keepalive in seconds, 1-65535 (default ${DAEMON_DEFAULTS.keepaliveSeconds})
   --mtu N               interface MTU (default ${DAEMON_DEFAULTS.mtu})
   --hostname NAME       name to register with (default: the host name)
+  --metrics-listen IP:PORT   serve Prometheus metrics at http://IP:PORT/metrics (default: off). A mesh
+                        address, or 0.0.0.0/::, is refused: every peer could scrape it
+  --metrics-allow-mesh  allow --metrics-listen on a mesh address anyway
   --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default info)
 `
 
@@ -52,6 +55,8 @@ export const command: Command = {
       'swim-preset': { type: 'string' },
       keepalive: { type: 'string' },
       hostname: { type: 'string' },
+      'metrics-listen': { type: 'string' },
+      'metrics-allow-mesh': { type: 'boolean' },
       'log-level': { type: 'string' }
     }, USAGE)
     if (parsed === null) return 0
@@ -82,7 +87,9 @@ export const command: Command = {
       hostname: v.hostname,
       deadAnnounceIntervalMs: DAEMON_DEFAULTS.deadAnnounceIntervalMs,
       swimPreset: v['swim-preset'] ?? DAEMON_DEFAULTS.swimPreset,
-      keepaliveSeconds: v.keepalive === undefined ? DAEMON_DEFAULTS.keepaliveSeconds : parseIntFlag(v.keepalive, '--keepalive', 1, 65535)
+      keepaliveSeconds: v.keepalive === undefined ? DAEMON_DEFAULTS.keepaliveSeconds : parseIntFlag(v.keepalive, '--keepalive', 1, 65535),
+      metricsListen: v['metrics-listen'],
+      metricsAllowMesh: v['metrics-allow-mesh'] === true
     })
     const log = createLogger({ level, name: 'weft-daemon' })
     const daemon = await Daemon.start(cfg, { clock: systemClock, log, agentVersion: WEFT_VERSION })

@@ -5,6 +5,7 @@ import { isValidIfname } from './wg/exec.js'
 import { parseEndpoint } from '../wire/addr.js'
 import type { DriverChoice } from './wg/open.js'
 import { PRESETS } from '../swim/config.js'
+import { checkMetricsListen } from './metrics-server.js'
 
 /** Everything `weft daemon` is told on its command line, validated. */
 export interface DaemonConfig {
@@ -48,6 +49,13 @@ export interface DaemonConfig {
    * second when idle, so a dense one-host simulation raises it (docs/sim.md).
    */
   keepaliveSeconds: number
+  /**
+   * `IP:PORT` of the Prometheus endpoint (`GET /metrics`). Default: none, no endpoint (and prom-client is not
+   * even loaded). A mesh address, or a wildcard that includes the mesh IP, is refused unless metricsAllowMesh.
+   */
+  metricsListen?: string
+  /** Allow metricsListen on a mesh address, where every peer can scrape it. Default: false. */
+  metricsAllowMesh?: boolean
 }
 
 /** Defaults for every optional field of DaemonConfig. */
@@ -76,5 +84,8 @@ export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
   checkSwimPreset(c.swimPreset)
   if (!Number.isInteger(c.keepaliveSeconds) || c.keepaliveSeconds < 1 || c.keepaliveSeconds > 65535) throw new ConfigError(`--keepalive must be from 1 to 65535 seconds (got ${c.keepaliveSeconds})`)
   if (c.joinToken !== undefined && c.joinToken.trim() === '') throw new ConfigError('--join-token is empty')
+  // Syntax only: whether the address is on the mesh is known once the CIDR is (checkMetricsListen).
+  if (c.metricsListen !== undefined) checkMetricsListen(c.metricsListen, '0.0.0.0/32', true)
+  if (c.metricsAllowMesh === true && c.metricsListen === undefined) throw new ConfigError('--metrics-allow-mesh needs --metrics-listen')
   return { ...c, controllerUrl: url.href }
 }

@@ -20,6 +20,21 @@ export interface ControlLinkConfig {
   maxLineBytes: number
 }
 
+/** What the link has done since it was made; all monotonic. */
+export interface ControlLinkCounters {
+  /** Update channels opened. */
+  connects: number
+  /** Netmaps accepted from the controller, whole or as a delta. */
+  netmapsFull: number
+  netmapsDelta: number
+  /** Stream lines refused by validation (the previous netmap stayed). */
+  netmapRejects: number
+  /** Reconnects asking for a full map (refused line, gap in the deltas, new epoch). */
+  resyncs: number
+  heartbeatsSent: number
+  heartbeatFailures: number
+}
+
 export const defaultControlLinkConfig: ControlLinkConfig = { heartbeatIntervalMs: 5000, streamIdleMs: 45_000, maxLineBytes: 64 << 20 }
 
 /**
@@ -35,6 +50,7 @@ export class ControlLink {
   lastError: string | null = null
   lastContactAt: number | null = null
   heartbeatsFailed = 0
+  readonly counters: ControlLinkCounters = { connects: 0, netmapsFull: 0, netmapsDelta: 0, netmapRejects: 0, resyncs: 0, heartbeatsSent: 0, heartbeatFailures: 0 }
   private readonly backoff = new Backoff()
   private abort = new AbortController()
   private stopped = false
@@ -106,6 +122,7 @@ export class ControlLink {
 
   private connected (): void {
     this.backoff.reset()
+    this.counters.connects++
     this.lastContactAt = this.opts.clock.now()
     if (this.state !== 'connected') {
       this.opts.log.info({ event: 'control.connected', controller: this.opts.client.baseUrl, version: this.netmap?.version ?? null }, 'update channel open')
@@ -153,6 +170,7 @@ export class ControlLink {
     } catch (err) {
       const reason = (err as Error).message
       this.lastError = `netmap refused: ${reason}`
+      this.counters.netmapRejects++
       this.opts.log.error({ event: 'netmap.reject', reason }, 'refused an update from the controller; keeping the previous netmap')
       this.resync(reason)
     }
@@ -161,12 +179,14 @@ export class ControlLink {
   private accept (map: Netmap, how: 'full' | 'delta'): void {
     this.netmap = map
     this.lastError = null
+    this.counters[how === 'full' ? 'netmapsFull' : 'netmapsDelta']++
     this.opts.onNetmap(map, how)
   }
 
   /** Drops the stream and reconnects asking for a full map. */
   private resync (reason: string): void {
     this.opts.log.info({ event: 'control.resync', reason }, 'asking the controller for a full netmap')
+    this.counters.resyncs++
     this.wantFull = true
     this.abort.abort(new ControllerError(`resync: ${reason}`))
   }
@@ -179,12 +199,14 @@ export class ControlLink {
 
   private async sendHeartbeat (): Promise<void> {
     try {
+      this.counters.heartbeatsSent++
       const res = await this.opts.client.heartbeat(this.opts.credential, this.opts.heartbeat())
       this.lastContactAt = this.opts.clock.now()
       this.heartbeatsFailed = 0
       if (res.heartbeatIntervalMs > 0) this.cfg.heartbeatIntervalMs = res.heartbeatIntervalMs
     } catch (err) {
       this.heartbeatsFailed++
+      this.counters.heartbeatFailures++
       if (err instanceof ControllerError && (err.statusCode === 401 || err.statusCode === 403)) {
         if (this.state !== 'revoked') { this.revoked(err.message); this.abort.abort(err) }
         return

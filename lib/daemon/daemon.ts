@@ -27,6 +27,7 @@ import { HandshakeWatch } from './handshake-watch.js'
 import { Reconciler } from './reconciler.js'
 import { PeerHistory } from './peer-history.js'
 import { mustSaveAtOnce, StateDir, type NodeIdentity } from './state.js'
+import { serveDaemonMetrics, type MetricsServer } from './metrics-server.js'
 import { buildStatus } from './status-build.js'
 import type { DaemonStatus } from './status.js'
 import { SwimDriver } from './swim-driver.js'
@@ -73,6 +74,7 @@ export class Daemon {
   /** Whether a netmap from the controller (not the saved one) has been applied since this start. */
   private controllerNetmapSeen = false
   private local: Server | null = null
+  private metricsServer: MetricsServer | null = null
   private link: ControlLink | null = null
   private revoked = false
   /** Whether a re-registration that tells the controller our signing key is under way (refreshSigningKey). */
@@ -144,6 +146,14 @@ export class Daemon {
 
     const client = new ControlClient(cfg.controllerUrl, undefined, cfg.controllerTrust)
     const identity = await ensureJoined(cfg, client, state, saved, keys, deps)
+    // Bound before the device is touched, so a refused --metrics-listen fails the start with nothing changed.
+    let daemon: Daemon | null = null
+    const metricsServer = cfg.metricsListen === undefined
+      ? null
+      : await serveDaemonMetrics({
+        listen: cfg.metricsListen, allowMesh: cfg.metricsAllowMesh === true, cidr: identity.cidr, clock: deps.clock, log,
+        status: async () => { if (daemon === null) throw new Error('the daemon is still starting'); return await daemon.status() }
+      })
 
     const device = await openDevice({ driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log })
     await ensureInterface({ ifname: cfg.ifname, meshIp: identity.meshIp, cidr: identity.cidr, mtu: cfg.mtu, log })
@@ -163,7 +173,6 @@ export class Daemon {
       random: new SeededRandom(randomBytes(4).readUInt32LE(0)),
       log: swimLog
     })
-    let daemon: Daemon | null = null
     const swimDriver = new SwimDriver({ core: swim, host: identity.meshIp, port: cfg.swimPort, clock: deps.clock, log: swimLog, onEvent: ev => daemon?.onSwimEvent(ev) })
     const announcer = new Announcer({
       selfId: identity.nodeId,
@@ -178,6 +187,7 @@ export class Daemon {
     })
     daemon = new Daemon(cfg, deps, state, keys, identity, device, reconciler, swim, claims, swimDriver, announcer, client)
     daemon.lastError = netmapError
+    daemon.metricsServer = metricsServer
     daemon.announceNew = saved !== null || netmap !== null || identityCorrupt
     await daemon.run(netmap)
     return daemon
@@ -416,7 +426,10 @@ export class Daemon {
       netmap: this.netmap,
       netmapAppliedAt: this.netmapAppliedAt,
       swim: this.swim,
-      counters: { ...this.swimDriver.counters, ...prefixed('announce', this.announcer.counters), 'wg.handshakeResets': this.handshakes.resets },
+      counters: {
+        ...this.swimDriver.counters, ...prefixed('announce', this.announcer.counters), 'wg.handshakeResets': this.handshakes.resets,
+        ...prefixed('wg', this.reconciler.counters), ...prefixed('control', this.link?.counters ?? {})
+      },
       lastError: this.lastError
     })
   }
@@ -453,6 +466,7 @@ export class Daemon {
     this.swimDriver.stop()
     this.announcer.stop()
     this.local?.close()
+    await this.metricsServer?.close()
     await this.state.flushNetmap().catch(() => {})
     if (opts.teardown) {
       try { await this.device.destroy() } catch (err) { this.deps.log.error({ event: 'wg.destroy.failed', reason: (err as Error).message }, 'could not remove the interface') }

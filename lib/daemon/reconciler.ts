@@ -65,6 +65,19 @@ export const TIMEOUT_SETTLE_MS = 10_000
  */
 export const BATCH_SIZE = 32
 
+/** What the reconciler has done since it was made; all monotonic. */
+export interface ReconcilerCounters {
+  /** reconcile() calls, the ones that found nothing to do included. */
+  reconciles: number
+  /** Reconciles that ended incomplete (device unreadable, a change refused); the next one retries. */
+  reconcileErrors: number
+  peersAdded: number
+  peersRemoved: number
+  peersUpdated: number
+  /** Single changes the device refused. */
+  peerChangeErrors: number
+}
+
 /** One change that failed, with the device's error. */
 export interface FailedChange { change: Change, error: Error }
 
@@ -106,6 +119,7 @@ export class Reconciler {
   /** When a device call last ran out of time; null once a read after the settle time has been made. */
   private timedOutAt: number | null = null
   private queue: Promise<unknown> = Promise.resolve()
+  readonly counters: ReconcilerCounters = { reconciles: 0, reconcileErrors: 0, peersAdded: 0, peersRemoved: 0, peersUpdated: 0, peerChangeErrors: 0 }
 
   constructor (opts: ReconcilerOptions) {
     this.device = opts.device
@@ -132,7 +146,12 @@ export class Reconciler {
   /** Applies `want` (a desired() result or its peers) and resolves with what was and was not applied. Never rejects. */
   async reconcile (want: DesiredConfig | readonly DesiredPeer[]): Promise<ReconcileResult> {
     const cfg: DesiredConfig = Array.isArray(want) ? { peers: [...want], excluded: [] } : want as DesiredConfig
-    return await this.serial(async () => await this.run(cfg))
+    return await this.serial(async () => {
+      const res = await this.run(cfg)
+      this.counters.reconciles++
+      if (!res.ok) this.counters.reconcileErrors++
+      return res
+    })
   }
 
   /**
@@ -236,6 +255,7 @@ export class Reconciler {
     const done = (change: Change): void => {
       afterChange(applied, change)
       result.applied.push(change)
+      this.counters[change.op.kind === 'add' ? 'peersAdded' : change.op.kind === 'remove' ? 'peersRemoved' : 'peersUpdated']++
       this.log.info({ event: `wg.peer.${change.op.kind}`, ...this.fields(change) }, `peer ${change.op.kind}: ${name(change)}`)
     }
     let failuresInRow = 0
@@ -260,6 +280,7 @@ export class Reconciler {
         } catch (err) {
           this.noteTimeout(err)
           result.failed.push({ change, error: err as Error })
+          this.counters.peerChangeErrors++
           this.log.warn({ event: 'wg.peer.error', op: change.op.kind, ...this.fields(change), err: (err as Error).message }, `peer ${change.op.kind} failed: ${name(change)}`)
           if (++failuresInRow >= this.maxConsecutiveFailures) {
             result.notApplied = changes.slice(i + 1)
