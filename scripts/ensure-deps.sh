@@ -20,6 +20,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# promtool checks deploy/prometheus (test/deploy). Only the binary is taken from Debian's prometheus package:
+# installing the package would also set up (and, under systemd, start) a Prometheus server.
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "weft: missing promtool; install it (Debian: the prometheus package has it) or run this as root on Debian." >&2
+    exit 1
+  fi
+  echo "weft: installing promtool (the binary only, from Debian's prometheus package) to /usr/local/bin"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus 2>/dev/null; }; })
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
+  install -m 0755 "$tmp/root/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$tmp"
+fi
+
 if [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/tap ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # Not `npm ci`: the lock file cannot list msgpackr's optional native builds for other platforms (darwin,
   # win32) when the registry here does not serve them, and `npm ci` refuses such a lock as out of sync.
