@@ -98,7 +98,7 @@ t.test('health over HTTP: a silent node goes offline, reported by peers it goes 
   t.match(metrics, /weft_http_request_duration_seconds_bucket/)
   const events = lines.map(l => JSON.parse(l)).filter(e => e.event === 'health.change' && e.nodeId === x.nodeId)
   t.same(events.map(e => [e.from, e.to]), [['online', 'control-lost'], ['control-lost', 'offline'], ['offline', 'mesh-lost'], ['mesh-lost', 'online']])
-  t.match(events[0], { meshIp: x.meshIp, reason: /controller lost it but peers see it/ })
+  t.match(events[0], { meshIp: x.meshIp, hostname: 'x', msg: 'x online -> control-lost', reason: /controller lost it but peers see it/ })
   const all = lines.join('\n')
   t.notMatch(all, new RegExp(c.adminKey), 'the admin key is never logged')
   t.notMatch(all, new RegExp(x.credential), 'credentials are never logged')
