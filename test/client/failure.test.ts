@@ -137,7 +137,7 @@ t.test('--controller-ca and a fingerprint pin connect; a wrong pin is refused', 
     const out = await weft(args)
     seen.push([what, out.code === 0 ? out.stdout.split('\n')[0]! : out.stderr.trim()])
     t.equal(out.code, 0, `${what}: ${out.stderr}`)
-    t.match(out.stdout, /^ID\s+HOSTNAME/, what)
+    t.match(out.stdout, /^HOSTNAME\s+ID/, what)
   }
   await ok('--controller-ca with the certificate', list(tls.url, '--controller-ca', cert))
   await ok('--controller-fingerprint (openssl\'s colon form)', list(tls.url, '--controller-fingerprint', opensslFp))
@@ -149,7 +149,7 @@ t.test('--controller-ca and a fingerprint pin connect; a wrong pin is refused', 
   await expectCli(t, 'a pin with a CA that does not match', list(tls.url, '--controller-fingerprint', fp, '--controller-ca', otherCert), 1,
     /It is not signed by the CA in --controller-ca/)
   const env = await run(process.execPath, [WEFT, 'nodes', 'list', '--controller', tls.url], { env: { ...process.env, WEFT_ADMIN_KEY_FILE: tls.adminKeyFile, WEFT_CONTROLLER_CA: cert } })
-  t.match(env.stdout, /^ID\s+HOSTNAME/, 'WEFT_CONTROLLER_CA stands in for the flag')
+  t.match(env.stdout, /^HOSTNAME\s+ID/, 'WEFT_CONTROLLER_CA stands in for the flag')
 })
 
 t.test('the daemon\'s client says the same sentences (one classification) and honours the same trust', async (t) => {
