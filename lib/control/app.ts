@@ -33,7 +33,9 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimitBytes,
     ...(o.https !== undefined ? { https: o.https } : {}),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }
+    // No type coercion: a body value of the wrong type is a 400, as docs/api.md says. Query strings, which
+    // carry only text, get their integers converted deliberately (queryIntegers).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
   }) as unknown as FastifyInstance
   const registerLimiter = new WindowLimiter(ctl.clock, o.registerRatePerMin)
   const authFailures = new WindowLimiter(ctl.clock, o.authFailuresPerMin)
@@ -121,6 +123,7 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   })
 
   app.get<{ Querystring: { epoch?: string, since?: number } }>('/v1/netmap/stream', {
+    preValidation: queryIntegers(S.streamQuery),
     schema: {
       summary: 'Update channel: NDJSON of NetmapMessage (catch-up line, then deltas and pings)',
       security: sec,
@@ -149,6 +152,25 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   })
 
   return app
+}
+
+/** Canonical decimal digits of a safe integer: no sign, exponent, fraction, blanks or leading zeros. */
+const DECIMAL = /^(0|[1-9][0-9]{0,14})$/
+
+/**
+ * A preValidation hook that turns the query fields `schema` types as integer from text into numbers, but
+ * only when the text is canonical decimal digits. Anything else stays text and fails the schema, so
+ * `since=1e3`, `since=0x10`, `since=` or a repeated `since` answer 400 rather than being read as a number.
+ */
+function queryIntegers (schema: { properties: Record<string, { type?: string }> }): (req: FastifyRequest) => Promise<void> {
+  const fields = Object.entries(schema.properties).filter(([, p]) => p.type === 'integer').map(([k]) => k)
+  return async (req) => {
+    const q = req.query as Record<string, unknown>
+    for (const f of fields) {
+      const v = q[f]
+      if (typeof v === 'string' && DECIMAL.test(v)) q[f] = Number(v)
+    }
+  }
 }
 
 /** Starts an update channel: headers, the catch-up line, then the channel joins the fan-out set. */

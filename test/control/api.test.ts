@@ -1,8 +1,10 @@
 import t from 'tap'
+import { get as httpGet } from 'node:http'
 import { Writable } from 'node:stream'
 import { ManualClock } from '../../lib/clock.js'
 import { createLogger } from '../../lib/log.js'
-import { call, joinNode, start, token } from './helpers.js'
+import { generateKeyPair } from '../../lib/wire/keys.js'
+import { call, joinNode, registerBody, start, token } from './helpers.js'
 
 t.test('admin routes need the admin key', async (t) => {
   const c = await start(t)
@@ -126,3 +128,73 @@ t.test('heartbeat: a SWIM report with an incarnation above 2^48 is refused', asy
   const ok = await call(c.url, 'POST', '/v1/heartbeat', { endpoints: [], listenPort: 1, swim: { incarnation: 2 ** 48, suspect: [], dead: [] } }, n.credential)
   t.equal(ok.status, 200, 'at 2^48')
 })
+
+t.test('a value of the wrong type is refused with 400, never coerced: bodies on every route', async (t) => {
+  const c = await start(t)
+  const n = await joinNode(c, 'a')
+  const signed = (o: Record<string, unknown>): Record<string, unknown> => ({ ...registerBody(c.publicKey, generateKeyPair(), { token: 'wt_unused' }), ...o })
+  const cases: Array<[string, string, unknown, string | undefined]> = [
+    ['POST', '/v1/tokens', { reusable: 'true' }, c.adminKey],
+    ['POST', '/v1/tokens', { reusable: [true] }, c.adminKey],
+    ['POST', '/v1/tokens', { reusable: 1 }, c.adminKey],
+    ['POST', '/v1/tokens', { ttlMs: '60000' }, c.adminKey],
+    ['POST', '/v1/tokens', { ttlMs: [60000] }, c.adminKey],
+    ['POST', '/v1/tokens', { reusable: null }, c.adminKey],
+    ['POST', '/v1/register', signed({ listenPort: true }), undefined],
+    ['POST', '/v1/register', signed({ listenPort: '51820' }), undefined],
+    ['POST', '/v1/register', signed({ swimPort: [7946] }), undefined],
+    ['POST', '/v1/register', signed({ timestamp: String(Date.now()) }), undefined],
+    ['POST', '/v1/register', signed({ endpoints: '198.18.0.2:51820' }), undefined],
+    ['POST', '/v1/register', signed({ hostname: 42 }), undefined],
+    ['POST', '/v1/register', signed({ token: ['wt_unused'] }), undefined],
+    ['POST', '/v1/heartbeat', { endpoints: [], listenPort: true }, n.credential],
+    ['POST', '/v1/heartbeat', { endpoints: '198.18.0.2:51820', listenPort: 51820 }, n.credential],
+    ['POST', '/v1/heartbeat', { endpoints: [], listenPort: 51820, netmapVersion: '3' }, n.credential],
+    ['POST', '/v1/heartbeat', { endpoints: [], listenPort: 51820, agentVersion: 1 }, n.credential],
+    ['POST', '/v1/heartbeat', { endpoints: [], listenPort: 51820, swim: { incarnation: '1', suspect: [], dead: [] } }, n.credential],
+    ['POST', '/v1/heartbeat', { endpoints: [], listenPort: 51820, swim: { incarnation: 1, suspect: [{ id: 'n1', incarnation: [2] }], dead: [] } }, n.credential]
+  ]
+  for (const [method, path, body, bearer] of cases) {
+    const r = await call(c.url, method, path, body, bearer)
+    const label = `${method} ${path} ${JSON.stringify(body).slice(0, 80)}`
+    t.equal(r.status, 400, `${label} -> 400`)
+    t.equal(r.json.code, 'WEFT_ERR_INVALID_INPUT', `${label} has the code`)
+  }
+  const nodes = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes as Array<{ id: string }>
+  t.same(nodes.map(x => x.id), [n.nodeId], 'no refused registration went through')
+  const ok = await call(c.url, 'POST', '/v1/tokens', { reusable: true, ttlMs: 60_000 }, c.adminKey)
+  t.equal(ok.status, 200, 'the right types still work')
+  t.equal(ok.json.reusable, true)
+})
+
+t.test('a query string integer is taken only as decimal digits', async (t) => {
+  const c = await start(t)
+  const n = await joinNode(c, 'a')
+  for (const q of ['since=1e3', 'since=0x10', 'since=1.0', 'since=01', 'since=', 'since=-1', 'since=%201', 'since=1&since=2', 'since=99999999999999999999', 'epoch=a&epoch=b']) {
+    const r = await firstLine(c.url, n.credential, q)
+    t.equal(r.status, 400, `?${q} -> 400`)
+    t.equal(r.line.code, 'WEFT_ERR_INVALID_INPUT', `?${q} has the code`)
+  }
+  for (const q of ['since=0', 'since=7', 'epoch=x&since=123456789012345']) {
+    const r = await firstLine(c.url, n.credential, q)
+    t.equal(r.status, 200, `?${q} opens the channel`)
+    t.equal(r.line.type, 'full', `?${q}: a full map, since the epoch is not current`)
+  }
+  const cur = await firstLine(c.url, n.credential, `epoch=${c.controller.epoch}&since=${c.controller.netmap.version}`)
+  t.equal(cur.line.type, 'ping', 'the current epoch and version as digits: a ping')
+})
+
+/** Opens the update channel with `query` and resolves with the status and the first line (or error body), then hangs up. */
+async function firstLine (base: string, credential: string, query: string): Promise<{ status: number, line: any }> {
+  return await new Promise((resolve, reject) => {
+    const req = httpGet(new URL(`/v1/netmap/stream?${query}`, base), { agent: false, headers: { authorization: `Bearer ${credential}` } }, res => {
+      let buf = ''
+      res.setEncoding('utf8')
+      const done = (): void => { req.destroy(); resolve({ status: res.statusCode ?? 0, line: JSON.parse(buf.split('\n')[0]!) }) }
+      res.on('data', (chunk: string) => { buf += chunk; if (buf.includes('\n')) done() })
+      res.on('end', done)
+    })
+    req.on('error', reject)
+    req.setTimeout(5000, () => req.destroy(new Error(`no answer to ?${query} within 5 s`)))
+  })
+}
