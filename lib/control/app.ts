@@ -5,7 +5,7 @@ import { RateLimitedError, UnauthorizedError } from '../errors.js'
 import type { CreateTokenRequest, HeartbeatRequest, RegisterRequest } from '../wire/api.js'
 import * as S from '../wire/schemas.js'
 import { bearer, hashSecret, sameHash, WindowLimiter } from './auth.js'
-import { errorReply } from './errors-http.js'
+import { clientErrorResponse, errorReply } from './errors-http.js'
 import type { Controller } from './controller.js'
 import type { StoredNode } from './store.js'
 
@@ -35,8 +35,20 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
     ...(o.https !== undefined ? { https: o.https } : {}),
     // No type coercion: a body value of the wrong type is a 400, as docs/api.md says. Query strings, which
     // carry only text, get their integers converted deliberately (queryIntegers).
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Answers fastify and Node's parser make before any route runs carry an ErrorBody with a code too.
+    frameworkErrors: (err, _req, reply) => {
+      const { status, body } = errorReply(err)
+      void (reply as unknown as FastifyReply).code(status).send(body)
+    },
+    clientErrorHandler: (err, socket) => {
+      if ((err as { code?: string }).code === 'ECONNRESET' || socket.destroyed) return
+      if (socket.writable) socket.write(clientErrorResponse(err as { code?: string }))
+      socket.destroy(err)
+    }
   }) as unknown as FastifyInstance
+  // Bodies are JSON only: fastify's default text/plain parser hands a string to the schema, or to a route without one.
+  app.removeContentTypeParser('text/plain')
   const registerLimiter = new WindowLimiter(ctl.clock, o.registerRatePerMin)
   const authFailures = new WindowLimiter(ctl.clock, o.authFailuresPerMin)
 

@@ -16,10 +16,53 @@ export function errorReply (err: unknown): { status: number, body: ErrorBody } {
   const e = err as { validation?: unknown, statusCode?: number, code?: string, message?: string }
   if (e.validation !== undefined) return { status: 400, body: body(400, 'WEFT_ERR_INVALID_INPUT', e.message ?? 'invalid request') }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    const code = e.statusCode === 413 ? 'WEFT_ERR_BODY_TOO_LARGE' : e.statusCode === 429 ? 'WEFT_ERR_RATE_LIMITED' : 'WEFT_ERR_INVALID_INPUT'
-    return { status: e.statusCode, body: body(e.statusCode, code, e.message ?? 'bad request') }
+    return { status: e.statusCode, body: body(e.statusCode, codeForStatus(e.statusCode), frameworkMessage(e.code) ?? e.message ?? 'bad request') }
   }
   return { status: 500, body: body(500, 'WEFT_ERR_INTERNAL', 'internal error; see the controller log') }
+}
+
+/** The WEFT_ERR_* code of a 4xx that fastify or Node's HTTP parser decided, not one of our handlers. */
+export function codeForStatus (status: number): string {
+  switch (status) {
+    case 404: return 'WEFT_ERR_NOT_FOUND'
+    case 408: return 'WEFT_ERR_REQUEST_TIMEOUT'
+    case 413: return 'WEFT_ERR_BODY_TOO_LARGE'
+    case 414: return 'WEFT_ERR_URI_TOO_LONG'
+    case 415: return 'WEFT_ERR_UNSUPPORTED_MEDIA_TYPE'
+    case 429: return 'WEFT_ERR_RATE_LIMITED'
+    case 431: return 'WEFT_ERR_HEADERS_TOO_LARGE'
+    default: return 'WEFT_ERR_INVALID_INPUT'
+  }
+}
+
+/** Our wording for fastify errors whose own message echoes the request or names no fix. */
+function frameworkMessage (code: string | undefined): string | undefined {
+  switch (code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return 'request bodies must be JSON (Content-Type: application/json)'
+    case 'FST_ERR_MAX_PARAM_LENGTH': return 'a path parameter is longer than 100 characters'
+    case 'FST_ERR_BAD_URL': return 'the URL path is not valid percent-encoding'
+    default: return undefined
+  }
+}
+
+/**
+ * The raw HTTP/1.1 answer to a request that Node's HTTP parser refused before fastify saw it (fastify's
+ * `clientErrorHandler`): 431 for a request line plus headers above Node's 16 KiB limit (a long URL
+ * included), 408 for a request not complete in time, 400 for anything else malformed. The caller closes
+ * the socket after writing it.
+ */
+export function clientErrorResponse (err: { code?: string }): string {
+  let status = 400
+  let message = `malformed HTTP request${err.code === undefined ? '' : ` (${err.code})`}`
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431
+    message = 'the request line and headers together exceed 16 KiB'
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408
+    message = 'the request did not arrive in time'
+  }
+  const text = JSON.stringify(body(status, codeForStatus(status), message))
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`
 }
 
 function body (status: number, code: string, message: string): ErrorBody {
