@@ -57,23 +57,34 @@ export class Registration {
     return out
   }
 
-  /** Registers or re-registers; resolves only after the registration is durable. */
+  /**
+   * Registers or re-registers; resolves only after the registration is durable. A request refused before
+   * its batch was written had no effect, so its nonce is given back: the same signed request may come
+   * again (with the right token, say). Once the batch was tried the nonce stays used, whatever the outcome.
+   */
   async register (req: RegisterRequest, ctx: RegisterContext): Promise<RegisterResponse> {
+    let nonceTaken = false
+    const progress = { writing: false }
     try {
       const nonceExpiresAt = this.checkProof(req)
+      nonceTaken = true
       for (let p = this.inFlight.get(req.publicKey); p !== undefined; p = this.inFlight.get(req.publicKey)) await p.catch(() => {})
       const run = (async () => {
-        try { return await this.admit(req, ctx, nonceExpiresAt) } finally { this.inFlight.delete(req.publicKey) }
+        try { return await this.admit(req, ctx, nonceExpiresAt, progress) } finally { this.inFlight.delete(req.publicKey) }
       })()
       this.inFlight.set(req.publicKey, run)
       return await run
     } catch (err) {
+      if (nonceTaken && !progress.writing) this.nonces.delete(req.nonce)
       this.d.metrics.registrations.inc({ result: 'rejected' })
       throw err
     }
   }
 
-  /** Verifies timestamp, nonce and proof; marks the nonce used. Returns when the nonce may be forgotten. */
+  /**
+   * Verifies timestamp, nonce and proof; marks the nonce used (register gives it back if the request is
+   * refused before its batch). Returns when the nonce may be forgotten.
+   */
   private checkProof (req: RegisterRequest): number {
     const skew = req.timestamp - this.d.clock.now()
     if (Math.abs(skew) > this.d.proofSkewMs) {
@@ -90,7 +101,8 @@ export class Registration {
     return expiresAt
   }
 
-  private async admit (req: RegisterRequest, ctx: RegisterContext, nonceExpiresAt: number): Promise<RegisterResponse> {
+  /** Admits `req` (proof checked); sets `progress.writing` just before the batch is written. */
+  private async admit (req: RegisterRequest, ctx: RegisterContext, nonceExpiresAt: number, progress: { writing: boolean }): Promise<RegisterResponse> {
     const { registry, tokens, ipam, clock } = this.d
     const existing = registry.byPublicKey(req.publicKey)
     if (existing !== undefined && registry.isRemoving(existing.id)) throw new ConflictError('this node is being removed by an admin; register again with a join token once that is done')
@@ -120,6 +132,7 @@ export class Registration {
       }
       const ops: StoreOp[] = [{ kind: 'node', node }, { kind: 'nonce', nonce: req.nonce, expiresAt: nonceExpiresAt }]
       if (claimed !== null) ops.push({ kind: 'token', token: claimed })
+      progress.writing = true
       await this.d.commit.commit(ops)
     } catch (err) {
       if (reservedIp) ipam.unreserve(req.publicKey)

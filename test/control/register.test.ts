@@ -1,7 +1,8 @@
 import t from 'tap'
 import { ManualClock } from '../../lib/clock.js'
 import { generateKeyPair, SigningKey } from '../../lib/wire/keys.js'
-import { call, joinNode, registerBody, start, token } from './helpers.js'
+import { join } from 'node:path'
+import { call, joinNode, registerBody, start, tempDir, token } from './helpers.js'
 
 t.test('registration: good proof and token -> node id, mesh IP, credential', async (t) => {
   const c = await start(t)
@@ -150,4 +151,40 @@ t.test('registration rate limit per client address', async (t) => {
   const r = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, generateKeyPair(), { token: tok }))
   t.equal(r.status, 429)
   t.equal(r.json.code, 'WEFT_ERR_RATE_LIMITED')
+})
+
+t.test('a refused registration leaves its nonce unused; an accepted one is never replayed, not even after a restart', async (t) => {
+  const dataDir = join(await tempDir(t), 'data')
+  let c = await start(t, { dataDir, cidr: '100.64.0.0/30' })
+  const good = await token(c, { reusable: true })
+  const bad = 'wt_' + 'x'.repeat(43)
+  const a = registerBody(c.publicKey, generateKeyPair(), { token: bad })
+  let r = await call(c.url, 'POST', '/v1/register', a)
+  t.equal(r.json.code, 'WEFT_ERR_TOKEN_REJECTED', 'refused for its token')
+  // The proof does not cover the token, so the same signed request may try again with the right one.
+  const accepted = { ...a, token: good }
+  t.equal((await call(c.url, 'POST', '/v1/register', accepted)).status, 200, 'the nonce of the refused attempt is still good')
+
+  const b = registerBody(c.publicKey, generateKeyPair(), {})
+  r = await call(c.url, 'POST', '/v1/register', b, 'wn_' + 'y'.repeat(43))
+  t.equal(r.json.code, 'WEFT_ERR_UNAUTHORIZED', 'refused for an unknown credential')
+  r = await call(c.url, 'POST', '/v1/register', b)
+  t.equal(r.json.code, 'WEFT_ERR_TOKEN_REJECTED', 'refused for a missing token')
+  t.equal((await call(c.url, 'POST', '/v1/register', { ...b, token: good })).status, 200, 'then accepted with the same nonce')
+
+  const full = registerBody(c.publicKey, generateKeyPair(), { token: good })
+  r = await call(c.url, 'POST', '/v1/register', full)
+  t.equal(r.json.code, 'WEFT_ERR_POOL_EXHAUSTED', 'refused: the /30 has no address left')
+
+  for (const replay of [accepted, a, { ...b, token: good }]) {
+    r = await call(c.url, 'POST', '/v1/register', replay)
+    t.equal(r.status, 403, 'a replay of an accepted request is refused')
+    t.match(r.json.message, /nonce was already used/, 'for its nonce, before its token is looked at')
+  }
+  await c.close()
+  c = await start(t, { dataDir, cidr: '100.64.0.0/30' })
+  r = await call(c.url, 'POST', '/v1/register', accepted)
+  t.match(r.json.message, /nonce was already used/, 'refused after a restart too')
+  const nodes = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes as unknown[]
+  t.equal(nodes.length, 2, 'only the two accepted registrations made nodes')
 })
