@@ -47,6 +47,14 @@ export class ProofRejectedError extends WeftError {
   constructor (message: string) { super('WEFT_ERR_PROOF_REJECTED', message, 403) }
 }
 
+/**
+ * A credential or key of a node an admin removed. Unlike an unknown credential (401), it tells the node that
+ * it must stay out: it comes back only by registering again from fresh state with a join token.
+ */
+export class NodeRemovedError extends WeftError {
+  constructor (message: string) { super('WEFT_ERR_NODE_REMOVED', message, 403) }
+}
+
 /** No such node, token or resource. */
 export class NotFoundError extends WeftError {
   constructor (message: string) { super('WEFT_ERR_NOT_FOUND', message, 404) }

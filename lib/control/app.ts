@@ -62,7 +62,7 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
 
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = errorReply(err)
-    if (status === 401 || body.code === 'WEFT_ERR_TOKEN_REJECTED') authFailures.hit(req.ip)
+    if (status === 401 || body.code === 'WEFT_ERR_TOKEN_REJECTED' || body.code === 'WEFT_ERR_NODE_REMOVED') authFailures.hit(req.ip)
     // A store refusing writes has logged store.error once; one line per refused request would bury it.
     if (status >= 500 && body.code !== 'WEFT_ERR_STORE_UNAVAILABLE') req.log.error({ event: 'http.error', err, url: req.url }, 'request failed')
     void reply.code(status).send(body)

@@ -154,6 +154,7 @@ export class Controller {
           meta.push({ kind: 'del-node', id: n.id })
         } else {
           ctl.ipam.restoreQuarantine(n.publicKey, n.meshIp, n.removedAt ?? now)
+          ctl.registry.restoreRemoved(n)
         }
       }
       if (opened.orphans !== null) ctl.ipam.restoreOrphans(opened.orphans.upTo, opened.orphans.until)

@@ -109,7 +109,8 @@ export class Registration {
     const byCred = ctx.credential === null ? undefined : registry.byCredential(ctx.credential)
     const viaCredential = existing !== undefined && byCred?.id === existing.id
     if (!viaCredential && ctx.credential !== null && req.token === undefined) {
-      throw new UnauthorizedError(byCred === undefined ? 'node credential is not valid (removed nodes must register again with a join token)' : 'node credential belongs to another public key')
+      if (byCred !== undefined) throw new UnauthorizedError('node credential belongs to another public key')
+      registry.authenticate(ctx.credential) // throws: removed (403) or unknown (401)
     }
     if (!viaCredential && req.token === undefined) throw new TokenRejectedError('a join token is required to register this key (no credential for it was presented)')
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Clock } from '../clock.js'
-import { ConflictError, NotFoundError, UnauthorizedError } from '../errors.js'
+import { ConflictError, NodeRemovedError, NotFoundError, UnauthorizedError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { HeartbeatRequest, HeartbeatResponse, NodeStatus } from '../wire/api.js'
 import type { NodeHealth, NodeRecord } from '../wire/netmap.js'
@@ -16,6 +16,9 @@ import type { StoredNode } from './store.js'
 
 /** Facts about a node that live only in memory (reset by a restart). */
 interface Runtime { observedEndpoint: string | null, netmapVersion: number | null, agentVersion: string | null }
+
+/** An admin removal still on record (removed records stay for the IP quarantine, docs/controller.md). */
+export interface Removal { id: string, removedAt: number }
 
 /** Everything the registry works with; the controller builds these and hands them over. */
 export interface RegistryDeps {
@@ -53,6 +56,9 @@ export class Registry {
   private readonly byCred = new Map<string, string>()
   private readonly runtime = new Map<string, Runtime>()
   private readonly removing = new Set<string>()
+  /** Removals on record, by credential hash and by public key: their node is told it was removed. */
+  private readonly removedByCred = new Map<string, Removal>()
+  private readonly removedByKey = new Map<string, Removal>()
 
   constructor (private readonly d: RegistryDeps) {}
 
@@ -62,6 +68,23 @@ export class Registry {
     this.d.ipam.restore(n.publicKey, n.meshIp)
     const v = this.d.liveness.add(n.id, { left: n.state === 'left', seen: false })
     return this.record(n, v.health, null, n.updatedAt)
+  }
+
+  /** Loads a removed node still on record at start-up, so that its credential and key are answered as removed. */
+  restoreRemoved (n: StoredNode): void {
+    const r: Removal = { id: n.id, removedAt: n.removedAt ?? n.updatedAt }
+    this.removedByCred.set(n.credentialHash, r)
+    if (!this.byKey.has(n.publicKey)) this.removedByKey.set(n.publicKey, r)
+  }
+
+  /** The removal on record of the node that held `publicKey`, unless the key has registered again since. */
+  removalOfKey (publicKey: string): Removal | undefined {
+    return this.removedByKey.get(publicKey)
+  }
+
+  /** The removal on record of the node `credential` belonged to. */
+  removalOfCredential (credential: string): Removal | undefined {
+    return this.removedByCred.get(hashSecret(credential))
   }
 
   /** The active or left node holding `publicKey`. */
@@ -76,11 +99,16 @@ export class Registry {
     return id === undefined ? undefined : this.nodes.get(id)
   }
 
-  /** The node authenticated by `credential`; throws UnauthorizedError otherwise (removed nodes included). */
+  /**
+   * The node authenticated by `credential`. Throws NodeRemovedError for the credential of a removed node,
+   * UnauthorizedError for one the controller does not know.
+   */
   authenticate (credential: string | null): StoredNode {
     const n = credential === null ? undefined : this.byCredential(credential)
-    if (n === undefined) throw new UnauthorizedError('missing or invalid node credential (removed nodes must register again with a join token)')
-    return n
+    if (n !== undefined) return n
+    const removal = credential === null ? undefined : this.removalOfCredential(credential)
+    if (removal !== undefined) throw removedError(removal)
+    throw new UnauthorizedError('missing or invalid node credential: this controller does not know it')
   }
 
   /** Makes a just-committed registration visible: indexes, liveness, netmap. */
@@ -90,6 +118,7 @@ export class Registry {
     const rt = this.rt(n.id)
     rt.observedEndpoint = observedEndpoint(sourceIp, n.listenPort)
     if (prev === undefined) {
+      this.removedByKey.delete(n.publicKey)
       this.d.liveness.add(n.id, { left: false, seen: true })
     } else {
       this.d.liveness.heartbeat(n.id)
@@ -151,6 +180,9 @@ export class Registry {
     const from = this.d.liveness.verdict(id)
     const latest = this.nodes.get(id)
     if (latest !== undefined) this.byCred.delete(latest.credentialHash)
+    const removal: Removal = { id, removedAt: now }
+    for (const h of new Set([n.credentialHash, latest?.credentialHash ?? n.credentialHash])) this.removedByCred.set(h, removal)
+    this.removedByKey.set(n.publicKey, removal)
     this.nodes.delete(id)
     this.byKey.delete(n.publicKey)
     this.runtime.delete(id)
@@ -209,8 +241,10 @@ export class Registry {
    */
   private current (authed: StoredNode): StoredNode {
     const n = this.nodes.get(authed.id)
-    if (n === undefined || this.byCred.get(authed.credentialHash) !== n.id) throw new UnauthorizedError('node credential was revoked')
-    return n
+    if (n !== undefined && this.byCred.get(authed.credentialHash) === n.id) return n
+    const removal = this.removedByCred.get(authed.credentialHash)
+    if (removal !== undefined) throw removedError(removal)
+    throw new UnauthorizedError('node credential was replaced by a registration with a join token')
   }
 
   private index (n: StoredNode): void {
@@ -253,4 +287,10 @@ export class Registry {
     this.d.metrics.healthChanges.inc({ from: from.health, to: to.health })
     this.d.log.info({ event: 'health.change', nodeId: n.id, hostname: n.hostname, meshIp: n.meshIp, from: from.health, to: to.health, reason: to.reason }, `${n.hostname} ${from.health} -> ${to.health}`)
   }
+}
+
+/** What a removed node is told: that it stays out, and how it comes back. */
+function removedError (r: Removal): NodeRemovedError {
+  return new NodeRemovedError(`node ${r.id} was removed by an admin at ${new Date(r.removedAt).toISOString()} and stays out of the mesh; ` +
+    'it comes back only by registering again from fresh state with a join token (docs/daemon.md)')
 }

@@ -31,7 +31,7 @@ t.test('first start creates the keys with private modes; a restart reuses them a
   t.equal(nm.status, 200, 'node credential survives the restart')
   t.same(nm.json.nodes.map((n: { id: string, meshIp: string }) => [n.id, n.meshIp]), [[nodes[0]!.nodeId, nodes[0]!.meshIp]], 'same nodes and IPs, removed node stays removed')
   t.equal((await call(c2.url, 'GET', '/v1/nodes', undefined, adminKey)).status, 200, 'admin key still works')
-  t.equal((await call(c2.url, 'GET', '/v1/netmap', undefined, nodes[1]!.credential)).status, 401, 'removed credential stays dead')
+  t.equal((await call(c2.url, 'GET', '/v1/netmap', undefined, nodes[1]!.credential)).status, 403, 'removed credential stays dead (403 NODE_REMOVED)')
   const again = await joinNode(c2, 'c', tok)
   t.not(again.meshIp, nodes[1]!.meshIp, 'the removed node\'s IP stays quarantined across the restart')
 })
