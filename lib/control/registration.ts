@@ -8,9 +8,15 @@ import { hashSecret, newSecret } from './auth.js'
 import type { GroupCommit } from './group-commit.js'
 import type { Ipam } from './ipam.js'
 import type { ControllerMetrics } from './metrics.js'
-import { newNodeId, type Registry } from './registry.js'
+import { newNodeId, removedError, type Registry } from './registry.js'
 import type { StoreOp, StoredNode, StoredToken } from './store.js'
 import type { TokenBook } from './tokens.js'
+
+/**
+ * The IPAM calls registration makes. `allocate` takes the address a re-registering node asks for as a
+ * preference (given when no other key holds it); an allocator without that parameter ignores it.
+ */
+export type RegistrationIpam = Pick<Ipam, 'unreserve'> & { allocate (publicKey: string, now: number, preferred?: string): string }
 
 /** What registration needs. */
 export interface RegistrationDeps {
@@ -18,7 +24,7 @@ export interface RegistrationDeps {
   log: Logger
   registry: Registry
   tokens: TokenBook
-  ipam: Ipam
+  ipam: RegistrationIpam
   commit: GroupCommit
   metrics: ControllerMetrics
   /** The controller's key, parsed once (proof verification is the main CPU cost of a registration). */
@@ -113,6 +119,9 @@ export class Registration {
       registry.authenticate(ctx.credential) // throws: removed (403) or unknown (401)
     }
     if (!viaCredential && req.token === undefined) throw new TokenRejectedError('a join token is required to register this key (no credential for it was presented)')
+    // A request with meshIp comes from a node with saved state: it does not undo an admin's removal, whatever token it holds.
+    const removal = existing === undefined && req.meshIp !== undefined ? registry.removalOfKey(req.publicKey) : undefined
+    if (removal !== undefined) throw removedError(removal)
 
     const now = clock.now()
     let claimed: StoredToken | null = null
@@ -127,7 +136,7 @@ export class Registration {
       if (existing !== undefined) {
         node = { ...existing, ...base, credentialHash, state: 'active' }
       } else {
-        const meshIp = ipam.allocate(req.publicKey, now)
+        const meshIp = ipam.allocate(req.publicKey, now, req.meshIp)
         reservedIp = true
         node = { id: newNodeId(), publicKey: req.publicKey, meshIp, ...base, credentialHash, state: 'active', createdAt: now }
       }

@@ -290,7 +290,7 @@ export class Registry {
 }
 
 /** What a removed node is told: that it stays out, and how it comes back. */
-function removedError (r: Removal): NodeRemovedError {
+export function removedError (r: Removal): NodeRemovedError {
   return new NodeRemovedError(`node ${r.id} was removed by an admin at ${new Date(r.removedAt).toISOString()} and stays out of the mesh; ` +
     'it comes back only by registering again from fresh state with a join token (docs/daemon.md)')
 }

@@ -35,6 +35,11 @@ export interface RegisterRequest {
   /** HMAC over the canonical message (lib/wire/proof.ts), base64. */
   proof: string
   token?: string
+  /**
+   * The mesh IP this key held before, asked for again: sent by a daemon that registers from saved state
+   * after the controller lost its record. Given when no other key holds it. Bound by the proof.
+   */
+  meshIp?: string
 }
 
 export interface RegisterResponse {

@@ -21,11 +21,19 @@ export interface ProofFields {
   endpoints: readonly string[]
   timestamp: number
   nonce: string
+  /** The mesh IP asked for, when the request carries one. */
+  meshIp?: string
 }
 
-/** The canonical message: the fields joined by `\n`, endpoints joined by `,`, in this order. */
+/**
+ * The canonical message: the fields joined by `\n`, endpoints joined by `,`, in this order; `meshIp` is a
+ * last line only when present, so a request without it signs the seven lines alone. No field can hold a
+ * `\n` (the schemas forbid it), so seven lines and eight never read alike.
+ */
 export function canonicalMessage (f: ProofFields): string {
-  return [PROOF_VERSION, f.publicKey, f.signingKey, f.hostname, f.endpoints.join(','), String(f.timestamp), f.nonce].join('\n')
+  const lines = [PROOF_VERSION, f.publicKey, f.signingKey, f.hostname, f.endpoints.join(','), String(f.timestamp), f.nonce]
+  if (f.meshIp !== undefined) lines.push(f.meshIp)
+  return lines.join('\n')
 }
 
 function macKey (secret: Buffer): Buffer {

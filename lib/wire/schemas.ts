@@ -74,7 +74,8 @@ export const registerRequest = {
     timestamp: { type: 'integer', minimum: 0 },
     nonce: { type: 'string', pattern: '^[A-Za-z0-9+/]{22}==$', description: '16 random bytes, base64' },
     proof: { type: 'string', minLength: 44, maxLength: 44, description: 'HMAC-SHA256, base64' },
-    token: { type: 'string', minLength: 1, maxLength: 256 }
+    token: { type: 'string', minLength: 1, maxLength: 256 },
+    meshIp: { type: 'string', pattern: '^(0|[1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5])(\\.(0|[1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5])){3}$', description: 'mesh IP asked for (IPv4, dotted decimal)' }
   }
 } as const
 

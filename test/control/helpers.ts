@@ -56,14 +56,15 @@ export async function token (c: { url: string, adminKey: string }, opts: { reusa
 }
 
 /** A signed RegisterRequest for `keys`. */
-export function registerBody (controllerPublicKey: string, keys: KeyPair, o: { hostname?: string, endpoints?: string[], token?: string, timestamp?: number, nonce?: string, listenPort?: number, signingKey?: string } = {}): RegisterRequest {
+export function registerBody (controllerPublicKey: string, keys: KeyPair, o: { hostname?: string, endpoints?: string[], token?: string, timestamp?: number, nonce?: string, listenPort?: number, signingKey?: string, meshIp?: string } = {}): RegisterRequest {
   const f = {
     publicKey: keys.publicKey,
     signingKey: o.signingKey ?? SigningKey.derive(keys.privateKey).publicKey,
     hostname: o.hostname ?? 'node-1',
     endpoints: o.endpoints ?? ['198.18.0.2:51820'],
     timestamp: o.timestamp ?? Date.now(),
-    nonce: o.nonce ?? newNonce()
+    nonce: o.nonce ?? newNonce(),
+    ...(o.meshIp !== undefined ? { meshIp: o.meshIp } : {})
   }
   const body: RegisterRequest = { ...f, listenPort: o.listenPort ?? 51820, swimPort: 7946, proof: signRegistration(keys.privateKey, controllerPublicKey, f) }
   if (o.token !== undefined) body.token = o.token

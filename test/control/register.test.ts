@@ -188,3 +188,34 @@ t.test('a refused registration leaves its nonce unused; an accepted one is never
   const nodes = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes as unknown[]
   t.equal(nodes.length, 2, 'only the two accepted registrations made nodes')
 })
+
+t.test('meshIp: a signed preference is accepted; one added, changed or malformed after signing is refused', async (t) => {
+  const c = await start(t)
+  const tok = await token(c, { reusable: true })
+  const signed = registerBody(c.publicKey, generateKeyPair(), { token: tok, meshIp: '100.64.0.9' })
+  t.equal(signed.meshIp, '100.64.0.9')
+  let r = await call(c.url, 'POST', '/v1/register', { ...signed, meshIp: '100.64.0.10' })
+  t.equal(r.json.code, 'WEFT_ERR_PROOF_REJECTED', 'changed after signing')
+  const plain = registerBody(c.publicKey, generateKeyPair(), { token: tok })
+  r = await call(c.url, 'POST', '/v1/register', { ...plain, meshIp: '100.64.0.10' })
+  t.equal(r.json.code, 'WEFT_ERR_PROOF_REJECTED', 'added after signing')
+  for (const bad of ['100.64.0', '100.64.0.256', '100.64.0.09', ' 100.64.0.9', 100]) {
+    r = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, generateKeyPair(), { token: tok, meshIp: bad as string }))
+    t.equal(r.status, 400, `meshIp ${JSON.stringify(bad)} -> 400`)
+  }
+  r = await call(c.url, 'POST', '/v1/register', signed)
+  t.equal(r.status, 200, 'a signed preference registers')
+  t.match(r.json.meshIp, /^100\.64\.0\.\d+$/)
+})
+
+t.test('a removed key with meshIp (a node with saved state) stays out even with a valid token', async (t) => {
+  const c = await start(t)
+  const tok = await token(c, { reusable: true })
+  const a = await joinNode(c, 'a', tok)
+  t.equal((await call(c.url, 'DELETE', `/v1/nodes/${a.nodeId}`, undefined, c.adminKey)).status, 204)
+  const r = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, a.keys, { token: tok, meshIp: a.meshIp }))
+  t.equal(r.status, 403)
+  t.equal(r.json.code, 'WEFT_ERR_NODE_REMOVED')
+  const nodes = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes as unknown[]
+  t.equal(nodes.length, 0, 'not registered again')
+})

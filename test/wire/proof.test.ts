@@ -38,3 +38,14 @@ t.test('garbage proofs are rejected, not thrown', async (t) => {
   t.notOk(verifyRegistration(controller.privateKey, fields(), 'not base64 at all!!'))
   t.notOk(verifyRegistration(controller.privateKey, fields(), Buffer.alloc(64).toString('base64')))
 })
+
+t.test('a preferred mesh IP is bound as an eighth line; without one the message is the seven lines above', async (t) => {
+  t.equal(canonicalMessage({ ...fields(), meshIp: '100.64.0.7' }), canonicalMessage(fields()) + '\n100.64.0.7')
+  t.equal(canonicalMessage({ ...fields(), meshIp: undefined }), canonicalMessage(fields()))
+  const withIp = signRegistration(node.privateKey, controller.publicKey, { ...fields(), meshIp: '100.64.0.7' })
+  t.ok(verifyRegistration(controller.privateKey, { ...fields(), meshIp: '100.64.0.7' }, withIp))
+  t.notOk(verifyRegistration(controller.privateKey, { ...fields(), meshIp: '100.64.0.8' }, withIp), 'changed')
+  t.notOk(verifyRegistration(controller.privateKey, fields(), withIp), 'dropped')
+  const without = signRegistration(node.privateKey, controller.publicKey, fields())
+  t.notOk(verifyRegistration(controller.privateKey, { ...fields(), meshIp: '100.64.0.7' }, without), 'added')
+})
