@@ -133,7 +133,7 @@ export class Mesh {
     return this.tokenValue
   }
 
-  /** Starts node `i`'s daemon (with a join token on its first start). */
+  /** Starts node `i`'s daemon, with the mesh's join token unless `join` is false (a service unit passes it on every start). */
   async startDaemon (i: number, opts: { join?: boolean, extra?: string[], nice?: number } = {}): Promise<ChildProcess> {
     const args = ['daemon', '--controller', this.controllerUrl, '--state', this.stateDir(i), '--interface', this.ifname(i),
       '--hostname', `node-${i}`, '--log-level', this.opts.daemonLogLevel ?? 'debug', ...(this.opts.daemonArgs ?? []), ...(opts.extra ?? [])]

@@ -1,7 +1,7 @@
 import { hostname as osHostname, networkInterfaces } from 'node:os'
 import type { Logger } from '../log.js'
 import type { Clock } from '../clock.js'
-import { ConfigError, ControllerError, DataDirError } from '../errors.js'
+import { ConfigError, ControllerError, DataDirError, NodeRemovedError } from '../errors.js'
 import { Backoff } from './backoff.js'
 import type { DaemonConfig } from './config.js'
 import { formatEndpoint } from '../wire/addr.js'
@@ -35,6 +35,8 @@ export interface JoinParams {
   listenPort: number
   swimPort: number
   joinToken?: string
+  /** The mesh IP to ask for (docs/api.md, `meshIp`): the saved one, when registering again after the controller lost us. */
+  meshIp?: string
 }
 
 /**
@@ -53,7 +55,10 @@ export async function register (client: ControlClient, state: StateDir, saved: N
   }
   const hostname = p.hostname ?? osHostname()
   const signingKey = SigningKey.derive(p.keys.privateKey).publicKey
-  const fields = { publicKey: p.keys.publicKey, signingKey, hostname, endpoints: p.endpoints, timestamp: deps.clock.now(), nonce: newNonce() }
+  const fields = {
+    publicKey: p.keys.publicKey, signingKey, hostname, endpoints: p.endpoints, timestamp: deps.clock.now(), nonce: newNonce(),
+    ...(p.meshIp !== undefined ? { meshIp: p.meshIp } : {})
+  }
   const proof = signRegistration(p.keys.privateKey, info.publicKey, fields)
   const useCredential = saved !== null && p.joinToken === undefined
   const req = { ...fields, listenPort: p.listenPort, swimPort: p.swimPort, proof, ...(useCredential ? {} : { token: p.joinToken }) }
@@ -66,26 +71,66 @@ export async function register (client: ControlClient, state: StateDir, saved: N
   return identity
 }
 
-/** Registers on first start (retrying while the controller is unreachable); later starts reuse the identity. */
+/**
+ * The identity to run with. A saved identity is used at once, token or not: a service unit passes
+ * `--join-token` on every start, and a node restarted while the controller is down must come up from its
+ * saved state, not wait for a registration. The token matters only when there is no identity (first start,
+ * or a corrupt `node.json`); then the node registers, retrying while the controller is unreachable. A node
+ * whose saved identity records an admin's removal does not start.
+ */
 export async function ensureJoined (cfg: DaemonConfig, client: ControlClient, state: StateDir, saved: NodeIdentity | null, keys: KeyPair,
   deps: { clock: Clock, log: Logger }): Promise<NodeIdentity> {
-  if (saved !== null && cfg.joinToken === undefined) return saved
+  if (saved !== null) {
+    if (saved.removedAt !== undefined) throw new NodeRemovedError(removedMessage(state, saved))
+    return saved
+  }
+  try {
+    return await registerRetrying(client, state, null, joinParams(cfg, keys, null), deps)
+  } catch (err) {
+    if (err instanceof ControllerError && isRefusal(err)) throw new ConfigError(`the controller refused to register this node: ${err.message}`)
+    throw err
+  }
+}
+
+/** The sentence a removed node's daemon logs and shows: what happened and how to join again. */
+export function removedMessage (state: StateDir, id: NodeIdentity): string {
+  const when = id.removedAt === undefined ? '' : ` at ${new Date(id.removedAt).toISOString()}`
+  return `this node (${id.nodeId}, ${id.meshIp}) was removed from the mesh by an admin${when} and stays out, join token or not; ` +
+    `to join again, delete ${state.path('node.json')} and start the daemon with a join token (it joins as a new node)`
+}
+
+/** A 4xx other than 429: the controller will give the same answer again. */
+function isRefusal (err: ControllerError): boolean {
+  return err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 429
+}
+
+function joinParams (cfg: DaemonConfig, keys: KeyPair, saved: NodeIdentity | null): JoinParams {
+  const endpoints = cfg.endpoints.length > 0 ? cfg.endpoints : defaultEndpoints(cfg.listenPort, new Set(saved === null ? [] : [saved.meshIp]))
+  return { keys, hostname: cfg.hostname, endpoints, listenPort: cfg.listenPort, swimPort: cfg.swimPort, joinToken: cfg.joinToken }
+}
+
+async function registerRetrying (client: ControlClient, state: StateDir, saved: NodeIdentity | null, p: JoinParams,
+  deps: { clock: Clock, log: Logger }, signal?: AbortSignal): Promise<NodeIdentity> {
   const backoff = new Backoff(500, 10_000)
   for (;;) {
+    signal?.throwIfAborted()
     try {
-      const endpoints = cfg.endpoints.length > 0 ? cfg.endpoints : defaultEndpoints(cfg.listenPort, new Set(saved === null ? [] : [saved.meshIp]))
-      return await register(client, state, saved, {
-        keys, hostname: cfg.hostname, endpoints, listenPort: cfg.listenPort, swimPort: cfg.swimPort, joinToken: cfg.joinToken
-      }, deps)
+      return await register(client, state, saved, p, deps)
     } catch (err) {
-      // A refusal (bad token, bad proof) will not heal by retrying; an unreachable controller will.
-      if (err instanceof ControllerError && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 429) {
-        throw new ConfigError(`the controller refused to register this node: ${err.message}`)
-      }
+      // A refusal (bad token, bad proof, removed) will not heal by retrying; an unreachable controller will.
+      if (err instanceof ControllerError && isRefusal(err)) throw err
       if (err instanceof ConfigError || err instanceof DataDirError) throw err
       const wait = backoff.next()
       deps.log.warn({ event: 'control.lost', reason: (err as Error).message, retryInMs: wait }, 'cannot register yet; retrying')
-      await new Promise(resolve => setTimeout(resolve, wait))
+      await sleep(wait, signal)
     }
   }
+}
+
+async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const timer = setTimeout(done, ms)
+    function done (): void { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve() }
+    signal?.addEventListener('abort', done, { once: true })
+  })
 }

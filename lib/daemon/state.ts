@@ -55,6 +55,8 @@ export interface NodeIdentity {
   cidr: string
   credential: string
   controllerPublicKey: string
+  /** When the controller told us an admin removed this node (ms since epoch): the node stays out, even across restarts. */
+  removedAt?: number
 }
 
 const FILES = { key: 'private.key', node: 'node.json', netmap: 'netmap.json', swim: 'swim.json' } as const
@@ -112,6 +114,7 @@ export class StateDir {
       for (const k of ['nodeId', 'meshIp', 'cidr', 'credential', 'controllerPublicKey'] as const) {
         if (typeof v[k] !== 'string' || v[k].length === 0) throw new Error(`field ${k} missing`)
       }
+      if (v.removedAt !== undefined && !Number.isInteger(v.removedAt)) throw new Error('field removedAt is not a time')
       return v
     } catch (err) {
       throw new DataDirError(`${this.path(FILES.node)} is corrupt (${(err as Error).message}); start again with --join-token to re-register the same key`)

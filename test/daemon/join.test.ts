@@ -1,0 +1,55 @@
+import t from 'tap'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { systemClock } from '../../lib/clock.js'
+import { validateDaemonConfig, DAEMON_DEFAULTS, type DaemonConfig } from '../../lib/daemon/config.js'
+import { ControlClient } from '../../lib/daemon/control-client.js'
+import { ensureJoined } from '../../lib/daemon/join.js'
+import { StateDir, type NodeIdentity } from '../../lib/daemon/state.js'
+import { NodeRemovedError } from '../../lib/errors.js'
+import { silentLogger } from '../../lib/log.js'
+import { generateKeyPair } from '../../lib/wire/keys.js'
+import { tempDir } from '../control/helpers.js'
+
+const deps = { clock: systemClock, log: silentLogger() }
+
+function config (controllerUrl: string, stateDir: string, joinToken?: string): DaemonConfig {
+  return validateDaemonConfig({
+    ...DAEMON_DEFAULTS, controllerUrl, stateDir, ifname: 'weft-test', joinToken, announcePort: DAEMON_DEFAULTS.listenPort + 1,
+    endpoints: ['198.18.0.9:51820'], hostname: 'node-j'
+  })
+}
+
+/** A loopback URL where nothing listens: every request to it fails at once. */
+async function deadUrl (): Promise<string> {
+  const srv = createServer()
+  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', () => resolve()))
+  const port = (srv.address() as { port: number }).port
+  await new Promise<void>(resolve => srv.close(() => resolve()))
+  return `http://127.0.0.1:${port}`
+}
+
+t.test('a saved identity is used at once, join token or not, with the controller unreachable', async (t) => {
+  const dir = join(await tempDir(t), 'state')
+  const state = await StateDir.open(dir)
+  const keys = await state.loadOrCreateKey()
+  const saved: NodeIdentity = { nodeId: 'n0123456789abcdef', meshIp: '100.64.0.5', cidr: '100.64.0.0/10', credential: 'wn_x', controllerPublicKey: generateKeyPair().publicKey }
+  await state.saveIdentity(saved)
+  const url = await deadUrl()
+  const t0 = Date.now()
+  const got = await ensureJoined(config(url, dir, 'wt_token-of-the-service-unit'), new ControlClient(url), state, await state.loadIdentity(), keys, deps)
+  t.same(got, saved)
+  t.ok(Date.now() - t0 < 1000, `no registration attempted (${Date.now() - t0} ms)`)
+})
+
+t.test('a saved identity that records a removal does not start, token or not', async (t) => {
+  const dir = join(await tempDir(t), 'state')
+  const state = await StateDir.open(dir)
+  const keys = await state.loadOrCreateKey()
+  await state.saveIdentity({ nodeId: 'n0123456789abcdef', meshIp: '100.64.0.5', cidr: '100.64.0.0/10', credential: 'wn_x', controllerPublicKey: 'k', removedAt: 1_700_000_000_000 })
+  const url = await deadUrl()
+  const err = await ensureJoined(config(url, dir, 'wt_t'), new ControlClient(url), state, await state.loadIdentity(), keys, deps).catch((e: unknown) => e)
+  t.ok(err instanceof NodeRemovedError, 'NodeRemovedError')
+  t.match((err as Error).message, /removed from the mesh by an admin at 2023-11-14T22:13:20\.000Z/)
+  t.match((err as Error).message, new RegExp(`delete ${join(dir, 'node.json')} and start the daemon with a join token`))
+})
