@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { systemClock } from '../lib/clock.js'
 import { DAEMON_DEFAULTS, validateDaemonConfig } from '../lib/daemon/config.js'
-import { Daemon } from '../lib/daemon/daemon.js'
+import { DaemonRunner } from '../lib/daemon/runner.js'
 import type { DriverChoice } from '../lib/daemon/wg/open.js'
 import { ConfigError } from '../lib/errors.js'
 import { createLogger, LOG_LEVELS } from '../lib/log.js'
@@ -20,8 +20,9 @@ when the controller is down. SIGTERM stops the daemon but leaves the interface u
 ${CONTROLLER_TRUST_USAGE}
   --state DIR           state directory: key (0600), identity, last netmap (or WEFT_STATE_DIR; default /var/lib/weft)
   --interface IF        WireGuard interface name, at most 15 characters
-  --join-token-file F   file holding the join token from \`weft token create\` (first start only); preferred:
-                        a token on the command line is visible to every user in \`ps\`
+  --join-token-file F   file holding the join token from \`weft token create\`: used when there is no saved
+                        identity, and to register again if the controller lost its record of this node
+                        (never after a removal); preferred: a token on the command line is visible in \`ps\`
   --join-token T        the join token itself
   --listen-port N       WireGuard UDP port (default ${DAEMON_DEFAULTS.listenPort}); underlay announcements use N+1
   --endpoint HOST:PORT  endpoint to advertise (repeatable; default: every non-loopback address with the listen port)
@@ -92,14 +93,14 @@ export const command: Command = {
       metricsAllowMesh: v['metrics-allow-mesh'] === true
     })
     const log = createLogger({ level, name: 'weft-daemon' })
-    const daemon = await Daemon.start(cfg, { clock: systemClock, log, agentVersion: WEFT_VERSION })
+    const runner = await DaemonRunner.start(cfg, { clock: systemClock, log, agentVersion: WEFT_VERSION })
     const onSignal = (sig: string): void => {
       log.info({ event: 'daemon.signal', signal: sig }, 'stopping; the WireGuard interface stays up')
-      void daemon.stop({ teardown: false })
+      void runner.stop()
     }
     process.once('SIGTERM', onSignal)
     process.once('SIGINT', onSignal)
-    await daemon.stopped()
+    await runner.done
     return 0
   }
 }

@@ -86,6 +86,8 @@ export class Mesh {
   }
 
   get controllerUrl (): string { return `http://${this.world.names.controllerAddr}:${CONTROLLER_PORT}` }
+  /** The controller's data directory (`--data`): its keys and database, what an operator backs up and restores. */
+  get controllerDataDir (): string { return join(this.dir, 'controller') }
   stateDir (i: number): string { return join(this.dir, `n${i}`) }
   logFile (name: string): string { return join(this.dir, `${name}.log`) }
   ifname (i: number): string { return this.world.names.nodeWg(i) }
@@ -99,14 +101,14 @@ export class Mesh {
   async admin (...args: string[]): Promise<string> {
     const nice = this.opts.controllerNice ?? 0
     const r = await this.world.exec(this.world.names.controllerNs, [...(nice === 0 ? [] : ['nice', '-n', String(nice)]), process.execPath, WEFT, ...args,
-      '--controller', `http://127.0.0.1:${CONTROLLER_PORT}`, '--admin-key', join(this.dir, 'controller', 'admin.key')], { timeoutMs: ADMIN_TIMEOUT_MS })
+      '--controller', `http://127.0.0.1:${CONTROLLER_PORT}`, '--admin-key', join(this.controllerDataDir, 'admin.key')], { timeoutMs: ADMIN_TIMEOUT_MS })
     return r.stdout
   }
 
   /** Starts (or restarts) the controller on the same data directory and waits until it answers. */
   async startController (): Promise<void> {
     this.controller = this.spawnLogged(this.world.names.controllerNs, 'controller',
-      ['controller', '--data', join(this.dir, 'controller'), '--listen', `0.0.0.0:${CONTROLLER_PORT}`, '--log-level', this.opts.controllerLogLevel ?? 'debug'])
+      ['controller', '--data', this.controllerDataDir, '--listen', `0.0.0.0:${CONTROLLER_PORT}`, '--log-level', this.opts.controllerLogLevel ?? 'debug'])
     if ((this.opts.controllerNice ?? 0) !== 0 && this.controller.pid !== undefined) {
       try { setPriority(this.controller.pid, this.opts.controllerNice!) } catch { /* it already exited; the wait below reports it */ }
     }

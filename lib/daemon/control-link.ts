@@ -7,8 +7,24 @@ import { Backoff } from './backoff.js'
 import type { ControlClient } from './control-client.js'
 import { checkAppliedNetmap, parseMessage } from './netmap-check.js'
 
-/** State of the daemon's link to the controller, as `weft status` shows it. */
-export type ControlState = 'connecting' | 'connected' | 'lost' | 'revoked'
+/**
+ * State of the daemon's link to the controller, as `weft status` shows it. `revoked`: the controller refuses
+ * our credential because the node was removed; `forgotten`: it does not know the credential (it lost its
+ * record of this node). The link stops in both.
+ */
+export type ControlState = 'connecting' | 'connected' | 'lost' | 'revoked' | 'forgotten'
+
+/**
+ * How the controller refused our credential, from its answer: `removed` (403 WEFT_ERR_NODE_REMOVED: an admin
+ * removed the node), `unknown` (401: it has no record of the credential), `refused` (any other 403), or null
+ * when the answer is no refusal of the credential.
+ */
+export function credentialRefusal (err: unknown): 'removed' | 'unknown' | 'refused' | null {
+  if (!(err instanceof ControllerError)) return null
+  if (err.statusCode === 401) return 'unknown'
+  if (err.statusCode !== 403) return null
+  return err.remoteCode === 'WEFT_ERR_NODE_REMOVED' ? 'removed' : 'refused'
+}
 
 /** Tunables of the control link. */
 export interface ControlLinkConfig {
@@ -65,8 +81,13 @@ export class ControlLink {
     onNetmap: (map: Netmap, how: 'full' | 'delta') => void
     /** Builds the heartbeat body (endpoints, SWIM report) at send time. */
     heartbeat: () => HeartbeatRequest
-    /** Called when the controller says our credential is no longer valid (node removed). */
-    onRevoked: (reason: string) => void
+    /**
+     * Called when the controller refuses our credential with a 403: `removed` when it says an admin removed
+     * the node (NODE_REMOVED), false for a 403 that does not say why.
+     */
+    onRevoked: (reason: string, removed: boolean) => void
+    /** Called when the controller does not know our credential (401): it lost its record of this node. */
+    onForgotten: (reason: string) => void
     /** Called whenever the link's state changes. */
     onState?: (state: ControlState) => void
     clock: Clock
@@ -107,8 +128,8 @@ export class ControlLink {
         this.lost('update channel closed by the controller')
       } catch (err) {
         if (this.stopped) return
-        if (err instanceof ControllerError && (err.statusCode === 401 || err.statusCode === 403)) {
-          this.revoked(err.message)
+        if (credentialRefusal(err) !== null) {
+          this.refused(err as ControllerError)
           return
         }
         // A resync we asked for is not a lost controller: reconnect at once for the full map.
@@ -144,11 +165,23 @@ export class ControlLink {
     this.opts.onState?.(s)
   }
 
-  private revoked (reason: string): void {
-    this.setState('revoked')
+  /** The controller refused our credential: the link stops, and the daemon is told why. */
+  private refused (err: ControllerError): void {
+    if (this.state === 'revoked' || this.state === 'forgotten') return
+    const how = credentialRefusal(err)
+    const reason = err.message
     this.lastError = reason
-    this.opts.log.error({ event: 'control.lost', controller: this.opts.client.baseUrl, reason: `credential refused: ${reason}` }, 'the controller no longer accepts this node (removed?)')
-    this.opts.onRevoked(reason)
+    this.abort.abort(err)
+    if (how === 'unknown') {
+      this.setState('forgotten')
+      this.opts.log.error({ event: 'control.lost', controller: this.opts.client.baseUrl, reason: `credential unknown: ${reason}` }, 'the controller does not know this node')
+      this.opts.onForgotten(reason)
+      return
+    }
+    this.setState('revoked')
+    this.opts.log.error({ event: 'control.lost', controller: this.opts.client.baseUrl, reason: `credential refused: ${reason}` },
+      how === 'removed' ? 'the controller says an admin removed this node' : 'the controller no longer accepts this node')
+    this.opts.onRevoked(reason, how === 'removed')
   }
 
   private onLine (line: string): void {
@@ -207,12 +240,12 @@ export class ControlLink {
     } catch (err) {
       this.heartbeatsFailed++
       this.counters.heartbeatFailures++
-      if (err instanceof ControllerError && (err.statusCode === 401 || err.statusCode === 403)) {
-        if (this.state !== 'revoked') { this.revoked(err.message); this.abort.abort(err) }
+      if (credentialRefusal(err) !== null) {
+        this.refused(err as ControllerError)
         return
       }
       this.opts.log.debug({ event: 'control.heartbeat.failed', reason: (err as Error).message }, 'heartbeat failed')
     }
-    if (this.state !== 'revoked') this.scheduleHeartbeat(this.cfg.heartbeatIntervalMs)
+    if (this.state !== 'revoked' && this.state !== 'forgotten') this.scheduleHeartbeat(this.cfg.heartbeatIntervalMs)
   }
 }

@@ -3,6 +3,7 @@ import { hostname as osHostname } from 'node:os'
 import type { Server } from 'node:net'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../log.js'
+import { ControllerError } from '../errors.js'
 import { cidrContains, parseCidr, parseIPv4 } from '../wire/addr.js'
 import { SigningKey, type KeyPair } from '../wire/keys.js'
 import type { Netmap, NodeRecord } from '../wire/netmap.js'
@@ -20,7 +21,7 @@ import { serveLocal, SOCKET_NAME } from './control-socket.js'
 import { desired } from './desired.js'
 import { ensureInterface } from './iface.js'
 import { IncarnationLease } from './incarnation-lease.js'
-import { defaultEndpoints, ensureJoined, register } from './join.js'
+import { defaultEndpoints, ensureJoined, register, registerAgain, removedMessage } from './join.js'
 import { swimMembers, underlayPeer } from './membership.js'
 import { Evidence } from './evidence.js'
 import { HandshakeWatch } from './handshake-watch.js'
@@ -80,8 +81,12 @@ export class Daemon {
   /** Whether a re-registration that tells the controller our signing key is under way (refreshSigningKey). */
   private keyRefresh = false
   private stopping = false
-  private readonly done: Promise<void>
-  private resolveDone!: () => void
+  /** Set when the daemon stops to be started again on a new identity (see rejoin). */
+  private restart = false
+  /** Aborts a registration retrying while the daemon stops. */
+  private readonly stopSignal = new AbortController()
+  private readonly done: Promise<'stopped' | 'restart'>
+  private resolveDone!: (how: 'stopped' | 'restart') => void
 
   private constructor (
     private readonly cfg: DaemonConfig,
@@ -146,6 +151,11 @@ export class Daemon {
 
     const client = new ControlClient(cfg.controllerUrl, undefined, cfg.controllerTrust)
     const identity = await ensureJoined(cfg, client, state, saved, keys, deps)
+    if (netmap !== null && !netmap.nodes.some(n => n.id === identity.nodeId)) {
+      // Saved before this node registered again under a new id: it would make our old record a peer of ours.
+      log.info({ event: 'netmap.skip', version: netmap.version }, 'the saved netmap predates this identity; waiting for the controller')
+      netmap = null
+    }
     // Bound before the device is touched, so a refused --metrics-listen fails the start with nothing changed.
     let daemon: Daemon | null = null
     const metricsServer = cfg.metricsListen === undefined
@@ -213,7 +223,8 @@ export class Daemon {
         agentVersion: this.deps.agentVersion,
         swim: this.swim.report()
       }),
-      onRevoked: reason => this.onRevoked(reason),
+      onRevoked: (reason, removed) => this.onRevoked(reason, removed),
+      onForgotten: reason => this.onForgotten(reason),
       onState: () => this.evidence.refresh(),
       clock: this.deps.clock,
       log: this.deps.log
@@ -229,8 +240,11 @@ export class Daemon {
       'weft daemon running')
   }
 
-  /** Resolves when the daemon has stopped (SIGTERM or leave). */
-  async stopped (): Promise<void> { await this.done }
+  /**
+   * Resolves when the daemon has stopped: `stopped` (SIGTERM or leave), or `restart` when it registered
+   * again under a new identity and must be started again on it (DaemonRunner does).
+   */
+  async stopped (): Promise<'stopped' | 'restart'> { return await this.done }
 
   private endpoints (): string[] {
     if (this.cfg.endpoints.length > 0) return this.cfg.endpoints
@@ -395,10 +409,65 @@ export class Daemon {
     }).finally(() => { this.keyRefresh = false })
   }
 
-  private onRevoked (reason: string): void {
+  /**
+   * The controller refused our credential with a 403. Its peers go. When it says an admin removed the node,
+   * the removal is saved with the identity, so that no later start, token or not, brings the node back.
+   */
+  private onRevoked (reason: string, removed: boolean): void {
     this.revoked = true
     this.lastError = `the controller revoked this node: ${reason}`
     this.scheduleReconcile()
+    if (!removed) return
+    const identity = { ...this.identity, removedAt: this.deps.clock.now() }
+    this.lastError = removedMessage(this.state, identity)
+    this.deps.log.error({ event: 'control.removed', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp }, this.lastError)
+    this.state.saveIdentity(identity).catch((err: unknown) => {
+      this.deps.log.error({ event: 'state.save.failed', reason: (err as Error).message }, 'cannot record the removal in node.json')
+    })
+  }
+
+  /**
+   * The controller does not know our credential: it lost its record of this node (a store restored from an
+   * older backup, or data loss accepted). The mesh keeps running from the saved netmap. With a join token
+   * the node registers again, asking for its mesh IP (rejoin); without one the operator is told what to do.
+   */
+  private onForgotten (reason: string): void {
+    if (this.cfg.joinToken === undefined) {
+      this.lastError = 'the controller does not know this node (it lost its record: restored from an older backup, or data loss accepted); ' +
+        'to register again with the same key and ask for the same mesh IP, restart the daemon with --join-token'
+      this.deps.log.error({ event: 'control.forgotten', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, reason }, this.lastError)
+      return
+    }
+    this.deps.log.warn({ event: 'control.forgotten', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, reason },
+      'the controller does not know this node; registering again with the join token')
+    void this.rejoin()
+  }
+
+  /**
+   * Registers again with the join token and the saved mesh IP, then stops to be started again on the new
+   * identity (the interface and its peers stay, as across any restart). A different mesh IP moves the
+   * interface to it, and the operator is told. A refusal leaves the node as it is, with the reason shown.
+   */
+  private async rejoin (): Promise<void> {
+    const before = this.identity
+    try {
+      const after = await registerAgain(this.cfg, this.client, this.state, before, this.keys, this.deps, this.stopSignal.signal)
+      const moved = after.meshIp !== before.meshIp
+      this.deps.log[moved ? 'warn' : 'info']({ event: 'control.rejoined', fromNodeId: before.nodeId, nodeId: after.nodeId, fromMeshIp: before.meshIp, meshIp: after.meshIp },
+        moved
+          ? `registered again with a new mesh IP: ${before.meshIp} -> ${after.meshIp} (the controller did not give the old one back); moving the interface to it. Anything that names ${before.meshIp} needs updating`
+          : 'registered again with the same mesh IP; starting on the new identity')
+      this.restart = true
+      await this.stop({ teardown: false })
+    } catch (err) {
+      if (this.stopping) return
+      if (err instanceof ControllerError && err.remoteCode === 'WEFT_ERR_NODE_REMOVED') {
+        this.onRevoked((err as Error).message, true)
+        return
+      }
+      this.lastError = `the controller does not know this node and refused to register it again: ${(err as Error).message}`
+      this.deps.log.error({ event: 'control.rejoin.failed', reason: (err as Error).message }, this.lastError)
+    }
   }
 
   /** Reads the device and records the figures of its peers (of `only` those, when given) in the history. */
@@ -457,8 +526,9 @@ export class Daemon {
 
   /** Stops the daemon. The interface and its peers stay (the data plane outlives the daemon) unless `teardown`. */
   async stop (opts: { teardown: boolean } = { teardown: false }): Promise<void> {
-    if (this.stopping) return await this.done
+    if (this.stopping) { await this.done; return }
     this.stopping = true
+    this.stopSignal.abort()
     clearTimeout(this.deadTimer)
     this.evidence.stop()
     this.handshakes.stop()
@@ -471,8 +541,8 @@ export class Daemon {
     if (opts.teardown) {
       try { await this.device.destroy() } catch (err) { this.deps.log.error({ event: 'wg.destroy.failed', reason: (err as Error).message }, 'could not remove the interface') }
     }
-    this.deps.log.info({ event: 'daemon.stopped', teardown: opts.teardown }, opts.teardown ? 'interface removed; daemon stopped' : 'daemon stopped; WireGuard interface left running')
-    this.resolveDone()
+    this.deps.log.info({ event: 'daemon.stopped', teardown: opts.teardown, restart: this.restart }, opts.teardown ? 'interface removed; daemon stopped' : 'daemon stopped; WireGuard interface left running')
+    this.resolveDone(this.restart ? 'restart' : 'stopped')
   }
 }
 

@@ -92,6 +92,16 @@ export async function ensureJoined (cfg: DaemonConfig, client: ControlClient, st
   }
 }
 
+/**
+ * Registers again with the join token after the controller lost its record of this node (it answered our
+ * credential with 401), asking for the saved mesh IP. Retries while the controller is unreachable or busy;
+ * a refusal rejects with the ControllerError (NODE_REMOVED among them). Rejects when `signal` aborts.
+ */
+export async function registerAgain (cfg: DaemonConfig, client: ControlClient, state: StateDir, saved: NodeIdentity, keys: KeyPair,
+  deps: { clock: Clock, log: Logger }, signal?: AbortSignal): Promise<NodeIdentity> {
+  return await registerRetrying(client, state, saved, { ...joinParams(cfg, keys, saved), meshIp: saved.meshIp }, deps, signal)
+}
+
 /** The sentence a removed node's daemon logs and shows: what happened and how to join again. */
 export function removedMessage (state: StateDir, id: NodeIdentity): string {
   const when = id.removedAt === undefined ? '' : ` at ${new Date(id.removedAt).toISOString()}`

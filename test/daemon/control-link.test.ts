@@ -3,7 +3,9 @@ import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { waitFor } from '../../sim/wait.js'
 import { ControlClient } from '../../lib/daemon/control-client.js'
-import { ControlLink } from '../../lib/daemon/control-link.js'
+import { ControlLink, credentialRefusal } from '../../lib/daemon/control-link.js'
+import { ControllerError } from '../../lib/errors.js'
+import { call, joinNode, start } from '../control/helpers.js'
 import { systemClock } from '../../lib/clock.js'
 import { silentLogger } from '../../lib/log.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
@@ -46,7 +48,7 @@ async function fakeController (t: { teardown (fn: () => void): void }, scripts: 
 function link (url: string, onNetmap: (m: Netmap, how: string) => void, netmap: Netmap | null = null): ControlLink {
   return new ControlLink({
     client: new ControlClient(url), credential: 'wn_test', netmap, onNetmap,
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: () => {}, clock: systemClock, log: silentLogger()
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: () => {}, onForgotten: () => {}, clock: systemClock, log: silentLogger()
   })
 }
 
@@ -111,7 +113,7 @@ t.test('a gap in versions, a new epoch, garbage and an oversized line all end in
   const seen: string[] = []
   const l = new ControlLink({
     client: new ControlClient(ctl.url), credential: 'wn_test', netmap: null, onNetmap: m => seen.push(`${m.epoch}:${m.version}`),
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: () => {}, clock: systemClock, log: silentLogger(),
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: () => {}, onForgotten: () => {}, clock: systemClock, log: silentLogger(),
     config: { maxLineBytes: 65_536 }
   })
   l.start()
@@ -136,4 +138,73 @@ t.test('a netmap from disk is the starting point: the first request asks for wha
   t.equal(ctl.queries[0]!.get('epoch'), 'e1')
   t.equal(ctl.queries[0]!.get('since'), '4')
   t.same(l.netmap?.nodes.map(n => n.id), ['a', 'b'])
+})
+
+t.test('credentialRefusal: what a refused credential means', async (t) => {
+  const cases: Array<[unknown, string | null]> = [
+    [new ControllerError('x', 403, 'WEFT_ERR_NODE_REMOVED'), 'removed'],
+    [new ControllerError('x', 401, 'WEFT_ERR_UNAUTHORIZED'), 'unknown'],
+    [new ControllerError('x', 401), 'unknown'],
+    [new ControllerError('x', 403), 'refused'],
+    [new ControllerError('x', 403, 'WEFT_ERR_TOKEN_REJECTED'), 'refused'],
+    [new ControllerError('x', 429, 'WEFT_ERR_RATE_LIMITED'), null],
+    [new ControllerError('x', 503), null],
+    [new Error('x'), null]
+  ]
+  for (const [err, want] of cases) t.equal(credentialRefusal(err), want, `${(err as ControllerError).statusCode ?? 'Error'} ${(err as ControllerError).remoteCode ?? ''}`)
+})
+
+t.test('a real controller: a removed node is revoked as removed, an unknown credential is forgotten, and the link stops', async (t) => {
+  const c = await start(t, { heartbeatIntervalMs: 100, controlStaleMs: 1000 })
+  const gone = await joinNode(c, 'gone')
+  t.equal((await call(c.url, 'DELETE', `/v1/nodes/${gone.nodeId}`, undefined, c.adminKey)).status, 204)
+  const watch = (credential: string): { link: ControlLink, revoked: Array<[string, boolean]>, forgotten: string[] } => {
+    const revoked: Array<[string, boolean]> = []
+    const forgotten: string[] = []
+    const l = new ControlLink({
+      client: new ControlClient(c.url), credential, netmap: null, onNetmap: () => {},
+      heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
+      onRevoked: (reason, removed) => revoked.push([reason, removed]), onForgotten: reason => forgotten.push(reason),
+      clock: systemClock, log: silentLogger(), config: { heartbeatIntervalMs: 100 }
+    })
+    l.start()
+    t.teardown(() => l.stop())
+    return { link: l, revoked, forgotten }
+  }
+  const removed = watch(gone.credential)
+  await waitFor('the removed node to be told', () => removed.link.state === 'revoked', 5000, 5)
+  t.equal(removed.revoked.length, 1, 'told once')
+  t.equal(removed.revoked[0]![1], true, 'as removed by an admin')
+  t.match(removed.revoked[0]![0], /removed by an admin/)
+  t.same(removed.forgotten, [])
+
+  const unknown = watch('wn_' + 'q'.repeat(43))
+  await waitFor('the unknown credential to be told', () => unknown.link.state === 'forgotten', 5000, 5)
+  t.equal(unknown.forgotten.length, 1, 'told once')
+  t.same(unknown.revoked, [])
+  const metrics = async (): Promise<string> => await (await fetch(new URL('/metrics', c.url))).text()
+  const count = async (status: number): Promise<number> =>
+    Number(new RegExp(`weft_http_request_duration_seconds_count\\{method="POST",route="/v1/heartbeat",status="${status}"\\} (\\d+)`).exec(await metrics())?.[1] ?? 0)
+  const refusedBefore = await count(401)
+  // A node the controller knows, heartbeating every 100 ms as the refused link would: five chances for it to send one.
+  const alive = watch((await joinNode(c, 'alive')).credential)
+  const okBefore = await count(200)
+  await waitFor('five heartbeats of a live link', async () => await count(200) >= okBefore + 5, 5000, 10)
+  t.equal(await count(401), refusedBefore, 'no heartbeat from the refused link meanwhile')
+  t.equal(alive.link.state, 'connected')
+})
+
+t.test('a 403 that does not say why revokes without claiming a removal', async (t) => {
+  const server = createServer((req, res) => { req.resume(); res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden by the proxy') })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const revoked: boolean[] = []
+  const l = new ControlLink({
+    client: new ControlClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), credential: 'wn_test', netmap: null, onNetmap: () => {},
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: (_r, removed) => revoked.push(removed), onForgotten: () => {}, clock: systemClock, log: silentLogger()
+  })
+  l.start()
+  t.teardown(() => l.stop())
+  await waitFor('the link to be refused', () => l.state === 'revoked', 5000, 5)
+  t.same(revoked, [false])
 })

@@ -4,12 +4,12 @@ import { join } from 'node:path'
 import { systemClock } from '../../lib/clock.js'
 import { validateDaemonConfig, DAEMON_DEFAULTS, type DaemonConfig } from '../../lib/daemon/config.js'
 import { ControlClient } from '../../lib/daemon/control-client.js'
-import { ensureJoined } from '../../lib/daemon/join.js'
+import { ensureJoined, registerAgain } from '../../lib/daemon/join.js'
 import { StateDir, type NodeIdentity } from '../../lib/daemon/state.js'
-import { NodeRemovedError } from '../../lib/errors.js'
+import { ControllerError, NodeRemovedError } from '../../lib/errors.js'
 import { silentLogger } from '../../lib/log.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
-import { tempDir } from '../control/helpers.js'
+import { call, joinNode, start, tempDir, token } from '../control/helpers.js'
 
 const deps = { clock: systemClock, log: silentLogger() }
 
@@ -52,4 +52,37 @@ t.test('a saved identity that records a removal does not start, token or not', a
   t.ok(err instanceof NodeRemovedError, 'NodeRemovedError')
   t.match((err as Error).message, /removed from the mesh by an admin at 2023-11-14T22:13:20\.000Z/)
   t.match((err as Error).message, new RegExp(`delete ${join(dir, 'node.json')} and start the daemon with a join token`))
+})
+
+t.test('registerAgain: a controller that lost the node registers it again, asking for the saved mesh IP', async (t) => {
+  const c = await start(t)
+  const tok = await token(c, { reusable: true })
+  await joinNode(c, 'other', tok)
+  const dir = join(await tempDir(t), 'state')
+  const state = await StateDir.open(dir)
+  const keys = await state.loadOrCreateKey()
+  const saved: NodeIdentity = { nodeId: 'n0123456789abcdef', meshIp: '100.64.0.99', cidr: '100.64.0.0/10', credential: 'wn_lost', controllerPublicKey: c.publicKey }
+  await state.saveIdentity(saved)
+  const again = await registerAgain(config(c.url, dir, tok), new ControlClient(c.url), state, saved, keys, deps)
+  t.not(again.nodeId, saved.nodeId, 'a new node id: the controller had no record of the old one')
+  t.match(again.credential, /^wn_/)
+  t.not(again.credential, saved.credential)
+  t.same(await state.loadIdentity(), again, 'saved before it returns')
+  const nodes = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes as Array<{ id: string, publicKey: string, meshIp: string, hostname: string }>
+  t.match(nodes.find(n => n.id === again.nodeId), { publicKey: keys.publicKey, meshIp: again.meshIp, hostname: 'node-j' })
+})
+
+t.test('registerAgain: a removed node is refused with NODE_REMOVED, not registered', async (t) => {
+  const c = await start(t)
+  const tok = await token(c, { reusable: true })
+  const dir = join(await tempDir(t), 'state')
+  const state = await StateDir.open(dir)
+  const keys = await state.loadOrCreateKey()
+  const first = await registerAgain(config(c.url, dir, tok), new ControlClient(c.url), state,
+    { nodeId: 'n0000000000000000', meshIp: '100.64.0.1', cidr: '100.64.0.0/10', credential: 'wn_old', controllerPublicKey: c.publicKey }, keys, deps)
+  t.equal((await call(c.url, 'DELETE', `/v1/nodes/${first.nodeId}`, undefined, c.adminKey)).status, 204)
+  const err = await registerAgain(config(c.url, dir, tok), new ControlClient(c.url), state, first, keys, deps).catch((e: unknown) => e)
+  t.ok(err instanceof ControllerError)
+  t.equal((err as ControllerError).remoteCode, 'WEFT_ERR_NODE_REMOVED')
+  t.equal((await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes.length, 0)
 })

@@ -1,10 +1,11 @@
 /**
  * Join tokens on every start, end to end on real wireguard-go in network namespaces: every daemon here is
  * started with `--join-token`, as a service unit starts it. A daemon with saved state comes up from it at
- * once, the controller down or not.
+ * once (the controller down or not); a node the controller lost registers again with its token; a node an
+ * admin removed stays out however often it is restarted with a reusable token.
  */
 import t from 'tap'
-import { readFile } from 'node:fs/promises'
+import { cp, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Mesh, waitFor } from '../../sim/cluster.js'
 import type { NodeIdentity } from '../../lib/daemon/state.js'
@@ -100,4 +101,85 @@ t.test('restarted with its join token while the controller is down, a daemon com
   t.equal(new Set((await Promise.all(first.map(async i => await mesh.status(i)))).map(s => s.netmap?.epoch)).size, 1, 'one epoch everywhere')
   t.ok(await fullMesh(first), 'still a full mesh')
   t.same(await allPairsPing(first), [], 'every pair pings')
+})
+
+t.test('a controller restored from an older backup: the node it lost registers again with its token and moves to a free mesh IP', async (t) => {
+  const backup = join(mesh.dir, 'controller-backup')
+  await mesh.stopController()
+  await cp(mesh.controllerDataDir, backup, { recursive: true })
+  await mesh.startController()
+  await mesh.startDaemon(3)
+  await waitFor('node 3 to answer', async () => await mesh.tryStatus(3) !== null, 30_000)
+  await learn(3)
+  const four = [0, 1, 2, 3]
+  await waitFor('a full mesh of four', async () => await fullMesh(four), 30_000)
+  const lost = await mesh.status(3)
+
+  await mesh.stopDaemon(3)
+  await mesh.stopController()
+  await rm(mesh.controllerDataDir, { recursive: true })
+  await cp(backup, mesh.controllerDataDir, { recursive: true })
+  await mesh.startController()
+  await waitFor('the others to drop node 3, which the restored controller never heard of', async () => (await Promise.all(first.map(async i => !(await mesh.wgPeers(i)).includes(keyOf.get(3)!)))).every(Boolean), 30_000)
+  // A newcomer takes the first free address, which is the one node 3 held.
+  await mesh.startDaemon(4)
+  await waitFor('node 4 to answer', async () => await mesh.tryStatus(4) !== null, 30_000)
+  await learn(4)
+  t.equal(ipOf.get(4), lost.node.meshIp, "the newcomer holds node 3's old address")
+
+  await mesh.startDaemon(3)
+  await waitFor('node 3 to register again and run on its new identity', async () => {
+    const s = await mesh.tryStatus(3)
+    return s !== null && s.node.id !== lost.node.id && s.controller.state === 'connected'
+  }, 60_000, 200)
+  await learn(3)
+  const now = await mesh.status(3)
+  t.equal(now.node.publicKey, lost.node.publicKey, 'the same key')
+  t.not(now.node.meshIp, lost.node.meshIp, 'a new mesh IP: its own was taken')
+  t.equal((await identity(3)).meshIp, now.node.meshIp, 'saved')
+  const addrs = (await mesh.world.exec(mesh.ns(3), ['ip', '-4', '-o', 'addr', 'show', 'dev', mesh.ifname(3)])).stdout
+  t.match(addrs, `inet ${now.node.meshIp}/32`, 'the interface moved to it')
+  t.notMatch(addrs, `inet ${lost.node.meshIp}/`, 'and left the old one')
+  t.match(mesh.events('n3', 'control.forgotten')[0], { nodeId: lost.node.id, meshIp: lost.node.meshIp })
+  t.match(mesh.events('n3', 'control.rejoined')[0], { fromNodeId: lost.node.id, nodeId: now.node.id, fromMeshIp: lost.node.meshIp, meshIp: now.node.meshIp, level: 40 },
+    'the operator is told, as a warning, that the address moved')
+
+  const five = [0, 1, 2, 3, 4]
+  await waitFor('a full mesh of five', async () => await fullMesh(five), 30_000)
+  await waitFor('every pair to ping', async () => (await allPairsPing(five)).length === 0, 30_000, 200)
+  const nodes = await listed()
+  t.equal(nodes.length, 5, 'five nodes on the controller')
+  t.equal(new Set(nodes.map(n => n.meshIp)).size, 5, 'five distinct mesh IPs')
+})
+
+t.test('a node removed while its daemon was down stays out, restarted with a reusable token, now and on every later start', async (t) => {
+  const victim = 2
+  const gone = await mesh.status(victim)
+  await mesh.stopDaemon(victim)
+  await mesh.admin('nodes', 'remove', gone.node.id)
+  const rest = [0, 1, 3, 4]
+  await waitFor('everyone to drop it', async () => (await Promise.all(rest.map(async i => !(await mesh.wgPeers(i)).includes(gone.node.publicKey)))).every(Boolean), 15_000)
+  const registrations = mesh.events('controller', 'node.register').length
+
+  await mesh.startDaemon(victim)
+  await waitFor('the restarted daemon to learn it was removed', async () => (await mesh.tryStatus(victim))?.controller.state === 'revoked', 30_000, 200)
+  const s = await mesh.status(victim)
+  t.match(s.lastError, /removed from the mesh by an admin .* stays out, join token or not/)
+  t.equal(s.peers.filter(p => p.inWireGuard).length, 0, 'its peers are gone from its interface')
+  t.type((await identity(victim)).removedAt, 'number', 'the removal is saved with the identity')
+  t.equal(mesh.events('controller', 'node.register').length, registrations, 'it did not register again')
+  t.notOk((await listed()).some(n => n.publicKey === gone.node.publicKey), 'not on the controller')
+
+  await mesh.stopDaemon(victim, 'SIGKILL')
+  const child = await mesh.startDaemon(victim)
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the daemon did not exit within 20 s')), 20_000)
+    child.once('exit', c => { clearTimeout(timer); resolve(c) })
+  })
+  mesh.daemons.delete(victim)
+  t.not(code, 0, 'a later start refuses to run')
+  t.match(await readFile(mesh.logFile(`n${victim}`), 'utf8'), /removed from the mesh by an admin .* to join again, delete .*node\.json and start the daemon with a join token .*\(WEFT_ERR_NODE_REMOVED\)/)
+  t.equal(mesh.events('controller', 'node.register').length, registrations, 'still no registration')
+  t.notOk((await listed()).some(n => n.publicKey === gone.node.publicKey), 'still not on the controller')
+  for (const i of rest) t.notOk((await mesh.wgPeers(i)).includes(gone.node.publicKey), `node ${i} does not have it`)
 })
