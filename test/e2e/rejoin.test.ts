@@ -103,7 +103,7 @@ t.test('restarted with its join token while the controller is down, a daemon com
   t.same(await allPairsPing(first), [], 'every pair pings')
 })
 
-t.test('a controller restored from an older backup: the node it lost registers again with its token and moves to a free mesh IP', async (t) => {
+t.test('a controller restored from an older backup: the node it lost is told to use its token, and with it registers again on a free mesh IP', async (t) => {
   const backup = join(mesh.dir, 'controller-backup')
   await mesh.stopController()
   await cp(mesh.controllerDataDir, backup, { recursive: true })
@@ -126,6 +126,14 @@ t.test('a controller restored from an older backup: the node it lost registers a
   await waitFor('node 4 to answer', async () => await mesh.tryStatus(4) !== null, 30_000)
   await learn(4)
   t.equal(ipOf.get(4), lost.node.meshIp, "the newcomer holds node 3's old address")
+
+  // Without its token, node 3 can only say what to do.
+  await mesh.startDaemon(3, { join: false })
+  await waitFor('node 3 to learn the controller lost it', async () => (await mesh.tryStatus(3))?.controller.state === 'forgotten', 30_000, 200)
+  const told = await mesh.status(3)
+  t.match(told.lastError, /does not know this node .* restart the daemon with --join-token/, 'the operator is told to restart it with a join token')
+  t.equal(told.node.id, lost.node.id, 'it keeps its identity meanwhile')
+  await mesh.stopDaemon(3)
 
   await mesh.startDaemon(3)
   await waitFor('node 3 to register again and run on its new identity', async () => {
