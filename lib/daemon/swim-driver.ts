@@ -37,6 +37,7 @@ export class SwimDriver {
   private socket: Socket | null = null
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
+  private stopped = false
 
   constructor (private readonly o: {
     core: SwimCore
@@ -64,17 +65,22 @@ export class SwimDriver {
     this.pump()
   }
 
-  /** Stops the timer and closes the socket. Pending transmits are flushed first. */
+  /** Stops the timer and closes the socket. Pending transmits are flushed first; nothing runs after. */
   stop (): void {
     this.pump()
+    this.stopped = true
     clearTimeout(this.timer)
     this.timerAt = Infinity
     this.socket?.close()
     this.socket = null
   }
 
-  /** Drains every output of the core; call after any direct call into the core (setMembers, leave...). */
+  /**
+   * Drains every output of the core; call after any direct call into the core (setMembers, leave...). Does
+   * nothing once stopped: a late caller must not set the core's timer going again.
+   */
   pump (): void {
+    if (this.stopped) return
     const core = this.o.core
     for (let tx = core.pollTransmit(); tx !== undefined; tx = core.pollTransmit()) this.send(tx)
     for (let ev = core.pollEvent(); ev !== undefined; ev = core.pollEvent()) this.o.onEvent(ev)
@@ -102,6 +108,7 @@ export class SwimDriver {
       // socket while its deadline is already due; handled here, the probe would fail against an ack we hold.
       // setImmediate runs after this loop turn's socket reads, so whatever arrived is counted first.
       setImmediate(() => {
+        if (this.stopped) return // stopped between the timer and now (a SIGTERM handled in between)
         this.o.core.handleTimeout(this.o.clock.now())
         this.pump()
       })

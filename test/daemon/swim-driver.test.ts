@@ -2,7 +2,7 @@ import t from 'tap'
 import { createSocket } from 'node:dgram'
 import { waitFor } from '../../sim/wait.js'
 import { freePort } from './udp.js'
-import { SwimDriver } from '../../lib/daemon/swim-driver.js'
+import { SwimDriver, type SwimCore } from '../../lib/daemon/swim-driver.js'
 import { systemClock } from '../../lib/clock.js'
 import { silentLogger } from '../../lib/log.js'
 import { localConfig } from '../../lib/swim/config.js'
@@ -70,4 +70,40 @@ t.test('after a stall, a packet already in the socket is handled before an overd
   while (Date.now() < until) { /* a busy host */ }
   await waitFor('both inputs handled', () => calls.length >= 2, 5000, 5)
   t.same(calls, ['packet', 'timeout'])
+})
+
+t.test('once stopped, the driver handles no timeout: not one that fired just before stop, nor after a late pump', async (t) => {
+  /** A core with a deadline every 30 ms that counts the timeouts it handles. */
+  const ticking = (): SwimCore & { timeouts: number } => {
+    let deadline = Date.now() + 30
+    return {
+      timeouts: 0,
+      handlePacket: () => {},
+      handleTimeout () { this.timeouts++; deadline = Date.now() + 30 },
+      pollTransmit: () => undefined,
+      pollTimeout: () => deadline,
+      pollEvent: () => undefined
+    }
+  }
+  const make = async (core: ReturnType<typeof ticking>): Promise<SwimDriver> => {
+    const d = new SwimDriver({ core, host: '127.0.0.1', port: await freePort(), clock: systemClock, log: silentLogger(), onEvent: () => {} })
+    await d.start()
+    t.teardown(() => d.stop())
+    return d
+  }
+  const witnessCore = ticking()
+  await make(witnessCore)
+  const core = ticking()
+  const driver = await make(core)
+  let atStop = -1
+  // Due after the driver's deadline: in the same timers phase the driver's timer runs first and defers its
+  // timeout to setImmediate, then this one stops the driver before that runs.
+  setTimeout(() => { driver.stop(); atStop = core.timeouts }, 50)
+  const until = Date.now() + 80
+  while (Date.now() < until) { /* a busy host: both timers come due together */ }
+  await waitFor('the driver to be stopped', () => atStop >= 0, 5000, 5)
+  driver.pump() // a late caller (an announcement, a netmap) after stop
+  const seen = witnessCore.timeouts
+  await waitFor('five more timeouts of a driver still running', () => witnessCore.timeouts >= seen + 5, 5000, 5)
+  t.equal(core.timeouts, atStop, 'no timeout handled after stop')
 })
