@@ -26,7 +26,7 @@ function liveCounterKeys (): string[] {
   })
   const reconciler = new Reconciler({ device: {} as WireGuardDevice, log: silentLogger() })
   const link = new ControlLink({
-    client: new ControlClient('http://127.0.0.1:1'), credential: 'c', netmap: null, onNetmap: () => {}, onRevoked: () => {},
+    client: new ControlClient('http://127.0.0.1:1'), credential: 'c', netmap: null, onNetmap: () => {}, onRevoked: () => {}, onForgotten: () => {},
     heartbeat: () => ({ endpoints: [], listenPort: 1 }), clock, log: silentLogger()
   })
   return [
