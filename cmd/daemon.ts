@@ -22,7 +22,7 @@ ${CONTROLLER_TRUST_USAGE}
   --interface IF        WireGuard interface name, at most 15 characters
   --join-token-file F   file holding the join token from \`weft token create\`: used when there is no saved
                         identity, and to register again if the controller lost its record of this node
-                        (never after a removal); preferred: a token on the command line is visible in \`ps\`
+                        (never after a removal); preferred: a token on the command line is visible to every user in \`ps\`
   --join-token T        the join token itself
   --listen-port N       WireGuard UDP port (default ${DAEMON_DEFAULTS.listenPort}); underlay announcements use N+1
   --endpoint HOST:PORT  endpoint to advertise (repeatable; default: every non-loopback address with the listen port)
