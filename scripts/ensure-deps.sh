@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-declare -A pkg_for=( [wireguard-go]=wireguard-go [wg]=wireguard-tools [ip]=iproute2 [nft]=nftables [ping]=iputils-ping [fping]=fping )
+declare -A pkg_for=( [wireguard-go]=wireguard-go [wg]=wireguard-tools [ip]=iproute2 [nft]=nftables [ping]=iputils-ping [fping]=fping [openssl]=openssl )
 missing=()
-for bin in wireguard-go wg ip nft ping fping; do
+for bin in wireguard-go wg ip nft ping fping openssl; do
   command -v "$bin" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$bin" >/dev/null 2>&1 || missing+=("${pkg_for[$bin]}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
