@@ -58,3 +58,19 @@ export function formatAge (at: number | null | undefined, now = Date.now()): str
   if (s < 172800) return `${Math.round(s / 3600)}h ago`
   return `${Math.round(s / 86400)}d ago`
 }
+
+/** "in 29d" for a future ms timestamp, "3s ago" for a past one, "-" when null. */
+export function formatUntil (at: number | null | undefined, now = Date.now()): string {
+  if (at === null || at === undefined) return '-'
+  if (at <= now) return formatAge(at, now)
+  return 'in ' + formatSpan(at - now)
+}
+
+/** A span of ms as its largest fitting unit: "45s", "90m", "36h", "30d". */
+export function formatSpan (ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000))
+  if (s < 120) return `${s}s`
+  if (s < 7200) return `${Math.round(s / 60)}m`
+  if (s < 172800) return `${Math.round(s / 3600)}h`
+  return `${Math.round(s / 86400)}d`
+}

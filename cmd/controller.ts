@@ -23,6 +23,7 @@ Flags:
   --report-fresh DUR          a SWIM report counts for (default 15s)
   --proof-skew DUR            allowed registration clock skew (default 60s)
   --ip-quarantine DUR         a removed node's IP is not reused for (default 7d)
+  --token-retention DUR       a join token that expired, was spent or revoked stays listed for (default 7d)
   --stream-ping DUR           keepalive on update channels (default 15s)
   --netmap-interval DUR       least time between two netmap versions, 0ms = none (default 1s)
   --netmap-health-interval DUR  ... before a version with health changes only (default 5s)
@@ -57,6 +58,7 @@ export const command: Command = {
       'report-fresh': { type: 'string' },
       'proof-skew': { type: 'string' },
       'ip-quarantine': { type: 'string' },
+      'token-retention': { type: 'string' },
       'stream-ping': { type: 'string' },
       'netmap-interval': { type: 'string' },
       'netmap-health-interval': { type: 'string' },
@@ -91,6 +93,7 @@ export const command: Command = {
       reportFreshMs: dur('report-fresh'),
       proofSkewMs: dur('proof-skew'),
       ipQuarantineMs: dur('ip-quarantine'),
+      tokenRetentionMs: dur('token-retention'),
       streamPingIntervalMs: dur('stream-ping'),
       netmapIntervalMs: dur('netmap-interval'),
       netmapHealthIntervalMs: dur('netmap-health-interval'),

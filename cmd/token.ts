@@ -1,30 +1,97 @@
 import { ConfigError } from '../lib/errors.js'
+import { hashSecret } from '../lib/control/auth.js'
+import { tokenId } from '../lib/control/tokens.js'
+import type { CreateTokenResponse, TokenInfo } from '../lib/wire/api.js'
 import { ADMIN_FLAGS, ADMIN_USAGE, adminClient } from './admin-flags.js'
-import { parseDuration, parseFlags, type Command } from './cli.js'
+import { formatAge, formatTable, formatUntil, parseDuration, parseFlags, type Command } from './cli.js'
 
-const USAGE = `Usage: weft token create [--reusable] [--ttl 24h] [--json]
+const USAGE = `Usage: weft token create [--reusable] [--ttl 24h] [--description TEXT] [--json]
+       weft token list [--json]
+       weft token revoke ID [--json]
 
-Creates a join token and prints it (bare, on stdout). Single-use unless --reusable.
+create   makes a join token and prints it, bare, on stdout (its id goes to stderr). Single-use unless
+         --reusable.
+list     every token on record, oldest first: id, state, kind, uses, created, expires, last used,
+         description. Never the token itself. Tokens that expired, were spent or revoked stay listed for
+         the controller's --token-retention (7 days by default).
+revoke   the token admits nobody from now on. Nodes it already admitted stay (weft nodes remove NODE).
+         ID is the id list shows; a leaked token itself (wt_...) is taken too, and its id worked out here.
+
+States: active (admits nodes), spent (a single-use token admitted its node), expired, revoked.
 
 Flags:
-  --reusable          the token may admit any number of nodes until it expires
-  --ttl DUR           lifetime, e.g. 30m, 24h, 7d (default 24h)
-  --json              print {"token","reusable","expiresAt"} instead of the bare token
+  --reusable          create: the token may admit any number of nodes until it expires
+  --ttl DUR           create: lifetime, e.g. 30m, 24h, 7d (default 24h, at most 365d)
+  --description TEXT  create: what the token is for, shown by list (up to 200 characters; not secret)
+  --json              create: {"token","id","reusable","expiresAt","description"} instead of
+                      the bare token; list: {"tokens":[...]}; revoke: the revoked token's listing
 ${ADMIN_USAGE}
 `
 
-/** `weft token create`. */
+/** The table `weft token list` prints. */
+export function renderTokens (tokens: readonly TokenInfo[], now = Date.now()): string {
+  return formatTable(
+    ['ID', 'STATE', 'KIND', 'USES', 'CREATED', 'EXPIRES', 'LAST USED', 'DESCRIPTION'],
+    tokens.map(t => [t.id, t.state, t.reusable ? 'reusable' : 'single-use', String(t.uses), formatAge(t.createdAt, now), formatUntil(t.expiresAt, now),
+      formatAge(t.lastUsedAt, now), t.description ?? '-'])
+  )
+}
+
+/** The line `weft token create` writes to stderr beside the bare token: its id and what it allows. */
+export function createdLine (t: CreateTokenResponse, now = Date.now()): string {
+  return `token ${t.id} created: ${t.reusable ? 'reusable' : 'single-use'}, expires ${formatUntil(t.expiresAt, now)}. ` +
+    `Revoke it with \`weft token revoke ${t.id}\`\n`
+}
+
+/** The line `weft token revoke` prints. */
+export function revokedLine (t: TokenInfo): string {
+  const what = t.description === null ? '' : ` (${t.description})`
+  const uses = t.reusable ? `${t.uses} ${t.uses === 1 ? 'use' : 'uses'}` : t.uses > 0 ? 'spent' : 'unused'
+  return `revoked ${t.id}${what} at ${new Date(t.revokedAt ?? 0).toISOString()}: ${t.reusable ? 'reusable' : 'single-use'}, ${uses}. ` +
+    'Nodes it admitted stay in the mesh (weft nodes remove NODE)\n'
+}
+
+/** `weft token create|list|revoke`. */
 export const command: Command = {
-  summary: 'manage join tokens (admin)',
+  summary: 'create, list and revoke join tokens (admin)',
   async run (argv) {
-    const p = parseFlags(argv, { ...ADMIN_FLAGS, reusable: { type: 'boolean' }, ttl: { type: 'string' }, json: { type: 'boolean' } }, USAGE, true)
+    const p = parseFlags(argv, {
+      ...ADMIN_FLAGS,
+      reusable: { type: 'boolean' },
+      ttl: { type: 'string' },
+      description: { type: 'string' },
+      json: { type: 'boolean' }
+    }, USAGE, true)
     if (p === null) return 0
-    const [sub, ...extra] = p.positionals
-    if (sub !== 'create' || extra.length > 0) throw new ConfigError(`expected \`weft token create\`\n\n${USAGE}`)
-    const ttlMs = parseDuration(p.values.ttl ?? '24h', '--ttl')
-    const client = await adminClient(p.values)
-    const t = await client.createToken({ reusable: p.values.reusable === true, ttlMs })
-    process.stdout.write(p.values.json === true ? JSON.stringify(t) + '\n' : t.token + '\n')
-    return 0
+    const [sub, ...args] = p.positionals
+    const v = p.values
+    const json = v.json === true
+    const createOnly = v.reusable !== undefined || v.ttl !== undefined || v.description !== undefined
+    if (sub !== 'create' && createOnly) throw new ConfigError(`--reusable, --ttl and --description belong to \`weft token create\`\n\n${USAGE}`)
+    if (sub === 'create' && args.length === 0) {
+      const ttlMs = parseDuration(v.ttl ?? '24h', '--ttl')
+      const client = await adminClient(v)
+      const t = await client.createToken({
+        reusable: v.reusable === true,
+        ttlMs,
+        ...(v.description !== undefined ? { description: v.description } : {})
+      })
+      process.stdout.write(json ? JSON.stringify(t) + '\n' : t.token + '\n')
+      if (!json) process.stderr.write(createdLine(t))
+      return 0
+    }
+    if (sub === 'list' && args.length === 0) {
+      const { tokens } = await (await adminClient(v)).listTokens()
+      process.stdout.write(json ? JSON.stringify({ tokens }, null, 2) + '\n' : renderTokens(tokens))
+      return 0
+    }
+    if (sub === 'revoke' && args.length === 1) {
+      const id = args[0]!.startsWith('wt_') ? tokenId(hashSecret(args[0]!)) : args[0]!
+      if (!/^t[0-9a-f]{12}$/.test(id)) throw new ConfigError(`"${id}" is not a token id: ids are t and 12 hex digits, as \`weft token list\` shows them`)
+      const t = await (await adminClient(v)).revokeToken(id)
+      process.stdout.write(json ? JSON.stringify(t, null, 2) + '\n' : revokedLine(t))
+      return 0
+    }
+    throw new ConfigError(`expected \`weft token create\`, \`weft token list\` or \`weft token revoke ID\`\n\n${USAGE}`)
   }
 }

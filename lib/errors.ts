@@ -169,3 +169,8 @@ export class SwimConfigError extends WeftError {
 export class PeerApplyError extends DeviceError {
   constructor (message: string, readonly applied: number, readonly total: number, options?: { cause?: unknown }) { super(message, options) }
 }
+
+/** A join token an admin revoked (`weft token revoke`): it admits nobody, whatever its expiry. */
+export class TokenRevokedError extends WeftError {
+  constructor (message: string) { super('WEFT_ERR_TOKEN_REVOKED', message, 403) }
+}

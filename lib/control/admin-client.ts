@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { ControllerHttp, type Expect } from '../client/http.js'
 import type { ControllerTrust } from '../client/trust.js'
 import { ConfigError, ControllerError } from '../errors.js'
-import type { CreateTokenResponse, NodeListResponse } from '../wire/api.js'
+import type { CreateTokenRequest, CreateTokenResponse, NodeListResponse, TokenInfo, TokenListResponse } from '../wire/api.js'
 
 /** Where the admin CLI finds the controller and its key. */
 export interface AdminTarget {
@@ -56,8 +56,18 @@ export class AdminClient {
   }
 
   /** `POST /v1/tokens`. */
-  async createToken (opts: { reusable: boolean, ttlMs: number }): Promise<CreateTokenResponse> {
-    return await this.call<CreateTokenResponse>('POST', '/v1/tokens', 'json', { reusable: opts.reusable, ttlMs: opts.ttlMs })
+  async createToken (opts: CreateTokenRequest & { reusable: boolean, ttlMs: number }): Promise<CreateTokenResponse> {
+    return await this.call<CreateTokenResponse>('POST', '/v1/tokens', 'json', opts)
+  }
+
+  /** `GET /v1/tokens`. */
+  async listTokens (): Promise<TokenListResponse> {
+    return await this.call<TokenListResponse>('GET', '/v1/tokens', 'json')
+  }
+
+  /** `DELETE /v1/tokens/:id`: the token as revoked. */
+  async revokeToken (id: string): Promise<TokenInfo> {
+    return await this.call<TokenInfo>('DELETE', `/v1/tokens/${encodeURIComponent(id)}`, 'json')
   }
 
   /** `GET /v1/nodes`. */

@@ -93,6 +93,8 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   const node = (req: FastifyRequest): StoredNode => req.weftNode!
   const sec = [{ bearer: [] }]
   const errors = { 400: S.errorBody, 401: S.errorBody, 403: S.errorBody, 429: S.errorBody }
+  // A revoked join token is a rejected one: it counts as a failed authentication like the others.
+  app.addHook('onError', async (req, _reply, err) => { if ((err as { code?: string }).code === 'WEFT_ERR_TOKEN_REVOKED') authFailures.hit(req.ip) })
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }))
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
@@ -148,7 +150,7 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   app.post<{ Body: CreateTokenRequest | undefined }>('/v1/tokens', {
     schema: { summary: 'Create a join token (admin)', security: sec, body: S.createTokenRequest, response: { 200: S.createTokenResponse, ...errors } },
     preHandler: adminAuth
-  }, async (req) => await ctl.createToken(req.body?.reusable ?? false, req.body?.ttlMs ?? 86_400_000))
+  }, async (req) => await ctl.createToken(req.body ?? {}))
 
   app.get('/v1/nodes', {
     schema: { summary: 'Every node with control-side facts (admin)', security: sec, response: { 200: S.nodeListResponse, ...errors } },
@@ -162,6 +164,16 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
     await ctl.registry.remove(req.params.id)
     return await reply.code(204).send()
   })
+
+  app.get('/v1/tokens', {
+    schema: { summary: 'Every join token on record, without secrets (admin)', security: sec, response: { 200: S.tokenListResponse, ...errors } },
+    preHandler: adminAuth
+  }, async () => ctl.listTokens())
+
+  app.delete<{ Params: { id: string } }>('/v1/tokens/:id', {
+    schema: { summary: 'Revoke a join token (admin)', security: sec, params: S.tokenIdParams, response: { 200: S.tokenInfo, ...errors, 404: S.errorBody, 503: S.errorBody } },
+    preHandler: adminAuth
+  }, async (req) => await ctl.revokeToken(req.params.id))
 
   return app
 }

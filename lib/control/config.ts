@@ -27,6 +27,12 @@ export interface ControllerConfig {
   proofSkewMs: number
   /** A removed node's mesh IP is not handed to another key for this long. Default: 7 days (long enough for stale DNS, ACLs and peer configs to expire). */
   ipQuarantineMs: number
+  /**
+   * How long a join token stays on record (listed by `weft token list` with its state) after it stopped
+   * admitting nodes: expired, spent or revoked. Default: 7 days (long enough to answer "which token did
+   * this node join with, and who revoked it", short enough that the list stays readable).
+   */
+  tokenRetentionMs: number
   /** Interval between `ping` lines on update channels. Default: 15000 (below typical 60 s idle timeouts of proxies and NAT). */
   streamPingIntervalMs: number
   /**
@@ -90,6 +96,7 @@ export const DEFAULTS: Omit<ControllerConfig, 'dataDir'> = {
   reportFreshMs: 15000,
   proofSkewMs: 60000,
   ipQuarantineMs: 7 * 86_400_000,
+  tokenRetentionMs: 7 * 86_400_000,
   streamPingIntervalMs: 15000,
   netmapIntervalMs: 1000,
   netmapHealthIntervalMs: 5000,
@@ -130,6 +137,7 @@ export function resolveConfig (input: ControllerConfigInput): ControllerConfig {
   positive(c, 'reportFreshMs', 1)
   positive(c, 'proofSkewMs', 1000)
   positive(c, 'ipQuarantineMs', 0)
+  positive(c, 'tokenRetentionMs', 0)
   positive(c, 'streamPingIntervalMs', 100)
   positive(c, 'netmapIntervalMs', 0)
   positive(c, 'netmapHealthIntervalMs', 0)

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Clock } from '../clock.js'
 import { ConfigError } from '../errors.js'
 import type { Logger } from '../log.js'
-import type { ControllerInfo, CreateTokenResponse } from '../wire/api.js'
+import type { ControllerInfo, CreateTokenRequest, CreateTokenResponse, TokenInfo, TokenListResponse } from '../wire/api.js'
 import type { NodeRecord } from '../wire/netmap.js'
 import { formatIPv4 } from '../wire/addr.js'
 import { fingerprintOfPem, type Fingerprint } from '../wire/fingerprint.js'
@@ -24,6 +24,7 @@ import { Registration } from './registration.js'
 import { Registry } from './registry.js'
 import type { StoreOp } from './store.js'
 import { openStore, type OpenedStore } from './store-open.js'
+import { TokenAdmin } from './token-admin.js'
 import { TokenBook } from './tokens.js'
 
 /** How often the timer table is swept; also the granularity of health deadlines. */
@@ -53,6 +54,7 @@ export class Controller {
   readonly commit: GroupCommit
   readonly ipam: Ipam
   readonly tokens: TokenBook
+  readonly tokenAdmin: TokenAdmin
   readonly channels: Channels
   readonly liveness: Liveness
   readonly registry: Registry
@@ -99,6 +101,7 @@ export class Controller {
     this.netmap = new NetmapLog(this.epoch, config.cidr, config.deltaHistory, line => this.channels.broadcast(line), config.netmapIntervalMs,
       undefined, config.netmapHealthIntervalMs)
     this.tokens = new TokenBook(clock)
+    this.tokenAdmin = new TokenAdmin({ clock, log, tokens: this.tokens, commit: this.commit })
     this.channels = new Channels({
       log: log.child({ component: 'channels' }),
       maxBufferBytes: config.maxChannelBufferBytes,
@@ -179,11 +182,18 @@ export class Controller {
   }
 
   /** Creates a join token and persists its hash (synced) before returning the secret. */
-  async createToken (reusable: boolean, ttlMs: number): Promise<CreateTokenResponse> {
-    const { token, record } = this.tokens.create(reusable, ttlMs)
-    await this.commit.commit([{ kind: 'token', token: record }])
-    this.log.info({ event: 'token.create', reusable, expiresAt: record.expiresAt }, 'join token created')
-    return { token, reusable, expiresAt: record.expiresAt }
+  async createToken (req: CreateTokenRequest): Promise<CreateTokenResponse> {
+    return await this.tokenAdmin.create(req)
+  }
+
+  /** Every join token on record, without secrets. */
+  listTokens (): TokenListResponse {
+    return this.tokenAdmin.list()
+  }
+
+  /** Revokes a join token, durably; see TokenAdmin.revoke. */
+  async revokeToken (id: string): Promise<TokenInfo> {
+    return await this.tokenAdmin.revoke(id)
   }
 
   /** A keepalive line for update channels. */
@@ -239,11 +249,14 @@ export class Controller {
     this.log.info({ event: 'controller.listening', url: this.url, epoch: this.epoch, nodes: this.registry.size, cidr: this.config.cidr, publicKey: this.publicKey, tlsFingerprint: this.tlsFingerprint }, `controller listening on ${this.url}`)
   }
 
-  /** Deletes expired nonces and tokens from memory and store; a store that refuses writes has logged why. */
+  /**
+   * Deletes expired nonces, and tokens that ended more than `tokenRetentionMs` ago, from memory and store;
+   * a store that refuses writes has logged why.
+   */
   private async maintain (): Promise<void> {
     const ops: StoreOp[] = [
       ...this.registration.takeExpiredNonces().map(nonce => ({ kind: 'del-nonce' as const, nonce })),
-      ...this.tokens.takeExpired().map(hash => ({ kind: 'del-token' as const, hash }))
+      ...this.tokens.takeEnded(this.config.tokenRetentionMs).map(hash => ({ kind: 'del-token' as const, hash }))
     ]
     await this.store.write(ops, { sync: false }).catch(() => {})
   }

@@ -36,6 +36,12 @@ export interface StoredToken {
   /** Set when a single-use token was spent; a reusable token counts its uses instead. */
   usedAt?: number
   uses: number
+  /** Last registration it admitted, ms since epoch. */
+  lastUsedAt?: number
+  /** When an admin revoked it; a revoked token admits nobody. */
+  revokedAt?: number
+  /** What the operator said it is for (`--description`); not secret. */
+  description?: string
 }
 
 /** One write in an atomic batch. */

@@ -82,13 +82,44 @@ export interface CreateTokenRequest {
   reusable?: boolean
   /** Lifetime in ms. Default 24 h. */
   ttlMs?: number
+  /** What the token is for, shown by `weft token list`; not secret. */
+  description?: string
 }
 
 export interface CreateTokenResponse {
+  /** The secret, shown once. */
   token: string
+  /** Stable, non-secret id: what `weft token list` shows and `weft token revoke` takes. */
+  id: string
   reusable: boolean
   expiresAt: number
+  description: string | null
 }
+
+/**
+ * What a join token can do now, in this order of precedence: `revoked` (an admin revoked it), `spent` (a
+ * single-use token admitted its node), `expired` (its lifetime ended), `active` (it admits nodes).
+ */
+export type TokenState = 'active' | 'spent' | 'expired' | 'revoked'
+
+/** Every TokenState value, for schemas. */
+export const TOKEN_STATES: readonly TokenState[] = ['active', 'spent', 'expired', 'revoked']
+
+/** One row of `GET /v1/tokens` (admin). Carries no secret and no hash. */
+export interface TokenInfo {
+  id: string
+  description: string | null
+  reusable: boolean
+  createdAt: number
+  expiresAt: number
+  /** Registrations it admitted. */
+  uses: number
+  lastUsedAt: number | null
+  revokedAt: number | null
+  state: TokenState
+}
+
+export interface TokenListResponse { tokens: TokenInfo[] }
 
 /** One row of `GET /v1/nodes` (admin): the netmap record plus control-side facts. */
 export interface NodeStatus extends NodeRecord {

@@ -1,5 +1,6 @@
 import { MAX_INCARNATION } from '../swim/incarnation.js'
 import { NODE_HEALTHS } from './netmap.js'
+import { TOKEN_STATES } from './api.js'
 
 /**
  * JSON schemas of the controller API (fastify validates with them and @fastify/swagger serves them as
@@ -12,6 +13,8 @@ const endpoints = { type: 'array', items: endpoint, maxItems: 32 } as const
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const
 const nodeId = { type: 'string', minLength: 1, maxLength: 64 } as const
 const incarnation = { type: 'integer', minimum: 0, maximum: MAX_INCARNATION } as const
+/** Free text an operator attaches to a token: no control characters. */
+const description = { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'what the token is for; shown by weft token list' } as const
 const swimEntry = {
   type: 'object',
   additionalProperties: false,
@@ -134,14 +137,20 @@ export const streamQuery = {
 export const createTokenRequest = {
   type: 'object',
   additionalProperties: false,
-  properties: { reusable: { type: 'boolean' }, ttlMs: { type: 'integer', minimum: 1000, maximum: 365 * 86_400_000 } }
+  properties: {
+    reusable: { type: 'boolean' }, ttlMs: { type: 'integer', minimum: 1000, maximum: 365 * 86_400_000 },
+    description
+  }
 } as const
 
 /** CreateTokenResponse. */
 export const createTokenResponse = {
   type: 'object',
   required: ['token', 'reusable', 'expiresAt'],
-  properties: { token: { type: 'string' }, reusable: { type: 'boolean' }, expiresAt: { type: 'integer' } }
+  properties: {
+    token: { type: 'string' }, reusable: { type: 'boolean' }, expiresAt: { type: 'integer' },
+    id: { type: 'string' }, description: { type: ['string', 'null'] }
+  }
 } as const
 
 /** NodeListResponse. */
@@ -169,3 +178,30 @@ export const nodeListResponse = {
 
 /** Path parameter `:id`. */
 export const nodeIdParams = { type: 'object', required: ['id'], properties: { id: nodeId } } as const
+
+/** TokenInfo. */
+export const tokenInfo = {
+  type: 'object',
+  required: ['id', 'description', 'reusable', 'createdAt', 'expiresAt', 'uses', 'lastUsedAt', 'revokedAt', 'state'],
+  properties: {
+    id: { type: 'string' },
+    description: { type: ['string', 'null'] },
+    reusable: { type: 'boolean' },
+    createdAt: { type: 'integer' },
+    expiresAt: { type: 'integer' },
+    uses: { type: 'integer' },
+    lastUsedAt: { type: ['integer', 'null'] },
+    revokedAt: { type: ['integer', 'null'] },
+    state: { type: 'string', enum: [...TOKEN_STATES] }
+  }
+} as const
+
+/** TokenListResponse. */
+export const tokenListResponse = { type: 'object', required: ['tokens'], properties: { tokens: { type: 'array', items: tokenInfo } } } as const
+
+/** Path parameter `:id` of `/v1/tokens/:id`: `t` and 12 hex digits. */
+export const tokenIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^t[0-9a-f]{12}$', description: 'token id, as weft token list shows it' } }
+} as const

@@ -6,7 +6,8 @@ import { promisify } from 'node:util'
 import { ANNOUNCE_VERSION } from '../../lib/daemon/announce-codec.js'
 import { WIRE_VERSION } from '../../lib/swim/codec.js'
 import { PROOF_VERSION } from '../../lib/wire/proof.js'
-import { joinNode, start, tempDir } from './helpers.js'
+import { generateKeyPair } from '../../lib/wire/keys.js'
+import { call, joinNode, registerBody, start, tempDir } from './helpers.js'
 
 const run = promisify(execFile)
 const WEFT = join(process.cwd(), 'dist/cmd/weft.js')
@@ -126,4 +127,49 @@ t.test('weft version and weft --version print the Weft, protocol and Node.js ver
   const json = await weft(['version', '--json'])
   t.same(JSON.parse(json.stdout), { weft: pkg.version, api: 'v1', swimWire: WIRE_VERSION, underlayAnnouncement: ANNOUNCE_VERSION, registrationProof: PROOF_VERSION, node: process.version })
   t.match((await weft(['--help'])).stdout, /\n  version +print the Weft, protocol and Node\.js versions\n/)
+})
+
+t.test('token create shows the id; token list shows state, uses and description, never the token; token revoke stops it at once', async (t) => {
+  const c = await start(t)
+  const admin = ['--controller', c.url, '--admin-key', c.adminKeyFile]
+  const made = await weft(['token', 'create', '--reusable', '--ttl', '90d', '--description', 'web fleet rollout', ...admin])
+  t.equal(made.code, 0, made.stderr)
+  t.match(made.stdout, /^wt_[A-Za-z0-9_-]{43}\n$/, 'stdout is still the bare token')
+  const m = /^token (t[0-9a-f]{12}) created: reusable, expires in 90d\. Revoke it with `weft token revoke (t[0-9a-f]{12})`\n$/.exec(made.stderr)
+  t.ok(m !== null && m[1] === m[2], `stderr names the id: ${made.stderr}`)
+  const id = m![1]!
+  const secret = made.stdout.trim()
+  await joinNode(c, 'web-1', secret)
+  const single = JSON.parse((await weft(['token', 'create', '--json', ...admin])).stdout) as { token: string, id: string }
+  t.match(single, { id: /^t[0-9a-f]{12}$/, description: null })
+
+  const table = await weft(['token', 'list', ...admin])
+  t.equal(table.code, 0, table.stderr)
+  const [head, ...rows] = table.stdout.trimEnd().split('\n')
+  t.match(head, /^ID\s+STATE\s+KIND\s+USES\s+CREATED\s+EXPIRES\s+LAST USED\s+DESCRIPTION$/)
+  t.match(rows.find(r => r.startsWith(id)), new RegExp(`^${id}\\s+active\\s+reusable\\s+1\\s+\\d+s ago\\s+in 90d\\s+\\d+s ago\\s+web fleet rollout$`))
+  t.match(rows.find(r => r.startsWith(single.id)), new RegExp(`^${single.id}\\s+active\\s+single-use\\s+0\\s+\\d+s ago\\s+in 24h\\s+-\\s+-$`))
+  t.notOk(table.stdout.includes(secret) || table.stdout.includes(single.token), 'no token in the table')
+  const json = JSON.parse((await weft(['token', 'list', '--json', ...admin])).stdout) as { tokens: Array<{ id: string }> }
+  t.same(new Set(json.tokens.map(x => x.id)), new Set([id, single.id]))
+
+  const rev = await weft(['token', 'revoke', id, ...admin])
+  t.equal(rev.code, 0, rev.stderr)
+  t.match(rev.stdout, new RegExp(`^revoked ${id} \\(web fleet rollout\\) at \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: reusable, 1 use\\. Nodes it admitted stay in the mesh \\(weft nodes remove NODE\\)\\n$`))
+  const refused = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, generateKeyPair(), { token: secret }))
+  t.equal(refused.json.code, 'WEFT_ERR_TOKEN_REVOKED', 'the token is refused at once')
+  t.match((await weft(['token', 'list', ...admin])).stdout, new RegExp(`${id}\\s+revoked\\s+reusable\\s+1\\s`))
+
+  const bySecret = await weft(['token', 'revoke', single.token, '--json', ...admin])
+  t.equal(bySecret.code, 0, 'a leaked token itself is taken')
+  t.match(JSON.parse(bySecret.stdout), { id: single.id, state: 'revoked', uses: 0 })
+  const bad = await weft(['token', 'revoke', 'web', ...admin])
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /"web" is not a token id: ids are t and 12 hex digits/)
+  const unknown = await weft(['token', 'revoke', 't0123456789ab', ...admin])
+  t.equal(unknown.code, 1)
+  t.match(unknown.stderr, /HTTP 404: no join token with id t0123456789ab/)
+  const misplaced = await weft(['token', 'list', '--ttl', '1h', ...admin])
+  t.equal(misplaced.code, 2)
+  t.match(misplaced.stderr, /--reusable, --ttl and --description belong to `weft token create`/)
 })
