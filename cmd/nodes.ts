@@ -1,23 +1,30 @@
 import { ConfigError } from '../lib/errors.js'
-import type { NodeStatus } from '../lib/wire/api.js'
+import type { NodeExpiryRequest, NodeStatus } from '../lib/wire/api.js'
 import { byHostname } from '../lib/wire/netmap.js'
 import { ADMIN_FLAGS, ADMIN_USAGE, adminClient } from './admin-flags.js'
-import { formatAge, formatTable, parseFlags, type Command } from './cli.js'
+import { formatAge, formatTable, formatUntil, parseDuration, parseFlags, type Command } from './cli.js'
 
 const USAGE = `Usage: weft nodes list [--json]
        weft nodes remove ID [--json]
+       weft nodes expire ID (--in DUR | --at TIME | --never) [--json]
 
-list     every node, sorted by hostname: hostname, id, mesh IP, health, last seen, agent version,
+list     every node, sorted by hostname: hostname, id, mesh IP, health, last seen, expiry, agent version,
          endpoints, and why the controller gives it that health
 remove   revokes a node: its credential stops working, every daemon drops it
+expire   sets when a node's credential stops working; the controller then removes it as \`remove\` does
 
 Columns of list:
+  EXPIRES      when the node's credential stops working (set by \`expire\`, or at join by a token made
+               with --node-ttl); - for never
   ADVERTISED   endpoints the node announces (its --endpoint flags, or its own addresses)
   OBSERVED     the address the controller sees the node's requests come from, with its WireGuard port
                (differs from ADVERTISED behind NAT; peers dial it when no advertised endpoint is an IP)
   REASON       the evidence behind HEALTH (controller heartbeats, peers' SWIM reports)
 
 Flags:
+  --in DUR            expire: this long from now on the controller's clock, e.g. 12h, 30d
+  --at TIME           expire: at this time, ISO 8601 (2025-06-30T18:00:00Z, or a date: 2025-06-30 is midnight UTC)
+  --never             expire: the node no longer expires
   --json              machine-readable output (the same nodes, same order)
 ${ADMIN_USAGE}
 `
@@ -25,20 +32,39 @@ ${ADMIN_USAGE}
 /** The table `weft nodes list` prints; `nodes` must already be sorted (byHostname). */
 export function renderNodes (nodes: readonly NodeStatus[], now = Date.now()): string {
   return formatTable(
-    ['HOSTNAME', 'ID', 'MESH IP', 'HEALTH', 'LAST SEEN', 'VERSION', 'ADVERTISED', 'OBSERVED', 'REASON'],
-    nodes.map(n => [n.hostname, n.id, n.meshIp, n.health, formatAge(n.lastSeenAt, now), n.agentVersion ?? '-',
+    ['HOSTNAME', 'ID', 'MESH IP', 'HEALTH', 'LAST SEEN', 'EXPIRES', 'VERSION', 'ADVERTISED', 'OBSERVED', 'REASON'],
+    nodes.map(n => [n.hostname, n.id, n.meshIp, n.health, formatAge(n.lastSeenAt, now), formatUntil(n.expiresAt, now), n.agentVersion ?? '-',
       n.endpoints.join(',') || '-', n.observedEndpoint ?? '-', n.healthReason || '-'])
   )
 }
 
-/** `weft nodes list|remove`. */
+/** "web-1 (n3f9a0c1d2e4b5a69, 100.64.0.7)": how commands name the node they acted on. */
+function named (n: NodeStatus): string {
+  return `${n.hostname} (${n.id}, ${n.meshIp})`
+}
+
+/** The expiry request the flags of `weft nodes expire` ask for. */
+function expiryRequest (v: { in?: string, at?: string, never?: boolean }): NodeExpiryRequest {
+  const given = [v.in !== undefined, v.at !== undefined, v.never === true].filter(Boolean).length
+  if (given !== 1) throw new ConfigError(`weft nodes expire takes exactly one of --in DUR, --at TIME and --never\n\n${USAGE}`)
+  if (v.in !== undefined) return { ttlMs: parseDuration(v.in, '--in') }
+  if (v.never === true) return { expiresAt: null }
+  const at = /^\d{4}-\d{2}-\d{2}$/.test(v.at!) ? Date.parse(`${v.at!}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(v.at!) ? Date.parse(v.at!) : NaN
+  if (!Number.isFinite(at)) throw new ConfigError(`--at must be an ISO 8601 time such as 2025-06-30T18:00:00Z or a date such as 2025-06-30 (got "${v.at!}")`)
+  return { expiresAt: at }
+}
+
+/** `weft nodes list|remove|expire`. */
 export const command: Command = {
-  summary: 'list and remove nodes (admin)',
+  summary: 'list, remove and expire nodes (admin)',
   async run (argv) {
-    const p = parseFlags(argv, { ...ADMIN_FLAGS, json: { type: 'boolean' } }, USAGE, true)
+    const p = parseFlags(argv, { ...ADMIN_FLAGS, json: { type: 'boolean' }, in: { type: 'string' }, at: { type: 'string' }, never: { type: 'boolean' } }, USAGE, true)
     if (p === null) return 0
     const [sub, ...args] = p.positionals
     const json = p.values.json === true
+    if (sub !== 'expire' && (p.values.in !== undefined || p.values.at !== undefined || p.values.never !== undefined)) {
+      throw new ConfigError(`--in, --at and --never belong to \`weft nodes expire\`\n\n${USAGE}`)
+    }
     if (sub === 'list' && args.length === 0) {
       const nodes = [...(await (await adminClient(p.values)).listNodes()).nodes].sort(byHostname)
       process.stdout.write(json ? JSON.stringify({ nodes }, null, 2) + '\n' : renderNodes(nodes))
@@ -49,6 +75,16 @@ export const command: Command = {
       process.stdout.write(json ? JSON.stringify({ removed: args[0] }) + '\n' : `removed ${args[0]}\n`)
       return 0
     }
-    throw new ConfigError(`expected \`weft nodes list\` or \`weft nodes remove ID\`\n\n${USAGE}`)
+    if (sub === 'expire' && args.length === 1) {
+      const req = expiryRequest(p.values)
+      const n = await (await adminClient(p.values)).setNodeExpiry(args[0]!, req)
+      process.stdout.write(json
+        ? JSON.stringify(n, null, 2) + '\n'
+        : n.expiresAt === null
+          ? `${named(n)} no longer expires\n`
+          : `${named(n)} expires at ${new Date(n.expiresAt).toISOString()} (${formatUntil(n.expiresAt)}); the controller then removes it\n`)
+      return 0
+    }
+    throw new ConfigError(`expected \`weft nodes list\`, \`weft nodes remove ID\` or \`weft nodes expire ID\`\n\n${USAGE}`)
   }
 }

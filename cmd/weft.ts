@@ -9,7 +9,7 @@ import type { Command } from './cli.js'
 const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command: Command }> }> = {
   controller: { summary: 'run the controller (registry, IPAM, netmap, health)', load: async () => await import('./controller.js') },
   token: { summary: 'create, list and revoke join tokens (admin)', load: async () => await import('./token.js') },
-  nodes: { summary: 'list and remove nodes (admin)', load: async () => await import('./nodes.js') },
+  nodes: { summary: 'list, remove and expire nodes (admin)', load: async () => await import('./nodes.js') },
   daemon: { summary: 'run the node daemon (WireGuard mesh + SWIM)', load: async () => await import('./daemon.js') },
   status: { summary: 'show this node and its peers', load: async () => await import('./status.js') },
   leave: { summary: 'leave the mesh gracefully', load: async () => await import('./leave.js') },

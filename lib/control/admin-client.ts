@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { ControllerHttp, type Expect } from '../client/http.js'
 import type { ControllerTrust } from '../client/trust.js'
 import { ConfigError, ControllerError } from '../errors.js'
-import type { CreateTokenRequest, CreateTokenResponse, NodeListResponse, TokenInfo, TokenListResponse } from '../wire/api.js'
+import type { CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeListResponse, NodeStatus, TokenInfo, TokenListResponse } from '../wire/api.js'
 
 /** Where the admin CLI finds the controller and its key. */
 export interface AdminTarget {
@@ -68,6 +68,11 @@ export class AdminClient {
   /** `DELETE /v1/tokens/:id`: the token as revoked. */
   async revokeToken (id: string): Promise<TokenInfo> {
     return await this.call<TokenInfo>('DELETE', `/v1/tokens/${encodeURIComponent(id)}`, 'json')
+  }
+
+  /** `PUT /v1/nodes/:id/expiry`: the node with its new expiry. */
+  async setNodeExpiry (id: string, req: NodeExpiryRequest): Promise<NodeStatus> {
+    return await this.call<NodeStatus>('PUT', `/v1/nodes/${encodeURIComponent(id)}/expiry`, 'json', req)
   }
 
   /** `GET /v1/nodes`. */

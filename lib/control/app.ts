@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger'
 import type { Logger } from '../log.js'
 import { RateLimitedError, UnauthorizedError } from '../errors.js'
 import type { CreateTokenRequest, HeartbeatRequest, RegisterRequest } from '../wire/api.js'
+import type { NodeExpiryRequest } from '../wire/api.js'
 import * as S from '../wire/schemas.js'
 import { bearer, hashSecret, sameHash, WindowLimiter } from './auth.js'
 import { clientErrorResponse, errorReply } from './errors-http.js'
@@ -174,6 +175,17 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
     schema: { summary: 'Revoke a join token (admin)', security: sec, params: S.tokenIdParams, response: { 200: S.tokenInfo, ...errors, 404: S.errorBody, 503: S.errorBody } },
     preHandler: adminAuth
   }, async (req) => await ctl.revokeToken(req.params.id))
+
+  app.put<{ Params: { id: string }, Body: NodeExpiryRequest }>('/v1/nodes/:id/expiry', {
+    schema: {
+      summary: 'Set or clear when a node expires (admin)',
+      security: sec,
+      params: S.nodeIdParams,
+      body: S.nodeExpiryRequest,
+      response: { 200: S.nodeStatus, ...errors, 404: S.errorBody, 409: S.errorBody, 503: S.errorBody }
+    },
+    preHandler: adminAuth
+  }, async (req) => await ctl.setNodeExpiry(req.params.id, req.body))
 
   return app
 }

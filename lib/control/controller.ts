@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Clock } from '../clock.js'
-import { ConfigError } from '../errors.js'
+import { ConfigError, InvalidInputError } from '../errors.js'
 import type { Logger } from '../log.js'
-import type { ControllerInfo, CreateTokenRequest, CreateTokenResponse, TokenInfo, TokenListResponse } from '../wire/api.js'
+import type { ControllerInfo, CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeStatus, TokenInfo, TokenListResponse } from '../wire/api.js'
 import type { NodeRecord } from '../wire/netmap.js'
 import { formatIPv4 } from '../wire/addr.js'
 import { fingerprintOfPem, type Fingerprint } from '../wire/fingerprint.js'
@@ -20,6 +20,7 @@ import { Ipam } from './ipam.js'
 import { Liveness } from './liveness.js'
 import { ControllerMetrics } from './metrics.js'
 import { NetmapLog, serialize } from './netmap-log.js'
+import { NodeExpiry } from './node-expiry.js'
 import { Registration } from './registration.js'
 import { Registry } from './registry.js'
 import type { StoreOp } from './store.js'
@@ -55,6 +56,7 @@ export class Controller {
   readonly ipam: Ipam
   readonly tokens: TokenBook
   readonly tokenAdmin: TokenAdmin
+  readonly expiry: NodeExpiry
   readonly channels: Channels
   readonly liveness: Liveness
   readonly registry: Registry
@@ -102,6 +104,13 @@ export class Controller {
       undefined, config.netmapHealthIntervalMs)
     this.tokens = new TokenBook(clock)
     this.tokenAdmin = new TokenAdmin({ clock, log, tokens: this.tokens, commit: this.commit })
+    this.expiry = new NodeExpiry({
+      clock,
+      log,
+      expiresAt: id => this.registry.get(id)?.expiresAt,
+      remove: async id => await this.registry.remove(id, 'expired'),
+      retryMs: config.storeRetryMs
+    })
     this.channels = new Channels({
       log: log.child({ component: 'channels' }),
       maxBufferBytes: config.maxChannelBufferBytes,
@@ -117,7 +126,8 @@ export class Controller {
     })
     this.registry = new Registry({
       clock, log, commit: this.commit, ipam: this.ipam, netmap: this.netmap,
-      liveness: this.liveness, channels: this.channels, metrics: this.metrics, heartbeatIntervalMs: config.heartbeatIntervalMs
+      liveness: this.liveness, channels: this.channels, metrics: this.metrics, heartbeatIntervalMs: config.heartbeatIntervalMs,
+      expiry: this.expiry
     })
     this.registration = new Registration({
       clock, log, registry: this.registry, tokens: this.tokens, ipam: this.ipam, commit: this.commit, metrics: this.metrics,
@@ -196,6 +206,26 @@ export class Controller {
     return await this.tokenAdmin.revoke(id)
   }
 
+  /**
+   * Sets when node `id` expires, durably: `expiresAt` (a future time, or null for never) or `ttlMs` from now.
+   * Throws InvalidInputError for a time not in the future, NotFoundError, or ConflictError while another
+   * write of the node is under way.
+   */
+  async setNodeExpiry (id: string, req: NodeExpiryRequest): Promise<NodeStatus> {
+    const now = this.clock.now()
+    const at = req.ttlMs !== undefined ? now + req.ttlMs : req.expiresAt ?? null
+    if (at !== null && at <= now) {
+      throw new InvalidInputError(`expiresAt ${new Date(at).toISOString()} is not in the future (controller clock ${new Date(now).toISOString()}); to remove the node now, use \`weft nodes remove\``)
+    }
+    const n = this.registry.get(id)
+    return await this.registry.setExpiry(id, at, n !== undefined && this.registration.busy(n.publicKey))
+  }
+
+  /** Removes the nodes whose expiry has passed (the sweep timer does this every 250 ms; tests with a fake clock call it). */
+  async expireNodes (): Promise<string[]> {
+    return await this.expiry.run()
+  }
+
   /** A keepalive line for update channels. */
   pingLine (): Buffer {
     return serialize({ type: 'ping', epoch: this.epoch, version: this.netmap.version, at: this.clock.now() })
@@ -239,7 +269,7 @@ export class Controller {
     this.url = `${https !== undefined ? 'https' : 'http'}://${shownHost}:${boundPort}`
     this.tlsFingerprint = https !== undefined ? fingerprintOfPem(https.cert, `--tls-cert ${this.config.tlsCertFile ?? ''}`) : null
     this.channels.startPings(this.config.streamPingIntervalMs, () => this.pingLine())
-    const sweep = setInterval(() => this.sweep(), SWEEP_MS)
+    const sweep = setInterval(() => { this.sweep(); void this.expireNodes() }, SWEEP_MS)
     const maintenance = setInterval(() => { void this.maintain() }, MAINTENANCE_MS)
     const storeRetry = setInterval(() => { void this.store.recover() }, this.config.storeRetryMs)
     sweep.unref()

@@ -140,6 +140,7 @@ export class Registration {
         reservedIp = true
         node = { id: newNodeId(), publicKey: req.publicKey, meshIp, ...base, credentialHash, state: 'active', createdAt: now }
       }
+      if (claimed !== null) node = tokens.stampNode(node, claimed, now)
       const ops: StoreOp[] = [{ kind: 'node', node }, { kind: 'nonce', nonce: req.nonce, expiresAt: nonceExpiresAt }]
       if (claimed !== null) ops.push({ kind: 'token', token: claimed })
       progress.writing = true
@@ -163,5 +164,10 @@ export class Registration {
     }
     if (credential !== undefined) res.credential = credential
     return res
+  }
+
+  /** True while a registration of `publicKey` is under way (waiting for another, or writing its batch). */
+  busy (publicKey: string): boolean {
+    return this.inFlight.has(publicKey)
   }
 }

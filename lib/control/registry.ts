@@ -12,7 +12,7 @@ import type { Ipam } from './ipam.js'
 import type { Liveness } from './liveness.js'
 import type { ControllerMetrics } from './metrics.js'
 import type { NetmapLog, UpsertKind } from './netmap-log.js'
-import type { StoredNode } from './store.js'
+import type { RemovalReason, StoredNode } from './store.js'
 
 /** Facts about a node that live only in memory (reset by a restart). */
 interface Runtime { observedEndpoint: string | null, netmapVersion: number | null, agentVersion: string | null }
@@ -31,11 +31,25 @@ export interface RegistryDeps {
   channels: Channels
   metrics: ControllerMetrics
   heartbeatIntervalMs: number
+  /** Told every node's expiry as it is set, changed or dropped (NodeExpiry). */
+  expiry: { set (id: string, expiresAt: number | undefined): void }
 }
 
 /** A new node id: `n` and 16 hex characters, sortable as text and meaningless. */
 export function newNodeId (): string {
   return 'n' + randomBytes(8).toString('hex')
+}
+
+/** True once `n`'s expiry has passed: its credential no longer works. */
+export function isExpired (n: StoredNode, now: number): boolean {
+  return n.expiresAt !== undefined && now >= n.expiresAt
+}
+
+/** `n` with `expiresAt` set, or without one when undefined. */
+function withExpiry (n: StoredNode, expiresAt: number | undefined): StoredNode {
+  const out: StoredNode = { ...n }
+  if (expiresAt === undefined) delete out.expiresAt; else out.expiresAt = expiresAt
+  return out
 }
 
 /** `ip:port` of a request source (IPv4-mapped IPv6 unwrapped, IPv6 in brackets). */
@@ -55,6 +69,8 @@ export class Registry {
   private readonly byKey = new Map<string, string>()
   private readonly byCred = new Map<string, string>()
   private readonly runtime = new Map<string, Runtime>()
+  /** Nodes whose record a leave or an expiry change is writing; other writers of the record wait. */
+  private readonly writing = new Set<string>()
   private readonly removing = new Set<string>()
   /** Removals on record, by credential hash and by public key: their node is told it was removed. */
   private readonly removedByCred = new Map<string, Removal>()
@@ -93,10 +109,16 @@ export class Registry {
     return id === undefined ? undefined : this.nodes.get(id)
   }
 
-  /** The node a credential belongs to, or undefined. */
+  /** The active or left node with id `id`. */
+  get (id: string): StoredNode | undefined {
+    return this.nodes.get(id)
+  }
+
+  /** The node a credential belongs to, or undefined; undefined too once the node's expiry has passed. */
   byCredential (credential: string): StoredNode | undefined {
     const id = this.byCred.get(hashSecret(credential))
-    return id === undefined ? undefined : this.nodes.get(id)
+    const n = id === undefined ? undefined : this.nodes.get(id)
+    return n === undefined || isExpired(n, this.d.clock.now()) ? undefined : n
   }
 
   /**
@@ -152,16 +174,25 @@ export class Registry {
   /** Marks `n` as left (durably); it stays in the netmap with health `left`. */
   async leave (authed: StoredNode): Promise<void> {
     const n = this.current(authed)
+    if (this.writing.has(n.id)) throw new ConflictError('an admin is changing this node right now; retry')
     const next: StoredNode = { ...n, state: 'left', updatedAt: this.d.clock.now() }
-    await this.d.commit.commit([{ kind: 'node', node: next }])
+    this.writing.add(n.id)
+    try {
+      await this.d.commit.commit([{ kind: 'node', node: next }])
+    } finally {
+      this.writing.delete(n.id)
+    }
     const cur = this.nodes.get(n.id)
     if (cur === undefined) return
     this.nodes.set(n.id, { ...cur, state: 'left', updatedAt: next.updatedAt })
     this.d.liveness.setLeft(n.id, true)
   }
 
-  /** Removes a node: its credential stops working at once, its channels close, it leaves the netmap. */
-  async remove (id: string): Promise<void> {
+  /**
+   * Removes a node, by an admin or because its expiry passed: its credential stops working at once, its
+   * channels close, it leaves the netmap, and its mesh IP goes into quarantine.
+   */
+  async remove (id: string, reason: RemovalReason = 'admin'): Promise<void> {
     const n = this.nodes.get(id)
     if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
     if (this.removing.has(id)) throw new ConflictError(`node ${id} is already being removed`)
@@ -170,7 +201,7 @@ export class Registry {
     this.byCred.delete(n.credentialHash)
     this.d.channels.closeNode(id)
     try {
-      await this.d.commit.commit([{ kind: 'node', node: { ...n, state: 'removed', removedAt: now, updatedAt: now } }])
+      await this.d.commit.commit([{ kind: 'node', node: { ...n, state: 'removed', removedAt: now, removedReason: reason, updatedAt: now } }])
     } catch (err) {
       if (this.nodes.get(id) === n) this.byCred.set(n.credentialHash, id)
       throw err
@@ -189,7 +220,43 @@ export class Registry {
     this.d.ipam.release(n.publicKey, now)
     this.d.liveness.delete(id)
     this.d.netmap.remove(id)
-    this.logHealth(n, from ?? { health: 'online', reason: '' }, { health: 'removed', reason: 'removed by an admin' })
+    this.d.expiry.set(id, undefined)
+    const why = reason === 'expired' ? `expired at ${new Date(n.expiresAt ?? now).toISOString()}` : 'removed by an admin'
+    this.d.log.info({ event: 'node.remove', nodeId: n.id, hostname: n.hostname, meshIp: n.meshIp, reason, expiresAt: n.expiresAt ?? null },
+      `${n.hostname} removed (${why}); ${n.meshIp} quarantined`)
+    this.logHealth(n, from ?? { health: 'online', reason: '' }, { health: 'removed', reason: why })
+  }
+
+  /**
+   * Sets when node `id` expires (null: never) and persists it; the new expiry holds for everyone from the
+   * call on, and is taken back if the write fails. Refused with ConflictError while another write of the
+   * node's record is under way (a removal, a leave, an expiry change, or a registration: `registering`),
+   * since the later write would carry a stale copy of the record.
+   */
+  async setExpiry (id: string, expiresAt: number | null, registering: boolean): Promise<NodeStatus> {
+    const n = this.nodes.get(id)
+    if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
+    if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
+    if (this.writing.has(id) || registering) throw new ConflictError(`node ${id} is registering or being changed right now; retry`)
+    const next = withExpiry(n, expiresAt ?? undefined)
+    this.nodes.set(id, next)
+    this.d.expiry.set(id, next.expiresAt)
+    this.writing.add(id)
+    try {
+      await this.d.commit.commit([{ kind: 'node', node: next }])
+    } catch (err) {
+      const cur = this.nodes.get(id)
+      if (cur !== undefined) {
+        this.nodes.set(id, withExpiry(cur, n.expiresAt))
+        this.d.expiry.set(id, n.expiresAt)
+      }
+      throw err
+    } finally {
+      this.writing.delete(id)
+    }
+    this.d.log.info({ event: 'node.expiry', nodeId: id, hostname: n.hostname, meshIp: n.meshIp, expiresAt },
+      `${n.hostname} ${expiresAt === null ? 'no longer expires' : `expires at ${new Date(expiresAt).toISOString()}`}`)
+    return this.status(next)
   }
 
   /** True while an admin removal of `id` is being committed; registrations of its key must wait. */
@@ -206,19 +273,7 @@ export class Registry {
   /** Every node with its control-side facts, sorted by id. */
   list (): NodeStatus[] {
     const out: NodeStatus[] = []
-    for (const n of this.nodes.values()) {
-      const rt = this.rt(n.id)
-      const v = this.d.liveness.verdict(n.id) ?? { health: 'offline' as const, reason: 'unknown' }
-      const rec = this.d.netmap.get(n.id) ?? this.record(n, v.health, rt.observedEndpoint)
-      out.push({
-        ...rec,
-        lastSeenAt: this.d.liveness.lastSeen(n.id),
-        connected: this.d.channels.count(n.id) > 0,
-        netmapVersion: rt.netmapVersion,
-        agentVersion: rt.agentVersion,
-        healthReason: v.reason
-      })
-    }
+    for (const n of this.nodes.values()) out.push(this.status(n))
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   }
 
@@ -251,6 +306,24 @@ export class Registry {
     this.nodes.set(n.id, n)
     this.byKey.set(n.publicKey, n.id)
     this.byCred.set(n.credentialHash, n.id)
+    this.d.expiry.set(n.id, n.expiresAt)
+  }
+
+  /** `n` with its control-side facts, as `GET /v1/nodes` lists it. */
+  private status (n: StoredNode): NodeStatus {
+    const rt = this.rt(n.id)
+    const v = this.d.liveness.verdict(n.id) ?? { health: 'offline' as const, reason: 'unknown' }
+    const rec = this.d.netmap.get(n.id) ?? this.record(n, v.health, rt.observedEndpoint)
+    return {
+      ...rec,
+      lastSeenAt: this.d.liveness.lastSeen(n.id),
+      connected: this.d.channels.count(n.id) > 0,
+      netmapVersion: rt.netmapVersion,
+      agentVersion: rt.agentVersion,
+      healthReason: v.reason,
+      expiresAt: n.expiresAt ?? null,
+      tokenId: n.tokenId ?? null
+    }
   }
 
   private rt (id: string): Runtime {

@@ -23,9 +23,18 @@ export interface StoredNode {
   state: StoredNodeState
   createdAt: number
   updatedAt: number
-  /** When an admin removed it; drives the IP quarantine. */
+  /** When it was removed (by an admin or by its expiry); drives the IP quarantine. */
   removedAt?: number
+  /** Why it was removed: `admin` (`weft nodes remove`) or `expired` (its `expiresAt` passed). Absent on older records: admin. */
+  removedReason?: RemovalReason
+  /** When its credential stops working and the controller removes it; absent: never. */
+  expiresAt?: number
+  /** Id of the join token its first registration (or the last one with a token) used; absent on older records. */
+  tokenId?: string
 }
+
+/** Why a node was removed. */
+export type RemovalReason = 'admin' | 'expired'
 
 /** A join token as persisted, keyed by the hex sha256 of the token. */
 export interface StoredToken {
@@ -42,6 +51,8 @@ export interface StoredToken {
   revokedAt?: number
   /** What the operator said it is for (`--description`); not secret. */
   description?: string
+  /** Nodes it admits expire this long after their registration with it (`--node-ttl`); absent: never. */
+  nodeTtlMs?: number
 }
 
 /** One write in an atomic batch. */

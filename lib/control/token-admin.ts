@@ -31,7 +31,8 @@ export class TokenAdmin {
     const { token, record } = this.d.tokens.create({
       reusable: req.reusable ?? false,
       ttlMs: req.ttlMs ?? DEFAULT_TOKEN_TTL_MS,
-      ...(req.description !== undefined ? { description: req.description } : {})
+      ...(req.description !== undefined ? { description: req.description } : {}),
+      ...(req.nodeTtlMs !== undefined ? { nodeTtlMs: req.nodeTtlMs } : {})
     })
     const id = tokenId(record.hash)
     try {
@@ -41,9 +42,9 @@ export class TokenAdmin {
       throw err
     }
     const info = tokenInfo(record, this.d.clock.now())
-    this.d.log.info({ event: 'token.create', tokenId: id, description: info.description, reusable: record.reusable, expiresAt: record.expiresAt },
+    this.d.log.info({ event: 'token.create', tokenId: id, description: info.description, reusable: record.reusable, expiresAt: record.expiresAt, nodeTtlMs: info.nodeTtlMs },
       `join token ${id} created`)
-    return { token, id, reusable: record.reusable, expiresAt: record.expiresAt, description: info.description }
+    return { token, id, reusable: record.reusable, expiresAt: record.expiresAt, description: info.description, nodeTtlMs: info.nodeTtlMs }
   }
 
   /** Every token on record (active, and ended ones within the retention), oldest first. */

@@ -2,7 +2,7 @@ import { ConflictError, NotFoundError, TokenRejectedError, TokenRevokedError } f
 import type { Clock } from '../clock.js'
 import type { TokenInfo, TokenState } from '../wire/api.js'
 import { hashSecret, newSecret } from './auth.js'
-import type { StoredToken } from './store.js'
+import type { StoredNode, StoredToken } from './store.js'
 
 /** Hex digits of the token's sha256 that make its id (48 bits: no two tokens of one controller share one). */
 const ID_HEX = 12
@@ -39,6 +39,7 @@ export function tokenInfo (t: StoredToken, now: number): TokenInfo {
     uses: t.uses,
     lastUsedAt: t.lastUsedAt ?? null,
     revokedAt: t.revokedAt ?? null,
+    nodeTtlMs: t.nodeTtlMs ?? null,
     state: tokenState(t, now)
   }
 }
@@ -48,6 +49,7 @@ export interface TokenSpec {
   reusable: boolean
   ttlMs: number
   description?: string
+  nodeTtlMs?: number
 }
 
 /**
@@ -73,6 +75,7 @@ export class TokenBook {
     const now = this.clock.now()
     const record: StoredToken = { hash: hashSecret(token), reusable: spec.reusable, createdAt: now, expiresAt: now + spec.ttlMs, uses: 0 }
     if (spec.description !== undefined) record.description = spec.description
+    if (spec.nodeTtlMs !== undefined) record.nodeTtlMs = spec.nodeTtlMs
     this.byHash.set(record.hash, record)
     return { token, record }
   }
@@ -108,6 +111,21 @@ export class TokenBook {
     t.uses = Math.max(0, t.uses - 1)
     if (!t.reusable) delete t.usedAt
     if (t.uses === 0) delete t.lastUsedAt
+  }
+
+  /**
+   * `node` as admitted by the token `claimed`: it records the token's id, and a token with a node TTL sets
+   * the node's expiry to `now` plus that TTL. A token without one leaves an existing expiry as it was.
+   * Throws ConflictError for a known node whose expiry has passed: it is being removed, and comes back
+   * as a new node once that is done.
+   */
+  stampNode (node: StoredNode, claimed: StoredToken, now: number): StoredNode {
+    if (node.expiresAt !== undefined && now >= node.expiresAt) {
+      throw new ConflictError(`node ${node.id} expired at ${new Date(node.expiresAt).toISOString()} and is being removed; register again with a join token once that is done`)
+    }
+    const out: StoredNode = { ...node, tokenId: tokenId(claimed.hash) }
+    if (claimed.nodeTtlMs !== undefined) out.expiresAt = now + claimed.nodeTtlMs
+    return out
   }
 
   /** Every token still on record, oldest first. */

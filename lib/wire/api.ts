@@ -84,6 +84,8 @@ export interface CreateTokenRequest {
   ttlMs?: number
   /** What the token is for, shown by `weft token list`; not secret. */
   description?: string
+  /** Nodes this token admits expire this long after their registration, ms. Default: never. */
+  nodeTtlMs?: number
 }
 
 export interface CreateTokenResponse {
@@ -94,6 +96,7 @@ export interface CreateTokenResponse {
   reusable: boolean
   expiresAt: number
   description: string | null
+  nodeTtlMs: number | null
 }
 
 /**
@@ -116,10 +119,20 @@ export interface TokenInfo {
   uses: number
   lastUsedAt: number | null
   revokedAt: number | null
+  nodeTtlMs: number | null
   state: TokenState
 }
 
 export interface TokenListResponse { tokens: TokenInfo[] }
+
+/**
+ * `PUT /v1/nodes/:id/expiry` (admin): exactly one of `expiresAt` (ms since epoch, in the future; null: never
+ * expires) and `ttlMs` (from now on the controller's clock).
+ */
+export interface NodeExpiryRequest {
+  expiresAt?: number | null
+  ttlMs?: number
+}
 
 /** One row of `GET /v1/nodes` (admin): the netmap record plus control-side facts. */
 export interface NodeStatus extends NodeRecord {
@@ -132,6 +145,10 @@ export interface NodeStatus extends NodeRecord {
   agentVersion: string | null
   /** Why the health is what it is, in words. */
   healthReason: string
+  /** When its credential stops working and the controller removes it; null: never. */
+  expiresAt: number | null
+  /** The join token it registered with, when known. */
+  tokenId: string | null
 }
 
 export interface NodeListResponse { nodes: NodeStatus[] }

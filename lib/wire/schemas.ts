@@ -139,7 +139,8 @@ export const createTokenRequest = {
   additionalProperties: false,
   properties: {
     reusable: { type: 'boolean' }, ttlMs: { type: 'integer', minimum: 1000, maximum: 365 * 86_400_000 },
-    description
+    description,
+    nodeTtlMs: { type: 'integer', minimum: 1000, maximum: 10 * 365 * 86_400_000, description: 'nodes this token admits expire this long after their registration, ms' }
   }
 } as const
 
@@ -149,7 +150,7 @@ export const createTokenResponse = {
   required: ['token', 'reusable', 'expiresAt'],
   properties: {
     token: { type: 'string' }, reusable: { type: 'boolean' }, expiresAt: { type: 'integer' },
-    id: { type: 'string' }, description: { type: ['string', 'null'] }
+    id: { type: 'string' }, description: { type: ['string', 'null'] }, nodeTtlMs: { type: ['integer', 'null'] }
   }
 } as const
 
@@ -169,7 +170,9 @@ export const nodeListResponse = {
           connected: { type: 'boolean' },
           netmapVersion: { type: ['integer', 'null'] },
           agentVersion: { type: ['string', 'null'] },
-          healthReason: { type: 'string' }
+          healthReason: { type: 'string' },
+          expiresAt: { type: ['integer', 'null'] },
+          tokenId: { type: ['string', 'null'] }
         }
       }
     }
@@ -179,10 +182,13 @@ export const nodeListResponse = {
 /** Path parameter `:id`. */
 export const nodeIdParams = { type: 'object', required: ['id'], properties: { id: nodeId } } as const
 
+/** One NodeStatus (a row of NodeListResponse). */
+export const nodeStatus = nodeListResponse.properties.nodes.items
+
 /** TokenInfo. */
 export const tokenInfo = {
   type: 'object',
-  required: ['id', 'description', 'reusable', 'createdAt', 'expiresAt', 'uses', 'lastUsedAt', 'revokedAt', 'state'],
+  required: ['id', 'description', 'reusable', 'createdAt', 'expiresAt', 'uses', 'lastUsedAt', 'revokedAt', 'nodeTtlMs', 'state'],
   properties: {
     id: { type: 'string' },
     description: { type: ['string', 'null'] },
@@ -192,6 +198,7 @@ export const tokenInfo = {
     uses: { type: 'integer' },
     lastUsedAt: { type: ['integer', 'null'] },
     revokedAt: { type: ['integer', 'null'] },
+    nodeTtlMs: { type: ['integer', 'null'] },
     state: { type: 'string', enum: [...TOKEN_STATES] }
   }
 } as const
@@ -204,4 +211,16 @@ export const tokenIdParams = {
   type: 'object',
   required: ['id'],
   properties: { id: { type: 'string', pattern: '^t[0-9a-f]{12}$', description: 'token id, as weft token list shows it' } }
+} as const
+
+/** NodeExpiryRequest: exactly one of `expiresAt` and `ttlMs`. */
+export const nodeExpiryRequest = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 1,
+  properties: {
+    expiresAt: { type: ['integer', 'null'], minimum: 0, maximum: 8_640_000_000_000_000, description: 'ms since epoch, in the future; null: never expires' },
+    ttlMs: { type: 'integer', minimum: 1000, maximum: 10 * 365 * 86_400_000, description: 'expires this long from now, on the controller clock' }
+  }
 } as const

@@ -7,7 +7,7 @@ const NOW = 1_700_000_100_000
 const row = (id: string, hostname: string, o: Partial<NodeStatus> = {}): NodeStatus => ({
   id, hostname, publicKey: 'k', meshIp: '100.64.0.1', endpoints: ['198.18.1.1:51820'], observedEndpoint: '203.0.113.7:51820',
   swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1, lastSeenAt: NOW - 3000, connected: true, netmapVersion: 4,
-  agentVersion: '0.1.0', healthReason: 'controller hears it; 3 of 3 peers see it', ...o
+  agentVersion: '0.1.0', healthReason: 'controller hears it; 3 of 3 peers see it', expiresAt: null, tokenId: null, ...o
 })
 
 t.test('nodes are ordered by hostname, then id', async (t) => {
@@ -21,7 +21,7 @@ t.test('the table has advertised and observed endpoints in columns of their own,
     row('n2', 'bravo', { endpoints: [], observedEndpoint: null, health: 'offline', healthReason: 'controller lost it and no peer reports', agentVersion: null, lastSeenAt: null })
   ], NOW)
   const [head, r1, r2] = out.split('\n')
-  t.match(head, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+VERSION\s+ADVERTISED\s+OBSERVED\s+REASON$/)
-  t.match(r1, /^alpha\s+n1\s+100\.64\.0\.1\s+online\s+3s ago\s+0\.1\.0\s+198\.18\.1\.1:51820\s+203\.0\.113\.7:51820\s+controller hears it; 3 of 3 peers see it$/)
-  t.match(r2, /^bravo\s+n2\s+100\.64\.0\.1\s+offline\s+-\s+-\s+-\s+-\s+controller lost it and no peer reports$/)
+  t.match(head, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+REASON$/)
+  t.match(r1, /^alpha\s+n1\s+100\.64\.0\.1\s+online\s+3s ago\s+-\s+0\.1\.0\s+198\.18\.1\.1:51820\s+203\.0\.113\.7:51820\s+controller hears it; 3 of 3 peers see it$/)
+  t.match(r2, /^bravo\s+n2\s+100\.64\.0\.1\s+offline\s+-\s+-\s+-\s+-\s+-\s+controller lost it and no peer reports$/)
 })

@@ -6,7 +6,7 @@ import type { TokenInfo } from '../../lib/wire/api.js'
 const NOW = 1_700_000_000_000
 const H = 3_600_000
 const tok = (id: string, o: Partial<TokenInfo> = {}): TokenInfo => ({
-  id, description: null, reusable: false, createdAt: NOW - 2 * H, expiresAt: NOW + 22 * H, uses: 0, lastUsedAt: null, revokedAt: null, state: 'active', ...o
+  id, description: null, reusable: false, createdAt: NOW - 2 * H, expiresAt: NOW + 22 * H, uses: 0, lastUsedAt: null, revokedAt: null, nodeTtlMs: null, state: 'active', ...o
 })
 
 t.test('spans and times to come read as their largest unit', async (t) => {
@@ -21,21 +21,21 @@ t.test('spans and times to come read as their largest unit', async (t) => {
 
 t.test('the token table: one row per token, the description last, - for what is unset', async (t) => {
   const out = renderTokens([
-    tok('t0123456789ab', { reusable: true, uses: 3, lastUsedAt: NOW - 60_000, description: 'web fleet, batch 2' }),
+    tok('t0123456789ab', { reusable: true, uses: 3, lastUsedAt: NOW - 60_000, nodeTtlMs: 30 * 24 * H, description: 'web fleet, batch 2' }),
     tok('tabcdef012345', { state: 'expired', expiresAt: NOW - 3 * H }),
     tok('t555555555555', { state: 'revoked', revokedAt: NOW - 1000, uses: 1, lastUsedAt: NOW - H })
   ], NOW)
   t.equal(out, [
-    'ID             STATE    KIND        USES  CREATED  EXPIRES  LAST USED  DESCRIPTION',
-    't0123456789ab  active   reusable    3     2h ago   in 22h   60s ago    web fleet, batch 2',
-    'tabcdef012345  expired  single-use  0     2h ago   3h ago   -          -',
-    't555555555555  revoked  single-use  1     2h ago   in 22h   60m ago    -',
+    'ID             STATE    KIND        USES  CREATED  EXPIRES  LAST USED  NODE TTL  DESCRIPTION',
+    't0123456789ab  active   reusable    3     2h ago   in 22h   60s ago    30d       web fleet, batch 2',
+    'tabcdef012345  expired  single-use  0     2h ago   3h ago   -          -         -',
+    't555555555555  revoked  single-use  1     2h ago   in 22h   60m ago    -         -',
     ''
   ].join('\n'))
 })
 
 t.test('what create and revoke print', async (t) => {
-  t.equal(createdLine({ token: 'wt_x', id: 't0123456789ab', reusable: false, expiresAt: NOW + 24 * H, description: null }, NOW),
+  t.equal(createdLine({ token: 'wt_x', id: 't0123456789ab', reusable: false, expiresAt: NOW + 24 * H, description: null, nodeTtlMs: null }, NOW),
     'token t0123456789ab created: single-use, expires in 24h. Revoke it with `weft token revoke t0123456789ab`\n')
   t.equal(revokedLine(tok('t0123456789ab', { state: 'revoked', revokedAt: NOW, uses: 1, description: 'db' })),
     'revoked t0123456789ab (db) at 2023-11-14T22:13:20.000Z: single-use, spent. Nodes it admitted stay in the mesh (weft nodes remove NODE)\n')

@@ -38,8 +38,8 @@ t.test('token create prints a bare token that registers a node; nodes list and r
 
   const table = await weft(['nodes', 'list', ...admin])
   t.equal(table.code, 0)
-  t.match(table.stdout, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+VERSION\s+ADVERTISED\s+OBSERVED\s+REASON\n/)
-  t.match(table.stdout, new RegExp(`cli-node\\s+${n.nodeId}\\s+${n.meshIp.replace(/\./g, '\\.')}\\s+online\\s+\\S+ ago\\s+-\\s+198\\.18\\.0\\.2:51820\\s+127\\.0\\.0\\.1:51820\\s+\\S`))
+  t.match(table.stdout, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+REASON\n/)
+  t.match(table.stdout, new RegExp(`cli-node\\s+${n.nodeId}\\s+${n.meshIp.replace(/\./g, '\\.')}\\s+online\\s+\\S+ ago\\s+-\\s+-\\s+198\\.18\\.0\\.2:51820\\s+127\\.0\\.0\\.1:51820\\s+\\S`))
 
   const list = await weft(['nodes', 'list', '--json', ...admin])
   t.same(JSON.parse(list.stdout).nodes.map((x: { id: string }) => x.id), [n.nodeId])
@@ -132,26 +132,28 @@ t.test('weft version and weft --version print the Weft, protocol and Node.js ver
 t.test('token create shows the id; token list shows state, uses and description, never the token; token revoke stops it at once', async (t) => {
   const c = await start(t)
   const admin = ['--controller', c.url, '--admin-key', c.adminKeyFile]
-  const made = await weft(['token', 'create', '--reusable', '--ttl', '90d', '--description', 'web fleet rollout', ...admin])
+  const made = await weft(['token', 'create', '--reusable', '--ttl', '90d', '--description', 'web fleet rollout', '--node-ttl', '30d', ...admin])
   t.equal(made.code, 0, made.stderr)
   t.match(made.stdout, /^wt_[A-Za-z0-9_-]{43}\n$/, 'stdout is still the bare token')
-  const m = /^token (t[0-9a-f]{12}) created: reusable, expires in 90d\. Revoke it with `weft token revoke (t[0-9a-f]{12})`\n$/.exec(made.stderr)
+  const m = /^token (t[0-9a-f]{12}) created: reusable, expires in 90d; nodes it admits expire 30d after joining\. Revoke it with `weft token revoke (t[0-9a-f]{12})`\n$/.exec(made.stderr)
   t.ok(m !== null && m[1] === m[2], `stderr names the id: ${made.stderr}`)
   const id = m![1]!
   const secret = made.stdout.trim()
-  await joinNode(c, 'web-1', secret)
+  const n = await joinNode(c, 'web-1', secret)
   const single = JSON.parse((await weft(['token', 'create', '--json', ...admin])).stdout) as { token: string, id: string }
-  t.match(single, { id: /^t[0-9a-f]{12}$/, description: null })
+  t.match(single, { id: /^t[0-9a-f]{12}$/, description: null, nodeTtlMs: null })
 
   const table = await weft(['token', 'list', ...admin])
   t.equal(table.code, 0, table.stderr)
   const [head, ...rows] = table.stdout.trimEnd().split('\n')
-  t.match(head, /^ID\s+STATE\s+KIND\s+USES\s+CREATED\s+EXPIRES\s+LAST USED\s+DESCRIPTION$/)
-  t.match(rows.find(r => r.startsWith(id)), new RegExp(`^${id}\\s+active\\s+reusable\\s+1\\s+\\d+s ago\\s+in 90d\\s+\\d+s ago\\s+web fleet rollout$`))
-  t.match(rows.find(r => r.startsWith(single.id)), new RegExp(`^${single.id}\\s+active\\s+single-use\\s+0\\s+\\d+s ago\\s+in 24h\\s+-\\s+-$`))
+  t.match(head, /^ID\s+STATE\s+KIND\s+USES\s+CREATED\s+EXPIRES\s+LAST USED\s+NODE TTL\s+DESCRIPTION$/)
+  t.match(rows.find(r => r.startsWith(id)), new RegExp(`^${id}\\s+active\\s+reusable\\s+1\\s+\\d+s ago\\s+in 90d\\s+\\d+s ago\\s+30d\\s+web fleet rollout$`))
+  t.match(rows.find(r => r.startsWith(single.id)), new RegExp(`^${single.id}\\s+active\\s+single-use\\s+0\\s+\\d+s ago\\s+in 24h\\s+-\\s+-\\s+-$`))
   t.notOk(table.stdout.includes(secret) || table.stdout.includes(single.token), 'no token in the table')
   const json = JSON.parse((await weft(['token', 'list', '--json', ...admin])).stdout) as { tokens: Array<{ id: string }> }
   t.same(new Set(json.tokens.map(x => x.id)), new Set([id, single.id]))
+  t.match((JSON.parse((await weft(['nodes', 'list', '--json', ...admin])).stdout) as { nodes: unknown[] }).nodes, [{ id: n.nodeId, tokenId: id, expiresAt: Number }])
+  t.match((await weft(['nodes', 'list', ...admin])).stdout, /web-1\s+\S+\s+\S+\s+online\s+\d+s ago\s+in 30d\s/, 'nodes list shows when it expires')
 
   const rev = await weft(['token', 'revoke', id, ...admin])
   t.equal(rev.code, 0, rev.stderr)
@@ -171,5 +173,27 @@ t.test('token create shows the id; token list shows state, uses and description,
   t.match(unknown.stderr, /HTTP 404: no join token with id t0123456789ab/)
   const misplaced = await weft(['token', 'list', '--ttl', '1h', ...admin])
   t.equal(misplaced.code, 2)
-  t.match(misplaced.stderr, /--reusable, --ttl and --description belong to `weft token create`/)
+  t.match(misplaced.stderr, /--reusable, --ttl, --description and --node-ttl belong to `weft token create`/)
+})
+
+t.test('nodes expire sets and clears a node\'s expiry; nonsense is refused', async (t) => {
+  const c = await start(t)
+  const admin = ['--controller', c.url, '--admin-key', c.adminKeyFile]
+  const n = await joinNode(c, 'build-7')
+  const set = await weft(['nodes', 'expire', n.nodeId, '--in', '12h', ...admin])
+  t.equal(set.code, 0, set.stderr)
+  t.match(set.stdout, new RegExp(`^build-7 \\(${n.nodeId}, ${n.meshIp.replace(/\./g, '\\.')}\\) expires at \\d{4}-[0-9-]+T[0-9:.]+Z \\(in 12h\\); the controller then removes it\\n$`))
+  t.match((await weft(['nodes', 'list', ...admin])).stdout, /build-7\s+\S+\s+\S+\s+online\s+\d+s ago\s+in 12h\s/)
+  const at = await weft(['nodes', 'expire', n.nodeId, '--at', '2999-01-01', '--json', ...admin])
+  t.equal(JSON.parse(at.stdout).expiresAt, Date.parse('2999-01-01T00:00:00Z'), 'a date is midnight UTC')
+  const never = await weft(['nodes', 'expire', n.nodeId, '--never', ...admin])
+  t.equal(never.stdout, `build-7 (${n.nodeId}, ${n.meshIp}) no longer expires\n`)
+  const past = await weft(['nodes', 'expire', n.nodeId, '--at', '2000-01-01T00:00:00Z', ...admin])
+  t.equal(past.code, 1)
+  t.match(past.stderr, /HTTP 400: expiresAt 2000-01-01T00:00:00\.000Z is not in the future/)
+  for (const flags of [[], ['--in', '1h', '--never'], ['--at', 'tomorrow'], ['--in', 'soon']]) {
+    const r = await weft(['nodes', 'expire', n.nodeId, ...flags, ...admin])
+    t.equal(r.code, 2, flags.join(' ') || 'no flag')
+  }
+  t.equal((await weft(['nodes', 'remove', n.nodeId, '--never', ...admin])).code, 2, '--never belongs to expire')
 })

@@ -12,11 +12,11 @@ t.test('a token has an id and a description; the list shows its uses and state, 
   const clock = new ManualClock(Date.now())
   const { log, events } = captureLog()
   const c = await start(t, { clock, log })
-  const made = await call(c.url, 'POST', '/v1/tokens', { reusable: true, ttlMs: 7 * D, description: 'web fleet rollout' }, c.adminKey)
+  const made = await call(c.url, 'POST', '/v1/tokens', { reusable: true, ttlMs: 7 * D, description: 'web fleet rollout', nodeTtlMs: 30 * D }, c.adminKey)
   t.equal(made.status, 200)
-  t.match(made.json, { token: /^wt_/, id: /^t[0-9a-f]{12}$/, reusable: true, expiresAt: clock.now() + 7 * D, description: 'web fleet rollout' })
+  t.match(made.json, { token: /^wt_/, id: /^t[0-9a-f]{12}$/, reusable: true, expiresAt: clock.now() + 7 * D, description: 'web fleet rollout', nodeTtlMs: 30 * D })
   const single = (await call(c.url, 'POST', '/v1/tokens', {}, c.adminKey)).json
-  t.match(single, { id: /^t[0-9a-f]{12}$/, reusable: false, description: null })
+  t.match(single, { id: /^t[0-9a-f]{12}$/, reusable: false, description: null, nodeTtlMs: null })
 
   clock.advance(1000)
   await joinNode(c, 'web-1', made.json.token, clock)
@@ -26,14 +26,16 @@ t.test('a token has an id and a description; the list shows its uses and state, 
   const list = await call(c.url, 'GET', '/v1/tokens', undefined, c.adminKey)
   t.equal(list.status, 200)
   t.same(list.json.tokens, [
-    { id: made.json.id, description: 'web fleet rollout', reusable: true, createdAt: clock.now() - 2000, expiresAt: clock.now() - 2000 + 7 * D, uses: 2, lastUsedAt: clock.now(), revokedAt: null, state: 'active' },
-    { id: single.id, description: null, reusable: false, createdAt: clock.now() - 2000, expiresAt: clock.now() - 2000 + D, uses: 1, lastUsedAt: clock.now(), revokedAt: null, state: 'spent' }
+    { id: made.json.id, description: 'web fleet rollout', reusable: true, createdAt: clock.now() - 2000, expiresAt: clock.now() - 2000 + 7 * D, uses: 2, lastUsedAt: clock.now(), revokedAt: null, nodeTtlMs: 30 * D, state: 'active' },
+    { id: single.id, description: null, reusable: false, createdAt: clock.now() - 2000, expiresAt: clock.now() - 2000 + D, uses: 1, lastUsedAt: clock.now(), revokedAt: null, nodeTtlMs: null, state: 'spent' }
   ].sort((a, b) => (a.id < b.id ? -1 : 1)), 'tokens made at the same time are in id order')
   const text = JSON.stringify(list.json)
   for (const secret of [made.json.token, single.token]) t.notOk(text.includes(secret.slice(3)), 'no token in the list')
   t.notOk(/[0-9a-f]{20}/.test(text), 'no hash in the list')
+  const nodes = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes
+  t.same(nodes.map((n: { hostname: string, tokenId: string }) => [n.hostname, n.tokenId]).sort(), [['db-1', single.id], ['web-1', made.json.id], ['web-2', made.json.id]])
   const created = events.filter(e => e.event === 'token.create')
-  t.match(created[0], { tokenId: made.json.id, description: 'web fleet rollout', reusable: true, msg: `join token ${made.json.id} created` })
+  t.match(created[0], { tokenId: made.json.id, description: 'web fleet rollout', reusable: true, nodeTtlMs: 30 * D, msg: `join token ${made.json.id} created` })
   const all = JSON.stringify(events)
   t.notOk(all.includes(made.json.token) || all.includes(single.token), 'tokens are never logged')
 })
@@ -79,8 +81,8 @@ t.test('presenting a revoked token counts as a failed authentication', async (t)
 t.test('the token routes need the admin key, refuse garbage with a coded 400, and are in the OpenAPI document', async (t) => {
   const c = await start(t)
   const n = await joinNode(c, 'a')
-  for (const [method, path] of [['GET', '/v1/tokens'], ['DELETE', '/v1/tokens/t0123456789ab']] as const) {
-    const body = undefined
+  for (const [method, path] of [['GET', '/v1/tokens'], ['DELETE', '/v1/tokens/t0123456789ab'], ['PUT', '/v1/nodes/n1/expiry']] as const) {
+    const body = method === 'PUT' ? { expiresAt: null } : undefined
     t.equal((await call(c.url, method, path, body)).status, 401, `${method} ${path} without a key`)
     t.equal((await call(c.url, method, path, body, n.credential)).json.code, 'WEFT_ERR_UNAUTHORIZED', `${method} ${path} with a node credential`)
   }
@@ -92,7 +94,19 @@ t.test('the token routes need the admin key, refuse garbage with a coded 400, an
     ['POST', '/v1/tokens', { description: '' }],
     ['POST', '/v1/tokens', { description: 'x'.repeat(201) }],
     ['POST', '/v1/tokens', { description: 'line\nbreak' }],
-    ['POST', '/v1/tokens', { description: 'ok', extra: 1 }]
+    ['POST', '/v1/tokens', { nodeTtlMs: 'soon' }],
+    ['POST', '/v1/tokens', { nodeTtlMs: 10 }],
+    ['POST', '/v1/tokens', { nodeTtlMs: 1e20 }],
+    ['PUT', `/v1/nodes/${n.nodeId}/expiry`, {}],
+    ['PUT', `/v1/nodes/${n.nodeId}/expiry`, { expiresAt: Date.now() + D, ttlMs: D }],
+    ['PUT', `/v1/nodes/${n.nodeId}/expiry`, { expiresAt: 'tomorrow' }],
+    ['PUT', `/v1/nodes/${n.nodeId}/expiry`, { expiresAt: -1 }],
+    ['PUT', `/v1/nodes/${n.nodeId}/expiry`, { expiresAt: 1.5 }],
+    ['PUT', `/v1/nodes/${n.nodeId}/expiry`, { ttlMs: 0 }],
+    ['PUT', `/v1/nodes/${n.nodeId}/expiry`, { ttlMs: D, extra: 1 }],
+    ['PUT', `/v1/nodes/${n.nodeId}/expiry`, '{not json'],
+    ['PUT', `/v1/nodes/${n.nodeId}/expiry`, []],
+    ['PUT', `/v1/nodes/${n.nodeId}/expiry`, { expiresAt: 1000 }]
   ]
   for (const [method, path, body] of cases) {
     const r = await call(c.url, method, path, body, c.adminKey)
@@ -104,9 +118,13 @@ t.test('the token routes need the admin key, refuse garbage with a coded 400, an
   const unknown = await call(c.url, 'DELETE', '/v1/tokens/t0123456789ab', undefined, c.adminKey)
   t.equal(unknown.status, 404)
   t.equal(unknown.json.code, 'WEFT_ERR_NOT_FOUND')
+  const noNode = await call(c.url, 'PUT', '/v1/nodes/n0/expiry', { ttlMs: D }, c.adminKey)
+  t.equal(noNode.status, 404)
+  t.equal(noNode.json.code, 'WEFT_ERR_NOT_FOUND')
   const doc = (await call(c.url, 'GET', '/v1/openapi.json')).json
   t.ok(doc.paths['/v1/tokens']?.get !== undefined, 'GET /v1/tokens documented')
   t.ok(doc.paths['/v1/tokens/{id}']?.delete !== undefined, 'DELETE /v1/tokens/{id} documented')
+  t.ok(doc.paths['/v1/nodes/{id}/expiry']?.put !== undefined, 'PUT /v1/nodes/{id}/expiry documented')
 })
 
 t.test('while the store refuses writes a revocation answers 503 and changes nothing; once it recovers it goes through', async (t) => {

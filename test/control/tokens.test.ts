@@ -1,8 +1,9 @@
 import t from 'tap'
 import { ManualClock } from '../../lib/clock.js'
 import { hashSecret } from '../../lib/control/auth.js'
-import type { StoredToken } from '../../lib/control/store.js'
+import type { StoredNode, StoredToken } from '../../lib/control/store.js'
 import { TokenBook, tokenEndedAt, tokenId, tokenInfo, tokenState } from '../../lib/control/tokens.js'
+import { hasCode } from '../../lib/errors.js'
 
 const H = 3_600_000
 const D = 24 * H
@@ -89,4 +90,20 @@ t.test('takeEnded keeps a token listed for the retention after it stopped admitt
   t.same(book.takeEnded(7 * D), [reusable.record.hash], 'an expired one 7 days after its expiry')
   t.same(book.list().map(x => x.id), [tokenId(live.record.hash)])
   t.throws(() => book.claim(spent.token), { code: 'WEFT_ERR_TOKEN_REJECTED', message: /not known/ }, 'a deleted token is unknown')
+})
+
+t.test('stampNode: the token id always, an expiry only from a token with a node TTL; an expired node is refused', async (t) => {
+  const clock = new ManualClock(1000)
+  const book = new TokenBook(clock)
+  const node: StoredNode = { id: 'n1', publicKey: 'k', hostname: 'h', meshIp: '100.64.0.1', endpoints: [], listenPort: 1, swimPort: 1, credentialHash: 'x', state: 'active', createdAt: 1, updatedAt: 1 }
+  const withTtl = book.create({ reusable: true, ttlMs: D, nodeTtlMs: 30 * D })
+  const plain = book.create({ reusable: true, ttlMs: D })
+  const a = book.stampNode(node, book.claim(withTtl.token), 1000)
+  t.match(a, { tokenId: tokenId(withTtl.record.hash), expiresAt: 1000 + 30 * D })
+  const b = book.stampNode({ ...node, expiresAt: 5000 }, book.claim(plain.token), 2000)
+  t.match(b, { tokenId: tokenId(plain.record.hash), expiresAt: 5000 }, 'a token without a node TTL keeps the expiry')
+  t.notOk('expiresAt' in book.stampNode(node, book.claim(plain.token), 2000))
+  let err: unknown
+  try { book.stampNode({ ...node, expiresAt: 2000 }, book.claim(withTtl.token), 2000) } catch (e) { err = e }
+  t.ok(hasCode(err, 'WEFT_ERR_CONFLICT'), 'a node at its expiry is not re-admitted, even by a token with a node TTL')
 })
