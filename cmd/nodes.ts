@@ -1,16 +1,21 @@
-import { ConfigError } from '../lib/errors.js'
+import { AmbiguousNodeError, ConfigError } from '../lib/errors.js'
+import type { AdminClient } from '../lib/control/admin-client.js'
+import { resolveNode } from '../lib/control/node-match.js'
 import type { NodeExpiryRequest, NodeStatus } from '../lib/wire/api.js'
 import { byHostname } from '../lib/wire/netmap.js'
 import { ADMIN_FLAGS, ADMIN_USAGE, adminClient } from './admin-flags.js'
 import { formatAge, formatTable, formatUntil, parseDuration, parseFlags, type Command } from './cli.js'
 
 const USAGE = `Usage: weft nodes list [--json]
-       weft nodes remove ID [--json]
-       weft nodes expire ID (--in DUR | --at TIME | --never) [--json]
+       weft nodes remove NODE [--json]
+       weft nodes expire NODE (--in DUR | --at TIME | --never) [--json]
+
+NODE is a node's id, mesh IP or hostname. A hostname that fits several nodes is refused, with the
+candidates listed: name one of them by id or mesh IP.
 
 list     every node, sorted by hostname: hostname, id, mesh IP, health, last seen, expiry, agent version,
          endpoints, and why the controller gives it that health
-remove   revokes a node: its credential stops working, every daemon drops it
+remove   revokes a node: its credential stops working, every daemon drops it, its mesh IP is quarantined
 expire   sets when a node's credential stops working; the controller then removes it as \`remove\` does
 
 Columns of list:
@@ -38,6 +43,14 @@ export function renderNodes (nodes: readonly NodeStatus[], now = Date.now()): st
   )
 }
 
+/** The refusal of an ambiguous NODE: the sentence, then the candidates (NodeStatus rows) as a table. */
+export function renderAmbiguous (err: AmbiguousNodeError, now = Date.now()): string {
+  const rows = [...(err.candidates as readonly NodeStatus[])].sort(byHostname)
+  const table = formatTable(['ID', 'MESH IP', 'HOSTNAME', 'HEALTH', 'LAST SEEN'],
+    rows.map(n => [n.id, n.meshIp, n.hostname, n.health, formatAge(n.lastSeenAt, now)]))
+  return `weft: ${err.message} (${err.code})\n` + table.split('\n').map(l => (l === '' ? l : '  ' + l)).join('\n')
+}
+
 /** "web-1 (n3f9a0c1d2e4b5a69, 100.64.0.7)": how commands name the node they acted on. */
 function named (n: NodeStatus): string {
   return `${n.hostname} (${n.id}, ${n.meshIp})`
@@ -52,6 +65,20 @@ function expiryRequest (v: { in?: string, at?: string, never?: boolean }): NodeE
   const at = /^\d{4}-\d{2}-\d{2}$/.test(v.at!) ? Date.parse(`${v.at!}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(v.at!) ? Date.parse(v.at!) : NaN
   if (!Number.isFinite(at)) throw new ConfigError(`--at must be an ISO 8601 time such as 2025-06-30T18:00:00Z or a date such as 2025-06-30 (got "${v.at!}")`)
   return { expiresAt: at }
+}
+
+/**
+ * The node NODE names, from the controller's list (resolveNode). An ambiguous NODE is written to stderr with
+ * its candidates, and gives null: the command changes nothing and exits 1.
+ */
+async function resolve (client: AdminClient, query: string): Promise<NodeStatus | null> {
+  try {
+    return resolveNode((await client.listNodes()).nodes, query)
+  } catch (err) {
+    if (!(err instanceof AmbiguousNodeError)) throw err
+    process.stderr.write(renderAmbiguous(err))
+    return null
+  }
 }
 
 /** `weft nodes list|remove|expire`. */
@@ -71,13 +98,21 @@ export const command: Command = {
       return 0
     }
     if (sub === 'remove' && args.length === 1) {
-      await (await adminClient(p.values)).removeNode(args[0]!)
-      process.stdout.write(json ? JSON.stringify({ removed: args[0] }) + '\n' : `removed ${args[0]}\n`)
+      const client = await adminClient(p.values)
+      const n = await resolve(client, args[0]!)
+      if (n === null) return 1
+      await client.removeNode(n.id)
+      process.stdout.write(json
+        ? JSON.stringify({ removed: n.id, hostname: n.hostname, meshIp: n.meshIp }) + '\n'
+        : `removed ${named(n)}: its credential no longer works and ${n.meshIp} is quarantined\n`)
       return 0
     }
     if (sub === 'expire' && args.length === 1) {
       const req = expiryRequest(p.values)
-      const n = await (await adminClient(p.values)).setNodeExpiry(args[0]!, req)
+      const client = await adminClient(p.values)
+      const target = await resolve(client, args[0]!)
+      if (target === null) return 1
+      const n = await client.setNodeExpiry(target.id, req)
       process.stdout.write(json
         ? JSON.stringify(n, null, 2) + '\n'
         : n.expiresAt === null
@@ -85,6 +120,6 @@ export const command: Command = {
           : `${named(n)} expires at ${new Date(n.expiresAt).toISOString()} (${formatUntil(n.expiresAt)}); the controller then removes it\n`)
       return 0
     }
-    throw new ConfigError(`expected \`weft nodes list\`, \`weft nodes remove ID\` or \`weft nodes expire ID\`\n\n${USAGE}`)
+    throw new ConfigError(`expected \`weft nodes list\`, \`weft nodes remove NODE\` or \`weft nodes expire NODE\`\n\n${USAGE}`)
   }
 }

@@ -174,3 +174,13 @@ export class PeerApplyError extends DeviceError {
 export class TokenRevokedError extends WeftError {
   constructor (message: string) { super('WEFT_ERR_TOKEN_REVOKED', message, 403) }
 }
+
+/**
+ * A node named by a hostname (or an id or mesh IP that is also another node's hostname) that fits more than
+ * one node. Destructive commands refuse it; `candidates` are the nodes it fits, for the operator to pick from.
+ */
+export class AmbiguousNodeError extends WeftError {
+  constructor (message: string, readonly candidates: ReadonlyArray<{ id: string, hostname: string, meshIp: string }>) {
+    super('WEFT_ERR_AMBIGUOUS_NODE', message, 409)
+  }
+}

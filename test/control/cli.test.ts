@@ -46,10 +46,10 @@ t.test('token create prints a bare token that registers a node; nodes list and r
 
   const rm = await weft(['nodes', 'remove', n.nodeId, ...admin])
   t.equal(rm.code, 0)
-  t.equal(rm.stdout, `removed ${n.nodeId}\n`)
+  t.equal(rm.stdout, `removed cli-node (${n.nodeId}, ${n.meshIp}): its credential no longer works and ${n.meshIp} is quarantined\n`)
   const again = await weft(['nodes', 'remove', n.nodeId, ...admin])
   t.equal(again.code, 1)
-  t.match(again.stderr, /404.*no node with id/)
+  t.match(again.stderr, /no node has the id, mesh IP or hostname .*WEFT_ERR_NOT_FOUND/)
 })
 
 t.test('nodes list orders rows by hostname (ids are random), in the table and in --json', async (t) => {
@@ -176,24 +176,55 @@ t.test('token create shows the id; token list shows state, uses and description,
   t.match(misplaced.stderr, /--reusable, --ttl, --description and --node-ttl belong to `weft token create`/)
 })
 
-t.test('nodes expire sets and clears a node\'s expiry; nonsense is refused', async (t) => {
+t.test('nodes remove takes an id, a mesh IP or a hostname; a hostname that fits several nodes is refused with the candidates', async (t) => {
+  const c = await start(t)
+  const admin = ['--controller', c.url, '--admin-key', c.adminKeyFile]
+  const [w1, w2, db] = [await joinNode(c, 'web'), await joinNode(c, 'web'), await joinNode(c, 'db-1')]
+  const ids = async (): Promise<string[]> => (JSON.parse((await weft(['nodes', 'list', '--json', ...admin])).stdout) as { nodes: Array<{ id: string }> }).nodes.map(n => n.id).sort()
+
+  const amb = await weft(['nodes', 'remove', 'web', ...admin])
+  t.equal(amb.code, 1)
+  t.equal(amb.stdout, '')
+  const lines = amb.stderr.trimEnd().split('\n')
+  t.equal(lines[0], 'weft: "web" names 2 nodes; name one by its id or mesh IP (WEFT_ERR_AMBIGUOUS_NODE)')
+  t.match(lines[1], /^ {2}ID\s+MESH IP\s+HOSTNAME\s+HEALTH\s+LAST SEEN$/)
+  t.same(lines.slice(2).map(l => l.trim().split(/\s+/).slice(0, 4)).sort(), [[w1.nodeId, w1.meshIp, 'web', 'online'], [w2.nodeId, w2.meshIp, 'web', 'online']].sort())
+  t.match(lines[2], /\d+s ago$/)
+  t.equal(lines.length, 4)
+  t.same(await ids(), [w1.nodeId, w2.nodeId, db.nodeId].sort(), 'nothing was removed')
+
+  const byIp = await weft(['nodes', 'remove', w1.meshIp, ...admin])
+  t.equal(byIp.code, 0, byIp.stderr)
+  t.equal(byIp.stdout, `removed web (${w1.nodeId}, ${w1.meshIp}): its credential no longer works and ${w1.meshIp} is quarantined\n`)
+  const byName = await weft(['nodes', 'remove', 'web', '--json', ...admin])
+  t.equal(byName.code, 0, 'one exact match needs no confirmation')
+  t.same(JSON.parse(byName.stdout), { removed: w2.nodeId, hostname: 'web', meshIp: w2.meshIp })
+  const caseless = await weft(['nodes', 'remove', 'DB-1', ...admin])
+  t.equal(caseless.stdout, `removed db-1 (${db.nodeId}, ${db.meshIp}): its credential no longer works and ${db.meshIp} is quarantined\n`)
+  t.same(await ids(), [])
+  const none = await weft(['nodes', 'remove', 'web', ...admin])
+  t.equal(none.code, 1)
+  t.equal(none.stderr, 'weft: no node has the id, mesh IP or hostname "web" (`weft nodes list` shows them) (WEFT_ERR_NOT_FOUND)\n')
+})
+
+t.test('nodes expire sets and clears a node\'s expiry by name; nonsense is refused', async (t) => {
   const c = await start(t)
   const admin = ['--controller', c.url, '--admin-key', c.adminKeyFile]
   const n = await joinNode(c, 'build-7')
-  const set = await weft(['nodes', 'expire', n.nodeId, '--in', '12h', ...admin])
+  const set = await weft(['nodes', 'expire', 'build-7', '--in', '12h', ...admin])
   t.equal(set.code, 0, set.stderr)
   t.match(set.stdout, new RegExp(`^build-7 \\(${n.nodeId}, ${n.meshIp.replace(/\./g, '\\.')}\\) expires at \\d{4}-[0-9-]+T[0-9:.]+Z \\(in 12h\\); the controller then removes it\\n$`))
   t.match((await weft(['nodes', 'list', ...admin])).stdout, /build-7\s+\S+\s+\S+\s+online\s+\d+s ago\s+in 12h\s/)
-  const at = await weft(['nodes', 'expire', n.nodeId, '--at', '2999-01-01', '--json', ...admin])
+  const at = await weft(['nodes', 'expire', n.meshIp, '--at', '2999-01-01', '--json', ...admin])
   t.equal(JSON.parse(at.stdout).expiresAt, Date.parse('2999-01-01T00:00:00Z'), 'a date is midnight UTC')
   const never = await weft(['nodes', 'expire', n.nodeId, '--never', ...admin])
   t.equal(never.stdout, `build-7 (${n.nodeId}, ${n.meshIp}) no longer expires\n`)
-  const past = await weft(['nodes', 'expire', n.nodeId, '--at', '2000-01-01T00:00:00Z', ...admin])
+  const past = await weft(['nodes', 'expire', 'build-7', '--at', '2000-01-01T00:00:00Z', ...admin])
   t.equal(past.code, 1)
   t.match(past.stderr, /HTTP 400: expiresAt 2000-01-01T00:00:00\.000Z is not in the future/)
   for (const flags of [[], ['--in', '1h', '--never'], ['--at', 'tomorrow'], ['--in', 'soon']]) {
-    const r = await weft(['nodes', 'expire', n.nodeId, ...flags, ...admin])
+    const r = await weft(['nodes', 'expire', 'build-7', ...flags, ...admin])
     t.equal(r.code, 2, flags.join(' ') || 'no flag')
   }
-  t.equal((await weft(['nodes', 'remove', n.nodeId, '--never', ...admin])).code, 2, '--never belongs to expire')
+  t.equal((await weft(['nodes', 'remove', 'build-7', '--never', ...admin])).code, 2, '--never belongs to expire')
 })
