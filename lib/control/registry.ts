@@ -18,7 +18,7 @@ import type { RemovalReason, StoredNode } from './store.js'
 interface Runtime { observedEndpoint: string | null, netmapVersion: number | null, agentVersion: string | null }
 
 /** An admin removal still on record (removed records stay for the IP quarantine, docs/controller.md). */
-export interface Removal { id: string, removedAt: number }
+export interface Removal { id: string, removedAt: number, reason: RemovalReason }
 
 /** Everything the registry works with; the controller builds these and hands them over. */
 export interface RegistryDeps {
@@ -88,7 +88,7 @@ export class Registry {
 
   /** Loads a removed node still on record at start-up, so that its credential and key are answered as removed. */
   restoreRemoved (n: StoredNode): void {
-    const r: Removal = { id: n.id, removedAt: n.removedAt ?? n.updatedAt }
+    const r: Removal = { id: n.id, removedAt: n.removedAt ?? n.updatedAt, reason: n.removedReason ?? 'admin' }
     this.removedByCred.set(n.credentialHash, r)
     if (!this.byKey.has(n.publicKey)) this.removedByKey.set(n.publicKey, r)
   }
@@ -122,12 +122,16 @@ export class Registry {
   }
 
   /**
-   * The node authenticated by `credential`. Throws NodeRemovedError for the credential of a removed node,
-   * UnauthorizedError for one the controller does not know.
+   * The node authenticated by `credential`. Throws NodeRemovedError for the credential of a removed or
+   * expired node, UnauthorizedError for one the controller does not know.
    */
   authenticate (credential: string | null): StoredNode {
     const n = credential === null ? undefined : this.byCredential(credential)
     if (n !== undefined) return n
+    // Expired but not swept yet: already as good as removed, and its daemon must not take it for forgotten.
+    const id = credential === null ? undefined : this.byCred.get(hashSecret(credential))
+    const pending = id === undefined ? undefined : this.nodes.get(id)
+    if (pending !== undefined) throw removedError({ id: pending.id, removedAt: pending.expiresAt ?? this.d.clock.now(), reason: 'expired' })
     const removal = credential === null ? undefined : this.removalOfCredential(credential)
     if (removal !== undefined) throw removedError(removal)
     throw new UnauthorizedError('missing or invalid node credential: this controller does not know it')
@@ -211,7 +215,7 @@ export class Registry {
     const from = this.d.liveness.verdict(id)
     const latest = this.nodes.get(id)
     if (latest !== undefined) this.byCred.delete(latest.credentialHash)
-    const removal: Removal = { id, removedAt: now }
+    const removal: Removal = { id, removedAt: now, reason }
     for (const h of new Set([n.credentialHash, latest?.credentialHash ?? n.credentialHash])) this.removedByCred.set(h, removal)
     this.removedByKey.set(n.publicKey, removal)
     this.nodes.delete(id)
@@ -364,6 +368,7 @@ export class Registry {
 
 /** What a removed node is told: that it stays out, and how it comes back. */
 export function removedError (r: Removal): NodeRemovedError {
-  return new NodeRemovedError(`node ${r.id} was removed by an admin at ${new Date(r.removedAt).toISOString()} and stays out of the mesh; ` +
+  const why = r.reason === 'expired' ? 'expired and was removed' : 'was removed by an admin'
+  return new NodeRemovedError(`node ${r.id} ${why} at ${new Date(r.removedAt).toISOString()} and stays out of the mesh; ` +
     'it comes back only by registering again from fresh state with a join token (docs/daemon.md)')
 }

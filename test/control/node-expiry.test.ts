@@ -38,7 +38,9 @@ t.test('a node admitted by a token with a node TTL expires: its credential stops
   t.teardown(() => stream.close())
   await stream.next()
   clock.set(expiresAt)
-  t.equal(await beat(c.url, x.credential), 401, 'and not from its expiry on, before any sweep')
+  const refused = await call(c.url, 'POST', '/v1/heartbeat', { endpoints: [], listenPort: 51820 }, x.credential)
+  t.equal(refused.status, 403, 'and not from its expiry on, before any sweep')
+  t.match(refused.json, { code: 'WEFT_ERR_NODE_REMOVED', message: /expired and was removed/ }, 'as removed, so its daemon does not register again')
   t.ok((await listed(c)).some(n => n.id === x.nodeId), 'still listed until the sweep removes it')
 
   clock.advance(249)
@@ -136,7 +138,7 @@ t.test('while the store refuses writes an expired node stays out and its removal
 
   clock.advance(H + 250)
   t.same(await c.controller.expireNodes(), [], 'the removal cannot be written')
-  t.equal(await beat(c.url, x.credential), 401, 'but the credential no longer works')
+  t.equal(await beat(c.url, x.credential), 403, 'but the credential no longer works: the node counts as removed')
   t.equal((await listed(c)).length, 2)
 
   await rm(join(mount.dir, 'filler'))
