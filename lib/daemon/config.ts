@@ -76,6 +76,9 @@ export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`${flag} must be a port from 1 to 65535 (got ${port})`)
   }
   if (c.announcePort === c.listenPort) throw new ConfigError('--announce-port must differ from --listen-port (WireGuard owns that port)')
+  // WireGuard binds its port on every address, the mesh IP included, and so does the announcer: SWIM's bind would fail.
+  if (c.swimPort === c.listenPort) throw new ConfigError(`--swim-port must differ from --listen-port ${c.listenPort} (WireGuard listens on it on every address)`)
+  if (c.swimPort === c.announcePort) throw new ConfigError(`--swim-port must differ from ${c.announcePort}, the underlay announcement port (--listen-port + 1, on every address)`)
   for (const e of c.endpoints) {
     if (parseEndpoint(e) === null) throw new ConfigError(`--endpoint "${e}" is not host:port (IPv6 in brackets: [2001:db8::1]:51820)`)
   }

@@ -22,6 +22,8 @@ t.test('each bad flag fails with a sentence naming the flag', async (t) => {
     [{ listenPort: 0 }, /--listen-port/],
     [{ swimPort: 70000 }, /--swim-port/],
     [{ announcePort: 51820 }, /--announce-port must differ/],
+    [{ swimPort: 51820 }, /--swim-port must differ from --listen-port 51820/],
+    [{ swimPort: 51821 }, /--swim-port must differ from 51821, the underlay announcement port/],
     [{ endpoints: ['198.18.0.2'] }, /--endpoint "198.18.0.2" is not host:port/],
     [{ wg: 'magic' as never }, /--wg must be/],
     [{ mtu: 500 }, /--mtu/],
