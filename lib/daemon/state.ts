@@ -74,17 +74,30 @@ export class StateDir {
 
   private constructor (readonly dir: string, private readonly opts: StateDirOptions) {}
 
+  /** The state directory at `dir`, touching nothing: the daemon reads it before its checks allow a write. */
+  static at (dir: string, opts: StateDirOptions = {}): StateDir {
+    return new StateDir(dir, opts)
+  }
+
   /** Opens (creating with mode 0700 if needed) the state directory. */
   static async open (dir: string, opts: StateDirOptions = {}): Promise<StateDir> {
+    const state = StateDir.at(dir, opts)
+    await state.prepare()
+    return state
+  }
+
+  /** Creates the directory (0700) when it is missing and closes it to other users (0700) when it is open; says which. */
+  async prepare (): Promise<{ created: boolean, tightened: boolean }> {
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 })
-      const s = await stat(dir)
+      const created = await mkdir(this.dir, { recursive: true, mode: 0o700 }) !== undefined
+      const s = await stat(this.dir)
       if (!s.isDirectory()) throw new Error('not a directory')
-      if ((s.mode & 0o077) !== 0) await chmod(dir, 0o700)
+      const tightened = (s.mode & 0o077) !== 0
+      if (tightened) await chmod(this.dir, 0o700)
+      return { created, tightened }
     } catch (err) {
-      throw new DataDirError(`state directory ${dir} cannot be used: ${(err as Error).message}`, { cause: err })
+      throw new DataDirError(`state directory ${this.dir} cannot be used: ${(err as Error).message}`, { cause: err })
     }
-    return new StateDir(dir, opts)
   }
 
   /** Path of a file inside the directory. */
@@ -92,22 +105,41 @@ export class StateDir {
 
   /** Loads the key pair, generating and saving one (0600) on first start. A corrupt key file is fatal. */
   async loadOrCreateKey (): Promise<KeyPair & { created: boolean }> {
-    const raw = await readFileIfExists(this.path(FILES.key))
-    if (raw !== null) {
-      const privateKey = raw.trim()
-      if (!isWireGuardKey(privateKey)) {
-        throw new DataDirError(`${this.path(FILES.key)} does not hold a WireGuard private key; restore it from backup or remove the state directory and join again with a new token`)
-      }
-      return { privateKey, publicKey: publicKeyFor(privateKey), created: false }
-    }
+    const saved = await this.loadKey()
+    if (saved !== null) return { ...saved, created: false }
     const kp = generateKeyPair()
-    await writeFileAtomic(this.path(FILES.key), kp.privateKey + '\n', 0o600)
+    await this.saveKey(kp)
     return { ...kp, created: true }
+  }
+
+  /** The saved key pair, or null when there is none yet. A corrupt or unreadable key file is fatal (DataDirError). */
+  async loadKey (): Promise<KeyPair | null> {
+    const raw = await this.read(FILES.key)
+    if (raw === null) return null
+    const privateKey = raw.trim()
+    if (!isWireGuardKey(privateKey)) {
+      throw new DataDirError(`${this.path(FILES.key)} does not hold a WireGuard private key; restore it from backup or remove the state directory and join again with a new token`)
+    }
+    return { privateKey, publicKey: publicKeyFor(privateKey) }
+  }
+
+  /** Saves the private key (0600). */
+  async saveKey (kp: KeyPair): Promise<void> {
+    await writeFileAtomic(this.path(FILES.key), kp.privateKey + '\n', 0o600)
+  }
+
+  /** A file's text, or null when it does not exist; DataDirError when it cannot be read. */
+  private async read (name: string): Promise<string | null> {
+    try {
+      return await readFileIfExists(this.path(name))
+    } catch (err) {
+      throw new DataDirError(`cannot read ${this.path(name)}: ${(err as Error).message}`, { cause: err })
+    }
   }
 
   /** The saved identity, or null before the first registration. Throws DataDirError when the file is corrupt. */
   async loadIdentity (): Promise<NodeIdentity | null> {
-    const raw = await readFileIfExists(this.path(FILES.node))
+    const raw = await this.read(FILES.node)
     if (raw === null) return null
     try {
       const v = JSON.parse(raw) as NodeIdentity
@@ -131,7 +163,7 @@ export class StateDir {
    * so the caller can log it and start without one rather than half-apply it.
    */
   async loadNetmap (): Promise<Netmap | null> {
-    const raw = await readFileIfExists(this.path(FILES.netmap))
+    const raw = await this.read(FILES.netmap)
     if (raw === null) return null
     let v: unknown
     try { v = JSON.parse(raw) } catch { throw new InvalidNetmapError(`${this.path(FILES.netmap)} is not valid JSON`) }
