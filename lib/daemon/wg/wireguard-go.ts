@@ -9,6 +9,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { DeviceError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { inNetns, type Netns } from './exec.js'
+import { labelOf } from '../checks/process.js'
+import { inotifyExhausted, inotifySuggestion, inotifyUse, type InotifyUse } from './inotify.js'
 import { uapiAlive } from './uapi-socket.js'
 
 /** Options of startWireguardGo. */
@@ -27,8 +29,8 @@ export interface StartWireguardGoOptions {
 
 /**
  * Starts wireguard-go for `ifname` detached and resolves with its pid once its UAPI socket answers. Rejects
- * with DeviceError when it exits first or does not answer in time (common cause: fs.inotify.max_user_instances
- * exhausted, which makes it exit silently).
+ * with DeviceError when it exits first (the message names the inotify limit when that is the cause: see
+ * earlyExitMessage) or does not answer in time, and removes the socket file it left.
  */
 export async function startWireguardGo (opts: StartWireguardGoOptions & { sockPath: string }): Promise<number> {
   const argv = inNetns(opts.netns, [opts.binary ?? 'wireguard-go', opts.ifname])
@@ -48,10 +50,16 @@ export async function startWireguardGo (opts: StartWireguardGoOptions & { sockPa
   const deadline = Date.now() + (opts.startTimeoutMs ?? 5000)
   try {
     for (;;) {
-      if (exited !== null) throw new DeviceError(`wireguard-go for ${opts.ifname} ${exited as string} before its UAPI socket came up (check fs.inotify.max_user_instances and that the name is free)`)
+      if (exited !== null) {
+        // It may have made the socket file before it failed to listen on it; a later start must not meet it.
+        if (!await uapiAlive(opts.sockPath)) await unlink(opts.sockPath).catch(() => {})
+        const uid = process.geteuid?.() ?? 0
+        throw new DeviceError(earlyExitMessage(opts.ifname, exited, opts.binary ?? 'wireguard-go', await inotifyUse(uid).catch(() => null), await labelOf(uid)))
+      }
       if (await uapiAlive(opts.sockPath)) break
       if (Date.now() > deadline) {
         if (child.pid !== undefined) killQuietly(child.pid, 'SIGKILL')
+        await unlink(opts.sockPath).catch(() => {})
         throw new DeviceError(`wireguard-go for ${opts.ifname} did not open ${opts.sockPath} within ${opts.startTimeoutMs ?? 5000} ms`)
       }
       await new Promise(resolve => setTimeout(resolve, 10))
@@ -64,6 +72,19 @@ export async function startWireguardGo (opts: StartWireguardGoOptions & { sockPa
   if (opts.pidFile !== undefined) await writeFile(opts.pidFile, `${pid}\n`)
   opts.log.info({ event: 'wg.start', ifname: opts.ifname, pid, netns: opts.netns }, 'started wireguard-go')
   return pid
+}
+
+/**
+ * Why wireguard-go exited before its UAPI socket came up, as far as can be told from outside: with the
+ * user's inotify instances used up (`use`), that, with the sysctl to raise; otherwise how to see its reason.
+ */
+export function earlyExitMessage (ifname: string, exited: string, binary: string, use: InotifyUse | null, user: string): string {
+  const what = `wireguard-go for ${ifname} ${exited} before its UAPI socket came up`
+  if (use !== null && inotifyExhausted(use)) {
+    return `${what}: ${user} has no inotify instance left for it (${use.inUse} in use, limit ${use.limit}), and each wireguard-go needs one: ` +
+      `raise the limit (sysctl -w ${use.knob}=${inotifySuggestion(use)})`
+  }
+  return `${what}; run \`${binary} -f ${ifname}\` as the daemon's user to see why`
 }
 
 function killQuietly (pid: number, signal: NodeJS.Signals): void {
