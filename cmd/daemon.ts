@@ -93,13 +93,26 @@ export const command: Command = {
       metricsAllowMesh: v['metrics-allow-mesh'] === true
     })
     const log = createLogger({ level, name: 'weft-daemon' })
-    const runner = await DaemonRunner.start(cfg, { clock: systemClock, log, agentVersion: WEFT_VERSION })
+    // A signal during the start ends it and undoes what it did; once running, the interface stays up.
+    const starting = new AbortController()
+    let runner: DaemonRunner | null = null
     const onSignal = (sig: string): void => {
+      if (runner === null) {
+        log.info({ event: 'daemon.signal', signal: sig }, 'stopping during the start; undoing it')
+        starting.abort()
+        return
+      }
       log.info({ event: 'daemon.signal', signal: sig }, 'stopping; the WireGuard interface stays up')
       void runner.stop()
     }
     process.once('SIGTERM', onSignal)
     process.once('SIGINT', onSignal)
+    try {
+      runner = await DaemonRunner.start(cfg, { clock: systemClock, log, agentVersion: WEFT_VERSION }, starting.signal)
+    } catch (err) {
+      if (starting.signal.aborted) return 0
+      throw err
+    }
     await runner.done
     return 0
   }

@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js'
 import type { Logger } from '../log.js'
 import { ControllerError } from '../errors.js'
 import { cidrContains, parseCidr, parseIPv4 } from '../wire/addr.js'
-import { SigningKey, type KeyPair } from '../wire/keys.js'
+import { generateKeyPair, SigningKey, type KeyPair } from '../wire/keys.js'
 import type { Netmap, NodeRecord } from '../wire/netmap.js'
 import { PRESETS } from '../swim/config.js'
 import { SeededRandom } from '../swim/random.js'
@@ -28,12 +28,13 @@ import { HandshakeWatch } from './handshake-watch.js'
 import { Reconciler } from './reconciler.js'
 import { PeerHistory } from './peer-history.js'
 import { mustSaveAtOnce, StateDir, type NodeIdentity } from './state.js'
-import { serveDaemonMetrics, type MetricsServer } from './metrics-server.js'
+import { checkMetricsListen, serveDaemonMetrics, type MetricsServer } from './metrics-server.js'
+import { preflight } from './preflight.js'
 import { buildStatus } from './status-build.js'
 import type { DaemonStatus } from './status.js'
 import { SwimDriver } from './swim-driver.js'
 import type { DeviceState, WireGuardDevice } from './wg/device.js'
-import { openDevice } from './wg/open.js'
+import { openPlannedDevice } from './wg/open.js'
 
 /** Longest a leaving daemon waits for SWIM to finish gossiping its leave. */
 const LEAVE_GOSSIP_MS = 2000
@@ -123,84 +124,96 @@ export class Daemon {
     this.done = new Promise(resolve => { this.resolveDone = resolve })
   }
 
-  /** Brings the node up; resolves once the interface, SWIM and the local socket run. Throws on bad config. */
-  static async start (cfg: DaemonConfig, deps: { clock: Clock, log: Logger, agentVersion: string }): Promise<Daemon> {
+  /**
+   * Brings the node up; resolves once the interface, SWIM and the local socket run. The order is that of
+   * docs/daemon.md, "Start": every check first (preflight), then the device, the state directory, the
+   * identity (registration), and the rest. Rejects with the first failed check before anything changed, or
+   * with what failed later, after undoing what this start did on the host: sockets closed, a device it created
+   * removed. The key and an identity it saved stay, for the next start to use. An abort of `signal` (SIGTERM
+   * during the start) ends it the same way.
+   */
+  static async start (cfg: DaemonConfig, deps: { clock: Clock, log: Logger, agentVersion: string }, signal?: AbortSignal): Promise<Daemon> {
     const log = deps.log
-    const state = await StateDir.open(cfg.stateDir, { clock: deps.clock })
-    const keys = await state.loadOrCreateKey()
-    if (keys.created) log.info({ event: 'key.created', publicKey: keys.publicKey }, 'generated a new WireGuard key pair')
+    const state = StateDir.at(cfg.stateDir, { clock: deps.clock })
+    const plan = await preflight(cfg, state, log)
+    signal?.throwIfAborted()
 
-    let saved: NodeIdentity | null
-    let identityCorrupt = false
-    try {
-      saved = await state.loadIdentity()
-    } catch (err) {
-      if (cfg.joinToken === undefined) throw err
-      log.warn({ event: 'state.corrupt', reason: (err as Error).message }, 're-registering the same key with the join token')
-      saved = null
-      identityCorrupt = true
-    }
-    let netmap: Netmap | null = null
-    let netmapError: string | null = null
-    try {
-      netmap = await state.loadNetmap()
-    } catch (err) {
-      netmapError = `saved netmap refused: ${(err as Error).message}`
-      log.error({ event: 'netmap.reject', reason: (err as Error).message }, 'saved netmap is unusable; waiting for the controller')
-    }
-
-    const client = new ControlClient(cfg.controllerUrl, undefined, cfg.controllerTrust)
-    const identity = await ensureJoined(cfg, client, state, saved, keys, deps)
-    if (netmap !== null && !netmap.nodes.some(n => n.id === identity.nodeId)) {
-      // Saved before this node registered again under a new id: it would make our old record a peer of ours.
-      log.info({ event: 'netmap.skip', version: netmap.version }, 'the saved netmap predates this identity; waiting for the controller')
-      netmap = null
-    }
-    // Bound before the device is touched, so a refused --metrics-listen fails the start with nothing changed.
+    const undo: Array<() => Promise<void>> = []
     let daemon: Daemon | null = null
-    const metricsServer = cfg.metricsListen === undefined
-      ? null
-      : await serveDaemonMetrics({
-        listen: cfg.metricsListen, allowMesh: cfg.metricsAllowMesh === true, cidr: identity.cidr, clock: deps.clock, log,
-        status: async () => { if (daemon === null) throw new Error('the daemon is still starting'); return await daemon.status() }
+    try {
+      const keys = plan.key ?? generateKeyPair()
+      const device = await openPlannedDevice(plan.device, { driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log })
+      if (!device.adopted) undo.push(async () => await device.destroy())
+      signal?.throwIfAborted()
+
+      const dir = await state.prepare()
+      if (dir.created || dir.tightened) log.info({ event: 'state.dir', dir: cfg.stateDir, ...dir }, dir.created ? 'created the state directory (0700)' : 'closed the state directory to other users (0700)')
+      if (plan.key === null) {
+        await state.saveKey(keys)
+        log.info({ event: 'key.created', publicKey: keys.publicKey }, 'generated a new WireGuard key pair')
+      }
+
+      const client = new ControlClient(cfg.controllerUrl, undefined, cfg.controllerTrust)
+      const checkInfo = cfg.metricsListen === undefined ? undefined : (info: { cidr: string }) => { checkMetricsListen(cfg.metricsListen!, info.cidr, cfg.metricsAllowMesh === true) }
+      const identity = await ensureJoined(cfg, client, state, plan.saved, keys, deps, { signal, checkInfo })
+      signal?.throwIfAborted()
+      let netmap = plan.netmap
+      if (netmap !== null && !netmap.nodes.some(n => n.id === identity.nodeId)) {
+        // Saved before this node registered again under a new id: it would make our old record a peer of ours.
+        log.info({ event: 'netmap.skip', version: netmap.version }, 'the saved netmap predates this identity; waiting for the controller')
+        netmap = null
+      }
+      const metricsServer = cfg.metricsListen === undefined
+        ? null
+        : await serveDaemonMetrics({
+          listen: cfg.metricsListen, allowMesh: cfg.metricsAllowMesh === true, cidr: identity.cidr, clock: deps.clock, log,
+          status: async () => { if (daemon === null) throw new Error('the daemon is still starting'); return await daemon.status() }
+        })
+      if (metricsServer !== null) undo.push(async () => await metricsServer.close())
+
+      await ensureInterface({ ifname: cfg.ifname, meshIp: identity.meshIp, cidr: identity.cidr, mtu: cfg.mtu, log })
+      signal?.throwIfAborted()
+      // The SWIM core is made below; the reconciler only asks it for incarnations once the daemon runs.
+      const reconciler = new Reconciler({ device, log, clock: deps.clock, selfKey: keys.publicKey, incarnationOf: id => swim.member(id)?.incarnation,
+        beforeRemove: async keys => { await daemon?.notePeers(keys) } })
+
+      const bound = await state.loadIncarnation()
+      const lease = new IncarnationLease({ bound, save: b => state.reserveIncarnation(b), log })
+      const claims = new ClaimSigner({ selfId: identity.nodeId, key: SigningKey.derive(keys.privateKey), reserve: inc => lease.cover(inc) })
+      const swimLog = log.child({ component: 'swim' })
+      const swim = new Swim({
+        config: PRESETS[cfg.swimPreset]!(),
+        self: { id: identity.nodeId, addr: `${identity.meshIp}:${cfg.swimPort}` },
+        incarnation: restartIncarnation(bound, deps.clock.now()),
+        claims,
+        random: new SeededRandom(randomBytes(4).readUInt32LE(0)),
+        log: swimLog
       })
-
-    const device = await openDevice({ driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log })
-    await ensureInterface({ ifname: cfg.ifname, meshIp: identity.meshIp, cidr: identity.cidr, mtu: cfg.mtu, log })
-    // The SWIM core is made below; the reconciler only asks it for incarnations once the daemon runs.
-    const reconciler = new Reconciler({ device, log, clock: deps.clock, selfKey: keys.publicKey, incarnationOf: id => swim.member(id)?.incarnation,
-      beforeRemove: async keys => { await daemon?.notePeers(keys) } })
-
-    const bound = await state.loadIncarnation()
-    const lease = new IncarnationLease({ bound, save: b => state.reserveIncarnation(b), log })
-    const claims = new ClaimSigner({ selfId: identity.nodeId, key: SigningKey.derive(keys.privateKey), reserve: inc => lease.cover(inc) })
-    const swimLog = log.child({ component: 'swim' })
-    const swim = new Swim({
-      config: PRESETS[cfg.swimPreset]!(),
-      self: { id: identity.nodeId, addr: `${identity.meshIp}:${cfg.swimPort}` },
-      incarnation: restartIncarnation(bound, deps.clock.now()),
-      claims,
-      random: new SeededRandom(randomBytes(4).readUInt32LE(0)),
-      log: swimLog
-    })
-    const swimDriver = new SwimDriver({ core: swim, host: identity.meshIp, port: cfg.swimPort, clock: deps.clock, log: swimLog, onEvent: ev => daemon?.onSwimEvent(ev) })
-    const announcer = new Announcer({
-      selfId: identity.nodeId,
-      privateKey: keys.privateKey,
-      port: cfg.announcePort,
-      lookup: id => { const n = daemon?.node(id); return n === undefined || n.id === identity.nodeId ? null : underlayPeer(n, cfg.announcePort - cfg.listenPort) },
-      alive: () => swim.signedAlive(),
-      onAlive: (id, inc, sig) => daemon?.onUnderlayAlive(id, inc, sig),
-      onDeadNotice: (id, inc) => daemon?.onUnderlayDeadNotice(id, inc),
-      clock: deps.clock,
-      log: log.child({ component: 'announce' })
-    })
-    daemon = new Daemon(cfg, deps, state, keys, identity, device, reconciler, swim, claims, swimDriver, announcer, client)
-    daemon.lastError = netmapError
-    daemon.metricsServer = metricsServer
-    daemon.announceNew = saved !== null || netmap !== null || identityCorrupt
-    await daemon.run(netmap)
-    return daemon
+      const swimDriver = new SwimDriver({ core: swim, host: identity.meshIp, port: cfg.swimPort, clock: deps.clock, log: swimLog, onEvent: ev => daemon?.onSwimEvent(ev) })
+      const announcer = new Announcer({
+        selfId: identity.nodeId,
+        privateKey: keys.privateKey,
+        port: cfg.announcePort,
+        lookup: id => { const n = daemon?.node(id); return n === undefined || n.id === identity.nodeId ? null : underlayPeer(n, cfg.announcePort - cfg.listenPort) },
+        alive: () => swim.signedAlive(),
+        onAlive: (id, inc, sig) => daemon?.onUnderlayAlive(id, inc, sig),
+        onDeadNotice: (id, inc) => daemon?.onUnderlayDeadNotice(id, inc),
+        clock: deps.clock,
+        log: log.child({ component: 'announce' })
+      })
+      daemon = new Daemon(cfg, deps, state, keys, identity, device, reconciler, swim, claims, swimDriver, announcer, client)
+      daemon.lastError = plan.netmapError
+      daemon.metricsServer = metricsServer
+      daemon.announceNew = plan.saved !== null || netmap !== null || plan.identityCorrupt !== null
+      await daemon.run(netmap)
+      return daemon
+    } catch (err) {
+      daemon?.release()
+      for (const step of undo.reverse()) {
+        await step().catch((e: unknown) => log.error({ event: 'daemon.start.undo.failed', reason: (e as Error).message }, 'could not undo a step of the failed start'))
+      }
+      throw err
+    }
   }
 
   private async run (saved: Netmap | null): Promise<void> {
@@ -524,10 +537,8 @@ export class Daemon {
     return { nodeId: this.identity.nodeId, controllerTold }
   }
 
-  /** Stops the daemon. The interface and its peers stay (the data plane outlives the daemon) unless `teardown`. */
-  async stop (opts: { teardown: boolean } = { teardown: false }): Promise<void> {
-    if (this.stopping) { await this.done; return }
-    this.stopping = true
+  /** Ends the timers, the controller link and the sockets (the metrics server excepted: its owner closes it). */
+  private release (): void {
     this.stopSignal.abort()
     clearTimeout(this.deadTimer)
     this.evidence.stop()
@@ -536,6 +547,13 @@ export class Daemon {
     this.swimDriver.stop()
     this.announcer.stop()
     this.local?.close()
+  }
+
+  /** Stops the daemon. The interface and its peers stay (the data plane outlives the daemon) unless `teardown`. */
+  async stop (opts: { teardown: boolean } = { teardown: false }): Promise<void> {
+    if (this.stopping) { await this.done; return }
+    this.stopping = true
+    this.release()
     await this.metricsServer?.close()
     await this.state.flushNetmap().catch(() => {})
     if (opts.teardown) {

@@ -7,6 +7,7 @@ import type { DaemonConfig } from './config.js'
 import { formatEndpoint } from '../wire/addr.js'
 import { SigningKey, type KeyPair } from '../wire/keys.js'
 import { newNonce, signRegistration } from '../wire/proof.js'
+import type { ControllerInfo } from '../wire/api.js'
 import type { ControlClient } from './control-client.js'
 import type { NodeIdentity, StateDir } from './state.js'
 
@@ -37,6 +38,8 @@ export interface JoinParams {
   joinToken?: string
   /** The mesh IP to ask for (docs/api.md, `meshIp`): the saved one, when registering again after the controller lost us. */
   meshIp?: string
+  /** Checks the controller's answer to `GET /v1/info` before anything is registered; throws ConfigError to stop. */
+  checkInfo?: (info: ControllerInfo) => void
 }
 
 /**
@@ -50,6 +53,7 @@ export async function register (client: ControlClient, state: StateDir, saved: N
     throw new ConfigError('this node has not joined yet: pass --join-token (from `weft token create`)')
   }
   const info = await client.info()
+  p.checkInfo?.(info)
   if (saved !== null && saved.controllerPublicKey !== info.publicKey) {
     deps.log.warn({ event: 'control.key.changed' }, 'the controller public key differs from the one saved at join')
   }
@@ -75,17 +79,18 @@ export async function register (client: ControlClient, state: StateDir, saved: N
  * The identity to run with. A saved identity is used at once, token or not: a service unit passes
  * `--join-token` on every start, and a node restarted while the controller is down must come up from its
  * saved state, not wait for a registration. The token matters only when there is no identity (first start,
- * or a corrupt `node.json`); then the node registers, retrying while the controller is unreachable. A node
- * whose saved identity records an admin's removal does not start.
+ * or a corrupt `node.json`); then the node registers, retrying while the controller is unreachable, after
+ * `opts.checkInfo` has accepted the controller's info; an abort of `opts.signal` ends the retries. A node whose
+ * saved identity records an admin's removal does not start.
  */
 export async function ensureJoined (cfg: DaemonConfig, client: ControlClient, state: StateDir, saved: NodeIdentity | null, keys: KeyPair,
-  deps: { clock: Clock, log: Logger }): Promise<NodeIdentity> {
+  deps: { clock: Clock, log: Logger }, opts: { signal?: AbortSignal, checkInfo?: (info: ControllerInfo) => void } = {}): Promise<NodeIdentity> {
   if (saved !== null) {
     if (saved.removedAt !== undefined) throw new NodeRemovedError(removedMessage(state, saved))
     return saved
   }
   try {
-    return await registerRetrying(client, state, null, joinParams(cfg, keys, null), deps)
+    return await registerRetrying(client, state, null, { ...joinParams(cfg, keys, null), checkInfo: opts.checkInfo }, deps, opts.signal)
   } catch (err) {
     if (err instanceof ControllerError && isRefusal(err)) throw new ConfigError(`the controller refused to register this node: ${err.message}`)
     throw err

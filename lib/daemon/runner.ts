@@ -17,9 +17,12 @@ export class DaemonRunner {
     this.done = this.loop()
   }
 
-  /** Starts the first daemon; rejects as Daemon.start does (bad config, refused join, removed node). */
-  static async start (cfg: DaemonConfig, deps: { clock: Clock, log: Logger, agentVersion: string }): Promise<DaemonRunner> {
-    return new DaemonRunner(await Daemon.start(cfg, deps), cfg, deps)
+  /**
+   * Starts the first daemon; rejects as Daemon.start does (a failed check, a refused join, a removed node), and
+   * when `signal` aborts before it runs.
+   */
+  static async start (cfg: DaemonConfig, deps: { clock: Clock, log: Logger, agentVersion: string }, signal?: AbortSignal): Promise<DaemonRunner> {
+    return new DaemonRunner(await Daemon.start(cfg, deps, signal), cfg, deps)
   }
 
   /** The daemon running now. */
