@@ -115,7 +115,7 @@ export async function planDevice (o: PlanOptions, probes: DeviceProbes = hostPro
     if (!mayWrite(dir.facts, o.process)) {
       const where = dir.exists ? `${UAPI_DIR}, which ${o.process.user} may not write` : `${UAPI_DIR}, which ${o.process.user} may not create in ${dir.path}`
       throw new ConfigError(`wireguard-go puts its control socket in ${where} (owned by ${dir.facts.owner}, mode ${octal(dir.facts.mode)}): ` +
-        'run the daemon as root, or give it the directory (RuntimeDirectory=wireguard in the systemd unit)')
+        'run the daemon as root, or give it the directory (RuntimeDirectory=wireguard and RuntimeDirectoryPreserve=yes in the systemd unit: wireguard-go outlives the daemon)')
     }
   }
   return { action: 'create', driver: 'userspace', binary }

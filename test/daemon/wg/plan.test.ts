@@ -58,10 +58,10 @@ t.test('what is missing, and how to get it', async (t) => {
       'wireguard-go opens /dev/net/tun, which uid 999 (weft) may not open (owned by uid 0 (root), mode 0600): run the daemon as root, or make the device readable and writable (chmod 666 /dev/net/tun)', 999],
     ['the socket directory is root\'s', 'auto', host(),
       'wireguard-go puts its control socket in /var/run/wireguard, which uid 999 (weft) may not write (owned by uid 0 (root), mode 0755): ' +
-      'run the daemon as root, or give it the directory (RuntimeDirectory=wireguard in the systemd unit)', 999],
+      'run the daemon as root, or give it the directory (RuntimeDirectory=wireguard and RuntimeDirectoryPreserve=yes in the systemd unit: wireguard-go outlives the daemon)', 999],
     ['the socket directory cannot be made', 'auto', host({ uapiDir: { path: '/var/run', exists: false, facts: dir(0, 0o755) } }),
       'wireguard-go puts its control socket in /var/run/wireguard, which uid 999 (weft) may not create in /var/run (owned by uid 0 (root), mode 0755): ' +
-      'run the daemon as root, or give it the directory (RuntimeDirectory=wireguard in the systemd unit)', 999],
+      'run the daemon as root, or give it the directory (RuntimeDirectory=wireguard and RuntimeDirectoryPreserve=yes in the systemd unit: wireguard-go outlives the daemon)', 999],
     ['a kernel interface without wg', 'auto', host({ kind: 'wireguard', have: ['wireguard-go'] }),
       'the kernel WireGuard driver sets peers with `wg`, which is not in PATH (/usr/sbin:/usr/bin): install it (apt install wireguard-tools)'],
     ['the name is another kind of link, --wg kernel', 'kernel', host({ kind: 'veth' }),
