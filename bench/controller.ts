@@ -6,7 +6,7 @@ import { formatReport, type SizeFigures } from './controller/report.js'
 import { runScenario, type ScenarioOptions } from './controller/scenario.js'
 
 /**
- * bench/controller (issue 2): N simulated nodes registered, N open update channels, heartbeats at the
+ * bench/controller: N simulated nodes registered, N open update channels, heartbeats at the
  * controller's default rate; prints join fan-out latency, bytes per change, and the controller's CPU and RSS
  * in steady state. Prints figures; never passes or fails on time. docs/bench.md explains each figure.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 3's figures on real daemons: time from `weft daemon` start to all-pairs ping, and each daemon's RSS and
+ * The mesh's start-up figures on real daemons: time from `weft daemon` start to all-pairs ping, and each daemon's RSS and
  * CPU once the mesh idles. Prints figures (a table and a JSON line); never passes or fails.
  *
  *   node dist/bench/mesh-up.js [N ...]      (default: 5 50)   --idle 30  (seconds of idle sampling)

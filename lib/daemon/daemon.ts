@@ -67,8 +67,8 @@ export class Daemon {
    * Whether members not yet told get an underlay announcement (announceToNew): only after a restart, and only
    * until the first netmap from the controller has been covered. Members that joined since our last start are
    * in that netmap; later ones never held us dead (SWIM accuses no newcomer before hearing from it, and we
-   * run). A first start needs none: nobody has heard of us, so nobody holds us dead. At N=110 the
-   * announcements of every join pair were 7 % of the daemons' CPU (docs/daemon.md, "Underlay announcements").
+   * run). A first start needs none: nobody has heard of us, so nobody holds us dead, and announcing on every
+   * join costs CPU (docs/daemon.md, "Returning while the controller is down: the underlay announcement").
    */
   private announceNew = false
   /** Whether SWIM has its members yet: not before the first reconcile (startSwim). */
@@ -117,7 +117,7 @@ export class Daemon {
       selfKey: keys.publicKey,
       readPeers: async () => (await device.get()).peers,
       // A failed reset or arm leaves the device unknown and no reconcile of its own: without one, a reset whose
-      // remove went through left the peer out until the next netmap (docs/sim.md, "Session 10").
+      // remove went through would leave the peer out until the next netmap.
       reset: async (key, reason) => { await reconciler.reset(key, reason); if (reconciler.stale) this.scheduleReconcile() },
       arm: async keys => { await reconciler.arm(keys); if (reconciler.stale) this.scheduleReconcile() }
     })

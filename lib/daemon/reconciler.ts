@@ -52,8 +52,7 @@ export interface ReconcilerOptions {
 
 /**
  * A UAPI request that ran out of time was still sent: a starved wireguard-go may carry it out seconds later,
- * after a re-read that did not show it yet. In an N=200 join on two cores (docs/sim.md, "Session 10") a reset's
- * remove timed out after 5 s and went through later; the peer stayed out of the device for the rest of the run.
+ * after a re-read that did not show it yet, and a peer whose remove timed out can be gone from the device later.
  * 10 s is twice the UAPI bound; the daemon retries a stale reconciler every deadAnnounceIntervalMs (5 s).
  */
 export const TIMEOUT_SETTLE_MS = 10_000

@@ -3,18 +3,9 @@
  * puts the machine's setting back when the last such run ends (or, after a crash, at the next run's stale
  * cleanup).
  *
- * Why: with autogroup on (Debian's default), the kernel schedules the tasks of the root cgroup by session.
- * The sim's daemons, controller and harness share one session, so they formed one group; every wireguard-go
- * runs detached, in a session of its own, so each one weighed as much as all of them together, and the
- * niceness the dense profile gives its processes did nothing across that line. Measured on this machine, seed 1
- * (docs/sim.md, "Session 8"):
- *
- * - N=200 join, batches of 25: join to full mesh 222-250 s and 440-475 CPU-s with autogroup on (session 7);
- *   117.8 s and 118.3 s, 234 CPU-s each, with it off, and a third as many `swim.suspect`;
- * - the same with one cgroup holding every process of the run (outside autogroup, so niceness applies
- *   inside it): 147-215 s. Group scheduling itself cost that much here, so the sim does not use a cgroup;
- * - N=50 crash (no niceness involved): join 16.2 s and 32.8 CPU-s with autogroup on, 10.1 s and 20.9 CPU-s
- *   off; crash removed everywhere p50 2.74 s on, 2.15 s off.
+ * Why: with autogroup on (Debian's default) the kernel groups the root cgroup's tasks by session, and every
+ * detached wireguard-go weighs as much as the whole harness, so the dense profile's niceness does nothing; the
+ * figures are in docs/sim.md, "What it changes on the machine".
  *
  * The setting is machine-wide, like the inotify and ARP limits the world raises; the change is logged, and
  * report.json records it (params.autogroup).

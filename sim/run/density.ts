@@ -62,8 +62,8 @@ export const DENSE_NICE = 10
 /**
  * Niceness of a daemon while it starts (a join batch, a restart, a rejoin), until the mesh has it everywhere:
  * the harness's own. A node of a fleet starts on a machine of its own; here, at nice 10 among a hundred busy
- * nice-10 daemons, a new daemon took 20-55 s to configure its peers (session 6), and a restarted one 87 s for
- * its first reconcile (session 8), during which the mesh could not reach it.
+ * nice-10 daemons, a new or restarted daemon takes tens of seconds to configure its peers, during which the mesh
+ * cannot reach it (docs/sim.md, "Many nodes on few cores").
  */
 export const JOIN_NICE = 0
 

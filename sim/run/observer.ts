@@ -37,12 +37,9 @@ export interface ObserverOptions {
 
 /**
  * Reads in flight at once, and how long one may take. A pass is as long as its slowest reads, so both are set
- * for a loaded host, where a nice-10 wireguard-go waits seconds for the CPU. With 8 readers and a 2 s bound
- * (before session 10) a starved device held a reader for 2 s and gave nothing, passes took up to 16 s, and each
- * N=200 join batch's full mesh was seen seconds after its daemons' logs showed it. In one N=200 vanish run each
- * (docs/sim.md, "Session 10"): 32 readers, one read p50 0.13 s / p99 3.4 s, one pass p90 7.9 s / max 17.3 s;
- * every device at once, reads p50 0.4-0.5 s / p99 7.7-9.1 s but passes p90 6.2-6.5 s / max 11.2-11.9 s. The
- * same work either way (one get per device per pass); 10 s is above every read seen but a few dozen.
+ * for a loaded host, where a nice-10 wireguard-go waits seconds for the CPU: with fewer readers or a shorter bound a
+ * starved device holds a reader and gives nothing, and passes fall seconds behind the daemons' own logs. 10 s is
+ * above every read seen but a few dozen in an N=200 run (docs/sim.md, "How it measures").
  */
 export const DEFAULT_READERS = 256
 export const DEFAULT_READ_TIMEOUT_MS = 10_000

@@ -1,5 +1,5 @@
 /**
- * Issue 3, test 4: a ping every 10 ms between two real nodes loses nothing while 100 other peers are added,
+ * A ping every 10 ms between two real nodes loses nothing while 100 other peers are added,
  * updated and removed around them by the controller (and SWIM, since those peers never answer).
  */
 import t from 'tap'

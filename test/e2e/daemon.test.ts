@@ -1,5 +1,5 @@
 /**
- * Issue 3 end to end, on real wireguard-go in network namespaces: real `weft controller` and `weft daemon`
+ * The controller and daemon end to end, on real wireguard-go in network namespaces: real `weft controller` and `weft daemon`
  * processes, checked from outside (wg show, ping) as well as through `weft status`.
  */
 import t from 'tap'

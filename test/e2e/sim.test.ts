@@ -1,5 +1,5 @@
 /**
- * Issue 5: `weft sim run` end to end at N=8, as a user runs it (the compiled CLI as a child process), with
+ * `weft sim run` end to end at N=8, as a user runs it (the compiled CLI as a child process), with
  * assertions on the report it writes: crashed nodes removed by every live node, no false removals once the
  * mesh has formed, a healed partition back to full reachability, and nothing of the run left behind.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 4 end to end, N=8 real daemons on real wireguard-go: SWIM removes a crashed or vanished node from
+ * SWIM end to end, N=8 real daemons on real wireguard-go: SWIM removes a crashed or vanished node from
  * every live node's WireGuard config and re-adds it when it returns, with the controller up and with it down;
  * a node that only loses its controller link stays in everyone's config and the controller calls it
  * `control-lost`.
