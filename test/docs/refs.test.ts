@@ -39,7 +39,7 @@ export function slug (heading: string): string {
  * others, against our own evidence").
  */
 export function hasSection (heads: string[], name: string): boolean {
-  const want = name.replace(/\s+/g, ' ').trim().toLowerCase()
+  const want = name.replace(/`/g, '').replace(/\s+/g, ' ').trim().toLowerCase()
   return heads.some(h => {
     const have = h.toLowerCase()
     return have === want || have.startsWith(`${want} (`) || have.startsWith(`${want}, `) || have.startsWith(`${want}: `)
