@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ManualClock } from '../../lib/clock.js'
+import { ManualClock, systemClock } from '../../lib/clock.js'
 import { HandshakeWatch, initiates, needsHandshake } from '../../lib/daemon/handshake-watch.js'
 import type { DevicePeer } from '../../lib/daemon/wg/device.js'
 import { waitFor } from '../../sim/wait.js'
@@ -125,7 +125,7 @@ t.test('removed peers, peers gone from the device and an unreadable device cause
 t.test('the timer runs due entries by itself', async (t) => {
   const calls: string[] = []
   const watch = new HandshakeWatch({
-    clock: { now: () => Date.now() },
+    clock: systemClock,
     selfKey: SELF,
     readPeers: async () => [devicePeer(HIGH, 0, 148), devicePeer(LOW, 0, 0)],
     reset: async k => { calls.push(`reset ${k}`) },
