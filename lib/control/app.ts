@@ -1,7 +1,7 @@
 import fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import swagger from '@fastify/swagger'
 import type { Logger } from '../log.js'
-import { RateLimitedError, UnauthorizedError } from '../errors.js'
+import { Code, NotFoundError, RateLimitedError, TokenRevokedError, UnauthorizedError } from '../errors.js'
 import type { CreateTokenRequest, HeartbeatRequest, RegisterRequest } from '../wire/api.js'
 import type { NodeExpiryRequest } from '../wire/api.js'
 import * as S from '../wire/schemas.js'
@@ -63,13 +63,14 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
 
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = errorReply(err)
-    if (status === 401 || body.code === 'WEFT_ERR_TOKEN_REJECTED' || body.code === 'WEFT_ERR_NODE_REMOVED') authFailures.hit(req.ip)
+    if (status === 401 || body.code === Code.TOKEN_REJECTED || body.code === Code.NODE_REMOVED) authFailures.hit(req.ip)
     // A store refusing writes has logged store.error once; one line per refused request would bury it.
-    if (status >= 500 && body.code !== 'WEFT_ERR_STORE_UNAVAILABLE') req.log.error({ event: 'http.error', err, url: req.url }, 'request failed')
+    if (status >= 500 && body.code !== Code.STORE_UNAVAILABLE) req.log.error({ event: 'http.error', err, url: req.url }, 'request failed')
     void reply.code(status).send(body)
   })
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ statusCode: 404, code: 'WEFT_ERR_NOT_FOUND', error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` })
+    const { status, body } = errorReply(new NotFoundError(`no route ${req.method} ${req.url.split('?')[0]}`))
+    void reply.code(status).send(body)
   })
 
   app.addHook('onRequest', async (req) => { req.weftStart = process.hrtime.bigint() })
@@ -95,7 +96,7 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   const sec = [{ bearer: [] }]
   const errors = { 400: S.errorBody, 401: S.errorBody, 403: S.errorBody, 429: S.errorBody }
   // A revoked join token is a rejected one: it counts as a failed authentication like the others.
-  app.addHook('onError', async (req, _reply, err) => { if ((err as { code?: string }).code === 'WEFT_ERR_TOKEN_REVOKED') authFailures.hit(req.ip) })
+  app.addHook('onError', async (req, _reply, err) => { if (err instanceof TokenRevokedError) authFailures.hit(req.ip) })
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }))
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {

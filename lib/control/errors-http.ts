@@ -1,37 +1,37 @@
 import { STATUS_CODES } from 'node:http'
-import { WeftError } from '../errors.js'
+import { Code, WeftError, type WeftCode } from '../errors.js'
 import type { ErrorBody } from '../wire/api.js'
 
 /**
- * Maps anything a handler throws to an HTTP status and an ErrorBody. Client mistakes (validation, bad
- * JSON, oversized bodies, wrong content type) become 4xx with fastify's message; only our own failures
- * are 5xx, and their message does not leak internals.
+ * Maps anything a handler throws to an HTTP status and an ErrorBody. A WeftError answers with the status it
+ * was made with (lib/errors.ts HTTP_STATUS; 500 when it has none). Client mistakes that fastify or Node
+ * decide (validation, bad JSON, oversized bodies, wrong content type) become 4xx with fastify's message; any
+ * other failure is a 500 whose message does not leak internals.
  */
 export function errorReply (err: unknown): { status: number, body: ErrorBody } {
   if (err instanceof WeftError) {
-    // 507 is a server-side status; a full pool is a state the caller can act on (remove nodes), so 409.
-    const status = err.code === 'WEFT_ERR_POOL_EXHAUSTED' ? 409 : err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     return { status, body: body(status, err.code, err.message) }
   }
   const e = err as { validation?: unknown, statusCode?: number, code?: string, message?: string }
-  if (e.validation !== undefined) return { status: 400, body: body(400, 'WEFT_ERR_INVALID_INPUT', e.message ?? 'invalid request') }
+  if (e.validation !== undefined) return { status: 400, body: body(400, Code.INVALID_INPUT, e.message ?? 'invalid request') }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return { status: e.statusCode, body: body(e.statusCode, codeForStatus(e.statusCode), frameworkMessage(e.code) ?? e.message ?? 'bad request') }
   }
-  return { status: 500, body: body(500, 'WEFT_ERR_INTERNAL', 'internal error; see the controller log') }
+  return { status: 500, body: body(500, Code.INTERNAL, 'internal error; see the controller log') }
 }
 
 /** The WEFT_ERR_* code of a 4xx that fastify or Node's HTTP parser decided, not one of our handlers. */
-export function codeForStatus (status: number): string {
+export function codeForStatus (status: number): WeftCode {
   switch (status) {
-    case 404: return 'WEFT_ERR_NOT_FOUND'
-    case 408: return 'WEFT_ERR_REQUEST_TIMEOUT'
-    case 413: return 'WEFT_ERR_BODY_TOO_LARGE'
-    case 414: return 'WEFT_ERR_URI_TOO_LONG'
-    case 415: return 'WEFT_ERR_UNSUPPORTED_MEDIA_TYPE'
-    case 429: return 'WEFT_ERR_RATE_LIMITED'
-    case 431: return 'WEFT_ERR_HEADERS_TOO_LARGE'
-    default: return 'WEFT_ERR_INVALID_INPUT'
+    case 404: return Code.NOT_FOUND
+    case 408: return Code.REQUEST_TIMEOUT
+    case 413: return Code.BODY_TOO_LARGE
+    case 414: return Code.URI_TOO_LONG
+    case 415: return Code.UNSUPPORTED_MEDIA_TYPE
+    case 429: return Code.RATE_LIMITED
+    case 431: return Code.HEADERS_TOO_LARGE
+    default: return Code.INVALID_INPUT
   }
 }
 
@@ -65,6 +65,6 @@ export function clientErrorResponse (err: { code?: string }): string {
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`
 }
 
-function body (status: number, code: string, message: string): ErrorBody {
+function body (status: number, code: WeftCode, message: string): ErrorBody {
   return { statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message }
 }

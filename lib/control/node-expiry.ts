@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import { hasCode } from '../errors.js'
+import { Code, hasCode } from '../errors.js'
 import type { Logger } from '../log.js'
 import { TimerTable } from './timers.js'
 
@@ -50,8 +50,8 @@ export class NodeExpiry {
         await this.d.remove(id)
         removed.push(id)
       } catch (err) {
-        if (hasCode(err, 'WEFT_ERR_NOT_FOUND') || hasCode(err, 'WEFT_ERR_CONFLICT')) return
-        if (!hasCode(err, 'WEFT_ERR_STORE_UNAVAILABLE')) this.d.log.error({ event: 'node.expire_failed', nodeId: id, err }, `removing expired node ${id} failed; trying again`)
+        if (hasCode(err, Code.NOT_FOUND) || hasCode(err, Code.CONFLICT)) return
+        if (!hasCode(err, Code.STORE_UNAVAILABLE)) this.d.log.error({ event: 'node.expire_failed', nodeId: id, err }, `removing expired node ${id} failed; trying again`)
         if (this.d.expiresAt(id) === at) this.table.set(id, this.d.clock.now() + this.d.retryMs)
       } finally {
         this.running.delete(id)

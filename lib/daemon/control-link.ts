@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js'
 import type { Clock } from '../clock.js'
-import { ControllerError, WeftError } from '../errors.js'
+import { Code, ControllerError, WeftError } from '../errors.js'
 import type { HeartbeatRequest } from '../wire/api.js'
 import { applyDelta, type Netmap } from '../wire/netmap.js'
 import { Backoff } from './backoff.js'
@@ -23,7 +23,7 @@ export function credentialRefusal (err: unknown): 'removed' | 'unknown' | 'refus
   if (!(err instanceof ControllerError)) return null
   if (err.statusCode === 401) return 'unknown'
   if (err.statusCode !== 403) return null
-  return err.remoteCode === 'WEFT_ERR_NODE_REMOVED' ? 'removed' : 'refused'
+  return err.remoteCode === Code.NODE_REMOVED ? 'removed' : 'refused'
 }
 
 /** Tunables of the control link. */

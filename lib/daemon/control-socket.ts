@@ -1,6 +1,6 @@
 import { createServer, createConnection, type Server, type Socket } from 'node:net'
 import { chmod, unlink } from 'node:fs/promises'
-import { DataDirError, WeftError } from '../errors.js'
+import { DaemonError, DataDirError, WeftError } from '../errors.js'
 import type { Logger } from '../log.js'
 
 /**
@@ -62,23 +62,23 @@ export async function askLocal<T> (path: string, req: LocalRequest, timeoutMs = 
   return await new Promise<T>((resolve, reject) => {
     const sock = createConnection(path)
     let buf = ''
-    const timer = setTimeout(() => { sock.destroy(); reject(new WeftError('WEFT_ERR_DAEMON', `no answer from the daemon at ${path} within ${timeoutMs} ms`, 504)) }, timeoutMs)
+    const timer = setTimeout(() => { sock.destroy(); reject(new DaemonError(`no answer from the daemon at ${path} within ${timeoutMs} ms`, 504)) }, timeoutMs)
     sock.setEncoding('utf8')
     sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'))
     sock.on('data', (c: string) => { buf += c })
     sock.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer)
       const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'is the daemon running with this --state?' : err.message
-      reject(new WeftError('WEFT_ERR_DAEMON', `cannot reach the daemon at ${path}: ${why}`, 503))
+      reject(new DaemonError(`cannot reach the daemon at ${path}: ${why}`, 503))
     })
     sock.on('end', () => {
       clearTimeout(timer)
       try {
         const res = JSON.parse(buf) as { ok: boolean, result?: T, error?: string }
         if (res.ok) resolve(res.result as T)
-        else reject(new WeftError('WEFT_ERR_DAEMON', `daemon refused: ${res.error ?? 'unknown error'}`, 500))
+        else reject(new DaemonError(`daemon refused: ${res.error ?? 'unknown error'}`, 500))
       } catch {
-        reject(new WeftError('WEFT_ERR_DAEMON', 'daemon answered with something that is not JSON', 502))
+        reject(new DaemonError('daemon answered with something that is not JSON', 502))
       }
     })
   })

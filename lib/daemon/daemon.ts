@@ -3,7 +3,7 @@ import { hostname as osHostname } from 'node:os'
 import type { Server } from 'node:net'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../log.js'
-import { ControllerError } from '../errors.js'
+import { Code, ControllerError } from '../errors.js'
 import { cidrContains, parseCidr, parseIPv4 } from '../wire/addr.js'
 import { generateKeyPair, SigningKey, type KeyPair } from '../wire/keys.js'
 import type { Netmap, NodeRecord } from '../wire/netmap.js'
@@ -474,7 +474,7 @@ export class Daemon {
       await this.stop({ teardown: false })
     } catch (err) {
       if (this.stopping) return
-      if (err instanceof ControllerError && err.remoteCode === 'WEFT_ERR_NODE_REMOVED') {
+      if (err instanceof ControllerError && err.remoteCode === Code.NODE_REMOVED) {
         this.onRevoked((err as Error).message, true)
         return
       }
