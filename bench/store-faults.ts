@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { loadavg } from 'node:os'
 import { formatTable, parseFlags, parseIntFlag } from '../cmd/cli.js'
+import { exitCodeOf } from '../cmd/exit.js'
 import { ConfigError, WeftError } from '../lib/errors.js'
 import { max, median, round } from './controller/stats.js'
 import { SCENARIOS, runRound, type CampaignOptions, type RoundResult, type ScenarioName } from './store-faults/scenarios.js'
@@ -142,5 +143,5 @@ async function main (argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(code => { process.exitCode = code }, (err: unknown) => {
   process.stderr.write(err instanceof WeftError ? `store-faults: ${err.message}\n` : `store-faults: ${(err as Error)?.stack ?? String(err)}\n`)
-  process.exitCode = err instanceof WeftError && err.code === 'WEFT_ERR_CONFIG' ? 2 : 1
+  process.exitCode = exitCodeOf(err)
 })

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { WeftError } from '../lib/errors.js'
 import type { Command } from './cli.js'
+import { exitCodeOf } from './exit.js'
 
 /**
  * The one CLI. It only dispatches: each subcommand lives in its own module under cmd/, loaded on demand so
@@ -42,11 +43,7 @@ async function main (argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(code => { process.exitCode = code }, (err: unknown) => {
-  if (err instanceof WeftError) {
-    process.stderr.write(`weft: ${err.message} (${err.code})\n`)
-    process.exitCode = err.code === 'WEFT_ERR_CONFIG' ? 2 : 1
-  } else {
-    process.stderr.write(`weft: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`)
-    process.exitCode = 1
-  }
+  if (err instanceof WeftError) process.stderr.write(`weft: ${err.message} (${err.code})\n`)
+  else process.stderr.write(`weft: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`)
+  process.exitCode = exitCodeOf(err)
 })
