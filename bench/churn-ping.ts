@@ -51,8 +51,16 @@ const world = await NetnsWorld.create({ nodes: 2, log })
 try {
   const keys = [generateKeyPair(), generateKeyPair()]
   const record = (i: number): NodeRecord => ({
-    id: `node${i}`, hostname: `h${i}`, publicKey: keys[i]!.publicKey, meshIp: meshIp(i), endpoints: [`${world.names.nodeAddr(i)}:${PORT}`],
-    observedEndpoint: null, swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1
+    id: `node${i}`,
+    hostname: `h${i}`,
+    publicKey: keys[i]!.publicKey,
+    meshIp: meshIp(i),
+    endpoints: [`${world.names.nodeAddr(i)}:${PORT}`],
+    observedEndpoint: null,
+    swimPort: 7946,
+    health: 'online',
+    createdAt: 1,
+    updatedAt: 1
   })
   const netmap: Netmap = { epoch: 'e', version: 1, cidr: CIDR, nodes: [record(0), record(1)] }
   const reconcilers: Reconciler[] = []
@@ -67,7 +75,12 @@ try {
 
   const others = Array.from({ length: otherCount }, (_, k) => ({ key: generateKeyPair().publicKey, ip: `100.64.1.${k + 1}` }))
   const otherPeers = (port: number): DesiredPeer[] => others.map((o, k) => ({
-    nodeId: `other${k}`, hostname: `other-${k}`, meshIp: o.ip, publicKey: o.key, allowedIps: [`${o.ip}/32`], keepaliveSeconds: keepalive,
+    nodeId: `other${k}`,
+    hostname: `other-${k}`,
+    meshIp: o.ip,
+    publicKey: o.key,
+    allowedIps: [`${o.ip}/32`],
+    keepaliveSeconds: keepalive,
     endpoint: endpoints === 'live' ? `${world.names.nodeAddr(k % 2)}:${port + k}` : `198.18.200.${k + 1}:${port}`
   }))
   let done = false
@@ -83,7 +96,15 @@ try {
   const rtts = [...out.matchAll(/icmp_seq=\d+ ttl=\d+ time=([\d.]+)/g)].map(m => Number(m[1])).sort((a, b) => a - b)
   const at = (q: number): number => rtts[Math.min(rtts.length - 1, Math.floor(q * rtts.length))] ?? NaN
   const result = {
-    bench: 'churn-ping', others: otherCount, endpoints, keepalive, batchSize, pings: PINGS, received: rtts.length, lost: PINGS - rtts.length, cycles,
+    bench: 'churn-ping',
+    others: otherCount,
+    endpoints,
+    keepalive,
+    batchSize,
+    pings: PINGS,
+    received: rtts.length,
+    lost: PINGS - rtts.length,
+    cycles,
     rttMs: { p50: at(0.5), p99: at(0.99), max: rtts[rtts.length - 1] ?? NaN }
   }
   console.log(`endpoints ${endpoints}, keepalive ${keepalive}, batch ${batchSize}: ${result.received}/${PINGS} pings answered, ` +

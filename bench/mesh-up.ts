@@ -65,8 +65,11 @@ for (const n of runs) {
     const cpuPct = after.map((u, k) => 100 * (u.cpu - before[k]!.cpu) / idleS)
     const wgCpuPct = wgAfter.map((u, k) => 100 * (u.cpu - wgBefore[k]!.cpu) / idleS)
     const fig = {
-      bench: 'mesh-up', nodes: n,
-      startToAllAnsweringMs: tUp - t0, startToFullMeshMs: tMesh - t0, startToAllPairsPingMs: tPing - t0,
+      bench: 'mesh-up',
+      nodes: n,
+      startToAllAnsweringMs: tUp - t0,
+      startToFullMeshMs: tMesh - t0,
+      startToAllPairsPingMs: tPing - t0,
       pairsPinged: n * (n - 1),
       daemonRssMiB: { median: Number(mib(median(rss))), max: Number(mib(Math.max(...rss))) },
       daemonIdleCpuPct: { median: Number(median(cpuPct).toFixed(2)), max: Number(Math.max(...cpuPct).toFixed(2)) },

@@ -69,7 +69,11 @@ for (const n of runs) {
     console.log(`N=${n}: add a peer, one set each: ${per(single.self, n - 1)} ms reader + ${per(single.wg, n - 1)} ms wireguard-go; ` +
       `in sets of ${batch}: ${per(batched.self, rest.length)} + ${per(batched.wg, rest.length)} ms`)
     console.log(JSON.stringify({
-      bench: 'uapi-cost', nodes: n, reads, batch, replyKiB: bytes / reads / 1024,
+      bench: 'uapi-cost',
+      nodes: n,
+      reads,
+      batch,
+      replyKiB: bytes / reads / 1024,
       getMs: { request: get.self / reads, parse: parseKept.self / reads, derive: (parseDerived.self - parseKept.self) / reads, wireguardGo: get.wg / reads },
       addMs: { single: { reader: single.self / (n - 1), wireguardGo: single.wg / (n - 1) }, batched: { reader: batched.self / rest.length, wireguardGo: batched.wg / rest.length } }
     }))

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 export const WEFT_VERSION: string = (() => {
   for (const rel of ['../../package.json', '../package.json']) {
     try {
-      const v = (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string, version?: string })
+      const v = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string, version?: string }
       if (v.name === 'weft' && typeof v.version === 'string') return v.version
     } catch { /* try the next location */ }
   }

@@ -110,8 +110,10 @@ export function certificateRejected (url: ControllerUrl, code: string, presented
     const when = code === 'CERT_HAS_EXPIRED' ? `that expired${presented !== undefined ? ` on ${presented.cert.valid_to}` : ''}` : `that is not valid yet${presented !== undefined ? ` (from ${presented.cert.valid_from})` : ''}`
     return new ControllerTlsError(`${at} ${when}. Renew the controller's certificate (docs/tls.md), or check the clocks of both machines.`, 'expired')
   }
-  const why = code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ? 'it is self-signed'
-    : code === 'SELF_SIGNED_CERT_IN_CHAIN' ? 'its chain ends in a CA not trusted here'
+  const why = code === 'DEPTH_ZERO_SELF_SIGNED_CERT'
+    ? 'it is self-signed'
+    : code === 'SELF_SIGNED_CERT_IN_CHAIN'
+      ? 'its chain ends in a CA not trusted here'
       : UNTRUSTED.has(code) ? 'its issuer is not a CA trusted here' : code
   const fp = presented !== undefined ? `; its fingerprint is ${presented.fingerprint}` : ''
   const fix = caGiven

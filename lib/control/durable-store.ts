@@ -156,8 +156,12 @@ export class DurableStore implements ControlStore {
       return this.stillFailed(err)
     }
     const verdict = judgeReopen({
-      ackedSeq: this.seq, failedSeq: this.failedSeq, dbSeq: Number(found.state.meta.get('seq') ?? 0),
-      expected: this.records, found: found.records, inDoubt: this.inDoubt
+      ackedSeq: this.seq,
+      failedSeq: this.failedSeq,
+      dbSeq: Number(found.state.meta.get('seq') ?? 0),
+      expected: this.records,
+      found: found.records,
+      inDoubt: this.inDoubt
     })
     this.raw = reopened
     switch (verdict.kind) {

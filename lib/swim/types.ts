@@ -96,10 +96,33 @@ export function zeroStats (): SwimStats {
   const dropped = {} as Record<DropReason, number>
   for (const r of DROP_REASONS) dropped[r] = 0
   return {
-    packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, dropped,
-    probes: 0, probeFailures: 0, indirectProbes: 0, relaysServed: 0, nacksReceived: 0,
-    suspicions: 0, confirmations: 0, deaths: 0, deathsDoubted: 0, deathChecks: 0, deathsDisproved: 0, lateWakeups: 0, graceSpared: 0, refutations: 0, staleClaimsAnswered: 0, deadProbes: 0, syncs: 0,
-    claimsUnproven: 0, claimsUnsigned: 0, claimsBadSignature: 0,
-    updatesApplied: 0, updatesIgnored: 0, updatesUnknownMember: 0
+    packetsIn: 0,
+    packetsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    dropped,
+    probes: 0,
+    probeFailures: 0,
+    indirectProbes: 0,
+    relaysServed: 0,
+    nacksReceived: 0,
+    suspicions: 0,
+    confirmations: 0,
+    deaths: 0,
+    deathsDoubted: 0,
+    deathChecks: 0,
+    deathsDisproved: 0,
+    lateWakeups: 0,
+    graceSpared: 0,
+    refutations: 0,
+    staleClaimsAnswered: 0,
+    deadProbes: 0,
+    syncs: 0,
+    claimsUnproven: 0,
+    claimsUnsigned: 0,
+    claimsBadSignature: 0,
+    updatesApplied: 0,
+    updatesIgnored: 0,
+    updatesUnknownMember: 0
   }
 }

@@ -138,7 +138,8 @@ export const createTokenRequest = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    reusable: { type: 'boolean' }, ttlMs: { type: 'integer', minimum: 1000, maximum: 365 * 86_400_000 },
+    reusable: { type: 'boolean' },
+    ttlMs: { type: 'integer', minimum: 1000, maximum: 365 * 86_400_000 },
     description,
     nodeTtlMs: { type: 'integer', minimum: 1000, maximum: 10 * 365 * 86_400_000, description: 'nodes this token admits expire this long after their registration, ms' }
   }
@@ -149,8 +150,12 @@ export const createTokenResponse = {
   type: 'object',
   required: ['token', 'reusable', 'expiresAt'],
   properties: {
-    token: { type: 'string' }, reusable: { type: 'boolean' }, expiresAt: { type: 'integer' },
-    id: { type: 'string' }, description: { type: ['string', 'null'] }, nodeTtlMs: { type: ['integer', 'null'] }
+    token: { type: 'string' },
+    reusable: { type: 'boolean' },
+    expiresAt: { type: 'integer' },
+    id: { type: 'string' },
+    description: { type: ['string', 'null'] },
+    nodeTtlMs: { type: ['integer', 'null'] }
   }
 } as const
 

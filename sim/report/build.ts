@@ -21,8 +21,20 @@ export interface Report {
   startedAt: string
   durationMs: number
   params: {
-    nodes: number, scenario: string, scenarioSummary: string, seed: number, count: number, lossPercent: number, durationMs: number,
-    tickMs: number, batchSize: number, graceMs: number, daemonNodeFlags: string[], daemonArgs: string[], daemonEnv: Record<string, string>, daemonNice: number
+    nodes: number,
+    scenario: string,
+    scenarioSummary: string,
+    seed: number,
+    count: number,
+    lossPercent: number,
+    durationMs: number,
+    tickMs: number,
+    batchSize: number,
+    graceMs: number,
+    daemonNodeFlags: string[],
+    daemonArgs: string[],
+    daemonEnv: Record<string, string>,
+    daemonNice: number
     /** What the run did with the kernel's autogroup setting (sim/netns/autogroup.ts); absent in reports before it. */
     autogroup?: AutogroupState
   }

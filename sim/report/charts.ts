@@ -247,7 +247,10 @@ function cpuChart (r: Report, f: RunFrame): ChartSpec {
         ]
       },
       options: overRunTime(f, {
-        type: 'linear', min: 0, suggestedMax: 100 * cores, grace: '5%',
+        type: 'linear',
+        min: 0,
+        suggestedMax: 100 * cores,
+        grace: '5%',
         title: { display: true, text: `CPU (% of one core, ${cores} cores = ${100 * cores} %)` }
       }, { parsing: false })
     }

@@ -5,9 +5,24 @@ import type { NodeStatus } from '../../lib/wire/api.js'
 
 const NOW = 1_700_000_100_000
 const row = (id: string, hostname: string, o: Partial<NodeStatus> = {}): NodeStatus => ({
-  id, hostname, publicKey: 'k', meshIp: '100.64.0.1', endpoints: ['198.18.1.1:51820'], observedEndpoint: '203.0.113.7:51820',
-  swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1, lastSeenAt: NOW - 3000, connected: true, netmapVersion: 4,
-  agentVersion: '0.1.0', healthReason: 'controller hears it; 3 of 3 peers see it', expiresAt: null, tokenId: null, ...o
+  id,
+  hostname,
+  publicKey: 'k',
+  meshIp: '100.64.0.1',
+  endpoints: ['198.18.1.1:51820'],
+  observedEndpoint: '203.0.113.7:51820',
+  swimPort: 7946,
+  health: 'online',
+  createdAt: 1,
+  updatedAt: 1,
+  lastSeenAt: NOW - 3000,
+  connected: true,
+  netmapVersion: 4,
+  agentVersion: '0.1.0',
+  healthReason: 'controller hears it; 3 of 3 peers see it',
+  expiresAt: null,
+  tokenId: null,
+  ...o
 })
 
 t.test('nodes are ordered by hostname, then id', async (t) => {

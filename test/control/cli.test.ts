@@ -126,7 +126,7 @@ t.test('weft version and weft --version print the Weft, protocol and Node.js ver
   }
   const json = await weft(['version', '--json'])
   t.same(JSON.parse(json.stdout), { weft: pkg.version, api: 'v1', swimWire: WIRE_VERSION, underlayAnnouncement: ANNOUNCE_VERSION, registrationProof: PROOF_VERSION, node: process.version })
-  t.match((await weft(['--help'])).stdout, /\n  version +print the Weft, protocol and Node\.js versions\n/)
+  t.match((await weft(['--help'])).stdout, /\n {2}version +print the Weft, protocol and Node\.js versions\n/)
 })
 
 t.test('token create shows the id; token list shows state, uses and description, never the token; token revoke stops it at once', async (t) => {

@@ -12,8 +12,17 @@ import { tempDir } from './helpers.js'
 import { mountTmpfs } from './tmpfs.js'
 
 const node = (i: number, pad = 0): StoredNode => ({
-  id: `n${i}`, publicKey: `k${i}`, hostname: 'h'.repeat(1 + pad), meshIp: `100.64.${i >> 8}.${i & 255}`, endpoints: [], listenPort: 51820, swimPort: 7946,
-  credentialHash: 'ab'.repeat(32), state: 'active', createdAt: 1, updatedAt: 1
+  id: `n${i}`,
+  publicKey: `k${i}`,
+  hostname: 'h'.repeat(1 + pad),
+  meshIp: `100.64.${i >> 8}.${i & 255}`,
+  endpoints: [],
+  listenPort: 51820,
+  swimPort: 7946,
+  credentialHash: 'ab'.repeat(32),
+  state: 'active',
+  createdAt: 1,
+  updatedAt: 1
 })
 
 /** A DurableStore on a fresh database in `dataDir`, with the stages of its failures recorded. */

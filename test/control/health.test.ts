@@ -40,7 +40,10 @@ function setup (): { clock: ManualClock, live: Liveness, changes: Array<[string,
   const clock = new ManualClock()
   const changes: Array<[string, NodeHealth, NodeHealth]> = []
   const live = new Liveness({
-    clock, controlStaleMs: 15000, streamGraceMs: 3000, reportFreshMs: 15000,
+    clock,
+    controlStaleMs: 15000,
+    streamGraceMs: 3000,
+    reportFreshMs: 15000,
     onVerdict: (id, from, to) => changes.push([id, from.health, to.health]),
     onSuspicions: () => {}
   })

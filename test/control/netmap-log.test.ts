@@ -4,8 +4,16 @@ import type { NetmapDelta, NodeRecord } from '../../lib/wire/netmap.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 
 const node = (i: number): NodeRecord => ({
-  id: `n${i}`, hostname: `h${i}`, publicKey: generateKeyPair().publicKey, meshIp: `100.64.0.${i}`, endpoints: [], observedEndpoint: null,
-  swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1
+  id: `n${i}`,
+  hostname: `h${i}`,
+  publicKey: generateKeyPair().publicKey,
+  meshIp: `100.64.0.${i}`,
+  endpoints: [],
+  observedEndpoint: null,
+  swimPort: 7946,
+  health: 'online',
+  createdAt: 1,
+  updatedAt: 1
 })
 
 /** A log whose published deltas land in `out`, with a hand-driven monotonic clock. */

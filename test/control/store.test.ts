@@ -6,8 +6,17 @@ import type { StoredNode } from '../../lib/control/store.js'
 import { tempDir } from './helpers.js'
 
 const node = (i: number): StoredNode => ({
-  id: `n${i}`, publicKey: `k${i}`, hostname: `h${i}`, meshIp: `100.64.0.${i + 1}`, endpoints: [], listenPort: 51820, swimPort: 7946,
-  credentialHash: 'ab'.repeat(32), state: 'active', createdAt: 1, updatedAt: 1
+  id: `n${i}`,
+  publicKey: `k${i}`,
+  hostname: `h${i}`,
+  meshIp: `100.64.0.${i + 1}`,
+  endpoints: [],
+  listenPort: 51820,
+  swimPort: 7946,
+  credentialHash: 'ab'.repeat(32),
+  state: 'active',
+  createdAt: 1,
+  updatedAt: 1
 })
 
 t.test('commits made in the same tick share one synced batch and all become durable', async (t) => {

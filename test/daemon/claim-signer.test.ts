@@ -4,8 +4,17 @@ import { generateKeyPair, SigningKey } from '../../lib/wire/keys.js'
 import type { NodeRecord } from '../../lib/wire/netmap.js'
 
 const record = (id: string, signingKey?: string): NodeRecord => ({
-  id, hostname: id, publicKey: generateKeyPair().publicKey, meshIp: '100.64.0.1', endpoints: [], observedEndpoint: null,
-  swimPort: 7946, health: 'online', createdAt: 0, updatedAt: 0, ...(signingKey !== undefined ? { signingKey } : {})
+  id,
+  hostname: id,
+  publicKey: generateKeyPair().publicKey,
+  meshIp: '100.64.0.1',
+  endpoints: [],
+  observedEndpoint: null,
+  swimPort: 7946,
+  health: 'online',
+  createdAt: 0,
+  updatedAt: 0,
+  ...(signingKey !== undefined ? { signingKey } : {})
 })
 
 function signer (id: string, reserved: number[] = []): { s: ClaimSigner, key: SigningKey } {

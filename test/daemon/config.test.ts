@@ -2,8 +2,18 @@ import t from 'tap'
 import { DAEMON_DEFAULTS, validateDaemonConfig, type DaemonConfig } from '../../lib/daemon/config.js'
 
 const good = (): DaemonConfig => ({
-  controllerUrl: 'http://198.18.0.1:8080/', stateDir: '/tmp/x', ifname: 'weft0', listenPort: 51820, announcePort: 51821, endpoints: [],
-  wg: 'auto', swimPort: DAEMON_DEFAULTS.swimPort, mtu: 1420, deadAnnounceIntervalMs: 5000, swimPreset: 'mesh', keepaliveSeconds: 25
+  controllerUrl: 'http://198.18.0.1:8080/',
+  stateDir: '/tmp/x',
+  ifname: 'weft0',
+  listenPort: 51820,
+  announcePort: 51821,
+  endpoints: [],
+  wg: 'auto',
+  swimPort: DAEMON_DEFAULTS.swimPort,
+  mtu: 1420,
+  deadAnnounceIntervalMs: 5000,
+  swimPreset: 'mesh',
+  keepaliveSeconds: 25
 })
 
 t.test('a good config passes, trailing slashes trimmed, a path prefix kept', async (t) => {

@@ -47,8 +47,15 @@ async function fakeController (t: { teardown (fn: () => void): void }, scripts: 
 
 function link (url: string, onNetmap: (m: Netmap, how: string) => void, netmap: Netmap | null = null): ControlLink {
   return new ControlLink({
-    client: new ControlClient(url), credential: 'wn_test', netmap, onNetmap,
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: () => {}, onForgotten: () => {}, clock: systemClock, log: silentLogger()
+    client: new ControlClient(url),
+    credential: 'wn_test',
+    netmap,
+    onNetmap,
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
+    onRevoked: () => {},
+    onForgotten: () => {},
+    clock: systemClock,
+    log: silentLogger()
   })
 }
 
@@ -112,8 +119,15 @@ t.test('a gap in versions, a new epoch, garbage and an oversized line all end in
   ])
   const seen: string[] = []
   const l = new ControlLink({
-    client: new ControlClient(ctl.url), credential: 'wn_test', netmap: null, onNetmap: m => seen.push(`${m.epoch}:${m.version}`),
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: () => {}, onForgotten: () => {}, clock: systemClock, log: silentLogger(),
+    client: new ControlClient(ctl.url),
+    credential: 'wn_test',
+    netmap: null,
+    onNetmap: m => seen.push(`${m.epoch}:${m.version}`),
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
+    onRevoked: () => {},
+    onForgotten: () => {},
+    clock: systemClock,
+    log: silentLogger(),
     config: { maxLineBytes: 65_536 }
   })
   l.start()
@@ -162,10 +176,16 @@ t.test('a real controller: a removed node is revoked as removed, an unknown cred
     const revoked: Array<[string, boolean]> = []
     const forgotten: string[] = []
     const l = new ControlLink({
-      client: new ControlClient(c.url), credential, netmap: null, onNetmap: () => {},
+      client: new ControlClient(c.url),
+      credential,
+      netmap: null,
+      onNetmap: () => {},
       heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
-      onRevoked: (reason, removed) => revoked.push([reason, removed]), onForgotten: reason => forgotten.push(reason),
-      clock: systemClock, log: silentLogger(), config: { heartbeatIntervalMs: 100 }
+      onRevoked: (reason, removed) => revoked.push([reason, removed]),
+      onForgotten: reason => forgotten.push(reason),
+      clock: systemClock,
+      log: silentLogger(),
+      config: { heartbeatIntervalMs: 100 }
     })
     l.start()
     t.teardown(() => l.stop())
@@ -200,8 +220,15 @@ t.test('a 403 that does not say why revokes without claiming a removal', async (
   t.teardown(() => { server.closeAllConnections(); server.close() })
   const revoked: boolean[] = []
   const l = new ControlLink({
-    client: new ControlClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), credential: 'wn_test', netmap: null, onNetmap: () => {},
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: (_r, removed) => revoked.push(removed), onForgotten: () => {}, clock: systemClock, log: silentLogger()
+    client: new ControlClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    credential: 'wn_test',
+    netmap: null,
+    onNetmap: () => {},
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
+    onRevoked: (_r, removed) => revoked.push(removed),
+    onForgotten: () => {},
+    clock: systemClock,
+    log: silentLogger()
   })
   l.start()
   t.teardown(() => l.stop())

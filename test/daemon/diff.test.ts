@@ -5,8 +5,14 @@ import type { DesiredPeer, Exclusion } from '../../lib/daemon/desired.js'
 
 const keys = Array.from({ length: 5 }, () => generateKeyPair().publicKey).sort()
 const want = (i: number, over: Partial<DesiredPeer> = {}): DesiredPeer => ({
-  nodeId: `n${i}`, hostname: `host-${i}`, meshIp: `100.64.0.${i + 1}`, publicKey: keys[i]!, endpoint: `198.18.1.${i + 1}:51820`,
-  allowedIps: [`100.64.0.${i + 1}/32`], keepaliveSeconds: 25, ...over
+  nodeId: `n${i}`,
+  hostname: `host-${i}`,
+  meshIp: `100.64.0.${i + 1}`,
+  publicKey: keys[i]!,
+  endpoint: `198.18.1.${i + 1}:51820`,
+  allowedIps: [`100.64.0.${i + 1}/32`],
+  keepaliveSeconds: 25,
+  ...over
 })
 const had = (i: number, over: Partial<AppliedPeer> = {}): AppliedPeer => {
   const { nodeId, hostname, meshIp, ...cfg } = want(i)

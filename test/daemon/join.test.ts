@@ -15,8 +15,14 @@ const deps = { clock: systemClock, log: silentLogger() }
 
 function config (controllerUrl: string, stateDir: string, joinToken?: string): DaemonConfig {
   return validateDaemonConfig({
-    ...DAEMON_DEFAULTS, controllerUrl, stateDir, ifname: 'weft-test', joinToken, announcePort: DAEMON_DEFAULTS.listenPort + 1,
-    endpoints: ['198.18.0.9:51820'], hostname: 'node-j'
+    ...DAEMON_DEFAULTS,
+    controllerUrl,
+    stateDir,
+    ifname: 'weft-test',
+    joinToken,
+    announcePort: DAEMON_DEFAULTS.listenPort + 1,
+    endpoints: ['198.18.0.9:51820'],
+    hostname: 'node-j'
   })
 }
 

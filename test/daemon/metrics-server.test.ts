@@ -38,7 +38,9 @@ t.test('the daemon config checks the flag\'s syntax at start; --metrics-allow-me
 t.test('the endpoint serves GET and HEAD /metrics; other paths 404, other methods 405, a failed scrape 500', async (t) => {
   let fail = false
   const server = await MetricsServer.start({
-    host: '127.0.0.1', port: 0, log: silentLogger(),
+    host: '127.0.0.1',
+    port: 0,
+    log: silentLogger(),
     metrics: { contentType: 'text/plain; version=0.0.4; charset=utf-8', scrape: async () => { if (fail) throw new Error('device gone'); return 'weft_x 1\n' } }
   })
   t.teardown(async () => await server.close())

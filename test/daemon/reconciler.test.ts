@@ -70,8 +70,14 @@ class FakeDevice implements WireGuardDevice {
 
 const keys = Array.from({ length: 8 }, () => generateKeyPair().publicKey).sort() // sorted: index order = apply order
 const peer = (i: number, over: Partial<DesiredPeer> = {}): DesiredPeer => ({
-  nodeId: `n${i}`, hostname: `host-${i}`, meshIp: `100.64.0.${i + 1}`, publicKey: keys[i]!, endpoint: `198.18.1.${i + 1}:51820`,
-  allowedIps: [`100.64.0.${i + 1}/32`], keepaliveSeconds: 25, ...over
+  nodeId: `n${i}`,
+  hostname: `host-${i}`,
+  meshIp: `100.64.0.${i + 1}`,
+  publicKey: keys[i]!,
+  endpoint: `198.18.1.${i + 1}:51820`,
+  allowedIps: [`100.64.0.${i + 1}/32`],
+  keepaliveSeconds: 25,
+  ...over
 })
 
 function capture (): { log: Logger, lines: Array<Record<string, unknown>> } {

@@ -10,7 +10,9 @@ const fresh = async (): Promise<string> => await mkdtemp(join(tmpdir(), 'weft-st
 
 const peerKey = generateKeyPair().publicKey
 const netmap = (): Netmap => ({
-  epoch: 'e', version: 7, cidr: '100.64.0.0/10',
+  epoch: 'e',
+  version: 7,
+  cidr: '100.64.0.0/10',
   nodes: [{ id: 'n1', hostname: 'a', publicKey: peerKey, meshIp: '100.64.0.1', endpoints: ['198.18.0.2:51820'], observedEndpoint: null, swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 2 }]
 })
 

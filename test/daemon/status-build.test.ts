@@ -30,8 +30,13 @@ t.test('a peer off the device keeps its last known handshake, traffic and endpoi
   const s = buildStatus(statusInputs(self, nodes, [devicePeer(b!, { lastHandshakeAt: 1_700_000_040_000, rxBytes: 1, txBytes: 2 })], { history }))
   const by = new Map(s.peers.map(p => [p.hostname, p]))
   t.match(by.get('able'), {
-    inWireGuard: false, endpoint: a!.endpoints[0], lastHandshakeAt: 1_700_000_000_000, rxBytes: 9000, txBytes: 7000,
-    figures: 'last-known', figuresReadAt: 1_700_000_050_000
+    inWireGuard: false,
+    endpoint: a!.endpoints[0],
+    lastHandshakeAt: 1_700_000_000_000,
+    rxBytes: 9000,
+    txBytes: 7000,
+    figures: 'last-known',
+    figuresReadAt: 1_700_000_050_000
   })
   t.match(by.get('bravo'), { inWireGuard: true, figures: 'live', rxBytes: 1 })
   t.match(by.get('charlie'), { inWireGuard: false, figures: 'none', lastHandshakeAt: null, rxBytes: 0, txBytes: 0, endpoint: null })

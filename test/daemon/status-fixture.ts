@@ -9,8 +9,16 @@ import type { DevicePeer, WireGuardDevice } from '../../lib/daemon/wg/device.js'
 /** A netmap node with hostname `hostname` and id `id`. */
 export function node (id: string, hostname: string, i: number): NodeRecord {
   return {
-    id, hostname, publicKey: generateKeyPair().publicKey, meshIp: `100.64.0.${i + 1}`, endpoints: [`198.18.1.${i + 1}:51820`],
-    observedEndpoint: null, swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1
+    id,
+    hostname,
+    publicKey: generateKeyPair().publicKey,
+    meshIp: `100.64.0.${i + 1}`,
+    endpoints: [`198.18.1.${i + 1}:51820`],
+    observedEndpoint: null,
+    swimPort: 7946,
+    health: 'online',
+    createdAt: 1,
+    updatedAt: 1
   }
 }
 

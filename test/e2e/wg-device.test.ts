@@ -55,8 +55,16 @@ t.teardown(async () => { await world.destroy() })
 
 const keys: KeyPair[] = Array.from({ length: N }, () => generateKeyPair())
 const record = (i: number): NodeRecord => ({
-  id: `node${i}`, hostname: `h${i}`, publicKey: keys[i]!.publicKey, meshIp: meshIp(i), endpoints: [`${world.names.nodeAddr(i)}:${PORT}`],
-  observedEndpoint: null, swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1
+  id: `node${i}`,
+  hostname: `h${i}`,
+  publicKey: keys[i]!.publicKey,
+  meshIp: meshIp(i),
+  endpoints: [`${world.names.nodeAddr(i)}:${PORT}`],
+  observedEndpoint: null,
+  swimPort: 7946,
+  health: 'online',
+  createdAt: 1,
+  updatedAt: 1
 })
 const netmap: Netmap = { epoch: 'e', version: 1, cidr: CIDR, nodes: Array.from({ length: N }, (_, i) => record(i)) }
 const devices: Counting[] = []

@@ -40,12 +40,28 @@ export function sampleReport (patch: Partial<Report> = {}): Report {
     startedAt: '2026-01-01T00:00:00.000Z',
     durationMs: END_MS,
     params: {
-      nodes: NODES, scenario: 'restart', scenarioSummary: 'crash K nodes, then start them again', seed: 1, count: 1, lossPercent: 5, durationMs: 30_000,
-      tickMs: 1000, batchSize: 25, graceMs: 10_000, daemonNodeFlags: [], daemonArgs: [], daemonEnv: {}, daemonNice: 0, autogroup: 'disabled'
+      nodes: NODES,
+      scenario: 'restart',
+      scenarioSummary: 'crash K nodes, then start them again',
+      seed: 1,
+      count: 1,
+      lossPercent: 5,
+      durationMs: 30_000,
+      tickMs: 1000,
+      batchSize: 25,
+      graceMs: 10_000,
+      daemonNodeFlags: [],
+      daemonArgs: [],
+      daemonEnv: {},
+      daemonNice: 0,
+      autogroup: 'disabled'
     },
     machine: { cores: 2, memTotalMb: 4096, kernel: '6.0', node: 'v20.0.0', loadAvg: { start: 1, end: 1 } },
     setup: {
-      worldMs: 1500, daemonsUpMs: 5000, fullMeshMs: 6000, joinToFullMeshMs: 4000,
+      worldMs: 1500,
+      daemonsUpMs: 5000,
+      fullMeshMs: 6000,
+      joinToFullMeshMs: 4000,
       batches: [{ nodes: NODES, startMs: 2000, answeringMs: 5000, meshMs: 6000 }],
       inotify: { before: 128, after: 128 },
       cpuS: { machine: 10, controller: 1, daemons: 4, wireguard: 1, harness: 1 }
