@@ -59,7 +59,14 @@ try {
     }
     const cpuPct = median(pids.map((p, j) => 100 * (readProc(p)!.cpuMs - cpu0[j]!) / (Date.now() - t0)))
     const late = samples.slice(Math.floor(samples.length / 2)).flat()
-    phases.push({ phase: `${k + 1}`, metrics, rssMiB: { median: mib(median(late)), max: mib(Math.max(...late)) }, cpuPct: Number(cpuPct.toFixed(2)), scrapes, scrapeBytes })
+    phases.push({
+      phase: `${k + 1}`,
+      metrics,
+      rssMiB: { median: mib(median(late)), max: mib(Math.max(...late)) },
+      cpuPct: Number(cpuPct.toFixed(2)),
+      scrapes,
+      scrapeBytes
+    })
     await Promise.all(nodes.map(async i => await mesh.stopDaemon(i, 'SIGTERM')))
   }
 } finally {

@@ -24,7 +24,13 @@ for (const n of runs) {
   try {
     await pool(Array.from({ length: n }, (_, i) => i), 8, async i => {
       await world.openWireguard(i, { privateKey: generateKeyPair().privateKey, listenPort: 51820 })
-      await ensureInterface({ ifname: world.names.nodeWg(i), meshIp: `100.64.${i >> 8}.${(i & 255) + 1}`, cidr: '100.64.0.0/10', netns: world.names.nodeNs(i), log })
+      await ensureInterface({
+        ifname: world.names.nodeWg(i),
+        meshIp: `100.64.${i >> 8}.${(i & 255) + 1}`,
+        cidr: '100.64.0.0/10',
+        netns: world.names.nodeNs(i),
+        log
+      })
     })
   } finally {
     const tWg = performance.now()

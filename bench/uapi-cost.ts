@@ -75,7 +75,10 @@ for (const n of runs) {
       batch,
       replyKiB: bytes / reads / 1024,
       getMs: { request: get.self / reads, parse: parseKept.self / reads, derive: (parseDerived.self - parseKept.self) / reads, wireguardGo: get.wg / reads },
-      addMs: { single: { reader: single.self / (n - 1), wireguardGo: single.wg / (n - 1) }, batched: { reader: batched.self / rest.length, wireguardGo: batched.wg / rest.length } }
+      addMs: {
+        single: { reader: single.self / (n - 1), wireguardGo: single.wg / (n - 1) },
+        batched: { reader: batched.self / rest.length, wireguardGo: batched.wg / rest.length }
+      }
     }))
   } finally {
     await world.destroy()

@@ -284,7 +284,11 @@ export class Mesh {
   private spawnLogged (ns: string, name: string, args: string[], nodeFlags: string[] = [], env?: Record<string, string>): ChildProcess {
     const fd = openSync(this.logFile(name), 'a')
     try {
-      return this.world.spawn(ns, [process.execPath, ...nodeFlags, WEFT, ...args], { stdio: ['ignore', fd, fd], name, env: env === undefined ? undefined : { ...process.env, ...env } })
+      return this.world.spawn(ns, [process.execPath, ...nodeFlags, WEFT, ...args], {
+        stdio: ['ignore', fd, fd],
+        name,
+        env: env === undefined ? undefined : { ...process.env, ...env }
+      })
     } finally {
       closeSync(fd)
     }

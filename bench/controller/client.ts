@@ -105,7 +105,14 @@ export class ApiClient {
 
   /** `POST /v1/register` with a fresh proof of key possession. */
   async register (info: ControllerInfo, id: NodeIdentity, token: string, nowMs: number): Promise<RegisteredNode> {
-    const fields = { publicKey: id.keys.publicKey, signingKey: SigningKey.derive(id.keys.privateKey).publicKey, hostname: id.hostname, endpoints: id.endpoints, timestamp: nowMs, nonce: newNonce() }
+    const fields = {
+      publicKey: id.keys.publicKey,
+      signingKey: SigningKey.derive(id.keys.privateKey).publicKey,
+      hostname: id.hostname,
+      endpoints: id.endpoints,
+      timestamp: nowMs,
+      nonce: newNonce()
+    }
     const req: RegisterRequest = {
       ...fields,
       listenPort: id.listenPort,

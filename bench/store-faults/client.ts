@@ -21,7 +21,12 @@ export function answers (): Answers { return { ok: 0, refused503: 0, other: 0 } 
 export async function prepare (url: string, adminKey: string): Promise<{ target: Target, token: string }> {
   const info = await (await fetch(new URL('/v1/info', url))).json() as { publicKey: string }
   const res = await fetch(new URL('/v1/tokens', url), {
-    method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ reusable: true, ttlMs: 86_400_000 })
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${adminKey}`,
+      'content-type': 'application/json'
+    },
+    body: JSON.stringify({ reusable: true, ttlMs: 86_400_000 })
   })
   if (res.status !== 200) throw new Error(`token create answered ${res.status}: ${await res.text()}`)
   return { target: { url, adminKey, publicKey: info.publicKey }, token: ((await res.json()) as { token: string }).token }
@@ -30,7 +35,14 @@ export async function prepare (url: string, adminKey: string): Promise<{ target:
 /** Registers one fresh key; records a 200 in `ledger` and counts the answer. Returns the status (0: no answer). */
 export async function registerOne (t: Target, token: string, ledger: Ledger, tally: Answers): Promise<number> {
   const keys = generateKeyPair()
-  const f = { publicKey: keys.publicKey, signingKey: SigningKey.derive(keys.privateKey).publicKey, hostname: 'fault', endpoints: ['198.18.0.2:51820'], timestamp: Date.now(), nonce: newNonce() }
+  const f = {
+    publicKey: keys.publicKey,
+    signingKey: SigningKey.derive(keys.privateKey).publicKey,
+    hostname: 'fault',
+    endpoints: ['198.18.0.2:51820'],
+    timestamp: Date.now(),
+    nonce: newNonce()
+  }
   const body: RegisterRequest = { ...f, listenPort: 51820, swimPort: 7946, proof: signRegistration(keys.privateKey, t.publicKey, f), token }
   let status = 0
   try {

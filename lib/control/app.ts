@@ -173,7 +173,17 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   }, async () => ctl.listTokens())
 
   app.delete<{ Params: { id: string } }>('/v1/tokens/:id', {
-    schema: { summary: 'Revoke a join token (admin)', security: sec, params: S.tokenIdParams, response: { 200: S.tokenInfo, ...errors, 404: S.errorBody, 503: S.errorBody } },
+    schema: {
+      summary: 'Revoke a join token (admin)',
+      security: sec,
+      params: S.tokenIdParams,
+      response: {
+        200: S.tokenInfo,
+        ...errors,
+        404: S.errorBody,
+        503: S.errorBody
+      }
+    },
     preHandler: adminAuth
   }, async (req) => await ctl.revokeToken(req.params.id))
 

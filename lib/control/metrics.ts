@@ -29,11 +29,25 @@ export class ControllerMetrics {
 
   constructor (source: MetricsSource) {
     const registers = [this.registry]
-    this.registrations = new Counter({ name: 'weft_registrations_total', help: 'Registration attempts by result (new, reregistered, rotated, rejected).', labelNames: ['result'], registers })
+    this.registrations = new Counter({
+      name: 'weft_registrations_total',
+      help: 'Registration attempts by result (new, reregistered, rotated, rejected).',
+      labelNames: ['result'],
+      registers
+    })
     this.suspicions = new Counter({ name: 'weft_swim_suspicions_reported_total', help: 'Suspicions newly reported by daemons in SWIM reports.', registers })
     this.healthChanges = new Counter({ name: 'weft_health_changes_total', help: 'Fused health transitions.', labelNames: ['from', 'to'], registers })
-    this.storeErrors = new Counter({ name: 'weft_store_errors_total', help: 'Failed store writes by stage (write: the database batch; guard: the store guard after a durable batch).', labelNames: ['stage'], registers })
-    this.storeRefused = new Counter({ name: 'weft_store_refused_writes_total', help: 'Writes refused (503) because the store failed a write and has not been reopened and verified yet.', registers })
+    this.storeErrors = new Counter({
+      name: 'weft_store_errors_total',
+      help: 'Failed store writes by stage (write: the database batch; guard: the store guard after a durable batch).',
+      labelNames: ['stage'],
+      registers
+    })
+    this.storeRefused = new Counter({
+      name: 'weft_store_refused_writes_total',
+      help: 'Writes refused (503) because the store failed a write and has not been reopened and verified yet.',
+      registers
+    })
     this.requestSeconds = new Histogram({
       name: 'weft_http_request_duration_seconds',
       help: 'HTTP request latency (update channels excluded: they are long-lived).',
@@ -51,10 +65,25 @@ export class ControllerMetrics {
         for (const h of NODE_HEALTHS) if (h !== 'removed') this.set({ health: h }, counts.get(h) ?? 0)
       }
     })
-    new Gauge({ name: 'weft_netmap_version', help: 'Current netmap version (restarts with the epoch).', registers, collect () { this.set(source.netmapVersion()) } })
+    new Gauge({
+      name: 'weft_netmap_version',
+      help: 'Current netmap version (restarts with the epoch).',
+      registers,
+      collect () { this.set(source.netmapVersion()) }
+    })
     new Gauge({ name: 'weft_update_channels_open', help: 'Open netmap update channels.', registers, collect () { this.set(source.openChannels()) } })
-    new Gauge({ name: 'weft_store_healthy', help: '1 while the store accepts writes, 0 after a failed write until it is reopened and verified.', registers, collect () { this.set(source.storeHealthy() ? 1 : 0) } })
-    scrapedCounter({ name: 'weft_store_synced_batches_total', help: 'Synced store batches written (group commit: far fewer than registrations).', registry: this.registry, read: () => [{ value: source.syncedBatches() }] })
+    new Gauge({
+      name: 'weft_store_healthy',
+      help: '1 while the store accepts writes, 0 after a failed write until it is reopened and verified.',
+      registers,
+      collect () { this.set(source.storeHealthy() ? 1 : 0) }
+    })
+    scrapedCounter({
+      name: 'weft_store_synced_batches_total',
+      help: 'Synced store batches written (group commit: far fewer than registrations).',
+      registry: this.registry,
+      read: () => [{ value: source.syncedBatches() }]
+    })
     registerProcessMetrics(this.registry)
   }
 }

@@ -130,7 +130,14 @@ export class Registration {
     let node: StoredNode
     if (!viaCredential) claimed = tokens.claim(req.token!)
     try {
-      const base = { hostname: req.hostname, signingKey: req.signingKey, endpoints: [...req.endpoints], listenPort: req.listenPort, swimPort: req.swimPort, updatedAt: now }
+      const base = {
+        hostname: req.hostname,
+        signingKey: req.signingKey,
+        endpoints: [...req.endpoints],
+        listenPort: req.listenPort,
+        swimPort: req.swimPort,
+        updatedAt: now
+      }
       if (!viaCredential) credential = newSecret('wn_')
       const credentialHash = credential === undefined ? existing!.credentialHash : hashSecret(credential)
       if (existing !== undefined) {
@@ -154,7 +161,13 @@ export class Registration {
     registry.admit(node, existing, ctx.sourceIp)
     const result = existing === undefined ? 'new' : viaCredential ? 'reregistered' : 'rotated'
     this.d.metrics.registrations.inc({ result })
-    this.d.log.info({ event: 'node.register', nodeId: node.id, meshIp: node.meshIp, hostname: node.hostname, result }, `node ${node.hostname} registered (${result})`)
+    this.d.log.info({
+      event: 'node.register',
+      nodeId: node.id,
+      meshIp: node.meshIp,
+      hostname: node.hostname,
+      result
+    }, `node ${node.hostname} registered (${result})`)
     const res: RegisterResponse = {
       nodeId: node.id,
       meshIp: node.meshIp,

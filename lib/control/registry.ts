@@ -362,7 +362,15 @@ export class Registry {
 
   private logHealth (n: StoredNode, from: HealthVerdict, to: HealthVerdict): void {
     this.d.metrics.healthChanges.inc({ from: from.health, to: to.health })
-    this.d.log.info({ event: 'health.change', nodeId: n.id, hostname: n.hostname, meshIp: n.meshIp, from: from.health, to: to.health, reason: to.reason }, `${n.hostname} ${from.health} -> ${to.health}`)
+    this.d.log.info({
+      event: 'health.change',
+      nodeId: n.id,
+      hostname: n.hostname,
+      meshIp: n.meshIp,
+      from: from.health,
+      to: to.health,
+      reason: to.reason
+    }, `${n.hostname} ${from.health} -> ${to.health}`)
   }
 }
 

@@ -60,19 +60,35 @@ export function checkStart (f: StartFacts): StartVerdict {
   if (guard === null) {
     if (db.empty) {
       return f.controllerKeyExists
-        ? { kind: 'behind', why: 'the database is empty and there is no store guard, but controller.key shows that this data directory was set up before', loss: loss(null, null) }
+        ? {
+            kind: 'behind',
+            why: 'the database is empty and there is no store guard, but controller.key shows that this data directory was set up before',
+            loss: loss(null, null)
+          }
         : { kind: 'first-start' }
     }
     if (f.drops.length > 0) {
-      return { kind: 'behind', why: `LevelDB dropped ${droppedBytes(f.drops)} bytes of its write-ahead log while opening, and there is no store guard to show that nothing acknowledged was in them`, loss: loss(null, null) }
+      return {
+        kind: 'behind',
+        why: `LevelDB dropped ${droppedBytes(f.drops)} bytes of its write-ahead log while opening, and there is no store guard to show that nothing acknowledged was in them`,
+        loss: loss(null, null)
+      }
     }
     return { kind: 'unguarded' }
   }
   if (db.storeId !== undefined && db.storeId !== guard.storeId) {
-    return { kind: 'behind', why: `the database has store id ${db.storeId} but the store guard belongs to ${guard.storeId}: it is another data directory's database`, loss: loss(null, null) }
+    return {
+      kind: 'behind',
+      why: `the database has store id ${db.storeId} but the store guard belongs to ${guard.storeId}: it is another data directory's database`,
+      loss: loss(null, null)
+    }
   }
   if (db.seq < guard.seq) {
-    return { kind: 'behind', why: `the database ends at write ${db.seq} but write ${guard.seq} was acknowledged (${guard.nodes} node records then, ${db.nodes} now)`, loss: loss(guard.seq - db.seq, Math.max(0, guard.nodes - db.nodes)) }
+    return {
+      kind: 'behind',
+      why: `the database ends at write ${db.seq} but write ${guard.seq} was acknowledged (${guard.nodes} node records then, ${db.nodes} now)`,
+      loss: loss(guard.seq - db.seq, Math.max(0, guard.nodes - db.nodes))
+    }
   }
   if (db.seq === guard.seq && db.nodes < guard.nodes) {
     return { kind: 'behind', why: `the database holds ${db.nodes} node records where ${guard.nodes} were acknowledged`, loss: loss(0, guard.nodes - db.nodes) }
@@ -121,7 +137,12 @@ export function judgeReopen (f: ReopenFacts): ReopenVerdict {
   }
   for (const key of f.found.keys()) if (!f.expected.has(key) && !f.inDoubt.has(key)) unexpected++
   if (f.dbSeq < f.ackedSeq || missing > 0 || changed > 0) {
-    return { kind: 'lost', why: `the reopened database is at write ${f.dbSeq} of ${f.ackedSeq} acknowledged; ${missing} acknowledged records missing, ${changed} changed`, missing, changed }
+    return {
+      kind: 'lost',
+      why: `the reopened database is at write ${f.dbSeq} of ${f.ackedSeq} acknowledged; ${missing} acknowledged records missing, ${changed} changed`,
+      missing,
+      changed
+    }
   }
   if (unexpected > 0) return { kind: 'restart', why: `the reopened database holds ${unexpected} records this process never wrote` }
   return { kind: 'resume' }

@@ -68,7 +68,15 @@ export async function openStore (config: ControllerConfig, deps: { clock: Clock,
       case 'intact':
         break
       case 'unguarded':
-        await writeGuard(config.dataDir, { format: 1, storeId, seq, nodes: db.nodes, ipHighWater: Number(meta.get('ipHighWater') ?? 0), cidr: config.cidr, writtenAt: deps.clock.now() })
+        await writeGuard(config.dataDir, {
+          format: 1,
+          storeId,
+          seq,
+          nodes: db.nodes,
+          ipHighWater: Number(meta.get('ipHighWater') ?? 0),
+          cidr: config.cidr,
+          writtenAt: deps.clock.now()
+        })
         deps.log.warn({ event: 'store.guard_created', seq, nodes: db.nodes },
           `${join(config.dataDir, GUARD_FILE)} was missing; wrote it from the database, which this start could not check for losses`)
         break

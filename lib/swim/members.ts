@@ -160,7 +160,20 @@ export class MemberTable {
     if (r !== undefined) return r
     const addr = this.addrs.get(id)
     if (addr === undefined) return undefined
-    const m: Member = { id, addr, state: 'alive', incarnation: 0, from: id, sig: undefined, proven: 0, since: this.sinceOf(id), suspicion: undefined, hint: null, tellDead: false, deathCheck: undefined }
+    const m: Member = {
+      id,
+      addr,
+      state: 'alive',
+      incarnation: 0,
+      from: id,
+      sig: undefined,
+      proven: 0,
+      since: this.sinceOf(id),
+      suspicion: undefined,
+      hint: null,
+      tellDead: false,
+      deathCheck: undefined
+    }
     this.records.set(id, m)
     this.addedAt.delete(id)
     return m

@@ -148,7 +148,14 @@ export class Swim {
     this.membersKnown = true
     if (added.length > 16 || this.order.ids.length === 0) this.order.reset(this.table.ids())
     else this.order.insert(added)
-    if (added.length > 0 || removed > 0) this.log?.debug({ event: 'swim.members', added: added.length, removed, members: this.table.size }, 'swim membership changed')
+    if (added.length > 0 || removed > 0) {
+      this.log?.debug({
+        event: 'swim.members',
+        added: added.length,
+        removed,
+        members: this.table.size
+      }, 'swim membership changed')
+    }
     this.start(now)
   }
 
@@ -559,7 +566,12 @@ export class Swim {
     if (c.answered) { this.st.deathsDisproved++; return }
     if (transition(m.state, m.incarnation, 'dead', c.incarnation) !== 'apply') return
     this.st.updatesApplied++
-    this.setState(now, m, { state: 'dead', id, incarnation: c.incarnation, from: c.from }, `declared dead by ${c.from}; no answer to our ping within ${now - c.startedAt} ms`, true)
+    this.setState(now, m, {
+      state: 'dead',
+      id,
+      incarnation: c.incarnation,
+      from: c.from
+    }, `declared dead by ${c.from}; no answer to our ping within ${now - c.startedAt} ms`, true)
   }
 
   private setState (now: number, m: Member, u: Update, reason: string, gossip: boolean): void {

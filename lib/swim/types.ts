@@ -37,7 +37,10 @@ export type ControlHint = 'fresh' | 'stale' | null
 export type DropReason = DecodeDrop | 'unknown-sender' | 'spoofed' | 'from-self' | 'misdirected' | 'unknown-target' | 'relay-overflow'
 
 /** Every DropReason, for zeroed counters and metrics. */
-export const DROP_REASONS: readonly DropReason[] = ['oversized', 'truncated', 'malformed', 'unknown-version', 'unknown-sender', 'spoofed', 'from-self', 'misdirected', 'unknown-target', 'relay-overflow']
+export const DROP_REASONS: readonly DropReason[] = [
+  'oversized', 'truncated', 'malformed', 'unknown-version', 'unknown-sender', 'spoofed', 'from-self', 'misdirected', 'unknown-target',
+  'relay-overflow'
+]
 
 /** Counters since construction; all monotonic. */
 export interface SwimStats {

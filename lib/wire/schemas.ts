@@ -14,7 +14,13 @@ const port = { type: 'integer', minimum: 1, maximum: 65535 } as const
 const nodeId = { type: 'string', minLength: 1, maxLength: 64 } as const
 const incarnation = { type: 'integer', minimum: 0, maximum: MAX_INCARNATION } as const
 /** Free text an operator attaches to a token: no control characters. */
-const description = { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'what the token is for; shown by weft token list' } as const
+const description = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 200,
+  pattern: '^[^\\u0000-\\u001f\\u007f]+$',
+  description: 'what the token is for; shown by weft token list'
+} as const
 const swimEntry = {
   type: 'object',
   additionalProperties: false,
@@ -59,7 +65,13 @@ export const netmap = {
 export const controllerInfo = {
   type: 'object',
   required: ['publicKey', 'cidr', 'epoch', 'version', 'heartbeatIntervalMs'],
-  properties: { publicKey: { type: 'string' }, cidr: { type: 'string' }, epoch: { type: 'string' }, version: { type: 'integer' }, heartbeatIntervalMs: { type: 'integer' } }
+  properties: {
+    publicKey: { type: 'string' },
+    cidr: { type: 'string' },
+    epoch: { type: 'string' },
+    version: { type: 'integer' },
+    heartbeatIntervalMs: { type: 'integer' }
+  }
 } as const
 
 /** RegisterRequest. */
@@ -78,7 +90,11 @@ export const registerRequest = {
     nonce: { type: 'string', pattern: '^[A-Za-z0-9+/]{22}==$', description: '16 random bytes, base64' },
     proof: { type: 'string', minLength: 44, maxLength: 44, description: 'HMAC-SHA256, base64' },
     token: { type: 'string', minLength: 1, maxLength: 256 },
-    meshIp: { type: 'string', pattern: '^(0|[1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5])(\\.(0|[1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5])){3}$', description: 'mesh IP asked for (IPv4, dotted decimal)' }
+    meshIp: {
+      type: 'string',
+      pattern: '^(0|[1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5])(\\.(0|[1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5])){3}$',
+      description: 'mesh IP asked for (IPv4, dotted decimal)'
+    }
   }
 } as const
 
@@ -141,7 +157,12 @@ export const createTokenRequest = {
     reusable: { type: 'boolean' },
     ttlMs: { type: 'integer', minimum: 1000, maximum: 365 * 86_400_000 },
     description,
-    nodeTtlMs: { type: 'integer', minimum: 1000, maximum: 10 * 365 * 86_400_000, description: 'nodes this token admits expire this long after their registration, ms' }
+    nodeTtlMs: {
+      type: 'integer',
+      minimum: 1000,
+      maximum: 10 * 365 * 86_400_000,
+      description: 'nodes this token admits expire this long after their registration, ms'
+    }
   }
 } as const
 

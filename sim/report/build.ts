@@ -101,7 +101,16 @@ export interface BuildInput {
   observer: PeerObserver
   intent: Intent
   timeline: { tMs: number[], health: number[][] }
-  setup: { worldMs: number, daemonsUpMs: number, fullMeshMs: number, firstDaemonMs: number, batches: BatchTimes[], inotifyBefore: number, inotifyAfter: number, cpuS: CpuLedger }
+  setup: {
+    worldMs: number
+    daemonsUpMs: number
+    fullMeshMs: number
+    firstDaemonMs: number
+    batches: BatchTimes[]
+    inotifyBefore: number
+    inotifyAfter: number
+    cpuS: CpuLedger
+  }
   memKb: { before: number, joined: number }
   loadAvgStart: number
   reach: ReachSample[]

@@ -5,7 +5,10 @@
 import { readFileSync } from 'node:fs'
 
 /** Daemon events counted. */
-export const DAEMON_EVENTS = ['swim.suspect', 'swim.dead', 'swim.alive', 'swim.refute', 'wg.peer.add', 'wg.peer.remove', 'wg.peer.update', 'wg.peer.error', 'control.connected', 'control.lost', 'netmap.apply'] as const
+export const DAEMON_EVENTS = [
+  'swim.suspect', 'swim.dead', 'swim.alive', 'swim.refute', 'wg.peer.add', 'wg.peer.remove', 'wg.peer.update', 'wg.peer.error', 'control.connected',
+  'control.lost', 'netmap.apply'
+] as const
 /** Controller events counted. */
 export const CONTROLLER_EVENTS = ['node.register', 'health.change'] as const
 

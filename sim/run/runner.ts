@@ -77,7 +77,12 @@ async function logFailedPairs (mesh: Mesh, failed: ReadonlyArray<[number, number
   for (const src of new Set(failed.map(([a]) => a))) {
     try {
       const r = await mesh.world.exec(mesh.ns(src), ['wg', 'show', mesh.ifname(src), 'dump'], { timeoutMs: 5000 })
-      log.warn({ event: 'sim.unreachable', node: src, targets: failed.filter(([a]) => a === src).map(([, b]) => b), wg: r.stdout.split('\n').slice(1).filter(l => l !== '') }, 'pairs unreachable at the end')
+      log.warn({
+        event: 'sim.unreachable',
+        node: src,
+        targets: failed.filter(([a]) => a === src).map(([, b]) => b),
+        wg: r.stdout.split('\n').slice(1).filter(l => l !== '')
+      }, 'pairs unreachable at the end')
     } catch (err) {
       log.warn({ event: 'sim.unreachable', node: src, err: (err as Error).message }, 'pairs unreachable at the end; wg show failed')
     }
@@ -129,7 +134,19 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   const cpuStart = { machine: machineBusyMs(), harness: harnessCpuMs() }
   mkdirSync(o.outDir, { recursive: true })
   progress.phase(`building ${n} namespaces, the controller and the underlay`)
-  const mesh = await Mesh.create(n, { log: o.log, daemonNodeFlags: o.daemonNodeFlags, daemonArgs: o.daemonArgs, daemonEnv: o.daemonEnv, daemonNice: o.daemonNice, flatScheduling: true, controllerNice: o.daemonNice === 0 ? 0 : DENSE_CONTROLLER_NICE, daemonLogLevel: 'info', controllerLogLevel: 'info', tempPrefix: 'weft-sim-', controllerStartTimeoutMs: 120_000 })
+  const mesh = await Mesh.create(n, {
+    log: o.log,
+    daemonNodeFlags: o.daemonNodeFlags,
+    daemonArgs: o.daemonArgs,
+    daemonEnv: o.daemonEnv,
+    daemonNice: o.daemonNice,
+    flatScheduling: true,
+    controllerNice: o.daemonNice === 0 ? 0 : DENSE_CONTROLLER_NICE,
+    daemonLogLevel: 'info',
+    controllerLogLevel: 'info',
+    tempPrefix: 'weft-sim-',
+    controllerStartTimeoutMs: 120_000
+  })
   const worldMs = now()
   // Ctrl-C: the world's own hook removes namespaces and processes; this removes the run directory too.
   // Killing daemons and wireguard-go here, synchronously, stops the scenario's effects at once, whatever the
@@ -160,7 +177,19 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
         healthColumn(intent, observer, t).forEach((h, i) => timeline.health[i]!.push(h))
       }
     })
-    const ctx = new ScenarioContext({ mesh, intent, observer, progress, params: o.params, seed: o.seed, clock, t0, log: o.log, settleBoundMs: o.settleBoundMs, daemonNice: o.daemonNice })
+    const ctx = new ScenarioContext({
+      mesh,
+      intent,
+      observer,
+      progress,
+      params: o.params,
+      seed: o.seed,
+      clock,
+      t0,
+      log: o.log,
+      settleBoundMs: o.settleBoundMs,
+      daemonNice: o.daemonNice
+    })
     observer.start()
     loops.push(observer)
     // From the first daemon on: the join's CPU over time is what shows where a host runs out (docs/sim.md).

@@ -12,4 +12,6 @@ import { demo } from './demo.js'
 import { idle } from './idle.js'
 
 /** Scenarios by name, in the order `--help` lists them. */
-export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([join, idle, crash, vanish, restart, controllerOutage, partition, loss, churn, demo].map(s => [s.name, s]))
+export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
+  join, idle, crash, vanish, restart, controllerOutage, partition, loss, churn, demo
+].map(s => [s.name, s]))

@@ -293,7 +293,16 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
     packetsLost,
     ...(cut === undefined
       ? {}
-      : { heal: { fromMs: cut.fromMs, toMs: cut.toMs, sameSideDead, deadAfterHeal, deadAfterHealNodes: deadAfterHealSet.size, noneDeadMs: noneDeadAt === null ? (deadCount === 0 ? 0 : null) : noneDeadAt - cut.toMs } }),
+      : {
+          heal: {
+            fromMs: cut.fromMs,
+            toMs: cut.toMs,
+            sameSideDead,
+            deadAfterHeal,
+            deadAfterHealNodes: deadAfterHealSet.size,
+            noneDeadMs: noneDeadAt === null ? (deadCount === 0 ? 0 : null) : noneDeadAt - cut.toMs
+          }
+        }),
     traceHash: hash.digest('hex'),
     wallMs: Math.round(performance.now() - wallStart)
   }

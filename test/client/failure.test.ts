@@ -148,7 +148,13 @@ t.test('--controller-ca and a fingerprint pin connect; a wrong pin is refused', 
     new RegExp(`presented a certificate with fingerprint ${fp}, not the pinned ${wrong}\\. If the controller's certificate was replaced, pin the fingerprint it printed at start; otherwise something else answers at this address\\. \\(WEFT_ERR_CONTROLLER_TLS\\)`))
   await expectCli(t, 'a pin with a CA that does not match', list(tls.url, '--controller-fingerprint', fp, '--controller-ca', otherCert), 1,
     /It is not signed by the CA in --controller-ca/)
-  const env = await run(process.execPath, [WEFT, 'nodes', 'list', '--controller', tls.url], { env: { ...process.env, WEFT_ADMIN_KEY_FILE: tls.adminKeyFile, WEFT_CONTROLLER_CA: cert } })
+  const env = await run(process.execPath, [WEFT, 'nodes', 'list', '--controller', tls.url], {
+    env: {
+      ...process.env,
+      WEFT_ADMIN_KEY_FILE: tls.adminKeyFile,
+      WEFT_CONTROLLER_CA: cert
+    }
+  })
   t.match(env.stdout, /^HOSTNAME\s+ID/, 'WEFT_CONTROLLER_CA stands in for the flag')
 })
 

@@ -47,7 +47,11 @@ t.test('a controller behind a path prefix: admin and node calls keep the prefix'
   await node.heartbeat(n.credential, { endpoints: [], listenPort: 51820 })
   const ac = new AbortController()
   const first: string[] = []
-  await node.stream(n.credential, null, null, line => { first.push(line); ac.abort(new Error('got one')) }, { signal: ac.signal, idleMs: 5000, maxLineBytes: 1 << 20 })
+  await node.stream(n.credential, null, null, line => { first.push(line); ac.abort(new Error('got one')) }, {
+    signal: ac.signal,
+    idleMs: 5000,
+    maxLineBytes: 1 << 20
+  })
     .catch(() => {})
   t.match(JSON.parse(first[0]!), { type: 'full' }, 'the update channel opens through the prefix')
   await node.leave(n.credential)
@@ -62,7 +66,10 @@ t.test('a 2xx without the JSON a route promises is a clear error, not a crash or
   })
   const url = `http://127.0.0.1:${await listen(t, server)}`
   const http = new ControllerHttp(url, { keepAlive: false })
-  await t.rejects(http.call('GET', '/v1/info', { expect: 'json' }), { code: 'WEFT_ERR_CONTROLLER', message: /answered GET \/v1\/info with a body that is not JSON \(text\/html\): is --controller the controller's own URL, with the path prefix of any proxy/ })
+  await t.rejects(http.call('GET', '/v1/info', { expect: 'json' }), {
+    code: 'WEFT_ERR_CONTROLLER',
+    message: /answered GET \/v1\/info with a body that is not JSON \(text\/html\): is --controller the controller's own URL, with the path prefix of any proxy/
+  })
   await t.rejects(http.call('GET', '/v1/netmap', { expect: 'json' }), { message: /answered GET \/v1\/netmap with HTTP 204 and no body, where JSON was expected/ })
   t.equal(await http.call('POST', '/v1/leave', { body: {}, expect: 'empty' }), undefined, '204 where nothing is expected')
 })

@@ -33,7 +33,14 @@ t.test('nodes are ordered by hostname, then id', async (t) => {
 t.test('the table has advertised and observed endpoints in columns of their own, and the health reason', async (t) => {
   const out = renderNodes([
     row('n1', 'alpha'),
-    row('n2', 'bravo', { endpoints: [], observedEndpoint: null, health: 'offline', healthReason: 'controller lost it and no peer reports', agentVersion: null, lastSeenAt: null })
+    row('n2', 'bravo', {
+      endpoints: [],
+      observedEndpoint: null,
+      health: 'offline',
+      healthReason: 'controller lost it and no peer reports',
+      agentVersion: null,
+      lastSeenAt: null
+    })
   ], NOW)
   const [head, r1, r2] = out.split('\n')
   t.match(head, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+REASON$/)

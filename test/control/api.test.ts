@@ -34,7 +34,17 @@ t.test('nodes list shows control-side facts', async (t) => {
   await call(c.url, 'POST', '/v1/heartbeat', { endpoints: ['198.18.0.2:51820'], listenPort: 51820, agentVersion: '0.1.0', netmapVersion: 2 }, n.credential)
   const r = await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)
   t.equal(r.status, 200)
-  t.match(r.json.nodes[0], { id: n.nodeId, hostname: 'web-1', meshIp: n.meshIp, health: 'online', connected: false, agentVersion: '0.1.0', netmapVersion: 2, healthReason: /controller hears it/, lastSeenAt: Number })
+  t.match(r.json.nodes[0], {
+    id: n.nodeId,
+    hostname: 'web-1',
+    meshIp: n.meshIp,
+    health: 'online',
+    connected: false,
+    agentVersion: '0.1.0',
+    netmapVersion: 2,
+    healthReason: /controller hears it/,
+    lastSeenAt: Number
+  })
   t.notOk('credentialHash' in r.json.nodes[0], 'no secret material in the listing')
 })
 
@@ -46,7 +56,16 @@ t.test('malformed bodies get a 4xx with a message, never a 5xx', async (t) => {
     ['POST', '/v1/register', { publicKey: 42 }, undefined],
     ['POST', '/v1/register', [], undefined],
     ['POST', '/v1/register', 'null', undefined],
-    ['POST', '/v1/register', { publicKey: 'x', hostname: 'a', endpoints: 'nope', listenPort: 'x', swimPort: 1, timestamp: 1, nonce: 'a', proof: 'b' }, undefined],
+    ['POST', '/v1/register', {
+      publicKey: 'x',
+      hostname: 'a',
+      endpoints: 'nope',
+      listenPort: 'x',
+      swimPort: 1,
+      timestamp: 1,
+      nonce: 'a',
+      proof: 'b'
+    }, undefined],
     ['POST', '/v1/heartbeat', { endpoints: [1, 2], listenPort: 70000 }, n.credential],
     ['POST', '/v1/heartbeat', { endpoints: [], listenPort: 1, swim: { incarnation: -1, suspect: 'x', dead: [] } }, n.credential],
     ['POST', '/v1/heartbeat', '{"endpoints":[],"listenPort":1}', n.credential, { 'content-type': 'text/plain' }],
@@ -75,7 +94,11 @@ t.test('health over HTTP: a silent node goes offline, reported by peers it goes 
   const tok = await token(c, { reusable: true })
   const [a, b, x] = [await joinNode(c, 'a', tok, clock), await joinNode(c, 'b', tok, clock), await joinNode(c, 'x', tok, clock)]
   const beat = async (n: { credential: string }, dead: string[] = []): Promise<void> => {
-    const r = await call(c.url, 'POST', '/v1/heartbeat', { endpoints: [], listenPort: 51820, swim: { incarnation: 0, suspect: [], dead: dead.map(id => ({ id, incarnation: 0 })) } }, n.credential)
+    const r = await call(c.url, 'POST', '/v1/heartbeat', {
+      endpoints: [],
+      listenPort: 51820,
+      swim: { incarnation: 0, suspect: [], dead: dead.map(id => ({ id, incarnation: 0 })) }
+    }, n.credential)
     t.equal(r.status, 200)
   }
   const health = async (id: string): Promise<string> => (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes.find((n: { id: string }) => n.id === id).health
@@ -170,7 +193,10 @@ t.test('a value of the wrong type is refused with 400, never coerced: bodies on 
 t.test('a query string integer is taken only as decimal digits', async (t) => {
   const c = await start(t)
   const n = await joinNode(c, 'a')
-  for (const q of ['since=1e3', 'since=0x10', 'since=1.0', 'since=01', 'since=', 'since=-1', 'since=%201', 'since=1&since=2', 'since=99999999999999999999', 'epoch=a&epoch=b']) {
+  for (const q of [
+    'since=1e3', 'since=0x10', 'since=1.0', 'since=01', 'since=', 'since=-1', 'since=%201', 'since=1&since=2', 'since=99999999999999999999',
+    'epoch=a&epoch=b'
+  ]) {
     const r = await firstLine(c.url, n.credential, q)
     t.equal(r.status, 400, `?${q} -> 400`)
     t.equal(r.line.code, 'WEFT_ERR_INVALID_INPUT', `?${q} has the code`)

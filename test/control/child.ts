@@ -22,7 +22,19 @@ export interface ControllerChild {
  * Killed with SIGKILL at teardown if still running.
  */
 export async function spawnController (t: T, dataDir: string, extraArgs: string[] = []): Promise<ControllerChild> {
-  const child = spawn(process.execPath, [WEFT, 'controller', '--data', dataDir, '--listen', '127.0.0.1:0', '--register-rate', '0', '--log-level', 'info', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [
+    WEFT,
+    'controller',
+    '--data',
+    dataDir,
+    '--listen',
+    '127.0.0.1:0',
+    '--register-rate',
+    '0',
+    '--log-level',
+    'info',
+    ...extraArgs
+  ], { stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<number | string>(resolve => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)))
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let stderr = ''

@@ -125,7 +125,14 @@ t.test('weft version and weft --version print the Weft, protocol and Node.js ver
     t.equal(r.stdout, want, args.join(' '))
   }
   const json = await weft(['version', '--json'])
-  t.same(JSON.parse(json.stdout), { weft: pkg.version, api: 'v1', swimWire: WIRE_VERSION, underlayAnnouncement: ANNOUNCE_VERSION, registrationProof: PROOF_VERSION, node: process.version })
+  t.same(JSON.parse(json.stdout), {
+    weft: pkg.version,
+    api: 'v1',
+    swimWire: WIRE_VERSION,
+    underlayAnnouncement: ANNOUNCE_VERSION,
+    registrationProof: PROOF_VERSION,
+    node: process.version
+  })
   t.match((await weft(['--help'])).stdout, /\n {2}version +print the Weft, protocol and Node\.js versions\n/)
 })
 
@@ -152,7 +159,11 @@ t.test('token create shows the id; token list shows state, uses and description,
   t.notOk(table.stdout.includes(secret) || table.stdout.includes(single.token), 'no token in the table')
   const json = JSON.parse((await weft(['token', 'list', '--json', ...admin])).stdout) as { tokens: Array<{ id: string }> }
   t.same(new Set(json.tokens.map(x => x.id)), new Set([id, single.id]))
-  t.match((JSON.parse((await weft(['nodes', 'list', '--json', ...admin])).stdout) as { nodes: unknown[] }).nodes, [{ id: n.nodeId, tokenId: id, expiresAt: Number }])
+  t.match((JSON.parse((await weft(['nodes', 'list', '--json', ...admin])).stdout) as { nodes: unknown[] }).nodes, [{
+    id: n.nodeId,
+    tokenId: id,
+    expiresAt: Number
+  }])
   t.match((await weft(['nodes', 'list', ...admin])).stdout, /web-1\s+\S+\s+\S+\s+online\s+\d+s ago\s+in 30d\s/, 'nodes list shows when it expires')
 
   const rev = await weft(['token', 'revoke', id, ...admin])
@@ -180,7 +191,12 @@ t.test('nodes remove takes an id, a mesh IP or a hostname; a hostname that fits 
   const c = await start(t)
   const admin = ['--controller', c.url, '--admin-key', c.adminKeyFile]
   const [w1, w2, db] = [await joinNode(c, 'web'), await joinNode(c, 'web'), await joinNode(c, 'db-1')]
-  const ids = async (): Promise<string[]> => (JSON.parse((await weft(['nodes', 'list', '--json', ...admin])).stdout) as { nodes: Array<{ id: string }> }).nodes.map(n => n.id).sort()
+  const ids = async (): Promise<string[]> => (JSON.parse((await weft([
+    'nodes',
+    'list',
+    '--json',
+    ...admin
+  ])).stdout) as { nodes: Array<{ id: string }> }).nodes.map(n => n.id).sort()
 
   const amb = await weft(['nodes', 'remove', 'web', ...admin])
   t.equal(amb.code, 1)
@@ -188,7 +204,10 @@ t.test('nodes remove takes an id, a mesh IP or a hostname; a hostname that fits 
   const lines = amb.stderr.trimEnd().split('\n')
   t.equal(lines[0], 'weft: "web" names 2 nodes; name one by its id or mesh IP (WEFT_ERR_AMBIGUOUS_NODE)')
   t.match(lines[1], /^ {2}ID\s+MESH IP\s+HOSTNAME\s+HEALTH\s+LAST SEEN$/)
-  t.same(lines.slice(2).map(l => l.trim().split(/\s+/).slice(0, 4)).sort(), [[w1.nodeId, w1.meshIp, 'web', 'online'], [w2.nodeId, w2.meshIp, 'web', 'online']].sort())
+  t.same(lines.slice(2).map(l => l.trim().split(/\s+/).slice(0, 4)).sort(), [
+    [w1.nodeId, w1.meshIp, 'web', 'online'],
+    [w2.nodeId, w2.meshIp, 'web', 'online']
+  ].sort())
   t.match(lines[2], /\d+s ago$/)
   t.equal(lines.length, 4)
   t.same(await ids(), [w1.nodeId, w2.nodeId, db.nodeId].sort(), 'nothing was removed')

@@ -25,7 +25,11 @@ async function walOf (dataDir: string): Promise<string> {
   return join(db, logs[logs.length - 1]!)
 }
 
-const opts = (dataDir: string): { dataDir: string, listen: string, log: ReturnType<typeof silentLogger> } => ({ dataDir, listen: '127.0.0.1:0', log: silentLogger() })
+const opts = (dataDir: string): {
+  dataDir: string
+  listen: string
+  log: ReturnType<typeof silentLogger>
+} => ({ dataDir, listen: '127.0.0.1:0', log: silentLogger() })
 const REFUSAL = { code: 'WEFT_ERR_STORE_BEHIND', message: /[Rr]estore .*db.* from a backup.*--accept-data-loss/s }
 
 /** What a plain start on `dataDir` throws; a start that succeeds is closed and reported as undefined. */

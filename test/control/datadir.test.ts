@@ -8,7 +8,11 @@ import { ConfigError, DataDirError } from '../../lib/errors.js'
 import { silentLogger } from '../../lib/log.js'
 import { call, captureLog, joinNode, start, tempDir, token } from './helpers.js'
 
-const opts = (dataDir: string): { dataDir: string, listen: string, log: ReturnType<typeof silentLogger> } => ({ dataDir, listen: '127.0.0.1:0', log: silentLogger() })
+const opts = (dataDir: string): {
+  dataDir: string
+  listen: string
+  log: ReturnType<typeof silentLogger>
+} => ({ dataDir, listen: '127.0.0.1:0', log: silentLogger() })
 
 t.test('first start creates the keys with private modes; a restart reuses them and serves the same nodes', async (t) => {
   const dataDir = join(await tempDir(t), 'data')
@@ -29,7 +33,10 @@ t.test('first start creates the keys with private modes; a restart reuses them a
   t.not(c2.controller.epoch, epoch1, 'new epoch')
   const nm = await call(c2.url, 'GET', '/v1/netmap', undefined, nodes[0]!.credential)
   t.equal(nm.status, 200, 'node credential survives the restart')
-  t.same(nm.json.nodes.map((n: { id: string, meshIp: string }) => [n.id, n.meshIp]), [[nodes[0]!.nodeId, nodes[0]!.meshIp]], 'same nodes and IPs, removed node stays removed')
+  t.same(nm.json.nodes.map((n: { id: string, meshIp: string }) => [n.id, n.meshIp]), [[
+    nodes[0]!.nodeId,
+    nodes[0]!.meshIp
+  ]], 'same nodes and IPs, removed node stays removed')
   t.equal((await call(c2.url, 'GET', '/v1/nodes', undefined, adminKey)).status, 200, 'admin key still works')
   t.equal((await call(c2.url, 'GET', '/v1/netmap', undefined, nodes[1]!.credential)).status, 403, 'removed credential stays dead (403 NODE_REMOVED)')
   const again = await joinNode(c2, 'c', tok)

@@ -7,7 +7,13 @@ import { call, registerBody, token, until } from './helpers.js'
 import { mountTmpfs } from './tmpfs.js'
 
 /** Registers one fresh key with `tok`; the answer's status, code and (when 200) the node. */
-async function register (url: string, publicKey: string, tok: string): Promise<{ status: number, code?: string, keys: ReturnType<typeof generateKeyPair>, nodeId?: string, meshIp?: string }> {
+async function register (url: string, publicKey: string, tok: string): Promise<{
+  status: number
+  code?: string
+  keys: ReturnType<typeof generateKeyPair>
+  nodeId?: string
+  meshIp?: string
+}> {
   const keys = generateKeyPair()
   const r = await call(url, 'POST', '/v1/register', registerBody(publicKey, keys, { token: tok }))
   return { status: r.status, code: r.json?.code, keys, nodeId: r.json?.nodeId, meshIp: r.json?.meshIp }

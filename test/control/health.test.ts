@@ -4,7 +4,15 @@ import { Liveness } from '../../lib/control/liveness.js'
 import { ManualClock } from '../../lib/clock.js'
 import type { NodeHealth } from '../../lib/wire/netmap.js'
 
-const ev = (o: Partial<HealthEvidence>): HealthEvidence => ({ removed: false, left: false, controlFresh: true, reporters: 0, deadVotes: 0, suspectVotes: 0, ...o })
+const ev = (o: Partial<HealthEvidence>): HealthEvidence => ({
+  removed: false,
+  left: false,
+  controlFresh: true,
+  reporters: 0,
+  deadVotes: 0,
+  suspectVotes: 0,
+  ...o
+})
 
 t.test('fusion table', async (t) => {
   const rows: Array<[Partial<HealthEvidence>, NodeHealth]> = [

@@ -32,7 +32,10 @@ export async function start (t: T, opts: Partial<ControllerConfigInput> & { cloc
 }
 
 /** A JSON HTTP call; returns status and parsed body (or raw text when not JSON). */
-export async function call (base: string, method: string, path: string, body?: unknown, bearer?: string, headers: Record<string, string> = {}): Promise<{ status: number, json: any }> {
+export async function call (base: string, method: string, path: string, body?: unknown, bearer?: string, headers: Record<string, string> = {}): Promise<{
+  status: number
+  json: any
+}> {
   const res = await fetch(new URL(path, base), {
     method,
     headers: {
@@ -72,7 +75,12 @@ export function registerBody (controllerPublicKey: string, keys: KeyPair, o: { h
 }
 
 /** Registers a fresh node with a fresh token; returns keys and the response. */
-export async function joinNode (c: { url: string, adminKey: string, publicKey: string }, hostname = 'node', tok?: string, clock?: Clock): Promise<{ keys: KeyPair, nodeId: string, meshIp: string, credential: string }> {
+export async function joinNode (c: { url: string, adminKey: string, publicKey: string }, hostname = 'node', tok?: string, clock?: Clock): Promise<{
+  keys: KeyPair
+  nodeId: string
+  meshIp: string
+  credential: string
+}> {
   const keys = generateKeyPair()
   const body = registerBody(c.publicKey, keys, { hostname, token: tok ?? await token(c), ...(clock !== undefined ? { timestamp: clock.now() } : {}) })
   const r = await call(c.url, 'POST', '/v1/register', body)

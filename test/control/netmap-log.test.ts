@@ -62,8 +62,20 @@ t.test('paced: a lone change goes out at once; changes within the interval wait 
   log.upsert(node(4))
   await tick()
   t.equal(out.length, 4, 'once the interval has passed the next change goes out on the next tick again')
-  t.same(log.catchUp('e', 1), { type: 'delta', epoch: 'e', from: 1, to: 5, upsert: [out[1]!.upsert[0]!, out[1]!.upsert[1]!, out[2]!.upsert[0]!, out[3]!.upsert[0]!], remove: ['n1'] },
-    'catch-up merges the paced versions like any others')
+  t.same(log.catchUp('e', 1), {
+    type: 'delta',
+    epoch: 'e',
+    from: 1,
+    to: 5,
+    upsert: [
+      out[1]!.upsert[0]!,
+      out[1]!.upsert[1]!,
+      out[2]!.upsert[0]!,
+      out[3]!.upsert[0]!
+    ],
+    remove: ['n1']
+  },
+  'catch-up merges the paced versions like any others')
 })
 
 t.test('paced: the held changes go out when the interval ends (real time)', async (t) => {

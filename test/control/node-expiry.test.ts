@@ -47,14 +47,25 @@ t.test('a node admitted by a token with a node TTL expires: its credential stops
   t.ok(await until(async () => !(await listed(c)).some(n => n.id === x.nodeId)), 'removed by the sweep')
   const delta = await stream.next()
   t.match(delta, { type: 'delta', remove: [x.nodeId] }, 'every daemon is told')
-  t.match(events.find(e => e.event === 'node.remove'), { nodeId: x.nodeId, hostname: 'temp-1', meshIp: x.meshIp, reason: 'expired', expiresAt, msg: `temp-1 removed (expired at ${new Date(expiresAt).toISOString()}); ${x.meshIp} quarantined` })
+  t.match(events.find(e => e.event === 'node.remove'), {
+    nodeId: x.nodeId,
+    hostname: 'temp-1',
+    meshIp: x.meshIp,
+    reason: 'expired',
+    expiresAt,
+    msg: `temp-1 removed (expired at ${new Date(expiresAt).toISOString()}); ${x.meshIp} quarantined`
+  })
   t.match(events.find(e => e.event === 'health.change' && e.to === 'removed'), { nodeId: x.nodeId, reason: `expired at ${new Date(expiresAt).toISOString()}` })
   const stored = (await c.controller.store.load()).nodes.find(n => n.id === x.nodeId)
   t.match(stored, { state: 'removed', removedReason: 'expired', removedAt: clock.now() }, 'the removal is durable, with its reason')
 
   const other = await joinNode(c, 'new', undefined, clock)
   t.not(other.meshIp, x.meshIp, 'its IP is not handed to another key')
-  const back = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, x.keys, { hostname: 'temp-1', token: await token(c), timestamp: clock.now() }))
+  const back = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, x.keys, {
+    hostname: 'temp-1',
+    token: await token(c),
+    timestamp: clock.now()
+  }))
   t.equal(back.status, 200)
   t.not(back.json.nodeId, x.nodeId, 'the same key joins again as a new node')
   t.equal(back.json.meshIp, x.meshIp, 'with its quarantined IP')

@@ -9,11 +9,25 @@ t.test('registration: good proof and token -> node id, mesh IP, credential', asy
   const keys = generateKeyPair()
   const r = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, keys, { hostname: 'web-1', token: await token(c) }))
   t.equal(r.status, 200)
-  t.match(r.json, { nodeId: /^n[0-9a-f]{16}$/, meshIp: /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+$/, cidr: '100.64.0.0/10', credential: /^wn_/, controllerPublicKey: c.publicKey, heartbeatIntervalMs: 5000 })
+  t.match(r.json, {
+    nodeId: /^n[0-9a-f]{16}$/,
+    meshIp: /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+$/,
+    cidr: '100.64.0.0/10',
+    credential: /^wn_/,
+    controllerPublicKey: c.publicKey,
+    heartbeatIntervalMs: 5000
+  })
   const nm = await call(c.url, 'GET', '/v1/netmap', undefined, r.json.credential)
   t.equal(nm.status, 200)
   t.equal(nm.json.nodes.length, 1)
-  t.match(nm.json.nodes[0], { id: r.json.nodeId, hostname: 'web-1', publicKey: keys.publicKey, meshIp: r.json.meshIp, health: 'online', observedEndpoint: '127.0.0.1:51820' })
+  t.match(nm.json.nodes[0], {
+    id: r.json.nodeId,
+    hostname: 'web-1',
+    publicKey: keys.publicKey,
+    meshIp: r.json.meshIp,
+    health: 'online',
+    observedEndpoint: '127.0.0.1:51820'
+  })
   t.equal(nm.json.nodes[0].signingKey, SigningKey.derive(keys.privateKey).publicKey, 'the netmap carries the key its SWIM claims are signed with')
 })
 
@@ -94,7 +108,10 @@ t.test('tokens: single-use is spent, reusable admits many, expired is refused', 
 t.test('re-registration: credential keeps id and IP without a new credential; a token rotates the credential', async (t) => {
   const c = await start(t)
   const n = await joinNode(c, 'db-1')
-  const again = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, n.keys, { hostname: 'db-1b', endpoints: ['198.18.0.9:51820'] }), n.credential)
+  const again = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, n.keys, {
+    hostname: 'db-1b',
+    endpoints: ['198.18.0.9:51820']
+  }), n.credential)
   t.equal(again.status, 200)
   t.equal(again.json.nodeId, n.nodeId)
   t.equal(again.json.meshIp, n.meshIp)

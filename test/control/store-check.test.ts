@@ -2,7 +2,15 @@ import t from 'tap'
 import { checkStart, judgeReopen, type DbFacts, type ReopenFacts } from '../../lib/control/store-check.js'
 import type { StoreGuard } from '../../lib/control/store-guard.js'
 
-const guard = (seq: number, nodes: number, storeId = 's1'): StoreGuard => ({ format: 1, storeId, seq, nodes, ipHighWater: nodes, cidr: '100.64.0.0/10', writtenAt: 1 })
+const guard = (seq: number, nodes: number, storeId = 's1'): StoreGuard => ({
+  format: 1,
+  storeId,
+  seq,
+  nodes,
+  ipHighWater: nodes,
+  cidr: '100.64.0.0/10',
+  writtenAt: 1
+})
 const db = (seq: number, nodes: number, storeId = 's1'): DbFacts => ({ storeId, seq, nodes, empty: false })
 const EMPTY: DbFacts = { storeId: undefined, seq: 0, nodes: 0, empty: true }
 const DROP = ['(ignoring error) db/000003.log: dropping 11807 bytes; Corruption: checksum mismatch']
@@ -11,7 +19,12 @@ t.test('checkStart', async (t) => {
   const cases: Array<[string, Parameters<typeof checkStart>[0], string]> = [
     ['a new data directory', { guard: null, db: EMPTY, controllerKeyExists: false, drops: [] }, 'first-start'],
     ['the guard agrees', { guard: guard(5, 3), db: db(5, 3), controllerKeyExists: true, drops: [] }, 'intact'],
-    ['the database one batch ahead (a crash before the guard was written)', { guard: guard(5, 3), db: db(6, 4), controllerKeyExists: true, drops: [] }, 'intact'],
+    ['the database one batch ahead (a crash before the guard was written)', {
+      guard: guard(5, 3),
+      db: db(6, 4),
+      controllerKeyExists: true,
+      drops: []
+    }, 'intact'],
     ['a first start that crashed after writing the guard', { guard: guard(0, 0), db: EMPTY, controllerKeyExists: true, drops: [] }, 'intact'],
     ['LevelDB dropped a torn tail, nothing acknowledged missing', { guard: guard(5, 3), db: db(5, 3), controllerKeyExists: true, drops: DROP }, 'intact'],
     ['data but no guard', { guard: null, db: db(5, 3), controllerKeyExists: true, drops: [] }, 'unguarded'],

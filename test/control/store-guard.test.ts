@@ -17,7 +17,14 @@ t.test('a written guard reads back, mode 0600, with no temp file left', async (t
 })
 
 t.test('anything but a guard is refused with what to do', async (t) => {
-  for (const text of ['', '{', '{"format":2}', JSON.stringify({ ...g, seq: -1 }), JSON.stringify({ ...g, storeId: '' }), JSON.stringify({ ...g, nodes: 1.5 })]) {
+  for (const text of [
+    '',
+    '{',
+    '{"format":2}',
+    JSON.stringify({ ...g, seq: -1 }),
+    JSON.stringify({ ...g, storeId: '' }),
+    JSON.stringify({ ...g, nodes: 1.5 })
+  ]) {
     t.equal(parseGuard(text), null, `not a guard: ${text.slice(0, 40)}`)
   }
   const dir = await tempDir(t)

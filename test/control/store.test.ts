@@ -23,7 +23,10 @@ t.test('commits made in the same tick share one synced batch and all become dura
   const dir = join(await tempDir(t), 'db')
   const store = await LevelStore.open(dir)
   const gc = new GroupCommit(store)
-  await Promise.all(Array.from({ length: 200 }, async (_, i) => await gc.commit([{ kind: 'node', node: node(i) }, { kind: 'nonce', nonce: `x${i}`, expiresAt: 5 }])))
+  await Promise.all(Array.from({ length: 200 }, async (_, i) => await gc.commit([
+    { kind: 'node', node: node(i) },
+    { kind: 'nonce', nonce: `x${i}`, expiresAt: 5 }
+  ])))
   t.equal(gc.batches, 1)
   await store.close()
   const again = await LevelStore.open(dir)

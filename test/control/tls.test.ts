@@ -27,7 +27,12 @@ t.test('serves HTTPS with --tls-cert/--tls-key', async (t) => {
 })
 
 t.test('a cert without a key is a config error', async (t) => {
-  await t.rejects(startController({ dataDir: join(await tempDir(t), 'd'), listen: '127.0.0.1:0', log: silentLogger(), tlsCertFile: '/nonexistent' }), { code: 'WEFT_ERR_CONFIG', message: /--tls-cert and --tls-key go together/ })
+  await t.rejects(startController({
+    dataDir: join(await tempDir(t), 'd'),
+    listen: '127.0.0.1:0',
+    log: silentLogger(),
+    tlsCertFile: '/nonexistent'
+  }), { code: 'WEFT_ERR_CONFIG', message: /--tls-cert and --tls-key go together/ })
 })
 
 t.test('weft controller prints its certificate\'s SHA-256 fingerprint at start, in the log and as a hint', async (t) => {

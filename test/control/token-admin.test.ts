@@ -14,7 +14,14 @@ t.test('a token has an id and a description; the list shows its uses and state, 
   const c = await start(t, { clock, log })
   const made = await call(c.url, 'POST', '/v1/tokens', { reusable: true, ttlMs: 7 * D, description: 'web fleet rollout', nodeTtlMs: 30 * D }, c.adminKey)
   t.equal(made.status, 200)
-  t.match(made.json, { token: /^wt_/, id: /^t[0-9a-f]{12}$/, reusable: true, expiresAt: clock.now() + 7 * D, description: 'web fleet rollout', nodeTtlMs: 30 * D })
+  t.match(made.json, {
+    token: /^wt_/,
+    id: /^t[0-9a-f]{12}$/,
+    reusable: true,
+    expiresAt: clock.now() + 7 * D,
+    description: 'web fleet rollout',
+    nodeTtlMs: 30 * D
+  })
   const single = (await call(c.url, 'POST', '/v1/tokens', {}, c.adminKey)).json
   t.match(single, { id: /^t[0-9a-f]{12}$/, reusable: false, description: null, nodeTtlMs: null })
 
@@ -27,13 +34,28 @@ t.test('a token has an id and a description; the list shows its uses and state, 
   t.equal(list.status, 200)
   t.same(list.json.tokens, [
     { id: made.json.id, description: 'web fleet rollout', reusable: true, createdAt: clock.now() - 2000, expiresAt: clock.now() - 2000 + 7 * D, uses: 2, lastUsedAt: clock.now(), revokedAt: null, nodeTtlMs: 30 * D, state: 'active' },
-    { id: single.id, description: null, reusable: false, createdAt: clock.now() - 2000, expiresAt: clock.now() - 2000 + D, uses: 1, lastUsedAt: clock.now(), revokedAt: null, nodeTtlMs: null, state: 'spent' }
+    {
+      id: single.id,
+      description: null,
+      reusable: false,
+      createdAt: clock.now() - 2000,
+      expiresAt: clock.now() - 2000 + D,
+      uses: 1,
+      lastUsedAt: clock.now(),
+      revokedAt: null,
+      nodeTtlMs: null,
+      state: 'spent'
+    }
   ].sort((a, b) => (a.id < b.id ? -1 : 1)), 'tokens made at the same time are in id order')
   const text = JSON.stringify(list.json)
   for (const secret of [made.json.token, single.token]) t.notOk(text.includes(secret.slice(3)), 'no token in the list')
   t.notOk(/[0-9a-f]{20}/.test(text), 'no hash in the list')
   const nodes = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes
-  t.same(nodes.map((n: { hostname: string, tokenId: string }) => [n.hostname, n.tokenId]).sort(), [['db-1', single.id], ['web-1', made.json.id], ['web-2', made.json.id]])
+  t.same(nodes.map((n: { hostname: string, tokenId: string }) => [n.hostname, n.tokenId]).sort(), [
+    ['db-1', single.id],
+    ['web-1', made.json.id],
+    ['web-2', made.json.id]
+  ])
   const created = events.filter(e => e.event === 'token.create')
   t.match(created[0], { tokenId: made.json.id, description: 'web fleet rollout', reusable: true, nodeTtlMs: 30 * D, msg: `join token ${made.json.id} created` })
   const all = JSON.stringify(events)
@@ -62,7 +84,11 @@ t.test('a revoked token is refused at once with WEFT_ERR_TOKEN_REVOKED, and stay
 
   await c.close()
   c = await start(t, { dataDir })
-  t.match((await call(c.url, 'GET', '/v1/tokens', undefined, c.adminKey)).json.tokens, [{ id: made.id, state: 'revoked', revokedAt: rev.json.revokedAt }], 'durable')
+  t.match((await call(c.url, 'GET', '/v1/tokens', undefined, c.adminKey)).json.tokens, [{
+    id: made.id,
+    state: 'revoked',
+    revokedAt: rev.json.revokedAt
+  }], 'durable')
   const after = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, generateKeyPair(), { token: made.token }))
   t.equal(after.json.code, 'WEFT_ERR_TOKEN_REVOKED', 'still refused after the restart')
 })

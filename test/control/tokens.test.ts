@@ -95,7 +95,19 @@ t.test('takeEnded keeps a token listed for the retention after it stopped admitt
 t.test('stampNode: the token id always, an expiry only from a token with a node TTL; an expired node is refused', async (t) => {
   const clock = new ManualClock(1000)
   const book = new TokenBook(clock)
-  const node: StoredNode = { id: 'n1', publicKey: 'k', hostname: 'h', meshIp: '100.64.0.1', endpoints: [], listenPort: 1, swimPort: 1, credentialHash: 'x', state: 'active', createdAt: 1, updatedAt: 1 }
+  const node: StoredNode = {
+    id: 'n1',
+    publicKey: 'k',
+    hostname: 'h',
+    meshIp: '100.64.0.1',
+    endpoints: [],
+    listenPort: 1,
+    swimPort: 1,
+    credentialHash: 'x',
+    state: 'active',
+    createdAt: 1,
+    updatedAt: 1
+  }
   const withTtl = book.create({ reusable: true, ttlMs: D, nodeTtlMs: 30 * D })
   const plain = book.create({ reusable: true, ttlMs: D })
   const a = book.stampNode(node, book.claim(withTtl.token), 1000)

@@ -19,7 +19,10 @@ async function pair (t: Test, onA: Partial<AnnouncerOptions>, onB: Partial<Annou
   const clock = new ManualClock()
   const ka = generateKeyPair(); const kb = generateKeyPair()
   const [pa, pb] = [await freePort(), await freePort()]
-  const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: pa }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: pb } }
+  const dir: Record<string, UnderlayPeer> = {
+    a: { publicKey: ka.publicKey, host: '127.0.0.1', port: pa },
+    b: { publicKey: kb.publicKey, host: '127.0.0.1', port: pb }
+  }
   const common = { lookup: (id: string) => dir[id] ?? null, onAlive: () => {}, onDeadNotice: () => {}, clock, log: silentLogger() }
   const A = new Announcer({ ...common, selfId: 'a', privateKey: ka.privateKey, port: pa, alive: () => ({ incarnation: 3, sig: SIG }), ...onA })
   const B = new Announcer({ ...common, selfId: 'b', privateKey: kb.privateKey, port: pb, alive: () => ({ incarnation: 5, sig: SIG }), ...onB })
@@ -56,9 +59,22 @@ t.test('a dead notice carries the receiver\'s incarnation, is not answered, and 
 t.test('replays, strangers, forgeries and garbage are counted and dropped', async (t) => {
   const clock = new ManualClock()
   const ka = generateKeyPair(); const kb = generateKeyPair(); const kc = generateKeyPair()
-  const dir: Record<string, UnderlayPeer> = { a: { publicKey: ka.publicKey, host: '127.0.0.1', port: 9 }, b: { publicKey: kb.publicKey, host: '127.0.0.1', port: 9 } }
+  const dir: Record<string, UnderlayPeer> = {
+    a: { publicKey: ka.publicKey, host: '127.0.0.1', port: 9 },
+    b: { publicKey: kb.publicKey, host: '127.0.0.1', port: 9 }
+  }
   const alive: string[] = []
-  const B = new Announcer({ selfId: 'b', privateKey: kb.privateKey, port: 0, lookup: id => dir[id] ?? null, alive: () => ({ incarnation: 0, sig: SIG }), onAlive: id => alive.push(id), onDeadNotice: () => {}, clock, log: silentLogger() })
+  const B = new Announcer({
+    selfId: 'b',
+    privateKey: kb.privateKey,
+    port: 0,
+    lookup: id => dir[id] ?? null,
+    alive: () => ({ incarnation: 0, sig: SIG }),
+    onAlive: id => alive.push(id),
+    onDeadNotice: () => {},
+    clock,
+    log: silentLogger()
+  })
   B.open()
   const key = announceKey(sharedSecret(ka.privateKey, kb.publicKey))
   const good = encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now(), sig: SIG }, key)
@@ -68,9 +84,23 @@ t.test('replays, strangers, forgeries and garbage are counted and dropped', asyn
   t.equal(B.counters.droppedStale, 1)
   B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() - 120_000, sig: SIG }, key), '127.0.0.1', 9)
   t.equal(B.counters.droppedStale, 2, 'outside the skew window')
-  B.receive(encodeAnnounce({ type: 'ack', from: 'c', to: 'b', incarnation: 1, timestampMs: clock.now() + 1, sig: SIG }, announceKey(sharedSecret(kc.privateKey, kb.publicKey))), '127.0.0.1', 9)
+  B.receive(encodeAnnounce({
+    type: 'ack',
+    from: 'c',
+    to: 'b',
+    incarnation: 1,
+    timestampMs: clock.now() + 1,
+    sig: SIG
+  }, announceKey(sharedSecret(kc.privateKey, kb.publicKey))), '127.0.0.1', 9)
   t.equal(B.counters.droppedUnknownSender, 1, 'not in the netmap')
-  B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'b', incarnation: 1, timestampMs: clock.now() + 2, sig: SIG }, announceKey(sharedSecret(kc.privateKey, kb.publicKey))), '127.0.0.1', 9)
+  B.receive(encodeAnnounce({
+    type: 'ack',
+    from: 'a',
+    to: 'b',
+    incarnation: 1,
+    timestampMs: clock.now() + 2,
+    sig: SIG
+  }, announceKey(sharedSecret(kc.privateKey, kb.publicKey))), '127.0.0.1', 9)
   t.equal(B.counters.droppedBadMac, 1, 'claims to be a but keyed by c')
   B.receive(encodeAnnounce({ type: 'ack', from: 'a', to: 'x', incarnation: 1, timestampMs: clock.now() + 3, sig: SIG }, key), '127.0.0.1', 9)
   B.receive(Buffer.from('hello'), '127.0.0.1', 9)

@@ -42,5 +42,10 @@ t.test('each bad flag fails with a sentence naming the flag', async (t) => {
     [{ swimPreset: 'toString' }, /--swim-preset/],
     [{ keepaliveSeconds: 0 }, /--keepalive must be from 1/]
   ]
-  for (const [patch, re] of cases) t.throws(() => validateDaemonConfig({ ...good(), ...patch }), { code: 'WEFT_ERR_CONFIG', message: re }, JSON.stringify(patch))
+  for (const [patch, re] of cases) {
+    t.throws(() => validateDaemonConfig({ ...good(), ...patch }), {
+      code: 'WEFT_ERR_CONFIG',
+      message: re
+    }, JSON.stringify(patch))
+  }
 })

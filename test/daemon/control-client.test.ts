@@ -18,5 +18,9 @@ t.test('every node route answers what the client expects of it', async (t) => {
   t.match(await client.info(), { publicKey: c.publicKey })
   t.match(await client.heartbeat(n.credential, { endpoints: [], listenPort: 51820 }), { epoch: String, version: Number })
   await t.resolves(client.leave(n.credential))
-  await t.rejects(client.heartbeat('wn_nope', { endpoints: [], listenPort: 51820 }), { code: 'WEFT_ERR_CONTROLLER', statusCode: 401, remoteCode: 'WEFT_ERR_UNAUTHORIZED' })
+  await t.rejects(client.heartbeat('wn_nope', { endpoints: [], listenPort: 51820 }), {
+    code: 'WEFT_ERR_CONTROLLER',
+    statusCode: 401,
+    remoteCode: 'WEFT_ERR_UNAUTHORIZED'
+  })
 })

@@ -17,7 +17,11 @@ const rec = (id: string, meshIp: string): NodeRecord => ({
 const full = (version: number, nodes: NodeRecord[]): Netmap => ({ epoch: 'e1', version, cidr: '100.64.0.0/10', nodes })
 
 /** A stand-in controller on loopback: each stream request is answered by the next script in `scripts`. */
-async function fakeController (t: { teardown (fn: () => void): void }, scripts: Array<(res: ServerResponse, query: URLSearchParams) => void>): Promise<{ url: string, queries: URLSearchParams[], heartbeats: number }> {
+async function fakeController (t: { teardown (fn: () => void): void }, scripts: Array<(res: ServerResponse, query: URLSearchParams) => void>): Promise<{
+  url: string
+  queries: URLSearchParams[]
+  heartbeats: number
+}> {
   const queries: URLSearchParams[] = []
   const state = { url: '', queries, heartbeats: 0 }
   const server: Server = createServer((req, res) => {
@@ -84,7 +88,14 @@ t.test('an invalid delta is refused whole: previous netmap kept, error kept, ful
   const ctl = await fakeController(t, [
     res => {
       res.write(JSON.stringify({ type: 'full', netmap: full(1, [a]) }) + '\n')
-      res.write(JSON.stringify({ type: 'delta', epoch: 'e1', from: 1, to: 2, upsert: [{ ...rec('b', '100.64.0.2'), publicKey: 'not-a-key' }], remove: ['a'] }) + '\n')
+      res.write(JSON.stringify({
+        type: 'delta',
+        epoch: 'e1',
+        from: 1,
+        to: 2,
+        upsert: [{ ...rec('b', '100.64.0.2'), publicKey: 'not-a-key' }],
+        remove: ['a']
+      }) + '\n')
     },
     res => { void gate.then(() => res.write(JSON.stringify({ type: 'full', netmap: full(3, [a, rec('c', '100.64.0.3')]) }) + '\n')) }
   ])
@@ -143,7 +154,14 @@ t.test('a gap in versions, a new epoch, garbage and an oversized line all end in
 
 t.test('a netmap from disk is the starting point: the first request asks for what follows it', async (t) => {
   const a = rec('a', '100.64.0.1')
-  const ctl = await fakeController(t, [res => res.write(JSON.stringify({ type: 'delta', epoch: 'e1', from: 4, to: 5, upsert: [rec('b', '100.64.0.2')], remove: [] }) + '\n')])
+  const ctl = await fakeController(t, [res => res.write(JSON.stringify({
+    type: 'delta',
+    epoch: 'e1',
+    from: 4,
+    to: 5,
+    upsert: [rec('b', '100.64.0.2')],
+    remove: []
+  }) + '\n')])
   const seen: number[] = []
   const l = link(ctl.url, m => seen.push(m.version), full(4, [a]))
   l.start()

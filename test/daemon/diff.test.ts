@@ -25,13 +25,48 @@ t.test('diff, table-driven', async (t) => {
     { name: 'nothing applied: all adds', want: [want(1), want(0)], applied: [], ops: ['add n0 in-netmap', 'add n1 in-netmap'] },
     { name: 'identical: no change at all', want: [want(0), want(1)], applied: [had(0), had(1)], ops: [] },
     { name: 'gone from netmap: remove', want: [want(0)], applied: [had(0), had(1)], ops: ['remove n1 not-in-netmap'] },
-    { name: 'excluded: remove with its reason', want: [want(0)], applied: [had(0), had(1)], excluded: [{ nodeId: 'n1', publicKey: keys[1]!, meshIp: '100.64.0.2', reason: 'swim-dead' }], ops: ['remove n1 swim-dead'] },
+    {
+      name: 'excluded: remove with its reason',
+      want: [want(0)],
+      applied: [had(0), had(1)],
+      excluded: [{
+        nodeId: 'n1',
+        publicKey: keys[1]!,
+        meshIp: '100.64.0.2',
+        reason: 'swim-dead'
+      }],
+      ops: ['remove n1 swim-dead']
+    },
     { name: 'endpoint changed in netmap: update endpoint only', want: [want(0, { endpoint: '198.18.9.9:1' })], applied: [had(0)], ops: ['update n0 endpoint-changed'] },
     { name: 'desired endpoint null: no opinion, no update', want: [want(0, { endpoint: null })], applied: [had(0)], ops: [] },
     { name: 'allowed IPs changed', want: [want(0, { allowedIps: ['100.64.0.9/32'] })], applied: [had(0)], ops: ['update n0 allowed-ips-changed'] },
-    { name: 'allowed IP order does not matter', want: [want(0, { allowedIps: ['100.64.0.1/32', '100.64.1.0/24'] })], applied: [had(0, { allowedIps: ['100.64.1.0/24', '100.64.0.1/32'] })], ops: [] },
-    { name: 'keepalive and endpoint changed together', want: [want(0, { endpoint: '198.18.9.9:1', keepaliveSeconds: 0 })], applied: [had(0)], ops: ['update n0 endpoint-changed,keepalive-changed'] },
-    { name: 'order: removes, then updates, then adds', want: [want(0, { endpoint: '198.18.9.9:1' }), want(2)], applied: [had(0), had(1)], ops: ['remove n1 not-in-netmap', 'update n0 endpoint-changed', 'add n2 in-netmap'] },
+    {
+      name: 'allowed IP order does not matter',
+      want: [want(0, {
+        allowedIps: [
+          '100.64.0.1/32', '100.64.1.0/24'
+        ]
+      })],
+      applied: [had(0, { allowedIps: ['100.64.1.0/24', '100.64.0.1/32'] })],
+      ops: []
+    },
+    {
+      name: 'keepalive and endpoint changed together',
+      want: [want(0, {
+        endpoint: '198.18.9.9:1',
+        keepaliveSeconds: 0
+      })],
+      applied: [had(0)],
+      ops: ['update n0 endpoint-changed,keepalive-changed']
+    },
+    {
+      name: 'order: removes, then updates, then adds',
+      want: [want(0, { endpoint: '198.18.9.9:1' }), want(2)],
+      applied: [had(0), had(1)],
+      ops: [
+        'remove n1 not-in-netmap', 'update n0 endpoint-changed', 'add n2 in-netmap'
+      ]
+    },
     { name: 'adopted unknown peer: remove with no node id', want: [], applied: [had(3, { nodeId: null, meshIp: null })], ops: ['remove null not-in-netmap'] }
   ]
   for (const c of cases) {

@@ -39,7 +39,13 @@ t.test('a saved identity is used at once, join token or not, with the controller
   const dir = join(await tempDir(t), 'state')
   const state = await StateDir.open(dir)
   const keys = await state.loadOrCreateKey()
-  const saved: NodeIdentity = { nodeId: 'n0123456789abcdef', meshIp: '100.64.0.5', cidr: '100.64.0.0/10', credential: 'wn_x', controllerPublicKey: generateKeyPair().publicKey }
+  const saved: NodeIdentity = {
+    nodeId: 'n0123456789abcdef',
+    meshIp: '100.64.0.5',
+    cidr: '100.64.0.0/10',
+    credential: 'wn_x',
+    controllerPublicKey: generateKeyPair().publicKey
+  }
   await state.saveIdentity(saved)
   const url = await deadUrl()
   const t0 = Date.now()
@@ -52,7 +58,14 @@ t.test('a saved identity that records a removal does not start, token or not', a
   const dir = join(await tempDir(t), 'state')
   const state = await StateDir.open(dir)
   const keys = await state.loadOrCreateKey()
-  await state.saveIdentity({ nodeId: 'n0123456789abcdef', meshIp: '100.64.0.5', cidr: '100.64.0.0/10', credential: 'wn_x', controllerPublicKey: 'k', removedAt: 1_700_000_000_000 })
+  await state.saveIdentity({
+    nodeId: 'n0123456789abcdef',
+    meshIp: '100.64.0.5',
+    cidr: '100.64.0.0/10',
+    credential: 'wn_x',
+    controllerPublicKey: 'k',
+    removedAt: 1_700_000_000_000
+  })
   const url = await deadUrl()
   const err = await ensureJoined(config(url, dir, 'wt_t'), new ControlClient(url), state, await state.loadIdentity(), keys, deps).catch((e: unknown) => e)
   t.ok(err instanceof NodeRemovedError, 'NodeRemovedError')
@@ -67,14 +80,25 @@ t.test('registerAgain: a controller that lost the node registers it again, askin
   const dir = join(await tempDir(t), 'state')
   const state = await StateDir.open(dir)
   const keys = await state.loadOrCreateKey()
-  const saved: NodeIdentity = { nodeId: 'n0123456789abcdef', meshIp: '100.64.0.99', cidr: '100.64.0.0/10', credential: 'wn_lost', controllerPublicKey: c.publicKey }
+  const saved: NodeIdentity = {
+    nodeId: 'n0123456789abcdef',
+    meshIp: '100.64.0.99',
+    cidr: '100.64.0.0/10',
+    credential: 'wn_lost',
+    controllerPublicKey: c.publicKey
+  }
   await state.saveIdentity(saved)
   const again = await registerAgain(config(c.url, dir, tok), new ControlClient(c.url), state, saved, keys, deps)
   t.not(again.nodeId, saved.nodeId, 'a new node id: the controller had no record of the old one')
   t.match(again.credential, /^wn_/)
   t.not(again.credential, saved.credential)
   t.same(await state.loadIdentity(), again, 'saved before it returns')
-  const nodes = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes as Array<{ id: string, publicKey: string, meshIp: string, hostname: string }>
+  const nodes = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes as Array<{
+    id: string
+    publicKey: string
+    meshIp: string
+    hostname: string
+  }>
   t.match(nodes.find(n => n.id === again.nodeId), { publicKey: keys.publicKey, meshIp: again.meshIp, hostname: 'node-j' })
 })
 

@@ -23,14 +23,21 @@ t.test('--metrics-listen: loopback and underlay addresses pass; mesh addresses a
     ['127.0.0.1:0', false, /is not IP:PORT/]
   ]
   for (const [listen, allow, want] of cases) {
-    if (want instanceof RegExp) t.throws(() => checkMetricsListen(listen, CIDR, allow), { code: 'WEFT_ERR_CONFIG', message: want }, `${listen}${allow ? ' (allowed)' : ''} refused`)
-    else t.same(checkMetricsListen(listen, CIDR, allow), want, `${listen}${allow ? ' (allowed)' : ''} accepted`)
+    if (want instanceof RegExp) {
+      t.throws(() => checkMetricsListen(listen, CIDR, allow), {
+        code: 'WEFT_ERR_CONFIG',
+        message: want
+      }, `${listen}${allow ? ' (allowed)' : ''} refused`)
+    } else t.same(checkMetricsListen(listen, CIDR, allow), want, `${listen}${allow ? ' (allowed)' : ''} accepted`)
   }
 })
 
 t.test('the daemon config checks the flag\'s syntax at start; --metrics-allow-mesh alone makes no sense', async (t) => {
   const base = { ...DAEMON_DEFAULTS, controllerUrl: 'http://198.18.0.1:8080', stateDir: '/tmp/x', ifname: 'wg0', announcePort: 51821, endpoints: [] }
-  t.throws(() => validateDaemonConfig({ ...base, metricsListen: 'metrics.example:9586' }), { code: 'WEFT_ERR_CONFIG', message: /--metrics-listen "metrics.example:9586" is not IP:PORT/ })
+  t.throws(() => validateDaemonConfig({ ...base, metricsListen: 'metrics.example:9586' }), {
+    code: 'WEFT_ERR_CONFIG',
+    message: /--metrics-listen "metrics.example:9586" is not IP:PORT/
+  })
   t.throws(() => validateDaemonConfig({ ...base, metricsAllowMesh: true }), { message: /--metrics-allow-mesh needs --metrics-listen/ })
   t.equal(validateDaemonConfig({ ...base, metricsListen: '127.0.0.1:9586' }).metricsListen, '127.0.0.1:9586')
 })

@@ -4,7 +4,18 @@ import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { NodeRecord } from '../../lib/wire/netmap.js'
 
 const rec = (id: string, meshIp: string): NodeRecord => ({
-  id, hostname: id, publicKey: generateKeyPair().publicKey, meshIp, endpoints: ['198.18.0.2:51820', '[2001:db8::1]:51820'], observedEndpoint: '198.18.0.2:51820', swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 2
+  id,
+  hostname: id,
+  publicKey: generateKeyPair().publicKey,
+  meshIp,
+  endpoints: [
+    '198.18.0.2:51820', '[2001:db8::1]:51820'
+  ],
+  observedEndpoint: '198.18.0.2:51820',
+  swimPort: 7946,
+  health: 'online',
+  createdAt: 1,
+  updatedAt: 2
 })
 const map = (nodes: NodeRecord[]): unknown => ({ epoch: 'e', version: 1, cidr: '100.64.0.0/10', nodes })
 

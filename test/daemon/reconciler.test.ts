@@ -41,7 +41,15 @@ class FakeDevice implements WireGuardDevice {
       this.applies.push(op)
       if (op.kind === 'remove') { this.peers.delete(op.publicKey); continue }
       const prev = this.peers.get(op.peer.publicKey)
-      const base: DevicePeer = prev ?? { publicKey: op.peer.publicKey, endpoint: null, allowedIps: [], keepaliveSeconds: 0, lastHandshakeAt: 0, rxBytes: 0, txBytes: 0 }
+      const base: DevicePeer = prev ?? {
+        publicKey: op.peer.publicKey,
+        endpoint: null,
+        allowedIps: [],
+        keepaliveSeconds: 0,
+        lastHandshakeAt: 0,
+        rxBytes: 0,
+        txBytes: 0
+      }
       const fields = op.kind === 'add' ? ['endpoint', 'allowedIps', 'keepaliveSeconds'] : op.fields
       if (fields.includes('endpoint') && op.peer.endpoint !== null) base.endpoint = op.peer.endpoint
       if (fields.includes('allowedIps')) base.allowedIps = [...op.peer.allowedIps]
@@ -113,7 +121,11 @@ t.test('unchanged peers are never touched: one endpoint change = one device call
   dev.applies = []
   const res = await r.reconcile([peer(0), peer(1, { endpoint: '198.18.9.9:4000' }), peer(2)])
   t.equal(dev.applies.length, 1)
-  t.same(dev.applies[0], { kind: 'update', peer: { publicKey: keys[1], endpoint: '198.18.9.9:4000', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 25 }, fields: ['endpoint'] })
+  t.same(dev.applies[0], {
+    kind: 'update',
+    peer: { publicKey: keys[1], endpoint: '198.18.9.9:4000', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 25 },
+    fields: ['endpoint']
+  })
   t.equal(res.applied[0]!.reason, 'endpoint-changed')
 })
 
@@ -230,7 +242,10 @@ t.test('logs carry event, node id, mesh IP, incarnation, key, endpoint and reaso
   const { log, lines } = capture()
   const r = new Reconciler({ device: dev, log, incarnationOf: id => id === 'n1' ? 1795000000 : undefined })
   await r.reconcile([peer(0), peer(1)])
-  await r.reconcile({ peers: [peer(0, { endpoint: '198.18.3.3:1' })], excluded: [{ nodeId: 'n1', publicKey: keys[1]!, meshIp: '100.64.0.2', reason: 'swim-dead' }] })
+  await r.reconcile({
+    peers: [peer(0, { endpoint: '198.18.3.3:1' })],
+    excluded: [{ nodeId: 'n1', publicKey: keys[1]!, meshIp: '100.64.0.2', reason: 'swim-dead' }]
+  })
   const ev = lines.filter(l => typeof l.event === 'string' && (l.event as string).startsWith('wg.peer.'))
   t.same(ev.map(l => [l.event, l.nodeId, l.reason]), [
     ['wg.peer.add', 'n0', 'in-netmap'], ['wg.peer.add', 'n1', 'in-netmap'],
@@ -246,7 +261,10 @@ t.test('wg.peer.* lines name the peer by hostname, in a field and in the message
   const r = new Reconciler({ device: dev, log, selfKey: keys[0]! })
   await r.reconcile([peer(1), peer(2)])
   await r.reset(keys[1]!, 'no-handshake')
-  await r.reconcile({ peers: [peer(1, { endpoint: '198.18.3.3:1' })], excluded: [{ nodeId: 'n2', publicKey: keys[2]!, meshIp: '100.64.0.3', reason: 'swim-dead' }] })
+  await r.reconcile({
+    peers: [peer(1, { endpoint: '198.18.3.3:1' })],
+    excluded: [{ nodeId: 'n2', publicKey: keys[2]!, meshIp: '100.64.0.3', reason: 'swim-dead' }]
+  })
   const ev = lines.filter(l => typeof l.event === 'string' && (l.event as string).startsWith('wg.peer.'))
   t.same(ev.map(l => [l.event, l.hostname]), [
     ['wg.peer.add', 'host-1'], ['wg.peer.add', 'host-2'], ['wg.peer.reset', 'host-1'],
@@ -287,15 +305,24 @@ t.test('with selfKey, peers this node does not initiate to are added with the ke
   const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: keys[4]! })
   const want = [0, 1, 2, 3, 5, 6, 7].map(i => peer(i))
   t.ok((await r.reconcile(want)).ok)
-  for (const i of [0, 1, 2, 3]) t.match(dev.peers.get(keys[i]!), { endpoint: `198.18.1.${i + 1}:51820`, keepaliveSeconds: 0 }, `n${i} (smaller key) initiates: keepalive held`)
+  for (const i of [0, 1, 2, 3]) {
+    t.match(dev.peers.get(keys[i]!), {
+      endpoint: `198.18.1.${i + 1}:51820`,
+      keepaliveSeconds: 0
+    }, `n${i} (smaller key) initiates: keepalive held`)
+  }
   for (const i of [5, 6, 7]) t.match(dev.peers.get(keys[i]!), { keepaliveSeconds: 25 }, `n${i} (larger key): we initiate at once`)
   const before = dev.calls()
   t.equal((await r.reconcile(want)).applied.length, 0, 'a held keepalive is not a difference to reconcile')
   t.equal(dev.calls(), before, 'no device call')
   dev.applies = []
   await r.arm([keys[1]!, keys[6]!])
-  t.same(dev.applies, [{ kind: 'update', peer: { publicKey: keys[1], endpoint: '198.18.1.2:51820', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 25 }, fields: ['keepaliveSeconds'] }],
-    'only the held peer is touched')
+  t.same(dev.applies, [{
+    kind: 'update',
+    peer: { publicKey: keys[1], endpoint: '198.18.1.2:51820', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 25 },
+    fields: ['keepaliveSeconds']
+  }],
+  'only the held peer is touched')
   await r.arm([keys[1]!])
   t.equal(dev.applies.length, 1, 'a second arm makes no call')
   t.ok((await r.reconcile(want.filter(p => p.nodeId !== 'n3'))).ok)

@@ -13,7 +13,18 @@ const netmap = (): Netmap => ({
   epoch: 'e',
   version: 7,
   cidr: '100.64.0.0/10',
-  nodes: [{ id: 'n1', hostname: 'a', publicKey: peerKey, meshIp: '100.64.0.1', endpoints: ['198.18.0.2:51820'], observedEndpoint: null, swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 2 }]
+  nodes: [{
+    id: 'n1',
+    hostname: 'a',
+    publicKey: peerKey,
+    meshIp: '100.64.0.1',
+    endpoints: ['198.18.0.2:51820'],
+    observedEndpoint: null,
+    swimPort: 7946,
+    health: 'online',
+    createdAt: 1,
+    updatedAt: 2
+  }]
 })
 
 t.test('first start generates a key with mode 0600; later starts reuse it', async (t) => {

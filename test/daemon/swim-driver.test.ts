@@ -36,7 +36,13 @@ t.test('three real cores over loopback UDP see each other, and detect one that s
 
 t.test('a packet that is not SWIM is counted and dropped, the driver keeps running', async (t) => {
   const port = await freePort()
-  const core = new Swim({ config: localConfig(), self: { id: 'a', addr: `127.0.0.1:${port}` }, claims: claimsFor('a'), incarnation: 1, random: new SeededRandom(9) })
+  const core = new Swim({
+    config: localConfig(),
+    self: { id: 'a', addr: `127.0.0.1:${port}` },
+    claims: claimsFor('a'),
+    incarnation: 1,
+    random: new SeededRandom(9)
+  })
   const driver = new SwimDriver({ core, host: '127.0.0.1', port, clock: systemClock, log: silentLogger(), onEvent: () => {} })
   await driver.start()
   t.teardown(() => driver.stop())

@@ -48,8 +48,24 @@ t.test('get reply parses into interface settings and peers, without the private 
   t.equal(s.publicKey, self.publicKey, 'public key derived from the private key')
   t.equal(s.listenPort, 51820)
   t.equal(s.peers.length, 2)
-  t.same(s.peers[0], { publicKey: a, endpoint: '198.18.1.2:51820', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 25, lastHandshakeAt: 1_700_000_000_500, rxBytes: 380, txBytes: 436 })
-  t.same(s.peers[1], { publicKey: b, endpoint: null, allowedIps: ['100.64.0.3/32', '100.64.9.0/24'], keepaliveSeconds: 0, lastHandshakeAt: 0, rxBytes: 0, txBytes: 0 })
+  t.same(s.peers[0], {
+    publicKey: a,
+    endpoint: '198.18.1.2:51820',
+    allowedIps: ['100.64.0.2/32'],
+    keepaliveSeconds: 25,
+    lastHandshakeAt: 1_700_000_000_500,
+    rxBytes: 380,
+    txBytes: 436
+  })
+  t.same(s.peers[1], {
+    publicKey: b,
+    endpoint: null,
+    allowedIps: ['100.64.0.3/32', '100.64.9.0/24'],
+    keepaliveSeconds: 0,
+    lastHandshakeAt: 0,
+    rxBytes: 0,
+    txBytes: 0
+  })
   t.notOk(JSON.stringify(s).includes(self.privateKey), 'private key not kept')
 })
 
@@ -65,7 +81,12 @@ t.test('errno is parsed and non-zero errno on get is a coded error', async (t) =
 })
 
 t.test('malformed get replies are coded errors, not crashes', async (t) => {
-  for (const bad of ['garbage\nerrno=0\n\n', 'public_key=zz\nerrno=0\n\n', `public_key=${keyToHex(a)}\ntx_bytes=lots\nerrno=0\n\n`, 'listen_port=-1\nerrno=0\n\n']) {
+  for (const bad of [
+    'garbage\nerrno=0\n\n',
+    'public_key=zz\nerrno=0\n\n',
+    `public_key=${keyToHex(a)}\ntx_bytes=lots\nerrno=0\n\n`,
+    'listen_port=-1\nerrno=0\n\n'
+  ]) {
     t.throws(() => parseGet(bad), { code: 'WEFT_ERR_DEVICE' }, JSON.stringify(bad.slice(0, 30)))
   }
 })
@@ -104,7 +125,10 @@ t.test('one set for many ops: the lines of each op in order under a single set=1
     `public_key=${keyToHex(a)}`, 'endpoint=198.18.1.2:51820', 'persistent_keepalive_interval=25', 'replace_allowed_ips=true', 'allowed_ip=100.64.0.2/32', '', ''
   ].join('\n'))
   t.equal(buildSetOps([ops[1]!]), buildSetOp(ops[1]!), 'a batch of one is the single op')
-  t.throws(() => buildSetOps([ops[0]!, { kind: 'add', peer: { ...peerA, endpoint: 'nowhere' } }]), { name: 'InvalidInputError' }, 'one bad op refuses the whole batch')
+  t.throws(() => buildSetOps([
+    ops[0]!,
+    { kind: 'add', peer: { ...peerA, endpoint: 'nowhere' } }
+  ]), { name: 'InvalidInputError' }, 'one bad op refuses the whole batch')
 })
 
 t.test('interface set carries the private key in hex and the port', async (t) => {
@@ -116,16 +140,30 @@ t.test('bad keys in ops are refused before anything is sent', async (t) => {
 })
 
 t.test('kernel driver: wg set arguments and wg dump parsing', async (t) => {
-  t.same(wgSetArgs('wg0', { kind: 'add', peer: peerA }), ['wg', 'set', 'wg0', 'peer', a, 'endpoint', '198.18.1.2:51820', 'persistent-keepalive', '25', 'allowed-ips', '100.64.0.2/32'])
+  t.same(wgSetArgs('wg0', { kind: 'add', peer: peerA }), [
+    'wg', 'set', 'wg0', 'peer', a, 'endpoint', '198.18.1.2:51820', 'persistent-keepalive', '25', 'allowed-ips', '100.64.0.2/32'
+  ])
   t.same(wgSetArgs('wg0', { kind: 'remove', publicKey: a }), ['wg', 'set', 'wg0', 'peer', a, 'remove'])
-  t.same(wgSetArgs('wg0', { kind: 'update', peer: { ...peerA, keepaliveSeconds: 0 }, fields: ['keepaliveSeconds'] }), ['wg', 'set', 'wg0', 'peer', a, 'persistent-keepalive', 'off'])
+  t.same(wgSetArgs('wg0', {
+    kind: 'update',
+    peer: { ...peerA, keepaliveSeconds: 0 },
+    fields: ['keepaliveSeconds']
+  }), ['wg', 'set', 'wg0', 'peer', a, 'persistent-keepalive', 'off'])
   const dump = `${self.privateKey}\t${self.publicKey}\t51820\toff\n` +
     `${a}\t(none)\t198.18.1.2:51820\t100.64.0.2/32\t1700000000\t380\t436\t25\n` +
     `${b}\t(none)\t(none)\t(none)\t0\t0\t0\toff\n`
   const s = parseWgDump(dump)
   t.equal(s.publicKey, self.publicKey)
   t.equal(s.listenPort, 51820)
-  t.same(s.peers[0], { publicKey: a, endpoint: '198.18.1.2:51820', allowedIps: ['100.64.0.2/32'], lastHandshakeAt: 1_700_000_000_000, rxBytes: 380, txBytes: 436, keepaliveSeconds: 25 })
+  t.same(s.peers[0], {
+    publicKey: a,
+    endpoint: '198.18.1.2:51820',
+    allowedIps: ['100.64.0.2/32'],
+    lastHandshakeAt: 1_700_000_000_000,
+    rxBytes: 380,
+    txBytes: 436,
+    keepaliveSeconds: 25
+  })
   t.same(s.peers[1], { publicKey: b, endpoint: null, allowedIps: [], lastHandshakeAt: 0, rxBytes: 0, txBytes: 0, keepaliveSeconds: 0 })
   t.throws(() => parseWgDump(''), { code: 'WEFT_ERR_DEVICE' })
   t.throws(() => parseWgDump(`x\ty\t1\toff\n${a}\tshort\n`), { code: 'WEFT_ERR_DEVICE' })
@@ -142,7 +180,11 @@ t.test('peers a device could only half-apply are refused before anything is buil
   ]
   for (const [name, over] of bad) {
     t.throws(() => buildSetOp({ kind: 'add', peer: { ...peerA, ...over } }), { code: 'WEFT_ERR_INVALID_INPUT' }, `uapi: ${name}`)
-    t.throws(() => wgSetArgs('wg0', { kind: 'update', peer: { ...peerA, ...over }, fields: ['endpoint', 'allowedIps'] }), { code: 'WEFT_ERR_INVALID_INPUT' }, `wg: ${name}`)
+    t.throws(() => wgSetArgs('wg0', {
+      kind: 'update',
+      peer: { ...peerA, ...over },
+      fields: ['endpoint', 'allowedIps']
+    }), { code: 'WEFT_ERR_INVALID_INPUT' }, `wg: ${name}`)
   }
   t.doesNotThrow(() => buildSetOp({ kind: 'add', peer: { ...peerA, endpoint: '[fd00::1]:51820', allowedIps: ['100.64.0.2/32', 'fd00::2/128'] } }))
 })

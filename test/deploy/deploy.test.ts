@@ -50,7 +50,10 @@ t.test('promtool accepts the rules and their unit tests pass', async (t) => {
 })
 
 t.test('the Grafana dashboard is valid JSON whose queries name only exported metrics', async (t) => {
-  const dash = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Array<{ title: string, type: string, targets?: Array<{ expr: string }> }>, templating: { list: Array<{ query: unknown }> } }
+  const dash = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+    panels: Array<{ title: string, type: string, targets?: Array<{ expr: string }> }>
+    templating: { list: Array<{ query: unknown }> }
+  }
   const exprs = dash.panels.flatMap(p => (p.targets ?? []).map(x => x.expr))
   t.ok(exprs.length >= 20, `${exprs.length} queries`)
   const vars = dash.templating.list.map(v => typeof v.query === 'string' ? v.query : (v.query as { query: string }).query)

@@ -30,7 +30,14 @@ const nodes: Array<{ id: string, credential: string, i: number }> = []
 for (let i = 0; i < count; i++) {
   const keys = generateKeyPair()
   const endpoints = [`198.18.200.${(i % 250) + 1}:51820`]
-  const fields = { publicKey: keys.publicKey, signingKey: SigningKey.derive(keys.privateKey).publicKey, hostname: `fake-${i}`, endpoints, timestamp: Date.now(), nonce: newNonce() }
+  const fields = {
+    publicKey: keys.publicKey,
+    signingKey: SigningKey.derive(keys.privateKey).publicKey,
+    hostname: `fake-${i}`,
+    endpoints,
+    timestamp: Date.now(),
+    nonce: newNonce()
+  }
   const proof = signRegistration(keys.privateKey, info.publicKey, fields)
   const r = await call<RegisterResponse>('POST', '/v1/register', { ...fields, listenPort: 51820, swimPort: 7946, proof, token }, admin)
   nodes.push({ id: r.nodeId, credential: r.credential!, i })

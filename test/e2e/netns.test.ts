@@ -17,7 +17,21 @@ const N = 10
 
 async function pingUnderlay (from: string, to: string, count: number): Promise<number> {
   // ping exits non-zero when replies are missing; its summary on stdout is what counts.
-  const res = await execFileP('ip', ['netns', 'exec', from, 'ping', '-q', '-n', '-c', String(count), '-i', '0.01', '-W', '1', to], { timeout: 30_000, encoding: 'utf8' })
+  const res = await execFileP('ip', [
+    'netns',
+    'exec',
+    from,
+    'ping',
+    '-q',
+    '-n',
+    '-c',
+    String(count),
+    '-i',
+    '0.01',
+    '-W',
+    '1',
+    to
+  ], { timeout: 30_000, encoding: 'utf8' })
     .catch((err: { stdout?: string, message: string }) => ({ stdout: err.stdout ?? err.message }))
   const m = /(\d+) packets transmitted, (\d+) received/.exec(res.stdout)
   if (m === null) throw new Error(`no ping summary in: ${res.stdout}`)

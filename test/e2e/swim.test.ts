@@ -135,7 +135,12 @@ t.test('a node that loses only its controller link stays in every config and is 
   const victim = 5
   const id = (await mesh.status(victim)).node.id
   await setBlocked(mesh.ns(victim), [mesh.world.names.controllerAddr])
-  const health = async (): Promise<string | undefined> => (JSON.parse(await mesh.admin('nodes', 'list', '--json')) as { nodes: Array<{ id: string, health: string }> }).nodes.find(n => n.id === id)?.health
+  const health = async (): Promise<string | undefined> => (JSON.parse(await mesh.admin('nodes', 'list', '--json')) as {
+    nodes: Array<{
+      id: string
+      health: string
+    }>
+  }).nodes.find(n => n.id === id)?.health
   await waitFor('the controller to call it control-lost', async () => await health() === 'control-lost', 60_000, 500)
   t.pass('controller reports control-lost')
   t.ok(await peersHave(others(victim), victim, true), 'still a WireGuard peer of every node')

@@ -93,7 +93,13 @@ t.test('interfaces come up with /32 mesh IP, MTU 1420 and the mesh route; a seco
   const other = { ifname: world.names.nodeWg(1), meshIp: meshIp(1), cidr: CIDR, netns: world.names.nodeNs(1), log }
   t.equal((await ensureInterface({ ...other, mtu: 1380 })).mtu, true, 'a different MTU is set')
   t.equal(JSON.parse((await world.exec(world.names.nodeNs(1), ['ip', '-j', 'link', 'show', 'dev', other.ifname])).stdout)[0].mtu, 1380)
-  t.same(await ensureInterface(other), { mtu: true, up: false, address: false, removedAddresses: [], route: false }, 'back to the default, nothing else touched')
+  t.same(await ensureInterface(other), {
+    mtu: true,
+    up: false,
+    address: false,
+    removedAddresses: [],
+    route: false
+  }, 'back to the default, nothing else touched')
   const state = await devices[0]!.get()
   t.equal(state.publicKey, keys[0]!.publicKey)
   t.equal(state.listenPort, PORT)
@@ -116,7 +122,12 @@ t.test('peers applied from the netmap; ping over mesh IPs both ways', async (t) 
     t.same(s, { sent: 3, received: 3 }, `node${a} -> node${b}`)
   }
   const peers = (await devices[0]!.get()).peers
-  t.same(peers.map(p => [p.publicKey, p.allowedIps, p.endpoint, p.keepaliveSeconds]).sort(), [1, 2].map(i => [keys[i]!.publicKey, [`${meshIp(i)}/32`], `${world.names.nodeAddr(i)}:${PORT}`, 25]).sort())
+  t.same(peers.map(p => [p.publicKey, p.allowedIps, p.endpoint, p.keepaliveSeconds]).sort(), [1, 2].map(i => [
+    keys[i]!.publicKey,
+    [`${meshIp(i)}/32`],
+    `${world.names.nodeAddr(i)}:${PORT}`,
+    25
+  ]).sort())
   t.ok(peers.every(p => p.lastHandshakeAt > 0), 'handshakes completed')
 })
 
@@ -147,7 +158,13 @@ t.test('restart adoption: a new driver instance adopts the running interface; pi
   const adopted = await openDevice({ driver: 'auto', ifname, privateKey: keys[0]!.privateKey, listenPort: PORT, netns: world.names.nodeNs(0), log })
   t.equal(adopted.adopted, true)
   t.equal(adopted.driver, 'userspace')
-  t.same(await ensureInterface({ ifname, meshIp: meshIp(0), cidr: CIDR, netns: world.names.nodeNs(0), log }), { mtu: false, up: false, address: false, removedAddresses: [], route: false })
+  t.same(await ensureInterface({ ifname, meshIp: meshIp(0), cidr: CIDR, netns: world.names.nodeNs(0), log }), {
+    mtu: false,
+    up: false,
+    address: false,
+    removedAddresses: [],
+    route: false
+  })
   const counting = new Counting(adopted)
   const fresh = new Reconciler({ device: counting, log })
   const res = await fresh.reconcile(desired(netmap, new Set(), 'node0'))
@@ -203,7 +220,15 @@ t.test('continuous ping every 10 ms loses nothing while 100 other peers are adde
 
 t.test('bad input is refused whole: the rest applies, nothing of the bad peer reaches the device', async (t) => {
   const good = desired(netmap, new Set(), 'node1').peers
-  const extra = (k: number, endpoint: string): DesiredPeer => ({ nodeId: `x${k}`, hostname: `x-${k}`, meshIp: `100.64.2.${k}`, publicKey: generateKeyPair().publicKey, endpoint, allowedIps: [`100.64.2.${k}/32`], keepaliveSeconds: 25 })
+  const extra = (k: number, endpoint: string): DesiredPeer => ({
+    nodeId: `x${k}`,
+    hostname: `x-${k}`,
+    meshIp: `100.64.2.${k}`,
+    publicKey: generateKeyPair().publicKey,
+    endpoint,
+    allowedIps: [`100.64.2.${k}/32`],
+    keepaliveSeconds: 25
+  })
   // A hostname endpoint never comes out of desired(); wireguard-go would create the peer and then fail on it.
   const bad = extra(1, 'not-an-ip.example:51820')
   const fine = extra(2, '198.18.201.2:51820')
@@ -283,18 +308,29 @@ t.test('kernel driver (`wg` tool) reads and changes the same interface identical
   t.same(strip(await viaWg.get()), strip(await viaUapi.get()))
   const k = generateKeyPair().publicKey
   await viaWg.apply([{ kind: 'add', peer: { publicKey: k, endpoint: '198.18.202.1:51820', allowedIps: ['100.64.3.1/32'], keepaliveSeconds: 0 } }])
-  await viaWg.apply([{ kind: 'update', peer: { publicKey: k, endpoint: '198.18.202.2:51820', allowedIps: ['100.64.3.1/32'], keepaliveSeconds: 15 }, fields: ['endpoint', 'keepaliveSeconds'] }])
+  await viaWg.apply([{
+    kind: 'update',
+    peer: { publicKey: k, endpoint: '198.18.202.2:51820', allowedIps: ['100.64.3.1/32'], keepaliveSeconds: 15 },
+    fields: ['endpoint', 'keepaliveSeconds']
+  }])
   const p = (await viaUapi.get()).peers.find(x => x.publicKey === k)
   t.same(p && [p.endpoint, p.allowedIps, p.keepaliveSeconds], ['198.18.202.2:51820', ['100.64.3.1/32'], 15])
   await viaWg.apply([{ kind: 'remove', publicKey: k }])
   t.notOk((await viaUapi.get()).peers.some(x => x.publicKey === k))
-  await t.rejects(viaWg.apply([{ kind: 'add', peer: { publicKey: k, endpoint: 'nope:1', allowedIps: [], keepaliveSeconds: 0 } }]), { code: 'WEFT_ERR_DEVICE', applied: 0 })
+  await t.rejects(viaWg.apply([{
+    kind: 'add',
+    peer: { publicKey: k, endpoint: 'nope:1', allowedIps: [], keepaliveSeconds: 0 }
+  }]), { code: 'WEFT_ERR_DEVICE', applied: 0 })
 })
 
 t.test('impossible driver choices are config errors that say what to fix', async (t) => {
   const common = { privateKey: generateKeyPair().privateKey, listenPort: 51899, netns: world.names.nodeNs(2), log }
-  await t.rejects(openDevice({ ...common, driver: 'kernel', ifname: `${prefix}k0` }), { code: 'WEFT_ERR_CONFIG', message: /this kernel has no WireGuard module/ },
-    'no kernel module on this machine')
+  await t.rejects(openDevice({
+    ...common,
+    driver: 'kernel',
+    ifname: `${prefix}k0`
+  }), { code: 'WEFT_ERR_CONFIG', message: /this kernel has no WireGuard module/ },
+  'no kernel module on this machine')
   await t.rejects(openDevice({ ...common, driver: 'auto', ifname: world.names.nodeEth(2) }), { code: 'WEFT_ERR_CONFIG', message: /exists \(veth\)/ },
     'a name taken by another kind of link')
   await t.rejects(openDevice({ ...common, driver: 'auto', ifname: 'this-name-is-too-long' }), { code: 'WEFT_ERR_CONFIG' })

@@ -62,7 +62,13 @@ export class Cluster {
 
   /** Builds (or rebuilds, for a restart) node i with `incarnation`. */
   make (i: number, incarnation: number): Swim {
-    const s = new Swim({ config: this.config, self: { id: this.ids[i]!, addr: this.addrs[i]! }, incarnation, claims: claimsFor(this.ids[i]!), random: this.random.fork() })
+    const s = new Swim({
+      config: this.config,
+      self: { id: this.ids[i]!, addr: this.addrs[i]! },
+      incarnation,
+      claims: claimsFor(this.ids[i]!),
+      random: this.random.fork()
+    })
     s.setMembers(this.t, this.roster())
     this.cores[i] = s
     this.drain(i)

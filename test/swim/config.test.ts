@@ -26,14 +26,26 @@ t.test('nonsense is rejected with a coded error naming the field', async t => {
     const c = { ...meshConfig(), ...patch }
     t.throws(() => validateConfig(c), msg)
     try { validateConfig(c) } catch (err) { t.ok(hasCode(err, 'WEFT_ERR_SWIM_CONFIG'), 'coded') }
-    t.throws(() => new Swim({ config: c, self: { id: 'a', addr: 'x:1' }, claims: claimsFor('a'), incarnation: 0, random: new SeededRandom(1) }), msg, 'the constructor validates')
+    t.throws(() => new Swim({
+      config: c,
+      self: { id: 'a', addr: 'x:1' },
+      claims: claimsFor('a'),
+      incarnation: 0,
+      random: new SeededRandom(1)
+    }), msg, 'the constructor validates')
   }
 })
 
 t.test('the constructor rejects a bad identity', async t => {
   const r = new SeededRandom(1)
   t.throws(() => new Swim({ config: meshConfig(), self: { id: '', addr: 'x:1' }, claims: claimsFor(''), incarnation: 0, random: r }), /self id/)
-  t.throws(() => new Swim({ config: meshConfig(), self: { id: '@controller', addr: 'x:1' }, claims: claimsFor('@controller'), incarnation: 0, random: r }), /self id/)
+  t.throws(() => new Swim({
+    config: meshConfig(),
+    self: { id: '@controller', addr: 'x:1' },
+    claims: claimsFor('@controller'),
+    incarnation: 0,
+    random: r
+  }), /self id/)
   t.throws(() => new Swim({ config: meshConfig(), self: { id: 'a', addr: '' }, claims: claimsFor('a'), incarnation: 0, random: r }), /addr/)
   t.throws(() => new Swim({ config: meshConfig(), self: { id: 'a', addr: 'x:1' }, claims: claimsFor('a'), incarnation: -1, random: r }), /incarnation/)
 })

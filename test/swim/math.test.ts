@@ -45,12 +45,29 @@ t.test('suspicion timeout falls logarithmically from max to min with confirmatio
 })
 
 t.test('retransmitLimit = mult * ceil(log10(n + 1))', async t => {
-  const table: Array<[mult: number, n: number, want: number]> = [[4, 0, 0], [4, 1, 4], [4, 9, 4], [4, 10, 8], [4, 99, 8], [4, 100, 12], [4, 1000, 16], [4, 5000, 16], [3, 200, 9]]
+  const table: Array<[mult: number, n: number, want: number]> = [
+    [4, 0, 0],
+    [4, 1, 4],
+    [4, 9, 4],
+    [4, 10, 8],
+    [4, 99, 8],
+    [4, 100, 12],
+    [4, 1000, 16],
+    [4, 5000, 16],
+    [3, 200, 9]
+  ]
   for (const [mult, n, want] of table) t.equal(retransmitLimit(mult, n), want, `mult ${mult} n ${n}`)
 })
 
 t.test('local health score clamps and scales timeouts', async t => {
-  const table: Array<[score: number, delta: number, max: number, want: number]> = [[0, -1, 8, 0], [0, 1, 8, 1], [6, 3, 8, 7], [7, 1, 8, 7], [3, -2, 8, 1], [0, 5, 1, 0]]
+  const table: Array<[score: number, delta: number, max: number, want: number]> = [
+    [0, -1, 8, 0],
+    [0, 1, 8, 1],
+    [6, 3, 8, 7],
+    [7, 1, 8, 7],
+    [3, -2, 8, 1],
+    [0, 5, 1, 0]
+  ]
   for (const [s, d, max, want] of table) t.equal(nextHealthScore(s, d, max), want, `${s}+${d} max ${max}`)
   t.equal(scaleByHealth(250, 0), 250)
   t.equal(scaleByHealth(250, 3), 1000)

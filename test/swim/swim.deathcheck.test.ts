@@ -45,7 +45,10 @@ t.test('a death declared by another node is checked with a ping; a live member r
   t.equal(A.stats().deathChecks, 1)
   const out = sent(A)
   const ping = out.find(p => p.to === 'Y:1')
-  t.match(ping?.packet, { msg: { type: 'ping', target: 'y' }, updates: [{ state: 'dead', id: 'y', incarnation: 0, from: 'd' }] }, 'a ping of y that carries the claim')
+  t.match(ping?.packet, {
+    msg: { type: 'ping', target: 'y' },
+    updates: [{ state: 'dead', id: 'y', incarnation: 0, from: 'd' }]
+  }, 'a ping of y that carries the claim')
   t.notOk(out.some(p => p.to !== 'Y:1' && p.packet.updates.some(u => u.id === 'y' && u.state === 'dead')), 'the claim is not passed on while it is checked')
 
   Y.handlePacket(12, 'A:1', ping!.bytes)
@@ -96,7 +99,12 @@ t.test('the same claim arriving again during the check starts no second check', 
 })
 
 t.test('a suspicion on one node\'s word is checked; one that others confirmed is not', async t => {
-  const suspectY = (from: string): Uint8Array => encodePacket(encodeHead(from, { type: 'gossip' }), [encodeUpdate({ state: 'suspect', id: 'y', incarnation: 0, from })])
+  const suspectY = (from: string): Uint8Array => encodePacket(encodeHead(from, { type: 'gossip' }), [encodeUpdate({
+    state: 'suspect',
+    id: 'y',
+    incarnation: 0,
+    from
+  })])
   const A = core(0)
   sent(A)
   A.handlePacket(10, 'D:1', suspectY('d'))

@@ -39,7 +39,12 @@ t.test('gossip rounds run only while updates are queued, at most one per interva
   t.ok(quiet.n <= 2, `${quiet.n} wake-ups in 40 s of quiet`)
 
   // News (a leave by c, heard from c) goes out at once, not at the next tick of a fixed clock.
-  s.handlePacket(50_000, 'C:1', encodePacket(encodeHead('c', { type: 'gossip' }), [encodeUpdate(signed({ state: 'left', id: 'c', incarnation: 0, from: 'c' }))]))
+  s.handlePacket(50_000, 'C:1', encodePacket(encodeHead('c', { type: 'gossip' }), [encodeUpdate(signed({
+    state: 'left',
+    id: 'c',
+    incarnation: 0,
+    from: 'c'
+  }))]))
   t.equal(s.pollTimeout(), 50_000, 'a round is due at once')
   const news = [...new Set(gossipTimes(s, 50_000, 60_000))]
   t.equal(news[0], 50_000)

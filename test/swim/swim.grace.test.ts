@@ -74,7 +74,12 @@ t.test('gossip that a later member runs starts its grace too', async t => {
   s.setMembers(0, [{ id: 'b', addr: '100.64.0.2:7946' }])
   s.setMembers(100, [{ id: 'b', addr: '100.64.0.2:7946' }, { id: 'c', addr: '100.64.0.3:7946' }])
   // b tells us c is alive at incarnation 3 (c's own start announcement, relayed).
-  s.handlePacket(5000, '100.64.0.2:7946', encodePacket(encodeHead('b', { type: 'gossip' }), [encodeUpdate(signed({ state: 'alive', id: 'c', incarnation: 3, from: 'c' }))]))
+  s.handlePacket(5000, '100.64.0.2:7946', encodePacket(encodeHead('b', { type: 'gossip' }), [encodeUpdate(signed({
+    state: 'alive',
+    id: 'c',
+    incarnation: 3,
+    from: 'c'
+  }))]))
   runAlone(s, 5000, 15_000, events)
   const onC = events.filter(e => e.type === 'suspect' && e.id === 'c')
   t.ok(onC.length >= 1 && onC[0]!.at >= 7000, `c accused at ${onC[0]?.at}, after the grace that started at 5000`)

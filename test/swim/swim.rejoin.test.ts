@@ -95,7 +95,12 @@ t.test('after a heal, deaths the far side declared do not bury members this side
   const mark = c.events.length
   // The far side's deaths arrive as gossip; here from node 3, about node 1, at the incarnation node 0 holds.
   c.cut = () => false
-  c.inject(0, c.addrs[3]!, craft(c.ids[3]!, { type: 'gossip' }, [{ state: 'dead', id: c.ids[1]!, incarnation: c.core(0).member(c.ids[1]!)!.incarnation, from: c.ids[3]! }]))
+  c.inject(0, c.addrs[3]!, craft(c.ids[3]!, { type: 'gossip' }, [{
+    state: 'dead',
+    id: c.ids[1]!,
+    incarnation: c.core(0).member(c.ids[1]!)!.incarnation,
+    from: c.ids[3]!
+  }]))
   t.equal(c.view(0, 1), 'suspect', 'held as a suspicion: node 0 heard from node 1 since node 3 could have')
   t.match(c.eventsAbout('suspect', 1, 0).at(-1), { reason: /declared dead by .* but heard from directly \d+ ms ago/ })
   t.equal(c.core(0).stats().deathsDoubted, 1)
@@ -112,7 +117,12 @@ t.test('a death declared by another node about a member not heard from lately ap
   c.cut = (a, b) => a === 1 || b === 1
   c.runUntil(c.t + 1000) // past the first-hand window at n=3 (600 + 200 ms)
   t.equal(c.view(0, 1), 'suspect', 'node 0 suspects node 1 itself, held open')
-  c.inject(0, c.addrs[2]!, craft(c.ids[2]!, { type: 'gossip' }, [{ state: 'dead', id: c.ids[1]!, incarnation: c.core(0).member(c.ids[1]!)?.incarnation ?? 0, from: c.ids[2]! }]))
+  c.inject(0, c.addrs[2]!, craft(c.ids[2]!, { type: 'gossip' }, [{
+    state: 'dead',
+    id: c.ids[1]!,
+    incarnation: c.core(0).member(c.ids[1]!)?.incarnation ?? 0,
+    from: c.ids[2]!
+  }]))
   t.equal(c.view(0, 1), 'dead')
   t.equal(c.core(0).stats().deathsDoubted, 0)
 })

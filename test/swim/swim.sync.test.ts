@@ -43,7 +43,10 @@ t.test('anti-entropy: a death that gossip never delivered arrives by sync', asyn
   t.equal(A.stats().syncs >= 1, true)
   t.equal(B.member('x')?.state, 'alive', 'B checks the claim before it applies it')
   t.equal(toX.length, 1, 'with one ping of x')
-  t.match(decodePacket(toX[0]!.bytes, 1200), { ok: true, packet: { msg: { type: 'ping' }, updates: [{ state: 'dead', id: 'x', incarnation: 0, from: 'a' }] } }, 'that carries the claim, so a live x would refute it')
+  t.match(decodePacket(toX[0]!.bytes, 1200), {
+    ok: true,
+    packet: { msg: { type: 'ping' }, updates: [{ state: 'dead', id: 'x', incarnation: 0, from: 'a' }] }
+  }, 'that carries the claim, so a live x would refute it')
   B.handleTimeout(learnedAt + localConfig().probeIntervalMs)
   t.equal(B.member('x')?.state, 'dead', 'x did not answer within a probe interval: dead')
   t.same(A.report().dead, [{ id: 'x', incarnation: 0 }])

@@ -7,7 +7,13 @@ const rec = (id: string, meshIp: string): NodeRecord => ({
 const base: Netmap = { epoch: 'e1', version: 3, cidr: '100.64.0.0/10', nodes: [rec('a', '100.64.0.1'), rec('b', '100.64.0.2')] }
 
 t.test('a following delta upserts and removes, sorted by id, without touching the input', async (t) => {
-  const next = applyDelta(base, { epoch: 'e1', from: 3, to: 4, upsert: [rec('c', '100.64.0.3'), { ...rec('a', '100.64.0.1'), health: 'offline' }], remove: ['b'] })
+  const next = applyDelta(base, {
+    epoch: 'e1',
+    from: 3,
+    to: 4,
+    upsert: [rec('c', '100.64.0.3'), { ...rec('a', '100.64.0.1'), health: 'offline' }],
+    remove: ['b']
+  })
   t.ok(next)
   t.equal(next!.version, 4)
   t.same(next!.nodes.map(n => n.id), ['a', 'c'])

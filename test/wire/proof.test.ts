@@ -5,7 +5,14 @@ import { canonicalMessage, newNonce, signRegistration, verifyRegistration, type 
 const controller = generateKeyPair()
 const node = generateKeyPair()
 const fields = (): ProofFields => ({
-  publicKey: node.publicKey, signingKey: SigningKey.derive(node.privateKey).publicKey, hostname: 'web-1', endpoints: ['198.18.0.2:51820', '[2001:db8::1]:51820'], timestamp: 1_700_000_000_000, nonce: 'AAAAAAAAAAAAAAAAAAAAAA=='
+  publicKey: node.publicKey,
+  signingKey: SigningKey.derive(node.privateKey).publicKey,
+  hostname: 'web-1',
+  endpoints: [
+    '198.18.0.2:51820', '[2001:db8::1]:51820'
+  ],
+  timestamp: 1_700_000_000_000,
+  nonce: 'AAAAAAAAAAAAAAAAAAAAAA=='
 })
 
 t.test('canonical message is pinned', async (t) => {

@@ -38,7 +38,15 @@ export function parseProcStatus (text: string, nameOf: (uid: number) => string |
   const gid = Number(field('Gid').split(/\s+/)[1])
   const groups = field('Groups').split(/\s+/).filter(g => g !== '').map(Number)
   const name = nameOf(uid)
-  return { uid, gid, groups, effective: BigInt(`0x${field('CapEff')}`), ambient: BigInt(`0x${field('CapAmb')}`), user: userLabel(uid, name), account: name ?? String(uid) }
+  return {
+    uid,
+    gid,
+    groups,
+    effective: BigInt(`0x${field('CapEff')}`),
+    ambient: BigInt(`0x${field('CapAmb')}`),
+    user: userLabel(uid, name),
+    account: name ?? String(uid)
+  }
 }
 
 /** True when capability `cap` is in `set`. */

@@ -27,7 +27,14 @@ t.test('parses /proc/net tables in either byte order; TCP only while listening',
 })
 
 const sock = (family: 4 | 6, address: string, port = 7946, proto: 'udp' | 'tcp' = 'udp'): BoundSocket => ({ proto, family, address, port, uid: 0, inode: 1 })
-const need = (family: 4 | 6, address: string | null, port = 7946): PortNeed => ({ proto: 'udp', family, address, port, what: '--swim-port, SWIM', flag: '--swim-port' })
+const need = (family: 4 | 6, address: string | null, port = 7946): PortNeed => ({
+  proto: 'udp',
+  family,
+  address,
+  port,
+  what: '--swim-port, SWIM',
+  flag: '--swim-port'
+})
 
 t.test('a bind conflicts with a socket on the same port and an overlapping address', async (t) => {
   const cases: Array<[string, BoundSocket, PortNeed, boolean]> = [
@@ -57,7 +64,10 @@ t.test('the message names the port, its use, the holder and the flag to change',
     'UDP port 51820 (--listen-port, WireGuard) is taken by pid 42 (node) on 0.0.0.0: stop that process, or choose another --listen-port')
   t.equal(portTaken(n, sock(6, '::', 51820), { kind: 'kernel' }).message,
     'UDP port 51820 (--listen-port, WireGuard) is taken by the kernel on [::]: free it (a kernel WireGuard interface listening there?), or choose another --listen-port')
-  t.match(portTaken(n, sock(4, '0.0.0.0', 51820), { kind: 'unknown', user: 'uid 7 (lp)' }).message, /taken by a process of uid 7 \(lp\) on 0\.0\.0\.0: stop that process/)
+  t.match(portTaken(n, sock(4, '0.0.0.0', 51820), {
+    kind: 'unknown',
+    user: 'uid 7 (lp)'
+  }).message, /taken by a process of uid 7 \(lp\) on 0\.0\.0\.0: stop that process/)
   t.equal(portTaken(n, sock(4, '0.0.0.0', 51820), { kind: 'process', pid: 1, comm: 'x' }).code, 'WEFT_ERR_CONFIG')
 })
 
@@ -66,7 +76,10 @@ t.test('a port below ip_unprivileged_port_start needs CAP_NET_BIND_SERVICE', asy
   const without = parseProcStatus(status('0000000000001000'), () => 'weft')
   const withIt = parseProcStatus(status('0000000000001400'), () => 'weft')
   const n: PortNeed = { proto: 'udp', family: 4, address: '0.0.0.0', port: 53, what: '--swim-port, SWIM on the mesh IP', flag: '--swim-port' }
-  t.throws(() => checkPortPrivilege(n, 1024, without), { code: 'WEFT_ERR_CONFIG', message: 'UDP port 53 (--swim-port, SWIM on the mesh IP) is below 1024 (net.ipv4.ip_unprivileged_port_start), so binding it needs CAP_NET_BIND_SERVICE, which uid 999 (weft) does not have: grant it (AmbientCapabilities=CAP_NET_BIND_SERVICE in the systemd unit), or choose another --swim-port' })
+  t.throws(() => checkPortPrivilege(n, 1024, without), {
+    code: 'WEFT_ERR_CONFIG',
+    message: 'UDP port 53 (--swim-port, SWIM on the mesh IP) is below 1024 (net.ipv4.ip_unprivileged_port_start), so binding it needs CAP_NET_BIND_SERVICE, which uid 999 (weft) does not have: grant it (AmbientCapabilities=CAP_NET_BIND_SERVICE in the systemd unit), or choose another --swim-port'
+  })
   t.doesNotThrow(() => checkPortPrivilege(n, 1024, withIt))
   t.doesNotThrow(() => checkPortPrivilege(n, 0, without), 'no privileged ports at all')
   t.doesNotThrow(() => checkPortPrivilege({ ...n, port: 7946 }, 1024, without))

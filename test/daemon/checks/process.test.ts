@@ -40,7 +40,11 @@ t.test('CAP_NET_ADMIN: required of the daemon, and of what it runs when it is no
     ['root without it (a container)', p(0, NONE, NONE), /runs as root without it \(a container started without --cap-add NET_ADMIN/],
     ['nobody without it', p(65534, NONE, NONE), /^weft daemon needs CAP_NET_ADMIN to create and configure its WireGuard interface, and it runs as uid 65534 \(nobody\) without it: run it as root, or grant the capability \(AmbientCapabilities=CAP_NET_ADMIN in the systemd unit\)$/],
     ['a service user with it as ambient', p(999, NET_ADMIN, NET_ADMIN), null],
-    ['a service user with it, not ambient (file capabilities on node)', p(999, NET_ADMIN, NONE), /uid 999 \(weft\) has it but not as an ambient capability, so the ip and wireguard-go it runs do not/]
+    [
+      'a service user with it, not ambient (file capabilities on node)',
+      p(999, NET_ADMIN, NONE),
+      /uid 999 \(weft\) has it but not as an ambient capability, so the ip and wireguard-go it runs do not/
+    ]
   ]
   for (const [what, facts, want] of cases) {
     if (want === null) t.doesNotThrow(() => checkNetAdmin(facts), what)

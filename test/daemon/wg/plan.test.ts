@@ -34,8 +34,17 @@ t.test('what opening the device will do, by driver choice and host', async (t) =
     ['the kernel module is preferred', 'auto', host({ kernel: { ok: true } }), { action: 'create', driver: 'kernel' }],
     ['no module: wireguard-go', 'auto', host(), { action: 'create', driver: 'userspace', binary: '/usr/bin/wireguard-go' }],
     ['--wg kernel with the module', 'kernel', host({ kernel: { ok: true } }), { action: 'create', driver: 'kernel' }],
-    ['--wg userspace never probes the kernel', 'userspace', host({ kernel: { ok: true } }), { action: 'create', driver: 'userspace', binary: '/usr/bin/wireguard-go' }],
-    ['--wg kernel ignores a wireguard-go of that name... and adopts the kernel link', 'kernel', host({ live: true, kind: 'wireguard' }), { action: 'adopt', driver: 'kernel' }]
+    ['--wg userspace never probes the kernel', 'userspace', host({ kernel: { ok: true } }), {
+      action: 'create',
+      driver: 'userspace',
+      binary: '/usr/bin/wireguard-go'
+    }],
+    [
+      '--wg kernel ignores a wireguard-go of that name... and adopts the kernel link',
+      'kernel',
+      host({ live: true, kind: 'wireguard' }),
+      { action: 'adopt', driver: 'kernel' }
+    ]
   ]
   for (const [what, driver, probes, want] of cases) t.same(await plan(driver, probes), want, what)
 })

@@ -22,8 +22,13 @@ t.test('every kind of fault and its end is a mark at its time', async t => {
       [[3000, 'fault', '5 % loss on every node'], [7000, 'recovery', 'loss off']]],
     ['loss on a few nodes', { losses: [{ nodes: [1, 4], percent: 20, fromMs: 3000, toMs: null }] },
       [[3000, 'fault', '20 % loss on node-1, node-4']]],
-    ['loss changed, not ended', { losses: [{ nodes: [0, 1, 2, 3, 4], percent: 5, fromMs: 3000, toMs: 7000 }, { nodes: [0, 1, 2, 3, 4], percent: 10, fromMs: 7000, toMs: 9000 }] },
-      [[3000, 'fault', '5 % loss on every node'], [7000, 'fault', '10 % loss on every node'], [9000, 'recovery', 'loss off']]],
+    ['loss changed, not ended', {
+      losses: [
+        { nodes: [0, 1, 2, 3, 4], percent: 5, fromMs: 3000, toMs: 7000 },
+        { nodes: [0, 1, 2, 3, 4], percent: 10, fromMs: 7000, toMs: 9000 }
+      ]
+    },
+    [[3000, 'fault', '5 % loss on every node'], [7000, 'fault', '10 % loss on every node'], [9000, 'recovery', 'loss off']]],
     ['controller stop and start', { outages: [{ fromMs: 2000, toMs: 6000 }] },
       [[2000, 'fault', 'controller stop'], [6000, 'recovery', 'controller start']]]
   ]

@@ -73,7 +73,11 @@ class FakeDevices {
 }
 
 /** `count` fake devices, closed when the test ends, and an observer of them on a manual clock. */
-async function observing (t: Test, count: number, opts: Partial<ObserverOptions> = {}): Promise<{ devices: FakeDevices, clock: ManualClock, observer: PeerObserver }> {
+async function observing (t: Test, count: number, opts: Partial<ObserverOptions> = {}): Promise<{
+  devices: FakeDevices
+  clock: ManualClock
+  observer: PeerObserver
+}> {
   const devices = new FakeDevices(count)
   await devices.listen()
   t.teardown(async () => await devices.close())

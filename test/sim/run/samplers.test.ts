@@ -78,7 +78,11 @@ t.test('a reachability sample counts only pairs that should have answered while 
   intent.partitions.push({ sides: [[0], [2]], fromMs: 2000, toMs: 3000 })
   const chosen: Array<[number, number]> = [[0, 1], [1, 0], [0, 3], [3, 1], [0, 2]]
   const cases: Array<[string, Array<[number, number]>, number, number, ReturnType<typeof reachSample>]> = [
-    ['node-3 crashed and 0 | 2 were cut while the pings were out: those pairs do not count', [[0, 3], [3, 1], [0, 2]], 1000, 2500, { tMs: 1000, ok: 2, total: 2 }],
+    ['node-3 crashed and 0 | 2 were cut while the pings were out: those pairs do not count', [[0, 3], [3, 1], [0, 2]], 1000, 2500, {
+      tMs: 1000,
+      ok: 2,
+      total: 2
+    }],
     ['before any fault every pair counts', [[0, 1]], 0, 1000, { tMs: 0, ok: 4, total: 5 }],
     ['pairs that failed before the fault count as failed', [[1, 0], [0, 3]], 1000, 1400, { tMs: 1000, ok: 3, total: 5 }]
   ]
