@@ -108,7 +108,8 @@ try {
     rttMs: { p50: at(0.5), p99: at(0.99), max: rtts[rtts.length - 1] ?? NaN }
   }
   console.log(`endpoints ${endpoints}, keepalive ${keepalive}, batch ${batchSize}: ${result.received}/${PINGS} pings answered, ` +
-    `rtt p50 ${result.rttMs.p50} ms p99 ${result.rttMs.p99} ms max ${result.rttMs.max} ms, ${cycles} churn cycles (${otherCount} adds, updates, removes each, on both nodes)`)
+    `rtt p50 ${result.rttMs.p50} ms p99 ${result.rttMs.p99} ms max ${result.rttMs.max} ms, ${cycles} churn cycles (${otherCount} adds, updates, removes ` +
+    'each, on both nodes)')
   console.log(JSON.stringify(result))
 } finally {
   await world.destroy()

@@ -79,9 +79,12 @@ for (const n of runs) {
       daemonNodeFlags: nodeFlags,
       daemonArgs
     }
-    console.log(`N=${n}: start->all answering ${fig.startToAllAnsweringMs} ms, ->full mesh ${fig.startToFullMeshMs} ms, ->all ${fig.pairsPinged} pairs ping ${fig.startToAllPairsPingMs} ms`)
-    console.log(`N=${n}: daemon RSS median ${fig.daemonRssMiB.median} MiB (max ${fig.daemonRssMiB.max}), idle CPU median ${fig.daemonIdleCpuPct.median}% of a core (max ${fig.daemonIdleCpuPct.max}%) over ${idleS} s`)
-    console.log(`N=${n}: wireguard-go idle CPU median ${fig.wireguardGoIdleCpuPct.median}% (max ${fig.wireguardGoIdleCpuPct.max}%); daemon CPU from start to all pairs pinging median ${fig.daemonCpuSecondsToMesh.median} s`)
+    console.log(`N=${n}: start->all answering ${fig.startToAllAnsweringMs} ms, ->full mesh ` +
+      `${fig.startToFullMeshMs} ms, ->all ${fig.pairsPinged} pairs ping ${fig.startToAllPairsPingMs} ms`)
+    console.log(`N=${n}: daemon RSS median ${fig.daemonRssMiB.median} MiB (max ${fig.daemonRssMiB.max}), idle CPU median ` +
+      `${fig.daemonIdleCpuPct.median}% of a core (max ${fig.daemonIdleCpuPct.max}%) over ${idleS} s`)
+    console.log(`N=${n}: wireguard-go idle CPU median ${fig.wireguardGoIdleCpuPct.median}% (max ${fig.wireguardGoIdleCpuPct.max}%); daemon CPU from start ` +
+      `to all pairs pinging median ${fig.daemonCpuSecondsToMesh.median} s`)
     console.log(JSON.stringify(fig))
   } finally {
     // SIGTERM first, so daemons run with --cpu-prof write their profiles.

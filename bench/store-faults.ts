@@ -105,7 +105,12 @@ async function main (argv: string[]): Promise<number> {
   const v = parsed.values
   const rounds = parseIntFlag(v.rounds!, '--rounds', 1, 10_000)
   const names = v.scenarios!.split(',').map(s => s.trim())
-  for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new ConfigError(`--scenarios: unknown scenario "${n}" (known: ${SCENARIOS.join(', ')})`)
+  for (const n of names) {
+    if (!(SCENARIOS as readonly string[]).includes(n)) {
+      throw new ConfigError('--scenarios: unknown scenario ' +
+        `"${n}" (known: ${SCENARIOS.join(', ')})`)
+    }
+  }
   const o: CampaignOptions = {
     tmpfsKiB: parseIntFlag(v['tmpfs-kib']!, '--tmpfs-kib', 512, 1_048_576),
     burst: parseIntFlag(v.burst!, '--burst', 10, 100_000),
@@ -131,7 +136,8 @@ async function main (argv: string[]): Promise<number> {
     }
     figures.push(skipped !== undefined ? { ...summarise(name, []), skipped } : summarise(name, results))
   }
-  process.stdout.write(`\nweft store-faults: ${rounds} rounds per scenario, ${((performance.now() - t0) / 1000).toFixed(0)} s in all (load average ${loadBefore.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)})\n\n`)
+  process.stdout.write(`\nweft store-faults: ${rounds} rounds per scenario, ${((performance.now() - t0) / 1000).toFixed(0)} s in all (load average ` +
+    `${loadBefore.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)})\n\n`)
   process.stdout.write(table(figures))
   process.stdout.write('\n(acknowledged: registrations answered 200; lost: acknowledged but missing after a restart; moved: present with another id or IP;\n' +
     ' IP re-issued: an acknowledged IP now held by another key; duplicate IPs: addresses held by two listed nodes;\n' +

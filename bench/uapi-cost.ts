@@ -64,7 +64,8 @@ for (const n of runs) {
     const parseKept = await cpuOf(pid, async () => { for (const t of texts) parseGet(t, remembered) })
     const parseDerived = await cpuOf(pid, async () => { for (const t of texts) parseGet(t) })
     const per = (ms: number, count: number): string => f2(ms / count)
-    console.log(`N=${n}: get of ${n - 1} peers (${(bytes / reads / 1024).toFixed(1)} KiB): request ${per(get.self, reads)} ms + parse ${per(parseKept.self, reads)} ms ` +
+    console.log(`N=${n}: get of ${n - 1} peers (${(bytes / reads / 1024).toFixed(1)} KiB): request ${per(get.self, reads)} ms + parse ` +
+      `${per(parseKept.self, reads)} ms ` +
       `(+ ${per(parseDerived.self - parseKept.self, reads)} ms deriving the public key each time) in the reader, ${per(get.wg, reads)} ms in wireguard-go`)
     console.log(`N=${n}: add a peer, one set each: ${per(single.self, n - 1)} ms reader + ${per(single.wg, n - 1)} ms wireguard-go; ` +
       `in sets of ${batch}: ${per(batched.self, rest.length)} + ${per(batched.wg, rest.length)} ms`)

@@ -233,7 +233,8 @@ export class Mesh {
    * would scrape from) and returns the body; rejects on a refused connection or a non-2xx answer.
    */
   async httpGet (url: string, ns = this.world.names.controllerNs): Promise<string> {
-    const script = 'fetch(process.argv[1]).then(async r => { process.stdout.write(await r.text()); if (!r.ok) process.exitCode = 1 }, e => { process.stderr.write(String(e.cause ?? e)); process.exitCode = 1 })'
+    const script = 'fetch(process.argv[1]).then(async r => { process.stdout.write(await r.text()); if (!r.ok) process.exitCode = 1 }, e => { ' +
+      'process.stderr.write(String(e.cause ?? e)); process.exitCode = 1 })'
     return (await this.world.exec(ns, [process.execPath, '-e', script, url], { timeoutMs: 20_000 })).stdout
   }
 

@@ -23,7 +23,10 @@ export interface ControllerChild {
 
 /** How a start ended when the controller did not come up. */
 export class StartFailed extends Error {
-  constructor (readonly exit: number | string, readonly stderr: string) { super(`controller exited with ${exit} during start-up: ${stderr.trim().split('\n').pop() ?? ''}`) }
+  constructor (readonly exit: number | string, readonly stderr: string) {
+    super(`controller exited with ${exit} during start-up: ` +
+      `${stderr.trim().split('\n').pop() ?? ''}`)
+  }
 }
 
 /**

@@ -90,7 +90,10 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   const adminAuth = async (req: FastifyRequest): Promise<void> => {
     guard(req)
     const key = bearer(req.headers.authorization)
-    if (key === null || !sameHash(hashSecret(key), ctl.adminKeyHash)) throw new UnauthorizedError('missing or invalid admin key (Authorization: Bearer <contents of DATA/admin.key>)')
+    if (key === null || !sameHash(hashSecret(key), ctl.adminKeyHash)) {
+      throw new UnauthorizedError('missing or invalid admin key (Authorization: Bearer ' +
+        '<contents of DATA/admin.key>)')
+    }
   }
   const node = (req: FastifyRequest): StoredNode => req.weftNode!
   const sec = [{ bearer: [] }]

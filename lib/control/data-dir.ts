@@ -97,8 +97,10 @@ export async function loadAdminKey (dir: string, knownHash: string | undefined, 
   }
   if (existing === null) return { hash: knownHash, file: 'missing' }
   if (!sameHash(hashSecret(existing), knownHash)) {
-    throw new DataDirError(`${path} does not hold this controller's admin key (its hash differs from the one in the database), so admin commands using it would get 401. ` +
-      'Restore the file from a backup, delete it (a copy of the key kept elsewhere keeps working), or start the controller once with --rotate-admin-key to write a new admin key (the old one stops working)')
+    throw new DataDirError(`${path} does not hold this controller's admin key (its hash differs from the one in the database), so admin commands using it ` +
+      'would get 401. ' +
+      'Restore the file from a backup, delete it (a copy of the key kept elsewhere keeps working), or start the controller once with --rotate-admin-key ' +
+      'to write a new admin key (the old one stops working)')
   }
   return { hash: knownHash, file: 'present' }
 }

@@ -209,7 +209,8 @@ export class DurableStore implements ControlStore {
       for (const [key] of changes) this.inDoubt.add(key)
       if (seq !== null) this.failedSeq = seq
       this.fail('write', err)
-      throw new StoreUnavailableError(`the controller's database failed this write (${causeOf(err)}); writes are refused until it has been reopened and verified, retry later`, { cause: err })
+      throw new StoreUnavailableError(`the controller's database failed this write (${causeOf(err)}); writes are refused until it has been reopened and ` +
+        'verified, retry later', { cause: err })
     }
     for (const [key, digest] of changes) {
       const had = this.records.has(key)
@@ -240,7 +241,8 @@ export class DurableStore implements ControlStore {
     this.phase_ = 'failed'
     this.failure = { at: this.d.clock.now(), cause: causeOf(err) }
     this.d.log.error({ event: 'store.error', stage, err },
-      `the controller's database failed a write (${this.failure.cause}); writes are refused until it has been reopened and verified (free space or fix the disk under ${this.d.dataDir})`)
+      `the controller's database failed a write (${this.failure.cause}); writes are refused until it has been reopened and verified (free space or fix ` +
+      `the disk under ${this.d.dataDir})`)
   }
 
   private stillFailed (err: unknown): StorePhase {

@@ -192,7 +192,10 @@ export class Ipam {
   /** The offset of a stored address; ConfigError when it lies outside the CIDR. */
   offsetOf (ip: string): number {
     const offset = (parseIPv4(ip) ?? NaN) - this.cidr.base
-    if (!(offset >= 1 && offset <= this.capacity)) throw new ConfigError(`stored mesh IP ${ip} is outside ${this.cidrText}; start with the --cidr the data directory was created with`)
+    if (!(offset >= 1 && offset <= this.capacity)) {
+      throw new ConfigError(`stored mesh IP ${ip} is outside ${this.cidrText}; start with the --cidr the ` +
+        'data directory was created with')
+    }
     return offset
   }
 }

@@ -94,14 +94,21 @@ export class Registration {
   private checkProof (req: RegisterRequest): number {
     const skew = req.timestamp - this.d.clock.now()
     if (Math.abs(skew) > this.d.proofSkewMs) {
-      throw new ProofRejectedError(`registration timestamp is ${Math.round(skew / 1000)} s off the controller clock (allowed ±${this.d.proofSkewMs / 1000} s); fix the node's clock (NTP)`)
+      throw new ProofRejectedError(`registration timestamp is ${Math.round(skew / 1000)} s off the controller clock (allowed ` +
+        `±${this.d.proofSkewMs / 1000} s); fix the node's clock (NTP)`)
     }
-    if (this.nonces.has(req.nonce)) throw new ProofRejectedError('registration nonce was already used (replayed request); sign every request with a fresh nonce')
+    if (this.nonces.has(req.nonce)) {
+      throw new ProofRejectedError('registration nonce was already used (replayed request); sign every request with a fresh ' +
+        'nonce')
+    }
     let ok = false
     try {
       ok = verifyRegistration(this.d.controllerKey, req, req.proof)
     } catch { ok = false }
-    if (!ok) throw new ProofRejectedError('proof of key possession does not verify: it must be the HMAC of the canonical message under the key shared by this public key and the controller key (docs/api.md)')
+    if (!ok) {
+      throw new ProofRejectedError('proof of key possession does not verify: it must be the HMAC of the canonical message under the key shared by ' +
+        'this public key and the controller key (docs/api.md)')
+    }
     const expiresAt = req.timestamp + this.d.proofSkewMs + 1
     this.nonces.set(req.nonce, expiresAt)
     return expiresAt
@@ -111,14 +118,20 @@ export class Registration {
   private async admit (req: RegisterRequest, ctx: RegisterContext, nonceExpiresAt: number, progress: { writing: boolean }): Promise<RegisterResponse> {
     const { registry, tokens, ipam, clock } = this.d
     const existing = registry.byPublicKey(req.publicKey)
-    if (existing !== undefined && registry.isRemoving(existing.id)) throw new ConflictError('this node is being removed by an admin; register again with a join token once that is done')
+    if (existing !== undefined && registry.isRemoving(existing.id)) {
+      throw new ConflictError('this node is being removed by an admin; register again with ' +
+        'a join token once that is done')
+    }
     const byCred = ctx.credential === null ? undefined : registry.byCredential(ctx.credential)
     const viaCredential = existing !== undefined && byCred?.id === existing.id
     if (!viaCredential && ctx.credential !== null && req.token === undefined) {
       if (byCred !== undefined) throw new UnauthorizedError('node credential belongs to another public key')
       registry.authenticate(ctx.credential) // throws: removed (403) or unknown (401)
     }
-    if (!viaCredential && req.token === undefined) throw new TokenRejectedError('a join token is required to register this key (no credential for it was presented)')
+    if (!viaCredential && req.token === undefined) {
+      throw new TokenRejectedError('a join token is required to register this key (no credential for it was ' +
+        'presented)')
+    }
     // A request with meshIp comes from a node with saved state: it does not undo an admin's removal, whatever token it holds.
     const removal = existing === undefined && req.meshIp !== undefined ? registry.removalOfKey(req.publicKey) : undefined
     if (removal !== undefined) throw removedError(removal)

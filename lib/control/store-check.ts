@@ -70,7 +70,8 @@ export function checkStart (f: StartFacts): StartVerdict {
     if (f.drops.length > 0) {
       return {
         kind: 'behind',
-        why: `LevelDB dropped ${droppedBytes(f.drops)} bytes of its write-ahead log while opening, and there is no store guard to show that nothing acknowledged was in them`,
+        why: `LevelDB dropped ${droppedBytes(f.drops)} bytes of its write-ahead log while opening, and there is no store guard to show that nothing ` +
+          'acknowledged was in them',
         loss: loss(null, null)
       }
     }

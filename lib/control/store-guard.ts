@@ -41,7 +41,8 @@ export async function readGuard (dataDir: string): Promise<StoreGuard | null> {
   }
   const g = parseGuard(text)
   if (g === null) {
-    throw new DataDirError(`${path} is not a valid store guard; restore it from a backup, or delete it and the controller writes a new one from the database (it then cannot tell whether the database lost anything)`)
+    throw new DataDirError(`${path} is not a valid store guard; restore it from a backup, or delete it and the controller writes a new one from the ` +
+      'database (it then cannot tell whether the database lost anything)')
   }
   return g
 }

@@ -52,7 +52,8 @@ export async function openStore (config: ControllerConfig, deps: { clock: Clock,
     }
     if (drops.length > 0) {
       deps.log.error({ event: 'store.log_dropped', bytes: droppedBytes(drops), leveldb: drops },
-        `LevelDB dropped ${droppedBytes(drops)} bytes of its write-ahead log while opening ${dbDir} (its account is in db/LOG); checking the database against the store guard`)
+        `LevelDB dropped ${droppedBytes(drops)} bytes of its write-ahead log while opening ${dbDir} (its account is in db/LOG); checking the database ` +
+        'against the store guard')
     }
     const verdict = checkStart({ guard, db, controllerKeyExists, drops })
     let storeId = db.storeId ?? guard?.storeId ?? randomBytes(8).toString('hex')
@@ -96,7 +97,8 @@ export async function openStore (config: ControllerConfig, deps: { clock: Clock,
       default: { const never: never = verdict; throw new Error(`unknown verdict ${String(never)}`) }
     }
     if (config.acceptDataLoss && accepted === null) {
-      deps.log.warn({ event: 'store.accept_data_loss_unused' }, '--accept-data-loss is set but the database lost nothing; remove the flag, or a future loss is accepted without anyone looking')
+      deps.log.warn({ event: 'store.accept_data_loss_unused' }, '--accept-data-loss is set but the database lost nothing; remove the flag, or a future ' +
+        'loss is accepted without anyone looking')
     }
     const metaOps: StoreOp[] = []
     if (db.storeId !== storeId) metaOps.push({ kind: 'meta', key: 'storeId', value: storeId })

@@ -94,10 +94,17 @@ export class TokenBook {
     if (t === undefined) throw new TokenRejectedError('join token is not known to this controller')
     const now = this.clock.now()
     if (t.revokedAt !== undefined) {
-      throw new TokenRevokedError(`join token ${tokenId(t.hash)} was revoked by an admin at ${new Date(t.revokedAt).toISOString()}; ask for a new one (\`weft token create\`)`)
+      throw new TokenRevokedError(`join token ${tokenId(t.hash)} was revoked by an admin at ${new Date(t.revokedAt).toISOString()}; ask for a new one ` +
+        '(`weft token create`)')
     }
-    if (now >= t.expiresAt) throw new TokenRejectedError(`join token expired at ${new Date(t.expiresAt).toISOString()}; create a new one with \`weft token create\``)
-    if (!t.reusable && t.usedAt !== undefined) throw new TokenRejectedError('join token was already used; single-use tokens admit one node (create one with --reusable for several)')
+    if (now >= t.expiresAt) {
+      throw new TokenRejectedError(`join token expired at ${new Date(t.expiresAt).toISOString()}; create a new one with \`weft ` +
+        'token create`')
+    }
+    if (!t.reusable && t.usedAt !== undefined) {
+      throw new TokenRejectedError('join token was already used; single-use tokens admit one node (create one ' +
+        'with --reusable for several)')
+    }
     t.uses++
     t.lastUsedAt = now
     if (!t.reusable) t.usedAt = now
@@ -121,7 +128,8 @@ export class TokenBook {
    */
   stampNode (node: StoredNode, claimed: StoredToken, now: number): StoredNode {
     if (node.expiresAt !== undefined && now >= node.expiresAt) {
-      throw new ConflictError(`node ${node.id} expired at ${new Date(node.expiresAt).toISOString()} and is being removed; register again with a join token once that is done`)
+      throw new ConflictError(`node ${node.id} expired at ${new Date(node.expiresAt).toISOString()} and is being removed; register again with a join ` +
+        'token once that is done')
     }
     const out: StoredNode = { ...node, tokenId: tokenId(claimed.hash) }
     if (claimed.nodeTtlMs !== undefined) out.expiresAt = now + claimed.nodeTtlMs

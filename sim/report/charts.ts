@@ -232,7 +232,8 @@ function cpuChart (r: Report, f: RunFrame): ChartSpec {
   return {
     id: 'cpu',
     title: 'CPU',
-    caption: `Over each interval between samples (about ${sampleEveryS(r.resources.samples)} s, from the first daemon's start); a group is the sum over its processes. ` +
+    caption: `Over each interval between samples (about ${sampleEveryS(r.resources.samples)} s, from the first daemon's start); a group is the sum over ` +
+      'its processes. ' +
       'What the groups leave of the machine\'s busy time is the kernel\'s packet work (veth, bridge, tun), the harness and anything else on the host. ' +
       `Taking the samples cost this run ${Math.round(r.resources.samplerCpuMs)} ms of CPU (${samplerShare(r)} % of one core).`,
     heightPx: 400,

@@ -32,7 +32,8 @@ export function formatSummary (r: Report, files: { json: string, html: string })
   out.push(`set-up: world ${sec(r.setup.worldMs)}, all daemons answering ${sec(r.setup.daemonsUpMs)}, full mesh ${sec(r.setup.fullMeshMs)} ` +
     `(join to full mesh ${sec(r.setup.joinToFullMeshMs)})\n`)
   const c = r.setup.cpuS
-  out.push(`set-up CPU: machine ${c.machine} s = daemons ${c.daemons} + wireguard-go ${c.wireguard} + controller ${c.controller} + harness ${c.harness} + kernel and other ${Math.round((c.machine - c.daemons - c.wireguard - c.controller - c.harness) * 10) / 10} s\n\n`)
+  out.push(`set-up CPU: machine ${c.machine} s = daemons ${c.daemons} + wireguard-go ${c.wireguard} + controller ` +
+    `${c.controller} + harness ${c.harness} + kernel and other ${Math.round((c.machine - c.daemons - c.wireguard - c.controller - c.harness) * 10) / 10} s\n\n`)
   const rows = r.events.map(k => [
     k.kind,
     k.expect === 'removed' ? 'removal' : 'addition',
@@ -55,7 +56,8 @@ export function formatSummary (r: Report, files: { json: string, html: string })
   out.push(`memory per node: daemon ${mb(m.daemonP50)} (max ${mb(m.daemonMax)}) + wireguard-go ${mb(m.wireguardP50)} = ${mb(m.totalP50)} (p50); ` +
     `${r.resources.machinePerNodeKb > 0 ? `machine MemAvailable drop ${mb(r.resources.machinePerNodeKb)}/node; ` : ''}controller ${mb(r.resources.controllerRssKbMax)} max\n`)
   const l = r.logs.daemons
-  out.push(`daemon logs: swim.suspect ${l['swim.suspect']}, swim.dead ${l['swim.dead']}, swim.refute ${l['swim.refute']}, wg.peer.remove ${l['wg.peer.remove']}, wg.peer.error ${l['wg.peer.error']}\n`)
+  out.push(`daemon logs: swim.suspect ${l['swim.suspect']}, swim.dead ${l['swim.dead']}, swim.refute ${l['swim.refute']}, wg.peer.remove ` +
+    `${l['wg.peer.remove']}, wg.peer.error ${l['wg.peer.error']}\n`)
   for (const n of r.notes) out.push(`note: ${n}\n`)
   out.push(`report: ${files.json}\n        ${files.html}\n`)
   if (r.runDir !== null) out.push(`logs kept in ${r.runDir} (n<i>.log, controller.log; read them with pino-pretty)\n`)

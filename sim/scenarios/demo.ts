@@ -17,7 +17,10 @@ export const demo: Scenario = {
       ctx.say(`node ${victim} removed from the WireGuard config of all ${ctx.nodes - 1} live nodes ${((ctx.now() - t) / 1000).toFixed(1)} s after the crash`)
     }
     const row = (await ctx.mesh.tryStatus(0))?.peers.find(p => p.meshIp === ctx.ipOf.get(victim))
-    if (row !== undefined) ctx.say(`weft status on node 0 says: node-${victim} ${row.meshIp} swim=${row.swim} health=${row.health} inWireGuard=${row.inWireGuard}`)
+    if (row !== undefined) {
+      ctx.say('weft status on node 0 says: ' +
+        `node-${victim} ${row.meshIp} swim=${row.swim} health=${row.health} inWireGuard=${row.inWireGuard}`)
+    }
     ctx.phase(`restarting node ${victim}`)
     const t2 = ctx.now()
     await ctx.restart([victim])

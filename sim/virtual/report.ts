@@ -6,7 +6,8 @@ export function formatResult (r: VirtualResult): string {
   const ms = (x: number | null): string => (x === null ? '-' : `${(x / 1000).toFixed(2)}s`)
   const sp = (s: Spread): string => `p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  max ${ms(s.max)}  (n=${s.count})`
   return [
-    `nodes ${r.nodes}  seed ${r.seed}  loss ${(r.loss * 100).toFixed(1)}%  latency ${r.latencyMs[0]}-${r.latencyMs[1]} ms  duration ${ms(r.durationMs)}  crashed ${r.crashed}`,
+    `nodes ${r.nodes}  seed ${r.seed}  loss ${(r.loss * 100).toFixed(1)}%  latency ${r.latencyMs[0]}-${r.latencyMs[1]} ms  duration ` +
+    `${ms(r.durationMs)}  crashed ${r.crashed}`,
     `crash -> first suspect   ${sp(r.firstSuspectMs)}`,
     `crash -> first dead      ${sp(r.firstDeadMs)}`,
     `crash -> all live agree  ${sp(r.allAgreeMs)}  not agreed by end: ${r.notAgreed}`,
@@ -17,7 +18,8 @@ export function formatResult (r: VirtualResult): string {
       ? []
       : [
           `partition                ${ms(r.heal.fromMs)} to ${ms(r.heal.toMs)}: ${r.heal.sameSideDead} deaths of a member of the declarer's own half`,
-          `after the heal           ${r.heal.deadAfterHeal} death declarations (about ${r.heal.deadAfterHealNodes} members); no member held dead anywhere after ${ms(r.heal.noneDeadMs)}`
+          `after the heal           ${r.heal.deadAfterHeal} death declarations (about ${r.heal.deadAfterHealNodes} members); no member held dead anywhere ` +
+          `after ${ms(r.heal.noneDeadMs)}`
         ]),
     `packets                  ${r.packetsSent} sent, ${r.packetsLost} lost`,
     `trace                    ${r.traceHash}`,

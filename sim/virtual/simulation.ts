@@ -112,7 +112,10 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
   if (!Number.isInteger(n) || n < 2) throw new RangeError('nodes must be at least 2')
   if (crashCount < 0 || crashCount >= n) throw new RangeError('crash must be from 0 to nodes - 1')
   const cut = opts.partition
-  if (cut !== undefined && (crashCount > 0 || !(cut.fromMs < cut.toMs) || cut.toMs > duration)) throw new RangeError('partition must end within the duration, after it starts, in a run without crashes')
+  if (cut !== undefined && (crashCount > 0 || !(cut.fromMs < cut.toMs) || cut.toMs > duration)) {
+    throw new RangeError('partition must end within the ' +
+      'duration, after it starts, in a run without crashes')
+  }
   const half = (i: number): number => (i < n / 2 ? 0 : 1)
 
   const master = new SeededRandom(opts.seed)

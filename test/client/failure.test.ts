@@ -145,7 +145,8 @@ t.test('--controller-ca and a fingerprint pin connect; a wrong pin is refused', 
   t.equal(tls.tlsFingerprint, fp, 'the controller reports the fingerprint openssl computes')
   const wrong = `sha256:${'ab'.repeat(32)}`
   await expectCli(t, 'a wrong pin', list(tls.url, '--controller-fingerprint', wrong), 1,
-    new RegExp(`presented a certificate with fingerprint ${fp}, not the pinned ${wrong}\\. If the controller's certificate was replaced, pin the fingerprint it printed at start; otherwise something else answers at this address\\. \\(WEFT_ERR_CONTROLLER_TLS\\)`))
+    new RegExp(`presented a certificate with fingerprint ${fp}, not the pinned ${wrong}\\. If the controller's certificate was replaced, pin the ` +
+      'fingerprint it printed at start; otherwise something else answers at this address\\. \\(WEFT_ERR_CONTROLLER_TLS\\)'))
   await expectCli(t, 'a pin with a CA that does not match', list(tls.url, '--controller-fingerprint', fp, '--controller-ca', otherCert), 1,
     /It is not signed by the CA in --controller-ca/)
   const env = await run(process.execPath, [WEFT, 'nodes', 'list', '--controller', tls.url], {

@@ -86,7 +86,8 @@ t.test('a controller that accepts but never answers: a bounded wait and a senten
     await t.rejects(http.call('GET', '/v1/nodes', { expect: 'json' }), {
       code: 'WEFT_ERR_CONTROLLER_UNREACHABLE',
       reason: 'timeout',
-      message: new RegExp(`^the controller at ${scheme}://127\\.0\\.0\\.1:${port} did not answer (GET /v1/nodes|the TLS handshake) within 0\\.3 s\\. The host may be down`)
+      message: new RegExp(`^the controller at ${scheme}://127\\.0\\.0\\.1:${port} did not answer (GET /v1/nodes|the TLS handshake) within 0\\.3 s\\. The ` +
+        'host may be down')
     }, scheme)
     t.ok(Date.now() - t0 < 5000, `${scheme}: gave up within its bound`)
   }

@@ -39,7 +39,8 @@ t.test('token create prints a bare token that registers a node; nodes list and r
   const table = await weft(['nodes', 'list', ...admin])
   t.equal(table.code, 0)
   t.match(table.stdout, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+REASON\n/)
-  t.match(table.stdout, new RegExp(`cli-node\\s+${n.nodeId}\\s+${n.meshIp.replace(/\./g, '\\.')}\\s+online\\s+\\S+ ago\\s+-\\s+-\\s+198\\.18\\.0\\.2:51820\\s+127\\.0\\.0\\.1:51820\\s+\\S`))
+  t.match(table.stdout, new RegExp(`cli-node\\s+${n.nodeId}\\s+${n.meshIp.replace(/\./g, '\\.')}\\s+online\\s+\\S+ ` +
+    'ago\\s+-\\s+-\\s+198\\.18\\.0\\.2:51820\\s+127\\.0\\.0\\.1:51820\\s+\\S'))
 
   const list = await weft(['nodes', 'list', '--json', ...admin])
   t.same(JSON.parse(list.stdout).nodes.map((x: { id: string }) => x.id), [n.nodeId])
@@ -168,7 +169,8 @@ t.test('token create shows the id; token list shows state, uses and description,
 
   const rev = await weft(['token', 'revoke', id, ...admin])
   t.equal(rev.code, 0, rev.stderr)
-  t.match(rev.stdout, new RegExp(`^revoked ${id} \\(web fleet rollout\\) at \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: reusable, 1 use\\. Nodes it admitted stay in the mesh \\(weft nodes remove NODE\\)\\n$`))
+  t.match(rev.stdout, new RegExp(`^revoked ${id} \\(web fleet rollout\\) at \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: reusable, 1 use\\. Nodes it admitted stay in ` +
+    'the mesh \\(weft nodes remove NODE\\)\\n$'))
   const refused = await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, generateKeyPair(), { token: secret }))
   t.equal(refused.json.code, 'WEFT_ERR_TOKEN_REVOKED', 'the token is refused at once')
   t.match((await weft(['token', 'list', ...admin])).stdout, new RegExp(`${id}\\s+revoked\\s+reusable\\s+1\\s`))
@@ -232,7 +234,8 @@ t.test('nodes expire sets and clears a node\'s expiry by name; nonsense is refus
   const n = await joinNode(c, 'build-7')
   const set = await weft(['nodes', 'expire', 'build-7', '--in', '12h', ...admin])
   t.equal(set.code, 0, set.stderr)
-  t.match(set.stdout, new RegExp(`^build-7 \\(${n.nodeId}, ${n.meshIp.replace(/\./g, '\\.')}\\) expires at \\d{4}-[0-9-]+T[0-9:.]+Z \\(in 12h\\); the controller then removes it\\n$`))
+  t.match(set.stdout, new RegExp(`^build-7 \\(${n.nodeId}, ${n.meshIp.replace(/\./g, '\\.')}\\) expires at \\d{4}-[0-9-]+T[0-9:.]+Z \\(in 12h\\); the ` +
+    'controller then removes it\\n$'))
   t.match((await weft(['nodes', 'list', ...admin])).stdout, /build-7\s+\S+\s+\S+\s+online\s+\d+s ago\s+in 12h\s/)
   const at = await weft(['nodes', 'expire', n.meshIp, '--at', '2999-01-01', '--json', ...admin])
   t.equal(JSON.parse(at.stdout).expiresAt, Date.parse('2999-01-01T00:00:00Z'), 'a date is midnight UTC')

@@ -34,7 +34,8 @@ t.test('answers made before any route runs still carry an ErrorBody with a WEFT_
   const cases: Array<[string, string, number, string]> = [
     ['a request line that is not HTTP', 'HELLO\r\n\r\n', 400, 'WEFT_ERR_INVALID_INPUT'],
     ['an unknown method', 'FOO /v1/info HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'WEFT_ERR_INVALID_INPUT'],
-    ['two different Content-Length headers', 'POST /v1/heartbeat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}', 400, 'WEFT_ERR_INVALID_INPUT'],
+    ['two different Content-Length headers', 'POST /v1/heartbeat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ' +
+      '2\r\nContent-Length: 3\r\n\r\n{}', 400, 'WEFT_ERR_INVALID_INPUT'],
     ['a control character in a header', get('/v1/info', 'X-Bad: a\x01b\r\n'), 400, 'WEFT_ERR_INVALID_INPUT'],
     ['a bad chunk size', 'POST /v1/heartbeat HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nZZ\r\n', 400, 'WEFT_ERR_INVALID_INPUT'],
     ['headers above 16 KiB', get('/v1/info', `X-Big: ${'a'.repeat(20_000)}\r\n`), 431, 'WEFT_ERR_HEADERS_TOO_LARGE'],

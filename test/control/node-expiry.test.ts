@@ -21,7 +21,8 @@ async function listed (c: { url: string, adminKey: string }): Promise<Array<{ id
   return (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes
 }
 
-t.test('a node admitted by a token with a node TTL expires: its credential stops at that time, then the controller removes it, says why and quarantines its IP', async (t) => {
+t.test('a node admitted by a token with a node TTL expires: its credential stops at that time, then the controller removes it, says why and quarantines ' +
+  'its IP', async (t) => {
   const clock = offBucketClock()
   const { log, events } = captureLog()
   const c = await start(t, { clock, log })

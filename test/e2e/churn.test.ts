@@ -47,7 +47,8 @@ t.test('continuous ping survives 100 peers added, updated and removed around it'
   // counts it lost although its reply had no time to come back; every earlier one had a second (-W 1).
   const replied = new Set([...out.matchAll(/bytes from .* icmp_seq=(\d+) /g)].map(x => Number(x[1])))
   const missing = Array.from({ length: Math.max(0, sent - 1) }, (_, i) => i + 1).filter(seq => !replied.has(seq))
-  t.comment(`continuous ping 0->1 during churn: ${received}/${sent} (lost ${sent - received}; last request ${replied.has(sent) ? 'answered' : 'in flight at the stop'})`)
+  t.comment(`continuous ping 0->1 during churn: ${received}/${sent} (lost ${sent - received}; last request ` +
+    `${replied.has(sent) ? 'answered' : 'in flight at the stop'})`)
   t.ok(sent > 300, 'the ping ran through the churn')
   t.same(missing, [], 'no packet lost before the stop')
 

@@ -74,7 +74,8 @@ await boxRun(['sh', '-c', `${process.execPath} ${WEFT} token create --controller
 t.test('no inotify instance left: wireguard-go exits, the daemon names the limit and registers nothing', async (t) => {
   await inotifyLimit(0)
   const r = await boxRun([process.execPath, WEFT, ...daemonArgs])
-  t.match(r.stderr, new RegExp(`^weft: wireguard-go for ${ifname} exited with 1 before its UAPI socket came up: uid 0 \\(root\\) has no inotify instance left for it ` +
+  t.match(r.stderr, new RegExp(`^weft: wireguard-go for ${ifname} exited with 1 before its UAPI socket came up: uid 0 \\(root\\) has no inotify instance ` +
+    'left for it ' +
     '\\(\\d+ in use, limit 0\\), and each wireguard-go needs one: raise the limit \\(sysctl -w user\\.max_inotify_instances=\\d+\\) \\(WEFT_ERR_DEVICE\\)\\n$'))
   t.equal(r.code, 1)
   t.same(JSON.parse(await admin('nodes', 'list', '--json')).nodes, [], 'the controller has no node')

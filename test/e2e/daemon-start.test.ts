@@ -103,7 +103,8 @@ t.test('the WireGuard listen port taken: refused before anything, naming who hol
   const pid = await holdUdp(51820)
   const r = await daemonOnce([])
   release(pid)
-  t.equal(r.stderr, `weft: UDP port 51820 (--listen-port, WireGuard) is taken by pid ${pid} (node) on 0.0.0.0: stop that process, or choose another --listen-port (WEFT_ERR_CONFIG)\n`)
+  t.equal(r.stderr, `weft: UDP port 51820 (--listen-port, WireGuard) is taken by pid ${pid} (node) on 0.0.0.0: stop that process, or choose another ` +
+    '--listen-port (WEFT_ERR_CONFIG)\n')
   t.equal(r.code, 2)
   await nothingLeft(t)
 })
@@ -112,7 +113,8 @@ t.test('the SWIM port taken: refused before anything, naming who holds it', asyn
   const pid = await holdUdp(7946)
   const r = await daemonOnce([])
   release(pid)
-  t.equal(r.stderr, `weft: UDP port 7946 (--swim-port, SWIM on the mesh IP) is taken by pid ${pid} (node) on 0.0.0.0: stop that process, or choose another --swim-port (WEFT_ERR_CONFIG)\n`)
+  t.equal(r.stderr, `weft: UDP port 7946 (--swim-port, SWIM on the mesh IP) is taken by pid ${pid} (node) on 0.0.0.0: stop that process, or choose ` +
+    'another --swim-port (WEFT_ERR_CONFIG)\n')
   t.equal(r.code, 2)
   await nothingLeft(t)
 })

@@ -127,7 +127,8 @@ t.test('a daemon killed alone is held suspect, not removed, while its data plane
   await waitFor('every live node to hold it alive again', async () => (await swimStates()).every(s => s === 'alive'), 30_000, 100)
   t.ok(await peersHave(others(victim), victim, true), 'never removed')
   const after = await incarnation(0)
-  t.ok(before !== null && before !== undefined && after !== null && after !== undefined && after > before, `refuted at a higher incarnation (${before} -> ${after})`)
+  t.ok(before !== null && before !== undefined && after !== null && after !== undefined && after > before, 'refuted at a higher incarnation ' +
+    `(${before} -> ${after})`)
 })
 
 t.test('a node that loses only its controller link stays in every config and is control-lost', async (t) => {

@@ -83,7 +83,8 @@ export function checkNetAdmin (p: ProcessFacts): void {
     return
   }
   if (!hasCap(p.effective, CAP.NET_ADMIN)) {
-    throw new ConfigError(`${what}, and it runs as ${p.user} without it: run it as root, or grant the capability (AmbientCapabilities=CAP_NET_ADMIN in the systemd unit)`)
+    throw new ConfigError(`${what}, and it runs as ${p.user} without it: run it as root, or grant the capability (AmbientCapabilities=CAP_NET_ADMIN in ` +
+      'the systemd unit)')
   }
   if (!hasCap(p.ambient, CAP.NET_ADMIN)) {
     throw new ConfigError(`${what}, and ${p.user} has it but not as an ambient capability, so the ip and wireguard-go it runs do not: ` +

@@ -42,9 +42,13 @@ export function checkStateDir (f: StateDirFacts, p: ProcessFacts): StateDirVerdi
   const runAs = `run the daemon as its owner, or chown -R ${p.account} ${f.dir}`
   if (f.self === null) {
     const a = f.ancestor
-    if (a === null || a.facts.kind !== 'dir') throw new DataDirError(`state directory ${f.dir} cannot be created: ${a?.path ?? 'its parent'} is not a directory`)
+    if (a === null || a.facts.kind !== 'dir') {
+      throw new DataDirError(`state directory ${f.dir} cannot be created: ` +
+        `${a?.path ?? 'its parent'} is not a directory`)
+    }
     if (!mayWrite(a.facts, p)) {
-      throw new DataDirError(`state directory ${f.dir} does not exist, and ${p.user} may not create it in ${a.path} (owned by ${a.facts.owner}, mode ${octal(a.facts.mode)}): ` +
+      throw new DataDirError(`state directory ${f.dir} does not exist, and ${p.user} may not create it in ` +
+        `${a.path} (owned by ${a.facts.owner}, mode ${octal(a.facts.mode)}): ` +
         `create it for the daemon (install -d -m 700 -o ${p.account} ${f.dir}; a systemd unit can say StateDirectory=weft), or run the daemon as root`)
     }
     return { create: true, tighten: false }
@@ -55,7 +59,10 @@ export function checkStateDir (f: StateDirFacts, p: ProcessFacts): StateDirVerdi
   for (const e of f.files) {
     const path = join(f.dir, e.name)
     if (e.facts.uid !== p.uid) throw new DataDirError(`${path} belongs to ${e.facts.owner}, but the daemon runs as ${p.user}: ${runAs}`)
-    if (e.facts.kind === 'file' && !mayReadWrite(e.facts, p)) throw new DataDirError(`${path} is not readable and writable by its owner (mode ${octal(e.facts.mode)}): chmod 600 ${path}`)
+    if (e.facts.kind === 'file' && !mayReadWrite(e.facts, p)) {
+      throw new DataDirError(`${path} is not readable and writable by its owner (mode ` +
+        `${octal(e.facts.mode)}): chmod 600 ${path}`)
+    }
   }
   if ((f.self.mode & 0o077) === 0) return { create: false, tighten: false }
   const foreign = f.names.filter(n => !STATE_FILES.includes(n) && !TEMP_FILE.test(n)).sort()

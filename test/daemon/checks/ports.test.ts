@@ -14,7 +14,8 @@ t.test('parses /proc/net tables in either byte order; TCP only while listening',
     { proto: 'udp', family: 4, address: '0.0.0.0', port: 7946, uid: 0, inode: 4242 },
     { proto: 'udp', family: 4, address: '127.0.0.1', port: 52012, uid: 1000, inode: 4343 }
   ])
-  t.equal(parseProcNet(HEAD + '  1: 7F000001:1F0A 00000000:0000 07 0 0 0 0 0 0 0\n', 'udp', 4, false)[0]!.address, '127.0.0.1', 'big-endian hosts print in network order')
+  t.equal(parseProcNet(HEAD + '  1: 7F000001:1F0A 00000000:0000 07 0 0 0 0 0 0 0\n', 'udp', 4, false)[0]!.address, '127.0.0.1', 'big-endian hosts print ' +
+    'in network order')
   const tcp = HEAD +
     '   0: 0100007F:2582 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77 1 0000000000000000 100 0 0 10 0\n' +
     '   1: 0100007F:2582 0100007F:D3C4 01 00000000:00000000 00:00000000 00000000     0        0 78 1 0000000000000000 100 0 0 10 0\n'
@@ -63,7 +64,8 @@ t.test('the message names the port, its use, the holder and the flag to change',
   t.equal(portTaken(n, sock(4, '0.0.0.0', 51820), { kind: 'process', pid: 42, comm: 'node' }).message,
     'UDP port 51820 (--listen-port, WireGuard) is taken by pid 42 (node) on 0.0.0.0: stop that process, or choose another --listen-port')
   t.equal(portTaken(n, sock(6, '::', 51820), { kind: 'kernel' }).message,
-    'UDP port 51820 (--listen-port, WireGuard) is taken by the kernel on [::]: free it (a kernel WireGuard interface listening there?), or choose another --listen-port')
+    'UDP port 51820 (--listen-port, WireGuard) is taken by the kernel on [::]: free it (a kernel WireGuard interface listening there?), or choose another ' +
+    '--listen-port')
   t.match(portTaken(n, sock(4, '0.0.0.0', 51820), {
     kind: 'unknown',
     user: 'uid 7 (lp)'
@@ -78,7 +80,9 @@ t.test('a port below ip_unprivileged_port_start needs CAP_NET_BIND_SERVICE', asy
   const n: PortNeed = { proto: 'udp', family: 4, address: '0.0.0.0', port: 53, what: '--swim-port, SWIM on the mesh IP', flag: '--swim-port' }
   t.throws(() => checkPortPrivilege(n, 1024, without), {
     code: 'WEFT_ERR_CONFIG',
-    message: 'UDP port 53 (--swim-port, SWIM on the mesh IP) is below 1024 (net.ipv4.ip_unprivileged_port_start), so binding it needs CAP_NET_BIND_SERVICE, which uid 999 (weft) does not have: grant it (AmbientCapabilities=CAP_NET_BIND_SERVICE in the systemd unit), or choose another --swim-port'
+    message: 'UDP port 53 (--swim-port, SWIM on the mesh IP) is below 1024 (net.ipv4.ip_unprivileged_port_start), so binding it needs ' +
+      'CAP_NET_BIND_SERVICE, which uid 999 (weft) does not have: grant it (AmbientCapabilities=CAP_NET_BIND_SERVICE in the systemd unit), or choose ' +
+      'another --swim-port'
   })
   t.doesNotThrow(() => checkPortPrivilege(n, 1024, withIt))
   t.doesNotThrow(() => checkPortPrivilege(n, 0, without), 'no privileged ports at all')

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises'
 import { accountName, CAP, checkNetAdmin, hasCap, parseProcStatus, readProcessFacts, type ProcessFacts } from '../../../lib/daemon/checks/process.js'
 
 const status = (uid: number, eff: string, amb: string): string =>
-  `Name:\tnode\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t${uid}\t${uid}\t${uid}\t${uid}\nGroups:\t4 27 \nCapInh:\t0000000000000000\nCapPrm:\t${eff}\nCapEff:\t${eff}\nCapBnd:\t000001ffffffffff\nCapAmb:\t${amb}\n`
+  `Name:\tnode\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t${uid}\t${uid}\t${uid}\t${uid}\nGroups:\t4 27 ` +
+  `\nCapInh:\t0000000000000000\nCapPrm:\t${eff}\nCapEff:\t${eff}\nCapBnd:\t000001ffffffffff\nCapAmb:\t${amb}\n`
 const ALL = '000001ffffffffff'
 const NONE = '0000000000000000'
 const NET_ADMIN = (1n << 12n).toString(16).padStart(16, '0')

@@ -31,13 +31,17 @@ t.test('unusable state directories: each refusal says what to do', async (t) => 
     ['missing, parent not writable', missing(facts(0, 0o755)), WEFT,
       'state directory /var/lib/weft does not exist, and uid 999 (weft) may not create it in /var/lib (owned by uid 0 (root), mode 0755): ' +
       'create it for the daemon (install -d -m 700 -o weft /var/lib/weft; a systemd unit can say StateDirectory=weft), or run the daemon as root'],
-    ['missing, parent a file', missing(facts(0, 0o644, 'file'), '/var/lib'), ROOT, 'state directory /var/lib/weft cannot be created: /var/lib is not a directory'],
+    ['missing, parent a file', missing(facts(0, 0o644, 'file'), '/var/lib'), ROOT, 'state directory /var/lib/weft cannot be created: /var/lib is not a ' +
+      'directory'],
     ['not a directory', existing(facts(0, 0o600, 'file')), ROOT, 'state directory /var/lib/weft is not a directory: remove it, or choose another --state'],
     ['created by root, run as the service user', existing(facts(0, 0o700)), WEFT,
-      'state directory /var/lib/weft belongs to uid 0 (root), but the daemon runs as uid 999 (weft): run the daemon as its owner, or chown -R weft /var/lib/weft'],
+      'state directory /var/lib/weft belongs to uid 0 (root), but the daemon runs as uid 999 (weft): run the daemon as its owner, or chown -R weft ' +
+      '/var/lib/weft'],
     ['the service user\'s, run as root', existing(facts(999, 0o700)), ROOT,
-      'state directory /var/lib/weft belongs to uid 999 (weft), but the daemon runs as uid 0 (root): run the daemon as its owner, or chown -R root /var/lib/weft'],
-    ['not writable by its owner', existing(facts(999, 0o500)), WEFT, 'state directory /var/lib/weft is not writable by its owner (mode 0500): chmod 700 /var/lib/weft'],
+      'state directory /var/lib/weft belongs to uid 999 (weft), but the daemon runs as uid 0 (root): run the daemon as its owner, or chown -R root ' +
+      '/var/lib/weft'],
+    ['not writable by its owner', existing(facts(999, 0o500)), WEFT, 'state directory /var/lib/weft is not writable by its owner (mode 0500): chmod 700 ' +
+      '/var/lib/weft'],
     ['a key written by root', existing(facts(999, 0o700), ['private.key'], [{ name: 'private.key', facts: facts(0, 0o600, 'file') }]), WEFT,
       '/var/lib/weft/private.key belongs to uid 0 (root), but the daemon runs as uid 999 (weft): run the daemon as its owner, or chown -R weft /var/lib/weft'],
     ['a key its owner cannot read', existing(facts(999, 0o700), ['node.json'], [{ name: 'node.json', facts: facts(999, 0o200, 'file') }]), WEFT,

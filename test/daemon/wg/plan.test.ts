@@ -52,33 +52,40 @@ t.test('what opening the device will do, by driver choice and host', async (t) =
 t.test('what is missing, and how to get it', async (t) => {
   const cases: Array<[string, DriverChoice, DeviceProbes, string, number?]> = [
     ['--wg kernel without the module', 'kernel', host(),
-      '--wg kernel: this kernel has no WireGuard module (`ip link add type wireguard`: Unknown device type): load it (modprobe wireguard; Linux 5.6 and later include it), ' +
-      'or use --wg userspace with wireguard-go (apt install wireguard-go)'],
+      '--wg kernel: this kernel has no WireGuard module (`ip link add type wireguard`: Unknown device type): load it (modprobe wireguard; Linux 5.6 and ' +
+      'later include it), or use --wg userspace with wireguard-go (apt install wireguard-go)'],
     ['no module and no wireguard-go', 'auto', host({ have: ['wg'] }),
-      'no WireGuard driver: this kernel has no WireGuard module (`ip link add type wireguard`: Unknown device type) and wireguard-go is not in PATH (/usr/sbin:/usr/bin): ' +
-      'install wireguard-go (apt install wireguard-go), or load the kernel module (modprobe wireguard)'],
+      'no WireGuard driver: this kernel has no WireGuard module (`ip link add type wireguard`: Unknown device type) and wireguard-go is not in PATH ' +
+      '(/usr/sbin:/usr/bin): install wireguard-go (apt install wireguard-go), or load the kernel module (modprobe wireguard)'],
     ['--wg userspace without wireguard-go', 'userspace', host({ have: [] }),
       '--wg userspace needs wireguard-go, and wireguard-go is not in PATH (/usr/sbin:/usr/bin): install it (apt install wireguard-go)'],
     ['a wireguard-go that does not run', 'userspace', host({ runs: { ok: false, detail: 'exec format error' } }),
-      'wireguard-go at /usr/bin/wireguard-go does not run (`/usr/bin/wireguard-go --version`: exec format error): reinstall it (apt install --reinstall wireguard-go)'],
+      'wireguard-go at /usr/bin/wireguard-go does not run (`/usr/bin/wireguard-go --version`: exec format error): reinstall it (apt install --reinstall ' +
+      'wireguard-go)'],
     ['no /dev/net/tun', 'auto', host({ tun: null }),
-      'wireguard-go needs /dev/net/tun, which this host does not have: load the tun module (modprobe tun), or give the container the device (docker run --device /dev/net/tun)'],
+      'wireguard-go needs /dev/net/tun, which this host does not have: load the tun module (modprobe tun), or give the container the device (docker run ' +
+      '--device /dev/net/tun)'],
     ['/dev/net/tun closed to the service user', 'auto', host({ tun: { uid: 0, gid: 0, mode: 0o600, kind: 'other', owner: 'uid 0 (root)' } }),
-      'wireguard-go opens /dev/net/tun, which uid 999 (weft) may not open (owned by uid 0 (root), mode 0600): run the daemon as root, or make the device readable and writable (chmod 666 /dev/net/tun)', 999],
+      'wireguard-go opens /dev/net/tun, which uid 999 (weft) may not open (owned by uid 0 (root), mode 0600): run the daemon as root, or make the device ' +
+      'readable and writable (chmod 666 /dev/net/tun)', 999],
     ['the socket directory is root\'s', 'auto', host(),
       'wireguard-go puts its control socket in /var/run/wireguard, which uid 999 (weft) may not write (owned by uid 0 (root), mode 0755): ' +
-      'run the daemon as root, or give it the directory (RuntimeDirectory=wireguard and RuntimeDirectoryPreserve=yes in the systemd unit: wireguard-go outlives the daemon)', 999],
+      'run the daemon as root, or give it the directory (RuntimeDirectory=wireguard and RuntimeDirectoryPreserve=yes in the systemd unit: wireguard-go ' +
+      'outlives the daemon)', 999],
     ['the socket directory cannot be made', 'auto', host({ uapiDir: { path: '/var/run', exists: false, facts: dir(0, 0o755) } }),
       'wireguard-go puts its control socket in /var/run/wireguard, which uid 999 (weft) may not create in /var/run (owned by uid 0 (root), mode 0755): ' +
-      'run the daemon as root, or give it the directory (RuntimeDirectory=wireguard and RuntimeDirectoryPreserve=yes in the systemd unit: wireguard-go outlives the daemon)', 999],
+      'run the daemon as root, or give it the directory (RuntimeDirectory=wireguard and RuntimeDirectoryPreserve=yes in the systemd unit: wireguard-go ' +
+      'outlives the daemon)', 999],
     ['a kernel interface without wg', 'auto', host({ kind: 'wireguard', have: ['wireguard-go'] }),
       'the kernel WireGuard driver sets peers with `wg`, which is not in PATH (/usr/sbin:/usr/bin): install it (apt install wireguard-tools)'],
     ['the name is another kind of link, --wg kernel', 'kernel', host({ kind: 'veth' }),
       'interface weft0 exists and is a veth link, not WireGuard: delete it (ip link del weft0), or choose another --interface'],
     ['the name is another kind of link, auto', 'auto', host({ kind: 'veth' }),
-      'interface weft0 exists (veth) but no wireguard-go answers on /var/run/wireguard/weft0.sock: delete it (ip link del weft0), or choose another --interface'],
+      'interface weft0 exists (veth) but no wireguard-go answers on /var/run/wireguard/weft0.sock: delete it (ip link del weft0), or choose another ' +
+      '--interface'],
     ['a wireguard-go of that name in another namespace', 'auto', host({ live: true, kind: null }),
-      'interface weft0 is taken: a wireguard-go in another network namespace answers on /var/run/wireguard/weft0.sock (its socket directory is shared by every namespace): choose another --interface']
+      'interface weft0 is taken: a wireguard-go in another network namespace answers on /var/run/wireguard/weft0.sock (its socket directory is shared by ' +
+      'every namespace): choose another --interface']
   ]
   for (const [what, driver, probes, message, uid] of cases) await t.rejects(plan(driver, probes, uid), { code: 'WEFT_ERR_CONFIG', message }, what)
   t.same(await plan('auto', host({ uapiDir: { path: '/run/wireguard', exists: true, facts: dir(999, 0o755) } }), 999),
