@@ -59,7 +59,10 @@ for (const n of runs) {
 
     let bytes = 0
     const texts: string[] = []
-    const get = await cpuOf(pid, async () => { for (let i = 0; i < reads; i++) { const t = await uapiRequest(sock, GET_REQUEST); bytes += t.length; texts.push(t) } })
+    const get = await cpuOf(
+      pid,
+      async () => { for (let i = 0; i < reads; i++) { const t = await uapiRequest(sock, GET_REQUEST); bytes += t.length; texts.push(t) } }
+    )
     const remembered = rememberPublicKey()
     const parseKept = await cpuOf(pid, async () => { for (const t of texts) parseGet(t, remembered) })
     const parseDerived = await cpuOf(pid, async () => { for (const t of texts) parseGet(t) })

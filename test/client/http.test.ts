@@ -70,7 +70,10 @@ t.test('a 2xx without the JSON a route promises is a clear error, not a crash or
     code: 'WEFT_ERR_CONTROLLER',
     message: /answered GET \/v1\/info with a body that is not JSON \(text\/html\): is --controller the controller's own URL, with the path prefix of any proxy/
   })
-  await t.rejects(http.call('GET', '/v1/netmap', { expect: 'json' }), { message: /answered GET \/v1\/netmap with HTTP 204 and no body, where JSON was expected/ })
+  await t.rejects(
+    http.call('GET', '/v1/netmap', { expect: 'json' }),
+    { message: /answered GET \/v1\/netmap with HTTP 204 and no body, where JSON was expected/ }
+  )
   t.equal(await http.call('POST', '/v1/leave', { body: {}, expect: 'empty' }), undefined, '204 where nothing is expected')
 })
 

@@ -108,7 +108,10 @@ t.test('admin commands have no default key file: they say where the key is inste
     '(mode 0600) at its first start, DATA being its --data directory; copy it to this machine by a secure channel if needed (WEFT_ERR_CONFIG)\n')
   t.equal((await weft(['nodes', 'list', '--controller', c.url, '--admin-key', 'admin.key'], env, cwd)).code, 0, 'named explicitly, the same file works')
   const help = await weft(['nodes', '--help'])
-  t.match(help.stdout, /--admin-key FILE\s+file holding the admin key: the controller writes it to DATA\/admin\.key at its first start\n\s+\(env WEFT_ADMIN_KEY_FILE; required\)/)
+  t.match(
+    help.stdout,
+    /--admin-key FILE\s+file holding the admin key: the controller writes it to DATA\/admin\.key at its first start\n\s+\(env WEFT_ADMIN_KEY_FILE; required\)/
+  )
 })
 
 t.test('weft version and weft --version print the Weft, protocol and Node.js versions', async (t) => {

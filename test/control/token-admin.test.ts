@@ -98,7 +98,10 @@ t.test('presenting a revoked token counts as a failed authentication', async (t)
   const made = (await call(c.url, 'POST', '/v1/tokens', { reusable: true }, c.adminKey)).json
   t.equal((await call(c.url, 'DELETE', `/v1/tokens/${made.id}`, undefined, c.adminKey)).status, 200)
   for (let i = 0; i < 3; i++) {
-    t.equal((await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, generateKeyPair(), { token: made.token }))).json.code, 'WEFT_ERR_TOKEN_REVOKED')
+    t.equal(
+      (await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, generateKeyPair(), { token: made.token }))).json.code,
+      'WEFT_ERR_TOKEN_REVOKED'
+    )
   }
   const r = await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)
   t.equal(r.status, 429, 'the address is held off like any other guesser')

@@ -183,7 +183,9 @@ t.test('credentialRefusal: what a refused credential means', async (t) => {
     [new ControllerError('x', 503), null],
     [new Error('x'), null]
   ]
-  for (const [err, want] of cases) t.equal(credentialRefusal(err), want, `${(err as ControllerError).statusCode ?? 'Error'} ${(err as ControllerError).remoteCode ?? ''}`)
+  for (const [err, want] of cases) {
+    t.equal(credentialRefusal(err), want, `${(err as ControllerError).statusCode ?? 'Error'} ${(err as ControllerError).remoteCode ?? ''}`)
+  }
 })
 
 t.test('a real controller: a removed node is revoked as removed, an unknown credential is forgotten, and the link stops', async (t) => {

@@ -60,7 +60,11 @@ t.test('five daemons join: every node has the other four as peers and every pair
   await waitFor('five daemons to answer', async () => (await Promise.all(five.map(async i => await mesh.tryStatus(i)))).every(s => s !== null), 30_000)
   for (const i of five) await learn(i)
   t.equal(new Set(five.map(i => ipOf.get(i))).size, 5, 'five distinct mesh IPs')
-  await waitFor('a full mesh in wg show', async () => (await Promise.all(five.map(async i => await hasExactly(i, five.filter(j => j !== i))))).every(Boolean), 30_000)
+  await waitFor(
+    'a full mesh in wg show',
+    async () => (await Promise.all(five.map(async i => await hasExactly(i, five.filter(j => j !== i))))).every(Boolean),
+    30_000
+  )
   await waitFor('every pair to ping', async () => (await allPairsPing(five)).length === 0, 20_000, 200)
   t.same(await allPairsPing(five), [], 'all 20 ordered pairs ping over mesh IPs')
   t.comment(`N=5: daemon start to all-pairs ping in ${Date.now() - t0} ms`)
@@ -75,7 +79,11 @@ t.test('a sixth joins: every node adds it within a second of the controller ackn
   await mesh.startDaemon(5)
   await waitFor('node 5 to answer', async () => await mesh.tryStatus(5) !== null, 30_000)
   await learn(5)
-  await waitFor('everyone to add node 5', async () => (await Promise.all(five.map(async i => (await mesh.wgPeers(i)).includes(keyOf.get(5)!)))).every(Boolean), 10_000)
+  await waitFor(
+    'everyone to add node 5',
+    async () => (await Promise.all(five.map(async i => (await mesh.wgPeers(i)).includes(keyOf.get(5)!)))).every(Boolean),
+    10_000
+  )
   const nodeId = (await mesh.status(5)).node.id
   const acked = mesh.events('controller', 'node.register').find(e => e.nodeId === nodeId)?.time as number
   t.ok(acked > 0, 'the controller logged the acknowledged registration')
@@ -109,7 +117,11 @@ t.test('kill -9 a daemon and start it again: same identity, interface adopted, t
 t.test('controller stopped: the mesh keeps working, a restarted daemon comes back from saved state, resync on return', async (t) => {
   const all = [0, 1, 2, 3, 4, 5]
   await mesh.stopController('SIGKILL')
-  await waitFor('daemons to notice', async () => (await Promise.all(all.map(async i => (await mesh.status(i)).controller.state))).every(s => s === 'lost'), 30_000)
+  await waitFor(
+    'daemons to notice',
+    async () => (await Promise.all(all.map(async i => (await mesh.status(i)).controller.state))).every(s => s === 'lost'),
+    30_000
+  )
   t.same(await allPairsPing(all), [], 'all pairs ping with the controller down')
   await mesh.stopDaemon(2, 'SIGTERM')
   await mesh.startDaemon(2, { join: false })
@@ -120,7 +132,12 @@ t.test('controller stopped: the mesh keeps working, a restarted daemon comes bac
   t.equal((await mesh.status(2)).controller.state, 'lost', 'still without a controller')
   t.same(await allPairsPing(all), [], 'all pairs ping after the restart, controller still down')
   await mesh.startController()
-  await waitFor('every daemon to reconnect', async () => (await Promise.all(all.map(async i => (await mesh.status(i)).controller.state))).every(s => s === 'connected'), 60_000, 200)
+  await waitFor(
+    'every daemon to reconnect',
+    async () => (await Promise.all(all.map(async i => (await mesh.status(i)).controller.state))).every(s => s === 'connected'),
+    60_000,
+    200
+  )
   const epochs = new Set((await Promise.all(all.map(async i => await mesh.status(i)))).map(s => s.netmap?.epoch))
   t.equal(epochs.size, 1, 'every daemon holds the new controller epoch')
   t.same(await allPairsPing(all), [], 'all pairs ping after the resync')
@@ -129,7 +146,11 @@ t.test('controller stopped: the mesh keeps working, a restarted daemon comes bac
 t.test('weft nodes remove: every other node drops it and its credential stops working', async (t) => {
   const victim = (await mesh.status(5)).node.id
   await mesh.admin('nodes', 'remove', victim)
-  await waitFor('everyone to drop node 5', async () => (await Promise.all(five.map(async i => !(await mesh.wgPeers(i)).includes(keyOf.get(5)!)))).every(Boolean), 10_000)
+  await waitFor(
+    'everyone to drop node 5',
+    async () => (await Promise.all(five.map(async i => !(await mesh.wgPeers(i)).includes(keyOf.get(5)!)))).every(Boolean),
+    10_000
+  )
   await waitFor('node 5 to learn it was revoked', async () => (await mesh.status(5)).controller.state === 'revoked', 15_000)
   t.pass('removed everywhere')
   const list = JSON.parse(await mesh.admin('nodes', 'list', '--json')) as { nodes: Array<{ id: string }> }
@@ -147,7 +168,11 @@ t.test('weft leave: the interface goes, the controller says left, every other no
   mesh.daemons.delete(leaver)
   await t.rejects(mesh.world.exec(mesh.ns(leaver), ['ip', 'link', 'show', mesh.ifname(leaver)]), 'the WireGuard interface is gone')
   const rest = [0, 1, 2, 3]
-  await waitFor('everyone to drop the leaver', async () => (await Promise.all(rest.map(async i => !(await mesh.wgPeers(i)).includes(keyOf.get(leaver)!)))).every(Boolean), 15_000)
+  await waitFor(
+    'everyone to drop the leaver',
+    async () => (await Promise.all(rest.map(async i => !(await mesh.wgPeers(i)).includes(keyOf.get(leaver)!)))).every(Boolean),
+    15_000
+  )
   const list = JSON.parse(await mesh.admin('nodes', 'list', '--json')) as { nodes: Array<{ id: string, health: string }> }
   t.equal(list.nodes.find(n => n.id === id)?.health, 'left', 'weft nodes list says left')
 })

@@ -64,7 +64,11 @@ t.before(async () => {
     keyOf.set(i, s.node.publicKey); idOf.set(i, s.node.id); swimAddr.set(i, [s.node.meshIp, s.node.swimPort])
   }
   await waitFor('a full mesh', async () => (await Promise.all(all.map(async i => (await mesh.wgPeers(i)).length === N - 1))).every(Boolean), 60_000)
-  await waitFor('SWIM to see everyone alive', async () => (await Promise.all(all.map(async i => (await mesh.status(i)).peers.every(p => p.swim === 'alive')))).every(Boolean), 30_000)
+  await waitFor(
+    'SWIM to see everyone alive',
+    async () => (await Promise.all(all.map(async i => (await mesh.status(i)).peers.every(p => p.swim === 'alive')))).every(Boolean),
+    30_000
+  )
 })
 
 t.test('claims far above the target\'s incarnation, and an unsigned alive claim, have no effect anywhere', async (t) => {
@@ -104,7 +108,12 @@ t.test('with the controller down, the target is removed by a cut and comes back 
   await mesh.world.setLoss(TARGET, 0)
   const backMs = await waitFor('the target re-added everywhere', async () => await peersHave(others(TARGET, live), TARGET, true), 30_000, 100)
   t.comment(`heal to re-added: ${backMs} ms`)
-  await waitFor('every live node to hold it alive', async () => (await Promise.all(others(TARGET, live).map(viewOfTarget))).every(v => v.swim === 'alive'), 30_000, 200)
+  await waitFor(
+    'every live node to hold it alive',
+    async () => (await Promise.all(others(TARGET, live).map(viewOfTarget))).every(v => v.swim === 'alive'),
+    30_000,
+    200
+  )
   const inc = (await mesh.status(TARGET)).swim!.incarnation
   t.ok(inc < 2 ** 32, `still at a real incarnation (${inc})`)
 })

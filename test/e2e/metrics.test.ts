@@ -30,7 +30,10 @@ t.test('a metrics address that includes the mesh IP is refused at start, before 
   mesh.daemons.delete(0)
   t.equal(code, 2, 'exit code 2: a configuration error')
   const { readFileSync } = await import('node:fs')
-  t.match(readFileSync(mesh.logFile('n0'), 'utf8'), /--metrics-listen 0\.0\.0\.0:9586: 0\.0\.0\.0 listens on every address, this node's mesh IP included, so every peer could scrape/)
+  t.match(
+    readFileSync(mesh.logFile('n0'), 'utf8'),
+    /--metrics-listen 0\.0\.0\.0:9586: 0\.0\.0\.0 listens on every address, this node's mesh IP included, so every peer could scrape/
+  )
   await t.rejects(mesh.world.exec(mesh.ns(0), ['ip', 'link', 'show', mesh.ifname(0)]), 'no WireGuard interface was made')
 })
 

@@ -67,7 +67,12 @@ t.test('restarted with its join token while the controller is down, a daemon com
   await waitFor('three daemons to answer', async () => (await Promise.all(first.map(async i => await mesh.tryStatus(i)))).every(s => s !== null), 30_000)
   for (const i of first) await learn(i)
   await waitFor('a full mesh in wg show', async () => await fullMesh(first), 30_000)
-  await waitFor('every node to hold the others alive', async () => (await Promise.all(first.map(async j => await heldAlive(first.filter(i => i !== j), j)))).every(Boolean), 20_000, 200)
+  await waitFor(
+    'every node to hold the others alive',
+    async () => (await Promise.all(first.map(async j => await heldAlive(first.filter(i => i !== j), j)))).every(Boolean),
+    20_000,
+    200
+  )
 
   await mesh.stopController()
   await waitFor('daemons to notice', async () => (await controllerStates(first)).every(s => s === 'lost'), 30_000)
@@ -123,7 +128,11 @@ t.test('a controller restored from an older backup: the node it lost is told to 
   await rm(mesh.controllerDataDir, { recursive: true })
   await cp(backup, mesh.controllerDataDir, { recursive: true })
   await mesh.startController()
-  await waitFor('the others to drop node 3, which the restored controller never heard of', async () => (await Promise.all(first.map(async i => !(await mesh.wgPeers(i)).includes(keyOf.get(3)!)))).every(Boolean), 30_000)
+  await waitFor(
+    'the others to drop node 3, which the restored controller never heard of',
+    async () => (await Promise.all(first.map(async i => !(await mesh.wgPeers(i)).includes(keyOf.get(3)!)))).every(Boolean),
+    30_000
+  )
   // A newcomer takes the first free address, which is the one node 3 held.
   await mesh.startDaemon(4)
   await waitFor('node 4 to answer', async () => await mesh.tryStatus(4) !== null, 30_000)
@@ -169,7 +178,11 @@ t.test('a node removed while its daemon was down stays out, restarted with a reu
   await mesh.stopDaemon(victim)
   await mesh.admin('nodes', 'remove', gone.node.id)
   const rest = [0, 1, 3, 4]
-  await waitFor('everyone to drop it', async () => (await Promise.all(rest.map(async i => !(await mesh.wgPeers(i)).includes(gone.node.publicKey)))).every(Boolean), 15_000)
+  await waitFor(
+    'everyone to drop it',
+    async () => (await Promise.all(rest.map(async i => !(await mesh.wgPeers(i)).includes(gone.node.publicKey)))).every(Boolean),
+    15_000
+  )
   const registrations = mesh.events('controller', 'node.register').length
 
   await mesh.startDaemon(victim)
@@ -189,7 +202,10 @@ t.test('a node removed while its daemon was down stays out, restarted with a reu
   })
   mesh.daemons.delete(victim)
   t.not(code, 0, 'a later start refuses to run')
-  t.match(await readFile(mesh.logFile(`n${victim}`), 'utf8'), /removed from the mesh by an admin .* to join again, delete .*node\.json and start the daemon with a join token .*\(WEFT_ERR_NODE_REMOVED\)/)
+  t.match(
+    await readFile(mesh.logFile(`n${victim}`), 'utf8'),
+    /removed from the mesh by an admin .* to join again, delete .*node\.json and start the daemon with a join token .*\(WEFT_ERR_NODE_REMOVED\)/
+  )
   t.equal(mesh.events('controller', 'node.register').length, registrations, 'still no registration')
   t.notOk((await listed()).some(n => n.publicKey === gone.node.publicKey), 'still not on the controller')
   for (const i of rest) t.notOk((await mesh.wgPeers(i)).includes(gone.node.publicKey), `node ${i} does not have it`)

@@ -42,7 +42,11 @@ t.before(async () => {
   await waitFor('eight daemons', async () => (await Promise.all(all.map(async i => await mesh.tryStatus(i)))).every(s => s !== null), 60_000)
   for (const i of all) keyOf.set(i, (await mesh.status(i)).node.publicKey)
   await waitFor('a full mesh', async () => (await Promise.all(all.map(async i => (await mesh.wgPeers(i)).length === N - 1))).every(Boolean), 60_000)
-  await waitFor('SWIM to see everyone alive', async () => (await Promise.all(all.map(async i => (await mesh.status(i)).peers.every(p => p.swim === 'alive')))).every(Boolean), 30_000)
+  await waitFor(
+    'SWIM to see everyone alive',
+    async () => (await Promise.all(all.map(async i => (await mesh.status(i)).peers.every(p => p.swim === 'alive')))).every(Boolean),
+    30_000
+  )
 })
 
 t.test('weft status --json shows SWIM incarnation, local health and the Lifeguard counters', async (t) => {
@@ -78,7 +82,12 @@ for (const controller of ['up', 'down'] as const) {
     t.ok((announcementsSent((await mesh.status(victim)).swim) ?? 0) >= N - 1, 'the restarted daemon announced itself to every member')
     t.comment(`restart to re-added everywhere: ${backMs} ms (crash at ${t0})`)
     const ip = (await mesh.status(victim)).node.meshIp
-    await waitFor('pings to the returned node', async () => (await Promise.all(others(victim).map(async i => await mesh.ping(i, ip)))).every(Boolean), 20_000, 200)
+    await waitFor(
+      'pings to the returned node',
+      async () => (await Promise.all(others(victim).map(async i => await mesh.ping(i, ip)))).every(Boolean),
+      20_000,
+      200
+    )
     t.pass('every live node pings it again')
   })
 
@@ -132,7 +141,12 @@ t.test('a daemon killed alone is held suspect, not removed, while its data plane
 })
 
 t.test('a node that loses only its controller link stays in every config and is control-lost', async (t) => {
-  await waitFor('every daemon connected', async () => (await Promise.all(all.map(async i => (await mesh.status(i)).controller.state))).every(s => s === 'connected'), 60_000, 200)
+  await waitFor(
+    'every daemon connected',
+    async () => (await Promise.all(all.map(async i => (await mesh.status(i)).controller.state))).every(s => s === 'connected'),
+    60_000,
+    200
+  )
   const victim = 5
   const id = (await mesh.status(victim)).node.id
   await setBlocked(mesh.ns(victim), [mesh.world.names.controllerAddr])

@@ -87,7 +87,10 @@ t.test('interfaces come up with /32 mesh IP, MTU 1420 and the mesh route; a seco
   const ifname = world.names.nodeWg(0)
   const addr = JSON.parse((await world.exec(ns, ['ip', '-j', 'addr', 'show', 'dev', ifname])).stdout)[0]
   t.equal(addr.mtu, 1420)
-  t.same(addr.addr_info.filter((a: { family: string }) => a.family === 'inet').map((a: { local: string, prefixlen: number }) => `${a.local}/${a.prefixlen}`), ['100.64.0.1/32'])
+  t.same(
+    addr.addr_info.filter((a: { family: string }) => a.family === 'inet').map((a: { local: string, prefixlen: number }) => `${a.local}/${a.prefixlen}`),
+    ['100.64.0.1/32']
+  )
   const routes = JSON.parse((await world.exec(ns, ['ip', '-j', 'route', 'show', 'dev', ifname])).stdout)
   t.same(routes.map((r: { dst: string }) => r.dst), [CIDR], 'exactly one route, the mesh CIDR')
   const other = { ifname: world.names.nodeWg(1), meshIp: meshIp(1), cidr: CIDR, netns: world.names.nodeNs(1), log }

@@ -1,5 +1,8 @@
 import t from 'tap'
-import { expectedConfirmations, failedProbeHealthDelta, nextHealthScore, remainingSuspicionMs, retransmitLimit, scaleByHealth, suspicionMaxMs, suspicionMinMs, suspicionTimeoutMs } from '../../lib/swim/math.js'
+import {
+  expectedConfirmations, failedProbeHealthDelta, nextHealthScore, remainingSuspicionMs, retransmitLimit, scaleByHealth, suspicionMaxMs,
+  suspicionMinMs, suspicionTimeoutMs
+} from '../../lib/swim/math.js'
 
 t.test('suspicionMinMs = mult * max(1, log10(n)) * interval', async t => {
   const table: Array<[mult: number, n: number, intervalMs: number, want: number]> = [

@@ -30,7 +30,12 @@ t.test('gossip rounds run only while updates are queued, at most one per interva
   t.ok(first.length > 0, 'the start announcement is gossiped')
   t.equal(s.pendingBroadcasts, 0, 'and then the queue is empty')
   const rounds = [...new Set(first)]
-  for (let i = 1; i < rounds.length; i++) t.ok(rounds[i]! - rounds[i - 1]! >= cfg.gossipIntervalMs, `round ${i} ${rounds[i]! - rounds[i - 1]!} ms after the one before`)
+  for (let i = 1; i < rounds.length; i++) {
+    t.ok(
+      rounds[i]! - rounds[i - 1]! >= cfg.gossipIntervalMs,
+    `round ${i} ${rounds[i]! - rounds[i - 1]!} ms after the one before`
+    )
+  }
 
   // Nothing queued: no gossip timer is armed. In 40 s of quiet the core wakes for its probe and the probe's
   // timeout only (a 200 ms gossip tick would be 200 wake-ups).

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { generateKeyPair, hexToKey, isWireGuardKey, keyToHex, publicKeyFor, sharedSecret, SigningKey, signingPublicKey, StaticKey, verifySignature } from '../../lib/wire/keys.js'
+import {
+  generateKeyPair, hexToKey, isWireGuardKey, keyToHex, publicKeyFor, sharedSecret, SigningKey, signingPublicKey, StaticKey, verifySignature
+} from '../../lib/wire/keys.js'
 
 t.test('generated keys are canonical WireGuard keys that wg agrees with', async (t) => {
   const kp = generateKeyPair()

@@ -1,7 +1,9 @@
 import t from 'tap'
 import { createSocket } from 'node:dgram'
 import { readFileSync } from 'node:fs'
-import { checkPortPrivilege, holdersOf, parseProcNet, portTaken, readBoundSockets, whoHolds, type BoundSocket, type PortNeed } from '../../../lib/daemon/checks/ports.js'
+import {
+  checkPortPrivilege, holdersOf, parseProcNet, portTaken, readBoundSockets, whoHolds, type BoundSocket, type PortNeed
+} from '../../../lib/daemon/checks/ports.js'
 import { parseProcStatus } from '../../../lib/daemon/checks/process.js'
 
 const HEAD = '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n'
