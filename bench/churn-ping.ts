@@ -86,6 +86,7 @@ try {
   let done = false
   const pinging = ping(world, meshIp(1), ['-c', String(PINGS), '-i', '0.01', '-W', '2']).finally(() => { done = true })
   let cycles = 0
+  // eslint-disable-next-line no-unmodified-loop-condition -- the ping's finally sets done
   while (!done) {
     for (const step of [otherPeers(40000), otherPeers(40200), []]) {
       await Promise.all([0, 1].map(async i => await reconcilers[i]!.reconcile([...base[i]!, ...step])))

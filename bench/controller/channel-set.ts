@@ -62,8 +62,8 @@ export class ChannelSet {
   /** Starts timing the arrival of `publicKey`'s record on every channel. Call before the join request goes out. */
   watch (publicKey: string): JoinWatch {
     const n = this.channels.length
-    let resolve!: () => void
-    const done = new Promise<void>(r => { resolve = r })
+    let resolveDone!: () => void
+    const done = new Promise<void>(resolve => { resolveDone = resolve })
     const watch: JoinWatch = {
       publicKey,
       arrivedAtMs: new Float64Array(n).fill(NaN),
@@ -73,8 +73,8 @@ export class ChannelSet {
       remaining: n,
       done
     }
-    this.watches.set(publicKey, { watch, resolve })
-    if (n === 0) resolve()
+    this.watches.set(publicKey, { watch, resolve: resolveDone })
+    if (n === 0) resolveDone()
     return watch
   }
 

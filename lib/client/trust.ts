@@ -30,6 +30,7 @@ export function loadControllerTrust (opts: { caFile?: string, fingerprint?: stri
     if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
       throw new ConfigError(`--controller-ca ${opts.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`)
     }
+    // eslint-disable-next-line no-new -- parsing is the check
     try { new X509Certificate(pem) } catch (err) {
       throw new ConfigError(`--controller-ca ${opts.caFile} holds no readable certificate: ${(err as Error).message}`, { cause: err })
     }

@@ -55,6 +55,7 @@ export class ControllerMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers
     })
+    /* eslint-disable no-new -- a gauge registers itself with `registers` and reads its value at each scrape */
     new Gauge({
       name: 'weft_nodes',
       help: 'Nodes by fused health (removed nodes are not counted).',
@@ -78,6 +79,7 @@ export class ControllerMetrics {
       registers,
       collect () { this.set(source.storeHealthy() ? 1 : 0) }
     })
+    /* eslint-enable no-new */
     scrapedCounter({
       name: 'weft_store_synced_batches_total',
       help: 'Synced store batches written (group commit: far fewer than registrations).',

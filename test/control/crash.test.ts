@@ -17,12 +17,11 @@ t.test('SIGKILL mid-burst loses no acknowledged registration and duplicates no I
   let attempted = 0
   // Signed up front, so the burst is limited by the controller and many requests are in flight at the kill.
   const pending = Array.from({ length: 800 }, (_, i) => {
-    const keys = generateKeyPair(); return {
-      keys,
-      body: registerBody(info.publicKey, keys, { hostname: `h${i}`, token: tok })
-    }
+    const keys = generateKeyPair()
+    return { keys, body: registerBody(info.publicKey, keys, { hostname: `h${i}`, token: tok }) }
   })
   const worker = async (): Promise<void> => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- the kill, in another task, sets killed
     for (let job = pending.pop(); job !== undefined && !killed; job = pending.pop()) {
       const { keys, body } = job
       attempted++
