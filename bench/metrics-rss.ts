@@ -75,6 +75,8 @@ try {
 console.log(`daemon RSS and CPU at N=${n}, ${idleS} s idle per phase, scraped every ${scrapeEveryS} s when on`)
 console.log('phase  metrics  RSS median  RSS max  CPU median  scrapes  bytes/scrape')
 for (const p of phases) {
-  console.log(`${p.phase.padEnd(5)}  ${(p.metrics ? 'on' : 'off').padEnd(7)}  ${`${p.rssMiB.median} MiB`.padStart(10)}  ${`${p.rssMiB.max} MiB`.padStart(7)}  ${`${p.cpuPct} %`.padStart(10)}  ${String(p.scrapes).padStart(7)}  ${String(p.scrapeBytes).padStart(12)}`)
+  const cells = [p.phase.padEnd(5), (p.metrics ? 'on' : 'off').padEnd(7), `${p.rssMiB.median} MiB`.padStart(10), `${p.rssMiB.max} MiB`.padStart(7),
+    `${p.cpuPct} %`.padStart(10), String(p.scrapes).padStart(7), String(p.scrapeBytes).padStart(12)]
+  console.log(cells.join('  '))
 }
 console.log(JSON.stringify({ bench: 'metrics-rss', nodes: n, idleSeconds: idleS, scrapeEverySeconds: scrapeEveryS, phases }))

@@ -84,11 +84,12 @@ function table (figures: ScenarioFigures[]): string {
   const kv = (o: Record<string, number>): string => Object.keys(o).length === 0 ? '-' : Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ')
   const ms = (x: number | null): string => x === null ? '-' : `${(x / 1000).toFixed(2)}s`
   return formatTable(
-    ['scenario', 'rounds', 'acknowledged', 'lost', 'moved', 'IP re-issued', 'duplicate IPs', '503 refused', 'other errors', 'failed first in', 'recovery p50 / max', 'start while full'],
+    ['scenario', 'rounds', 'acknowledged', 'lost', 'moved', 'IP re-issued', 'duplicate IPs', '503 refused', 'other errors', 'failed first in',
+      'recovery p50 / max', 'start while full'],
     figures.map(f => f.skipped !== undefined
       ? [f.scenario, '0', `skipped: ${f.skipped}`]
-      : [f.scenario, String(f.rounds), String(f.acknowledged), String(f.lost), String(f.moved), String(f.reissued), String(f.duplicateIps), String(f.refused503),
-          String(f.otherErrors), kv(f.stages), `${ms(f.recoverP50Ms)} / ${ms(f.recoverMaxMs)}`, kv(f.startWhileFull)]))
+      : [f.scenario, String(f.rounds), String(f.acknowledged), String(f.lost), String(f.moved), String(f.reissued), String(f.duplicateIps),
+          String(f.refused503), String(f.otherErrors), kv(f.stages), `${ms(f.recoverP50Ms)} / ${ms(f.recoverMaxMs)}`, kv(f.startWhileFull)]))
 }
 
 async function main (argv: string[]): Promise<number> {

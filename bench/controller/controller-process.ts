@@ -21,7 +21,10 @@ export interface ControllerProcessOptions {
   cpuProfDir: string | null
   /** Keep the data directory and log after stopping (for post-mortems). */
   keep: boolean
-  /** How long to wait for the controller to answer `GET /v1/info`, ms. Default 30000: a cold start with a fresh LevelDB takes about a second; 30 s only trips when it is broken. */
+  /**
+   * How long to wait for the controller to answer `GET /v1/info`, ms. Default 30000: a cold start with a fresh
+   * LevelDB takes about a second; 30 s only trips when it is broken.
+   */
   startTimeoutMs?: number
 }
 

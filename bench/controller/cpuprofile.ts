@@ -94,7 +94,8 @@ function main (argv: string[]): number {
       process.stdout.write(`${pct(ms)}  ${ms.toFixed(0).padStart(7)} ms  ${l}\n`)
     }
   }
-  process.stdout.write(`profile ${basename(file)}: ${(s.totalMs / 1000).toFixed(1)} s wall, ${(busy / 1000).toFixed(1)} s on CPU (${pct(busy).trim()} of wall)\n`)
+  const wallS = (s.totalMs / 1000).toFixed(1)
+  process.stdout.write(`profile ${basename(file)}: ${wallS} s wall, ${(busy / 1000).toFixed(1)} s on CPU (${pct(busy).trim()} of wall)\n`)
   print('self time (top functions):', s.self, () => true)
   print('inclusive time, project code (dist/):', s.inclusive, l => /\.js:\d+$/.test(l) && !l.includes('node_modules'))
   return 0

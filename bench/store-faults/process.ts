@@ -34,8 +34,8 @@ export class StartFailed extends Error {
  * retry; resolves once it logs `controller.listening`, rejects with StartFailed when it exits first.
  */
 export async function startChild (dataDir: string, timeoutMs = 30_000): Promise<ControllerChild> {
-  const child: ChildProcess = spawn(process.execPath, [WEFT_JS, 'controller', '--data', dataDir, '--listen', '127.0.0.1:0', '--register-rate', '0', '--store-retry', '200ms'],
-    { stdio: ['ignore', 'pipe', 'pipe'] })
+  const args = [WEFT_JS, 'controller', '--data', dataDir, '--listen', '127.0.0.1:0', '--register-rate', '0', '--store-retry', '200ms']
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<number | string>(resolve => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)))
   let stderr = ''
   child.stderr!.on('data', (b: Buffer) => { stderr += b.toString() })

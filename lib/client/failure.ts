@@ -100,14 +100,18 @@ function namesOf (cert: PeerCertificate | undefined): string {
  * A certificate the TLS layer did not accept (`code` is its verify error). `fingerprint` is the presented
  * certificate's, so the operator can compare it with the one the controller printed at start.
  */
-export function certificateRejected (url: ControllerUrl, code: string, presented: { cert: PeerCertificate, fingerprint: Fingerprint } | undefined, caGiven: boolean): ControllerTlsError {
+export function certificateRejected (
+  url: ControllerUrl, code: string, presented: { cert: PeerCertificate, fingerprint: Fingerprint } | undefined, caGiven: boolean
+): ControllerTlsError {
   const at = `the controller at ${url.href} presented a certificate`
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return new ControllerTlsError(`${at} that is not valid for ${url.host} (it names ${namesOf(presented?.cert)}). Use a --controller URL ` +
       `with a name the certificate lists, or reissue the certificate with subjectAltName for ${url.host} (docs/tls.md).`, 'name-mismatch')
   }
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
-    const when = code === 'CERT_HAS_EXPIRED' ? `that expired${presented !== undefined ? ` on ${presented.cert.valid_to}` : ''}` : `that is not valid yet${presented !== undefined ? ` (from ${presented.cert.valid_from})` : ''}`
+    const when = code === 'CERT_HAS_EXPIRED'
+      ? `that expired${presented !== undefined ? ` on ${presented.cert.valid_to}` : ''}`
+      : `that is not valid yet${presented !== undefined ? ` (from ${presented.cert.valid_from})` : ''}`
     return new ControllerTlsError(`${at} ${when}. Renew the controller's certificate (docs/tls.md), or check the clocks of both machines.`, 'expired')
   }
   const why = code === 'DEPTH_ZERO_SELF_SIGNED_CERT'

@@ -90,9 +90,9 @@ export class AdminClient {
       return await this.http.call<T>(method, path, { bearer: this.t.adminKey, expect, ...(body !== undefined ? { body } : {}) })
     } catch (err) {
       if (!(err instanceof ControllerError) || err.statusCode !== 401) throw err
-      throw new ControllerError(`${err.message}. The controller did not accept the admin key from ${this.t.adminKeyFile ?? 'the key file'}; if that file ` +
-        'was edited or replaced, ' +
-        'restore it from a backup, or restart the controller with --rotate-admin-key to write a new DATA/admin.key (the old key stops working).', 401, err.remoteCode)
+      throw new ControllerError(`${err.message}. The controller did not accept the admin key from ${this.t.adminKeyFile ?? 'the key file'}; ` +
+        'if that file was edited or replaced, restore it from a backup, or restart the controller with --rotate-admin-key to write a new ' +
+        'DATA/admin.key (the old key stops working).', 401, err.remoteCode)
     }
   }
 }

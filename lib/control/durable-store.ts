@@ -171,8 +171,13 @@ export class DurableStore implements ControlStore {
         } catch (err) {
           return this.stillFailed(err)
         }
-        this.d.log.warn({ event: 'store.recovered', downMs: this.d.clock.now() - (this.failure?.at ?? 0), refused: this.refused, seq: this.seq, leveldb: drops },
-          'the database was reopened and holds every acknowledged write; writes are accepted again')
+        this.d.log.warn({
+          event: 'store.recovered',
+          downMs: this.d.clock.now() - (this.failure?.at ?? 0),
+          refused: this.refused,
+          seq: this.seq,
+          leveldb: drops
+        }, 'the database was reopened and holds every acknowledged write; writes are accepted again')
         this.phase_ = 'healthy'
         this.inDoubt.clear()
         this.failedSeq = null
@@ -231,7 +236,13 @@ export class DurableStore implements ControlStore {
 
   private async writeGuard (): Promise<void> {
     await writeGuard(this.d.dataDir, {
-      format: 1, storeId: this.storeId, seq: this.seq, nodes: this.nodeCount, ipHighWater: this.d.ipHighWater(), cidr: this.d.cidr, writtenAt: this.d.clock.now()
+      format: 1,
+      storeId: this.storeId,
+      seq: this.seq,
+      nodes: this.nodeCount,
+      ipHighWater: this.d.ipHighWater(),
+      cidr: this.d.cidr,
+      writtenAt: this.d.clock.now()
     })
   }
 

@@ -42,7 +42,8 @@ export class TokenAdmin {
       throw err
     }
     const info = tokenInfo(record, this.d.clock.now())
-    this.d.log.info({ event: 'token.create', tokenId: id, description: info.description, reusable: record.reusable, expiresAt: record.expiresAt, nodeTtlMs: info.nodeTtlMs },
+    const { description, nodeTtlMs } = info
+    this.d.log.info({ event: 'token.create', tokenId: id, description, reusable: record.reusable, expiresAt: record.expiresAt, nodeTtlMs },
       `join token ${id} created`)
     return { token, id, reusable: record.reusable, expiresAt: record.expiresAt, description: info.description, nodeTtlMs: info.nodeTtlMs }
   }

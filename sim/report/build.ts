@@ -213,7 +213,14 @@ export function buildReport (b: BuildInput): Report {
       samplerCpuMs: Math.round(b.samplerCpuMs)
     },
     intent: { down: intent.down, partitions: intent.partitions, losses: intent.losses, outages: intent.outages },
-    observer: { passes: observer.passes, readErrors: observer.readErrors, readTimeouts: observer.readTimeouts, changes: observer.changes.length, passMs: stats(observer.passMs), readMs: stats(observer.readMs) },
+    observer: {
+      passes: observer.passes,
+      readErrors: observer.readErrors,
+      readTimeouts: observer.readTimeouts,
+      changes: observer.changes.length,
+      passMs: stats(observer.passMs),
+      readMs: stats(observer.readMs)
+    },
     logs: b.logs,
     timeline: b.timeline,
     runDir: b.runDir,

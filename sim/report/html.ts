@@ -37,9 +37,12 @@ function tables (r: Report): string {
   const mb = (kb: number): string => (kb / 1024).toFixed(1) + ' MB'
   const phases = r.phases.map(p => `<tr><td>${sec(p.fromMs)}</td><td>${esc(p.name)}</td></tr>`).join('')
   const notes = r.notes.map(n => `<li>${esc(n)}</li>`).join('')
+  const head = ['event', 'expect', 'events', 'observers', 'first p50', 'everywhere p50', 'everywhere p99', 'everywhere max', 'per-node p50', 'per-node p99',
+    'missed'].map(h => `<th>${h}</th>`).join('')
+  const reach = r.reachability.final
   return `
 <table><caption>Events (seen through UAPI every ${r.params.tickMs} ms)</caption>
-<tr><th>event</th><th>expect</th><th>events</th><th>observers</th><th>first p50</th><th>everywhere p50</th><th>everywhere p99</th><th>everywhere max</th><th>per-node p50</th><th>per-node p99</th><th>missed</th></tr>
+<tr>${head}</tr>
 ${rows}</table>
 <table><caption>Run</caption>
 <tr><td>world set-up</td><td>${sec(r.setup.worldMs)}</td></tr>
@@ -47,7 +50,7 @@ ${rows}</table>
 <tr><td>full mesh (from run start)</td><td>${sec(r.setup.fullMeshMs)}</td></tr>
 <tr><td>join to full mesh</td><td>${sec(r.setup.joinToFullMeshMs)}</td></tr>
 <tr><td>false removals after the mesh formed / during the join</td><td>${r.falseRemovals.afterJoin} / ${r.falseRemovals.duringJoin}</td></tr>
-<tr><td>all pairs reachable at the end (of them only on a retry)</td><td>${r.reachability.final.ok} / ${r.reachability.final.total} (${r.reachability.final.lateOk})</td></tr>
+<tr><td>all pairs reachable at the end (of them only on a retry)</td><td>${reach.ok} / ${reach.total} (${reach.lateOk})</td></tr>
 <tr><td>memory per node (p50)</td><td>daemon ${mb(m.daemonP50)} + wireguard-go ${mb(m.wireguardP50)} = ${mb(m.totalP50)}</td></tr>
 <tr><td>machine memory per node</td><td>${mb(r.resources.machinePerNodeKb)}</td></tr>
 <tr><td>controller RSS max</td><td>${mb(r.resources.controllerRssKbMax)}</td></tr>

@@ -54,7 +54,8 @@ export function formatSummary (r: Report, files: { json: string, html: string })
     `${minF === null ? '' : `; lowest sampled during the run ${(100 * minF).toFixed(0)}%`}\n`)
   const m = r.resources.perNodeKb
   out.push(`memory per node: daemon ${mb(m.daemonP50)} (max ${mb(m.daemonMax)}) + wireguard-go ${mb(m.wireguardP50)} = ${mb(m.totalP50)} (p50); ` +
-    `${r.resources.machinePerNodeKb > 0 ? `machine MemAvailable drop ${mb(r.resources.machinePerNodeKb)}/node; ` : ''}controller ${mb(r.resources.controllerRssKbMax)} max\n`)
+    (r.resources.machinePerNodeKb > 0 ? `machine MemAvailable drop ${mb(r.resources.machinePerNodeKb)}/node; ` : '') +
+    `controller ${mb(r.resources.controllerRssKbMax)} max\n`)
   const l = r.logs.daemons
   out.push(`daemon logs: swim.suspect ${l['swim.suspect']}, swim.dead ${l['swim.dead']}, swim.refute ${l['swim.refute']}, wg.peer.remove ` +
     `${l['wg.peer.remove']}, wg.peer.error ${l['wg.peer.error']}\n`)

@@ -46,7 +46,9 @@ export class ReachSampler extends Loop {
   readonly samples: ReachSample[] = []
   private readonly rng: SeededRandom
 
-  constructor (private readonly d: { mesh: Mesh, intent: Intent, ipOf: ReadonlyMap<number, string>, seed: number, now: () => number, pairs: number, everyMs: number }) {
+  constructor (
+    private readonly d: { mesh: Mesh, intent: Intent, ipOf: ReadonlyMap<number, string>, seed: number, now: () => number, pairs: number, everyMs: number }
+  ) {
     super(d.everyMs)
     this.rng = new SeededRandom(d.seed ^ 0x5eed)
   }

@@ -78,6 +78,7 @@ const fp = `sha256:${opensslFp.slice('sha256:'.length).replace(/:/g, '').toLower
 const world = await NetnsWorld.create({ nodes: 1, log: silentLogger() })
 const ns = world.names.nodeNs(0)
 const etcNetns = `/etc/netns/${ns}`
+// eslint-disable-next-line prefer-const -- the teardown, registered first, reads it
 let dns: ChildProcess | undefined
 t.teardown(async () => {
   dns?.kill()

@@ -6,7 +6,17 @@ import type { TokenInfo } from '../../lib/wire/api.js'
 const NOW = 1_700_000_000_000
 const H = 3_600_000
 const tok = (id: string, o: Partial<TokenInfo> = {}): TokenInfo => ({
-  id, description: null, reusable: false, createdAt: NOW - 2 * H, expiresAt: NOW + 22 * H, uses: 0, lastUsedAt: null, revokedAt: null, nodeTtlMs: null, state: 'active', ...o
+  id,
+  description: null,
+  reusable: false,
+  createdAt: NOW - 2 * H,
+  expiresAt: NOW + 22 * H,
+  uses: 0,
+  lastUsedAt: null,
+  revokedAt: null,
+  nodeTtlMs: null,
+  state: 'active',
+  ...o
 })
 
 t.test('spans and times to come read as their largest unit', async (t) => {

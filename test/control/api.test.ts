@@ -101,7 +101,8 @@ t.test('health over HTTP: a silent node goes offline, reported by peers it goes 
     }, n.credential)
     t.equal(r.status, 200)
   }
-  const health = async (id: string): Promise<string> => (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes.find((n: { id: string }) => n.id === id).health
+  const health = async (id: string): Promise<string> =>
+    (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes.find((n: { id: string }) => n.id === id).health
   clock.advance(10_000)
   await beat(a)
   await beat(b)

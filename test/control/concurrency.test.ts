@@ -28,7 +28,9 @@ t.test('concurrent registrations of the same key yield one node', async (t) => {
   const c = await start(t, { registerRatePerMin: 0 })
   const tok = await token(c, { reusable: true })
   const keys = generateKeyPair()
-  const results = await Promise.all(Array.from({ length: 20 }, async () => await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, keys, { token: tok }))))
+  const register = async (): Promise<Awaited<ReturnType<typeof call>>> =>
+    await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, keys, { token: tok }))
+  const results = await Promise.all(Array.from({ length: 20 }, register))
   t.ok(results.every(r => r.status === 200))
   t.equal(new Set(results.map(r => r.json.nodeId)).size, 1)
   t.equal(new Set(results.map(r => r.json.meshIp)).size, 1)
@@ -37,7 +39,9 @@ t.test('concurrent registrations of the same key yield one node', async (t) => {
 t.test('a single-use token raced by 20 registrations admits exactly one', async (t) => {
   const c = await start(t, { registerRatePerMin: 0 })
   const tok = await token(c)
-  const results = await Promise.all(Array.from({ length: 20 }, async () => await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, generateKeyPair(), { token: tok }))))
+  const register = async (): Promise<Awaited<ReturnType<typeof call>>> =>
+    await call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, generateKeyPair(), { token: tok }))
+  const results = await Promise.all(Array.from({ length: 20 }, register))
   t.equal(results.filter(r => r.status === 200).length, 1)
   t.equal(results.filter(r => r.status === 403).length, 19)
 })

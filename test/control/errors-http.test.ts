@@ -37,17 +37,22 @@ t.test('answers made before any route runs still carry an ErrorBody with a WEFT_
     ['two different Content-Length headers', 'POST /v1/heartbeat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ' +
       '2\r\nContent-Length: 3\r\n\r\n{}', 400, 'WEFT_ERR_INVALID_INPUT'],
     ['a control character in a header', get('/v1/info', 'X-Bad: a\x01b\r\n'), 400, 'WEFT_ERR_INVALID_INPUT'],
-    ['a bad chunk size', 'POST /v1/heartbeat HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nZZ\r\n', 400, 'WEFT_ERR_INVALID_INPUT'],
+    ['a bad chunk size', 'POST /v1/heartbeat HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nZZ\r\n',
+      400, 'WEFT_ERR_INVALID_INPUT'],
     ['headers above 16 KiB', get('/v1/info', `X-Big: ${'a'.repeat(20_000)}\r\n`), 431, 'WEFT_ERR_HEADERS_TOO_LARGE'],
     ['a URL above 16 KiB', get(`/v1/netmap?${'a'.repeat(20_000)}`), 431, 'WEFT_ERR_HEADERS_TOO_LARGE'],
-    ['a path parameter above 100 characters', `DELETE /v1/nodes/${'a'.repeat(200)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 414, 'WEFT_ERR_URI_TOO_LONG'],
+    ['a path parameter above 100 characters', `DELETE /v1/nodes/${'a'.repeat(200)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      414, 'WEFT_ERR_URI_TOO_LONG'],
     ['a path that is not valid percent-encoding', get('/v1/nodes/%zz'), 400, 'WEFT_ERR_INVALID_INPUT'],
     ['a body that is not JSON', post('/v1/heartbeat', '{not json', `Content-Type: application/json\r\n${auth}`), 400, 'WEFT_ERR_INVALID_INPUT'],
     ['an empty JSON body', post('/v1/heartbeat', '', `Content-Type: application/json\r\n${auth}`), 400, 'WEFT_ERR_INVALID_INPUT'],
-    ['a text/plain body', post('/v1/heartbeat', '{"endpoints":[],"listenPort":1}', `Content-Type: text/plain\r\n${auth}`), 415, 'WEFT_ERR_UNSUPPORTED_MEDIA_TYPE'],
-    ['a text/plain body on a route without a body schema', post('/v1/leave', 'bye', `Content-Type: text/plain\r\n${auth}`), 415, 'WEFT_ERR_UNSUPPORTED_MEDIA_TYPE'],
+    ['a text/plain body', post('/v1/heartbeat', '{"endpoints":[],"listenPort":1}', `Content-Type: text/plain\r\n${auth}`),
+      415, 'WEFT_ERR_UNSUPPORTED_MEDIA_TYPE'],
+    ['a text/plain body on a route without a body schema', post('/v1/leave', 'bye', `Content-Type: text/plain\r\n${auth}`),
+      415, 'WEFT_ERR_UNSUPPORTED_MEDIA_TYPE'],
     ['a body without a content type', post('/v1/register', '{}'), 415, 'WEFT_ERR_UNSUPPORTED_MEDIA_TYPE'],
-    ['a body above 64 KiB', post('/v1/register', JSON.stringify({ pad: 'x'.repeat(70_000) }), 'Content-Type: application/json\r\n'), 413, 'WEFT_ERR_BODY_TOO_LARGE'],
+    ['a body above 64 KiB', post('/v1/register', JSON.stringify({ pad: 'x'.repeat(70_000) }), 'Content-Type: application/json\r\n'),
+      413, 'WEFT_ERR_BODY_TOO_LARGE'],
     ['a prototype-poisoning key', post('/v1/tokens', '{"__proto__":{"x":1}}', 'Content-Type: application/json\r\n'), 400, 'WEFT_ERR_INVALID_INPUT']
   ]
   for (const [label, text, status, code] of cases) {

@@ -22,7 +22,9 @@ export async function tempDir (t: T): Promise<string> {
 }
 
 /** A controller on 127.0.0.1:0 with a silent logger, closed at teardown; plus its admin key. */
-export async function start (t: T, opts: Partial<ControllerConfigInput> & { clock?: Clock, dataDir?: string, log?: Logger } = {}): Promise<RunningController & { adminKey: string }> {
+export async function start (
+  t: T, opts: Partial<ControllerConfigInput> & { clock?: Clock, dataDir?: string, log?: Logger } = {}
+): Promise<RunningController & { adminKey: string }> {
   const dataDir = opts.dataDir ?? join(await tempDir(t), 'data')
   const c = await startController({ listen: '127.0.0.1:0', log: silentLogger(), ...opts, dataDir })
   let closed = false
@@ -59,7 +61,16 @@ export async function token (c: { url: string, adminKey: string }, opts: { reusa
 }
 
 /** A signed RegisterRequest for `keys`. */
-export function registerBody (controllerPublicKey: string, keys: KeyPair, o: { hostname?: string, endpoints?: string[], token?: string, timestamp?: number, nonce?: string, listenPort?: number, signingKey?: string, meshIp?: string } = {}): RegisterRequest {
+export function registerBody (controllerPublicKey: string, keys: KeyPair, o: {
+  hostname?: string
+  endpoints?: string[]
+  token?: string
+  timestamp?: number
+  nonce?: string
+  listenPort?: number
+  signingKey?: string
+  meshIp?: string
+} = {}): RegisterRequest {
   const f = {
     publicKey: keys.publicKey,
     signingKey: o.signingKey ?? SigningKey.derive(keys.privateKey).publicKey,

@@ -33,7 +33,18 @@ t.test('a token has an id and a description; the list shows its uses and state, 
   const list = await call(c.url, 'GET', '/v1/tokens', undefined, c.adminKey)
   t.equal(list.status, 200)
   t.same(list.json.tokens, [
-    { id: made.json.id, description: 'web fleet rollout', reusable: true, createdAt: clock.now() - 2000, expiresAt: clock.now() - 2000 + 7 * D, uses: 2, lastUsedAt: clock.now(), revokedAt: null, nodeTtlMs: 30 * D, state: 'active' },
+    {
+      id: made.json.id,
+      description: 'web fleet rollout',
+      reusable: true,
+      createdAt: clock.now() - 2000,
+      expiresAt: clock.now() - 2000 + 7 * D,
+      uses: 2,
+      lastUsedAt: clock.now(),
+      revokedAt: null,
+      nodeTtlMs: 30 * D,
+      state: 'active'
+    },
     {
       id: single.id,
       description: null,

@@ -12,7 +12,16 @@ import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap, NodeRecord } from '../../lib/wire/netmap.js'
 
 const rec = (id: string, meshIp: string): NodeRecord => ({
-  id, hostname: id, publicKey: generateKeyPair().publicKey, meshIp, endpoints: [], observedEndpoint: null, swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1
+  id,
+  hostname: id,
+  publicKey: generateKeyPair().publicKey,
+  meshIp,
+  endpoints: [],
+  observedEndpoint: null,
+  swimPort: 7946,
+  health: 'online',
+  createdAt: 1,
+  updatedAt: 1
 })
 const full = (version: number, nodes: NodeRecord[]): Netmap => ({ epoch: 'e1', version, cidr: '100.64.0.0/10', nodes })
 
@@ -224,7 +233,8 @@ t.test('a real controller: a removed node is revoked as removed, an unknown cred
   t.same(unknown.revoked, [])
   const metrics = async (): Promise<string> => await (await fetch(new URL('/metrics', c.url))).text()
   const count = async (status: number): Promise<number> =>
-    Number(new RegExp(`weft_http_request_duration_seconds_count\\{method="POST",route="/v1/heartbeat",status="${status}"\\} (\\d+)`).exec(await metrics())?.[1] ?? 0)
+    Number(new RegExp(`weft_http_request_duration_seconds_count\\{method="POST",route="/v1/heartbeat",status="${status}"\\} (\\d+)`)
+      .exec(await metrics())?.[1] ?? 0)
   const refusedBefore = await count(401)
   // A node the controller knows, heartbeating every 100 ms as the refused link would: five chances for it to send one.
   const alive = watch((await joinNode(c, 'alive')).credential)

@@ -37,7 +37,12 @@ t.test('diff, table-driven', async (t) => {
       }],
       ops: ['remove n1 swim-dead']
     },
-    { name: 'endpoint changed in netmap: update endpoint only', want: [want(0, { endpoint: '198.18.9.9:1' })], applied: [had(0)], ops: ['update n0 endpoint-changed'] },
+    {
+      name: 'endpoint changed in netmap: update endpoint only',
+      want: [want(0, { endpoint: '198.18.9.9:1' })],
+      applied: [had(0)],
+      ops: ['update n0 endpoint-changed']
+    },
     { name: 'desired endpoint null: no opinion, no update', want: [want(0, { endpoint: null })], applied: [had(0)], ops: [] },
     { name: 'allowed IPs changed', want: [want(0, { allowedIps: ['100.64.0.9/32'] })], applied: [had(0)], ops: ['update n0 allowed-ips-changed'] },
     {

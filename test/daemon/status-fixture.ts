@@ -28,7 +28,9 @@ export function devicePeer (n: NodeRecord, f: { lastHandshakeAt: number, rxBytes
 }
 
 /** StatusInputs for node `self` of `nodes`, with `peers` on the device; everything else plausible and fixed. */
-export function statusInputs (self: NodeRecord, nodes: NodeRecord[], peers: DevicePeer[], o: { history?: PeerHistory, members?: MemberInfo[] } = {}): StatusInputs {
+export function statusInputs (
+  self: NodeRecord, nodes: NodeRecord[], peers: DevicePeer[], o: { history?: PeerHistory, members?: MemberInfo[] } = {}
+): StatusInputs {
   const netmap: Netmap = { epoch: 'e1', version: 7, cidr: '100.64.0.0/10', nodes }
   return {
     identity: { nodeId: self.id, meshIp: self.meshIp, cidr: netmap.cidr, credential: 'c', controllerPublicKey: 'k' },

@@ -65,7 +65,8 @@ export interface Ref { from: string, line: number, file: string, section?: strin
 
 const DOC = String.raw`(?:docs/[\w-]+\.md|README\.md|CHANGELOG\.md)`
 /** A doc named, then (optionally after a comma or an opening parenthesis) one or more quoted section names. */
-const DOC_SECTIONS = new RegExp(String.raw`(?<![\w/.-])(${DOC})\`?,?[ \t]*\n?[ \t]*(?:\(|section[ \t]+)?((?:"[^"]{1,100}"(?:,?[ \t\n]*(?:and[ \t\n]+)?(?="))?)+)`, 'g')
+const QUOTED_NAMES = String.raw`(?:"[^"]{1,100}"(?:,?[ \t\n]*(?:and[ \t\n]+)?(?="))?)+`
+const DOC_SECTIONS = new RegExp(String.raw`(?<![\w/.-])(${DOC})\`?,?[ \t]*\n?[ \t]*(?:\(|section[ \t]+)?(${QUOTED_NAMES})`, 'g')
 /** A section of the same doc: `see "X"`, `"X" above`, `"X" below`. */
 const SEE = /\bsee\s+"([^"]{1,100})"/g
 const ABOVE_BELOW = /"([^"]{1,100})"\s+(?:above|below)\b/g

@@ -40,8 +40,8 @@ async function daemonOnce (args: string[], opts: { as?: number, state?: string }
   const drop = opts.as === undefined ? [] : ['setpriv', `--reuid=${opts.as}`, `--regid=${opts.as}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all']
   // `env -u`: without tap's process-info hook (tap puts it back into the environment of any child it sees), which
   // writes into the worktree where the unprivileged user may not.
-  const argv = inNetns(ns, [...drop, 'env', '-u', 'NODE_OPTIONS', process.execPath, WEFT, 'daemon', '--controller', mesh.controllerUrl, '--state', opts.state ?? stateDir,
-    '--interface', ifname, '--join-token-file', tokenFile, '--hostname', 'node-0', ...args])
+  const argv = inNetns(ns, [...drop, 'env', '-u', 'NODE_OPTIONS', process.execPath, WEFT, 'daemon', '--controller', mesh.controllerUrl,
+    '--state', opts.state ?? stateDir, '--interface', ifname, '--join-token-file', tokenFile, '--hostname', 'node-0', ...args])
   return await new Promise(resolve => {
     execFile(argv[0]!, argv.slice(1), { timeout: 60_000, killSignal: 'SIGKILL', encoding: 'utf8' }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr })

@@ -83,8 +83,8 @@ t.test('a crashed peer: metrics and weft status keep its last handshake and traf
   const rest = all.filter(i => i !== victim)
   const before = (await mesh.status(0)).peers.find(p => p.hostname === `node-${victim}`)!
   await mesh.crash(victim)
-  await waitFor('every live node to remove node-4 from WireGuard', async () =>
-    (await Promise.all(rest.map(async i => (await mesh.status(i)).peers.find(p => p.hostname === `node-${victim}`)?.inWireGuard === false))).every(Boolean), 30_000, 200)
+  const removed = async (i: number): Promise<boolean> => (await mesh.status(i)).peers.find(p => p.hostname === `node-${victim}`)?.inWireGuard === false
+  await waitFor('every live node to remove node-4 from WireGuard', async () => (await Promise.all(rest.map(removed))).every(Boolean), 30_000, 200)
 
   const s = await mesh.status(0)
   const row = s.peers.find(p => p.hostname === `node-${victim}`)!

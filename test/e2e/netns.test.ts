@@ -103,7 +103,14 @@ t.test('stale cleanup removes a crashed run (namespaces, recorded and unrecorded
     const log = silentLogger()
     const w = await NetnsWorld.create({ nodes: 2, log, cleanStale: false })
     await w.openWireguard(0, { privateKey: generateKeyPair().privateKey, listenPort: 51820 })
-    await openDevice({ driver: 'userspace', ifname: w.names.nodeWg(1), privateKey: generateKeyPair().privateKey, listenPort: 51820, netns: w.names.nodeNs(1), log })
+    await openDevice({
+      driver: 'userspace',
+      ifname: w.names.nodeWg(1),
+      privateKey: generateKeyPair().privateKey,
+      listenPort: 51820,
+      netns: w.names.nodeNs(1),
+      log
+    })
     const sleeper = w.spawn(w.names.nodeNs(1), ['sleep', '600'], { name: 'sleep' })
     process.stdout.write(JSON.stringify({ prefix: w.names.prefix, sleeper: sleeper.pid }) + '\\n')
     process.kill(process.pid, 'SIGKILL')

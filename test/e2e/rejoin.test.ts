@@ -161,8 +161,13 @@ t.test('a controller restored from an older backup: the node it lost is told to 
   t.match(addrs, `inet ${now.node.meshIp}/32`, 'the interface moved to it')
   t.notMatch(addrs, `inet ${lost.node.meshIp}/`, 'and left the old one')
   t.match(mesh.events('n3', 'control.forgotten')[0], { nodeId: lost.node.id, meshIp: lost.node.meshIp })
-  t.match(mesh.events('n3', 'control.rejoined')[0], { fromNodeId: lost.node.id, nodeId: now.node.id, fromMeshIp: lost.node.meshIp, meshIp: now.node.meshIp, level: 40 },
-    'the operator is told, as a warning, that the address moved')
+  t.match(mesh.events('n3', 'control.rejoined')[0], {
+    fromNodeId: lost.node.id,
+    nodeId: now.node.id,
+    fromMeshIp: lost.node.meshIp,
+    meshIp: now.node.meshIp,
+    level: 40
+  }, 'the operator is told, as a warning, that the address moved')
 
   const five = [0, 1, 2, 3, 4]
   await waitFor('a full mesh of five', async () => await fullMesh(five), 30_000)

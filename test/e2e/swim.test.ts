@@ -118,7 +118,8 @@ t.test('a daemon killed alone is held suspect, not removed, while its data plane
   const incarnation = async (i: number): Promise<number | null | undefined> => (await mesh.status(i)).peers.find(p => p.id === id)?.swimIncarnation
   const before = await incarnation(0)
   await mesh.stopDaemon(victim, 'SIGKILL')
-  const swimStates = async (): Promise<Array<string | null | undefined>> => await Promise.all(others(victim).map(async i => (await mesh.status(i)).peers.find(p => p.id === id)?.swim))
+  const swimStates = async (): Promise<Array<string | null | undefined>> =>
+    await Promise.all(others(victim).map(async i => (await mesh.status(i)).peers.find(p => p.id === id)?.swim))
   await waitFor('every live node to suspect it', async () => (await swimStates()).every(s => s === 'suspect'), 10_000, 50)
   const suspectedAt = Date.now()
   // Watch for three minimum suspicions: without the data plane's word it would be gone from every config by then.

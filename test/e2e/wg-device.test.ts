@@ -191,7 +191,13 @@ t.test('continuous ping every 10 ms loses nothing while 100 other peers are adde
   // (docs/wireguard.md, "Unresolvable endpoints"): that is a property of the underlay, not of churn.
   const fakes = Array.from({ length: 100 }, (_, k) => ({ key: generateKeyPair().publicKey, ip: `100.64.1.${k + 1}`, host: world.names.nodeAddr(k % 2) }))
   const fakePeers = (port: number): DesiredPeer[] => fakes.map((f, k) => ({
-    nodeId: `fake${k}`, hostname: `fake-${k}`, meshIp: f.ip, publicKey: f.key, endpoint: `${f.host}:${port + k}`, allowedIps: [`${f.ip}/32`], keepaliveSeconds: 25
+    nodeId: `fake${k}`,
+    hostname: `fake-${k}`,
+    meshIp: f.ip,
+    publicKey: f.key,
+    endpoint: `${f.host}:${port + k}`,
+    allowedIps: [`${f.ip}/32`],
+    keepaliveSeconds: 25
   }))
   const base = [0, 1].map(i => desired(netmap, new Set(), `node${i}`).peers)
   const ping = pingStats(world, 0, 1, ['-c', '1000', '-i', '0.01', '-W', '2'])
@@ -200,6 +206,7 @@ t.test('continuous ping every 10 ms loses nothing while 100 other peers are adde
   let cycles = 0
   let incomplete = 0
   const counts = { add: 0, update: 0, remove: 0 }
+  // eslint-disable-next-line no-unmodified-loop-condition -- the ping's finally sets done
   while (!done || cycles === 0) {
     for (const step of [fakePeers(40000), fakePeers(40200), []]) {
       const results = await Promise.all([0, 1].map(async i => await reconcilers[i]!.reconcile([...base[i]!, ...step])))
@@ -258,7 +265,13 @@ t.test('wireguard-go dies mid-diff: the result says what went in; after a restar
   const [pid] = (await socketOwners(new Set([sock]))).get(sock) ?? []
   t.ok(pid)
   const fakes: DesiredPeer[] = Array.from({ length: 40 }, (_, k) => ({
-    nodeId: `f${k}`, hostname: `f-${k}`, meshIp: `100.64.4.${k + 1}`, publicKey: generateKeyPair().publicKey, endpoint: `198.18.204.${k + 1}:51820`, allowedIps: [`100.64.4.${k + 1}/32`], keepaliveSeconds: 0
+    nodeId: `f${k}`,
+    hostname: `f-${k}`,
+    meshIp: `100.64.4.${k + 1}`,
+    publicKey: generateKeyPair().publicKey,
+    endpoint: `198.18.204.${k + 1}:51820`,
+    allowedIps: [`100.64.4.${k + 1}/32`],
+    keepaliveSeconds: 0
   }))
   const want = [...desired(netmap, new Set(), `node${i}`).peers, ...fakes]
   // Real device, real crash: the 10th peer change is the last one wireguard-go sees.

@@ -17,7 +17,8 @@ const fields = (): ProofFields => ({
 
 t.test('canonical message is pinned', async (t) => {
   t.equal(canonicalMessage(fields()), [
-    'weft-register-v2', node.publicKey, SigningKey.derive(node.privateKey).publicKey, 'web-1', '198.18.0.2:51820,[2001:db8::1]:51820', '1700000000000', 'AAAAAAAAAAAAAAAAAAAAAA=='
+    'weft-register-v2', node.publicKey, SigningKey.derive(node.privateKey).publicKey, 'web-1', '198.18.0.2:51820,[2001:db8::1]:51820', '1700000000000',
+    'AAAAAAAAAAAAAAAAAAAAAA=='
   ].join('\n'))
 })
 

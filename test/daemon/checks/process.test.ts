@@ -35,7 +35,8 @@ t.test('accountName reads passwd lines', async (t) => {
 })
 
 t.test('CAP_NET_ADMIN: required of the daemon, and of what it runs when it is not root', async (t) => {
-  const p = (uid: number, eff: string, amb: string): ProcessFacts => parseProcStatus(status(uid, eff, amb), uid => uid === 0 ? 'root' : uid === 65534 ? 'nobody' : 'weft')
+  const nameOf = (uid: number): string => uid === 0 ? 'root' : uid === 65534 ? 'nobody' : 'weft'
+  const p = (uid: number, eff: string, amb: string): ProcessFacts => parseProcStatus(status(uid, eff, amb), nameOf)
   const cases: Array<[string, ProcessFacts, RegExp | null]> = [
     ['root with every capability', p(0, ALL, NONE), null],
     ['root without it (a container)', p(0, NONE, NONE), /runs as root without it \(a container started without --cap-add NET_ADMIN/],

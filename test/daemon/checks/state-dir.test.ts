@@ -8,7 +8,8 @@ import { tempDir } from '../../control/helpers.js'
 
 const names: Record<number, string> = { 0: 'root', 999: 'weft', 65534: 'nobody' }
 const proc = (uid: number, caps = '0000000000000000'): ProcessFacts =>
-  parseProcStatus(`Uid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t${uid}\t${uid}\t${uid}\t${uid}\nGroups:\t\nCapEff:\t${caps}\nCapAmb:\t${caps}\n`, u => names[u] ?? null)
+  parseProcStatus(`Uid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t${uid}\t${uid}\t${uid}\t${uid}\nGroups:\t\nCapEff:\t${caps}\nCapAmb:\t${caps}\n`,
+    u => names[u] ?? null)
 const ROOT = proc(0, '000001ffffffffff')
 const WEFT = proc(999)
 const facts = (uid: number, mode: number, kind: FileFacts['kind'] = 'dir'): FileFacts => ({ uid, gid: uid, mode, kind, owner: `uid ${uid} (${names[uid]!})` })

@@ -6,8 +6,19 @@ import { parseProcStatus } from '../../../lib/daemon/checks/process.js'
 const dir = (uid: number, mode: number): FileFacts => ({ uid, gid: uid, mode, kind: 'dir', owner: uid === 0 ? 'uid 0 (root)' : `uid ${uid} (weft)` })
 const NO_MODULE: Outcome = { ok: false, detail: 'Unknown device type' }
 
+/** What a host has, as a table row gives it. */
+interface HostRow {
+  live: boolean
+  kind: string | null
+  kernel: Outcome
+  have: string[]
+  runs: Outcome
+  tun: FileFacts | null
+  uapiDir: { path: string, exists: boolean, facts: FileFacts }
+}
+
 /** A host described by a table row; every probe answers from it. */
-function host (h: Partial<{ live: boolean, kind: string | null, kernel: Outcome, have: string[], runs: Outcome, tun: FileFacts | null, uapiDir: { path: string, exists: boolean, facts: FileFacts } }> = {}): DeviceProbes {
+function host (h: Partial<HostRow> = {}): DeviceProbes {
   const have = h.have ?? ['wireguard-go', 'wg']
   return {
     path: '/usr/sbin:/usr/bin',
