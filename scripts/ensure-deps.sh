@@ -35,7 +35,7 @@ if ! command -v promtool >/dev/null 2>&1; then
   rm -rf "$tmp"
 fi
 
-if [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/tap ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/tap ] || [ ! -x node_modules/.bin/eslint ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # Not `npm ci`: the lock file cannot list msgpackr's optional native builds for other platforms (darwin,
   # win32) when the registry here does not serve them, and `npm ci` refuses such a lock as out of sync.
   echo "weft: installing npm packages (npm install)"
