@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js'
-import type { Clock } from '../clock.js'
+import type { Clock, Timer } from '../clock.js'
 import { Code, ControllerError, WeftError } from '../errors.js'
 import type { HeartbeatRequest } from '../wire/api.js'
 import { applyDelta, type Netmap } from '../wire/netmap.js'
@@ -57,27 +57,28 @@ export const defaultControlLinkConfig: ControlLinkConfig = { heartbeatIntervalMs
  * Keeps one update channel open to the controller (reconnecting with exponential backoff and full jitter),
  * folds the NDJSON messages into a validated Netmap, and sends heartbeats. A message that fails validation is
  * refused whole: the previous netmap stays, the reason is logged and kept for `weft status`, and the link
- * resyncs with a full map.
+ * resyncs with a full map. The link holds no netmap of its own: it folds deltas onto its owner's current one.
  */
 export class ControlLink {
   state: ControlState = 'connecting'
-  /** The last validated netmap (from disk or controller), or null. */
-  netmap: Netmap | null
   lastError: string | null = null
   lastContactAt: number | null = null
   heartbeatsFailed = 0
   readonly counters: ControlLinkCounters = { connects: 0, netmapsFull: 0, netmapsDelta: 0, netmapRejects: 0, resyncs: 0, heartbeatsSent: 0, heartbeatFailures: 0 }
   private readonly backoff = new Backoff()
   private abort = new AbortController()
+  /** Aborted by stop(): ends a reconnect wait at once. */
+  private readonly stopSignal = new AbortController()
   private stopped = false
-  private hbTimer: NodeJS.Timeout | undefined
+  private hbTimer: Timer | undefined
   private wantFull = false
 
   constructor (private readonly opts: {
     client: ControlClient
     credential: string
-    netmap: Netmap | null
-    /** Called with each new netmap after validation; the daemon reconciles and saves it. */
+    /** The owner's current netmap (from disk or from this link), or null: the base for deltas and resumes. */
+    netmap: () => Netmap | null
+    /** Called with each new netmap after validation; the owner keeps it (netmap() returns it next), reconciles and saves it. */
     onNetmap: (map: Netmap, how: 'full' | 'delta') => void
     /** Builds the heartbeat body (endpoints, SWIM report) at send time. */
     heartbeat: () => HeartbeatRequest
@@ -94,7 +95,6 @@ export class ControlLink {
     log: Logger
     config?: Partial<ControlLinkConfig>
   }) {
-    this.netmap = opts.netmap
     this.cfg = { ...defaultControlLinkConfig, ...opts.config }
   }
 
@@ -109,14 +109,15 @@ export class ControlLink {
   /** Stops everything; pending requests are aborted. */
   stop (): void {
     this.stopped = true
-    clearTimeout(this.hbTimer)
+    this.hbTimer?.cancel()
+    this.stopSignal.abort()
     this.abort.abort(new ControllerError('control link stopped'))
   }
 
   private async loop (): Promise<void> {
     while (!this.stopped) {
       this.abort = new AbortController()
-      const map = this.wantFull ? null : this.netmap
+      const map = this.wantFull ? null : this.opts.netmap()
       this.wantFull = false
       try {
         await this.opts.client.stream(this.opts.credential, map?.epoch ?? null, map?.version ?? null, line => this.onLine(line), {
@@ -137,7 +138,7 @@ export class ControlLink {
         this.lost(err instanceof WeftError ? err.message : (err as Error).message)
       }
       if (this.stopped) return
-      await new Promise(resolve => setTimeout(resolve, this.backoff.next()))
+      await this.opts.clock.sleep(this.backoff.next(), this.stopSignal.signal)
     }
   }
 
@@ -146,7 +147,7 @@ export class ControlLink {
     this.counters.connects++
     this.lastContactAt = this.opts.clock.now()
     if (this.state !== 'connected') {
-      this.opts.log.info({ event: 'control.connected', controller: this.opts.client.baseUrl, version: this.netmap?.version ?? null }, 'update channel open')
+      this.opts.log.info({ event: 'control.connected', controller: this.opts.client.baseUrl, version: this.opts.netmap()?.version ?? null }, 'update channel open')
       this.setState('connected')
     }
   }
@@ -186,19 +187,20 @@ export class ControlLink {
 
   private onLine (line: string): void {
     this.lastContactAt = this.opts.clock.now()
+    const current = this.opts.netmap()
     try {
-      const msg = parseMessage(line, this.netmap?.cidr ?? null)
+      const msg = parseMessage(line, current?.cidr ?? null)
       if (msg.type === 'ping') {
-        if (this.netmap !== null && msg.epoch !== this.netmap.epoch) this.resync('controller epoch changed')
+        if (current !== null && msg.epoch !== current.epoch) this.resync('controller epoch changed')
         return
       }
       if (msg.type === 'full') {
         this.accept(msg.netmap, 'full')
         return
       }
-      if (this.netmap === null) { this.resync('delta without a base netmap'); return }
-      const next = applyDelta(this.netmap, msg)
-      if (next === null) { this.resync(`delta ${msg.from}->${msg.to} does not follow version ${this.netmap.version}`); return }
+      if (current === null) { this.resync('delta without a base netmap'); return }
+      const next = applyDelta(current, msg)
+      if (next === null) { this.resync(`delta ${msg.from}->${msg.to} does not follow version ${current.version}`); return }
       this.accept(checkAppliedNetmap(next), 'delta')
     } catch (err) {
       const reason = (err as Error).message
@@ -210,7 +212,6 @@ export class ControlLink {
   }
 
   private accept (map: Netmap, how: 'full' | 'delta'): void {
-    this.netmap = map
     this.lastError = null
     this.counters[how === 'full' ? 'netmapsFull' : 'netmapsDelta']++
     this.opts.onNetmap(map, how)
@@ -226,8 +227,7 @@ export class ControlLink {
 
   private scheduleHeartbeat (delayMs: number): void {
     if (this.stopped) return
-    this.hbTimer = setTimeout(() => { void this.sendHeartbeat() }, delayMs)
-    this.hbTimer.unref?.()
+    this.hbTimer = this.opts.clock.setTimeout(() => { void this.sendHeartbeat() }, delayMs, { unref: true })
   }
 
   private async sendHeartbeat (): Promise<void> {

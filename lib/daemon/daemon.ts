@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { hostname as osHostname } from 'node:os'
 import type { Server } from 'node:net'
-import type { Clock } from '../clock.js'
+import type { Clock, Timer } from '../clock.js'
 import type { Logger } from '../log.js'
 import { Code, ControllerError } from '../errors.js'
 import { cidrContains, parseCidr, parseIPv4 } from '../wire/addr.js'
 import { generateKeyPair, SigningKey, type KeyPair } from '../wire/keys.js'
-import type { Netmap, NodeRecord } from '../wire/netmap.js'
+import type { Netmap } from '../wire/netmap.js'
 import { PRESETS } from '../swim/config.js'
 import { SeededRandom } from '../swim/random.js'
 import { Swim } from '../swim/swim.js'
@@ -17,8 +17,9 @@ import { ClaimSigner } from './claim-signer.js'
 import type { DaemonConfig } from './config.js'
 import { ControlClient } from './control-client.js'
 import { ControlLink } from './control-link.js'
+import { CoalescedJob } from './coalesce.js'
+import { DaemonCore, type DaemonAction } from './core.js'
 import { serveLocal, SOCKET_NAME } from './control-socket.js'
-import { desired } from './desired.js'
 import { ensureInterface } from './iface.js'
 import { IncarnationLease } from './incarnation-lease.js'
 import { defaultEndpoints, ensureJoined, register, registerAgain, removedMessage } from './join.js'
@@ -27,6 +28,7 @@ import { Evidence } from './evidence.js'
 import { HandshakeWatch } from './handshake-watch.js'
 import { Reconciler } from './reconciler.js'
 import { PeerHistory } from './peer-history.js'
+import { ending, type DaemonPhase } from './phase.js'
 import { mustSaveAtOnce, StateDir, type NodeIdentity } from './state.js'
 import { checkMetricsListen, serveDaemonMetrics, type MetricsServer } from './metrics-server.js'
 import { preflight } from './preflight.js'
@@ -39,87 +41,135 @@ import { openPlannedDevice } from './wg/open.js'
 /** Longest a leaving daemon waits for SWIM to finish gossiping its leave. */
 const LEAVE_GOSSIP_MS = 2000
 
+/** How often a leaving daemon checks whether SWIM's leave has gone out. */
+const LEAVE_POLL_MS = 50
+
+/** What Daemon.start made before the daemon itself: the identity and the device it runs on. */
+interface DaemonParts {
+  state: StateDir
+  keys: KeyPair
+  identity: NodeIdentity
+  device: WireGuardDevice
+  client: ControlClient
+  /** The saved bound on our SWIM incarnations (swim.json), null when none is saved. */
+  bound: number | null
+  /** Whether this start announces itself over the underlay (DaemonCoreConfig.announce). */
+  announce: boolean
+}
+
 /**
  * The daemon: joins (or comes back from saved state), keeps the WireGuard interface matching
  * desired(netmap, SWIM view, self), runs SWIM over the overlay and the underlay announcer, reports to the
  * controller, and answers `weft status` / `weft leave` on its local socket. The controller being down never
- * stops it: the last netmap on disk is enough to run the mesh.
+ * stops it: the last netmap on disk is enough to run the mesh. What to do and when is decided by DaemonCore
+ * (core.ts); this class owns the sockets, timers and the device, feeds the core its inputs and carries out
+ * its actions.
  */
 export class Daemon {
   readonly startedAt: number
-  private netmap: Netmap | null = null
-  /** The netmap's nodes by id: every SWIM event looks one up for its log line. */
-  private nodesById = new Map<string, NodeRecord>()
+  private readonly core: DaemonCore
   private netmapAppliedAt: number | null = null
   private lastError: string | null = null
-  private reconciling = false
-  private reconcileAgain = false
-  /** Who SWIM held dead or left when the last reconcile computed the peer set. */
-  private lastDown: ReadonlySet<string> = new Set()
-  private deadTimer: NodeJS.Timeout | undefined
+  private readonly reconciler: Reconciler
+  private readonly reconcileJob: CoalescedJob
+  private readonly swim: Swim
+  private readonly claims: ClaimSigner
+  private readonly swimDriver: SwimDriver
+  private readonly announcer: Announcer
+  private readonly link: ControlLink
   private readonly evidence: Evidence
   private readonly handshakes: HandshakeWatch
   /** Each peer's figures as last read from the device, for peers no longer on it. */
   private readonly history = new PeerHistory()
-  /** Members told over the underlay that this daemon started. */
-  private readonly announced = new Set<string>()
-  /**
-   * Whether members not yet told get an underlay announcement (announceToNew): only after a restart, and only
-   * until the first netmap from the controller has been covered. Members that joined since our last start are
-   * in that netmap; later ones never held us dead (SWIM accuses no newcomer before hearing from it, and we
-   * run). A first start needs none: nobody has heard of us, so nobody holds us dead, and announcing on every
-   * join costs CPU (docs/daemon.md, "Returning while the controller is down: the underlay announcement").
-   */
-  private announceNew = false
-  /** Whether SWIM has its members yet: not before the first reconcile (startSwim). */
-  private swimMembersSet = false
-  /** Whether a netmap from the controller (not the saved one) has been applied since this start. */
-  private controllerNetmapSeen = false
   private local: Server | null = null
   private metricsServer: MetricsServer | null = null
-  private link: ControlLink | null = null
-  private revoked = false
-  /** Whether a re-registration that tells the controller our signing key is under way (refreshSigningKey). */
-  private keyRefresh = false
-  private stopping = false
-  /** Set when the daemon stops to be started again on a new identity (see rejoin). */
-  private restart = false
+  private tick: Timer | undefined
   /** Aborts a registration retrying while the daemon stops. */
   private readonly stopSignal = new AbortController()
   private readonly done: Promise<'stopped' | 'restart'>
   private resolveDone!: (how: 'stopped' | 'restart') => void
+  private readonly state: StateDir
+  private readonly keys: KeyPair
+  private readonly identity: NodeIdentity
+  private readonly device: WireGuardDevice
+  private readonly client: ControlClient
 
-  private constructor (
-    private readonly cfg: DaemonConfig,
-    private readonly deps: { clock: Clock, log: Logger, agentVersion: string },
-    private readonly state: StateDir,
-    private readonly keys: KeyPair,
-    private readonly identity: NodeIdentity,
-    private readonly device: WireGuardDevice,
-    private readonly reconciler: Reconciler,
-    private readonly swim: Swim,
-    private readonly claims: ClaimSigner,
-    private readonly swimDriver: SwimDriver,
-    private readonly announcer: Announcer,
-    private readonly client: ControlClient
-  ) {
-    this.startedAt = deps.clock.now()
+  private constructor (private readonly cfg: DaemonConfig, private readonly deps: { clock: Clock, log: Logger, agentVersion: string }, parts: DaemonParts) {
+    const { state, keys, identity, device, client, bound } = parts
+    const { clock, log } = deps
+    this.state = state
+    this.keys = keys
+    this.identity = identity
+    this.device = device
+    this.client = client
+    this.startedAt = clock.now()
+    const lease = new IncarnationLease({ bound, save: b => state.reserveIncarnation(b), log })
+    this.claims = new ClaimSigner({ selfId: identity.nodeId, key: SigningKey.derive(keys.privateKey), reserve: inc => lease.cover(inc) })
+    this.core = new DaemonCore({
+      selfId: identity.nodeId,
+      selfKey: keys.publicKey,
+      signingKey: this.claims.publicKey,
+      keepaliveSeconds: cfg.keepaliveSeconds,
+      joinToken: cfg.joinToken !== undefined,
+      announce: parts.announce
+    })
+    const swimLog = log.child({ component: 'swim' })
+    this.swim = new Swim({
+      config: PRESETS[cfg.swimPreset]!(),
+      self: { id: identity.nodeId, addr: `${identity.meshIp}:${cfg.swimPort}` },
+      incarnation: restartIncarnation(bound, clock.now()),
+      claims: this.claims,
+      random: new SeededRandom(randomBytes(4).readUInt32LE(0)),
+      log: swimLog
+    })
+    this.reconciler = new Reconciler({ device, log, clock, incarnationOf: id => this.swim.member(id)?.incarnation, beforeRemove: async keys => { await this.notePeers(keys) } })
+    this.reconcileJob = new CoalescedJob(async () => await this.reconcileOnce())
+    this.swimDriver = new SwimDriver({ core: this.swim, host: identity.meshIp, port: cfg.swimPort, clock, log: swimLog, onEvent: ev => this.onSwimEvent(ev) })
+    this.announcer = new Announcer({
+      selfId: identity.nodeId,
+      privateKey: keys.privateKey,
+      port: cfg.announcePort,
+      lookup: id => { const n = this.core.node(id); return n === undefined || n.id === identity.nodeId ? null : underlayPeer(n, cfg.announcePort - cfg.listenPort) },
+      alive: () => this.swim.signedAlive(),
+      onAlive: (id, inc, sig) => this.onUnderlayAlive(id, inc, sig),
+      onDeadNotice: (id, inc) => this.onUnderlayDeadNotice(id, inc),
+      clock,
+      log: log.child({ component: 'announce' })
+    })
     this.evidence = new Evidence({
-      swim, clock: deps.clock, selfId: identity.nodeId,
-      nodes: () => this.netmap?.nodes ?? [],
-      node: id => this.node(id),
-      linkUp: () => this.link?.state === 'connected',
-      pump: () => swimDriver.pump(),
-      periodMs: swim.config.probeIntervalMs
+      swim: this.swim, clock, selfId: identity.nodeId,
+      nodes: () => this.core.netmap?.nodes ?? [],
+      node: id => this.core.node(id),
+      linkUp: () => this.link.state === 'connected',
+      pump: () => this.swimDriver.pump(),
+      periodMs: this.swim.config.probeIntervalMs
     })
     this.handshakes = new HandshakeWatch({
-      clock: deps.clock,
+      clock,
       selfKey: keys.publicKey,
       readPeers: async () => (await device.get()).peers,
       // A failed reset or arm leaves the device unknown and no reconcile of its own: without one, a reset whose
       // remove went through would leave the peer out until the next netmap.
-      reset: async (key, reason) => { await reconciler.reset(key, reason); if (reconciler.stale) this.scheduleReconcile() },
-      arm: async keys => { await reconciler.arm(keys); if (reconciler.stale) this.scheduleReconcile() }
+      reset: async (key, reason) => { await this.reconciler.reset(key, reason); this.deviceMayBeStale() },
+      arm: async keys => { await this.reconciler.arm(keys); this.deviceMayBeStale() }
+    })
+    this.link = new ControlLink({
+      client,
+      credential: identity.credential,
+      netmap: () => this.core.netmap,
+      onNetmap: (map, how) => this.applyNetmap(map, how),
+      heartbeat: () => ({
+        endpoints: this.endpoints(),
+        listenPort: cfg.listenPort,
+        netmapVersion: this.core.netmap?.version,
+        agentVersion: deps.agentVersion,
+        swim: this.swim.report()
+      }),
+      onRevoked: (reason, removed) => this.execute(this.core.handle({ type: 'revoked', reason, removed })),
+      onForgotten: reason => this.execute(this.core.handle({ type: 'forgotten', reason })),
+      onState: () => this.evidence.refresh(),
+      clock,
+      log
     })
     this.done = new Promise(resolve => { this.resolveDone = resolve })
   }
@@ -163,51 +213,27 @@ export class Daemon {
         log.info({ event: 'netmap.skip', version: netmap.version }, 'the saved netmap predates this identity; waiting for the controller')
         netmap = null
       }
-      const metricsServer = cfg.metricsListen === undefined
-        ? null
-        : await serveDaemonMetrics({
+      const bound = await state.loadIncarnation()
+      const announce = plan.saved !== null || netmap !== null || plan.identityCorrupt !== null
+      const d = new Daemon(cfg, deps, { state, keys, identity, device, client, bound, announce })
+      daemon = d
+      d.lastError = plan.netmapError
+      if (cfg.metricsListen !== undefined) {
+        const metricsServer = await serveDaemonMetrics({
           listen: cfg.metricsListen, allowMesh: cfg.metricsAllowMesh === true, cidr: identity.cidr, clock: deps.clock, log,
-          status: async () => { if (daemon === null) throw new Error('the daemon is still starting'); return await daemon.status() }
+          status: async () => await d.status()
         })
-      if (metricsServer !== null) undo.push(async () => await metricsServer.close())
+        d.metricsServer = metricsServer
+        undo.push(async () => await metricsServer.close())
+      }
 
       await ensureInterface({ ifname: cfg.ifname, meshIp: identity.meshIp, cidr: identity.cidr, mtu: cfg.mtu, log })
       signal?.throwIfAborted()
-      // The SWIM core is made below; the reconciler only asks it for incarnations once the daemon runs.
-      const reconciler = new Reconciler({ device, log, clock: deps.clock, selfKey: keys.publicKey, incarnationOf: id => swim.member(id)?.incarnation,
-        beforeRemove: async keys => { await daemon?.notePeers(keys) } })
-
-      const bound = await state.loadIncarnation()
-      const lease = new IncarnationLease({ bound, save: b => state.reserveIncarnation(b), log })
-      const claims = new ClaimSigner({ selfId: identity.nodeId, key: SigningKey.derive(keys.privateKey), reserve: inc => lease.cover(inc) })
-      const swimLog = log.child({ component: 'swim' })
-      const swim = new Swim({
-        config: PRESETS[cfg.swimPreset]!(),
-        self: { id: identity.nodeId, addr: `${identity.meshIp}:${cfg.swimPort}` },
-        incarnation: restartIncarnation(bound, deps.clock.now()),
-        claims,
-        random: new SeededRandom(randomBytes(4).readUInt32LE(0)),
-        log: swimLog
-      })
-      const swimDriver = new SwimDriver({ core: swim, host: identity.meshIp, port: cfg.swimPort, clock: deps.clock, log: swimLog, onEvent: ev => daemon?.onSwimEvent(ev) })
-      const announcer = new Announcer({
-        selfId: identity.nodeId,
-        privateKey: keys.privateKey,
-        port: cfg.announcePort,
-        lookup: id => { const n = daemon?.node(id); return n === undefined || n.id === identity.nodeId ? null : underlayPeer(n, cfg.announcePort - cfg.listenPort) },
-        alive: () => swim.signedAlive(),
-        onAlive: (id, inc, sig) => daemon?.onUnderlayAlive(id, inc, sig),
-        onDeadNotice: (id, inc) => daemon?.onUnderlayDeadNotice(id, inc),
-        clock: deps.clock,
-        log: log.child({ component: 'announce' })
-      })
-      daemon = new Daemon(cfg, deps, state, keys, identity, device, reconciler, swim, claims, swimDriver, announcer, client)
-      daemon.lastError = plan.netmapError
-      daemon.metricsServer = metricsServer
-      daemon.announceNew = plan.saved !== null || netmap !== null || plan.identityCorrupt !== null
-      await daemon.run(netmap)
-      return daemon
+      await d.run(netmap)
+      return d
     } catch (err) {
+      // The core's `release` is carried out here and by the undo steps: no stopped() to resolve.
+      daemon?.core.handle({ type: 'stop', teardown: false })
       daemon?.release()
       for (const step of undo.reverse()) {
         await step().catch((e: unknown) => log.error({ event: 'daemon.start.undo.failed', reason: (e as Error).message }, 'could not undo a step of the failed start'))
@@ -220,44 +246,58 @@ export class Daemon {
     await this.swimDriver.start()
     await this.announcer.start()
     this.evidence.start(this.identity.meshIp)
-    if (saved !== null) {
-      this.deps.log.info({ event: 'netmap.apply', version: saved.version, nodes: saved.nodes.length, source: 'disk' }, 'bringing the mesh up from the saved netmap')
-      this.applyNetmap(saved, 'disk')
-    }
-    this.link = new ControlLink({
-      client: this.client,
-      credential: this.identity.credential,
-      netmap: saved,
-      onNetmap: (map, how) => this.applyNetmap(map, how),
-      heartbeat: () => ({
-        endpoints: this.endpoints(),
-        listenPort: this.cfg.listenPort,
-        netmapVersion: this.netmap?.version,
-        agentVersion: this.deps.agentVersion,
-        swim: this.swim.report()
-      }),
-      onRevoked: (reason, removed) => this.onRevoked(reason, removed),
-      onForgotten: reason => this.onForgotten(reason),
-      onState: () => this.evidence.refresh(),
-      clock: this.deps.clock,
-      log: this.deps.log
-    })
-    this.link.start()
     this.local = await serveLocal(this.state.path(SOCKET_NAME), {
       status: async () => await this.status(),
       leave: async () => await this.leave()
     }, this.deps.log)
-    this.maybeAnnounce()
-    this.scheduleDeadAnnounce()
+    if (saved !== null) {
+      this.deps.log.info({ event: 'netmap.apply', version: saved.version, nodes: saved.nodes.length, source: 'disk' }, 'bringing the mesh up from the saved netmap')
+      this.applyNetmap(saved, 'disk')
+    }
+    this.execute(this.core.handle({ type: 'started' }))
+    this.link.start()
+    this.tick = this.deps.clock.setInterval(() => this.execute(this.core.handle({ type: 'tick', stale: this.reconciler.stale })), this.cfg.deadAnnounceIntervalMs)
     this.deps.log.info({ event: 'daemon.started', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, interface: this.cfg.ifname, adopted: this.device.adopted },
       'weft daemon running')
   }
+
+  /** The daemon's phase (phase.ts). */
+  get phase (): DaemonPhase { return this.core.phase }
 
   /**
    * Resolves when the daemon has stopped: `stopped` (SIGTERM or leave), or `restart` when it registered
    * again under a new identity and must be started again on it (DaemonRunner does).
    */
   async stopped (): Promise<'stopped' | 'restart'> { return await this.done }
+
+  /** Carries out the core's actions, in order. */
+  private execute (actions: readonly DaemonAction[]): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case 'reconcile': this.reconcileJob.request(); break
+        case 'set-swim-members': this.setSwimMembers(); break
+        case 'open-announcer': this.announcer.open(); break
+        case 'announce': this.announce(a.ids); break
+        case 'announce-dead':
+          for (const m of this.swim.members()) if (m.state === 'dead') this.announcer.pingDead(m.id, m.incarnation)
+          break
+        case 'refresh-signing-key': this.refreshSigningKey(); break
+        case 'record-revocation': this.recordRevocation(a.reason, a.removed); break
+        case 'rejoin':
+          this.deps.log.warn({ event: 'control.forgotten', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, reason: a.reason },
+            'the controller does not know this node; registering again with the join token')
+          void this.rejoin()
+          break
+        case 'need-join-token':
+          this.lastError = 'the controller does not know this node (it lost its record: restored from an older backup, or data loss accepted); ' +
+            'to register again with the same key and ask for the same mesh IP, restart the daemon with --join-token'
+          this.deps.log.error({ event: 'control.forgotten', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, reason: a.reason }, this.lastError)
+          break
+        case 'release': void this.finish(a.teardown); break
+        default: unreachable(a)
+      }
+    }
+  }
 
   private endpoints (): string[] {
     if (this.cfg.endpoints.length > 0) return this.cfg.endpoints
@@ -268,22 +308,15 @@ export class Daemon {
     })
   }
 
-  private node (id: string): NodeRecord | undefined {
-    return this.nodesById.get(id)
-  }
-
   private applyNetmap (map: Netmap, source: 'full' | 'delta' | 'disk'): void {
-    const prev = this.netmap
-    this.netmap = map
-    this.nodesById = new Map(map.nodes.map(n => [n.id, n]))
+    const prev = this.core.netmap
+    const actions = this.core.handle({ type: 'netmap', map, source })
     this.claims.setMembers(map.nodes)
     this.history.prune(new Set(map.nodes.map(n => n.publicKey)))
     const now = this.deps.clock.now()
     this.netmapAppliedAt = now
-    if (this.swimMembersSet) this.swim.setMembers(now, swimMembers(map))
-    this.evidence.refresh(now)
-    if (source !== 'disk') { this.controllerNetmapSeen = true; this.refreshSigningKey() }
-    this.maybeAnnounce()
+    // The controller's health hints change with the netmap (set-swim-members refreshes them itself).
+    if (!actions.some(a => a.type === 'set-swim-members')) this.evidence.refresh(now)
     if (source !== 'disk') {
       this.deps.log.info({ event: 'netmap.apply', version: map.version, from: prev?.version ?? null, how: source, nodes: map.nodes.length }, 'netmap applied')
       this.state.saveNetmap(map, mustSaveAtOnce(prev, map)).catch((err: unknown) => {
@@ -291,11 +324,11 @@ export class Daemon {
         this.deps.log.error({ event: 'state.save.failed', reason: (err as Error).message }, 'cannot save the netmap; running on the in-memory copy')
       })
     }
-    this.scheduleReconcile()
+    this.execute(actions)
   }
 
   private onSwimEvent (ev: SwimEvent): void {
-    const n = this.node(ev.id)
+    const n = this.core.node(ev.id)
     this.deps.log.info({ event: `swim.${ev.type}`, nodeId: ev.id, hostname: n?.hostname, meshIp: n?.meshIp, incarnation: ev.incarnation, reason: ev.reason },
       `member ${n?.hostname ?? ev.id} ${ev.type}`)
     if (ev.type === 'refute') return
@@ -303,10 +336,7 @@ export class Daemon {
       this.evidence.onSuspect()
       return
     }
-    // Only a change in who is down changes the peer set (a suspect keeps its tunnel): a refuted suspicion's
-    // `alive`, one per member per false suspicion, costs no reconcile.
-    const down = ev.type === 'dead' || ev.type === 'left'
-    if (down !== this.lastDown.has(ev.id)) this.scheduleReconcile()
+    this.execute(this.core.handle({ type: 'member', id: ev.id, down: ev.type === 'dead' || ev.type === 'left' }))
   }
 
   private onUnderlayAlive (id: string, incarnation: number, sig: Uint8Array): void {
@@ -324,112 +354,74 @@ export class Daemon {
     this.swimDriver.pump()
   }
 
-  /** Reconciles the device with desired(); coalesces requests that arrive while one runs. */
-  private scheduleReconcile (): void {
-    if (this.reconciling) { this.reconcileAgain = true; return }
-    this.reconciling = true
-    void (async () => {
-      do {
-        this.reconcileAgain = false
-        if (this.netmap === null || this.stopping) break
-        const down = new Set(this.swim.members().filter(m => m.state === 'dead' || m.state === 'left').map(m => m.id))
-        this.lastDown = down
-        const want = this.revoked ? { peers: [], excluded: [] } : desired(this.netmap, down, this.identity.nodeId, { keepaliveSeconds: this.cfg.keepaliveSeconds })
-        const res = await this.reconciler.reconcile(want)
-        this.handshakes.removed(res.applied.flatMap(c => c.op.kind === 'remove' ? [c.op.publicKey] : []))
-        this.handshakes.added(res.applied.flatMap(c => c.op.kind === 'add' ? [c.op.peer.publicKey] : []))
-        if (!this.swimMembersSet) this.startSwim()
-        if (!res.ok) this.lastError = `WireGuard reconcile incomplete: ${res.readError?.message ?? res.failed[0]?.error.message ?? 'stopped early'}`
-        else if (this.lastError?.startsWith('WireGuard') === true) this.lastError = null
-      } while (this.reconcileAgain)
-      this.reconciling = false
-    })()
+  /** A reset or arm that failed leaves the device unknown and runs no reconcile of its own. */
+  private deviceMayBeStale (): void {
+    if (this.reconciler.stale) this.execute(this.core.handle({ type: 'device-stale' }))
+  }
+
+  /** One reconcile toward the core's desired peer set; false when there is none to follow. */
+  private async reconcileOnce (): Promise<boolean> {
+    const down = new Set(this.swim.members().filter(m => m.state === 'dead' || m.state === 'left').map(m => m.id))
+    const want = this.core.desired(down)
+    if (want === null) return false
+    const res = await this.reconciler.reconcile(want)
+    this.handshakes.removed(res.applied.flatMap(c => c.op.kind === 'remove' ? [c.op.publicKey] : []))
+    this.handshakes.added(res.applied.flatMap(c => c.op.kind === 'add' ? [c.op.peer.publicKey] : []))
+    if (!res.ok) this.lastError = `WireGuard reconcile incomplete: ${res.readError?.message ?? res.failed[0]?.error.message ?? 'stopped early'}`
+    else if (this.lastError?.startsWith('WireGuard') === true) this.lastError = null
+    // SWIM gets its members after the first reconcile even if some changes failed: it must not wait on a broken device.
+    this.execute(this.core.handle({ type: 'reconciled' }))
+    return true
   }
 
   /**
-   * Gives SWIM its members once the first reconcile has configured the tunnels (even if some changes failed:
-   * SWIM must not wait on a broken device). Only then does this node announce itself alive: a member's join
-   * grace at the others counts from the first sign that it runs (docs/swim.md), and a node that announced
-   * itself before its peers were configured was accused by everyone whose probes it could not yet answer
-   * (seen in a 200-node join on 2 cores, where a new daemon took tens of seconds to configure its peers).
+   * Gives SWIM the netmap's members. The first time (after the first reconcile has configured the tunnels) SWIM
+   * starts probing and gossips this node alive: a member's join grace at the others counts from the first sign
+   * that it runs (docs/swim.md), and a node that announced itself before its peers were configured was accused
+   * by everyone whose probes it could not yet answer (seen in a 200-node join on 2 cores, where a new daemon
+   * took tens of seconds to configure its peers).
    */
-  private startSwim (): void {
-    if (this.netmap === null) return
-    this.swimMembersSet = true
+  private setSwimMembers (): void {
+    const map = this.core.netmap
+    if (map === null) return
     const now = this.deps.clock.now()
-    this.swim.setMembers(now, swimMembers(this.netmap))
+    this.swim.setMembers(now, swimMembers(map))
     this.evidence.refresh(now) // pumps SWIM's outputs too
-    this.maybeAnnounce()
   }
 
   /**
-   * Opens the announcer and announces this start to the members not yet told (announceNew), but only once
-   * the first reconcile has configured the tunnels, as SWIM's members wait for it (startSwim). An
-   * announcement, or the ack to a member's re-probe, makes the member revive us and probe us through its
-   * tunnel at once; before our side of the tunnels existed those probes went unanswered, and once the
-   * member's join grace ran out it accused us while we could hear nobody to refute (docs/daemon.md). Stops
-   * announcing after the first controller netmap has been covered.
+   * Tells these members over the underlay that we are up: a peer that removed our tunnel while we were away (or
+   * declared us dead before our SWIM agent was listening) re-adds it at once instead of at its next dead
+   * re-probe. Only once the first reconcile has configured our side of the tunnels: a member that hears it
+   * probes us through its tunnel at once, and unanswered probes get us accused (docs/daemon.md).
    */
-  private maybeAnnounce (): void {
-    if (this.swimMembersSet) this.announcer.open()
-    if (!this.announceNew || this.local === null || !this.swimMembersSet) return
-    this.announceToNew()
-    if (this.controllerNetmapSeen) this.announceNew = false
-  }
-
-  /**
-   * Tells every member we have not told since this start that we are up, over the underlay: a peer that
-   * removed our tunnel while we were away (or declared us dead before our SWIM agent was listening) re-adds
-   * it at once instead of at its next dead re-probe.
-   */
-  private announceToNew (): void {
-    let told = 0
-    for (const n of this.netmap?.nodes ?? []) {
-      if (n.id === this.identity.nodeId || this.announced.has(n.id)) continue
-      this.announced.add(n.id)
-      this.announcer.ping(n.id)
-      told++
-    }
-    if (told > 0) this.deps.log.info({ event: 'announce.start', members: told }, 'told members over the underlay that this daemon is back')
-  }
-
-  private scheduleDeadAnnounce (): void {
-    this.deadTimer = setTimeout(() => {
-      for (const m of this.swim.members()) if (m.state === 'dead') this.announcer.pingDead(m.id, m.incarnation)
-      // Retried here too while the reconciler does not know the device (after any failed reconcile, reset or
-      // arm, and for the settle time after a call that ran out of time), so a hiccup never leaves the mesh stale.
-      if (this.reconciler.stale) this.scheduleReconcile()
-      this.scheduleDeadAnnounce()
-    }, this.cfg.deadAnnounceIntervalMs)
+  private announce (ids: readonly string[]): void {
+    for (const id of ids) this.announcer.ping(id)
+    this.deps.log.info({ event: 'announce.start', members: ids.length }, 'told members over the underlay that this daemon is back')
   }
 
   /**
    * Registers again with our credential when the controller's record of us lacks our signing key (it was
    * registered by a daemon from before signed claims): until it has it, no member believes our refutations.
-   * One attempt per controller netmap that still lacks it.
    */
   private refreshSigningKey (): void {
     const key = this.claims.publicKey
-    if (this.keyRefresh || this.revoked || this.nodesById.get(this.identity.nodeId)?.signingKey === key) return
-    this.keyRefresh = true
-    const endpoints = this.endpoints()
     register(this.client, this.state, this.identity, {
-      keys: this.keys, hostname: this.cfg.hostname, endpoints, listenPort: this.cfg.listenPort, swimPort: this.cfg.swimPort
+      keys: this.keys, hostname: this.cfg.hostname, endpoints: this.endpoints(), listenPort: this.cfg.listenPort, swimPort: this.cfg.swimPort
     }, this.deps).then(() => {
       this.deps.log.info({ event: 'control.signing_key', signingKey: key }, 'told the controller our SWIM signing key')
     }, (err: unknown) => {
       this.deps.log.warn({ event: 'control.signing_key.failed', reason: (err as Error).message }, 'could not tell the controller our SWIM signing key; retrying with the next netmap')
-    }).finally(() => { this.keyRefresh = false })
+    }).finally(() => { this.core.handle({ type: 'signing-key-done' }) })
   }
 
   /**
-   * The controller refused our credential with a 403. Its peers go. When it says an admin removed the node,
-   * the removal is saved with the identity, so that no later start, token or not, brings the node back.
+   * The controller refused our credential with a 403; the core empties the peer set. When it says an admin
+   * removed the node, the removal is saved with the identity, so that no later start, token or not, brings the
+   * node back.
    */
-  private onRevoked (reason: string, removed: boolean): void {
-    this.revoked = true
+  private recordRevocation (reason: string, removed: boolean): void {
     this.lastError = `the controller revoked this node: ${reason}`
-    this.scheduleReconcile()
     if (!removed) return
     const identity = { ...this.identity, removedAt: this.deps.clock.now() }
     this.lastError = removedMessage(this.state, identity)
@@ -437,23 +429,6 @@ export class Daemon {
     this.state.saveIdentity(identity).catch((err: unknown) => {
       this.deps.log.error({ event: 'state.save.failed', reason: (err as Error).message }, 'cannot record the removal in node.json')
     })
-  }
-
-  /**
-   * The controller does not know our credential: it lost its record of this node (a store restored from an
-   * older backup, or data loss accepted). The mesh keeps running from the saved netmap. With a join token
-   * the node registers again, asking for its mesh IP (rejoin); without one the operator is told what to do.
-   */
-  private onForgotten (reason: string): void {
-    if (this.cfg.joinToken === undefined) {
-      this.lastError = 'the controller does not know this node (it lost its record: restored from an older backup, or data loss accepted); ' +
-        'to register again with the same key and ask for the same mesh IP, restart the daemon with --join-token'
-      this.deps.log.error({ event: 'control.forgotten', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, reason }, this.lastError)
-      return
-    }
-    this.deps.log.warn({ event: 'control.forgotten', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, reason },
-      'the controller does not know this node; registering again with the join token')
-    void this.rejoin()
   }
 
   /**
@@ -470,12 +445,12 @@ export class Daemon {
         moved
           ? `registered again with a new mesh IP: ${before.meshIp} -> ${after.meshIp} (the controller did not give the old one back); moving the interface to it. Anything that names ${before.meshIp} needs updating`
           : 'registered again with the same mesh IP; starting on the new identity')
-      this.restart = true
-      await this.stop({ teardown: false })
+      this.execute(this.core.handle({ type: 'rejoined' }))
+      await this.done
     } catch (err) {
-      if (this.stopping) return
+      if (ending(this.core.phase)) return
       if (err instanceof ControllerError && err.remoteCode === Code.NODE_REMOVED) {
-        this.onRevoked((err as Error).message, true)
+        this.execute(this.core.handle({ type: 'revoked', reason: (err as Error).message, removed: true }))
         return
       }
       this.lastError = `the controller does not know this node and refused to register it again: ${(err as Error).message}`
@@ -505,12 +480,12 @@ export class Daemon {
       history: this.history,
       startedAt: this.startedAt,
       link: this.link,
-      netmap: this.netmap,
+      netmap: this.core.netmap,
       netmapAppliedAt: this.netmapAppliedAt,
       swim: this.swim,
       counters: {
         ...this.swimDriver.counters, ...prefixed('announce', this.announcer.counters), 'wg.handshakeResets': this.handshakes.resets,
-        ...prefixed('wg', this.reconciler.counters), ...prefixed('control', this.link?.counters ?? {})
+        ...prefixed('wg', this.reconciler.counters), ...prefixed('control', this.link.counters)
       },
       lastError: this.lastError
     })
@@ -518,7 +493,8 @@ export class Daemon {
 
   /** Graceful leave: SWIM and controller told, interface torn down, daemon stopped. */
   async leave (): Promise<{ nodeId: string, controllerTold: boolean }> {
-    this.swim.leave(this.deps.clock.now())
+    const clock = this.deps.clock
+    this.swim.leave(clock.now())
     this.swimDriver.pump()
     let controllerTold = false
     try {
@@ -529,21 +505,21 @@ export class Daemon {
     }
     // Let SWIM's push gossip carry the leave before the socket closes (bounded: a lost leave only means
     // peers detect a failure instead, and the controller has been told already).
-    const until = this.deps.clock.now() + LEAVE_GOSSIP_MS
-    while (this.swim.pendingBroadcasts > 0 && this.deps.clock.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
+    const until = clock.now() + LEAVE_GOSSIP_MS
+    while (this.swim.pendingBroadcasts > 0 && clock.now() < until) await clock.sleep(LEAVE_POLL_MS)
     this.deps.log.info({ event: 'daemon.leave', nodeId: this.identity.nodeId, controllerTold }, 'left the mesh')
     // Answer the caller first, then tear down.
-    setTimeout(() => { void this.stop({ teardown: true }) }, 50)
+    clock.setTimeout(() => { void this.stop({ teardown: true }) }, LEAVE_POLL_MS)
     return { nodeId: this.identity.nodeId, controllerTold }
   }
 
   /** Ends the timers, the controller link and the sockets (the metrics server excepted: its owner closes it). */
   private release (): void {
     this.stopSignal.abort()
-    clearTimeout(this.deadTimer)
+    this.tick?.cancel()
     this.evidence.stop()
     this.handshakes.stop()
-    this.link?.stop()
+    this.link.stop()
     this.swimDriver.stop()
     this.announcer.stop()
     this.local?.close()
@@ -551,16 +527,22 @@ export class Daemon {
 
   /** Stops the daemon. The interface and its peers stay (the data plane outlives the daemon) unless `teardown`. */
   async stop (opts: { teardown: boolean } = { teardown: false }): Promise<void> {
-    if (this.stopping) { await this.done; return }
-    this.stopping = true
+    this.execute(this.core.handle({ type: 'stop', teardown: opts.teardown }))
+    await this.done
+  }
+
+  /** Carries out `release`: closes everything, then resolves stopped() with how the daemon ends. */
+  private async finish (teardown: boolean): Promise<void> {
     this.release()
     await this.metricsServer?.close()
     await this.state.flushNetmap().catch(() => {})
-    if (opts.teardown) {
+    if (teardown) {
       try { await this.device.destroy() } catch (err) { this.deps.log.error({ event: 'wg.destroy.failed', reason: (err as Error).message }, 'could not remove the interface') }
     }
-    this.deps.log.info({ event: 'daemon.stopped', teardown: opts.teardown, restart: this.restart }, opts.teardown ? 'interface removed; daemon stopped' : 'daemon stopped; WireGuard interface left running')
-    this.resolveDone(this.restart ? 'restart' : 'stopped')
+    const exit = this.core.exit
+    this.deps.log.info({ event: 'daemon.stopped', teardown, restart: exit === 'restart' }, teardown ? 'interface removed; daemon stopped' : 'daemon stopped; WireGuard interface left running')
+    this.core.handle({ type: 'released' })
+    this.resolveDone(exit)
   }
 }
 
@@ -570,3 +552,6 @@ function prefixed (p: string, o: object): Record<string, number> {
   return out
 }
 
+function unreachable (x: never): never {
+  throw new Error(`unknown daemon action ${JSON.stringify(x)}`)
+}

@@ -19,6 +19,20 @@ export interface DesiredPeer extends PeerConfig {
   nodeId: string
   hostname: string
   meshIp: string
+  /**
+   * Added with its keepalive off (the device gets 0, `keepaliveSeconds` is what arming sets): the other end starts
+   * the handshake (initiates), and HandshakeWatch arms the peer once that had its chance (docs/wireguard.md).
+   * Default: false.
+   */
+  held?: boolean
+}
+
+/**
+ * Whether this node starts the handshake with `peerKey` when both add each other: the end with the smaller
+ * public key. Both ends compute the same answer, so exactly one of them initiates.
+ */
+export function initiates (selfKey: string, peerKey: string): boolean {
+  return selfKey < peerKey
 }
 
 /** Why a netmap node is not a peer. `swim-dead` and `left`/`removed` are normal; the `invalid-*` ones are bad input, dropped. */
@@ -40,6 +54,11 @@ export interface DesiredOptions {
    * Default: 25, WireGuard's recommendation to keep NAT and stateful-firewall mappings open (most expire at 30 s+).
    */
   keepaliveSeconds?: number
+  /**
+   * This node's WireGuard public key. When set, every peer this node does not initiate to (initiates) is `held`.
+   * Default: unset, no peer held.
+   */
+  selfKey?: string
 }
 
 /** Default persistent keepalive; see DesiredOptions.keepaliveSeconds. */
@@ -70,7 +89,8 @@ function isDown (liveness: Liveness, id: string): boolean {
 /**
  * The desired peer set of node `self`: every netmap node except self, nodes `left` or `removed`, nodes SWIM
  * holds down, and malformed records (bad key or mesh IP, or a key or mesh IP already taken by a node earlier in
- * id order). Each peer gets AllowedIPs `[meshIp/32]`, the endpoint from chooseEndpoint and the keepalive.
+ * id order). Each peer gets AllowedIPs `[meshIp/32]`, the endpoint from chooseEndpoint and the keepalive, and is
+ * held when the other end starts the handshake (see DesiredOptions.selfKey).
  */
 export function desired (netmap: Netmap, liveness: Liveness, self: string, opts: DesiredOptions = {}): DesiredConfig {
   const keepaliveSeconds = opts.keepaliveSeconds ?? DEFAULT_KEEPALIVE_SECONDS
@@ -100,7 +120,8 @@ export function desired (netmap: Netmap, liveness: Liveness, self: string, opts:
       publicKey: n.publicKey,
       endpoint: chooseEndpoint(n),
       allowedIps: [`${n.meshIp}/32`],
-      keepaliveSeconds
+      keepaliveSeconds,
+      held: opts.selfKey !== undefined && !initiates(opts.selfKey, n.publicKey)
     })
   }
   peers.sort((a, b) => (a.publicKey < b.publicKey ? -1 : a.publicKey > b.publicKey ? 1 : 0))

@@ -14,6 +14,8 @@ export interface AppliedPeer extends PeerConfig {
   nodeId: string | null
   hostname: string | null
   meshIp: string | null
+  /** Added held: the device's keepalive is 0 until arming sets `keepaliveSeconds` (DesiredPeer.held). */
+  held: boolean
 }
 
 /** One change to one peer, with what the logs need: node id, hostname, mesh IP and a reason. */
@@ -27,6 +29,8 @@ export interface Change {
    * `not-in-netmap`. update: the changed fields, comma-separated (`endpoint-changed,allowed-ips-changed`).
    */
   reason: string
+  /** An add of a held peer: the device gets it with its keepalive off (deviceOp). */
+  held: boolean
 }
 
 const FIELD_REASON: Record<PeerField, string> = {
@@ -49,6 +53,12 @@ export function changedFields (want: PeerConfig, have: PeerConfig): PeerField[] 
   return fields
 }
 
+/** The op as the device gets it: a held add goes with its keepalive off, every other op as it is. */
+export function deviceOp (change: Change): PeerOp {
+  const op = change.op
+  return op.kind === 'add' && change.held ? { kind: 'add', peer: { ...op.peer, keepaliveSeconds: 0 } } : op
+}
+
 function byKey<T extends { op: PeerOp }> (a: T, b: T): number {
   const ka = a.op.kind === 'remove' ? a.op.publicKey : a.op.peer.publicKey
   const kb = b.op.kind === 'remove' ? b.op.publicKey : b.op.peer.publicKey
@@ -68,18 +78,18 @@ export function diffPeers (want: readonly DesiredPeer[], applied: ReadonlyMap<st
   const adds: Change[] = []
   for (const [key, have] of applied) {
     if (wantByKey.has(key)) continue
-    removes.push({ op: { kind: 'remove', publicKey: key }, nodeId: have.nodeId, hostname: have.hostname, meshIp: have.meshIp, reason: whyExcluded.get(key) ?? 'not-in-netmap' })
+    removes.push({ op: { kind: 'remove', publicKey: key }, nodeId: have.nodeId, hostname: have.hostname, meshIp: have.meshIp, reason: whyExcluded.get(key) ?? 'not-in-netmap', held: false })
   }
   for (const p of wantByKey.values()) {
     const peer = peerConfig(p)
     const have = applied.get(p.publicKey)
     if (have === undefined) {
-      adds.push({ op: { kind: 'add', peer }, nodeId: p.nodeId, hostname: p.hostname, meshIp: p.meshIp, reason: 'in-netmap' })
+      adds.push({ op: { kind: 'add', peer }, nodeId: p.nodeId, hostname: p.hostname, meshIp: p.meshIp, reason: 'in-netmap', held: p.held === true })
       continue
     }
     const fields = changedFields(peer, have)
     if (fields.length > 0) {
-      updates.push({ op: { kind: 'update', peer, fields }, nodeId: p.nodeId, hostname: p.hostname, meshIp: p.meshIp, reason: fields.map(f => FIELD_REASON[f]).join(',') })
+      updates.push({ op: { kind: 'update', peer, fields }, nodeId: p.nodeId, hostname: p.hostname, meshIp: p.meshIp, reason: fields.map(f => FIELD_REASON[f]).join(','), held: false })
     }
   }
   return [...removes.sort(byKey), ...updates.sort(byKey), ...adds.sort(byKey)]
@@ -93,7 +103,9 @@ export function afterChange (applied: Map<string, AppliedPeer>, change: Change):
     return
   }
   const prev = applied.get(op.peer.publicKey)
-  const next: AppliedPeer = { ...op.peer, allowedIps: [...op.peer.allowedIps], nodeId: change.nodeId, hostname: change.hostname, meshIp: change.meshIp }
+  // An update leaves the device's keepalive alone unless it names it: a held peer stays held.
+  const held = op.kind === 'add' ? change.held : prev?.held === true && !op.fields.includes('keepaliveSeconds')
+  const next: AppliedPeer = { ...op.peer, allowedIps: [...op.peer.allowedIps], nodeId: change.nodeId, hostname: change.hostname, meshIp: change.meshIp, held }
   // A null desired endpoint is not sent to the device, so whatever was there before still is.
   if (next.endpoint === null && prev !== undefined) next.endpoint = prev.endpoint
   applied.set(op.peer.publicKey, next)

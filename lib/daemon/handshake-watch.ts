@@ -1,13 +1,6 @@
-import type { Clock } from '../clock.js'
+import type { Clock, Timer } from '../clock.js'
+import { initiates } from './desired.js'
 import type { DevicePeer } from './wg/device.js'
-
-/**
- * Whether this node starts the handshake with `peerKey` when both add each other: the end with the smaller
- * public key. Both ends compute the same answer, so exactly one of them initiates.
- */
-export function initiates (selfKey: string, peerKey: string): boolean {
-  return selfKey < peerKey
-}
 
 /** WireGuard's handshake initiation and response, in bytes: what a peer's rx counts for one of each. */
 const INITIATION_BYTES = 148
@@ -33,7 +26,7 @@ export interface HandshakeWatchOptions {
   readPeers: () => Promise<readonly DevicePeer[]>
   /** Re-creates the peer with its full config: a fresh peer sends an initiation at once. */
   reset: (publicKey: string, reason: 'no-handshake' | 'dark-receive') => Promise<void>
-  /** Turns on the keepalive of peers added held (see Reconciler's selfKey). */
+  /** Turns on the keepalive of peers added held (DesiredPeer.held). */
   arm: (publicKeys: readonly string[]) => Promise<void>
   /**
    * When the initiating end checks a peer it added; the responding end checks at 1.5 times this, once the
@@ -67,8 +60,8 @@ const MAX_SILENT_CHECKS = 5
  * other end never learns, so one direction stays dark until its 15 s data timeout. Both were seen in
  * `weft sim run --scenario partition`.
  *
- * 1. Only one end sends at once: the initiating end (see initiates). The responding end's reconciler adds the
- *    peer with its keepalive held back; its own traffic can still start a handshake, which a one-sided
+ * 1. Only one end sends at once: the initiating end (see initiates). The responding end's desired peer is held,
+ *    and the reconciler adds it with its keepalive off; its own traffic can still start a handshake, which a one-sided
  *    re-add (the other end kept its old session and will not initiate) needs.
  * 2. The initiating end checks after checkAfterMs and re-creates a peer without a handshake (its initiation
  *    was dropped by an end that did not have us yet): a fresh peer initiates without waiting out
@@ -82,7 +75,7 @@ export class HandshakeWatch {
   private readonly pending = new Map<string, Pending>()
   private readonly checkAfterMs: number
   private readonly maxResets: number
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | undefined
   private timerAt = Infinity
   private stopped = false
   /** Peers re-created since start. */
@@ -107,7 +100,7 @@ export class HandshakeWatch {
 
   stop (): void {
     this.stopped = true
-    clearTimeout(this.timer)
+    this.timer?.cancel()
     this.timer = undefined
     this.pending.clear()
   }
@@ -157,9 +150,9 @@ export class HandshakeWatch {
     if (this.stopped || this.pending.size === 0) return
     const next = Math.min(...[...this.pending.values()].map(p => p.dueAt))
     if (this.timer !== undefined && this.timerAt <= next) return
-    clearTimeout(this.timer)
+    this.timer?.cancel()
     this.timerAt = next
-    this.timer = setTimeout(() => {
+    this.timer = this.o.clock.setTimeout(() => {
       this.timer = undefined
       this.timerAt = Infinity
       void this.run().finally(() => this.schedule())

@@ -9,8 +9,7 @@ import { isDeviceTimeout } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { DeviceState, PeerOp, WireGuardDevice } from './wg/device.js'
 import type { DesiredConfig, DesiredPeer } from './desired.js'
-import { afterChange, diffPeers, peerConfig, type AppliedPeer, type Change } from './diff.js'
-import { initiates } from './handshake-watch.js'
+import { afterChange, deviceOp, diffPeers, peerConfig, type AppliedPeer, type Change } from './diff.js'
 
 /** Options of Reconciler. */
 export interface ReconcilerOptions {
@@ -29,13 +28,6 @@ export interface ReconcilerOptions {
    * Changes sent to the device in one transaction. Default: BATCH_SIZE. 1 sends each change on its own.
    */
   batchSize?: number
-  /**
-   * This node's public key. When set, a peer this node does not initiate to (see initiates) is added *held*,
-   * with its persistent keepalive off, so that WireGuard does not send an initiation the moment it is added,
-   * crossing the other end's (see HandshakeWatch); arm() turns the keepalive on. Unset: peers are added as
-   * desired.
-   */
-  selfKey?: string
   /** The SWIM incarnation we hold for a node, for the `wg.peer.*` logs (design.md: every event carries one). */
   incarnationOf?: (nodeId: string) => number | undefined
   /**
@@ -107,10 +99,7 @@ export class Reconciler {
   private readonly freshHandshakeMs: number
   private readonly maxConsecutiveFailures: number
   private readonly batchSize: number
-  private readonly selfKey: string | undefined
   private readonly incarnationOf: (nodeId: string) => number | undefined
-  /** Peers added held (keepalive off on the device); `applied` already records the desired config. */
-  private readonly held = new Set<string>()
   /** What we last applied, by public key; null = unknown, read the device first. */
   private applied: Map<string, AppliedPeer> | null = null
   private readonly timeoutSettleMs: number
@@ -127,7 +116,6 @@ export class Reconciler {
     this.freshHandshakeMs = opts.freshHandshakeMs ?? 180_000
     this.maxConsecutiveFailures = opts.maxConsecutiveFailures ?? 3
     this.batchSize = Math.max(1, opts.batchSize ?? BATCH_SIZE)
-    this.selfKey = opts.selfKey
     this.incarnationOf = opts.incarnationOf ?? (() => undefined)
     this.timeoutSettleMs = opts.timeoutSettleMs ?? TIMEOUT_SETTLE_MS
     this.beforeRemove = opts.beforeRemove
@@ -170,21 +158,21 @@ export class Reconciler {
         this.log.warn({ event: 'wg.peer.error', op: 'reset', nodeId: have.nodeId, hostname: have.hostname, meshIp: have.meshIp, publicKey, err: (err as Error).message }, `peer reset failed: ${name(have)}`)
         return false
       }
-      this.held.delete(publicKey)
+      this.applied?.set(publicKey, { ...have, held: false })
       this.log.info({ event: 'wg.peer.reset', nodeId: have.nodeId, hostname: have.hostname, meshIp: have.meshIp, incarnation: this.incarnation(have.nodeId), publicKey, endpoint: have.endpoint, reason }, `peer reset: ${name(have)}`)
       return true
     })
   }
 
   /**
-   * Turns on the keepalive of peers added held (see selfKey); peers not held are left alone. On a peer without
+   * Turns on the keepalive of peers added held (DesiredPeer.held); peers not held are left alone. On a peer without
    * a session this also starts the handshake from our side. Never rejects.
    */
   async arm (publicKeys: readonly string[]): Promise<void> {
     await this.serial(async () => {
       const armed = publicKeys.flatMap(k => {
         const have = this.applied?.get(k)
-        return have === undefined || !this.held.has(k) ? [] : [have]
+        return have === undefined || !have.held ? [] : [have]
       })
       // In batches like reconcile's changes: a join arms about half of all new peers at once.
       for (let start = 0; start < armed.length; start += this.batchSize) {
@@ -198,7 +186,7 @@ export class Reconciler {
           return this.forgetApplied(err)
         }
         for (const have of chunk) {
-          this.held.delete(have.publicKey)
+          this.applied?.set(have.publicKey, { ...have, held: false })
           this.log.debug({ event: 'wg.peer.arm', nodeId: have.nodeId, hostname: have.hostname, publicKey: have.publicKey }, `held keepalive armed: ${name(have)}`)
         }
       }
@@ -216,7 +204,6 @@ export class Reconciler {
   private forgetApplied (err?: unknown): void {
     this.noteTimeout(err)
     this.applied = null
-    this.held.clear()
   }
 
   /** A call that ran out of time may still be carried out (see TIMEOUT_SETTLE_MS). */
@@ -262,7 +249,7 @@ export class Reconciler {
       const chunk = changes.slice(start, start + this.batchSize)
       if (chunk.length > 1) {
         try {
-          await this.device.applyBatch(chunk.map(c => this.deviceOp(c.op)))
+          await this.device.applyBatch(chunk.map(deviceOp))
           chunk.forEach(done)
           failuresInRow = 0
           continue
@@ -275,7 +262,7 @@ export class Reconciler {
       for (let i = start; i < start + chunk.length; i++) {
         const change = changes[i]!
         try {
-          await this.device.apply([this.deviceOp(change.op)])
+          await this.device.apply([deviceOp(change)])
         } catch (err) {
           this.noteTimeout(err)
           result.failed.push({ change, error: err as Error })
@@ -304,18 +291,6 @@ export class Reconciler {
       else this.forgetApplied()
     }
     return result
-  }
-
-  /** The op as sent to the device: an add this node does not initiate to goes held (keepalive off). */
-  private deviceOp (op: PeerOp): PeerOp {
-    if (op.kind === 'remove') {
-      this.held.delete(op.publicKey)
-      return op
-    }
-    if (op.kind === 'update') return op
-    if (this.selfKey === undefined || initiates(this.selfKey, op.peer.publicKey)) return op
-    this.held.add(op.peer.publicKey)
-    return { kind: 'add', peer: { ...op.peer, keepaliveSeconds: 0 } }
   }
 
   private incarnation (nodeId: string | null): number | undefined {
@@ -357,7 +332,8 @@ export class Reconciler {
         keepaliveSeconds: p.keepaliveSeconds,
         nodeId: w?.nodeId ?? null,
         hostname: w?.hostname ?? null,
-        meshIp: w?.meshIp ?? null
+        meshIp: w?.meshIp ?? null,
+        held: false
       })
     }
     return applied

@@ -12,25 +12,12 @@ import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap, NodeRecord } from '../../lib/wire/netmap.js'
 
 const rec = (id: string, meshIp: string): NodeRecord => ({
-  id,
-  hostname: id,
-  publicKey: generateKeyPair().publicKey,
-  meshIp,
-  endpoints: [],
-  observedEndpoint: null,
-  swimPort: 7946,
-  health: 'online',
-  createdAt: 1,
-  updatedAt: 1
+  id, hostname: id, publicKey: generateKeyPair().publicKey, meshIp, endpoints: [], observedEndpoint: null, swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1
 })
 const full = (version: number, nodes: NodeRecord[]): Netmap => ({ epoch: 'e1', version, cidr: '100.64.0.0/10', nodes })
 
 /** A stand-in controller on loopback: each stream request is answered by the next script in `scripts`. */
-async function fakeController (t: { teardown (fn: () => void): void }, scripts: Array<(res: ServerResponse, query: URLSearchParams) => void>): Promise<{
-  url: string
-  queries: URLSearchParams[]
-  heartbeats: number
-}> {
+async function fakeController (t: { teardown (fn: () => void): void }, scripts: Array<(res: ServerResponse, query: URLSearchParams) => void>): Promise<{ url: string, queries: URLSearchParams[], heartbeats: number }> {
   const queries: URLSearchParams[] = []
   const state = { url: '', queries, heartbeats: 0 }
   const server: Server = createServer((req, res) => {
@@ -58,18 +45,21 @@ async function fakeController (t: { teardown (fn: () => void): void }, scripts: 
   return state
 }
 
-function link (url: string, onNetmap: (m: Netmap, how: string) => void, netmap: Netmap | null = null): ControlLink {
-  return new ControlLink({
-    client: new ControlClient(url),
-    credential: 'wn_test',
-    netmap,
-    onNetmap,
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
-    onRevoked: () => {},
-    onForgotten: () => {},
-    clock: systemClock,
-    log: silentLogger()
+/** The netmap's owner, as the daemon is: it keeps each netmap the link accepts, and the link reads it back. */
+function owner (initial: Netmap | null = null, seen: (m: Netmap, how: 'full' | 'delta') => void = () => {}): {
+  current: Netmap | null, netmap: () => Netmap | null, onNetmap: (m: Netmap, how: 'full' | 'delta') => void
+} {
+  const o = { current: initial, netmap: () => o.current, onNetmap: (m: Netmap, how: 'full' | 'delta') => { o.current = m; seen(m, how) } }
+  return o
+}
+
+function link (url: string, onNetmap: (m: Netmap, how: string) => void, netmap: Netmap | null = null): { l: ControlLink, map: () => Netmap | null } {
+  const o = owner(netmap, onNetmap)
+  const l = new ControlLink({
+    client: new ControlClient(url), credential: 'wn_test', netmap: o.netmap, onNetmap: o.onNetmap,
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: () => {}, onForgotten: () => {}, clock: systemClock, log: silentLogger()
   })
+  return { l, map: o.netmap }
 }
 
 t.test('a full map then deltas are applied in order', async (t) => {
@@ -79,12 +69,12 @@ t.test('a full map then deltas are applied in order', async (t) => {
     res.write(JSON.stringify({ type: 'delta', epoch: 'e1', from: 1, to: 2, upsert: [b], remove: [] }) + '\n')
   }])
   const seen: Array<[number, string]> = []
-  const l = link(ctl.url, (m, how) => seen.push([m.version, how]))
+  const { l, map } = link(ctl.url, (m, how) => seen.push([m.version, how]))
   l.start()
   t.teardown(() => l.stop())
   await waitFor('the link to catch up', () => seen.length === 2, 5000, 5)
   t.same(seen, [[1, 'full'], [2, 'delta']])
-  t.same(l.netmap?.nodes.map(n => n.id), ['a', 'b'])
+  t.same(map()?.nodes.map(n => n.id), ['a', 'b'])
   t.equal(l.state, 'connected')
   await waitFor('the link to catch up', () => ctl.heartbeats > 0, 5000, 5)
   t.pass('heartbeat sent')
@@ -97,24 +87,17 @@ t.test('an invalid delta is refused whole: previous netmap kept, error kept, ful
   const ctl = await fakeController(t, [
     res => {
       res.write(JSON.stringify({ type: 'full', netmap: full(1, [a]) }) + '\n')
-      res.write(JSON.stringify({
-        type: 'delta',
-        epoch: 'e1',
-        from: 1,
-        to: 2,
-        upsert: [{ ...rec('b', '100.64.0.2'), publicKey: 'not-a-key' }],
-        remove: ['a']
-      }) + '\n')
+      res.write(JSON.stringify({ type: 'delta', epoch: 'e1', from: 1, to: 2, upsert: [{ ...rec('b', '100.64.0.2'), publicKey: 'not-a-key' }], remove: ['a'] }) + '\n')
     },
     res => { void gate.then(() => res.write(JSON.stringify({ type: 'full', netmap: full(3, [a, rec('c', '100.64.0.3')]) }) + '\n')) }
   ])
   const seen: number[] = []
-  const l = link(ctl.url, m => seen.push(m.version))
+  const { l, map } = link(ctl.url, m => seen.push(m.version))
   l.start()
   t.teardown(() => l.stop())
   await waitFor('the link to catch up', () => ctl.queries.length === 2, 5000, 5)
   t.same(seen, [1])
-  t.same(l.netmap?.nodes.map(n => n.id), ['a'], 'the bad delta changed nothing, not even its valid remove')
+  t.same(map()?.nodes.map(n => n.id), ['a'], 'the bad delta changed nothing, not even its valid remove')
   t.match(l.lastError, /publicKey/)
   t.notOk(ctl.queries[1]!.has('since'), 'the reconnect asks for a full map')
   release()
@@ -139,15 +122,8 @@ t.test('a gap in versions, a new epoch, garbage and an oversized line all end in
   ])
   const seen: string[] = []
   const l = new ControlLink({
-    client: new ControlClient(ctl.url),
-    credential: 'wn_test',
-    netmap: null,
-    onNetmap: m => seen.push(`${m.epoch}:${m.version}`),
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
-    onRevoked: () => {},
-    onForgotten: () => {},
-    clock: systemClock,
-    log: silentLogger(),
+    client: new ControlClient(ctl.url), credential: 'wn_test', ...owner(null, m => seen.push(`${m.epoch}:${m.version}`)),
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: () => {}, onForgotten: () => {}, clock: systemClock, log: silentLogger(),
     config: { maxLineBytes: 65_536 }
   })
   l.start()
@@ -163,22 +139,15 @@ t.test('a gap in versions, a new epoch, garbage and an oversized line all end in
 
 t.test('a netmap from disk is the starting point: the first request asks for what follows it', async (t) => {
   const a = rec('a', '100.64.0.1')
-  const ctl = await fakeController(t, [res => res.write(JSON.stringify({
-    type: 'delta',
-    epoch: 'e1',
-    from: 4,
-    to: 5,
-    upsert: [rec('b', '100.64.0.2')],
-    remove: []
-  }) + '\n')])
+  const ctl = await fakeController(t, [res => res.write(JSON.stringify({ type: 'delta', epoch: 'e1', from: 4, to: 5, upsert: [rec('b', '100.64.0.2')], remove: [] }) + '\n')])
   const seen: number[] = []
-  const l = link(ctl.url, m => seen.push(m.version), full(4, [a]))
+  const { l, map } = link(ctl.url, m => seen.push(m.version), full(4, [a]))
   l.start()
   t.teardown(() => l.stop())
   await waitFor('the link to catch up', () => seen.length === 1, 5000, 5)
   t.equal(ctl.queries[0]!.get('epoch'), 'e1')
   t.equal(ctl.queries[0]!.get('since'), '4')
-  t.same(l.netmap?.nodes.map(n => n.id), ['a', 'b'])
+  t.same(map()?.nodes.map(n => n.id), ['a', 'b'])
 })
 
 t.test('credentialRefusal: what a refused credential means', async (t) => {
@@ -192,9 +161,7 @@ t.test('credentialRefusal: what a refused credential means', async (t) => {
     [new ControllerError('x', 503), null],
     [new Error('x'), null]
   ]
-  for (const [err, want] of cases) {
-    t.equal(credentialRefusal(err), want, `${(err as ControllerError).statusCode ?? 'Error'} ${(err as ControllerError).remoteCode ?? ''}`)
-  }
+  for (const [err, want] of cases) t.equal(credentialRefusal(err), want, `${(err as ControllerError).statusCode ?? 'Error'} ${(err as ControllerError).remoteCode ?? ''}`)
 })
 
 t.test('a real controller: a removed node is revoked as removed, an unknown credential is forgotten, and the link stops', async (t) => {
@@ -205,16 +172,10 @@ t.test('a real controller: a removed node is revoked as removed, an unknown cred
     const revoked: Array<[string, boolean]> = []
     const forgotten: string[] = []
     const l = new ControlLink({
-      client: new ControlClient(c.url),
-      credential,
-      netmap: null,
-      onNetmap: () => {},
+      client: new ControlClient(c.url), credential, ...owner(),
       heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
-      onRevoked: (reason, removed) => revoked.push([reason, removed]),
-      onForgotten: reason => forgotten.push(reason),
-      clock: systemClock,
-      log: silentLogger(),
-      config: { heartbeatIntervalMs: 100 }
+      onRevoked: (reason, removed) => revoked.push([reason, removed]), onForgotten: reason => forgotten.push(reason),
+      clock: systemClock, log: silentLogger(), config: { heartbeatIntervalMs: 100 }
     })
     l.start()
     t.teardown(() => l.stop())
@@ -233,8 +194,7 @@ t.test('a real controller: a removed node is revoked as removed, an unknown cred
   t.same(unknown.revoked, [])
   const metrics = async (): Promise<string> => await (await fetch(new URL('/metrics', c.url))).text()
   const count = async (status: number): Promise<number> =>
-    Number(new RegExp(`weft_http_request_duration_seconds_count\\{method="POST",route="/v1/heartbeat",status="${status}"\\} (\\d+)`)
-      .exec(await metrics())?.[1] ?? 0)
+    Number(new RegExp(`weft_http_request_duration_seconds_count\\{method="POST",route="/v1/heartbeat",status="${status}"\\} (\\d+)`).exec(await metrics())?.[1] ?? 0)
   const refusedBefore = await count(401)
   // A node the controller knows, heartbeating every 100 ms as the refused link would: five chances for it to send one.
   const alive = watch((await joinNode(c, 'alive')).credential)
@@ -250,15 +210,8 @@ t.test('a 403 that does not say why revokes without claiming a removal', async (
   t.teardown(() => { server.closeAllConnections(); server.close() })
   const revoked: boolean[] = []
   const l = new ControlLink({
-    client: new ControlClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    credential: 'wn_test',
-    netmap: null,
-    onNetmap: () => {},
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
-    onRevoked: (_r, removed) => revoked.push(removed),
-    onForgotten: () => {},
-    clock: systemClock,
-    log: silentLogger()
+    client: new ControlClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), credential: 'wn_test', ...owner(),
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: (_r, removed) => revoked.push(removed), onForgotten: () => {}, clock: systemClock, log: silentLogger()
   })
   l.start()
   t.teardown(() => l.stop())

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { generateKeyPair } from '../../lib/wire/keys.js'
-import { afterChange, changedFields, diffPeers, type AppliedPeer } from '../../lib/daemon/diff.js'
+import { afterChange, changedFields, deviceOp, diffPeers, type AppliedPeer } from '../../lib/daemon/diff.js'
 import type { DesiredPeer, Exclusion } from '../../lib/daemon/desired.js'
 
 const keys = Array.from({ length: 5 }, () => generateKeyPair().publicKey).sort()
@@ -16,7 +16,7 @@ const want = (i: number, over: Partial<DesiredPeer> = {}): DesiredPeer => ({
 })
 const had = (i: number, over: Partial<AppliedPeer> = {}): AppliedPeer => {
   const { nodeId, hostname, meshIp, ...cfg } = want(i)
-  return { ...cfg, nodeId, hostname, meshIp, ...over }
+  return { ...cfg, nodeId, hostname, meshIp, held: false, ...over }
 }
 const appliedOf = (...peers: AppliedPeer[]): Map<string, AppliedPeer> => new Map(peers.map(p => [p.publicKey, p]))
 
@@ -103,4 +103,20 @@ t.test('afterChange records each change so the next diff is empty', async (t) =>
   t.same([...applied.keys()].sort(), [keys[0], keys[2]].sort())
   t.equal(applied.get(keys[0]!)!.endpoint, '198.18.9.9:1')
   t.equal(applied.get(keys[2]!)!.endpoint, null)
+})
+
+t.test('a held peer: added with its keepalive off, recorded with the keepalive arming sets, then no difference', async (t) => {
+  const [add] = diffPeers([want(0, { held: true })], appliedOf())
+  t.match(add, { op: { kind: 'add', peer: { keepaliveSeconds: 25 } }, held: true }, 'the change carries the desired config and held')
+  t.same(deviceOp(add!), { kind: 'add', peer: { publicKey: keys[0], endpoint: '198.18.1.1:51820', allowedIps: ['100.64.0.1/32'], keepaliveSeconds: 0 } }, 'the device gets keepalive 0')
+  const applied = appliedOf()
+  afterChange(applied, add!)
+  t.match(applied.get(keys[0]!), { keepaliveSeconds: 25, held: true })
+  t.same(diffPeers([want(0, { held: true })], applied), [], 'held is no difference')
+  const [upd] = diffPeers([want(0, { held: true, endpoint: '198.18.9.9:1' })], applied)
+  t.equal(deviceOp(upd!), upd!.op, 'an update goes as it is')
+  afterChange(applied, upd!)
+  t.equal(applied.get(keys[0]!)!.held, true, 'an update that leaves the keepalive alone leaves the peer held')
+  const [notHeld] = diffPeers([want(1)], appliedOf())
+  t.equal(deviceOp(notHeld!), notHeld!.op, 'an add that is not held goes as it is')
 })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { ManualClock, systemClock } from '../../lib/clock.js'
-import { HandshakeWatch, initiates, needsHandshake } from '../../lib/daemon/handshake-watch.js'
+import { HandshakeWatch, needsHandshake } from '../../lib/daemon/handshake-watch.js'
+import { initiates } from '../../lib/daemon/desired.js'
 import type { DevicePeer } from '../../lib/daemon/wg/device.js'
 import { waitFor } from '../../sim/wait.js'
 

@@ -258,7 +258,7 @@ t.test('logs carry event, node id, mesh IP, incarnation, key, endpoint and reaso
 t.test('wg.peer.* lines name the peer by hostname, in a field and in the message, removals included', async (t) => {
   const dev = new FakeDevice()
   const { log, lines } = capture()
-  const r = new Reconciler({ device: dev, log, selfKey: keys[0]! })
+  const r = new Reconciler({ device: dev, log })
   await r.reconcile([peer(1), peer(2)])
   await r.reset(keys[1]!, 'no-handshake')
   await r.reconcile({
@@ -300,10 +300,10 @@ t.test('concurrent reconciles are serialised and the later input wins', async (t
   deviceMatches(t, dev, [peer(1), peer(2)])
 })
 
-t.test('with selfKey, peers this node does not initiate to are added with the keepalive held; arm sets it once', async (t) => {
+t.test('held desired peers (the other end initiates) are added with the keepalive off; arm sets it once', async (t) => {
   const dev = new FakeDevice()
-  const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: keys[4]! })
-  const want = [0, 1, 2, 3, 5, 6, 7].map(i => peer(i))
+  const r = new Reconciler({ device: dev, log: silentLogger() })
+  const want = [0, 1, 2, 3, 5, 6, 7].map(i => peer(i, { held: i < 4 }))
   t.ok((await r.reconcile(want)).ok)
   for (const i of [0, 1, 2, 3]) {
     t.match(dev.peers.get(keys[i]!), {
@@ -337,10 +337,10 @@ t.test('with selfKey, peers this node does not initiate to are added with the ke
 
 t.test('arming many held peers is one device transaction per batch', async (t) => {
   const dev = new FakeDevice()
-  const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: keys[7]!, batchSize: 4 })
-  const want = [0, 1, 2, 3, 4, 5, 6].map(i => peer(i))
+  const r = new Reconciler({ device: dev, log: silentLogger(), batchSize: 4 })
+  const want = [0, 1, 2, 3, 4, 5, 6].map(i => peer(i, { held: true }))
   t.ok((await r.reconcile(want)).ok)
-  t.ok([0, 1, 2, 3, 4, 5, 6].every(i => dev.peers.get(keys[i]!)!.keepaliveSeconds === 0), 'all seven held (every key is smaller than ours)')
+  t.ok([0, 1, 2, 3, 4, 5, 6].every(i => dev.peers.get(keys[i]!)!.keepaliveSeconds === 0), 'all seven held')
   dev.batches = []
   dev.applies = []
   await r.arm(want.map(p => p.publicKey))
@@ -351,11 +351,11 @@ t.test('arming many held peers is one device transaction per batch', async (t) =
 
 t.test('after a device re-read, a held keepalive shows as a difference and the next reconcile sets it', async (t) => {
   const dev = new FakeDevice()
-  const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: keys[7]! })
-  await r.reconcile([peer(0)])
+  const r = new Reconciler({ device: dev, log: silentLogger() })
+  await r.reconcile([peer(0, { held: true })])
   t.equal(dev.peers.get(keys[0]!)!.keepaliveSeconds, 0)
   r.invalidate()
-  const res = await r.reconcile([peer(0)])
+  const res = await r.reconcile([peer(0, { held: true })])
   t.same(res.applied.map(c => c.reason), ['keepalive-changed'])
   t.equal(dev.peers.get(keys[0]!)!.keepaliveSeconds, 25)
 })
@@ -363,7 +363,7 @@ t.test('after a device re-read, a held keepalive shows as a difference and the n
 t.test('reset re-creates one applied peer with the same config and logs wg.peer.reset', async (t) => {
   const dev = new FakeDevice()
   const { log, lines } = capture()
-  const r = new Reconciler({ device: dev, log, selfKey: keys[0]! })
+  const r = new Reconciler({ device: dev, log })
   await r.reconcile([peer(1), peer(2)])
   dev.applies = []
   t.equal(await r.reset(keys[1]!, 'no-handshake'), true)
@@ -411,20 +411,21 @@ t.test('a call that ran out of time leaves the reconciler stale until a read mad
 
 t.test('a failed reset or arm leaves the reconciler stale, so its owner knows to reconcile', async (t) => {
   const dev = new FakeDevice()
-  const r = new Reconciler({ device: dev, log: silentLogger(), selfKey: keys[7]! })
-  await r.reconcile([peer(1), peer(2)])
+  const r = new Reconciler({ device: dev, log: silentLogger() })
+  const want = [peer(1, { held: true }), peer(2, { held: true })]
+  await r.reconcile(want)
   dev.failOp = () => true
   await r.arm([keys[1]!])
   t.equal(r.stale, true, 'after a failed arm')
   dev.failOp = null
-  await r.reconcile([peer(1), peer(2)])
+  await r.reconcile(want)
   t.equal(r.stale, false)
   dev.failOp = op => op.kind === 'add'
   await r.reset(keys[2]!, 'no-handshake')
   t.equal(r.stale, true, 'after a failed reset')
   t.notOk(dev.peers.has(keys[2]!), 'the reset took the peer out')
   dev.failOp = null
-  await r.reconcile([peer(1), peer(2)])
+  await r.reconcile(want)
   t.ok(dev.peers.has(keys[2]!), 'the next reconcile puts it back (held: this end does not initiate)')
   t.equal(r.stale, false)
 })
