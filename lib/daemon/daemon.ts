@@ -3,7 +3,6 @@ import { hostname as osHostname } from 'node:os'
 import type { Server } from 'node:net'
 import type { Clock, Timer } from '../clock.js'
 import type { Logger } from '../log.js'
-import { Code, ControllerError } from '../errors.js'
 import { cidrContains, parseCidr, parseIPv4 } from '../wire/addr.js'
 import { generateKeyPair, SigningKey, type KeyPair } from '../wire/keys.js'
 import type { Netmap } from '../wire/netmap.js'
@@ -22,7 +21,7 @@ import { DaemonCore, type DaemonAction } from './core.js'
 import { serveLocal, SOCKET_NAME } from './control-socket.js'
 import { ensureInterface } from './iface.js'
 import { IncarnationLease } from './incarnation-lease.js'
-import { defaultEndpoints, ensureJoined, register, registerAgain, removedMessage } from './join.js'
+import { defaultEndpoints, ensureJoined } from './join.js'
 import { swimMembers, underlayPeer } from './membership.js'
 import { Evidence } from './evidence.js'
 import { HandshakeWatch } from './handshake-watch.js'
@@ -32,6 +31,7 @@ import { ending, type DaemonPhase } from './phase.js'
 import { mustSaveAtOnce, StateDir, type NodeIdentity } from './state.js'
 import { checkMetricsListen, serveDaemonMetrics, type MetricsServer } from './metrics-server.js'
 import { preflight } from './preflight.js'
+import { NEEDS_JOIN_TOKEN, Registration } from './registration.js'
 import { buildStatus } from './status-build.js'
 import type { DaemonStatus } from './status.js'
 import { SwimDriver } from './swim-driver.js'
@@ -79,6 +79,7 @@ export class Daemon {
   private readonly link: ControlLink
   private readonly evidence: Evidence
   private readonly handshakes: HandshakeWatch
+  private readonly registration: Registration
   /** Each peer's figures as last read from the device, for peers no longer on it. */
   private readonly history = new PeerHistory()
   private local: Server | null = null
@@ -171,6 +172,7 @@ export class Daemon {
       clock,
       log
     })
+    this.registration = new Registration({ cfg, client, state, identity, keys, deps, signal: this.stopSignal.signal })
     this.done = new Promise(resolve => { this.resolveDone = resolve })
   }
 
@@ -281,16 +283,19 @@ export class Daemon {
         case 'announce-dead':
           for (const m of this.swim.members()) if (m.state === 'dead') this.announcer.pingDead(m.id, m.incarnation)
           break
-        case 'refresh-signing-key': this.refreshSigningKey(); break
-        case 'record-revocation': this.recordRevocation(a.reason, a.removed); break
+        case 'refresh-signing-key':
+          void this.registration.sendSigningKey(this.claims.publicKey, this.endpoints()).finally(() => this.core.handle({ type: 'signing-key-done' }))
+          break
+        case 'record-revocation':
+          this.lastError = a.removed ? this.registration.recordRemoval() : `the controller revoked this node: ${a.reason}`
+          break
         case 'rejoin':
           this.deps.log.warn({ event: 'control.forgotten', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, reason: a.reason },
             'the controller does not know this node; registering again with the join token')
           void this.rejoin()
           break
         case 'need-join-token':
-          this.lastError = 'the controller does not know this node (it lost its record: restored from an older backup, or data loss accepted); ' +
-            'to register again with the same key and ask for the same mesh IP, restart the daemon with --join-token'
+          this.lastError = NEEDS_JOIN_TOKEN
           this.deps.log.error({ event: 'control.forgotten', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, reason: a.reason }, this.lastError)
           break
         case 'release': void this.finish(a.teardown); break
@@ -401,60 +406,21 @@ export class Daemon {
   }
 
   /**
-   * Registers again with our credential when the controller's record of us lacks our signing key (it was
-   * registered by a daemon from before signed claims): until it has it, no member believes our refutations.
-   */
-  private refreshSigningKey (): void {
-    const key = this.claims.publicKey
-    register(this.client, this.state, this.identity, {
-      keys: this.keys, hostname: this.cfg.hostname, endpoints: this.endpoints(), listenPort: this.cfg.listenPort, swimPort: this.cfg.swimPort
-    }, this.deps).then(() => {
-      this.deps.log.info({ event: 'control.signing_key', signingKey: key }, 'told the controller our SWIM signing key')
-    }, (err: unknown) => {
-      this.deps.log.warn({ event: 'control.signing_key.failed', reason: (err as Error).message }, 'could not tell the controller our SWIM signing key; retrying with the next netmap')
-    }).finally(() => { this.core.handle({ type: 'signing-key-done' }) })
-  }
-
-  /**
-   * The controller refused our credential with a 403; the core empties the peer set. When it says an admin
-   * removed the node, the removal is saved with the identity, so that no later start, token or not, brings the
-   * node back.
-   */
-  private recordRevocation (reason: string, removed: boolean): void {
-    this.lastError = `the controller revoked this node: ${reason}`
-    if (!removed) return
-    const identity = { ...this.identity, removedAt: this.deps.clock.now() }
-    this.lastError = removedMessage(this.state, identity)
-    this.deps.log.error({ event: 'control.removed', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp }, this.lastError)
-    this.state.saveIdentity(identity).catch((err: unknown) => {
-      this.deps.log.error({ event: 'state.save.failed', reason: (err as Error).message }, 'cannot record the removal in node.json')
-    })
-  }
-
-  /**
-   * Registers again with the join token and the saved mesh IP, then stops to be started again on the new
-   * identity (the interface and its peers stay, as across any restart). A different mesh IP moves the
-   * interface to it, and the operator is told. A refusal leaves the node as it is, with the reason shown.
+   * Registers again with the join token; on success stops, to be started again on the new identity (the
+   * interface and its peers stay, as across any restart). A refusal leaves the node as it is, with the reason
+   * shown; a refusal because an admin removed the node revokes it.
    */
   private async rejoin (): Promise<void> {
-    const before = this.identity
-    try {
-      const after = await registerAgain(this.cfg, this.client, this.state, before, this.keys, this.deps, this.stopSignal.signal)
-      const moved = after.meshIp !== before.meshIp
-      this.deps.log[moved ? 'warn' : 'info']({ event: 'control.rejoined', fromNodeId: before.nodeId, nodeId: after.nodeId, fromMeshIp: before.meshIp, meshIp: after.meshIp },
-        moved
-          ? `registered again with a new mesh IP: ${before.meshIp} -> ${after.meshIp} (the controller did not give the old one back); moving the interface to it. Anything that names ${before.meshIp} needs updating`
-          : 'registered again with the same mesh IP; starting on the new identity')
-      this.execute(this.core.handle({ type: 'rejoined' }))
-      await this.done
-    } catch (err) {
-      if (ending(this.core.phase)) return
-      if (err instanceof ControllerError && err.remoteCode === Code.NODE_REMOVED) {
-        this.execute(this.core.handle({ type: 'revoked', reason: (err as Error).message, removed: true }))
+    const res = await this.registration.rejoin()
+    if (ending(this.core.phase)) return
+    switch (res.kind) {
+      case 'rejoined': this.execute(this.core.handle({ type: 'rejoined' })); return
+      case 'removed': this.execute(this.core.handle({ type: 'revoked', reason: res.reason, removed: true })); return
+      case 'failed':
+        this.lastError = res.message
+        this.deps.log.error({ event: 'control.rejoin.failed', reason: res.message }, res.message)
         return
-      }
-      this.lastError = `the controller does not know this node and refused to register it again: ${(err as Error).message}`
-      this.deps.log.error({ event: 'control.rejoin.failed', reason: (err as Error).message }, this.lastError)
+      default: unreachable(res)
     }
   }
 
@@ -553,5 +519,5 @@ function prefixed (p: string, o: object): Record<string, number> {
 }
 
 function unreachable (x: never): never {
-  throw new Error(`unknown daemon action ${JSON.stringify(x)}`)
+  throw new Error(`unexpected ${JSON.stringify(x)}`)
 }
