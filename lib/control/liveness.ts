@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import type { SwimReport } from '../wire/api.js'
 import { fuseHealth, type HealthEvidence, type HealthVerdict } from './health.js'
-import { TimerTable } from './timers.js'
+import { DeadlineWheel } from './deadline-wheel.js'
 
 /** Control-side facts and the last SWIM report of one node; in memory only. */
 interface Evidence {
@@ -40,7 +40,7 @@ export class Liveness {
   private readonly reverse = new Map<string, Set<string>>()
   private readonly freshReporters = new Set<string>()
   /** The one timer table; the owner arms an OS timer for `nextDeadline()` and calls `sweep()`. */
-  readonly timers = new TimerTable()
+  readonly timers = new DeadlineWheel()
 
   constructor (private readonly o: LivenessOptions) {}
 

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import { Code, hasCode } from '../errors.js'
 import type { Logger } from '../log.js'
-import { TimerTable } from './timers.js'
+import { DeadlineWheel } from './deadline-wheel.js'
 
 /** What NodeExpiry acts through. */
 export interface NodeExpiryDeps {
@@ -22,7 +22,7 @@ export interface NodeExpiryDeps {
  * at the next sweep, or, while the store refuses writes, at the first sweep after it accepts them again.
  */
 export class NodeExpiry {
-  private readonly table = new TimerTable()
+  private readonly table = new DeadlineWheel()
   private readonly running = new Set<string>()
 
   constructor (private readonly d: NodeExpiryDeps) {}

@@ -13,7 +13,7 @@ import { expectedConfirmations, retransmitLimit, suspicionMaxMs, suspicionMinMs 
 import type { Random } from './random.js'
 import { transition, type MemberState } from './state.js'
 import { CONTROLLER_CONFIRMER, Suspicion } from './suspicion.js'
-import { TimerTable } from './timers.js'
+import { KeyedTimers } from './keyed-timers.js'
 import { zeroStats, type ControlHint, type DropReason, type MemberInfo, type SwimEvent, type SwimEventType, type SwimStats, type Transmit } from './types.js'
 import type { SwimReport } from '../wire/api.js'
 
@@ -77,7 +77,7 @@ export class Swim {
   private outHead = 0
   private evs: SwimEvent[] = []
   private evHead = 0
-  private readonly timers = new TimerTable()
+  private readonly timers = new KeyedTimers()
   private readonly queue = new BroadcastQueue()
   /** When the last gossip round went out (see broadcast). */
   private lastGossipAt = -Infinity

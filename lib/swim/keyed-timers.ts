@@ -10,7 +10,7 @@ export type TimerKind = 'probe' | 'ack' | 'relay' | 'suspicion' | 'gossip' | 'sy
 export interface DueTimer { kind: TimerKind, key: string, at: number }
 
 /** A table of deadlines; no callbacks, no clock of its own. */
-export class TimerTable {
+export class KeyedTimers {
   private readonly entries = new Map<string, DueTimer>()
   private cachedEarliest: number | undefined
   private dirty = false

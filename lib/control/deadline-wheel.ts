@@ -1,9 +1,10 @@
 /**
- * One timer table for every node deadline (quinn's `timer.rs` idea). Deadlines are rounded up to
- * `granularityMs` buckets, so the owner arms a single OS timer for `next()` and pops `due(now)`;
- * thousands of nodes cost a few dozen buckets, not thousands of setTimeouts. Never fires early.
+ * A bucketed deadline wheel: one table for every node deadline, keyed by node id (quinn's `timer.rs` idea).
+ * Deadlines are rounded up to `granularityMs` buckets, so the owner needs one clock timer for `next()` (or one
+ * periodic sweep) and pops `due(now)`; thousands of nodes cost a few dozen buckets, not thousands of timers.
+ * Never fires early.
  */
-export class TimerTable {
+export class DeadlineWheel {
   private readonly at = new Map<string, number>()
   private readonly buckets = new Map<number, Set<string>>()
 

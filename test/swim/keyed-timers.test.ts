@@ -1,8 +1,8 @@
 import t from 'tap'
-import { TimerTable } from '../../lib/swim/timers.js'
+import { KeyedTimers } from '../../lib/swim/keyed-timers.js'
 
 t.test('the earliest deadline follows sets, re-arms and cancels', async t => {
-  const tt = new TimerTable()
+  const tt = new KeyedTimers()
   t.equal(tt.earliest(), undefined)
   tt.set('probe', '', 500)
   tt.set('suspicion', 'a', 300)
@@ -19,7 +19,7 @@ t.test('the earliest deadline follows sets, re-arms and cancels', async t => {
 })
 
 t.test('expired returns due timers, with their deadlines, in deadline order and removes them', async t => {
-  const tt = new TimerTable()
+  const tt = new KeyedTimers()
   tt.set('gossip', '', 30)
   tt.set('probe', '', 10)
   tt.set('relay', '7', 20)
@@ -33,7 +33,7 @@ t.test('expired returns due timers, with their deadlines, in deadline order and 
 })
 
 t.test('same kind, different keys are different timers', async t => {
-  const tt = new TimerTable()
+  const tt = new KeyedTimers()
   tt.set('suspicion', 'a', 10)
   tt.set('suspicion', 'b', 10)
   tt.cancel('suspicion', 'a')
