@@ -18,6 +18,11 @@ export interface TimerOptions {
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
   now(): number
+  /**
+   * Milliseconds from an arbitrary origin that never step back when the wall clock is set, and advance at the
+   * pace of this clock's timers: for pacing and intervals (how long since X), never for timestamps.
+   */
+  monotonic(): number
   /** Runs `fn` once, `ms` (at least 0) from now. */
   setTimeout(fn: () => void, ms: number, opts?: TimerOptions): Timer
   /** Runs `fn` every `ms` (at least 1) until cancelled; the first run is `ms` from now. */
@@ -38,6 +43,7 @@ function sleepOn (clock: Clock, ms: number, signal?: AbortSignal): Promise<void>
 /** The real clock: `Date.now` and Node's timers. */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout (fn, ms, opts) {
     const t = setTimeout(fn, Math.max(0, ms))
     if (opts?.unref === true) t.unref()
@@ -60,10 +66,14 @@ interface Pending { at: number, seq: number, fn: () => void, everyMs: number | n
 export class ManualClock implements Clock {
   private readonly pending: Pending[] = []
   private seq = 0
+  /** Monotonic time: moves with every step forward of `t`, and not when `set` moves `t` back. */
+  private mono = 0
 
   constructor (private t = 1_700_000_000_000) {}
 
   now (): number { return this.t }
+
+  monotonic (): number { return this.mono }
 
   setTimeout (fn: () => void, ms: number): Timer {
     return this.add(fn, Math.max(0, ms), null)
@@ -100,6 +110,11 @@ export class ManualClock implements Clock {
     else this.t = t
   }
 
+  private moveTo (t: number): void {
+    if (t > this.t) this.mono += t - this.t
+    this.t = t
+  }
+
   /**
    * Like `advance`, letting promise continuations run after each timer: for code that awaits `sleep` or does
    * async work between timers. Resolves once time is `this.now() + ms` and no microtask is left.
@@ -113,7 +128,7 @@ export class ManualClock implements Clock {
       this.fireNext()
       await flush()
     }
-    this.t = until
+    this.moveTo(until)
     await flush()
   }
 
@@ -139,12 +154,12 @@ export class ManualClock implements Clock {
       if (at === undefined || at > until) break
       this.fireNext()
     }
-    this.t = until
+    this.moveTo(until)
   }
 
   private fireNext (): void {
     const p = this.pending.shift()!
-    this.t = Math.max(this.t, p.at)
+    this.moveTo(Math.max(this.t, p.at))
     if (p.everyMs !== null) {
       p.at += p.everyMs
       p.seq = this.seq++

@@ -79,3 +79,18 @@ t.test('the system clock runs real timers and cancels them', async (t) => {
   await systemClock.sleep(2)
   t.ok(systemClock.now() >= before)
 })
+
+t.test('monotonic time moves with the manual clock and not back when the wall time is set back', async (t) => {
+  const clock = new ManualClock(10_000)
+  const m0 = clock.monotonic()
+  clock.advance(250)
+  t.equal(clock.monotonic() - m0, 250)
+  clock.set(5_000)
+  t.equal(clock.now(), 5_000)
+  t.equal(clock.monotonic() - m0, 250, 'setting the wall time back leaves it')
+  clock.setTimeout(() => t.equal(clock.monotonic() - m0, 350, 'at a timer it reads the timer deadline'), 100)
+  clock.advance(100)
+  const before = systemClock.monotonic()
+  await systemClock.sleep(2)
+  t.ok(systemClock.monotonic() > before)
+})
