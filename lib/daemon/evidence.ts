@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js'
+import type { Clock, Timer } from '../clock.js'
 import type { NodeRecord } from '../wire/netmap.js'
 import type { ControlHint, MemberInfo } from '../swim/types.js'
 import { DataPlaneWatch } from './dataplane-watch.js'
@@ -42,11 +42,11 @@ export class Evidence {
   private readonly hints = new Map<string, ControlHint>()
   /** The members being probed, by mesh IP (set each tick). */
   private probed = new Map<string, NodeRecord>()
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | null = null
   private stopped = false
 
   constructor (private readonly o: EvidenceOptions) {
-    this.watch = new DataPlaneWatch(meshIp => this.onAnswer(meshIp))
+    this.watch = new DataPlaneWatch(meshIp => this.onAnswer(meshIp), () => o.clock.monotonic())
   }
 
   /** Probes leave from the mesh IP, through the WireGuard interface. */
@@ -56,7 +56,8 @@ export class Evidence {
 
   stop (): void {
     this.stopped = true
-    clearTimeout(this.timer)
+    this.timer?.cancel()
+    this.timer = null
     this.watch.stop()
   }
 
@@ -90,9 +91,9 @@ export class Evidence {
   }
 
   private schedule (delayMs = this.o.periodMs ?? WATCH_PERIOD_MS): void {
-    if (this.timer !== undefined || this.stopped) return
-    this.timer = setTimeout(() => {
-      this.timer = undefined
+    if (this.timer !== null || this.stopped) return
+    this.timer = this.o.clock.setTimeout(() => {
+      this.timer = null
       this.tick()
     }, delayMs)
   }

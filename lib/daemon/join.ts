@@ -137,15 +137,7 @@ async function registerRetrying (client: ControlClient, state: StateDir, saved: 
       if (err instanceof ConfigError || err instanceof DataDirError) throw err
       const wait = backoff.next()
       deps.log.warn({ event: 'control.lost', reason: (err as Error).message, retryInMs: wait }, 'cannot register yet; retrying')
-      await sleep(wait, signal)
+      await deps.clock.sleep(wait, signal)
     }
   }
-}
-
-async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  await new Promise<void>(resolve => {
-    const timer = setTimeout(done, ms)
-    function done (): void { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve() }
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }

@@ -1,6 +1,6 @@
 import { mkdir, chmod, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { systemClock, type Clock } from '../clock.js'
+import type { Clock } from '../clock.js'
 import { DataDirError, InvalidNetmapError } from '../errors.js'
 import { generateKeyPair, isWireGuardKey, publicKeyFor, type KeyPair } from '../wire/keys.js'
 import type { Netmap } from '../wire/netmap.js'
@@ -28,7 +28,8 @@ export const NETMAP_WRITE_INTERVAL_MS = 2000
 export interface StateDirOptions {
   /** Least time between two netmap writes that are not urgent. Default: NETMAP_WRITE_INTERVAL_MS. */
   netmapIntervalMs?: number
-  clock?: Clock
+  /** Paces the netmap writes. */
+  clock: Clock
 }
 
 /**
@@ -75,12 +76,12 @@ export class StateDir {
   private constructor (readonly dir: string, private readonly opts: StateDirOptions) {}
 
   /** The state directory at `dir`, touching nothing: the daemon reads it before its checks allow a write. */
-  static at (dir: string, opts: StateDirOptions = {}): StateDir {
+  static at (dir: string, opts: StateDirOptions): StateDir {
     return new StateDir(dir, opts)
   }
 
   /** Opens (creating with mode 0700 if needed) the state directory. */
-  static async open (dir: string, opts: StateDirOptions = {}): Promise<StateDir> {
+  static async open (dir: string, opts: StateDirOptions): Promise<StateDir> {
     const state = StateDir.at(dir, opts)
     await state.prepare()
     return state
@@ -199,15 +200,15 @@ export class StateDir {
 
   private async writeNetmaps (): Promise<void> {
     const interval = this.opts.netmapIntervalMs ?? NETMAP_WRITE_INTERVAL_MS
-    const now = (): number => (this.opts.clock ?? systemClock).now()
+    const clock = this.opts.clock
+    const now = (): number => clock.now()
     try {
       while (this.nextNetmap !== null) {
         const wait = this.netmapUrgent ? 0 : this.lastNetmapWriteAt + interval - now()
         if (wait > 0) {
-          await new Promise<void>(resolve => {
-            const timer = setTimeout(resolve, wait)
-            this.wakeNetmapWrite = () => { clearTimeout(timer); resolve() }
-          })
+          const wake = new AbortController()
+          this.wakeNetmapWrite = () => wake.abort()
+          await clock.sleep(wait, wake.signal)
           this.wakeNetmapWrite = null
         }
         const m = this.nextNetmap

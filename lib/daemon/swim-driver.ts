@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { lookup as dnsLookup } from 'node:dns'
 import { isIPv4 } from 'node:net'
-import type { Clock } from '../clock.js'
+import type { Clock, Timer } from '../clock.js'
 import type { Logger } from '../log.js'
 import type { SwimEvent, Transmit } from '../swim/types.js'
 
@@ -35,7 +35,7 @@ function literalLookup (host: string, opts: unknown, cb: (err: Error | null, add
 export class SwimDriver {
   readonly counters: SwimDriverCounters = { sendErrors: 0 }
   private socket: Socket | null = null
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | null = null
   private timerAt = Infinity
   private stopped = false
 
@@ -69,8 +69,7 @@ export class SwimDriver {
   stop (): void {
     this.pump()
     this.stopped = true
-    clearTimeout(this.timer)
-    this.timerAt = Infinity
+    this.disarm()
     this.socket?.close()
     this.socket = null
   }
@@ -98,11 +97,12 @@ export class SwimDriver {
 
   private arm (): void {
     const at = this.o.core.pollTimeout()
-    if (at === undefined) { clearTimeout(this.timer); this.timerAt = Infinity; return }
+    if (at === undefined) { this.disarm(); return }
     if (at === this.timerAt) return
-    clearTimeout(this.timer)
+    this.timer?.cancel()
     this.timerAt = at
-    this.timer = setTimeout(() => {
+    this.timer = this.o.clock.setTimeout(() => {
+      this.timer = null
       this.timerAt = Infinity
       // Node runs due timers before it reads sockets. After a stall (a busy host) an ack can be waiting in the
       // socket while its deadline is already due; handled here, the probe would fail against an ack we hold.
@@ -113,5 +113,11 @@ export class SwimDriver {
         this.pump()
       })
     }, Math.max(0, at - this.o.clock.now()))
+  }
+
+  private disarm (): void {
+    this.timer?.cancel()
+    this.timer = null
+    this.timerAt = Infinity
   }
 }

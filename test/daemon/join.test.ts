@@ -37,7 +37,7 @@ async function deadUrl (): Promise<string> {
 
 t.test('a saved identity is used at once, join token or not, with the controller unreachable', async (t) => {
   const dir = join(await tempDir(t), 'state')
-  const state = await StateDir.open(dir)
+  const state = await StateDir.open(dir, { clock: systemClock })
   const keys = await state.loadOrCreateKey()
   const saved: NodeIdentity = {
     nodeId: 'n0123456789abcdef',
@@ -56,7 +56,7 @@ t.test('a saved identity is used at once, join token or not, with the controller
 
 t.test('a saved identity that records a removal does not start, token or not', async (t) => {
   const dir = join(await tempDir(t), 'state')
-  const state = await StateDir.open(dir)
+  const state = await StateDir.open(dir, { clock: systemClock })
   const keys = await state.loadOrCreateKey()
   await state.saveIdentity({
     nodeId: 'n0123456789abcdef',
@@ -78,7 +78,7 @@ t.test('registerAgain: a controller that lost the node registers it again, askin
   const tok = await token(c, { reusable: true })
   await joinNode(c, 'other', tok)
   const dir = join(await tempDir(t), 'state')
-  const state = await StateDir.open(dir)
+  const state = await StateDir.open(dir, { clock: systemClock })
   const keys = await state.loadOrCreateKey()
   const saved: NodeIdentity = {
     nodeId: 'n0123456789abcdef',
@@ -106,7 +106,7 @@ t.test('registerAgain: a removed node is refused with NODE_REMOVED, not register
   const c = await start(t)
   const tok = await token(c, { reusable: true })
   const dir = join(await tempDir(t), 'state')
-  const state = await StateDir.open(dir)
+  const state = await StateDir.open(dir, { clock: systemClock })
   const keys = await state.loadOrCreateKey()
   const first = await registerAgain(config(c.url, dir, tok), new ControlClient(c.url), state,
     { nodeId: 'n0000000000000000', meshIp: '100.64.0.1', cidr: '100.64.0.0/10', credential: 'wn_old', controllerPublicKey: c.publicKey }, keys, deps)

@@ -2,6 +2,7 @@ import t from 'tap'
 import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ManualClock, systemClock } from '../../lib/clock.js'
 import { mustSaveAtOnce, StateDir } from '../../lib/daemon/state.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap } from '../../lib/wire/netmap.js'
@@ -29,12 +30,12 @@ const netmap = (): Netmap => ({
 
 t.test('first start generates a key with mode 0600; later starts reuse it', async (t) => {
   const dir = join(await fresh(), 'state')
-  const s = await StateDir.open(dir)
+  const s = await StateDir.open(dir, { clock: systemClock })
   t.equal((await stat(dir)).mode & 0o777, 0o700, 'state dir is 0700')
   const k1 = await s.loadOrCreateKey()
   t.ok(k1.created)
   t.equal((await stat(join(dir, 'private.key'))).mode & 0o777, 0o600)
-  const k2 = await (await StateDir.open(dir)).loadOrCreateKey()
+  const k2 = await (await StateDir.open(dir, { clock: systemClock })).loadOrCreateKey()
   t.notOk(k2.created)
   t.equal(k2.privateKey, k1.privateKey)
   t.equal(k2.publicKey, k1.publicKey)
@@ -43,14 +44,14 @@ t.test('first start generates a key with mode 0600; later starts reuse it', asyn
 t.test('a corrupt key file fails with a sentence, never silently replaced', async (t) => {
   const dir = await fresh()
   await writeFile(join(dir, 'private.key'), 'garbage\n')
-  const s = await StateDir.open(dir)
+  const s = await StateDir.open(dir, { clock: systemClock })
   await t.rejects(s.loadOrCreateKey(), { code: 'WEFT_ERR_DATA_DIR', message: /does not hold a WireGuard private key/ })
   t.equal(await readFile(join(dir, 'private.key'), 'utf8'), 'garbage\n', 'file left for the operator')
 })
 
 t.test('identity round-trips with mode 0600; a corrupt one says how to recover', async (t) => {
   const dir = await fresh()
-  const s = await StateDir.open(dir)
+  const s = await StateDir.open(dir, { clock: systemClock })
   t.equal(await s.loadIdentity(), null)
   const id = { nodeId: 'n1', meshIp: '100.64.0.1', cidr: '100.64.0.0/10', credential: 'secret', controllerPublicKey: generateKeyPair().publicKey }
   await s.saveIdentity(id)
@@ -62,7 +63,7 @@ t.test('identity round-trips with mode 0600; a corrupt one says how to recover',
 
 t.test('netmap round-trips; invalid or truncated files are refused whole', async (t) => {
   const dir = await fresh()
-  const s = await StateDir.open(dir)
+  const s = await StateDir.open(dir, { clock: systemClock })
   t.equal(await s.loadNetmap(), null)
   await s.saveNetmap(netmap())
   t.same(await s.loadNetmap(), netmap())
@@ -77,7 +78,7 @@ t.test('netmap round-trips; invalid or truncated files are refused whole', async
 
 t.test('the incarnation bound round-trips; a corrupt or out-of-range one reads as none', async (t) => {
   const dir = await fresh()
-  const s = await StateDir.open(dir)
+  const s = await StateDir.open(dir, { clock: systemClock })
   t.equal(await s.loadIncarnation(), null)
   s.reserveIncarnation(9)
   t.equal(await s.loadIncarnation(), 9, 'durable when the call returns')
@@ -92,14 +93,14 @@ t.test('the incarnation bound round-trips; a corrupt or out-of-range one reads a
 
 t.test('atomic writes leave no temp files behind', async (t) => {
   const dir = await fresh()
-  const s = await StateDir.open(dir)
+  const s = await StateDir.open(dir, { clock: systemClock })
   for (let i = 0; i < 20; i++) await s.saveNetmap({ ...netmap(), version: i })
   t.same((await readdir(dir)).sort(), ['netmap.json'])
 })
 
 t.test('netmap saves issued together: the newest lands, older ones are folded in, none overtakes it', async (t) => {
   const dir = await fresh()
-  const s = await StateDir.open(dir)
+  const s = await StateDir.open(dir, { clock: systemClock })
   const saves = Array.from({ length: 50 }, async (_, i) => await s.saveNetmap({ ...netmap(), version: i + 1 }))
   await Promise.all(saves)
   t.equal((await s.loadNetmap())?.version, 50, 'the last map applied is the one on disk')
@@ -111,7 +112,7 @@ t.test('netmap saves issued together: the newest lands, older ones are folded in
 t.test('paced saves: a map that is not urgent waits for the interval; an urgent one or a flush writes at once', async (t) => {
   const dir = await fresh()
   // An interval no test run reaches: whatever lands below landed because it was urgent or flushed.
-  const s = await StateDir.open(dir, { netmapIntervalMs: 3_600_000 })
+  const s = await StateDir.open(dir, { netmapIntervalMs: 3_600_000, clock: systemClock })
   await s.saveNetmap({ ...netmap(), version: 1 }, false)
   t.equal((await s.loadNetmap())?.version, 1, 'the first write does not wait')
   let landed = false
@@ -127,6 +128,21 @@ t.test('paced saves: a map that is not urgent waits for the interval; an urgent 
   t.equal((await s.loadNetmap())?.version, 4, 'flush writes the waiting map')
   await s.flushNetmap()
   t.same((await readdir(dir)).sort(), ['netmap.json'])
+})
+
+t.test('paced saves: a waiting map is written once the interval has passed on the clock', async (t) => {
+  const clock = new ManualClock()
+  const s = await StateDir.open(await fresh(), { netmapIntervalMs: 2000, clock })
+  await s.saveNetmap({ ...netmap(), version: 1 }, false)
+  let landed = false
+  const paced = s.saveNetmap({ ...netmap(), version: 2 }, false).then(() => { landed = true })
+  await clock.advanceAsync(1999)
+  t.equal(landed, false, 'not before the interval')
+  t.equal(clock.timers, 1, 'the write waits on one clock timer')
+  await clock.advanceAsync(1)
+  await paced
+  t.equal((await s.loadNetmap())?.version, 2)
+  t.equal(clock.timers, 0)
 })
 
 t.test('mustSaveAtOnce: any change to who is in the mesh is urgent; endpoints and health are not', (t) => {
