@@ -6,6 +6,7 @@
  *
  *   node dist/bench/uapi-cost.js [N ...]      (default: 50 200)   --reads 300   --batch 25
  */
+import { systemClock } from '../lib/clock.js'
 import { silentLogger } from '../lib/log.js'
 import { generateKeyPair } from '../lib/wire/keys.js'
 import { uapiRequest, uapiSocketPath } from '../lib/daemon/wg/uapi-socket.js'
@@ -51,18 +52,15 @@ for (const n of runs) {
     const pid = [...wireguardPidsByIface(new Set([ifname])).values()].flat()[0]!
     const peers = Array.from({ length: 2 * (n - 1) }, (_, i) => peer(i + 1))
 
-    const single = await cpuOf(pid, async () => { for (const p of peers.slice(0, n - 1)) await uapiRequest(sock, buildSetOp({ kind: 'add', peer: p })) })
+    const single = await cpuOf(pid, async () => { for (const p of peers.slice(0, n - 1)) await uapiRequest(sock, buildSetOp({ kind: 'add', peer: p }), systemClock) })
     const rest = peers.slice(n - 1)
-    const batched = await cpuOf(pid, async () => { for (let i = 0; i < rest.length; i += batch) await uapiRequest(sock, setMany(rest.slice(i, i + batch))) })
+    const batched = await cpuOf(pid, async () => { for (let i = 0; i < rest.length; i += batch) await uapiRequest(sock, setMany(rest.slice(i, i + batch)), systemClock) })
     // Back to n-1 peers for the reads.
-    for (const p of rest) await uapiRequest(sock, buildSetOp({ kind: 'remove', publicKey: p.publicKey }))
+    for (const p of rest) await uapiRequest(sock, buildSetOp({ kind: 'remove', publicKey: p.publicKey }), systemClock)
 
     let bytes = 0
     const texts: string[] = []
-    const get = await cpuOf(
-      pid,
-      async () => { for (let i = 0; i < reads; i++) { const t = await uapiRequest(sock, GET_REQUEST); bytes += t.length; texts.push(t) } }
-    )
+    const get = await cpuOf(pid, async () => { for (let i = 0; i < reads; i++) { const t = await uapiRequest(sock, GET_REQUEST, systemClock); bytes += t.length; texts.push(t) } })
     const remembered = rememberPublicKey()
     const parseKept = await cpuOf(pid, async () => { for (const t of texts) parseGet(t, remembered) })
     const parseDerived = await cpuOf(pid, async () => { for (const t of texts) parseGet(t) })

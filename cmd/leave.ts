@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { systemClock } from '../lib/clock.js'
 import { askLocal, SOCKET_NAME } from '../lib/daemon/control-socket.js'
 import { parseFlags, type Command } from './cli.js'
 
@@ -16,7 +17,7 @@ export const command: Command = {
     const parsed = parseFlags(argv, { state: { type: 'string' } }, USAGE)
     if (parsed === null) return 0
     const dir = parsed.values.state ?? process.env.WEFT_STATE_DIR ?? '/var/lib/weft'
-    const res = await askLocal<{ nodeId: string, controllerTold: boolean }>(join(dir, SOCKET_NAME), { cmd: 'leave' }, 30_000)
+    const res = await askLocal<{ nodeId: string, controllerTold: boolean }>(join(dir, SOCKET_NAME), { cmd: 'leave' }, systemClock, 30_000)
     process.stdout.write(`left the mesh (node ${res.nodeId}${res.controllerTold ? '' : '; the controller was unreachable and will see the node go offline'})\n`)
     return 0
   }

@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { systemClock } from '../lib/clock.js'
 import { askLocal, SOCKET_NAME } from '../lib/daemon/control-socket.js'
 import type { DaemonStatus, PeerStatus } from '../lib/daemon/status.js'
 import { formatAge, formatTable, parseFlags, type Command } from './cli.js'
@@ -51,7 +52,7 @@ export const command: Command = {
     const parsed = parseFlags(argv, { state: { type: 'string' }, json: { type: 'boolean' } }, USAGE)
     if (parsed === null) return 0
     const dir = parsed.values.state ?? process.env.WEFT_STATE_DIR ?? '/var/lib/weft'
-    const status = await askLocal<DaemonStatus>(join(dir, SOCKET_NAME), { cmd: 'status' })
+    const status = await askLocal<DaemonStatus>(join(dir, SOCKET_NAME), { cmd: 'status' }, systemClock)
     process.stdout.write(parsed.values.json === true ? JSON.stringify(status, null, 2) + '\n' : renderStatus(status))
     return 0
   }

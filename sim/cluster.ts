@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { NetnsWorld } from './netns/world.js'
+import { systemClock } from '../lib/clock.js'
 import { askLocal, SOCKET_NAME } from '../lib/daemon/control-socket.js'
 import type { DaemonStatus } from '../lib/daemon/status.js'
 import { silentLogger, type Logger } from '../lib/log.js'
@@ -204,7 +205,7 @@ export class Mesh {
 
   /** Node `i`'s status through its local socket (the socket file is reachable from any namespace). */
   async status (i: number): Promise<DaemonStatus> {
-    return await askLocal<DaemonStatus>(join(this.stateDir(i), SOCKET_NAME), { cmd: 'status' }, 5000)
+    return await askLocal<DaemonStatus>(join(this.stateDir(i), SOCKET_NAME), { cmd: 'status' }, systemClock, 5000)
   }
 
   /** Node `i`'s status, or null while its daemon is not answering yet. */

@@ -1,5 +1,6 @@
 import { createServer, createConnection, type Server, type Socket } from 'node:net'
 import { chmod, unlink } from 'node:fs/promises'
+import type { Clock } from '../clock.js'
 import { DaemonError, DataDirError, WeftError } from '../errors.js'
 import type { Logger } from '../log.js'
 
@@ -57,22 +58,25 @@ async function answer (line: string, handlers: LocalHandlers): Promise<unknown> 
   return { ok: true, result: await h() }
 }
 
-/** Sends one request to the daemon at `path` and returns its result. Throws a clear error when no daemon answers. */
-export async function askLocal<T> (path: string, req: LocalRequest, timeoutMs = 10_000): Promise<T> {
+/**
+ * Sends one request to the daemon at `path` and returns its result, giving up after `timeoutMs` on `clock`.
+ * Throws a clear error when no daemon answers.
+ */
+export async function askLocal<T> (path: string, req: LocalRequest, clock: Clock, timeoutMs = 10_000): Promise<T> {
   return await new Promise<T>((resolve, reject) => {
     const sock = createConnection(path)
     let buf = ''
-    const timer = setTimeout(() => { sock.destroy(); reject(new DaemonError(`no answer from the daemon at ${path} within ${timeoutMs} ms`, 504)) }, timeoutMs)
+    const timer = clock.setTimeout(() => { sock.destroy(); reject(new DaemonError(`no answer from the daemon at ${path} within ${timeoutMs} ms`, 504)) }, timeoutMs)
     sock.setEncoding('utf8')
     sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'))
     sock.on('data', (c: string) => { buf += c })
     sock.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer)
+      timer.cancel()
       const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'is the daemon running with this --state?' : err.message
       reject(new DaemonError(`cannot reach the daemon at ${path}: ${why}`, 503))
     })
     sock.on('end', () => {
-      clearTimeout(timer)
+      timer.cancel()
       try {
         const res = JSON.parse(buf) as { ok: boolean, result?: T, error?: string }
         if (res.ok) resolve(res.result as T)

@@ -5,6 +5,7 @@
  * it; nothing is registered, written or created by then (docs/daemon.md, "Start").
  */
 import { createConnection, isIP } from 'node:net'
+import { systemClock, type Clock } from '../clock.js'
 import type { Logger } from '../log.js'
 import { ConfigError, DataDirError, NodeRemovedError } from '../errors.js'
 import type { KeyPair } from '../wire/keys.js'
@@ -36,14 +37,17 @@ export interface StartPlan {
   device: DevicePlan
 }
 
-/** Runs every check in the order of docs/daemon.md; throws the first failure (ConfigError, DataDirError, NodeRemovedError). */
-export async function preflight (cfg: DaemonConfig, state: StateDir, log: Logger): Promise<StartPlan> {
+/**
+ * Runs every check in the order of docs/daemon.md; throws the first failure (ConfigError, DataDirError, NodeRemovedError).
+ * `clock` times out the probes of a running daemon and device. Default: systemClock.
+ */
+export async function preflight (cfg: DaemonConfig, state: StateDir, log: Logger, clock: Clock = systemClock): Promise<StartPlan> {
   const proc = await readProcessFacts()
   checkNetAdmin(proc)
 
   const stateDir = checkStateDir(await inspectStateDir(cfg.stateDir), proc)
   const sock = state.path(SOCKET_NAME)
-  if (!stateDir.create && await socketAnswers(sock)) {
+  if (!stateDir.create && await socketAnswers(sock, clock)) {
     throw new DataDirError(`a weft daemon already runs with --state ${cfg.stateDir} (it answers on ${sock}): stop it first; ` +
       'a second daemon needs its own --state and --interface')
   }
@@ -75,10 +79,10 @@ export async function preflight (cfg: DaemonConfig, state: StateDir, log: Logger
   if (await which('ip', process.env.PATH ?? '') === null) {
     throw new ConfigError(`weft daemon sets up its interface with \`ip\`, which is not in PATH (${process.env.PATH ?? ''}): install it (apt install iproute2)`)
   }
-  const device = await planDevice({ driver: cfg.wg, ifname: cfg.ifname, process: proc })
+  const device = await planDevice({ driver: cfg.wg, ifname: cfg.ifname, process: proc, clock })
 
   // The running device already holds its listen port: that is no conflict.
-  const held = device.action === 'adopt' ? await deviceFor(device, { ifname: cfg.ifname, log }).get().then(s => s.listenPort, () => null) : null
+  const held = device.action === 'adopt' ? await deviceFor(device, { ifname: cfg.ifname, log, clock }).get().then(s => s.listenPort, () => null) : null
   const needs: Array<PortNeed & { privileged: boolean }> = []
   if (held !== cfg.listenPort) {
     // The kernel binds a kernel interface's port itself; wireguard-go binds it with our privileges.
@@ -103,12 +107,12 @@ export async function preflight (cfg: DaemonConfig, state: StateDir, log: Logger
 }
 
 /** Whether something accepts connections on the unix socket at `path` (a daemon running on this state directory). */
-async function socketAnswers (path: string): Promise<boolean> {
+async function socketAnswers (path: string, clock: Clock): Promise<boolean> {
   return await new Promise(resolve => {
     const sock = createConnection(path)
-    const done = (answer: boolean): void => { clearTimeout(timer); sock.destroy(); resolve(answer) }
+    const done = (answer: boolean): void => { timer.cancel(); sock.destroy(); resolve(answer) }
     // A listener that does not accept within 2 s still holds the socket: it counts as running.
-    const timer = setTimeout(() => done(true), 2000)
+    const timer = clock.setTimeout(() => done(true), 2000)
     sock.once('connect', () => done(true))
     sock.once('error', () => done(false))
   })

@@ -127,7 +127,7 @@ export class PeerObserver {
       if (derive === undefined) this.publicKeyOf.set(i, derive = rememberPublicKey())
       const path = this.o.socketPath?.(i) ?? uapiSocketPath(this.o.ifname(i))
       const asked = this.o.clock.now()
-      const reply = await uapiRequest(path, GET_REQUEST, this.o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS)
+      const reply = await uapiRequest(path, GET_REQUEST, this.o.clock, this.o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS)
       this.readMs.push(this.o.clock.now() - asked)
       const state = parseGet(reply, derive)
       peers = new Set(state.peers.map(p => p.publicKey))

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { ManualClock, systemClock } from '../../lib/clock.js'
 import { generateKeyPair, keyToHex } from '../../lib/wire/keys.js'
 import { GET_REQUEST, buildSetInterface, buildSetOp, buildSetOps, isCompleteReply, parseErrno, parseGet } from '../../lib/daemon/wg/uapi.js'
 import { parseWgDump, wgSetArgs } from '../../lib/daemon/wg/kernel.js'
@@ -200,11 +201,14 @@ t.test('a UAPI socket that does not answer in time is a DeviceTimeoutError; one 
     await new Promise(resolve => server.close(resolve))
     rmSync(dir, { recursive: true, force: true })
   })
-  const silent = await uapiRequest(path, GET_REQUEST, 50).then(() => null, (err: unknown) => err)
+  const clock = new ManualClock()
+  const asked = uapiRequest(path, GET_REQUEST, clock, 50).then(() => null, (err: unknown) => err)
+  await clock.advanceAsync(50)
+  const silent = await asked
   t.type(silent, DeviceTimeoutError)
   t.equal(isDeviceTimeout(silent), true)
   t.equal(isDeviceTimeout(new PeerApplyError('set failed', 0, 1, { cause: silent })), true, 'seen through the wrapper a device call adds')
-  const missing = await uapiRequest(join(dir, 'none.sock'), GET_REQUEST, 50).then(() => null, (err: unknown) => err)
+  const missing = await uapiRequest(join(dir, 'none.sock'), GET_REQUEST, systemClock, 50).then(() => null, (err: unknown) => err)
   t.type(missing, DeviceError)
   t.equal(isDeviceTimeout(missing), false)
 })

@@ -12,6 +12,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WEFT, waitFor } from '../../sim/cluster.js'
+import { systemClock } from '../../lib/clock.js'
 import { askLocal, SOCKET_NAME } from '../../lib/daemon/control-socket.js'
 import type { DaemonStatus } from '../../lib/daemon/status.js'
 import { uapiSocketPath } from '../../lib/daemon/wg/uapi-socket.js'
@@ -32,7 +33,7 @@ const started: ChildProcess[] = []
 t.teardown(async () => {
   for (const c of started) c.kill('SIGKILL')
   // A wireguard-go started in the box is detached from us and keeps its namespace alive.
-  await stopWireguardGo(sock, silentLogger(), (await socketOwners(new Set([sock]))).get(sock))
+  await stopWireguardGo(sock, silentLogger(), systemClock, (await socketOwners(new Set([sock]))).get(sock))
   box.kill('SIGKILL')
   await rm(dir, { recursive: true, force: true })
 })
@@ -88,7 +89,7 @@ t.test('with the limit raised, the same start comes up on the first mesh IP', as
   const full = inBox([process.execPath, WEFT, ...daemonArgs])
   const daemon = spawn(full[0]!, full.slice(1), { stdio: 'ignore' })
   started.push(daemon)
-  const status = async (): Promise<DaemonStatus | null> => await askLocal<DaemonStatus>(join(state, SOCKET_NAME), { cmd: 'status' }, 5000).catch(() => null)
+  const status = async (): Promise<DaemonStatus | null> => await askLocal<DaemonStatus>(join(state, SOCKET_NAME), { cmd: 'status' }, systemClock, 5000).catch(() => null)
   await waitFor('the daemon to answer', async () => await status() !== null, 30_000)
   t.equal((await status())!.node.meshIp, '100.64.0.1')
   t.same((JSON.parse(await admin('nodes', 'list', '--json')).nodes as Array<{ meshIp: string }>).map(n => n.meshIp), ['100.64.0.1'])

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { systemClock } from '../../lib/clock.js'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { existsSync } from 'node:fs'
@@ -318,7 +319,7 @@ t.test('kernel driver (`wg` tool) reads and changes the same interface identical
   const ifname = world.names.nodeWg(2)
   const ns = world.names.nodeNs(2)
   const viaWg = new KernelDevice({ ifname, netns: ns, adopted: true, log })
-  const viaUapi = new UapiDevice({ ifname, netns: ns, adopted: true, log })
+  const viaUapi = new UapiDevice({ ifname, netns: ns, adopted: true, clock: systemClock, log })
   const strip = (s: Awaited<ReturnType<WireGuardDevice['get']>>): unknown =>
     ({ ...s, peers: s.peers.map(p => [p.publicKey, p.endpoint, p.allowedIps, p.keepaliveSeconds]).sort() })
   t.same(strip(await viaWg.get()), strip(await viaUapi.get()))

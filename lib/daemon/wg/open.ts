@@ -4,6 +4,7 @@
  */
 import { unlink } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
+import { systemClock, type Clock } from '../../clock.js'
 import { ConfigError, DeviceError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { publicKeyFor } from '../../wire/keys.js'
@@ -32,6 +33,8 @@ export interface OpenDeviceOptions {
   wireguardGo?: string
   /** Where to record a started wireguard-go's pid; none by default (it is found by its UAPI socket). */
   pidFile?: string
+  /** Times out device requests and waits. Default: systemClock. */
+  clock?: Clock
   log: Logger
 }
 
@@ -42,14 +45,15 @@ export interface OpenDeviceOptions {
  */
 export async function openDevice (opts: OpenDeviceOptions): Promise<WireGuardDevice> {
   if (!isValidIfname(opts.ifname)) throw new ConfigError(`interface name "${opts.ifname}" is not usable: 1-15 characters of A-Z a-z 0-9 _ . -`)
-  return await openPlannedDevice(await planDevice({ driver: opts.driver, ifname: opts.ifname, netns: opts.netns, wireguardGo: opts.wireguardGo, process: null }), opts)
+  const clock = opts.clock ?? systemClock
+  return await openPlannedDevice(await planDevice({ driver: opts.driver, ifname: opts.ifname, netns: opts.netns, wireguardGo: opts.wireguardGo, process: null, clock }), { ...opts, clock })
 }
 
 /** The device a plan opens, as an object; nothing is changed on the host. */
-export function deviceFor (plan: DevicePlan, opts: Pick<OpenDeviceOptions, 'ifname' | 'netns' | 'log'>): WireGuardDevice {
+export function deviceFor (plan: DevicePlan, opts: Pick<OpenDeviceOptions, 'ifname' | 'netns' | 'log'> & { clock: Clock }): WireGuardDevice {
   const base = { ifname: opts.ifname, netns: opts.netns, log: opts.log.child({ component: 'wg', ifname: opts.ifname }) }
   const adopted = plan.action === 'adopt'
-  return plan.driver === 'kernel' ? new KernelDevice({ ...base, adopted }) : new UapiDevice({ ...base, adopted, uapiDir: UAPI_DIR })
+  return plan.driver === 'kernel' ? new KernelDevice({ ...base, adopted }) : new UapiDevice({ ...base, adopted, uapiDir: UAPI_DIR, clock: opts.clock })
 }
 
 /**
@@ -59,6 +63,7 @@ export function deviceFor (plan: DevicePlan, opts: Pick<OpenDeviceOptions, 'ifna
  */
 export async function openPlannedDevice (plan: DevicePlan, opts: OpenDeviceOptions): Promise<WireGuardDevice> {
   const log = opts.log.child({ component: 'wg', ifname: opts.ifname })
+  const clock = opts.clock ?? systemClock
   const sockPath = uapiSocketPath(opts.ifname)
   if (plan.action === 'create' && plan.driver === 'kernel') {
     await run(ipCmd(opts.netns, 'link', 'add', opts.ifname, 'type', 'wireguard'))
@@ -66,9 +71,9 @@ export async function openPlannedDevice (plan: DevicePlan, opts: OpenDeviceOptio
   } else if (plan.action === 'create') {
     // A socket file nobody answers on is what a killed wireguard-go leaves; it would make the new one fail.
     if (existsSync(sockPath)) await unlink(sockPath).catch(() => {})
-    await startWireguardGo({ ifname: opts.ifname, netns: opts.netns, log, sockPath, binary: plan.binary, pidFile: opts.pidFile })
+    await startWireguardGo({ ifname: opts.ifname, netns: opts.netns, log, sockPath, binary: plan.binary, pidFile: opts.pidFile, clock })
   }
-  const device = deviceFor(plan, opts)
+  const device = deviceFor(plan, { ...opts, clock })
   try {
     const state = await device.get()
     const wantPublic = publicKeyFor(opts.privateKey)

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { access, constants, stat } from 'node:fs/promises'
 import { delimiter, dirname, join } from 'node:path'
 import { ConfigError } from '../../errors.js'
+import type { Clock } from '../../clock.js'
 import type { ProcessFacts } from '../checks/process.js'
 import { fileFacts, mayReadWrite, mayWrite, octal, type FileFacts } from '../checks/files.js'
 import { ipCmd, run, type Netns } from './exec.js'
@@ -54,6 +55,8 @@ export interface PlanOptions {
   wireguardGo?: string
   /** This process, for the permission checks; null skips them (tests and the harness run as root). */
   process: ProcessFacts | null
+  /** Times out the probe of a running wireguard-go. */
+  clock: Clock
 }
 
 /**
@@ -130,11 +133,11 @@ async function withWg (plan: DevicePlan, probes: DeviceProbes): Promise<DevicePl
 }
 
 /** The probes of the real host (in `o.netns` for link questions). */
-export function hostProbes (o: { ifname: string, netns?: Netns }): DeviceProbes {
+export function hostProbes (o: { ifname: string, netns?: Netns, clock: Clock }): DeviceProbes {
   const path = process.env.PATH ?? ''
   return {
     path,
-    uapiLive: async () => await uapiAlive(uapiSocketPath(o.ifname)),
+    uapiLive: async () => await uapiAlive(uapiSocketPath(o.ifname), o.clock),
     linkKind: async () => await linkKind(o.netns, o.ifname),
     kernelWireguard: async () => await kernelWireguardProbe(o.netns),
     which: async cmd => await which(cmd, path),

@@ -1,3 +1,4 @@
+import type { Clock } from '../../clock.js'
 import { DeviceError, PeerApplyError } from '../../errors.js'
 import { uapiRequest, uapiSocketPath } from './uapi-socket.js'
 import type { Logger } from '../../log.js'
@@ -15,6 +16,8 @@ export interface UapiDeviceOptions {
   adopted: boolean
   /** UAPI socket directory. Default: /var/run/wireguard, where wireguard-go puts it. */
   uapiDir?: string
+  /** Times out UAPI requests and the wait for wireguard-go to exit. */
+  clock: Clock
   log: Logger
 }
 
@@ -26,6 +29,7 @@ export class UapiDevice implements WireGuardDevice {
   private readonly sockPath: string
   private readonly netns: Netns
   private readonly log: Logger
+  private readonly clock: Clock
   /** The daemon reads its device several times a second; deriving its public key each time was most of a read. */
   private readonly publicKeyOf = rememberPublicKey()
 
@@ -35,11 +39,12 @@ export class UapiDevice implements WireGuardDevice {
     this.netns = opts.netns
     this.sockPath = uapiSocketPath(opts.ifname, opts.uapiDir)
     this.log = opts.log
+    this.clock = opts.clock
   }
 
   /** Reads the device over `get=1`. */
   async get (): Promise<DeviceState> {
-    return parseGet(await uapiRequest(this.sockPath, GET_REQUEST), this.publicKeyOf)
+    return parseGet(await uapiRequest(this.sockPath, GET_REQUEST, this.clock), this.publicKeyOf)
   }
 
   /** One `set=1` per op; stops at the first errno and says how many went through. */
@@ -63,7 +68,7 @@ export class UapiDevice implements WireGuardDevice {
   private async set (build: () => string, what: string, applied: number, total: number): Promise<void> {
     let errno: number
     try {
-      errno = parseErrno(await uapiRequest(this.sockPath, build()))
+      errno = parseErrno(await uapiRequest(this.sockPath, build(), this.clock))
     } catch (err) {
       throw new PeerApplyError(`${what} on ${this.ifname}: ${(err as Error).message}`, applied, total, { cause: err })
     }
@@ -72,7 +77,7 @@ export class UapiDevice implements WireGuardDevice {
 
   /** Sets private key and listen port in one transaction. */
   async configure (cfg: InterfaceConfig): Promise<void> {
-    const errno = parseErrno(await uapiRequest(this.sockPath, buildSetInterface(cfg)))
+    const errno = parseErrno(await uapiRequest(this.sockPath, buildSetInterface(cfg), this.clock))
     if (errno !== 0) throw new DeviceError(`setting key and listen port ${cfg.listenPort} on ${this.ifname} failed: errno=${errno}`)
   }
 
@@ -83,6 +88,6 @@ export class UapiDevice implements WireGuardDevice {
     await run(ipCmd(this.netns, 'link', 'del', this.ifname)).catch((err: unknown) => {
       this.log.warn({ event: 'wg.destroy', ifname: this.ifname, err: (err as Error).message }, 'link delete failed; stopping wireguard-go')
     })
-    await stopWireguardGo(this.sockPath, this.log, pids)
+    await stopWireguardGo(this.sockPath, this.log, this.clock, pids)
   }
 }

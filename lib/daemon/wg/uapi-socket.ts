@@ -1,6 +1,7 @@
 /** The UAPI socket: where it lives and one request/reply exchange over it. */
 import { connect } from 'node:net'
 import { existsSync } from 'node:fs'
+import type { Clock } from '../../clock.js'
 import { DeviceError, DeviceTimeoutError } from '../../errors.js'
 import { GET_REQUEST, isCompleteReply } from './uapi.js'
 
@@ -16,7 +17,7 @@ export function uapiSocketPath (ifname: string, dir = UAPI_DIR): string {
  * Sends one UAPI request and resolves with the complete reply text. Rejects with DeviceError when the socket
  * cannot be reached or closes early, and with DeviceTimeoutError when it does not answer within `timeoutMs`.
  */
-export async function uapiRequest (sockPath: string, request: string, timeoutMs = 5000): Promise<string> {
+export async function uapiRequest (sockPath: string, request: string, clock: Clock, timeoutMs = 5000): Promise<string> {
   return await new Promise((resolve, reject) => {
     const sock = connect(sockPath)
     let buf = ''
@@ -24,12 +25,12 @@ export async function uapiRequest (sockPath: string, request: string, timeoutMs 
     const finish = (err: Error | null, text?: string): void => {
       if (done) return
       done = true
-      clearTimeout(timer)
+      timer.cancel()
       sock.destroy()
       if (err !== null) reject(err)
       else resolve(text!)
     }
-    const timer = setTimeout(() => finish(new DeviceTimeoutError(`UAPI ${sockPath}: no reply within ${timeoutMs} ms`)), timeoutMs)
+    const timer = clock.setTimeout(() => finish(new DeviceTimeoutError(`UAPI ${sockPath}: no reply within ${timeoutMs} ms`)), timeoutMs)
     sock.setEncoding('utf8')
     sock.on('connect', () => sock.write(request))
     sock.on('data', (chunk: string) => {
@@ -43,10 +44,10 @@ export async function uapiRequest (sockPath: string, request: string, timeoutMs 
 }
 
 /** True when `sockPath` accepts a UAPI `get` (a live wireguard-go holds it). */
-export async function uapiAlive (sockPath: string): Promise<boolean> {
+export async function uapiAlive (sockPath: string, clock: Clock): Promise<boolean> {
   if (!existsSync(sockPath)) return false
   try {
-    await uapiRequest(sockPath, GET_REQUEST, 2000)
+    await uapiRequest(sockPath, GET_REQUEST, clock, 2000)
     return true
   } catch {
     return false

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process'
 import { readFile, readdir, readlink, unlink, writeFile } from 'node:fs/promises'
 import { existsSync, readFileSync } from 'node:fs'
+import type { Clock } from '../../clock.js'
 import { DeviceError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { inNetns, type Netns } from './exec.js'
@@ -24,6 +25,8 @@ export interface StartWireguardGoOptions {
   pidFile?: string
   /** Give up when the UAPI socket does not answer within this long. Default: 5000, ~50x its usual start time here. */
   startTimeoutMs?: number
+  /** Times the wait for the UAPI socket. */
+  clock: Clock
   log: Logger
 }
 
@@ -47,22 +50,23 @@ export async function startWireguardGo (opts: StartWireguardGoOptions & { sockPa
   child.on('exit', onExit)
   child.on('error', onError)
   child.unref()
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 5000)
+  const clock = opts.clock
+  const deadline = clock.monotonic() + (opts.startTimeoutMs ?? 5000)
   try {
     for (;;) {
       if (exited !== null) {
         // It may have made the socket file before it failed to listen on it; a later start must not meet it.
-        if (!await uapiAlive(opts.sockPath)) await unlink(opts.sockPath).catch(() => {})
+        if (!await uapiAlive(opts.sockPath, clock)) await unlink(opts.sockPath).catch(() => {})
         const uid = process.geteuid?.() ?? 0
         throw new DeviceError(earlyExitMessage(opts.ifname, exited, opts.binary ?? 'wireguard-go', await inotifyUse(uid).catch(() => null), await labelOf(uid)))
       }
-      if (await uapiAlive(opts.sockPath)) break
-      if (Date.now() > deadline) {
+      if (await uapiAlive(opts.sockPath, clock)) break
+      if (clock.monotonic() > deadline) {
         if (child.pid !== undefined) killQuietly(child.pid, 'SIGKILL')
         await unlink(opts.sockPath).catch(() => {})
         throw new DeviceError(`wireguard-go for ${opts.ifname} did not open ${opts.sockPath} within ${opts.startTimeoutMs ?? 5000} ms`)
       }
-      await new Promise(resolve => setTimeout(resolve, 10))
+      await clock.sleep(10)
     }
   } finally {
     child.off('exit', onExit)
@@ -141,13 +145,13 @@ export async function socketOwners (paths: ReadonlySet<string>): Promise<Map<str
   return owners
 }
 
-/** Waits (bounded by `timeoutMs`) until `cond()` holds; resolves with whether it did. */
-export async function waitFor (cond: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 20): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
+/** Waits (bounded by `timeoutMs` on `clock`) until `cond()` holds; resolves with whether it did. */
+export async function waitFor (cond: () => boolean | Promise<boolean>, clock: Clock, timeoutMs: number, stepMs = 20): Promise<boolean> {
+  const deadline = clock.monotonic() + timeoutMs
   for (;;) {
     if (await cond()) return true
-    if (Date.now() > deadline) return false
-    await new Promise(resolve => setTimeout(resolve, stepMs))
+    if (clock.monotonic() > deadline) return false
+    await clock.sleep(stepMs)
   }
 }
 
@@ -156,14 +160,14 @@ export async function waitFor (cond: () => boolean | Promise<boolean>, timeoutMs
  * waits briefly for it to exit on its own (it does once its link is gone), then SIGTERM, then SIGKILL, and
  * finally removes a socket file nobody holds.
  */
-export async function stopWireguardGo (sockPath: string, log: Logger, pids?: readonly number[], timeoutMs = 3000): Promise<void> {
+export async function stopWireguardGo (sockPath: string, log: Logger, clock: Clock, pids?: readonly number[], timeoutMs = 3000): Promise<void> {
   const owners = pids ?? (await socketOwners(new Set([sockPath]))).get(sockPath) ?? []
   const gone = (): boolean => !existsSync(sockPath) && owners.every(p => !pidAlive(p))
-  if (await waitFor(gone, Math.min(1000, timeoutMs))) return
+  if (await waitFor(gone, clock, Math.min(1000, timeoutMs))) return
   for (const pid of owners) killQuietly(pid, 'SIGTERM')
-  if (!await waitFor(() => owners.every(p => !pidAlive(p)), timeoutMs)) {
+  if (!await waitFor(() => owners.every(p => !pidAlive(p)), clock, timeoutMs)) {
     for (const pid of owners) killQuietly(pid, 'SIGKILL')
-    await waitFor(() => owners.every(p => !pidAlive(p)), timeoutMs)
+    await waitFor(() => owners.every(p => !pidAlive(p)), clock, timeoutMs)
   }
   if (owners.length > 0) log.info({ event: 'wg.stop', sockPath, pids: owners }, 'stopped wireguard-go')
   await unlink(sockPath).catch(() => {})

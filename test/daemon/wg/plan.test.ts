@@ -1,4 +1,5 @@
 import t from 'tap'
+import { systemClock } from '../../../lib/clock.js'
 import { ipReason, kernelWireguardProbe, planDevice, which, type DeviceProbes, type DriverChoice, type Outcome } from '../../../lib/daemon/wg/plan.js'
 import type { FileFacts } from '../../../lib/daemon/checks/files.js'
 import { parseProcStatus } from '../../../lib/daemon/checks/process.js'
@@ -34,11 +35,8 @@ function host (h: Partial<HostRow> = {}): DeviceProbes {
 
 const plan = async (driver: DriverChoice, probes: DeviceProbes, uid = 0): ReturnType<typeof planDevice> => {
   const caps = uid === 0 ? '000001ffffffffff' : '0000000000001000'
-  const process = parseProcStatus(
-    `Uid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t${uid}\t${uid}\t${uid}\t${uid}\nGroups:\t\nCapEff:\t${caps}\nCapAmb:\t${caps}\n`,
-    u => u === 0 ? 'root' : 'weft'
-  )
-  return await planDevice({ driver, ifname: 'weft0', process }, probes)
+  const process = parseProcStatus(`Uid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t${uid}\t${uid}\t${uid}\t${uid}\nGroups:\t\nCapEff:\t${caps}\nCapAmb:\t${caps}\n`, u => u === 0 ? 'root' : 'weft')
+  return await planDevice({ driver, ifname: 'weft0', process, clock: systemClock }, probes)
 }
 
 t.test('what opening the device will do, by driver choice and host', async (t) => {

@@ -125,7 +125,9 @@ t.test('a read that runs out of time is counted and keeps the device\'s last vie
   pass = observer.pass()
   await waitFor('2 reads in flight', () => devices.inFlight === 2, 5000, 5)
   devices.answer(1, reply([]))
-  await pass // device 0 never answers this time: its read gives up after 200 ms
+  await waitFor('device 1\'s answer recorded', () => observer.current.get(1)?.size === 0, 5000, 5)
+  clock.advance(200) // device 0 never answers this time: its read gives up after 200 ms on the observer's clock
+  await pass
   t.equal(observer.readTimeouts, 1)
   t.equal(observer.readErrors, 1)
   t.same([...observer.current.get(0)!].sort(), [a.b64, b.b64].sort(), 'no answer says nothing about the peers')
