@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs'
+import type { Clock } from './clock.js'
 import { scrapedCounter, scrapedGauge, type Registry } from './prom.js'
 import { WEFT_VERSION } from './version.js'
 
@@ -22,10 +23,10 @@ function maxFds (): number | undefined {
  * Registers `weft_build_info` and the `process_*` / `nodejs_*` metrics operators expect from any Node service,
  * all read at scrape time. Chosen over prom-client's collectDefaultMetrics, which also starts an event-loop
  * delay monitor (a libuv timer every 10 ms, for the life of the process, even in an idle daemon) and a GC
- * observer, and cannot be stopped again.
+ * observer, and cannot be stopped again. The start time is `clock`'s time less the process uptime.
  */
-export function registerProcessMetrics (registry: Registry): void {
-  const startSeconds = Math.round(Date.now() / 1000 - process.uptime())
+export function registerProcessMetrics (registry: Registry, clock: Clock): void {
+  const startSeconds = Math.round(clock.now() / 1000 - process.uptime())
   scrapedGauge({ name: 'weft_build_info', help: 'Always 1; labels: the Weft version and the Node.js version running it.', labelNames: ['version', 'nodejs'], registry, read: () => [{ labels: { version: WEFT_VERSION, nodejs: process.version }, value: 1 }] })
   const cpu = (): NodeJS.CpuUsage => process.cpuUsage()
   scrapedCounter({ name: 'process_cpu_user_seconds_total', help: 'User CPU time spent, in seconds.', registry, read: () => [{ value: cpu().user / 1e6 }] })

@@ -17,7 +17,7 @@ export function exportedMetrics (): ExportedMetric[] {
     openChannels: () => 0,
     syncedBatches: () => 0,
     storeHealthy: () => true
-  })
+  }, new ManualClock())
   const of = (r: { getMetricsAsArray (): unknown[] }, component: 'daemon' | 'controller'): ExportedMetric[] => r.getMetricsAsArray().map(m => {
     const x = m as { name: string, type: string, labelNames: string[], help: string }
     return { name: x.name, type: x.type, labelNames: [...x.labelNames], help: x.help, component }

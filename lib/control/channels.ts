@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import type { Clock, Timer } from '../clock.js'
 import type { Logger } from '../log.js'
 
 /** One open update channel. */
@@ -12,10 +13,12 @@ export interface Channel { nodeId: string, res: ServerResponse }
 export class Channels {
   private readonly all = new Set<Channel>()
   private readonly byNode = new Map<string, Set<Channel>>()
-  private pingTimer: NodeJS.Timeout | null = null
+  private pingTimer: Timer | null = null
 
   constructor (
     private readonly opts: {
+      /** Runs the keepalive. */
+      clock: Clock
       log: Logger
       maxBufferBytes: number
       /** Called when a node's first channel opens or its last one closes. */
@@ -65,12 +68,11 @@ export class Channels {
   /** Starts the keepalive: every `intervalMs`, `makeLine()` is written to every channel. */
   startPings (intervalMs: number, makeLine: () => Buffer): void {
     this.stopPings()
-    this.pingTimer = setInterval(() => { if (this.all.size > 0) this.broadcast(makeLine()) }, intervalMs)
-    this.pingTimer.unref()
+    this.pingTimer = this.opts.clock.setInterval(() => { if (this.all.size > 0) this.broadcast(makeLine()) }, intervalMs, { unref: true })
   }
 
   stopPings (): void {
-    if (this.pingTimer !== null) clearInterval(this.pingTimer)
+    this.pingTimer?.cancel()
     this.pingTimer = null
   }
 

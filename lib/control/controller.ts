@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import type { Clock } from '../clock.js'
+import type { Clock, Timer } from '../clock.js'
 import { ConfigError, InvalidInputError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { ControllerInfo, CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeStatus, TokenInfo, TokenListResponse } from '../wire/api.js'
@@ -68,7 +68,7 @@ export class Controller {
   url = ''
   /** SHA-256 fingerprint of the served TLS certificate (what `--controller-fingerprint` pins); null without TLS. */
   tlsFingerprint: Fingerprint | null = null
-  private timers: NodeJS.Timeout[] = []
+  private timers: Timer[] = []
 
   private constructor (
     readonly config: ControllerConfig,
@@ -88,7 +88,7 @@ export class Controller {
       openChannels: () => this.channels.size,
       syncedBatches: () => this.commit.batches,
       storeHealthy: () => this.store.phase === 'healthy'
-    })
+    }, clock)
     this.store = new DurableStore({
       dataDir: config.dataDir,
       cidr: config.cidr,
@@ -100,8 +100,15 @@ export class Controller {
       ...(onRestartRequired !== undefined ? { onRestartRequired } : {})
     }, opened.base)
     this.commit = new GroupCommit(this.store)
-    this.netmap = new NetmapLog(this.epoch, config.cidr, config.deltaHistory, line => this.channels.broadcast(line), config.netmapIntervalMs,
-      undefined, config.netmapHealthIntervalMs)
+    this.netmap = new NetmapLog({
+      epoch: this.epoch,
+      cidr: config.cidr,
+      historyLimit: config.deltaHistory,
+      onDelta: line => this.channels.broadcast(line),
+      minIntervalMs: config.netmapIntervalMs,
+      healthIntervalMs: config.netmapHealthIntervalMs,
+      clock
+    })
     this.tokens = new TokenBook(clock)
     this.tokenAdmin = new TokenAdmin({ clock, log, tokens: this.tokens, commit: this.commit })
     this.expiry = new NodeExpiry({
@@ -112,6 +119,7 @@ export class Controller {
       retryMs: config.storeRetryMs
     })
     this.channels = new Channels({
+      clock,
       log: log.child({ component: 'channels' }),
       maxBufferBytes: config.maxChannelBufferBytes,
       onChange: (id, open) => this.liveness.streams(id, open)
@@ -238,7 +246,7 @@ export class Controller {
 
   /** Stops timers, closes channels and the server, waits for pending writes and releases the database. */
   async close (): Promise<void> {
-    for (const t of this.timers) clearInterval(t)
+    for (const t of this.timers) t.cancel()
     this.timers = []
     this.channels.stopPings()
     this.channels.closeAll()
@@ -269,13 +277,12 @@ export class Controller {
     this.url = `${https !== undefined ? 'https' : 'http'}://${shownHost}:${boundPort}`
     this.tlsFingerprint = https !== undefined ? fingerprintOfPem(https.cert, `--tls-cert ${this.config.tlsCertFile ?? ''}`) : null
     this.channels.startPings(this.config.streamPingIntervalMs, () => this.pingLine())
-    const sweep = setInterval(() => { this.sweep(); void this.expireNodes() }, SWEEP_MS)
-    const maintenance = setInterval(() => { void this.maintain() }, MAINTENANCE_MS)
-    const storeRetry = setInterval(() => { void this.store.recover() }, this.config.storeRetryMs)
-    sweep.unref()
-    maintenance.unref()
-    storeRetry.unref()
-    this.timers.push(sweep, maintenance, storeRetry)
+    const every = (ms: number, fn: () => void): Timer => this.clock.setInterval(fn, ms, { unref: true })
+    this.timers.push(
+      every(SWEEP_MS, () => { this.sweep(); if (this.expiry.due(this.clock.now())) void this.expireNodes() }),
+      every(MAINTENANCE_MS, () => { void this.maintain() }),
+      every(this.config.storeRetryMs, () => { if (this.store.phase === 'failed') void this.store.recover() })
+    )
     this.log.info({ event: 'controller.listening', url: this.url, epoch: this.epoch, nodes: this.registry.size, cidr: this.config.cidr, publicKey: this.publicKey, tlsFingerprint: this.tlsFingerprint }, `controller listening on ${this.url}`)
   }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Clock } from '../clock.js'
 import { NODE_HEALTHS, type NodeHealth } from '../wire/netmap.js'
 import { scrapedCounter } from '../prom.js'
 import { registerProcessMetrics } from '../process-metrics.js'
@@ -27,7 +28,8 @@ export class ControllerMetrics {
   readonly storeErrors: Counter<'stage'>
   readonly storeRefused: Counter
 
-  constructor (source: MetricsSource) {
+  /** `clock` dates the process start (process_start_time_seconds). */
+  constructor (source: MetricsSource, clock: Clock) {
     const registers = [this.registry]
     this.registrations = new Counter({
       name: 'weft_registrations_total',
@@ -86,6 +88,6 @@ export class ControllerMetrics {
       registry: this.registry,
       read: () => [{ value: source.syncedBatches() }]
     })
-    registerProcessMetrics(this.registry)
+    registerProcessMetrics(this.registry, clock)
   }
 }

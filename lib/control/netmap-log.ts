@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util'
+import type { Clock } from '../clock.js'
 import type { Netmap, NetmapDelta, NetmapMessage, NodeRecord } from '../wire/netmap.js'
 
 /**
@@ -7,6 +8,25 @@ import type { Netmap, NetmapDelta, NetmapMessage, NodeRecord } from '../wire/net
  * daemon's WireGuard config depends on.
  */
 export type UpsertKind = 'member' | 'health'
+
+/** What a NetmapLog is made with. */
+export interface NetmapLogOptions {
+  epoch: string
+  cidr: string
+  /** Versions kept for catch-up. */
+  historyLimit: number
+  /** Receives each new version's delta and its serialized line (ends in `\n`). */
+  onDelta: (line: Buffer, delta: NetmapDelta) => void
+  /** Least time between two versions. Default: 0. */
+  minIntervalMs?: number
+  /** Least time from the last version to one that carries only health changes; at least minIntervalMs. Default: minIntervalMs. */
+  healthIntervalMs?: number
+  /**
+   * Paces versions: intervals are measured on its monotonic time (a wall clock set back must not hold versions
+   * back) and waited for with its timers.
+   */
+  clock: Clock
+}
 
 /**
  * The versioned netmap and its recent history. Changes made in one tick are coalesced into one version, and
@@ -32,19 +52,23 @@ export class NetmapLog {
   private lastPublishAt = -Infinity
   private snapshotCache: Netmap | null = null
   private version_ = 1
+  readonly epoch: string
+  readonly cidr: string
+  private readonly historyLimit: number
+  private readonly onDelta: (line: Buffer, delta: NetmapDelta) => void
+  private readonly minIntervalMs: number
+  private readonly healthIntervalMs: number
+  private readonly clock: Clock
 
-  /** `onDelta` receives each new version's delta and its serialized line (ends in `\n`). */
-  constructor (
-    readonly epoch: string,
-    readonly cidr: string,
-    private readonly historyLimit: number,
-    private readonly onDelta: (line: Buffer, delta: NetmapDelta) => void,
-    private readonly minIntervalMs = 0,
-    /** Monotonic ms; the pacing is about real work per second, so it never follows a test's fake clock. */
-    private readonly now: () => number = () => performance.now(),
-    /** Least time from the last version to one that carries only health changes; at least minIntervalMs. */
-    private readonly healthIntervalMs = minIntervalMs
-  ) {}
+  constructor (o: NetmapLogOptions) {
+    this.epoch = o.epoch
+    this.cidr = o.cidr
+    this.historyLimit = o.historyLimit
+    this.onDelta = o.onDelta
+    this.minIntervalMs = o.minIntervalMs ?? 0
+    this.healthIntervalMs = o.healthIntervalMs ?? this.minIntervalMs
+    this.clock = o.clock
+  }
 
   /** Sets the records of version 1 at start-up (no delta is published). */
   seed (records: NodeRecord[]): void {
@@ -97,7 +121,7 @@ export class NetmapLog {
     for (const id of delta.remove) this.nodes.delete(id)
     for (const n of delta.upsert) this.nodes.set(n.id, n)
     this.version_ = delta.to
-    this.lastPublishAt = this.now()
+    this.lastPublishAt = this.clock.monotonic()
     this.snapshotCache = null
     this.history.push(delta)
     if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit)
@@ -134,7 +158,7 @@ export class NetmapLog {
 
   /** Arms the publication of what is staged, at the time its most urgent change allows (an earlier one stays). */
   private schedule (): void {
-    const now = this.now()
+    const now = this.clock.monotonic()
     const interval = this.pendingMember.size > 0 ? this.minIntervalMs : Math.max(this.minIntervalMs, this.healthIntervalMs)
     const at = this.pendingRemove.size > 0 ? now : Math.max(now, this.lastPublishAt + interval)
     if (this.scheduled !== null && this.scheduled.at <= at) return
@@ -143,9 +167,8 @@ export class NetmapLog {
       const im = setImmediate(() => this.flush())
       this.scheduled = { at, cancel: () => clearImmediate(im) }
     } else {
-      const timer = setTimeout(() => this.flush(), at - now)
-      timer.unref()
-      this.scheduled = { at, cancel: () => clearTimeout(timer) }
+      const timer = this.clock.setTimeout(() => this.flush(), at - now, { unref: true })
+      this.scheduled = { at, cancel: () => timer.cancel() }
     }
   }
 }

@@ -30,6 +30,12 @@ export class NodeExpiry {
   /** Number of nodes with an expiry armed. */
   get size (): number { return this.table.size }
 
+  /** Whether some armed expiry is due at `now` (`run` has work), decided without a promise: the sweep asks 4 times a second. */
+  due (now: number): boolean {
+    const next = this.table.next()
+    return next !== null && next <= now
+  }
+
   /** Arms (or moves) node `id`'s expiry to `expiresAt`; undefined disarms it. */
   set (id: string, expiresAt: number | undefined): void {
     if (expiresAt === undefined) this.table.delete(id); else this.table.set(id, expiresAt)

@@ -135,7 +135,7 @@ export class DaemonMetrics {
     const peerLabels = (p: PeerStatus): Record<string, string> => ({ peer_id: p.id, peer_hostname: p.hostname })
     const counters = (): Record<string, number> => s()?.swim?.counters ?? {}
     const ageSeconds = (at: number): number => Math.max(0, (this.o.clock.now() - at) / 1000)
-    registerProcessMetrics(registry)
+    registerProcessMetrics(registry, this.o.clock)
 
     scrapedGauge({
       name: 'weft_node_info', help: 'Always 1; labels: this node\'s id, hostname, mesh IP and WireGuard interface.',

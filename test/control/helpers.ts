@@ -155,6 +155,14 @@ export async function openStream (base: string, credential: string, query = ''):
   }
 }
 
+/** The next message on `stream` that is not a keepalive ping. */
+export async function nextUpdate (stream: Stream, timeoutMs = 2000): Promise<NetmapMessage> {
+  for (;;) {
+    const m = await stream.next(timeoutMs)
+    if (m.type !== 'ping') return m
+  }
+}
+
 /** Polls `cond` every 10 ms until true or `timeoutMs`; returns whether it became true. */
 export async function until (cond: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs

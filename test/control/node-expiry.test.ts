@@ -2,7 +2,7 @@ import t from 'tap'
 import { rm, statfs, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ManualClock } from '../../lib/clock.js'
-import { call, captureLog, joinNode, openStream, registerBody, start, tempDir, token, until } from './helpers.js'
+import { call, captureLog, joinNode, nextUpdate, openStream, registerBody, start, tempDir, token, until } from './helpers.js'
 import { mountTmpfs } from './tmpfs.js'
 
 const H = 3_600_000
@@ -44,9 +44,13 @@ t.test('a node admitted by a token with a node TTL expires: its credential stops
   t.match(refused.json, { code: 'WEFT_ERR_NODE_REMOVED', message: /expired and was removed/ }, 'as removed, so its daemon does not register again')
   t.ok((await listed(c)).some(n => n.id === x.nodeId), 'still listed until the sweep removes it')
 
+  // The sweep runs every 250 ms on the controller's clock, started 1 ms past a bucket edge: its first run at or
+  // after the expiry's bucket (expiresAt + 249) is at expiresAt + 250.
   clock.advance(249)
+  t.ok((await listed(c)).some(n => n.id === x.nodeId), 'no sweep has run since the bucket came due')
+  clock.advance(1)
   t.ok(await until(async () => !(await listed(c)).some(n => n.id === x.nodeId)), 'removed by the sweep')
-  const delta = await stream.next()
+  const delta = await nextUpdate(stream) // two hours of the controller's clock passed: keepalive pings came first
   t.match(delta, { type: 'delta', remove: [x.nodeId] }, 'every daemon is told')
   t.match(events.find(e => e.event === 'node.remove'), {
     nodeId: x.nodeId,
@@ -121,7 +125,8 @@ t.test('the controller acts on an expiry by its own timer, and on one that passe
   clock.advance(3 * H)
   const { log, events } = captureLog()
   c = await start(t, { clock, dataDir, log })
-  t.ok(await until(async () => (await listed(c)).length === 0), 'b, whose expiry passed while the controller was down, is removed after the start')
+  clock.advance(250)
+  t.ok(await until(async () => (await listed(c)).length === 0), 'b, whose expiry passed while the controller was down, is removed by the first sweep')
   t.match(events.find(e => e.event === 'node.remove'), { nodeId: b.nodeId, reason: 'expired' })
 })
 
@@ -154,7 +159,8 @@ t.test('while the store refuses writes an expired node stays out and its removal
   t.equal((await listed(c)).length, 2)
 
   await rm(join(mount.dir, 'filler'))
-  t.ok(await until(() => c.controller.store.phase === 'healthy', 10_000), 'the store recovers')
+  // The store retries every storeRetryMs of the controller's clock: move it along while waiting for the reopen.
+  t.ok(await until(() => { clock.advance(50); return c.controller.store.phase === 'healthy' }, 10_000), 'the store recovers')
   clock.advance(1000)
   t.ok(await until(async () => (await listed(c)).length === 0), 'both expired nodes are removed once it accepts writes')
 })
