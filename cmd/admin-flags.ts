@@ -1,3 +1,4 @@
+import { systemClock } from '../lib/clock.js'
 import { AdminClient, adminKeyFile, readAdminKey } from '../lib/control/admin-client.js'
 import { checkTrustFits } from '../lib/client/trust.js'
 import { parseControllerUrl } from '../lib/client/url.js'
@@ -23,5 +24,5 @@ export async function adminClient (v: { controller?: string, 'admin-key'?: strin
   const trust = controllerTrust(v)
   checkTrustFits(url, trust)
   const keyFile = adminKeyFile(v['admin-key'], process.env.WEFT_ADMIN_KEY_FILE)
-  return new AdminClient({ controllerUrl: url.href, adminKey: await readAdminKey(keyFile), adminKeyFile: keyFile, trust })
+  return new AdminClient({ controllerUrl: url.href, adminKey: await readAdminKey(keyFile), adminKeyFile: keyFile, trust }, systemClock)
 }

@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type In
 import { request as httpsRequest } from 'node:https'
 import { isIP } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
+import type { Clock, Timer } from '../clock.js'
 import { ControllerError } from '../errors.js'
 import type { ErrorBody } from '../wire/api.js'
 import { classifyFailure, speaksHttps, timedOut } from './failure.js'
@@ -24,6 +25,8 @@ export interface ControllerHttpOptions {
   maxSockets?: number
   /** Bound on connecting and on one request/response, in ms. Default: 10000. */
   requestTimeoutMs?: number
+  /** Times the bound on a whole request/response. */
+  clock: Clock
 }
 
 /** What a JSON call expects of a 2xx answer: a JSON body, or nothing (any body is ignored: 204 and friends). */
@@ -43,11 +46,13 @@ export class ControllerHttp {
   readonly requestTimeoutMs: number
   private readonly agent: HttpAgent
   private readonly caGiven: boolean
+  private readonly clock: Clock
 
-  constructor (url: string | ControllerUrl, opts: ControllerHttpOptions = {}) {
+  constructor (url: string | ControllerUrl, opts: ControllerHttpOptions) {
     this.url = typeof url === 'string' ? parseControllerUrl(url) : url
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000
     this.caGiven = opts.trust?.ca !== undefined
+    this.clock = opts.clock
     const keepAlive = opts.keepAlive ?? true
     const maxSockets = opts.maxSockets ?? 4
     this.agent = this.url.protocol === 'https:'
@@ -95,18 +100,18 @@ export class ControllerHttp {
         resolve({ failed: err })
         return
       }
-      let timer: NodeJS.Timeout | undefined
+      let timer: Timer | undefined
       if (opts.total) {
-        timer = setTimeout(() => req.destroy(timedOut(this.url, `${method} ${path.split('?')[0]}`, timeoutMs)), timeoutMs)
+        timer = this.clock.setTimeout(() => req.destroy(timedOut(this.url, `${method} ${path.split('?')[0]}`, timeoutMs)), timeoutMs)
       } else {
         req.setTimeout(timeoutMs, () => req.destroy(new ControllerError(`update channel silent for ${timeoutMs} ms`, 504)))
       }
       req.on('response', res => {
-        if (timer !== undefined) res.on('close', () => clearTimeout(timer))
+        if (timer !== undefined) res.on('close', () => timer!.cancel())
         resolve(res)
       })
       req.on('error', err => {
-        clearTimeout(timer)
+        timer?.cancel()
         if (signal?.aborted === true && signal.reason instanceof Error) reject(signal.reason)
         else resolve({ failed: err })
       })

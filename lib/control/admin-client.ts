@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import type { Clock } from '../clock.js'
 import { ControllerHttp, type Expect } from '../client/http.js'
 import type { ControllerTrust } from '../client/trust.js'
 import { ConfigError, ControllerError } from '../errors.js'
@@ -51,8 +52,9 @@ export async function readAdminKey (path: string): Promise<string> {
 export class AdminClient {
   private readonly http: ControllerHttp
 
-  constructor (private readonly t: AdminTarget) {
-    this.http = new ControllerHttp(t.controllerUrl, { trust: t.trust ?? {}, requestTimeoutMs: 15_000, keepAlive: false, maxSockets: 1 })
+  /** `clock` times out each request. */
+  constructor (private readonly t: AdminTarget, clock: Clock) {
+    this.http = new ControllerHttp(t.controllerUrl, { trust: t.trust ?? {}, requestTimeoutMs: 15_000, keepAlive: false, maxSockets: 1, clock })
   }
 
   /** `POST /v1/tokens`. */

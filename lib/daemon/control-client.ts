@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js'
 import { ControllerHttp } from '../client/http.js'
 import type { ControllerTrust } from '../client/trust.js'
 import { ControllerError } from '../errors.js'
@@ -16,9 +17,10 @@ export class ControlClient {
    * @param requestTimeoutMs bound on one request/response. Default 10 s: a heartbeat slower than two heartbeat
    *   intervals is as good as lost.
    * @param trust what an https:// controller must present (`--controller-ca`, `--controller-fingerprint`).
+   * @param clock times out each request. Default: systemClock.
    */
-  constructor (readonly baseUrl: string, requestTimeoutMs = 10_000, trust: ControllerTrust = {}) {
-    this.http = new ControllerHttp(baseUrl, { trust, requestTimeoutMs, keepAlive: true, maxSockets: 4 })
+  constructor (readonly baseUrl: string, requestTimeoutMs = 10_000, trust: ControllerTrust = {}, clock: Clock = systemClock) {
+    this.http = new ControllerHttp(baseUrl, { trust, requestTimeoutMs, keepAlive: true, maxSockets: 4, clock })
   }
 
   /** `GET /v1/info`: the controller's public key, CIDR and netmap position. */
