@@ -28,7 +28,7 @@ import { openStore, type OpenedStore } from './store-open.js'
 import { TokenAdmin } from './token-admin.js'
 import { TokenBook } from './tokens.js'
 
-/** How often the timer table is swept; also the granularity of health deadlines. */
+/** How often the deadline wheels are swept; also the granularity of health deadlines. */
 const SWEEP_MS = 250
 /** How often expired nonces and tokens are deleted from the store. */
 const MAINTENANCE_MS = 60_000
@@ -229,7 +229,7 @@ export class Controller {
     return await this.registry.setExpiry(id, at, n !== undefined && this.registration.busy(n.publicKey))
   }
 
-  /** Removes the nodes whose expiry has passed (the sweep timer does this every 250 ms; tests with a fake clock call it). */
+  /** Removes the nodes whose expiry has passed (the sweep does this every 250 ms of the controller's clock; tests may call it). */
   async expireNodes (): Promise<string[]> {
     return await this.expiry.run()
   }
@@ -239,7 +239,7 @@ export class Controller {
     return serialize({ type: 'ping', epoch: this.epoch, version: this.netmap.version, at: this.clock.now() })
   }
 
-  /** Processes passed health deadlines now (the timer does this every 250 ms; tests with a fake clock call it). */
+  /** Processes passed health deadlines now (the sweep does this every 250 ms of the controller's clock; tests may call it). */
   sweep (): number {
     return this.liveness.sweep()
   }

@@ -39,7 +39,7 @@ export class Liveness {
   /** target id -> reporters whose last report lists it as suspect or dead. */
   private readonly reverse = new Map<string, Set<string>>()
   private readonly freshReporters = new Set<string>()
-  /** The one timer table; the owner arms an OS timer for `nextDeadline()` and calls `sweep()`. */
+  /** The one deadline wheel; the owner calls `sweep()` from a timer on its clock. */
   readonly timers = new DeadlineWheel()
 
   constructor (private readonly o: LivenessOptions) {}

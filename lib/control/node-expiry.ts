@@ -17,7 +17,7 @@ export interface NodeExpiryDeps {
 
 /**
  * Node expiries: one timer table of when each node's credential stops working, and `run`, which removes
- * the nodes whose time has come. The owner calls `run` from its sweep timer; nothing here arms an OS timer.
+ * the nodes whose time has come. The owner calls `run` from its sweep timer; nothing here sets a timer.
  * The credential itself stops at the exact time (Registry.byCredential checks it); the removal follows
  * at the next sweep, or, while the store refuses writes, at the first sweep after it accepts them again.
  */

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net'
+import type { Clock } from '../clock.js'
 
 /** The TCP port probes go to: discard, which almost nobody serves, so a live host's kernel answers with a RST. */
 export const PROBE_PORT = 9
@@ -42,10 +43,10 @@ export class DataPlaneWatch {
   private host: string | null = null
 
   /**
+   * @param clock paces the retries on its monotonic time.
    * @param onAnswer called when a member answers, so the caller can act on the evidence at once.
-   * @param now monotonic ms, for the retry pacing.
    */
-  constructor (private readonly onAnswer: (meshIp: string) => void = () => {}, private readonly now: () => number = () => performance.now()) {}
+  constructor (private readonly clock: Clock, private readonly onAnswer: (meshIp: string) => void = () => {}) {}
 
   /** Probes leave from `host` (the mesh IP), so they travel through the WireGuard interface. */
   start (host: string): void {
@@ -66,7 +67,7 @@ export class DataPlaneWatch {
     if (this.host === null) return
     const p = this.probes.get(meshIp)
     if (p?.answered === true) return
-    const now = this.now()
+    const now = this.clock.monotonic()
     if (p !== undefined && p.attempt !== null && now - p.startedAt < RETRY_AFTER_MS) return
     p?.attempt?.destroy()
     this.open(this.host, meshIp, p ?? { attempt: null, startedAt: now, answered: false }, now)

@@ -46,7 +46,7 @@ export class Evidence {
   private stopped = false
 
   constructor (private readonly o: EvidenceOptions) {
-    this.watch = new DataPlaneWatch(meshIp => this.onAnswer(meshIp), () => o.clock.monotonic())
+    this.watch = new DataPlaneWatch(o.clock, meshIp => this.onAnswer(meshIp))
   }
 
   /** Probes leave from the mesh IP, through the WireGuard interface. */

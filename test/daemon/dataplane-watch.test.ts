@@ -1,5 +1,6 @@
 import { createServer } from 'node:net'
 import t from 'tap'
+import { systemClock } from '../../lib/clock.js'
 import { DataPlaneWatch, PROBE_PORT } from '../../lib/daemon/dataplane-watch.js'
 import { waitFor } from '../../sim/wait.js'
 
@@ -9,7 +10,7 @@ import { waitFor } from '../../sim/wait.js'
 
 t.test('a refused connection makes the member fresh for as long as it is watched', async (t) => {
   const answered: string[] = []
-  const w = new DataPlaneWatch(ip => answered.push(ip))
+  const w = new DataPlaneWatch(systemClock, ip => answered.push(ip))
   w.start('127.0.0.1')
   t.teardown(() => w.stop())
   t.notOk(w.fresh('127.0.0.2'), 'nothing probed yet: no evidence')
@@ -29,7 +30,7 @@ t.test('a connection that is accepted answers too, and each new suspicion is ans
   await new Promise<void>(resolve => server.listen(PROBE_PORT, '127.0.0.4', resolve))
   t.teardown(() => server.close())
   const answered: string[] = []
-  const w = new DataPlaneWatch(ip => answered.push(ip))
+  const w = new DataPlaneWatch(systemClock, ip => answered.push(ip))
   w.start('127.0.0.1')
   t.teardown(() => w.stop())
   w.provoke('127.0.0.4')
@@ -47,7 +48,7 @@ t.test('a connection that is accepted answers too, and each new suspicion is ans
 
 t.test('members no longer watched are closed; stop closes all and ends probing', async (t) => {
   let answers = 0
-  const w = new DataPlaneWatch(() => { answers++ })
+  const w = new DataPlaneWatch(systemClock, () => { answers++ })
   w.start('127.0.0.1')
   w.provoke('127.0.0.2')
   w.provoke('127.0.0.3')
@@ -64,7 +65,7 @@ t.test('members no longer watched are closed; stop closes all and ends probing',
 })
 
 t.test('a source address that is not ours is dropped, not thrown, and retried on the next probe', async (t) => {
-  const w = new DataPlaneWatch()
+  const w = new DataPlaneWatch(systemClock)
   w.start('198.51.100.1') // not on any interface here: bind fails with EADDRNOTAVAIL
   t.teardown(() => w.stop())
   w.provoke('127.0.0.2')

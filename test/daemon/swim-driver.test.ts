@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram'
 import { waitFor } from '../../sim/wait.js'
 import { freePort } from './udp.js'
 import { SwimDriver, type SwimCore } from '../../lib/daemon/swim-driver.js'
-import { systemClock } from '../../lib/clock.js'
+import { ManualClock, systemClock } from '../../lib/clock.js'
 import { silentLogger } from '../../lib/log.js'
 import { localConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
@@ -112,4 +112,32 @@ t.test('once stopped, the driver handles no timeout: not one that fired just bef
   const seen = witnessCore.timeouts
   await waitFor('five more timeouts of a driver still running', () => witnessCore.timeouts >= seen + 5, 5000, 5)
   t.equal(core.timeouts, atStop, 'no timeout handled after stop')
+})
+
+t.test('the driver keeps one clock timer at the core\'s earliest deadline and hands the core the clock\'s time', async (t) => {
+  const clock = new ManualClock(10_000)
+  const handled: number[] = []
+  let deadline: number | undefined = 10_500
+  const core: SwimCore = {
+    handlePacket: () => {},
+    handleTimeout: now => { handled.push(now); deadline = now < 11_000 ? 11_000 : undefined },
+    pollTransmit: () => undefined,
+    pollTimeout: () => deadline,
+    pollEvent: () => undefined
+  }
+  const driver = new SwimDriver({ core, host: '127.0.0.1', port: await freePort(), clock, log: silentLogger(), onEvent: () => {} })
+  await driver.start()
+  t.teardown(() => driver.stop())
+  t.equal(clock.timers, 1)
+  t.equal(clock.nextAt(), 10_500)
+  driver.pump()
+  t.equal(clock.timers, 1, 'an unchanged deadline is not armed twice')
+  await clock.advanceAsync(499)
+  t.same(handled, [])
+  await clock.advanceAsync(1)
+  t.same(handled, [10_500], 'handled at the deadline, on the clock\'s time')
+  t.equal(clock.nextAt(), 11_000, 're-armed at the core\'s next deadline')
+  await clock.advanceAsync(1000)
+  t.same(handled, [10_500, 11_000])
+  t.equal(clock.timers, 0, 'no deadline, no timer')
 })
