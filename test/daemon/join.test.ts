@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { systemClock } from '../../lib/clock.js'
+import { ManualClock, systemClock } from '../../lib/clock.js'
 import { validateDaemonConfig, DAEMON_DEFAULTS, type DaemonConfig } from '../../lib/daemon/config.js'
 import { ControlClient } from '../../lib/daemon/control-client.js'
 import { ensureJoined, registerAgain } from '../../lib/daemon/join.js'
@@ -115,4 +115,26 @@ t.test('registerAgain: a removed node is refused with NODE_REMOVED, not register
   t.ok(err instanceof ControllerError)
   t.equal((err as ControllerError).remoteCode, 'WEFT_ERR_NODE_REMOVED')
   t.equal((await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes.length, 0)
+})
+
+t.test('a first registration retries on the clock\'s backoff while the controller is unreachable, until aborted', async (t) => {
+  const dir = join(await tempDir(t), 'state')
+  const state = await StateDir.open(dir, { clock: systemClock })
+  const keys = await state.loadOrCreateKey()
+  let attempts = 0
+  const unreachable = { info: async () => { attempts++; throw new Error('connect ECONNREFUSED') } } as unknown as ControlClient
+  const clock = new ManualClock()
+  const ac = new AbortController()
+  const outcome = ensureJoined(config('http://127.0.0.1:1', dir, 'wt_t'), unreachable, state, null, keys, { clock, log: silentLogger() }, { signal: ac.signal })
+    .then(() => null, (err: unknown) => err)
+  await clock.advanceAsync(0)
+  t.equal(attempts, 1, 'the first attempt at once')
+  await clock.advanceAsync(500)
+  t.equal(attempts, 2, 'the second within the first backoff ceiling (500 ms)')
+  await clock.advanceAsync(1000)
+  t.equal(attempts, 3, 'the third within the next (1 s)')
+  ac.abort()
+  t.match(await outcome, { name: 'AbortError' }, 'an abort ends the retries')
+  t.equal(clock.timers, 0, 'no retry left waiting')
+  t.equal(attempts, 3)
 })
