@@ -51,16 +51,17 @@ for (const n of runs) {
     const sock = uapiSocketPath(ifname)
     const pid = [...wireguardPidsByIface(new Set([ifname])).values()].flat()[0]!
     const peers = Array.from({ length: 2 * (n - 1) }, (_, i) => peer(i + 1))
+    const ask = async (request: string): Promise<string> => await uapiRequest(sock, request, systemClock)
 
-    const single = await cpuOf(pid, async () => { for (const p of peers.slice(0, n - 1)) await uapiRequest(sock, buildSetOp({ kind: 'add', peer: p }), systemClock) })
+    const single = await cpuOf(pid, async () => { for (const p of peers.slice(0, n - 1)) await ask(buildSetOp({ kind: 'add', peer: p })) })
     const rest = peers.slice(n - 1)
-    const batched = await cpuOf(pid, async () => { for (let i = 0; i < rest.length; i += batch) await uapiRequest(sock, setMany(rest.slice(i, i + batch)), systemClock) })
+    const batched = await cpuOf(pid, async () => { for (let i = 0; i < rest.length; i += batch) await ask(setMany(rest.slice(i, i + batch))) })
     // Back to n-1 peers for the reads.
-    for (const p of rest) await uapiRequest(sock, buildSetOp({ kind: 'remove', publicKey: p.publicKey }), systemClock)
+    for (const p of rest) await ask(buildSetOp({ kind: 'remove', publicKey: p.publicKey }))
 
     let bytes = 0
     const texts: string[] = []
-    const get = await cpuOf(pid, async () => { for (let i = 0; i < reads; i++) { const t = await uapiRequest(sock, GET_REQUEST, systemClock); bytes += t.length; texts.push(t) } })
+    const get = await cpuOf(pid, async () => { for (let i = 0; i < reads; i++) { const t = await ask(GET_REQUEST); bytes += t.length; texts.push(t) } })
     const remembered = rememberPublicKey()
     const parseKept = await cpuOf(pid, async () => { for (const t of texts) parseGet(t, remembered) })
     const parseDerived = await cpuOf(pid, async () => { for (const t of texts) parseGet(t) })

@@ -66,7 +66,10 @@ export async function askLocal<T> (path: string, req: LocalRequest, clock: Clock
   return await new Promise<T>((resolve, reject) => {
     const sock = createConnection(path)
     let buf = ''
-    const timer = clock.setTimeout(() => { sock.destroy(); reject(new DaemonError(`no answer from the daemon at ${path} within ${timeoutMs} ms`, 504)) }, timeoutMs)
+    const timer = clock.setTimeout(() => {
+      sock.destroy()
+      reject(new DaemonError(`no answer from the daemon at ${path} within ${timeoutMs} ms`, 504))
+    }, timeoutMs)
     sock.setEncoding('utf8')
     sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'))
     sock.on('data', (c: string) => { buf += c })

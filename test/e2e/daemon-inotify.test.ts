@@ -89,7 +89,8 @@ t.test('with the limit raised, the same start comes up on the first mesh IP', as
   const full = inBox([process.execPath, WEFT, ...daemonArgs])
   const daemon = spawn(full[0]!, full.slice(1), { stdio: 'ignore' })
   started.push(daemon)
-  const status = async (): Promise<DaemonStatus | null> => await askLocal<DaemonStatus>(join(state, SOCKET_NAME), { cmd: 'status' }, systemClock, 5000).catch(() => null)
+  const status = async (): Promise<DaemonStatus | null> =>
+    await askLocal<DaemonStatus>(join(state, SOCKET_NAME), { cmd: 'status' }, systemClock, 5000).catch(() => null)
   await waitFor('the daemon to answer', async () => await status() !== null, 30_000)
   t.equal((await status())!.node.meshIp, '100.64.0.1')
   t.same((JSON.parse(await admin('nodes', 'list', '--json')).nodes as Array<{ meshIp: string }>).map(n => n.meshIp), ['100.64.0.1'])

@@ -46,7 +46,8 @@ export interface OpenDeviceOptions {
 export async function openDevice (opts: OpenDeviceOptions): Promise<WireGuardDevice> {
   if (!isValidIfname(opts.ifname)) throw new ConfigError(`interface name "${opts.ifname}" is not usable: 1-15 characters of A-Z a-z 0-9 _ . -`)
   const clock = opts.clock ?? systemClock
-  return await openPlannedDevice(await planDevice({ driver: opts.driver, ifname: opts.ifname, netns: opts.netns, wireguardGo: opts.wireguardGo, process: null, clock }), { ...opts, clock })
+  const plan = await planDevice({ driver: opts.driver, ifname: opts.ifname, netns: opts.netns, wireguardGo: opts.wireguardGo, process: null, clock })
+  return await openPlannedDevice(plan, { ...opts, clock })
 }
 
 /** The device a plan opens, as an object; nothing is changed on the host. */
