@@ -65,6 +65,8 @@ t.test('a scrape renders the status: node info, per-peer SWIM state, WireGuard p
   const bravo = { peer_id: 'n1', peer_hostname: 'bravo' }
   const charlie = { peer_id: 'n2', peer_hostname: 'charlie' }
   t.equal(sampleValue(fam, 'weft_node_info', { node_id: 'n9', hostname: 'alpha', mesh_ip: '100.64.0.1', interface: 'wg0' }), 1)
+  const started = sampleValue(fam, 'process_start_time_seconds') ?? 0
+  t.ok(Math.abs(started - (NOW / 1000 - process.uptime())) <= 1, 'the process start is dated by the daemon\'s clock')
   t.equal(sampleValue(fam, 'weft_peer_in_wireguard', bravo), 1)
   t.equal(sampleValue(fam, 'weft_peer_in_wireguard', charlie), 0)
   t.equal(sampleValue(fam, 'weft_peer_last_handshake_age_seconds', bravo), 12.5)
