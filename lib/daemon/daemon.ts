@@ -187,14 +187,14 @@ export class Daemon {
   static async start (cfg: DaemonConfig, deps: { clock: Clock, log: Logger, agentVersion: string }, signal?: AbortSignal): Promise<Daemon> {
     const log = deps.log
     const state = StateDir.at(cfg.stateDir, { clock: deps.clock })
-    const plan = await preflight(cfg, state, log)
+    const plan = await preflight(cfg, state, log, deps.clock)
     signal?.throwIfAborted()
 
     const undo: Array<() => Promise<void>> = []
     let daemon: Daemon | null = null
     try {
       const keys = plan.key ?? generateKeyPair()
-      const device = await openPlannedDevice(plan.device, { driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log })
+      const device = await openPlannedDevice(plan.device, { driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log, clock: deps.clock })
       if (!device.adopted) undo.push(async () => await device.destroy())
       signal?.throwIfAborted()
 
@@ -205,7 +205,7 @@ export class Daemon {
         log.info({ event: 'key.created', publicKey: keys.publicKey }, 'generated a new WireGuard key pair')
       }
 
-      const client = new ControlClient(cfg.controllerUrl, undefined, cfg.controllerTrust)
+      const client = new ControlClient(cfg.controllerUrl, undefined, cfg.controllerTrust, deps.clock)
       const checkInfo = cfg.metricsListen === undefined ? undefined : (info: { cidr: string }) => { checkMetricsListen(cfg.metricsListen!, info.cidr, cfg.metricsAllowMesh === true) }
       const identity = await ensureJoined(cfg, client, state, plan.saved, keys, deps, { signal, checkInfo })
       signal?.throwIfAborted()
