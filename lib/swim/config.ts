@@ -1,9 +1,10 @@
+import { durationMs, intInRange, withDefaults, type ConfigFail } from '../config-check.js'
 import { SwimConfigError } from '../errors.js'
 
 /**
  * The one SWIM config. Every duration is in milliseconds and scaled at run time by the Lifeguard local-health
- * multiplier (health score + 1) where noted. Presets below justify each default; `validateConfig` rejects
- * combinations that cannot work.
+ * multiplier (health score + 1) where noted. Presets below justify each default; `resolve` fills a partial
+ * config from DEFAULTS and rejects values and combinations that cannot work.
  */
 export interface SwimConfig {
   /**
@@ -122,35 +123,50 @@ export function localConfig (): SwimConfig {
   }
 }
 
-/** The presets by name, for `--config` flags. */
-export const PRESETS: Readonly<Record<string, () => SwimConfig>> = { mesh: meshConfig, lan: lanConfig, local: localConfig }
+/** The name of each preset. */
+export type PresetName = 'mesh' | 'lan' | 'local'
 
-/** Throws SwimConfigError naming the first field that cannot work; returns the config unchanged otherwise. */
-export function validateConfig (c: SwimConfig): SwimConfig {
-  const posInt = (name: keyof SwimConfig, min: number, max: number): void => {
-    const v = c[name]
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      throw new SwimConfigError(`swim config ${name} must be a whole number from ${min} to ${max} (got ${String(v)})`)
-    }
-  }
-  posInt('probeIntervalMs', 10, 600_000)
-  posInt('probeTimeoutMs', 1, 600_000)
-  posInt('indirectChecks', 0, 16)
-  posInt('suspicionMult', 2, 100)
-  posInt('suspicionMaxTimeoutMult', 1, 100)
-  posInt('retransmitMult', 1, 100)
-  posInt('gossipIntervalMs', 0, 600_000)
-  posInt('gossipNodes', 0, 64)
-  posInt('awarenessMaxMultiplier', 1, 64)
-  posInt('deadProbeIntervalMs', 100, 3_600_000)
-  posInt('syncIntervalMs', 100, 3_600_000)
-  posInt('joinGraceMs', 0, 3_600_000)
-  posInt('maxPacketBytes', 256, 65_000)
+/** The presets by name, for `--swim-preset` and `--config` flags. */
+export const PRESETS: Readonly<Record<string, () => SwimConfig>> = Object.freeze({ mesh: meshConfig, lan: lanConfig, local: localConfig })
+
+/** Every preset name, in the order flags list them. */
+export const PRESET_NAMES: readonly PresetName[] = Object.freeze(['mesh', 'lan', 'local'] as const)
+
+/** The preset a daemon and a simulation run unless told otherwise: `mesh`, one region (see meshConfig). */
+export const DEFAULT_PRESET: PresetName = 'mesh'
+
+/** The default of every field: the DEFAULT_PRESET preset. */
+export const DEFAULTS: Readonly<SwimConfig> = Object.freeze(meshConfig())
+
+const fail: ConfigFail = message => new SwimConfigError(message)
+
+/**
+ * Fills the fields `input` leaves out from DEFAULTS (spread a preset into `input` to start from it), checks
+ * each, and returns the complete config, frozen. Throws SwimConfigError naming the first field that cannot
+ * work and the range it must be in.
+ */
+export function resolve (input: Partial<SwimConfig> = {}): Readonly<SwimConfig> {
+  const c = withDefaults<SwimConfig>(DEFAULTS, input)
+  const ms = (name: keyof SwimConfig, min: number, max: number): void => { durationMs(`swim config ${name}`, c[name], min, max, fail) }
+  const int = (name: keyof SwimConfig, min: number, max: number): void => { intInRange(`swim config ${name}`, c[name], min, max, '', fail) }
+  ms('probeIntervalMs', 10, 600_000)
+  ms('probeTimeoutMs', 1, 600_000)
+  int('indirectChecks', 0, 16)
+  int('suspicionMult', 2, 100)
+  int('suspicionMaxTimeoutMult', 1, 100)
+  int('retransmitMult', 1, 100)
+  ms('gossipIntervalMs', 0, 600_000)
+  int('gossipNodes', 0, 64)
+  int('awarenessMaxMultiplier', 1, 64)
+  ms('deadProbeIntervalMs', 100, 3_600_000)
+  ms('syncIntervalMs', 100, 3_600_000)
+  ms('joinGraceMs', 0, 3_600_000)
+  intInRange('swim config maxPacketBytes', c.maxPacketBytes, 256, 65_000, 'bytes', fail)
   if (c.probeTimeoutMs >= c.probeIntervalMs) {
     throw new SwimConfigError(`swim config probeTimeoutMs (${c.probeTimeoutMs}) must be shorter than probeIntervalMs (${c.probeIntervalMs}): relays need the rest of the interval`)
   }
   if (c.gossipIntervalMs > 0 && c.gossipNodes === 0) {
     throw new SwimConfigError('swim config gossipNodes must be at least 1 when gossipIntervalMs is set; set gossipIntervalMs to 0 to disable push gossip')
   }
-  return c
+  return Object.freeze(c)
 }

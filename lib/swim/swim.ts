@@ -4,7 +4,7 @@ import { BroadcastQueue } from './broadcast.js'
 import type { ClaimAuth, SignedState } from './claims.js'
 import { decodePacket, encodeHead, encodePacket, encodeUpdate, MAX_ID_LENGTH, MAX_UPDATES_PER_PACKET, type Message, type Update } from './codec.js'
 import { buddyClaim, describeClaim, MemberTable, ProbeOrder, validId, type Member } from './members.js'
-import { validateConfig, type SwimConfig } from './config.js'
+import { resolve, type SwimConfig } from './config.js'
 import { LocalHealth } from './health.js'
 import { isIncarnation, MAX_INCARNATION } from './incarnation.js'
 import { RecentContacts } from './contacts.js'
@@ -53,7 +53,7 @@ const MAX_TIMERS_PER_CALL = 10_000
 export class Swim {
   readonly id: string
   readonly addr: string
-  private readonly cfg: SwimConfig
+  private readonly cfg: Readonly<SwimConfig>
   private readonly random: Random
   private readonly claims: ClaimAuth
   private readonly log: Logger | undefined
@@ -86,7 +86,7 @@ export class Swim {
 
   /** Validates the config (throws SwimConfigError) and the identity (throws InvalidInputError). */
   constructor (opts: SwimOptions) {
-    this.cfg = validateConfig({ ...opts.config })
+    this.cfg = resolve(opts.config)
     if (!validId(opts.self.id)) throw new InvalidInputError(`swim self id must be 1-${MAX_ID_LENGTH} characters and not start with "@"`)
     if (typeof opts.self.addr !== 'string' || opts.self.addr === '') throw new InvalidInputError('swim self addr must be a non-empty "ip:port" string')
     if (!isIncarnation(opts.incarnation)) throw new InvalidInputError(`swim incarnation must be an integer from 0 to 2^48 (got ${String(opts.incarnation)})`)
