@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process'
 import { silentLogger } from '../lib/log.js'
 import { generateKeyPair } from '../lib/wire/keys.js'
 import type { Netmap, NodeRecord } from '../lib/wire/netmap.js'
+import { DEFAULTS } from '../lib/daemon/config.js'
 import { desired, type DesiredPeer } from '../lib/daemon/desired.js'
 import { ensureInterface } from '../lib/daemon/iface.js'
 import { BATCH_SIZE, Reconciler } from '../lib/daemon/reconciler.js'
@@ -24,7 +25,7 @@ import { waitFor } from '../sim/wait.js'
 const args = process.argv.slice(2)
 const valueOf = (flag: string): string | undefined => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : undefined }
 const endpoints = valueOf('--endpoints') ?? 'live'
-const keepalive = Number(valueOf('--keepalive') ?? 25)
+const keepalive = Number(valueOf('--keepalive') ?? DEFAULTS.keepaliveSeconds)
 const batchSize = Number(valueOf('--batch') ?? BATCH_SIZE)
 const otherCount = Number(valueOf('--others') ?? 100)
 if (endpoints !== 'live' && endpoints !== 'unresolved') throw new Error('--endpoints is live or unresolved')

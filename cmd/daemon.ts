@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { systemClock } from '../lib/clock.js'
-import { DAEMON_DEFAULTS, validateDaemonConfig } from '../lib/daemon/config.js'
+import { DEFAULTS, DRIVER_CHOICES, LIMITS, resolve } from '../lib/daemon/config.js'
 import { DaemonRunner } from '../lib/daemon/runner.js'
 import type { DriverChoice } from '../lib/daemon/wg/open.js'
 import { ConfigError } from '../lib/errors.js'
@@ -18,26 +18,30 @@ when the controller is down. SIGTERM stops the daemon but leaves the interface u
 
   --controller URL      controller base URL with its scheme, and a proxy's path prefix if any (or WEFT_CONTROLLER)
 ${CONTROLLER_TRUST_USAGE}
-  --state DIR           state directory: key (0600), identity, last netmap (or WEFT_STATE_DIR; default /var/lib/weft)
+  --state DIR           state directory: key (0600), identity, last netmap (or WEFT_STATE_DIR; default ${DEFAULTS.stateDir})
   --interface IF        WireGuard interface name, at most 15 characters
   --join-token-file F   file holding the join token from \`weft token create\`: used when there is no saved
                         identity, and to register again if the controller lost its record of this node
                         (never after a removal); preferred: a token on the command line is visible to every user in \`ps\`
   --join-token T        the join token itself
-  --listen-port N       WireGuard UDP port (default ${DAEMON_DEFAULTS.listenPort}); underlay announcements use N+1
+  --listen-port N       WireGuard UDP port (default ${DEFAULTS.listenPort}); underlay announcements use N+1
   --endpoint HOST:PORT  endpoint to advertise (repeatable; default: every non-loopback address with the listen port)
-  --swim-port N         SWIM UDP port on the mesh IP (default ${DAEMON_DEFAULTS.swimPort})
-  --wg auto|kernel|userspace   WireGuard driver (default auto: kernel if the module works, else wireguard-go)
-  --swim-preset NAME    SWIM timing: mesh (one region), lan (1 s probes: across regions, or many nodes on few cores) or local (default ${DAEMON_DEFAULTS.swimPreset})
-  --keepalive S         WireGuard persistent keepalive in seconds, 1-65535 (default ${DAEMON_DEFAULTS.keepaliveSeconds})
-  --mtu N               interface MTU (default ${DAEMON_DEFAULTS.mtu})
+  --swim-port N         SWIM UDP port on the mesh IP (default ${DEFAULTS.swimPort})
+  --wg ${DRIVER_CHOICES.join('|')}   WireGuard driver (default ${DEFAULTS.wg}: kernel if the module works, else wireguard-go)
+  --swim-preset NAME    SWIM timing: mesh (one region), lan (1 s probes: across regions, or many nodes on few cores) or local (default ${DEFAULTS.swimPreset})
+  --keepalive S         WireGuard persistent keepalive in seconds, ${LIMITS.keepaliveSeconds.min}-${LIMITS.keepaliveSeconds.max} (default ${DEFAULTS.keepaliveSeconds})
+  --mtu N               interface MTU (default ${DEFAULTS.mtu})
   --hostname NAME       name to register with (default: the host name)
   --metrics-listen IP:PORT   serve Prometheus metrics at http://IP:PORT/metrics (default: off). A mesh
                         address, or 0.0.0.0/::, is refused: every peer could scrape it
   --metrics-allow-mesh  allow --metrics-listen on a mesh address anyway
-  --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default info)
+  --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})
 `
 
+/** The range each integer flag takes (lib/daemon/config.ts LIMITS), so a bad value's message says it. */
+const FLAG_LIMITS = { 'listen-port': LIMITS.listenPort, 'swim-port': LIMITS.swimPort, mtu: LIMITS.mtu, keepalive: LIMITS.keepaliveSeconds }
+
+/** `weft daemon`: turns flags (and their env fallbacks) into a DaemonConfig input, resolves it and runs the daemon. */
 export const command: Command = {
   summary: 'run the node daemon (WireGuard mesh + SWIM)',
   async run (argv) {
@@ -65,34 +69,34 @@ export const command: Command = {
     const controllerUrl = v.controller ?? process.env.WEFT_CONTROLLER
     if (controllerUrl === undefined) throw new ConfigError(`--controller is required\n\n${USAGE}`)
     if (v.interface === undefined) throw new ConfigError(`--interface is required\n\n${USAGE}`)
-    const level = v['log-level'] ?? 'info'
-    if (!LOG_LEVELS.includes(level as never)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
     let joinToken = v['join-token']
     if (joinToken !== undefined && v['join-token-file'] !== undefined) throw new ConfigError('give --join-token-file or --join-token, not both')
     if (v['join-token-file'] !== undefined) {
       try { joinToken = readFileSync(v['join-token-file'], 'utf8').trim() } catch (err) { throw new ConfigError(`cannot read --join-token-file: ${(err as Error).message}`) }
     }
-    const listenPort = v['listen-port'] === undefined ? DAEMON_DEFAULTS.listenPort : parseIntFlag(v['listen-port'], '--listen-port', 1, 65534)
-    const cfg = validateDaemonConfig({
+    const int = (flag: keyof typeof FLAG_LIMITS): number | undefined => {
+      const s = v[flag]
+      return s === undefined ? undefined : parseIntFlag(s, `--${flag}`, FLAG_LIMITS[flag].min, FLAG_LIMITS[flag].max)
+    }
+    const cfg = resolve({
       controllerUrl,
       controllerTrust: controllerTrust(v),
-      stateDir: v.state ?? process.env.WEFT_STATE_DIR ?? '/var/lib/weft',
+      stateDir: v.state ?? process.env.WEFT_STATE_DIR,
       ifname: v.interface,
       joinToken,
-      listenPort,
-      announcePort: listenPort + 1,
-      endpoints: v.endpoint ?? [],
-      wg: (v.wg ?? DAEMON_DEFAULTS.wg) as DriverChoice,
-      swimPort: v['swim-port'] === undefined ? DAEMON_DEFAULTS.swimPort : parseIntFlag(v['swim-port'], '--swim-port', 1, 65535),
-      mtu: v.mtu === undefined ? DAEMON_DEFAULTS.mtu : parseIntFlag(v.mtu, '--mtu', 1280, 65535),
+      listenPort: int('listen-port'),
+      endpoints: v.endpoint,
+      wg: v.wg as DriverChoice | undefined,
+      swimPort: int('swim-port'),
+      mtu: int('mtu'),
       hostname: v.hostname,
-      deadAnnounceIntervalMs: DAEMON_DEFAULTS.deadAnnounceIntervalMs,
-      swimPreset: v['swim-preset'] ?? DAEMON_DEFAULTS.swimPreset,
-      keepaliveSeconds: v.keepalive === undefined ? DAEMON_DEFAULTS.keepaliveSeconds : parseIntFlag(v.keepalive, '--keepalive', 1, 65535),
+      swimPreset: v['swim-preset'],
+      keepaliveSeconds: int('keepalive'),
       metricsListen: v['metrics-listen'],
-      metricsAllowMesh: v['metrics-allow-mesh'] === true
+      metricsAllowMesh: v['metrics-allow-mesh'],
+      logLevel: v['log-level']
     })
-    const log = createLogger({ level, name: 'weft-daemon' })
+    const log = createLogger({ level: cfg.logLevel, name: 'weft-daemon' })
     // A signal during the start ends it and undoes what it did; once running, the interface stays up.
     const starting = new AbortController()
     let runner: DaemonRunner | null = null

@@ -11,15 +11,19 @@ import { runSim } from '../sim/run/runner.js'
 import { Progress } from '../sim/run/progress.js'
 import { defaultTickMs } from '../sim/run/observer.js'
 import { settleBoundMs } from '../sim/run/context.js'
-import { DENSE_NODES_PER_CORE, densityProfile, describeDaemonRun, profileArgs } from '../sim/run/density.js'
-import { checkSwimPreset } from '../lib/daemon/config.js'
-import { PRESETS } from '../lib/swim/config.js'
+import { DENSE_KEEPALIVE_SECONDS, DENSE_NODES_PER_CORE, DENSE_SWIM_PRESET, densityProfile, describeDaemonRun, profileArgs } from '../sim/run/density.js'
+import { DEFAULTS, LIMITS } from '../lib/daemon/config.js'
+import { formatDuration, oneOf } from '../lib/config-check.js'
+import { PRESET_NAMES, PRESETS } from '../lib/swim/config.js'
 import { cpus } from 'node:os'
 import { formatSummary } from '../sim/report/summary.js'
 import { parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
 
 /** V8 flags for the sim's daemons; see docs/sim.md (memory per node) for the measurements behind them. */
 const DEFAULT_DAEMON_NODE_FLAGS = ''
+
+/** Defaults of the run's own flags; the daemons' come from lib/daemon/config.ts and sim/run/density.ts. */
+const RUN_DEFAULTS = { lossPercent: 5, durationMs: 30_000, batchSize: 25 }
 
 const USAGE = `Usage: weft sim run --nodes N --scenario NAME [flags]
 
@@ -36,13 +40,13 @@ Flags:
   --out DIR         where report.json, report.html and sim.log go (default ./weft-sim-<scenario>-<N>)
   --keep            keep the daemons' and the controller's logs and state (path printed)
   --count K         nodes crashed / vanished / restarted, at most away in churn (default max(1, N/10))
-  --loss P          loss percent for the loss scenario (default 5)
-  --duration T      how long partition, loss and churn last (default 30s)
-  --batch B         daemons started at once during the join (default 25)
+  --loss P          loss percent for the loss scenario (default ${RUN_DEFAULTS.lossPercent})
+  --duration T      how long partition, loss and churn last (default ${formatDuration(RUN_DEFAULTS.durationMs)})
+  --batch B         daemons started at once during the join (default ${RUN_DEFAULTS.batchSize})
   --tick-ms MS      UAPI read cadence (default 200-1000 by N)
   --daemon-node-flags="F ..."  Node/V8 flags for every daemon process (default none)
-  --swim-preset NAME  daemons' SWIM preset (default mesh; lan above ${DENSE_NODES_PER_CORE} nodes per core, see docs/sim.md)
-  --keepalive S     daemons' WireGuard keepalive in seconds (default 25; 120 above ${DENSE_NODES_PER_CORE} nodes per core)
+  --swim-preset NAME  daemons' SWIM preset (default ${DEFAULTS.swimPreset}; ${DENSE_SWIM_PRESET} above ${DENSE_NODES_PER_CORE} nodes per core, see docs/sim.md)
+  --keepalive S     daemons' WireGuard keepalive in seconds (default ${DEFAULTS.keepaliveSeconds}; ${DENSE_KEEPALIVE_SECONDS} above ${DENSE_NODES_PER_CORE} nodes per core)
 
 Scenarios:
 ${[...SCENARIOS.values()].map(s => `  ${s.name.padEnd(18)} ${s.summary}`).join('\n')}
@@ -76,15 +80,15 @@ export const simRunCommand: Command = {
     if (process.getuid?.() !== 0) throw new ConfigError('weft sim run needs root: it creates network namespaces and WireGuard interfaces')
     const seed = v.seed === undefined ? randomInt(0, 2 ** 31) : parseIntFlag(v.seed, '--seed', 0, 2 ** 32 - 1)
     const count = v.count === undefined ? Math.max(1, Math.round(nodes / 10)) : parseIntFlag(v.count, '--count', 1, nodes - 1)
-    const lossPercent = v.loss === undefined ? 5 : parseIntFlag(v.loss, '--loss', 0, 100)
-    const durationMs = v.duration === undefined ? 30_000 : parseDuration(v.duration, '--duration')
-    const batchSize = v.batch === undefined ? 25 : parseIntFlag(v.batch, '--batch', 1, nodes)
+    const lossPercent = v.loss === undefined ? RUN_DEFAULTS.lossPercent : parseIntFlag(v.loss, '--loss', 0, 100)
+    const durationMs = v.duration === undefined ? RUN_DEFAULTS.durationMs : parseDuration(v.duration, '--duration')
+    const batchSize = v.batch === undefined ? RUN_DEFAULTS.batchSize : parseIntFlag(v.batch, '--batch', 1, nodes)
     const tickMs = v['tick-ms'] === undefined ? defaultTickMs(nodes) : parseIntFlag(v['tick-ms'], '--tick-ms', 50, 10_000)
     const nodeFlags = (v['daemon-node-flags'] ?? DEFAULT_DAEMON_NODE_FLAGS).split(/\s+/).filter(f => f !== '')
     for (const f of nodeFlags) if (!/^--[a-z0-9-]+(=[A-Za-z0-9._/:-]+)?$/.test(f)) throw new ConfigError(`--daemon-node-flags: "${f}" is not a --flag or --flag=value`)
     const profile = densityProfile(nodes, cpus().length, {
-      swimPreset: v['swim-preset'] === undefined ? undefined : checkSwimPreset(v['swim-preset']),
-      keepaliveSeconds: v.keepalive === undefined ? undefined : parseIntFlag(v.keepalive, '--keepalive', 1, 65535)
+      swimPreset: v['swim-preset'] === undefined ? undefined : oneOf('--swim-preset', v['swim-preset'], PRESET_NAMES),
+      keepaliveSeconds: v.keepalive === undefined ? undefined : parseIntFlag(v.keepalive, '--keepalive', LIMITS.keepaliveSeconds.min, LIMITS.keepaliveSeconds.max)
     })
     const swimConfig = PRESETS[profile.swimPreset]!()
     const outDir = resolve(v.out ?? `weft-sim-${scenario.name}-${nodes}`)

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { systemClock } from '../lib/clock.js'
 import { askLocal, SOCKET_NAME } from '../lib/daemon/control-socket.js'
+import { DEFAULTS } from '../lib/daemon/config.js'
 import type { DaemonStatus, PeerStatus } from '../lib/daemon/status.js'
 import { formatAge, formatTable, parseFlags, type Command } from './cli.js'
 
@@ -11,7 +12,7 @@ by hostname (mesh IP, endpoint, last handshake, rx/tx, SWIM state), as the runni
 peer that is not on the WireGuard device (WG no) shows its last known endpoint, handshake and traffic in
 parentheses.
 
-  --state DIR   the daemon's state directory (default /var/lib/weft, or WEFT_STATE_DIR)
+  --state DIR   the daemon's state directory (default ${DEFAULTS.stateDir}, or WEFT_STATE_DIR)
   --json        print the daemon's full status as JSON
 `
 
@@ -51,7 +52,7 @@ export const command: Command = {
   async run (argv) {
     const parsed = parseFlags(argv, { state: { type: 'string' }, json: { type: 'boolean' } }, USAGE)
     if (parsed === null) return 0
-    const dir = parsed.values.state ?? process.env.WEFT_STATE_DIR ?? '/var/lib/weft'
+    const dir = parsed.values.state ?? process.env.WEFT_STATE_DIR ?? DEFAULTS.stateDir
     const status = await askLocal<DaemonStatus>(join(dir, SOCKET_NAME), { cmd: 'status' }, systemClock)
     process.stdout.write(parsed.values.json === true ? JSON.stringify(status, null, 2) + '\n' : renderStatus(status))
     return 0

@@ -5,12 +5,15 @@ export type { Logger }
 /** Log levels accepted by `--log-level`. */
 export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
+/** The level of the daemon, the controller and any logger not told otherwise: `info`, one line per state change. */
+export const DEFAULT_LOG_LEVEL: LevelWithSilent = 'info'
+
 /**
  * Builds the root pino logger (JSON, one event per line on stderr-free stdout so `pino-pretty` can read it).
  * Secrets never reach it: the redact list names every field that could carry one.
  */
 export function createLogger (opts: { level?: string, name?: string, destination?: NodeJS.WritableStream } = {}): Logger {
-  const level = opts.level ?? 'info'
+  const level = opts.level ?? DEFAULT_LOG_LEVEL
   return pino({
     level,
     name: opts.name,

@@ -1,35 +1,42 @@
 import { checkTrustFits, type ControllerTrust } from '../client/trust.js'
 import { parseControllerUrl } from '../client/url.js'
+import { bool, durationMs, intInRange, MAX_TIMER_MS, oneOf, path, port, withDefaults } from '../config-check.js'
 import { ConfigError } from '../errors.js'
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../log.js'
 import { isValidIfname } from './wg/exec.js'
 import { parseEndpoint } from '../wire/addr.js'
 import type { DriverChoice } from './wg/open.js'
-import { PRESETS } from '../swim/config.js'
+import { DEFAULT_PRESET, PRESET_NAMES } from '../swim/config.js'
 import { checkMetricsListen } from './metrics-server.js'
 
-/** Everything `weft daemon` is told on its command line, validated. */
+/** Everything `weft daemon` is told on its command line, validated. Each message names the field's flag. */
 export interface DaemonConfig {
-  /** The controller's base URL, with a proxy's path prefix if any; validated into its normal form. */
+  /** The controller's base URL (`--controller`), with a proxy's path prefix if any; validated into its normal form. No default. */
   controllerUrl: string
   /** What an https:// controller must present (`--controller-ca`, `--controller-fingerprint`). Default: the system's CAs. */
   controllerTrust?: ControllerTrust
+  /** State directory (`--state`): key, identity, last netmap, control socket. Default: `/var/lib/weft`, the FHS place for it. */
   stateDir: string
+  /** WireGuard interface name (`--interface`), 1-15 characters (Linux's limit). No default. */
   ifname: string
+  /** Join token (`--join-token`, `--join-token-file`), used when there is no saved identity. Default: none. */
   joinToken?: string
-  /** WireGuard UDP port. Default: 51820, WireGuard's customary port. */
+  /** WireGuard UDP port (`--listen-port`), 1-65534 (announcePort is one above). Default: 51820, WireGuard's customary port. */
   listenPort: number
-  /** Advertised endpoints; empty = every non-loopback address of the host with listenPort. */
+  /** Advertised endpoints (`--endpoint`, host:port). Default: empty = every non-loopback address of the host with listenPort. */
   endpoints: string[]
+  /** WireGuard driver (`--wg`). Default: `auto`: the kernel module if it works, else wireguard-go. */
   wg: DriverChoice
   /**
-   * SWIM's UDP port on the mesh IP. Default: 7946, memberlist's port, so operators recognise it; it is only
-   * reachable through WireGuard.
+   * SWIM's UDP port on the mesh IP (`--swim-port`). Default: 7946, memberlist's port, so operators recognise it;
+   * it is only reachable through WireGuard.
    */
   swimPort: number
   /** Underlay announcement port (all addresses). Default: listenPort + 1, so peers can derive it from the endpoint. */
   announcePort: number
-  /** Interface MTU. Default: 1420 (see lib/daemon/iface.ts). */
+  /** Interface MTU in bytes (`--mtu`), 1280-65535. Default: 1420 = 1500 minus WireGuard-over-IPv6's 80 bytes (wg-quick's choice). */
   mtu: number
+  /** Name to register with (`--hostname`). Default: the host name. */
   hostname?: string
   /**
    * How often the daemon re-probes members SWIM holds dead over the underlay, in ms. Default: 5000 — a healed
@@ -38,43 +45,75 @@ export interface DaemonConfig {
    */
   deadAnnounceIntervalMs: number
   /**
-   * SWIM preset (lib/swim/config.ts PRESETS). Default: `mesh`, tuned for one region. `lan` probes five times
-   * less often (1 s): for meshes across regions, and for many nodes sharing a few cores (docs/swim.md).
+   * SWIM preset (`--swim-preset`, lib/swim/config.ts PRESETS). Default: `mesh`, tuned for one region. `lan` probes
+   * five times less often (1 s): for meshes across regions, and for many nodes sharing a few cores (docs/swim.md).
    */
   swimPreset: string
   /**
-   * WireGuard persistent keepalive for every peer, in seconds (1-65535). Default: 25, WireGuard's value for
-   * NAT and firewall mappings. It cannot be off: a keepalive is what sends the handshake initiation when a
-   * peer is added (docs/wireguard.md, "Who starts the handshake"). Each node sends (N-1)/keepalive packets a
+   * WireGuard persistent keepalive for every peer (`--keepalive`), in seconds (1-65535). Default: 25, WireGuard's
+   * value for NAT and firewall mappings. It cannot be off: a keepalive is what sends the handshake initiation when
+   * a peer is added (docs/wireguard.md, "Who starts the handshake"). Each node sends (N-1)/keepalive packets a
    * second when idle, so a dense one-host simulation raises it (docs/sim.md).
    */
   keepaliveSeconds: number
   /**
-   * `IP:PORT` of the Prometheus endpoint (`GET /metrics`). Default: none, no endpoint (and prom-client is not
-   * even loaded). A mesh address, or a wildcard that includes the mesh IP, is refused unless metricsAllowMesh.
+   * `IP:PORT` of the Prometheus endpoint (`GET /metrics`, `--metrics-listen`). Default: none, no endpoint (and
+   * prom-client is not even loaded). A mesh address, or a wildcard that includes the mesh IP, is refused unless
+   * metricsAllowMesh.
    */
   metricsListen?: string
-  /** Allow metricsListen on a mesh address, where every peer can scrape it. Default: false. */
-  metricsAllowMesh?: boolean
+  /** Allow metricsListen on a mesh address, where every peer can scrape it (`--metrics-allow-mesh`). Default: false. */
+  metricsAllowMesh: boolean
+  /** Log level (`--log-level`, lib/log.ts LOG_LEVELS). Default: `info`. */
+  logLevel: string
 }
 
-/** Defaults for every optional field of DaemonConfig. */
-export const DAEMON_DEFAULTS = { listenPort: 51820, swimPort: 7946, mtu: 1420, wg: 'auto' as DriverChoice, deadAnnounceIntervalMs: 5000, swimPreset: 'mesh', keepaliveSeconds: 25 }
+/** What a caller gives: the controller and the interface, and any other field to override its default. */
+export type DaemonConfigInput = Partial<DaemonConfig> & Pick<DaemonConfig, 'controllerUrl' | 'ifname'>
 
-/** Returns `name` when it is a SWIM preset (lib/swim/config.ts PRESETS); throws ConfigError naming --swim-preset otherwise. */
-export function checkSwimPreset (name: string): string {
-  if (!Object.hasOwn(PRESETS, name)) throw new ConfigError(`--swim-preset must be one of ${Object.keys(PRESETS).join(', ')} (got "${name}")`)
-  return name
-}
+/** The default of every field that has one (announcePort is derived: listenPort + 1); the fields say why. */
+export const DEFAULTS = Object.freeze({
+  stateDir: '/var/lib/weft',
+  listenPort: 51820,
+  endpoints: Object.freeze([]) as readonly string[],
+  wg: 'auto' as DriverChoice,
+  swimPort: 7946,
+  mtu: 1420,
+  deadAnnounceIntervalMs: 5000,
+  swimPreset: DEFAULT_PRESET as string,
+  keepaliveSeconds: 25,
+  metricsAllowMesh: false,
+  logLevel: DEFAULT_LOG_LEVEL as string
+})
 
-/** Validates a DaemonConfig; each failure says what to fix. */
-export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
+/** The WireGuard drivers `--wg` takes. */
+export const DRIVER_CHOICES: readonly DriverChoice[] = Object.freeze(['auto', 'kernel', 'userspace'] as const)
+
+/** The range of each numeric field a flag sets, for resolve, the flag parser and help texts. */
+export const LIMITS = Object.freeze({
+  listenPort: { min: 1, max: 65534 },
+  swimPort: { min: 1, max: 65535 },
+  mtu: { min: 1280, max: 65535 },
+  keepaliveSeconds: { min: 1, max: 65535 }
+})
+
+/**
+ * Fills defaults into `input`, checks every field and returns the complete config, frozen. Throws ConfigError
+ * naming the flag (or field) to fix and what it must be.
+ */
+export function resolve (input: DaemonConfigInput): Readonly<DaemonConfig> {
+  const given = withDefaults<DaemonConfig>({ ...DEFAULTS, endpoints: [] }, input)
+  const c: DaemonConfig = { ...given, announcePort: given.announcePort ?? given.listenPort + 1, endpoints: [...given.endpoints] }
   const url = parseControllerUrl(c.controllerUrl)
   checkTrustFits(url, c.controllerTrust ?? {})
-  if (!isValidIfname(c.ifname)) throw new ConfigError(`--interface "${c.ifname}" is not usable: 1-15 characters of A-Z a-z 0-9 _ . - (Linux limits names to 15)`)
-  for (const [flag, port] of [['--listen-port', c.listenPort], ['--swim-port', c.swimPort], ['--announce-port', c.announcePort]] as const) {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`${flag} must be a port from 1 to 65535 (got ${port})`)
+  path('--state', c.stateDir)
+  if (typeof c.ifname !== 'string' || !isValidIfname(c.ifname)) {
+    throw new ConfigError(`--interface "${c.ifname}" is not usable: 1-15 characters of A-Z a-z 0-9 _ . - (Linux limits names to 15)`)
   }
+  if (c.joinToken !== undefined && c.joinToken.trim() === '') throw new ConfigError('--join-token is empty')
+  port('--listen-port', c.listenPort, LIMITS.listenPort.min, LIMITS.listenPort.max)
+  port('--swim-port', c.swimPort, LIMITS.swimPort.min, LIMITS.swimPort.max)
+  port('--announce-port', c.announcePort)
   if (c.announcePort === c.listenPort) throw new ConfigError('--announce-port must differ from --listen-port (WireGuard owns that port)')
   // WireGuard binds its port on every address, the mesh IP included, and so does the announcer: SWIM's bind would fail.
   if (c.swimPort === c.listenPort) throw new ConfigError(`--swim-port must differ from --listen-port ${c.listenPort} (WireGuard listens on it on every address)`)
@@ -82,13 +121,15 @@ export function validateDaemonConfig (c: DaemonConfig): DaemonConfig {
   for (const e of c.endpoints) {
     if (parseEndpoint(e) === null) throw new ConfigError(`--endpoint "${e}" is not host:port (IPv6 in brackets: [2001:db8::1]:51820)`)
   }
-  if (!['auto', 'kernel', 'userspace'].includes(c.wg)) throw new ConfigError(`--wg must be auto, kernel or userspace (got ${c.wg})`)
-  if (!Number.isInteger(c.mtu) || c.mtu < 1280 || c.mtu > 65535) throw new ConfigError(`--mtu must be from 1280 to 65535 (got ${c.mtu})`)
-  checkSwimPreset(c.swimPreset)
-  if (!Number.isInteger(c.keepaliveSeconds) || c.keepaliveSeconds < 1 || c.keepaliveSeconds > 65535) throw new ConfigError(`--keepalive must be from 1 to 65535 seconds (got ${c.keepaliveSeconds})`)
-  if (c.joinToken !== undefined && c.joinToken.trim() === '') throw new ConfigError('--join-token is empty')
+  oneOf('--wg', c.wg, DRIVER_CHOICES)
+  intInRange('--mtu', c.mtu, LIMITS.mtu.min, LIMITS.mtu.max)
+  durationMs('deadAnnounceIntervalMs', c.deadAnnounceIntervalMs, 100, MAX_TIMER_MS)
+  oneOf('--swim-preset', c.swimPreset, PRESET_NAMES)
+  intInRange('--keepalive', c.keepaliveSeconds, LIMITS.keepaliveSeconds.min, LIMITS.keepaliveSeconds.max, 'seconds')
   // Syntax only: whether the address is on the mesh is known once the CIDR is (checkMetricsListen).
   if (c.metricsListen !== undefined) checkMetricsListen(c.metricsListen, '0.0.0.0/32', true)
-  if (c.metricsAllowMesh === true && c.metricsListen === undefined) throw new ConfigError('--metrics-allow-mesh needs --metrics-listen')
-  return { ...c, controllerUrl: url.href }
+  if (bool('--metrics-allow-mesh', c.metricsAllowMesh) && c.metricsListen === undefined) throw new ConfigError('--metrics-allow-mesh needs --metrics-listen')
+  oneOf('--log-level', c.logLevel, LOG_LEVELS)
+  Object.freeze(c.endpoints)
+  return Object.freeze({ ...c, controllerUrl: url.href })
 }

@@ -7,6 +7,7 @@ import type { Netmap, NodeRecord } from '../wire/netmap.js'
 import { isWireGuardKey } from '../wire/keys.js'
 import { parseEndpoint, parseIPv4 } from '../wire/addr.js'
 import type { PeerConfig } from './wg/device.js'
+import { DEFAULTS } from './config.js'
 
 /**
  * Which node ids SWIM currently holds dead or left. A Set of ids, or a predicate; `true` = leave it out.
@@ -51,7 +52,7 @@ export interface DesiredConfig {
 export interface DesiredOptions {
   /**
    * Persistent keepalive for every peer, in seconds (0 = off).
-   * Default: 25, WireGuard's recommendation to keep NAT and stateful-firewall mappings open (most expire at 30 s+).
+   * Default: DaemonConfig.keepaliveSeconds's (lib/daemon/config.ts DEFAULTS, which says why).
    */
   keepaliveSeconds?: number
   /**
@@ -60,9 +61,6 @@ export interface DesiredOptions {
    */
   selfKey?: string
 }
-
-/** Default persistent keepalive; see DesiredOptions.keepaliveSeconds. */
-export const DEFAULT_KEEPALIVE_SECONDS = 25
 
 /**
  * The endpoint to dial a node at: the first advertised endpoint that is an IP literal with a port, else the
@@ -93,7 +91,7 @@ function isDown (liveness: Liveness, id: string): boolean {
  * held when the other end starts the handshake (see DesiredOptions.selfKey).
  */
 export function desired (netmap: Netmap, liveness: Liveness, self: string, opts: DesiredOptions = {}): DesiredConfig {
-  const keepaliveSeconds = opts.keepaliveSeconds ?? DEFAULT_KEEPALIVE_SECONDS
+  const keepaliveSeconds = opts.keepaliveSeconds ?? DEFAULTS.keepaliveSeconds
   const selfKey = netmap.nodes.find(n => n.id === self)?.publicKey
   const peers: DesiredPeer[] = []
   const excluded: Exclusion[] = []

@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { parseCidr, parseIPv4 } from '../wire/addr.js'
 import { ipCmd, run, type Netns } from './wg/exec.js'
+import { DEFAULTS, LIMITS } from './config.js'
 
 /** Options of ensureInterface. */
 export interface InterfaceSetup {
@@ -18,14 +19,11 @@ export interface InterfaceSetup {
   meshIp: string
   /** The mesh CIDR routed through the interface, e.g. 100.64.0.0/10. */
   cidr: string
-  /** Link MTU in bytes. Default: 1420 = 1500 underlay minus 80 bytes of WireGuard-over-IPv6 overhead (wg-quick's choice). */
+  /** Link MTU in bytes. Default: DaemonConfig.mtu's (lib/daemon/config.ts DEFAULTS.mtu, which says why). */
   mtu?: number
   netns?: Netns
   log: Logger
 }
-
-/** Default MTU; see InterfaceSetup.mtu. */
-export const DEFAULT_MTU = 1420
 
 /** What ensureInterface changed; all false after a restart that adopted a correctly set-up interface. */
 export interface InterfaceChanges {
@@ -48,8 +46,8 @@ interface IpRoute { dst: string, dev?: string }
 export async function ensureInterface (s: InterfaceSetup): Promise<InterfaceChanges> {
   if (parseIPv4(s.meshIp) === null) throw new ConfigError(`mesh IP "${s.meshIp}" is not an IPv4 address`)
   if (parseCidr(s.cidr) === null) throw new ConfigError(`mesh CIDR "${s.cidr}" is not an IPv4 CIDR such as 100.64.0.0/10`)
-  const mtu = s.mtu ?? DEFAULT_MTU
-  if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65535) throw new ConfigError(`MTU ${mtu} is out of range 1280-65535`)
+  const mtu = s.mtu ?? DEFAULTS.mtu
+  if (!Number.isInteger(mtu) || mtu < LIMITS.mtu.min || mtu > LIMITS.mtu.max) throw new ConfigError(`MTU ${mtu} is out of range ${LIMITS.mtu.min}-${LIMITS.mtu.max}`)
   const ip = (...args: string[]): string[] => ipCmd(s.netns, ...args)
   const changes: InterfaceChanges = { mtu: false, up: false, address: false, removedAddresses: [], route: false }
 

@@ -20,8 +20,16 @@
  * (docs/swim.md).
  */
 
+import { DEFAULTS } from '../../lib/daemon/config.js'
+
 /** Nodes per core up to which the daemons run Weft's defaults. At 25 (N=50 here) the mesh idles at about 0.8 of a core. */
 export const DENSE_NODES_PER_CORE = 25
+
+/** SWIM preset of the daemons on a dense host: one probe a second instead of five (see above). */
+export const DENSE_SWIM_PRESET = 'lan'
+
+/** WireGuard keepalive of the daemons on a dense host, in seconds: N(N-1)/120 idle packets a second instead of N(N-1)/25. */
+export const DENSE_KEEPALIVE_SECONDS = 120
 
 /** Daemon tuning for one run. */
 export interface DaemonProfile {
@@ -39,8 +47,8 @@ export interface DaemonProfile {
 export function densityProfile (nodes: number, cores: number, override: Partial<Pick<DaemonProfile, 'swimPreset' | 'keepaliveSeconds'>> = {}): DaemonProfile {
   const dense = nodes > DENSE_NODES_PER_CORE * Math.max(1, cores)
   return {
-    swimPreset: override.swimPreset ?? (dense ? 'lan' : 'mesh'),
-    keepaliveSeconds: override.keepaliveSeconds ?? (dense ? 120 : 25),
+    swimPreset: override.swimPreset ?? (dense ? DENSE_SWIM_PRESET : DEFAULTS.swimPreset),
+    keepaliveSeconds: override.keepaliveSeconds ?? (dense ? DENSE_KEEPALIVE_SECONDS : DEFAULTS.keepaliveSeconds),
     env: dense ? { GOMAXPROCS: '1' } : {},
     nice: dense ? DENSE_NICE : 0,
     dense

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { ManualClock, systemClock } from '../../lib/clock.js'
-import { validateDaemonConfig, DAEMON_DEFAULTS, type DaemonConfig } from '../../lib/daemon/config.js'
+import { systemClock } from '../../lib/clock.js'
+import { resolve, type DaemonConfig } from '../../lib/daemon/config.js'
 import { ControlClient } from '../../lib/daemon/control-client.js'
 import { ensureJoined, registerAgain } from '../../lib/daemon/join.js'
 import { StateDir, type NodeIdentity } from '../../lib/daemon/state.js'
@@ -14,15 +14,9 @@ import { call, joinNode, start, tempDir, token } from '../control/helpers.js'
 const deps = { clock: systemClock, log: silentLogger() }
 
 function config (controllerUrl: string, stateDir: string, joinToken?: string): DaemonConfig {
-  return validateDaemonConfig({
-    ...DAEMON_DEFAULTS,
-    controllerUrl,
-    stateDir,
-    ifname: 'weft-test',
-    joinToken,
-    announcePort: DAEMON_DEFAULTS.listenPort + 1,
-    endpoints: ['198.18.0.9:51820'],
-    hostname: 'node-j'
+  return resolve({
+    controllerUrl, stateDir, ifname: 'weft-test', joinToken,
+    endpoints: ['198.18.0.9:51820'], hostname: 'node-j'
   })
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { checkMetricsListen, MetricsServer } from '../../lib/daemon/metrics-server.js'
-import { validateDaemonConfig, DAEMON_DEFAULTS } from '../../lib/daemon/config.js'
+import { resolve } from '../../lib/daemon/config.js'
 import { silentLogger } from '../../lib/log.js'
 
 const CIDR = '100.64.0.0/10'
@@ -33,13 +33,10 @@ t.test('--metrics-listen: loopback and underlay addresses pass; mesh addresses a
 })
 
 t.test('the daemon config checks the flag\'s syntax at start; --metrics-allow-mesh alone makes no sense', async (t) => {
-  const base = { ...DAEMON_DEFAULTS, controllerUrl: 'http://198.18.0.1:8080', stateDir: '/tmp/x', ifname: 'wg0', announcePort: 51821, endpoints: [] }
-  t.throws(() => validateDaemonConfig({ ...base, metricsListen: 'metrics.example:9586' }), {
-    code: 'WEFT_ERR_CONFIG',
-    message: /--metrics-listen "metrics.example:9586" is not IP:PORT/
-  })
-  t.throws(() => validateDaemonConfig({ ...base, metricsAllowMesh: true }), { message: /--metrics-allow-mesh needs --metrics-listen/ })
-  t.equal(validateDaemonConfig({ ...base, metricsListen: '127.0.0.1:9586' }).metricsListen, '127.0.0.1:9586')
+  const base = { controllerUrl: 'http://198.18.0.1:8080', stateDir: '/tmp/x', ifname: 'wg0' }
+  t.throws(() => resolve({ ...base, metricsListen: 'metrics.example:9586' }), { code: 'WEFT_ERR_CONFIG', message: /--metrics-listen "metrics.example:9586" is not IP:PORT/ })
+  t.throws(() => resolve({ ...base, metricsAllowMesh: true }), { message: /--metrics-allow-mesh needs --metrics-listen/ })
+  t.equal(resolve({ ...base, metricsListen: '127.0.0.1:9586' }).metricsListen, '127.0.0.1:9586')
 })
 
 t.test('the endpoint serves GET and HEAD /metrics; other paths 404, other methods 405, a failed scrape 500', async (t) => {

@@ -7,6 +7,7 @@
 import { readdir, stat, lstat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { DataDirError } from '../../errors.js'
+import { DEFAULTS } from '../config.js'
 import { fileFacts, mayReadWrite, mayWrite, octal, type FileFacts } from './files.js'
 import type { ProcessFacts } from './process.js'
 
@@ -69,7 +70,7 @@ export function checkStateDir (f: StateDirFacts, p: ProcessFacts): StateDirVerdi
   if (foreign.length > 0) {
     const shown = foreign.length > 3 ? `${foreign.slice(0, 3).join(', ')}...` : foreign.join(', ')
     throw new DataDirError(`state directory ${f.dir} is open to other users (mode ${octal(f.self.mode)}) and holds files Weft did not put there (${shown}): ` +
-      `give Weft a directory of its own (the default is /var/lib/weft), or chmod 700 ${f.dir}`)
+      `give Weft a directory of its own (the default is ${DEFAULTS.stateDir}), or chmod 700 ${f.dir}`)
   }
   return { create: false, tighten: true }
 }
