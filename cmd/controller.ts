@@ -2,7 +2,8 @@ import { createLogger, LOG_LEVELS } from '../lib/log.js'
 import { systemClock } from '../lib/clock.js'
 import { ConfigError } from '../lib/errors.js'
 import { Controller } from '../lib/control/controller.js'
-import { DEFAULTS } from '../lib/control/config.js'
+import { DEFAULTS, LIMITS, resolve } from '../lib/control/config.js'
+import { formatDuration as d } from '../lib/config-check.js'
 import { parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
 
 const USAGE = `Usage: weft controller --data DIR [flags]
@@ -17,23 +18,23 @@ Flags:
   --tls-cert FILE             PEM certificate (with --tls-key) to serve HTTPS; its SHA-256 fingerprint is
                               printed at start for --controller-fingerprint (docs/tls.md)
   --tls-key FILE              PEM private key
-  --heartbeat-interval DUR    daemon heartbeat interval (default 5s)
-  --control-stale DUR         control evidence stale after no heartbeat for (default 15s)
-  --stream-grace DUR          ... or after the update channel is closed for (default 3s)
-  --report-fresh DUR          a SWIM report counts for (default 15s)
-  --proof-skew DUR            allowed registration clock skew (default 60s)
-  --ip-quarantine DUR         a removed node's IP is not reused for (default 7d)
-  --token-retention DUR       a join token that expired, was spent or revoked stays listed for (default 7d)
-  --stream-ping DUR           keepalive on update channels (default 15s)
-  --netmap-interval DUR       least time between two netmap versions, 0ms = none (default 1s)
-  --netmap-health-interval DUR  ... before a version with health changes only (default 5s)
+  --heartbeat-interval DUR    daemon heartbeat interval (default ${d(DEFAULTS.heartbeatIntervalMs)})
+  --control-stale DUR         control evidence stale after no heartbeat for (default ${d(DEFAULTS.controlStaleMs)})
+  --stream-grace DUR          ... or after the update channel is closed for (default ${d(DEFAULTS.streamGraceMs)})
+  --report-fresh DUR          a SWIM report counts for (default ${d(DEFAULTS.reportFreshMs)})
+  --proof-skew DUR            allowed registration clock skew (default ${d(DEFAULTS.proofSkewMs)})
+  --ip-quarantine DUR         a removed node's IP is not reused for (default ${d(DEFAULTS.ipQuarantineMs)})
+  --token-retention DUR       a join token that expired, was spent or revoked stays listed for (default ${d(DEFAULTS.tokenRetentionMs)})
+  --stream-ping DUR           keepalive on update channels (default ${d(DEFAULTS.streamPingIntervalMs)})
+  --netmap-interval DUR       least time between two netmap versions, 0ms = none (default ${d(DEFAULTS.netmapIntervalMs)})
+  --netmap-health-interval DUR  ... before a version with health changes only (default ${d(DEFAULTS.netmapHealthIntervalMs)})
   --register-rate N           registrations per client IP per minute, 0 = unlimited (default ${DEFAULTS.registerRatePerMin})
   --auth-failures N           failed authentications per IP per minute before 429 (default ${DEFAULTS.authFailuresPerMin})
-  --store-retry DUR           after a failed write, how often to reopen and verify the database (default 2s)
+  --store-retry DUR           after a failed write, how often to reopen and verify the database (default ${d(DEFAULTS.storeRetryMs)})
   --accept-data-loss          start on a database that lost acknowledged writes (damaged, deleted, an older
                               backup); logs what was lost and keeps the forgotten nodes' IPs reserved
   --rotate-admin-key          write a new DATA/admin.key; the old admin key stops working
-  --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info)
+  --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})
 `
 
 /** Exit status when the store can only be made consistent by a restart (EX_TEMPFAIL: the supervisor restarts). */
@@ -72,16 +73,15 @@ export const command: Command = {
     if (p === null) return 0
     const v = p.values
     if (v.data === undefined) throw new ConfigError(`--data DIR is required\n\n${USAGE}`)
-    const level = v['log-level'] ?? 'info'
-    if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
     const dur = (name: string): number | undefined => {
       const s = (v as Record<string, string | undefined>)[name]
       return s === undefined ? undefined : parseDuration(s, `--${name}`)
     }
-    const log = createLogger({ level, name: 'weft-controller' })
-    let stop: (code: number) => void = () => {}
-    const stopped = new Promise<number>(resolve => { stop = resolve })
-    const ctl = await Controller.start({
+    const int = (name: 'register-rate' | 'auth-failures', range: { min: number, max: number }): number | undefined => {
+      const s = v[name]
+      return s === undefined ? undefined : parseIntFlag(s, `--${name}`, range.min, range.max)
+    }
+    const config = resolve({
       dataDir: v.data,
       listen: v.listen,
       cidr: v.cidr,
@@ -97,13 +97,17 @@ export const command: Command = {
       streamPingIntervalMs: dur('stream-ping'),
       netmapIntervalMs: dur('netmap-interval'),
       netmapHealthIntervalMs: dur('netmap-health-interval'),
-      registerRatePerMin: v['register-rate'] === undefined ? undefined : parseIntFlag(v['register-rate'], '--register-rate', 0, 1_000_000),
-      authFailuresPerMin: v['auth-failures'] === undefined ? undefined : parseIntFlag(v['auth-failures'], '--auth-failures', 1, 1_000_000),
+      registerRatePerMin: int('register-rate', LIMITS.registerRatePerMin),
+      authFailuresPerMin: int('auth-failures', LIMITS.authFailuresPerMin),
       storeRetryMs: dur('store-retry'),
       acceptDataLoss: v['accept-data-loss'],
       rotateAdminKey: v['rotate-admin-key'],
-      logLevel: level
-    }, { clock: systemClock, log, onRestartRequired: () => stop(EXIT_RESTART) })
+      logLevel: v['log-level']
+    })
+    const log = createLogger({ level: config.logLevel, name: 'weft-controller' })
+    let stop: (code: number) => void = () => {}
+    const stopped = new Promise<number>(done => { stop = done })
+    const ctl = await Controller.start(config, { clock: systemClock, log, onRestartRequired: () => stop(EXIT_RESTART) })
     if (ctl.tlsFingerprint !== null) {
       process.stdout.write(`weft controller: serving ${ctl.url} with TLS certificate ${ctl.tlsFingerprint}\n` +
         `  daemons and admin commands that do not trust its CA: --controller-fingerprint ${ctl.tlsFingerprint}\n`)

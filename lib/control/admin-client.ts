@@ -7,7 +7,7 @@ import type { CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeLi
 
 /** Where the admin CLI finds the controller and its key. */
 export interface AdminTarget {
-  /** Base URL, with a proxy's path prefix if any. Default: http://127.0.0.1:8080 (the controller's default listen address). */
+  /** Base URL, with a proxy's path prefix if any. No default here; the CLI's is the controller's default listen address (cmd/admin-flags.ts). */
   controllerUrl: string
   adminKey: string
   /** The file the key was read from, named in the hint of a 401. */

@@ -1,9 +1,11 @@
+import { bool, durationMs, intInRange, MAX_RETENTION_MS, oneOf, path, withDefaults } from '../config-check.js'
 import { ConfigError } from '../errors.js'
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../log.js'
 import { parseMeshCidr } from './ipam.js'
 
 /**
  * Every tunable of the controller, with its unit in its name and the reason for its default.
- * `resolveConfig` fills defaults and validates; nonsense fails start-up with a ConfigError saying what to fix.
+ * `resolve` fills defaults and validates; nonsense fails start-up with a ConfigError naming the flag to fix.
  */
 export interface ControllerConfig {
   /** Data directory (LevelDB, controller key, admin key). Created on first start, mode 0700. No default. */
@@ -12,8 +14,9 @@ export interface ControllerConfig {
   listen: string
   /** Mesh CIDR from which IPs are handed out. Default: `100.64.0.0/10` (CGNAT space, clear of RFC 1918 LANs). */
   cidr: string
-  /** PEM certificate and key files; both or neither. Default: none (plain HTTP, for loopback or behind a TLS proxy). */
+  /** PEM certificate file; with tlsKeyFile or not at all. Default: none (plain HTTP, for loopback or behind a TLS proxy). */
   tlsCertFile?: string
+  /** PEM private key file of tlsCertFile. Default: none. */
   tlsKeyFile?: string
   /** How often daemons heartbeat. Default: 5000 (a stale node is noticed in three missed beats = 15 s). */
   heartbeatIntervalMs: number
@@ -63,7 +66,7 @@ export interface ControllerConfig {
   registerRatePerMin: number
   /** Failed authentications per client IP per minute before that IP gets 429. Default: 30 (a guessing attacker is slowed to 30/min; a misconfigured daemon with backoff stays well under). */
   authFailuresPerMin: number
-  /** Log level. Default: info. */
+  /** Log level, one of lib/log.ts LOG_LEVELS. Default: `info` (lib/log.ts DEFAULT_LOG_LEVEL). */
   logLevel: string
   /**
    * How long a store that failed a write waits between attempts to reopen and verify its database, ms.
@@ -86,8 +89,8 @@ export interface ControllerConfig {
 /** The fields a caller may omit. */
 export type ControllerConfigInput = Partial<ControllerConfig> & { dataDir: string }
 
-/** Default values of every optional field. */
-export const DEFAULTS: Omit<ControllerConfig, 'dataDir'> = {
+/** Default values of every optional field; each field says why. */
+export const DEFAULTS: Readonly<Omit<ControllerConfig, 'dataDir'>> = Object.freeze({
   listen: '127.0.0.1:8080',
   cidr: '100.64.0.0/10',
   heartbeatIntervalMs: 5000,
@@ -105,50 +108,92 @@ export const DEFAULTS: Omit<ControllerConfig, 'dataDir'> = {
   bodyLimitBytes: 65536,
   registerRatePerMin: 600,
   authFailuresPerMin: 30,
-  logLevel: 'info',
+  logLevel: DEFAULT_LOG_LEVEL,
   storeRetryMs: 2000,
   acceptDataLoss: false,
   rotateAdminKey: false
-}
+})
+
+/** The flag that sets each field; messages name it, since operators know the flags. */
+export const FLAGS: Readonly<Partial<Record<keyof ControllerConfig, string>>> = Object.freeze({
+  dataDir: '--data',
+  listen: '--listen',
+  cidr: '--cidr',
+  tlsCertFile: '--tls-cert',
+  tlsKeyFile: '--tls-key',
+  heartbeatIntervalMs: '--heartbeat-interval',
+  controlStaleMs: '--control-stale',
+  streamGraceMs: '--stream-grace',
+  reportFreshMs: '--report-fresh',
+  proofSkewMs: '--proof-skew',
+  ipQuarantineMs: '--ip-quarantine',
+  tokenRetentionMs: '--token-retention',
+  streamPingIntervalMs: '--stream-ping',
+  netmapIntervalMs: '--netmap-interval',
+  netmapHealthIntervalMs: '--netmap-health-interval',
+  registerRatePerMin: '--register-rate',
+  authFailuresPerMin: '--auth-failures',
+  logLevel: '--log-level',
+  storeRetryMs: '--store-retry',
+  acceptDataLoss: '--accept-data-loss',
+  rotateAdminKey: '--rotate-admin-key'
+})
+
+/** The range of each numeric field a flag sets, for resolve, the flag parser and help texts. */
+export const LIMITS = Object.freeze({
+  registerRatePerMin: { min: 0, max: 1_000_000 },
+  authFailuresPerMin: { min: 1, max: 1_000_000 }
+})
 
 /** Splits `host:port` (IPv6 in brackets). Throws ConfigError on anything else. */
 export function parseListen (listen: string): { host: string, port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(listen)
   const port = m === null ? NaN : Number(m[3])
-  if (m === null || port > 65535) throw new ConfigError(`--listen must be host:port, e.g. 127.0.0.1:8080 (got "${listen}")`)
+  if (m === null || port > 65535) throw new ConfigError(`--listen must be host:port, e.g. ${DEFAULTS.listen} (got "${listen}")`)
   return { host: m[1] ?? m[2]!, port }
 }
 
-function positive (c: ControllerConfig, key: keyof ControllerConfig, min: number): void {
-  const v = c[key]
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new ConfigError(`${key} must be a number >= ${min} (got ${String(v)})`)
+/** A field's name as an operator knows it: its flag, or the field itself when no flag sets it. */
+function label (key: keyof ControllerConfig): string {
+  return FLAGS[key] ?? key
 }
 
-/** Fills defaults and validates; throws ConfigError naming the field to fix. */
-export function resolveConfig (input: ControllerConfigInput): ControllerConfig {
-  const c: ControllerConfig = { ...DEFAULTS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) } as ControllerConfig
+/**
+ * Fills defaults into `input`, checks every field and returns the complete config, frozen. Throws ConfigError
+ * naming the flag (or the field, where no flag sets it) and what it must be.
+ */
+export function resolve (input: ControllerConfigInput): Readonly<ControllerConfig> {
+  const c = withDefaults<ControllerConfig>(DEFAULTS, input)
   if (typeof c.dataDir !== 'string' || c.dataDir === '') throw new ConfigError('--data DIR is required')
+  path('--data', c.dataDir)
   parseListen(c.listen)
   parseMeshCidr(c.cidr)
   if ((c.tlsCertFile === undefined) !== (c.tlsKeyFile === undefined)) throw new ConfigError('--tls-cert and --tls-key go together: give both or neither')
-  positive(c, 'heartbeatIntervalMs', 100)
-  positive(c, 'controlStaleMs', 1)
-  positive(c, 'streamGraceMs', 1)
-  positive(c, 'reportFreshMs', 1)
-  positive(c, 'proofSkewMs', 1000)
-  positive(c, 'ipQuarantineMs', 0)
-  positive(c, 'tokenRetentionMs', 0)
-  positive(c, 'streamPingIntervalMs', 100)
-  positive(c, 'netmapIntervalMs', 0)
-  positive(c, 'netmapHealthIntervalMs', 0)
-  positive(c, 'deltaHistory', 1)
-  positive(c, 'maxChannelBufferBytes', 65536)
-  positive(c, 'bodyLimitBytes', 1024)
-  positive(c, 'registerRatePerMin', 0)
-  positive(c, 'authFailuresPerMin', 1)
-  positive(c, 'storeRetryMs', 10)
+  if (c.tlsCertFile !== undefined) path('--tls-cert', c.tlsCertFile)
+  if (c.tlsKeyFile !== undefined) path('--tls-key', c.tlsKeyFile)
+  const ms = (key: keyof ControllerConfig, minMs: number, maxMs?: number): void => { durationMs(label(key), c[key], minMs, maxMs) }
+  const int = (key: keyof ControllerConfig, min: number, max: number, unit = ''): void => { intInRange(label(key), c[key], min, max, unit) }
+  ms('heartbeatIntervalMs', 100)
+  ms('controlStaleMs', 1)
+  ms('streamGraceMs', 1)
+  ms('reportFreshMs', 1)
+  ms('proofSkewMs', 1000)
+  ms('ipQuarantineMs', 0, MAX_RETENTION_MS)
+  ms('tokenRetentionMs', 0, MAX_RETENTION_MS)
+  ms('streamPingIntervalMs', 100)
+  ms('netmapIntervalMs', 0)
+  ms('netmapHealthIntervalMs', 0)
+  int('deltaHistory', 1, 1_000_000)
+  int('maxChannelBufferBytes', 65536, 2 ** 30, 'bytes')
+  int('bodyLimitBytes', 1024, 2 ** 30, 'bytes')
+  int('registerRatePerMin', LIMITS.registerRatePerMin.min, LIMITS.registerRatePerMin.max)
+  int('authFailuresPerMin', LIMITS.authFailuresPerMin.min, LIMITS.authFailuresPerMin.max)
+  oneOf('--log-level', c.logLevel, LOG_LEVELS)
+  ms('storeRetryMs', 10)
+  bool('--accept-data-loss', c.acceptDataLoss)
+  bool('--rotate-admin-key', c.rotateAdminKey)
   if (c.controlStaleMs <= c.heartbeatIntervalMs) {
     throw new ConfigError(`--control-stale (${c.controlStaleMs} ms) must exceed --heartbeat-interval (${c.heartbeatIntervalMs} ms), or every node flaps between beats`)
   }
-  return c
+  return Object.freeze(c)
 }

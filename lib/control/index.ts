@@ -4,7 +4,7 @@ import type { ControllerConfigInput } from './config.js'
 import { Controller } from './controller.js'
 
 export { Controller } from './controller.js'
-export { DEFAULTS, resolveConfig, type ControllerConfig, type ControllerConfigInput } from './config.js'
+export { DEFAULTS, resolve as resolveConfig, type ControllerConfig, type ControllerConfigInput } from './config.js'
 export { AdminClient } from './admin-client.js'
 
 /** A running controller as tests and benchmarks see it. */
@@ -23,12 +23,12 @@ export interface RunningController {
 }
 
 /**
- * Starts a controller (listen defaults to 127.0.0.1:8080; pass `listen: '127.0.0.1:0'` for a free port).
+ * Starts a controller (listen defaults to DEFAULTS.listen; pass `listen: '127.0.0.1:0'` for a free port).
  * Rejects with ConfigError or DataDirError when the config or data directory cannot work.
  */
 export async function startController (opts: ControllerConfigInput & { clock?: Clock, log?: Logger }): Promise<RunningController> {
   const { clock, log, ...config } = opts
-  const controller = await Controller.start(config, { clock: clock ?? systemClock, log: log ?? createLogger({ level: config.logLevel ?? 'info' }) })
+  const controller = await Controller.start(config, { clock: clock ?? systemClock, log: log ?? createLogger({ level: config.logLevel }) })
   return {
     url: controller.url,
     publicKey: controller.publicKey,

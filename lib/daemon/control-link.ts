@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js'
 import type { Clock, Timer } from '../clock.js'
 import { Code, ControllerError, WeftError } from '../errors.js'
+import { DEFAULTS as CONTROLLER_DEFAULTS } from '../control/config.js'
 import type { HeartbeatRequest } from '../wire/api.js'
 import { applyDelta, type Netmap } from '../wire/netmap.js'
 import { Backoff } from './backoff.js'
@@ -28,9 +29,9 @@ export function credentialRefusal (err: unknown): 'removed' | 'unknown' | 'refus
 
 /** Tunables of the control link. */
 export interface ControlLinkConfig {
-  /** Heartbeat period; the controller's value (from registration or heartbeat answers) wins. Default: 5 s. */
+  /** Heartbeat period; the controller's value (from registration or heartbeat answers) wins. Default: the controller's default (5 s). */
   heartbeatIntervalMs: number
-  /** The stream is presumed dead after this long without a line (the controller pings every 15 s). Default: 45 s. */
+  /** The stream is presumed dead after this long without a line. Default: three of the controller's default ping intervals (45 s). */
   streamIdleMs: number
   /** Largest accepted NDJSON line: a full map of 65k nodes fits. Default: 64 MiB. */
   maxLineBytes: number
@@ -51,7 +52,11 @@ export interface ControlLinkCounters {
   heartbeatFailures: number
 }
 
-export const defaultControlLinkConfig: ControlLinkConfig = { heartbeatIntervalMs: 5000, streamIdleMs: 45_000, maxLineBytes: 64 << 20 }
+export const defaultControlLinkConfig: ControlLinkConfig = {
+  heartbeatIntervalMs: CONTROLLER_DEFAULTS.heartbeatIntervalMs,
+  streamIdleMs: 3 * CONTROLLER_DEFAULTS.streamPingIntervalMs,
+  maxLineBytes: 64 << 20
+}
 
 /**
  * Keeps one update channel open to the controller (reconnecting with exponential backoff and full jitter),
