@@ -1,6 +1,7 @@
 import { getHeapStatistics } from 'node:v8'
 import { ConfigError } from '../lib/errors.js'
-import { PRESETS } from '../lib/swim/config.js'
+import { formatDuration } from '../lib/config-check.js'
+import { DEFAULT_PRESET, PRESET_NAMES, PRESETS } from '../lib/swim/config.js'
 import { runVirtual } from '../sim/virtual/simulation.js'
 import { formatResult } from '../sim/virtual/report.js'
 import { parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
@@ -14,6 +15,9 @@ const SUBCOMMANDS: Record<string, Command> = {
   run: { summary: 'real nodes in network namespaces, a fault scenario, a report with plots', run: async (argv) => await (await import('./sim-run.js')).simRunCommand.run(argv) }
 }
 
+/** Defaults of `weft sim virtual`'s flags. */
+const VIRTUAL_DEFAULTS = { lossPercent: 0, latencyMinMs: 1, latencyMaxMs: 10, crash: 0, crashAtMs: 20_000, durationMs: 120_000 }
+
 const VIRTUAL_USAGE = `Usage: weft sim virtual --nodes N --seed S [flags]
 
 Runs N SWIM cores in one process on a simulated network, in virtual time, and prints detection figures.
@@ -21,13 +25,13 @@ Runs N SWIM cores in one process on a simulated network, in virtual time, and pr
 Flags:
   --nodes N            members (2-20000)
   --seed S             seed; the same seed gives the same trace (hash printed)
-  --loss P             packet loss in percent, 0-100 (default 0)
-  --latency-ms A-B     one-way latency range in ms (default 1-10)
-  --crash K            nodes crashed at --crash-at (default 0)
-  --crash-at T         when they crash (default 20s)
-  --duration T         virtual time simulated (default 120s)
+  --loss P             packet loss in percent, 0-100 (default ${VIRTUAL_DEFAULTS.lossPercent})
+  --latency-ms A-B     one-way latency range in ms (default ${VIRTUAL_DEFAULTS.latencyMinMs}-${VIRTUAL_DEFAULTS.latencyMaxMs})
+  --crash K            nodes crashed at --crash-at (default ${VIRTUAL_DEFAULTS.crash})
+  --crash-at T         when they crash (default ${formatDuration(VIRTUAL_DEFAULTS.crashAtMs)})
+  --duration T         virtual time simulated (default ${formatDuration(VIRTUAL_DEFAULTS.durationMs)})
   --partition A-B      cut the members into two halves from A until B (e.g. 20s-80s); not with --crash
-  --config NAME        SWIM preset: mesh, lan or local (default mesh)
+  --config NAME        SWIM preset: ${PRESET_NAMES.slice(0, -1).join(', ')} or ${PRESET_NAMES.at(-1)!} (default ${DEFAULT_PRESET})
   --json               print the result as JSON
 `
 
@@ -49,19 +53,19 @@ async function runVirtualCommand (argv: string[]): Promise<number> {
   if (v.nodes === undefined || v.seed === undefined) throw new ConfigError(`--nodes and --seed are required\n\n${VIRTUAL_USAGE}`)
   const nodes = parseIntFlag(v.nodes, '--nodes', 2, 20_000)
   const seed = parseIntFlag(v.seed, '--seed', 0, 2 ** 32 - 1)
-  const loss = v.loss === undefined ? 0 : Number(v.loss)
+  const loss = v.loss === undefined ? VIRTUAL_DEFAULTS.lossPercent : Number(v.loss)
   if (!Number.isFinite(loss) || loss < 0 || loss > 100) throw new ConfigError(`--loss must be a percentage from 0 to 100 (got "${v.loss}")`)
-  let latencyMinMs = 1
-  let latencyMaxMs = 10
+  let latencyMinMs = VIRTUAL_DEFAULTS.latencyMinMs
+  let latencyMaxMs = VIRTUAL_DEFAULTS.latencyMaxMs
   if (v['latency-ms'] !== undefined) {
     const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v['latency-ms'])
     if (m === null || Number(m[1]) > Number(m[2])) throw new ConfigError(`--latency-ms must be a range like 1-10 with A <= B (got "${v['latency-ms']}")`)
     latencyMinMs = Number(m[1])
     latencyMaxMs = Number(m[2])
   }
-  const crash = v.crash === undefined ? 0 : parseIntFlag(v.crash, '--crash', 0, nodes - 1)
-  const durationMs = v.duration === undefined ? 120_000 : parseDuration(v.duration, '--duration')
-  const crashAtMs = v['crash-at'] === undefined ? 20_000 : parseDuration(v['crash-at'], '--crash-at')
+  const crash = v.crash === undefined ? VIRTUAL_DEFAULTS.crash : parseIntFlag(v.crash, '--crash', 0, nodes - 1)
+  const durationMs = v.duration === undefined ? VIRTUAL_DEFAULTS.durationMs : parseDuration(v.duration, '--duration')
+  const crashAtMs = v['crash-at'] === undefined ? VIRTUAL_DEFAULTS.crashAtMs : parseDuration(v['crash-at'], '--crash-at')
   if (crash > 0 && crashAtMs >= durationMs) throw new ConfigError('--crash-at must be before the end of --duration')
   let partition: { fromMs: number, toMs: number } | undefined
   if (v.partition !== undefined) {
@@ -71,7 +75,7 @@ async function runVirtualCommand (argv: string[]): Promise<number> {
     if (crash > 0) throw new ConfigError('--partition and --crash cannot be combined: the heal figures assume every member runs')
     if (partition.fromMs >= partition.toMs || partition.toMs > durationMs) throw new ConfigError('--partition must end after it starts and within --duration')
   }
-  const preset = PRESETS[v.config ?? 'mesh']
+  const preset = PRESETS[v.config ?? DEFAULT_PRESET]
   if (preset === undefined) throw new ConfigError(`--config must be one of ${Object.keys(PRESETS).join(', ')} (got "${v.config}")`)
   // Each core holds every member (~40 bytes each untouched, ~150 once its state changed): n^2 memory.
   // Fail with a fix instead of an OOM crash.

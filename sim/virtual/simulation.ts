@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { Swim } from '../../lib/swim/swim.js'
-import { meshConfig, type SwimConfig } from '../../lib/swim/config.js'
+import { DEFAULTS, type SwimConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import type { SwimEvent } from '../../lib/swim/types.js'
 import { EventHeap, type Timed } from './heap.js'
@@ -33,7 +33,7 @@ export interface VirtualOptions {
    * time: every packet between the halves is lost. Not combined with crashes. Default: none.
    */
   partition?: { fromMs: number, toMs: number }
-  /** SWIM config of every node. Default: meshConfig(). */
+  /** SWIM config of every node. Default: lib/swim/config.ts DEFAULTS (the mesh preset). */
   config?: SwimConfig
   /** Called with every SWIM event (node index, event), in order; for tests and traces. */
   onEvent?: (node: number, e: SwimEvent) => void
@@ -108,7 +108,7 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
   const crashCount = opts.crash ?? 0
   const crashAt = opts.crashAtMs ?? 20_000
   const duration = opts.durationMs ?? 120_000
-  const config = opts.config ?? meshConfig()
+  const config = opts.config ?? DEFAULTS
   if (!Number.isInteger(n) || n < 2) throw new RangeError('nodes must be at least 2')
   if (crashCount < 0 || crashCount >= n) throw new RangeError('crash must be from 0 to nodes - 1')
   const cut = opts.partition
