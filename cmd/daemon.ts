@@ -9,6 +9,8 @@ import { WEFT_VERSION } from '../lib/version.js'
 import { parseFlags, parseIntFlag, type Command } from './cli.js'
 import { CONTROLLER_TRUST_FLAGS, CONTROLLER_TRUST_USAGE, controllerTrust } from './controller-flags.js'
 
+const KEEPALIVE = LIMITS.keepaliveSeconds
+
 const USAGE = `Usage: weft daemon --controller URL --state DIR --interface IF [flags]
 
 Runs this node: joins through the controller (first start needs --join-token-file), keeps the WireGuard
@@ -29,7 +31,7 @@ ${CONTROLLER_TRUST_USAGE}
   --swim-port N         SWIM UDP port on the mesh IP (default ${DEFAULTS.swimPort})
   --wg ${DRIVER_CHOICES.join('|')}   WireGuard driver (default ${DEFAULTS.wg}: kernel if the module works, else wireguard-go)
   --swim-preset NAME    SWIM timing: mesh (one region), lan (1 s probes: across regions, or many nodes on few cores) or local (default ${DEFAULTS.swimPreset})
-  --keepalive S         WireGuard persistent keepalive in seconds, ${LIMITS.keepaliveSeconds.min}-${LIMITS.keepaliveSeconds.max} (default ${DEFAULTS.keepaliveSeconds})
+  --keepalive S         WireGuard persistent keepalive in seconds, ${KEEPALIVE.min}-${KEEPALIVE.max} (default ${DEFAULTS.keepaliveSeconds})
   --mtu N               interface MTU (default ${DEFAULTS.mtu})
   --hostname NAME       name to register with (default: the host name)
   --metrics-listen IP:PORT   serve Prometheus metrics at http://IP:PORT/metrics (default: off). A mesh

@@ -22,8 +22,13 @@ import { parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
 /** V8 flags for the sim's daemons; see docs/sim.md (memory per node) for the measurements behind them. */
 const DEFAULT_DAEMON_NODE_FLAGS = ''
 
+const KEEPALIVE = LIMITS.keepaliveSeconds
+
 /** Defaults of the run's own flags; the daemons' come from lib/daemon/config.ts and sim/run/density.ts. */
 const RUN_DEFAULTS = { lossPercent: 5, durationMs: 30_000, batchSize: 25 }
+
+/** The daemons' defaults and the dense-host values, as the usage states them. */
+const DAEMON = { preset: DEFAULTS.swimPreset, keepalive: DEFAULTS.keepaliveSeconds, densePreset: DENSE_SWIM_PRESET, denseKeepalive: DENSE_KEEPALIVE_SECONDS }
 
 const USAGE = `Usage: weft sim run --nodes N --scenario NAME [flags]
 
@@ -45,8 +50,8 @@ Flags:
   --batch B         daemons started at once during the join (default ${RUN_DEFAULTS.batchSize})
   --tick-ms MS      UAPI read cadence (default 200-1000 by N)
   --daemon-node-flags="F ..."  Node/V8 flags for every daemon process (default none)
-  --swim-preset NAME  daemons' SWIM preset (default ${DEFAULTS.swimPreset}; ${DENSE_SWIM_PRESET} above ${DENSE_NODES_PER_CORE} nodes per core, see docs/sim.md)
-  --keepalive S     daemons' WireGuard keepalive in seconds (default ${DEFAULTS.keepaliveSeconds}; ${DENSE_KEEPALIVE_SECONDS} above ${DENSE_NODES_PER_CORE} nodes per core)
+  --swim-preset NAME  daemons' SWIM preset (default ${DAEMON.preset}; ${DAEMON.densePreset} above ${DENSE_NODES_PER_CORE} nodes per core, see docs/sim.md)
+  --keepalive S     daemons' WireGuard keepalive in seconds (default ${DAEMON.keepalive}; ${DAEMON.denseKeepalive} above ${DENSE_NODES_PER_CORE} nodes per core)
 
 Scenarios:
 ${[...SCENARIOS.values()].map(s => `  ${s.name.padEnd(18)} ${s.summary}`).join('\n')}
@@ -88,7 +93,7 @@ export const simRunCommand: Command = {
     for (const f of nodeFlags) if (!/^--[a-z0-9-]+(=[A-Za-z0-9._/:-]+)?$/.test(f)) throw new ConfigError(`--daemon-node-flags: "${f}" is not a --flag or --flag=value`)
     const profile = densityProfile(nodes, cpus().length, {
       swimPreset: v['swim-preset'] === undefined ? undefined : oneOf('--swim-preset', v['swim-preset'], PRESET_NAMES),
-      keepaliveSeconds: v.keepalive === undefined ? undefined : parseIntFlag(v.keepalive, '--keepalive', LIMITS.keepaliveSeconds.min, LIMITS.keepaliveSeconds.max)
+      keepaliveSeconds: v.keepalive === undefined ? undefined : parseIntFlag(v.keepalive, '--keepalive', KEEPALIVE.min, KEEPALIVE.max)
     })
     const swimConfig = PRESETS[profile.swimPreset]!()
     const outDir = resolve(v.out ?? `weft-sim-${scenario.name}-${nodes}`)

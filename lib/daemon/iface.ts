@@ -47,7 +47,8 @@ export async function ensureInterface (s: InterfaceSetup): Promise<InterfaceChan
   if (parseIPv4(s.meshIp) === null) throw new ConfigError(`mesh IP "${s.meshIp}" is not an IPv4 address`)
   if (parseCidr(s.cidr) === null) throw new ConfigError(`mesh CIDR "${s.cidr}" is not an IPv4 CIDR such as 100.64.0.0/10`)
   const mtu = s.mtu ?? DEFAULTS.mtu
-  if (!Number.isInteger(mtu) || mtu < LIMITS.mtu.min || mtu > LIMITS.mtu.max) throw new ConfigError(`MTU ${mtu} is out of range ${LIMITS.mtu.min}-${LIMITS.mtu.max}`)
+  const { min, max } = LIMITS.mtu
+  if (!Number.isInteger(mtu) || mtu < min || mtu > max) throw new ConfigError(`MTU ${mtu} is out of range ${min}-${max}`)
   const ip = (...args: string[]): string[] => ipCmd(s.netns, ...args)
   const changes: InterfaceChanges = { mtu: false, up: false, address: false, removedAddresses: [], route: false }
 

@@ -34,11 +34,12 @@ t.test('help texts state the defaults the config modules export', async (t) => {
 })
 
 t.test('a value out of range fails with exit 2 and a message naming the flag and the range', async (t) => {
+  const data = ['--data', '/nonexistent/weft-config-test']
   const cases: Array<[string[], string]> = [
     [['daemon', '--controller', 'http://198.18.0.1:8080', '--interface', 'wg0', '--keepalive', '0'], '--keepalive must be a whole number from 1 to 65535'],
     [['daemon', '--controller', 'http://198.18.0.1:8080', '--interface', 'wg0', '--wg', 'magic'], '--wg must be one of auto, kernel, userspace (got "magic")'],
-    [['controller', '--data', '/nonexistent/weft-config-test', '--heartbeat-interval', '50ms'], '--heartbeat-interval must be a duration from 100ms to 24d (got 50 ms)'],
-    [['controller', '--data', '/nonexistent/weft-config-test', '--log-level', 'loud'], '--log-level must be one of fatal, error']
+    [['controller', ...data, '--heartbeat-interval', '50ms'], '--heartbeat-interval must be a duration from 100ms to 24d (got 50 ms)'],
+    [['controller', ...data, '--log-level', 'loud'], '--log-level must be one of fatal, error']
   ]
   for (const [args, message] of cases) {
     const r = await weft(args)

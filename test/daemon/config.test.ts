@@ -29,7 +29,8 @@ t.test('each range edge is accepted, one beyond it refused with a message naming
     ['swimPort', '--swim-port', LIMITS.swimPort.min, LIMITS.swimPort.max, /--swim-port must be a port from 1 to 65535 \(got/],
     ['announcePort', '--announce-port', 1, 65535, /--announce-port must be a port from 1 to 65535 \(got/],
     ['mtu', '--mtu', LIMITS.mtu.min, LIMITS.mtu.max, /--mtu must be a whole number from 1280 to 65535 \(got/],
-    ['keepaliveSeconds', '--keepalive', LIMITS.keepaliveSeconds.min, LIMITS.keepaliveSeconds.max, /--keepalive must be a whole number from 1 to 65535 seconds \(got/],
+    ['keepaliveSeconds', '--keepalive', LIMITS.keepaliveSeconds.min, LIMITS.keepaliveSeconds.max,
+      /--keepalive must be a whole number from 1 to 65535 seconds \(got/],
     ['deadAnnounceIntervalMs', 'deadAnnounceIntervalMs', 100, MAX_TIMER_MS, /deadAnnounceIntervalMs must be a duration from 100ms to 24d \(got/]
   ]
   for (const [field, flag, min, max, message] of cases) {

@@ -43,7 +43,8 @@ t.test('each range edge is accepted, one beyond it refused with a coded error na
     const beyond = field === 'probeTimeoutMs' ? [0, 600_001] : [min - 1, max + 1]
     const refused = field === 'probeTimeoutMs' ? 'a duration from 1ms to 10m' : range
     for (const v of [...beyond, min + 0.5]) {
-      t.throws(() => resolve({ ...base, [field]: v }), { code: 'WEFT_ERR_SWIM_CONFIG', message: `swim config ${field} must be ${refused} (got ` }, `${field} ${v} refused`)
+      const message = `swim config ${field} must be ${refused} (got `
+      t.throws(() => resolve({ ...base, [field]: v }), { code: 'WEFT_ERR_SWIM_CONFIG', message }, `${field} ${v} refused`)
     }
   }
 })
