@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { exitCodeOf } from '../../cmd/exit.js'
 import { ConfigError, ControllerError, DaemonError, DataDirError, DeviceError, NodeRemovedError, StoreBehindError, SwimConfigError } from '../../lib/errors.js'
-import { validateConfig, meshConfig } from '../../lib/swim/config.js'
+import { resolve, meshConfig } from '../../lib/swim/config.js'
 
 const WEFT = join(process.cwd(), 'dist/cmd/weft.js')
 
@@ -38,7 +38,7 @@ t.test('exit code by kind: 2 for our own config (a SWIM config included), 1 for 
 
 t.test('a SWIM config that cannot work is a config error: exit 2, keeping its own code and sentence', async (t) => {
   let err: unknown
-  try { validateConfig({ ...meshConfig(), probeTimeoutMs: meshConfig().probeIntervalMs }) } catch (e) { err = e }
+  try { resolve({ ...meshConfig(), probeTimeoutMs: meshConfig().probeIntervalMs }) } catch (e) { err = e }
   t.type(err, ConfigError)
   t.match(err, { code: 'WEFT_ERR_SWIM_CONFIG', statusCode: undefined, message: /probeTimeoutMs .* must be shorter than probeIntervalMs/ })
   t.equal(exitCodeOf(err), 2)

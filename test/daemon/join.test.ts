@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { systemClock } from '../../lib/clock.js'
+import { ManualClock, systemClock } from '../../lib/clock.js'
 import { resolve, type DaemonConfig } from '../../lib/daemon/config.js'
 import { ControlClient } from '../../lib/daemon/control-client.js'
 import { ensureJoined, registerAgain } from '../../lib/daemon/join.js'
