@@ -35,7 +35,9 @@ export function registerProcessMetrics (registry: Registry, clock: Clock): void 
   scrapedGauge({ name: 'process_start_time_seconds', help: 'Start time of the process since the Unix epoch, in seconds.', registry, read: () => [{ value: startSeconds }] })
   scrapedGauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size, in bytes.', registry, read: () => [{ value: process.memoryUsage.rss() }] })
   scrapedGauge({
-    name: 'process_open_fds', help: 'Open file descriptors.', registry,
+    name: 'process_open_fds',
+    help: 'Open file descriptors.',
+    registry,
     read: () => { try { return [{ value: readdirSync('/proc/self/fd').length - 1 }] } catch { return [] } }
   })
   scrapedGauge({ name: 'process_max_fds', help: 'Maximum number of open file descriptors (soft limit).', registry, read: () => { const n = maxFds(); return n === undefined ? [] : [{ value: n }] } })

@@ -133,14 +133,30 @@ export class Controller {
       onSuspicions: n => this.metrics.suspicions.inc(n)
     })
     this.registry = new Registry({
-      clock, log, commit: this.commit, ipam: this.ipam, netmap: this.netmap,
-      liveness: this.liveness, channels: this.channels, metrics: this.metrics, heartbeatIntervalMs: config.heartbeatIntervalMs,
+      clock,
+      log,
+      commit: this.commit,
+      ipam: this.ipam,
+      netmap: this.netmap,
+      liveness: this.liveness,
+      channels: this.channels,
+      metrics: this.metrics,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
       expiry: this.expiry
     })
     this.registration = new Registration({
-      clock, log, registry: this.registry, tokens: this.tokens, ipam: this.ipam, commit: this.commit, metrics: this.metrics,
-      controllerKey: StaticKey.from(privateKey), controllerPublicKey: publicKey, cidr: config.cidr,
-      proofSkewMs: config.proofSkewMs, heartbeatIntervalMs: config.heartbeatIntervalMs
+      clock,
+      log,
+      registry: this.registry,
+      tokens: this.tokens,
+      ipam: this.ipam,
+      commit: this.commit,
+      metrics: this.metrics,
+      controllerKey: StaticKey.from(privateKey),
+      controllerPublicKey: publicKey,
+      cidr: config.cidr,
+      proofSkewMs: config.proofSkewMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs
     })
   }
 

@@ -138,7 +138,9 @@ export class Daemon {
       log: log.child({ component: 'announce' })
     })
     this.evidence = new Evidence({
-      swim: this.swim, clock, selfId: identity.nodeId,
+      swim: this.swim,
+      clock,
+      selfId: identity.nodeId,
       nodes: () => this.core.netmap?.nodes ?? [],
       node: id => this.core.node(id),
       linkUp: () => this.link.state === 'connected',
@@ -222,7 +224,11 @@ export class Daemon {
       d.lastError = plan.netmapError
       if (cfg.metricsListen !== undefined) {
         const metricsServer = await serveDaemonMetrics({
-          listen: cfg.metricsListen, allowMesh: cfg.metricsAllowMesh === true, cidr: identity.cidr, clock: deps.clock, log,
+          listen: cfg.metricsListen,
+          allowMesh: cfg.metricsAllowMesh === true,
+          cidr: identity.cidr,
+          clock: deps.clock,
+          log,
           status: async () => await d.status()
         })
         d.metricsServer = metricsServer
@@ -450,8 +456,11 @@ export class Daemon {
       netmapAppliedAt: this.netmapAppliedAt,
       swim: this.swim,
       counters: {
-        ...this.swimDriver.counters, ...prefixed('announce', this.announcer.counters), 'wg.handshakeResets': this.handshakes.resets,
-        ...prefixed('wg', this.reconciler.counters), ...prefixed('control', this.link.counters)
+        ...this.swimDriver.counters,
+        ...prefixed('announce', this.announcer.counters),
+        'wg.handshakeResets': this.handshakes.resets,
+        ...prefixed('wg', this.reconciler.counters),
+        ...prefixed('control', this.link.counters)
       },
       lastError: this.lastError
     })

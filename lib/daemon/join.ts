@@ -60,7 +60,12 @@ export async function register (client: ControlClient, state: StateDir, saved: N
   const hostname = p.hostname ?? osHostname()
   const signingKey = SigningKey.derive(p.keys.privateKey).publicKey
   const fields = {
-    publicKey: p.keys.publicKey, signingKey, hostname, endpoints: p.endpoints, timestamp: deps.clock.now(), nonce: newNonce(),
+    publicKey: p.keys.publicKey,
+    signingKey,
+    hostname,
+    endpoints: p.endpoints,
+    timestamp: deps.clock.now(),
+    nonce: newNonce(),
     ...(p.meshIp !== undefined ? { meshIp: p.meshIp } : {})
   }
   const proof = signRegistration(p.keys.privateKey, info.publicKey, fields)

@@ -138,8 +138,10 @@ export class DaemonMetrics {
     registerProcessMetrics(registry, this.o.clock)
 
     scrapedGauge({
-      name: 'weft_node_info', help: 'Always 1; labels: this node\'s id, hostname, mesh IP and WireGuard interface.',
-      labelNames: ['node_id', 'hostname', 'mesh_ip', 'interface'], registry,
+      name: 'weft_node_info',
+      help: 'Always 1; labels: this node\'s id, hostname, mesh IP and WireGuard interface.',
+      labelNames: ['node_id', 'hostname', 'mesh_ip', 'interface'],
+      registry,
       read: () => { const n = s()?.node; return n === undefined ? [] : [{ labels: { node_id: n.id, hostname: n.hostname, mesh_ip: n.meshIp, interface: n.interface }, value: 1 }] }
     })
     // Counter families from the status counters.
@@ -147,7 +149,10 @@ export class DaemonMetrics {
     for (const [f] of [...Object.values(COUNTERS), [F.swimDropped] as [Family]]) families.set(f.name, f)
     for (const f of families.values()) {
       scrapedCounter({
-        name: f.name, help: f.help, labelNames: f.label === undefined ? [] : [f.label], registry,
+        name: f.name,
+        help: f.help,
+        labelNames: f.label === undefined ? [] : [f.label],
+        registry,
         read: () => {
           const out: Sample[] = []
           for (const [key, value] of Object.entries(counters())) {
@@ -162,41 +167,58 @@ export class DaemonMetrics {
     scrapedGauge({ name: 'weft_swim_incarnation', help: 'This node\'s SWIM incarnation.', registry, read: () => { const w = s()?.swim; return w == null ? [] : [{ value: w.incarnation }] } })
     scrapedGauge({ name: 'weft_swim_local_health_score', help: 'Lifeguard local-health score: 0 is healthy, up to 7; probing slows by score + 1.', registry, read: () => { const w = s()?.swim; return w == null ? [] : [{ value: w.healthScore }] } })
     scrapedGauge({
-      name: 'weft_swim_members', help: 'Peers by the state this node\'s SWIM holds them in.', labelNames: ['state'], registry,
+      name: 'weft_swim_members',
+      help: 'Peers by the state this node\'s SWIM holds them in.',
+      labelNames: ['state'],
+      registry,
       read: () => MEMBER_STATES.map(state => ({ labels: { state }, value: peers().filter(p => p.swim === state).length }))
     })
     scrapedGauge({
-      name: 'weft_peer_swim_state', help: 'Always 1, for the state SWIM holds the peer in (alive, suspect, dead, left); absent while SWIM does not know it.',
-      labelNames: ['peer_id', 'peer_hostname', 'state'], registry,
+      name: 'weft_peer_swim_state',
+      help: 'Always 1, for the state SWIM holds the peer in (alive, suspect, dead, left); absent while SWIM does not know it.',
+      labelNames: ['peer_id', 'peer_hostname', 'state'],
+      registry,
       read: () => peers().flatMap(p => p.swim === null ? [] : [{ labels: { ...peerLabels(p), state: p.swim }, value: 1 }])
     })
     scrapedGauge({
-      name: 'weft_peer_in_wireguard', help: '1 when the peer is on the WireGuard device, 0 when not (SWIM dead, left, not yet added).',
-      labelNames: ['peer_id', 'peer_hostname'], registry,
+      name: 'weft_peer_in_wireguard',
+      help: '1 when the peer is on the WireGuard device, 0 when not (SWIM dead, left, not yet added).',
+      labelNames: ['peer_id', 'peer_hostname'],
+      registry,
       read: () => peers().map(p => ({ labels: peerLabels(p), value: p.inWireGuard ? 1 : 0 }))
     })
     scrapedGauge({
-      name: 'weft_peer_last_handshake_age_seconds', help: 'Seconds since the last completed WireGuard handshake with the peer (last known, for a peer off the device); absent when there was none.',
-      labelNames: ['peer_id', 'peer_hostname'], registry,
+      name: 'weft_peer_last_handshake_age_seconds',
+      help: 'Seconds since the last completed WireGuard handshake with the peer (last known, for a peer off the device); absent when there was none.',
+      labelNames: ['peer_id', 'peer_hostname'],
+      registry,
       read: () => peers().flatMap(p => p.lastHandshakeAt === null ? [] : [{ labels: peerLabels(p), value: ageSeconds(p.lastHandshakeAt) }])
     })
     scrapedCounter({
-      name: 'weft_peer_receive_bytes_total', help: 'Bytes received from the peer through WireGuard (restarts at 0 when the peer is re-added).',
-      labelNames: ['peer_id', 'peer_hostname'], registry,
+      name: 'weft_peer_receive_bytes_total',
+      help: 'Bytes received from the peer through WireGuard (restarts at 0 when the peer is re-added).',
+      labelNames: ['peer_id', 'peer_hostname'],
+      registry,
       read: () => peers().flatMap(p => p.figures === 'none' ? [] : [{ labels: peerLabels(p), value: p.rxBytes }])
     })
     scrapedCounter({
-      name: 'weft_peer_transmit_bytes_total', help: 'Bytes sent to the peer through WireGuard (restarts at 0 when the peer is re-added).',
-      labelNames: ['peer_id', 'peer_hostname'], registry,
+      name: 'weft_peer_transmit_bytes_total',
+      help: 'Bytes sent to the peer through WireGuard (restarts at 0 when the peer is re-added).',
+      labelNames: ['peer_id', 'peer_hostname'],
+      registry,
       read: () => peers().flatMap(p => p.figures === 'none' ? [] : [{ labels: peerLabels(p), value: p.txBytes }])
     })
     scrapedGauge({
-      name: 'weft_control_link_state', help: 'Always 1 for the state of the link to the controller (connecting, connected, lost, revoked), 0 for the others.',
-      labelNames: ['state'], registry,
+      name: 'weft_control_link_state',
+      help: 'Always 1 for the state of the link to the controller (connecting, connected, lost, revoked), 0 for the others.',
+      labelNames: ['state'],
+      registry,
       read: () => { const st = s()?.controller.state; return st === undefined ? [] : CONTROL_STATES.map(state => ({ labels: { state }, value: state === st ? 1 : 0 })) }
     })
     scrapedGauge({
-      name: 'weft_control_last_contact_age_seconds', help: 'Seconds since the controller was last heard (a stream line or a heartbeat answer); absent before the first.', registry,
+      name: 'weft_control_last_contact_age_seconds',
+      help: 'Seconds since the controller was last heard (a stream line or a heartbeat answer); absent before the first.',
+      registry,
       read: () => { const at = s()?.controller.lastContactAt; return at == null ? [] : [{ value: ageSeconds(at) }] }
     })
     scrapedGauge({ name: 'weft_control_consecutive_heartbeat_failures', help: 'Heartbeats failed in a row (0 after a success).', registry, read: () => { const c = s()?.controller; return c === undefined ? [] : [{ value: c.heartbeatsFailed }] } })

@@ -10,10 +10,27 @@ t.test('the data directory is enough: every other field takes its default, froze
   t.ok(Object.isFrozen(c) && Object.isFrozen(DEFAULTS))
   t.equal(resolve({ dataDir, heartbeatIntervalMs: undefined }).heartbeatIntervalMs, DEFAULTS.heartbeatIntervalMs, 'an undefined field takes its default')
   t.same(DEFAULTS, {
-    listen: '127.0.0.1:8080', cidr: '100.64.0.0/10', heartbeatIntervalMs: 5000, controlStaleMs: 15000, streamGraceMs: 3000, reportFreshMs: 15000,
-    proofSkewMs: 60000, ipQuarantineMs: 7 * 86_400_000, tokenRetentionMs: 7 * 86_400_000, streamPingIntervalMs: 15000, netmapIntervalMs: 1000,
-    netmapHealthIntervalMs: 5000, deltaHistory: 1024, maxChannelBufferBytes: 4 * 1024 * 1024, bodyLimitBytes: 65536, registerRatePerMin: 600,
-    authFailuresPerMin: 30, logLevel: 'info', storeRetryMs: 2000, acceptDataLoss: false, rotateAdminKey: false
+    listen: '127.0.0.1:8080',
+    cidr: '100.64.0.0/10',
+    heartbeatIntervalMs: 5000,
+    controlStaleMs: 15000,
+    streamGraceMs: 3000,
+    reportFreshMs: 15000,
+    proofSkewMs: 60000,
+    ipQuarantineMs: 7 * 86_400_000,
+    tokenRetentionMs: 7 * 86_400_000,
+    streamPingIntervalMs: 15000,
+    netmapIntervalMs: 1000,
+    netmapHealthIntervalMs: 5000,
+    deltaHistory: 1024,
+    maxChannelBufferBytes: 4 * 1024 * 1024,
+    bodyLimitBytes: 65536,
+    registerRatePerMin: 600,
+    authFailuresPerMin: 30,
+    logLevel: 'info',
+    storeRetryMs: 2000,
+    acceptDataLoss: false,
+    rotateAdminKey: false
   }, 'the documented defaults')
 })
 

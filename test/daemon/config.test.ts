@@ -11,8 +11,19 @@ t.test('the controller and the interface are enough: every other field takes its
     ...DEFAULTS, endpoints: [], controllerUrl: 'http://198.18.0.1:8080', ifname: 'weft0', announcePort: DEFAULTS.listenPort + 1
   }
   t.same(c, want)
-  t.same(DEFAULTS, { stateDir: '/var/lib/weft', listenPort: 51820, endpoints: [], wg: 'auto', swimPort: 7946, mtu: 1420, deadAnnounceIntervalMs: 5000,
-    swimPreset: 'mesh', keepaliveSeconds: 25, metricsAllowMesh: false, logLevel: 'info' }, 'the documented defaults')
+  t.same(DEFAULTS, {
+    stateDir: '/var/lib/weft',
+    listenPort: 51820,
+    endpoints: [],
+    wg: 'auto',
+    swimPort: 7946,
+    mtu: 1420,
+    deadAnnounceIntervalMs: 5000,
+    swimPreset: 'mesh',
+    keepaliveSeconds: 25,
+    metricsAllowMesh: false,
+    logLevel: 'info'
+  }, 'the documented defaults')
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.endpoints), 'frozen, endpoints too')
   t.equal(resolve({ ...required, stateDir: undefined, mtu: undefined }).mtu, DEFAULTS.mtu, 'an undefined field takes its default')
   t.equal(resolve({ ...required, listenPort: 4000 }).announcePort, 4001, 'the announcement port follows --listen-port')

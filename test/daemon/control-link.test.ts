@@ -56,8 +56,15 @@ function owner (initial: Netmap | null = null, seen: (m: Netmap, how: 'full' | '
 function link (url: string, onNetmap: (m: Netmap, how: string) => void, netmap: Netmap | null = null): { l: ControlLink, map: () => Netmap | null } {
   const o = owner(netmap, onNetmap)
   const l = new ControlLink({
-    client: new ControlClient(url), credential: 'wn_test', netmap: o.netmap, onNetmap: o.onNetmap,
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: () => {}, onForgotten: () => {}, clock: systemClock, log: silentLogger()
+    client: new ControlClient(url),
+    credential: 'wn_test',
+    netmap: o.netmap,
+    onNetmap: o.onNetmap,
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
+    onRevoked: () => {},
+    onForgotten: () => {},
+    clock: systemClock,
+    log: silentLogger()
   })
   return { l, map: o.netmap }
 }
@@ -122,8 +129,14 @@ t.test('a gap in versions, a new epoch, garbage and an oversized line all end in
   ])
   const seen: string[] = []
   const l = new ControlLink({
-    client: new ControlClient(ctl.url), credential: 'wn_test', ...owner(null, m => seen.push(`${m.epoch}:${m.version}`)),
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: () => {}, onForgotten: () => {}, clock: systemClock, log: silentLogger(),
+    client: new ControlClient(ctl.url),
+    credential: 'wn_test',
+    ...owner(null, m => seen.push(`${m.epoch}:${m.version}`)),
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
+    onRevoked: () => {},
+    onForgotten: () => {},
+    clock: systemClock,
+    log: silentLogger(),
     config: { maxLineBytes: 65_536 }
   })
   l.start()
@@ -172,10 +185,15 @@ t.test('a real controller: a removed node is revoked as removed, an unknown cred
     const revoked: Array<[string, boolean]> = []
     const forgotten: string[] = []
     const l = new ControlLink({
-      client: new ControlClient(c.url), credential, ...owner(),
+      client: new ControlClient(c.url),
+      credential,
+      ...owner(),
       heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
-      onRevoked: (reason, removed) => revoked.push([reason, removed]), onForgotten: reason => forgotten.push(reason),
-      clock: systemClock, log: silentLogger(), config: { heartbeatIntervalMs: 100 }
+      onRevoked: (reason, removed) => revoked.push([reason, removed]),
+      onForgotten: reason => forgotten.push(reason),
+      clock: systemClock,
+      log: silentLogger(),
+      config: { heartbeatIntervalMs: 100 }
     })
     l.start()
     t.teardown(() => l.stop())
@@ -210,8 +228,14 @@ t.test('a 403 that does not say why revokes without claiming a removal', async (
   t.teardown(() => { server.closeAllConnections(); server.close() })
   const revoked: boolean[] = []
   const l = new ControlLink({
-    client: new ControlClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), credential: 'wn_test', ...owner(),
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }), onRevoked: (_r, removed) => revoked.push(removed), onForgotten: () => {}, clock: systemClock, log: silentLogger()
+    client: new ControlClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    credential: 'wn_test',
+    ...owner(),
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
+    onRevoked: (_r, removed) => revoked.push(removed),
+    onForgotten: () => {},
+    clock: systemClock,
+    log: silentLogger()
   })
   l.start()
   t.teardown(() => l.stop())

@@ -5,8 +5,17 @@ import { chooseEndpoint, desired, initiates, type Liveness } from '../../lib/dae
 
 const keys = Array.from({ length: 6 }, () => generateKeyPair().publicKey)
 const rec = (i: number, over: Partial<NodeRecord> = {}): NodeRecord => ({
-  id: `n${i}`, hostname: `h${i}`, publicKey: keys[i]!, meshIp: `100.64.0.${i + 1}`, endpoints: [`198.18.1.${i + 1}:51820`],
-  observedEndpoint: null, swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1, ...over
+  id: `n${i}`,
+  hostname: `h${i}`,
+  publicKey: keys[i]!,
+  meshIp: `100.64.0.${i + 1}`,
+  endpoints: [`198.18.1.${i + 1}:51820`],
+  observedEndpoint: null,
+  swimPort: 7946,
+  health: 'online',
+  createdAt: 1,
+  updatedAt: 1,
+  ...over
 })
 const map = (nodes: NodeRecord[]): Netmap => ({ epoch: 'e', version: 1, cidr: '100.64.0.0/10', nodes })
 

@@ -15,8 +15,12 @@ const deps = { clock: systemClock, log: silentLogger() }
 
 function config (controllerUrl: string, stateDir: string, joinToken?: string): DaemonConfig {
   return resolve({
-    controllerUrl, stateDir, ifname: 'weft-test', joinToken,
-    endpoints: ['198.18.0.9:51820'], hostname: 'node-j'
+    controllerUrl,
+    stateDir,
+    ifname: 'weft-test',
+    joinToken,
+    endpoints: ['198.18.0.9:51820'],
+    hostname: 'node-j'
   })
 }
 

@@ -21,13 +21,27 @@ const NOW = 1_700_000_100_000
 function liveCounterKeys (): string[] {
   const clock = new ManualClock(NOW)
   const announcer = new Announcer({
-    selfId: 'a', privateKey: generateKeyPair().privateKey, port: 1, lookup: () => null, alive: () => ({ incarnation: 1, sig: new Uint8Array(64) }),
-    onAlive: () => {}, onDeadNotice: () => {}, clock, log: silentLogger()
+    selfId: 'a',
+    privateKey: generateKeyPair().privateKey,
+    port: 1,
+    lookup: () => null,
+    alive: () => ({ incarnation: 1, sig: new Uint8Array(64) }),
+    onAlive: () => {},
+    onDeadNotice: () => {},
+    clock,
+    log: silentLogger()
   })
   const reconciler = new Reconciler({ device: {} as WireGuardDevice, log: silentLogger() })
   const link = new ControlLink({
-    client: new ControlClient('http://127.0.0.1:1'), credential: 'c', netmap: () => null, onNetmap: () => {}, onRevoked: () => {}, onForgotten: () => {},
-    heartbeat: () => ({ endpoints: [], listenPort: 1 }), clock, log: silentLogger()
+    client: new ControlClient('http://127.0.0.1:1'),
+    credential: 'c',
+    netmap: () => null,
+    onNetmap: () => {},
+    onRevoked: () => {},
+    onForgotten: () => {},
+    heartbeat: () => ({ endpoints: [], listenPort: 1 }),
+    clock,
+    log: silentLogger()
   })
   return [
     ...Object.keys(flattenStats(zeroStats())), 'sendErrors', 'wg.handshakeResets',

@@ -53,4 +53,3 @@ export async function uapiAlive (sockPath: string, clock: Clock): Promise<boolea
     return false
   }
 }
-
