@@ -1,4 +1,6 @@
 import t from 'tap'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { ManualClock, systemClock } from '../lib/clock.js'
 
 t.test('a manual clock fires timers in deadline order, with now() at each deadline', async (t) => {
@@ -93,4 +95,22 @@ t.test('monotonic time moves with the manual clock and not back when the wall ti
   const before = systemClock.monotonic()
   await systemClock.sleep(2)
   t.ok(systemClock.monotonic() > before)
+})
+
+t.test('lib/ waits and reads time only through the clock: no setTimeout, setInterval, Date.now or performance.now outside lib/clock.ts', async (t) => {
+  const direct = /(?<![.\w])(?:setTimeout|setInterval|clearTimeout|clearInterval)\s*\(|\b(?:Date|performance)\.now\s*\(/
+  const bad: string[] = []
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name)
+      if (e.isDirectory()) walk(path)
+      else if (e.name.endsWith('.ts') && path !== join('lib', 'clock.ts')) {
+        readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
+          if (direct.test(line.replace(/\/\/.*$|^\s*\*.*$/, ''))) bad.push(`${path}:${i + 1}: ${line.trim()}`)
+        })
+      }
+    }
+  }
+  walk('lib')
+  t.same(bad, [])
 })
