@@ -20,7 +20,7 @@ export interface DaemonCoreConfig {
   joinToken: boolean
   /**
    * Whether this start announces itself over the underlay: a restart (saved identity or netmap) does, a first
-   * start does not (docs/daemon.md, "Returning while the controller is down: the underlay announcement").
+   * start does not (docs/daemon-swim.md, "Returning while the controller is down: the underlay announcement").
    */
   announce: boolean
 }

@@ -29,7 +29,7 @@ export interface EvidenceOptions {
 }
 
 /**
- * Gives SWIM the best outside evidence about each member (docs/daemon.md, "Evidence from outside SWIM"):
+ * Gives SWIM the best outside evidence about each member (docs/daemon-swim.md, "Evidence from outside SWIM"):
  * a data plane that still answers (the member is suspect but its tunnel replies) beats everything; otherwise
  * the controller's fused health while our link to it is up; otherwise nothing.
  *

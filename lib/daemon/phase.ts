@@ -7,7 +7,7 @@
  * Where the daemon is in its life:
  * - `starting`: opening its sockets. A netmap (the saved one) is kept but not applied yet.
  * - `syncing`: running, and reconciling WireGuard toward the netmap; SWIM has no members yet and the underlay
- *   announcer answers nobody (docs/daemon.md, "SWIM in the daemon").
+ *   announcer answers nobody (docs/daemon-swim.md, "Driving the core").
  * - `running`: a reconcile has configured the tunnels; SWIM has its members, the announcer is open.
  * - `revoked`: the controller refused our credential (403). The desired peer set is empty; SWIM, the local socket
  *   and the metrics keep running until the daemon is stopped.
