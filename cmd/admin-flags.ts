@@ -23,7 +23,12 @@ export const ADMIN_USAGE = `  --controller URL    controller base URL with its s
 ${CONTROLLER_TRUST_USAGE}`
 
 /** Builds an AdminClient from flags with env fallbacks; every bad value fails with a ConfigError naming its flag. */
-export async function adminClient (v: { controller?: string, 'admin-key'?: string, 'controller-ca'?: string, 'controller-fingerprint'?: string }): Promise<AdminClient> {
+export async function adminClient (v: {
+  controller?: string
+  'admin-key'?: string
+  'controller-ca'?: string
+  'controller-fingerprint'?: string
+}): Promise<AdminClient> {
   const url = parseControllerUrl(v.controller ?? process.env.WEFT_CONTROLLER ?? DEFAULT_CONTROLLER_URL)
   const trust = controllerTrust(v)
   checkTrustFits(url, trust)

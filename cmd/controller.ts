@@ -106,7 +106,7 @@ export const command: Command = {
     })
     const log = createLogger({ level: config.logLevel, name: 'weft-controller' })
     let stop: (code: number) => void = () => {}
-    const stopped = new Promise<number>(done => { stop = done })
+    const stopped = new Promise<number>(resolve => { stop = resolve })
     const ctl = await Controller.start(config, { clock: systemClock, log, onRestartRequired: () => stop(EXIT_RESTART) })
     if (ctl.tlsFingerprint !== null) {
       process.stdout.write(`weft controller: serving ${ctl.url} with TLS certificate ${ctl.tlsFingerprint}\n` +

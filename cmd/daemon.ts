@@ -74,7 +74,11 @@ export const command: Command = {
     let joinToken = v['join-token']
     if (joinToken !== undefined && v['join-token-file'] !== undefined) throw new ConfigError('give --join-token-file or --join-token, not both')
     if (v['join-token-file'] !== undefined) {
-      try { joinToken = readFileSync(v['join-token-file'], 'utf8').trim() } catch (err) { throw new ConfigError(`cannot read --join-token-file: ${(err as Error).message}`) }
+      try {
+        joinToken = readFileSync(v['join-token-file'], 'utf8').trim()
+      } catch (err) {
+        throw new ConfigError(`cannot read --join-token-file: ${(err as Error).message}`)
+      }
     }
     const int = (flag: keyof typeof FLAG_LIMITS): number | undefined => {
       const s = v[flag]

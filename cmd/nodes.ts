@@ -85,7 +85,13 @@ async function resolve (client: AdminClient, query: string): Promise<NodeStatus 
 export const command: Command = {
   summary: 'list, remove and expire nodes (admin)',
   async run (argv) {
-    const p = parseFlags(argv, { ...ADMIN_FLAGS, json: { type: 'boolean' }, in: { type: 'string' }, at: { type: 'string' }, never: { type: 'boolean' } }, USAGE, true)
+    const p = parseFlags(argv, {
+      ...ADMIN_FLAGS,
+      json: { type: 'boolean' },
+      in: { type: 'string' },
+      at: { type: 'string' },
+      never: { type: 'boolean' }
+    }, USAGE, true)
     if (p === null) return 0
     const [sub, ...args] = p.positionals
     const json = p.values.json === true

@@ -102,7 +102,10 @@ export const simRunCommand: Command = {
     const logStream = createWriteStream(join(outDir, 'sim.log'))
     const log = createLogger({ level: 'info', name: 'weft-sim', destination: logStream })
     const progress = new Progress(process.stderr)
-    if (profile.dense) progress.note(`${nodes} nodes on ${cpus().length} cores: daemons run with ${describeDaemonRun(profileArgs(profile), profile.env, profile.nice)} (docs/sim.md, "Many nodes on few cores")`)
+    if (profile.dense) {
+      const run = describeDaemonRun(profileArgs(profile), profile.env, profile.nice)
+      progress.note(`${nodes} nodes on ${cpus().length} cores: daemons run with ${run} (docs/sim.md, "Many nodes on few cores")`)
+    }
     try {
       const report = await runSim({
         nodes,

@@ -12,7 +12,10 @@ import { parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
  */
 const SUBCOMMANDS: Record<string, Command> = {
   virtual: { summary: 'in-process SWIM cores on a simulated network with virtual time', run: runVirtualCommand },
-  run: { summary: 'real nodes in network namespaces, a fault scenario, a report with plots', run: async (argv) => await (await import('./sim-run.js')).simRunCommand.run(argv) }
+  run: {
+    summary: 'real nodes in network namespaces, a fault scenario, a report with plots',
+    run: async (argv) => await (await import('./sim-run.js')).simRunCommand.run(argv)
+  }
 }
 
 /** Defaults of `weft sim virtual`'s flags. */
@@ -83,7 +86,8 @@ async function runVirtualCommand (argv: string[]): Promise<number> {
   const limit = getHeapStatistics().heap_size_limit
   if (needBytes > limit) {
     const mb = Math.ceil(needBytes / 1024 / 1024 / 1024) * 1024 + 1024
-    throw new ConfigError(`--nodes ${nodes} needs about ${Math.round(needBytes / 1024 / 1024)} MiB of heap but node allows ${Math.round(limit / 1024 / 1024)} MiB; rerun with NODE_OPTIONS=--max-old-space-size=${mb}`)
+    throw new ConfigError(`--nodes ${nodes} needs about ${Math.round(needBytes / 1024 / 1024)} MiB of heap ` +
+      `but node allows ${Math.round(limit / 1024 / 1024)} MiB; rerun with NODE_OPTIONS=--max-old-space-size=${mb}`)
   }
   const result = runVirtual({ nodes, seed, loss: loss / 100, latencyMinMs, latencyMaxMs, crash, crashAtMs, durationMs, partition, config: preset() })
   process.stdout.write(v.json === true ? JSON.stringify(result, null, 2) + '\n' : formatResult(result))

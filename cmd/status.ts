@@ -28,10 +28,13 @@ function bytes (n: number): string {
 /** The human form of a DaemonStatus. */
 export function renderStatus (s: DaemonStatus, now = Date.now()): string {
   const n = s.node
+  const netmap = s.netmap === null
+    ? 'none yet'
+    : `version ${s.netmap.version} (epoch ${s.netmap.epoch.slice(0, 8)}), ${s.netmap.nodes} nodes, applied ${formatAge(s.netmap.appliedAt, now)}`
   const head = [
     `node        ${n.id} (${n.hostname})  ${n.meshIp}  on ${n.interface} [${n.driver}${n.adopted ? ', adopted' : ''}]  port ${n.listenPort}`,
     `controller  ${s.controller.url}  ${s.controller.state}  last contact ${formatAge(s.controller.lastContactAt, now)}`,
-    `netmap      ${s.netmap === null ? 'none yet' : `version ${s.netmap.version} (epoch ${s.netmap.epoch.slice(0, 8)}), ${s.netmap.nodes} nodes, applied ${formatAge(s.netmap.appliedAt, now)}`}`,
+    `netmap      ${netmap}`,
     `swim        ${s.swim === null ? 'not running' : `incarnation ${s.swim.incarnation}, local health ${s.swim.healthScore} (0 = healthy)`}`,
   ]
   if (s.lastError !== null) head.push(`error       ${s.lastError}`)
