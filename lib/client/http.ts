@@ -74,7 +74,10 @@ export class ControllerHttp {
     const status = res.statusCode ?? 0
     if (status < 200 || status >= 300) throw this.errorFrom(status, res.statusMessage ?? '', text)
     if (opts.expect === 'empty') return undefined as T
-    if (text === '') throw new ControllerError(`the controller at ${this.url.href} answered ${method} ${path.split('?')[0]} with HTTP ${status} and no body, where JSON was expected`)
+    if (text === '') {
+      throw new ControllerError(`the controller at ${this.url.href} answered ${method} ${path.split('?')[0]} with HTTP ${status} ` +
+        'and no body, where JSON was expected')
+    }
     try {
       return JSON.parse(text) as T
     } catch {

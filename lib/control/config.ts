@@ -22,11 +22,17 @@ export interface ControllerConfig {
   heartbeatIntervalMs: number
   /** Control evidence goes stale this long after the last heartbeat. Default: 15000 (3 heartbeats; one lost packet is no alarm). */
   controlStaleMs: number
-  /** Control evidence goes stale this long after a node's last update channel closed without a reconnect. Default: 3000 (a restarting daemon reconnects in well under 1 s; a dead host's TCP reset arrives at once). */
+  /**
+   * Control evidence goes stale this long after a node's last update channel closed without a reconnect.
+   * Default: 3000 (a restarting daemon reconnects in well under 1 s; a dead host's TCP reset arrives at once).
+   */
   streamGraceMs: number
   /** A SWIM report counts as mesh evidence for this long. Default: 15000 (same window as control evidence, so both sides age alike). */
   reportFreshMs: number
-  /** A registration proof's timestamp may differ from the controller clock by this much. Default: 60000 (NTP-synced hosts are within ms; 60 s tolerates bad clocks without making replays cheap). */
+  /**
+   * A registration proof's timestamp may differ from the controller clock by this much.
+   * Default: 60000 (NTP-synced hosts are within ms; 60 s tolerates bad clocks without making replays cheap).
+   */
   proofSkewMs: number
   /** A removed node's mesh IP is not handed to another key for this long. Default: 7 days (long enough for stale DNS, ACLs and peer configs to expire). */
   ipQuarantineMs: number
@@ -64,7 +70,10 @@ export interface ControllerConfig {
   bodyLimitBytes: number
   /** Registrations per client IP per minute; 0 disables. Default: 600 (a fleet behind one NAT can join at 10/s; benchmarks pass 0). */
   registerRatePerMin: number
-  /** Failed authentications per client IP per minute before that IP gets 429. Default: 30 (a guessing attacker is slowed to 30/min; a misconfigured daemon with backoff stays well under). */
+  /**
+   * Failed authentications per client IP per minute before that IP gets 429.
+   * Default: 30 (a guessing attacker is slowed to 30/min; a misconfigured daemon with backoff stays well under).
+   */
   authFailuresPerMin: number
   /** Log level, one of lib/log.ts LOG_LEVELS. Default: `info` (lib/log.ts DEFAULT_LOG_LEVEL). */
   logLevel: string
@@ -193,7 +202,8 @@ export function resolve (input: ControllerConfigInput): Readonly<ControllerConfi
   bool('--accept-data-loss', c.acceptDataLoss)
   bool('--rotate-admin-key', c.rotateAdminKey)
   if (c.controlStaleMs <= c.heartbeatIntervalMs) {
-    throw new ConfigError(`--control-stale (${c.controlStaleMs} ms) must exceed --heartbeat-interval (${c.heartbeatIntervalMs} ms), or every node flaps between beats`)
+    throw new ConfigError(`--control-stale (${c.controlStaleMs} ms) must exceed --heartbeat-interval (${c.heartbeatIntervalMs} ms), ` +
+      'or every node flaps between beats')
   }
   return Object.freeze(c)
 }

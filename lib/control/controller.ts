@@ -212,7 +212,13 @@ export class Controller {
 
   /** What a node needs before it registers. */
   info (): ControllerInfo {
-    return { publicKey: this.publicKey, cidr: this.config.cidr, epoch: this.epoch, version: this.netmap.version, heartbeatIntervalMs: this.config.heartbeatIntervalMs }
+    return {
+      publicKey: this.publicKey,
+      cidr: this.config.cidr,
+      epoch: this.epoch,
+      version: this.netmap.version,
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs
+    }
   }
 
   /** Creates a join token and persists its hash (synced) before returning the secret. */
@@ -239,7 +245,8 @@ export class Controller {
     const now = this.clock.now()
     const at = req.ttlMs !== undefined ? now + req.ttlMs : req.expiresAt ?? null
     if (at !== null && at <= now) {
-      throw new InvalidInputError(`expiresAt ${new Date(at).toISOString()} is not in the future (controller clock ${new Date(now).toISOString()}); to remove the node now, use \`weft nodes remove\``)
+      throw new InvalidInputError(`expiresAt ${new Date(at).toISOString()} is not in the future (controller clock ${new Date(now).toISOString()}); ` +
+        'to remove the node now, use `weft nodes remove`')
     }
     const n = this.registry.get(id)
     return await this.registry.setExpiry(id, at, n !== undefined && this.registration.busy(n.publicKey))
@@ -299,7 +306,15 @@ export class Controller {
       every(MAINTENANCE_MS, () => { void this.maintain() }),
       every(this.config.storeRetryMs, () => { if (this.store.phase === 'failed') void this.store.recover() })
     )
-    this.log.info({ event: 'controller.listening', url: this.url, epoch: this.epoch, nodes: this.registry.size, cidr: this.config.cidr, publicKey: this.publicKey, tlsFingerprint: this.tlsFingerprint }, `controller listening on ${this.url}`)
+    this.log.info({
+      event: 'controller.listening',
+      url: this.url,
+      epoch: this.epoch,
+      nodes: this.registry.size,
+      cidr: this.config.cidr,
+      publicKey: this.publicKey,
+      tlsFingerprint: this.tlsFingerprint
+    }, `controller listening on ${this.url}`)
   }
 
   /**
@@ -318,10 +333,13 @@ export class Controller {
   private logStart (adminFile: 'created' | 'rotated' | 'present' | 'missing', accepted: OpenedStore['accepted']): void {
     const path = join(this.config.dataDir, 'admin.key')
     if (adminFile === 'created') this.log.info({ event: 'controller.admin_key_created', path }, 'admin key written (mode 0600)')
-    if (adminFile === 'rotated') this.log.warn({ event: 'controller.admin_key_rotated', path }, 'new admin key written (mode 0600); the old admin key no longer works')
+    if (adminFile === 'rotated') {
+      this.log.warn({ event: 'controller.admin_key_rotated', path }, 'new admin key written (mode 0600); the old admin key no longer works')
+    }
     if (adminFile === 'missing') {
       this.log.warn({ event: 'controller.admin_key_missing', path },
-        `${path} is missing; the admin key it held still works if a copy was kept. To write a new one, restart with --rotate-admin-key (the old key stops working)`)
+        `${path} is missing; the admin key it held still works if a copy was kept. ` +
+        'To write a new one, restart with --rotate-admin-key (the old key stops working)')
     }
     if (accepted !== null) {
       const o = this.ipam.orphans

@@ -62,7 +62,8 @@ export function clientErrorResponse (err: { code?: string }): string {
     message = 'the request did not arrive in time'
   }
   const text = JSON.stringify(body(status, codeForStatus(status), message))
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`
 }
 
 function body (status: number, code: WeftCode, message: string): ErrorBody {

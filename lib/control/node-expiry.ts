@@ -57,7 +57,9 @@ export class NodeExpiry {
         removed.push(id)
       } catch (err) {
         if (hasCode(err, Code.NOT_FOUND) || hasCode(err, Code.CONFLICT)) return
-        if (!hasCode(err, Code.STORE_UNAVAILABLE)) this.d.log.error({ event: 'node.expire_failed', nodeId: id, err }, `removing expired node ${id} failed; trying again`)
+        if (!hasCode(err, Code.STORE_UNAVAILABLE)) {
+          this.d.log.error({ event: 'node.expire_failed', nodeId: id, err }, `removing expired node ${id} failed; trying again`)
+        }
         if (this.d.expiresAt(id) === at) this.table.set(id, this.d.clock.now() + this.d.retryMs)
       } finally {
         this.running.delete(id)

@@ -163,7 +163,8 @@ export function resolve (input: Partial<SwimConfig> = {}): Readonly<SwimConfig> 
   ms('joinGraceMs', 0, 3_600_000)
   intInRange('swim config maxPacketBytes', c.maxPacketBytes, 256, 65_000, 'bytes', fail)
   if (c.probeTimeoutMs >= c.probeIntervalMs) {
-    throw new SwimConfigError(`swim config probeTimeoutMs (${c.probeTimeoutMs}) must be shorter than probeIntervalMs (${c.probeIntervalMs}): relays need the rest of the interval`)
+    throw new SwimConfigError(`swim config probeTimeoutMs (${c.probeTimeoutMs}) must be shorter than probeIntervalMs (${c.probeIntervalMs}): ` +
+      'relays need the rest of the interval')
   }
   if (c.gossipIntervalMs > 0 && c.gossipNodes === 0) {
     throw new SwimConfigError('swim config gossipNodes must be at least 1 when gossipIntervalMs is set; set gossipIntervalMs to 0 to disable push gossip')
