@@ -52,7 +52,17 @@ export interface AnnouncerOptions {
  * tunnel, which our side must already have.
  */
 export class Announcer {
-  readonly counters: AnnouncerCounters = { sent: 0, received: 0, accepted: 0, droppedLayout: 0, droppedUnknownSender: 0, droppedBadMac: 0, droppedStale: 0, droppedNotOpen: 0 }
+  readonly counters: AnnouncerCounters = {
+    sent: 0,
+    received: 0,
+    accepted: 0,
+    droppedLayout: 0,
+    droppedUnknownSender: 0,
+    droppedBadMac: 0,
+    droppedStale: 0,
+    droppedNotOpen: 0
+  }
+
   private socket: Socket | null = null
   private isOpen = false
   private readonly keys = new Map<string, Buffer>()

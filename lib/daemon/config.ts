@@ -116,8 +116,12 @@ export function resolve (input: DaemonConfigInput): Readonly<DaemonConfig> {
   port('--announce-port', c.announcePort)
   if (c.announcePort === c.listenPort) throw new ConfigError('--announce-port must differ from --listen-port (WireGuard owns that port)')
   // WireGuard binds its port on every address, the mesh IP included, and so does the announcer: SWIM's bind would fail.
-  if (c.swimPort === c.listenPort) throw new ConfigError(`--swim-port must differ from --listen-port ${c.listenPort} (WireGuard listens on it on every address)`)
-  if (c.swimPort === c.announcePort) throw new ConfigError(`--swim-port must differ from ${c.announcePort}, the underlay announcement port (--listen-port + 1, on every address)`)
+  if (c.swimPort === c.listenPort) {
+    throw new ConfigError(`--swim-port must differ from --listen-port ${c.listenPort} (WireGuard listens on it on every address)`)
+  }
+  if (c.swimPort === c.announcePort) {
+    throw new ConfigError(`--swim-port must differ from ${c.announcePort}, the underlay announcement port (--listen-port + 1, on every address)`)
+  }
   for (const e of c.endpoints) {
     if (parseEndpoint(e) === null) throw new ConfigError(`--endpoint "${e}" is not host:port (IPv6 in brackets: [2001:db8::1]:51820)`)
   }

@@ -30,7 +30,11 @@ export class ControlClient {
 
   /** `POST /v1/register` with a join token in the body or the node credential. */
   async register (req: RegisterRequest, credential?: string): Promise<RegisterResponse> {
-    return await this.http.call<RegisterResponse>('POST', '/v1/register', { body: req, ...(credential !== undefined ? { bearer: credential } : {}), expect: 'json' })
+    return await this.http.call<RegisterResponse>('POST', '/v1/register', {
+      body: req,
+      ...(credential !== undefined ? { bearer: credential } : {}),
+      expect: 'json'
+    })
   }
 
   /** `POST /v1/heartbeat`. */
@@ -53,7 +57,8 @@ export class ControlClient {
     const q = new URLSearchParams()
     if (epoch !== null) q.set('epoch', epoch)
     if (since !== null) q.set('since', String(since))
-    const res = await this.http.open('GET', `/v1/netmap/stream?${q.toString()}`, { authorization: `Bearer ${credential}`, accept: 'application/x-ndjson' }, undefined,
+    const res = await this.http.open('GET', `/v1/netmap/stream?${q.toString()}`,
+      { authorization: `Bearer ${credential}`, accept: 'application/x-ndjson' }, undefined,
       { signal: opts.signal, timeoutMs: opts.idleMs, total: false })
     if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) throw await this.http.errorOf(res)
     opts.onOpen?.()
@@ -79,7 +84,10 @@ export class ControlClient {
       })
       res.on('end', () => { opts.signal.removeEventListener('abort', onAbort); if (!failed) resolve() })
       res.on('error', err => { opts.signal.removeEventListener('abort', onAbort); fail(new ControllerError(`update channel broke: ${err.message}`, 503)) })
-      res.on('close', () => { opts.signal.removeEventListener('abort', onAbort); if (!failed && !res.complete) fail(new ControllerError('update channel closed mid-stream', 503)) })
+      res.on('close', () => {
+        opts.signal.removeEventListener('abort', onAbort)
+        if (!failed && !res.complete) fail(new ControllerError('update channel closed mid-stream', 503))
+      })
     })
   }
 }

@@ -69,7 +69,16 @@ export class ControlLink {
   lastError: string | null = null
   lastContactAt: number | null = null
   heartbeatsFailed = 0
-  readonly counters: ControlLinkCounters = { connects: 0, netmapsFull: 0, netmapsDelta: 0, netmapRejects: 0, resyncs: 0, heartbeatsSent: 0, heartbeatFailures: 0 }
+  readonly counters: ControlLinkCounters = {
+    connects: 0,
+    netmapsFull: 0,
+    netmapsDelta: 0,
+    netmapRejects: 0,
+    resyncs: 0,
+    heartbeatsSent: 0,
+    heartbeatFailures: 0
+  }
+
   private readonly backoff = new Backoff()
   private abort = new AbortController()
   /** Aborted by stop(): ends a reconnect wait at once. */
@@ -152,7 +161,11 @@ export class ControlLink {
     this.counters.connects++
     this.lastContactAt = this.opts.clock.now()
     if (this.state !== 'connected') {
-      this.opts.log.info({ event: 'control.connected', controller: this.opts.client.baseUrl, version: this.opts.netmap()?.version ?? null }, 'update channel open')
+      this.opts.log.info({
+        event: 'control.connected',
+        controller: this.opts.client.baseUrl,
+        version: this.opts.netmap()?.version ?? null
+      }, 'update channel open')
       this.setState('connected')
     }
   }
@@ -180,7 +193,11 @@ export class ControlLink {
     this.abort.abort(err)
     if (how === 'unknown') {
       this.setState('forgotten')
-      this.opts.log.error({ event: 'control.lost', controller: this.opts.client.baseUrl, reason: `credential unknown: ${reason}` }, 'the controller does not know this node')
+      this.opts.log.error({
+        event: 'control.lost',
+        controller: this.opts.client.baseUrl,
+        reason: `credential unknown: ${reason}`
+      }, 'the controller does not know this node')
       this.opts.onForgotten(reason)
       return
     }

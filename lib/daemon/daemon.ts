@@ -123,14 +123,23 @@ export class Daemon {
       random: new SeededRandom(randomBytes(4).readUInt32LE(0)),
       log: swimLog
     })
-    this.reconciler = new Reconciler({ device, log, clock, incarnationOf: id => this.swim.member(id)?.incarnation, beforeRemove: async keys => { await this.notePeers(keys) } })
+    this.reconciler = new Reconciler({
+      device,
+      log,
+      clock,
+      incarnationOf: id => this.swim.member(id)?.incarnation,
+      beforeRemove: async keys => { await this.notePeers(keys) }
+    })
     this.reconcileJob = new CoalescedJob(async () => await this.reconcileOnce())
     this.swimDriver = new SwimDriver({ core: this.swim, host: identity.meshIp, port: cfg.swimPort, clock, log: swimLog, onEvent: ev => this.onSwimEvent(ev) })
     this.announcer = new Announcer({
       selfId: identity.nodeId,
       privateKey: keys.privateKey,
       port: cfg.announcePort,
-      lookup: id => { const n = this.core.node(id); return n === undefined || n.id === identity.nodeId ? null : underlayPeer(n, cfg.announcePort - cfg.listenPort) },
+      lookup: id => {
+        const n = this.core.node(id)
+        return n === undefined || n.id === identity.nodeId ? null : underlayPeer(n, cfg.announcePort - cfg.listenPort)
+      },
       alive: () => this.swim.signedAlive(),
       onAlive: (id, inc, sig) => this.onUnderlayAlive(id, inc, sig),
       onDeadNotice: (id, inc) => this.onUnderlayDeadNotice(id, inc),
@@ -196,19 +205,31 @@ export class Daemon {
     let daemon: Daemon | null = null
     try {
       const keys = plan.key ?? generateKeyPair()
-      const device = await openPlannedDevice(plan.device, { driver: cfg.wg, ifname: cfg.ifname, privateKey: keys.privateKey, listenPort: cfg.listenPort, log, clock: deps.clock })
+      const device = await openPlannedDevice(plan.device, {
+        driver: cfg.wg,
+        ifname: cfg.ifname,
+        privateKey: keys.privateKey,
+        listenPort: cfg.listenPort,
+        log,
+        clock: deps.clock
+      })
       if (!device.adopted) undo.push(async () => await device.destroy())
       signal?.throwIfAborted()
 
       const dir = await state.prepare()
-      if (dir.created || dir.tightened) log.info({ event: 'state.dir', dir: cfg.stateDir, ...dir }, dir.created ? 'created the state directory (0700)' : 'closed the state directory to other users (0700)')
+      if (dir.created || dir.tightened) {
+        log.info({ event: 'state.dir', dir: cfg.stateDir, ...dir },
+          dir.created ? 'created the state directory (0700)' : 'closed the state directory to other users (0700)')
+      }
       if (plan.key === null) {
         await state.saveKey(keys)
         log.info({ event: 'key.created', publicKey: keys.publicKey }, 'generated a new WireGuard key pair')
       }
 
       const client = new ControlClient(cfg.controllerUrl, undefined, cfg.controllerTrust, deps.clock)
-      const checkInfo = cfg.metricsListen === undefined ? undefined : (info: { cidr: string }) => { checkMetricsListen(cfg.metricsListen!, info.cidr, cfg.metricsAllowMesh === true) }
+      const checkInfo = cfg.metricsListen === undefined
+        ? undefined
+        : (info: { cidr: string }) => { checkMetricsListen(cfg.metricsListen!, info.cidr, cfg.metricsAllowMesh === true) }
       const identity = await ensureJoined(cfg, client, state, plan.saved, keys, deps, { signal, checkInfo })
       signal?.throwIfAborted()
       let netmap = plan.netmap
@@ -244,7 +265,8 @@ export class Daemon {
       daemon?.core.handle({ type: 'stop', teardown: false })
       daemon?.release()
       for (const step of undo.reverse()) {
-        await step().catch((e: unknown) => log.error({ event: 'daemon.start.undo.failed', reason: (e as Error).message }, 'could not undo a step of the failed start'))
+        await step().catch((e: unknown) => log.error({ event: 'daemon.start.undo.failed', reason: (e as Error).message },
+          'could not undo a step of the failed start'))
       }
       throw err
     }
@@ -259,14 +281,21 @@ export class Daemon {
       leave: async () => await this.leave()
     }, this.deps.log)
     if (saved !== null) {
-      this.deps.log.info({ event: 'netmap.apply', version: saved.version, nodes: saved.nodes.length, source: 'disk' }, 'bringing the mesh up from the saved netmap')
+      this.deps.log.info({ event: 'netmap.apply', version: saved.version, nodes: saved.nodes.length, source: 'disk' },
+        'bringing the mesh up from the saved netmap')
       this.applyNetmap(saved, 'disk')
     }
     this.execute(this.core.handle({ type: 'started' }))
     this.link.start()
-    this.tick = this.deps.clock.setInterval(() => this.execute(this.core.handle({ type: 'tick', stale: this.reconciler.stale })), this.cfg.deadAnnounceIntervalMs)
-    this.deps.log.info({ event: 'daemon.started', nodeId: this.identity.nodeId, meshIp: this.identity.meshIp, interface: this.cfg.ifname, adopted: this.device.adopted },
-      'weft daemon running')
+    this.tick = this.deps.clock.setInterval(() => this.execute(this.core.handle({ type: 'tick', stale: this.reconciler.stale })),
+      this.cfg.deadAnnounceIntervalMs)
+    this.deps.log.info({
+      event: 'daemon.started',
+      nodeId: this.identity.nodeId,
+      meshIp: this.identity.meshIp,
+      interface: this.cfg.ifname,
+      adopted: this.device.adopted
+    }, 'weft daemon running')
   }
 
   /** The daemon's phase (phase.ts). */
@@ -512,10 +541,15 @@ export class Daemon {
     await this.metricsServer?.close()
     await this.state.flushNetmap().catch(() => {})
     if (teardown) {
-      try { await this.device.destroy() } catch (err) { this.deps.log.error({ event: 'wg.destroy.failed', reason: (err as Error).message }, 'could not remove the interface') }
+      try {
+        await this.device.destroy()
+      } catch (err) {
+        this.deps.log.error({ event: 'wg.destroy.failed', reason: (err as Error).message }, 'could not remove the interface')
+      }
     }
     const exit = this.core.exit
-    this.deps.log.info({ event: 'daemon.stopped', teardown, restart: exit === 'restart' }, teardown ? 'interface removed; daemon stopped' : 'daemon stopped; WireGuard interface left running')
+    this.deps.log.info({ event: 'daemon.stopped', teardown, restart: exit === 'restart' },
+      teardown ? 'interface removed; daemon stopped' : 'daemon stopped; WireGuard interface left running')
     this.core.handle({ type: 'released' })
     this.resolveDone(exit)
   }

@@ -78,7 +78,14 @@ export function diffPeers (want: readonly DesiredPeer[], applied: ReadonlyMap<st
   const adds: Change[] = []
   for (const [key, have] of applied) {
     if (wantByKey.has(key)) continue
-    removes.push({ op: { kind: 'remove', publicKey: key }, nodeId: have.nodeId, hostname: have.hostname, meshIp: have.meshIp, reason: whyExcluded.get(key) ?? 'not-in-netmap', held: false })
+    removes.push({
+      op: { kind: 'remove', publicKey: key },
+      nodeId: have.nodeId,
+      hostname: have.hostname,
+      meshIp: have.meshIp,
+      reason: whyExcluded.get(key) ?? 'not-in-netmap',
+      held: false
+    })
   }
   for (const p of wantByKey.values()) {
     const peer = peerConfig(p)
@@ -89,7 +96,14 @@ export function diffPeers (want: readonly DesiredPeer[], applied: ReadonlyMap<st
     }
     const fields = changedFields(peer, have)
     if (fields.length > 0) {
-      updates.push({ op: { kind: 'update', peer, fields }, nodeId: p.nodeId, hostname: p.hostname, meshIp: p.meshIp, reason: fields.map(f => FIELD_REASON[f]).join(','), held: false })
+      updates.push({
+        op: { kind: 'update', peer, fields },
+        nodeId: p.nodeId,
+        hostname: p.hostname,
+        meshIp: p.meshIp,
+        reason: fields.map(f => FIELD_REASON[f]).join(','),
+        held: false
+      })
     }
   }
   return [...removes.sort(byKey), ...updates.sort(byKey), ...adds.sort(byKey)]

@@ -29,7 +29,10 @@ export class IncarnationLease {
       this.failed = false
     } catch (err) {
       // SWIM must go on; a restart then falls back on the wall clock (restartIncarnation).
-      if (!this.failed) this.o.log.error({ event: 'state.save.failed', reason: (err as Error).message, incarnation }, 'cannot save the SWIM incarnation bound; a restart may start below it')
+      if (!this.failed) {
+        this.o.log.error({ event: 'state.save.failed', reason: (err as Error).message, incarnation },
+          'cannot save the SWIM incarnation bound; a restart may start below it')
+      }
       this.failed = true
     }
   }

@@ -76,7 +76,12 @@ export async function register (client: ControlClient, state: StateDir, saved: N
   if (credential === undefined) throw new ControllerError('controller registered the node but returned no credential')
   const identity: NodeIdentity = { nodeId: res.nodeId, meshIp: res.meshIp, cidr: res.cidr, credential, controllerPublicKey: info.publicKey }
   await state.saveIdentity(identity)
-  deps.log.info({ event: 'control.registered', nodeId: res.nodeId, meshIp: res.meshIp, rotatedCredential: res.credential !== undefined }, 'registered with the controller')
+  deps.log.info({
+    event: 'control.registered',
+    nodeId: res.nodeId,
+    meshIp: res.meshIp,
+    rotatedCredential: res.credential !== undefined
+  }, 'registered with the controller')
   return identity
 }
 

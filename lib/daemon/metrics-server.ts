@@ -54,7 +54,10 @@ export class MetricsServer {
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0]
       if (path !== '/metrics') { res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; metrics are at /metrics\n'); return }
-      if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n'); return }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n')
+        return
+      }
       o.metrics.scrape().then(body => {
         res.writeHead(200, { 'content-type': o.metrics.contentType, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body)
       }, (err: unknown) => {
@@ -87,7 +90,9 @@ export class MetricsServer {
  * daemon without --metrics-listen never loads it) and serves them. Throws ConfigError on a refused or
  * unbindable address.
  */
-export async function serveDaemonMetrics (o: { listen: string, allowMesh: boolean, cidr: string, status: StatusSource, clock: Clock, log: Logger }): Promise<MetricsServer> {
+export async function serveDaemonMetrics (
+  o: { listen: string, allowMesh: boolean, cidr: string, status: StatusSource, clock: Clock, log: Logger }
+): Promise<MetricsServer> {
   const { host, port } = checkMetricsListen(o.listen, o.cidr, o.allowMesh)
   const { DaemonMetrics } = await import('./metrics.js')
   return await MetricsServer.start({ host, port, metrics: new DaemonMetrics({ status: o.status, clock: o.clock }), log: o.log })

@@ -16,7 +16,11 @@ const F = {
   swimPacketsOut: { name: 'weft_swim_packets_sent_total', help: 'SWIM packets sent.' },
   swimBytesIn: { name: 'weft_swim_received_bytes_total', help: 'SWIM bytes received.' },
   swimBytesOut: { name: 'weft_swim_sent_bytes_total', help: 'SWIM bytes sent.' },
-  swimDropped: { name: 'weft_swim_packets_dropped_total', help: 'SWIM packets dropped without effect, by reason (malformed, unknown-sender, spoofed, ...).', label: 'reason' },
+  swimDropped: {
+    name: 'weft_swim_packets_dropped_total',
+    help: 'SWIM packets dropped without effect, by reason (malformed, unknown-sender, spoofed, ...).',
+    label: 'reason'
+  },
   swimSendErrors: { name: 'weft_swim_send_errors_total', help: 'SWIM sends the socket refused (a peer without a tunnel).' },
   swimProbes: { name: 'weft_swim_probes_total', help: 'Direct probes this node started.' },
   swimProbeFailures: { name: 'weft_swim_probe_failures_total', help: 'Probes that got no ack, direct or relayed, within the probe interval.' },
@@ -35,14 +39,25 @@ const F = {
   swimStale: { name: 'weft_swim_stale_claims_answered_total', help: 'Old suspicions or deaths of this node answered by gossiping its incarnation again.' },
   swimDeadProbes: { name: 'weft_swim_dead_probes_total', help: 'Re-probes of members held dead.' },
   swimSyncs: { name: 'weft_swim_syncs_total', help: 'Anti-entropy exchanges started.' },
-  swimClaimsIgnored: { name: 'weft_swim_claims_ignored_total', help: 'Claims ignored for want of proof, by reason (unproven, unsigned, bad-signature).', label: 'reason' },
+  swimClaimsIgnored: {
+    name: 'weft_swim_claims_ignored_total',
+    help: 'Claims ignored for want of proof, by reason (unproven, unsigned, bad-signature).',
+    label: 'reason'
+  },
   swimUpdates: { name: 'weft_swim_updates_total', help: 'Gossip updates received, by result (applied, ignored, unknown-member).', label: 'result' },
   announceSent: { name: 'weft_announce_sent_total', help: 'Underlay announcements sent (ping, ack, dead).' },
   announceReceived: { name: 'weft_announce_received_total', help: 'Underlay announcement datagrams received.' },
   announceAccepted: { name: 'weft_announce_accepted_total', help: 'Underlay announcements that verified and were acted on.' },
-  announceDropped: { name: 'weft_announce_dropped_total', help: 'Underlay announcements dropped, by reason (layout, unknown-sender, bad-mac, stale, not-open).', label: 'reason' },
+  announceDropped: {
+    name: 'weft_announce_dropped_total',
+    help: 'Underlay announcements dropped, by reason (layout, unknown-sender, bad-mac, stale, not-open).',
+    label: 'reason'
+  },
   reconciles: { name: 'weft_reconciles_total', help: 'Reconciles of the WireGuard device with the desired peer set, no-op ones included.' },
-  reconcileErrors: { name: 'weft_reconcile_errors_total', help: 'Reconciles that ended incomplete (device unreadable, a change refused); the next one retries.' },
+  reconcileErrors: {
+    name: 'weft_reconcile_errors_total',
+    help: 'Reconciles that ended incomplete (device unreadable, a change refused); the next one retries.'
+  },
   peerChanges: { name: 'weft_wireguard_peer_changes_total', help: 'Peer changes applied to the WireGuard device, by op (add, remove, update).', label: 'op' },
   peerChangeErrors: { name: 'weft_wireguard_peer_change_errors_total', help: 'Peer changes the WireGuard device refused.' },
   handshakeResets: { name: 'weft_wireguard_handshake_resets_total', help: 'Peers re-created because their first handshake did not complete.' },
@@ -142,7 +157,10 @@ export class DaemonMetrics {
       help: 'Always 1; labels: this node\'s id, hostname, mesh IP and WireGuard interface.',
       labelNames: ['node_id', 'hostname', 'mesh_ip', 'interface'],
       registry,
-      read: () => { const n = s()?.node; return n === undefined ? [] : [{ labels: { node_id: n.id, hostname: n.hostname, mesh_ip: n.meshIp, interface: n.interface }, value: 1 }] }
+      read: () => {
+        const n = s()?.node
+        return n === undefined ? [] : [{ labels: { node_id: n.id, hostname: n.hostname, mesh_ip: n.meshIp, interface: n.interface }, value: 1 }]
+      }
     })
     // Counter families from the status counters.
     const families = new Map<string, Family>()
@@ -164,8 +182,18 @@ export class DaemonMetrics {
         }
       })
     }
-    scrapedGauge({ name: 'weft_swim_incarnation', help: 'This node\'s SWIM incarnation.', registry, read: () => { const w = s()?.swim; return w == null ? [] : [{ value: w.incarnation }] } })
-    scrapedGauge({ name: 'weft_swim_local_health_score', help: 'Lifeguard local-health score: 0 is healthy, up to 7; probing slows by score + 1.', registry, read: () => { const w = s()?.swim; return w == null ? [] : [{ value: w.healthScore }] } })
+    scrapedGauge({
+      name: 'weft_swim_incarnation',
+      help: 'This node\'s SWIM incarnation.',
+      registry,
+      read: () => { const w = s()?.swim; return w == null ? [] : [{ value: w.incarnation }] }
+    })
+    scrapedGauge({
+      name: 'weft_swim_local_health_score',
+      help: 'Lifeguard local-health score: 0 is healthy, up to 7; probing slows by score + 1.',
+      registry,
+      read: () => { const w = s()?.swim; return w == null ? [] : [{ value: w.healthScore }] }
+    })
     scrapedGauge({
       name: 'weft_swim_members',
       help: 'Peers by the state this node\'s SWIM holds them in.',
@@ -213,7 +241,10 @@ export class DaemonMetrics {
       help: 'Always 1 for the state of the link to the controller (connecting, connected, lost, revoked), 0 for the others.',
       labelNames: ['state'],
       registry,
-      read: () => { const st = s()?.controller.state; return st === undefined ? [] : CONTROL_STATES.map(state => ({ labels: { state }, value: state === st ? 1 : 0 })) }
+      read: () => {
+        const st = s()?.controller.state
+        return st === undefined ? [] : CONTROL_STATES.map(state => ({ labels: { state }, value: state === st ? 1 : 0 }))
+      }
     })
     scrapedGauge({
       name: 'weft_control_last_contact_age_seconds',
@@ -221,10 +252,30 @@ export class DaemonMetrics {
       registry,
       read: () => { const at = s()?.controller.lastContactAt; return at == null ? [] : [{ value: ageSeconds(at) }] }
     })
-    scrapedGauge({ name: 'weft_control_consecutive_heartbeat_failures', help: 'Heartbeats failed in a row (0 after a success).', registry, read: () => { const c = s()?.controller; return c === undefined ? [] : [{ value: c.heartbeatsFailed }] } })
-    scrapedGauge({ name: 'weft_netmap_applied_version', help: 'Version of the netmap this node applied (restarts with the controller\'s epoch).', registry, read: () => { const m = s()?.netmap; return m == null ? [] : [{ value: m.version }] } })
-    scrapedGauge({ name: 'weft_netmap_nodes', help: 'Nodes in the applied netmap, this one included.', registry, read: () => { const m = s()?.netmap; return m == null ? [] : [{ value: m.nodes }] } })
-    scrapedGauge({ name: 'weft_daemon_error', help: '1 while the daemon reports an error worth an operator\'s attention (weft status: error), else 0.', registry, read: () => { const st = s(); return st === null ? [] : [{ value: st.lastError === null ? 0 : 1 }] } })
+    scrapedGauge({
+      name: 'weft_control_consecutive_heartbeat_failures',
+      help: 'Heartbeats failed in a row (0 after a success).',
+      registry,
+      read: () => { const c = s()?.controller; return c === undefined ? [] : [{ value: c.heartbeatsFailed }] }
+    })
+    scrapedGauge({
+      name: 'weft_netmap_applied_version',
+      help: 'Version of the netmap this node applied (restarts with the controller\'s epoch).',
+      registry,
+      read: () => { const m = s()?.netmap; return m == null ? [] : [{ value: m.version }] }
+    })
+    scrapedGauge({
+      name: 'weft_netmap_nodes',
+      help: 'Nodes in the applied netmap, this one included.',
+      registry,
+      read: () => { const m = s()?.netmap; return m == null ? [] : [{ value: m.nodes }] }
+    })
+    scrapedGauge({
+      name: 'weft_daemon_error',
+      help: '1 while the daemon reports an error worth an operator\'s attention (weft status: error), else 0.',
+      registry,
+      read: () => { const st = s(); return st === null ? [] : [{ value: st.lastError === null ? 0 : 1 }] }
+    })
   }
 
   /** One scrape: a fresh status snapshot rendered in the text format. Scrapes are serialised. */

@@ -67,7 +67,9 @@ export function checkNetmap (v: unknown): Netmap {
 /** Checks a delta's shape and records (uniqueness is checked on the netmap it produces). */
 export function checkDelta (v: Record<string, unknown>, cidr: string): NetmapDelta {
   if (!isStr(v.epoch, 128)) fail('delta epoch missing')
-  if (!isInt(v.from, 0, Number.MAX_SAFE_INTEGER) || !isInt(v.to, 0, Number.MAX_SAFE_INTEGER) || v.to <= v.from) fail('delta versions must satisfy 0 <= from < to')
+  if (!isInt(v.from, 0, Number.MAX_SAFE_INTEGER) || !isInt(v.to, 0, Number.MAX_SAFE_INTEGER) || v.to <= v.from) {
+    fail('delta versions must satisfy 0 <= from < to')
+  }
   if (!Array.isArray(v.upsert) || v.upsert.length > MAX_NODES) fail('delta upsert must be an array')
   if (!Array.isArray(v.remove) || v.remove.length > MAX_NODES || !v.remove.every(id => isStr(id, 64))) fail('delta remove must be an array of ids')
   const c = parseCidr(cidr)

@@ -90,11 +90,34 @@ export async function preflight (cfg: DaemonConfig, state: StateDir, log: Logger
     needs.push({ proto: 'udp', family: 4, address: '0.0.0.0', port: cfg.listenPort, what: '--listen-port, WireGuard', flag: '--listen-port', privileged },
       { proto: 'udp', family: 6, address: '::', port: cfg.listenPort, what: '--listen-port, WireGuard', flag: '--listen-port', privileged })
   }
-  needs.push({ proto: 'udp', family: 4, address: '0.0.0.0', port: cfg.announcePort, what: 'underlay announcements, --listen-port + 1', flag: '--listen-port', privileged: true },
-    { proto: 'udp', family: 4, address: saved?.meshIp ?? null, port: cfg.swimPort, what: '--swim-port, SWIM on the mesh IP', flag: '--swim-port', privileged: true })
+  needs.push({
+    proto: 'udp',
+    family: 4,
+    address: '0.0.0.0',
+    port: cfg.announcePort,
+    what: 'underlay announcements, --listen-port + 1',
+    flag: '--listen-port',
+    privileged: true
+  }, {
+    proto: 'udp',
+    family: 4,
+    address: saved?.meshIp ?? null,
+    port: cfg.swimPort,
+    what: '--swim-port, SWIM on the mesh IP',
+    flag: '--swim-port',
+    privileged: true
+  })
   if (cfg.metricsListen !== undefined) {
     const { host, port } = checkMetricsListen(cfg.metricsListen, '0.0.0.0/32', true)
-    needs.push({ proto: 'tcp', family: isIP(host) === 6 ? 6 : 4, address: host, port, what: '--metrics-listen', flag: '--metrics-listen port', privileged: true })
+    needs.push({
+      proto: 'tcp',
+      family: isIP(host) === 6 ? 6 : 4,
+      address: host,
+      port,
+      what: '--metrics-listen',
+      flag: '--metrics-listen port',
+      privileged: true
+    })
   }
   const sockets = await readBoundSockets()
   const unprivileged = await unprivilegedPortStart()

@@ -42,7 +42,8 @@ export class Registration {
       await register(client, state, identity, { keys, hostname: cfg.hostname, endpoints, listenPort: cfg.listenPort, swimPort: cfg.swimPort }, deps)
       deps.log.info({ event: 'control.signing_key', signingKey }, 'told the controller our SWIM signing key')
     } catch (err) {
-      deps.log.warn({ event: 'control.signing_key.failed', reason: (err as Error).message }, 'could not tell the controller our SWIM signing key; retrying with the next netmap')
+      deps.log.warn({ event: 'control.signing_key.failed', reason: (err as Error).message },
+        'could not tell the controller our SWIM signing key; retrying with the next netmap')
     }
   }
 
@@ -71,10 +72,16 @@ export class Registration {
     try {
       const after = await registerAgain(cfg, client, state, before, keys, deps, this.o.signal)
       const moved = after.meshIp !== before.meshIp
-      deps.log[moved ? 'warn' : 'info']({ event: 'control.rejoined', fromNodeId: before.nodeId, nodeId: after.nodeId, fromMeshIp: before.meshIp, meshIp: after.meshIp },
-        moved
-          ? `registered again with a new mesh IP: ${before.meshIp} -> ${after.meshIp} (the controller did not give the old one back); moving the interface to it. Anything that names ${before.meshIp} needs updating`
-          : 'registered again with the same mesh IP; starting on the new identity')
+      deps.log[moved ? 'warn' : 'info']({
+        event: 'control.rejoined',
+        fromNodeId: before.nodeId,
+        nodeId: after.nodeId,
+        fromMeshIp: before.meshIp,
+        meshIp: after.meshIp
+      }, moved
+        ? `registered again with a new mesh IP: ${before.meshIp} -> ${after.meshIp} (the controller did not give the old one back); ` +
+          `moving the interface to it. Anything that names ${before.meshIp} needs updating`
+        : 'registered again with the same mesh IP; starting on the new identity')
       return { kind: 'rejoined' }
     } catch (err) {
       const reason = (err as Error).message

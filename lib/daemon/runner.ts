@@ -13,7 +13,9 @@ export class DaemonRunner {
   /** Settles when the runner is over: stop(), a leave, or a failed restart (rejects). */
   readonly done: Promise<void>
 
-  private constructor (private current: Daemon, private readonly cfg: DaemonConfig, private readonly deps: { clock: Clock, log: Logger, agentVersion: string }) {
+  private constructor (
+    private current: Daemon, private readonly cfg: DaemonConfig, private readonly deps: { clock: Clock, log: Logger, agentVersion: string }
+  ) {
     this.done = this.loop()
   }
 

@@ -119,7 +119,8 @@ export class StateDir {
     if (raw === null) return null
     const privateKey = raw.trim()
     if (!isWireGuardKey(privateKey)) {
-      throw new DataDirError(`${this.path(FILES.key)} does not hold a WireGuard private key; restore it from backup or remove the state directory and join again with a new token`)
+      throw new DataDirError(`${this.path(FILES.key)} does not hold a WireGuard private key; ` +
+        'restore it from backup or remove the state directory and join again with a new token')
     }
     return { privateKey, publicKey: publicKeyFor(privateKey) }
   }

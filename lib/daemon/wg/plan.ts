@@ -79,7 +79,8 @@ export async function planDevice (o: PlanOptions, probes: DeviceProbes = hostPro
   if (o.driver !== 'userspace') {
     if (kind === 'wireguard') return await withWg({ action: 'adopt', driver: 'kernel' }, probes)
     if (kind !== null && o.driver === 'kernel') {
-      throw new ConfigError(`interface ${o.ifname} exists and is a ${kind} link, not WireGuard: delete it (ip link del ${o.ifname}), or choose another --interface`)
+      throw new ConfigError(`interface ${o.ifname} exists and is a ${kind} link, not WireGuard: ` +
+        `delete it (ip link del ${o.ifname}), or choose another --interface`)
     }
     if (kind === null) {
       kernel = await probes.kernelWireguard()
@@ -91,19 +92,24 @@ export async function planDevice (o: PlanOptions, probes: DeviceProbes = hostPro
     }
   }
   if (kind !== null) {
-    throw new ConfigError(`interface ${o.ifname} exists (${kind}) but no wireguard-go answers on ${sock}: delete it (ip link del ${o.ifname}), or choose another --interface`)
+    throw new ConfigError(`interface ${o.ifname} exists (${kind}) but no wireguard-go answers on ${sock}: ` +
+      `delete it (ip link del ${o.ifname}), or choose another --interface`)
   }
   const name = o.wireguardGo ?? 'wireguard-go'
   const binary = await probes.which(name)
   if (binary === null) {
     if (kernel !== null && !kernel.ok) {
-      throw new ConfigError(`no WireGuard driver: this kernel has no WireGuard module (\`ip link add type wireguard\`: ${kernel.detail}) and ${name} is not in PATH ` +
+      throw new ConfigError('no WireGuard driver: this kernel has no WireGuard module ' +
+        `(\`ip link add type wireguard\`: ${kernel.detail}) and ${name} is not in PATH ` +
         `(${probes.path}): install wireguard-go (apt install wireguard-go), or load the kernel module (modprobe wireguard)`)
     }
     throw new ConfigError(`--wg userspace needs wireguard-go, and ${name} is not in PATH (${probes.path}): install it (apt install wireguard-go)`)
   }
   const ran = await probes.runs(binary)
-  if (!ran.ok) throw new ConfigError(`wireguard-go at ${binary} does not run (\`${binary} --version\`: ${ran.detail}): reinstall it (apt install --reinstall wireguard-go)`)
+  if (!ran.ok) {
+    throw new ConfigError(`wireguard-go at ${binary} does not run (\`${binary} --version\`: ${ran.detail}): ` +
+      'reinstall it (apt install --reinstall wireguard-go)')
+  }
   const tun = await probes.tun()
   if (tun === null) {
     throw new ConfigError('wireguard-go needs /dev/net/tun, which this host does not have: load the tun module (modprobe tun), ' +
@@ -118,7 +124,8 @@ export async function planDevice (o: PlanOptions, probes: DeviceProbes = hostPro
     if (!mayWrite(dir.facts, o.process)) {
       const where = dir.exists ? `${UAPI_DIR}, which ${o.process.user} may not write` : `${UAPI_DIR}, which ${o.process.user} may not create in ${dir.path}`
       throw new ConfigError(`wireguard-go puts its control socket in ${where} (owned by ${dir.facts.owner}, mode ${octal(dir.facts.mode)}): ` +
-        'run the daemon as root, or give it the directory (RuntimeDirectory=wireguard and RuntimeDirectoryPreserve=yes in the systemd unit: wireguard-go outlives the daemon)')
+        'run the daemon as root, or give it the directory ' +
+        '(RuntimeDirectory=wireguard and RuntimeDirectoryPreserve=yes in the systemd unit: wireguard-go outlives the daemon)')
     }
   }
   return { action: 'create', driver: 'userspace', binary }
