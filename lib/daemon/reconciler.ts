@@ -155,11 +155,28 @@ export class Reconciler {
         await this.device.apply([{ kind: 'remove', publicKey }, { kind: 'add', peer: peerConfig(have) }])
       } catch (err) {
         this.forgetApplied(err)
-        this.log.warn({ event: 'wg.peer.error', op: 'reset', nodeId: have.nodeId, hostname: have.hostname, meshIp: have.meshIp, publicKey, err: (err as Error).message }, `peer reset failed: ${name(have)}`)
+        this.log.warn({
+          event: 'wg.peer.error',
+          op: 'reset',
+          nodeId: have.nodeId,
+          hostname: have.hostname,
+          meshIp: have.meshIp,
+          publicKey,
+          err: (err as Error).message
+        }, `peer reset failed: ${name(have)}`)
         return false
       }
       this.applied?.set(publicKey, { ...have, held: false })
-      this.log.info({ event: 'wg.peer.reset', nodeId: have.nodeId, hostname: have.hostname, meshIp: have.meshIp, incarnation: this.incarnation(have.nodeId), publicKey, endpoint: have.endpoint, reason }, `peer reset: ${name(have)}`)
+      this.log.info({
+        event: 'wg.peer.reset',
+        nodeId: have.nodeId,
+        hostname: have.hostname,
+        meshIp: have.meshIp,
+        incarnation: this.incarnation(have.nodeId),
+        publicKey,
+        endpoint: have.endpoint,
+        reason
+      }, `peer reset: ${name(have)}`)
       return true
     })
   }
@@ -181,13 +198,23 @@ export class Reconciler {
         try {
           await (ops.length > 1 ? this.device.applyBatch(ops) : this.device.apply(ops))
         } catch (err) {
-          this.log.warn({ event: 'wg.peer.error', op: 'arm', nodeIds: chunk.map(h => h.nodeId), hostnames: chunk.map(h => h.hostname), err: (err as Error).message },
-            'arming held peers failed; the next reconcile re-reads the device')
+          this.log.warn({
+            event: 'wg.peer.error',
+            op: 'arm',
+            nodeIds: chunk.map(h => h.nodeId),
+            hostnames: chunk.map(h => h.hostname),
+            err: (err as Error).message
+          }, 'arming held peers failed; the next reconcile re-reads the device')
           return this.forgetApplied(err)
         }
         for (const have of chunk) {
           this.applied?.set(have.publicKey, { ...have, held: false })
-          this.log.debug({ event: 'wg.peer.arm', nodeId: have.nodeId, hostname: have.hostname, publicKey: have.publicKey }, `held keepalive armed: ${name(have)}`)
+          this.log.debug({
+            event: 'wg.peer.arm',
+            nodeId: have.nodeId,
+            hostname: have.hostname,
+            publicKey: have.publicKey
+          }, `held keepalive armed: ${name(have)}`)
         }
       }
     })
@@ -244,40 +271,7 @@ export class Reconciler {
       this.counters[change.op.kind === 'add' ? 'peersAdded' : change.op.kind === 'remove' ? 'peersRemoved' : 'peersUpdated']++
       this.log.info({ event: `wg.peer.${change.op.kind}`, ...this.fields(change) }, `peer ${change.op.kind}: ${name(change)}`)
     }
-    let failuresInRow = 0
-    changes: for (let start = 0; start < changes.length; start += this.batchSize) {
-      const chunk = changes.slice(start, start + this.batchSize)
-      if (chunk.length > 1) {
-        try {
-          await this.device.applyBatch(chunk.map(deviceOp))
-          chunk.forEach(done)
-          failuresInRow = 0
-          continue
-        } catch (err) {
-          // Some prefix may have gone through; every op is safe to repeat, so find the culprit one by one.
-          this.noteTimeout(err)
-          this.log.warn({ event: 'wg.batch.error', changes: chunk.length, err: (err as Error).message }, 'batch of peer changes failed; applying them one by one')
-        }
-      }
-      for (let i = start; i < start + chunk.length; i++) {
-        const change = changes[i]!
-        try {
-          await this.device.apply([deviceOp(change)])
-        } catch (err) {
-          this.noteTimeout(err)
-          result.failed.push({ change, error: err as Error })
-          this.counters.peerChangeErrors++
-          this.log.warn({ event: 'wg.peer.error', op: change.op.kind, ...this.fields(change), err: (err as Error).message }, `peer ${change.op.kind} failed: ${name(change)}`)
-          if (++failuresInRow >= this.maxConsecutiveFailures) {
-            result.notApplied = changes.slice(i + 1)
-            break changes
-          }
-          continue
-        }
-        failuresInRow = 0
-        done(change)
-      }
-    }
+    await this.applyChanges(changes, result, done)
     if (result.failed.length > 0) {
       // A failed op may have half-happened on the device; only a fresh read tells.
       this.forgetApplied()
@@ -291,6 +285,50 @@ export class Reconciler {
       else this.forgetApplied()
     }
     return result
+  }
+
+  /**
+   * Sends `changes` to the device in batches of batchSize, calling `done` for each one that went through and
+   * recording each one refused in `result.failed`. After maxConsecutiveFailures refusals in a row it stops and
+   * leaves the changes not tried in `result.notApplied`.
+   */
+  private async applyChanges (changes: Change[], result: ReconcileResult, done: (change: Change) => void): Promise<void> {
+    let failuresInRow = 0
+    for (let start = 0; start < changes.length; start += this.batchSize) {
+      const chunk = changes.slice(start, start + this.batchSize)
+      if (chunk.length > 1) {
+        try {
+          await this.device.applyBatch(chunk.map(deviceOp))
+          chunk.forEach(done)
+          failuresInRow = 0
+          continue
+        } catch (err) {
+          // Some prefix may have gone through; every op is safe to repeat, so find the culprit one by one.
+          this.noteTimeout(err)
+          this.log.warn({ event: 'wg.batch.error', changes: chunk.length, err: (err as Error).message },
+            'batch of peer changes failed; applying them one by one')
+        }
+      }
+      for (let i = start; i < start + chunk.length; i++) {
+        const change = changes[i]!
+        try {
+          await this.device.apply([deviceOp(change)])
+        } catch (err) {
+          this.noteTimeout(err)
+          result.failed.push({ change, error: err as Error })
+          this.counters.peerChangeErrors++
+          this.log.warn({ event: 'wg.peer.error', op: change.op.kind, ...this.fields(change), err: (err as Error).message },
+            `peer ${change.op.kind} failed: ${name(change)}`)
+          if (++failuresInRow >= this.maxConsecutiveFailures) {
+            result.notApplied = changes.slice(i + 1)
+            return
+          }
+          continue
+        }
+        failuresInRow = 0
+        done(change)
+      }
+    }
   }
 
   private incarnation (nodeId: string | null): number | undefined {
