@@ -12,12 +12,23 @@ import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap, NodeRecord } from '../../lib/wire/netmap.js'
 
 const rec = (id: string, meshIp: string): NodeRecord => ({
-  id, hostname: id, publicKey: generateKeyPair().publicKey, meshIp, endpoints: [], observedEndpoint: null, swimPort: 7946, health: 'online', createdAt: 1, updatedAt: 1
+  id,
+  hostname: id,
+  publicKey: generateKeyPair().publicKey,
+  meshIp,
+  endpoints: [],
+  observedEndpoint: null,
+  swimPort: 7946,
+  health: 'online',
+  createdAt: 1,
+  updatedAt: 1
 })
 const full = (version: number, nodes: NodeRecord[]): Netmap => ({ epoch: 'e1', version, cidr: '100.64.0.0/10', nodes })
 
 /** A stand-in controller on loopback: each stream request is answered by the next script in `scripts`. */
-async function fakeController (t: { teardown (fn: () => void): void }, scripts: Array<(res: ServerResponse, query: URLSearchParams) => void>): Promise<{ url: string, queries: URLSearchParams[], heartbeats: number }> {
+async function fakeController (
+  t: { teardown (fn: () => void): void }, scripts: Array<(res: ServerResponse, query: URLSearchParams) => void>
+): Promise<{ url: string, queries: URLSearchParams[], heartbeats: number }> {
   const queries: URLSearchParams[] = []
   const state = { url: '', queries, heartbeats: 0 }
   const server: Server = createServer((req, res) => {
@@ -94,7 +105,14 @@ t.test('an invalid delta is refused whole: previous netmap kept, error kept, ful
   const ctl = await fakeController(t, [
     res => {
       res.write(JSON.stringify({ type: 'full', netmap: full(1, [a]) }) + '\n')
-      res.write(JSON.stringify({ type: 'delta', epoch: 'e1', from: 1, to: 2, upsert: [{ ...rec('b', '100.64.0.2'), publicKey: 'not-a-key' }], remove: ['a'] }) + '\n')
+      res.write(JSON.stringify({
+        type: 'delta',
+        epoch: 'e1',
+        from: 1,
+        to: 2,
+        upsert: [{ ...rec('b', '100.64.0.2'), publicKey: 'not-a-key' }],
+        remove: ['a']
+      }) + '\n')
     },
     res => { void gate.then(() => res.write(JSON.stringify({ type: 'full', netmap: full(3, [a, rec('c', '100.64.0.3')]) }) + '\n')) }
   ])
@@ -152,7 +170,9 @@ t.test('a gap in versions, a new epoch, garbage and an oversized line all end in
 
 t.test('a netmap from disk is the starting point: the first request asks for what follows it', async (t) => {
   const a = rec('a', '100.64.0.1')
-  const ctl = await fakeController(t, [res => res.write(JSON.stringify({ type: 'delta', epoch: 'e1', from: 4, to: 5, upsert: [rec('b', '100.64.0.2')], remove: [] }) + '\n')])
+  const ctl = await fakeController(t, [
+    res => res.write(JSON.stringify({ type: 'delta', epoch: 'e1', from: 4, to: 5, upsert: [rec('b', '100.64.0.2')], remove: [] }) + '\n')
+  ])
   const seen: number[] = []
   const { l, map } = link(ctl.url, m => seen.push(m.version), full(4, [a]))
   l.start()
@@ -174,7 +194,9 @@ t.test('credentialRefusal: what a refused credential means', async (t) => {
     [new ControllerError('x', 503), null],
     [new Error('x'), null]
   ]
-  for (const [err, want] of cases) t.equal(credentialRefusal(err), want, `${(err as ControllerError).statusCode ?? 'Error'} ${(err as ControllerError).remoteCode ?? ''}`)
+  for (const [err, want] of cases) {
+    t.equal(credentialRefusal(err), want, `${(err as ControllerError).statusCode ?? 'Error'} ${(err as ControllerError).remoteCode ?? ''}`)
+  }
 })
 
 t.test('a real controller: a removed node is revoked as removed, an unknown credential is forgotten, and the link stops', async (t) => {
@@ -212,7 +234,8 @@ t.test('a real controller: a removed node is revoked as removed, an unknown cred
   t.same(unknown.revoked, [])
   const metrics = async (): Promise<string> => await (await fetch(new URL('/metrics', c.url))).text()
   const count = async (status: number): Promise<number> =>
-    Number(new RegExp(`weft_http_request_duration_seconds_count\\{method="POST",route="/v1/heartbeat",status="${status}"\\} (\\d+)`).exec(await metrics())?.[1] ?? 0)
+    Number(new RegExp('weft_http_request_duration_seconds_count\\{method="POST",route="/v1/heartbeat",' +
+      `status="${status}"\\} (\\d+)`).exec(await metrics())?.[1] ?? 0)
   const refusedBefore = await count(401)
   // A node the controller knows, heartbeating every 100 ms as the refused link would: five chances for it to send one.
   const alive = watch((await joinNode(c, 'alive')).credential)

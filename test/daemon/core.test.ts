@@ -23,7 +23,12 @@ const rec = (i: number, over: Partial<NodeRecord> = {}): NodeRecord => ({
   ...over
 })
 /** A netmap of version `v` holding n0 (us) and the nodes `ids`. */
-const map = (v: number, ids: number[], self: Partial<NodeRecord> = {}): Netmap => ({ epoch: 'e', version: v, cidr: '100.64.0.0/10', nodes: [rec(0, self), ...ids.map(i => rec(i))] })
+const map = (v: number, ids: number[], self: Partial<NodeRecord> = {}): Netmap => ({
+  epoch: 'e',
+  version: v,
+  cidr: '100.64.0.0/10',
+  nodes: [rec(0, self), ...ids.map(i => rec(i))]
+})
 
 const base: DaemonCoreConfig = { selfId: 'n0', selfKey: keys[1]!, signingKey: SIGNING, keepaliveSeconds: 25, joinToken: false, announce: false }
 
@@ -107,7 +112,12 @@ const cases: Case[] = [
   {
     name: 'restart from disk only: members added by later disk-free netmaps are announced until then',
     cfg: { announce: true },
-    steps: [[started, []], [disk(map(1, [1])), ['reconcile']], [reconciled, ['set-swim-members', 'open-announcer', 'announce n1']], [disk(map(1, [1, 2])), ['set-swim-members', 'announce n2', 'reconcile']]],
+    steps: [
+      [started, []],
+      [disk(map(1, [1])), ['reconcile']],
+      [reconciled, ['set-swim-members', 'open-announcer', 'announce n1']],
+      [disk(map(1, [1, 2])), ['set-swim-members', 'announce n2', 'reconcile']]
+    ],
     phase: 'running'
   },
   {
@@ -125,7 +135,12 @@ const cases: Case[] = [
   },
   {
     name: 'the tick pings the dead and retries a reconcile while the device is unknown',
-    steps: [...toRunning, [{ type: 'tick', stale: false }, ['announce-dead']], [{ type: 'tick', stale: true }, ['announce-dead', 'reconcile']], [{ type: 'device-stale' }, ['reconcile']]],
+    steps: [
+      ...toRunning,
+      [{ type: 'tick', stale: false }, ['announce-dead']],
+      [{ type: 'tick', stale: true }, ['announce-dead', 'reconcile']],
+      [{ type: 'device-stale' }, ['reconcile']]
+    ],
     phase: 'running'
   },
   {
@@ -148,13 +163,24 @@ const cases: Case[] = [
   },
   {
     name: 'revoked before the first reconcile: SWIM never starts',
-    steps: [[started, []], [full(map(1, [1])), ['reconcile']], [{ type: 'revoked', reason: 'no', removed: false }, ['record-revocation', 'reconcile']], [reconciled, []]],
+    steps: [
+      [started, []],
+      [full(map(1, [1])), ['reconcile']],
+      [{ type: 'revoked', reason: 'no', removed: false }, ['record-revocation', 'reconcile']],
+      [reconciled, []]
+    ],
     phase: 'revoked'
   },
   {
     name: 'forgotten (401) with a join token: register again, then stop to start on the new identity',
     cfg: { joinToken: true },
-    steps: [...toRunning, [{ type: 'forgotten', reason: 'unknown' }, ['rejoin']], [{ type: 'rejoined' }, ['release']], [{ type: 'rejoined' }, []], [{ type: 'released' }, []]],
+    steps: [
+      ...toRunning,
+      [{ type: 'forgotten', reason: 'unknown' }, ['rejoin']],
+      [{ type: 'rejoined' }, ['release']],
+      [{ type: 'rejoined' }, []],
+      [{ type: 'released' }, []]
+    ],
     phase: 'stopped',
     exit: 'restart'
   },
@@ -166,7 +192,12 @@ const cases: Case[] = [
   {
     name: 'forgotten while syncing: the rejoin does not wait for the first reconcile',
     cfg: { joinToken: true },
-    steps: [[disk(map(1, [1])), []], [started, ['reconcile']], [{ type: 'forgotten', reason: 'unknown' }, ['rejoin']], [reconciled, ['set-swim-members', 'open-announcer']]],
+    steps: [
+      [disk(map(1, [1])), []],
+      [started, ['reconcile']],
+      [{ type: 'forgotten', reason: 'unknown' }, ['rejoin']],
+      [reconciled, ['set-swim-members', 'open-announcer']]
+    ],
     phase: 'running'
   },
   {

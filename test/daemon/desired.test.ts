@@ -37,14 +37,56 @@ t.test('endpoint choice, table-driven', async (t) => {
 t.test('desired peer set, table-driven', async (t) => {
   const cases: Array<{ name: string, nodes: NodeRecord[], down?: Liveness, peers: string[], excluded: Array<[string, string]> }> = [
     { name: 'everyone but self', nodes: [rec(0), rec(1), rec(2)], peers: ['n1', 'n2'], excluded: [['n0', 'self']] },
-    { name: 'left and removed are excluded', nodes: [rec(0), rec(1, { health: 'left' }), rec(2, { health: 'removed' }), rec(3)], peers: ['n3'], excluded: [['n0', 'self'], ['n1', 'left'], ['n2', 'removed']] },
-    { name: 'offline, mesh-lost and control-lost stay (only SWIM decides locally)', nodes: [rec(0), rec(1, { health: 'offline' }), rec(2, { health: 'mesh-lost' }), rec(3, { health: 'control-lost' })], peers: ['n1', 'n2', 'n3'], excluded: [['n0', 'self']] },
-    { name: 'SWIM-dead excluded (Set)', nodes: [rec(0), rec(1), rec(2)], down: new Set(['n2']), peers: ['n1'], excluded: [['n0', 'self'], ['n2', 'swim-dead']] },
-    { name: 'SWIM-dead excluded (predicate)', nodes: [rec(0), rec(1), rec(2)], down: (id) => id === 'n1', peers: ['n2'], excluded: [['n0', 'self'], ['n1', 'swim-dead']] },
-    { name: 'bad key and bad mesh IP dropped', nodes: [rec(0), rec(1, { publicKey: 'garbage' }), rec(2, { meshIp: '100.64.0.300' }), rec(3)], peers: ['n3'], excluded: [['n0', 'self'], ['n1', 'invalid-key'], ['n2', 'invalid-mesh-ip']] },
-    { name: 'duplicate key: lower id wins', nodes: [rec(0), rec(2, { publicKey: keys[1]! }), rec(1)], peers: ['n1'], excluded: [['n0', 'self'], ['n2', 'duplicate-key']] },
-    { name: 'duplicate mesh IP: lower id wins', nodes: [rec(0), rec(1), rec(2, { meshIp: '100.64.0.2' })], peers: ['n1'], excluded: [['n0', 'self'], ['n2', 'duplicate-mesh-ip']] },
-    { name: 'a record with our own key under another id is not a peer', nodes: [rec(0), rec(4, { publicKey: keys[0]! })], peers: [], excluded: [['n0', 'self'], ['n4', 'self']] },
+    {
+      name: 'left and removed are excluded',
+      nodes: [rec(0), rec(1, { health: 'left' }), rec(2, { health: 'removed' }), rec(3)],
+      peers: ['n3'],
+      excluded: [['n0', 'self'], ['n1', 'left'], ['n2', 'removed']]
+    },
+    {
+      name: 'offline, mesh-lost and control-lost stay (only SWIM decides locally)',
+      nodes: [rec(0), rec(1, { health: 'offline' }), rec(2, { health: 'mesh-lost' }), rec(3, { health: 'control-lost' })],
+      peers: ['n1', 'n2', 'n3'],
+      excluded: [['n0', 'self']]
+    },
+    {
+      name: 'SWIM-dead excluded (Set)',
+      nodes: [rec(0), rec(1), rec(2)],
+      down: new Set(['n2']),
+      peers: ['n1'],
+      excluded: [['n0', 'self'], ['n2', 'swim-dead']]
+    },
+    {
+      name: 'SWIM-dead excluded (predicate)',
+      nodes: [rec(0), rec(1), rec(2)],
+      down: (id) => id === 'n1',
+      peers: ['n2'],
+      excluded: [['n0', 'self'], ['n1', 'swim-dead']]
+    },
+    {
+      name: 'bad key and bad mesh IP dropped',
+      nodes: [rec(0), rec(1, { publicKey: 'garbage' }), rec(2, { meshIp: '100.64.0.300' }), rec(3)],
+      peers: ['n3'],
+      excluded: [['n0', 'self'], ['n1', 'invalid-key'], ['n2', 'invalid-mesh-ip']]
+    },
+    {
+      name: 'duplicate key: lower id wins',
+      nodes: [rec(0), rec(2, { publicKey: keys[1]! }), rec(1)],
+      peers: ['n1'],
+      excluded: [['n0', 'self'], ['n2', 'duplicate-key']]
+    },
+    {
+      name: 'duplicate mesh IP: lower id wins',
+      nodes: [rec(0), rec(1), rec(2, { meshIp: '100.64.0.2' })],
+      peers: ['n1'],
+      excluded: [['n0', 'self'], ['n2', 'duplicate-mesh-ip']]
+    },
+    {
+      name: 'a record with our own key under another id is not a peer',
+      nodes: [rec(0), rec(4, { publicKey: keys[0]! })],
+      peers: [],
+      excluded: [['n0', 'self'], ['n4', 'self']]
+    },
     { name: 'self absent from the map: everyone is a peer', nodes: [rec(1), rec(2)], peers: ['n1', 'n2'], excluded: [] }
   ]
   for (const c of cases) {
@@ -56,7 +98,16 @@ t.test('desired peer set, table-driven', async (t) => {
 
 t.test('a peer carries who it is (id, hostname), key, endpoint, /32 allowed IP and keepalive', async (t) => {
   const d = desired(map([rec(0), rec(1, { endpoints: [], observedEndpoint: '198.18.5.5:4242' })]), new Set(), 'n0', { keepaliveSeconds: 10 })
-  t.same(d.peers, [{ nodeId: 'n1', hostname: 'h1', meshIp: '100.64.0.2', publicKey: keys[1], endpoint: '198.18.5.5:4242', allowedIps: ['100.64.0.2/32'], keepaliveSeconds: 10, held: false }])
+  t.same(d.peers, [{
+    nodeId: 'n1',
+    hostname: 'h1',
+    meshIp: '100.64.0.2',
+    publicKey: keys[1],
+    endpoint: '198.18.5.5:4242',
+    allowedIps: ['100.64.0.2/32'],
+    keepaliveSeconds: 10,
+    held: false
+  }])
   t.equal(desired(map([rec(1)]), new Set(), 'n0').peers[0]!.keepaliveSeconds, 25, 'default keepalive 25 s')
 })
 
@@ -66,7 +117,8 @@ t.test('held: a peer is held exactly when the other end initiates; without selfK
   const d = desired(map(nodes), new Set(), 'nobody', { selfKey: self })
   t.equal(d.peers.length, 6)
   for (const p of d.peers) {
-    t.equal(p.held, !initiates(self, p.publicKey), `${p.nodeId}: ${p.publicKey < self ? 'smaller key, it initiates: held' : 'larger key, we initiate: not held'}`)
+    t.equal(p.held, !initiates(self, p.publicKey),
+      `${p.nodeId}: ${p.publicKey < self ? 'smaller key, it initiates: held' : 'larger key, we initiate: not held'}`)
     t.equal(p.keepaliveSeconds, 25, `${p.nodeId}: the keepalive arming sets is kept`)
   }
   t.equal(d.peers.filter(p => p.held).length, keys.filter(k => k < self).length, 'the peers with smaller keys')

@@ -108,7 +108,10 @@ t.test('afterChange records each change so the next diff is empty', async (t) =>
 t.test('a held peer: added with its keepalive off, recorded with the keepalive arming sets, then no difference', async (t) => {
   const [add] = diffPeers([want(0, { held: true })], appliedOf())
   t.match(add, { op: { kind: 'add', peer: { keepaliveSeconds: 25 } }, held: true }, 'the change carries the desired config and held')
-  t.same(deviceOp(add!), { kind: 'add', peer: { publicKey: keys[0], endpoint: '198.18.1.1:51820', allowedIps: ['100.64.0.1/32'], keepaliveSeconds: 0 } }, 'the device gets keepalive 0')
+  t.same(deviceOp(add!), {
+    kind: 'add',
+    peer: { publicKey: keys[0], endpoint: '198.18.1.1:51820', allowedIps: ['100.64.0.1/32'], keepaliveSeconds: 0 }
+  }, 'the device gets keepalive 0')
   const applied = appliedOf()
   afterChange(applied, add!)
   t.match(applied.get(keys[0]!), { keepaliveSeconds: 25, held: true })

@@ -64,7 +64,8 @@ t.test('nonsense is rejected with a coded error naming the field', async t => {
     const c = { ...meshConfig(), ...patch }
     t.throws(() => resolve(c), msg)
     try { resolve(c) } catch (err) { t.ok(hasCode(err, 'WEFT_ERR_SWIM_CONFIG'), 'coded') }
-    t.throws(() => new Swim({ config: c, self: { id: 'a', addr: 'x:1' }, claims: claimsFor('a'), incarnation: 0, random: new SeededRandom(1) }), msg, 'the constructor validates')
+    t.throws(() => new Swim({ config: c, self: { id: 'a', addr: 'x:1' }, claims: claimsFor('a'), incarnation: 0, random: new SeededRandom(1) }),
+      msg, 'the constructor validates')
   }
 })
 

@@ -35,7 +35,8 @@ function host (h: Partial<HostRow> = {}): DeviceProbes {
 
 const plan = async (driver: DriverChoice, probes: DeviceProbes, uid = 0): ReturnType<typeof planDevice> => {
   const caps = uid === 0 ? '000001ffffffffff' : '0000000000001000'
-  const process = parseProcStatus(`Uid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t${uid}\t${uid}\t${uid}\t${uid}\nGroups:\t\nCapEff:\t${caps}\nCapAmb:\t${caps}\n`, u => u === 0 ? 'root' : 'weft')
+  const process = parseProcStatus(`Uid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t${uid}\t${uid}\t${uid}\t${uid}\n` +
+    `Groups:\t\nCapEff:\t${caps}\nCapAmb:\t${caps}\n`, u => u === 0 ? 'root' : 'weft')
   return await planDevice({ driver, ifname: 'weft0', process, clock: systemClock }, probes)
 }
 
