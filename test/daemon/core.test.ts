@@ -3,25 +3,14 @@ import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap, NodeRecord } from '../../lib/wire/netmap.js'
 import { DaemonCore, type DaemonAction, type DaemonCoreConfig, type DaemonInput } from '../../lib/daemon/core.js'
 import type { DaemonPhase } from '../../lib/daemon/phase.js'
+import { nodeRecord } from './records.js'
 
 const keys = Array.from({ length: 6 }, () => generateKeyPair().publicKey).sort()
 const SIGNING = 'signing-key-of-n0'
 /** n0 is this node, with the smallest key but one: n1 holds the smallest. */
 const order = [1, 0, 2, 3, 4, 5]
-const rec = (i: number, over: Partial<NodeRecord> = {}): NodeRecord => ({
-  id: `n${i}`,
-  hostname: `h${i}`,
-  publicKey: keys[order[i]!]!,
-  meshIp: `100.64.0.${i + 1}`,
-  endpoints: [`198.18.1.${i + 1}:51820`],
-  observedEndpoint: null,
-  swimPort: 7946,
-  health: 'online',
-  createdAt: 1,
-  updatedAt: 1,
-  ...(i === 0 ? { signingKey: SIGNING } : {}),
-  ...over
-})
+const rec = (i: number, over: Partial<NodeRecord> = {}): NodeRecord =>
+  nodeRecord(i, keys[order[i]!]!, { ...(i === 0 ? { signingKey: SIGNING } : {}), ...over })
 /** A netmap of version `v` holding n0 (us) and the nodes `ids`. */
 const map = (v: number, ids: number[], self: Partial<NodeRecord> = {}): Netmap => ({
   epoch: 'e',

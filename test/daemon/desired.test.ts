@@ -2,21 +2,10 @@ import t from 'tap'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap, NodeRecord } from '../../lib/wire/netmap.js'
 import { chooseEndpoint, desired, initiates, type Liveness } from '../../lib/daemon/desired.js'
+import { nodeRecord } from './records.js'
 
 const keys = Array.from({ length: 6 }, () => generateKeyPair().publicKey)
-const rec = (i: number, over: Partial<NodeRecord> = {}): NodeRecord => ({
-  id: `n${i}`,
-  hostname: `h${i}`,
-  publicKey: keys[i]!,
-  meshIp: `100.64.0.${i + 1}`,
-  endpoints: [`198.18.1.${i + 1}:51820`],
-  observedEndpoint: null,
-  swimPort: 7946,
-  health: 'online',
-  createdAt: 1,
-  updatedAt: 1,
-  ...over
-})
+const rec = (i: number, over: Partial<NodeRecord> = {}): NodeRecord => nodeRecord(i, keys[i]!, over)
 const map = (nodes: NodeRecord[]): Netmap => ({ epoch: 'e', version: 1, cidr: '100.64.0.0/10', nodes })
 
 t.test('endpoint choice, table-driven', async (t) => {

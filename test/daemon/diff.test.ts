@@ -2,18 +2,10 @@ import t from 'tap'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import { afterChange, changedFields, deviceOp, diffPeers, type AppliedPeer } from '../../lib/daemon/diff.js'
 import type { DesiredPeer, Exclusion } from '../../lib/daemon/desired.js'
+import { desiredPeer } from './records.js'
 
 const keys = Array.from({ length: 5 }, () => generateKeyPair().publicKey).sort()
-const want = (i: number, over: Partial<DesiredPeer> = {}): DesiredPeer => ({
-  nodeId: `n${i}`,
-  hostname: `host-${i}`,
-  meshIp: `100.64.0.${i + 1}`,
-  publicKey: keys[i]!,
-  endpoint: `198.18.1.${i + 1}:51820`,
-  allowedIps: [`100.64.0.${i + 1}/32`],
-  keepaliveSeconds: 25,
-  ...over
-})
+const want = (i: number, over: Partial<DesiredPeer> = {}): DesiredPeer => desiredPeer(i, keys[i]!, over)
 const had = (i: number, over: Partial<AppliedPeer> = {}): AppliedPeer => {
   const { nodeId, hostname, meshIp, ...cfg } = want(i)
   return { ...cfg, nodeId, hostname, meshIp, held: false, ...over }

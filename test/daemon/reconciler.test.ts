@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../../lib/log.js'
 import type { DevicePeer, DeviceState, PeerOp, WireGuardDevice } from '../../lib/daemon/wg/device.js'
 import type { DesiredPeer } from '../../lib/daemon/desired.js'
 import { Reconciler } from '../../lib/daemon/reconciler.js'
+import { desiredPeer } from './records.js'
 
 /** In-memory device for the reconciler's logic only; real devices are exercised in test/e2e/wg-device.test.ts. */
 class FakeDevice implements WireGuardDevice {
@@ -77,16 +78,7 @@ class FakeDevice implements WireGuardDevice {
 }
 
 const keys = Array.from({ length: 8 }, () => generateKeyPair().publicKey).sort() // sorted: index order = apply order
-const peer = (i: number, over: Partial<DesiredPeer> = {}): DesiredPeer => ({
-  nodeId: `n${i}`,
-  hostname: `host-${i}`,
-  meshIp: `100.64.0.${i + 1}`,
-  publicKey: keys[i]!,
-  endpoint: `198.18.1.${i + 1}:51820`,
-  allowedIps: [`100.64.0.${i + 1}/32`],
-  keepaliveSeconds: 25,
-  ...over
-})
+const peer = (i: number, over: Partial<DesiredPeer> = {}): DesiredPeer => desiredPeer(i, keys[i]!, over)
 
 function capture (): { log: Logger, lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = []

@@ -5,21 +5,11 @@ import { PeerHistory } from '../../lib/daemon/peer-history.js'
 import type { StatusInputs } from '../../lib/daemon/status-build.js'
 import type { DaemonConfig } from '../../lib/daemon/config.js'
 import type { DevicePeer, WireGuardDevice } from '../../lib/daemon/wg/device.js'
+import { nodeRecord } from './records.js'
 
 /** A netmap node with hostname `hostname` and id `id`. */
 export function node (id: string, hostname: string, i: number): NodeRecord {
-  return {
-    id,
-    hostname,
-    publicKey: generateKeyPair().publicKey,
-    meshIp: `100.64.0.${i + 1}`,
-    endpoints: [`198.18.1.${i + 1}:51820`],
-    observedEndpoint: null,
-    swimPort: 7946,
-    health: 'online',
-    createdAt: 1,
-    updatedAt: 1
-  }
+  return nodeRecord(i, generateKeyPair().publicKey, { id, hostname })
 }
 
 /** A device peer for `n` with the given figures. */
