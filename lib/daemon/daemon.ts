@@ -17,6 +17,7 @@ import type { DaemonConfig } from './config.js'
 import { ControlClient } from './control-client.js'
 import { ControlLink } from './control-link.js'
 import { CoalescedJob } from './coalesce.js'
+import { noteUnderlayAlive } from './underlay-alive.js'
 import { DaemonCore, type DaemonAction } from './core.js'
 import { serveLocal, SOCKET_NAME } from './control-socket.js'
 import { ensureInterface } from './iface.js'
@@ -380,11 +381,7 @@ export class Daemon {
   }
 
   private onUnderlayAlive (id: string, incarnation: number, sig: Uint8Array): void {
-    const before = this.swim.member(id)
-    const revived = this.swim.noteAlive(this.deps.clock.now(), id, incarnation, sig)
-    // Revived at the incarnation we buried it at: it does not know it was buried, and our buddy claim reaches it
-    // only once both ends of the tunnel are back. Tell it over the underlay so that it refutes now.
-    if (revived && before?.state === 'dead' && before.incarnation === incarnation) this.announcer.notifyDead(id, incarnation)
+    if (noteUnderlayAlive(this.swim, this.deps.clock.now(), id, incarnation, sig)) this.announcer.notifyDead(id, incarnation)
     this.swimDriver.pump()
   }
 

@@ -48,6 +48,43 @@ interface Pending { dueAt: number, resets: number, checks: number }
  */
 const MAX_SILENT_CHECKS = 5
 
+/** Default of HandshakeWatchOptions.checkAfterMs. */
+export const CHECK_AFTER_MS = 1000
+
+/** Default of HandshakeWatchOptions.maxResets. */
+export const MAX_RESETS = 3
+
+/** What one check of a watched peer decides (see HandshakeWatch). */
+export type HandshakeVerdict =
+  | { kind: 'reset', reason: 'no-handshake' | 'dark-receive' }
+  | { kind: 'recheck' }
+  | { kind: 'arm' }
+  | { kind: 'done' }
+
+/** When a peer added `initiator` (this end starts the handshake) or not is first checked, after its add. */
+export function checkDelayMs (initiator: boolean, checkAfterMs: number): number {
+  return initiator ? checkAfterMs : Math.round(1.5 * checkAfterMs)
+}
+
+/**
+ * The decision of one check, from what the device reports of the peer, which end initiates, and how often the
+ * peer was re-created and checked since its add. Pure: the daemon and `weft sim virtual` both run it.
+ */
+export function checkHandshake (peer: Pick<DevicePeer, 'lastHandshakeAt' | 'rxBytes'>, initiator: boolean,
+  history: { resets: number, checks: number }, maxResets: number): HandshakeVerdict {
+  const need = needsHandshake(peer)
+  // Without a handshake, a re-created peer helps only when the other end did send us something (its
+  // initiation crossed ours). Silence means it has not added us yet, or a loaded host is slow: re-creating
+  // then would only throw away the initiation WireGuard is retrying, so check again later instead.
+  const crossed = need === 'none' && initiator && peer.rxBytes > 0
+  const silent = need === 'none' && initiator && peer.rxBytes === 0
+  if ((need === 'dark' || crossed) && history.resets < maxResets) {
+    return { kind: 'reset', reason: need === 'dark' ? 'dark-receive' : 'no-handshake' }
+  }
+  if (silent && history.checks < MAX_SILENT_CHECKS) return { kind: 'recheck' }
+  return initiator ? { kind: 'done' } : { kind: 'arm' }
+}
+
 /**
  * Gets each new tunnel's first handshake through, which WireGuard alone does not always do when both ends add
  * each other at the same moment (one netmap delta reaching both, a healed partition, two underlay
@@ -82,8 +119,8 @@ export class HandshakeWatch {
   resets = 0
 
   constructor (private readonly o: HandshakeWatchOptions) {
-    this.checkAfterMs = o.checkAfterMs ?? 1000
-    this.maxResets = o.maxResets ?? 3
+    this.checkAfterMs = o.checkAfterMs ?? CHECK_AFTER_MS
+    this.maxResets = o.maxResets ?? MAX_RESETS
   }
 
   /** Peers just added to the device. */
@@ -121,20 +158,14 @@ export class HandshakeWatch {
     for (const [key, p] of due) {
       const peer = byKey.get(key)
       if (peer === undefined || this.pending.has(key)) continue // gone, or re-added meanwhile (watched afresh)
-      const need = needsHandshake(peer)
-      const initiator = initiates(this.o.selfKey, key)
-      // Without a handshake, a re-created peer helps only when the other end did send us something (its
-      // initiation crossed ours). Silence means it has not added us yet, or a loaded host is slow: re-creating
-      // then would only throw away the initiation WireGuard is retrying, so check again later instead.
-      const crossed = need === 'none' && initiator && peer.rxBytes > 0
-      const silent = need === 'none' && initiator && peer.rxBytes === 0
-      if ((need === 'dark' || crossed) && p.resets < this.maxResets) {
-        await this.o.reset(key, need === 'dark' ? 'dark-receive' : 'no-handshake')
+      const verdict = checkHandshake(peer, initiates(this.o.selfKey, key), p, this.maxResets)
+      if (verdict.kind === 'reset') {
+        await this.o.reset(key, verdict.reason)
         this.resets++
         if (!this.stopped) this.pending.set(key, { dueAt: this.dueAt(key), resets: p.resets + 1, checks: p.checks + 1 })
-      } else if (silent && p.checks < MAX_SILENT_CHECKS) {
+      } else if (verdict.kind === 'recheck') {
         if (!this.stopped) this.pending.set(key, { dueAt: this.dueAt(key), resets: p.resets, checks: p.checks + 1 })
-      } else if (!initiator) {
+      } else if (verdict.kind === 'arm') {
         arms.push(key)
       }
     }
@@ -142,8 +173,7 @@ export class HandshakeWatch {
   }
 
   private dueAt (key: string): number {
-    const after = initiates(this.o.selfKey, key) ? this.checkAfterMs : Math.round(1.5 * this.checkAfterMs)
-    return this.o.clock.now() + after
+    return this.o.clock.now() + checkDelayMs(initiates(this.o.selfKey, key), this.checkAfterMs)
   }
 
   private schedule (): void {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ManualClock, systemClock } from '../../lib/clock.js'
-import { HandshakeWatch, needsHandshake } from '../../lib/daemon/handshake-watch.js'
+import { checkHandshake, HandshakeWatch, needsHandshake } from '../../lib/daemon/handshake-watch.js'
 import { initiates } from '../../lib/daemon/desired.js'
 import type { DevicePeer } from '../../lib/daemon/wg/device.js'
 import { waitFor } from '../../sim/wait.js'
@@ -138,4 +138,21 @@ t.test('the timer runs due entries by itself', async (t) => {
   watch.added([HIGH, LOW])
   await waitFor('the watch to act on both peers', () => calls.length >= 2, 5000, 5)
   t.same(calls.sort(), [`arm ${LOW}`, `reset ${HIGH}`])
+})
+
+t.test('checkHandshake: the decision of one check, by what the device reports and which end initiates', async t => {
+  const fresh = { resets: 0, checks: 0 }
+  const spent = { resets: 3, checks: 5 }
+  const rows: Array<[string, { lastHandshakeAt: number, rxBytes: number }, boolean, { resets: number, checks: number }, string]> = [
+    ['a handshake and traffic: nothing to do', { lastHandshakeAt: 5, rxBytes: 1000 }, true, fresh, 'done'],
+    ['the responder after a handshake: arm its keepalive', { lastHandshakeAt: 5, rxBytes: 1000 }, false, fresh, 'arm'],
+    ['no handshake, something received: the initiations crossed', { lastHandshakeAt: 0, rxBytes: 148 }, true, fresh, 'reset'],
+    ['no handshake, silence: check again', { lastHandshakeAt: 0, rxBytes: 0 }, true, fresh, 'recheck'],
+    ['silence after every check: leave it to WireGuard', { lastHandshakeAt: 0, rxBytes: 0 }, true, spent, 'done'],
+    ['a dark receive side, at either end', { lastHandshakeAt: 5, rxBytes: 148 + 92 }, false, fresh, 'reset'],
+    ['dark after every reset: the responder arms', { lastHandshakeAt: 5, rxBytes: 148 + 92 }, false, spent, 'arm']
+  ]
+  for (const [what, peer, initiator, history, kind] of rows) t.equal(checkHandshake(peer, initiator, history, 3).kind, kind, what)
+  t.same(checkHandshake({ lastHandshakeAt: 5, rxBytes: 240 }, true, fresh, 3), { kind: 'reset', reason: 'dark-receive' })
+  t.same(checkHandshake({ lastHandshakeAt: 0, rxBytes: 148 }, true, fresh, 3), { kind: 'reset', reason: 'no-handshake' })
 })
