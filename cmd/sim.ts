@@ -34,6 +34,8 @@ Flags:
   --crash-at T         when they crash (default ${formatDuration(VIRTUAL_DEFAULTS.crashAtMs)})
   --duration T         virtual time simulated (default ${formatDuration(VIRTUAL_DEFAULTS.durationMs)})
   --partition A-B      cut the members into two halves from A until B (e.g. 20s-80s); not with --crash
+  --partition-spread T each node's side of the cut starts and ends at its own time within T (default 0: all at once)
+  --dataplane          model each daemon and its WireGuard device: tunnels, handshakes, announcements (docs/sim.md)
   --config NAME        SWIM preset: ${PRESET_NAMES.slice(0, -1).join(', ')} or ${PRESET_NAMES.at(-1)!} (default ${DEFAULT_PRESET})
   --json               print the result as JSON
 `
@@ -48,7 +50,9 @@ async function runVirtualCommand (argv: string[]): Promise<number> {
     'crash-at': { type: 'string' },
     duration: { type: 'string' },
     partition: { type: 'string' },
+    'partition-spread': { type: 'string' },
     config: { type: 'string' },
+    dataplane: { type: 'boolean' },
     json: { type: 'boolean' }
   }, VIRTUAL_USAGE)
   if (parsed === null) return 0
@@ -70,11 +74,12 @@ async function runVirtualCommand (argv: string[]): Promise<number> {
   const durationMs = v.duration === undefined ? VIRTUAL_DEFAULTS.durationMs : parseDuration(v.duration, '--duration')
   const crashAtMs = v['crash-at'] === undefined ? VIRTUAL_DEFAULTS.crashAtMs : parseDuration(v['crash-at'], '--crash-at')
   if (crash > 0 && crashAtMs >= durationMs) throw new ConfigError('--crash-at must be before the end of --duration')
-  let partition: { fromMs: number, toMs: number } | undefined
+  let partition: { fromMs: number, toMs: number, spreadMs?: number } | undefined
   if (v.partition !== undefined) {
     const [a, b, ...rest] = v.partition.split('-')
     if (a === undefined || b === undefined || rest.length > 0) throw new ConfigError(`--partition must be a range like 20s-80s (got "${v.partition}")`)
     partition = { fromMs: parseDuration(a, '--partition start'), toMs: parseDuration(b, '--partition end') }
+    if (v['partition-spread'] !== undefined) partition.spreadMs = parseDuration(v['partition-spread'], '--partition-spread')
     if (crash > 0) throw new ConfigError('--partition and --crash cannot be combined: the heal figures assume every member runs')
     if (partition.fromMs >= partition.toMs || partition.toMs > durationMs) throw new ConfigError('--partition must end after it starts and within --duration')
   }
@@ -89,7 +94,19 @@ async function runVirtualCommand (argv: string[]): Promise<number> {
     throw new ConfigError(`--nodes ${nodes} needs about ${Math.round(needBytes / 1024 / 1024)} MiB of heap ` +
       `but node allows ${Math.round(limit / 1024 / 1024)} MiB; rerun with NODE_OPTIONS=--max-old-space-size=${mb}`)
   }
-  const result = runVirtual({ nodes, seed, loss: loss / 100, latencyMinMs, latencyMaxMs, crash, crashAtMs, durationMs, partition, config: preset() })
+  const result = runVirtual({
+    nodes,
+    seed,
+    loss: loss / 100,
+    latencyMinMs,
+    latencyMaxMs,
+    crash,
+    crashAtMs,
+    durationMs,
+    partition,
+    config: preset(),
+    ...(v.dataplane === true ? { dataplane: {} } : {})
+  })
   process.stdout.write(v.json === true ? JSON.stringify(result, null, 2) + '\n' : formatResult(result))
   return 0
 }

@@ -19,7 +19,19 @@ export function formatResult (r: VirtualResult): string {
       : [
           `partition                ${ms(r.heal.fromMs)} to ${ms(r.heal.toMs)}: ${r.heal.sameSideDead} deaths of a member of the declarer's own half`,
           `after the heal           ${r.heal.deadAfterHeal} death declarations (about ${r.heal.deadAfterHealNodes} members); no member held dead anywhere ` +
-          `after ${ms(r.heal.noneDeadMs)}`
+          `after ${ms(r.heal.noneDeadMs)}`,
+          ...(r.heal.reachableMs === undefined
+            ? []
+            : [`heal to every pair up    ${ms(r.heal.reachableMs)}; ${r.heal.tunnelRemovalsAfterHeal ?? 0} tunnels removed after the heal`])
+        ]),
+    ...(r.dataplane === undefined
+      ? []
+      : [
+          `data plane               full mesh at ${ms(r.dataplane.fullMeshMs)}; ${r.dataplane.reconciles} reconciles, ` +
+          `${r.dataplane.peersAdded} peers added, ${r.dataplane.peersRemoved} removed, ${r.dataplane.resets} resets, ${r.dataplane.arms} arms`,
+          `wireguard                ${r.dataplane.wireguard.initiations} initiations, ${r.dataplane.wireguard.handshakes} handshakes, ` +
+          `${r.dataplane.wireguard.crossings} crossings (${r.dataplane.wireguard.darkCrossings} dark); dropped: ` +
+          `${r.dataplane.wireguard.droppedNoPeer} no peer, ${r.dataplane.wireguard.droppedUnknown} unknown, ${r.dataplane.wireguard.droppedStaged} staged`
         ]),
     `packets                  ${r.packetsSent} sent, ${r.packetsLost} lost`,
     `trace                    ${r.traceHash}`,

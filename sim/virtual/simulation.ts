@@ -3,9 +3,12 @@ import { Swim } from '../../lib/swim/swim.js'
 import { DEFAULTS, type SwimConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import type { SwimEvent } from '../../lib/swim/types.js'
+import type { Netmap } from '../../lib/wire/netmap.js'
+import { VirtualDaemon, type Announcement, type ReconcilePlan } from './daemon.js'
 import { EventHeap, type Timed } from './heap.js'
 import { SimKeyring } from './keyring.js'
 import { spread, type Spread } from './metrics.js'
+import { WireGuardModel, type WgMessage, type WireGuardCounters } from './wireguard.js'
 
 /**
  * The deterministic simulator behind `weft sim virtual`: N SWIM cores in one process, a simulated network
@@ -30,13 +33,35 @@ export interface VirtualOptions {
   durationMs?: number
   /**
    * Cuts the members into two halves (indices below n/2 and the rest) from `fromMs` until `toMs` of virtual
-   * time: every packet between the halves is lost. Not combined with crashes. Default: none.
+   * time: every packet between the halves is lost. Not combined with crashes. Default: none. With `spreadMs`,
+   * each node's side of the cut starts at a uniform time within `spreadMs` after `fromMs` and ends likewise
+   * after `toMs`, and a pair is cut while either end's side is: a cut made of per-node firewall rules applied
+   * one node after another.
    */
-  partition?: { fromMs: number, toMs: number }
+  partition?: { fromMs: number, toMs: number, spreadMs?: number }
   /** SWIM config of every node. Default: lib/swim/config.ts DEFAULTS (the mesh preset). */
   config?: SwimConfig
+  /**
+   * Models the daemon and its WireGuard device around each core (daemon.ts, wireguard.ts): SWIM packets travel
+   * only through established tunnels, a SWIM verdict removes or re-adds the peer, and returns travel as
+   * underlay announcements. Unset: SWIM packets go straight between the cores (the protocol alone).
+   */
+  dataplane?: DataPlaneOptions
   /** Called with every SWIM event (node index, event), in order; for tests and traces. */
   onEvent?: (node: number, e: SwimEvent) => void
+}
+
+/** How the simulated daemons and devices behave; every field has a default. */
+export interface DataPlaneOptions {
+  /** A reconcile's cost: fixed, and per peer added or removed. Default: 2 ms and 0.5 ms. */
+  reconcileBaseMs?: number
+  reconcilePerChangeMs?: number
+  /** Probability that crossing initiations leave one end on a session the other never learnt. Default: 0.1. */
+  darkCrossing?: number
+  /** The daemons' periodic tick (dead re-probes over the underlay). Default: 5000 ms, as the daemon's. */
+  tickMs?: number
+  /** Daemons start at uniform times in [0, startSpreadMs). Default: 2000 ms. */
+  startSpreadMs?: number
 }
 
 /** Detection figures for the crashed nodes, ms from the crash. */
@@ -72,6 +97,8 @@ export interface VirtualResult {
   traceHash: string
   /** With `partition`: how the mesh came back together. */
   heal?: HealResult
+  /** With `dataplane`: what the daemons and devices did. */
+  dataplane?: DataPlaneResult
   /** Real time the run took, ms (not part of the trace). */
   wallMs: number
 }
@@ -91,12 +118,41 @@ export interface HealResult {
    * the end. Suspicions are not counted: under loss some always come and go.
    */
   noneDeadMs: number | null
+  /** With `dataplane`: tunnels removed after the heal (each one a pair cut again) and by how many members. */
+  tunnelRemovalsAfterHeal?: number
+  /** With `dataplane`: heal to the first moment every pair had an established tunnel; null if never. */
+  reachableMs?: number | null
+}
+
+/** What the simulated daemons and their devices did over the run. */
+export interface DataPlaneResult {
+  /** Virtual time until every pair of nodes had an established tunnel, from the start; null if never. */
+  fullMeshMs: number | null
+  wireguard: WireGuardCounters
+  reconciles: number
+  peersAdded: number
+  peersRemoved: number
+  /** HandshakeWatch's re-creations and arms. */
+  resets: number
+  arms: number
+  announcementsSent: number
 }
 
 interface Deliver extends Timed { kind: 0, to: number, from: string, bytes: Uint8Array }
 interface Wake extends Timed { kind: 1, node: number, token: number }
 interface Crash extends Timed { kind: 2 }
-type SimEvent = Deliver | Wake | Crash
+interface WgArrive extends Timed { kind: 3, to: number, from: number, msg: WgMessage }
+interface WgTimer extends Timed { kind: 4, node: number, peer: number, gen: number }
+interface Reconciled extends Timed { kind: 5, node: number, plan: ReconcilePlan }
+interface Check extends Timed { kind: 6, node: number, peer: number, token: number }
+interface Tick extends Timed { kind: 7, node: number }
+interface AnnounceArrive extends Timed { kind: 8, to: number, from: number, msg: Announcement }
+interface Start extends Timed { kind: 9, node: number }
+interface Sample extends Timed { kind: 10 }
+type SimEvent = Deliver | Wake | Crash | WgArrive | WgTimer | Reconciled | Check | Tick | AnnounceArrive | Start | Sample
+
+/** How often, after the heal, the simulation checks whether every pair has a tunnel again. */
+const REACH_SAMPLE_MS = 100
 
 /** Runs one simulation to completion and returns its figures. */
 export function runVirtual (opts: VirtualOptions): VirtualResult {
@@ -117,6 +173,18 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
       'duration, after it starts, in a run without crashes')
   }
   const half = (i: number): number => (i < n / 2 ? 0 : 1)
+  // Per node, when its side of the cut is in place (the same for all without a spread).
+  const cutFrom = new Float64Array(n).fill(cut?.fromMs ?? Infinity)
+  const cutTo = new Float64Array(n).fill(cut?.toMs ?? -Infinity)
+  if (cut?.spreadMs !== undefined && cut.spreadMs > 0) {
+    const draw = new SeededRandom(opts.seed ^ 0x5eed)
+    for (let i = 0; i < n; i++) {
+      cutFrom[i] = cut.fromMs + draw.next() * cut.spreadMs
+      cutTo[i] = cut.toMs + draw.next() * cut.spreadMs
+    }
+  }
+  const cutApart = (t: number, a: number, b: number): boolean =>
+    half(a) !== half(b) && ((t >= cutFrom[a]! && t < cutTo[a]!) || (t >= cutFrom[b]! && t < cutTo[b]!))
 
   const master = new SeededRandom(opts.seed)
   const net = master.fork()
@@ -135,7 +203,8 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
   const keyring = new SimKeyring(String(opts.seed))
   for (let i = 0; i < n; i++) {
     const core = new Swim({ config, self: roster[i]!, incarnation: 0, claims: keyring.auth(ids[i]!), random: master.fork() })
-    core.setMembers(0, roster)
+    // With the data plane the daemon gives SWIM its members after its first reconcile, as weft daemon does.
+    if (opts.dataplane === undefined) core.setMembers(0, roster)
     cores.push(core)
   }
 
@@ -188,6 +257,8 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
   const onEvent = (i: number, e: SwimEvent, t: number): void => {
     hash.update(`${t.toFixed(3)} ${i} ${e.type} ${e.id} ${e.incarnation}\n`)
     opts.onEvent?.(i, e)
+    // The daemon acts on changes of who is down (Daemon.onSwimEvent): a suspicion keeps its tunnel.
+    if (e.type === 'dead' || e.type === 'left' || e.type === 'alive') daemons[i]?.member(t, e.id, e.type !== 'alive')
     if (e.type === 'refute') { refutations++; return }
     const subject = idIndex.get(e.id)!
     if (deadPairs !== undefined) onHealEvent(i, subject, e, t)
@@ -214,12 +285,17 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
       packetsSent++
       bytesSent += tx.bytes.length
       if (tx.bytes.length > maxPacket) maxPacket = tx.bytes.length
+      if (wg !== undefined) {
+        const to = byAddr.get(tx.to)
+        if (to !== undefined) wg.sendData(t, i, to, tx.bytes)
+        continue
+      }
       const lossDraw = net.next()
       const latDraw = net.next()
       if (lossDraw < loss) { packetsLost++; continue }
       const to = byAddr.get(tx.to)
       if (to === undefined) continue
-      if (cut !== undefined && t >= cut.fromMs && t < cut.toMs && half(i) !== half(to)) { packetsLost++; continue }
+      if (cutApart(t, i, to)) { packetsLost++; continue }
       heap.push({ kind: 0, t: t + latMin + latDraw * (latMax - latMin), seq: 0, to, from: addrs[i]!, bytes: tx.bytes })
     }
     for (let e = core.pollEvent(); e !== undefined; e = core.pollEvent()) onEvent(i, e, t)
@@ -228,6 +304,65 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
       wakeAt[i] = next
       heap.push({ kind: 1, t: Math.max(next, t), seq: 0, node: i, token: ++wakeToken[i]! })
     }
+  }
+
+  // The data plane: one daemon and one device per node, and the underlay that carries tunnels and announcements.
+  const dp = opts.dataplane
+  let wg: WireGuardModel | undefined
+  const daemons: VirtualDaemon[] = []
+  const tickMs = dp?.tickMs ?? 5000
+  let fullMeshAt: number | null = null
+  let reachableAt: number | null = null
+  let tunnelRemovalsAfterHeal = 0
+  /** Arrival time over the underlay from `from` to `to`, or null when loss or the cut drops it. */
+  const carry = (t: number, from: number, to: number): number | null => {
+    const lossDraw = net.next()
+    const latDraw = net.next()
+    if (lossDraw < loss || cutApart(t, from, to)) { packetsLost++; return null }
+    return t + latMin + latDraw * (latMax - latMin)
+  }
+  /** Whether every pair of running nodes has an established tunnel. */
+  const fullMesh = (): boolean => {
+    for (let i = 0; i < n; i++) {
+      if (crashed[i] === 1) continue
+      for (let j = i + 1; j < n; j++) if (crashed[j] === 0 && !wg!.established(i, j)) return false
+    }
+    return true
+  }
+  if (dp !== undefined) {
+    const dpRandom = master.fork()
+    wg = new WireGuardModel(n, {
+      send: (t, from, to, msg) => {
+        const at = carry(t, from, to)
+        if (at !== null) heap.push({ kind: 3, t: at, seq: 0, to, from, msg })
+      },
+      schedule: (at, node, peer, gen) => heap.push({ kind: 4, t: at, seq: 0, node, peer, gen }),
+      deliver: (t, to, from, payload) => {
+        cores[to]!.handlePacket(t, addrs[from]!, payload)
+        drain(to, t)
+      }
+    }, dpRandom.fork(), dp.darkCrossing === undefined ? {} : { darkCrossing: dp.darkCrossing })
+    const netmap = simNetmap(ids, String(opts.seed))
+    const keyOf = netmap.nodes.map(r => r.publicKey)
+    const cost = { baseMs: dp.reconcileBaseMs ?? 2, perChangeMs: dp.reconcilePerChangeMs ?? 0.5 }
+    for (let i = 0; i < n; i++) {
+      daemons.push(new VirtualDaemon(i, cores[i]!, netmap, keyOf, idIndex, wg, {
+        announce: (t, from, to, msg) => {
+          const at = carry(t, from, to)
+          if (at !== null) heap.push({ kind: 8, t: at, seq: 0, to, from, msg })
+        },
+        reconcileAt: (at, node, plan) => heap.push({ kind: 5, t: at, seq: 0, node, plan }),
+        checkAt: (at, node, peer, token) => heap.push({ kind: 6, t: at, seq: 0, node, peer, token }),
+        pump: (t, node) => drain(node, t),
+        onPeerChange: (t, node, peer, added) => {
+          hash.update(`${t.toFixed(3)} ${node} wg.${added ? 'add' : 'remove'} ${peer}\n`)
+          if (!added && cut !== undefined && t >= cut.toMs) tunnelRemovalsAfterHeal++
+        }
+      }, cost))
+    }
+    const spreadMs = dp.startSpreadMs ?? 2000
+    for (let i = 0; i < n; i++) heap.push({ kind: 9, t: dpRandom.next() * spreadMs, seq: 0, node: i })
+    heap.push({ kind: 10, t: spreadMs, seq: 0 })
   }
 
   for (let i = 0; i < n; i++) drain(i, 0)
@@ -269,6 +404,43 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
         for (const c of crashIdx) checkAgree(c, t)
         break
       }
+      case 3:
+        if (crashed[ev.to] === 0) wg!.receive(t, ev.to, ev.from, ev.msg)
+        break
+      case 4:
+        if (crashed[ev.node] === 0) wg!.timer(t, ev.node, ev.peer, ev.gen)
+        break
+      case 5:
+        if (crashed[ev.node] === 0) daemons[ev.node]!.reconciled(t, ev.plan)
+        break
+      case 6:
+        if (crashed[ev.node] === 0) daemons[ev.node]!.checkPeer(t, ev.peer, ev.token)
+        break
+      case 7:
+        if (crashed[ev.node] === 1) break
+        daemons[ev.node]!.tick(t)
+        heap.push({ kind: 7, t: t + tickMs, seq: 0, node: ev.node })
+        break
+      case 8:
+        if (crashed[ev.to] === 0) daemons[ev.to]!.receiveAnnouncement(t, ev.from, ev.msg)
+        break
+      case 9:
+        daemons[ev.node]!.start(t)
+        heap.push({ kind: 7, t: t + tickMs, seq: 0, node: ev.node })
+        break
+      case 10: {
+        // Waits for the first full mesh, then (with a cut) for every pair to be back after the heal.
+        const healing = cut !== undefined && t >= cut.toMs
+        if ((fullMeshAt === null || (healing && reachableAt === null)) && fullMesh()) {
+          if (fullMeshAt === null) fullMeshAt = t
+          if (healing) reachableAt = t
+        }
+        const next = fullMeshAt === null || (healing && reachableAt === null)
+          ? t + REACH_SAMPLE_MS
+          : cut !== undefined && t < cut.toMs ? cut.toMs : null
+        if (next !== null) heap.push({ kind: 10, t: next, seq: 0 })
+        break
+      }
       default: { const never: never = ev; return never }
     }
   }
@@ -303,10 +475,56 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
             sameSideDead,
             deadAfterHeal,
             deadAfterHealNodes: deadAfterHealSet.size,
-            noneDeadMs: noneDeadAt === null ? (deadCount === 0 ? 0 : null) : noneDeadAt - cut.toMs
+            noneDeadMs: noneDeadAt === null ? (deadCount === 0 ? 0 : null) : noneDeadAt - cut.toMs,
+            ...(wg === undefined ? {} : { tunnelRemovalsAfterHeal, reachableMs: reachableAt === null ? null : reachableAt - cut.toMs })
+          }
+        }),
+    ...(wg === undefined
+      ? {}
+      : {
+          dataplane: {
+            fullMeshMs: fullMeshAt,
+            wireguard: { ...wg.counters },
+            reconciles: sum(daemons, d => d.counters.reconciles),
+            peersAdded: sum(daemons, d => d.counters.peersAdded),
+            peersRemoved: sum(daemons, d => d.counters.peersRemoved),
+            resets: sum(daemons, d => d.counters.resets),
+            arms: sum(daemons, d => d.counters.arms),
+            announcementsSent: sum(daemons, d => d.counters.announcementsSent)
           }
         }),
     traceHash: hash.digest('hex'),
     wallMs: Math.round(performance.now() - wallStart)
+  }
+}
+
+function sum<T> (xs: readonly T[], f: (x: T) => number): number {
+  let total = 0
+  for (const x of xs) total += f(x)
+  return total
+}
+
+/**
+ * The fixed netmap of a simulated mesh: node i with id `ids[i]`, mesh IP 100.64.<i/256>.<i%256> (its SWIM
+ * address), a WireGuard-shaped public key derived from the seed (only compared, never used for crypto), online.
+ */
+function simNetmap (ids: readonly string[], seed: string): Netmap {
+  return {
+    epoch: 'sim',
+    version: 1,
+    cidr: '100.64.0.0/10',
+    nodes: ids.map((id, i) => ({
+      id,
+      hostname: id,
+      publicKey: createHash('sha256').update(`weft-sim-key\0${seed}\0${id}`).digest('base64'),
+      signingKey: 'sim',
+      meshIp: `100.64.${i >> 8}.${i & 255}`,
+      endpoints: [`198.18.${i >> 8}.${i & 255}:51820`],
+      observedEndpoint: null,
+      swimPort: 7946,
+      health: 'online',
+      createdAt: 0,
+      updatedAt: 0
+    }))
   }
 }
