@@ -13,7 +13,7 @@ import { MAX_NODES, RUN_ROOT, UNDERLAY_PREFIX_LEN, WorldNames, newPrefix } from 
 import { recordOf, writeRecord } from './procs.js'
 import { cleanupStale, destroyRun, destroyRunSync } from './cleanup.js'
 import { flattenScheduling, type AutogroupState } from './autogroup.js'
-import { setBlocked, setLoss } from './nft.js'
+import { setCuts, setLoss, type Cut } from './nft.js'
 import { pool } from '../pool.js'
 
 /** Options of NetnsWorld.create. */
@@ -110,6 +110,8 @@ export class NetnsWorld {
   private readonly concurrency: number
   private readonly unhook: () => void
   private destroyed = false
+  /** The cuts in place (partition). */
+  private cuts: Cut[] = []
 
   private constructor (names: WorldNames, opts: WorldOptions, unhook: () => void) {
     this.names = names
@@ -213,18 +215,21 @@ export class NetnsWorld {
     await setLoss(this.names.nodeNs(i), this.names.nodeEth(i), percent)
   }
 
-  /** Cuts the underlay between node groups `a` and `b` (both directions, on every node of both). */
+  /**
+   * Cuts the underlay between node groups `a` and `b`, both ways, at one instant (nft.ts, cutScript); cuts
+   * already in place stay.
+   */
   async partition (a: readonly number[], b: readonly number[]): Promise<void> {
     const addrs = (g: readonly number[]): string[] => g.map(i => this.names.nodeAddr(i))
-    const blockA = addrs(a)
-    const blockB = addrs(b)
-    await pool([...a.map(i => [i, blockB] as const), ...b.map(i => [i, blockA] as const)], this.concurrency,
-      async ([i, block]) => await setBlocked(this.names.nodeNs(i), block))
+    const cuts: Cut[] = [...this.cuts, [addrs(a), addrs(b)]]
+    await setCuts(this.names.bridgeNs, cuts)
+    this.cuts = cuts
   }
 
-  /** Removes every partition rule (loss rules stay). */
+  /** Removes every cut at one instant (loss rules stay). */
   async heal (): Promise<void> {
-    await pool(Array.from({ length: this.nodes }, (_, i) => i), this.concurrency, async i => await setBlocked(this.names.nodeNs(i), []))
+    await setCuts(this.names.bridgeNs, [])
+    this.cuts = []
   }
 
   /** Removes the whole world; idempotent. */

@@ -141,20 +141,23 @@ export class ScenarioContext {
     this.openMeasures('return', nodes, t, 'added')
   }
 
-  /** Cuts the underlay between sides a and b. */
+  /**
+   * Cuts the underlay between sides a and b in one nftables transaction. Timed from just before it: the cut
+   * starts somewhere within the call, which the log line gives the length of.
+   */
   async partition (a: readonly number[], b: readonly number[]): Promise<void> {
     const t = this.now()
     this.d.intent.partitions.push({ sides: [[...a], [...b]], fromMs: t, toMs: null })
     this.openCross('partition', a, b, t, 'removed')
     await this.d.mesh.world.partition(a, b)
+    this.d.log.info({ event: 'sim.cut', tMs: t, applyMs: this.now() - t }, 'cut in place')
   }
 
-  /** Removes every partition. */
+  /** Removes every partition in one transaction, timed from just before it as partition() is. */
   async heal (): Promise<void> {
-    // Timed from the first rule removed, as partition() is from the first added: at N=200 removing every
-    // namespace's rules takes seconds, and nodes healed early re-added peers before a time taken after it.
     const t = this.now()
     await this.d.mesh.world.heal()
+    this.d.log.info({ event: 'sim.heal', tMs: t, applyMs: this.now() - t }, 'cuts removed')
     for (const p of this.d.intent.partitions) {
       if (p.toMs !== null) continue
       p.toMs = t
