@@ -62,6 +62,11 @@ export interface Report {
   eventList: EventResult[]
   /** Removals of peers that were up and reachable; `duringJoin` before the first full mesh, `afterJoin` from then on. */
   falseRemovals: { count: number, duringJoin: number, afterJoin: number, list: FalseRemoval[] }
+  /**
+   * Per healed partition: from the heal until the reachability samples stayed whole (every sampled pair
+   * answered in every sample from then on; null if they never did), and the false removals after the heal.
+   */
+  heals: Array<{ fromMs: number, toMs: number, reachableMs: number | null, removalsAfterHeal: number }>
   reachability: {
     samples: ReachSample[]
     sampledMinFraction: number | null
@@ -186,6 +191,14 @@ export function buildReport (b: BuildInput): Report {
       afterJoin: falses.filter(f => f.tMs >= b.setup.fullMeshMs).length,
       list: falses.slice(0, 100)
     },
+    heals: intent.partitions.flatMap(p => p.toMs === null
+      ? []
+      : [{
+          fromMs: p.fromMs,
+          toMs: p.toMs,
+          reachableMs: wholeFrom(b.reach, p.toMs),
+          removalsAfterHeal: falses.filter(f => f.tMs >= p.toMs!).length
+        }]),
     reachability: {
       samples: b.reach,
       sampledMinFraction: fractions.length === 0 ? null : Math.min(...fractions),
@@ -232,3 +245,12 @@ export function buildReport (b: BuildInput): Report {
 export type { Stats, KindSummary }
 /** Distribution of an arbitrary list (for callers that only have report.json). */
 export { stats }
+
+/** Time after `fromMs` from which every reachability sample was whole, or null when the last one was not. */
+export function wholeFrom (samples: readonly ReachSample[], fromMs: number): number | null {
+  const after = samples.filter(x => x.tMs >= fromMs && x.total > 0)
+  if (after.length === 0 || after.at(-1)!.ok < after.at(-1)!.total) return null
+  let i = after.length - 1
+  while (i > 0 && after[i - 1]!.ok === after[i - 1]!.total) i--
+  return after[i]!.tMs - fromMs
+}

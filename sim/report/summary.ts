@@ -47,6 +47,10 @@ export function formatSummary (r: Report, files: { json: string, html: string })
   out.push('  (first = until the first live node reacted; everywhere = until the last one did; seen through UAPI every ' +
     `${p.tickMs} ms; one read of every device took p50 ${sec(pass.p50)}, max ${sec(pass.max)}; ${r.observer.readTimeouts} reads out of time)\n\n`)
   out.push(`false removals: ${r.falseRemovals.afterJoin} after the mesh formed, ${r.falseRemovals.duringJoin} during the join\n`)
+  for (const h of r.heals) {
+    out.push(`heal at ${sec(h.toMs)}: ${h.removalsAfterHeal} removals after it; every sampled pair answering ` +
+      `${h.reachableMs === null ? 'never, by the end' : `${sec(h.reachableMs)} after it, and from then on`}\n`)
+  }
   const f = r.reachability.final
   const minF = r.reachability.sampledMinFraction
   out.push(`reachability: all pairs at the end ${f.ok}/${f.total}${f.total > 0 ? ` (${(100 * f.ok / f.total).toFixed(1)}%)` : ''}` +

@@ -71,6 +71,7 @@ export function sampleReport (patch: Partial<Report> = {}): Report {
     events: [],
     eventList: [],
     falseRemovals: { count: 0, duringJoin: 0, afterJoin: 0, list: [] },
+    heals: [],
     reachability: {
       samples: ticks.filter(t => t >= 10_000 && t <= 33_000).map(t => ({ tMs: t, ok: t >= 31_000 ? 6 : 8, total: 8 })),
       sampledMinFraction: 0.75,
