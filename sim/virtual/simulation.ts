@@ -341,7 +341,11 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
         cores[to]!.handlePacket(t, addrs[from]!, payload)
         drain(to, t)
       }
-    }, dpRandom.fork(), dp.darkCrossing === undefined ? {} : { darkCrossing: dp.darkCrossing })
+    }, dpRandom.fork(), {
+      // A round trip and a little: an initiation sent longer ago than that is not in a race with the other end's.
+      crossWindowMs: 2 * latMax + 5,
+      ...(dp.darkCrossing === undefined ? {} : { darkCrossing: dp.darkCrossing })
+    })
     const netmap = simNetmap(ids, String(opts.seed))
     const keyOf = netmap.nodes.map(r => r.publicKey)
     const cost = { baseMs: dp.reconcileBaseMs ?? 2, perChangeMs: dp.reconcilePerChangeMs ?? 0.5 }

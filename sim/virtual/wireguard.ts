@@ -15,9 +15,10 @@ import type { Random } from '../../lib/swim/random.js'
  * - Packets to a peer without a session are staged (up to MAX_STAGED) and start a handshake, retried every
  *   REKEY_TIMEOUT_MS plus jitter while packets wait or the peer's keepalive is on, for REKEY_ATTEMPT_MS.
  * - Data sent without anything received for KEEPALIVE_TIMEOUT_MS + REKEY_TIMEOUT_MS starts a new handshake.
- * - A crossing can instead (with probability `darkCrossing`) leave one end keyed under an index the other never
- *   learnt: its packets are dropped at the other end until a new handshake, and its receive counter shows one
- *   initiation and one response, which HandshakeWatch reads as a dark receive side.
+ * - A crossing (the other end's initiation arriving within `crossWindowMs` of our own) can instead, with
+ *   probability `darkCrossing`, leave one end keyed under an index the other never learnt: its packets are
+ *   dropped at the other end until a new handshake, and its receive counter shows one initiation and one
+ *   response, which HandshakeWatch reads as a dark receive side.
  * - Receive counters (rxBytes) and the last handshake time, as the device reports them to HandshakeWatch.
  *
  * Not modelled: cookies under load, rekeying after REKEY_AFTER_TIME (runs are shorter than its 120 s cost
@@ -61,6 +62,12 @@ export interface WireGuardHost {
 export interface WireGuardModelOptions {
   /** Probability that a crossing leaves one end keyed on an index the other never learnt. Default: 0.1. */
   darkCrossing?: number
+  /**
+   * How recent our own initiation must be for the other end's to cross it: within about a round trip, its
+   * answer may be on its way. An older one went unanswered (the other end did not have us yet), and consuming
+   * the other end's initiation over it is an ordinary handshake. Default: 25 ms.
+   */
+  crossWindowMs?: number
 }
 
 /** Counters of what the model did, for the report. */
@@ -87,8 +94,9 @@ interface Peer {
   current: number
   next: number
   previous: number
-  /** Our pending initiation (0: none, or replaced by one we consumed). */
+  /** Our pending initiation (0: none, or replaced by one we consumed), and when it went out. */
   initId: number
+  initAt: number
   /** A handshake is wanted and retried every REKEY_TIMEOUT_MS until one completes; since when. */
   attempting: boolean
   attemptsSince: number
@@ -117,10 +125,12 @@ export class WireGuardModel {
   private nextId = 1
   private nextGen = 1
   private readonly darkCrossing: number
+  private readonly crossWindowMs: number
 
   constructor (nodes: number, private readonly host: WireGuardHost, private readonly random: Random, opts: WireGuardModelOptions = {}) {
     this.devices = Array.from({ length: nodes }, () => new Map())
     this.darkCrossing = opts.darkCrossing ?? 0.1
+    this.crossWindowMs = opts.crossWindowMs ?? 25
   }
 
   /** Whether node i's device has peer j. */
@@ -155,6 +165,7 @@ export class WireGuardModel {
       next: 0,
       previous: 0,
       initId: 0,
+      initAt: 0,
       attempting: false,
       attemptsSince: 0,
       retrying: false,
@@ -231,6 +242,7 @@ export class WireGuardModel {
 
   private sendInitiation (t: number, i: number, j: number, p: Peer): void {
     p.initId = this.nextId++
+    p.initAt = t
     this.counters.initiations++
     this.host.send(t, i, j, { type: 'init', id: p.initId })
     if (!p.retrying) {
@@ -242,7 +254,7 @@ export class WireGuardModel {
   private onInitiation (t: number, to: number, from: number, p: Peer, id: number): void {
     p.rxBytes += INITIATION_BYTES
     p.unansweredSince = 0
-    const crossed = p.initId !== 0
+    const crossed = p.initId !== 0 && t - p.initAt <= this.crossWindowMs
     if (crossed) this.counters.crossings++
     if (crossed && this.random.next() < this.darkCrossing) {
       // Both handshake workers ran at once: this end keys a session the other end never learns of.
