@@ -4,7 +4,7 @@ import { DEFAULTS, type SwimConfig } from '../../lib/swim/config.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import type { SwimEvent } from '../../lib/swim/types.js'
 import type { Netmap } from '../../lib/wire/netmap.js'
-import { VirtualDaemon, type Announcement, type ReconcilePlan } from './daemon.js'
+import { VirtualDaemon, type Announcement, type DaemonCounters, type ReconcilePlan } from './daemon.js'
 import { EventHeap, type Timed } from './heap.js'
 import { SimKeyring } from './keyring.js'
 import { spread, type Spread } from './metrics.js'
@@ -125,17 +125,10 @@ export interface HealResult {
 }
 
 /** What the simulated daemons and their devices did over the run. */
-export interface DataPlaneResult {
+export interface DataPlaneResult extends DaemonCounters {
   /** Virtual time until every pair of nodes had an established tunnel, from the start; null if never. */
   fullMeshMs: number | null
   wireguard: WireGuardCounters
-  reconciles: number
-  peersAdded: number
-  peersRemoved: number
-  /** HandshakeWatch's re-creations and arms. */
-  resets: number
-  arms: number
-  announcementsSent: number
 }
 
 interface Deliver extends Timed { kind: 0, to: number, from: string, bytes: Uint8Array }
@@ -486,25 +479,17 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
     ...(wg === undefined
       ? {}
       : {
-          dataplane: {
-            fullMeshMs: fullMeshAt,
-            wireguard: { ...wg.counters },
-            reconciles: sum(daemons, d => d.counters.reconciles),
-            peersAdded: sum(daemons, d => d.counters.peersAdded),
-            peersRemoved: sum(daemons, d => d.counters.peersRemoved),
-            resets: sum(daemons, d => d.counters.resets),
-            arms: sum(daemons, d => d.counters.arms),
-            announcementsSent: sum(daemons, d => d.counters.announcementsSent)
-          }
+          dataplane: { fullMeshMs: fullMeshAt, wireguard: { ...wg.counters }, ...sumCounters(daemons.map(d => d.counters)) }
         }),
     traceHash: hash.digest('hex'),
     wallMs: Math.round(performance.now() - wallStart)
   }
 }
 
-function sum<T> (xs: readonly T[], f: (x: T) => number): number {
-  let total = 0
-  for (const x of xs) total += f(x)
+/** Every daemon's counters added up. */
+function sumCounters (all: readonly DaemonCounters[]): DaemonCounters {
+  const total: DaemonCounters = { reconciles: 0, peersAdded: 0, peersRemoved: 0, resets: 0, arms: 0, announcementsSent: 0 }
+  for (const c of all) for (const k of Object.keys(total) as Array<keyof DaemonCounters>) total[k] += c[k]
   return total
 }
 
