@@ -80,6 +80,8 @@ const NONE: readonly DaemonAction[] = []
 export class DaemonCore {
   private current: DaemonPhase = 'starting'
   private map: Netmap | null = null
+  /** desired() of the current netmap with nobody down, made on first use. */
+  private base: DesiredConfig | null = null
   private nodesById = new Map<string, NodeRecord>()
   /** Who SWIM held dead or left when the last desired peer set was computed. */
   private down: ReadonlySet<string> = new Set()
@@ -114,7 +116,11 @@ export class DaemonCore {
     if (this.map === null || !reconciles(this.current)) return null
     this.down = down
     if (this.current === 'revoked') return { peers: [], excluded: [] }
-    return desired(this.map, down, this.cfg.selfId, { keepaliveSeconds: this.cfg.keepaliveSeconds, selfKey: this.cfg.selfKey })
+    // Which records are valid peers depends on the netmap alone, so it is worked out once per netmap; only who
+    // is down changes from one reconcile to the next. Same result as desired(map, down, ...), at a fraction of
+    // the cost: checking every record's key, IP and endpoint again was most of a reconcile's CPU.
+    this.base ??= desired(this.map, NOBODY, this.cfg.selfId, { keepaliveSeconds: this.cfg.keepaliveSeconds, selfKey: this.cfg.selfKey })
+    return withDown(this.base, down)
   }
 
   /** Takes one input; returns what to do about it. */
@@ -170,6 +176,7 @@ export class DaemonCore {
 
   private onNetmap (map: Netmap, source: 'disk' | 'full' | 'delta'): readonly DaemonAction[] {
     this.map = map
+    this.base = null
     this.nodesById = new Map(map.nodes.map(n => [n.id, n]))
     const out: DaemonAction[] = []
     if (this.current === 'running') out.push({ type: 'set-swim-members' })
@@ -213,6 +220,24 @@ export class DaemonCore {
     }
     return ids.length === 0 ? NONE : [{ type: 'announce', ids }]
   }
+}
+
+const NOBODY: ReadonlySet<string> = new Set()
+
+/**
+ * `base` (desired() with nobody down) with the peers in `down` moved to the exclusions as `swim-dead`. The
+ * exclusions stay in node id order, as desired() lists them.
+ */
+export function withDown (base: DesiredConfig, down: ReadonlySet<string>): DesiredConfig {
+  if (down.size === 0) return { peers: [...base.peers], excluded: [...base.excluded] }
+  const peers: DesiredConfig['peers'] = []
+  const dead: DesiredConfig['excluded'] = []
+  for (const p of base.peers) {
+    if (down.has(p.nodeId)) dead.push({ nodeId: p.nodeId, publicKey: p.publicKey, meshIp: p.meshIp, reason: 'swim-dead' })
+    else peers.push(p)
+  }
+  const excluded = [...base.excluded, ...dead].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0))
+  return { peers, excluded }
 }
 
 function unreachable (x: never): never {

@@ -1,7 +1,9 @@
 import t from 'tap'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap, NodeRecord } from '../../lib/wire/netmap.js'
-import { DaemonCore, type DaemonAction, type DaemonCoreConfig, type DaemonInput } from '../../lib/daemon/core.js'
+import { DaemonCore, withDown, type DaemonAction, type DaemonCoreConfig, type DaemonInput } from '../../lib/daemon/core.js'
+import { desired } from '../../lib/daemon/desired.js'
+import { SeededRandom } from '../../lib/swim/random.js'
 import type { DaemonPhase } from '../../lib/daemon/phase.js'
 import { nodeRecord } from './records.js'
 
@@ -251,4 +253,21 @@ t.test('desired: the netmap less self and the down, held where the other end ini
   t.equal(core.netmap?.version, 1, 'the core owns the current netmap')
   t.equal(core.node('n2')?.hostname, 'h2')
   t.equal(core.node('n9'), undefined)
+})
+
+t.test('withDown: the peer set of the netmap with nobody down, minus who is down, is exactly desired() of it', async t => {
+  const random = new SeededRandom(7)
+  for (let round = 0; round < 200; round++) {
+    // Six nodes with some bad records among them: a duplicate key, a duplicate mesh IP, a bad key, one left.
+    const nodes = [0, 1, 2, 3, 4, 5].map(i => rec(i))
+    const pick = (): number => random.int(6)
+    if (random.next() < 0.5) nodes[pick()] = { ...nodes[pick()]!, id: `n${pick()}x` }
+    if (random.next() < 0.3) nodes[pick()]!.meshIp = nodes[pick()]!.meshIp
+    if (random.next() < 0.2) nodes[pick()]!.publicKey = 'not a key'
+    if (random.next() < 0.2) nodes[pick()]!.health = 'left'
+    const netmap: Netmap = { ...map(1, []), nodes }
+    const down = new Set(nodes.filter(() => random.next() < 0.4).map(n => n.id))
+    const opts = { keepaliveSeconds: 25, selfKey: keys[order[0]!]! }
+    t.same(withDown(desired(netmap, new Set(), 'n0', opts), down), desired(netmap, down, 'n0', opts), `round ${round}`)
+  }
 })
