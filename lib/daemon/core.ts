@@ -3,6 +3,7 @@
  * refusal, the retry tick) go in, actions come out, and the Daemon carries them out. It owns the phase and the
  * current netmap; no clock, no sockets, no device.
  */
+import type { SwimEvent } from '../swim/types.js'
 import type { Netmap, NodeRecord } from '../wire/netmap.js'
 import { desired, type DesiredConfig } from './desired.js'
 import { ending, reconciles, transition, type DaemonPhase, type PhaseEvent } from './phase.js'
@@ -223,6 +224,15 @@ export class DaemonCore {
 }
 
 const NOBODY: ReadonlySet<string> = new Set()
+
+/**
+ * The core's input for a SWIM event, or null: only dead, left and alive change who is down. A suspect keeps its
+ * tunnel, so that it can refute over it; a refutation is about ourselves.
+ */
+export function memberInput (ev: Pick<SwimEvent, 'type' | 'id'>): DaemonInput | null {
+  if (ev.type === 'suspect' || ev.type === 'refute') return null
+  return { type: 'member', id: ev.id, down: ev.type !== 'alive' }
+}
 
 /**
  * `base` (desired() with nobody down) with the peers in `down` moved to the exclusions as `swim-dead`. The

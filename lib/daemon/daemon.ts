@@ -18,12 +18,12 @@ import { ControlClient } from './control-client.js'
 import { ControlLink } from './control-link.js'
 import { CoalescedJob } from './coalesce.js'
 import { noteUnderlayAlive } from './underlay-alive.js'
-import { DaemonCore, type DaemonAction } from './core.js'
+import { DaemonCore, memberInput, type DaemonAction } from './core.js'
 import { serveLocal, SOCKET_NAME } from './control-socket.js'
 import { ensureInterface } from './iface.js'
 import { IncarnationLease } from './incarnation-lease.js'
 import { defaultEndpoints, ensureJoined } from './join.js'
-import { swimMembers, underlayPeer } from './membership.js'
+import { deadMembers, downMembers, swimMembers, underlayPeer } from './membership.js'
 import { Evidence } from './evidence.js'
 import { HandshakeWatch } from './handshake-watch.js'
 import { Reconciler } from './reconciler.js'
@@ -317,7 +317,7 @@ export class Daemon {
         case 'open-announcer': this.announcer.open(); break
         case 'announce': this.announce(a.ids); break
         case 'announce-dead':
-          for (const m of this.swim.members()) if (m.state === 'dead') this.announcer.pingDead(m.id, m.incarnation)
+          for (const m of deadMembers(this.swim.members())) this.announcer.pingDead(m.id, m.incarnation)
           break
         case 'refresh-signing-key':
           void this.registration.sendSigningKey(this.claims.publicKey, this.endpoints()).finally(() => this.core.handle({ type: 'signing-key-done' }))
@@ -372,12 +372,9 @@ export class Daemon {
     const n = this.core.node(ev.id)
     this.deps.log.info({ event: `swim.${ev.type}`, nodeId: ev.id, hostname: n?.hostname, meshIp: n?.meshIp, incarnation: ev.incarnation, reason: ev.reason },
       `member ${n?.hostname ?? ev.id} ${ev.type}`)
-    if (ev.type === 'refute') return
-    if (ev.type === 'suspect') {
-      this.evidence.onSuspect()
-      return
-    }
-    this.execute(this.core.handle({ type: 'member', id: ev.id, down: ev.type === 'dead' || ev.type === 'left' }))
+    if (ev.type === 'suspect') this.evidence.onSuspect()
+    const input = memberInput(ev)
+    if (input !== null) this.execute(this.core.handle(input))
   }
 
   private onUnderlayAlive (id: string, incarnation: number, sig: Uint8Array): void {
@@ -398,7 +395,7 @@ export class Daemon {
 
   /** One reconcile toward the core's desired peer set; false when there is none to follow. */
   private async reconcileOnce (): Promise<boolean> {
-    const down = new Set(this.swim.members().filter(m => m.state === 'dead' || m.state === 'left').map(m => m.id))
+    const down = downMembers(this.swim.members())
     const want = this.core.desired(down)
     if (want === null) return false
     const res = await this.reconciler.reconcile(want)

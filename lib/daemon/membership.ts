@@ -1,5 +1,5 @@
 import type { Netmap, NodeRecord } from '../wire/netmap.js'
-import type { ControlHint } from '../swim/types.js'
+import type { ControlHint, MemberInfo } from '../swim/types.js'
 import { parseEndpoint } from '../wire/addr.js'
 import { chooseEndpoint } from './desired.js'
 import type { UnderlayPeer } from './announcer.js'
@@ -8,6 +8,18 @@ import type { UnderlayPeer } from './announcer.js'
  * How the netmap maps onto SWIM: who the members are, where each one's SWIM agent and announcement socket
  * listen, and what the controller's fused health says about each (the cross-check hint).
  */
+
+/** Who SWIM holds down (dead or left): desired() leaves their peers out. A suspect is not down: it keeps its tunnel. */
+export function downMembers (members: readonly MemberInfo[]): Set<string> {
+  const down = new Set<string>()
+  for (const m of members) if (m.state === 'dead' || m.state === 'left') down.add(m.id)
+  return down
+}
+
+/** The members SWIM holds dead, each re-probed over the underlay on every tick (Announcer.pingDead). */
+export function deadMembers (members: readonly MemberInfo[]): MemberInfo[] {
+  return members.filter(m => m.state === 'dead')
+}
 
 /** The authorised SWIM members: every node in the netmap that has not left (removed ones are not in it). */
 export function swimMembers (map: Netmap): Array<{ id: string, addr: string }> {

@@ -1,9 +1,10 @@
-import { DaemonCore, type DaemonAction } from '../../lib/daemon/core.js'
+import { DaemonCore, memberInput, type DaemonAction } from '../../lib/daemon/core.js'
 import { checkDelayMs, checkHandshake, CHECK_AFTER_MS, MAX_RESETS } from '../../lib/daemon/handshake-watch.js'
 import { initiates } from '../../lib/daemon/desired.js'
-import { swimMembers } from '../../lib/daemon/membership.js'
+import { deadMembers, downMembers, swimMembers } from '../../lib/daemon/membership.js'
 import { noteUnderlayAlive } from '../../lib/daemon/underlay-alive.js'
 import type { Swim } from '../../lib/swim/swim.js'
+import type { SwimEvent } from '../../lib/swim/types.js'
 import type { Netmap } from '../../lib/wire/netmap.js'
 import type { WireGuardModel } from './wireguard.js'
 
@@ -99,9 +100,10 @@ export class VirtualDaemon {
     this.execute(t, this.core.handle({ type: 'tick', stale: false }))
   }
 
-  /** SWIM's verdict on a member changed (the simulation passes every dead, left and alive event). */
-  member (t: number, id: string, down: boolean): void {
-    this.execute(t, this.core.handle({ type: 'member', id, down }))
+  /** A SWIM event of this node's core, as the daemon takes it (memberInput). */
+  swimEvent (t: number, ev: SwimEvent): void {
+    const input = memberInput(ev)
+    if (input !== null) this.execute(t, this.core.handle(input))
   }
 
   /** An announcement from node `from` arrived. Nothing is answered before the first reconcile (Announcer.open). */
@@ -199,8 +201,7 @@ export class VirtualDaemon {
           for (const id of a.ids) this.sendAlive(t, 'ping', this.indexOf.get(id)!)
           break
         case 'announce-dead':
-          for (const m of this.swim.members()) {
-            if (m.state !== 'dead') continue
+          for (const m of deadMembers(this.swim.members())) {
             const j = this.indexOf.get(m.id)!
             this.send(t, j, { type: 'dead', incarnation: m.incarnation })
             this.sendAlive(t, 'ping', j)
@@ -215,8 +216,7 @@ export class VirtualDaemon {
 
   /** Computes the peer set now, as Reconciler.reconcile does when it starts, and carries it out after its cost. */
   private startReconcile (t: number): void {
-    const down = new Set(this.swim.members().filter(m => m.state === 'dead' || m.state === 'left').map(m => m.id))
-    const want = this.core.desired(down)
+    const want = this.core.desired(downMembers(this.swim.members()))
     if (want === null) { this.reconciling = false; return }
     this.counters.reconciles++
     const plan: ReconcilePlan = { add: [], remove: [] }

@@ -250,8 +250,7 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
   const onEvent = (i: number, e: SwimEvent, t: number): void => {
     hash.update(`${t.toFixed(3)} ${i} ${e.type} ${e.id} ${e.incarnation}\n`)
     opts.onEvent?.(i, e)
-    // The daemon acts on changes of who is down (Daemon.onSwimEvent): a suspicion keeps its tunnel.
-    if (e.type === 'dead' || e.type === 'left' || e.type === 'alive') daemons[i]?.member(t, e.id, e.type !== 'alive')
+    daemons[i]?.swimEvent(t, e)
     if (e.type === 'refute') { refutations++; return }
     const subject = idIndex.get(e.id)!
     if (deadPairs !== undefined) onHealEvent(i, subject, e, t)
@@ -272,24 +271,32 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
     }
   }
 
+  /**
+   * Arrival time over the underlay from `from` to `to`, or null when loss or the cut drops it (counted) or `to`
+   * is no member. Every packet draws its loss and latency, dropped or not, so the draws do not depend on the fate.
+   */
+  const carry = (t: number, from: number, to: number | undefined): number | null => {
+    const lossDraw = net.next()
+    const latDraw = net.next()
+    if (lossDraw < loss) { packetsLost++; return null }
+    if (to === undefined) return null
+    if (cutApart(t, from, to)) { packetsLost++; return null }
+    return t + latMin + latDraw * (latMax - latMin)
+  }
+
   const drain = (i: number, t: number): void => {
     const core = cores[i]!
     for (let tx = core.pollTransmit(); tx !== undefined; tx = core.pollTransmit()) {
       packetsSent++
       bytesSent += tx.bytes.length
       if (tx.bytes.length > maxPacket) maxPacket = tx.bytes.length
+      const to = byAddr.get(tx.to)
       if (wg !== undefined) {
-        const to = byAddr.get(tx.to)
         if (to !== undefined) wg.sendData(t, i, to, tx.bytes)
         continue
       }
-      const lossDraw = net.next()
-      const latDraw = net.next()
-      if (lossDraw < loss) { packetsLost++; continue }
-      const to = byAddr.get(tx.to)
-      if (to === undefined) continue
-      if (cutApart(t, i, to)) { packetsLost++; continue }
-      heap.push({ kind: 0, t: t + latMin + latDraw * (latMax - latMin), seq: 0, to, from: addrs[i]!, bytes: tx.bytes })
+      const at = carry(t, i, to)
+      if (at !== null) heap.push({ kind: 0, t: at, seq: 0, to: to!, from: addrs[i]!, bytes: tx.bytes })
     }
     for (let e = core.pollEvent(); e !== undefined; e = core.pollEvent()) onEvent(i, e, t)
     const next = core.pollTimeout()
@@ -307,13 +314,6 @@ export function runVirtual (opts: VirtualOptions): VirtualResult {
   let fullMeshAt: number | null = null
   let reachableAt: number | null = null
   let tunnelRemovalsAfterHeal = 0
-  /** Arrival time over the underlay from `from` to `to`, or null when loss or the cut drops it. */
-  const carry = (t: number, from: number, to: number): number | null => {
-    const lossDraw = net.next()
-    const latDraw = net.next()
-    if (lossDraw < loss || cutApart(t, from, to)) { packetsLost++; return null }
-    return t + latMin + latDraw * (latMax - latMin)
-  }
   /** Whether every pair of running nodes has an established tunnel. */
   const fullMesh = (): boolean => {
     for (let i = 0; i < n; i++) {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap, NodeRecord } from '../../lib/wire/netmap.js'
-import { DaemonCore, withDown, type DaemonAction, type DaemonCoreConfig, type DaemonInput } from '../../lib/daemon/core.js'
+import { DaemonCore, memberInput, withDown, type DaemonAction, type DaemonCoreConfig, type DaemonInput } from '../../lib/daemon/core.js'
 import { desired } from '../../lib/daemon/desired.js'
 import { SeededRandom } from '../../lib/swim/random.js'
 import type { DaemonPhase } from '../../lib/daemon/phase.js'
@@ -270,4 +270,12 @@ t.test('withDown: the peer set of the netmap with nobody down, minus who is down
     const opts = { keepaliveSeconds: 25, selfKey: keys[order[0]!]! }
     t.same(withDown(desired(netmap, new Set(), 'n0', opts), down), desired(netmap, down, 'n0', opts), `round ${round}`)
   }
+})
+
+t.test('memberInput: only dead, left and alive change who is down', async t => {
+  t.same(memberInput({ type: 'dead', id: 'n1' }), { type: 'member', id: 'n1', down: true })
+  t.same(memberInput({ type: 'left', id: 'n1' }), { type: 'member', id: 'n1', down: true })
+  t.same(memberInput({ type: 'alive', id: 'n1' }), { type: 'member', id: 'n1', down: false })
+  t.equal(memberInput({ type: 'suspect', id: 'n1' }), null, 'a suspect keeps its tunnel')
+  t.equal(memberInput({ type: 'refute', id: 'n0' }), null)
 })

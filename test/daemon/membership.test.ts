@@ -1,6 +1,7 @@
 import t from 'tap'
-import { controlHint, swimMembers, underlayPeer } from '../../lib/daemon/membership.js'
+import { controlHint, deadMembers, downMembers, swimMembers, underlayPeer } from '../../lib/daemon/membership.js'
 import { NODE_HEALTHS, type NodeHealth, type NodeRecord } from '../../lib/wire/netmap.js'
+import type { MemberInfo } from '../../lib/swim/types.js'
 
 const rec = (id: string, health: NodeHealth = 'online', endpoints = ['198.18.1.2:51820']): NodeRecord => ({
   id, hostname: id, publicKey: 'k', meshIp: '100.64.0.2', endpoints, observedEndpoint: null, swimPort: 7946, health, createdAt: 1, updatedAt: 1
@@ -20,4 +21,11 @@ t.test('underlay announcements go to the WireGuard endpoint host, port + 1', asy
   t.same(underlayPeer(rec('a')), { publicKey: 'k', host: '198.18.1.2', port: 51821 })
   t.equal(underlayPeer(rec('a', 'online', [])), null, 'no endpoint, no announcement')
   t.equal(underlayPeer(rec('a', 'online', ['198.18.1.2:65535'])), null, 'no port above 65535')
+})
+
+t.test('downMembers and deadMembers: who leaves the peer set, and who is re-probed over the underlay', async t => {
+  const m = (id: string, state: 'alive' | 'suspect' | 'dead' | 'left'): MemberInfo => ({ id, addr: `${id}:7946`, state, incarnation: 3, since: 0 })
+  const members = [m('a', 'alive'), m('s', 'suspect'), m('d', 'dead'), m('l', 'left')]
+  t.same([...downMembers(members)], ['d', 'l'], 'dead and left are down; a suspect keeps its tunnel')
+  t.same(deadMembers(members).map(x => x.id), ['d'], 'only the dead are re-probed: a member that left said so')
 })
