@@ -42,6 +42,11 @@ export function parseIntFlag (s: string, flag: string, min: number, max: number)
   return n
 }
 
+/** A comma-separated flag value as a list: entries trimmed, empty ones dropped (`--flag ""` is the empty list). */
+export function splitList (s: string): string[] {
+  return s.split(',').map(x => x.trim()).filter(x => x !== '')
+}
+
 /** Renders rows as an aligned text table with a header line. */
 export function formatTable (header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))

@@ -4,7 +4,7 @@ import { ConfigError } from '../lib/errors.js'
 import { Controller } from '../lib/control/controller.js'
 import { DEFAULTS, LIMITS, resolve } from '../lib/control/config.js'
 import { formatDuration as d } from '../lib/config-check.js'
-import { parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
+import { parseDuration, parseFlags, parseIntFlag, splitList, type Command } from './cli.js'
 
 const USAGE = `Usage: weft controller --data DIR [flags]
 
@@ -28,6 +28,8 @@ Flags:
   --stream-ping DUR           keepalive on update channels (default ${d(DEFAULTS.streamPingIntervalMs)})
   --netmap-interval DUR       least time between two netmap versions, 0ms = none (default ${d(DEFAULTS.netmapIntervalMs)})
   --netmap-health-interval DUR  ... before a version with health changes only (default ${d(DEFAULTS.netmapHealthIntervalMs)})
+  --auto-approve-routes LIST  approve advertised routes inside these CIDRs, and exit nodes if LIST has
+                              \`exit\` (comma-separated; default none: \`weft routes approve\`; docs/routes.md)
   --register-rate N           registrations per client IP per minute, 0 = unlimited (default ${DEFAULTS.registerRatePerMin})
   --auth-failures N           failed authentications per IP per minute before 429 (default ${DEFAULTS.authFailuresPerMin})
   --store-retry DUR           after a failed write, how often to reopen and verify the database (default ${d(DEFAULTS.storeRetryMs)})
@@ -68,6 +70,7 @@ export const command: Command = {
       'store-retry': { type: 'string' },
       'accept-data-loss': { type: 'boolean' },
       'rotate-admin-key': { type: 'boolean' },
+      'auto-approve-routes': { type: 'string' },
       'log-level': { type: 'string' }
     }, USAGE)
     if (p === null) return 0
@@ -102,6 +105,7 @@ export const command: Command = {
       storeRetryMs: dur('store-retry'),
       acceptDataLoss: v['accept-data-loss'],
       rotateAdminKey: v['rotate-admin-key'],
+      autoApproveRoutes: v['auto-approve-routes'] === undefined ? undefined : splitList(v['auto-approve-routes']),
       logLevel: v['log-level']
     })
     const log = createLogger({ level: config.logLevel, name: 'weft-controller' })

@@ -24,6 +24,7 @@ Columns of list:
   ADVERTISED   endpoints the node announces (its --endpoint flags, or its own addresses)
   OBSERVED     the address the controller sees the node's requests come from, with its WireGuard port
                (differs from ADVERTISED behind NAT; peers dial it when no advertised endpoint is an IP)
+  ROUTES       subnet routes and \`exit\` the node carries; * marks one awaiting approval (\`weft routes\`)
   REASON       the evidence behind HEALTH (controller heartbeats, peers' SWIM reports)
 
 Flags:
@@ -37,10 +38,19 @@ ${ADMIN_USAGE}
 /** The table `weft nodes list` prints; `nodes` must already be sorted (byHostname). */
 export function renderNodes (nodes: readonly NodeStatus[], now = Date.now()): string {
   return formatTable(
-    ['HOSTNAME', 'ID', 'MESH IP', 'HEALTH', 'LAST SEEN', 'EXPIRES', 'VERSION', 'ADVERTISED', 'OBSERVED', 'REASON'],
+    ['HOSTNAME', 'ID', 'MESH IP', 'HEALTH', 'LAST SEEN', 'EXPIRES', 'VERSION', 'ADVERTISED', 'OBSERVED', 'ROUTES', 'REASON'],
     nodes.map(n => [n.hostname, n.id, n.meshIp, n.health, formatAge(n.lastSeenAt, now), formatUntil(n.expiresAt, now), n.agentVersion ?? '-',
-      n.endpoints.join(',') || '-', n.observedEndpoint ?? '-', n.healthReason || '-'])
+      n.endpoints.join(',') || '-', n.observedEndpoint ?? '-', routesCell(n), n.healthReason || '-'])
   )
+}
+
+/** The ROUTES cell: advertised routes (and `exit`), each marked `*` while it awaits approval. */
+function routesCell (n: NodeStatus): string {
+  const r = n.routing
+  const ok = new Set(r.approved)
+  const cells = r.advertised.map(a => ok.has(a) ? a : `${a}*`)
+  if (r.exitNode.advertised) cells.push(r.exitNode.approved ? 'exit' : 'exit*')
+  return cells.join(',') || '-'
 }
 
 /** The refusal of an ambiguous NODE: the sentence, then the candidates (NodeStatus rows) as a table. */
@@ -52,7 +62,7 @@ export function renderAmbiguous (err: AmbiguousNodeError, now = Date.now()): str
 }
 
 /** "web-1 (n3f9a0c1d2e4b5a69, 100.64.0.7)": how commands name the node they acted on. */
-function named (n: NodeStatus): string {
+export function named (n: NodeStatus): string {
   return `${n.hostname} (${n.id}, ${n.meshIp})`
 }
 
@@ -71,7 +81,7 @@ function expiryRequest (v: { in?: string, at?: string, never?: boolean }): NodeE
  * The node NODE names, from the controller's list (resolveNode). An ambiguous NODE is written to stderr with
  * its candidates, and gives null: the command changes nothing and exits 1.
  */
-async function resolve (client: AdminClient, query: string): Promise<NodeStatus | null> {
+export async function resolve (client: AdminClient, query: string): Promise<NodeStatus | null> {
   try {
     return resolveNode((await client.listNodes()).nodes, query)
   } catch (err) {

@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   controller: { summary: 'run the controller (registry, IPAM, netmap, health)', load: async () => await import('./controller.js') },
   token: { summary: 'create, list and revoke join tokens (admin)', load: async () => await import('./token.js') },
   nodes: { summary: 'list, remove and expire nodes (admin)', load: async () => await import('./nodes.js') },
+  routes: { summary: 'list, approve and reject subnet routes and exit nodes (admin)', load: async () => await import('./routes.js') },
   daemon: { summary: 'run the node daemon (WireGuard mesh + SWIM)', load: async () => await import('./daemon.js') },
   status: { summary: 'show this node and its peers', load: async () => await import('./status.js') },
   leave: { summary: 'leave the mesh gracefully', load: async () => await import('./leave.js') },

@@ -3,7 +3,9 @@ import type { Clock } from '../clock.js'
 import { ControllerHttp, type Expect } from '../client/http.js'
 import type { ControllerTrust } from '../client/trust.js'
 import { ConfigError, ControllerError } from '../errors.js'
-import type { CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeListResponse, NodeStatus, TokenInfo, TokenListResponse } from '../wire/api.js'
+import type {
+  CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeListResponse, NodeStatus, RouteDecisionRequest, TokenInfo, TokenListResponse
+} from '../wire/api.js'
 
 /** Where the admin CLI finds the controller and its key. */
 export interface AdminTarget {
@@ -75,6 +77,11 @@ export class AdminClient {
   /** `PUT /v1/nodes/:id/expiry`: the node with its new expiry. */
   async setNodeExpiry (id: string, req: NodeExpiryRequest): Promise<NodeStatus> {
     return await this.call<NodeStatus>('PUT', `/v1/nodes/${encodeURIComponent(id)}/expiry`, 'json', req)
+  }
+
+  /** `POST /v1/nodes/:id/routes`: the node with its routes after the decision. */
+  async decideRoutes (id: string, req: RouteDecisionRequest): Promise<NodeStatus> {
+    return await this.call<NodeStatus>('POST', `/v1/nodes/${encodeURIComponent(id)}/routes`, 'json', req)
   }
 
   /** `GET /v1/nodes`. */

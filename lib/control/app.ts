@@ -2,7 +2,7 @@ import fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import swagger from '@fastify/swagger'
 import type { Logger } from '../log.js'
 import { Code, NotFoundError, RateLimitedError, TokenRevokedError, UnauthorizedError } from '../errors.js'
-import type { CreateTokenRequest, HeartbeatRequest, RegisterRequest } from '../wire/api.js'
+import type { AdvertiseRequest, CreateTokenRequest, HeartbeatRequest, RegisterRequest, RouteDecisionRequest } from '../wire/api.js'
 import type { NodeExpiryRequest } from '../wire/api.js'
 import * as S from '../wire/schemas.js'
 import { bearer, hashSecret, sameHash, WindowLimiter } from './auth.js'
@@ -123,6 +123,16 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
     preHandler: nodeAuth
   }, async (req) => ctl.registry.heartbeat(node(req), req.body, req.ip))
 
+  app.put<{ Body: AdvertiseRequest }>('/v1/node/routes', {
+    schema: {
+      summary: 'What this node advertises: subnet routes, exit node, priority (replaces the last advertisement)',
+      security: sec,
+      body: S.advertiseRequest,
+      response: { 200: S.nodeRouting, ...errors, 409: S.errorBody, 503: S.errorBody }
+    },
+    preHandler: nodeAuth
+  }, async (req) => await ctl.advertiseRoutes(node(req), req.body))
+
   app.post('/v1/leave', {
     schema: { summary: 'Leave the mesh gracefully', security: sec, response: { 204: { type: 'null' }, ...errors } },
     preHandler: nodeAuth
@@ -200,6 +210,17 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
     },
     preHandler: adminAuth
   }, async (req) => await ctl.setNodeExpiry(req.params.id, req.body))
+
+  app.post<{ Params: { id: string }, Body: RouteDecisionRequest }>('/v1/nodes/:id/routes', {
+    schema: {
+      summary: 'Approve or reject a node\'s routes, each a CIDR or `exit` (admin)',
+      security: sec,
+      params: S.nodeIdParams,
+      body: S.routeDecisionRequest,
+      response: { 200: S.nodeStatus, ...errors, 404: S.errorBody, 409: S.errorBody, 503: S.errorBody }
+    },
+    preHandler: adminAuth
+  }, async (req) => await ctl.decideRoutes(req.params.id, req.body))
 
   return app
 }

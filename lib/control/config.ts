@@ -2,6 +2,7 @@ import { bool, durationMs, intInRange, MAX_RETENTION_MS, oneOf, path, withDefaul
 import { ConfigError } from '../errors.js'
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../log.js'
 import { parseMeshCidr } from './ipam.js'
+import { parseAutoApprove } from './routing.js'
 
 /**
  * Every tunable of the controller, with its unit in its name and the reason for its default.
@@ -93,6 +94,12 @@ export interface ControllerConfig {
   acceptDataLoss: boolean
   /** Write a new `DIR/admin.key` at start; the old admin key stops working. Default: false. */
   rotateAdminKey: boolean
+  /**
+   * Advertised routes approved without an admin: subnet routes inside these CIDRs, and exit nodes when the list
+   * holds `exit`. Default: none (every route waits for `weft routes approve`, as a route lets a node attract
+   * other nodes' traffic).
+   */
+  autoApproveRoutes: string[]
 }
 
 /** The fields a caller may omit. */
@@ -120,7 +127,8 @@ export const DEFAULTS: Readonly<Omit<ControllerConfig, 'dataDir'>> = Object.free
   logLevel: DEFAULT_LOG_LEVEL,
   storeRetryMs: 2000,
   acceptDataLoss: false,
-  rotateAdminKey: false
+  rotateAdminKey: false,
+  autoApproveRoutes: []
 })
 
 /** The flag that sets each field; messages name it, since operators know the flags. */
@@ -145,7 +153,8 @@ export const FLAGS: Readonly<Partial<Record<keyof ControllerConfig, string>>> = 
   logLevel: '--log-level',
   storeRetryMs: '--store-retry',
   acceptDataLoss: '--accept-data-loss',
-  rotateAdminKey: '--rotate-admin-key'
+  rotateAdminKey: '--rotate-admin-key',
+  autoApproveRoutes: '--auto-approve-routes'
 })
 
 /** The range of each numeric field a flag sets, for resolve, the flag parser and help texts. */
@@ -201,6 +210,8 @@ export function resolve (input: ControllerConfigInput): Readonly<ControllerConfi
   ms('storeRetryMs', 10)
   bool('--accept-data-loss', c.acceptDataLoss)
   bool('--rotate-admin-key', c.rotateAdminKey)
+  if (!Array.isArray(c.autoApproveRoutes)) throw new ConfigError('--auto-approve-routes must be a list of CIDRs and `exit`')
+  parseAutoApprove(c.autoApproveRoutes)
   if (c.controlStaleMs <= c.heartbeatIntervalMs) {
     throw new ConfigError(`--control-stale (${c.controlStaleMs} ms) must exceed --heartbeat-interval (${c.heartbeatIntervalMs} ms), ` +
       'or every node flaps between beats')

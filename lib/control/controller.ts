@@ -5,7 +5,10 @@ import type { FastifyInstance } from 'fastify'
 import type { Clock, Timer } from '../clock.js'
 import { ConfigError, InvalidInputError } from '../errors.js'
 import type { Logger } from '../log.js'
-import type { ControllerInfo, CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeStatus, TokenInfo, TokenListResponse } from '../wire/api.js'
+import type {
+  AdvertiseRequest, ControllerInfo, CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeRouting, NodeStatus, RouteDecisionRequest, TokenInfo,
+  TokenListResponse
+} from '../wire/api.js'
 import type { NodeRecord } from '../wire/netmap.js'
 import { formatIPv4 } from '../wire/addr.js'
 import { fingerprintOfPem, type Fingerprint } from '../wire/fingerprint.js'
@@ -23,7 +26,8 @@ import { NetmapLog, serialize } from './netmap-log.js'
 import { NodeExpiry } from './node-expiry.js'
 import { Registration } from './registration.js'
 import { Registry } from './registry.js'
-import type { StoreOp } from './store.js'
+import { advertise, decide, parseAutoApprove, type AutoApprove } from './routing.js'
+import type { StoredNode, StoreOp } from './store.js'
 import { openStore, type OpenedStore } from './store-open.js'
 import { TokenAdmin } from './token-admin.js'
 import { TokenBook } from './tokens.js'
@@ -63,6 +67,7 @@ export class Controller {
   readonly registration: Registration
   readonly netmap: NetmapLog
   readonly epoch = randomBytes(8).toString('hex')
+  private auto: AutoApprove | null = null
   app: FastifyInstance | null = null
   /** Base URL once listening, e.g. `http://127.0.0.1:8080`. */
   url = ''
@@ -250,6 +255,29 @@ export class Controller {
     }
     const n = this.registry.get(id)
     return await this.registry.setExpiry(id, at, n !== undefined && this.registration.busy(n.publicKey))
+  }
+
+  /**
+   * Records what node `authed` advertises (its whole advertisement, replacing the last), approving what
+   * --auto-approve-routes covers. Throws InvalidInputError for a bad route, ConflictError while another write
+   * of the node is under way.
+   */
+  async advertiseRoutes (authed: StoredNode, req: AdvertiseRequest): Promise<NodeRouting> {
+    const auto = this.autoApprove
+    const st = await this.registry.setRouting(authed.id, r => advertise(r, req, this.config.cidr, auto), this.registration.busy(authed.publicKey), 'node')
+    return st.routing
+  }
+
+  /** An admin's approvals and rejections of node `id`'s routes (CIDRs or `exit`). */
+  async decideRoutes (id: string, req: RouteDecisionRequest): Promise<NodeStatus> {
+    const n = this.registry.get(id)
+    return await this.registry.setRouting(id, r => decide(r, req.approve ?? [], req.reject ?? [], this.config.cidr),
+      n !== undefined && this.registration.busy(n.publicKey), 'admin')
+  }
+
+  private get autoApprove (): AutoApprove {
+    this.auto ??= parseAutoApprove(this.config.autoApproveRoutes)
+    return this.auto
   }
 
   /** Removes the nodes whose expiry has passed (the sweep does this every 250 ms of the controller's clock; tests may call it). */

@@ -24,6 +24,7 @@ export class ControllerMetrics {
   readonly registrations: Counter<'result'>
   readonly suspicions: Counter
   readonly healthChanges: Counter<'from' | 'to'>
+  readonly routeChanges: Counter<'by'>
   readonly requestSeconds: Histogram<'method' | 'route' | 'status'>
   readonly storeErrors: Counter<'stage'>
   readonly storeRefused: Counter
@@ -39,6 +40,9 @@ export class ControllerMetrics {
     })
     this.suspicions = new Counter({ name: 'weft_swim_suspicions_reported_total', help: 'Suspicions newly reported by daemons in SWIM reports.', registers })
     this.healthChanges = new Counter({ name: 'weft_health_changes_total', help: 'Fused health transitions.', labelNames: ['from', 'to'], registers })
+    this.routeChanges = new Counter({
+      name: 'weft_route_changes_total', help: 'Changes to nodes\' advertised or approved routes, by who made them (node, admin).', labelNames: ['by'], registers
+    })
     this.storeErrors = new Counter({
       name: 'weft_store_errors_total',
       help: 'Failed store writes by stage (write: the database batch; guard: the store guard after a durable batch).',

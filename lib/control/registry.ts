@@ -12,7 +12,8 @@ import type { Ipam } from './ipam.js'
 import type { Liveness } from './liveness.js'
 import type { ControllerMetrics } from './metrics.js'
 import type { NetmapLog, UpsertKind } from './netmap-log.js'
-import type { RemovalReason, StoredNode } from './store.js'
+import { nodeRouting, recordRouting, sameRouting } from './routing.js'
+import type { RemovalReason, StoredNode, StoredRouting } from './store.js'
 
 /** Facts about a node that live only in memory (reset by a restart). */
 interface Runtime { observedEndpoint: string | null, netmapVersion: number | null, agentVersion: string | null }
@@ -263,6 +264,38 @@ export class Registry {
     return this.status(next)
   }
 
+  /**
+   * Replaces node `id`'s routing with `make(current routing)` and persists it; the netmap carries the change once
+   * it is durable. A change that changes nothing writes nothing. Refused with ConflictError while another write
+   * of the record is under way (`registering` as in setExpiry). `by` says who changed it, for the log.
+   */
+  async setRouting (id: string, make: (r: StoredRouting | undefined) => StoredRouting, registering: boolean, by: 'node' | 'admin'): Promise<NodeStatus> {
+    const n = this.nodes.get(id)
+    if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
+    if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
+    if (this.writing.has(id) || registering) throw new ConflictError(`node ${id} is registering or being changed right now; retry`)
+    const routing = make(n.routing)
+    if (sameRouting(n.routing, routing)) return this.status(n)
+    this.writing.add(id)
+    try {
+      await this.d.commit.commit([{ kind: 'node', node: { ...n, routing, updatedAt: this.d.clock.now() } }])
+    } finally {
+      this.writing.delete(id)
+    }
+    const cur = this.nodes.get(id)
+    if (cur === undefined) throw new NotFoundError(`node ${id} was removed meanwhile`)
+    const next: StoredNode = { ...cur, routing }
+    this.nodes.set(id, next)
+    this.publish(id)
+    const was = nodeRouting(n.routing)
+    const now = nodeRouting(routing)
+    this.d.metrics.routeChanges.inc({ by })
+    this.d.log.info({ event: 'routes.change', nodeId: id, hostname: n.hostname, meshIp: n.meshIp, by, from: was, to: now },
+      `${n.hostname} routes: enabled ${now.enabled.join(',') || 'none'}${now.exitNode.advertised && now.exitNode.approved ? ' + exit' : ''}` +
+      ` (advertised ${now.advertised.join(',') || 'none'}${now.exitNode.advertised ? ' + exit' : ''}; changed by ${by})`)
+    return this.status(next)
+  }
+
   /** True while an admin removal of `id` is being committed; registrations of its key must wait. */
   isRemoving (id: string): boolean { return this.removing.has(id) }
 
@@ -326,7 +359,8 @@ export class Registry {
       agentVersion: rt.agentVersion,
       healthReason: v.reason,
       expiresAt: n.expiresAt ?? null,
-      tokenId: n.tokenId ?? null
+      tokenId: n.tokenId ?? null,
+      routing: nodeRouting(n.routing)
     }
   }
 
@@ -354,6 +388,7 @@ export class Registry {
       endpoints: [...n.endpoints],
       observedEndpoint: obs,
       swimPort: n.swimPort,
+      ...recordRouting(n.routing),
       health,
       createdAt: n.createdAt,
       updatedAt

@@ -31,6 +31,20 @@ export interface StoredNode {
   expiresAt?: number
   /** Id of the join token its first registration (or the last one with a token) used; absent on older records. */
   tokenId?: string
+  /** What it advertises and what an admin approved (docs/routes.md); absent: it never advertised a route. */
+  routing?: StoredRouting
+}
+
+/** A node's routes as stored: what the node advertises, and what an admin (or an auto-approve prefix) approved. */
+export interface StoredRouting {
+  /** Subnet routes the node advertises, canonical CIDRs, sorted. */
+  advertised: string[]
+  /** Whether it advertises itself as an exit node. */
+  exit: boolean
+  priority: number
+  /** Approved subnet routes, sorted; an approval outlives a pause in the advertisement. */
+  approved: string[]
+  exitApproved: boolean
 }
 
 /** Why a node was removed. */

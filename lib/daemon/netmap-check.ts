@@ -2,6 +2,7 @@ import { InvalidNetmapError } from '../errors.js'
 import { cidrContains, parseCidr, parseEndpoint, parseIPv4 } from '../wire/addr.js'
 import { isWireGuardKey } from '../wire/keys.js'
 import { NODE_HEALTHS, type Netmap, type NetmapDelta, type NetmapMessage, type NodeRecord } from '../wire/netmap.js'
+import { checkRoute, MAX_ROUTES, overlaps, PRIORITY } from '../wire/routes.js'
 
 /**
  * Validation of everything the daemon accepts from the controller or from disk. A netmap that fails any
@@ -36,6 +37,16 @@ export function checkNode (v: unknown, cidr: ReturnType<typeof parseCidr>): Node
     fail(`node ${id}: observedEndpoint must be null or host:port`)
   }
   if (!isInt(v.swimPort, 1, 65535)) fail(`node ${id}: swimPort out of range`)
+  if (v.routes !== undefined) {
+    if (!Array.isArray(v.routes) || v.routes.length > MAX_ROUTES) fail(`node ${id}: routes must be an array of at most ${MAX_ROUTES}`)
+    for (const r of v.routes) {
+      const c = typeof r === 'string' ? checkRoute(r, null) : { error: 'not a string' }
+      if ('error' in c || c.cidr !== r) fail(`node ${id}: route ${String(r)} is not a canonical IPv4 CIDR a router can carry`)
+      if (cidr !== null && overlaps(parseCidr(r)!, cidr)) fail(`node ${id}: route ${r} overlaps the mesh CIDR`)
+    }
+  }
+  if (v.exitNode !== undefined && typeof v.exitNode !== 'boolean') fail(`node ${id}: exitNode must be a boolean`)
+  if (v.routePriority !== undefined && !isInt(v.routePriority, PRIORITY.min, PRIORITY.max)) fail(`node ${id}: routePriority out of range`)
   if (!NODE_HEALTHS.includes(v.health as NodeRecord['health'])) fail(`node ${id}: unknown health ${String(v.health)}`)
   if (!isInt(v.createdAt, 0, Number.MAX_SAFE_INTEGER) || !isInt(v.updatedAt, 0, Number.MAX_SAFE_INTEGER)) fail(`node ${id}: bad timestamps`)
   return v as unknown as NodeRecord

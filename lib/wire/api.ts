@@ -149,6 +149,33 @@ export interface NodeStatus extends NodeRecord {
   expiresAt: number | null
   /** The join token it registered with, when known. */
   tokenId: string | null
+  /** What it advertises and what is approved. */
+  routing: NodeRouting
+}
+
+/**
+ * `PUT /v1/node/routes` (node): what this node advertises, in full; it replaces the previous advertisement.
+ * Routes are IPv4 CIDRs in canonical form (docs/routes.md).
+ */
+export interface AdvertiseRequest {
+  routes: string[]
+  exitNode: boolean
+  priority: number
+}
+
+/** A node's routes: advertised by it, approved by an admin, and enabled (both: what the netmap carries). */
+export interface NodeRouting {
+  advertised: string[]
+  approved: string[]
+  enabled: string[]
+  exitNode: { advertised: boolean, approved: boolean }
+  priority: number
+}
+
+/** `POST /v1/nodes/:id/routes` (admin): routes to approve and to reject, each a CIDR or `exit`. */
+export interface RouteDecisionRequest {
+  approve?: string[]
+  reject?: string[]
 }
 
 export interface NodeListResponse { nodes: NodeStatus[] }

@@ -37,6 +37,15 @@ export interface NodeRecord {
   observedEndpoint: string | null
   /** UDP port of the node's SWIM agent on its mesh IP. */
   swimPort: number
+  /**
+   * Subnet routes the node advertises and an admin approved (canonical IPv4 CIDRs, sorted): every daemon may
+   * route them through this node (docs/routes.md). Absent: none.
+   */
+  routes?: string[]
+  /** The node advertises itself as an exit node and an admin approved it. Absent: false. */
+  exitNode?: boolean
+  /** Among live routers of one route, the highest priority carries it (`--route-priority`). Absent: 0. */
+  routePriority?: number
   health: NodeHealth
   /** First registration, ms since epoch. */
   createdAt: number

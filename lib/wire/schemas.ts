@@ -1,6 +1,7 @@
 import { MAX_INCARNATION } from '../swim/incarnation.js'
 import { NODE_HEALTHS } from './netmap.js'
 import { TOKEN_STATES } from './api.js'
+import { MAX_ROUTES, PRIORITY } from './routes.js'
 
 /**
  * JSON schemas of the controller API (fastify validates with them and @fastify/swagger serves them as
@@ -48,6 +49,9 @@ export const nodeRecord = {
     endpoints: { type: 'array', items: { type: 'string' } },
     observedEndpoint: { type: ['string', 'null'] },
     swimPort: { type: 'integer' },
+    routes: { type: 'array', items: { type: 'string' } },
+    exitNode: { type: 'boolean' },
+    routePriority: { type: 'integer' },
     health: { type: 'string', enum: [...NODE_HEALTHS] },
     createdAt: { type: 'integer' },
     updatedAt: { type: 'integer' }
@@ -180,6 +184,19 @@ export const createTokenResponse = {
   }
 } as const
 
+/** NodeRouting. */
+export const nodeRouting = {
+  type: 'object',
+  required: ['advertised', 'approved', 'enabled', 'exitNode', 'priority'],
+  properties: {
+    advertised: { type: 'array', items: { type: 'string' } },
+    approved: { type: 'array', items: { type: 'string' } },
+    enabled: { type: 'array', items: { type: 'string' } },
+    exitNode: { type: 'object', required: ['advertised', 'approved'], properties: { advertised: { type: 'boolean' }, approved: { type: 'boolean' } } },
+    priority: { type: 'integer' }
+  }
+} as const
+
 /** NodeListResponse. */
 export const nodeListResponse = {
   type: 'object',
@@ -189,7 +206,7 @@ export const nodeListResponse = {
       type: 'array',
       items: {
         type: 'object',
-        required: [...nodeRecord.required, 'lastSeenAt', 'connected', 'netmapVersion', 'agentVersion', 'healthReason'],
+        required: [...nodeRecord.required, 'lastSeenAt', 'connected', 'netmapVersion', 'agentVersion', 'healthReason', 'routing'],
         properties: {
           ...nodeRecord.properties,
           lastSeenAt: { type: ['integer', 'null'] },
@@ -198,10 +215,34 @@ export const nodeListResponse = {
           agentVersion: { type: ['string', 'null'] },
           healthReason: { type: 'string' },
           expiresAt: { type: ['integer', 'null'] },
-          tokenId: { type: ['string', 'null'] }
+          tokenId: { type: ['string', 'null'] },
+          routing: nodeRouting
         }
       }
     }
+  }
+} as const
+
+/** AdvertiseRequest: routes are checked by the controller (lib/wire/routes.ts), which names the bad one. */
+export const advertiseRequest = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['routes', 'exitNode', 'priority'],
+  properties: {
+    routes: { type: 'array', items: { type: 'string', maxLength: 18 }, maxItems: MAX_ROUTES },
+    exitNode: { type: 'boolean' },
+    priority: { type: 'integer', minimum: PRIORITY.min, maximum: PRIORITY.max }
+  }
+} as const
+
+/** RouteDecisionRequest: each entry a CIDR or `exit`. */
+export const routeDecisionRequest = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    approve: { type: 'array', items: { type: 'string', maxLength: 18 }, maxItems: MAX_ROUTES + 1 },
+    reject: { type: 'array', items: { type: 'string', maxLength: 18 }, maxItems: MAX_ROUTES + 1 }
   }
 } as const
 

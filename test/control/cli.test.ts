@@ -38,7 +38,7 @@ t.test('token create prints a bare token that registers a node; nodes list and r
 
   const table = await weft(['nodes', 'list', ...admin])
   t.equal(table.code, 0)
-  t.match(table.stdout, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+REASON\n/)
+  t.match(table.stdout, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+ROUTES\s+REASON\n/)
   t.match(table.stdout, new RegExp(`cli-node\\s+${n.nodeId}\\s+${n.meshIp.replace(/\./g, '\\.')}\\s+online\\s+\\S+ ` +
     'ago\\s+-\\s+-\\s+198\\.18\\.0\\.2:51820\\s+127\\.0\\.0\\.1:51820\\s+\\S'))
 

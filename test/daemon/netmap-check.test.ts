@@ -21,6 +21,8 @@ const map = (nodes: NodeRecord[]): unknown => ({ epoch: 'e', version: 1, cidr: '
 
 t.test('a well-formed netmap passes', async (t) => {
   t.equal(checkNetmap(map([rec('a', '100.64.0.1'), rec('b', '100.64.0.2')])).nodes.length, 2)
+  const router = { ...rec('r', '100.64.0.3'), routes: ['192.0.2.0/24', '198.51.100.0/25'], exitNode: true, routePriority: -3 }
+  t.same(checkNetmap(map([router])).nodes[0], router, 'with routes, exit node and priority')
 })
 
 t.test('each kind of bad netmap is refused with its reason', async (t) => {
@@ -37,6 +39,13 @@ t.test('each kind of bad netmap is refused with its reason', async (t) => {
     ['too many endpoints', map([{ ...a, endpoints: Array(17).fill('198.18.0.2:1') }]), /endpoints/],
     ['bad health', map([{ ...a, health: 'zombie' as never }]), /health/],
     ['bad swim port', map([{ ...a, swimPort: 70000 }]), /swimPort/],
+    ['route not canonical', map([{ ...a, routes: ['192.0.2.1/24'] }]), /route 192\.0\.2\.1\/24 is not a canonical/],
+    ['route not a string', map([{ ...a, routes: [7 as never] }]), /route 7 is not/],
+    ['route over the mesh', map([{ ...a, routes: ['100.64.0.0/16'] }]), /overlaps the mesh CIDR/],
+    ['default route as a subnet route', map([{ ...a, routes: ['0.0.0.0/0'] }]), /route 0\.0\.0\.0\/0/],
+    ['too many routes', map([{ ...a, routes: Array.from({ length: 65 }, (_, i) => `198.51.100.${i}/32`) }]), /at most 64/],
+    ['exit not boolean', map([{ ...a, exitNode: 'yes' as never }]), /exitNode/],
+    ['priority out of range', map([{ ...a, routePriority: 1e6 }]), /routePriority/],
     ['duplicate id', map([a, { ...rec('a', '100.64.0.2') }]), /duplicate node id/],
     ['duplicate ip', map([a, rec('b', '100.64.0.1')]), /appears twice/],
     ['duplicate key', map([a, { ...rec('b', '100.64.0.2'), publicKey: a.publicKey }]), /appears twice/]
