@@ -259,20 +259,18 @@ export class Controller {
 
   /**
    * Records what node `authed` advertises (its whole advertisement, replacing the last), approving what
-   * --auto-approve-routes covers. Throws InvalidInputError for a bad route, ConflictError while another write
-   * of the node is under way.
+   * --auto-approve-routes covers. Throws InvalidInputError for a bad route, ConflictError while a removal, leave
+   * or expiry change of the node is writing.
    */
   async advertiseRoutes (authed: StoredNode, req: AdvertiseRequest): Promise<NodeRouting> {
     const auto = this.autoApprove
-    const st = await this.registry.setRouting(authed.id, r => advertise(r, req, this.config.cidr, auto), this.registration.busy(authed.publicKey), 'node')
+    const st = await this.registry.setRouting(authed.id, r => advertise(r, req, this.config.cidr, auto), 'node')
     return st.routing
   }
 
   /** An admin's approvals and rejections of node `id`'s routes (CIDRs or `exit`). */
   async decideRoutes (id: string, req: RouteDecisionRequest): Promise<NodeStatus> {
-    const n = this.registry.get(id)
-    return await this.registry.setRouting(id, r => decide(r, req.approve ?? [], req.reject ?? [], this.config.cidr),
-      n !== undefined && this.registration.busy(n.publicKey), 'admin')
+    return await this.registry.setRouting(id, r => decide(r, req.approve ?? [], req.reject ?? [], this.config.cidr), 'admin')
   }
 
   private get autoApprove (): AutoApprove {

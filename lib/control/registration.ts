@@ -76,7 +76,12 @@ export class Registration {
       nonceTaken = true
       for (let p = this.inFlight.get(req.publicKey); p !== undefined; p = this.inFlight.get(req.publicKey)) await p.catch(() => {})
       const run = (async () => {
-        try { return await this.admit(req, ctx, nonceExpiresAt, progress) } finally { this.inFlight.delete(req.publicKey) }
+        try {
+          // Ordered with the registry's other writers of this node's record (Registry.serial), which admit reads.
+          const id = this.d.registry.byPublicKey(req.publicKey)?.id
+          const admit = async (): Promise<RegisterResponse> => await this.admit(req, ctx, nonceExpiresAt, progress)
+          return id === undefined ? await admit() : await this.d.registry.serial(id, admit)
+        } finally { this.inFlight.delete(req.publicKey) }
       })()
       this.inFlight.set(req.publicKey, run)
       return await run

@@ -76,6 +76,8 @@ export class Registry {
   /** Removals on record, by credential hash and by public key: their node is told it was removed. */
   private readonly removedByCred = new Map<string, Removal>()
   private readonly removedByKey = new Map<string, Removal>()
+  /** Per node, the tail of its serial writers (serial). */
+  private readonly queues = new Map<string, Promise<void>>()
 
   constructor (private readonly d: RegistryDeps) {}
 
@@ -176,8 +178,12 @@ export class Registry {
     return { epoch: this.d.netmap.epoch, version: this.d.netmap.version, heartbeatIntervalMs: this.d.heartbeatIntervalMs }
   }
 
-  /** Marks `n` as left (durably); it stays in the netmap with health `left`. */
+  /** Marks `n` as left (durably, in its turn among the node's writers: serial); it stays in the netmap with health `left`. */
   async leave (authed: StoredNode): Promise<void> {
+    await this.serial(authed.id, async () => await this.writeLeave(authed))
+  }
+
+  private async writeLeave (authed: StoredNode): Promise<void> {
     const n = this.current(authed)
     if (this.writing.has(n.id)) throw new ConflictError('an admin is changing this node right now; retry')
     const next: StoredNode = { ...n, state: 'left', updatedAt: this.d.clock.now() }
@@ -233,12 +239,16 @@ export class Registry {
   }
 
   /**
-   * Sets when node `id` expires (null: never) and persists it; the new expiry holds for everyone from the
-   * call on, and is taken back if the write fails. Refused with ConflictError while another write of the
-   * node's record is under way (a removal, a leave, an expiry change, or a registration: `registering`),
-   * since the later write would carry a stale copy of the record.
+   * Sets when node `id` expires (null: never) and persists it; the new expiry holds for everyone from its turn
+   * among the node's writers (serial) on, and is taken back if the write fails. Refused with ConflictError
+   * while another write of the node's record is under way (a removal, a leave, an expiry change, or a
+   * registration: `registering`), since the later write would carry a stale copy of the record.
    */
   async setExpiry (id: string, expiresAt: number | null, registering: boolean): Promise<NodeStatus> {
+    return await this.serial(id, async () => await this.writeExpiry(id, expiresAt, registering))
+  }
+
+  private async writeExpiry (id: string, expiresAt: number | null, registering: boolean): Promise<NodeStatus> {
     const n = this.nodes.get(id)
     if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
     if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
@@ -265,15 +275,37 @@ export class Registry {
   }
 
   /**
-   * Replaces node `id`'s routing with `make(current routing)` and persists it; the netmap carries the change once
-   * it is durable. A change that changes nothing writes nothing. Refused with ConflictError while another write
-   * of the record is under way (`registering` as in setExpiry). `by` says who changed it, for the log.
+   * Runs `fn` once every earlier serial writer of node `id` has finished, and before any later one starts. A
+   * writer that reads the record inside `fn` therefore never writes back a copy older than another's commit:
+   * a registration that read the record before a route change was committed would otherwise store (and
+   * publish) the record without it.
    */
-  async setRouting (id: string, make: (r: StoredRouting | undefined) => StoredRouting, registering: boolean, by: 'node' | 'admin'): Promise<NodeStatus> {
+  async serial<T> (id: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.queues.get(id) ?? Promise.resolve()).then(fn, fn)
+    const tail = run.then(() => {}, () => {})
+    this.queues.set(id, tail)
+    try {
+      return await run
+    } finally {
+      if (this.queues.get(id) === tail) this.queues.delete(id)
+    }
+  }
+
+  /**
+   * Replaces node `id`'s routing with `make(current routing)` and persists it; the netmap carries the change once
+   * it is durable. A change that changes nothing writes nothing. Ordered with registrations of the node (serial);
+   * refused with ConflictError while a removal, a leave or an expiry change is writing the record. `by` says who
+   * changed it, for the log.
+   */
+  async setRouting (id: string, make: (r: StoredRouting | undefined) => StoredRouting, by: 'node' | 'admin'): Promise<NodeStatus> {
+    return await this.serial(id, async () => await this.writeRouting(id, make, by))
+  }
+
+  private async writeRouting (id: string, make: (r: StoredRouting | undefined) => StoredRouting, by: 'node' | 'admin'): Promise<NodeStatus> {
     const n = this.nodes.get(id)
     if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
     if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
-    if (this.writing.has(id) || registering) throw new ConflictError(`node ${id} is registering or being changed right now; retry`)
+    if (this.writing.has(id)) throw new ConflictError(`node ${id} is being changed right now; retry`)
     const routing = make(n.routing)
     if (sameRouting(n.routing, routing)) return this.status(n)
     this.writing.add(id)

@@ -30,7 +30,8 @@ t.test('the data directory is enough: every other field takes its default, froze
     logLevel: 'info',
     storeRetryMs: 2000,
     acceptDataLoss: false,
-    rotateAdminKey: false
+    rotateAdminKey: false,
+    autoApproveRoutes: []
   }, 'the documented defaults')
 })
 
@@ -92,4 +93,9 @@ t.test('each bad value fails with a sentence saying what to fix', async (t) => {
 t.test('parseListen splits host and port, IPv6 in brackets; port 0 asks for a free one', async (t) => {
   t.same(parseListen(DEFAULTS.listen), { host: '127.0.0.1', port: 8080 })
   t.same(parseListen('[::1]:0'), { host: '::1', port: 0 })
+})
+
+t.test('--auto-approve-routes takes CIDRs and exit, and names a bad entry', async (t) => {
+  t.same(resolve({ dataDir, autoApproveRoutes: ['192.0.2.0/24', 'exit'] }).autoApproveRoutes, ['192.0.2.0/24', 'exit'])
+  t.throws(() => resolve({ dataDir, autoApproveRoutes: ['192.0.2.0/33'] }), { code: 'WEFT_ERR_CONFIG', message: /--auto-approve-routes: "192\.0\.2\.0\/33" is not an IPv4 CIDR/ })
 })

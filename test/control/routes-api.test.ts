@@ -1,6 +1,6 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { call, captureLog, joinNode, nextUpdate, openStream, start, tempDir } from './helpers.js'
+import { call, captureLog, joinNode, nextUpdate, openStream, registerBody, start, tempDir } from './helpers.js'
 
 const adv = (routes: string[], exitNode = false, priority = 0): { routes: string[], exitNode: boolean, priority: number } => ({ routes, exitNode, priority })
 
@@ -66,4 +66,26 @@ t.test('an advertisement that changes nothing writes nothing; bad input is refus
   t.equal((await call(c.url, 'POST', `/v1/nodes/${r.nodeId}/routes`, { approve: ['192.0.2.0/24'] }, r.credential)).status, 401, 'approval needs the admin key')
   t.equal((await call(c.url, 'POST', '/v1/nodes/n0000000000000000/routes', { approve: ['192.0.2.0/24'] }, c.adminKey)).status, 404)
   t.match((await call(c.url, 'POST', `/v1/nodes/${r.nodeId}/routes`, { approve: ['203.0.113.1/24'] }, c.adminKey)).json, { code: 'WEFT_ERR_INVALID_INPUT', message: /host bits set/ })
+})
+
+t.test('a registration racing an advertisement does not write back the record without it', async (t) => {
+  const dataDir = join(await tempDir(t), 'data')
+  const c = await start(t, { dataDir })
+  const r = await joinNode(c, 'router')
+  for (let k = 0; k < 20; k++) {
+    const route = `198.51.100.${k * 8}/29`
+    // The daemon does this at every start: its update channel opens (advertisement) while it registers again.
+    const [put, reg] = await Promise.all([
+      call(c.url, 'PUT', '/v1/node/routes', adv([route]), r.credential),
+      call(c.url, 'POST', '/v1/register', registerBody(c.publicKey, r.keys, { hostname: 'router' }), r.credential)
+    ])
+    t.equal(put.status, 200)
+    t.equal(reg.status, 200)
+    const n = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes.find((x: any) => x.id === r.nodeId)
+    if (n.routing.advertised[0] !== route) { t.fail(`round ${k}: the registration wrote back the record without ${route}`); break }
+  }
+  await c.close()
+  const again = await start(t, { dataDir })
+  const n = (await call(again.url, 'GET', '/v1/nodes', undefined, again.adminKey)).json.nodes.find((x: any) => x.id === r.nodeId)
+  t.same(n.routing.advertised, ['198.51.100.152/29'], 'the last advertisement is what the store holds')
 })
