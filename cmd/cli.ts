@@ -42,6 +42,13 @@ export function parseIntFlag (s: string, flag: string, min: number, max: number)
   return n
 }
 
+/** `true` or `false` (as in `--accept-routes=false`); anything else is a ConfigError naming the flag. */
+export function parseBoolFlag (s: string, flag: string): boolean {
+  if (s === 'true') return true
+  if (s === 'false') return false
+  throw new ConfigError(`${flag} must be true or false (got "${s}")`)
+}
+
 /** A comma-separated flag value as a list: entries trimmed, empty ones dropped (`--flag ""` is the empty list). */
 export function splitList (s: string): string[] {
   return s.split(',').map(x => x.trim()).filter(x => x !== '')

@@ -47,7 +47,22 @@ export function renderStatus (s: DaemonStatus, now = Date.now()): string {
   const legend = s.peers.some(p => p.figures === 'last-known')
     ? '(...) last known: the peer is not on the WireGuard device; its figures as last read\n'
     : ''
-  return head.join('\n') + '\n\n' + formatTable(['HOSTNAME', 'ID', 'MESH IP', 'ENDPOINT', 'HANDSHAKE', 'RX', 'TX', 'SWIM', 'HEALTH', 'WG'], rows) + legend
+  return head.join('\n') + '\n\n' + formatTable(['HOSTNAME', 'ID', 'MESH IP', 'ENDPOINT', 'HANDSHAKE', 'RX', 'TX', 'SWIM', 'HEALTH', 'WG'], rows) + legend +
+    renderRoutes(s.routes)
+}
+
+/** The routes section of `weft status`: what this node advertises and which router carries each route it uses. */
+export function renderRoutes (r: DaemonStatus['routes']): string {
+  const lines: string[] = []
+  if (r.advertised.length > 0) {
+    lines.push(`advertises  ${r.advertised.map(a => `${a.route} (${a.enabled ? 'enabled' : 'awaiting approval: weft routes approve'})`).join(', ')}`)
+  }
+  if (r.used.length > 0 && !r.accept) lines.push(`routes      ${r.used.length} offered by other nodes, not used (--accept-routes=false)`)
+  if (r.used.length > 0 && r.accept) {
+    lines.push('', formatTable(['ROUTE', 'VIA', 'ROUTERS', 'KERNEL'],
+      r.used.map(u => [u.route, u.primary ?? 'none alive: dropped', u.routers.join(','), u.kernel ? 'yes' : 'no'])).trimEnd())
+  }
+  return lines.length === 0 ? '' : '\n' + lines.join('\n') + '\n'
 }
 
 export const command: Command = {

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js'
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../log.js'
 import { isValidIfname } from './wg/exec.js'
 import { parseEndpoint } from '../wire/addr.js'
+import { checkRoute, MAX_ROUTES, PRIORITY, sortRoutes } from '../wire/routes.js'
 import type { DriverChoice } from './wg/open.js'
 import { DEFAULT_PRESET, PRESET_NAMES } from '../swim/config.js'
 import { checkMetricsListen } from './metrics-server.js'
@@ -66,6 +67,26 @@ export interface DaemonConfig {
   metricsAllowMesh: boolean
   /** Log level (`--log-level`, lib/log.ts LOG_LEVELS). Default: `info`. */
   logLevel: string
+  /**
+   * Subnet routes this node carries (`--advertise-routes`, IPv4 CIDRs): it forwards between the mesh and them once
+   * an admin approves (docs/routes.md). Default: none.
+   */
+  advertiseRoutes: string[]
+  /** Priority of this node's routes among their routers (`--route-priority`, -1000…1000, higher wins). Default: 0. */
+  routePriority: number
+  /**
+   * Source NAT for traffic this node forwards from the mesh to its routes (`--snat-routes`). Default: true, so
+   * hosts behind the router answer without a route back to the mesh; false keeps mesh source addresses.
+   */
+  snatRoutes: boolean
+  /** Route other nodes' approved subnet routes through the mesh (`--accept-routes`). Default: true. */
+  acceptRoutes: boolean
+  /**
+   * How long a router that came back must stay alive before it takes a route back from a live one, in ms (`--route-hold-down`).
+   * Default: 10000: several SWIM probe rounds, so a router that flaps moves no route, while a failover itself
+   * never waits (docs/routes.md, "Failover").
+   */
+  routeHoldDownMs: number
 }
 
 /** What a caller gives: the controller and the interface, and any other field to override its default. */
@@ -83,7 +104,12 @@ export const DEFAULTS = Object.freeze({
   swimPreset: DEFAULT_PRESET as string,
   keepaliveSeconds: 25,
   metricsAllowMesh: false,
-  logLevel: DEFAULT_LOG_LEVEL as string
+  logLevel: DEFAULT_LOG_LEVEL as string,
+  advertiseRoutes: Object.freeze([]) as readonly string[],
+  routePriority: 0,
+  snatRoutes: true,
+  acceptRoutes: true,
+  routeHoldDownMs: 10_000
 })
 
 /** The WireGuard drivers `--wg` takes. */
@@ -102,8 +128,19 @@ export const LIMITS = Object.freeze({
  * naming the flag (or field) to fix and what it must be.
  */
 export function resolve (input: DaemonConfigInput): Readonly<DaemonConfig> {
-  const given = withDefaults<DaemonConfig>({ ...DEFAULTS, endpoints: [] }, input)
+  const given = withDefaults<DaemonConfig>({ ...DEFAULTS, endpoints: [], advertiseRoutes: [] }, input)
   const c: DaemonConfig = { ...given, announcePort: given.announcePort ?? given.listenPort + 1, endpoints: [...given.endpoints] }
+  if (!Array.isArray(c.advertiseRoutes)) throw new ConfigError('--advertise-routes must be a list of IPv4 CIDRs')
+  if (c.advertiseRoutes.length > MAX_ROUTES) throw new ConfigError(`--advertise-routes lists ${c.advertiseRoutes.length} routes; at most ${MAX_ROUTES}`)
+  c.advertiseRoutes = sortRoutes(c.advertiseRoutes.map(r => {
+    const v = checkRoute(r, null)
+    if ('error' in v) throw new ConfigError(`--advertise-routes: ${v.error}`)
+    return v.cidr
+  }))
+  intInRange('--route-priority', c.routePriority, PRIORITY.min, PRIORITY.max)
+  bool('--snat-routes', c.snatRoutes)
+  bool('--accept-routes', c.acceptRoutes)
+  durationMs('--route-hold-down', c.routeHoldDownMs, 0, MAX_TIMER_MS)
   const url = parseControllerUrl(c.controllerUrl)
   checkTrustFits(url, c.controllerTrust ?? {})
   path('--state', c.stateDir)
@@ -135,5 +172,6 @@ export function resolve (input: DaemonConfigInput): Readonly<DaemonConfig> {
   if (bool('--metrics-allow-mesh', c.metricsAllowMesh) && c.metricsListen === undefined) throw new ConfigError('--metrics-allow-mesh needs --metrics-listen')
   oneOf('--log-level', c.logLevel, LOG_LEVELS)
   Object.freeze(c.endpoints)
+  Object.freeze(c.advertiseRoutes)
   return Object.freeze({ ...c, controllerUrl: url.href })
 }

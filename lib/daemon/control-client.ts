@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../clock.js'
 import { ControllerHttp } from '../client/http.js'
 import type { ControllerTrust } from '../client/trust.js'
 import { ControllerError } from '../errors.js'
-import type { ControllerInfo, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse } from '../wire/api.js'
+import type { AdvertiseRequest, ControllerInfo, HeartbeatRequest, HeartbeatResponse, NodeRouting, RegisterRequest, RegisterResponse } from '../wire/api.js'
 
 /**
  * The daemon's HTTP client for the controller's node API. One method per route; every non-2xx answer becomes a
@@ -40,6 +40,11 @@ export class ControlClient {
   /** `POST /v1/heartbeat`. */
   async heartbeat (credential: string, req: HeartbeatRequest): Promise<HeartbeatResponse> {
     return await this.http.call<HeartbeatResponse>('POST', '/v1/heartbeat', { body: req, bearer: credential, expect: 'json' })
+  }
+
+  /** `PUT /v1/node/routes`: this node's whole advertisement. */
+  async advertise (credential: string, req: AdvertiseRequest): Promise<NodeRouting> {
+    return await this.http.call<NodeRouting>('PUT', '/v1/node/routes', { body: req, bearer: credential, expect: 'json' })
   }
 
   /** `POST /v1/leave`: graceful leave. The controller answers 204 with no body. */

@@ -27,6 +27,7 @@ import { deadMembers, downMembers, swimMembers, underlayPeer } from './membershi
 import { Evidence } from './evidence.js'
 import { HandshakeWatch } from './handshake-watch.js'
 import { Reconciler } from './reconciler.js'
+import { DaemonRoutes } from './routes.js'
 import { PeerHistory } from './peer-history.js'
 import { ending, type DaemonPhase } from './phase.js'
 import { mustSaveAtOnce, StateDir, type NodeIdentity } from './state.js'
@@ -80,6 +81,7 @@ export class Daemon {
   private readonly link: ControlLink
   private readonly evidence: Evidence
   private readonly handshakes: HandshakeWatch
+  private readonly routes: DaemonRoutes
   private readonly registration: Registration
   /** Each peer's figures as last read from the device, for peers no longer on it. */
   private readonly history = new PeerHistory()
@@ -166,6 +168,18 @@ export class Daemon {
       reset: async (key, reason) => { await this.reconciler.reset(key, reason); this.deviceMayBeStale() },
       arm: async keys => { await this.reconciler.arm(keys); this.deviceMayBeStale() }
     })
+    this.routes = new DaemonRoutes({
+      selfId: identity.nodeId,
+      ifname: cfg.ifname,
+      advertise: { routes: cfg.advertiseRoutes, exitNode: false, priority: cfg.routePriority },
+      acceptRoutes: cfg.acceptRoutes,
+      snat: cfg.snatRoutes,
+      holdDownMs: cfg.routeHoldDownMs,
+      send: async req => { await client.advertise(identity.credential, req) },
+      reconcile: () => this.reconcileJob.request(),
+      clock,
+      log: log.child({ component: 'routes' })
+    })
     this.link = new ControlLink({
       client,
       credential: identity.credential,
@@ -180,7 +194,10 @@ export class Daemon {
       }),
       onRevoked: (reason, removed) => this.execute(this.core.handle({ type: 'revoked', reason, removed })),
       onForgotten: reason => this.execute(this.core.handle({ type: 'forgotten', reason })),
-      onState: () => this.evidence.refresh(),
+      onState: s => {
+        this.evidence.refresh()
+        if (s === 'connected') this.routes.connected()
+      },
       clock,
       log
     })
@@ -258,6 +275,7 @@ export class Daemon {
       }
 
       await ensureInterface({ ifname: cfg.ifname, meshIp: identity.meshIp, cidr: identity.cidr, mtu: cfg.mtu, log })
+      await d.routes.start()
       signal?.throwIfAborted()
       await d.run(netmap)
       return d
@@ -396,9 +414,11 @@ export class Daemon {
   /** One reconcile toward the core's desired peer set; false when there is none to follow. */
   private async reconcileOnce (): Promise<boolean> {
     const down = downMembers(this.swim.members())
-    const want = this.core.desired(down)
-    if (want === null) return false
-    const res = await this.reconciler.reconcile(want)
+    const base = this.core.desired(down)
+    const nodes = this.core.netmap?.nodes
+    if (base === null || nodes === undefined) return false
+    const res = await this.reconciler.reconcile(this.routes.apply(base, nodes, down))
+    await this.routes.syncKernel(nodes)
     this.handshakes.removed(res.applied.flatMap(c => c.op.kind === 'remove' ? [c.op.publicKey] : []))
     this.handshakes.added(res.applied.flatMap(c => c.op.kind === 'add' ? [c.op.peer.publicKey] : []))
     if (!res.ok) this.lastError = `WireGuard reconcile incomplete: ${res.readError?.message ?? res.failed[0]?.error.message ?? 'stopped early'}`
@@ -483,9 +503,11 @@ export class Daemon {
         ...prefixed('announce', this.announcer.counters),
         'wg.handshakeResets': this.handshakes.resets,
         ...prefixed('wg', this.reconciler.counters),
-        ...prefixed('control', this.link.counters)
+        ...prefixed('control', this.link.counters),
+        ...prefixed('routes', this.routes.counters)
       },
-      lastError: this.lastError
+      lastError: this.lastError,
+      routes: { primaries: this.routes.current, kernel: this.routes.kernelRoutes }
     })
   }
 
@@ -517,6 +539,7 @@ export class Daemon {
     this.tick?.cancel()
     this.evidence.stop()
     this.handshakes.stop()
+    this.routes.stop()
     this.link.stop()
     this.swimDriver.stop()
     this.announcer.stop()

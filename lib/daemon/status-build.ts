@@ -4,7 +4,7 @@ import type { DaemonConfig } from './config.js'
 import type { ControlLink } from './control-link.js'
 import type { NodeIdentity } from './state.js'
 import type { PeerHistory } from './peer-history.js'
-import type { DaemonStatus, PeerStatus } from './status.js'
+import type { DaemonStatus, PeerStatus, RoutesStatus } from './status.js'
 import type { DeviceState, WireGuardDevice } from './wg/device.js'
 
 /** What buildStatus reads; all of it is owned by the daemon. */
@@ -24,6 +24,8 @@ export interface StatusInputs {
   swim: { incarnation: number, healthScore: number, members (): MemberInfo[], stats (): SwimStats }
   counters: Record<string, number>
   lastError: string | null
+  /** What DaemonRoutes knows: which node carries each route, and the kernel's routes. */
+  routes: { primaries: ReadonlyMap<string, string>, kernel: readonly string[] }
 }
 
 /** Flattens SwimStats into `name: number` counters (drops under `dropped.<reason>`). */
@@ -92,6 +94,28 @@ export function buildStatus (i: StatusInputs): DaemonStatus {
     swim: { incarnation: i.swim.incarnation, healthScore: i.swim.healthScore, counters: { ...flattenStats(i.swim.stats()), ...i.counters } },
     process: { pid: process.pid, ...memory(), uptimeMs: Math.round(process.uptime() * 1000) },
     lastError: i.lastError ?? i.link?.lastError ?? null,
-    peers
+    peers,
+    routes: routesStatus(i)
+  }
+}
+
+/** The routes part of the status: hostnames, not ids, as an operator reads them. */
+function routesStatus (i: StatusInputs): RoutesStatus {
+  const nodes = i.netmap?.nodes ?? []
+  const name = (id: string): string => nodes.find(n => n.id === id)?.hostname ?? id
+  const enabled = new Set(nodes.find(n => n.id === i.identity.nodeId)?.routes ?? [])
+  const routers = new Map<string, string[]>()
+  for (const n of nodes) {
+    if (n.id === i.identity.nodeId || n.routes === undefined || n.health === 'removed') continue
+    for (const r of n.routes) routers.set(r, [...(routers.get(r) ?? []), n.hostname])
+  }
+  const kernel = new Set(i.routes.kernel)
+  return {
+    advertised: i.cfg.advertiseRoutes.map(route => ({ route, enabled: enabled.has(route) })),
+    accept: i.cfg.acceptRoutes,
+    used: [...routers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([route, list]) => {
+      const p = i.routes.primaries.get(route)
+      return { route, routers: list.sort(), primary: p === undefined ? null : name(p), kernel: kernel.has(route) }
+    })
   }
 }

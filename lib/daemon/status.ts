@@ -32,6 +32,17 @@ export interface DaemonStatus {
   /** Last error worth an operator's attention (refused netmap, device failure), or null. */
   lastError: string | null
   peers: PeerStatus[]
+  routes: RoutesStatus
+}
+
+/** Routes as this node sees them (docs/routes.md). */
+export interface RoutesStatus {
+  /** Subnet routes this node advertises (--advertise-routes); `enabled` once the netmap carries them (approved). */
+  advertised: Array<{ route: string, enabled: boolean }>
+  /** Whether this node uses other nodes' routes (--accept-routes). */
+  accept: boolean
+  /** Every enabled route of another node: its routers, the one carrying it here (null: none alive), and whether the kernel routes it into the interface. */
+  used: Array<{ route: string, routers: string[], primary: string | null, kernel: boolean }>
 }
 
 /**

@@ -10,7 +10,7 @@ import { formatIPv4, parseIPv4 } from '../../lib/wire/addr.js'
 export const PREFIX_RE = /^wf[a-z0-9]{4}$/
 
 /** Matches a namespace name of any run and captures its prefix. */
-export const NETNS_RE = /^(wf[a-z0-9]{4})-(br|ctl|n\d+)$/
+export const NETNS_RE = /^(wf[a-z0-9]{4})-(br|ctl|n\d+|l\d+)$/
 
 /** Where runs keep their owner record and pid files (tmpfs: gone after a reboot, like the namespaces). */
 export const RUN_ROOT = '/run/weft-netns'
@@ -62,6 +62,15 @@ export class WorldNames {
     if (!Number.isInteger(i) || i < 0 || i >= MAX_NODES) throw new Error(`node index ${i} out of range 0..${MAX_NODES - 1}`)
     return formatIPv4(NODE_BASE + i)
   }
+
+  /** Namespace of LAN `k`: a bridge behind its routers, and the LAN's own host address on it. */
+  lanNs (k: number): string { return `${this.prefix}-l${k}` }
+  /** LAN `k`'s bridge (inside lanNs). */
+  lanBridge (k: number): string { return `${this.prefix}L${k}` }
+  /** Node `i`'s interface on a LAN (inside its namespace). */
+  nodeLan (i: number): string { return `${this.prefix}r${i}` }
+  /** The LAN-side veth of node `i` (inside lanNs). */
+  lanPort (i: number): string { return `${this.prefix}p${i}` }
 
   /** This run's directory for its owner record and pid files. */
   get runDir (): string { return `${RUN_ROOT}/${this.prefix}` }

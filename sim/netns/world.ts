@@ -172,6 +172,26 @@ export class NetnsWorld {
     await pool(idx, this.concurrency, async i => await configure(n.nodeNs(i), n.nodeEth(i), n.nodeAddr(i)))
   }
 
+  /**
+   * Adds LAN `k`: a namespace with a bridge holding `host` (e.g. 192.0.2.10/24, the LAN's one host, which answers
+   * pings), and a leg into it from each of `routers`, which gets `routerAddr(i)` on the LAN. The LAN has no
+   * route to anything else: what reaches it from the mesh comes through a router.
+   */
+  async addLan (k: number, host: string, routers: ReadonlyArray<{ node: number, addr: string }>): Promise<void> {
+    const n = this.names
+    const ns = n.lanNs(k)
+    await run(['ip', 'netns', 'add', ns])
+    const lan = ['link set lo up', `link add ${n.lanBridge(k)} type bridge`, `addr add ${host} dev ${n.lanBridge(k)}`, `link set ${n.lanBridge(k)} up`]
+    for (const r of routers) {
+      lan.push(`link add ${n.lanPort(r.node)} type veth peer name ${n.nodeLan(r.node)} netns ${n.nodeNs(r.node)}`,
+        `link set ${n.lanPort(r.node)} master ${n.lanBridge(k)}`, `link set ${n.lanPort(r.node)} up`)
+    }
+    await run(ipCmd(ns, '-batch', '-'), { input: lan.join('\n') + '\n' })
+    for (const r of routers) {
+      await run(ipCmd(n.nodeNs(r.node), '-batch', '-'), { input: `addr add ${r.addr} dev ${n.nodeLan(r.node)}\nlink set ${n.nodeLan(r.node)} up\n` })
+    }
+  }
+
   /** Runs `argv` to completion inside namespace `ns`. */
   async exec (ns: string, argv: readonly string[], opts?: RunOptions): Promise<RunResult> {
     return await run(inNetns(ns, argv), opts)

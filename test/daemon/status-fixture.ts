@@ -19,14 +19,15 @@ export function devicePeer (n: NodeRecord, f: { lastHandshakeAt: number, rxBytes
 
 /** StatusInputs for node `self` of `nodes`, with `peers` on the device; everything else plausible and fixed. */
 export function statusInputs (
-  self: NodeRecord, nodes: NodeRecord[], peers: DevicePeer[], o: { history?: PeerHistory, members?: MemberInfo[] } = {}
+  self: NodeRecord, nodes: NodeRecord[], peers: DevicePeer[],
+  o: { history?: PeerHistory, members?: MemberInfo[], cfg?: Partial<DaemonConfig>, routes?: StatusInputs['routes'] } = {}
 ): StatusInputs {
   const netmap: Netmap = { epoch: 'e1', version: 7, cidr: '100.64.0.0/10', nodes }
   return {
     identity: { nodeId: self.id, meshIp: self.meshIp, cidr: netmap.cidr, credential: 'c', controllerPublicKey: 'k' },
     hostname: self.hostname,
     publicKey: self.publicKey,
-    cfg: { controllerUrl: 'http://198.18.0.1:8080', ifname: 'wg0', listenPort: 51820, swimPort: 7946 } as DaemonConfig,
+    cfg: { controllerUrl: 'http://198.18.0.1:8080', ifname: 'wg0', listenPort: 51820, swimPort: 7946, advertiseRoutes: [], acceptRoutes: true, ...o.cfg } as DaemonConfig,
     device: { driver: 'userspace', adopted: false } as WireGuardDevice,
     deviceState: { publicKey: self.publicKey, listenPort: 51820, peers },
     history: o.history ?? new PeerHistory(),
@@ -36,6 +37,7 @@ export function statusInputs (
     netmapAppliedAt: 2,
     swim: { incarnation: 3, healthScore: 0, members: () => o.members ?? [], stats: zeroStats },
     counters: {},
-    lastError: null
+    lastError: null,
+    routes: o.routes ?? { primaries: new Map(), kernel: [] }
   }
 }
