@@ -253,3 +253,27 @@ t.test('nodes expire sets and clears a node\'s expiry by name; nonsense is refus
   }
   t.equal((await weft(['nodes', 'remove', 'build-7', '--never', ...admin])).code, 2, '--never belongs to expire')
 })
+
+t.test('routes list shows each route\'s state; approve and reject name the node by hostname', async (t) => {
+  const c = await start(t)
+  const admin = ['--controller', c.url, '--admin-key', c.adminKeyFile]
+  t.equal((await weft(['routes', 'list', ...admin])).stdout, 'no node advertises a route\n')
+  const r = await joinNode(c, 'router-1')
+  t.equal((await call(c.url, 'PUT', '/v1/node/routes', { routes: ['192.0.2.0/24', '198.51.100.0/24'], exitNode: true, priority: 3 }, r.credential)).status, 200)
+  const before = await weft(['routes', 'list', ...admin])
+  t.match(before.stdout, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+ROUTE\s+PRIORITY\s+STATE\n/)
+  t.match(before.stdout, /router-1\s+\S+\s+\S+\s+\S+\s+192\.0\.2\.0\/24\s+3\s+awaiting approval\n/)
+  t.match(before.stdout, /router-1\s+\S+\s+\S+\s+\S+\s+exit\s+3\s+awaiting approval\n/)
+
+  const ok = await weft(['routes', 'approve', 'router-1', '192.0.2.0/24', 'exit', ...admin])
+  t.equal(ok.code, 0, ok.stderr)
+  t.equal(ok.stdout, `router-1 (${r.nodeId}, ${r.meshIp}): approved 192.0.2.0/24 exit; enabled now: 192.0.2.0/24 exit\n`)
+  const no = await weft(['routes', 'reject', 'router-1', 'exit', ...admin])
+  t.match(no.stdout, /rejected exit; enabled now: 192\.0\.2\.0\/24\n$/)
+  const json = JSON.parse((await weft(['routes', 'list', '--json', ...admin])).stdout)
+  t.same(json.routes.map((x: { route: string, state: string }) => [x.route, x.state]),
+    [['192.0.2.0/24', 'enabled'], ['198.51.100.0/24', 'awaiting approval'], ['exit', 'awaiting approval']])
+  const bad = await weft(['routes', 'approve', 'router-1', '192.0.2.7/24', ...admin])
+  t.equal(bad.code, 1)
+  t.match(bad.stderr, /192\.0\.2\.7\/24 has host bits set; the network is 192\.0\.2\.0\/24/)
+})
