@@ -66,7 +66,17 @@ const F = {
   heartbeats: { name: 'weft_control_heartbeats_total', help: 'Heartbeats sent to the controller.' },
   heartbeatFailures: { name: 'weft_control_heartbeat_failures_total', help: 'Heartbeats that failed.' },
   netmapUpdates: { name: 'weft_netmap_updates_total', help: 'Netmaps accepted from the controller, by how they came (full, delta).', label: 'how' },
-  netmapRejects: { name: 'weft_netmap_rejects_total', help: 'Netmap messages from the controller refused by validation.' }
+  netmapRejects: { name: 'weft_netmap_rejects_total', help: 'Netmap messages from the controller refused by validation.' },
+  routePrimaryChanges: {
+    name: 'weft_route_primary_changes_total',
+    help: 'Changes of the router carrying a subnet route here (failovers, returns, new and withdrawn routes).'
+  },
+  routeAdvertisements: {
+    name: 'weft_route_advertisements_total',
+    help: 'This node\'s route advertisements sent to the controller, by result (ok, failed).',
+    label: 'result'
+  },
+  routeKernelErrors: { name: 'weft_route_kernel_errors_total', help: 'Failed updates of the kernel routes for subnet routes; the next reconcile retries.' }
 } satisfies Record<string, Family>
 
 /** Status counter key (`weft status --json`, swim.counters) → the counter family it feeds and its label value. */
@@ -120,7 +130,11 @@ const COUNTERS: Record<string, [Family, string?]> = {
   'control.heartbeatFailures': [F.heartbeatFailures],
   'control.netmapsFull': [F.netmapUpdates, 'full'],
   'control.netmapsDelta': [F.netmapUpdates, 'delta'],
-  'control.netmapRejects': [F.netmapRejects]
+  'control.netmapRejects': [F.netmapRejects],
+  'routes.primaryChanges': [F.routePrimaryChanges],
+  'routes.advertisements': [F.routeAdvertisements, 'ok'],
+  'routes.advertiseFailures': [F.routeAdvertisements, 'failed'],
+  'routes.kernelErrors': [F.routeKernelErrors]
 }
 
 /** The counter family and label value a status counter key feeds (`dropped.<reason>` included); undefined when none. */
