@@ -259,8 +259,8 @@ export class Controller {
 
   /**
    * Records what node `authed` advertises (its whole advertisement, replacing the last), approving what
-   * --auto-approve-routes covers. Throws InvalidInputError for a bad route, ConflictError while a removal, leave
-   * or expiry change of the node is writing.
+   * --auto-approve-routes covers. Throws InvalidInputError for a bad route, ConflictError while the node is being
+   * removed.
    */
   async advertiseRoutes (authed: StoredNode, req: AdvertiseRequest): Promise<NodeRouting> {
     const auto = this.autoApprove

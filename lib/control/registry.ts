@@ -70,8 +70,6 @@ export class Registry {
   private readonly byKey = new Map<string, string>()
   private readonly byCred = new Map<string, string>()
   private readonly runtime = new Map<string, Runtime>()
-  /** Nodes whose record a leave or an expiry change is writing; other writers of the record wait. */
-  private readonly writing = new Set<string>()
   private readonly removing = new Set<string>()
   /** Removals on record, by credential hash and by public key: their node is told it was removed. */
   private readonly removedByCred = new Map<string, Removal>()
@@ -185,14 +183,8 @@ export class Registry {
 
   private async writeLeave (authed: StoredNode): Promise<void> {
     const n = this.current(authed)
-    if (this.writing.has(n.id)) throw new ConflictError('an admin is changing this node right now; retry')
     const next: StoredNode = { ...n, state: 'left', updatedAt: this.d.clock.now() }
-    this.writing.add(n.id)
-    try {
-      await this.d.commit.commit([{ kind: 'node', node: next }])
-    } finally {
-      this.writing.delete(n.id)
-    }
+    await this.d.commit.commit([{ kind: 'node', node: next }])
     const cur = this.nodes.get(n.id)
     if (cur === undefined) return
     this.nodes.set(n.id, { ...cur, state: 'left', updatedAt: next.updatedAt })
@@ -241,8 +233,7 @@ export class Registry {
   /**
    * Sets when node `id` expires (null: never) and persists it; the new expiry holds for everyone from its turn
    * among the node's writers (serial) on, and is taken back if the write fails. Refused with ConflictError
-   * while another write of the node's record is under way (a removal, a leave, an expiry change, or a
-   * registration: `registering`), since the later write would carry a stale copy of the record.
+   * while a removal or a registration (`registering`) of the node is under way.
    */
   async setExpiry (id: string, expiresAt: number | null, registering: boolean): Promise<NodeStatus> {
     return await this.serial(id, async () => await this.writeExpiry(id, expiresAt, registering))
@@ -252,11 +243,10 @@ export class Registry {
     const n = this.nodes.get(id)
     if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
     if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
-    if (this.writing.has(id) || registering) throw new ConflictError(`node ${id} is registering or being changed right now; retry`)
+    if (registering) throw new ConflictError(`node ${id} is registering right now; retry`)
     const next = withExpiry(n, expiresAt ?? undefined)
     this.nodes.set(id, next)
     this.d.expiry.set(id, next.expiresAt)
-    this.writing.add(id)
     try {
       await this.d.commit.commit([{ kind: 'node', node: next }])
     } catch (err) {
@@ -266,8 +256,6 @@ export class Registry {
         this.d.expiry.set(id, n.expiresAt)
       }
       throw err
-    } finally {
-      this.writing.delete(id)
     }
     this.d.log.info({ event: 'node.expiry', nodeId: id, hostname: n.hostname, meshIp: n.meshIp, expiresAt },
       `${n.hostname} ${expiresAt === null ? 'no longer expires' : `expires at ${new Date(expiresAt).toISOString()}`}`)
@@ -293,9 +281,8 @@ export class Registry {
 
   /**
    * Replaces node `id`'s routing with `make(current routing)` and persists it; the netmap carries the change once
-   * it is durable. A change that changes nothing writes nothing. Ordered with registrations of the node (serial);
-   * refused with ConflictError while a removal, a leave or an expiry change is writing the record. `by` says who
-   * changed it, for the log.
+   * it is durable. A change that changes nothing writes nothing. Ordered with the node's other writers (serial);
+   * refused with ConflictError while a removal of the node is under way. `by` says who changed it, for the log.
    */
   async setRouting (id: string, make: (r: StoredRouting | undefined) => StoredRouting, by: 'node' | 'admin'): Promise<NodeStatus> {
     return await this.serial(id, async () => await this.writeRouting(id, make, by))
@@ -305,15 +292,9 @@ export class Registry {
     const n = this.nodes.get(id)
     if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
     if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
-    if (this.writing.has(id)) throw new ConflictError(`node ${id} is being changed right now; retry`)
     const routing = make(n.routing)
     if (sameRouting(n.routing, routing)) return this.status(n)
-    this.writing.add(id)
-    try {
-      await this.d.commit.commit([{ kind: 'node', node: { ...n, routing, updatedAt: this.d.clock.now() } }])
-    } finally {
-      this.writing.delete(id)
-    }
+    await this.d.commit.commit([{ kind: 'node', node: { ...n, routing, updatedAt: this.d.clock.now() } }])
     const cur = this.nodes.get(id)
     if (cur === undefined) throw new NotFoundError(`node ${id} was removed meanwhile`)
     const next: StoredNode = { ...cur, routing }
