@@ -10,6 +10,7 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
 import { Mesh, waitFor } from '../sim/cluster.js'
 import { pool } from '../sim/pool.js'
 
@@ -26,16 +27,9 @@ interface Probe { child: ChildProcess, replies: Array<{ sentAt: number, seq: num
 function probe (mesh: Mesh, i: number): Probe {
   const child = mesh.world.spawn(mesh.ns(i), ['ping', '-D', '-n', '-i', '0.1', '-W', '1', LAN_HOST], { stdio: ['ignore', 'pipe', 'ignore'], name: `probe${i}` })
   const p: Probe = { child, replies: [] }
-  let buf = ''
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString()
-    let k
-    while ((k = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, k)
-      buf = buf.slice(k + 1)
-      const m = /^\[(\d+\.\d+)\] \d+ bytes from [\d.]+: icmp_seq=(\d+) ttl=\d+ time=([\d.]+) ms/.exec(line)
-      if (m !== null) p.replies.push({ sentAt: Math.round(Number(m[1]) * 1000 - Number(m[3])), seq: Number(m[2]) })
-    }
+  createInterface({ input: child.stdout! }).on('line', line => {
+    const m = /^\[(\d+\.\d+)\] \d+ bytes from [\d.]+: icmp_seq=(\d+) ttl=\d+ time=([\d.]+) ms/.exec(line)
+    if (m !== null) p.replies.push({ sentAt: Math.round(Number(m[1]) * 1000 - Number(m[3])), seq: Number(m[2]) })
   })
   return p
 }

@@ -10,7 +10,7 @@ const USAGE = `Usage: weft routes list [--json]
        weft routes approve NODE ROUTE... [--json]
        weft routes reject NODE ROUTE... [--json]
 
-ROUTE is an IPv4 CIDR a node advertises (--advertise-routes) or \`exit\` (--advertise-exit-node). A route
+ROUTE is an IPv4 CIDR a node advertises (--advertise-routes) or \`exit\` (the node as an exit node). A route
 carries traffic only once it is both advertised and approved; daemons then route it through the best live
 router that has it (docs/routes.md). NODE is a node's id, mesh IP or hostname.
 
@@ -31,6 +31,11 @@ ${ADMIN_USAGE}
 /** One row of `weft routes list`. */
 export interface RouteRow { node: NodeStatus, route: string, state: 'enabled' | 'awaiting approval' | 'approved' }
 
+/** The state of a route that is advertised and/or approved. */
+function stateOf (advertised: boolean, approved: boolean): RouteRow['state'] {
+  return advertised && approved ? 'enabled' : advertised ? 'awaiting approval' : 'approved'
+}
+
 /** Every advertised or approved route of `nodes` (sorted by hostname), exit last within a node. */
 export function routeRows (nodes: readonly NodeStatus[]): RouteRow[] {
   const rows: RouteRow[] = []
@@ -38,12 +43,9 @@ export function routeRows (nodes: readonly NodeStatus[]): RouteRow[] {
     const r = n.routing
     const adv = new Set(r.advertised)
     const ok = new Set(r.approved)
-    for (const route of sortRoutes([...r.advertised, ...r.approved])) {
-      rows.push({ node: n, route, state: adv.has(route) && ok.has(route) ? 'enabled' : adv.has(route) ? 'awaiting approval' : 'approved' })
-    }
+    for (const route of sortRoutes([...r.advertised, ...r.approved])) rows.push({ node: n, route, state: stateOf(adv.has(route), ok.has(route)) })
     const e = r.exitNode
-    if (!e.advertised && !e.approved) continue
-    rows.push({ node: n, route: EXIT, state: e.advertised && e.approved ? 'enabled' : e.advertised ? 'awaiting approval' : 'approved' })
+    if (e.advertised || e.approved) rows.push({ node: n, route: EXIT, state: stateOf(e.advertised, e.approved) })
   }
   return rows
 }

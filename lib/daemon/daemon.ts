@@ -174,6 +174,7 @@ export class Daemon {
       advertise: { routes: cfg.advertiseRoutes, exitNode: false, priority: cfg.routePriority },
       acceptRoutes: cfg.acceptRoutes,
       snat: cfg.snatRoutes,
+      freshInterface: !device.adopted,
       holdDownMs: cfg.routeHoldDownMs,
       send: async req => { await client.advertise(identity.credential, req) },
       reconcile: () => this.reconcileJob.request(),

@@ -16,9 +16,12 @@ export const WEFT_ROUTE_PROTO = 87
 /** Keeps the interface's Weft routes equal to a wanted list, with one `ip -batch` per change. */
 export class KernelRoutes {
   /** What is installed, once read; null until the first sync reads the kernel. */
-  private installed: Set<string> | null = null
+  private installed: Set<string> | null
 
-  constructor (private readonly o: { ifname: string, netns?: Netns, log: Logger }) {}
+  /** `fresh`: the interface was created by this start, so it holds no route yet and nothing needs reading. */
+  constructor (private readonly o: { ifname: string, netns?: Netns, log: Logger, fresh?: boolean }) {
+    this.installed = o.fresh === true ? new Set() : null
+  }
 
   /** The routes installed now (sorted); empty before the first sync. */
   get routes (): string[] { return [...(this.installed ?? [])].sort() }

@@ -24,6 +24,8 @@ export interface DaemonRoutesOptions {
   advertise: AdvertiseRequest
   acceptRoutes: boolean
   snat: boolean
+  /** The interface was created by this start (not adopted): it has no routes to find. */
+  freshInterface: boolean
   holdDownMs: number
   /** Sends the advertisement to the controller (`PUT /v1/node/routes`). */
   send: (req: AdvertiseRequest) => Promise<void>
@@ -54,7 +56,7 @@ export class DaemonRoutes {
   private stopped = false
 
   constructor (private readonly o: DaemonRoutesOptions) {
-    this.kernel = new KernelRoutes({ ifname: o.ifname, netns: o.netns, log: o.log })
+    this.kernel = new KernelRoutes({ ifname: o.ifname, netns: o.netns, log: o.log, fresh: o.freshInterface })
   }
 
   /** Which node carries each route now (route -> node id). */

@@ -38,7 +38,7 @@ export function checkRoute (s: string, meshCidr: string | null): { cidr: string 
     const base = parseIPv4(m[1]!)! - (parseIPv4(m[1]!)! % 2 ** (32 - p))
     return { error: `${s} has host bits set; the network is ${formatIPv4(base)}/${p}` }
   }
-  if (c.prefix === 0) return { error: `${s} is every address: advertise an exit node (--advertise-exit-node) instead` }
+  if (c.prefix === 0) return { error: `${s} is every address: advertise an exit node instead` }
   for (const [range, what] of NEVER) {
     if (overlaps(c, parseCidr(range)!)) return { error: `${s} overlaps ${range} (${what}), which no router can carry` }
   }

@@ -36,6 +36,16 @@ t.test('routes follow the wanted list; a restarted daemon removes its stale ones
   t.same(again.routes, ['203.0.113.0/25'])
 })
 
+t.test('on an interface created by this start nothing is read: the kernel holds no Weft route there', async (t) => {
+  const k = new KernelRoutes({ ifname: dev, netns: ns, log, fresh: true })
+  t.same(k.routes, [], 'known empty before any sync')
+  await k.sync([])
+  t.same((await routes()).sort(), ['198.51.100.0/24 scope link', '203.0.113.0/25 proto 87 scope link'],
+    'an empty wanted list changes nothing: there was nothing to read, so nothing is deleted')
+  await k.sync(['192.0.2.0/24'])
+  t.ok((await routes()).includes('192.0.2.0/24 proto 87 scope link'))
+})
+
 t.test('the NAT table is replaced whole at every start, and removed with --snat-routes=false', async (t) => {
   const nat = async (): Promise<string> => (await run(inNetns(ns, ['nft', 'list', 'ruleset']))).stdout
   await enableForwarding({ ifname: dev, snat: true, netns: ns, log })
