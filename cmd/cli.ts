@@ -14,12 +14,22 @@ type Options = NonNullable<ParseArgsConfig['options']>
  * message ends with the usage text. Returns null when `--help` was given (the usage has been printed).
  */
 export function parseFlags<O extends Options> (argv: string[], options: O, usage: string, allowPositionals = false) {
+  // A boolean flag also takes `=true` or `=false` (`--advertise-exit-node=false`), which parseArgs refuses.
+  const negated: string[] = []
+  const args = argv.map(a => {
+    const m = /^--([^=]+)=(.*)$/.exec(a)
+    if (m === null || options[m[1]!]?.type !== 'boolean') return a
+    if (m[2] === 'false') negated.push(m[1]!)
+    else if (m[2] !== 'true') throw new ConfigError(`--${m[1]!} must be true or false (got "${m[2]!}")\n\n${usage}`)
+    return `--${m[1]!}`
+  })
   let parsed
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true })
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true })
   } catch (err) {
     throw new ConfigError(`${(err as Error).message}\n\n${usage}`)
   }
+  for (const name of negated) (parsed.values as Record<string, unknown>)[name] = false
   if ((parsed.values as Record<string, unknown>).help === true) {
     process.stdout.write(usage.endsWith('\n') ? usage : usage + '\n')
     return null

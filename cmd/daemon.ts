@@ -6,10 +6,10 @@ import type { DriverChoice } from '../lib/daemon/wg/open.js'
 import { ConfigError } from '../lib/errors.js'
 import { createLogger, LOG_LEVELS } from '../lib/log.js'
 import { WEFT_VERSION } from '../lib/version.js'
-import { PRIORITY } from '../lib/wire/routes.js'
-import { parseBoolFlag, parseDuration, parseFlags, parseIntFlag, splitList, type Command } from './cli.js'
+import { parseBoolFlag, parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
 import { formatDuration } from '../lib/config-check.js'
 import { CONTROLLER_TRUST_FLAGS, CONTROLLER_TRUST_USAGE, controllerTrust } from './controller-flags.js'
+import { ROUTE_PREF_OPTIONS, ROUTE_PREF_USAGE, routePrefsFromFlags } from './route-flags.js'
 
 const KEEPALIVE = LIMITS.keepaliveSeconds
 
@@ -42,10 +42,9 @@ ${CONTROLLER_TRUST_USAGE}
   --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})
 
 Routes (docs/routes.md):
-  --advertise-routes LIST   IPv4 CIDRs this node forwards to (comma-separated); used once an admin approves
-  --route-priority N    among live routers of a route the highest priority carries it (${PRIORITY.min}-${PRIORITY.max}, default ${DEFAULTS.routePriority})
-  --snat-routes=BOOL    source-NAT what this node forwards to its routes (default ${String(DEFAULTS.snatRoutes)})
-  --accept-routes=BOOL  route other nodes' approved subnet routes through the mesh (default ${String(DEFAULTS.acceptRoutes)})
+${ROUTE_PREF_USAGE}
+                        (these six are saved in the state directory; without the flag a restart keeps the last value)
+  --snat-routes=BOOL    source-NAT what this node forwards to its routes and as an exit node (default ${String(DEFAULTS.snatRoutes)})
   --route-hold-down DUR a router that came back takes a route back after staying up this long (default ${formatDuration(DEFAULTS.routeHoldDownMs)})
 `
 
@@ -74,10 +73,8 @@ export const command: Command = {
       'metrics-listen': { type: 'string' },
       'metrics-allow-mesh': { type: 'boolean' },
       'log-level': { type: 'string' },
-      'advertise-routes': { type: 'string' },
-      'route-priority': { type: 'string' },
+      ...ROUTE_PREF_OPTIONS,
       'snat-routes': { type: 'string' },
-      'accept-routes': { type: 'string' },
       'route-hold-down': { type: 'string' }
     }, USAGE)
     if (parsed === null) return 0
@@ -115,10 +112,8 @@ export const command: Command = {
       metricsListen: v['metrics-listen'],
       metricsAllowMesh: v['metrics-allow-mesh'],
       logLevel: v['log-level'],
-      advertiseRoutes: v['advertise-routes'] === undefined ? undefined : splitList(v['advertise-routes']),
-      routePriority: v['route-priority'] === undefined ? undefined : parseIntFlag(v['route-priority'], '--route-priority', PRIORITY.min, PRIORITY.max),
+      routePrefs: routePrefsFromFlags(v),
       snatRoutes: v['snat-routes'] === undefined ? undefined : parseBoolFlag(v['snat-routes'], '--snat-routes'),
-      acceptRoutes: v['accept-routes'] === undefined ? undefined : parseBoolFlag(v['accept-routes'], '--accept-routes'),
       routeHoldDownMs: v['route-hold-down'] === undefined ? undefined : parseDuration(v['route-hold-down'], '--route-hold-down')
     })
     const log = createLogger({ level: cfg.logLevel, name: 'weft-daemon' })

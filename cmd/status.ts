@@ -57,6 +57,15 @@ export function renderRoutes (r: DaemonStatus['routes']): string {
   if (r.advertised.length > 0) {
     lines.push(`advertises  ${r.advertised.map(a => `${a.route} (${a.enabled ? 'enabled' : 'awaiting approval: weft routes approve'})`).join(', ')}`)
   }
+  if (r.advertisedExit !== null) {
+    lines.push(`exit node   offered (${r.advertisedExit.enabled ? 'enabled' : 'awaiting approval: weft routes approve NODE exit'})`)
+  }
+  if (r.exit.mode !== 'none') {
+    const lan = r.exit.allowLan ? 'LAN reachable' : 'LAN through the exit node too'
+    lines.push(r.exit.via !== null
+      ? `exit via    ${r.exit.via} (${r.exit.mode === 'auto' ? 'auto' : 'pinned'}; ${lan})`
+      : `exit via    none: ${r.exit.reason ?? 'no exit node'}`)
+  }
   if (r.used.length > 0 && !r.accept) lines.push(`routes      ${r.used.length} offered by other nodes, not used (--accept-routes=false)`)
   if (r.used.length > 0 && r.accept) {
     lines.push('', formatTable(['ROUTE', 'VIA', 'ROUTERS', 'KERNEL'],

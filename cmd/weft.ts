@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   routes: { summary: 'list, approve and reject subnet routes and exit nodes (admin)', load: async () => await import('./routes.js') },
   daemon: { summary: 'run the node daemon (WireGuard mesh + SWIM)', load: async () => await import('./daemon.js') },
   status: { summary: 'show this node and its peers', load: async () => await import('./status.js') },
+  set: { summary: 'change the running daemon\'s routes and exit node (saved across restarts)', load: async () => await import('./set.js') },
   leave: { summary: 'leave the mesh gracefully', load: async () => await import('./leave.js') },
   version: { summary: 'print the Weft, protocol and Node.js versions', load: async () => await import('./version.js') },
   sim: { summary: 'simulate meshes (virtual: in-process SWIM; run: real nodes in namespaces)', load: async () => await import('./sim.js') },

@@ -106,6 +106,12 @@ export class Mesh {
     return r.stdout
   }
 
+  /** Runs a node-local command of the CLI (`weft set`, `weft status`) against node `i`'s daemon, from its namespace; returns stdout. */
+  async local (i: number, ...args: string[]): Promise<string> {
+    const r = await this.world.exec(this.ns(i), [process.execPath, WEFT, ...args, '--state', this.stateDir(i)], { timeoutMs: ADMIN_TIMEOUT_MS })
+    return r.stdout
+  }
+
   /** Starts (or restarts) the controller on the same data directory and waits until it answers. */
   async startController (): Promise<void> {
     this.controller = this.spawnLogged(this.world.names.controllerNs, 'controller',

@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js'
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../log.js'
 import { isValidIfname } from './wg/exec.js'
 import { parseEndpoint } from '../wire/addr.js'
-import { checkRoute, MAX_ROUTES, PRIORITY, sortRoutes } from '../wire/routes.js'
+import { checkPrefs, mergePrefs, PREF_DEFAULTS, type RoutePrefs } from './prefs.js'
 import type { DriverChoice } from './wg/open.js'
 import { DEFAULT_PRESET, PRESET_NAMES } from '../swim/config.js'
 import { checkMetricsListen } from './metrics-server.js'
@@ -68,19 +68,16 @@ export interface DaemonConfig {
   /** Log level (`--log-level`, lib/log.ts LOG_LEVELS). Default: `info`. */
   logLevel: string
   /**
-   * Subnet routes this node carries (`--advertise-routes`, IPv4 CIDRs): it forwards between the mesh and them once
-   * an admin approves (docs/routes.md). Default: none.
+   * Route preferences given as flags (`--advertise-routes`, `--advertise-exit-node`, `--route-priority`,
+   * `--accept-routes`, `--exit-node`, `--exit-node-allow-lan`; prefs.ts). Default: the values saved by the last
+   * flag or `weft set` (prefs.json), else PREF_DEFAULTS: advertise nothing, use every approved route, no exit node.
    */
-  advertiseRoutes: string[]
-  /** Priority of this node's routes among their routers (`--route-priority`, -1000…1000, higher wins). Default: 0. */
-  routePriority: number
+  routePrefs: Partial<RoutePrefs>
   /**
    * Source NAT for traffic this node forwards from the mesh to its routes (`--snat-routes`). Default: true, so
    * hosts behind the router answer without a route back to the mesh; false keeps mesh source addresses.
    */
   snatRoutes: boolean
-  /** Route other nodes' approved subnet routes through the mesh (`--accept-routes`). Default: true. */
-  acceptRoutes: boolean
   /**
    * How long a router that came back must stay alive before it takes a route back from a live one, in ms (`--route-hold-down`).
    * Default: 10000: several SWIM probe rounds, so a router that flaps moves no route, while a failover itself
@@ -105,10 +102,8 @@ export const DEFAULTS = Object.freeze({
   keepaliveSeconds: 25,
   metricsAllowMesh: false,
   logLevel: DEFAULT_LOG_LEVEL as string,
-  advertiseRoutes: Object.freeze([]) as readonly string[],
-  routePriority: 0,
+  routePrefs: Object.freeze({}) as Partial<RoutePrefs>,
   snatRoutes: true,
-  acceptRoutes: true,
   routeHoldDownMs: 10_000
 })
 
@@ -128,18 +123,12 @@ export const LIMITS = Object.freeze({
  * naming the flag (or field) to fix and what it must be.
  */
 export function resolve (input: DaemonConfigInput): Readonly<DaemonConfig> {
-  const given = withDefaults<DaemonConfig>({ ...DEFAULTS, endpoints: [], advertiseRoutes: [] }, input)
+  const given = withDefaults<DaemonConfig>({ ...DEFAULTS, endpoints: [] }, input)
   const c: DaemonConfig = { ...given, announcePort: given.announcePort ?? given.listenPort + 1, endpoints: [...given.endpoints] }
-  if (!Array.isArray(c.advertiseRoutes)) throw new ConfigError('--advertise-routes must be a list of IPv4 CIDRs')
-  if (c.advertiseRoutes.length > MAX_ROUTES) throw new ConfigError(`--advertise-routes lists ${c.advertiseRoutes.length} routes; at most ${MAX_ROUTES}`)
-  c.advertiseRoutes = sortRoutes(c.advertiseRoutes.map(r => {
-    const v = checkRoute(r, null)
-    if ('error' in v) throw new ConfigError(`--advertise-routes: ${v.error}`)
-    return v.cidr
-  }))
-  intInRange('--route-priority', c.routePriority, PRIORITY.min, PRIORITY.max)
+  if (typeof c.routePrefs !== 'object' || c.routePrefs === null) throw new ConfigError('routePrefs must be an object')
+  c.routePrefs = checkPrefs(c.routePrefs as Record<string, unknown>)
+  mergePrefs(PREF_DEFAULTS, c.routePrefs) // flags that exclude each other are refused before anything starts
   bool('--snat-routes', c.snatRoutes)
-  bool('--accept-routes', c.acceptRoutes)
   durationMs('--route-hold-down', c.routeHoldDownMs, 0, MAX_TIMER_MS)
   const url = parseControllerUrl(c.controllerUrl)
   checkTrustFits(url, c.controllerTrust ?? {})
@@ -172,6 +161,6 @@ export function resolve (input: DaemonConfigInput): Readonly<DaemonConfig> {
   if (bool('--metrics-allow-mesh', c.metricsAllowMesh) && c.metricsListen === undefined) throw new ConfigError('--metrics-allow-mesh needs --metrics-listen')
   oneOf('--log-level', c.logLevel, LOG_LEVELS)
   Object.freeze(c.endpoints)
-  Object.freeze(c.advertiseRoutes)
+  Object.freeze(c.routePrefs)
   return Object.freeze({ ...c, controllerUrl: url.href })
 }

@@ -12,11 +12,11 @@ import type { Logger } from '../log.js'
 /** Socket file name inside the state directory. */
 export const SOCKET_NAME = 'weft.sock'
 
-/** Requests the daemon answers. */
-export type LocalRequest = { cmd: 'status' } | { cmd: 'leave' }
+/** Requests the daemon answers. `set` changes route preferences (prefs.ts); its `prefs` is checked by the daemon. */
+export type LocalRequest = { cmd: 'status' } | { cmd: 'leave' } | { cmd: 'set', prefs: Record<string, unknown> }
 
-/** Handlers, one per command. */
-export type LocalHandlers = { [K in LocalRequest['cmd']]: () => Promise<unknown> }
+/** Handlers, one per command, each given its request. */
+export type LocalHandlers = { [K in LocalRequest['cmd']]: (req: Extract<LocalRequest, { cmd: K }>) => Promise<unknown> }
 
 const MAX_REQUEST_BYTES = 4096
 
@@ -53,9 +53,10 @@ function handle (sock: Socket, handlers: LocalHandlers, log: Logger): void {
 async function answer (line: string, handlers: LocalHandlers): Promise<unknown> {
   let req: { cmd?: unknown }
   try { req = JSON.parse(line) as { cmd?: unknown } } catch { return { ok: false, error: 'request is not JSON' } }
-  const h = typeof req.cmd === 'string' ? handlers[req.cmd as LocalRequest['cmd']] : undefined
+  if (typeof req !== 'object' || req === null) return { ok: false, error: 'request is not a JSON object' }
+  const h = typeof req.cmd === 'string' && Object.hasOwn(handlers, req.cmd) ? handlers[req.cmd as LocalRequest['cmd']] : undefined
   if (h === undefined) return { ok: false, error: `unknown command ${String(req.cmd)}` }
-  return { ok: true, result: await h() }
+  return { ok: true, result: await (h as (r: unknown) => Promise<unknown>)(req) }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { hostname as osHostname } from 'node:os'
+import { hostname as osHostname, networkInterfaces } from 'node:os'
 import type { Server } from 'node:net'
 import type { Clock, Timer } from '../clock.js'
 import type { Logger } from '../log.js'
@@ -28,6 +28,9 @@ import { Evidence } from './evidence.js'
 import { HandshakeWatch } from './handshake-watch.js'
 import { Reconciler } from './reconciler.js'
 import { DaemonRoutes } from './routes.js'
+import { CachedLookup } from './cached-lookup.js'
+import { changedPrefs, checkPrefs, mergePrefs, startPrefs, type RoutePrefs } from './prefs.js'
+import { ConfigError } from '../errors.js'
 import { PeerHistory } from './peer-history.js'
 import { ending, type DaemonPhase } from './phase.js'
 import { mustSaveAtOnce, StateDir, type NodeIdentity } from './state.js'
@@ -57,6 +60,8 @@ interface DaemonParts {
   bound: number | null
   /** Whether this start announces itself over the underlay (DaemonCoreConfig.announce). */
   announce: boolean
+  /** The route preferences at start: flags over the saved ones (prefs.ts). */
+  prefs: Readonly<RoutePrefs>
 }
 
 /**
@@ -97,6 +102,10 @@ export class Daemon {
   private readonly identity: NodeIdentity
   private readonly device: WireGuardDevice
   private readonly client: ControlClient
+  /** The controller's IPv4 addresses, kept out of an exit node's tunnel. */
+  private readonly controllerAddresses: CachedLookup
+  /** The `weft set` in progress (setPrefs). */
+  private setting: Promise<unknown> = Promise.resolve()
 
   private constructor (private readonly cfg: DaemonConfig, private readonly deps: { clock: Clock, log: Logger, agentVersion: string }, parts: DaemonParts) {
     const { state, keys, identity, device, client, bound } = parts
@@ -106,6 +115,7 @@ export class Daemon {
     this.identity = identity
     this.device = device
     this.client = client
+    this.controllerAddresses = new CachedLookup(new URL(cfg.controllerUrl).hostname, clock)
     this.startedAt = clock.now()
     const lease = new IncarnationLease({ bound, save: b => state.reserveIncarnation(b), log })
     this.claims = new ClaimSigner({ selfId: identity.nodeId, key: SigningKey.derive(keys.privateKey), reserve: inc => lease.cover(inc) })
@@ -171,11 +181,17 @@ export class Daemon {
     this.routes = new DaemonRoutes({
       selfId: identity.nodeId,
       ifname: cfg.ifname,
-      advertise: { routes: cfg.advertiseRoutes, exitNode: false, priority: cfg.routePriority },
-      acceptRoutes: cfg.acceptRoutes,
+      prefs: parts.prefs,
       snat: cfg.snatRoutes,
       freshInterface: !device.adopted,
       holdDownMs: cfg.routeHoldDownMs,
+      device,
+      exitPlan: async () => ({
+        table: cfg.listenPort,
+        controller: await this.controllerAddresses.get(),
+        underlay: underlayAddresses(identity.cidr),
+        announcePort: cfg.announcePort
+      }),
       send: async req => { await client.advertise(identity.credential, req) },
       reconcile: () => this.reconcileJob.request(),
       clock,
@@ -259,7 +275,8 @@ export class Daemon {
       }
       const bound = await state.loadIncarnation()
       const announce = plan.saved !== null || netmap !== null || plan.identityCorrupt !== null
-      const d = new Daemon(cfg, deps, { state, keys, identity, device, client, bound, announce })
+      const prefs = await routePrefsAtStart(cfg, state, log)
+      const d = new Daemon(cfg, deps, { state, keys, identity, device, client, bound, announce, prefs })
       daemon = d
       d.lastError = plan.netmapError
       if (cfg.metricsListen !== undefined) {
@@ -298,7 +315,8 @@ export class Daemon {
     this.evidence.start(this.identity.meshIp)
     this.local = await serveLocal(this.state.path(SOCKET_NAME), {
       status: async () => await this.status(),
-      leave: async () => await this.leave()
+      leave: async () => await this.leave(),
+      set: async req => await this.setPrefs(req.prefs)
     }, this.deps.log)
     if (saved !== null) {
       this.deps.log.info({ event: 'netmap.apply', version: saved.version, nodes: saved.nodes.length, source: 'disk' },
@@ -508,8 +526,23 @@ export class Daemon {
         ...prefixed('routes', this.routes.counters)
       },
       lastError: this.lastError,
-      routes: { primaries: this.routes.current, kernel: this.routes.kernelRoutes }
+      routes: { prefs: this.routes.preferences, primaries: this.routes.current, kernel: this.routes.kernelRoutes, exit: this.routes.exitNode }
     })
+  }
+
+  /**
+   * `weft set`: checks `raw` against the preferences in force, saves the result and applies it. One at a time,
+   * so two quick sets cannot save one over the other. Throws ConfigError for a bad preference.
+   */
+  private async setPrefs (raw: Record<string, unknown>): Promise<{ prefs: Readonly<RoutePrefs>, changed: Array<keyof RoutePrefs> }> {
+    const run = this.setting.then(async () => {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('prefs must be a JSON object')
+      const next = mergePrefs(this.routes.preferences, checkPrefs(raw))
+      await this.state.savePrefs(next)
+      return { prefs: next, changed: await this.routes.set(next) }
+    })
+    this.setting = run.catch(() => {})
+    return await run
   }
 
   /** Graceful leave: SWIM and controller told, interface torn down, daemon stopped. */
@@ -560,6 +593,7 @@ export class Daemon {
     await this.state.flushNetmap().catch(() => {})
     if (teardown) {
       try {
+        await this.routes.teardown()
         await this.device.destroy()
       } catch (err) {
         this.deps.log.error({ event: 'wg.destroy.failed', reason: (err as Error).message }, 'could not remove the interface')
@@ -571,6 +605,31 @@ export class Daemon {
     this.core.handle({ type: 'released' })
     this.resolveDone(exit)
   }
+}
+
+/**
+ * The route preferences a start runs with: the flags given over those saved by the last start or `weft set`.
+ * Saved again when the flags changed them, so the next start without flags keeps them.
+ */
+async function routePrefsAtStart (cfg: DaemonConfig, state: StateDir, log: Logger): Promise<Readonly<RoutePrefs>> {
+  const saved = await state.loadPrefs()
+  const prefs = startPrefs(cfg.routePrefs, saved)
+  const changed = saved === null ? [] : changedPrefs(startPrefs({}, saved), prefs)
+  if (saved === null ? Object.keys(cfg.routePrefs).length > 0 : changed.length > 0) {
+    await state.savePrefs(prefs)
+    if (changed.length > 0) log.info({ event: 'routes.prefs', changed, prefs }, 'route flags override the saved preferences')
+  }
+  return prefs
+}
+
+/** The host's IPv4 addresses outside the mesh and loopback: its underlay. */
+function underlayAddresses (meshCidr: string): string[] {
+  const mesh = parseCidr(meshCidr)
+  return Object.values(networkInterfaces()).flatMap(list => list ?? [])
+    .filter(a => a.family === 'IPv4' && !a.internal)
+    .map(a => a.address)
+    .filter(a => { const ip = parseIPv4(a); return ip !== null && (mesh === null || !cidrContains(mesh, ip)) })
+    .sort()
 }
 
 function prefixed (p: string, o: object): Record<string, number> {

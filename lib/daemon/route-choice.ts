@@ -1,10 +1,13 @@
 /**
- * Which node carries each subnet route, decided by every daemon from its own SWIM view: no controller is
- * asked, so a router's death moves its routes in the same reconcile that removes its peer. Pure: no clock
- * (`now` is given), no IO; the daemon and `weft sim virtual` run the same function.
+ * Which node carries each subnet route, and the exit node, decided by every daemon from its own SWIM view: no
+ * controller is asked, so a router's death moves its routes in the same reconcile that removes its peer. The
+ * exit node is one more route, the default route 0.0.0.0/0, whose candidates are the nodes offering themselves
+ * as exit nodes (`auto`) or the one node pinned. Pure: no clock (`now` is given), no IO.
  */
 import type { NodeRecord } from '../wire/netmap.js'
+import { DEFAULT_ROUTE } from '../wire/routes.js'
 import type { DesiredConfig } from './desired.js'
+import { AUTO_EXIT, NO_EXIT } from './prefs.js'
 
 /** What choosePrimaries decides from. */
 export interface RouteChoiceInput {
@@ -21,6 +24,10 @@ export interface RouteChoiceInput {
   previous: ReadonlyMap<string, string>
   /** Routes this node advertises itself (approved or not): its own LAN never goes into the tunnel. */
   own: readonly string[]
+  /** Whether other nodes' subnet routes are used at all (--accept-routes). */
+  acceptRoutes: boolean
+  /** `none`, `auto`, or the node pinned as exit node (name, id or mesh IP: findNode). */
+  exitNode: string
 }
 
 /** Why a route's primary is what it is. */
@@ -55,14 +62,14 @@ function rank (a: NodeRecord, b: NodeRecord): number {
 export function choosePrimaries (i: RouteChoiceInput): RouteChoice {
   const own = new Set(i.own)
   const routers = new Map<string, NodeRecord[]>()
+  const pinned = i.exitNode === NO_EXIT || i.exitNode === AUTO_EXIT ? null : findNode(i.nodes, i.exitNode)
   for (const n of i.nodes) {
-    if (n.routes === undefined || n.id === i.selfId || n.health === 'left' || n.health === 'removed' || i.down.has(n.id)) continue
-    for (const r of n.routes) {
-      if (own.has(r)) continue
-      let list = routers.get(r)
-      if (list === undefined) routers.set(r, list = [])
-      list.push(n)
+    if (n.id === i.selfId || n.health === 'left' || n.health === 'removed' || i.down.has(n.id)) continue
+    if (n.exitNode === true && (i.exitNode === AUTO_EXIT || (pinned !== null && pinned !== 'ambiguous' && pinned.id === n.id))) {
+      addTo(routers, DEFAULT_ROUTE, n)
     }
+    if (n.routes === undefined || !i.acceptRoutes) continue
+    for (const r of n.routes) if (!own.has(r)) addTo(routers, r, n)
   }
   const settled = (n: NodeRecord): boolean => {
     const since = i.aliveSince.get(n.id)
@@ -96,6 +103,48 @@ export function choosePrimaries (i: RouteChoiceInput): RouteChoice {
     if (!routers.has(route)) out.changes.push({ route, from: prev, to: null, reason: i.down.has(prev) ? 'primary-down' : 'withdrawn' })
   }
   return out
+}
+
+function addTo (m: Map<string, NodeRecord[]>, route: string, n: NodeRecord): void {
+  const list = m.get(route)
+  if (list === undefined) m.set(route, [n])
+  else list.push(n)
+}
+
+/**
+ * The node `name` names: its id, else its mesh IP, else its hostname; `ambiguous` when several nodes have that
+ * hostname, null when none matches. Left and removed nodes are not candidates.
+ */
+export function findNode (nodes: readonly NodeRecord[], name: string): NodeRecord | 'ambiguous' | null {
+  const live = nodes.filter(n => n.health !== 'left' && n.health !== 'removed')
+  const exact = live.find(n => n.id === name) ?? live.find(n => n.meshIp === name)
+  if (exact !== undefined) return exact
+  const named = live.filter(n => n.hostname === name)
+  return named.length === 1 ? named[0]! : named.length > 1 ? 'ambiguous' : null
+}
+
+/** Where this node's default route goes, and why (weft status). */
+export interface ExitState {
+  /** `none`, `auto` or the pinned name, as set. */
+  mode: string
+  /** The exit node carrying the traffic now; null when none does (traffic to the internet is dropped, unless mode is none). */
+  via: string | null
+  /** Why there is no exit node when one is wanted; null otherwise. */
+  reason: string | null
+}
+
+/** The exit node state given the choice made (`primaries`) and the netmap: pure, for weft status. */
+export function exitState (nodes: readonly NodeRecord[], mode: string, primaries: ReadonlyMap<string, string>, down: ReadonlySet<string>): ExitState {
+  const via = primaries.get(DEFAULT_ROUTE) ?? null
+  if (mode === NO_EXIT || via !== null) return { mode, via, reason: null }
+  const dropping = 'traffic to addresses outside the mesh is dropped until'
+  if (mode === AUTO_EXIT) return { mode, via, reason: `no live exit node; ${dropping} one is` }
+  const n = findNode(nodes, mode)
+  if (n === null) return { mode, via, reason: `no node ${mode} in the netmap; ${dropping} there is` }
+  if (n === 'ambiguous') return { mode, via, reason: `several nodes are named ${mode}; give its id or mesh IP (${dropping} then)` }
+  if (n.exitNode !== true) return { mode, via, reason: `${mode} is not an approved exit node; ${dropping} it is` }
+  if (down.has(n.id)) return { mode, via, reason: `exit node ${mode} is down (SWIM); ${dropping} it returns` }
+  return { mode, via, reason: `exit node ${mode} is this node` }
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Netmap } from '../wire/netmap.js'
 import { isIncarnation } from '../swim/incarnation.js'
 import { readFileIfExists, writeFileAtomic, writeFileAtomicSync } from './atomic-file.js'
 import { checkNetmap } from './netmap-check.js'
+import { checkPrefs, type RoutePrefs } from './prefs.js'
 
 /**
  * The daemon's saved state in `--state DIR`, every file written atomically:
@@ -14,6 +15,7 @@ import { checkNetmap } from './netmap-check.js'
  * - `node.json` (0600, holds the credential): who the controller says we are.
  * - `netmap.json` (0600): the last netmap applied, so the mesh comes up with the controller down.
  * - `swim.json`: a bound on the SWIM incarnations this node has signed, so a restart starts above all of them.
+ * - `prefs.json`: the route preferences last set by a flag or `weft set` (prefs.ts).
  */
 
 /**
@@ -60,7 +62,7 @@ export interface NodeIdentity {
   removedAt?: number
 }
 
-const FILES = { key: 'private.key', node: 'node.json', netmap: 'netmap.json', swim: 'swim.json' } as const
+const FILES = { key: 'private.key', node: 'node.json', netmap: 'netmap.json', swim: 'swim.json', prefs: 'prefs.json' } as const
 
 /** The daemon's state directory. */
 export class StateDir {
@@ -241,5 +243,26 @@ export class StateDir {
   /** Saves `bound` as the highest incarnation this node may sign, durably, before returning. */
   reserveIncarnation (bound: number): void {
     writeFileAtomicSync(this.path(FILES.swim), JSON.stringify({ incarnation: bound }) + '\n', 0o600)
+  }
+
+  /**
+   * The saved route preferences, null when none are saved. A file that is not valid preferences stops the start
+   * (DataDirError): running on defaults could send traffic around a pinned exit node the operator chose.
+   */
+  async loadPrefs (): Promise<Partial<RoutePrefs> | null> {
+    const raw = await readFileIfExists(this.path(FILES.prefs))
+    if (raw === null) return null
+    try {
+      const v = JSON.parse(raw) as unknown
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object')
+      return checkPrefs(v as Record<string, unknown>)
+    } catch (err) {
+      throw new DataDirError(`${this.path(FILES.prefs)} is not valid (${(err as Error).message}); fix it, or delete it and give the route flags again`)
+    }
+  }
+
+  /** Saves the route preferences, durably, before returning. */
+  async savePrefs (p: Readonly<RoutePrefs>): Promise<void> {
+    await writeFileAtomic(this.path(FILES.prefs), JSON.stringify(p, null, 2) + '\n', 0o600)
   }
 }

@@ -6,6 +6,8 @@ import type { NodeIdentity } from './state.js'
 import type { PeerHistory } from './peer-history.js'
 import type { DaemonStatus, PeerStatus, RoutesStatus } from './status.js'
 import type { DeviceState, WireGuardDevice } from './wg/device.js'
+import type { RoutePrefs } from './prefs.js'
+import type { ExitState } from './route-choice.js'
 
 /** What buildStatus reads; all of it is owned by the daemon. */
 export interface StatusInputs {
@@ -24,8 +26,8 @@ export interface StatusInputs {
   swim: { incarnation: number, healthScore: number, members (): MemberInfo[], stats (): SwimStats }
   counters: Record<string, number>
   lastError: string | null
-  /** What DaemonRoutes knows: which node carries each route, and the kernel's routes. */
-  routes: { primaries: ReadonlyMap<string, string>, kernel: readonly string[] }
+  /** What DaemonRoutes knows: the preferences, which node carries each route, the kernel's routes, the exit node. */
+  routes: { prefs: Readonly<RoutePrefs>, primaries: ReadonlyMap<string, string>, kernel: readonly string[], exit: ExitState }
 }
 
 /** Flattens SwimStats into `name: number` counters (drops under `dropped.<reason>`). */
@@ -103,16 +105,20 @@ export function buildStatus (i: StatusInputs): DaemonStatus {
 function routesStatus (i: StatusInputs): RoutesStatus {
   const nodes = i.netmap?.nodes ?? []
   const name = (id: string): string => nodes.find(n => n.id === id)?.hostname ?? id
-  const enabled = new Set(nodes.find(n => n.id === i.identity.nodeId)?.routes ?? [])
+  const self = nodes.find(n => n.id === i.identity.nodeId)
+  const enabled = new Set(self?.routes ?? [])
   const routers = new Map<string, string[]>()
   for (const n of nodes) {
     if (n.id === i.identity.nodeId || n.routes === undefined || n.health === 'removed') continue
     for (const r of n.routes) routers.set(r, [...(routers.get(r) ?? []), n.hostname])
   }
   const kernel = new Set(i.routes.kernel)
+  const { prefs, exit } = i.routes
   return {
-    advertised: i.cfg.advertiseRoutes.map(route => ({ route, enabled: enabled.has(route) })),
-    accept: i.cfg.acceptRoutes,
+    advertised: prefs.advertiseRoutes.map(route => ({ route, enabled: enabled.has(route) })),
+    advertisedExit: prefs.advertiseExitNode ? { enabled: self?.exitNode === true } : null,
+    accept: prefs.acceptRoutes,
+    exit: { mode: exit.mode, via: exit.via === null ? null : name(exit.via), reason: exit.reason, allowLan: prefs.exitNodeAllowLan },
     used: [...routers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([route, list]) => {
       const p = i.routes.primaries.get(route)
       return { route, routers: list.sort(), primary: p === undefined ? null : name(p), kernel: kernel.has(route) }

@@ -39,8 +39,15 @@ export interface DaemonStatus {
 export interface RoutesStatus {
   /** Subnet routes this node advertises (--advertise-routes); `enabled` once the netmap carries them (approved). */
   advertised: Array<{ route: string, enabled: boolean }>
+  /** This node as an exit node (--advertise-exit-node), `enabled` once approved; null when it does not offer itself. */
+  advertisedExit: { enabled: boolean } | null
   /** Whether this node uses other nodes' routes (--accept-routes). */
   accept: boolean
+  /**
+   * This node's default route: `mode` none, auto or the pinned node; `via` the exit node carrying it now (null:
+   * none, and with a mode other than none traffic outside the mesh is dropped); `reason` why there is none.
+   */
+  exit: { mode: string, via: string | null, reason: string | null, allowLan: boolean }
   /** Every enabled route of another node: its routers, the one carrying it here (null: none alive), and whether the kernel routes it into the interface. */
   used: Array<{ route: string, routers: string[], primary: string | null, kernel: boolean }>
 }

@@ -32,12 +32,12 @@ t.test('weft status: what this node advertises, and which router carries each ro
   const r2 = { ...b!, routes: ['192.0.2.0/24', '203.0.113.0/24'] }
   const me = { ...self, routes: ['198.51.100.0/24'] }
   const s = buildStatus(statusInputs(me, [r1, r2, me], [], {
-    cfg: { advertiseRoutes: ['198.51.100.0/24', '198.51.100.128/25'] },
+    prefs: { advertiseRoutes: ['198.51.100.0/24', '198.51.100.128/25'] },
     routes: { primaries: new Map([['192.0.2.0/24', r1.id]]), kernel: ['192.0.2.0/24', '203.0.113.0/24'] }
   }))
   const out = renderStatus(s, NOW)
   t.match(out, /\nadvertises {2}198\.51\.100\.0\/24 \(enabled\), 198\.51\.100\.128\/25 \(awaiting approval: weft routes approve\)\n/)
   t.match(out, /\nROUTE\s+VIA\s+ROUTERS\s+KERNEL\n192\.0\.2\.0\/24\s+able\s+able,bravo\s+yes\n203\.0\.113\.0\/24\s+none alive: dropped\s+bravo\s+yes\n/)
-  const off = renderStatus(buildStatus(statusInputs(self, [r1, self], [], { cfg: { acceptRoutes: false } })), NOW)
+  const off = renderStatus(buildStatus(statusInputs(self, [r1, self], [], { prefs: { acceptRoutes: false } })), NOW)
   t.match(off, /\nroutes {6}1 offered by other nodes, not used \(--accept-routes=false\)\n/)
 })

@@ -8,7 +8,7 @@ const good = (): DaemonConfigInput => ({ ...required, stateDir: '/tmp/x' })
 t.test('the controller and the interface are enough: every other field takes its default, frozen', async (t) => {
   const c = resolve(required)
   const want: DaemonConfig = {
-    ...DEFAULTS, endpoints: [], advertiseRoutes: [], controllerUrl: 'http://198.18.0.1:8080', ifname: 'weft0', announcePort: DEFAULTS.listenPort + 1
+    ...DEFAULTS, endpoints: [], routePrefs: {}, controllerUrl: 'http://198.18.0.1:8080', ifname: 'weft0', announcePort: DEFAULTS.listenPort + 1
   }
   t.same(c, want)
   t.same(DEFAULTS, {
@@ -23,10 +23,8 @@ t.test('the controller and the interface are enough: every other field takes its
     keepaliveSeconds: 25,
     metricsAllowMesh: false,
     logLevel: 'info',
-    advertiseRoutes: [],
-    routePriority: 0,
+    routePrefs: {},
     snatRoutes: true,
-    acceptRoutes: true,
     routeHoldDownMs: 10000
   }, 'the documented defaults')
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.endpoints), 'frozen, endpoints too')
@@ -35,10 +33,13 @@ t.test('the controller and the interface are enough: every other field takes its
 })
 
 t.test('advertised routes are checked and put in canonical order; a bad one is refused naming the flag', async (t) => {
-  t.same(resolve({ ...good(), advertiseRoutes: ['198.51.100.0/24', '192.0.2.0/24'] }).advertiseRoutes, ['192.0.2.0/24', '198.51.100.0/24'])
-  t.throws(() => resolve({ ...good(), advertiseRoutes: ['192.0.2.9/24'] }), { code: 'WEFT_ERR_CONFIG', message: /--advertise-routes: 192\.0\.2\.9\/24 has host bits set/ })
-  t.throws(() => resolve({ ...good(), advertiseRoutes: ['0.0.0.0/0'] }), { message: /--advertise-routes: 0\.0\.0\.0\/0 is every address/ })
-  t.throws(() => resolve({ ...good(), routePriority: 1001 }), { message: /--route-priority/ })
+  const prefs = (p: Record<string, unknown>): DaemonConfigInput => ({ ...good(), routePrefs: p })
+  t.same(resolve(prefs({ advertiseRoutes: ['198.51.100.0/24', '192.0.2.0/24'] })).routePrefs, { advertiseRoutes: ['192.0.2.0/24', '198.51.100.0/24'] })
+  t.throws(() => resolve(prefs({ advertiseRoutes: ['192.0.2.9/24'] })), { code: 'WEFT_ERR_CONFIG', message: /--advertise-routes: 192\.0\.2\.9\/24 has host bits set/ })
+  t.throws(() => resolve(prefs({ advertiseRoutes: ['0.0.0.0/0'] })), { message: /--advertise-routes: 0\.0\.0\.0\/0 is every address/ })
+  t.throws(() => resolve(prefs({ routePriority: 1001 })), { message: /--route-priority/ })
+  t.throws(() => resolve(prefs({ advertiseExitNode: true, exitNode: 'auto' })), { message: /--advertise-exit-node and --exit-node auto exclude each other/ })
+  t.throws(() => resolve(prefs({ exitNode: 'two words' })), { message: /--exit-node must be none, auto, or a node/ })
 })
 
 t.test('a good config passes, trailing slashes trimmed, a path prefix kept', async (t) => {

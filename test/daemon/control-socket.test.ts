@@ -12,18 +12,20 @@ t.test('answers status and leave over a 0600 unix socket, errors as refusals', a
   let left = false
   const server = await serveLocal(path, {
     status: async () => ({ hello: 'world' }),
-    leave: async () => { left = true; throw new Error('cannot leave now') }
+    leave: async () => { left = true; throw new Error('cannot leave now') },
+    set: async req => ({ got: req.prefs })
   }, silentLogger())
   t.teardown(() => { server.close() })
   t.equal((await stat(path)).mode & 0o777, 0o600)
   t.same(await askLocal(path, { cmd: 'status' }, systemClock), { hello: 'world' })
   await t.rejects(askLocal(path, { cmd: 'leave' }, systemClock), { code: 'WEFT_ERR_DAEMON', message: /cannot leave now/ })
   t.ok(left)
+  t.same(await askLocal(path, { cmd: 'set', prefs: { exitNode: 'auto' } }, systemClock), { got: { exitNode: 'auto' } }, 'a handler is given its request')
 })
 
 t.test('garbage requests get an error line, not a crash', async (t) => {
   const path = join(await mkdtemp(join(tmpdir(), 'weft-sock-')), 'weft.sock')
-  const server = await serveLocal(path, { status: async () => 1, leave: async () => 2 }, silentLogger())
+  const server = await serveLocal(path, { status: async () => 1, leave: async () => 2, set: async () => 3 }, silentLogger())
   t.teardown(() => { server.close() })
   const raw = async (payload: string): Promise<string> => await new Promise((resolve) => {
     const s = createConnection(path)
@@ -34,6 +36,8 @@ t.test('garbage requests get an error line, not a crash', async (t) => {
   })
   t.match(await raw('nope\n'), /not JSON/)
   t.match(await raw('{"cmd":"format-disk"}\n'), /unknown command/)
+  t.match(await raw('{"cmd":"hasOwnProperty"}\n'), /unknown command/, 'only the handlers\' own names are commands')
+  t.match(await raw('null\n'), /not a JSON object/)
   t.match(await raw('x'.repeat(5000)), /too large/)
   t.same(await askLocal(path, { cmd: 'status' }, systemClock), 1, 'still serving')
 })
@@ -44,7 +48,7 @@ t.test('no daemon: a clear sentence', async (t) => {
 
 t.test('a daemon that accepts and never answers: askLocal gives up when its clock passes the timeout', async (t) => {
   const path = join(await mkdtemp(join(tmpdir(), 'weft-sock-')), 'weft.sock')
-  const server = await serveLocal(path, { status: async () => await new Promise(() => {}), leave: async () => 2 }, silentLogger())
+  const server = await serveLocal(path, { status: async () => await new Promise(() => {}), leave: async () => 2, set: async () => 3 }, silentLogger())
   t.teardown(() => { server.close() })
   const clock = new ManualClock()
   let settled = false

@@ -73,6 +73,7 @@ class FakeDevice implements WireGuardDevice {
   }
 
   async configure (): Promise<void> {}
+  async setFwmark (): Promise<void> {}
   async destroy (): Promise<void> {}
   calls (): number { return this.gets + this.applies.length }
 }

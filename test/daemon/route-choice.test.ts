@@ -1,5 +1,5 @@
 import t from 'tap'
-import { acceptedRoutes, choosePrimaries, withRoutes, type RouteChoiceInput } from '../../lib/daemon/route-choice.js'
+import { acceptedRoutes, choosePrimaries, exitState, findNode, withRoutes, type RouteChoiceInput } from '../../lib/daemon/route-choice.js'
 import { desired } from '../../lib/daemon/desired.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { NodeRecord } from '../../lib/wire/netmap.js'
@@ -19,7 +19,8 @@ function mesh (prio: { n1?: number, n2?: number } = {}): NodeRecord[] {
 }
 
 function input (nodes: NodeRecord[], o: Partial<RouteChoiceInput> = {}): RouteChoiceInput {
-  return { nodes, selfId: 'n0', down: new Set(), aliveSince: new Map(), now: 100_000, holdDownMs: HOLD, previous: new Map(), own: [], ...o }
+  const base = { selfId: 'n0', down: new Set<string>(), aliveSince: new Map(), now: 100_000, holdDownMs: HOLD, previous: new Map(), own: [] }
+  return { nodes, ...base, acceptRoutes: true, exitNode: 'none', ...o }
 }
 
 t.test('the highest priority carries a route, node id breaks ties, the same on every node', async (t) => {
@@ -88,4 +89,59 @@ t.test('withRoutes puts each route after its primary\'s own /32 and leaves every
   t.same(n2.allowedIps, ['100.64.0.3/32', '192.0.2.0/24', '198.51.100.0/24'])
   for (const p of out.peers.filter(p => p.nodeId !== 'n2')) t.equal(p, cfg.peers.find(q => q.nodeId === p.nodeId), `${p.nodeId} untouched`)
   t.same(withRoutes(cfg, new Map([[LAN, 'n9']])).peers.flatMap(p => p.allowedIps).filter(a => a === LAN), [], 'a primary that is not a peer gets nothing')
+})
+
+const ANY = '0.0.0.0/0'
+
+/** n0 is us; n1 (priority 5) and n2 offer themselves as exit nodes, n3 does not. */
+function exits (): NodeRecord[] {
+  return [
+    nodeRecord(0, generateKeyPair().publicKey),
+    nodeRecord(1, generateKeyPair().publicKey, { exitNode: true, routePriority: 5 }),
+    nodeRecord(2, generateKeyPair().publicKey, { exitNode: true }),
+    nodeRecord(3, generateKeyPair().publicKey, { routes: [LAN] })
+  ]
+}
+
+t.test('exit auto: the best live exit node carries 0.0.0.0/0, fails over like a route and takes it back after the hold-down', async (t) => {
+  const nodes = exits()
+  let c = choosePrimaries(input(nodes, { exitNode: 'auto' }))
+  t.equal(c.primaries.get(ANY), 'n1', 'priority first')
+  t.equal(c.primaries.get(LAN), 'n3', 'subnet routes are chosen alongside')
+  c = choosePrimaries(input(nodes, { exitNode: 'auto', down: new Set(['n1']), previous: c.primaries }))
+  t.equal(c.primaries.get(ANY), 'n2')
+  t.same(c.changes.find(x => x.route === ANY), { route: ANY, from: 'n1', to: 'n2', reason: 'primary-down' })
+  const back = choosePrimaries(input(nodes, { exitNode: 'auto', previous: c.primaries, aliveSince: new Map([['n1', 100_000]]) }))
+  t.equal(back.primaries.get(ANY), 'n2', 'a returning exit node waits for the hold-down')
+  t.equal(back.recheckAt, 100_000 + HOLD)
+  t.notOk(choosePrimaries(input(nodes)).primaries.has(ANY), 'no exit node wanted: no default route')
+  t.same([...choosePrimaries(input(nodes, { exitNode: 'auto', acceptRoutes: false })).primaries.keys()], [ANY], '--accept-routes=false leaves the exit node')
+})
+
+t.test('a pinned exit node carries the traffic only while it lives: dead, not an exit node or unknown, none does (fail closed)', async (t) => {
+  const nodes = exits()
+  const pinned = (name: string, down: string[] = []): string | undefined =>
+    choosePrimaries(input(nodes, { exitNode: name, down: new Set(down) })).primaries.get(ANY)
+  t.equal(pinned('n2'), 'n2', 'by id, over a better exit node')
+  t.equal(pinned(nodes[2]!.hostname), 'n2', 'by hostname')
+  t.equal(pinned(nodes[2]!.meshIp), 'n2', 'by mesh IP')
+  t.equal(pinned('n2', ['n2']), undefined, 'down: no other exit node takes over')
+  t.equal(pinned('n3'), undefined, 'not an exit node')
+  t.equal(pinned('nobody'), undefined)
+  t.match(exitState(nodes, 'n2', new Map(), new Set(['n2'])), { via: null, reason: /exit node n2 is down \(SWIM\); traffic to addresses outside the mesh is dropped/ })
+  t.match(exitState(nodes, 'n3', new Map(), new Set()), { reason: /n3 is not an approved exit node/ })
+  t.match(exitState(nodes, 'nobody', new Map(), new Set()), { reason: /no node nobody in the netmap/ })
+  t.match(exitState(nodes, 'auto', new Map(), new Set()), { reason: /no live exit node/ })
+  t.same(exitState(nodes, 'auto', new Map([[ANY, 'n1']]), new Set()), { mode: 'auto', via: 'n1', reason: null })
+  t.same(exitState(nodes, 'none', new Map(), new Set()), { mode: 'none', via: null, reason: null })
+})
+
+t.test('findNode: id, then mesh IP, then a unique hostname; left and removed nodes are not found', async (t) => {
+  const a = nodeRecord(1, generateKeyPair().publicKey, { hostname: 'twin' })
+  const b = nodeRecord(2, generateKeyPair().publicKey, { hostname: 'twin' })
+  const gone = nodeRecord(3, generateKeyPair().publicKey, { hostname: 'gone', health: 'removed' })
+  t.equal(findNode([a, b, gone], 'twin'), 'ambiguous')
+  t.equal(findNode([a, b, gone], a.meshIp), a)
+  t.equal(findNode([a, b, gone], 'gone'), null)
+  t.equal(findNode([a, b, gone], 'n2'), b)
 })

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ManualClock, systemClock } from '../../lib/clock.js'
 import { mustSaveAtOnce, StateDir } from '../../lib/daemon/state.js'
+import { mergePrefs, PREF_DEFAULTS } from '../../lib/daemon/prefs.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap } from '../../lib/wire/netmap.js'
 
@@ -89,6 +90,20 @@ t.test('the incarnation bound round-trips; a corrupt or out-of-range one reads a
   await writeFile(join(dir, 'swim.json'), JSON.stringify({ incarnation: 2 ** 48 + 1 }))
   t.equal(await s.loadIncarnation(), null, 'above 2^48')
   t.same((await readdir(dir)).sort(), ['swim.json'], 'no temp file left')
+})
+
+t.test('route preferences round-trip with mode 0600; a damaged file stops the start with the way out', async (t) => {
+  const dir = await fresh()
+  const s = await StateDir.open(dir, { clock: systemClock })
+  t.equal(await s.loadPrefs(), null)
+  const prefs = mergePrefs(PREF_DEFAULTS, { exitNode: 'auto', advertiseRoutes: ['192.0.2.0/24'] })
+  await s.savePrefs(prefs)
+  t.same(await s.loadPrefs(), prefs)
+  t.equal((await stat(join(dir, 'prefs.json'))).mode & 0o777, 0o600)
+  for (const bad of ['{', '[]', JSON.stringify({ exitNode: 7 }), JSON.stringify({ exitnode: 'auto' })]) {
+    await writeFile(join(dir, 'prefs.json'), bad)
+    await t.rejects(s.loadPrefs(), { code: 'WEFT_ERR_DATA_DIR', message: /prefs\.json is not valid \(.+\); fix it, or delete it/ }, bad)
+  }
 })
 
 t.test('atomic writes leave no temp files behind', async (t) => {

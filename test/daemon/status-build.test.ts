@@ -47,12 +47,14 @@ t.test('routes: what this node advertises, and which router carries each route i
   const r1 = { ...node('n1', 'router-b', 1), routes: ['192.0.2.0/24'] }
   const r2 = { ...node('n2', 'router-a', 2), routes: ['192.0.2.0/24', '203.0.113.0/24'] }
   const s = buildStatus(statusInputs(self, [self, r1, r2], [], {
-    cfg: { advertiseRoutes: ['198.51.100.0/24', '198.51.100.128/25'] },
+    prefs: { advertiseRoutes: ['198.51.100.0/24', '198.51.100.128/25'] },
     routes: { primaries: new Map([['192.0.2.0/24', r2.id]]), kernel: ['192.0.2.0/24', '203.0.113.0/24'] }
   }))
   t.same(s.routes, {
     advertised: [{ route: '198.51.100.0/24', enabled: true }, { route: '198.51.100.128/25', enabled: false }],
+    advertisedExit: null,
     accept: true,
+    exit: { mode: 'none', via: null, reason: null, allowLan: true },
     used: [
       { route: '192.0.2.0/24', routers: [r1.hostname, r2.hostname].sort(), primary: r2.hostname, kernel: true },
       { route: '203.0.113.0/24', routers: [r2.hostname], primary: null, kernel: true }

@@ -6,6 +6,7 @@ import type { StatusInputs } from '../../lib/daemon/status-build.js'
 import type { DaemonConfig } from '../../lib/daemon/config.js'
 import type { DevicePeer, WireGuardDevice } from '../../lib/daemon/wg/device.js'
 import { nodeRecord } from './records.js'
+import { PREF_DEFAULTS, type RoutePrefs } from '../../lib/daemon/prefs.js'
 
 /** A netmap node with hostname `hostname` and id `id`. */
 export function node (id: string, hostname: string, i: number): NodeRecord {
@@ -20,14 +21,14 @@ export function devicePeer (n: NodeRecord, f: { lastHandshakeAt: number, rxBytes
 /** StatusInputs for node `self` of `nodes`, with `peers` on the device; everything else plausible and fixed. */
 export function statusInputs (
   self: NodeRecord, nodes: NodeRecord[], peers: DevicePeer[],
-  o: { history?: PeerHistory, members?: MemberInfo[], cfg?: Partial<DaemonConfig>, routes?: StatusInputs['routes'] } = {}
+  o: { history?: PeerHistory, members?: MemberInfo[], cfg?: Partial<DaemonConfig>, prefs?: Partial<RoutePrefs>, routes?: Partial<StatusInputs['routes']> } = {}
 ): StatusInputs {
   const netmap: Netmap = { epoch: 'e1', version: 7, cidr: '100.64.0.0/10', nodes }
   return {
     identity: { nodeId: self.id, meshIp: self.meshIp, cidr: netmap.cidr, credential: 'c', controllerPublicKey: 'k' },
     hostname: self.hostname,
     publicKey: self.publicKey,
-    cfg: { controllerUrl: 'http://198.18.0.1:8080', ifname: 'wg0', listenPort: 51820, swimPort: 7946, advertiseRoutes: [], acceptRoutes: true, ...o.cfg } as DaemonConfig,
+    cfg: { controllerUrl: 'http://198.18.0.1:8080', ifname: 'wg0', listenPort: 51820, swimPort: 7946, ...o.cfg } as DaemonConfig,
     device: { driver: 'userspace', adopted: false } as WireGuardDevice,
     deviceState: { publicKey: self.publicKey, listenPort: 51820, peers },
     history: o.history ?? new PeerHistory(),
@@ -38,6 +39,6 @@ export function statusInputs (
     swim: { incarnation: 3, healthScore: 0, members: () => o.members ?? [], stats: zeroStats },
     counters: {},
     lastError: null,
-    routes: o.routes ?? { primaries: new Map(), kernel: [] }
+    routes: { prefs: { ...PREF_DEFAULTS, ...o.prefs }, primaries: new Map(), kernel: [], exit: { mode: 'none', via: null, reason: null }, ...o.routes }
   }
 }

@@ -38,6 +38,7 @@ class Counting implements WireGuardDevice {
   async apply (ops: readonly PeerOp[]): Promise<void> { this.applies++; await this.inner.apply(ops) }
   async applyBatch (ops: readonly PeerOp[]): Promise<void> { this.applies++; await this.inner.applyBatch(ops) }
   async configure (cfg: Parameters<WireGuardDevice['configure']>[0]): Promise<void> { await this.inner.configure(cfg) }
+  async setFwmark (mark: number): Promise<void> { await this.inner.setFwmark(mark) }
   async destroy (): Promise<void> { await this.inner.destroy() }
 }
 

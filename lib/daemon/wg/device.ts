@@ -82,6 +82,11 @@ export interface WireGuardDevice {
   applyBatch (ops: readonly PeerOp[]): Promise<void>
   /** Sets private key and listen port; a no-op on the device's side when they already match. */
   configure (cfg: InterfaceConfig): Promise<void>
+  /**
+   * Marks the device's own UDP packets with `mark` (0: no mark), so policy routing can keep them out of the tunnel
+   * they carry (exit-routing.ts). Throws DeviceError when the device refuses.
+   */
+  setFwmark (mark: number): Promise<void>
   /** Tears the interface down (and, for userspace, ends its wireguard-go). Used by `weft leave`, never on restart. */
   destroy (): Promise<void>
 }

@@ -133,6 +133,10 @@ export class KernelDevice implements WireGuardDevice {
       { input: cfg.privateKey + '\n' })
   }
 
+  async setFwmark (mark: number): Promise<void> {
+    await run(inNetns(this.netns, ['wg', 'set', this.ifname, 'fwmark', mark === 0 ? 'off' : String(mark)]))
+  }
+
   /** Deletes the link. */
   async destroy (): Promise<void> {
     await run(ipCmd(this.netns, 'link', 'del', this.ifname))

@@ -4,7 +4,7 @@ import { uapiRequest, uapiSocketPath } from './uapi-socket.js'
 import type { Logger } from '../../log.js'
 import type { DeviceState, InterfaceConfig, PeerOp, WireGuardDevice } from './device.js'
 import { opKey } from './device.js'
-import { GET_REQUEST, buildSetInterface, buildSetOp, buildSetOps, parseErrno, parseGet, rememberPublicKey } from './uapi.js'
+import { GET_REQUEST, buildSetFwmark, buildSetInterface, buildSetOp, buildSetOps, parseErrno, parseGet, rememberPublicKey } from './uapi.js'
 import { ipCmd, run, type Netns } from './exec.js'
 import { socketOwners, stopWireguardGo } from './wireguard-go.js'
 
@@ -79,6 +79,11 @@ export class UapiDevice implements WireGuardDevice {
   async configure (cfg: InterfaceConfig): Promise<void> {
     const errno = parseErrno(await uapiRequest(this.sockPath, buildSetInterface(cfg), this.clock))
     if (errno !== 0) throw new DeviceError(`setting key and listen port ${cfg.listenPort} on ${this.ifname} failed: errno=${errno}`)
+  }
+
+  async setFwmark (mark: number): Promise<void> {
+    const errno = parseErrno(await uapiRequest(this.sockPath, buildSetFwmark(mark), this.clock))
+    if (errno !== 0) throw new DeviceError(`setting fwmark ${mark} on ${this.ifname} failed: errno=${errno}`)
   }
 
   /** Deletes the link; wireguard-go exits when its tun goes away. Waits for that, then kills it if it lingers. */

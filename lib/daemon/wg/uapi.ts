@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import { hexToKey, keyToHex, publicKeyFor } from '../../wire/keys.js'
-import { DeviceError } from '../../errors.js'
+import { DeviceError, InvalidInputError } from '../../errors.js'
 import type { DeviceState, DevicePeer, InterfaceConfig, PeerOp } from './device.js'
 import { validatePeer } from './device.js'
 
@@ -62,6 +62,12 @@ export function buildSetOps (ops: readonly PeerOp[]): string {
 /** A `set=1` request for the interface's private key and listen port. The text carries the secret: never log it. */
 export function buildSetInterface (cfg: InterfaceConfig): string {
   return `set=1\nprivate_key=${keyToHex(cfg.privateKey)}\nlisten_port=${cfg.listenPort}\n\n`
+}
+
+/** A `set=1` request for the device's fwmark (0 clears it). */
+export function buildSetFwmark (mark: number): string {
+  if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) throw new InvalidInputError(`fwmark ${mark} is not a 32-bit mark`)
+  return `set=1\nfwmark=${mark}\n\n`
 }
 
 /** True when `text` holds a complete reply (the errno line followed by the blank line). */
@@ -133,7 +139,7 @@ export function parseGet (text: string, publicKeyOf: (privateHex: string) => str
     if (peer === null) {
       if (key === 'private_key') state.publicKey = /^0{64}$/.test(value) ? null : publicKeyOf(value)
       else if (key === 'listen_port') state.listenPort = num(key, value)
-      // fwmark and future device-level keys are not Weft's concern.
+      // fwmark is Weft's own (exit-routing.ts sets it); future device-level keys are not its concern.
       continue
     }
     switch (key) {

@@ -1,0 +1,28 @@
+import t from 'tap'
+import { jsonRuleKey, policyRules, ruleArgs, ruleKey, RULE_PREF, type ExitPlan } from '../../lib/daemon/exit-routing.js'
+
+const plan: ExitPlan = { table: 51820, controller: ['198.18.0.1'], underlay: ['198.18.0.7'], announcePort: 51821, allowLan: true }
+
+t.test('bypass rules come before the tunnel rule, which sends everything WireGuard did not mark to the exit table', async (t) => {
+  const rules = policyRules(plan)
+  t.same(rules.map(r => ruleArgs(r).join(' ')), [
+    `pref ${RULE_PREF.bypass} to 198.18.0.1 lookup main`,
+    `pref ${RULE_PREF.bypass} from 198.18.0.7 lookup main`,
+    `pref ${RULE_PREF.bypass} ipproto udp sport 51821 lookup main`,
+    `pref ${RULE_PREF.lan} lookup main suppress_prefixlength 0`,
+    `pref ${RULE_PREF.tunnel} not fwmark 51820 lookup 51820`
+  ])
+  t.notOk(policyRules({ ...plan, allowLan: false }).some(r => r.suppressDefault === true), 'no LAN access: no suppress rule')
+})
+
+t.test('a rule and its `ip -j rule show` entry have the same key (as iproute2 prints them)', async (t) => {
+  const shown = [
+    { priority: RULE_PREF.bypass, src: 'all', dst: '198.18.0.1', table: 'main' },
+    { priority: RULE_PREF.bypass, src: '198.18.0.7', table: 'main' },
+    { priority: RULE_PREF.bypass, src: 'all', ipproto: 'udp', sport: 51821, table: 'main' },
+    { priority: RULE_PREF.lan, src: 'all', table: 'main', suppress_prefixlen: 0 },
+    { priority: RULE_PREF.tunnel, not: null, src: 'all', fwmark: '0xca6c', table: '51820' }
+  ]
+  t.same(shown.map(jsonRuleKey), policyRules(plan).map(ruleKey))
+  t.equal(jsonRuleKey({ priority: 0, src: 'all' }), null, 'a rule without a table is none of ours')
+})
