@@ -1,4 +1,5 @@
 /** Assembles report.json: the run's parameters and every figure, in one plain object. */
+import type { FailoverRow } from '../scenarios/failover.js'
 import { cpus, loadavg, release, totalmem } from 'node:os'
 import type { ScenarioContext, Phase } from '../run/context.js'
 import type { Intent, DownInterval, PartitionInterval, LossInterval, OutageInterval } from '../run/intent.js'
@@ -57,6 +58,8 @@ export interface Report {
   }
   phases: Phase[]
   notes: string[]
+  /** Route failover scenarios: one row per kill of the primary carrier (sim/scenarios/failover.ts); absent in reports before them. */
+  failover?: FailoverRow[]
   /** Per event kind: time until the first / last live node removed (or added) the peer. */
   events: KindSummary[]
   eventList: EventResult[]
@@ -183,6 +186,7 @@ export function buildReport (b: BuildInput): Report {
     },
     phases: ctx.phases,
     notes: ctx.notes,
+    failover: ctx.failover,
     events: summariseKinds(results, ctx.measures),
     eventList: results,
     falseRemovals: {

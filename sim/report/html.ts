@@ -29,6 +29,19 @@ function sec (ms: number | null): string {
   return ms === null ? '-' : (ms / 1000).toFixed(2) + ' s'
 }
 
+/** Route failover rows (router-failover, exit-failover); nothing for other scenarios. */
+function failoverTable (r: Report): string {
+  const rows = (r.failover ?? []).map(f => `<tr><td>${esc(f.kill)}</td><td>${f.clients}</td><td>${sec(f.restoreMs.p50)}</td><td>${sec(f.restoreMs.p99)}</td>` +
+    `<td>${sec(f.restoreMs.max)}</td><td>${f.probesLost.p50 ?? '-'} / ${f.probesLost.max ?? '-'}</td><td>${f.neverRestored}</td>` +
+    `<td>${f.afterReturn === null ? '-' : `${f.afterReturn.changes.join('/')} (flaps ${f.afterReturn.flaps})`}</td></tr>`).join('\n')
+  if (rows === '') return ''
+  const head = ['kill', 'clients', 'restored p50', 'p99', 'max', 'probes lost p50 / max', 'never restored', 'primary changes after return']
+  return `<table><caption>Route failover: from the kill of the primary to each client's first answered probe (100 ms probes)</caption>
+<tr>${head.map(h => `<th>${h}</th>`).join('')}</tr>
+${rows}</table>
+`
+}
+
 function tables (r: Report): string {
   const rows = r.events.map(k => `<tr><td>${esc(k.kind)}</td><td>${k.expect}</td><td>${k.events}</td><td>${k.observers}</td>` +
     `<td>${sec(k.first.p50)}</td><td>${sec(k.last.p50)}</td><td>${sec(k.last.p99)}</td><td>${sec(k.last.max)}</td>` +
@@ -55,7 +68,7 @@ ${rows}</table>
 <tr><td>machine memory per node</td><td>${mb(r.resources.machinePerNodeKb)}</td></tr>
 <tr><td>controller RSS max</td><td>${mb(r.resources.controllerRssKbMax)}</td></tr>
 </table>
-<table><caption>Phases</caption><tr><th>at</th><th>phase</th></tr>${phases}</table>
+${failoverTable(r)}<table><caption>Phases</caption><tr><th>at</th><th>phase</th></tr>${phases}</table>
 ${notes === '' ? '' : `<h3>Notes</h3><ul>${notes}</ul>`}`
 }
 

@@ -63,6 +63,12 @@ export function formatSummary (r: Report, files: { json: string, html: string })
   const l = r.logs.daemons
   out.push(`daemon logs: swim.suspect ${l['swim.suspect']}, swim.dead ${l['swim.dead']}, swim.refute ${l['swim.refute']}, wg.peer.remove ` +
     `${l['wg.peer.remove']}, wg.peer.error ${l['wg.peer.error']}\n`)
+  for (const f of r.failover ?? []) {
+    out.push(`route failover, ${f.kill}: ${f.clients} clients answered again after p50 ${sec(f.restoreMs.p50)}, p99 ${sec(f.restoreMs.p99)}, ` +
+      `max ${sec(f.restoreMs.max)}; probes lost per client p50 ${f.probesLost.p50 ?? '-'}, max ${f.probesLost.max ?? '-'}; ` +
+      `${f.neverRestored} never answered` +
+      (f.afterReturn === null ? '' : `; after the return, primary changes per client ${f.afterReturn.changes.join('/')}, flaps ${f.afterReturn.flaps}`) + '\n')
+  }
   for (const n of r.notes) out.push(`note: ${n}\n`)
   out.push(`report: ${files.json}\n        ${files.html}\n`)
   if (r.runDir !== null) out.push(`logs kept in ${r.runDir} (n<i>.log, controller.log; read them with pino-pretty)\n`)

@@ -18,6 +18,7 @@ import type { ScenarioParams } from '../scenarios/scenario.js'
 import type { SwimConfig } from '../../lib/swim/config.js'
 import { suspicionMaxMs, suspicionMinMs } from '../../lib/swim/math.js'
 import { JOIN_NICE } from './density.js'
+import type { FailoverRow } from '../scenarios/failover.js'
 
 /**
  * How long a scenario waits for the mesh to match its intent (settle), for `n` nodes running `cfg`: twice
@@ -51,6 +52,8 @@ export interface ContextDeps {
   settleBoundMs: number
   /** Niceness of running daemons; a starting one runs at JOIN_NICE until restoreNiceness() (density.ts). */
   daemonNice: number
+  /** The scenario's flags for node i's daemon (Scenario.daemonArgs). */
+  daemonArgs?: (i: number) => string[]
 }
 
 /** The scenario's handle on the world; see the module comment. */
@@ -59,6 +62,8 @@ export class ScenarioContext {
   readonly phases: Phase[] = []
   /** Things that did not go as expected (a wait that timed out); listed in the report. */
   readonly notes: string[] = []
+  /** Route failover figures (router-failover, exit-failover), one row per kill. */
+  readonly failover: FailoverRow[] = []
   readonly ipOf = new Map<number, string>()
   readonly rng: SeededRandom
   /** Daemons started at JOIN_NICE since the last restoreNiceness(). */
@@ -115,7 +120,7 @@ export class ScenarioContext {
    * next restoreNiceness() sets it to the run's niceness.
    */
   async startDaemon (i: number, join: boolean): Promise<void> {
-    await this.d.mesh.startDaemon(i, { join, nice: JOIN_NICE })
+    await this.d.mesh.startDaemon(i, { join, nice: JOIN_NICE, extra: this.d.daemonArgs?.(i) ?? [] })
     this.starting.push(i)
   }
 

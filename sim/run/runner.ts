@@ -188,7 +188,8 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
       t0,
       log: o.log,
       settleBoundMs: o.settleBoundMs,
-      daemonNice: o.daemonNice
+      daemonNice: o.daemonNice,
+      daemonArgs: o.scenario.daemonArgs?.bind(o.scenario)
     })
     observer.start()
     loops.push(observer)
@@ -202,6 +203,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     // on a machine of its own; here, at nice 10 among a hundred busy nice-10 daemons, a new one got so little CPU
     // that it took 20-55 s to configure its peers, and past about 160 nodes the members it could not answer
     // accused it (docs/sim.md, "Many nodes on few cores").
+    await o.scenario.prepare?.(ctx)
     ctx.phase(`starting ${n} daemons in batches of ${o.batchSize}`)
     const all = Array.from({ length: n }, (_, i) => i)
     const batches: BatchTimes[] = []

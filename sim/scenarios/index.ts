@@ -10,8 +10,9 @@ import { loss } from './loss.js'
 import { churn } from './churn.js'
 import { demo } from './demo.js'
 import { idle } from './idle.js'
+import { exitFailover, routerFailover } from './failover.js'
 
 /** Scenarios by name, in the order `--help` lists them. */
 export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
-  join, idle, crash, vanish, restart, controllerOutage, partition, loss, churn, demo
+  join, idle, crash, vanish, restart, controllerOutage, partition, loss, churn, routerFailover, exitFailover, demo
 ].map(s => [s.name, s]))

@@ -21,5 +21,9 @@ export interface Scenario {
   name: string
   /** One line for `--help` and the report. */
   summary: string
+  /** Before any daemon starts (a LAN behind routers, say). */
+  prepare? (ctx: ScenarioContext): Promise<void>
+  /** Flags node `i`'s daemon gets at every start, beyond the run's own. */
+  daemonArgs? (i: number): string[]
   run (ctx: ScenarioContext): Promise<void>
 }
