@@ -93,18 +93,25 @@ export class ScenarioContext {
     return shuffle(up, this.rng).slice(0, k).sort((a, b) => a - b)
   }
 
-  /** Kills each node's daemon and wireguard-go with SIGKILL (a host losing power). */
-  async crash (nodes: readonly number[]): Promise<void> {
+  /**
+   * Kills each node's daemon and wireguard-go with SIGKILL (a host losing power). Resolves with the clock's time
+   * right after the kills: the /proc scan before them takes tens of ms on a loaded host, and a probe sent during it
+   * still went through.
+   */
+  async crash (nodes: readonly number[]): Promise<number> {
     const wg = wireguardPidsByIface(new Set(nodes.map(i => this.d.mesh.ifname(i))))
     // The kills are synchronous and right after the recorded time, so detection is timed from the real crash.
     const t = this.now()
     this.openMeasures('crash', nodes, t, 'removed')
     for (const i of nodes) {
+      if ((wg.get(this.d.mesh.ifname(i)) ?? []).length === 0) this.notes.push(`crash of node ${i} at ${Math.round(t / 1000)} s: no wireguard-go found for it; its data plane may live on`)
       this.d.intent.goDown(i, 'crash', t)
       this.d.mesh.daemons.get(i)?.kill('SIGKILL')
       for (const pid of wg.get(this.d.mesh.ifname(i)) ?? []) { try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ } }
     }
+    const killedAt = this.d.clock.now()
     await Promise.all(nodes.map(async i => await this.d.mesh.stopDaemon(i, 'SIGKILL')))
+    return killedAt
   }
 
   /** Starts the daemons of crashed (or left) nodes again from their saved state. */

@@ -43,17 +43,21 @@ export interface Outage {
   lost: number[]
   /** Clients never answered after the kill. */
   missing: number
+  /** Per client, in probe order: its restore time and probes lost (null: never answered). */
+  perClient: Array<{ restoreMs: number, lost: number } | null>
 }
 
 /** The outage the probes saw from `t` (ms since epoch). */
 export function outage (probes: Iterable<Probe>, t: number): Outage {
-  const out: Outage = { restoreMs: [], lost: [], missing: 0 }
+  const out: Outage = { restoreMs: [], lost: [], missing: 0, perClient: [] }
   for (const p of probes) {
     const before = p.replies.filter(r => r.sentAt < t).pop()
     const after = p.replies.find(r => r.sentAt > t)
-    if (after === undefined) { out.missing++; continue }
-    out.restoreMs.push(after.sentAt - t)
-    out.lost.push(before === undefined ? 0 : after.seq - before.seq - 1)
+    if (after === undefined) { out.missing++; out.perClient.push(null); continue }
+    const c = { restoreMs: after.sentAt - t, lost: before === undefined ? 0 : after.seq - before.seq - 1 }
+    out.restoreMs.push(c.restoreMs)
+    out.lost.push(c.lost)
+    out.perClient.push(c)
   }
   return out
 }

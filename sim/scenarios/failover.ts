@@ -22,10 +22,12 @@ const [PRIMARY, STANDBY] = [0, 1]
 export interface FailoverRow {
   kill: string
   clients: number
-  /** From just before the kill to each client's first answered probe, ms. */
+  /** From the kill to each client's first answered probe, ms. */
   restoreMs: { p50: number | null, p99: number | null, max: number | null }
   probesLost: { p50: number | null, max: number | null, total: number }
   neverRestored: number
+  /** Per client node: restore time and probes lost (null: never answered). */
+  perClient: Record<number, { restoreMs: number, lost: number } | null>
   /** After the killed carrier came back: primary changes per client (distinct counts) and changes beyond one move back. */
   afterReturn: { changes: number[], flaps: number } | null
 }
@@ -106,8 +108,7 @@ function primaryChanges (ctx: ScenarioContext, i: number, route: string): number
 
 /** Kills the primary and records how the clients' probes fared (bounded: a client never answered is counted). */
 async function kill (ctx: ScenarioContext, probes: ReadonlyMap<number, Probe>, label: string): Promise<FailoverRow> {
-  const t = Date.now()
-  await ctx.crash([PRIMARY])
+  const t = await ctx.crash([PRIMARY])
   await ctx.waitFor(`every client answered after the kill (${label})`, () => [...probes.values()].every(p => p.replies.some(r => r.sentAt > t)), 60_000)
   // Before any restart: the crash's removals are timed until the restart opens its own measure.
   await ctx.settle(`node ${PRIMARY} removed everywhere (${label})`)
@@ -119,6 +120,7 @@ async function kill (ctx: ScenarioContext, probes: ReadonlyMap<number, Probe>, l
     restoreMs: trio(o.restoreMs),
     probesLost: { p50: lost.p50, max: lost.max, total: o.lost.reduce((a, b) => a + b, 0) },
     neverRestored: o.missing,
+    perClient: Object.fromEntries([...probes.keys()].map((i, k) => [i, o.perClient[k]!])),
     afterReturn: null
   }
   ctx.failover.push(row)
