@@ -6,15 +6,15 @@ import type { Clock } from '../clock.js'
 const TTL_MS = 60_000
 
 /**
- * A host name's IPv4 addresses, looked up at most once a minute; an IP literal is its own answer. A failed
- * lookup keeps the last answer (empty before the first success): callers use it as a hint, never to connect.
+ * A host name's addresses (IPv4 and IPv6), looked up at most once a minute; an IP literal is its own answer. A
+ * failed lookup keeps the last answer (empty before the first success): callers use it as a hint, never to connect.
  */
 export class CachedLookup {
   private addresses: string[] = []
   private at = -Infinity
 
   constructor (private readonly host: string, private readonly clock: Clock) {
-    if (isIP(host) === 4) this.addresses = [host]
+    if (isIP(host) !== 0) this.addresses = [host]
   }
 
   async get (): Promise<string[]> {
@@ -23,7 +23,7 @@ export class CachedLookup {
     if (now - this.at < TTL_MS) return this.addresses
     this.at = now
     try {
-      this.addresses = [...new Set((await lookup(this.host, { all: true, family: 4 })).map(a => a.address))].sort()
+      this.addresses = [...new Set((await lookup(this.host, { all: true })).map(a => a.address))].sort()
     } catch {}
     return this.addresses
   }

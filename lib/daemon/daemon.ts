@@ -102,7 +102,7 @@ export class Daemon {
   private readonly identity: NodeIdentity
   private readonly device: WireGuardDevice
   private readonly client: ControlClient
-  /** The controller's IPv4 addresses, kept out of an exit node's tunnel. */
+  /** The controller's addresses, kept out of an exit node's tunnel. */
   private readonly controllerAddresses: CachedLookup
   /** The `weft set` in progress (setPrefs). */
   private setting: Promise<unknown> = Promise.resolve()
@@ -115,7 +115,7 @@ export class Daemon {
     this.identity = identity
     this.device = device
     this.client = client
-    this.controllerAddresses = new CachedLookup(new URL(cfg.controllerUrl).hostname, clock)
+    this.controllerAddresses = new CachedLookup(new URL(cfg.controllerUrl).hostname.replace(/^\[(.*)\]$/, '$1'), clock)
     this.startedAt = clock.now()
     const lease = new IncarnationLease({ bound, save: b => state.reserveIncarnation(b), log })
     this.claims = new ClaimSigner({ selfId: identity.nodeId, key: SigningKey.derive(keys.privateKey), reserve: inc => lease.cover(inc) })
@@ -622,13 +622,13 @@ async function routePrefsAtStart (cfg: DaemonConfig, state: StateDir, log: Logge
   return prefs
 }
 
-/** The host's IPv4 addresses outside the mesh and loopback: its underlay. */
+/** The host's addresses outside the mesh, loopback and IPv6 link-local: its underlay. */
 function underlayAddresses (meshCidr: string): string[] {
   const mesh = parseCidr(meshCidr)
   return Object.values(networkInterfaces()).flatMap(list => list ?? [])
-    .filter(a => a.family === 'IPv4' && !a.internal)
+    .filter(a => !a.internal && (a.family === 'IPv4' || !/^fe[89ab]/i.test(a.address)))
     .map(a => a.address)
-    .filter(a => { const ip = parseIPv4(a); return ip !== null && (mesh === null || !cidrContains(mesh, ip)) })
+    .filter(a => { const ip = parseIPv4(a); return ip === null || mesh === null || !cidrContains(mesh, ip) })
     .sort()
 }
 

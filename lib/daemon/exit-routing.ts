@@ -13,9 +13,16 @@
  *
  * Which peer carries 0.0.0.0/0 is decided elsewhere (route-choice.ts). With none alive, the table's route stays
  * and WireGuard drops what it has no peer for: a dead exit node fails closed, nothing leaks to the underlay.
- * The rules live at fixed priorities (RULE_PREF), so a restarted daemon finds its own and touches no other.
+ *
+ * The mesh carries IPv4 only, yet IPv6 gets the same rules and the same table route into the interface, where
+ * no peer carries IPv6 and WireGuard drops it: with an exit node in use, the host's IPv6 traffic beyond its LAN
+ * (and the bypasses) goes nowhere rather than out of the underlay around the exit node. Not `unreachable`: on
+ * an error route the kernel picks an IPv6 source address and looks up again, and with the host's underlay
+ * address as source the bypass rule sends the packet out (seen in test/e2e/exit.test.ts). The rules live at
+ * fixed priorities (RULE_PREF), so a restarted daemon finds its own and touches no other.
  */
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
 import type { Logger } from '../log.js'
 import type { WireGuardDevice } from './wg/device.js'
 import { inNetns, ipCmd, run, type Netns } from './wg/exec.js'
@@ -28,9 +35,9 @@ export const RULE_PREF = { bypass: 5380, lan: 5381, tunnel: 5382 } as const
 export interface ExitPlan {
   /** The routing table and the fwmark (the same number, as wg-quick does: Weft uses the listen port). */
   table: number
-  /** IPv4 addresses of the controller. */
+  /** Addresses of the controller (IPv4 and IPv6). */
   controller: readonly string[]
-  /** The host's IPv4 underlay addresses. */
+  /** The host's underlay addresses (IPv4 and global IPv6). */
   underlay: readonly string[]
   /** UDP source port of the underlay announcements. */
   announcePort: number
@@ -48,11 +55,15 @@ export interface PolicyRule {
   suppressDefault?: boolean
 }
 
-/** The rules of `plan`, bypasses first and the tunnel rule last (the order they are added in). */
-export function policyRules (plan: ExitPlan): PolicyRule[] {
+/** An address family, as `ip -4` and `ip -6` name it. */
+export type Family = 4 | 6
+
+/** The rules of `plan` for `family`, bypasses first and the tunnel rule last (the order they are added in). */
+export function policyRules (plan: ExitPlan, family: Family = 4): PolicyRule[] {
+  const mine = (a: string): boolean => isIP(a) === family
   const rules: PolicyRule[] = [
-    ...plan.controller.map(to => ({ pref: RULE_PREF.bypass, to, table: 'main' as const })),
-    ...plan.underlay.map(from => ({ pref: RULE_PREF.bypass, from, table: 'main' as const })),
+    ...plan.controller.filter(mine).map(to => ({ pref: RULE_PREF.bypass, to, table: 'main' as const })),
+    ...plan.underlay.filter(mine).map(from => ({ pref: RULE_PREF.bypass, from, table: 'main' as const })),
     { pref: RULE_PREF.bypass, udpSport: plan.announcePort, table: 'main' }
   ]
   if (plan.allowLan) rules.push({ pref: RULE_PREF.lan, table: 'main', suppressDefault: true })
@@ -138,37 +149,58 @@ export class ExitRouting {
     const key = JSON.stringify(plan)
     if (key === this.applied) return
     this.applied = undefined
-    const ip = (...args: string[]): string[] => ipCmd(this.o.netns, ...args)
     if (plan !== null) {
       await this.setMark(plan.table)
       await this.validMark()
-      await run(ip('route', 'replace', 'default', 'dev', this.o.ifname, 'table', String(plan.table), 'proto', String(WEFT_ROUTE_PROTO)))
     }
-    const want = plan === null ? [] : policyRules(plan)
-    const out = (await run(ip('-j', '-4', 'rule', 'show'))).stdout
-    const have = new Set((JSON.parse(out === '' ? '[]' : out) as JsonRule[])
-      .filter(j => PREFS.has(j.priority)).map(jsonRuleKey).filter((k): k is string => k !== null))
-    const haveRules = [...have]
+    const changes = { added: 0, removed: 0 }
+    for (const family of await this.families()) {
+      const c = await this.syncFamily(plan, family)
+      changes.added += c.added
+      changes.removed += c.removed
+    }
+    if (plan === null && this.mark !== 0) await this.setMark(0)
+    if (changes.added + changes.removed > 0 || plan === null) {
+      const fields = { ifname: this.o.ifname, table: plan?.table ?? null, ...changes, allowLan: plan?.allowLan ?? null }
+      this.o.log.info({ event: 'routes.exit.rules', ...fields }, plan === null
+        ? 'no exit node: policy rules removed'
+        : `default route through ${this.o.ifname} (table ${plan.table}), ${changes.added} rules added, ${changes.removed} removed`)
+    }
+    this.applied = key
+  }
+
+  /** One family's table route and rules; returns how many rules it added and removed. */
+  private async syncFamily (plan: ExitPlan | null, family: Family): Promise<{ added: number, removed: number }> {
+    const ip = (...args: string[]): string[] => ipCmd(this.o.netns, `-${family}`, ...args)
+    const proto = ['proto', String(WEFT_ROUTE_PROTO)]
+    if (plan !== null) {
+      await run(ip('route', 'replace', 'default', 'dev', this.o.ifname, 'table', String(plan.table), ...proto))
+    }
+    const want = plan === null ? [] : policyRules(plan, family)
+    const out = (await run(ip('-j', 'rule', 'show'))).stdout
+    const have = [...new Set((JSON.parse(out === '' ? '[]' : out) as JsonRule[])
+      .filter(j => PREFS.has(j.priority)).map(jsonRuleKey).filter((k): k is string => k !== null))]
+    const haveKeys = new Set(have)
     const wantKeys = new Set(want.map(ruleKey))
-    const add = want.filter(r => !have.has(ruleKey(r)))
-    const del = haveRules.filter(k => !wantKeys.has(k)).sort((a, b) => Number(b.split('|')[0]) - Number(a.split('|')[0]))
+    const add = want.filter(r => !haveKeys.has(ruleKey(r)))
+    const del = have.filter(k => !wantKeys.has(k)).sort((a, b) => Number(b.split('|')[0]) - Number(a.split('|')[0]))
     const lines = [
       ...add.map(r => `rule add ${ruleArgs(r).join(' ')}`),
       ...del.map(k => `rule del ${ruleArgs(parseKey(k)).join(' ')}`)
     ]
     if (lines.length > 0) await run(ip('-batch', '-'), { input: lines.join('\n') + '\n' })
     if (plan === null) {
-      const tables = new Set(haveRules.map(parseKey).flatMap(r => typeof r.table === 'number' ? [r.table] : []))
-      for (const t of tables) await run(ip('route', 'flush', 'table', String(t), 'proto', String(WEFT_ROUTE_PROTO))).catch(() => {})
-      if (this.mark !== 0) await this.setMark(0)
+      const tables = new Set(have.map(parseKey).flatMap(r => typeof r.table === 'number' ? [r.table] : []))
+      for (const t of tables) await run(ip('route', 'flush', 'table', String(t), ...proto)).catch(() => {})
     }
-    if (lines.length > 0 || plan === null) {
-      const fields = { ifname: this.o.ifname, table: plan?.table ?? null, added: add.length, removed: del.length, allowLan: plan?.allowLan ?? null }
-      this.o.log.info({ event: 'routes.exit.rules', ...fields }, plan === null
-        ? 'no exit node: policy rules removed'
-        : `default route through ${this.o.ifname} (table ${plan.table}), ${add.length} rules added, ${del.length} removed`)
-    }
-    this.applied = key
+    return { added: add.length, removed: del.length }
+  }
+
+  /** IPv4, and IPv6 unless the host has it off (then there is nothing to leak by it, and `ip -6` would fail). */
+  private async families (): Promise<Family[]> {
+    if (this.o.netns !== undefined) return [4, 6]
+    const off = await readFile('/proc/sys/net/ipv6/conf/all/disable_ipv6', 'utf8').then(v => v.trim() === '1', () => true)
+    return off ? [4] : [4, 6]
   }
 
   private async setMark (mark: number): Promise<void> {

@@ -104,7 +104,9 @@ export class ScenarioContext {
     const t = this.now()
     this.openMeasures('crash', nodes, t, 'removed')
     for (const i of nodes) {
-      if ((wg.get(this.d.mesh.ifname(i)) ?? []).length === 0) this.notes.push(`crash of node ${i} at ${Math.round(t / 1000)} s: no wireguard-go found for it; its data plane may live on`)
+      if ((wg.get(this.d.mesh.ifname(i)) ?? []).length === 0) {
+        this.notes.push(`crash of node ${i} at ${Math.round(t / 1000)} s: no wireguard-go found for it; its data plane may live on`)
+      }
       this.d.intent.goDown(i, 'crash', t)
       this.d.mesh.daemons.get(i)?.kill('SIGKILL')
       for (const pid of wg.get(this.d.mesh.ifname(i)) ?? []) { try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ } }

@@ -15,6 +15,19 @@ t.test('bypass rules come before the tunnel rule, which sends everything WireGua
   t.notOk(policyRules({ ...plan, allowLan: false }).some(r => r.suppressDefault === true), 'no LAN access: no suppress rule')
 })
 
+t.test('IPv6 gets the same rules with its own addresses, and IPv4 never an IPv6 one', async (t) => {
+  const dual: ExitPlan = { ...plan, controller: ['198.18.0.1', '2001:db8::1'], underlay: ['198.18.0.7', '2001:db8::7'] }
+  t.same(policyRules(dual, 6).map(r => ruleArgs(r).join(' ')), [
+    `pref ${RULE_PREF.bypass} to 2001:db8::1 lookup main`,
+    `pref ${RULE_PREF.bypass} from 2001:db8::7 lookup main`,
+    `pref ${RULE_PREF.bypass} ipproto udp sport 51821 lookup main`,
+    `pref ${RULE_PREF.lan} lookup main suppress_prefixlength 0`,
+    `pref ${RULE_PREF.tunnel} not fwmark 51820 lookup 51820`
+  ])
+  t.same(policyRules(dual, 4), policyRules(plan, 4))
+  t.equal(jsonRuleKey({ priority: RULE_PREF.bypass, src: 'all', dst: '2001:db8::1', table: 'main' }), ruleKey(policyRules(dual, 6)[0]!))
+})
+
 t.test('a rule and its `ip -j rule show` entry have the same key (as iproute2 prints them)', async (t) => {
   const shown = [
     { priority: RULE_PREF.bypass, src: 'all', dst: '198.18.0.1', table: 'main' },

@@ -5,6 +5,8 @@
  * tunnel. One client picks `auto` at run time with `weft set`; the other pins exit node 0 by flag, without LAN
  * access. While exit routing is on, the controller link and WireGuard's underlay keep working; a dead pinned
  * exit node drops the traffic; `auto` fails over; `weft set --exit-node none` gives the host its own default back.
+ * The clients also have an IPv6 default route out of the underlay (to 2001:db8:ff::/48, counted the same way):
+ * the mesh carries no IPv6, so with an exit node in use IPv6 beyond the LAN must be refused, not leaked.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -13,6 +15,8 @@ import { Mesh, waitFor } from '../../sim/cluster.js'
 
 const NET = '203.0.113.0/24'
 const NET_HOST = '203.0.113.10'
+const NET6 = '2001:db8:ff::/48'
+const NET6_HOST = '2001:db8:ff::10'
 const [X0, X1, AUTO, PINNED] = [0, 1, 2, 3]
 const mesh = await Mesh.create(4)
 t.teardown(async () => {
@@ -31,10 +35,17 @@ const start = async (i: number, join = true): Promise<void> => {
   await mesh.startDaemon(i, { join, extra })
 }
 
-/** Packets to the internet that left node `i` by its underlay interface rather than the tunnel. */
-async function leaked (i: number): Promise<number> {
-  const out = (await mesh.world.exec(mesh.ns(i), ['nft', 'list', 'counter', 'ip', 'leak', 'out'])).stdout
+/** Packets to the internet (IPv4, or IPv6 with `v6`) that left node `i` by its underlay interface rather than the tunnel. */
+async function leaked (i: number, v6 = false): Promise<number> {
+  const out = (await mesh.world.exec(mesh.ns(i), ['nft', 'list', 'counter', v6 ? 'ip6' : 'ip', 'leak', 'out'])).stdout
   return Number(/packets (\d+)/.exec(out)?.[1] ?? NaN)
+}
+
+async function ping6 (i: number): Promise<boolean> {
+  try {
+    await mesh.world.exec(mesh.ns(i), ['ping', '-6', '-c1', '-W1', '-q', NET6_HOST])
+    return true
+  } catch { return false }
 }
 
 /** The public key of the peer whose AllowedIPs hold 0.0.0.0/0 on node `i`, or null. */
@@ -55,8 +66,10 @@ t.before(async () => {
   for (const i of [AUTO, PINNED]) {
     const eth = mesh.world.names.nodeEth(i)
     await mesh.world.exec(mesh.ns(i), ['ip', 'route', 'add', 'default', 'dev', eth])
-    const nft = ['table ip leak {', ' counter out {}', ' chain post {', '  type filter hook postrouting priority 0;',
-      `  oifname "${eth}" ip daddr ${NET} counter name out`, ' }', '}']
+    await mesh.world.exec(mesh.ns(i), ['ip', 'addr', 'add', `2001:db8:1::${i + 1}/64`, 'dev', eth, 'nodad'])
+    await mesh.world.exec(mesh.ns(i), ['ip', '-6', 'route', 'add', 'default', 'dev', eth])
+    const nft = ['ip', 'ip6'].flatMap(f => [`table ${f} leak {`, ' counter out {}', ' chain post {', '  type filter hook postrouting priority 0;',
+      `  oifname "${eth}" ${f} daddr ${f === 'ip' ? NET : NET6} counter name out`, ' }', '}'])
     await mesh.world.exec(mesh.ns(i), ['nft', '-f', '-'], { input: nft.join('\n') + '\n' })
   }
   for (const i of [X0, X1, AUTO, PINNED]) await start(i)
@@ -67,13 +80,18 @@ t.before(async () => {
 t.test('without an exit node the internet is reached by the host\'s own route; wanting one that is not approved drops it', async (t) => {
   t.notOk(await mesh.ping(AUTO, NET_HOST), 'no one answers on the underlay')
   t.ok(await leaked(AUTO) > 0, 'the counter sees packets that take the host\'s own default route')
+  t.notOk(await ping6(AUTO))
+  t.ok(await leaked(AUTO, true) > 0, 'and IPv6 ones')
   const set = await mesh.local(AUTO, 'set', '--exit-node', 'auto')
   t.match(set, /changed: exitNode\n[^]*exit-node {12}auto\n/)
   await waitFor('the exit rules on the auto client', async () => (await rules(AUTO)).includes('not from all fwmark'), 10_000)
   const before = await leaked(AUTO)
   t.notOk(await mesh.ping(AUTO, NET_HOST), 'nothing carries it yet')
   t.notOk(await mesh.ping(PINNED, NET_HOST))
+  const before6 = await leaked(AUTO, true)
+  t.notOk(await ping6(AUTO))
   t.equal(await leaked(AUTO), before, 'and nothing leaks')
+  t.equal(await leaked(AUTO, true), before6, 'nor by IPv6')
   t.equal(await leaked(PINNED), 0)
   t.match((await mesh.status(AUTO)).routes.exit, { mode: 'auto', via: null, reason: /no live exit node/ })
   t.match(await mesh.local(PINNED, 'status'), /exit via {4}none: node-0 is not an approved exit node/)
@@ -88,8 +106,11 @@ t.test('approved, the exit node carries the internet traffic, and the controller
   t.equal(await exitPeer(AUTO), keyOf.get(X0), 'auto: the higher priority exit node')
   t.equal(await exitPeer(PINNED), keyOf.get(X0))
   t.equal(await leaked(PINNED), 0, 'the pinned client never leaked')
+  t.notOk(await ping6(PINNED), 'IPv6 beyond the LAN is refused: the mesh carries none')
+  t.equal(await leaked(PINNED, true), 0, 'and never leaked')
   t.match(await mesh.local(AUTO, 'status'), /exit via {4}node-0 \(auto; LAN reachable\)/)
   t.match(await rules(PINNED), /5382:\s+not from all fwmark 0x[0-9a-f]+ lookup \d+/)
+  t.match((await mesh.world.exec(mesh.ns(PINNED), ['ip', '-6', 'rule', 'show'])).stdout, /5382:\s+not from all fwmark 0x[0-9a-f]+ lookup \d+/, 'IPv6 too')
   t.notMatch(await rules(PINNED), /suppress_prefixlength/, 'no LAN access on the pinned client')
   // A new approval reaches the clients as a delta: the controller link stays on the underlay.
   const v = (await mesh.status(PINNED)).netmap!.version
@@ -119,7 +140,8 @@ t.test('exit node 0 dies: auto fails over to exit node 1, the pinned client drop
 
 t.test('weft set --exit-node none gives the host its own default route back, rules and fwmark gone', async (t) => {
   await mesh.local(AUTO, 'set', '--exit-node', 'none')
-  await waitFor('the rules to go', async () => !/538\d:/.test(await rules(AUTO)), 10_000)
+  const rules6 = async (): Promise<string> => (await mesh.world.exec(mesh.ns(AUTO), ['ip', '-6', 'rule', 'show'])).stdout
+  await waitFor('the rules to go, IPv4 and IPv6', async () => !/538\d:/.test(await rules(AUTO)) && !/538\d:/.test(await rules6()), 10_000)
   const before = await leaked(AUTO)
   t.notOk(await mesh.ping(AUTO, NET_HOST))
   t.ok(await leaked(AUTO) > before, 'the host\'s own route again')

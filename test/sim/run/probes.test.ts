@@ -1,7 +1,8 @@
 import t from 'tap'
 import { outage, trio, type Probe } from '../../../sim/run/probes.js'
 
-const probe = (replies: Array<[number, number]>): Probe => ({ child: null as unknown as Probe['child'], replies: replies.map(([sentAt, seq]) => ({ sentAt, seq })) })
+const probe = (replies: Array<[number, number]>): Probe =>
+  ({ child: null as unknown as Probe['child'], replies: replies.map(([sentAt, seq]) => ({ sentAt, seq })) })
 
 t.test('outage: from the kill to each client\'s first answered probe, the probes lost between, and clients never answered', async (t) => {
   const kill = 10_000
