@@ -18,6 +18,8 @@ export const Code = {
   SWIM_CONFIG: 'WEFT_ERR_SWIM_CONFIG',
   /** InvalidInputError: a request body, query or value that does not have the required shape; also any malformed HTTP request. */
   INVALID_INPUT: 'WEFT_ERR_INVALID_INPUT',
+  /** PolicyError: an access policy document that is malformed, names what it does not define, or fails its own tests. */
+  POLICY: 'WEFT_ERR_POLICY',
   /** UnauthorizedError: a missing or unknown admin key or node credential (never issued, replaced, expired, or lost with a restore). */
   UNAUTHORIZED: 'WEFT_ERR_UNAUTHORIZED',
   /** TokenRejectedError: a join token that is unknown, expired or already used, or missing where one is needed. */
@@ -95,6 +97,7 @@ export const HTTP_STATUS: { readonly [C in WeftCode]: number | null } = {
   // A full pool is a state of the mesh the operator resolves (remove nodes, a larger --cidr), not a storage failure (507).
   [Code.POOL_EXHAUSTED]: 409,
   [Code.RATE_LIMITED]: 429,
+  [Code.POLICY]: 400,
   [Code.REQUEST_TIMEOUT]: 408,
   [Code.BODY_TOO_LARGE]: 413,
   [Code.URI_TOO_LONG]: 414,
@@ -147,6 +150,19 @@ export class SwimConfigError extends ConfigError {
 /** A request body, query or packet that does not have the required shape. */
 export class InvalidInputError extends WeftError {
   constructor (message: string) { super(Code.INVALID_INPUT, message) }
+}
+
+/** Where in a policy document something is wrong: 1-based line and column. */
+export interface PolicyLocation { line: number, column: number }
+
+/**
+ * An access policy that cannot be used: malformed, naming a group, tag or host it does not define, or failing
+ * one of its own tests. `at` locates it in the document; the message starts with `line:column`.
+ */
+export class PolicyError extends WeftError {
+  constructor (message: string, readonly at?: PolicyLocation) {
+    super(Code.POLICY, at === undefined ? message : `${at.line}:${at.column}: ${message}`)
+  }
 }
 
 /** Missing or wrong admin key or node credential. */

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import {
   AddressPoolExhaustedError, AmbiguousNodeError, CODES, Code, ConfigError, ConflictError, ControllerError, ControllerTlsError,
   ControllerUnreachableError, DaemonError, DataDirError, DeviceError, DeviceTimeoutError, HTTP_STATUS, InvalidInputError,
+  PolicyError,
   InvalidNetmapError, NodeRemovedError, NotFoundError, PeerApplyError, ProofRejectedError, RateLimitedError, StoreBehindError,
   StoreUnavailableError, SwimConfigError, TokenRejectedError, TokenRevokedError, UnauthorizedError, WeftError, type WeftCode
 } from '../lib/errors.js'
@@ -23,6 +24,7 @@ const EXAMPLES: { [C in WeftCode]: (() => WeftError) | null } = {
   [Code.CONFIG]: () => new ConfigError('--cidr must be an IPv4 CIDR'),
   [Code.SWIM_CONFIG]: () => new SwimConfigError('swim config probeIntervalMs must be a whole number from 1 to 60000 (got 0)'),
   [Code.INVALID_INPUT]: () => new InvalidInputError('hostname is not valid'),
+  [Code.POLICY]: () => new PolicyError('tag:db is not defined in "tagOwners"', { line: 3, column: 14 }),
   [Code.UNAUTHORIZED]: () => new UnauthorizedError(),
   [Code.TOKEN_REJECTED]: () => new TokenRejectedError('join token was already used'),
   [Code.TOKEN_REVOKED]: () => new TokenRevokedError('join token t1 was revoked'),

@@ -1,23 +1,8 @@
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
+import { weft } from './weft-cli.js'
 import { formatDuration } from '../../lib/config-check.js'
 import { DEFAULTS as CONTROLLER } from '../../lib/control/config.js'
 import { DEFAULTS as DAEMON, LIMITS } from '../../lib/daemon/config.js'
-
-const run = promisify(execFile)
-const WEFT = join(process.cwd(), 'dist/cmd/weft.js')
-
-async function weft (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  try {
-    const r = await run(process.execPath, [WEFT, ...args])
-    return { code: 0, stdout: r.stdout, stderr: r.stderr }
-  } catch (err) {
-    const e = err as { code: number, stdout: string, stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
 
 t.test('help texts state the defaults the config modules export', async (t) => {
   const daemon = (await weft(['daemon', '--help'])).stdout
