@@ -102,10 +102,10 @@ interface JsonRule {
   suppress_prefixlen?: number
 }
 
-/** The key of an `ip -j rule show` entry, or null for a rule Weft never writes. */
-export function jsonRuleKey (j: JsonRule): string | null {
+/** An `ip -j rule show` entry as a PolicyRule, or null for a rule Weft never writes. */
+export function fromJson (j: JsonRule): PolicyRule | null {
   if (j.table === undefined) return null
-  const r: PolicyRule = {
+  return {
     pref: j.priority,
     table: j.table === 'main' ? 'main' : Number(j.table),
     ...(j.src !== undefined && j.src !== 'all' ? { from: j.src } : {}),
@@ -114,7 +114,6 @@ export function jsonRuleKey (j: JsonRule): string | null {
     ...('not' in j && j.fwmark !== undefined ? { notFwmark: Number(j.fwmark) } : {}),
     ...(j.suppress_prefixlen === 0 ? { suppressDefault: true } : {})
   }
-  return ruleKey(r)
 }
 
 const PREFS: ReadonlySet<number> = new Set(Object.values(RULE_PREF))
@@ -135,9 +134,6 @@ export class ExitRouting {
       this.mark = 0
     }
   }
-
-  /** Whether an exit plan is in force. */
-  get active (): boolean { return this.applied !== undefined && this.applied !== 'null' }
 
   /**
    * Makes the host's exit routing exactly `plan` (null: none). Adds before it deletes, bypass rules before the
@@ -178,19 +174,18 @@ export class ExitRouting {
     }
     const want = plan === null ? [] : policyRules(plan, family)
     const out = (await run(ip('-j', 'rule', 'show'))).stdout
-    const have = [...new Set((JSON.parse(out === '' ? '[]' : out) as JsonRule[])
-      .filter(j => PREFS.has(j.priority)).map(jsonRuleKey).filter((k): k is string => k !== null))]
-    const haveKeys = new Set(have)
+    const have = new Map((JSON.parse(out === '' ? '[]' : out) as JsonRule[])
+      .filter(j => PREFS.has(j.priority)).map(fromJson).flatMap(r => r === null ? [] : [[ruleKey(r), r] as const]))
     const wantKeys = new Set(want.map(ruleKey))
-    const add = want.filter(r => !haveKeys.has(ruleKey(r)))
-    const del = have.filter(k => !wantKeys.has(k)).sort((a, b) => Number(b.split('|')[0]) - Number(a.split('|')[0]))
+    const add = want.filter(r => !have.has(ruleKey(r)))
+    const del = [...have].filter(([k]) => !wantKeys.has(k)).map(([, r]) => r).sort((a, b) => b.pref - a.pref)
     const lines = [
       ...add.map(r => `rule add ${ruleArgs(r).join(' ')}`),
-      ...del.map(k => `rule del ${ruleArgs(parseKey(k)).join(' ')}`)
+      ...del.map(r => `rule del ${ruleArgs(r).join(' ')}`)
     ]
     if (lines.length > 0) await run(ip('-batch', '-'), { input: lines.join('\n') + '\n' })
     if (plan === null) {
-      const tables = new Set(have.map(parseKey).flatMap(r => typeof r.table === 'number' ? [r.table] : []))
+      const tables = new Set([...have.values()].flatMap(r => typeof r.table === 'number' ? [r.table] : []))
       for (const t of tables) await run(ip('route', 'flush', 'table', String(t), ...proto)).catch(() => {})
     }
     return { added: add.length, removed: del.length }
@@ -213,19 +208,5 @@ export class ExitRouting {
   private async validMark (): Promise<void> {
     if (this.o.netns === undefined) await writeFile('/proc/sys/net/ipv4/conf/all/src_valid_mark', '1\n')
     else await run(inNetns(this.o.netns, ['sysctl', '-qw', 'net.ipv4.conf.all.src_valid_mark=1']))
-  }
-}
-
-/** The rule a key names (the inverse of ruleKey). */
-function parseKey (k: string): PolicyRule {
-  const [pref, from, to, sport, mark, table, s] = k.split('|') as [string, string, string, string, string, string, string]
-  return {
-    pref: Number(pref),
-    table: table === 'main' ? 'main' : Number(table),
-    ...(from !== '' ? { from } : {}),
-    ...(to !== '' ? { to } : {}),
-    ...(sport !== '' ? { udpSport: Number(sport) } : {}),
-    ...(mark !== '' ? { notFwmark: Number(mark) } : {}),
-    ...(s === 's' ? { suppressDefault: true } : {})
   }
 }
