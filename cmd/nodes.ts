@@ -1,6 +1,6 @@
 import { AmbiguousNodeError, ConfigError } from '../lib/errors.js'
 import type { AdminClient } from '../lib/control/admin-client.js'
-import { resolveNode } from '../lib/control/node-match.js'
+import { resolveNode } from '../lib/wire/node-match.js'
 import type { NodeExpiryRequest, NodeStatus } from '../lib/wire/api.js'
 import { byHostname } from '../lib/wire/netmap.js'
 import { ADMIN_FLAGS, ADMIN_USAGE, adminClient } from './admin-flags.js'

@@ -5,6 +5,7 @@
  * as exit nodes (`auto`) or the one node pinned. Pure: no clock (`now` is given), no IO.
  */
 import type { NodeRecord } from '../wire/netmap.js'
+import { matchNodes } from '../wire/node-match.js'
 import { DEFAULT_ROUTE } from '../wire/routes.js'
 import type { DesiredConfig } from './desired.js'
 import { AUTO_EXIT, NO_EXIT } from './prefs.js'
@@ -112,15 +113,12 @@ function addTo (m: Map<string, NodeRecord[]>, route: string, n: NodeRecord): voi
 }
 
 /**
- * The node `name` names: its id, else its mesh IP, else its hostname; `ambiguous` when several nodes have that
- * hostname, null when none matches. Left and removed nodes are not candidates.
+ * The node `name` names, by the rule every command names nodes by (matchNodes: id, mesh IP or hostname);
+ * `ambiguous` when it names several, null when none. Left and removed nodes are not candidates.
  */
 export function findNode (nodes: readonly NodeRecord[], name: string): NodeRecord | 'ambiguous' | null {
-  const live = nodes.filter(n => n.health !== 'left' && n.health !== 'removed')
-  const exact = live.find(n => n.id === name) ?? live.find(n => n.meshIp === name)
-  if (exact !== undefined) return exact
-  const named = live.filter(n => n.hostname === name)
-  return named.length === 1 ? named[0]! : named.length > 1 ? 'ambiguous' : null
+  const found = matchNodes(nodes.filter(n => n.health !== 'left' && n.health !== 'removed'), name)
+  return found.length === 1 ? found[0]! : found.length > 1 ? 'ambiguous' : null
 }
 
 /** Where this node's default route goes, and why (weft status). */

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { matchNodes, resolveNode } from '../../lib/control/node-match.js'
+import { matchNodes, resolveNode } from '../../lib/wire/node-match.js'
 import { AmbiguousNodeError } from '../../lib/errors.js'
 
 const nodes = [
