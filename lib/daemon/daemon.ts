@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { hostname as osHostname, networkInterfaces } from 'node:os'
+import { hostname as osHostname } from 'node:os'
 import type { Server } from 'node:net'
 import type { Clock, Timer } from '../clock.js'
 import type { Logger } from '../log.js'
@@ -22,7 +22,7 @@ import { DaemonCore, memberInput, type DaemonAction } from './core.js'
 import { serveLocal, SOCKET_NAME } from './control-socket.js'
 import { ensureInterface } from './iface.js'
 import { IncarnationLease } from './incarnation-lease.js'
-import { defaultEndpoints, ensureJoined } from './join.js'
+import { defaultEndpoints, ensureJoined, hostAddresses } from './join.js'
 import { deadMembers, downMembers, swimMembers, underlayPeer } from './membership.js'
 import { Evidence } from './evidence.js'
 import { HandshakeWatch } from './handshake-watch.js'
@@ -608,28 +608,24 @@ export class Daemon {
 }
 
 /**
- * The route preferences a start runs with: the flags given over those saved by the last start or `weft set`.
- * Saved again when the flags changed them, so the next start without flags keeps them.
+ * The route preferences a start runs with: the flags given over those saved by the last start or `weft set`
+ * (or the defaults). Saved when the flags changed them, so the next start without flags keeps them.
  */
 async function routePrefsAtStart (cfg: DaemonConfig, state: StateDir, log: Logger): Promise<Readonly<RoutePrefs>> {
   const saved = await state.loadPrefs()
   const prefs = startPrefs(cfg.routePrefs, saved)
-  const changed = saved === null ? [] : changedPrefs(startPrefs({}, saved), prefs)
-  if (saved === null ? Object.keys(cfg.routePrefs).length > 0 : changed.length > 0) {
+  const changed = changedPrefs(startPrefs({}, saved), prefs)
+  if (changed.length > 0) {
     await state.savePrefs(prefs)
-    if (changed.length > 0) log.info({ event: 'routes.prefs', changed, prefs }, 'route flags override the saved preferences')
+    if (saved !== null) log.info({ event: 'routes.prefs', changed, prefs }, 'route flags override the saved preferences')
   }
   return prefs
 }
 
-/** The host's addresses outside the mesh, loopback and IPv6 link-local: its underlay. */
+/** The host's addresses a peer could reach it at (hostAddresses), less its mesh IP: its underlay. */
 function underlayAddresses (meshCidr: string): string[] {
   const mesh = parseCidr(meshCidr)
-  return Object.values(networkInterfaces()).flatMap(list => list ?? [])
-    .filter(a => !a.internal && (a.family === 'IPv4' || !/^fe[89ab]/i.test(a.address)))
-    .map(a => a.address)
-    .filter(a => { const ip = parseIPv4(a); return ip === null || mesh === null || !cidrContains(mesh, ip) })
-    .sort()
+  return hostAddresses().filter(a => { const ip = parseIPv4(a); return ip === null || mesh === null || !cidrContains(mesh, ip) }).sort()
 }
 
 function prefixed (p: string, o: object): Record<string, number> {

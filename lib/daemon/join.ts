@@ -17,15 +17,14 @@ import type { NodeIdentity, StateDir } from './state.js'
  * underlay endpoint would route WireGuard into itself).
  */
 export function defaultEndpoints (listenPort: number, exclude: ReadonlySet<string> = new Set()): string[] {
-  const out: string[] = []
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) {
-      if (a.internal || exclude.has(a.address)) continue
-      if (a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80')) continue
-      out.push(formatEndpoint(a.address, listenPort))
-    }
-  }
-  return out.slice(0, 16)
+  return hostAddresses().filter(a => !exclude.has(a)).slice(0, 16).map(a => formatEndpoint(a, listenPort))
+}
+
+/** The host's addresses a peer could reach it at: every one but loopback and IPv6 link-local, in interface order. */
+export function hostAddresses (): string[] {
+  return Object.values(networkInterfaces()).flatMap(list => list ?? [])
+    .filter(a => !a.internal && !(a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80')))
+    .map(a => a.address)
 }
 
 /** What `register` needs beyond the client and state. */
