@@ -25,39 +25,15 @@ export function startProbe (mesh: Mesh, i: number, target: string): Probe {
   return p
 }
 
-/** p50 / p99 / max of a list (nearest rank); null for an empty list. */
-export interface Trio { p50: number | null, p99: number | null, max: number | null }
-
-export function trio (xs: readonly number[]): Trio {
-  if (xs.length === 0) return { p50: null, p99: null, max: null }
-  const s = [...xs].sort((a, b) => a - b)
-  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))]!
-  return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1]! }
-}
-
-/** What one kill did to the probes. */
-export interface Outage {
-  /** Per client, ms from the kill to the sending of its first probe after it that was answered. */
-  restoreMs: number[]
-  /** Per client, probes sent between its last answered one before the kill and its first after. */
-  lost: number[]
-  /** Clients never answered after the kill. */
-  missing: number
-  /** Per client, in probe order: its restore time and probes lost (null: never answered). */
-  perClient: Array<{ restoreMs: number, lost: number } | null>
-}
-
-/** The outage the probes saw from `t` (ms since epoch). */
-export function outage (probes: Iterable<Probe>, t: number): Outage {
-  const out: Outage = { restoreMs: [], lost: [], missing: 0, perClient: [] }
-  for (const p of probes) {
+/**
+ * What one kill at `t` (ms since epoch) did to each probe, in order: ms from the kill to the sending of its first
+ * answered probe after it, and the probes sent between its last answered one before and that one; null for a
+ * client never answered after the kill.
+ */
+export function outage (probes: Iterable<Probe>, t: number): Array<{ restoreMs: number, lost: number } | null> {
+  return [...probes].map(p => {
     const before = p.replies.filter(r => r.sentAt < t).pop()
     const after = p.replies.find(r => r.sentAt > t)
-    if (after === undefined) { out.missing++; out.perClient.push(null); continue }
-    const c = { restoreMs: after.sentAt - t, lost: before === undefined ? 0 : after.seq - before.seq - 1 }
-    out.restoreMs.push(c.restoreMs)
-    out.lost.push(c.lost)
-    out.perClient.push(c)
-  }
-  return out
+    return after === undefined ? null : { restoreMs: after.sentAt - t, lost: before === undefined ? 0 : after.seq - before.seq - 1 }
+  })
 }

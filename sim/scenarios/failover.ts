@@ -8,7 +8,8 @@
  */
 import { DEFAULT_ROUTE } from '../../lib/wire/routes.js'
 import type { ScenarioContext } from '../run/context.js'
-import { outage, startProbe, trio, type Probe } from '../run/probes.js'
+import { stats } from '../report/analyze.js'
+import { outage, startProbe, type Probe } from '../run/probes.js'
 import { pool } from '../pool.js'
 import type { Scenario } from './scenario.js'
 
@@ -112,20 +113,22 @@ async function kill (ctx: ScenarioContext, probes: ReadonlyMap<number, Probe>, l
   await ctx.waitFor(`every client answered after the kill (${label})`, () => [...probes.values()].every(p => p.replies.some(r => r.sentAt > t)), 60_000)
   // Before any restart: the crash's removals are timed until the restart opens its own measure.
   await ctx.settle(`node ${PRIMARY} removed everywhere (${label})`)
-  const o = outage(probes.values(), t)
-  const lost = trio(o.lost)
+  const perClient = outage(probes.values(), t)
+  const answered = perClient.flatMap(c => c === null ? [] : [c])
+  const restore = stats(answered.map(c => c.restoreMs))
+  const lost = stats(answered.map(c => c.lost))
   const row: FailoverRow = {
     kill: label,
     clients: probes.size,
-    restoreMs: trio(o.restoreMs),
-    probesLost: { p50: lost.p50, max: lost.max, total: o.lost.reduce((a, b) => a + b, 0) },
-    neverRestored: o.missing,
-    perClient: Object.fromEntries([...probes.keys()].map((i, k) => [i, o.perClient[k]!])),
+    restoreMs: { p50: restore.p50, p99: restore.p99, max: restore.max },
+    probesLost: { p50: lost.p50, max: lost.max, total: answered.reduce((a, c) => a + c.lost, 0) },
+    neverRestored: perClient.length - answered.length,
+    perClient: Object.fromEntries([...probes.keys()].map((i, k) => [i, perClient[k]!])),
     afterReturn: null
   }
   ctx.failover.push(row)
   ctx.say(`${label}: answered again after p50 ${row.restoreMs.p50} ms, p99 ${row.restoreMs.p99} ms, max ${row.restoreMs.max} ms; ` +
-    `probes lost per client p50 ${row.probesLost.p50}, max ${row.probesLost.max}; ${o.missing} never answered`)
+    `probes lost per client p50 ${row.probesLost.p50}, max ${row.probesLost.max}; ${row.neverRestored} never answered`)
   return row
 }
 
