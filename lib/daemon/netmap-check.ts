@@ -1,8 +1,10 @@
 import { InvalidNetmapError } from '../errors.js'
 import { cidrContains, parseCidr, parseEndpoint, parseIPv4 } from '../wire/addr.js'
 import { isWireGuardKey } from '../wire/keys.js'
-import { NODE_HEALTHS, type Netmap, type NetmapDelta, type NetmapMessage, type NodeRecord } from '../wire/netmap.js'
+import { NODE_HEALTHS, type Netmap, type NetmapDelta, type NetmapMessage, type NetmapPolicy, type NodeRecord } from '../wire/netmap.js'
 import { checkRoute, MAX_ROUTES, overlaps, PRIORITY } from '../wire/routes.js'
+import { checkTags } from '../wire/tags.js'
+import { MAX_POLICY_BYTES } from '../policy/document.js'
 
 /**
  * Validation of everything the daemon accepts from the controller or from disk. A netmap that fails any
@@ -47,9 +49,25 @@ export function checkNode (v: unknown, cidr: ReturnType<typeof parseCidr>): Node
   }
   if (v.exitNode !== undefined && typeof v.exitNode !== 'boolean') fail(`node ${id}: exitNode must be a boolean`)
   if (v.routePriority !== undefined && !isInt(v.routePriority, PRIORITY.min, PRIORITY.max)) fail(`node ${id}: routePriority out of range`)
+  if (v.tags !== undefined) {
+    const t = Array.isArray(v.tags) ? checkTags(v.tags) : { error: 'not an array' }
+    if ('error' in t || t.tags.join(',') !== (v.tags as string[]).join(',')) fail(`node ${id}: tags must be a sorted list of distinct tags`)
+  }
   if (!NODE_HEALTHS.includes(v.health as NodeRecord['health'])) fail(`node ${id}: unknown health ${String(v.health)}`)
   if (!isInt(v.createdAt, 0, Number.MAX_SAFE_INTEGER) || !isInt(v.updatedAt, 0, Number.MAX_SAFE_INTEGER)) fail(`node ${id}: bad timestamps`)
   return v as unknown as NodeRecord
+}
+
+/**
+ * Checks the policy's envelope: its version and that the document is text of a bounded size. The document is
+ * parsed where it is compiled (lib/daemon/policy-filter.ts): one the daemon cannot read leaves the filter it
+ * enforces as it is, rather than refusing the whole netmap and with it every change of membership.
+ */
+function checkPolicy (v: unknown): NetmapPolicy {
+  if (!isObj(v)) fail('policy is not an object')
+  if (!isInt(v.version, 1, Number.MAX_SAFE_INTEGER)) fail('policy version is not a positive integer')
+  if (typeof v.text !== 'string' || Buffer.byteLength(v.text) > MAX_POLICY_BYTES) fail(`policy text must be a string of at most ${MAX_POLICY_BYTES} bytes`)
+  return v as unknown as NetmapPolicy
 }
 
 function checkUnique (nodes: NodeRecord[]): void {
@@ -72,6 +90,7 @@ export function checkNetmap (v: unknown): Netmap {
   if (!Array.isArray(v.nodes) || v.nodes.length > MAX_NODES) fail(`netmap nodes must be an array of at most ${MAX_NODES}`)
   const nodes = v.nodes.map(n => checkNode(n, cidr))
   checkUnique(nodes)
+  if (v.policy !== undefined) checkPolicy(v.policy)
   return v as unknown as Netmap
 }
 
@@ -85,6 +104,7 @@ export function checkDelta (v: Record<string, unknown>, cidr: string): NetmapDel
   if (!Array.isArray(v.remove) || v.remove.length > MAX_NODES || !v.remove.every(id => isStr(id, 64))) fail('delta remove must be an array of ids')
   const c = parseCidr(cidr)
   v.upsert.forEach(n => checkNode(n, c))
+  if (v.policy !== undefined) checkPolicy(v.policy)
   return v as unknown as NetmapDelta
 }
 

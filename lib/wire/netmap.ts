@@ -46,6 +46,8 @@ export interface NodeRecord {
   exitNode?: boolean
   /** Among live routers of one route, the highest priority carries it (`--route-priority`). Absent: 0. */
   routePriority?: number
+  /** Tags an admin put on the node (`tag:web`), sorted; the access policy names nodes by them. Absent: none. */
+  tags?: string[]
   health: NodeHealth
   /** First registration, ms since epoch. */
   createdAt: number
@@ -61,6 +63,19 @@ export interface Netmap {
   cidr: string
   /** Every node not removed, sorted by id. */
   nodes: NodeRecord[]
+  /** The access policy every daemon enforces (docs/policy.md). Absent: none was ever set, and every flow is allowed. */
+  policy?: NetmapPolicy
+}
+
+/**
+ * The access policy as the netmap carries it: the document itself, as the admin wrote it, not per-node rules,
+ * so a change costs every daemon the same bytes whatever the size of the mesh. Each daemon compiles it.
+ */
+export interface NetmapPolicy {
+  /** Counts the policy's changes, from 1; it outlives controller restarts (the netmap's own version does not). */
+  version: number
+  /** The policy document (lib/policy/document.ts). */
+  text: string
 }
 
 /** Changes from version `from` to version `to` within `epoch`: records to insert or replace, ids to drop. */
@@ -70,6 +85,8 @@ export interface NetmapDelta {
   to: number
   upsert: NodeRecord[]
   remove: string[]
+  /** The policy, when it changed in this step. */
+  policy?: NetmapPolicy
 }
 
 /** One line of the update channel (NDJSON): a full map, a delta, or a keepalive. */
@@ -93,5 +110,6 @@ export function applyDelta (map: Netmap, delta: NetmapDelta): Netmap | null {
   for (const id of delta.remove) byId.delete(id)
   for (const n of delta.upsert) byId.set(n.id, n)
   const nodes = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  return { epoch: map.epoch, version: delta.to, cidr: map.cidr, nodes }
+  const policy = delta.policy ?? map.policy
+  return { epoch: map.epoch, version: delta.to, cidr: map.cidr, nodes, ...(policy !== undefined ? { policy } : {}) }
 }
