@@ -42,7 +42,7 @@ export interface DurableStoreBase {
   storeId: string
   /** `meta:seq` to continue from. */
   seq: number
-  /** Digests of the `node:` and `token:` records as loaded (LevelStore.readAll). */
+  /** Digests of the `node:`, `token:` and policy records as loaded (LevelStore.readAll). */
   records: Map<string, string>
 }
 

@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto'
 import { Level } from 'level'
 import { DataDirError } from '../errors.js'
-import type { ControlStore, StoreOp, StoredNode, StoredState, StoredToken } from './store.js'
+import { checkStoredPolicy, type ControlStore, type StoreOp, type StoredNode, type StoredPolicy, type StoredState, type StoredToken } from './store.js'
+
+/** The key of the one policy record. */
+const POLICY_KEY = 'policy:current'
 
 /**
- * ControlStore on LevelDB. Keys are `<kind>:<id>` with JSON values; one `db.batch` per write, so a batch is
- * all-or-nothing across a crash. A synced batch has been fsynced when its promise resolves.
+ * ControlStore on LevelDB. Keys are `<kind>:<id>` with JSON values (the policy is the one record
+ * `policy:current`); one `db.batch` per write, so a batch is all-or-nothing across a crash. A synced batch
+ * has been fsynced when its promise resolves.
  */
 export class LevelStore implements ControlStore {
   private constructor (private readonly db: Level<string, string>) {}
@@ -25,9 +29,9 @@ export class LevelStore implements ControlStore {
     return (await this.readAll()).state
   }
 
-  /** Every record, parsed, plus a digest of each `node:` and `token:` record (see `trackedChanges`). */
+  /** Every record, parsed, plus a digest of each `node:`, `token:` and `policy:` record (see `trackedChanges`). */
   async readAll (): Promise<{ state: StoredState, records: Map<string, string> }> {
-    const state: StoredState = { nodes: [], tokens: [], nonces: [], meta: new Map() }
+    const state: StoredState = { nodes: [], tokens: [], nonces: [], meta: new Map(), policy: null }
     const records = new Map<string, string>()
     try {
       for await (const [key, value] of this.db.iterator()) {
@@ -38,7 +42,8 @@ export class LevelStore implements ControlStore {
         else if (kind === 'node') state.nodes.push(parse<StoredNode>(key, value))
         else if (kind === 'token') state.tokens.push(parse<StoredToken>(key, value))
         else if (kind === 'nonce') state.nonces.push({ nonce: id, expiresAt: Number(value) })
-        if (kind === 'node' || kind === 'token') records.set(key, digest(value))
+        else if (key === POLICY_KEY) state.policy = policyRecord(value)
+        if (kind === 'node' || kind === 'token' || key === POLICY_KEY) records.set(key, digest(value))
       }
     } catch (err) {
       if (err instanceof DataDirError) throw err
@@ -66,19 +71,20 @@ function toBatch (op: StoreOp): { type: 'put', key: string, value: string } | { 
     case 'nonce': return { type: 'put', key: `nonce:${op.nonce}`, value: String(op.expiresAt) }
     case 'del-nonce': return { type: 'del', key: `nonce:${op.nonce}` }
     case 'meta': return { type: 'put', key: `meta:${op.key}`, value: op.value }
+    case 'policy': return { type: 'put', key: POLICY_KEY, value: JSON.stringify(op.policy) }
     default: { const never: never = op; throw new Error(`unknown store op ${String(never)}`) }
   }
 }
 
 /**
- * What `ops` do to the records that are checked after a reopen (`node:` and `token:`): each key with the
- * digest of its new value, or null when deleted. Nonces and meta are not tracked: nonces expire within
- * minutes and meta is checked through `meta:seq`.
+ * What `ops` do to the records that are checked after a reopen (`node:`, `token:` and the policy): each key
+ * with the digest of its new value, or null when deleted. Nonces and meta are not tracked: nonces expire
+ * within minutes and meta is checked through `meta:seq`.
  */
 export function trackedChanges (ops: StoreOp[]): Array<[string, string | null]> {
   const out: Array<[string, string | null]> = []
   for (const op of ops) {
-    if (op.kind !== 'node' && op.kind !== 'del-node' && op.kind !== 'token' && op.kind !== 'del-token') continue
+    if (op.kind === 'nonce' || op.kind === 'del-nonce' || op.kind === 'meta') continue
     const b = toBatch(op)
     out.push([b.key, b.type === 'put' ? digest(b.value) : null])
   }
@@ -95,6 +101,15 @@ function parse<T> (key: string, value: string): T {
   } catch (err) {
     throw new DataDirError(`record ${key} in the controller database is not valid JSON; restore the data directory from a backup`, { cause: err })
   }
+}
+
+/** The policy record, checked: a damaged one (a text that does not match its sha256) is refused like bad JSON. */
+function policyRecord (value: string): StoredPolicy {
+  const p = checkStoredPolicy(parse<unknown>(POLICY_KEY, value))
+  if ('damage' in p) {
+    throw new DataDirError(`record ${POLICY_KEY} in the controller database is damaged: ${p.damage}; restore the data directory from a backup`)
+  }
+  return p
 }
 
 function openError (dir: string, err: unknown): DataDirError {

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util'
 import type { Clock } from '../clock.js'
-import type { Netmap, NetmapDelta, NetmapMessage, NodeRecord } from '../wire/netmap.js'
+import type { Netmap, NetmapDelta, NetmapMessage, NetmapPolicy, NodeRecord } from '../wire/netmap.js'
 
 /**
  * What a staged upsert changes: `member` = who is in the mesh or how to reach it (a join, new endpoints, a
@@ -38,7 +38,8 @@ export interface NetmapLogOptions {
  * second, and each flip published would cost every daemon an apply (docs/controller.md, "Netmap pacing").
  * Each version's delta is serialized once (one NDJSON line) and handed to `onDelta`, which writes the same
  * Buffer to every open channel. A client `since` a version still in history catches up with one merged
- * delta; anyone else gets the full map.
+ * delta; anyone else gets the full map. The access policy travels the same way: a new one is published like a
+ * member change, and the full map and every delta that changes it carry it whole.
  */
 export class NetmapLog {
   private readonly nodes = new Map<string, NodeRecord>()
@@ -46,6 +47,8 @@ export class NetmapLog {
   private readonly pendingRemove = new Set<string>()
   /** Staged upserts that are member changes (the rest of pendingUpsert is health-only). */
   private readonly pendingMember = new Set<string>()
+  private policy: NetmapPolicy | null = null
+  private pendingPolicy: NetmapPolicy | null = null
   private readonly history: NetmapDelta[] = []
   /** The pending publication (an immediate or a timer) and when it fires, or null. */
   private scheduled: { at: number, cancel: () => void } | null = null
@@ -70,10 +73,17 @@ export class NetmapLog {
     this.clock = o.clock
   }
 
-  /** Sets the records of version 1 at start-up (no delta is published). */
-  seed (records: NodeRecord[]): void {
+  /** Sets the records and the policy (null: none) of version 1 at start-up (no delta is published). */
+  seed (records: NodeRecord[], policy: NetmapPolicy | null = null): void {
     for (const n of records) this.nodes.set(n.id, n)
+    this.policy = policy
     this.snapshotCache = null
+  }
+
+  /** Stages a new access policy; published like a member change, in a delta that carries it. */
+  setPolicy (p: NetmapPolicy): void {
+    this.pendingPolicy = p
+    this.schedule()
   }
 
   /** Current version (changes staged this tick are not in it yet). */
@@ -113,13 +123,16 @@ export class NetmapLog {
     this.scheduled = null
     const upsert = [...this.pendingUpsert.values()].filter(n => !sameButUpdatedAt(this.nodes.get(n.id), n))
     const remove = [...this.pendingRemove]
+    const policy = this.pendingPolicy !== null && !isDeepStrictEqual(this.pendingPolicy, this.policy) ? this.pendingPolicy : null
     this.pendingUpsert.clear()
     this.pendingRemove.clear()
     this.pendingMember.clear()
-    if (upsert.length === 0 && remove.length === 0) return
-    const delta: NetmapDelta = { epoch: this.epoch, from: this.version_, to: this.version_ + 1, upsert, remove }
+    this.pendingPolicy = null
+    if (upsert.length === 0 && remove.length === 0 && policy === null) return
+    const delta: NetmapDelta = { epoch: this.epoch, from: this.version_, to: this.version_ + 1, upsert, remove, ...(policy !== null ? { policy } : {}) }
     for (const id of delta.remove) this.nodes.delete(id)
     for (const n of delta.upsert) this.nodes.set(n.id, n)
+    if (policy !== null) this.policy = policy
     this.version_ = delta.to
     this.lastPublishAt = this.clock.monotonic()
     this.snapshotCache = null
@@ -128,18 +141,18 @@ export class NetmapLog {
     this.onDelta(serialize({ type: 'delta', ...delta }), delta)
   }
 
-  /** The full current netmap, nodes sorted by id. Cached per version. */
+  /** The full current netmap, nodes sorted by id, with the policy when one was set. Cached per version. */
   snapshot (): Netmap {
     if (this.snapshotCache === null) {
       const nodes = [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      this.snapshotCache = { epoch: this.epoch, version: this.version_, cidr: this.cidr, nodes }
+      this.snapshotCache = { epoch: this.epoch, version: this.version_, cidr: this.cidr, nodes, ...(this.policy !== null ? { policy: this.policy } : {}) }
     }
     return this.snapshotCache
   }
 
   /**
    * What a client at (`epoch`, `since`) needs first: null when it is current, one merged delta when
-   * `since` is within history, else the full map.
+   * `since` is within history (with the latest policy when a delta in the range changed it), else the full map.
    */
   catchUp (epoch: string | undefined, since: number | undefined): NetmapMessage | null {
     if (epoch !== this.epoch || since === undefined || since > this.version_) return { type: 'full', netmap: this.snapshot() }
@@ -148,18 +161,28 @@ export class NetmapLog {
     if (first === undefined || since < first.from) return { type: 'full', netmap: this.snapshot() }
     const upsert = new Map<string, NodeRecord>()
     const remove = new Set<string>()
+    let policy: NetmapPolicy | undefined
     for (let i = since - first.from; i < this.history.length; i++) {
       const d = this.history[i]!
       for (const id of d.remove) { upsert.delete(id); remove.add(id) }
       for (const n of d.upsert) { remove.delete(n.id); upsert.set(n.id, n) }
+      if (d.policy !== undefined) policy = d.policy
     }
-    return { type: 'delta', epoch: this.epoch, from: since, to: this.version_, upsert: [...upsert.values()], remove: [...remove] }
+    return {
+      type: 'delta',
+      epoch: this.epoch,
+      from: since,
+      to: this.version_,
+      upsert: [...upsert.values()],
+      remove: [...remove],
+      ...(policy !== undefined ? { policy } : {})
+    }
   }
 
   /** Arms the publication of what is staged, at the time its most urgent change allows (an earlier one stays). */
   private schedule (): void {
     const now = this.clock.monotonic()
-    const interval = this.pendingMember.size > 0 ? this.minIntervalMs : Math.max(this.minIntervalMs, this.healthIntervalMs)
+    const interval = this.pendingMember.size > 0 || this.pendingPolicy !== null ? this.minIntervalMs : Math.max(this.minIntervalMs, this.healthIntervalMs)
     const at = this.pendingRemove.size > 0 ? now : Math.max(now, this.lastPublishAt + interval)
     if (this.scheduled !== null && this.scheduled.at <= at) return
     this.scheduled?.cancel()

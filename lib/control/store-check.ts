@@ -97,7 +97,7 @@ export function checkStart (f: StartFacts): StartVerdict {
   return { kind: 'intact' }
 }
 
-/** What a reopen after a failed write is judged on. Record maps hold a digest per `node:` and `token:` key. */
+/** What a reopen after a failed write is judged on. Record maps hold a digest per `node:`, `token:` and policy key. */
 export interface ReopenFacts {
   /** Sequence number of the last acknowledged synced batch. */
   ackedSeq: number

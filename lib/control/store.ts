@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto'
+
 /**
  * The controller's durable state behind a small interface, so that a replicated store (etcd, raft) can
- * replace LevelDB later without touching the registry. Everything durable is one of four record kinds;
+ * replace LevelDB later without touching the registry. Everything durable is one of five record kinds;
  * heartbeat times and SWIM reports are not durable (they are rebuilt within seconds of a restart).
  */
 
@@ -33,6 +35,8 @@ export interface StoredNode {
   tokenId?: string
   /** What it advertises and what an admin approved (docs/routes.md); absent: it never advertised a route. */
   routing?: StoredRouting
+  /** Tags an admin put on it (`weft nodes tag`, or a token made with `--tag`), sorted; absent: none. */
+  tags?: string[]
 }
 
 /** A node's routes as stored: what the node advertises, and what an admin (or an auto-approve prefix) approved. */
@@ -67,6 +71,36 @@ export interface StoredToken {
   description?: string
   /** Nodes it admits expire this long after their registration with it (`--node-ttl`); absent: never. */
   nodeTtlMs?: number
+  /** Tags every node it admits gets, replacing the node's own (`--tag`), sorted; absent: the node keeps its tags. */
+  tags?: string[]
+}
+
+/** The access policy as persisted (docs/policy.md): one record, replaced whole by each change. */
+export interface StoredPolicy {
+  /** Counts the policy's changes: 1 for the first policy ever set. */
+  version: number
+  /** The document as the admin sent it. */
+  text: string
+  /** When this version was set, ms since epoch. */
+  updatedAt: number
+  /** Hex sha256 of `text` (UTF-8); checked when the record is read, so a damaged record is caught at start. */
+  sha256: string
+}
+
+/** Hex sha256 of a policy document's UTF-8 bytes, as StoredPolicy keeps it. */
+export function policySha256 (text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex')
+}
+
+/** `v` as a StoredPolicy, or what is wrong with it: a record of another shape, or a text that does not match its sha256. */
+export function checkStoredPolicy (v: unknown): StoredPolicy | { damage: string } {
+  const r = v as Partial<StoredPolicy> | null
+  if (typeof r !== 'object' || r === null) return { damage: 'it is not an object' }
+  if (!Number.isSafeInteger(r.version) || r.version! < 1) return { damage: 'its version is not a positive integer' }
+  if (typeof r.text !== 'string') return { damage: 'it has no text' }
+  if (!Number.isSafeInteger(r.updatedAt)) return { damage: 'its updatedAt is not a time' }
+  if (typeof r.sha256 !== 'string' || r.sha256 !== policySha256(r.text)) return { damage: 'its text does not match its sha256' }
+  return { version: r.version!, text: r.text, updatedAt: r.updatedAt!, sha256: r.sha256 }
 }
 
 /** One write in an atomic batch. */
@@ -78,6 +112,7 @@ export type StoreOp =
   | { kind: 'nonce', nonce: string, expiresAt: number }
   | { kind: 'del-nonce', nonce: string }
   | { kind: 'meta', key: string, value: string }
+  | { kind: 'policy', policy: StoredPolicy }
 
 /** Everything read back at start-up. */
 export interface StoredState {
@@ -85,6 +120,8 @@ export interface StoredState {
   tokens: StoredToken[]
   nonces: Array<{ nonce: string, expiresAt: number }>
   meta: Map<string, string>
+  /** The current access policy; null when none was ever set. */
+  policy: StoredPolicy | null
 }
 
 /** The durable store. */
