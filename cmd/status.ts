@@ -36,6 +36,7 @@ export function renderStatus (s: DaemonStatus, now = Date.now()): string {
     `controller  ${s.controller.url}  ${s.controller.state}  last contact ${formatAge(s.controller.lastContactAt, now)}`,
     `netmap      ${netmap}`,
     `swim        ${s.swim === null ? 'not running' : `incarnation ${s.swim.incarnation}, local health ${s.swim.healthScore} (0 = healthy)`}`,
+    `policy      ${renderPolicy(s.policy, now)}`
   ]
   if (s.lastError !== null) head.push(`error       ${s.lastError}`)
   // Figures of a peer off the device are its last known ones, in parentheses (legend below the table).
@@ -49,6 +50,15 @@ export function renderStatus (s: DaemonStatus, now = Date.now()): string {
     : ''
   return head.join('\n') + '\n\n' + formatTable(['HOSTNAME', 'ID', 'MESH IP', 'ENDPOINT', 'HANDSHAKE', 'RX', 'TX', 'SWIM', 'HEALTH', 'WG'], rows) + legend +
     renderRoutes(s.routes)
+}
+
+/** The access filter in one line: the version enforced, its size and its drops. */
+export function renderPolicy (p: DaemonStatus['policy'], now = Date.now()): string {
+  const pending = p.pending !== null ? `; v${p.pending} not enforced: ${p.error ?? 'pending'}` : ''
+  if (p.version === null) return `none: every flow is allowed${pending}`
+  const drops = p.drops === null ? '' : `, ${p.drops.total} packets dropped`
+  const what = p.version === 0 ? 'unreadable policy: only SWIM is let in' : `v${p.version} enforced`
+  return `${what} since ${formatAge(p.appliedAt, now)} (${p.rules} rules, ${p.elements} set elements${drops})${pending}`
 }
 
 /** The routes section of `weft status`: what this node advertises and which router carries each route it uses. */

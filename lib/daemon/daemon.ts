@@ -32,6 +32,7 @@ import { CachedLookup } from './cached-lookup.js'
 import { changedPrefs, checkPrefs, mergePrefs, startPrefs, type RoutePrefs } from './prefs.js'
 import { ConfigError } from '../errors.js'
 import { PeerHistory } from './peer-history.js'
+import { PolicyFilter } from './policy-filter.js'
 import { ending, type DaemonPhase } from './phase.js'
 import { mustSaveAtOnce, StateDir, type NodeIdentity } from './state.js'
 import { checkMetricsListen, serveDaemonMetrics, type MetricsServer } from './metrics-server.js'
@@ -42,6 +43,9 @@ import type { DaemonStatus } from './status.js'
 import { SwimDriver } from './swim-driver.js'
 import type { DeviceState, WireGuardDevice } from './wg/device.js'
 import { openPlannedDevice } from './wg/open.js'
+
+/** How lastError begins when the access filter could not be applied. */
+const POLICY_ERROR = 'access policy not applied'
 
 /** Longest a leaving daemon waits for SWIM to finish gossiping its leave. */
 const LEAVE_GOSSIP_MS = 2000
@@ -87,6 +91,7 @@ export class Daemon {
   private readonly evidence: Evidence
   private readonly handshakes: HandshakeWatch
   private readonly routes: DaemonRoutes
+  private readonly policy: PolicyFilter
   private readonly registration: Registration
   /** Each peer's figures as last read from the device, for peers no longer on it. */
   private readonly history = new PeerHistory()
@@ -197,6 +202,14 @@ export class Daemon {
       clock,
       log: log.child({ component: 'routes' })
     })
+    this.policy = new PolicyFilter({
+      selfId: identity.nodeId,
+      ifname: cfg.ifname,
+      meshCidr: identity.cidr,
+      swimPort: cfg.swimPort,
+      clock,
+      log: log.child({ component: 'policy' })
+    })
     this.link = new ControlLink({
       client,
       credential: identity.credential,
@@ -292,6 +305,8 @@ export class Daemon {
         undo.push(async () => await metricsServer.close())
       }
 
+      // The saved policy is in force before the interface carries anything (docs/policy.md, "Enforcement").
+      if (netmap !== null) await d.syncPolicy(netmap)
       await ensureInterface({ ifname: cfg.ifname, meshIp: identity.meshIp, cidr: identity.cidr, mtu: cfg.mtu, log })
       await d.routes.start()
       signal?.throwIfAborted()
@@ -436,6 +451,7 @@ export class Daemon {
     const base = this.core.desired(down)
     const nodes = this.core.netmap?.nodes
     if (base === null || nodes === undefined) return false
+    await this.syncPolicy(this.core.netmap!)
     const res = await this.reconciler.reconcile(this.routes.apply(base, nodes, down))
     await this.routes.syncKernel(nodes)
     this.handshakes.removed(res.applied.flatMap(c => c.op.kind === 'remove' ? [c.op.publicKey] : []))
@@ -492,6 +508,21 @@ export class Daemon {
     }
   }
 
+  /**
+   * Brings the access filter in line with `map`, before the peers it governs change. A failure is shown (status,
+   * log) and tried again at the next reconcile; the peers are reconciled all the same, since the mesh must not
+   * stop for a host whose nft fails.
+   */
+  private async syncPolicy (map: Netmap): Promise<void> {
+    try {
+      await this.policy.sync(map)
+      if (this.lastError?.startsWith(POLICY_ERROR) === true) this.lastError = null
+    } catch (err) {
+      this.lastError = `${POLICY_ERROR}: ${(err as Error).message}`
+      this.deps.log.error({ event: 'policy.apply.failed', reason: (err as Error).message }, this.lastError)
+    }
+  }
+
   /** Reads the device and records the figures of its peers (of `only` those, when given) in the history. */
   private async notePeers (only?: readonly string[]): Promise<DeviceState> {
     const state = await this.device.get()
@@ -526,6 +557,7 @@ export class Daemon {
         ...prefixed('routes', this.routes.counters)
       },
       lastError: this.lastError,
+      policy: { ...this.policy.state, drops: await this.policy.drops().catch(() => null) },
       routes: { prefs: this.routes.preferences, primaries: this.routes.current, kernel: this.routes.kernelRoutes, exit: this.routes.exitNode }
     })
   }
@@ -594,6 +626,7 @@ export class Daemon {
     if (teardown) {
       try {
         await this.routes.teardown()
+        await this.policy.remove()
         await this.device.destroy()
       } catch (err) {
         this.deps.log.error({ event: 'wg.destroy.failed', reason: (err as Error).message }, 'could not remove the interface')

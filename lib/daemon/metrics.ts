@@ -5,6 +5,9 @@ import { MEMBER_STATES } from '../swim/state.js'
 import type { ControlState } from './control-link.js'
 import type { DaemonStatus, PeerStatus } from './status.js'
 
+/** Destination ports with the most drops that get a series of their own; the rest count under proto="other". */
+const MAX_DROP_PORTS = 32
+
 /** Every ControlState, for the one-hot link gauge. */
 const CONTROL_STATES: readonly ControlState[] = ['connecting', 'connected', 'lost', 'revoked']
 
@@ -156,6 +159,8 @@ export class DaemonMetrics {
   readonly registry = new Registry()
   private snap: DaemonStatus | null = null
   private queue: Promise<unknown> = Promise.resolve()
+  /** Drop ports (`proto/port`) with a series of their own (weft_policy_dropped_packets_total). */
+  private readonly dropPorts = new Set<string>()
 
   constructor (private readonly o: { status: StatusSource, clock: Clock }) {
     const registry = this.registry
@@ -283,6 +288,36 @@ export class DaemonMetrics {
       help: 'Nodes in the applied netmap, this one included.',
       registry,
       read: () => { const m = s()?.netmap; return m == null ? [] : [{ value: m.nodes }] }
+    })
+    scrapedGauge({
+      name: 'weft_policy_version',
+      help: 'Version of the access policy this node enforces; 0 while its policy cannot be read (only SWIM is let in); absent with no policy.',
+      registry,
+      read: () => { const v = s()?.policy.version; return v == null ? [] : [{ value: v }] }
+    })
+    scrapedGauge({
+      name: 'weft_policy_rules',
+      help: 'nft rules the access policy compiled to on this node (the fixed ones, such as SWIM\'s, not counted).',
+      registry,
+      read: () => { const p = s()?.policy; return p == null || p.version === null ? [] : [{ value: p.rules }] }
+    })
+    scrapedCounter({
+      name: 'weft_policy_dropped_packets_total',
+      help: 'Packets the access filter dropped on the Weft interface, TCP and UDP by destination port (proto="other": the rest, ICMP included).',
+      labelNames: ['proto', 'port'],
+      registry,
+      read: () => {
+        const d = s()?.policy.drops
+        if (d == null) return []
+        // A port keeps its series once it has one, so that "other" only ever grows.
+        for (const x of [...d.byPort].sort((a, b) => b.packets - a.packets)) {
+          if (this.dropPorts.size < MAX_DROP_PORTS) this.dropPorts.add(`${x.proto}/${x.port}`)
+        }
+        const shown = d.byPort.filter(x => this.dropPorts.has(`${x.proto}/${x.port}`))
+        const rest = d.total - shown.reduce((sum, x) => sum + x.packets, 0)
+        const other = { labels: { proto: 'other', port: '' }, value: Math.max(0, rest) }
+        return [...shown.map(x => ({ labels: { proto: x.proto, port: String(x.port) }, value: x.packets })), other]
+      }
     })
     scrapedGauge({
       name: 'weft_daemon_error',

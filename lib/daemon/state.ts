@@ -36,16 +36,19 @@ export interface StateDirOptions {
 
 /**
  * Whether `next` must be on disk at once rather than at the paced interval: it is the first map, or it adds
- * or removes a node, takes one out (left, removed), or changes a node's key or mesh IP. A daemon restarted
- * from an older file would otherwise bring back a peer the controller took away, or remove a live peer that
- * was added since (seen in the kill -9 e2e test: two pings lost). Only health and endpoint changes wait.
+ * or removes a node, takes one out (left, removed), changes a node's key, mesh IP or tags, or changes the access
+ * policy. A daemon restarted from an older file would otherwise bring back a peer the controller took away,
+ * remove a live peer that was added since (seen in the kill -9 e2e test: two pings lost), or enforce a policy
+ * the admin replaced. Only health, endpoint and route changes wait.
  */
 export function mustSaveAtOnce (prev: Netmap | null, next: Netmap): boolean {
   if (prev === null || prev.epoch !== next.epoch || prev.nodes.length !== next.nodes.length) return true
+  if (prev.policy?.version !== next.policy?.version) return true
   const byId = new Map(next.nodes.map(n => [n.id, n]))
   for (const p of prev.nodes) {
     const n = byId.get(p.id)
     if (n === undefined || n.publicKey !== p.publicKey || n.meshIp !== p.meshIp) return true
+    if ((n.tags ?? []).join(',') !== (p.tags ?? []).join(',')) return true
     if (n.health !== p.health && (n.health === 'left' || n.health === 'removed')) return true
   }
   return false

@@ -26,6 +26,8 @@ export interface StatusInputs {
   swim: { incarnation: number, healthScore: number, members (): MemberInfo[], stats (): SwimStats }
   counters: Record<string, number>
   lastError: string | null
+  /** The access filter and its drops. */
+  policy: DaemonStatus['policy']
   /** What DaemonRoutes knows: the preferences, which node carries each route, the kernel's routes, the exit node. */
   routes: { prefs: Readonly<RoutePrefs>, primaries: ReadonlyMap<string, string>, kernel: readonly string[], exit: ExitState }
 }
@@ -97,7 +99,8 @@ export function buildStatus (i: StatusInputs): DaemonStatus {
     process: { pid: process.pid, ...memory(), uptimeMs: Math.round(process.uptime() * 1000) },
     lastError: i.lastError ?? i.link?.lastError ?? null,
     peers,
-    routes: routesStatus(i)
+    routes: routesStatus(i),
+    policy: i.policy
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ControlState } from './control-link.js'
+import type { PolicyDrops, PolicyFilterState } from './policy-filter.js'
 
 /** What `weft status --json` prints: this node, its controller link, and one row per peer. */
 export interface DaemonStatus {
@@ -33,6 +34,11 @@ export interface DaemonStatus {
   lastError: string | null
   peers: PeerStatus[]
   routes: RoutesStatus
+  /**
+   * The access filter (docs/policy.md): the policy version enforced (null: none, every flow allowed; 0: the policy
+   * could not be read and only SWIM is let in), its size, and the packets it dropped (null: unreadable).
+   */
+  policy: PolicyFilterState & { drops: PolicyDrops | null }
 }
 
 /** Routes as this node sees them (docs/routes.md). */

@@ -39,6 +39,7 @@ export function statusInputs (
     swim: { incarnation: 3, healthScore: 0, members: () => o.members ?? [], stats: zeroStats },
     counters: {},
     lastError: null,
+    policy: { version: null, pending: null, rules: 0, sets: 0, elements: 0, appliedAt: null, error: null, drops: null },
     routes: { prefs: { ...PREF_DEFAULTS, ...o.prefs }, primaries: new Map(), kernel: [], exit: { mode: 'none', via: null, reason: null }, ...o.routes }
   }
 }
