@@ -1,5 +1,6 @@
 /** Assembles report.json: the run's parameters and every figure, in one plain object. */
 import type { FailoverRow } from '../scenarios/failover.js'
+import type { PolicyRow } from '../scenarios/policy-change.js'
 import { cpus, loadavg, release, totalmem } from 'node:os'
 import type { ScenarioContext, Phase } from '../run/context.js'
 import type { Intent, DownInterval, PartitionInterval, LossInterval, OutageInterval } from '../run/intent.js'
@@ -60,6 +61,8 @@ export interface Report {
   notes: string[]
   /** Route failover scenarios: one row per kill of the primary carrier (sim/scenarios/failover.ts); absent in reports before them. */
   failover?: FailoverRow[]
+  /** The policy-change scenario: one row per policy version set (sim/scenarios/policy-change.ts); absent in reports before it. */
+  policy?: PolicyRow[]
   /** Per event kind: time until the first / last live node removed (or added) the peer. */
   events: KindSummary[]
   eventList: EventResult[]
@@ -187,6 +190,7 @@ export function buildReport (b: BuildInput): Report {
     phases: ctx.phases,
     notes: ctx.notes,
     failover: ctx.failover,
+    policy: ctx.policy,
     events: summariseKinds(results, ctx.measures),
     eventList: results,
     falseRemovals: {

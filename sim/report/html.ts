@@ -42,6 +42,18 @@ ${rows}</table>
 `
 }
 
+/** Access policy rows (policy-change); nothing for other scenarios. */
+function policyTable (r: Report): string {
+  const rows = (r.policy ?? []).map(p => `<tr><td>v${p.version}</td><td>${p.bytes}</td><td>${p.nodes}</td><td>${sec(p.enforceMs.p50)}</td>` +
+    `<td>${sec(p.enforceMs.p99)}</td><td>${sec(p.enforceMs.max)}</td><td>${p.missing}</td></tr>`).join('\n')
+  if (rows === '') return ''
+  const head = ['policy', 'bytes', 'nodes', 'enforced p50', 'p99', 'max', 'missing']
+  return `<table><caption>Access policy: from the controller accepting a version to each node enforcing it</caption>
+<tr>${head.map(h => `<th>${h}</th>`).join('')}</tr>
+${rows}</table>
+`
+}
+
 function tables (r: Report): string {
   const rows = r.events.map(k => `<tr><td>${esc(k.kind)}</td><td>${k.expect}</td><td>${k.events}</td><td>${k.observers}</td>` +
     `<td>${sec(k.first.p50)}</td><td>${sec(k.last.p50)}</td><td>${sec(k.last.p99)}</td><td>${sec(k.last.max)}</td>` +
@@ -68,7 +80,7 @@ ${rows}</table>
 <tr><td>machine memory per node</td><td>${mb(r.resources.machinePerNodeKb)}</td></tr>
 <tr><td>controller RSS max</td><td>${mb(r.resources.controllerRssKbMax)}</td></tr>
 </table>
-${failoverTable(r)}<table><caption>Phases</caption><tr><th>at</th><th>phase</th></tr>${phases}</table>
+${failoverTable(r)}${policyTable(r)}<table><caption>Phases</caption><tr><th>at</th><th>phase</th></tr>${phases}</table>
 ${notes === '' ? '' : `<h3>Notes</h3><ul>${notes}</ul>`}`
 }
 

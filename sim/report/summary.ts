@@ -69,6 +69,10 @@ export function formatSummary (r: Report, files: { json: string, html: string })
       `${f.neverRestored} never answered` +
       (f.afterReturn === null ? '' : `; after the return, primary changes per client ${f.afterReturn.changes.join('/')}, flaps ${f.afterReturn.flaps}`) + '\n')
   }
+  for (const p of r.policy ?? []) {
+    out.push(`access policy v${p.version} (${p.bytes} bytes): enforced on ${p.nodes - p.missing}/${p.nodes} nodes after p50 ${sec(p.enforceMs.p50)}, ` +
+      `p99 ${sec(p.enforceMs.p99)}, max ${sec(p.enforceMs.max)}\n`)
+  }
   for (const n of r.notes) out.push(`note: ${n}\n`)
   out.push(`report: ${files.json}\n        ${files.html}\n`)
   if (r.runDir !== null) out.push(`logs kept in ${r.runDir} (n<i>.log, controller.log; read them with pino-pretty)\n`)

@@ -19,6 +19,7 @@ import type { SwimConfig } from '../../lib/swim/config.js'
 import { suspicionMaxMs, suspicionMinMs } from '../../lib/swim/math.js'
 import { JOIN_NICE } from './density.js'
 import type { FailoverRow } from '../scenarios/failover.js'
+import type { PolicyRow } from '../scenarios/policy-change.js'
 
 /**
  * How long a scenario waits for the mesh to match its intent (settle), for `n` nodes running `cfg`: twice
@@ -64,6 +65,8 @@ export class ScenarioContext {
   readonly notes: string[] = []
   /** Route failover figures (router-failover, exit-failover), one row per kill. */
   readonly failover: FailoverRow[] = []
+  /** Access policy figures (policy-change), one row per version set. */
+  readonly policy: PolicyRow[] = []
   readonly ipOf = new Map<number, string>()
   readonly rng: SeededRandom
   /** Daemons started at JOIN_NICE since the last restoreNiceness(). */

@@ -11,8 +11,9 @@ import { churn } from './churn.js'
 import { demo } from './demo.js'
 import { idle } from './idle.js'
 import { exitFailover, routerFailover } from './failover.js'
+import { policyChange } from './policy-change.js'
 
 /** Scenarios by name, in the order `--help` lists them. */
 export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
-  join, idle, crash, vanish, restart, controllerOutage, partition, loss, churn, routerFailover, exitFailover, demo
+  join, idle, crash, vanish, restart, controllerOutage, partition, loss, churn, routerFailover, exitFailover, policyChange, demo
 ].map(s => [s.name, s]))
