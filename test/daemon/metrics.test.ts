@@ -104,3 +104,26 @@ t.test('a scrape renders the status: node info, per-peer SWIM state, WireGuard p
   for (const name of PROCESS_METRIC_NAMES) t.ok(fam.has(name), `${name} exported`)
   t.same(namingProblems(fam.values()), [], 'Prometheus naming conventions')
 })
+
+t.test('access filter drops: a series per port, kept once given, and the rest under proto="other"', async (t) => {
+  const self = node('n9', 'alpha', 0)
+  const input = statusInputs(self, [self], [])
+  const byPort = (n: number, packets: (port: number) => number): Array<{ proto: 'tcp', port: number, packets: number }> =>
+    Array.from({ length: n }, (_, k) => ({ proto: 'tcp', port: 1000 + k, packets: packets(1000 + k) }))
+  input.policy = { version: 3, pending: null, rules: 4, sets: 2, elements: 9, appliedAt: NOW, error: null, drops: { total: 0, byPort: [] } }
+  let drops = { total: 50 * 10 + 7, byPort: byPort(50, () => 10) }
+  const m = new DaemonMetrics({ status: async () => buildStatus({ ...input, policy: { ...input.policy, drops } }), clock: new ManualClock(NOW) })
+  let fam = parseProm(await m.scrape())
+  t.equal(sampleValue(fam, 'weft_policy_version'), 3)
+  t.equal(sampleValue(fam, 'weft_policy_rules'), 4)
+  const series = (): string[] => (fam.get('weft_policy_dropped_packets_total')?.samples ?? []).map(s => `${s.labels.proto}/${s.labels.port}`)
+  t.equal(series().length, 33, '32 ports and "other"')
+  t.equal(sampleValue(fam, 'weft_policy_dropped_packets_total', { proto: 'other', port: '' }), 18 * 10 + 7)
+  const first = series()
+  // Port 1049 (no series) now drops the most: the ports with series keep them, and "other" only grows.
+  drops = { total: drops.total + 1000, byPort: byPort(50, p => p === 1049 ? 1010 : 10) }
+  fam = parseProm(await m.scrape())
+  t.same(series(), first)
+  t.equal(sampleValue(fam, 'weft_policy_dropped_packets_total', { proto: 'other', port: '' }), 18 * 10 + 7 + 1000)
+  t.equal(fam.get('weft_policy_dropped_packets_total')?.type, 'counter')
+})
