@@ -18,7 +18,10 @@ export const Code = {
   SWIM_CONFIG: 'WEFT_ERR_SWIM_CONFIG',
   /** InvalidInputError: a request body, query or value that does not have the required shape; also any malformed HTTP request. */
   INVALID_INPUT: 'WEFT_ERR_INVALID_INPUT',
-  /** PolicyError: an access policy document that is malformed, names what it does not define, or fails its own tests. */
+  /**
+   * PolicyError: an access policy document that is malformed, names what it does not define or a hostname no node has, or fails its own
+   * tests; or a tag the policy in force does not declare.
+   */
   POLICY: 'WEFT_ERR_POLICY',
   /** UnauthorizedError: a missing or unknown admin key or node credential (never issued, replaced, expired, or lost with a restore). */
   UNAUTHORIZED: 'WEFT_ERR_UNAUTHORIZED',
@@ -156,8 +159,9 @@ export class InvalidInputError extends WeftError {
 export interface PolicyLocation { line: number, column: number }
 
 /**
- * An access policy that cannot be used: malformed, naming a group, tag or host it does not define, or failing
- * one of its own tests. `at` locates it in the document; the message starts with `line:column`.
+ * An access policy that cannot be used: malformed, naming a group, tag or host it does not define (or, at the
+ * controller, a hostname no node has), or failing one of its own tests; also a tag given to a node or token that
+ * the policy in force does not declare. `at` locates it in the document; the message then starts with `line:column`.
  */
 export class PolicyError extends WeftError {
   constructor (message: string, readonly at?: PolicyLocation) {

@@ -11,7 +11,9 @@ export interface ExportedMetric { name: string, type: string, labelNames: string
 export function exportedMetrics (): ExportedMetric[] {
   const self = node('n1', 'a', 0)
   const daemon = new DaemonMetrics({ status: async () => buildStatus(statusInputs(self, [self], [])), clock: new ManualClock() })
-  const source = { healthCounts: () => new Map(), netmapVersion: () => 0, openChannels: () => 0, syncedBatches: () => 0, storeHealthy: () => true }
+  const source = {
+    healthCounts: () => new Map(), netmapVersion: () => 0, openChannels: () => 0, syncedBatches: () => 0, storeHealthy: () => true, policyVersion: () => 0
+  }
   const controller = new ControllerMetrics(source, new ManualClock())
   const of = (r: { getMetricsAsArray (): unknown[] }, component: 'daemon' | 'controller'): ExportedMetric[] => r.getMetricsAsArray().map(m => {
     const x = m as { name: string, type: string, labelNames: string[], help: string }

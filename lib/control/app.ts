@@ -2,8 +2,11 @@ import fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import swagger from '@fastify/swagger'
 import type { Logger } from '../log.js'
 import { Code, NotFoundError, RateLimitedError, TokenRevokedError, UnauthorizedError } from '../errors.js'
-import type { AdvertiseRequest, CreateTokenRequest, HeartbeatRequest, RegisterRequest, RouteDecisionRequest } from '../wire/api.js'
-import type { NodeExpiryRequest } from '../wire/api.js'
+import type {
+  AdvertiseRequest, CreateTokenRequest, HeartbeatRequest, NodeExpiryRequest, NodeTagsRequest, PolicyTestRequest, RegisterRequest, RouteDecisionRequest,
+  SetPolicyRequest
+} from '../wire/api.js'
+import { MAX_POLICY_BYTES } from '../policy/document.js'
 import * as S from '../wire/schemas.js'
 import { bearer, hashSecret, sameHash, WindowLimiter } from './auth.js'
 import { clientErrorResponse, errorReply } from './errors-http.js'
@@ -221,6 +224,44 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
     },
     preHandler: adminAuth
   }, async (req) => await ctl.decideRoutes(req.params.id, req.body))
+
+  app.put<{ Params: { id: string }, Body: NodeTagsRequest }>('/v1/nodes/:id/tags', {
+    schema: {
+      summary: 'Replace a node\'s tags; an empty list clears them (admin)',
+      security: sec,
+      params: S.nodeIdParams,
+      body: S.nodeTagsRequest,
+      response: { 200: S.nodeStatus, ...errors, 404: S.errorBody, 409: S.errorBody, 503: S.errorBody }
+    },
+    preHandler: adminAuth
+  }, async (req) => await ctl.setNodeTags(req.params.id, req.body))
+
+  app.get('/v1/policy', {
+    schema: { summary: 'The access policy as stored (admin)', security: sec, response: { 200: S.policyInfo, ...errors, 404: S.errorBody } },
+    preHandler: adminAuth
+  }, async () => ctl.policy.get())
+
+  app.put<{ Body: SetPolicyRequest }>('/v1/policy', {
+    // The document may be 1 MiB; JSON escapes (newlines, quotes) make the body larger than the text.
+    bodyLimit: 2 * MAX_POLICY_BYTES,
+    schema: {
+      summary: 'Set the access policy: checked against the registry, then stored with the next version and published (admin)',
+      security: sec,
+      body: S.setPolicyRequest,
+      response: { 200: S.setPolicyResponse, ...errors, 409: S.errorBody, 503: S.errorBody }
+    },
+    preHandler: adminAuth
+  }, async (req) => await ctl.policy.set(req.body, req.ip))
+
+  app.post<{ Body: PolicyTestRequest }>('/v1/policy/test', {
+    schema: {
+      summary: 'What the access policy in force says about a flow (admin)',
+      security: sec,
+      body: S.policyTestRequest,
+      response: { 200: S.policyTestResponse, ...errors }
+    },
+    preHandler: adminAuth
+  }, async (req) => ctl.policy.test(req.body))
 
   return app
 }

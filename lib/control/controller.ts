@@ -6,8 +6,8 @@ import type { Clock, Timer } from '../clock.js'
 import { ConfigError, InvalidInputError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type {
-  AdvertiseRequest, ControllerInfo, CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeRouting, NodeStatus, RouteDecisionRequest, TokenInfo,
-  TokenListResponse
+  AdvertiseRequest, ControllerInfo, CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeRouting, NodeStatus, NodeTagsRequest, RouteDecisionRequest,
+  TokenInfo, TokenListResponse
 } from '../wire/api.js'
 import type { NodeRecord } from '../wire/netmap.js'
 import { formatIPv4 } from '../wire/addr.js'
@@ -24,6 +24,7 @@ import { Liveness } from './liveness.js'
 import { ControllerMetrics } from './metrics.js'
 import { NetmapLog, serialize } from './netmap-log.js'
 import { NodeExpiry } from './node-expiry.js'
+import { PolicyAdmin } from './policy-admin.js'
 import { Registration } from './registration.js'
 import { Registry } from './registry.js'
 import { advertise, decide, parseAutoApprove, type AutoApprove } from './routing.js'
@@ -66,6 +67,7 @@ export class Controller {
   readonly registry: Registry
   readonly registration: Registration
   readonly netmap: NetmapLog
+  readonly policy: PolicyAdmin
   readonly epoch = randomBytes(8).toString('hex')
   private auto: AutoApprove | null = null
   app: FastifyInstance | null = null
@@ -92,7 +94,8 @@ export class Controller {
       netmapVersion: () => this.netmap.version,
       openChannels: () => this.channels.size,
       syncedBatches: () => this.commit.batches,
-      storeHealthy: () => this.store.phase === 'healthy'
+      storeHealthy: () => this.store.phase === 'healthy',
+      policyVersion: () => this.policy.version
     }, clock)
     this.store = new DurableStore({
       dataDir: config.dataDir,
@@ -115,7 +118,7 @@ export class Controller {
       clock
     })
     this.tokens = new TokenBook(clock)
-    this.tokenAdmin = new TokenAdmin({ clock, log, tokens: this.tokens, commit: this.commit })
+    this.tokenAdmin = new TokenAdmin({ clock, log, tokens: this.tokens, commit: this.commit, admitTags: tags => this.policy.admitTags(tags) })
     this.expiry = new NodeExpiry({
       clock,
       log,
@@ -148,6 +151,14 @@ export class Controller {
       metrics: this.metrics,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       expiry: this.expiry
+    })
+    this.policy = new PolicyAdmin({
+      clock,
+      log,
+      commit: this.commit,
+      metrics: this.metrics,
+      publish: p => this.netmap.setPolicy(p),
+      nodes: () => this.registry.policyNodes()
     })
     this.registration = new Registration({
       clock,
@@ -205,7 +216,7 @@ export class Controller {
       ctl.registration.restoreNonces(state.nonces)
       await ctl.store.write(meta, { sync: true })
       ctl.logStart(admin.file, opened.accepted)
-      ctl.netmap.seed(records)
+      ctl.netmap.seed(records, ctl.policy.restore(state.policy))
       await ctl.listen(https)
     } catch (err) {
       if (ctl !== undefined) await ctl.store.close().catch(() => {})
@@ -271,6 +282,14 @@ export class Controller {
   /** An admin's approvals and rejections of node `id`'s routes (CIDRs or `exit`). */
   async decideRoutes (id: string, req: RouteDecisionRequest): Promise<NodeStatus> {
     return await this.registry.setRouting(id, r => decide(r, req.approve ?? [], req.reject ?? [], this.config.cidr), 'admin')
+  }
+
+  /**
+   * Replaces node `id`'s tags, durably. Throws InvalidInputError for a malformed tag, PolicyError for one the
+   * policy in force does not declare, NotFoundError, or ConflictError while the node is being removed.
+   */
+  async setNodeTags (id: string, req: NodeTagsRequest): Promise<NodeStatus> {
+    return await this.registry.setTags(id, this.policy.admitTags(req.tags))
   }
 
   private get autoApprove (): AutoApprove {

@@ -13,6 +13,8 @@ export interface MetricsSource {
   syncedBatches (): number
   /** True while the store accepts writes. */
   storeHealthy (): boolean
+  /** Version of the access policy in force; 0 when none was ever set. */
+  policyVersion (): number
 }
 
 /**
@@ -28,6 +30,7 @@ export class ControllerMetrics {
   readonly requestSeconds: Histogram<'method' | 'route' | 'status'>
   readonly storeErrors: Counter<'stage'>
   readonly storeRefused: Counter
+  readonly policyChanges: Counter
 
   /** `clock` dates the process start (process_start_time_seconds). */
   constructor (source: MetricsSource, clock: Clock) {
@@ -54,6 +57,11 @@ export class ControllerMetrics {
       help: 'Writes refused (503) because the store failed a write and has not been reopened and verified yet.',
       registers
     })
+    this.policyChanges = new Counter({
+      name: 'weft_policy_changes_total',
+      help: 'Access policies set since this process started (a PUT that repeats the current text is not counted).',
+      registers
+    })
     this.requestSeconds = new Histogram({
       name: 'weft_http_request_duration_seconds',
       help: 'HTTP request latency (update channels excluded: they are long-lived).',
@@ -77,6 +85,12 @@ export class ControllerMetrics {
       help: 'Current netmap version (restarts with the epoch).',
       registers,
       collect () { this.set(source.netmapVersion()) }
+    })
+    new Gauge({
+      name: 'weft_policy_version',
+      help: 'Version of the access policy in force (counts its changes; 0: none was ever set, every flow is allowed).',
+      registers,
+      collect () { this.set(source.policyVersion()) }
     })
     new Gauge({ name: 'weft_update_channels_open', help: 'Open netmap update channels.', registers, collect () { this.set(source.openChannels()) } })
     new Gauge({

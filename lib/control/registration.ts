@@ -184,8 +184,11 @@ export class Registration {
       nodeId: node.id,
       meshIp: node.meshIp,
       hostname: node.hostname,
-      result
+      result,
+      tags: node.tags ?? []
     }, `node ${node.hostname} registered (${result})`)
+    const tagsBefore = existing?.tags ?? []
+    if ((node.tags ?? []).join(',') !== tagsBefore.join(',')) registry.logTags(node, tagsBefore, node.tags ?? [], 'token')
     const res: RegisterResponse = {
       nodeId: node.id,
       meshIp: node.meshIp,

@@ -4,6 +4,7 @@ import { ConflictError, NodeRemovedError, NotFoundError, UnauthorizedError } fro
 import type { Logger } from '../log.js'
 import type { HeartbeatRequest, HeartbeatResponse, NodeStatus } from '../wire/api.js'
 import type { NodeHealth, NodeRecord } from '../wire/netmap.js'
+import type { PolicyNode } from '../policy/evaluate.js'
 import { hashSecret } from './auth.js'
 import type { Channels } from './channels.js'
 import type { GroupCommit } from './group-commit.js'
@@ -44,6 +45,13 @@ export function newNodeId (): string {
 /** True once `n`'s expiry has passed: its credential no longer works. */
 export function isExpired (n: StoredNode, now: number): boolean {
   return n.expiresAt !== undefined && now >= n.expiresAt
+}
+
+/** `n` with `tags` (sorted), or without any when the list is empty. */
+function withTags (n: StoredNode, tags: readonly string[]): StoredNode {
+  const out: StoredNode = { ...n }
+  if (tags.length === 0) delete out.tags; else out.tags = [...tags]
+  return out
 }
 
 /** `n` with `expiresAt` set, or without one when undefined. */
@@ -309,6 +317,44 @@ export class Registry {
     return this.status(next)
   }
 
+  /**
+   * Replaces node `id`'s tags with `tags` (checked and sorted; empty clears them) and persists them; the netmap
+   * carries the change once it is durable. A change that changes nothing writes nothing. Ordered with the node's
+   * other writers (serial); refused with ConflictError while a removal of the node is under way.
+   */
+  async setTags (id: string, tags: readonly string[]): Promise<NodeStatus> {
+    return await this.serial(id, async () => await this.writeTags(id, tags))
+  }
+
+  private async writeTags (id: string, tags: readonly string[]): Promise<NodeStatus> {
+    const n = this.nodes.get(id)
+    if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
+    if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
+    const from = n.tags ?? []
+    if (from.join(',') === tags.join(',')) return this.status(n)
+    await this.d.commit.commit([{ kind: 'node', node: { ...withTags(n, tags), updatedAt: this.d.clock.now() } }])
+    const cur = this.nodes.get(id)
+    if (cur === undefined) throw new NotFoundError(`node ${id} was removed meanwhile`)
+    const next = withTags(cur, tags)
+    this.nodes.set(id, next)
+    this.publish(id)
+    this.logTags(n, from, tags, 'admin')
+    return this.status(next)
+  }
+
+  /** Logs the audit event of a change of node `n`'s tags from `from` to `to`, made by an admin or by the join token `n` registered with. */
+  logTags (n: StoredNode, from: readonly string[], to: readonly string[], by: 'admin' | 'token'): void {
+    const token = by === 'token' ? { tokenId: n.tokenId } : {}
+    this.d.log.info({ event: 'node.tags', nodeId: n.id, hostname: n.hostname, meshIp: n.meshIp, from, to, by, ...token },
+      `${n.hostname} tags: ${to.join(' ') || 'none'} (were ${from.join(' ') || 'none'}; ` +
+      `changed by ${by === 'admin' ? 'an admin' : `join token ${n.tokenId ?? ''}`})`)
+  }
+
+  /** Every active or left node as the access policy sees it: hostname, mesh IP and tags. */
+  policyNodes (): PolicyNode[] {
+    return [...this.nodes.values()].map(n => ({ name: n.hostname, ip: n.meshIp, tags: n.tags ?? [] }))
+  }
+
   /** True while an admin removal of `id` is being committed; registrations of its key must wait. */
   isRemoving (id: string): boolean { return this.removing.has(id) }
 
@@ -373,7 +419,8 @@ export class Registry {
       healthReason: v.reason,
       expiresAt: n.expiresAt ?? null,
       tokenId: n.tokenId ?? null,
-      routing: nodeRouting(n.routing)
+      routing: nodeRouting(n.routing),
+      tags: [...(n.tags ?? [])]
     }
   }
 
@@ -402,6 +449,7 @@ export class Registry {
       observedEndpoint: obs,
       swimPort: n.swimPort,
       ...recordRouting(n.routing),
+      ...(n.tags !== undefined && n.tags.length > 0 ? { tags: [...n.tags] } : {}),
       health,
       createdAt: n.createdAt,
       updatedAt

@@ -13,6 +13,8 @@ export interface TokenAdminDeps {
   log: Logger
   tokens: TokenBook
   commit: GroupCommit
+  /** The tags a new token may carry: `tags` checked and sorted, or a coded error saying which one is refused and why. */
+  admitTags: (tags: readonly unknown[]) => string[]
 }
 
 /**
@@ -26,13 +28,15 @@ export class TokenAdmin {
 
   constructor (private readonly d: TokenAdminDeps) {}
 
-  /** Creates a join token and persists its hash before returning the secret. */
+  /** Creates a join token and persists its hash before returning the secret; its tags are checked first (admitTags). */
   async create (req: CreateTokenRequest): Promise<CreateTokenResponse> {
+    const tags = this.d.admitTags(req.tags ?? [])
     const { token, record } = this.d.tokens.create({
       reusable: req.reusable ?? false,
       ttlMs: req.ttlMs ?? DEFAULT_TOKEN_TTL_MS,
       ...(req.description !== undefined ? { description: req.description } : {}),
-      ...(req.nodeTtlMs !== undefined ? { nodeTtlMs: req.nodeTtlMs } : {})
+      ...(req.nodeTtlMs !== undefined ? { nodeTtlMs: req.nodeTtlMs } : {}),
+      tags
     })
     const id = tokenId(record.hash)
     try {
@@ -43,9 +47,9 @@ export class TokenAdmin {
     }
     const info = tokenInfo(record, this.d.clock.now())
     const { description, nodeTtlMs } = info
-    this.d.log.info({ event: 'token.create', tokenId: id, description, reusable: record.reusable, expiresAt: record.expiresAt, nodeTtlMs },
-      `join token ${id} created`)
-    return { token, id, reusable: record.reusable, expiresAt: record.expiresAt, description: info.description, nodeTtlMs: info.nodeTtlMs }
+    this.d.log.info({ event: 'token.create', tokenId: id, description, reusable: record.reusable, expiresAt: record.expiresAt, nodeTtlMs, tags: info.tags },
+      `join token ${id} created${info.tags.length > 0 ? ` with tags ${info.tags.join(' ')}` : ''}`)
+    return { token, id, reusable: record.reusable, expiresAt: record.expiresAt, description: info.description, nodeTtlMs: info.nodeTtlMs, tags: info.tags }
   }
 
   /** Every token on record (active, and ended ones within the retention), oldest first. */

@@ -40,6 +40,7 @@ export function tokenInfo (t: StoredToken, now: number): TokenInfo {
     lastUsedAt: t.lastUsedAt ?? null,
     revokedAt: t.revokedAt ?? null,
     nodeTtlMs: t.nodeTtlMs ?? null,
+    tags: [...(t.tags ?? [])],
     state: tokenState(t, now)
   }
 }
@@ -50,6 +51,8 @@ export interface TokenSpec {
   ttlMs: number
   description?: string
   nodeTtlMs?: number
+  /** Checked and sorted (lib/wire/tags.ts). */
+  tags?: string[]
 }
 
 /**
@@ -76,6 +79,7 @@ export class TokenBook {
     const record: StoredToken = { hash: hashSecret(token), reusable: spec.reusable, createdAt: now, expiresAt: now + spec.ttlMs, uses: 0 }
     if (spec.description !== undefined) record.description = spec.description
     if (spec.nodeTtlMs !== undefined) record.nodeTtlMs = spec.nodeTtlMs
+    if (spec.tags !== undefined && spec.tags.length > 0) record.tags = [...spec.tags]
     this.byHash.set(record.hash, record)
     return { token, record }
   }
@@ -121,8 +125,9 @@ export class TokenBook {
   }
 
   /**
-   * `node` as admitted by the token `claimed`: it records the token's id, and a token with a node TTL sets
-   * the node's expiry to `now` plus that TTL. A token without one leaves an existing expiry as it was.
+   * `node` as admitted by the token `claimed`: it records the token's id, a token with a node TTL sets
+   * the node's expiry to `now` plus that TTL, and a token with tags gives the node exactly those. A token
+   * without a TTL or tags leaves the node's expiry or tags as they were.
    * Throws ConflictError for a known node whose expiry has passed: it is being removed, and comes back
    * as a new node once that is done.
    */
@@ -133,6 +138,7 @@ export class TokenBook {
     }
     const out: StoredNode = { ...node, tokenId: tokenId(claimed.hash) }
     if (claimed.nodeTtlMs !== undefined) out.expiresAt = now + claimed.nodeTtlMs
+    if (claimed.tags !== undefined && claimed.tags.length > 0) out.tags = [...claimed.tags]
     return out
   }
 

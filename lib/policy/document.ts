@@ -214,7 +214,7 @@ function fields (n: Node, known: readonly string[], what: string, fail: (n: Node
 }
 
 /** 1-based line and column of each offset of `text`. */
-function locator (text: string): (offset: number) => PolicyLocation {
+export function locator (text: string): (offset: number) => PolicyLocation {
   const starts = [0]
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1)
   return offset => {

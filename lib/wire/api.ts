@@ -86,6 +86,11 @@ export interface CreateTokenRequest {
   description?: string
   /** Nodes this token admits expire this long after their registration, ms. Default: never. */
   nodeTtlMs?: number
+  /**
+   * Tags every node this token admits gets, replacing the node's own (lib/wire/tags.ts); with a policy set, each
+   * must be declared in its `tagOwners`. Default: none, and a node keeps the tags it has.
+   */
+  tags?: string[]
 }
 
 export interface CreateTokenResponse {
@@ -97,6 +102,8 @@ export interface CreateTokenResponse {
   expiresAt: number
   description: string | null
   nodeTtlMs: number | null
+  /** Tags the nodes it admits get, sorted; empty: none. */
+  tags: string[]
 }
 
 /**
@@ -120,6 +127,8 @@ export interface TokenInfo {
   lastUsedAt: number | null
   revokedAt: number | null
   nodeTtlMs: number | null
+  /** Tags the nodes it admits get, sorted; empty: none. */
+  tags: string[]
   state: TokenState
 }
 
@@ -151,7 +160,12 @@ export interface NodeStatus extends NodeRecord {
   tokenId: string | null
   /** What it advertises and what is approved. */
   routing: NodeRouting
+  /** Its tags, sorted; empty: none (the netmap record then has no `tags`). */
+  tags: string[]
 }
+
+/** `PUT /v1/nodes/:id/tags` (admin): the node's tags from now on, replacing its own; an empty list clears them. */
+export interface NodeTagsRequest { tags: string[] }
 
 /**
  * `PUT /v1/node/routes` (node): what this node advertises, in full; it replaces the previous advertisement.
@@ -179,6 +193,68 @@ export interface RouteDecisionRequest {
 }
 
 export interface NodeListResponse { nodes: NodeStatus[] }
+
+/** `GET /v1/policy` (admin): the access policy as stored. */
+export interface PolicyInfo {
+  /** Counts the policy's changes, from 1; it outlives controller restarts. */
+  version: number
+  /** The document, exactly as it was set. */
+  text: string
+  /** When this version was set, ms since epoch. */
+  updatedAt: number
+  /** Hex sha256 of `text` (UTF-8). */
+  sha256: string
+}
+
+/** `PUT /v1/policy` (admin): a new policy document. */
+export interface SetPolicyRequest {
+  text: string
+  /** Compare-and-set: refused (409) unless the current version is this one; 0 means no policy is set. */
+  ifVersion?: number
+}
+
+/** The answer to `PUT /v1/policy`: the version now in force; `changed` false when the text was the current one. */
+export interface SetPolicyResponse {
+  version: number
+  updatedAt: number
+  sha256: string
+  changed: boolean
+}
+
+/** `POST /v1/policy/test` (admin): may `src` reach `dst`? */
+export interface PolicyTestRequest {
+  /** `*`, a node's hostname or mesh IP, `group:x`, `tag:x`, a host of the policy, an IPv4 address or CIDR. */
+  src: string
+  /** The same, with `:PORT` (optional for ICMP). */
+  dst: string
+  /** Default: tcp. */
+  proto?: 'tcp' | 'udp' | 'icmp'
+}
+
+/** The policy's answer for one pair of endpoints `src` and `dst` stand for. */
+export interface PolicyFlow {
+  /** The source endpoint: a node as `hostname (mesh IP)`, or the name as given. */
+  src: string
+  dst: string
+  accept: boolean
+  /** Index in `acls` of the rule that accepts; null when none does (or no policy is set). */
+  rule: number | null
+  /** Line of that rule in the document; null with it. */
+  line: number | null
+}
+
+/** The answer to `POST /v1/policy/test`. */
+export interface PolicyTestResponse {
+  /** Version of the policy that answered; null when none is set, and every flow is accepted. */
+  version: number | null
+  proto: 'tcp' | 'udp' | 'icmp'
+  port: number
+  /** True when every flow is accepted. */
+  accept: boolean
+  flows: PolicyFlow[]
+  /** Said when no policy is set. */
+  note?: string
+}
 
 /** Error body of every 4xx/5xx. */
 export interface ErrorBody {

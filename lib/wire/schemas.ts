@@ -2,6 +2,8 @@ import { MAX_INCARNATION } from '../swim/incarnation.js'
 import { NODE_HEALTHS } from './netmap.js'
 import { TOKEN_STATES } from './api.js'
 import { MAX_ROUTES, PRIORITY } from './routes.js'
+import { MAX_TAGS } from './tags.js'
+import { MAX_POLICY_BYTES } from '../policy/document.js'
 
 /**
  * JSON schemas of the controller API (fastify validates with them and @fastify/swagger serves them as
@@ -22,6 +24,9 @@ const description = {
   pattern: '^[^\\u0000-\\u001f\\u007f]+$',
   description: 'what the token is for; shown by weft token list'
 } as const
+/** A list of tags; the controller checks each (lib/wire/tags.ts) and names the bad one. */
+const tags = { type: 'array', items: { type: 'string', maxLength: 67 }, maxItems: MAX_TAGS } as const
+const sortedTags = { type: 'array', items: { type: 'string' }, description: 'tags, sorted' } as const
 const swimEntry = {
   type: 'object',
   additionalProperties: false,
@@ -52,17 +57,31 @@ export const nodeRecord = {
     routes: { type: 'array', items: { type: 'string' } },
     exitNode: { type: 'boolean' },
     routePriority: { type: 'integer' },
+    tags: sortedTags,
     health: { type: 'string', enum: [...NODE_HEALTHS] },
     createdAt: { type: 'integer' },
     updatedAt: { type: 'integer' }
   }
 } as const
 
+/** NetmapPolicy. */
+const netmapPolicy = {
+  type: 'object',
+  required: ['version', 'text'],
+  properties: { version: { type: 'integer' }, text: { type: 'string' } }
+} as const
+
 /** Netmap. */
 export const netmap = {
   type: 'object',
   required: ['epoch', 'version', 'cidr', 'nodes'],
-  properties: { epoch: { type: 'string' }, version: { type: 'integer' }, cidr: { type: 'string' }, nodes: { type: 'array', items: nodeRecord } }
+  properties: {
+    epoch: { type: 'string' },
+    version: { type: 'integer' },
+    cidr: { type: 'string' },
+    nodes: { type: 'array', items: nodeRecord },
+    policy: netmapPolicy
+  }
 } as const
 
 /** ControllerInfo. */
@@ -166,7 +185,8 @@ export const createTokenRequest = {
       minimum: 1000,
       maximum: 10 * 365 * 86_400_000,
       description: 'nodes this token admits expire this long after their registration, ms'
-    }
+    },
+    tags: { ...tags, description: 'tags every node this token admits gets, replacing its own' }
   }
 } as const
 
@@ -180,7 +200,8 @@ export const createTokenResponse = {
     expiresAt: { type: 'integer' },
     id: { type: 'string' },
     description: { type: ['string', 'null'] },
-    nodeTtlMs: { type: ['integer', 'null'] }
+    nodeTtlMs: { type: ['integer', 'null'] },
+    tags: sortedTags
   }
 } as const
 
@@ -206,7 +227,7 @@ export const nodeListResponse = {
       type: 'array',
       items: {
         type: 'object',
-        required: [...nodeRecord.required, 'lastSeenAt', 'connected', 'netmapVersion', 'agentVersion', 'healthReason', 'routing'],
+        required: [...nodeRecord.required, 'lastSeenAt', 'connected', 'netmapVersion', 'agentVersion', 'healthReason', 'routing', 'tags'],
         properties: {
           ...nodeRecord.properties,
           lastSeenAt: { type: ['integer', 'null'] },
@@ -255,7 +276,7 @@ export const nodeStatus = nodeListResponse.properties.nodes.items
 /** TokenInfo. */
 export const tokenInfo = {
   type: 'object',
-  required: ['id', 'description', 'reusable', 'createdAt', 'expiresAt', 'uses', 'lastUsedAt', 'revokedAt', 'nodeTtlMs', 'state'],
+  required: ['id', 'description', 'reusable', 'createdAt', 'expiresAt', 'uses', 'lastUsedAt', 'revokedAt', 'nodeTtlMs', 'tags', 'state'],
   properties: {
     id: { type: 'string' },
     description: { type: ['string', 'null'] },
@@ -266,6 +287,7 @@ export const tokenInfo = {
     lastUsedAt: { type: ['integer', 'null'] },
     revokedAt: { type: ['integer', 'null'] },
     nodeTtlMs: { type: ['integer', 'null'] },
+    tags: sortedTags,
     state: { type: 'string', enum: [...TOKEN_STATES] }
   }
 } as const
@@ -289,5 +311,80 @@ export const nodeExpiryRequest = {
   properties: {
     expiresAt: { type: ['integer', 'null'], minimum: 0, maximum: 8_640_000_000_000_000, description: 'ms since epoch, in the future; null: never expires' },
     ttlMs: { type: 'integer', minimum: 1000, maximum: 10 * 365 * 86_400_000, description: 'expires this long from now, on the controller clock' }
+  }
+} as const
+
+/** NodeTagsRequest. */
+export const nodeTagsRequest = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tags'],
+  properties: { tags: { ...tags, description: 'the node\'s tags from now on; [] clears them' } }
+} as const
+
+const sha256 = { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'hex sha256 of the text (UTF-8)' } as const
+const proto = { type: 'string', enum: ['tcp', 'udp', 'icmp'] } as const
+
+/** PolicyInfo. */
+export const policyInfo = {
+  type: 'object',
+  required: ['version', 'text', 'updatedAt', 'sha256'],
+  properties: { version: { type: 'integer' }, text: { type: 'string' }, updatedAt: { type: 'integer' }, sha256 }
+} as const
+
+/** SetPolicyRequest: the text is checked by the controller (lib/policy/document.ts), which names the line and column of a problem. */
+export const setPolicyRequest = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['text'],
+  properties: {
+    text: { type: 'string', maxLength: MAX_POLICY_BYTES, description: 'the policy document (docs/policy.md), at most 1 MiB' },
+    ifVersion: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'set only if the current version is this; 0: none is set' }
+  }
+} as const
+
+/** SetPolicyResponse. */
+export const setPolicyResponse = {
+  type: 'object',
+  required: ['version', 'updatedAt', 'sha256', 'changed'],
+  properties: { version: { type: 'integer' }, updatedAt: { type: 'integer' }, sha256, changed: { type: 'boolean' } }
+} as const
+
+/** PolicyTestRequest. */
+export const policyTestRequest = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['src', 'dst'],
+  properties: {
+    src: { type: 'string', minLength: 1, maxLength: 300, description: '*, a node\'s hostname or mesh IP, group:x, tag:x, a host, an IPv4 address or CIDR' },
+    dst: { type: 'string', minLength: 1, maxLength: 306, description: 'the same, with :PORT (optional for icmp)' },
+    proto
+  }
+} as const
+
+/** PolicyTestResponse. */
+export const policyTestResponse = {
+  type: 'object',
+  required: ['version', 'proto', 'port', 'accept', 'flows'],
+  properties: {
+    version: { type: ['integer', 'null'] },
+    proto,
+    port: { type: 'integer' },
+    accept: { type: 'boolean' },
+    flows: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['src', 'dst', 'accept', 'rule', 'line'],
+        properties: {
+          src: { type: 'string' },
+          dst: { type: 'string' },
+          accept: { type: 'boolean' },
+          rule: { type: ['integer', 'null'] },
+          line: { type: ['integer', 'null'] }
+        }
+      }
+    },
+    note: { type: 'string' }
   }
 } as const

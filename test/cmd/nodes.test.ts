@@ -23,6 +23,7 @@ const row = (id: string, hostname: string, o: Partial<NodeStatus> = {}): NodeSta
   expiresAt: null,
   tokenId: null,
   routing: { advertised: [], approved: [], enabled: [], exitNode: { advertised: false, approved: false }, priority: 0 },
+  tags: [],
   ...o
 })
 

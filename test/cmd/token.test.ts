@@ -15,6 +15,7 @@ const tok = (id: string, o: Partial<TokenInfo> = {}): TokenInfo => ({
   lastUsedAt: null,
   revokedAt: null,
   nodeTtlMs: null,
+  tags: [],
   state: 'active',
   ...o
 })
@@ -45,7 +46,7 @@ t.test('the token table: one row per token, the description last, - for what is 
 })
 
 t.test('what create and revoke print', async (t) => {
-  t.equal(createdLine({ token: 'wt_x', id: 't0123456789ab', reusable: false, expiresAt: NOW + 24 * H, description: null, nodeTtlMs: null }, NOW),
+  t.equal(createdLine({ token: 'wt_x', id: 't0123456789ab', reusable: false, expiresAt: NOW + 24 * H, description: null, nodeTtlMs: null, tags: [] }, NOW),
     'token t0123456789ab created: single-use, expires in 24h. Revoke it with `weft token revoke t0123456789ab`\n')
   t.equal(revokedLine(tok('t0123456789ab', { state: 'revoked', revokedAt: NOW, uses: 1, description: 'db' })),
     'revoked t0123456789ab (db) at 2023-11-14T22:13:20.000Z: single-use, spent. Nodes it admitted stay in the mesh (weft nodes remove NODE)\n')

@@ -43,6 +43,7 @@ t.test('a token has an id and a description; the list shows its uses and state, 
       lastUsedAt: clock.now(),
       revokedAt: null,
       nodeTtlMs: 30 * D,
+      tags: [],
       state: 'active'
     },
     {
@@ -55,6 +56,7 @@ t.test('a token has an id and a description; the list shows its uses and state, 
       lastUsedAt: clock.now(),
       revokedAt: null,
       nodeTtlMs: null,
+      tags: [],
       state: 'spent'
     }
   ].sort((a, b) => (a.id < b.id ? -1 : 1)), 'tokens made at the same time are in id order')
