@@ -3,12 +3,14 @@ import type { AdminClient } from '../lib/control/admin-client.js'
 import { resolveNode } from '../lib/wire/node-match.js'
 import type { NodeExpiryRequest, NodeStatus } from '../lib/wire/api.js'
 import { byHostname } from '../lib/wire/netmap.js'
+import { checkTags } from '../lib/wire/tags.js'
 import { ADMIN_FLAGS, ADMIN_USAGE, adminClient } from './admin-flags.js'
 import { formatAge, formatTable, formatUntil, parseDuration, parseFlags, type Command } from './cli.js'
 
 const USAGE = `Usage: weft nodes list [--json]
        weft nodes remove NODE [--json]
        weft nodes expire NODE (--in DUR | --at TIME | --never) [--json]
+       weft nodes tag NODE (TAG... | --clear) [--json]
 
 NODE is a node's id, mesh IP or hostname. A hostname that fits several nodes is refused, with the
 candidates listed: name one of them by id or mesh IP.
@@ -17,6 +19,9 @@ list     every node, sorted by hostname: hostname, id, mesh IP, health, last see
          endpoints, and why the controller gives it that health
 remove   revokes a node: its credential stops working, every daemon drops it, its mesh IP is quarantined
 expire   sets when a node's credential stops working; the controller then removes it as \`remove\` does
+tag      replaces a node's tags with TAG... (tag:web tag:prod), or removes them all with --clear; the access
+         policy names nodes by them (docs/policy.md, "Tags"). With a policy set, each tag must be declared
+         in its tagOwners. A node that joins again with a token made with --tag gets that token's tags.
 
 Columns of list:
   EXPIRES      when the node's credential stops working (set by \`expire\`, or at join by a token made
@@ -25,12 +30,14 @@ Columns of list:
   OBSERVED     the address the controller sees the node's requests come from, with its WireGuard port
                (differs from ADVERTISED behind NAT; peers dial it when no advertised endpoint is an IP)
   ROUTES       subnet routes and \`exit\` the node carries; * marks one awaiting approval (\`weft routes\`)
+  TAGS         the node's tags (\`tag\`, or the token it joined with); - for none
   REASON       the evidence behind HEALTH (controller heartbeats, peers' SWIM reports)
 
 Flags:
   --in DUR            expire: this long from now on the controller's clock, e.g. 12h, 30d
   --at TIME           expire: at this time, ISO 8601 (2025-06-30T18:00:00Z, or a date: 2025-06-30 is midnight UTC)
   --never             expire: the node no longer expires
+  --clear             tag: remove every tag of the node
   --json              machine-readable output (the same nodes, same order)
 ${ADMIN_USAGE}
 `
@@ -38,9 +45,9 @@ ${ADMIN_USAGE}
 /** The table `weft nodes list` prints; `nodes` must already be sorted (byHostname). */
 export function renderNodes (nodes: readonly NodeStatus[], now = Date.now()): string {
   return formatTable(
-    ['HOSTNAME', 'ID', 'MESH IP', 'HEALTH', 'LAST SEEN', 'EXPIRES', 'VERSION', 'ADVERTISED', 'OBSERVED', 'ROUTES', 'REASON'],
+    ['HOSTNAME', 'ID', 'MESH IP', 'HEALTH', 'LAST SEEN', 'EXPIRES', 'VERSION', 'ADVERTISED', 'OBSERVED', 'ROUTES', 'TAGS', 'REASON'],
     nodes.map(n => [n.hostname, n.id, n.meshIp, n.health, formatAge(n.lastSeenAt, now), formatUntil(n.expiresAt, now), n.agentVersion ?? '-',
-      n.endpoints.join(',') || '-', n.observedEndpoint ?? '-', routesCell(n), n.healthReason || '-'])
+      n.endpoints.join(',') || '-', n.observedEndpoint ?? '-', routesCell(n), n.tags.join(',') || '-', n.healthReason || '-'])
   )
 }
 
@@ -91,16 +98,26 @@ export async function resolve (client: AdminClient, query: string): Promise<Node
   }
 }
 
-/** `weft nodes list|remove|expire`. */
+/** The tags `weft nodes tag` asks for: TAG... checked and sorted, or none with --clear (exactly one of the two). */
+function tagsRequest (args: readonly string[], clear: boolean): string[] {
+  if (clear && args.length > 0) throw new ConfigError(`weft nodes tag takes TAG... or --clear, not both\n\n${USAGE}`)
+  if (!clear && args.length === 0) throw new ConfigError(`weft nodes tag NODE needs the tags to set (tag:web ...), or --clear to remove them all\n\n${USAGE}`)
+  const c = checkTags(args)
+  if ('error' in c) throw new ConfigError(c.error)
+  return c.tags
+}
+
+/** `weft nodes list|remove|expire|tag`. */
 export const command: Command = {
-  summary: 'list, remove and expire nodes (admin)',
+  summary: 'list, remove, expire and tag nodes (admin)',
   async run (argv) {
     const p = parseFlags(argv, {
       ...ADMIN_FLAGS,
       json: { type: 'boolean' },
       in: { type: 'string' },
       at: { type: 'string' },
-      never: { type: 'boolean' }
+      never: { type: 'boolean' },
+      clear: { type: 'boolean' }
     }, USAGE, true)
     if (p === null) return 0
     const [sub, ...args] = p.positionals
@@ -108,6 +125,7 @@ export const command: Command = {
     if (sub !== 'expire' && (p.values.in !== undefined || p.values.at !== undefined || p.values.never !== undefined)) {
       throw new ConfigError(`--in, --at and --never belong to \`weft nodes expire\`\n\n${USAGE}`)
     }
+    if (sub !== 'tag' && p.values.clear !== undefined) throw new ConfigError(`--clear belongs to \`weft nodes tag\`\n\n${USAGE}`)
     if (sub === 'list' && args.length === 0) {
       const nodes = [...(await (await adminClient(p.values)).listNodes()).nodes].sort(byHostname)
       process.stdout.write(json ? JSON.stringify({ nodes }, null, 2) + '\n' : renderNodes(nodes))
@@ -136,6 +154,17 @@ export const command: Command = {
           : `${named(n)} expires at ${new Date(n.expiresAt).toISOString()} (${formatUntil(n.expiresAt)}); the controller then removes it\n`)
       return 0
     }
-    throw new ConfigError(`expected \`weft nodes list\`, \`weft nodes remove NODE\` or \`weft nodes expire NODE\`\n\n${USAGE}`)
+    if (sub === 'tag' && args.length >= 1) {
+      const tags = tagsRequest(args.slice(1), p.values.clear === true)
+      const client = await adminClient(p.values)
+      const target = await resolve(client, args[0]!)
+      if (target === null) return 1
+      const n = await client.setNodeTags(target.id, { tags })
+      process.stdout.write(json
+        ? JSON.stringify(n, null, 2) + '\n'
+        : `${named(n)}: ${n.tags.length === 0 ? 'no tags' : `tags ${n.tags.join(' ')}`} (were ${target.tags.join(' ') || 'none'})\n`)
+      return 0
+    }
+    throw new ConfigError(`expected \`weft nodes list\`, \`weft nodes remove NODE\`, \`weft nodes expire NODE\` or \`weft nodes tag NODE\`\n\n${USAGE}`)
   }
 }

@@ -2,17 +2,18 @@ import { ConfigError } from '../lib/errors.js'
 import { hashSecret } from '../lib/control/auth.js'
 import { tokenId } from '../lib/control/tokens.js'
 import type { CreateTokenResponse, TokenInfo } from '../lib/wire/api.js'
+import { checkTags } from '../lib/wire/tags.js'
 import { ADMIN_FLAGS, ADMIN_USAGE, adminClient } from './admin-flags.js'
 import { formatAge, formatSpan, formatTable, formatUntil, parseDuration, parseFlags, type Command } from './cli.js'
 
-const USAGE = `Usage: weft token create [--reusable] [--ttl 24h] [--description TEXT] [--node-ttl DUR] [--json]
+const USAGE = `Usage: weft token create [--reusable] [--ttl 24h] [--description TEXT] [--node-ttl DUR] [--tag TAG]... [--json]
        weft token list [--json]
        weft token revoke ID [--json]
 
 create   makes a join token and prints it, bare, on stdout (its id goes to stderr). Single-use unless
          --reusable.
 list     every token on record, oldest first: id, state, kind, uses, created, expires, last used, node TTL,
-         description. Never the token itself. Tokens that expired, were spent or revoked stay listed for
+         tags, description. Never the token itself. Tokens that expired, were spent or revoked stay listed for
          the controller's --token-retention (7 days by default).
 revoke   the token admits nobody from now on. Nodes it already admitted stay (weft nodes remove NODE).
          ID is the id list shows; a leaked token itself (wt_...) is taken too, and its id worked out here.
@@ -25,7 +26,10 @@ Flags:
   --description TEXT  create: what the token is for, shown by list (up to 200 characters; not secret)
   --node-ttl DUR      create: nodes that join with it expire this long after joining, e.g. 30d
                       (default: they do not expire; weft nodes expire changes it per node)
-  --json              create: {"token","id","reusable","expiresAt","description","nodeTtlMs"} instead of
+  --tag TAG           create: every node that joins with it gets this tag (repeat for several); its tags then
+                      replace the node's own. With an access policy set, each must be declared in its
+                      tagOwners (docs/policy.md, "Tags")
+  --json              create: {"token","id","reusable","expiresAt","description","nodeTtlMs","tags"} instead of
                       the bare token; list: {"tokens":[...]}; revoke: the revoked token's listing
 ${ADMIN_USAGE}
 `
@@ -33,15 +37,16 @@ ${ADMIN_USAGE}
 /** The table `weft token list` prints. */
 export function renderTokens (tokens: readonly TokenInfo[], now = Date.now()): string {
   return formatTable(
-    ['ID', 'STATE', 'KIND', 'USES', 'CREATED', 'EXPIRES', 'LAST USED', 'NODE TTL', 'DESCRIPTION'],
+    ['ID', 'STATE', 'KIND', 'USES', 'CREATED', 'EXPIRES', 'LAST USED', 'NODE TTL', 'TAGS', 'DESCRIPTION'],
     tokens.map(t => [t.id, t.state, t.reusable ? 'reusable' : 'single-use', String(t.uses), formatAge(t.createdAt, now), formatUntil(t.expiresAt, now),
-      formatAge(t.lastUsedAt, now), t.nodeTtlMs === null ? '-' : formatSpan(t.nodeTtlMs), t.description ?? '-'])
+      formatAge(t.lastUsedAt, now), t.nodeTtlMs === null ? '-' : formatSpan(t.nodeTtlMs), t.tags.join(',') || '-', t.description ?? '-'])
   )
 }
 
 /** The line `weft token create` writes to stderr beside the bare token: its id and what it allows. */
 export function createdLine (t: CreateTokenResponse, now = Date.now()): string {
-  const nodes = t.nodeTtlMs === null ? '' : `; nodes it admits expire ${formatSpan(t.nodeTtlMs)} after joining`
+  const ttl = t.nodeTtlMs === null ? '' : `; nodes it admits expire ${formatSpan(t.nodeTtlMs)} after joining`
+  const nodes = ttl + (t.tags.length === 0 ? '' : `; nodes it admits get the tags ${t.tags.join(' ')}`)
   return `token ${t.id} created: ${t.reusable ? 'reusable' : 'single-use'}, expires ${formatUntil(t.expiresAt, now)}${nodes}. ` +
     `Revoke it with \`weft token revoke ${t.id}\`\n`
 }
@@ -64,23 +69,29 @@ export const command: Command = {
       ttl: { type: 'string' },
       description: { type: 'string' },
       'node-ttl': { type: 'string' },
+      tag: { type: 'string', multiple: true },
       json: { type: 'boolean' }
     }, USAGE, true)
     if (p === null) return 0
     const [sub, ...args] = p.positionals
     const v = p.values
     const json = v.json === true
-    const createOnly = v.reusable !== undefined || v.ttl !== undefined || v.description !== undefined || v['node-ttl'] !== undefined
-    if (sub !== 'create' && createOnly) throw new ConfigError(`--reusable, --ttl, --description and --node-ttl belong to \`weft token create\`\n\n${USAGE}`)
+    const createOnly = v.reusable !== undefined || v.ttl !== undefined || v.description !== undefined || v['node-ttl'] !== undefined || v.tag !== undefined
+    if (sub !== 'create' && createOnly) {
+      throw new ConfigError(`--reusable, --ttl, --description, --node-ttl and --tag belong to \`weft token create\`\n\n${USAGE}`)
+    }
     if (sub === 'create' && args.length === 0) {
       const ttlMs = parseDuration(v.ttl ?? '24h', '--ttl')
       const nodeTtlMs = v['node-ttl'] === undefined ? undefined : parseDuration(v['node-ttl'], '--node-ttl')
+      const tags = checkTags(v.tag ?? [])
+      if ('error' in tags) throw new ConfigError(`--tag: ${tags.error}`)
       const client = await adminClient(v)
       const t = await client.createToken({
         reusable: v.reusable === true,
         ttlMs,
         ...(v.description !== undefined ? { description: v.description } : {}),
-        ...(nodeTtlMs !== undefined ? { nodeTtlMs } : {})
+        ...(nodeTtlMs !== undefined ? { nodeTtlMs } : {}),
+        ...(tags.tags.length > 0 ? { tags: tags.tags } : {})
       })
       process.stdout.write(json ? JSON.stringify(t) + '\n' : t.token + '\n')
       if (!json) process.stderr.write(createdLine(t))

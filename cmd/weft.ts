@@ -10,9 +10,9 @@ import { exitCodeOf } from './exit.js'
 const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command: Command }> }> = {
   controller: { summary: 'run the controller (registry, IPAM, netmap, health)', load: async () => await import('./controller.js') },
   token: { summary: 'create, list and revoke join tokens (admin)', load: async () => await import('./token.js') },
-  nodes: { summary: 'list, remove and expire nodes (admin)', load: async () => await import('./nodes.js') },
+  nodes: { summary: 'list, remove, expire and tag nodes (admin)', load: async () => await import('./nodes.js') },
   routes: { summary: 'list, approve and reject subnet routes and exit nodes (admin)', load: async () => await import('./routes.js') },
-  policy: { summary: 'check an access policy document offline', load: async () => await import('./policy.js') },
+  policy: { summary: 'check, read, set and ask the access policy', load: async () => await import('./policy.js') },
   daemon: { summary: 'run the node daemon (WireGuard mesh + SWIM)', load: async () => await import('./daemon.js') },
   status: { summary: 'show this node and its peers', load: async () => await import('./status.js') },
   set: { summary: 'change the running daemon\'s routes and exit node (saved across restarts)', load: async () => await import('./set.js') },

@@ -282,11 +282,14 @@ export class InvalidNetmapError extends WeftError {
 
 /**
  * The controller answered with an error or could not be reached. `statusCode` is the controller's status (502
- * when its answer is not the API's); `remoteCode` the WEFT_ERR_* code in its answer, if any.
+ * when its answer is not the API's); `remoteCode` the WEFT_ERR_* code in its answer and `remoteMessage` its
+ * sentence, if any.
  */
 export class ControllerError extends WeftError {
   declare readonly statusCode: number
-  constructor (message: string, statusCode = 502, readonly remoteCode?: string) { super(Code.CONTROLLER, message, { statusCode }) }
+  constructor (message: string, statusCode = 502, readonly remoteCode?: string, readonly remoteMessage?: string) {
+    super(Code.CONTROLLER, message, { statusCode })
+  }
 }
 
 /** Why a connection to the controller failed before any HTTP answer (lib/client/failure.ts decides). */

@@ -132,7 +132,7 @@ export class ControllerHttp {
       return speaksHttps(this.url)
     }
     const message = body.message ?? (statusText !== '' ? statusText : text.slice(0, 200))
-    return new ControllerError(`controller answered HTTP ${status}: ${message}`, status, body.code)
+    return new ControllerError(`controller answered HTTP ${status}: ${message}`, status, body.code, body.message)
   }
 
   /** Reads the error answer of a response already open (the update channel's refusal). */

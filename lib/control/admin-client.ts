@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises'
 import type { Clock } from '../clock.js'
 import { ControllerHttp, type Expect } from '../client/http.js'
 import type { ControllerTrust } from '../client/trust.js'
-import { ConfigError, ControllerError } from '../errors.js'
+import { Code, ConfigError, ControllerError, PolicyError } from '../errors.js'
 import type {
-  CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeListResponse, NodeStatus, RouteDecisionRequest, TokenInfo, TokenListResponse
+  CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeListResponse, NodeStatus, NodeTagsRequest, PolicyInfo, PolicyTestRequest, PolicyTestResponse,
+  RouteDecisionRequest, SetPolicyRequest, SetPolicyResponse, TokenInfo, TokenListResponse
 } from '../wire/api.js'
 
 /** Where the admin CLI finds the controller and its key. */
@@ -82,6 +83,34 @@ export class AdminClient {
   /** `POST /v1/nodes/:id/routes`: the node with its routes after the decision. */
   async decideRoutes (id: string, req: RouteDecisionRequest): Promise<NodeStatus> {
     return await this.call<NodeStatus>('POST', `/v1/nodes/${encodeURIComponent(id)}/routes`, 'json', req)
+  }
+
+  /** `PUT /v1/nodes/:id/tags`: the node with its new tags. */
+  async setNodeTags (id: string, req: NodeTagsRequest): Promise<NodeStatus> {
+    return await this.call<NodeStatus>('PUT', `/v1/nodes/${encodeURIComponent(id)}/tags`, 'json', req)
+  }
+
+  /** `GET /v1/policy`: the policy as stored (NotFound from the controller when none was ever set). */
+  async getPolicy (): Promise<PolicyInfo> {
+    return await this.call<PolicyInfo>('GET', '/v1/policy', 'json')
+  }
+
+  /**
+   * `PUT /v1/policy`: the version in force afterwards. A document the controller refuses comes back as a
+   * PolicyError with the controller's own sentence (`line:column: ...`), for the caller to name its file.
+   */
+  async setPolicy (req: SetPolicyRequest): Promise<SetPolicyResponse> {
+    try {
+      return await this.call<SetPolicyResponse>('PUT', '/v1/policy', 'json', req)
+    } catch (err) {
+      if (err instanceof ControllerError && err.remoteCode === Code.POLICY && err.remoteMessage !== undefined) throw new PolicyError(err.remoteMessage)
+      throw err
+    }
+  }
+
+  /** `POST /v1/policy/test`: what the policy in force says about a flow. */
+  async testPolicy (req: PolicyTestRequest): Promise<PolicyTestResponse> {
+    return await this.call<PolicyTestResponse>('POST', '/v1/policy/test', 'json', req)
   }
 
   /** `GET /v1/nodes`. */

@@ -38,7 +38,7 @@ t.test('token create prints a bare token that registers a node; nodes list and r
 
   const table = await weft(['nodes', 'list', ...admin])
   t.equal(table.code, 0)
-  t.match(table.stdout, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+ROUTES\s+REASON\n/)
+  t.match(table.stdout, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+ROUTES\s+TAGS\s+REASON\n/)
   t.match(table.stdout, new RegExp(`cli-node\\s+${n.nodeId}\\s+${n.meshIp.replace(/\./g, '\\.')}\\s+online\\s+\\S+ ` +
     'ago\\s+-\\s+-\\s+198\\.18\\.0\\.2:51820\\s+127\\.0\\.0\\.1:51820\\s+\\S'))
 
@@ -157,9 +157,10 @@ t.test('token create shows the id; token list shows state, uses and description,
   const table = await weft(['token', 'list', ...admin])
   t.equal(table.code, 0, table.stderr)
   const [head, ...rows] = table.stdout.trimEnd().split('\n')
-  t.match(head, /^ID\s+STATE\s+KIND\s+USES\s+CREATED\s+EXPIRES\s+LAST USED\s+NODE TTL\s+DESCRIPTION$/)
-  t.match(rows.find(r => r.startsWith(id)), new RegExp(`^${id}\\s+active\\s+reusable\\s+1\\s+\\d+s ago\\s+in 90d\\s+\\d+s ago\\s+30d\\s+web fleet rollout$`))
-  t.match(rows.find(r => r.startsWith(single.id)), new RegExp(`^${single.id}\\s+active\\s+single-use\\s+0\\s+\\d+s ago\\s+in 24h\\s+-\\s+-\\s+-$`))
+  t.match(head, /^ID\s+STATE\s+KIND\s+USES\s+CREATED\s+EXPIRES\s+LAST USED\s+NODE TTL\s+TAGS\s+DESCRIPTION$/)
+  t.match(rows.find(r => r.startsWith(id)),
+    new RegExp(`^${id}\\s+active\\s+reusable\\s+1\\s+\\d+s ago\\s+in 90d\\s+\\d+s ago\\s+30d\\s+-\\s+web fleet rollout$`))
+  t.match(rows.find(r => r.startsWith(single.id)), new RegExp(`^${single.id}\\s+active\\s+single-use\\s+0\\s+\\d+s ago\\s+in 24h\\s+-\\s+-\\s+-\\s+-$`))
   t.notOk(table.stdout.includes(secret) || table.stdout.includes(single.token), 'no token in the table')
   const json = JSON.parse((await weft(['token', 'list', '--json', ...admin])).stdout) as { tokens: Array<{ id: string }> }
   t.same(new Set(json.tokens.map(x => x.id)), new Set([id, single.id]))
@@ -189,7 +190,7 @@ t.test('token create shows the id; token list shows state, uses and description,
   t.match(unknown.stderr, /HTTP 404: no join token with id t0123456789ab/)
   const misplaced = await weft(['token', 'list', '--ttl', '1h', ...admin])
   t.equal(misplaced.code, 2)
-  t.match(misplaced.stderr, /--reusable, --ttl, --description and --node-ttl belong to `weft token create`/)
+  t.match(misplaced.stderr, /--reusable, --ttl, --description, --node-ttl and --tag belong to `weft token create`/)
 })
 
 t.test('nodes remove takes an id, a mesh IP or a hostname; a hostname that fits several nodes is refused with the candidates', async (t) => {
