@@ -137,7 +137,8 @@ t.test('healthz, info and the OpenAPI document', async (t) => {
   t.match((await call(c.url, 'GET', '/v1/info')).json, { publicKey: c.publicKey, cidr: '100.64.0.0/10', epoch: c.controller.epoch, heartbeatIntervalMs: 5000 })
   const doc = (await call(c.url, 'GET', '/v1/openapi.json')).json
   t.equal(doc.openapi, '3.1.0')
-  for (const p of ['/v1/info', '/v1/register', '/v1/heartbeat', '/v1/leave', '/v1/netmap', '/v1/netmap/stream', '/v1/tokens', '/v1/nodes', '/v1/nodes/{id}']) {
+  for (const p of ['/v1/info', '/v1/register', '/v1/heartbeat', '/v1/leave', '/v1/netmap', '/v1/netmap/stream', '/v1/tokens', '/v1/nodes', '/v1/nodes/{id}',
+    '/v1/nodes/{id}/tags', '/v1/policy', '/v1/policy/test']) {
     t.ok(doc.paths[p] !== undefined, `${p} documented`)
   }
 })

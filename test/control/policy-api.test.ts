@@ -1,10 +1,12 @@
 import t from 'tap'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { startController } from '../../lib/control/index.js'
 import { policySha256 } from '../../lib/control/store.js'
 import { silentLogger } from '../../lib/log.js'
 import { parseProm, sampleValue } from '../prom-text.js'
+import { spawnController } from './child.js'
 import { call, captureLog, joinNode, nextUpdate, openStream, start, tempDir } from './helpers.js'
 
 /** A policy that names real nodes (web-1, db-1) and tags, with tests that hold only with the nodes' real tags. */
@@ -207,4 +209,31 @@ t.test('a document above the 64 KiB body limit of other routes is taken, up to t
   const huge = await call(c.url, 'PUT', '/v1/policy', { text: ' '.repeat((1 << 20) + 1) }, c.adminKey)
   t.equal(huge.status, 400)
   t.match(huge.json.message, /text must NOT have more than 1048576 characters/)
+})
+
+t.test('a channel catching up across a policy change gets the policy in its one merged delta', async (t) => {
+  const { c, web } = await mesh(t)
+  c.controller.netmap.flush()
+  const since = c.controller.netmap.version
+  t.equal((await call(c.url, 'PUT', '/v1/policy', { text: POLICY }, c.adminKey)).status, 200)
+  c.controller.netmap.flush()
+  await joinNode(c, 'late')
+  c.controller.netmap.flush()
+  const s = await openStream(c.url, web.credential, `?epoch=${c.controller.epoch}&since=${since}`)
+  t.teardown(() => s.close())
+  t.match(await s.next(), { type: 'delta', from: since, to: c.controller.netmap.version, policy: { version: 1, text: POLICY } })
+})
+
+t.test('an acknowledged policy survives kill -9 of the controller, version and all', async (t) => {
+  const dataDir = join(await tempDir(t), 'data')
+  const first = await spawnController(t, dataDir)
+  const adminKey = (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim()
+  const set = await call(first.url, 'PUT', '/v1/policy', { text: '{ "hosts": { "office": "192.0.2.0/24" } }' }, adminKey)
+  t.match(set.json, { version: 1, changed: true })
+  first.child.kill('SIGKILL')
+  await first.exited
+  const second = await spawnController(t, dataDir)
+  t.match((await call(second.url, 'GET', '/v1/policy', undefined, adminKey)).json, { version: 1, sha256: set.json.sha256 })
+  second.child.kill('SIGTERM')
+  t.equal(await second.exited, 0)
 })
