@@ -237,3 +237,22 @@ t.test('an acknowledged policy survives kill -9 of the controller, version and a
   second.child.kill('SIGTERM')
   t.equal(await second.exited, 0)
 })
+
+t.test('a stored policy that no longer parses is still served, and said so; a new one replaces it', async (t) => {
+  const dataDir = join(await tempDir(t), 'data')
+  const c = await start(t, { dataDir })
+  await c.close()
+  const text = '{ "acls": [], "future": {} }'
+  const db = new Level<string, string>(join(dataDir, 'db'))
+  await db.put('policy:current', JSON.stringify({ version: 7, text, updatedAt: 1, sha256: policySha256(text) }))
+  await db.close()
+  const { log, events } = captureLog()
+  const c2 = await start(t, { dataDir, log })
+  t.match(events.find(e => e.event === 'policy.unreadable'), { level: 50, version: 7, msg: /does not parse: 1:15: unknown section "future"/ })
+  const n = await joinNode(c2, 'n-1')
+  t.same((await call(c2.url, 'GET', '/v1/netmap', undefined, n.credential)).json.policy, { version: 7, text }, 'daemons keep getting what they enforce')
+  const q = await call(c2.url, 'POST', '/v1/policy/test', { src: '*', dst: 'n-1:22' }, c2.adminKey)
+  t.equal(q.status, 400)
+  t.match(q.json.message, /the access policy in force \(version 7\) does not parse; set a corrected one/)
+  t.match((await call(c2.url, 'PUT', '/v1/policy', { text: '{}' }, c2.adminKey)).json, { version: 8, changed: true })
+})
