@@ -290,7 +290,7 @@ export class DaemonMetrics {
       read: () => { const m = s()?.netmap; return m == null ? [] : [{ value: m.nodes }] }
     })
     scrapedGauge({
-      name: 'weft_policy_version',
+      name: 'weft_policy_enforced_version',
       help: 'Version of the access policy this node enforces; 0 while its policy cannot be read (only SWIM is let in); absent with no policy.',
       registry,
       read: () => { const v = s()?.policy.version; return v == null ? [] : [{ value: v }] }

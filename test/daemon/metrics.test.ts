@@ -114,7 +114,7 @@ t.test('access filter drops: a series per port, kept once given, and the rest un
   let drops = { total: 50 * 10 + 7, byPort: byPort(50, () => 10) }
   const m = new DaemonMetrics({ status: async () => buildStatus({ ...input, policy: { ...input.policy, drops } }), clock: new ManualClock(NOW) })
   let fam = parseProm(await m.scrape())
-  t.equal(sampleValue(fam, 'weft_policy_version'), 3)
+  t.equal(sampleValue(fam, 'weft_policy_enforced_version'), 3)
   t.equal(sampleValue(fam, 'weft_policy_rules'), 4)
   const series = (): string[] => (fam.get('weft_policy_dropped_packets_total')?.samples ?? []).map(s => `${s.labels.proto}/${s.labels.port}`)
   t.equal(series().length, 33, '32 ports and "other"')

@@ -3,9 +3,7 @@
  * Weft interface and the underlay addresses for mesh IPs. TCP from node 0 to node 1 meets node 1's filter as
  * it would over WireGuard; what is dropped is counted by port.
  */
-import { execFile, spawn } from 'node:child_process'
-import { promisify } from 'node:util'
-import { fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
 import t from 'tap'
 import { silentLogger } from '../../lib/log.js'
 import { systemClock } from '../../lib/clock.js'
@@ -16,9 +14,8 @@ import type { Netmap, NodeRecord } from '../../lib/wire/netmap.js'
 import { NetnsWorld } from '../../sim/netns/world.js'
 import { nodeRecord } from '../daemon/records.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
+import { TCP_PEER, tryTcp as tcpFrom } from './tcp.js'
 
-const execFileP = promisify(execFile)
-const TCP_PEER = fileURLToPath(new URL('./tcp-peer.js', import.meta.url))
 const log = silentLogger()
 const world = await NetnsWorld.create({ nodes: 2, log })
 t.teardown(async () => { await world.destroy() })
@@ -42,8 +39,7 @@ function map (version: number | null, text: string, over: Partial<Netmap> = {}):
 
 /** What node 0 gets when it opens a connection to node 1's `port`: connected, refused or timeout. */
 async function tryTcp (port: number): Promise<string> {
-  const r = await execFileP('ip', ['netns', 'exec', ns0, process.execPath, TCP_PEER, 'try', ip1, String(port)]).catch((e: { stdout?: string }) => e)
-  return String(r.stdout).trim()
+  return await tcpFrom(ns0, ip1, port)
 }
 
 const table = async (): Promise<string> => (await run(inNetns(ns1, ['nft', 'list', 'tables']))).stdout
