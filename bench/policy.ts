@@ -16,6 +16,7 @@ import { compileFilter, type FilterNode } from '../lib/policy/compile.js'
 import { parsePolicy } from '../lib/policy/document.js'
 import { formatIPv4 } from '../lib/wire/addr.js'
 import { SeededRandom } from '../lib/swim/random.js'
+import { randomPolicy } from './policy/document.js'
 
 const TAGS = 50
 const GROUPS = 20
@@ -40,34 +41,6 @@ function fleet (n: number, rnd: SeededRandom): FilterNode[] {
   })
 }
 
-/** A policy document of `rules` rules over `n` nodes (see the file comment). */
-function policyText (n: number, rules: number, rnd: SeededRandom): string {
-  const pick = (): string => {
-    const r = rnd.next()
-    if (r < 0.45) return `tag:t${rnd.int(TAGS)}`
-    if (r < 0.7) return `group:g${rnd.int(GROUPS)}`
-    if (r < 0.9) return `n${rnd.int(n)}`
-    if (r < 0.98) return `h${rnd.int(HOSTS)}`
-    return '*'
-  }
-  const ports = (): string => {
-    const r = rnd.next()
-    if (r < 0.6) return String(1 + rnd.int(9000))
-    if (r < 0.8) { const a = 1000 + rnd.int(8000); return `${a}-${a + rnd.int(100)}` }
-    return '80,443,8080'
-  }
-  const groups = Object.fromEntries(Array.from({ length: GROUPS }, (_, g) => [`group:g${g}`, Array.from({ length: 10 }, () => `n${rnd.int(n)}`)]))
-  const tagOwners = Object.fromEntries(Array.from({ length: TAGS }, (_, i) => [`tag:t${i}`, ['autogroup:admin']]))
-  const hosts = Object.fromEntries(Array.from({ length: HOSTS }, (_, h) => [`h${h}`, `192.0.2.${h * 16}/28`]))
-  const acls = Array.from({ length: rules }, () => ({
-    action: 'accept',
-    src: Array.from({ length: 1 + rnd.int(3) }, pick),
-    dst: Array.from({ length: 1 + rnd.int(2) }, () => `${pick()}:${ports()}`),
-    ...(rnd.next() < 0.5 ? { proto: 'tcp' } : {})
-  }))
-  return JSON.stringify({ groups, tagOwners, hosts, acls }, null, 1)
-}
-
 function pct (xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]!
@@ -79,7 +52,8 @@ for (const n of list(flags.values.nodes as string)) {
   for (const r of list(flags.values.rules as string)) {
     const rnd = new SeededRandom(n * 7 + r)
     const nodes = fleet(n, rnd)
-    const text = policyText(n, r, rnd)
+    const names = nodes.map(node => node.hostname)
+    const text = randomPolicy(names, { rules: r, groups: GROUPS, groupSize: 10, tags: TAGS, hosts: HOSTS }, rnd)
     const t0 = performance.now()
     const policy = parsePolicy(text)
     const parseMs = performance.now() - t0
