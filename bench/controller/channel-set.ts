@@ -2,18 +2,18 @@ import { UpdateChannel, type ChannelCounters, type ChannelObserver, type Channel
 import type { RegisteredNode } from './client.js'
 
 /**
- * The N measured update channels, and the watches that time one join's fan-out: a watch on a public key
- * records, per channel, when the first delta (or full map) carrying that key arrived.
+ * The N measured update channels, and the watches that time one change's fan-out: a watch on a public key
+ * records, per channel, when the first delta (or full map) carrying that node's record arrived; a watch on a
+ * policy version, when the first line carrying `policy.version` equal to it arrived.
  */
 
-/** Arrivals of one node's record on the measured channels. */
-export interface JoinWatch {
-  publicKey: string
+/** Arrivals of one change on the measured channels. */
+export interface Arrivals {
   /** performance.now() at arrival, per channel index; NaN until it arrives. */
   arrivedAtMs: Float64Array
-  /** Size of the line that carried the record, per channel (bytes, newline included); 0 until it arrives. */
+  /** Size of the line that carried the change, per channel (bytes, newline included); 0 until it arrives. */
   lineBytes: Float64Array
-  /** Upserts in the delta that carried it, per channel (1 when the controller sends one change per delta). */
+  /** Upserts in the delta that carried it, per channel (for a join, 1 when the controller sends one change per delta). */
   upserts: Float64Array
   /** Channels that got it in a full map instead of a delta (they had fallen behind). */
   viaFull: number
@@ -21,6 +21,14 @@ export interface JoinWatch {
   /** Resolves when every channel has it. */
   done: Promise<void>
 }
+
+/** Arrivals of one node's record. */
+export interface JoinWatch extends Arrivals { publicKey: string }
+
+/** Arrivals of one access policy version. */
+export interface PolicyWatch extends Arrivals { version: number }
+
+interface Watching<W extends Arrivals> { watch: W, resolve: () => void }
 
 /** Sums of every channel's counters. */
 export interface SetCounters extends ChannelCounters {
@@ -34,7 +42,8 @@ export interface SetTarget { origin: string, host: string, port: number, epoch: 
 /** A set of measured channels, one per simulated node. */
 export class ChannelSet {
   readonly channels: UpdateChannel[] = []
-  private readonly watches = new Map<string, { watch: JoinWatch, resolve: () => void }>()
+  private readonly watches = new Map<string, Watching<JoinWatch>>()
+  private readonly policyWatches = new Map<number, Watching<PolicyWatch>>()
 
   /**
    * Opens one channel per node, at most `concurrency` connecting at once. `since()` is the version a simulated
@@ -61,11 +70,29 @@ export class ChannelSet {
 
   /** Starts timing the arrival of `publicKey`'s record on every channel. Call before the join request goes out. */
   watch (publicKey: string): JoinWatch {
+    return this.startWatch(this.watches, publicKey, { publicKey })
+  }
+
+  /** Stops timing `publicKey` (after it completed or timed out). */
+  unwatch (publicKey: string): void {
+    this.watches.delete(publicKey)
+  }
+
+  /** Starts timing the arrival of policy version `version` on every channel. Call before the policy is sent. */
+  watchPolicy (version: number): PolicyWatch {
+    return this.startWatch(this.policyWatches, version, { version })
+  }
+
+  /** Stops timing policy version `version`. */
+  unwatchPolicy (version: number): void {
+    this.policyWatches.delete(version)
+  }
+
+  private startWatch<K, W extends Arrivals> (map: Map<K, Watching<W>>, key: K, what: Omit<W, keyof Arrivals>): W {
     const n = this.channels.length
     let resolveDone!: () => void
     const done = new Promise<void>(resolve => { resolveDone = resolve })
-    const watch: JoinWatch = {
-      publicKey,
+    const arrivals: Arrivals = {
       arrivedAtMs: new Float64Array(n).fill(NaN),
       lineBytes: new Float64Array(n),
       upserts: new Float64Array(n),
@@ -73,14 +100,10 @@ export class ChannelSet {
       remaining: n,
       done
     }
-    this.watches.set(publicKey, { watch, resolve: resolveDone })
+    const watch = { ...what, ...arrivals } as W
+    map.set(key, { watch, resolve: resolveDone })
     if (n === 0) resolveDone()
     return watch
-  }
-
-  /** Stops timing `publicKey` (after it completed or timed out). */
-  unwatch (publicKey: string): void {
-    this.watches.delete(publicKey)
   }
 
   private readonly observer: ChannelObserver = {
@@ -89,13 +112,19 @@ export class ChannelSet {
       const w = this.watches.get(r.publicKey)
       if (w !== undefined) this.arrived(w, c, atMs, lineBytes, 'delta')
     },
+    policy: (c, version, atMs, lineBytes) => {
+      const w = this.policyWatches.get(version)
+      if (w !== undefined) this.arrived(w, c, atMs, lineBytes, 'delta')
+    },
     bulk: (c, line, atMs, kind) => {
-      // Public keys are base64 without quotes or backslashes, so a byte search cannot hit inside an escape.
+      // Inside a JSON string every quote is escaped, so these patterns, which hold quotes, match only the line's own
+      // fields: a policy text that quotes them cannot fake an arrival.
       for (const w of this.watches.values()) if (line.includes(`"publicKey":"${w.watch.publicKey}"`)) this.arrived(w, c, atMs, line.length + 1, kind)
+      for (const w of this.policyWatches.values()) if (line.includes(`"policy":{"version":${w.watch.version},`)) this.arrived(w, c, atMs, line.length + 1, kind)
     }
   }
 
-  private arrived (w: { watch: JoinWatch, resolve: () => void }, c: UpdateChannel, atMs: number, lineBytes: number, kind: 'delta' | 'full'): void {
+  private arrived (w: Watching<Arrivals>, c: UpdateChannel, atMs: number, lineBytes: number, kind: 'delta' | 'full'): void {
     const { watch } = w
     if (!Number.isNaN(watch.arrivedAtMs[c.index]!)) return
     watch.arrivedAtMs[c.index] = atMs

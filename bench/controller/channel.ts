@@ -5,13 +5,15 @@ import type { NetmapMessage, NodeRecord } from '../../lib/wire/netmap.js'
 /**
  * One simulated daemon's update channel: `GET /v1/netmap/stream` on its own TCP connection, read as NDJSON.
  * It keeps only what the bench measures (version, bytes and lines per message type, gaps) and reports each
- * record it sees to a callback with the time the chunk carrying it arrived.
+ * record and policy version it sees to a callback with the time the chunk carrying it arrived.
  */
 
 /** What a channel reports upwards; `atMs` is performance.now() when the chunk completing the line arrived. */
 export interface ChannelObserver {
   /** Every node record a delta carries. */
   record: (channel: UpdateChannel, record: NodeRecord, atMs: number, lineBytes: number) => void
+  /** The version of the access policy a delta carries (it carries one only when the policy changed). */
+  policy: (channel: UpdateChannel, version: number, atMs: number, lineBytes: number) => void
   /**
    * A full map, or a delta too big to parse cheaply (a catch-up after many changes), left unparsed: at
    * 10,000 nodes such lines are megabytes, and parsing thousands of them would make the bench the bottleneck.
@@ -20,7 +22,7 @@ export interface ChannelObserver {
 }
 
 /** An observer that ignores everything (for channels that are not measured). */
-export const IGNORE: ChannelObserver = { record: () => {}, bulk: () => {} }
+export const IGNORE: ChannelObserver = { record: () => {}, policy: () => {}, bulk: () => {} }
 
 const FULL_PREFIX = Buffer.from('{"type":"full"')
 /** Lines above this are not JSON-parsed; a one-change delta is about 400 bytes. */
@@ -164,6 +166,7 @@ export class UpdateChannel {
         this.version = msg.to
         this.lastDeltaUpserts = msg.upsert?.length ?? 0
         for (const r of msg.upsert ?? []) this.observer.record(this, r, atMs, bytes)
+        if (msg.policy !== undefined) this.observer.policy(this, msg.policy.version, atMs, bytes)
         return
       case 'ping':
         this.counters.bytes.ping += bytes
