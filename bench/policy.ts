@@ -12,7 +12,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { parseFlags } from '../cmd/cli.js'
-import { compileFilter, type FilterNode } from '../lib/policy/compile.js'
+import { compileFilter, replaceScript, type FilterNode } from '../lib/policy/compile.js'
 import { parsePolicy } from '../lib/policy/document.js'
 import { formatIPv4 } from '../lib/wire/addr.js'
 import { SeededRandom } from '../lib/swim/random.js'
@@ -64,8 +64,9 @@ for (const n of list(flags.values.nodes as string)) {
       const c0 = performance.now()
       const c = compileFilter({ policy, nodes, self, ifname: 'weft0', meshCidr: '100.64.0.0/10', swimPort: 7946 })
       ms.push(performance.now() - c0)
-      rules.push(c.rules); sets.push(c.sets); elements.push(c.elements); bytes.push(c.script.length / 1024)
-      if (c.script.length > largest.length) largest = c.script
+      const script = replaceScript('weft0', c)
+      rules.push(c.rules); sets.push(c.sets.size); elements.push(c.elements); bytes.push(script.length / 1024)
+      if (script.length > largest.length) largest = script
     }
     const apply = flags.values.apply === true ? f1(applyMs(largest)) : '-'
     console.log([

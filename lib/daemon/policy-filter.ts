@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../log.js'
 import type { Netmap, NetmapPolicy } from '../wire/netmap.js'
-import { compileFilter, DEFAULT_DROP, DROPS_SET, filterTable, removeScript } from '../policy/compile.js'
+import { compileFilter, DROPPED_COUNTER, DROPS_SET, filterTable, removeScript, replaceScript, updateScript, type CompiledFilter } from '../policy/compile.js'
 import { parsePolicy, type Policy } from '../policy/document.js'
 import { inNetns, run, type Netns } from './wg/exec.js'
 
@@ -52,11 +52,10 @@ export interface PolicyFilterState {
 /** The nft table of the filter, its rules from the policy, and when it last changed; see the file comment. */
 export class PolicyFilter {
   private key: string | null = null
-  private script: string | null = null
+  /** The filter this process loaded, as it is in the kernel; null before the first load or after a removal. */
+  private loaded: CompiledFilter | null = null
   private parsed: { version: number, policy: Policy } | null = null
   private st: PolicyFilterState = { version: null, pending: null, rules: 0, sets: 0, elements: 0, appliedAt: null, error: null }
-  /** Drops counted by tables this process replaced (nft counters start again with each table). */
-  private base: PolicyDrops = { total: 0, byPort: [] }
 
   constructor (private readonly o: PolicyFilterOptions) {}
 
@@ -89,23 +88,20 @@ export class PolicyFilter {
     })
     const compileMs = this.o.clock.monotonic() - started
     const version = policy === null ? 0 : map.policy.version
-    if (compiled.script !== this.script) {
-      if (this.script !== null) this.base = addDrops(this.base, await this.readDrops().catch(() => EMPTY_DROPS))
-      await this.nft(compiled.script)
-      this.script = compiled.script
-    }
+    await this.load(compiled)
     const from = this.st.version
     this.key = key
-    const { rules, sets, elements } = compiled
+    const { rules, elements } = compiled
+    const sets = compiled.sets.size
     this.st = { ...this.st, version, pending: policy === null ? map.policy.version : null, rules, sets, elements, appliedAt: this.o.clock.now() }
     if (from !== version) {
       this.o.log.info({
         event: 'policy.apply',
         from,
         to: version,
-        rules: compiled.rules,
-        sets: compiled.sets,
-        elements: compiled.elements,
+        rules,
+        sets,
+        elements,
         compileMs: Math.round(compileMs * 10) / 10,
         applyMs: Math.round((this.o.clock.monotonic() - started - compileMs) * 10) / 10
       }, version === 0
@@ -121,23 +117,40 @@ export class PolicyFilter {
    */
   async remove (): Promise<void> {
     const had = this.st.version
-    const ours = this.script !== null
+    const ours = this.loaded !== null
     try {
       await this.nft(removeScript(this.o.ifname))
     } catch (err) {
       if (ours) throw err
       this.o.log.debug({ event: 'policy.remove.failed', reason: (err as Error).message }, 'could not remove an access filter left by an earlier run')
     }
-    this.script = null
+    this.loaded = null
     this.key = null
     this.st = { version: null, pending: null, rules: 0, sets: 0, elements: 0, appliedAt: this.o.clock.now(), error: null }
     if (had !== null) this.o.log.info({ event: 'policy.apply', from: had, to: null }, 'no access policy: every flow is allowed')
   }
 
-  /** Packets dropped since this daemon started (with the counts of the table it found, when it found one). */
+  /**
+   * Makes the kernel's filter `c`: in place when this process loaded the one there (the drop counts go on), else
+   * by replacing the table whole. One nft transaction either way; nothing when `c` is what is loaded.
+   */
+  private async load (c: CompiledFilter): Promise<void> {
+    const prev = this.loaded
+    if (prev !== null && sameFilter(prev, c)) return
+    this.loaded = null
+    if (prev === null) {
+      await this.nft(replaceScript(this.o.ifname, c))
+    } else {
+      // The table is not what this process left (removed by hand, say): replace it whole.
+      await this.nft(updateScript(this.o.ifname, prev, c)).catch(async () => await this.nft(replaceScript(this.o.ifname, c)))
+    }
+    this.loaded = c
+  }
+
+  /** Packets the filter in the kernel dropped since it was loaded whole (zero without one). */
   async drops (): Promise<PolicyDrops> {
-    if (this.script === null) return this.base
-    return addDrops(this.base, await this.readDrops())
+    if (this.loaded === null) return { total: 0, byPort: [] }
+    return await this.readDrops()
   }
 
   /** The policy of `p`, parsed once per version; null (and the reason in the state) when it cannot be read. */
@@ -169,7 +182,10 @@ export class PolicyFilter {
 /** A policy with no rules: only what the filter always lets in (SWIM, replies) passes. */
 const DENY_ALL: Policy = { groups: new Map(), tagOwners: new Map(), hosts: new Map(), acls: [], tests: [] }
 
-const EMPTY_DROPS: PolicyDrops = { total: 0, byPort: [] }
+function sameFilter (a: CompiledFilter, b: CompiledFilter): boolean {
+  return a.chains.input.join('\n') === b.chains.input.join('\n') && a.chains.forward.join('\n') === b.chains.forward.join('\n') &&
+    a.sets.size === b.sets.size && [...a.sets.keys()].every(k => b.sets.has(k))
+}
 
 /** A digest of what the filter depends on besides the policy: every node's name, address, tags and routes. */
 function inputsDigest (map: Netmap): string {
@@ -180,38 +196,23 @@ function inputsDigest (map: Netmap): string {
   return h.digest('base64')
 }
 
-/** The drops in `nft -j list table` output: the default-drop counters and the elements of the drops set. */
+/** The drops in `nft -j list table` output: the drop counter and the elements of the drops set. */
 export function parseDrops (json: string): PolicyDrops {
   let total = 0
-  const ports: PolicyDrops['byPort'] = []
+  const byPort: PolicyDrops['byPort'] = []
   const items = (JSON.parse(json) as { nftables?: unknown }).nftables
-  for (const item of Array.isArray(items) ? items as Array<{ rule?: NftRule, set?: NftSet }> : []) {
-    if (item.rule?.comment === DEFAULT_DROP) for (const e of item.rule.expr ?? []) total += e.counter?.packets ?? 0
+  for (const item of Array.isArray(items) ? items as Array<{ counter?: NftCounter, set?: NftSet }> : []) {
+    if (item.counter?.name === DROPPED_COUNTER) total += item.counter.packets ?? 0
     if (item.set?.name !== DROPS_SET) continue
     for (const el of item.set.elem ?? []) {
       const [proto, port] = el.elem?.val?.concat ?? []
       const packets = el.elem?.counter?.packets
-      if ((proto === 'tcp' || proto === 'udp') && typeof port === 'number' && typeof packets === 'number') ports.push({ proto, port, packets })
+      if ((proto === 'tcp' || proto === 'udp') && typeof port === 'number' && typeof packets === 'number') byPort.push({ proto, port, packets })
     }
   }
-  return { total, byPort: mergePorts(ports) }
+  return { total, byPort }
 }
 
 /** What parseDrops reads of nft's JSON. */
-interface NftRule { comment?: string, expr?: Array<{ counter?: { packets?: number } }> }
+interface NftCounter { name?: string, packets?: number }
 interface NftSet { name?: string, elem?: Array<{ elem?: { val?: { concat?: unknown[] }, counter?: { packets?: number } } }> }
-
-function addDrops (a: PolicyDrops, b: PolicyDrops): PolicyDrops {
-  return { total: a.total + b.total, byPort: mergePorts([...a.byPort, ...b.byPort]) }
-}
-
-/** One entry per protocol and port, the packets summed. */
-function mergePorts (list: PolicyDrops['byPort']): PolicyDrops['byPort'] {
-  const m = new Map<string, PolicyDrops['byPort'][number]>()
-  for (const d of list) {
-    const k = `${d.proto}/${d.port}`
-    const cur = m.get(k)
-    m.set(k, { ...d, packets: (cur?.packets ?? 0) + d.packets })
-  }
-  return [...m.values()]
-}

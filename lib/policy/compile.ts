@@ -14,6 +14,7 @@
  * selectors name. Only the rules whose destination is this node (or, forwarded, an address range) are kept.
  * Pure: no IO.
  */
+import { createHash } from 'node:crypto'
 import { formatIPv4, parseCidr, parseIPv4 } from '../wire/addr.js'
 import type { NodeRecord } from '../wire/netmap.js'
 import type { AclRule, Policy, PortRange, Selector } from './document.js'
@@ -33,14 +34,17 @@ export interface FilterInput {
   swimPort: number
 }
 
-/** A compiled filter: the nft script that makes it, and its size. */
+/**
+ * A compiled filter: its named sets and the rules of its two chains, fixed ones included. `replaceScript` loads
+ * it whole; `updateScript` turns one into another in place.
+ */
 export interface CompiledFilter {
-  script: string
+  /** Named sets by name, each its declaration (`{ type ...; elements = { ... } }`); a name is a digest of its content. */
+  sets: ReadonlyMap<string, string>
+  chains: { input: readonly string[], forward: readonly string[] }
   /** nft rules that come from the policy's rules (the fixed ones, such as SWIM's, not counted). */
   rules: number
-  /** Named sets of addresses and ports. */
-  sets: number
-  /** Elements (addresses, ranges, ports) in those sets. */
+  /** Elements (addresses, ranges) in the named sets. */
   elements: number
 }
 
@@ -49,8 +53,8 @@ export function filterTable (ifname: string): string {
   return `weft_acl_${ifname.replace(/[^A-Za-z0-9_]/g, '_')}`
 }
 
-/** The comment on each chain's last rule, whose counter holds the packets dropped that the drops set does not count. */
-export const DEFAULT_DROP = 'default drop'
+/** The named counter of the packets each chain's last rule drops (those the drops set counts included). */
+export const DROPPED_COUNTER = 'dropped'
 
 /** The dynamic set that counts dropped TCP and UDP packets by protocol and destination port. */
 export const DROPS_SET = 'drops'
@@ -58,13 +62,54 @@ export const DROPS_SET = 'drops'
 /** An inclusive range of numbers: addresses as unsigned 32-bit numbers, or ports. */
 type Range = readonly [number, number]
 
+const CHAINS = ['input', 'forward'] as const
+
 /** The nft script that removes the filter of `ifname` (a no-op when there is none). */
 export function removeScript (ifname: string): string {
   const t = filterTable(ifname)
   return `table inet ${t} {}\ndelete table inet ${t}\n`
 }
 
-/** Compiles `input` into one nft transaction that replaces the filter of its interface whole. */
+/**
+ * One nft transaction that replaces the filter of `ifname` whole with `c`, whether or not there is one (adding
+ * the table first makes its delete succeed). Its drop counters start again from 0.
+ */
+export function replaceScript (ifname: string, c: CompiledFilter): string {
+  const t = filterTable(ifname)
+  return [
+    `table inet ${t} {}`,
+    `delete table inet ${t}`,
+    `table inet ${t} {`,
+    `  counter ${DROPPED_COUNTER} {}`,
+    `  set ${DROPS_SET} { type inet_proto . inet_service; flags dynamic; size 65535; }`,
+    ...[...c.sets].map(([name, decl]) => `  set ${name} ${decl}`),
+    ...CHAINS.flatMap(chain => [
+      `  chain ${chain} {`,
+      `    type filter hook ${chain} priority filter; policy accept;`,
+      ...c.chains[chain].map(r => `    ${r}`),
+      '  }'
+    ]),
+    '}'
+  ].join('\n') + '\n'
+}
+
+/**
+ * One nft transaction that turns the loaded filter `prev` into `next` in place: both chains are flushed and
+ * filled again, sets `next` no longer uses are deleted and new ones added, and the sets both use, the drops
+ * set and the drop counter stay as they are, counts included. Fails (and changes nothing) when the table is not
+ * `prev`: someone removed it, say.
+ */
+export function updateScript (ifname: string, prev: CompiledFilter, next: CompiledFilter): string {
+  const t = filterTable(ifname)
+  return [
+    ...CHAINS.map(chain => `flush chain inet ${t} ${chain}`),
+    ...[...prev.sets.keys()].filter(name => !next.sets.has(name)).map(name => `delete set inet ${t} ${name}`),
+    ...[...next.sets].filter(([name]) => !prev.sets.has(name)).map(([name, decl]) => `add set inet ${t} ${name} ${decl}`),
+    ...CHAINS.flatMap(chain => next.chains[chain].map(r => `add rule inet ${t} ${chain} ${r}`))
+  ].join('\n') + '\n'
+}
+
+/** Compiles `input` into the filter of one node (see the file comment). */
 export function compileFilter (input: FilterInput): CompiledFilter {
   const { policy: p, self } = input
   const index = new NodeIndex(input.nodes)
@@ -81,36 +126,27 @@ export function compileFilter (input: FilterInput): CompiledFilter {
     if (!routes) continue
     // On a router, addresses it routes for (and its own other addresses) are named by ranges, not by nodes.
     for (const [ports, ranges] of rangeDestinations(rule, p)) {
-      const daddr = ranges === null ? '' : `ip daddr @${sets.name('d', 'ipv4_addr', ranges.map(formatAddrRange))} `
+      const daddr = ranges === null ? '' : `ip daddr @${sets.name('d', ranges.map(formatAddrRange))} `
       const lines = ruleLines(rule, src(), daddr, ports)
       forwardRules.push(...lines)
       if (ranges !== null) inputRules.push(...lines)
     }
   }
-  const t = filterTable(input.ifname)
   const chain = (name: 'input' | 'forward', rules: string[]): string[] => [
-    `  chain ${name} {`,
-    `    type filter hook ${name} priority filter; policy accept;`,
-    `    iifname != "${input.ifname}" accept`,
-    '    ct state established ct direction reply accept',
-    '    ct state related accept',
-    ...(name === 'input' ? [`    ip saddr ${input.meshCidr} udp dport ${input.swimPort} accept comment "swim"`] : []),
-    ...rules.map(r => `    ${r}`),
-    `    meta l4proto { tcp, udp } add @${DROPS_SET} { meta l4proto . th dport counter }`,
-    `    counter drop comment "${DEFAULT_DROP}"`,
-    '  }'
+    `iifname != "${input.ifname}" accept`,
+    'ct state established ct direction reply accept',
+    'ct state related accept',
+    ...(name === 'input' ? [`ip saddr ${input.meshCidr} udp dport ${input.swimPort} accept comment "swim"`] : []),
+    ...rules,
+    `meta l4proto { tcp, udp } add @${DROPS_SET} { meta l4proto . th dport counter }`,
+    `counter name "${DROPPED_COUNTER}" drop`
   ]
-  const script = [
-    `table inet ${t} {}`,
-    `delete table inet ${t}`,
-    `table inet ${t} {`,
-    `  set ${DROPS_SET} { type inet_proto . inet_service; flags dynamic; size 65535; }`,
-    ...sets.lines(),
-    ...chain('input', inputRules),
-    ...chain('forward', forwardRules),
-    '}'
-  ].join('\n') + '\n'
-  return { script, rules: inputRules.length + forwardRules.length, sets: sets.count, elements: sets.elements }
+  return {
+    sets: sets.all,
+    chains: { input: chain('input', inputRules), forward: chain('forward', forwardRules) },
+    rules: inputRules.length + forwardRules.length,
+    elements: sets.elements
+  }
 }
 
 /** The nft rules of one ACL rule for one source match, destination match and port ranges. */
@@ -133,7 +169,7 @@ function ruleLines (rule: AclRule, saddr: string | null, daddr: string, ports: R
 function sourceMatch (rule: AclRule, p: Policy, index: NodeIndex, sets: SetNames): string | null {
   if (rule.src.some(s => s.kind === 'any')) return ''
   const ranges = mergeRanges(rule.src.flatMap(s => index.addresses(s, p)))
-  return ranges.length === 0 ? null : `ip saddr @${sets.name('s', 'ipv4_addr', ranges.map(formatAddrRange))} `
+  return ranges.length === 0 ? null : `ip saddr @${sets.name('s', ranges.map(formatAddrRange))} `
 }
 
 /**
@@ -195,27 +231,21 @@ class NodeIndex {
   }
 }
 
-/** Named sets, one per distinct content: rules that name the same nodes share a set. */
+/** Named sets of IPv4 ranges, one per distinct content, named by a digest of it: rules that name the same nodes share a set. */
 class SetNames {
-  private readonly byContent = new Map<string, string>()
-  private readonly decls: string[] = []
+  readonly all = new Map<string, string>()
   elements = 0
 
-  get count (): number { return this.decls.length }
-
-  /** The name of the set of `type` holding `items` (formatted elements), declaring it the first time. */
-  name (prefix: string, type: string, items: string[]): string {
-    const content = `${type} ${items.join(',')}`
-    const known = this.byContent.get(content)
-    if (known !== undefined) return known
-    const name = `${prefix}${this.decls.length}`
-    this.byContent.set(content, name)
-    this.elements += items.length
-    this.decls.push(`  set ${name} { type ${type}; flags interval; elements = { ${items.join(', ')} } }`)
+  /** The name of the set holding `items` (formatted elements), declaring it the first time; `prefix` says what it matches. */
+  name (prefix: 's' | 'd', items: string[]): string {
+    const decl = `{ type ipv4_addr; flags interval; elements = { ${items.join(', ')} } }`
+    const name = `${prefix}_${createHash('sha256').update(decl).digest('hex').slice(0, 16)}`
+    if (!this.all.has(name)) {
+      this.all.set(name, decl)
+      this.elements += items.length
+    }
     return name
   }
-
-  lines (): string[] { return this.decls }
 }
 
 function push (m: Map<string, number[]>, k: string, v: number): void {
