@@ -1,5 +1,6 @@
 import { UpdateChannel, type ChannelCounters, type ChannelObserver, type ChannelTarget } from './channel.js'
 import type { RegisteredNode } from './client.js'
+import { max } from './stats.js'
 
 /**
  * The N measured update channels, and the watches that time one change's fan-out: a watch on a public key
@@ -185,4 +186,43 @@ export function counterDelta (a: SetCounters, b: SetCounters): SetCounters {
     wireBytes: b.wireBytes - a.wireBytes,
     closed: b.closed - a.closed
   }
+}
+
+/** What a watch measured, from `t0`: the channels that got the change, and how long each took. */
+export interface Delivery {
+  /** t0 -> arrival, per channel that got it, ms. */
+  perChannelMs: number[]
+  /** Size of the line that carried it, per channel that got it (bytes, newline included). */
+  lineBytes: number[]
+  /** Upserts in that delta, per channel that got it in a delta. */
+  upserts: number[]
+  /** t0 -> the first channel got it, ms; null when none did. */
+  firstMs: number | null
+  /** t0 -> the last channel got it, ms; null when some never did. */
+  timeToAllMs: number | null
+  /** Channels that did not get it. */
+  missing: number
+}
+
+/** Waits until every channel has `w`'s change, or at most `timeoutMs`. */
+export async function arrivedOrTimeout (w: Arrivals, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<void>(resolve => { timer = setTimeout(resolve, timeoutMs) })
+  await Promise.race([w.done, timedOut])
+  clearTimeout(timer)
+}
+
+/** `w`'s arrivals so far, measured from `t0` (performance.now() when the change was sent). */
+export function delivery (w: Arrivals, t0: number): Delivery {
+  const d: Delivery = { perChannelMs: [], lineBytes: [], upserts: [], firstMs: null, timeToAllMs: null, missing: w.remaining }
+  for (let i = 0; i < w.arrivedAtMs.length; i++) {
+    const at = w.arrivedAtMs[i]!
+    if (Number.isNaN(at)) continue
+    d.perChannelMs.push(at - t0)
+    d.lineBytes.push(w.lineBytes[i]!)
+    if (w.upserts[i]! > 0) d.upserts.push(w.upserts[i]!)
+  }
+  if (d.perChannelMs.length > 0) d.firstMs = Math.min(...d.perChannelMs)
+  if (w.remaining === 0) d.timeToAllMs = max(d.perChannelMs)
+  return d
 }

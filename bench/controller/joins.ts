@@ -1,6 +1,6 @@
 import type { ControllerInfo } from '../../lib/wire/api.js'
 import { IGNORE, UpdateChannel } from './channel.js'
-import type { ChannelSet, SetTarget } from './channel-set.js'
+import { arrivedOrTimeout, delivery, type ChannelSet, type SetTarget } from './channel-set.js'
 import { makeIdentity, type ApiClient, type RegisteredNode } from './client.js'
 import type { HeartbeatLoad } from './heartbeats.js'
 import { registerWithRetry, settle } from './setup.js'
@@ -57,31 +57,18 @@ export async function runJoins (client: ApiClient, info: ControllerInfo, token: 
     const t0 = performance.now()
     const { node } = await registerWithRetry(client, info, id, token)
     const registerMs = performance.now() - t0
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = new Promise<void>(resolve => { timer = setTimeout(resolve, opts.timeoutMs) })
-    await Promise.race([watch.done, timedOut])
-    clearTimeout(timer)
+    await arrivedOrTimeout(watch, opts.timeoutMs)
     set.unwatch(id.keys.publicKey)
-
-    const perChannelMs: number[] = []
-    const lineBytes: number[] = []
-    const upserts: number[] = []
-    for (let i = 0; i < watch.arrivedAtMs.length; i++) {
-      const at = watch.arrivedAtMs[i]!
-      if (Number.isNaN(at)) continue
-      perChannelMs.push(at - t0)
-      lineBytes.push(watch.lineBytes[i]!)
-      if (watch.upserts[i]! > 0) upserts.push(watch.upserts[i]!)
-    }
+    const d = delivery(watch, t0)
     const fullMapBytes = await joinMesh(node, target, heartbeats, extra)
     const r: JoinResult = {
       registerMs,
-      timeToAllMs: watch.remaining === 0 ? Math.max(...perChannelMs) : null,
-      firstMs: perChannelMs.length === 0 ? null : Math.min(...perChannelMs),
-      perChannelMs,
-      missing: watch.remaining,
-      lineBytes: mean(lineBytes),
-      upserts: mean(upserts),
+      timeToAllMs: d.timeToAllMs,
+      firstMs: d.firstMs,
+      perChannelMs: d.perChannelMs,
+      missing: d.missing,
+      lineBytes: mean(d.lineBytes),
+      upserts: mean(d.upserts),
       viaFull: watch.viaFull,
       fullMapBytes,
       settleMs
