@@ -7,8 +7,8 @@ import { runScenario, type ScenarioOptions } from './controller/scenario.js'
 
 /**
  * bench/controller: N simulated nodes registered, N open update channels, heartbeats at the
- * controller's default rate; prints join fan-out latency, bytes per change, and the controller's CPU and RSS
- * in steady state. Prints figures; never passes or fails on time. docs/bench.md explains each figure.
+ * controller's default rate; prints join and access policy fan-out latency, bytes per change, and the
+ * controller's CPU and RSS in steady state. Prints figures; never passes or fails on time. docs/bench.md explains each figure.
  */
 
 const USAGE = `Usage: node dist/bench/controller.js [flags]
@@ -18,8 +18,9 @@ Starts a fresh controller (node dist/cmd/weft.js controller) per size on a free 
   --sizes LIST              mesh sizes to run, comma-separated (default 1000,10000)
   --nodes N                 one size only (same as --sizes N)
   --joins J                 timed joins per size, one at a time (default 20)
+  --policy-changes K        timed access policy changes per size, after the joins, one at a time (default 5; 0: none)
   --steady DURATION         steady-state window (default 30s)
-  --join-timeout DURATION   how long one join may take to reach every channel (default 30s)
+  --join-timeout DURATION   how long one join or policy change may take to reach every channel (default 30s)
   --register-concurrency K  registrations in flight during set-up (default 32)
   --open-concurrency K      channels connecting at once during set-up (default 256)
   --source-ips K            loopback source addresses 127.88.x.y the nodes are spread over (default 64)
@@ -54,6 +55,7 @@ async function main (argv: string[]): Promise<number> {
     sizes: { type: 'string' },
     nodes: { type: 'string' },
     joins: { type: 'string', default: '20' },
+    'policy-changes': { type: 'string', default: '5' },
     steady: { type: 'string', default: '30s' },
     'join-timeout': { type: 'string', default: '30s' },
     'register-concurrency': { type: 'string', default: '32' },
@@ -71,6 +73,7 @@ async function main (argv: string[]): Promise<number> {
   const sizes = v.nodes !== undefined ? [parseIntFlag(v.nodes, '--nodes', 1, 100_000)] : parseSizes(v.sizes ?? '1000,10000')
   const opts: ScenarioOptions = {
     joins: parseIntFlag(v.joins!, '--joins', 1, 10_000),
+    policyChanges: parseIntFlag(v['policy-changes']!, '--policy-changes', 0, 1000),
     steadyMs: parseDuration(v.steady!, '--steady'),
     joinTimeoutMs: parseDuration(v['join-timeout']!, '--join-timeout'),
     registerConcurrency: parseIntFlag(v['register-concurrency']!, '--register-concurrency', 1, 1024),
@@ -102,8 +105,9 @@ async function main (argv: string[]): Promise<number> {
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
   const command = `node dist/bench/controller.js ${argv.join(' ')}`.trim()
-  process.stdout.write(formatReport(runs, { command, joins: opts.joins, steadyMs: opts.steadyMs }))
-  if (v.json === true) process.stdout.write(JSON.stringify({ bench: 'controller', command, joins: opts.joins, steadyMs: opts.steadyMs, runs }) + '\n')
+  const meta = { command, joins: opts.joins, policyChanges: opts.policyChanges, steadyMs: opts.steadyMs }
+  process.stdout.write(formatReport(runs, meta))
+  if (v.json === true) process.stdout.write(JSON.stringify({ bench: 'controller', ...meta, runs }) + '\n')
   return 0
 }
 

@@ -2,7 +2,8 @@ import { Pool } from 'undici'
 import { generateKeyPair, type KeyPair, SigningKey } from '../../lib/wire/keys.js'
 import { newNonce, signRegistration } from '../../lib/wire/proof.js'
 import type {
-  ControllerInfo, CreateTokenRequest, CreateTokenResponse, HeartbeatRequest, HeartbeatResponse, NodeListResponse, RegisterRequest, RegisterResponse
+  ControllerInfo, CreateTokenRequest, CreateTokenResponse, HeartbeatRequest, HeartbeatResponse, NodeListResponse, RegisterRequest, RegisterResponse,
+  SetPolicyRequest, SetPolicyResponse
 } from '../../lib/wire/api.js'
 
 /**
@@ -78,7 +79,7 @@ export class ApiClient {
     return p
   }
 
-  private async call<T> (route: string, sourceIp: string, method: 'GET' | 'POST', path: string, body: unknown, bearer: string | null): Promise<T> {
+  private async call<T> (route: string, sourceIp: string, method: 'GET' | 'POST' | 'PUT', path: string, body: unknown, bearer: string | null): Promise<T> {
     const headers: Record<string, string> = {}
     if (body !== undefined) headers['content-type'] = 'application/json'
     if (bearer !== null) headers.authorization = `Bearer ${bearer}`
@@ -101,6 +102,11 @@ export class ApiClient {
   /** `GET /v1/nodes` with the admin key. */
   async listNodes (adminKey: string): Promise<NodeListResponse> {
     return await this.call<NodeListResponse>('GET /v1/nodes', sourceAddress(0), 'GET', '/v1/nodes', undefined, adminKey)
+  }
+
+  /** `PUT /v1/policy` with the admin key. */
+  async setPolicy (adminKey: string, req: SetPolicyRequest): Promise<SetPolicyResponse> {
+    return await this.call<SetPolicyResponse>('PUT /v1/policy', sourceAddress(0), 'PUT', '/v1/policy', req, adminKey)
   }
 
   /** `POST /v1/register` with a fresh proof of key possession. */

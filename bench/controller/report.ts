@@ -2,6 +2,7 @@ import { formatTable } from '../../cmd/cli.js'
 import type { SetCounters } from './channel-set.js'
 import type { HeartbeatFigures } from './heartbeats.js'
 import type { JoinResult } from './joins.js'
+import type { PolicyChangeResult } from './policy-changes.js'
 import { cpuFraction, type ProcSample } from './procstat.js'
 import type { Census, RegisterFigures } from './setup.js'
 import { max, mean, median, percentile, round } from './stats.js'
@@ -29,6 +30,7 @@ export interface RawRun {
     channelCount: number
     heartbeats: HeartbeatFigures
   }
+  policyChanges: PolicyChangeResult[]
   steady: SteadyResult
   integrity: SetCounters
   /** 1-minute load average of the host before the joins and after the steady window (other work competes for the cores). */
@@ -50,6 +52,35 @@ function hbSummary (h: HeartbeatFigures, wallMs: number) {
     skipped: h.skipped,
     p50Ms: round(percentile(h.latenciesMs, 50), 2),
     p99Ms: round(percentile(h.latenciesMs, 99), 2)
+  }
+}
+
+/** The policy changes' figures; t0 = just before the PUT is sent. Times in ms, sizes in bytes. */
+function policySummary (changes: PolicyChangeResult[]) {
+  const reached = changes.filter(c => c.timeToAllMs !== null).map(c => c.timeToAllMs!)
+  const first = changes.filter(c => c.firstMs !== null).map(c => c.firstMs!)
+  const perChannel = changes.flatMap(c => c.perChannelMs)
+  const cpu = changes.map(c => c.controllerCpuMs)
+  return {
+    changes: changes.length,
+    changesReachedAll: reached.length,
+    firstChannelP50Ms: round(median(first), 1),
+    firstChannelMaxMs: round(max(first), 1),
+    /** t0 -> the last channel. */
+    timeToAllP50Ms: round(median(reached), 1),
+    timeToAllMaxMs: round(max(reached), 1),
+    perChannelP50Ms: round(median(perChannel), 1),
+    perChannelMaxMs: round(max(perChannel), 1),
+    putAckP50Ms: round(median(changes.map(c => c.putMs)), 1),
+    missingDeliveries: changes.reduce((a, c) => a + c.missing, 0),
+    viaFullMap: changes.reduce((a, c) => a + c.viaFull, 0),
+    changesWithoutQuietStart: changes.filter(c => c.settleMs === null).length,
+    /** The NDJSON line carrying the new version, per channel: must not grow with N. */
+    deltaLineBytes: round(median(changes.map(c => c.lineBytes)), 0),
+    documentBytes: round(median(changes.map(c => c.documentBytes)), 0),
+    /** Controller CPU from the PUT until every channel had it, heartbeats meanwhile included; ticks are 10 ms. */
+    controllerCpuMsPerChange: round(mean(cpu), 1),
+    controllerCpuMsMax: round(max(cpu), 0)
   }
 }
 
@@ -106,6 +137,7 @@ export function summarize (r: RawRun) {
       /** The full map a newly joined node received on its own first channel. */
       fullMapForNewNode: fulls.length === 0 ? null : round(median(fulls), 0)
     },
+    policy: policySummary(r.policyChanges),
     joinPhase: {
       controllerCpuPct: round(100 * cpuFraction(c0, c1), 1),
       benchCpuPct: round((100 * r.joinPhase.benchCpuMs) / joinWallMs, 1),
@@ -138,7 +170,7 @@ export function summarize (r: RawRun) {
 const f = (x: number | null | undefined, unit = ''): string => (x === null || x === undefined ? '-' : `${x}${unit}`)
 
 /** The human-readable report: one column per size. */
-export function formatReport (runs: SizeFigures[], meta: { command: string, joins: number, steadyMs: number }): string {
+export function formatReport (runs: SizeFigures[], meta: { command: string, joins: number, policyChanges: number, steadyMs: number }): string {
   const rows: Array<[string, (s: SizeFigures) => string]> = [
     ['heartbeat interval', s => f(s.heartbeatIntervalMs, ' ms')],
     ['online / connected at joins', s => `${s.census.atJoins.health.online ?? 0} / ${s.census.atJoins.connected}`],
@@ -159,6 +191,13 @@ export function formatReport (runs: SizeFigures[], meta: { command: string, join
     ['wire bytes /channel /join', s => f(s.bytes.wirePerChannelPerJoin, ' B')],
     ['upserts per join delta', s => f(s.bytes.upsertsPerDelta)],
     ['full map for a new node', s => f(s.bytes.fullMapForNewNode, ' B')],
+    ['policy: PUT -> first channel p50 / max', s => `${f(s.policy.firstChannelP50Ms)} / ${f(s.policy.firstChannelMaxMs, ' ms')}`],
+    ['policy: PUT -> last channel p50 / max', s => `${f(s.policy.timeToAllP50Ms)} / ${f(s.policy.timeToAllMaxMs, ' ms')}`],
+    ['policy: per-channel latency p50 / max', s => `${f(s.policy.perChannelP50Ms)} / ${f(s.policy.perChannelMaxMs, ' ms')}`],
+    ['policy: changes reaching all / missing', s => `${s.policy.changesReachedAll}/${s.policy.changes} / ${s.policy.missingDeliveries}`],
+    ['policy: PUT answer p50', s => f(s.policy.putAckP50Ms, ' ms')],
+    ['policy: delta line / document', s => `${f(s.policy.deltaLineBytes)} / ${f(s.policy.documentBytes, ' B')}`],
+    ['controller CPU per policy change', s => `${f(s.policy.controllerCpuMsPerChange)} (max ${f(s.policy.controllerCpuMsMax)}) ms`],
     ['controller CPU, joins', s => f(s.joinPhase.controllerCpuPct, ' %')],
     ['controller CPU, steady p50', s => f(s.steady.controllerCpuMedianPct, ' %')],
     ['controller CPU, steady max', s => f(s.steady.controllerCpuMaxPct, ' %')],
@@ -176,6 +215,7 @@ export function formatReport (runs: SizeFigures[], meta: { command: string, join
   const header = ['figure', ...runs.map(s => `N=${s.nodes}`)]
   const table = formatTable(header, rows.map(([name, fn]) => [name, ...runs.map(fn)]))
   return `controller bench: ${meta.command}\n` +
-    `joins=${meta.joins} (t0 = just before the register request is sent), steady=${meta.steadyMs / 1000} s, CPU in % of one core\n\n` +
+    `joins=${meta.joins} (t0 = just before the register request is sent), policy changes=${meta.policyChanges} (t0 = just before the PUT is sent), ` +
+    `steady=${meta.steadyMs / 1000} s, CPU in % of one core\n\n` +
     table
 }

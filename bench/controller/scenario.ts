@@ -5,6 +5,7 @@ import { ApiClient, type RegisteredNode } from './client.js'
 import { startController } from './controller-process.js'
 import { HeartbeatLoad } from './heartbeats.js'
 import { runJoins } from './joins.js'
+import { runPolicyChanges } from './policy-changes.js'
 import { ProcSampler } from './procstat.js'
 import { summarize, type SizeFigures } from './report.js'
 import { census, fetchInfo, registerAll, settle } from './setup.js'
@@ -12,13 +13,16 @@ import { runSteady } from './steady.js'
 
 /**
  * One complete run at one mesh size against a fresh controller: register N, open N channels, heartbeat,
- * J timed joins, a steady window; then tear everything down, whatever happened.
+ * J timed joins, K timed policy changes, a steady window; then tear everything down, whatever happened.
  */
 
 /** Flags that shape every run. */
 export interface ScenarioOptions {
   joins: number
+  /** Access policy changes, one at a time, after the joins; 0 skips them. */
+  policyChanges: number
   steadyMs: number
+  /** How long one join or policy change may take to reach every channel, ms. */
   joinTimeoutMs: number
   /** Registrations in flight at once during set-up. */
   registerConcurrency: number
@@ -95,6 +99,9 @@ export async function runScenario (n: number, opts: ScenarioOptions, log: (s: st
     const joinChannels = counterDelta(beforeJoins, set.counters())
     const joinHeartbeats = heartbeats.takeFigures()
 
+    const policyChanges = await runPolicyChanges(client, set, sampler, reg.nodes.map(node => node.hostname),
+      { changes: opts.policyChanges, timeoutMs: opts.joinTimeoutMs, origin: ctl.origin, adminKey: ctl.adminKey }, log)
+
     log(`[n=${n}] steady state for ${opts.steadyMs} ms`)
     const steady = await runSteady(sampler, set, heartbeats, opts.steadyMs)
     const atEnd = await census(client, ctl.adminKey)
@@ -115,6 +122,7 @@ export async function runScenario (n: number, opts: ScenarioOptions, log: (s: st
         channelCount: set.channels.length,
         heartbeats: joinHeartbeats
       },
+      policyChanges,
       steady,
       integrity: set.counters(),
       hostLoad: [loadBeforeJoins, loadavg()[0]!],

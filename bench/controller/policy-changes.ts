@@ -1,0 +1,100 @@
+import { SeededRandom } from '../../lib/swim/random.js'
+import { randomPolicy, type PolicyShape } from '../policy/document.js'
+import { arrivedOrTimeout, delivery, type ChannelSet } from './channel-set.js'
+import type { ApiClient } from './client.js'
+import type { ProcSample, ProcSampler } from './procstat.js'
+import { settle } from './setup.js'
+import { mean } from './stats.js'
+
+/**
+ * The policy-change measurement: K access policy documents set one after another with `PUT /v1/policy`, each
+ * timed from just before the request is written until every measured channel has the delta carrying its
+ * version. The document travels whole, so the line that carries it should cost each daemon the same at any N.
+ */
+
+/**
+ * The documents set: 6 groups of 8 registered hostnames, 10 tags, 4 host ranges and 40 rules, about 6 KB;
+ * each change draws a new one (seed = its number).
+ */
+export const BENCH_POLICY: PolicyShape = { rules: 40, groups: 6, groupSize: 8, tags: 10, hosts: 4 }
+
+/** What one policy change measured. */
+export interface PolicyChangeResult {
+  version: number
+  /** Bytes of the document (UTF-8). */
+  documentBytes: number
+  /** PUT sent -> its 2xx answer, ms. */
+  putMs: number
+  /** PUT sent -> the first channel got the version, ms; null when none did. */
+  firstMs: number | null
+  /** PUT sent -> the last measured channel got it, ms; null when some never did within the timeout. */
+  timeToAllMs: number | null
+  /** PUT sent -> arrival, per channel that got it, ms. */
+  perChannelMs: number[]
+  missing: number
+  /** Mean size of the line that carried it, bytes (newline included). */
+  lineBytes: number
+  viaFull: number
+  /** Controller CPU from just before the PUT until every channel had it (or the timeout), ms; heartbeats answered meanwhile included. */
+  controllerCpuMs: number
+  /** ms spent waiting for the mesh to be quiet before this change; null if it never was within the bound. */
+  settleMs: number | null
+}
+
+/** How the changes are run. */
+export interface PolicyChangeOptions {
+  changes: number
+  /** Wait at most this long for one change to reach every channel, ms. */
+  timeoutMs: number
+  origin: string
+  adminKey: string
+}
+
+/**
+ * Sets `opts.changes` documents over `hostnames` (nodes the controller has), one at a time, each from a quiet
+ * mesh. Expects a controller with no policy yet, so change k becomes version k.
+ */
+export async function runPolicyChanges (client: ApiClient, set: ChannelSet, sampler: ProcSampler, hostnames: readonly string[],
+  opts: PolicyChangeOptions, log: (s: string) => void): Promise<PolicyChangeResult[]> {
+  const results: PolicyChangeResult[] = []
+  for (let version = 1; version <= opts.changes; version++) {
+    const text = randomPolicy(hostnames, BENCH_POLICY, new SeededRandom(version))
+    const settleMs = await settle(opts.origin, set, 10_000)
+    const watch = set.watchPolicy(version)
+    const cpu0 = sampler.sample()
+    const t0 = performance.now()
+    let putMs: number
+    let cpu1: ProcSample
+    try {
+      const res = await client.setPolicy(opts.adminKey, { text, ifVersion: version - 1 })
+      putMs = performance.now() - t0
+      if (res.version !== version || !res.changed) {
+        throw new Error(`PUT /v1/policy answered version ${res.version} (changed: ${res.changed}), not ${version}: the controller must start without a policy`)
+      }
+      await arrivedOrTimeout(watch, opts.timeoutMs)
+      cpu1 = sampler.sample()
+    } finally {
+      set.unwatchPolicy(version)
+    }
+    const d = delivery(watch, t0)
+    const r: PolicyChangeResult = {
+      version,
+      documentBytes: Buffer.byteLength(text),
+      putMs,
+      firstMs: d.firstMs,
+      timeToAllMs: d.timeToAllMs,
+      perChannelMs: d.perChannelMs,
+      missing: d.missing,
+      lineBytes: mean(d.lineBytes),
+      viaFull: watch.viaFull,
+      controllerCpuMs: cpu1.cpuMs - cpu0.cpuMs,
+      settleMs
+    }
+    results.push(r)
+    log(`policy change ${version}/${opts.changes}: ${r.documentBytes} B document, PUT answered in ${putMs.toFixed(1)} ms, ` +
+      `all ${set.channels.length} channels ` +
+      (r.timeToAllMs === null ? `NOT reached (${r.missing} missing after ${opts.timeoutMs} ms)` : `in ${r.timeToAllMs.toFixed(1)} ms`) +
+      `, delta line ${r.lineBytes.toFixed(0)} B, controller CPU ${r.controllerCpuMs.toFixed(0)} ms`)
+  }
+  return results
+}
