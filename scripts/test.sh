@@ -30,7 +30,7 @@ else
   run_tap --jobs=1 "${serial[@]}"
 fi
 
-sum() { grep -E '^# \{ total: [0-9]+' "$log" | grep -oE "$1: [0-9]+" | awk '{ s += $2 } END { print s + 0 }'; }
+sum() { { grep -E '^# \{ total: [0-9]+' "$log" || true; } | { grep -oE "$1: [0-9]+" || true; } | awk '{ s += $2 } END { print s + 0 }'; }
 runs=$(grep -cE '^# \{ total: [0-9]+' "$log" || true)
 total=$(sum total); pass=$(sum pass); skip=$(sum skip); todo=$(sum todo)
 failed=$(( total - pass - skip - todo ))
