@@ -1,8 +1,10 @@
 /**
  * The access policy on real daemons, wireguard-go and nftables in namespaces. node-0 joins with a token that
- * tags it tag:web, node-1 is tagged tag:db by the admin, node-2 is in group:ops, node-3 is none of these.
- * Connections are opened with test/e2e/tcp-peer.js from the nodes' namespaces to listeners on node-1.
+ * tags it tag:web, node-1 is tagged tag:db by the admin, node-2 is in group:ops and routes a LAN
+ * (192.0.2.0/24, the policy's "office", with a host at 192.0.2.10), node-3 is none of these. Connections are
+ * opened with test/e2e/tcp-peer.js from the nodes' namespaces to listeners on node-1 and the LAN host.
  */
+import type { ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -12,6 +14,8 @@ import { filterTable } from '../../lib/policy/compile.js'
 import { TCP_PEER, tryTcp } from './tcp.js'
 
 const [WEB, DB, OPS, OTHER] = [0, 1, 2, 3]
+const LAN = '192.0.2.0/24'
+const LAN_HOST = '192.0.2.10'
 const mesh = await Mesh.create(4)
 t.teardown(async () => {
   if (!t.passing()) {
@@ -51,17 +55,20 @@ async function tcp (from: number, port: number): Promise<string> {
 const P1 = {
   groups: { 'group:ops': ['node-2'] },
   tagOwners: { 'tag:web': ['autogroup:admin'], 'tag:db': ['autogroup:admin'] },
+  hosts: { office: LAN },
   acls: [
     { action: 'accept', src: ['tag:web'], dst: ['tag:db:5432'], proto: 'tcp' },
-    { action: 'accept', src: ['group:ops'], dst: ['*:*'] }
+    { action: 'accept', src: ['group:ops'], dst: ['*:*'] },
+    { action: 'accept', src: ['tag:web'], dst: ['office:80'], proto: 'tcp' }
   ],
   tests: [{ src: 'tag:web', accept: ['tag:db:5432'], deny: ['tag:db:22'] }]
 }
 
 t.before(async () => {
+  await mesh.world.addLan(0, `${LAN_HOST}/24`, [{ node: OPS, addr: '192.0.2.1/24' }])
   const webToken = (await mesh.admin('token', 'create', '--tag', 'tag:web')).trim()
   await mesh.startDaemon(WEB, { join: false, extra: ['--join-token', webToken] })
-  for (const i of [DB, OPS, OTHER]) await mesh.startDaemon(i)
+  for (const i of [DB, OPS, OTHER]) await mesh.startDaemon(i, { extra: i === OPS ? ['--advertise-routes', LAN] : [] })
   await waitFor('a full mesh', async () => (await Promise.all([0, 1, 2, 3].map(async i => (await mesh.wgPeers(i)).length === 3))).every(Boolean), 60_000)
   for (const i of [0, 1, 2, 3]) {
     const s = await mesh.status(i)
@@ -69,8 +76,14 @@ t.before(async () => {
     keyOf.set(i, s.node.publicKey)
   }
   await mesh.admin('nodes', 'tag', 'node-1', 'tag:db')
-  const listener = mesh.world.spawn(mesh.ns(DB), [process.execPath, TCP_PEER, 'listen', '5432', '22'], { stdio: ['ignore', 'pipe', 'ignore'], name: 'listen' })
-  await new Promise(resolve => listener.stdout!.once('data', resolve))
+  const listen = (ns: string, ...ports: string[]): ChildProcess =>
+    mesh.world.spawn(ns, [process.execPath, TCP_PEER, 'listen', ...ports], { stdio: ['ignore', 'pipe', 'ignore'], name: 'listen' })
+  const listeners = [listen(mesh.ns(DB), '5432', '22'), listen(mesh.world.names.lanNs(0), '80', '8080')]
+  await Promise.all(listeners.map(async l => await new Promise(resolve => l.stdout!.once('data', resolve))))
+  await waitFor('the controller to hold the advertisement', async () => (await mesh.admin('routes', 'list')).includes('awaiting approval'), 20_000)
+  await mesh.admin('routes', 'approve', 'node-2', LAN)
+  await waitFor('node-0 and node-3 to reach the LAN host', async () =>
+    await tryTcp(mesh.ns(WEB), LAN_HOST, 8080) === 'connected' && await tryTcp(mesh.ns(OTHER), LAN_HOST, 8080) === 'connected', 20_000, 200)
 })
 
 t.test('before any policy every flow is allowed, and a policy whose test fails is refused', async (t) => {
@@ -88,6 +101,11 @@ t.test('the policy decides: the allowed port connects, others are dropped and co
   t.equal(await tcp(WEB, 22), 'timeout', 'tag:web -> tag:db:22 is dropped')
   t.equal(await tcp(OTHER, 5432), 'timeout', 'node-3 is neither web nor ops')
   t.equal(await tcp(OPS, 22), 'connected', 'group:ops reaches every port')
+  t.equal(await tryTcp(mesh.ns(WEB), LAN_HOST, 80), 'connected', 'the router forwards tag:web -> office:80')
+  t.equal(await tryTcp(mesh.ns(WEB), LAN_HOST, 8080), 'timeout', 'and drops tag:web -> office:8080')
+  t.equal(await tryTcp(mesh.ns(OTHER), LAN_HOST, 80), 'timeout', 'and node-3 -> office:80')
+  const routerDrops = (await mesh.status(OPS)).policy.drops?.byPort.find(d => d.proto === 'tcp' && d.port === 8080)?.packets ?? 0
+  t.ok(routerDrops >= 1, `the router counted the forwarded drop (${routerDrops})`)
   t.ok(await mesh.ping(OPS, meshIp.get(DB)!), 'ops pings the database')
   t.notOk(await mesh.ping(WEB, meshIp.get(DB)!), 'web may not ping it: its rule is TCP only')
   const st = (await mesh.status(DB)).policy
