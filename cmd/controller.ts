@@ -36,6 +36,14 @@ Flags:
   --accept-data-loss          start on a database that lost acknowledged writes (damaged, deleted, an older
                               backup); logs what was lost and keeps the forgotten nodes' IPs reserved
   --rotate-admin-key          write a new DATA/admin.key; the old admin key stops working
+  --store leveldb|etcd        where the registry lives: LevelDB in DATA (default), or an etcd cluster that
+                              several controllers share (docs/store.md)
+  --etcd-endpoints URLS       the etcd members' client URLs, comma-separated (with --store etcd)
+  --etcd-prefix PREFIX        key prefix of this mesh in etcd (default ${DEFAULTS.etcdPrefix})
+  --etcd-ca FILE              PEM CA of the etcd members, for https:// endpoints
+  --etcd-cert FILE            PEM client certificate for etcd (with --etcd-key)
+  --etcd-key FILE             PEM client key for etcd
+  --etcd-timeout DUR          deadline of one etcd request (default ${d(DEFAULTS.etcdTimeoutMs)})
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})
 `
 
@@ -71,6 +79,13 @@ export const command: Command = {
       'accept-data-loss': { type: 'boolean' },
       'rotate-admin-key': { type: 'boolean' },
       'auto-approve-routes': { type: 'string' },
+      store: { type: 'string' },
+      'etcd-endpoints': { type: 'string' },
+      'etcd-prefix': { type: 'string' },
+      'etcd-ca': { type: 'string' },
+      'etcd-cert': { type: 'string' },
+      'etcd-key': { type: 'string' },
+      'etcd-timeout': { type: 'string' },
       'log-level': { type: 'string' }
     }, USAGE)
     if (p === null) return 0
@@ -106,6 +121,13 @@ export const command: Command = {
       acceptDataLoss: v['accept-data-loss'],
       rotateAdminKey: v['rotate-admin-key'],
       autoApproveRoutes: v['auto-approve-routes'] === undefined ? undefined : splitList(v['auto-approve-routes']),
+      store: v.store as 'leveldb' | 'etcd' | undefined,
+      etcdEndpoints: v['etcd-endpoints'] === undefined ? undefined : splitList(v['etcd-endpoints']),
+      etcdPrefix: v['etcd-prefix'],
+      etcdCaFile: v['etcd-ca'],
+      etcdCertFile: v['etcd-cert'],
+      etcdKeyFile: v['etcd-key'],
+      etcdTimeoutMs: dur('etcd-timeout'),
       logLevel: v['log-level']
     })
     const log = createLogger({ level: config.logLevel, name: 'weft-controller' })

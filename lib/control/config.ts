@@ -95,6 +95,24 @@ export interface ControllerConfig {
   /** Write a new `DIR/admin.key` at start; the old admin key stops working. Default: false. */
   rotateAdminKey: boolean
   /**
+   * Where the durable state lives: `leveldb`, embedded in the data directory (one controller), or `etcd`, a
+   * cluster several controllers share (docs/store.md). Default: `leveldb`.
+   */
+  store: 'leveldb' | 'etcd'
+  /** Client URLs of the etcd members, for `--store etcd`. Default: none (required with it). */
+  etcdEndpoints: string[]
+  /** Key prefix of this mesh's records in etcd. Default: `/weft/` (one cluster can hold several meshes under other prefixes). */
+  etcdPrefix: string
+  /** PEM files for TLS to etcd: the CA, and the client certificate and key. Default: none (plain HTTP to etcd). */
+  etcdCaFile?: string
+  etcdCertFile?: string
+  etcdKeyFile?: string
+  /**
+   * Deadline of one etcd request, ms. Default: 5000: a member election takes about a second at etcd's default
+   * timings, so a write waits through one, and a cluster without quorum is refused within seconds.
+   */
+  etcdTimeoutMs: number
+  /**
    * Advertised routes approved without an admin: subnet routes inside these CIDRs, and exit nodes when the list
    * holds `exit`. Default: none (every route waits for `weft routes approve`, as a route lets a node attract
    * other nodes' traffic).
@@ -128,6 +146,10 @@ export const DEFAULTS: Readonly<Omit<ControllerConfig, 'dataDir'>> = Object.free
   storeRetryMs: 2000,
   acceptDataLoss: false,
   rotateAdminKey: false,
+  store: 'leveldb',
+  etcdEndpoints: [],
+  etcdPrefix: '/weft/',
+  etcdTimeoutMs: 5000,
   autoApproveRoutes: []
 })
 
@@ -154,7 +176,14 @@ export const FLAGS: Readonly<Partial<Record<keyof ControllerConfig, string>>> = 
   storeRetryMs: '--store-retry',
   acceptDataLoss: '--accept-data-loss',
   rotateAdminKey: '--rotate-admin-key',
-  autoApproveRoutes: '--auto-approve-routes'
+  autoApproveRoutes: '--auto-approve-routes',
+  store: '--store',
+  etcdEndpoints: '--etcd-endpoints',
+  etcdPrefix: '--etcd-prefix',
+  etcdCaFile: '--etcd-ca',
+  etcdCertFile: '--etcd-cert',
+  etcdKeyFile: '--etcd-key',
+  etcdTimeoutMs: '--etcd-timeout'
 })
 
 /** The range of each numeric field a flag sets, for resolve, the flag parser and help texts. */
@@ -162,6 +191,36 @@ export const LIMITS = Object.freeze({
   registerRatePerMin: { min: 0, max: 1_000_000 },
   authFailuresPerMin: { min: 1, max: 1_000_000 }
 })
+
+/** The store flags: etcd's only with `--store etcd`, and then its endpoints and a prefix etcd can hold. */
+function checkStore (c: ControllerConfig): void {
+  oneOf('--store', c.store, ['leveldb', 'etcd'])
+  const etcdFlags = (['etcdCaFile', 'etcdCertFile', 'etcdKeyFile'] as const).filter(k => c[k] !== undefined)
+  if (c.store !== 'etcd') {
+    if (c.etcdEndpoints.length > 0 || etcdFlags.length > 0) throw new ConfigError('--etcd-* flags need --store etcd')
+    return
+  }
+  if (!Array.isArray(c.etcdEndpoints) || c.etcdEndpoints.length === 0) {
+    throw new ConfigError('--store etcd needs --etcd-endpoints URL[,URL...], e.g. http://127.0.0.1:2379')
+  }
+  for (const e of c.etcdEndpoints) {
+    let u: URL | null = null
+    try { u = new URL(e) } catch {}
+    if (u === null || !['http:', 'https:'].includes(u.protocol) || u.port === '' || u.pathname !== '/') {
+      throw new ConfigError(`--etcd-endpoints: "${e}" is not an etcd client URL such as http://10.1.0.5:2379`)
+    }
+  }
+  if (typeof c.etcdPrefix !== 'string' || !/^\/[\x21-\x7e]{0,200}$/.test(c.etcdPrefix)) {
+    throw new ConfigError(`--etcd-prefix must start with / and hold printable characters only (got "${String(c.etcdPrefix)}")`)
+  }
+  if ((c.etcdCertFile === undefined) !== (c.etcdKeyFile === undefined)) throw new ConfigError('--etcd-cert and --etcd-key go together: give both or neither')
+  if (c.etcdCertFile !== undefined && c.etcdCaFile === undefined) {
+    throw new ConfigError('--etcd-cert needs --etcd-ca, the CA that signed the members\' certificates')
+  }
+  for (const k of etcdFlags) path(label(k), c[k])
+  durationMs('--etcd-timeout', c.etcdTimeoutMs, 100)
+  if (c.acceptDataLoss) throw new ConfigError('--accept-data-loss is for a LevelDB data directory; etcd keeps its own replicas')
+}
 
 /** Splits `host:port` (IPv6 in brackets). Throws ConfigError on anything else. */
 export function parseListen (listen: string): { host: string, port: number } {
@@ -210,6 +269,7 @@ export function resolve (input: ControllerConfigInput): Readonly<ControllerConfi
   ms('storeRetryMs', 10)
   bool('--accept-data-loss', c.acceptDataLoss)
   bool('--rotate-admin-key', c.rotateAdminKey)
+  checkStore(c)
   if (!Array.isArray(c.autoApproveRoutes)) throw new ConfigError('--auto-approve-routes must be a list of CIDRs and `exit`')
   parseAutoApprove(c.autoApproveRoutes)
   if (c.controlStaleMs <= c.heartbeatIntervalMs) {

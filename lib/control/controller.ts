@@ -29,7 +29,7 @@ import { Registration } from './registration.js'
 import { Registry } from './registry.js'
 import { advertise, decide, parseAutoApprove, type AutoApprove } from './routing.js'
 import type { StoredNode, StoreOp } from './store.js'
-import { openStore, type OpenedStore } from './store-open.js'
+import { openStore, storeBackend, type OpenedStore } from './store-open.js'
 import { TokenAdmin } from './token-admin.js'
 import { TokenBook } from './tokens.js'
 
@@ -98,6 +98,7 @@ export class Controller {
       policyVersion: () => this.policy.version
     }, clock)
     this.store = new DurableStore({
+      ...storeBackend(config),
       dataDir: config.dataDir,
       cidr: config.cidr,
       clock,

@@ -1,12 +1,10 @@
-import { join } from 'node:path'
 import type { Clock } from '../clock.js'
 import { StoreUnavailableError } from '../errors.js'
 import type { Logger } from '../log.js'
-import { LevelStore, trackedChanges } from './level-store.js'
-import { recoveryWarnings } from './leveldb-log.js'
+import { trackedChanges } from './store-records.js'
 import { judgeReopen } from './store-check.js'
 import { writeGuard } from './store-guard.js'
-import type { ControlStore, StoreOp, StoredState } from './store.js'
+import type { ControlStore, RawStore, StoreOp, StoredState } from './store.js'
 
 /**
  * `healthy`: writes go to the database. `failed`: a write failed; every write is refused until `recover`
@@ -21,8 +19,16 @@ export type FailStage = 'write' | 'guard'
 
 /** What the durable store needs. */
 export interface DurableStoreDeps {
-  /** The data directory: the database is `DIR/db`, the guard `DIR/store-guard.json`. */
+  /** The data directory: the guard is `DIR/store-guard.json`. */
   dataDir: string
+  /** Whether a guard file backs the store (LevelDB: yes; etcd, shared by several controllers: no). */
+  guard: boolean
+  /** Opens the backend again after a failure (LevelDB: a new log; etcd: a new client). */
+  reopen: () => Promise<RawStore>
+  /** What the reopened backend reported about itself, for the log (LevelDB: bytes its log replay dropped). */
+  reopenNotes?: () => Promise<string[]>
+  /** What the operator can do when writes fail, for the log: "free space or fix the disk under DIR", say. */
+  remedy: string
   cidr: string
   clock: Clock
   log: Logger
@@ -38,7 +44,7 @@ export interface DurableStoreDeps {
 
 /** The open database and what start-up learnt from it. */
 export interface DurableStoreBase {
-  raw: LevelStore
+  raw: RawStore
   storeId: string
   /** `meta:seq` to continue from. */
   seq: number
@@ -61,7 +67,7 @@ export interface DurableStoreBase {
  * the log up to the failure and starts a new one) and compares what it holds with what was acknowledged.
  */
 export class DurableStore implements ControlStore {
-  private raw: LevelStore | null
+  private raw: RawStore | null
   private phase_: StorePhase = 'healthy'
   private seq: number
   private readonly records: Map<string, string>
@@ -88,6 +94,9 @@ export class DurableStore implements ControlStore {
 
   /** Current phase. */
   get phase (): StorePhase { return this.phase_ }
+
+  /** The backend's limit, less the two meta records every synced batch adds. */
+  get maxOps (): number | undefined { return this.raw?.maxOps === undefined ? undefined : this.raw.maxOps - 2 }
 
   /** Sequence number of the last acknowledged synced batch. */
   get lastSeq (): number { return this.seq }
@@ -137,19 +146,18 @@ export class DurableStore implements ControlStore {
 
   private async reopen (): Promise<StorePhase> {
     await this.chain
-    const dbDir = join(this.d.dataDir, 'db')
     await this.raw?.close().catch(() => {})
     this.raw = null
-    let reopened: LevelStore
+    let reopened: RawStore
     try {
-      reopened = await LevelStore.open(dbDir)
+      reopened = await this.d.reopen()
     } catch (err) {
       return this.stillFailed(err)
     }
-    let found: Awaited<ReturnType<LevelStore['readAll']>>
+    let found: Awaited<ReturnType<RawStore['readAll']>>
     let drops: string[]
     try {
-      drops = await recoveryWarnings(dbDir)
+      drops = await this.d.reopenNotes?.() ?? []
       found = await reopened.readAll()
     } catch (err) {
       await reopened.close().catch(() => {})
@@ -235,6 +243,7 @@ export class DurableStore implements ControlStore {
   }
 
   private async writeGuard (): Promise<void> {
+    if (!this.d.guard) return
     await writeGuard(this.d.dataDir, {
       format: 1,
       storeId: this.storeId,
@@ -252,8 +261,7 @@ export class DurableStore implements ControlStore {
     this.phase_ = 'failed'
     this.failure = { at: this.d.clock.now(), cause: causeOf(err) }
     this.d.log.error({ event: 'store.error', stage, err },
-      `the controller's database failed a write (${this.failure.cause}); writes are refused until it has been reopened and verified (free space or fix ` +
-      `the disk under ${this.d.dataDir})`)
+      `the controller's database failed a write (${this.failure.cause}); writes are refused until it has been reopened and verified (${this.d.remedy})`)
   }
 
   private stillFailed (err: unknown): StorePhase {

@@ -31,6 +31,15 @@ export class GroupCommit {
     }
   }
 
+  /** The waiters of the next batch: all queued, or as many as fit the store's maxOps (at least one). */
+  private take (): Waiter[] {
+    const max = this.store.maxOps ?? Infinity
+    let ops = 0
+    let n = 0
+    while (n < this.queue.length && (n === 0 || ops + this.queue[n]!.ops.length <= max)) ops += this.queue[n++]!.ops.length
+    return this.queue.splice(0, n)
+  }
+
   private schedule (): void {
     if (this.scheduled || this.flushing) return
     this.scheduled = true
@@ -38,8 +47,7 @@ export class GroupCommit {
   }
 
   private async flush (): Promise<void> {
-    const group = this.queue
-    this.queue = []
+    const group = this.take()
     if (group.length === 0) return
     this.flushing = true
     try {

@@ -1,15 +1,12 @@
-import { createHash } from 'node:crypto'
 import { Level } from 'level'
 import { DataDirError } from '../errors.js'
-import { checkStoredPolicy, type ControlStore, type StoreOp, type StoredNode, type StoredPolicy, type StoredState, type StoredToken } from './store.js'
-
-/** The key of the one policy record. */
-const POLICY_KEY = 'policy:current'
+import type { ControlStore, StoreOp, StoredState } from './store.js'
+import { RecordReader, recordWrite } from './store-records.js'
 
 /**
- * ControlStore on LevelDB. Keys are `<kind>:<id>` with JSON values (the policy is the one record
- * `policy:current`); one `db.batch` per write, so a batch is all-or-nothing across a crash. A synced batch
- * has been fsynced when its promise resolves.
+ * ControlStore on LevelDB. Keys and values are the records of store-records.ts, as they are; one `db.batch`
+ * per write, so a batch is all-or-nothing across a crash. A synced batch has been fsynced when its promise
+ * resolves.
  */
 export class LevelStore implements ControlStore {
   private constructor (private readonly db: Level<string, string>) {}
@@ -29,87 +26,26 @@ export class LevelStore implements ControlStore {
     return (await this.readAll()).state
   }
 
-  /** Every record, parsed, plus a digest of each `node:`, `token:` and `policy:` record (see `trackedChanges`). */
+  /** Every record, parsed, plus a digest of each `node:`, `token:` and policy record (see `trackedChanges`). */
   async readAll (): Promise<{ state: StoredState, records: Map<string, string> }> {
-    const state: StoredState = { nodes: [], tokens: [], nonces: [], meta: new Map(), policy: null }
-    const records = new Map<string, string>()
+    const reader = new RecordReader()
     try {
-      for await (const [key, value] of this.db.iterator()) {
-        const sep = key.indexOf(':')
-        const kind = key.slice(0, sep)
-        const id = key.slice(sep + 1)
-        if (kind === 'meta') state.meta.set(id, value)
-        else if (kind === 'node') state.nodes.push(parse<StoredNode>(key, value))
-        else if (kind === 'token') state.tokens.push(parse<StoredToken>(key, value))
-        else if (kind === 'nonce') state.nonces.push({ nonce: id, expiresAt: Number(value) })
-        else if (key === POLICY_KEY) state.policy = policyRecord(value)
-        if (kind === 'node' || kind === 'token' || key === POLICY_KEY) records.set(key, digest(value))
-      }
+      for await (const [key, value] of this.db.iterator()) reader.add(key, value)
     } catch (err) {
       if (err instanceof DataDirError) throw err
       throw new DataDirError(`cannot read the controller database: ${(err as Error).message}; restore the data directory from a backup`, { cause: err })
     }
-    return { state, records }
+    return { state: reader.state, records: reader.records }
   }
 
   async write (ops: StoreOp[], opts: { sync: boolean }): Promise<void> {
     if (ops.length === 0) return
-    await this.db.batch(ops.map(toBatch), { sync: opts.sync })
+    await this.db.batch(ops.map(recordWrite), { sync: opts.sync })
   }
 
   async close (): Promise<void> {
     await this.db.close()
   }
-}
-
-function toBatch (op: StoreOp): { type: 'put', key: string, value: string } | { type: 'del', key: string } {
-  switch (op.kind) {
-    case 'node': return { type: 'put', key: `node:${op.node.id}`, value: JSON.stringify(op.node) }
-    case 'del-node': return { type: 'del', key: `node:${op.id}` }
-    case 'token': return { type: 'put', key: `token:${op.token.hash}`, value: JSON.stringify(op.token) }
-    case 'del-token': return { type: 'del', key: `token:${op.hash}` }
-    case 'nonce': return { type: 'put', key: `nonce:${op.nonce}`, value: String(op.expiresAt) }
-    case 'del-nonce': return { type: 'del', key: `nonce:${op.nonce}` }
-    case 'meta': return { type: 'put', key: `meta:${op.key}`, value: op.value }
-    case 'policy': return { type: 'put', key: POLICY_KEY, value: JSON.stringify(op.policy) }
-    default: { const never: never = op; throw new Error(`unknown store op ${String(never)}`) }
-  }
-}
-
-/**
- * What `ops` do to the records that are checked after a reopen (`node:`, `token:` and the policy): each key
- * with the digest of its new value, or null when deleted. Nonces and meta are not tracked: nonces expire
- * within minutes and meta is checked through `meta:seq`.
- */
-export function trackedChanges (ops: StoreOp[]): Array<[string, string | null]> {
-  const out: Array<[string, string | null]> = []
-  for (const op of ops) {
-    if (op.kind === 'nonce' || op.kind === 'del-nonce' || op.kind === 'meta') continue
-    const b = toBatch(op)
-    out.push([b.key, b.type === 'put' ? digest(b.value) : null])
-  }
-  return out
-}
-
-function digest (value: string): string {
-  return createHash('sha1').update(value).digest('base64')
-}
-
-function parse<T> (key: string, value: string): T {
-  try {
-    return JSON.parse(value) as T
-  } catch (err) {
-    throw new DataDirError(`record ${key} in the controller database is not valid JSON; restore the data directory from a backup`, { cause: err })
-  }
-}
-
-/** The policy record, checked: a damaged one (a text that does not match its sha256) is refused like bad JSON. */
-function policyRecord (value: string): StoredPolicy {
-  const p = checkStoredPolicy(parse<unknown>(POLICY_KEY, value))
-  if ('damage' in p) {
-    throw new DataDirError(`record ${POLICY_KEY} in the controller database is damaged: ${p.damage}; restore the data directory from a backup`)
-  }
-  return p
 }
 
 function openError (dir: string, err: unknown): DataDirError {

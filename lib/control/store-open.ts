@@ -5,12 +5,13 @@ import type { Clock } from '../clock.js'
 import { ConfigError, StoreBehindError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { ControllerConfig } from './config.js'
-import type { DurableStoreBase } from './durable-store.js'
+import type { DurableStoreBase, DurableStoreDeps } from './durable-store.js'
+import { EtcdStore, type EtcdOptions } from './etcd-store.js'
 import { LevelStore } from './level-store.js'
 import { droppedBytes, recoveryWarnings } from './leveldb-log.js'
 import { checkStart, type Loss } from './store-check.js'
 import { GUARD_FILE, readGuard, writeGuard } from './store-guard.js'
-import type { StoreOp, StoredState } from './store.js'
+import type { RawStore, StoreOp, StoredState } from './store.js'
 
 /** The database as opened at start, with what the first synced batch must add and what was accepted. */
 export interface OpenedStore {
@@ -33,6 +34,7 @@ export interface OpenedStore {
  * new data directory, and a guard for a database that has none.
  */
 export async function openStore (config: ControllerConfig, deps: { clock: Clock, log: Logger }): Promise<OpenedStore> {
+  if (config.store === 'etcd') return await openEtcd(config)
   const dbDir = join(config.dataDir, 'db')
   const guard = await readGuard(config.dataDir)
   if (guard !== null && guard.cidr !== config.cidr) throw cidrMismatch(guard.cidr)
@@ -112,6 +114,60 @@ export async function openStore (config: ControllerConfig, deps: { clock: Clock,
       orphans,
       meta: metaOps,
       accepted
+    }
+  } catch (err) {
+    await raw.close().catch(() => {})
+    throw err
+  }
+}
+
+/** What DurableStore needs of the backend `config` names: how to reopen it, whether a guard backs it, what to tell the operator. */
+export function storeBackend (config: ControllerConfig): Pick<DurableStoreDeps, 'guard' | 'reopen' | 'reopenNotes' | 'remedy'> {
+  if (config.store === 'etcd') {
+    const o = etcdOptions(config)
+    return { guard: false, reopen: async () => await EtcdStore.open(o), remedy: `bring a quorum of the etcd members at ${o.endpoints.join(', ')} back` }
+  }
+  const dbDir = join(config.dataDir, 'db')
+  return {
+    guard: true,
+    reopen: async () => await LevelStore.open(dbDir),
+    reopenNotes: async () => await recoveryWarnings(dbDir),
+    remedy: `free space or fix the disk under ${config.dataDir}`
+  }
+}
+
+/** The etcd flags of `config` as EtcdStore takes them. */
+export function etcdOptions (config: ControllerConfig): EtcdOptions {
+  return {
+    endpoints: config.etcdEndpoints,
+    prefix: config.etcdPrefix,
+    timeoutMs: config.etcdTimeoutMs,
+    ...(config.etcdCaFile !== undefined ? { caFile: config.etcdCaFile } : {}),
+    ...(config.etcdCertFile !== undefined ? { certFile: config.etcdCertFile } : {}),
+    ...(config.etcdKeyFile !== undefined ? { keyFile: config.etcdKeyFile } : {})
+  }
+}
+
+/**
+ * Opens the etcd store. No guard file: etcd replicates every write to a quorum before it answers, and the
+ * store is shared, so no one controller's disk could say what it must hold. The mesh CIDR it was created with
+ * is checked as in a data directory.
+ */
+async function openEtcd (config: ControllerConfig): Promise<OpenedStore> {
+  const raw: RawStore = await EtcdStore.open(etcdOptions(config))
+  try {
+    const { state, records } = await raw.readAll()
+    const meta = state.meta
+    const storedCidr = meta.get('cidr')
+    if (storedCidr !== undefined && storedCidr !== config.cidr) throw cidrMismatch(storedCidr)
+    const storeId = meta.get('storeId') ?? randomBytes(8).toString('hex')
+    return {
+      base: { raw, storeId, seq: Number(meta.get('seq') ?? 0), records },
+      state,
+      ipHighWater: Number(meta.get('ipHighWater') ?? 0),
+      orphans: storedOrphans(meta),
+      meta: meta.has('storeId') ? [] : [{ kind: 'meta', key: 'storeId', value: storeId }],
+      accepted: null
     }
   } catch (err) {
     await raw.close().catch(() => {})

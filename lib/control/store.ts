@@ -124,10 +124,18 @@ export interface StoredState {
   policy: StoredPolicy | null
 }
 
+/** A backend a DurableStore runs on (LevelDB, etcd): the store, plus every record read back with its digest. */
+export interface RawStore extends ControlStore {
+  /** Every record, parsed, with a digest of each tracked one (store-records.ts). */
+  readAll (): Promise<{ state: StoredState, records: Map<string, string> }>
+}
+
 /** The durable store. */
 export interface ControlStore {
   /** Reads every record. Called once, after open. */
   load (): Promise<StoredState>
+  /** Most ops one write may carry (etcd limits a transaction); absent: no limit. GroupCommit keeps its batches within it. */
+  readonly maxOps?: number
   /** Applies `ops` atomically. With `sync`, resolves only after the batch is on stable storage. */
   write (ops: StoreOp[], opts: { sync: boolean }): Promise<void>
   close (): Promise<void>

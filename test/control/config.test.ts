@@ -31,8 +31,28 @@ t.test('the data directory is enough: every other field takes its default, froze
     storeRetryMs: 2000,
     acceptDataLoss: false,
     rotateAdminKey: false,
+    store: 'leveldb',
+    etcdEndpoints: [],
+    etcdPrefix: '/weft/',
+    etcdTimeoutMs: 5000,
     autoApproveRoutes: []
   }, 'the documented defaults')
+})
+
+t.test('the store flags: etcd needs its endpoints, and its flags need --store etcd', async (t) => {
+  const etcd = { dataDir, store: 'etcd' as const, etcdEndpoints: ['http://127.0.0.1:2379'] }
+  t.equal(resolve(etcd).etcdPrefix, '/weft/')
+  const bad: Array<[Partial<ControllerConfig>, RegExp]> = [
+    [{ store: 'mysql' as 'etcd' }, /--store must be one of leveldb, etcd/],
+    [{ store: 'etcd' }, /--store etcd needs --etcd-endpoints/],
+    [{ etcdEndpoints: ['http://127.0.0.1:2379'] }, /--etcd-\* flags need --store etcd/],
+    [{ ...etcd, etcdEndpoints: ['127.0.0.1:2379'] }, /"127.0.0.1:2379" is not an etcd client URL/],
+    [{ ...etcd, etcdPrefix: 'weft' }, /--etcd-prefix must start with \//],
+    [{ ...etcd, etcdCertFile: '/c.pem' }, /--etcd-cert and --etcd-key go together/],
+    [{ ...etcd, etcdCertFile: '/c.pem', etcdKeyFile: '/k.pem' }, /--etcd-cert needs --etcd-ca/],
+    [{ ...etcd, acceptDataLoss: true }, /--accept-data-loss is for a LevelDB data directory/]
+  ]
+  for (const [input, message] of bad) t.throws(() => resolve({ dataDir, ...input }), { code: 'WEFT_ERR_CONFIG', message }, JSON.stringify(input))
 })
 
 t.test('each range edge is accepted, one beyond it refused with a message naming the flag and the range', async (t) => {

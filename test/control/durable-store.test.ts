@@ -1,4 +1,6 @@
 import t from 'tap'
+import { resolve } from '../../lib/control/config.js'
+import { storeBackend } from '../../lib/control/store-open.js'
 import { mkdir, readdir, rm, rmdir, stat, statfs, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { systemClock } from '../../lib/clock.js'
@@ -29,8 +31,9 @@ const node = (i: number, pad = 0): StoredNode => ({
 async function openDurable (dataDir: string): Promise<{ store: DurableStore, failures: FailStage[] }> {
   const failures: FailStage[] = []
   const raw = await LevelStore.open(join(dataDir, 'db'))
+  const config = resolve({ dataDir })
   const store = new DurableStore({
-    dataDir, cidr: '100.64.0.0/10', clock: systemClock, log: silentLogger(), ipHighWater: () => 7, onError: stage => failures.push(stage)
+    ...storeBackend(config), dataDir, cidr: config.cidr, clock: systemClock, log: silentLogger(), ipHighWater: () => 7, onError: stage => failures.push(stage)
   }, { raw, storeId: 'test', seq: 0, records: new Map() })
   return { store, failures }
 }

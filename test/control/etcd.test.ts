@@ -1,0 +1,49 @@
+/**
+ * A controller on a real etcd (`--store etcd`, one member from sim/etcd.ts): it serves what it wrote after a
+ * restart on a fresh data directory, refuses writes with 503 while etcd is down and takes them again once etcd
+ * is back, having checked that etcd holds everything it acknowledged.
+ */
+import t from 'tap'
+import { join } from 'node:path'
+import { EtcdCluster } from '../../sim/etcd.js'
+import { call, joinNode, start, tempDir, token, until } from './helpers.js'
+
+const cluster = await EtcdCluster.start({ members: 1, dir: await tempDir(t) })
+t.teardown(async () => await cluster.stop())
+const etcd = (prefix: string): { store: 'etcd', etcdEndpoints: string[], etcdPrefix: string } =>
+  ({ store: 'etcd', etcdEndpoints: cluster.endpoints, etcdPrefix: prefix })
+
+t.test('what a controller on etcd acknowledged is served by the next one, whose data directory holds only its keys', async (t) => {
+  const dataDir = join(await tempDir(t), 'data')
+  const a = await start(t, { ...etcd('/restart/'), dataDir })
+  const joined = await Promise.all(['a', 'b', 'c'].map(async h => await joinNode(a, h)))
+  const tok = await token(a, { reusable: true })
+  await a.close()
+  const b = await start(t, { ...etcd('/restart/'), dataDir })
+  const nodes = (await call(b.url, 'GET', '/v1/nodes', undefined, b.adminKey)).json.nodes as Array<{ id: string, meshIp: string }>
+  t.same(nodes.map(n => n.meshIp).sort(), joined.map(j => j.meshIp).sort())
+  t.equal((await call(b.url, 'GET', '/v1/tokens', undefined, b.adminKey)).json.tokens.length, 4)
+  const next = await joinNode(b, 'd', tok)
+  t.notOk(joined.some(j => j.meshIp === next.meshIp), 'a new node gets an address none of the others holds')
+})
+
+t.test('a controller whose mesh CIDR differs from the one in etcd does not start', async (t) => {
+  const a = await start(t, { ...etcd('/cidr/') })
+  await a.close()
+  await t.rejects(start(t, { ...etcd('/cidr/'), cidr: '100.96.0.0/12' }), { code: 'WEFT_ERR_CONFIG', message: /created with --cidr 100\.64\.0\.0\/10/ })
+})
+
+t.test('etcd down: writes are refused with 503; etcd back: the store is checked and writes are taken again', async (t) => {
+  const a = await start(t, { ...etcd('/outage/'), storeRetryMs: 100, etcdTimeoutMs: 1000 })
+  const before = await joinNode(a, 'before')
+  await cluster.kill(0)
+  const refused = await call(a.url, 'POST', '/v1/tokens', {}, a.adminKey)
+  t.match(refused, { status: 503, json: { code: 'WEFT_ERR_STORE_UNAVAILABLE' } })
+  const again = await call(a.url, 'POST', '/v1/tokens', {}, a.adminKey)
+  t.match(again, { status: 503, json: { code: 'WEFT_ERR_STORE_UNAVAILABLE', message: /refuses writes/ } }, 'refused at once while it is down')
+  await cluster.start(0)
+  await cluster.healthy(0)
+  t.ok(await until(async () => (await call(a.url, 'POST', '/v1/tokens', {}, a.adminKey)).status === 200, 20_000), 'writes are taken again')
+  const after = await joinNode(a, 'after')
+  t.not(after.meshIp, before.meshIp)
+})
