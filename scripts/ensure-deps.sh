@@ -20,20 +20,25 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# promtool checks deploy/prometheus (test/deploy). Only the binary is taken from Debian's prometheus package:
-# installing the package would also set up (and, under systemd, start) a Prometheus server.
-if ! command -v promtool >/dev/null 2>&1; then
+# Two binaries are taken from Debian packages without installing them: promtool checks deploy/prometheus
+# (test/deploy), etcd backs the controller tests on etcd and the sim's controllers. Installing the packages
+# would also set up (and, under systemd, start) a Prometheus server and an etcd member on this host.
+binary_from_package() { # BIN PACKAGE WHY
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "weft: missing promtool; install it (Debian: the prometheus package has it) or run this as root on Debian." >&2
+    echo "weft: missing $1; install it (Debian: the $2 package has it) or run this as root on Debian." >&2
     exit 1
   fi
-  echo "weft: installing promtool (the binary only, from Debian's prometheus package) to /usr/local/bin"
+  echo "weft: installing $1 ($3; the binary only, from Debian's $2 package) to /usr/local/bin"
+  local tmp
   tmp=$(mktemp -d)
-  (cd "$tmp" && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus 2>/dev/null; }; })
-  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
-  install -m 0755 "$tmp/root/usr/bin/promtool" /usr/local/bin/promtool
+  (cd "$tmp" && { apt-get download -qq "$2" 2>/dev/null || { apt-get update -qq && apt-get download -qq "$2" 2>/dev/null; }; })
+  dpkg-deb -x "$tmp/$2"_*.deb "$tmp/root"
+  install -m 0755 "$tmp/root/usr/bin/$1" "/usr/local/bin/$1"
   rm -rf "$tmp"
-fi
+}
+binary_from_package promtool prometheus 'checks the Prometheus files'
+binary_from_package etcd etcd-server "the controllers' shared store"
 
 if [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/tap ] || [ ! -x node_modules/.bin/eslint ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # Not `npm ci`: the lock file cannot list msgpackr's optional native builds for other platforms (darwin,
