@@ -98,7 +98,7 @@ export class Controller {
       policyVersion: () => this.policy.version
     }, clock)
     this.store = new DurableStore({
-      ...storeBackend(config),
+      ...storeBackend(config, clock),
       dataDir: config.dataDir,
       cidr: config.cidr,
       clock,

@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { Etcd3, type IOptions } from 'etcd3'
+import type { Clock } from '../clock.js'
 import { ConfigError, StoreUnavailableError } from '../errors.js'
 import type { ControlStore, StoreOp, StoredState } from './store.js'
 import { RecordReader, recordWrite, type RecordWrite } from './store-records.js'
@@ -31,13 +32,13 @@ export const ETCD_MAX_TXN_OPS = 128
 export class EtcdStore implements ControlStore {
   readonly maxOps = ETCD_MAX_TXN_OPS
 
-  private constructor (private readonly client: Etcd3, private readonly o: EtcdOptions) {}
+  private constructor (private readonly client: Etcd3, private readonly o: EtcdOptions, private readonly clock: Clock) {}
 
   /**
    * Connects to `o.endpoints` and checks that the cluster answers. Throws ConfigError for unreadable TLS files,
    * StoreUnavailableError when no member answers within the deadline.
    */
-  static async open (o: EtcdOptions): Promise<EtcdStore> {
+  static async open (o: EtcdOptions, clock: Clock): Promise<EtcdStore> {
     const options: IOptions = { hosts: o.endpoints, dialTimeout: o.timeoutMs }
     if (o.caFile !== undefined) {
       const read = async (flag: string, file: string | undefined): Promise<Buffer | undefined> => {
@@ -50,7 +51,7 @@ export class EtcdStore implements ControlStore {
       options.credentials = { rootCertificate, ...(privateKey !== undefined ? { privateKey } : {}), ...(certChain !== undefined ? { certChain } : {}) }
     }
     const client = new Etcd3(options)
-    const store = new EtcdStore(client, o)
+    const store = new EtcdStore(client, o, clock)
     try {
       await client.kv.range({ key: Buffer.from(o.prefix), limit: 1 }, store.deadline())
     } catch (err) {
@@ -101,7 +102,7 @@ export class EtcdStore implements ControlStore {
   }
 
   private deadline (): { deadline: number } {
-    return { deadline: Date.now() + this.o.timeoutMs }
+    return { deadline: this.clock.now() + this.o.timeoutMs }
   }
 }
 

@@ -34,7 +34,7 @@ export interface OpenedStore {
  * new data directory, and a guard for a database that has none.
  */
 export async function openStore (config: ControllerConfig, deps: { clock: Clock, log: Logger }): Promise<OpenedStore> {
-  if (config.store === 'etcd') return await openEtcd(config)
+  if (config.store === 'etcd') return await openEtcd(config, deps.clock)
   const dbDir = join(config.dataDir, 'db')
   const guard = await readGuard(config.dataDir)
   if (guard !== null && guard.cidr !== config.cidr) throw cidrMismatch(guard.cidr)
@@ -122,10 +122,10 @@ export async function openStore (config: ControllerConfig, deps: { clock: Clock,
 }
 
 /** What DurableStore needs of the backend `config` names: how to reopen it, whether a guard backs it, what to tell the operator. */
-export function storeBackend (config: ControllerConfig): Pick<DurableStoreDeps, 'guard' | 'reopen' | 'reopenNotes' | 'remedy'> {
+export function storeBackend (config: ControllerConfig, clock: Clock): Pick<DurableStoreDeps, 'guard' | 'reopen' | 'reopenNotes' | 'remedy'> {
   if (config.store === 'etcd') {
     const o = etcdOptions(config)
-    return { guard: false, reopen: async () => await EtcdStore.open(o), remedy: `bring a quorum of the etcd members at ${o.endpoints.join(', ')} back` }
+    return { guard: false, reopen: async () => await EtcdStore.open(o, clock), remedy: `bring a quorum of the etcd members at ${o.endpoints.join(', ')} back` }
   }
   const dbDir = join(config.dataDir, 'db')
   return {
@@ -153,8 +153,8 @@ export function etcdOptions (config: ControllerConfig): EtcdOptions {
  * store is shared, so no one controller's disk could say what it must hold. The mesh CIDR it was created with
  * is checked as in a data directory.
  */
-async function openEtcd (config: ControllerConfig): Promise<OpenedStore> {
-  const raw: RawStore = await EtcdStore.open(etcdOptions(config))
+async function openEtcd (config: ControllerConfig, clock: Clock): Promise<OpenedStore> {
+  const raw: RawStore = await EtcdStore.open(etcdOptions(config), clock)
   try {
     const { state, records } = await raw.readAll()
     const meta = state.meta

@@ -33,7 +33,13 @@ async function openDurable (dataDir: string): Promise<{ store: DurableStore, fai
   const raw = await LevelStore.open(join(dataDir, 'db'))
   const config = resolve({ dataDir })
   const store = new DurableStore({
-    ...storeBackend(config), dataDir, cidr: config.cidr, clock: systemClock, log: silentLogger(), ipHighWater: () => 7, onError: stage => failures.push(stage)
+    ...storeBackend(config, systemClock),
+    dataDir,
+    cidr: config.cidr,
+    clock: systemClock,
+    log: silentLogger(),
+    ipHighWater: () => 7,
+    onError: stage => failures.push(stage)
   }, { raw, storeId: 'test', seq: 0, records: new Map() })
   return { store, failures }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Etcd3 } from 'etcd3'
 import { Level } from 'level'
+import { systemClock } from '../../lib/clock.js'
 import { EtcdStore } from '../../lib/control/etcd-store.js'
 import { LevelStore } from '../../lib/control/level-store.js'
 import type { RawStore } from '../../lib/control/store.js'
@@ -43,7 +44,7 @@ export async function etcdBackend (t: T): Promise<Backend & { cluster: EtcdClust
     async fresh () {
       const prefix = `/weft-test-${randomBytes(4).toString('hex')}/`
       return {
-        open: async () => await EtcdStore.open({ endpoints: cluster.endpoints, prefix, timeoutMs: 5000 }),
+        open: async () => await EtcdStore.open({ endpoints: cluster.endpoints, prefix, timeoutMs: 5000 }, systemClock),
         seed: async (key, value) => { const c = new Etcd3({ hosts: cluster.endpoints }); await c.put(prefix + key).value(value); c.close() }
       }
     }
