@@ -6,21 +6,23 @@ import type { DriverChoice } from '../lib/daemon/wg/open.js'
 import { ConfigError } from '../lib/errors.js'
 import { createLogger, LOG_LEVELS } from '../lib/log.js'
 import { WEFT_VERSION } from '../lib/version.js'
-import { parseBoolFlag, parseDuration, parseFlags, parseIntFlag, type Command } from './cli.js'
+import { parseBoolFlag, parseDuration, parseFlags, parseIntFlag, splitList, type Command } from './cli.js'
 import { formatDuration } from '../lib/config-check.js'
 import { CONTROLLER_TRUST_FLAGS, CONTROLLER_TRUST_USAGE, controllerTrust } from './controller-flags.js'
 import { ROUTE_PREF_OPTIONS, ROUTE_PREF_USAGE, routePrefsFromFlags } from './route-flags.js'
 
 const KEEPALIVE = LIMITS.keepaliveSeconds
 
-const USAGE = `Usage: weft daemon --controller URL --state DIR --interface IF [flags]
+const USAGE = `Usage: weft daemon --controller URL[,URL...] --state DIR --interface IF [flags]
 
 Runs this node: joins through the controller (first start needs --join-token-file), keeps the WireGuard
 interface configured as a full mesh, runs SWIM failure detection, and keeps going from saved state
 when the controller is down. SIGTERM stops the daemon but leaves the interface up (restart-safe);
 \`weft leave\` tears it down.
 
-  --controller URL      controller base URL with its scheme, and a proxy's path prefix if any (or WEFT_CONTROLLER)
+  --controller URL[,URL...]  controller base URL with its scheme, and a proxy's path prefix if any (or
+                        WEFT_CONTROLLER); several controllers on one store: the daemon moves to the next
+                        when its link breaks
 ${CONTROLLER_TRUST_USAGE}
   --state DIR           state directory: key (0600), identity, last netmap (or WEFT_STATE_DIR; default ${DEFAULTS.stateDir})
   --interface IF        WireGuard interface name, at most 15 characters
@@ -79,8 +81,8 @@ export const command: Command = {
     }, USAGE)
     if (parsed === null) return 0
     const v = parsed.values
-    const controllerUrl = v.controller ?? process.env.WEFT_CONTROLLER
-    if (controllerUrl === undefined) throw new ConfigError(`--controller is required\n\n${USAGE}`)
+    const controllers = v.controller ?? process.env.WEFT_CONTROLLER
+    if (controllers === undefined) throw new ConfigError(`--controller is required\n\n${USAGE}`)
     if (v.interface === undefined) throw new ConfigError(`--interface is required\n\n${USAGE}`)
     let joinToken = v['join-token']
     if (joinToken !== undefined && v['join-token-file'] !== undefined) throw new ConfigError('give --join-token-file or --join-token, not both')
@@ -96,7 +98,7 @@ export const command: Command = {
       return s === undefined ? undefined : parseIntFlag(s, `--${flag}`, FLAG_LIMITS[flag].min, FLAG_LIMITS[flag].max)
     }
     const cfg = resolve({
-      controllerUrl,
+      controllerUrls: splitList(controllers),
       controllerTrust: controllerTrust(v),
       stateDir: v.state ?? process.env.WEFT_STATE_DIR,
       ifname: v.interface,

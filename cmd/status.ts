@@ -33,7 +33,8 @@ export function renderStatus (s: DaemonStatus, now = Date.now()): string {
     : `version ${s.netmap.version} (epoch ${s.netmap.epoch.slice(0, 8)}), ${s.netmap.nodes} nodes, applied ${formatAge(s.netmap.appliedAt, now)}`
   const head = [
     `node        ${n.id} (${n.hostname})  ${n.meshIp}  on ${n.interface} [${n.driver}${n.adopted ? ', adopted' : ''}]  port ${n.listenPort}`,
-    `controller  ${s.controller.url}  ${s.controller.state}  last contact ${formatAge(s.controller.lastContactAt, now)}`,
+    `controller  ${s.controller.url}  ${s.controller.state}  last contact ${formatAge(s.controller.lastContactAt, now)}` +
+      (s.controller.urls.length > 1 ? `  (one of ${s.controller.urls.length}: ${s.controller.urls.join(', ')})` : ''),
     `netmap      ${netmap}`,
     `swim        ${s.swim === null ? 'not running' : `incarnation ${s.swim.incarnation}, local health ${s.swim.healthScore} (0 = healthy)`}`,
     `policy      ${renderPolicy(s.policy, now)}`

@@ -12,8 +12,12 @@ import { checkMetricsListen } from './metrics-server.js'
 
 /** Everything `weft daemon` is told on its command line, validated. Each message names the field's flag. */
 export interface DaemonConfig {
-  /** The controller's base URL (`--controller`), with a proxy's path prefix if any; validated into its normal form. No default. */
-  controllerUrl: string
+  /**
+   * The controllers' base URLs (`--controller URL[,URL...]`), each with a proxy's path prefix if any; validated into
+   * their normal form. Several controllers on one store (docs/operations.md): the daemon uses one and moves to
+   * the next when its link breaks. No default.
+   */
+  controllerUrls: string[]
   /** What an https:// controller must present (`--controller-ca`, `--controller-fingerprint`). Default: the system's CAs. */
   controllerTrust?: ControllerTrust
   /** State directory (`--state`): key, identity, last netmap, control socket. Default: `/var/lib/weft`, the FHS place for it. */
@@ -87,7 +91,7 @@ export interface DaemonConfig {
 }
 
 /** What a caller gives: the controller and the interface, and any other field to override its default. */
-export type DaemonConfigInput = Partial<DaemonConfig> & Pick<DaemonConfig, 'controllerUrl' | 'ifname'>
+export type DaemonConfigInput = Partial<DaemonConfig> & Pick<DaemonConfig, 'controllerUrls' | 'ifname'>
 
 /** The default of every field that has one (announcePort is derived: listenPort + 1); the fields say why. */
 export const DEFAULTS = Object.freeze({
@@ -130,8 +134,10 @@ export function resolve (input: DaemonConfigInput): Readonly<DaemonConfig> {
   mergePrefs(PREF_DEFAULTS, c.routePrefs) // flags that exclude each other are refused before anything starts
   bool('--snat-routes', c.snatRoutes)
   durationMs('--route-hold-down', c.routeHoldDownMs, 0, MAX_TIMER_MS)
-  const url = parseControllerUrl(c.controllerUrl)
-  checkTrustFits(url, c.controllerTrust ?? {})
+  if (!Array.isArray(c.controllerUrls) || c.controllerUrls.length === 0) throw new ConfigError('--controller needs at least one URL')
+  const urls = c.controllerUrls.map(u => parseControllerUrl(u))
+  for (const url of urls) checkTrustFits(url, c.controllerTrust ?? {})
+  if (new Set(urls.map(u => u.href)).size < urls.length) throw new ConfigError('--controller names one controller twice')
   path('--state', c.stateDir)
   if (typeof c.ifname !== 'string' || !isValidIfname(c.ifname)) {
     throw new ConfigError(`--interface "${c.ifname}" is not usable: 1-15 characters of A-Z a-z 0-9 _ . - (Linux limits names to 15)`)
@@ -162,5 +168,5 @@ export function resolve (input: DaemonConfigInput): Readonly<DaemonConfig> {
   oneOf('--log-level', c.logLevel, LOG_LEVELS)
   Object.freeze(c.endpoints)
   Object.freeze(c.routePrefs)
-  return Object.freeze({ ...c, controllerUrl: url.href })
+  return Object.freeze({ ...c, controllerUrls: Object.freeze(urls.map(u => u.href)) as string[] })
 }

@@ -7,21 +7,41 @@ import type { AdvertiseRequest, ControllerInfo, HeartbeatRequest, HeartbeatRespo
 /**
  * The daemon's HTTP client for the controller's node API. One method per route; every non-2xx answer becomes a
  * ControllerError carrying the status and the controller's error code, every connection failure a coded
- * sentence (lib/client/failure.ts). No retries here: the control link owns backoff.
+ * sentence (lib/client/failure.ts). It knows every controller of `--controller URL[,URL...]` and talks to one
+ * of them, `baseUrl`, until `advance` moves it to the next. No retries here: the control link owns failover
+ * and backoff.
  */
 export class ControlClient {
-  private readonly http: ControllerHttp
+  private readonly urls: readonly string[]
+  private readonly https: ControllerHttp[]
+  private index = 0
 
   /**
-   * @param baseUrl e.g. `https://198.18.0.1:8443`, or with a proxy's path prefix `https://proxy.example/weft`
+   * @param baseUrls each e.g. `https://198.18.0.1:8443`, or with a proxy's path prefix `https://proxy.example/weft`
    * @param requestTimeoutMs bound on one request/response. Default 10 s: a heartbeat slower than two heartbeat
    *   intervals is as good as lost.
    * @param trust what an https:// controller must present (`--controller-ca`, `--controller-fingerprint`).
    * @param clock times out each request. Default: systemClock.
    */
-  constructor (readonly baseUrl: string, requestTimeoutMs = 10_000, trust: ControllerTrust = {}, clock: Clock = systemClock) {
-    this.http = new ControllerHttp(baseUrl, { trust, requestTimeoutMs, keepAlive: true, maxSockets: 4, clock })
+  constructor (baseUrls: string | readonly string[], requestTimeoutMs = 10_000, trust: ControllerTrust = {}, clock: Clock = systemClock) {
+    this.urls = typeof baseUrls === 'string' ? [baseUrls] : [...baseUrls]
+    this.https = this.urls.map(u => new ControllerHttp(u, { trust, requestTimeoutMs, keepAlive: true, maxSockets: 4, clock }))
   }
+
+  /** The controller requests go to now. */
+  get baseUrl (): string { return this.urls[this.index]! }
+
+  /** Every controller this client knows, in the order given. */
+  get controllers (): readonly string[] { return this.urls }
+
+  /** Moves to the next controller of the list (after the last, the first); false when there is only one. */
+  advance (): boolean {
+    if (this.urls.length < 2) return false
+    this.index = (this.index + 1) % this.urls.length
+    return true
+  }
+
+  private get http (): ControllerHttp { return this.https[this.index]! }
 
   /** `GET /v1/info`: the controller's public key, CIDR and netmap position. */
   async info (): Promise<ControllerInfo> {

@@ -80,6 +80,8 @@ export class ControlLink {
   }
 
   private readonly backoff = new Backoff()
+  /** Controllers tried in a row without an update channel opening; once all were, the link backs off. */
+  private failedInRow = 0
   private abort = new AbortController()
   /** Aborted by stop(): ends a reconnect wait at once. */
   private readonly stopSignal = new AbortController()
@@ -113,6 +115,9 @@ export class ControlLink {
   }
 
   private readonly cfg: ControlLinkConfig
+
+  /** The controller the link uses now (or tries next). */
+  get controller (): string { return this.opts.client.baseUrl }
 
   /** Starts the stream loop and heartbeats. */
   start (): void {
@@ -152,12 +157,25 @@ export class ControlLink {
         this.lost(err instanceof WeftError ? err.message : (err as Error).message)
       }
       if (this.stopped) return
+      // Another controller is tried at once; only when each has failed in turn does the link wait.
+      if (++this.failedInRow < this.opts.client.controllers.length && this.moveOn()) continue
+      this.failedInRow = 0
       await this.opts.clock.sleep(this.backoff.next(), this.stopSignal.signal)
+      this.moveOn()
     }
+  }
+
+  /** Moves the client to the next controller of the list, saying so; false when there is only one. */
+  private moveOn (): boolean {
+    const from = this.opts.client.baseUrl
+    if (!this.opts.client.advance()) return false
+    this.opts.log.info({ event: 'control.failover', from, to: this.opts.client.baseUrl }, `trying controller ${this.opts.client.baseUrl}`)
+    return true
   }
 
   private connected (): void {
     this.backoff.reset()
+    this.failedInRow = 0
     this.counters.connects++
     this.lastContactAt = this.opts.clock.now()
     if (this.state !== 'connected') {

@@ -107,8 +107,8 @@ export class Daemon {
   private readonly identity: NodeIdentity
   private readonly device: WireGuardDevice
   private readonly client: ControlClient
-  /** The controller's addresses, kept out of an exit node's tunnel. */
-  private readonly controllerAddresses: CachedLookup
+  /** The controllers' addresses, kept out of an exit node's tunnel. */
+  private readonly controllerAddresses: CachedLookup[]
   /** The `weft set` in progress (setPrefs). */
   private setting: Promise<unknown> = Promise.resolve()
 
@@ -120,7 +120,7 @@ export class Daemon {
     this.identity = identity
     this.device = device
     this.client = client
-    this.controllerAddresses = new CachedLookup(new URL(cfg.controllerUrl).hostname.replace(/^\[(.*)\]$/, '$1'), clock)
+    this.controllerAddresses = cfg.controllerUrls.map(u => new CachedLookup(new URL(u).hostname.replace(/^\[(.*)\]$/, '$1'), clock))
     this.startedAt = clock.now()
     const lease = new IncarnationLease({ bound, save: b => state.reserveIncarnation(b), log })
     this.claims = new ClaimSigner({ selfId: identity.nodeId, key: SigningKey.derive(keys.privateKey), reserve: inc => lease.cover(inc) })
@@ -193,7 +193,7 @@ export class Daemon {
       device,
       exitPlan: async () => ({
         table: cfg.listenPort,
-        controller: await this.controllerAddresses.get(),
+        controller: [...new Set((await Promise.all(this.controllerAddresses.map(async c => await c.get()))).flat())].sort(),
         underlay: underlayAddresses(identity.cidr),
         announcePort: cfg.announcePort
       }),
@@ -274,7 +274,7 @@ export class Daemon {
         log.info({ event: 'key.created', publicKey: keys.publicKey }, 'generated a new WireGuard key pair')
       }
 
-      const client = new ControlClient(cfg.controllerUrl, undefined, cfg.controllerTrust, deps.clock)
+      const client = new ControlClient(cfg.controllerUrls, undefined, cfg.controllerTrust, deps.clock)
       const checkInfo = cfg.metricsListen === undefined
         ? undefined
         : (info: { cidr: string }) => { checkMetricsListen(cfg.metricsListen!, info.cidr, cfg.metricsAllowMesh === true) }

@@ -136,6 +136,7 @@ function joinParams (cfg: DaemonConfig, keys: KeyPair, saved: NodeIdentity | nul
 async function registerRetrying (client: ControlClient, state: StateDir, saved: NodeIdentity | null, p: JoinParams,
   deps: { clock: Clock, log: Logger }, signal?: AbortSignal): Promise<NodeIdentity> {
   const backoff = new Backoff(500, 10_000)
+  let failedInRow = 0
   for (;;) {
     signal?.throwIfAborted()
     try {
@@ -144,9 +145,15 @@ async function registerRetrying (client: ControlClient, state: StateDir, saved: 
       // A refusal (bad token, bad proof, removed) will not heal by retrying; an unreachable controller will.
       if (err instanceof ControllerError && isRefusal(err)) throw err
       if (err instanceof ConfigError || err instanceof DataDirError) throw err
-      const wait = backoff.next()
-      deps.log.warn({ event: 'control.lost', reason: (err as Error).message, retryInMs: wait }, 'cannot register yet; retrying')
-      await deps.clock.sleep(wait, signal)
+      // The next controller is tried at once; when each has failed in turn, the retry waits.
+      const from = client.baseUrl
+      const moved = ++failedInRow < client.controllers.length && client.advance()
+      deps.log.warn({ event: 'control.lost', controller: from, reason: (err as Error).message, next: client.baseUrl },
+        moved ? `cannot register through ${from}; trying ${client.baseUrl}` : 'cannot register yet; retrying')
+      if (moved) continue
+      failedInRow = 0
+      await deps.clock.sleep(backoff.next(), signal)
+      client.advance()
     }
   }
 }

@@ -89,7 +89,8 @@ export function buildStatus (i: StatusInputs): DaemonStatus {
       startedAt: i.startedAt
     },
     controller: {
-      url: i.cfg.controllerUrl,
+      url: i.link?.controller ?? i.cfg.controllerUrls[0]!,
+      urls: [...i.cfg.controllerUrls],
       state: i.link?.state ?? 'connecting',
       lastContactAt: i.link?.lastContactAt ?? null,
       heartbeatsFailed: i.link?.heartbeatsFailed ?? 0

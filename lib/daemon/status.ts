@@ -17,7 +17,10 @@ export interface DaemonStatus {
     startedAt: number
   }
   controller: {
+    /** The controller the daemon uses now (or tries next). */
     url: string
+    /** Every controller it knows (`--controller URL[,URL...]`), in order. */
+    urls: string[]
     state: ControlState
     lastContactAt: number | null
     heartbeatsFailed: number

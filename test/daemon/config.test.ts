@@ -2,13 +2,13 @@ import t from 'tap'
 import { DEFAULTS, LIMITS, resolve, type DaemonConfig, type DaemonConfigInput } from '../../lib/daemon/config.js'
 import { MAX_TIMER_MS } from '../../lib/config-check.js'
 
-const required = { controllerUrl: 'http://198.18.0.1:8080/', ifname: 'weft0' }
+const required = { controllerUrls: ['http://198.18.0.1:8080/'], ifname: 'weft0' }
 const good = (): DaemonConfigInput => ({ ...required, stateDir: '/tmp/x' })
 
 t.test('the controller and the interface are enough: every other field takes its default, frozen', async (t) => {
   const c = resolve(required)
   const want: DaemonConfig = {
-    ...DEFAULTS, endpoints: [], routePrefs: {}, controllerUrl: 'http://198.18.0.1:8080', ifname: 'weft0', announcePort: DEFAULTS.listenPort + 1
+    ...DEFAULTS, endpoints: [], routePrefs: {}, controllerUrls: ['http://198.18.0.1:8080'], ifname: 'weft0', announcePort: DEFAULTS.listenPort + 1
   }
   t.same(c, want)
   t.same(DEFAULTS, {
@@ -43,8 +43,16 @@ t.test('advertised routes are checked and put in canonical order; a bad one is r
 })
 
 t.test('a good config passes, trailing slashes trimmed, a path prefix kept', async (t) => {
-  t.equal(resolve(good()).controllerUrl, 'http://198.18.0.1:8080')
-  t.equal(resolve({ ...good(), controllerUrl: 'https://proxy.example/weft/' }).controllerUrl, 'https://proxy.example/weft')
+  t.same(resolve(good()).controllerUrls, ['http://198.18.0.1:8080'])
+  t.same(resolve({ ...good(), controllerUrls: ['https://proxy.example/weft/'] }).controllerUrls, ['https://proxy.example/weft'])
+})
+
+t.test('several controllers: each checked, none twice', async (t) => {
+  t.same(resolve({ ...good(), controllerUrls: ['http://198.18.0.1:8080/', 'http://198.18.0.2:8080'] }).controllerUrls,
+    ['http://198.18.0.1:8080', 'http://198.18.0.2:8080'])
+  t.throws(() => resolve({ ...good(), controllerUrls: [] }), { message: /--controller needs at least one URL/ })
+  t.throws(() => resolve({ ...good(), controllerUrls: ['http://198.18.0.1:8080', 'nope'] }), { message: /--controller "nope" has no scheme/ })
+  t.throws(() => resolve({ ...good(), controllerUrls: ['http://198.18.0.1:8080/', 'http://198.18.0.1:8080'] }), { message: /names one controller twice/ })
 })
 
 t.test('each range edge is accepted, one beyond it refused with a message naming the flag and the range', async (t) => {
@@ -67,10 +75,10 @@ t.test('each range edge is accepted, one beyond it refused with a message naming
 
 t.test('each bad flag fails with a sentence naming the flag', async (t) => {
   const cases: Array<[Partial<DaemonConfig>, RegExp]> = [
-    [{ controllerUrl: 'nope' }, /--controller "nope" has no scheme/],
-    [{ controllerUrl: '198.18.0.1:8443' }, /--controller "198\.18\.0\.1:8443" has no scheme: write https:\/\/198\.18\.0\.1:8443/],
-    [{ controllerUrl: 'http://x', controllerTrust: { fingerprint: `sha256:${'0'.repeat(64)}` } }, /apply to an https:\/\/ controller/],
-    [{ controllerUrl: 'ftp://x' }, /http:\/\/ or https:\/\//],
+    [{ controllerUrls: ['nope'] }, /--controller "nope" has no scheme/],
+    [{ controllerUrls: ['198.18.0.1:8443'] }, /--controller "198\.18\.0\.1:8443" has no scheme: write https:\/\/198\.18\.0\.1:8443/],
+    [{ controllerUrls: ['http://x'], controllerTrust: { fingerprint: `sha256:${'0'.repeat(64)}` } }, /apply to an https:\/\/ controller/],
+    [{ controllerUrls: ['ftp://x'] }, /http:\/\/ or https:\/\//],
     [{ stateDir: '' }, /--state must be a non-empty path/],
     [{ ifname: 'a-very-long-interface' }, /--interface .*15/],
     [{ ifname: '' }, /--interface/],

@@ -64,7 +64,7 @@ function owner (initial: Netmap | null = null, seen: (m: Netmap, how: 'full' | '
   return o
 }
 
-function link (url: string, onNetmap: (m: Netmap, how: string) => void, netmap: Netmap | null = null): { l: ControlLink, map: () => Netmap | null } {
+function link (url: string | string[], onNetmap: (m: Netmap, how: string) => void, netmap: Netmap | null = null): { l: ControlLink, map: () => Netmap | null } {
   const o = owner(netmap, onNetmap)
   const l = new ControlLink({
     client: new ControlClient(url),
@@ -264,4 +264,25 @@ t.test('a 403 that does not say why revokes without claiming a removal', async (
   t.teardown(() => l.stop())
   await waitFor('the link to be refused', () => l.state === 'revoked', 5000, 5)
   t.same(revoked, [false])
+})
+
+t.test('several controllers: a broken link moves to the next at once, and the channel carries on from the netmap held', async (t) => {
+  const down = await fakeController(t, [])
+  const downUrl = down.url
+  // The first controller is gone: its port refuses connections.
+  const closed = createServer()
+  await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', () => resolve()))
+  const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`
+  await new Promise<void>(resolve => closed.close(() => resolve()))
+  const second = await fakeController(t, [res => { res.write(JSON.stringify({ type: 'ping', epoch: 'e1', version: 3, at: 1 }) + '\n') }])
+  const { l } = link([deadUrl, second.url, downUrl], () => {}, full(3, [rec('a', '100.64.0.1')]))
+  const t0 = Date.now()
+  l.start()
+  t.teardown(() => l.stop())
+  await waitFor('the link to open on the second controller', () => l.state === 'connected', 5000)
+  t.ok(Date.now() - t0 < 1000, `no backoff before the next controller (${Date.now() - t0} ms)`)
+  t.equal(l.controller, second.url)
+  t.equal(second.queries[0]?.get('since'), '3', 'it resumes from the version it holds')
+  await waitFor('a heartbeat to the controller in use', () => second.heartbeats > 0, 5000)
+  t.equal(down.queries.length, 0, 'the third was never needed')
 })

@@ -15,7 +15,7 @@ const deps = { clock: systemClock, log: silentLogger() }
 
 function config (controllerUrl: string, stateDir: string, joinToken?: string): DaemonConfig {
   return resolve({
-    controllerUrl,
+    controllerUrls: [controllerUrl],
     stateDir,
     ifname: 'weft-test',
     joinToken,
@@ -120,7 +120,9 @@ t.test('a first registration retries on the clock\'s backoff while the controlle
   const state = await StateDir.open(dir, { clock: systemClock })
   const keys = await state.loadOrCreateKey()
   let attempts = 0
-  const unreachable = { info: async () => { attempts++; throw new Error('connect ECONNREFUSED') } } as unknown as ControlClient
+  const unreachable = {
+    info: async () => { attempts++; throw new Error('connect ECONNREFUSED') }, baseUrl: 'http://127.0.0.1:1', controllers: ['http://127.0.0.1:1'], advance: () => false
+  } as unknown as ControlClient
   const clock = new ManualClock()
   const ac = new AbortController()
   const outcome = ensureJoined(config('http://127.0.0.1:1', dir, 'wt_t'), unreachable, state, null, keys, { clock, log: silentLogger() }, { signal: ac.signal })

@@ -33,7 +33,7 @@ t.test('--metrics-listen: loopback and underlay addresses pass; mesh addresses a
 })
 
 t.test('the daemon config checks the flag\'s syntax at start; --metrics-allow-mesh alone makes no sense', async (t) => {
-  const base = { controllerUrl: 'http://198.18.0.1:8080', stateDir: '/tmp/x', ifname: 'wg0' }
+  const base = { controllerUrls: ['http://198.18.0.1:8080'], stateDir: '/tmp/x', ifname: 'wg0' }
   t.throws(() => resolve({ ...base, metricsListen: 'metrics.example:9586' }),
     { code: 'WEFT_ERR_CONFIG', message: /--metrics-listen "metrics.example:9586" is not IP:PORT/ })
   t.throws(() => resolve({ ...base, metricsAllowMesh: true }), { message: /--metrics-allow-mesh needs --metrics-listen/ })

@@ -28,7 +28,7 @@ export function statusInputs (
     identity: { nodeId: self.id, meshIp: self.meshIp, cidr: netmap.cidr, credential: 'c', controllerPublicKey: 'k' },
     hostname: self.hostname,
     publicKey: self.publicKey,
-    cfg: { controllerUrl: 'http://198.18.0.1:8080', ifname: 'wg0', listenPort: 51820, swimPort: 7946, ...o.cfg } as DaemonConfig,
+    cfg: { controllerUrls: ['http://198.18.0.1:8080'], ifname: 'wg0', listenPort: 51820, swimPort: 7946, ...o.cfg } as DaemonConfig,
     device: { driver: 'userspace', adopted: false } as WireGuardDevice,
     deviceState: { publicKey: self.publicKey, listenPort: 51820, peers },
     history: o.history ?? new PeerHistory(),
