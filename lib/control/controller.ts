@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -29,6 +30,7 @@ import { Registration } from './registration.js'
 import { Registry } from './registry.js'
 import { advertise, decide, parseAutoApprove, type AutoApprove } from './routing.js'
 import type { StoredNode, StoreOp } from './store.js'
+import type { EtcdLeader } from './etcd-leader.js'
 import { openStore, storeBackend, type OpenedStore } from './store-open.js'
 import { TokenAdmin } from './token-admin.js'
 import { TokenBook } from './tokens.js'
@@ -56,6 +58,8 @@ export interface ControllerDeps {
  */
 export class Controller {
   readonly metrics: ControllerMetrics
+  /** On etcd: this controller's lead of its prefix. */
+  private readonly leader: EtcdLeader | null
   readonly store: DurableStore
   readonly commit: GroupCommit
   readonly ipam: Ipam
@@ -83,11 +87,12 @@ export class Controller {
     readonly log: Logger,
     private readonly rootLog: Logger,
     opened: OpenedStore,
-    onRestartRequired: ((why: string) => void) | undefined,
+    private readonly onRestartRequired: ((why: string) => void) | undefined,
     readonly publicKey: string,
     privateKey: string,
     readonly adminKeyHash: string
   ) {
+    this.leader = opened.leader
     this.ipam = new Ipam(config.cidr, config.ipQuarantineMs)
     this.metrics = new ControllerMetrics({
       healthCounts: () => this.registry.healthCounts(),
@@ -186,8 +191,14 @@ export class Controller {
     const log = deps.log.child({ component: 'controller' })
     await ensureDataDir(config.dataDir)
     const https = config.tlsCertFile !== undefined ? await readTls(config.tlsCertFile, config.tlsKeyFile!) : undefined
-    const opened = await openStore(config, { clock: deps.clock, log })
     let ctl: Controller | undefined
+    let lostEarly: string | null = null
+    const opened = await openStore(config, {
+      clock: deps.clock,
+      log,
+      whoami: `${hostname()} pid ${process.pid} (${config.listen}, start ${randomBytes(4).toString('hex')})`,
+      onLeadLost: why => { if (ctl !== undefined) ctl.leadLost(why); else lostEarly = why }
+    })
     try {
       const { state } = opened
       const key = await loadControllerKey(config.dataDir, state.meta.get('controllerPublicKey'))
@@ -222,8 +233,10 @@ export class Controller {
     } catch (err) {
       if (ctl !== undefined) await ctl.store.close().catch(() => {})
       else await opened.base.raw.close().catch(() => {})
+      await opened.leader?.resign()
       throw err
     }
+    if (lostEarly !== null) ctl.leadLost(lostEarly)
     return ctl
   }
 
@@ -322,7 +335,20 @@ export class Controller {
     await this.app?.close()
     await this.commit.drain()
     await this.store.close()
+    await this.leader?.resign()
     this.log.info({ event: 'controller.stopped' }, 'controller stopped')
+  }
+
+  /**
+   * This controller no longer leads its etcd prefix, and a standby may already write to the store: every write
+   * is refused from now on, the update channels close (daemons move to the controller that leads now), and
+   * the controller asks to be restarted, to wait as a standby.
+   */
+  leadLost (why: string): void {
+    this.store.refuseFromNow(why)
+    this.channels.closeAll()
+    this.log.error({ event: 'store.lead_lost', reason: why }, `${why}; refusing writes and closing update channels, and restarting as a standby`)
+    this.onRestartRequired?.(why)
   }
 
   private async listen (https: { cert: Buffer, key: Buffer } | undefined): Promise<void> {

@@ -61,7 +61,8 @@ export async function loadControllerKey (dir: string, knownPublicKey: string | u
   const text = await readIfExists(path)
   if (text === null) {
     if (knownPublicKey !== undefined) {
-      throw new DataDirError(`${path} is missing but the database was made with controller key ${knownPublicKey}; restore the file from a backup`)
+      throw new DataDirError(`${path} is missing but the database was made with controller key ${knownPublicKey}; restore the file from a backup ` +
+        '(on a store several controllers share: copy it, and admin.key, from one of them)')
     }
     const keys = generateKeyPair()
     await writeSecretFile(path, keys.privateKey + '\n')

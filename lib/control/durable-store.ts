@@ -118,6 +118,16 @@ export class DurableStore implements ControlStore {
   }
 
   /**
+   * Refuses every write from now on, for a reason outside the store: this controller lost the lead of a shared
+   * store, and another may already write to it. Only a restart ends it.
+   */
+  refuseFromNow (why: string): void {
+    if (this.phase_ === 'closed') return
+    this.phase_ = 'restart-required'
+    this.failure = { at: this.d.clock.now(), cause: why }
+  }
+
+  /**
    * After a failure: closes the database, opens it again and judges what it holds. Resumes writing when it
    * holds exactly what was acknowledged; otherwise stays refusing (`lost`) or asks for a restart. Returns
    * the phase reached; does nothing unless the phase is `failed`.

@@ -39,18 +39,7 @@ export class EtcdStore implements ControlStore {
    * StoreUnavailableError when no member answers within the deadline.
    */
   static async open (o: EtcdOptions, clock: Clock): Promise<EtcdStore> {
-    const options: IOptions = { hosts: o.endpoints, dialTimeout: o.timeoutMs }
-    if (o.caFile !== undefined) {
-      const read = async (flag: string, file: string | undefined): Promise<Buffer | undefined> => {
-        if (file === undefined) return undefined
-        try { return await readFile(file) } catch (err) { throw new ConfigError(`${flag} ${file}: ${(err as Error).message}`) }
-      }
-      const rootCertificate = (await read('--etcd-ca', o.caFile))!
-      const privateKey = await read('--etcd-key', o.keyFile)
-      const certChain = await read('--etcd-cert', o.certFile)
-      options.credentials = { rootCertificate, ...(privateKey !== undefined ? { privateKey } : {}), ...(certChain !== undefined ? { certChain } : {}) }
-    }
-    const client = new Etcd3(options)
+    const client = new Etcd3(await clientOptions(o))
     const store = new EtcdStore(client, o, clock)
     try {
       await client.kv.range({ key: Buffer.from(o.prefix), limit: 1 }, store.deadline())
@@ -106,6 +95,21 @@ export class EtcdStore implements ControlStore {
   }
 }
 
+/** The etcd3 client's options for `o`; throws ConfigError naming a TLS file it cannot read. */
+export async function clientOptions (o: EtcdOptions): Promise<IOptions> {
+  const options: IOptions = { hosts: o.endpoints, dialTimeout: o.timeoutMs }
+  if (o.caFile === undefined) return options
+  const read = async (flag: string, file: string | undefined): Promise<Buffer | undefined> => {
+    if (file === undefined) return undefined
+    try { return await readFile(file) } catch (err) { throw new ConfigError(`${flag} ${file}: ${(err as Error).message}`) }
+  }
+  const rootCertificate = (await read('--etcd-ca', o.caFile))!
+  const privateKey = await read('--etcd-key', o.keyFile)
+  const certChain = await read('--etcd-cert', o.certFile)
+  options.credentials = { rootCertificate, ...(privateKey !== undefined ? { privateKey } : {}), ...(certChain !== undefined ? { certChain } : {}) }
+  return options
+}
+
 /** The end of the key range of everything starting with `prefix` (etcd's prefix idiom: the last byte plus one). */
 function prefixEnd (prefix: Buffer): Buffer {
   const end = Buffer.from(prefix)
@@ -115,6 +119,6 @@ function prefixEnd (prefix: Buffer): Buffer {
   return Buffer.from([0])
 }
 
-function causeOf (err: unknown): string {
+export function causeOf (err: unknown): string {
   return ((err as Error)?.message ?? String(err)).split('\n')[0]!.slice(0, 200)
 }

@@ -6,6 +6,7 @@ import { ConfigError, StoreBehindError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { ControllerConfig } from './config.js'
 import type { DurableStoreBase, DurableStoreDeps } from './durable-store.js'
+import { EtcdLeader, LEADER_TTL_S } from './etcd-leader.js'
 import { EtcdStore, type EtcdOptions } from './etcd-store.js'
 import { LevelStore } from './level-store.js'
 import { droppedBytes, recoveryWarnings } from './leveldb-log.js'
@@ -25,6 +26,18 @@ export interface OpenedStore {
   meta: StoreOp[]
   /** The loss accepted with --accept-data-loss, for the controller to log with what it reserved. */
   accepted: { why: string, loss: Loss } | null
+  /** On etcd: this controller's lead of the prefix, given up when it stops (etcd-leader.ts). */
+  leader: EtcdLeader | null
+}
+
+/** What openStore needs besides the config. */
+export interface OpenStoreDeps {
+  clock: Clock
+  log: Logger
+  /** On etcd: what this controller is called in the election (host, pid, listen address). */
+  whoami?: string
+  /** On etcd: called once if this controller loses the lead after it was elected. */
+  onLeadLost?: (why: string) => void
 }
 
 /**
@@ -33,8 +46,8 @@ export interface OpenedStore {
  * `config.acceptDataLoss`; says loudly when LevelDB dropped data while opening; writes the first guard of a
  * new data directory, and a guard for a database that has none.
  */
-export async function openStore (config: ControllerConfig, deps: { clock: Clock, log: Logger }): Promise<OpenedStore> {
-  if (config.store === 'etcd') return await openEtcd(config, deps.clock)
+export async function openStore (config: ControllerConfig, deps: OpenStoreDeps): Promise<OpenedStore> {
+  if (config.store === 'etcd') return await openEtcd(config, deps)
   const dbDir = join(config.dataDir, 'db')
   const guard = await readGuard(config.dataDir)
   if (guard !== null && guard.cidr !== config.cidr) throw cidrMismatch(guard.cidr)
@@ -113,7 +126,8 @@ export async function openStore (config: ControllerConfig, deps: { clock: Clock,
       ipHighWater: Math.max(Number(meta.get('ipHighWater') ?? 0), guard?.ipHighWater ?? 0),
       orphans,
       meta: metaOps,
-      accepted
+      accepted,
+      leader: null
     }
   } catch (err) {
     await raw.close().catch(() => {})
@@ -149,12 +163,25 @@ export function etcdOptions (config: ControllerConfig): EtcdOptions {
 }
 
 /**
- * Opens the etcd store. No guard file: etcd replicates every write to a quorum before it answers, and the
- * store is shared, so no one controller's disk could say what it must hold. The mesh CIDR it was created with
- * is checked as in a data directory.
+ * Opens the etcd store once this controller leads its prefix (etcd-leader.ts: a standby waits here). No guard
+ * file: etcd replicates every write to a quorum before it answers, and the store is shared, so no one
+ * controller's disk could say what it must hold. The mesh CIDR it was created with is checked as in a data
+ * directory.
  */
-async function openEtcd (config: ControllerConfig, clock: Clock): Promise<OpenedStore> {
-  const raw: RawStore = await EtcdStore.open(etcdOptions(config), clock)
+async function openEtcd (config: ControllerConfig, deps: OpenStoreDeps): Promise<OpenedStore> {
+  const o = etcdOptions(config)
+  const whoami = deps.whoami ?? `pid ${process.pid}`
+  const leader = await EtcdLeader.take(o, whoami, current => {
+    deps.log.warn({ event: 'store.standby', prefix: o.prefix, leader: current },
+      `etcd prefix ${o.prefix} is served by ${current}; waiting as a standby until it stops or its lease of ${LEADER_TTL_S} s runs out`)
+  }, why => deps.onLeadLost?.(why))
+  let raw: RawStore
+  try {
+    raw = await EtcdStore.open(o, deps.clock)
+  } catch (err) {
+    await leader.resign()
+    throw err
+  }
   try {
     const { state, records } = await raw.readAll()
     const meta = state.meta
@@ -167,10 +194,12 @@ async function openEtcd (config: ControllerConfig, clock: Clock): Promise<Opened
       ipHighWater: Number(meta.get('ipHighWater') ?? 0),
       orphans: storedOrphans(meta),
       meta: meta.has('storeId') ? [] : [{ kind: 'meta', key: 'storeId', value: storeId }],
-      accepted: null
+      accepted: null,
+      leader
     }
   } catch (err) {
     await raw.close().catch(() => {})
+    await leader.resign()
     throw err
   }
 }

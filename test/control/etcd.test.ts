@@ -4,9 +4,10 @@
  * is back, having checked that etcd holds everything it acknowledged.
  */
 import t from 'tap'
+import { copyFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EtcdCluster } from '../../sim/etcd.js'
-import { call, joinNode, start, tempDir, token, until } from './helpers.js'
+import { call, captureLog, joinNode, start, tempDir, token, until } from './helpers.js'
 
 const cluster = await EtcdCluster.start({ members: 1, dir: await tempDir(t) })
 t.teardown(async () => await cluster.stop())
@@ -46,4 +47,25 @@ t.test('etcd down: writes are refused with 503; etcd back: the store is checked 
   t.ok(await until(async () => (await call(a.url, 'POST', '/v1/tokens', {}, a.adminKey)).status === 200, 20_000), 'writes are taken again')
   const after = await joinNode(a, 'after')
   t.not(after.meshIp, before.meshIp)
+})
+
+t.test('a second controller on the prefix waits as a standby, and serves the store once the leader stops', async (t) => {
+  const aDir = join(await tempDir(t), 'a')
+  const a = await start(t, { ...etcd('/standby/'), dataDir: aDir })
+  const joined = await joinNode(a, 'a')
+  // Every controller of a store holds the same controller and admin keys (docs/operations.md).
+  const bDir = join(await tempDir(t), 'b')
+  await mkdir(bDir, { mode: 0o700 })
+  for (const f of ['controller.key', 'admin.key']) await copyFile(join(aDir, f), join(bDir, f))
+  const { log, events } = captureLog()
+  let served = false
+  const b = start(t, { ...etcd('/standby/'), dataDir: bDir, log }).then(c => { served = true; return c })
+  t.ok(await until(() => events.some(e => e.event === 'store.standby'), 10_000), 'it says it waits, and for whom')
+  t.match(events.find(e => e.event === 'store.standby'), { prefix: '/standby/', leader: /pid \d+ \(127\.0\.0\.1:0, start [0-9a-f]{8}\)/ })
+  t.notOk(served, 'it does not serve while the leader runs')
+  await a.close()
+  const c = await b
+  const nodes = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes as Array<{ meshIp: string }>
+  t.same(nodes.map(n => n.meshIp), [joined.meshIp], 'the standby serves what the leader wrote')
+  t.not((await joinNode(c, 'b')).meshIp, joined.meshIp)
 })
