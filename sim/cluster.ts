@@ -5,7 +5,7 @@
  * `destroy()` (and by the world's signal and exit hooks).
  */
 import { openSync, closeSync, readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { setPriority, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
@@ -21,6 +21,8 @@ import { waitFor } from './wait.js'
 /** The compiled CLI, run with this Node. */
 export const WEFT = fileURLToPath(new URL('../cmd/weft.js', import.meta.url))
 const CONTROLLER_PORT = 8080
+/** etcd's client port on the controller namespace's loopback (its peer port is the next one). */
+const ETCD_PORT = 2379
 /**
  * Bound on one admin CLI call (lib/daemon/wg/exec.ts's default is 10 s). In an N=200 controller-outage run the
  * restarted controller was listening with an empty accept queue, but `weft nodes list` needed 16 s on the
@@ -58,6 +60,17 @@ export interface MeshOptions {
   daemonLogLevel?: string
   /** Controller's --log-level. Default: 'debug'. */
   controllerLogLevel?: string
+  /**
+   * Keep the controllers' store in etcd: one etcd member runs in the controller namespace (its loopback), and
+   * every controller runs with `--store etcd`. Default: false (LevelDB in the controller's data directory).
+   */
+  etcd?: boolean
+  /**
+   * Controllers in the controller namespace, on ports 8080, 8081, ...; more than one needs `etcd`. Controller 0
+   * starts with the mesh; the others with startController(k), as standbys (docs/store.md, "etcd"). Daemons are
+   * given them all (`--controller URL,URL...`). Default: 1.
+   */
+  controllers?: number
   /** Prefix of the temp directory holding logs, state and controller data. Default: 'weft-e2e-'. */
   tempPrefix?: string
   /** How long (re)starting the controller may take before it counts as failed, in ms. Default: 20 s, ample on a quiet machine. */
@@ -67,7 +80,9 @@ export interface MeshOptions {
 /** A running mesh: controller and daemons as real processes in their namespaces. */
 export class Mesh {
   readonly daemons = new Map<number, ChildProcess>()
-  controller: ChildProcess | null = null
+  /** Running controllers by index (controller 0 is `controller`). */
+  readonly controllers = new Map<number, ChildProcess>()
+  private etcd: ChildProcess | null = null
   private tokenValue: string | null = null
 
   private constructor (readonly world: NetnsWorld, readonly dir: string, private readonly opts: MeshOptions = {}) {}
@@ -78,6 +93,7 @@ export class Mesh {
     const world = await NetnsWorld.create({ nodes, controller: true, flatScheduling: opts.flatScheduling, log: opts.log ?? silentLogger() })
     const mesh = new Mesh(world, dir, opts)
     try {
+      if (opts.etcd === true) await mesh.startEtcd()
       await mesh.startController()
     } catch (err) {
       await mesh.destroy()
@@ -86,9 +102,16 @@ export class Mesh {
     return mesh
   }
 
-  get controllerUrl (): string { return `http://${this.world.names.controllerAddr}:${CONTROLLER_PORT}` }
+  get controllerUrl (): string { return this.controllerUrlOf(0) }
+  /** Every controller's URL, as daemons are given them. */
+  get controllerUrls (): string[] { return Array.from({ length: this.opts.controllers ?? 1 }, (_, k) => this.controllerUrlOf(k)) }
+  /** Controller k's URL on the underlay. */
+  controllerUrlOf (k: number): string { return `http://${this.world.names.controllerAddr}:${CONTROLLER_PORT + k}` }
   /** The controller's data directory (`--data`): its keys and database, what an operator backs up and restores. */
-  get controllerDataDir (): string { return join(this.dir, 'controller') }
+  get controllerDataDir (): string { return this.controllerDataDirOf(0) }
+  controllerDataDirOf (k: number): string { return join(this.dir, k === 0 ? 'controller' : `controller-${k}`) }
+  /** Controller 0's process, or null while it is stopped. */
+  get controller (): ChildProcess | null { return this.controllers.get(0) ?? null }
   stateDir (i: number): string { return join(this.dir, `n${i}`) }
   logFile (name: string): string { return join(this.dir, `${name}.log`) }
   ifname (i: number): string { return this.world.names.nodeWg(i) }
@@ -100,9 +123,14 @@ export class Mesh {
    * on a saturated dense host loading Node alone took 16 s of wall time for 0.5 s of CPU.
    */
   async admin (...args: string[]): Promise<string> {
+    return await this.adminOf(0, ...args)
+  }
+
+  /** `admin`, through controller `k`. */
+  async adminOf (k: number, ...args: string[]): Promise<string> {
     const nice = this.opts.controllerNice ?? 0
     const r = await this.world.exec(this.world.names.controllerNs, [...(nice === 0 ? [] : ['nice', '-n', String(nice)]), process.execPath, WEFT, ...args,
-      '--controller', `http://127.0.0.1:${CONTROLLER_PORT}`, '--admin-key', join(this.controllerDataDir, 'admin.key')], { timeoutMs: ADMIN_TIMEOUT_MS })
+      '--controller', `http://127.0.0.1:${CONTROLLER_PORT + k}`, '--admin-key', join(this.controllerDataDirOf(k), 'admin.key')], { timeoutMs: ADMIN_TIMEOUT_MS })
     return r.stdout
   }
 
@@ -112,13 +140,24 @@ export class Mesh {
     return r.stdout
   }
 
-  /** Starts (or restarts) the controller on the same data directory and waits until it answers. */
-  async startController (): Promise<void> {
-    this.controller = this.spawnLogged(this.world.names.controllerNs, 'controller',
-      ['controller', '--data', this.controllerDataDir, '--listen', `0.0.0.0:${CONTROLLER_PORT}`, '--log-level', this.opts.controllerLogLevel ?? 'debug'])
-    if ((this.opts.controllerNice ?? 0) !== 0 && this.controller.pid !== undefined) {
-      try { setPriority(this.controller.pid, this.opts.controllerNice!) } catch { /* it already exited; the wait below reports it */ }
+  /**
+   * Starts (or restarts) controller `k` on its data directory and, unless `wait` is false (a standby does not
+   * answer until it leads), waits until it answers. A controller other than 0 gets controller 0's keys first.
+   */
+  async startController (k = 0, opts: { wait?: boolean } = {}): Promise<void> {
+    if (k > 0) {
+      await mkdir(this.controllerDataDirOf(k), { recursive: true, mode: 0o700 })
+      for (const f of ['controller.key', 'admin.key']) await copyFile(join(this.controllerDataDir, f), join(this.controllerDataDirOf(k), f))
     }
+    const store = this.opts.etcd === true ? ['--store', 'etcd', '--etcd-endpoints', `http://127.0.0.1:${ETCD_PORT}`] : []
+    const c = this.spawnLogged(this.world.names.controllerNs, k === 0 ? 'controller' : `controller-${k}`,
+      ['controller', '--data', this.controllerDataDirOf(k), '--listen', `0.0.0.0:${CONTROLLER_PORT + k}`, ...store,
+        '--log-level', this.opts.controllerLogLevel ?? 'debug'])
+    this.controllers.set(k, c)
+    if ((this.opts.controllerNice ?? 0) !== 0 && c.pid !== undefined) {
+      try { setPriority(c.pid, this.opts.controllerNice!) } catch { /* it already exited; the wait below reports it */ }
+    }
+    if (opts.wait === false) return
     await waitFor('the controller to answer', async () => {
       try {
         await this.world.exec(this.world.names.controllerNs, ['ping', '-c1', '-W1', '127.0.0.1'])
@@ -128,12 +167,29 @@ export class Mesh {
     }, this.opts.controllerStartTimeoutMs ?? 20_000, 200)
   }
 
-  /** Stops the controller with `signal` and waits for it to exit. */
-  async stopController (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const c = this.controller
-    if (c === null) return
-    this.controller = null
+  /** Stops controller `k` with `signal` and waits for it to exit. */
+  async stopController (signal: NodeJS.Signals = 'SIGTERM', k = 0): Promise<void> {
+    const c = this.controllers.get(k)
+    if (c === undefined) return
+    this.controllers.delete(k)
     await this.stop(c, signal)
+  }
+
+  /** Starts one etcd member on the controller namespace's loopback and waits until it is healthy. */
+  private async startEtcd (): Promise<void> {
+    const url = `http://127.0.0.1:${ETCD_PORT}`
+    const fd = openSync(this.logFile('etcd'), 'a')
+    try {
+      this.etcd = this.world.spawn(this.world.names.controllerNs, ['etcd', '--name', 'm0', '--data-dir', join(this.dir, 'etcd'),
+        '--listen-client-urls', url, '--advertise-client-urls', url, '--listen-peer-urls', `http://127.0.0.1:${ETCD_PORT + 1}`,
+        '--initial-advertise-peer-urls', `http://127.0.0.1:${ETCD_PORT + 1}`, '--initial-cluster', `m0=http://127.0.0.1:${ETCD_PORT + 1}`,
+        '--logger', 'zap', '--log-level', 'warn'], { stdio: ['ignore', fd, fd], name: 'etcd' })
+    } finally {
+      closeSync(fd)
+    }
+    await waitFor('etcd to be healthy', async () => {
+      try { return JSON.parse(await this.httpGet(`${url}/health`)).health === 'true' } catch { return false }
+    }, 30_000, 200)
   }
 
   /** A reusable join token (made once per mesh). */
@@ -144,7 +200,7 @@ export class Mesh {
 
   /** Starts node `i`'s daemon, with the mesh's join token unless `join` is false (a service unit passes it on every start). */
   async startDaemon (i: number, opts: { join?: boolean, extra?: string[], nice?: number } = {}): Promise<ChildProcess> {
-    const args = ['daemon', '--controller', this.controllerUrl, '--state', this.stateDir(i), '--interface', this.ifname(i),
+    const args = ['daemon', '--controller', this.controllerUrls.join(','), '--state', this.stateDir(i), '--interface', this.ifname(i),
       '--hostname', `node-${i}`, '--log-level', this.opts.daemonLogLevel ?? 'debug', ...(this.opts.daemonArgs ?? []), ...(opts.extra ?? [])]
     if (opts.join !== false) args.push('--join-token', await this.token())
     const child = this.spawnLogged(this.ns(i), `n${i}`, args, this.opts.daemonNodeFlags, this.opts.daemonEnv)
@@ -284,7 +340,8 @@ export class Mesh {
   /** Stops every process and removes the world, and the temp directory unless `keepDir` (logs kept for reading). */
   async destroy (opts: { keepDir?: boolean } = {}): Promise<void> {
     await Promise.all([...this.daemons.keys()].map(async i => await this.stopDaemon(i, 'SIGKILL')))
-    await this.stopController('SIGKILL')
+    for (const k of [...this.controllers.keys()]) await this.stopController('SIGKILL', k)
+    if (this.etcd !== null) await this.stop(this.etcd, 'SIGKILL')
     await this.world.destroy()
     if (opts.keepDir !== true) await rm(this.dir, { recursive: true, force: true })
   }
