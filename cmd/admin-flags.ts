@@ -4,6 +4,7 @@ import { checkTrustFits } from '../lib/client/trust.js'
 import { parseControllerUrl } from '../lib/client/url.js'
 import { DEFAULTS } from '../lib/control/config.js'
 import { CONTROLLER_TRUST_FLAGS, CONTROLLER_TRUST_USAGE, controllerTrust } from './controller-flags.js'
+import { splitList } from './cli.js'
 
 /** The controller admin commands talk to unless told: one on this host at its default listen address. */
 const DEFAULT_CONTROLLER_URL = `http://${DEFAULTS.listen}`
@@ -16,8 +17,9 @@ export const ADMIN_FLAGS = {
 } as const
 
 /** Usage lines for ADMIN_FLAGS. */
-export const ADMIN_USAGE = `  --controller URL    controller base URL with its scheme, and a proxy's path prefix if any
-                      (env WEFT_CONTROLLER; default ${DEFAULT_CONTROLLER_URL})
+export const ADMIN_USAGE = `  --controller URL[,URL...]  controller base URL with its scheme, and a proxy's path prefix if any;
+                      several: the first that takes the connection (env WEFT_CONTROLLER; default
+                      ${DEFAULT_CONTROLLER_URL})
   --admin-key FILE    file holding the admin key: the controller writes it to DATA/admin.key at its first start
                       (env WEFT_ADMIN_KEY_FILE; required)
 ${CONTROLLER_TRUST_USAGE}`
@@ -29,9 +31,9 @@ export async function adminClient (v: {
   'controller-ca'?: string
   'controller-fingerprint'?: string
 }): Promise<AdminClient> {
-  const url = parseControllerUrl(v.controller ?? process.env.WEFT_CONTROLLER ?? DEFAULT_CONTROLLER_URL)
+  const urls = splitList(v.controller ?? process.env.WEFT_CONTROLLER ?? DEFAULT_CONTROLLER_URL).map(u => parseControllerUrl(u))
   const trust = controllerTrust(v)
-  checkTrustFits(url, trust)
+  for (const url of urls) checkTrustFits(url, trust)
   const keyFile = adminKeyFile(v['admin-key'], process.env.WEFT_ADMIN_KEY_FILE)
-  return new AdminClient({ controllerUrl: url.href, adminKey: await readAdminKey(keyFile), adminKeyFile: keyFile, trust }, systemClock)
+  return new AdminClient({ controllerUrls: urls.map(u => u.href), adminKey: await readAdminKey(keyFile), adminKeyFile: keyFile, trust }, systemClock)
 }

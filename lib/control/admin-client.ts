@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import type { Clock } from '../clock.js'
 import { ControllerHttp, type Expect } from '../client/http.js'
 import type { ControllerTrust } from '../client/trust.js'
-import { Code, ConfigError, ControllerError, PolicyError } from '../errors.js'
+import { Code, ConfigError, ControllerError, ControllerUnreachableError, PolicyError } from '../errors.js'
 import type {
   CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeListResponse, NodeStatus, NodeTagsRequest, PolicyInfo, PolicyTestRequest, PolicyTestResponse,
   RouteDecisionRequest, SetPolicyRequest, SetPolicyResponse, TokenInfo, TokenListResponse
@@ -10,8 +10,12 @@ import type {
 
 /** Where the admin CLI finds the controller and its key. */
 export interface AdminTarget {
-  /** Base URL, with a proxy's path prefix if any. No default here; the CLI's is the controller's default listen address (cmd/admin-flags.ts). */
-  controllerUrl: string
+  /**
+   * Base URLs, each with a proxy's path prefix if any: one controller, or every controller of a shared store,
+   * tried in order until one answers (a standby does not). No default here; the CLI's is the controller's
+   * default listen address (cmd/admin-flags.ts).
+   */
+  controllerUrls: string[]
   adminKey: string
   /** The file the key was read from, named in the hint of a 401. */
   adminKeyFile?: string
@@ -53,11 +57,11 @@ export async function readAdminKey (path: string): Promise<string> {
  * sentence when the controller cannot be reached.
  */
 export class AdminClient {
-  private readonly http: ControllerHttp
+  private readonly https: ControllerHttp[]
 
   /** `clock` times out each request. */
   constructor (private readonly t: AdminTarget, clock: Clock) {
-    this.http = new ControllerHttp(t.controllerUrl, { trust: t.trust ?? {}, requestTimeoutMs: 15_000, keepAlive: false, maxSockets: 1, clock })
+    this.https = t.controllerUrls.map(u => new ControllerHttp(u, { trust: t.trust ?? {}, requestTimeoutMs: 15_000, keepAlive: false, maxSockets: 1, clock }))
   }
 
   /** `POST /v1/tokens`. */
@@ -123,9 +127,21 @@ export class AdminClient {
     await this.call<undefined>('DELETE', `/v1/nodes/${encodeURIComponent(id)}`, 'empty')
   }
 
+  /**
+   * One request, to the first controller of the list that takes the connection: a controller that refused it,
+   * or whose name or address leads nowhere, never saw the request, so the next is asked. Any other failure
+   * (a timeout, a reset) may have come after the request was handled, and ends the call.
+   */
   private async call<T> (method: string, path: string, expect: Expect, body?: unknown): Promise<T> {
     try {
-      return await this.http.call<T>(method, path, { bearer: this.t.adminKey, expect, ...(body !== undefined ? { body } : {}) })
+      for (let i = 0; ; i++) {
+        try {
+          return await this.https[i]!.call<T>(method, path, { bearer: this.t.adminKey, expect, ...(body !== undefined ? { body } : {}) })
+        } catch (err) {
+          const unsent = err instanceof ControllerUnreachableError && ['refused', 'dns', 'unreachable'].includes(err.reason)
+          if (!unsent || i === this.https.length - 1) throw err
+        }
+      }
     } catch (err) {
       if (!(err instanceof ControllerError) || err.statusCode !== 401) throw err
       throw new ControllerError(`${err.message}. The controller did not accept the admin key from ${this.t.adminKeyFile ?? 'the key file'}; ` +

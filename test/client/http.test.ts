@@ -37,7 +37,7 @@ async function proxy (t: { teardown (fn: () => void): void }, target: string): P
 t.test('a controller behind a path prefix: admin and node calls keep the prefix', async (t) => {
   const c = await start(t)
   const p = await proxy(t, c.url)
-  const admin = new AdminClient({ controllerUrl: p.url, adminKey: c.adminKey }, systemClock)
+  const admin = new AdminClient({ controllerUrls: [p.url], adminKey: c.adminKey }, systemClock)
   const tok = await admin.createToken({ reusable: false, ttlMs: 60_000 })
   t.match(tok.token, /^wt_/)
   const n = await joinNode(c, 'behind-proxy', tok.token)

@@ -141,7 +141,7 @@ t.test('an admin command refused with 401 says how to recover the key', async (t
   const c = await start(t)
   const file = join(await tempDir(t), 'admin.key')
   await writeFile(file, 'wa_wrong\n')
-  const client = new AdminClient({ controllerUrl: c.url, adminKey: await readAdminKey(file), adminKeyFile: file }, systemClock)
+  const client = new AdminClient({ controllerUrls: [c.url], adminKey: await readAdminKey(file), adminKeyFile: file }, systemClock)
   const err = await client.listNodes().then(() => null, (e: Error) => e)
   t.match(err, { remoteCode: 'WEFT_ERR_UNAUTHORIZED' })
   t.ok(err?.message.includes(`did not accept the admin key from ${file}`), String(err?.message))

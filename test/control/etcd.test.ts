@@ -7,6 +7,8 @@ import t from 'tap'
 import { copyFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EtcdCluster } from '../../sim/etcd.js'
+import { systemClock } from '../../lib/clock.js'
+import { AdminClient } from '../../lib/control/admin-client.js'
 import { call, captureLog, joinNode, start, tempDir, token, until } from './helpers.js'
 
 const cluster = await EtcdCluster.start({ members: 1, dir: await tempDir(t) })
@@ -68,4 +70,6 @@ t.test('a second controller on the prefix waits as a standby, and serves the sto
   const nodes = (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes as Array<{ meshIp: string }>
   t.same(nodes.map(n => n.meshIp), [joined.meshIp], 'the standby serves what the leader wrote')
   t.not((await joinNode(c, 'b')).meshIp, joined.meshIp)
+  const admin = new AdminClient({ controllerUrls: [a.url, c.url], adminKey: c.adminKey }, systemClock)
+  t.equal((await admin.listNodes()).nodes.length, 2, 'an admin client given both finds the one that serves')
 })
