@@ -5,8 +5,10 @@ import { Controller } from '../lib/control/controller.js'
 import { DEFAULTS, LIMITS, resolve } from '../lib/control/config.js'
 import { formatDuration as d } from '../lib/config-check.js'
 import { parseDuration, parseFlags, parseIntFlag, splitList, type Command } from './cli.js'
+import { migrate } from './controller-migrate.js'
 
 const USAGE = `Usage: weft controller --data DIR [flags]
+       weft controller migrate --from-data DIR --store etcd --etcd-endpoints URL[,URL...] (weft controller migrate --help)
 
 Runs the controller: registration, IPAM, netmap, health. First start creates DIR with the controller key
 and DIR/admin.key (mode 0600; pass it to admin commands with --admin-key).
@@ -57,6 +59,7 @@ const EXIT_RESTART = 75
 export const command: Command = {
   summary: 'run the controller',
   async run (argv) {
+    if (argv[0] === 'migrate') return await migrate.run(argv.slice(1))
     const p = parseFlags(argv, {
       data: { type: 'string' },
       listen: { type: 'string' },

@@ -86,6 +86,12 @@ export class EtcdStore implements ControlStore {
     await this.client.kv.txn({ success }, this.deadline())
   }
 
+  /** Deletes every record under the prefix (`weft controller migrate --replace`). */
+  async deleteAll (): Promise<void> {
+    const start = Buffer.from(this.o.prefix)
+    await this.client.kv.deleteRange({ key: start, range_end: prefixEnd(start) }, this.deadline())
+  }
+
   async close (): Promise<void> {
     this.client.close()
   }

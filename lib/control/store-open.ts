@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Clock } from '../clock.js'
-import { ConfigError, StoreBehindError } from '../errors.js'
+import { ConfigError, DataDirError, StoreBehindError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { ControllerConfig } from './config.js'
 import type { DurableStoreBase, DurableStoreDeps } from './durable-store.js'
@@ -185,6 +185,9 @@ async function openEtcd (config: ControllerConfig, deps: OpenStoreDeps): Promise
   try {
     const { state, records } = await raw.readAll()
     const meta = state.meta
+    if (meta.has(MIGRATING)) {
+      throw new DataDirError(`a migration into etcd prefix ${config.etcdPrefix} did not finish; run \`weft controller migrate\` again with --replace`)
+    }
     const storedCidr = meta.get('cidr')
     if (storedCidr !== undefined && storedCidr !== config.cidr) throw cidrMismatch(storedCidr)
     const storeId = meta.get('storeId') ?? randomBytes(8).toString('hex')
@@ -203,6 +206,9 @@ async function openEtcd (config: ControllerConfig, deps: OpenStoreDeps): Promise
     throw err
   }
 }
+
+/** The meta record a migration into etcd writes first and removes last (migrate.ts): while it is there, no controller starts. */
+export const MIGRATING = 'migrating'
 
 function cidrMismatch (cidr: string): ConfigError {
   return new ConfigError(`this data directory was created with --cidr ${cidr}; start with that CIDR (changing it would move every node's IP)`)

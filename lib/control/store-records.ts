@@ -23,6 +23,7 @@ export function recordWrite (op: StoreOp): RecordWrite {
     case 'nonce': return { type: 'put', key: `nonce:${op.nonce}`, value: String(op.expiresAt) }
     case 'del-nonce': return { type: 'del', key: `nonce:${op.nonce}` }
     case 'meta': return { type: 'put', key: `meta:${op.key}`, value: op.value }
+    case 'del-meta': return { type: 'del', key: `meta:${op.key}` }
     case 'policy': return { type: 'put', key: POLICY_KEY, value: JSON.stringify(op.policy) }
     default: { const never: never = op; throw new Error(`unknown store op ${String(never)}`) }
   }
@@ -55,7 +56,7 @@ export class RecordReader {
 export function trackedChanges (ops: StoreOp[]): Array<[string, string | null]> {
   const out: Array<[string, string | null]> = []
   for (const op of ops) {
-    if (op.kind === 'nonce' || op.kind === 'del-nonce' || op.kind === 'meta') continue
+    if (op.kind === 'nonce' || op.kind === 'del-nonce' || op.kind === 'meta' || op.kind === 'del-meta') continue
     const b = recordWrite(op)
     out.push([b.key, b.type === 'put' ? digest(b.value) : null])
   }

@@ -112,6 +112,7 @@ export type StoreOp =
   | { kind: 'nonce', nonce: string, expiresAt: number }
   | { kind: 'del-nonce', nonce: string }
   | { kind: 'meta', key: string, value: string }
+  | { kind: 'del-meta', key: string }
   | { kind: 'policy', policy: StoredPolicy }
 
 /** Everything read back at start-up. */
