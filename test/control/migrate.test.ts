@@ -47,7 +47,8 @@ t.test('a migration that did not finish keeps every controller off the prefix un
   c.close()
   await t.rejects(start(t, { dataDir, store: 'etcd', etcdEndpoints: cluster.endpoints, etcdPrefix: '/half/' }),
     { code: 'WEFT_ERR_DATA_DIR', message: /a migration into etcd prefix \/half\/ did not finish/ })
-  const out = await weft(['controller', 'migrate', '--from-data', dataDir, '--store', 'etcd', '--etcd-endpoints', endpoints, '--etcd-prefix', '/half/', '--replace'])
+  const out = await weft(['controller', 'migrate', '--from-data', dataDir, '--store', 'etcd', '--etcd-endpoints', endpoints,
+    '--etcd-prefix', '/half/', '--replace'])
   t.equal(out.code, 0, out.stderr)
   const b = await start(t, { dataDir, store: 'etcd', etcdEndpoints: cluster.endpoints, etcdPrefix: '/half/' })
   t.equal((await call(b.url, 'GET', '/v1/nodes', undefined, b.adminKey)).json.nodes.length, 1)
