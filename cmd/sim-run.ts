@@ -46,6 +46,8 @@ Flags:
   --keep            keep the daemons' and the controller's logs and state (path printed)
   --count K         nodes crashed / vanished / restarted, at most away in churn (default max(1, N/10))
   --loss P          loss percent for the loss scenario (default ${RUN_DEFAULTS.lossPercent})
+  --controllers K   run K controllers on an etcd cluster of three members (default 1, on LevelDB);
+                    one serves, the others wait as standbys (controller-failover needs 2+)
   --duration T      how long partition, loss and churn last (default ${formatDuration(RUN_DEFAULTS.durationMs)})
   --batch B         daemons started at once during the join (default ${RUN_DEFAULTS.batchSize})
   --tick-ms MS      UAPI read cadence (default 200-1000 by N)
@@ -74,7 +76,8 @@ export const simRunCommand: Command = {
       'tick-ms': { type: 'string' },
       'daemon-node-flags': { type: 'string' },
       'swim-preset': { type: 'string' },
-      keepalive: { type: 'string' }
+      keepalive: { type: 'string' },
+      controllers: { type: 'string' }
     }, USAGE)
     if (parsed === null) return 0
     const v = parsed.values
@@ -108,6 +111,7 @@ export const simRunCommand: Command = {
     }
     try {
       const report = await runSim({
+        controllers: v.controllers === undefined ? 1 : parseIntFlag(v.controllers, '--controllers', 1, 5),
         nodes,
         scenario,
         seed,

@@ -61,10 +61,11 @@ export interface MeshOptions {
   /** Controller's --log-level. Default: 'debug'. */
   controllerLogLevel?: string
   /**
-   * Keep the controllers' store in etcd: one etcd member runs in the controller namespace (its loopback), and
-   * every controller runs with `--store etcd`. Default: false (LevelDB in the controller's data directory).
+   * Keep the controllers' store in an etcd cluster of this many members, run in the controller namespace (on its
+   * loopback, client ports 2379, 2381, ...); every controller runs with `--store etcd`. Default: 0 (LevelDB in
+   * the controller's data directory).
    */
-  etcd?: boolean
+  etcdMembers?: number
   /**
    * Controllers in the controller namespace, on ports 8080, 8081, ...; more than one needs `etcd`. Controller 0
    * starts with the mesh; the others with startController(k), as standbys (docs/store.md, "etcd"). Daemons are
@@ -82,7 +83,8 @@ export class Mesh {
   readonly daemons = new Map<number, ChildProcess>()
   /** Running controllers by index (controller 0 is `controller`). */
   readonly controllers = new Map<number, ChildProcess>()
-  private etcd: ChildProcess | null = null
+  /** Running etcd members by index. */
+  private readonly etcd = new Map<number, ChildProcess>()
   private tokenValue: string | null = null
 
   private constructor (readonly world: NetnsWorld, readonly dir: string, private readonly opts: MeshOptions = {}) {}
@@ -93,7 +95,8 @@ export class Mesh {
     const world = await NetnsWorld.create({ nodes, controller: true, flatScheduling: opts.flatScheduling, log: opts.log ?? silentLogger() })
     const mesh = new Mesh(world, dir, opts)
     try {
-      if (opts.etcd === true) await mesh.startEtcd()
+      for (let m = 0; m < (opts.etcdMembers ?? 0); m++) mesh.startEtcdMember(m)
+      for (let m = 0; m < (opts.etcdMembers ?? 0); m++) await mesh.etcdHealthy(m)
       await mesh.startController()
     } catch (err) {
       await mesh.destroy()
@@ -149,7 +152,7 @@ export class Mesh {
       await mkdir(this.controllerDataDirOf(k), { recursive: true, mode: 0o700 })
       for (const f of ['controller.key', 'admin.key']) await copyFile(join(this.controllerDataDir, f), join(this.controllerDataDirOf(k), f))
     }
-    const store = this.opts.etcd === true ? ['--store', 'etcd', '--etcd-endpoints', `http://127.0.0.1:${ETCD_PORT}`] : []
+    const store = (this.opts.etcdMembers ?? 0) > 0 ? ['--store', 'etcd', '--etcd-endpoints', this.etcdEndpoints.join(',')] : []
     const c = this.spawnLogged(this.world.names.controllerNs, k === 0 ? 'controller' : `controller-${k}`,
       ['controller', '--data', this.controllerDataDirOf(k), '--listen', `0.0.0.0:${CONTROLLER_PORT + k}`, ...store,
         '--log-level', this.opts.controllerLogLevel ?? 'debug'])
@@ -175,21 +178,52 @@ export class Mesh {
     await this.stop(c, signal)
   }
 
-  /** Starts one etcd member on the controller namespace's loopback and waits until it is healthy. */
-  private async startEtcd (): Promise<void> {
-    const url = `http://127.0.0.1:${ETCD_PORT}`
-    const fd = openSync(this.logFile('etcd'), 'a')
+  /** Client URLs of the etcd members (on the controller namespace's loopback). */
+  get etcdEndpoints (): string[] {
+    return Array.from({ length: this.opts.etcdMembers ?? 0 }, (_, m) => `http://127.0.0.1:${ETCD_PORT + 2 * m}`)
+  }
+
+  /** Starts (or restarts, on its data directory) etcd member `m` of the cluster; etcdHealthy waits for it. */
+  startEtcdMember (m: number): void {
+    const peer = (k: number): string => `http://127.0.0.1:${ETCD_PORT + 2 * k + 1}`
+    const members = this.opts.etcdMembers ?? 0
+    const fd = openSync(this.logFile(`etcd-${m}`), 'a')
     try {
-      this.etcd = this.world.spawn(this.world.names.controllerNs, ['etcd', '--name', 'm0', '--data-dir', join(this.dir, 'etcd'),
-        '--listen-client-urls', url, '--advertise-client-urls', url, '--listen-peer-urls', `http://127.0.0.1:${ETCD_PORT + 1}`,
-        '--initial-advertise-peer-urls', `http://127.0.0.1:${ETCD_PORT + 1}`, '--initial-cluster', `m0=http://127.0.0.1:${ETCD_PORT + 1}`,
-        '--logger', 'zap', '--log-level', 'warn'], { stdio: ['ignore', fd, fd], name: 'etcd' })
+      this.etcd.set(m, this.world.spawn(this.world.names.controllerNs, ['etcd', '--name', `m${m}`, '--data-dir', join(this.dir, `etcd-${m}`),
+        '--listen-client-urls', this.etcdEndpoints[m]!, '--advertise-client-urls', this.etcdEndpoints[m]!,
+        '--listen-peer-urls', peer(m), '--initial-advertise-peer-urls', peer(m),
+        '--initial-cluster', Array.from({ length: members }, (_, k) => `m${k}=${peer(k)}`).join(','), '--initial-cluster-token', this.world.names.prefix,
+        '--logger', 'zap', '--log-level', 'warn'], { stdio: ['ignore', fd, fd], name: `etcd-${m}` }))
     } finally {
       closeSync(fd)
     }
-    await waitFor('etcd to be healthy', async () => {
-      try { return JSON.parse(await this.httpGet(`${url}/health`)).health === 'true' } catch { return false }
+  }
+
+  /** Waits (bounded) until etcd member `m` reports itself healthy. */
+  async etcdHealthy (m: number): Promise<void> {
+    await waitFor(`etcd member ${m} to be healthy`, async () => {
+      try { return JSON.parse(await this.httpGet(`${this.etcdEndpoints[m]!}/health`)).health === 'true' } catch { return false }
     }, 30_000, 200)
+  }
+
+  /** Kills etcd member `m` (SIGKILL: a crash). */
+  async killEtcdMember (m: number): Promise<void> {
+    const c = this.etcd.get(m)
+    this.etcd.delete(m)
+    if (c !== undefined) await this.stop(c, 'SIGKILL')
+  }
+
+  /** The index of the etcd member that leads the cluster now, or null when none answers. */
+  async etcdLeader (): Promise<number | null> {
+    const script = 'fetch(process.argv[1], { method: "POST", body: "{}" }).then(r => r.json()).then(j => process.stdout.write(JSON.stringify(j)))'
+    for (const m of this.etcd.keys()) {
+      try {
+        const st = JSON.parse((await this.world.exec(this.world.names.controllerNs, [process.execPath, '-e', script,
+          `${this.etcdEndpoints[m]!}/v3/maintenance/status`], { timeoutMs: 10_000 })).stdout) as { header?: { member_id?: string }, leader?: string }
+        if (st.leader !== undefined && st.header?.member_id === st.leader) return m
+      } catch { /* not answering */ }
+    }
+    return null
   }
 
   /** A reusable join token (made once per mesh). */
@@ -341,7 +375,7 @@ export class Mesh {
   async destroy (opts: { keepDir?: boolean } = {}): Promise<void> {
     await Promise.all([...this.daemons.keys()].map(async i => await this.stopDaemon(i, 'SIGKILL')))
     for (const k of [...this.controllers.keys()]) await this.stopController('SIGKILL', k)
-    if (this.etcd !== null) await this.stop(this.etcd, 'SIGKILL')
+    for (const m of [...this.etcd.keys()]) await this.killEtcdMember(m)
     await this.world.destroy()
     if (opts.keepDir !== true) await rm(this.dir, { recursive: true, force: true })
   }

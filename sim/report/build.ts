@@ -1,6 +1,7 @@
 /** Assembles report.json: the run's parameters and every figure, in one plain object. */
 import type { FailoverRow } from '../scenarios/failover.js'
 import type { PolicyRow } from '../scenarios/policy-change.js'
+import type { ControllerFailoverRow } from '../scenarios/controller-failover.js'
 import { cpus, loadavg, release, totalmem } from 'node:os'
 import type { ScenarioContext, Phase } from '../run/context.js'
 import type { Intent, DownInterval, PartitionInterval, LossInterval, OutageInterval } from '../run/intent.js'
@@ -63,6 +64,8 @@ export interface Report {
   failover?: FailoverRow[]
   /** The policy-change scenario: one row per policy version set (sim/scenarios/policy-change.ts); absent in reports before it. */
   policy?: PolicyRow[]
+  /** The controller-failover scenario: one row per fault (sim/scenarios/controller-failover.ts); absent in reports before it. */
+  controllerFailover?: ControllerFailoverRow[]
   /** Per event kind: time until the first / last live node removed (or added) the peer. */
   events: KindSummary[]
   eventList: EventResult[]
@@ -191,6 +194,7 @@ export function buildReport (b: BuildInput): Report {
     notes: ctx.notes,
     failover: ctx.failover,
     policy: ctx.policy,
+    controllerFailover: ctx.controllerFailover,
     events: summariseKinds(results, ctx.measures),
     eventList: results,
     falseRemovals: {

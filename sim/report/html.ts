@@ -42,6 +42,19 @@ ${rows}</table>
 `
 }
 
+/** Controller failover rows (controller-failover); nothing for other scenarios. */
+function controllerTable (r: Report): string {
+  const rows = (r.controllerFailover ?? []).map(c => `<tr><td>${esc(c.fault)}</td><td>${c.daemons}</td><td>${sec(c.reconnectMs?.p50 ?? null)}</td>` +
+    `<td>${sec(c.reconnectMs?.p99 ?? null)}</td><td>${sec(c.reconnectMs?.max ?? null)}</td><td>${sec(c.writesBackMs)}</td>` +
+    `<td>${c.missing}</td></tr>`).join('\n')
+  if (rows === '') return ''
+  const head = ['fault', 'daemons', 'on another controller p50', 'p99', 'max', 'writes back after', 'never moved / channel lost']
+  return `<table><caption>Controller failover: from each kill</caption>
+<tr>${head.map(h => `<th>${h}</th>`).join('')}</tr>
+${rows}</table>
+`
+}
+
 /** Access policy rows (policy-change); nothing for other scenarios. */
 function policyTable (r: Report): string {
   const rows = (r.policy ?? []).map(p => `<tr><td>v${p.version}</td><td>${p.bytes}</td><td>${p.nodes}</td><td>${sec(p.enforceMs.p50)}</td>` +
@@ -80,7 +93,7 @@ ${rows}</table>
 <tr><td>machine memory per node</td><td>${mb(r.resources.machinePerNodeKb)}</td></tr>
 <tr><td>controller RSS max</td><td>${mb(r.resources.controllerRssKbMax)}</td></tr>
 </table>
-${failoverTable(r)}${policyTable(r)}<table><caption>Phases</caption><tr><th>at</th><th>phase</th></tr>${phases}</table>
+${failoverTable(r)}${policyTable(r)}${controllerTable(r)}<table><caption>Phases</caption><tr><th>at</th><th>phase</th></tr>${phases}</table>
 ${notes === '' ? '' : `<h3>Notes</h3><ul>${notes}</ul>`}`
 }
 

@@ -73,6 +73,13 @@ export function formatSummary (r: Report, files: { json: string, html: string })
     out.push(`access policy v${p.version} (${p.bytes} bytes): enforced on ${p.nodes - p.missing}/${p.nodes} nodes after p50 ${sec(p.enforceMs.p50)}, ` +
       `p99 ${sec(p.enforceMs.p99)}, max ${sec(p.enforceMs.max)}\n`)
   }
+  for (const c of r.controllerFailover ?? []) {
+    out.push(`${c.fault}: ${c.reconnectMs === null
+? ''
+: `daemons on another controller after p50 ${sec(c.reconnectMs.p50)}, p99 ${sec(c.reconnectMs.p99)}, ` +
+      `max ${sec(c.reconnectMs.max)}; `}${c.writesBackMs === null ? '' : `writes accepted again after ${sec(c.writesBackMs)}; `}` +
+      `${c.missing} of ${c.daemons} daemons ${c.reconnectMs === null ? 'lost their channel' : 'never moved'}\n`)
+  }
   for (const n of r.notes) out.push(`note: ${n}\n`)
   out.push(`report: ${files.json}\n        ${files.html}\n`)
   if (r.runDir !== null) out.push(`logs kept in ${r.runDir} (n<i>.log, controller.log; read them with pino-pretty)\n`)

@@ -20,6 +20,7 @@ import { suspicionMaxMs, suspicionMinMs } from '../../lib/swim/math.js'
 import { JOIN_NICE } from './density.js'
 import type { FailoverRow } from '../scenarios/failover.js'
 import type { PolicyRow } from '../scenarios/policy-change.js'
+import type { ControllerFailoverRow } from '../scenarios/controller-failover.js'
 
 /**
  * How long a scenario waits for the mesh to match its intent (settle), for `n` nodes running `cfg`: twice
@@ -67,6 +68,8 @@ export class ScenarioContext {
   readonly failover: FailoverRow[] = []
   /** Access policy figures (policy-change), one row per version set. */
   readonly policy: PolicyRow[] = []
+  /** Controller failover figures (controller-failover), one row per fault. */
+  readonly controllerFailover: ControllerFailoverRow[] = []
   readonly ipOf = new Map<number, string>()
   readonly rng: SeededRandom
   /** Daemons started at JOIN_NICE since the last restoreNiceness(). */

@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadavg } from 'node:os'
-import { Mesh } from '../cluster.js'
+import { Mesh, waitFor } from '../cluster.js'
 import type { Clock } from '../../lib/clock.js'
 import type { Logger } from '../../lib/log.js'
 import type { Scenario, ScenarioParams } from '../scenarios/scenario.js'
@@ -41,6 +41,11 @@ export interface SimRunOptions {
   /** Keep the run directory (daemon and controller logs, state) instead of deleting it. */
   keep: boolean
   params: ScenarioParams
+  /**
+   * Controllers: 1 runs one on LevelDB; more run on an etcd cluster of three members in the controller
+   * namespace, controller 0 serving and the others as standbys (docs/store.md, "etcd"). Default: 1.
+   */
+  controllers?: number
   /** Daemons started before waiting for them to answer. Default: 25: node start-up is CPU-bound, more only queues. */
   batchSize: number
   /** UAPI read cadence in ms (see defaultTickMs). */
@@ -145,8 +150,14 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     daemonLogLevel: 'info',
     controllerLogLevel: 'info',
     tempPrefix: 'weft-sim-',
-    controllerStartTimeoutMs: 120_000
+    controllerStartTimeoutMs: 120_000,
+    controllers: o.controllers ?? 1,
+    etcdMembers: (o.controllers ?? 1) > 1 ? 3 : 0
   })
+  for (let k = 1; k < (o.controllers ?? 1); k++) {
+    await mesh.startController(k, { wait: false })
+    await waitFor(`controller ${k} to wait as a standby`, () => mesh.events(`controller-${k}`, 'store.standby').length > 0, 60_000, 200)
+  }
   const worldMs = now()
   // Ctrl-C: the world's own hook removes namespaces and processes; this removes the run directory too.
   // Killing daemons and wireguard-go here, synchronously, stops the scenario's effects at once, whatever the

@@ -12,8 +12,9 @@ import { demo } from './demo.js'
 import { idle } from './idle.js'
 import { exitFailover, routerFailover } from './failover.js'
 import { policyChange } from './policy-change.js'
+import { controllerFailover } from './controller-failover.js'
 
 /** Scenarios by name, in the order `--help` lists them. */
 export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
-  join, idle, crash, vanish, restart, controllerOutage, partition, loss, churn, routerFailover, exitFailover, policyChange, demo
+  join, idle, crash, vanish, restart, controllerOutage, partition, loss, churn, routerFailover, exitFailover, policyChange, controllerFailover, demo
 ].map(s => [s.name, s]))
