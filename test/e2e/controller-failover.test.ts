@@ -9,7 +9,7 @@ import { Mesh, waitFor } from '../../sim/cluster.js'
 import { stats } from '../../sim/report/analyze.js'
 
 const N = 4
-const mesh = await Mesh.create(N, { etcd: true, controllers: 2 })
+const mesh = await Mesh.create(N, { etcdMembers: 1, controllers: 2 })
 t.teardown(async () => {
   if (!t.passing()) {
     const ev = [...Array(N).keys()].flatMap(i => ['control.connected', 'control.lost', 'control.failover'].flatMap(e => mesh.events(`n${i}`, e))
