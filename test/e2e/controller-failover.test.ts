@@ -48,8 +48,11 @@ t.test('kill -9 of the serving controller: the standby takes over and every daem
   const s = stats(moved.filter((m): m is number => m !== null))
   t.comment(`kill -9 of the serving controller -> each daemon's channel open on the standby: p50 ${s.p50} ms, max ${s.max} ms ` +
     '(the standby waits out a 5 s etcd lease)')
-  const after = JSON.parse(await mesh.adminOf(1, 'nodes', 'list', '--json')) as { nodes: Array<{ id: string, meshIp: string }> }
+  const after = JSON.parse(await mesh.adminOf(1, 'nodes', 'list', '--json')) as { nodes: Array<{ id: string, meshIp: string, health: string }> }
   t.same(after.nodes.map(n => [n.id, n.meshIp]), before.nodes.map(n => [n.id, n.meshIp]), 'controller 1 serves every node controller 0 had, with its IP')
+  t.same(after.nodes.map(n => n.health), nodes.map(() => 'online'), 'every node online at controller 1')
+  t.same(mesh.events('controller-1', 'health.change').filter(e => e.to !== 'online'), [],
+    'and none was anything else there: the takeover is no outage of the nodes')
   for (const i of nodes) t.equal((await mesh.wgPeers(i)).length, N - 1, `node ${i} kept its tunnels`)
 })
 
