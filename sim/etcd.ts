@@ -67,6 +67,19 @@ export class EtcdCluster {
     }, timeoutMs, 100)
   }
 
+  /** The index of the member that leads the cluster now, or null when none says so. */
+  async leader (): Promise<number | null> {
+    for (const [i, m] of this.members.entries()) {
+      if (m.proc === null) continue
+      try {
+        const st = await (await fetch(`${m.client}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(2000) }))
+          .json() as { header?: { member_id?: string }, leader?: string }
+        if (st.leader !== undefined && st.header?.member_id === st.leader) return i
+      } catch { /* not answering */ }
+    }
+    return null
+  }
+
   /** Kills member `i` with `signal` (SIGKILL: a crash) and waits for it to exit. */
   async kill (i: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const p = this.members[i]!.proc

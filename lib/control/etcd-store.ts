@@ -26,6 +26,18 @@ export interface EtcdOptions {
   timeoutMs: number
 }
 
+/**
+ * Deadline of one attempt of a request: well above an answer from a live member (milliseconds), and short
+ * enough that a request that went to a member that just died is sent again to another within about a second.
+ */
+const ATTEMPT_MS = 1000
+
+/** Whether `err` says the member gave no answer (gRPC DEADLINE_EXCEEDED or UNAVAILABLE), rather than refusing the request. */
+function noAnswer (err: unknown): boolean {
+  const e = err as { code?: unknown, message?: unknown }
+  return e.code === 4 || e.code === 14 || /DEADLINE_EXCEEDED|UNAVAILABLE/.test(String(e.message))
+}
+
 /** Most operations in one transaction; etcd refuses more (its `--max-txn-ops` default). */
 export const ETCD_MAX_TXN_OPS = 128
 
@@ -57,7 +69,9 @@ export class EtcdStore implements ControlStore {
   /** Every record under the prefix, parsed, with the digests DurableStore compares after a failure. */
   async readAll (): Promise<{ state: StoredState, records: Map<string, string> }> {
     const start = Buffer.from(this.o.prefix)
-    const res = await this.client.kv.range({ key: start, range_end: prefixEnd(start) }, this.deadline()).catch((err: unknown) => {
+    const range = async (options: { deadline: number }): Promise<Awaited<ReturnType<Etcd3['kv']['range']>>> =>
+      await this.client.kv.range({ key: start, range_end: prefixEnd(start) }, options)
+    const res = await this.withRetry(range).catch((err: unknown) => {
       throw new StoreUnavailableError(`cannot read etcd at ${this.o.endpoints.join(', ')}: ${causeOf(err)}`, { cause: err })
     })
     const reader = new RecordReader()
@@ -83,7 +97,25 @@ export class EtcdStore implements ControlStore {
       const key = Buffer.from(this.o.prefix + w.key)
       return w.type === 'put' ? { request_put: { key, value: Buffer.from(w.value) } } : { request_delete_range: { key } }
     })
-    await this.client.kv.txn({ success }, this.deadline())
+    await this.withRetry(async options => await this.client.kv.txn({ success }, options))
+  }
+
+  /**
+   * Runs `call` with a deadline of at most ATTEMPT_MS, again on a fresh deadline while the overall `timeoutMs`
+   * lasts, when the member it went to did not answer: the client's channel to a member that just died waits
+   * for it until the deadline, and the next call goes to another member. A write that timed out may have been
+   * applied; applying it again changes nothing, since it only puts and deletes whole records.
+   */
+  private async withRetry<T> (call: (options: { deadline: number }) => Promise<T>): Promise<T> {
+    const end = this.clock.now() + this.o.timeoutMs
+    for (;;) {
+      const deadline = Math.min(end, this.clock.now() + ATTEMPT_MS)
+      try {
+        return await call({ deadline })
+      } catch (err) {
+        if (!noAnswer(err) || this.clock.now() >= end) throw err
+      }
+    }
   }
 
   /** Deletes every record under the prefix (`weft controller migrate --replace`). */

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { EtcdCluster } from '../../sim/etcd.js'
 import { systemClock } from '../../lib/clock.js'
 import { AdminClient } from '../../lib/control/admin-client.js'
+import { EtcdStore } from '../../lib/control/etcd-store.js'
 import { call, captureLog, joinNode, start, tempDir, token, until } from './helpers.js'
 
 const cluster = await EtcdCluster.start({ members: 1, dir: await tempDir(t) })
@@ -72,4 +73,18 @@ t.test('a second controller on the prefix waits as a standby, and serves the sto
   t.not((await joinNode(c, 'b')).meshIp, joined.meshIp)
   const admin = new AdminClient({ controllerUrls: [a.url, c.url], adminKey: c.adminKey }, systemClock)
   t.equal((await admin.listNodes()).nodes.length, 2, 'an admin client given both finds the one that serves')
+})
+
+t.test('three members: the first write after the leader dies goes to another member within the request\'s deadline', async (t) => {
+  const three = await EtcdCluster.start({ members: 3, dir: await tempDir(t) })
+  t.teardown(async () => await three.stop())
+  const store = await EtcdStore.open({ endpoints: three.endpoints, prefix: '/three/', timeoutMs: 5000 }, systemClock)
+  t.teardown(async () => await store.close())
+  await store.write([{ kind: 'meta', key: 'k', value: '1' }])
+  const leader = await three.leader()
+  t.not(leader, null)
+  await three.kill(leader!)
+  // The client's channel to the dead member waits until the deadline; one attempt of the whole 5 s failed here.
+  await store.write([{ kind: 'meta', key: 'k', value: '2' }])
+  t.equal((await store.load()).meta.get('k'), '2')
 })
