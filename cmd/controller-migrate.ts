@@ -5,7 +5,8 @@ import { migrateToEtcd } from '../lib/control/migrate.js'
 import { etcdOptions } from '../lib/control/store-open.js'
 import { ConfigError } from '../lib/errors.js'
 import { createLogger } from '../lib/log.js'
-import { parseDuration, parseFlags, splitList, type Command } from './cli.js'
+import { parseFlags, type Command } from './cli.js'
+import { STORE_FLAGS, storeConfig } from './etcd-flags.js'
 
 const USAGE = `Usage: weft controller migrate --from-data DIR --store etcd --etcd-endpoints URL[,URL...] [flags]
 
@@ -30,13 +31,7 @@ export const migrate: Command = {
   async run (argv) {
     const p = parseFlags(argv, {
       'from-data': { type: 'string' },
-      store: { type: 'string' },
-      'etcd-endpoints': { type: 'string' },
-      'etcd-prefix': { type: 'string' },
-      'etcd-ca': { type: 'string' },
-      'etcd-cert': { type: 'string' },
-      'etcd-key': { type: 'string' },
-      'etcd-timeout': { type: 'string' },
+      ...STORE_FLAGS,
       replace: { type: 'boolean' }
     }, USAGE)
     if (p === null) return 0
@@ -44,16 +39,7 @@ export const migrate: Command = {
     if (v['from-data'] === undefined) throw new ConfigError(`--from-data DIR is required\n\n${USAGE}`)
     if (v.store !== 'etcd') throw new ConfigError(`--store etcd is required: etcd is the only store to migrate to\n\n${USAGE}`)
     // The target's flags are checked as a controller on etcd would check them.
-    const target = resolve({
-      dataDir: v['from-data'],
-      store: 'etcd',
-      etcdEndpoints: v['etcd-endpoints'] === undefined ? [] : splitList(v['etcd-endpoints']),
-      etcdPrefix: v['etcd-prefix'],
-      etcdCaFile: v['etcd-ca'],
-      etcdCertFile: v['etcd-cert'],
-      etcdKeyFile: v['etcd-key'],
-      etcdTimeoutMs: v['etcd-timeout'] === undefined ? undefined : parseDuration(v['etcd-timeout'], '--etcd-timeout')
-    })
+    const target = resolve({ ...storeConfig(v), dataDir: v['from-data'] })
     const log = createLogger({ level: 'warn', name: 'weft-controller' })
     const o = etcdOptions(target)
     const m = await migrateToEtcd({ fromDataDir: v['from-data'], target: o, replace: v.replace === true, clock: systemClock, log })

@@ -6,6 +6,7 @@ import { DEFAULTS, LIMITS, resolve } from '../lib/control/config.js'
 import { formatDuration as d } from '../lib/config-check.js'
 import { parseDuration, parseFlags, parseIntFlag, splitList, type Command } from './cli.js'
 import { migrate } from './controller-migrate.js'
+import { STORE_FLAGS, storeConfig } from './etcd-flags.js'
 
 const USAGE = `Usage: weft controller --data DIR [flags]
        weft controller migrate --from-data DIR --store etcd --etcd-endpoints URL[,URL...] (weft controller migrate --help)
@@ -82,13 +83,7 @@ export const command: Command = {
       'accept-data-loss': { type: 'boolean' },
       'rotate-admin-key': { type: 'boolean' },
       'auto-approve-routes': { type: 'string' },
-      store: { type: 'string' },
-      'etcd-endpoints': { type: 'string' },
-      'etcd-prefix': { type: 'string' },
-      'etcd-ca': { type: 'string' },
-      'etcd-cert': { type: 'string' },
-      'etcd-key': { type: 'string' },
-      'etcd-timeout': { type: 'string' },
+      ...STORE_FLAGS,
       'log-level': { type: 'string' }
     }, USAGE)
     if (p === null) return 0
@@ -124,13 +119,7 @@ export const command: Command = {
       acceptDataLoss: v['accept-data-loss'],
       rotateAdminKey: v['rotate-admin-key'],
       autoApproveRoutes: v['auto-approve-routes'] === undefined ? undefined : splitList(v['auto-approve-routes']),
-      store: v.store as 'leveldb' | 'etcd' | undefined,
-      etcdEndpoints: v['etcd-endpoints'] === undefined ? undefined : splitList(v['etcd-endpoints']),
-      etcdPrefix: v['etcd-prefix'],
-      etcdCaFile: v['etcd-ca'],
-      etcdCertFile: v['etcd-cert'],
-      etcdKeyFile: v['etcd-key'],
-      etcdTimeoutMs: dur('etcd-timeout'),
+      ...storeConfig(v),
       logLevel: v['log-level']
     })
     const log = createLogger({ level: config.logLevel, name: 'weft-controller' })
