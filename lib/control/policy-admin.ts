@@ -114,7 +114,7 @@ export class PolicyAdmin {
   private check (text: string): Policy {
     const p = parsePolicy(text)
     const nodes = this.d.nodes()
-    checkNodeNames(text, p, new Set(nodes.map(n => n.name)))
+    checkNodeNames(p, new Set(nodes.map(n => n.name)))
     runTests(p, nodes)
     return p
   }

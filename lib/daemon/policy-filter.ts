@@ -180,7 +180,7 @@ export class PolicyFilter {
 }
 
 /** A policy with no rules: only what the filter always lets in (SWIM, replies) passes. */
-const DENY_ALL: Policy = { groups: new Map(), tagOwners: new Map(), hosts: new Map(), acls: [], tests: [] }
+const DENY_ALL: Policy = { groups: new Map(), tagOwners: new Map(), hosts: new Map(), acls: [], tests: [], nodeNames: [] }
 
 function sameFilter (a: CompiledFilter, b: CompiledFilter): boolean {
   return a.chains.input.join('\n') === b.chains.input.join('\n') && a.chains.forward.join('\n') === b.chains.forward.join('\n') &&

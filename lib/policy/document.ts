@@ -39,6 +39,9 @@ export interface PolicyTest {
   at: PolicyLocation
 }
 
+/** One use of a node hostname in a document: a group member, or a selector that names a node. */
+export interface NodeNameUse { name: string, at: PolicyLocation }
+
 /** A checked policy. */
 export interface Policy {
   /** group:name -> node hostnames. */
@@ -49,6 +52,11 @@ export interface Policy {
   hosts: Map<string, string>
   acls: AclRule[]
   tests: PolicyTest[]
+  /**
+   * Every use of a node hostname, in document order. Offline nothing says which hostnames exist; the controller,
+   * which knows its nodes, refuses a name none has (names.ts), since a typo would otherwise match nothing.
+   */
+  nodeNames: NodeNameUse[]
 }
 
 /** The owner that assigns tags in Weft: the admin, with `weft nodes tag` or a token made with `--tag`. */
@@ -70,7 +78,8 @@ export function parsePolicy (text: string): Policy {
   if (errors.length > 0) throw new PolicyError(`not valid JSON: ${describe(printParseErrorCode(errors[0]!.error))}`, at(errors[0]!.offset))
   if (root === undefined || root.type !== 'object') throw new PolicyError('the policy must be a JSON object', at(root?.offset ?? 0))
   const fail = (n: Node, msg: string): never => { throw new PolicyError(msg, at(n.offset)) }
-  const p: Policy = { groups: new Map(), tagOwners: new Map(), hosts: new Map(), acls: [], tests: [] }
+  const p: Policy = { groups: new Map(), tagOwners: new Map(), hosts: new Map(), acls: [], tests: [], nodeNames: [] }
+  const nameAt = (n: Node): void => { p.nodeNames.push({ name: n.value as string, at: at(n.offset) }) }
   const sections = new Map<string, Node>()
   for (const prop of root.children ?? []) {
     const [k, v] = prop.children as [Node, Node]
@@ -84,6 +93,7 @@ export function parsePolicy (text: string): Policy {
     if (!/^group:/.test(name.value as string) || !NAME_RE.test((name.value as string).slice(6))) fail(name, `"${String(name.value)}" is not a group name such as group:ops`)
     p.groups.set(name.value as string, strings(list, fail).map(m => {
       if (!NAME_RE.test(m.value as string)) fail(m, `group members are node hostnames; "${String(m.value)}" is not one`)
+      nameAt(m)
       return m.value as string
     }))
   }
@@ -100,7 +110,11 @@ export function parsePolicy (text: string): Policy {
     if (value.type !== 'string') fail(value, `host ${n} must be an IPv4 address or CIDR`)
     p.hosts.set(n, cidrOf(value.value as string) ?? fail(value, `host ${n}: "${String(value.value)}" is not an IPv4 address or CIDR`))
   }
-  const sel = (n: Node): Selector => selector(n, p, fail)
+  const sel = (n: Node): Selector => {
+    const s = selector(n, p, fail)
+    if (s.kind === 'node') nameAt(n)
+    return s
+  }
   const acls = sections.get('acls')
   if (acls !== undefined) {
     if (acls.type !== 'array') fail(acls, '"acls" must be a list of rules')
@@ -110,7 +124,7 @@ export function parsePolicy (text: string): Policy {
       const src = strings(f.src ?? fail(rule, `rule ${index} has no "src"`), fail).map(sel)
       const dst = strings(f.dst ?? fail(rule, `rule ${index} has no "dst"`), fail).map(d => {
         const { target, ports } = splitPorts(d, fail)
-        return { selector: selector(target, p, fail), ports: ports.split(',').map(r => portRange(r, d, fail)) }
+        return { selector: sel(target), ports: ports.split(',').map(r => portRange(r, d, fail)) }
       })
       p.acls.push({ index, src, dst, proto: f.proto === undefined ? [...PROTOS] : [proto(f.proto, fail)], at: at(rule.offset) })
     }
@@ -128,12 +142,13 @@ export function parsePolicy (text: string): Policy {
           const { target, ports } = splitPorts(d, fail)
           const r = portRange(ports, d, fail)
           if (r.from !== r.to) fail(d, `a test names one port: "${String(d.value)}"`)
-          return { selector: selector(target, p, fail), port: r.from }
+          return { selector: sel(target), port: r.from }
         })
       const testProto = f.proto === undefined ? 'tcp' : proto(f.proto, fail)
       p.tests.push({ src: sel(src), accept: dsts(f.accept), deny: dsts(f.deny), proto: testProto, at: at(test.offset) })
     }
   }
+  p.nodeNames.sort((a, b) => a.at.line - b.at.line || a.at.column - b.at.column)
   return p
 }
 
@@ -214,7 +229,7 @@ function fields (n: Node, known: readonly string[], what: string, fail: (n: Node
 }
 
 /** 1-based line and column of each offset of `text`. */
-export function locator (text: string): (offset: number) => PolicyLocation {
+function locator (text: string): (offset: number) => PolicyLocation {
   const starts = [0]
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1)
   return offset => {
