@@ -116,3 +116,24 @@ export class ControlClient {
     })
   }
 }
+
+/**
+ * Rounds of a list of controllers, for a loop that retries what failed: after a failure the next controller is
+ * tried at once, until each has failed in turn; then the loop waits on its backoff before the next round.
+ */
+export class FailoverRound {
+  private failed = 0
+
+  constructor (private readonly client: Pick<ControlClient, 'controllers' | 'advance'>) {}
+
+  /** After a failure: moves to the next controller. True to try it at once; false when the round is over (wait first). */
+  next (): boolean {
+    this.client.advance()
+    if (++this.failed < this.client.controllers.length) return true
+    this.failed = 0
+    return false
+  }
+
+  /** After a success: the next failure starts a new round. */
+  reset (): void { this.failed = 0 }
+}

@@ -5,7 +5,7 @@ import { DEFAULTS as CONTROLLER_DEFAULTS } from '../control/config.js'
 import type { HeartbeatRequest } from '../wire/api.js'
 import { applyDelta, type Netmap } from '../wire/netmap.js'
 import { Backoff } from './backoff.js'
-import type { ControlClient } from './control-client.js'
+import { FailoverRound, type ControlClient } from './control-client.js'
 import { checkAppliedNetmap, parseMessage } from './netmap-check.js'
 
 /**
@@ -88,7 +88,7 @@ export class ControlLink {
 
   private readonly backoff: Backoff
   /** Controllers tried in a row without an update channel opening; once all were, the link backs off. */
-  private failedInRow = 0
+  private readonly round: FailoverRound
   private abort = new AbortController()
   /** Aborted by stop(): ends a reconnect wait at once. */
   private readonly stopSignal = new AbortController()
@@ -122,6 +122,7 @@ export class ControlLink {
     // With several controllers a failover ends when a standby takes over (within its 5 s etcd lease), so rounds
     // of the list stay at most MULTI_CONTROLLER_BACKOFF_MS apart; refused connections to the others cost nothing.
     this.backoff = opts.client.controllers.length > 1 ? new Backoff(500, MULTI_CONTROLLER_BACKOFF_MS) : new Backoff()
+    this.round = new FailoverRound(opts.client)
   }
 
   private readonly cfg: ControlLinkConfig
@@ -168,24 +169,18 @@ export class ControlLink {
       }
       if (this.stopped) return
       // Another controller is tried at once; only when each has failed in turn does the link wait.
-      if (++this.failedInRow < this.opts.client.controllers.length && this.moveOn()) continue
-      this.failedInRow = 0
-      await this.opts.clock.sleep(this.backoff.next(), this.stopSignal.signal)
-      this.moveOn()
+      const from = this.opts.client.baseUrl
+      const atOnce = this.round.next()
+      if (this.opts.client.baseUrl !== from) {
+        this.opts.log.info({ event: 'control.failover', from, to: this.opts.client.baseUrl }, `trying controller ${this.opts.client.baseUrl}`)
+      }
+      if (!atOnce) await this.opts.clock.sleep(this.backoff.next(), this.stopSignal.signal)
     }
-  }
-
-  /** Moves the client to the next controller of the list, saying so; false when there is only one. */
-  private moveOn (): boolean {
-    const from = this.opts.client.baseUrl
-    if (!this.opts.client.advance()) return false
-    this.opts.log.info({ event: 'control.failover', from, to: this.opts.client.baseUrl }, `trying controller ${this.opts.client.baseUrl}`)
-    return true
   }
 
   private connected (): void {
     this.backoff.reset()
-    this.failedInRow = 0
+    this.round.reset()
     this.counters.connects++
     this.lastContactAt = this.opts.clock.now()
     if (this.state !== 'connected') {

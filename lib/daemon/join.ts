@@ -8,7 +8,7 @@ import { formatEndpoint } from '../wire/addr.js'
 import { SigningKey, type KeyPair } from '../wire/keys.js'
 import { newNonce, signRegistration } from '../wire/proof.js'
 import type { ControllerInfo } from '../wire/api.js'
-import type { ControlClient } from './control-client.js'
+import { FailoverRound, type ControlClient } from './control-client.js'
 import type { NodeIdentity, StateDir } from './state.js'
 
 /**
@@ -136,7 +136,7 @@ function joinParams (cfg: DaemonConfig, keys: KeyPair, saved: NodeIdentity | nul
 async function registerRetrying (client: ControlClient, state: StateDir, saved: NodeIdentity | null, p: JoinParams,
   deps: { clock: Clock, log: Logger }, signal?: AbortSignal): Promise<NodeIdentity> {
   const backoff = new Backoff(500, 10_000)
-  let failedInRow = 0
+  const round = new FailoverRound(client)
   for (;;) {
     signal?.throwIfAborted()
     try {
@@ -147,13 +147,10 @@ async function registerRetrying (client: ControlClient, state: StateDir, saved: 
       if (err instanceof ConfigError || err instanceof DataDirError) throw err
       // The next controller is tried at once; when each has failed in turn, the retry waits.
       const from = client.baseUrl
-      const moved = ++failedInRow < client.controllers.length && client.advance()
+      const atOnce = round.next()
       deps.log.warn({ event: 'control.lost', controller: from, reason: (err as Error).message, next: client.baseUrl },
-        moved ? `cannot register through ${from}; trying ${client.baseUrl}` : 'cannot register yet; retrying')
-      if (moved) continue
-      failedInRow = 0
-      await deps.clock.sleep(backoff.next(), signal)
-      client.advance()
+        atOnce ? `cannot register through ${from}; trying ${client.baseUrl}` : 'cannot register yet; retrying')
+      if (!atOnce) await deps.clock.sleep(backoff.next(), signal)
     }
   }
 }
