@@ -54,6 +54,8 @@ export class PolicyFilter {
   private key: string | null = null
   /** The filter this process loaded, as it is in the kernel; null before the first load or after a removal. */
   private loaded: CompiledFilter | null = null
+  /** The netmap the filter follows now (sync). */
+  private synced: Netmap | null = null
   private parsed: { version: number, policy: Policy } | null = null
   private st: PolicyFilterState = { version: null, pending: null, rules: 0, sets: 0, elements: 0, appliedAt: null, error: null }
 
@@ -63,9 +65,17 @@ export class PolicyFilter {
 
   /**
    * Makes the filter follow `map`: compiles and applies it when the policy or any node's name, address, tags or
-   * routes changed since the last sync. Throws DeviceError when nft fails; the next sync tries again.
+   * routes changed since the last sync. Throws DeviceError when nft fails; the next sync tries again. The daemon
+   * syncs before every reconcile, most of them SWIM's, on the netmap it already followed: a netmap is never
+   * changed in place, so the same object needs no digest of its nodes.
    */
   async sync (map: Netmap): Promise<void> {
+    if (map === this.synced) return
+    await this.follow(map)
+    this.synced = map
+  }
+
+  private async follow (map: Netmap): Promise<void> {
     const key = map.policy === undefined ? 'none' : `${map.policy.version}:${inputsDigest(map)}`
     if (key === this.key) return
     if (map.policy === undefined) {
@@ -126,6 +136,7 @@ export class PolicyFilter {
     }
     this.loaded = null
     this.key = null
+    this.synced = null
     this.st = { version: null, pending: null, rules: 0, sets: 0, elements: 0, appliedAt: this.o.clock.now(), error: null }
     if (had !== null) this.o.log.info({ event: 'policy.apply', from: had, to: null }, 'no access policy: every flow is allowed')
   }
