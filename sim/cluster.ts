@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { NetnsWorld } from './netns/world.js'
+import { leadsCluster, STATUS_PATH } from './etcd.js'
 import { systemClock } from '../lib/clock.js'
 import { askLocal, SOCKET_NAME } from '../lib/daemon/control-socket.js'
 import type { DaemonStatus } from '../lib/daemon/status.js'
@@ -218,9 +219,9 @@ export class Mesh {
     const script = 'fetch(process.argv[1], { method: "POST", body: "{}" }).then(r => r.json()).then(j => process.stdout.write(JSON.stringify(j)))'
     for (const m of this.etcd.keys()) {
       try {
-        const st = JSON.parse((await this.world.exec(this.world.names.controllerNs, [process.execPath, '-e', script,
-          `${this.etcdEndpoints[m]!}/v3/maintenance/status`], { timeoutMs: 10_000 })).stdout) as { header?: { member_id?: string }, leader?: string }
-        if (st.leader !== undefined && st.header?.member_id === st.leader) return m
+        const status = (await this.world.exec(this.world.names.controllerNs, [process.execPath, '-e', script,
+          `${this.etcdEndpoints[m]!}${STATUS_PATH}`], { timeoutMs: 10_000 })).stdout
+        if (leadsCluster(JSON.parse(status))) return m
       } catch { /* not answering */ }
     }
     return null

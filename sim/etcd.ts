@@ -10,6 +10,15 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { waitFor } from './wait.js'
 
+/** etcd's status call (gRPC gateway): POST with `{}`; the answer says which member leads. */
+export const STATUS_PATH = '/v3/maintenance/status'
+
+/** Whether a status answer comes from the member that leads the cluster. */
+export function leadsCluster (status: unknown): boolean {
+  const st = status as { header?: { member_id?: string }, leader?: string } | null
+  return st?.leader !== undefined && st.header?.member_id === st.leader
+}
+
 interface Member { name: string, client: string, peer: string, proc: ChildProcess | null }
 
 export class EtcdCluster {
@@ -72,9 +81,8 @@ export class EtcdCluster {
     for (const [i, m] of this.members.entries()) {
       if (m.proc === null) continue
       try {
-        const st = await (await fetch(`${m.client}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(2000) }))
-          .json() as { header?: { member_id?: string }, leader?: string }
-        if (st.leader !== undefined && st.header?.member_id === st.leader) return i
+        const res = await fetch(`${m.client}${STATUS_PATH}`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(2000) })
+        if (leadsCluster(await res.json())) return i
       } catch { /* not answering */ }
     }
     return null
