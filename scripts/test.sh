@@ -37,5 +37,10 @@ failed=$(( total - pass - skip - todo ))
 expected=$([ "$#" -gt 0 ] && echo 1 || echo 2)
 if [ "$runs" -lt "$expected" ] || [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=$(( failed + 1 )); fi
 if [ "$lint_status" -ne 0 ]; then failed=$(( failed + 1 )); fi
+# The failures again, next to the summary, so that a log cut to its tail still names them.
+if grep -qE '^ *not ok' "$log"; then
+  echo "weft: failed:"
+  grep -E '^ *not ok' "$log" | grep -vE '# (TODO|SKIP)' | sed -E 's/^ +/  /' | head -40
+fi
 echo "$pass passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
