@@ -35,7 +35,10 @@ export const Code = {
   NODE_REMOVED: 'WEFT_ERR_NODE_REMOVED',
   /** NotFoundError: no such node, token, route or resource. */
   NOT_FOUND: 'WEFT_ERR_NOT_FOUND',
-  /** ConflictError: the request conflicts with a change under way (a removal, another write of the same node). */
+  /**
+   * ConflictError: the request conflicts with a change under way (a removal, another write of the same node); StoreConflictError: another
+   * controller on the same etcd changed the same records at the same moment, more times than the controller retries.
+   */
   CONFLICT: 'WEFT_ERR_CONFLICT',
   /** AmbiguousNodeError: a node name that fits several nodes, given to a command that changes one. */
   AMBIGUOUS_NODE: 'WEFT_ERR_AMBIGUOUS_NODE',
@@ -205,6 +208,15 @@ export class NotFoundError extends WeftError {
 /** The request conflicts with current state (for example a removed node trying to act). */
 export class ConflictError extends WeftError {
   constructor (message: string) { super(Code.CONFLICT, message) }
+}
+
+/**
+ * A write to a store shared by several controllers (etcd) found a record it read changed by another
+ * controller meanwhile; nothing of it was written. `settled` resolves once this controller has taken in the
+ * newer records, after which the operation may be decided again (retryOnConflict does that).
+ */
+export class StoreConflictError extends WeftError {
+  constructor (message: string, readonly settled: Promise<void>) { super(Code.CONFLICT, message) }
 }
 
 /**

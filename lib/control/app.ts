@@ -1,7 +1,7 @@
 import fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import swagger from '@fastify/swagger'
 import type { Logger } from '../log.js'
-import { Code, NotFoundError, RateLimitedError, TokenRevokedError, UnauthorizedError } from '../errors.js'
+import { Code, NotFoundError, RateLimitedError, StoreUnavailableError, TokenRevokedError, UnauthorizedError } from '../errors.js'
 import type {
   AdvertiseRequest, CreateTokenRequest, HeartbeatRequest, NodeExpiryRequest, NodeTagsRequest, PolicyTestRequest, RegisterRequest, RouteDecisionRequest,
   SetPolicyRequest
@@ -88,6 +88,8 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   }
   const nodeAuth = async (req: FastifyRequest): Promise<void> => {
     guard(req)
+    // A controller cut off from the shared store sends its daemons elsewhere: its netmap may have stopped advancing.
+    if (ctl.isolated !== null) throw new StoreUnavailableError(`this controller is cut off from its store (${ctl.isolated}); use another controller`)
     req.weftNode = ctl.registry.authenticate(bearer(req.headers.authorization))
   }
   const adminAuth = async (req: FastifyRequest): Promise<void> => {

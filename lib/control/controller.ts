@@ -1,5 +1,4 @@
-import { hostname } from 'node:os'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -30,7 +29,10 @@ import { Registration } from './registration.js'
 import { Registry } from './registry.js'
 import { advertise, decide, parseAutoApprove, type AutoApprove } from './routing.js'
 import type { StoredNode, StoreOp } from './store.js'
-import type { EtcdLeader } from './etcd-leader.js'
+import { EtcdSession } from './etcd-session.js'
+import { encodeLive } from './live-record.js'
+import { applyLive, applyRecords, type FollowTargets } from './store-follow.js'
+import type { EtcdStore } from './etcd-store.js'
 import { openStore, storeBackend, type OpenedStore } from './store-open.js'
 import { TokenAdmin } from './token-admin.js'
 import { TokenBook } from './tokens.js'
@@ -58,8 +60,10 @@ export interface ControllerDeps {
  */
 export class Controller {
   readonly metrics: ControllerMetrics
-  /** On etcd: this controller's lead of its prefix. */
-  private readonly leader: EtcdLeader | null
+  /** On etcd: this controller's session (its lease and live keys); null on LevelDB. */
+  private session: EtcdSession | null = null
+  /** Why this controller serves no update channel and takes no write now (cut off from etcd), or null. */
+  isolated: string | null = null
   readonly store: DurableStore
   readonly commit: GroupCommit
   readonly ipam: Ipam
@@ -92,7 +96,6 @@ export class Controller {
     privateKey: string,
     readonly adminKeyHash: string
   ) {
-    this.leader = opened.leader
     this.ipam = new Ipam(config.cidr, config.ipQuarantineMs)
     this.metrics = new ControllerMetrics({
       healthCounts: () => this.registry.healthCounts(),
@@ -124,7 +127,14 @@ export class Controller {
       clock
     })
     this.tokens = new TokenBook(clock)
-    this.tokenAdmin = new TokenAdmin({ clock, log, tokens: this.tokens, commit: this.commit, admitTags: tags => this.policy.admitTags(tags) })
+    this.tokenAdmin = new TokenAdmin({
+      clock,
+      log,
+      tokens: this.tokens,
+      commit: this.commit,
+      admitTags: tags => this.policy.admitTags(tags),
+      ...(this.store.shared ? { admitted: () => this.registry.admittedByToken() } : {})
+    })
     this.expiry = new NodeExpiry({
       clock,
       log,
@@ -144,6 +154,7 @@ export class Controller {
       streamGraceMs: config.streamGraceMs,
       reportFreshMs: config.reportFreshMs,
       onVerdict: (id, from, to) => this.registry.onVerdict(id, from, to),
+      onLocal: id => this.shareLive(id),
       onSuspicions: n => this.metrics.suspicions.inc(n)
     })
     this.registry = new Registry({
@@ -178,7 +189,8 @@ export class Controller {
       controllerPublicKey: publicKey,
       cidr: config.cidr,
       proofSkewMs: config.proofSkewMs,
-      heartbeatIntervalMs: config.heartbeatIntervalMs
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      sharedStore: this.store.shared
     })
   }
 
@@ -192,13 +204,7 @@ export class Controller {
     await ensureDataDir(config.dataDir)
     const https = config.tlsCertFile !== undefined ? await readTls(config.tlsCertFile, config.tlsKeyFile!) : undefined
     let ctl: Controller | undefined
-    let lostEarly: string | null = null
-    const opened = await openStore(config, {
-      clock: deps.clock,
-      log,
-      whoami: `${hostname()} pid ${process.pid} (${config.listen}, start ${randomBytes(4).toString('hex')})`,
-      onLeadLost: why => { if (ctl !== undefined) ctl.leadLost(why); else lostEarly = why }
-    })
+    const opened = await openStore(config, { clock: deps.clock, log })
     try {
       const { state } = opened
       const key = await loadControllerKey(config.dataDir, state.meta.get('controllerPublicKey'))
@@ -224,19 +230,20 @@ export class Controller {
       }
       if (opened.orphans !== null) ctl.ipam.restoreOrphans(opened.orphans.upTo, opened.orphans.until)
       ctl.ipam.restoreHighWater(opened.ipHighWater)
+      if (opened.etcd !== null) ctl.ipam.startAt(randomInt(1, ctl.ipam.capacity + 1))
       ctl.tokens.restore(state.tokens)
       ctl.registration.restoreNonces(state.nonces)
       await ctl.store.write(meta, { sync: true })
       ctl.logStart(admin.file, opened.accepted)
       ctl.netmap.seed(records, ctl.policy.restore(state.policy))
+      if (opened.etcd !== null) await ctl.followEtcd(opened.etcd)
       await ctl.listen(https)
     } catch (err) {
+      await ctl?.session?.close()
       if (ctl !== undefined) await ctl.store.close().catch(() => {})
       else await opened.base.raw.close().catch(() => {})
-      await opened.leader?.resign()
       throw err
     }
-    if (lostEarly !== null) ctl.leadLost(lostEarly)
     return ctl
   }
 
@@ -334,20 +341,70 @@ export class Controller {
     this.channels.closeAll()
     await this.app?.close()
     await this.commit.drain()
+    await this.session?.close()
     await this.store.close()
-    await this.leader?.resign()
     this.log.info({ event: 'controller.stopped' }, 'controller stopped')
   }
 
   /**
-   * This controller no longer leads its etcd prefix, and a standby may already write to the store: every write
-   * is refused from now on, the update channels close (daemons move to the controller that leads now), and
-   * the controller asks to be restarted, to wait as a standby.
+   * On etcd: opens this controller's session and follows the other controllers' writes from the revision
+   * loaded at start (docs/store.md, "etcd").
    */
-  leadLost (why: string): void {
+  private async followEtcd (etcd: EtcdStore): Promise<void> {
+    this.session = await EtcdSession.open({
+      client: etcd.etcd,
+      prefix: this.config.etcdPrefix,
+      id: this.epoch,
+      clock: this.clock,
+      log: this.log,
+      timeoutMs: this.config.etcdTimeoutMs,
+      onLost: why => this.isolate(why),
+      onBack: () => this.rejoin()
+    })
+    const t: FollowTargets = {
+      log: this.log,
+      registry: this.registry,
+      tokens: this.tokens,
+      registration: this.registration,
+      policy: this.policy,
+      liveness: this.liveness,
+      self: this.epoch
+    }
+    await etcd.follow(changes => applyRecords(t, changes), changes => applyLive(t, changes), why => this.followLost(why))
+  }
+
+  /** Writes what this controller now hears from node `id` to its live key (none when it no longer does). */
+  private shareLive (id: string): void {
+    if (this.session === null) return
+    const rec = this.registry.liveRecord(id)
+    this.session.set(id, rec === null ? null : encodeLive(rec))
+  }
+
+  /**
+   * Cut off from etcd (no keepalive answered for the session's TTL): another controller may be deciding what
+   * this one cannot see, so every write is refused with the reason, the update channels close and new ones are
+   * refused, and daemons move to a controller that reaches the quorum. Ends when the session is back.
+   */
+  private isolate (why: string): void {
+    this.isolated = why
+    this.store.suspend(why)
+    this.channels.closeAll()
+    this.log.error({ event: 'store.isolated', reason: why }, `${why}; refusing writes and update channels until etcd answers again`)
+  }
+
+  private rejoin (): void {
+    const why = this.isolated
+    this.isolated = null
+    this.store.resume()
+    this.log.warn({ event: 'store.rejoined', was: why }, 'etcd answers again: a new session is open; writes and update channels are taken again')
+  }
+
+  /** The watch of the shared store ended for good: memory can no longer follow it, so only a restart helps. */
+  private followLost (why: string): void {
     this.store.refuseFromNow(why)
     this.channels.closeAll()
-    this.log.error({ event: 'store.lead_lost', reason: why }, `${why}; refusing writes and closing update channels, and restarting as a standby`)
+    this.isolated = why
+    this.log.error({ event: 'store.follow_lost', reason: why }, `${why}; refusing writes and update channels, and restarting`)
     this.onRestartRequired?.(why)
   }
 

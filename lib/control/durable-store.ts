@@ -1,10 +1,10 @@
 import type { Clock } from '../clock.js'
-import { StoreUnavailableError } from '../errors.js'
+import { StoreConflictError, StoreUnavailableError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { trackedChanges } from './store-records.js'
 import { judgeReopen } from './store-check.js'
 import { writeGuard } from './store-guard.js'
-import type { ControlStore, RawStore, StoreOp, StoredState } from './store.js'
+import type { ControlStore, RawStore, StoreCapture, StoreOp, StoredState, WriteOptions } from './store.js'
 
 /**
  * `healthy`: writes go to the database. `failed`: a write failed; every write is refused until `recover`
@@ -12,7 +12,7 @@ import type { ControlStore, RawStore, StoreOp, StoredState } from './store.js'
  * `restart-required`: the reopened database holds a batch that was reported as failed, so memory is behind
  * it. `lost`: acknowledged records are missing after the reopen. `closed`: after `close`.
  */
-export type StorePhase = 'healthy' | 'failed' | 'recovering' | 'restart-required' | 'lost' | 'closed'
+export type StorePhase = 'healthy' | 'failed' | 'recovering' | 'restart-required' | 'lost' | 'suspended' | 'closed'
 
 /** Where a write failed: the database batch, or the guard written after a durable batch. */
 export type FailStage = 'write' | 'guard'
@@ -23,6 +23,12 @@ export interface DurableStoreDeps {
   dataDir: string
   /** Whether a guard file backs the store (LevelDB: yes; etcd, shared by several controllers: no). */
   guard: boolean
+  /**
+   * Whether other controllers write the store too (etcd). Then batches carry no `meta:seq` (a counter every
+   * controller wrote would make all their writes conflict), and a failed write fails only itself: etcd applied
+   * it or not, and the store's watch tells this controller which.
+   */
+  shared?: boolean
   /** Opens the backend again after a failure (LevelDB: a new log; etcd: a new client). */
   reopen: () => Promise<RawStore>
   /** What the reopened backend reported about itself, for the log (LevelDB: bytes its log replay dropped). */
@@ -95,8 +101,8 @@ export class DurableStore implements ControlStore {
   /** Current phase. */
   get phase (): StorePhase { return this.phase_ }
 
-  /** The backend's limit, less the two meta records every synced batch adds. */
-  get maxOps (): number | undefined { return this.raw?.maxOps === undefined ? undefined : this.raw.maxOps - 2 }
+  /** The backend's limit, less the two meta records every synced batch adds (on a store of its own). */
+  get maxOps (): number | undefined { return this.raw?.maxOps === undefined ? undefined : this.raw.maxOps - (this.d.shared === true ? 0 : 2) }
 
   /** Sequence number of the last acknowledged synced batch. */
   get lastSeq (): number { return this.seq }
@@ -106,25 +112,48 @@ export class DurableStore implements ControlStore {
     return await this.raw.load()
   }
 
+  /** The backend's capture, on a shared store (ControlStore.capture). */
+  capture (ops: readonly StoreOp[], reads?: readonly string[]): StoreCapture | undefined {
+    return this.raw?.capture?.(ops, reads)
+  }
+
+  /** Whether other controllers write this store too (etcd). */
+  get shared (): boolean { return this.d.shared === true }
+
   /**
    * Applies `ops` atomically. With `sync`, resolves once the batch is on stable storage and the guard says
-   * so. Throws StoreUnavailableError while the store is not healthy, and for the write that fails.
+   * so. Throws StoreUnavailableError while the store is not healthy, and for the write that fails; on a shared
+   * store, StoreConflictError when another controller changed a record the batch writes.
    */
-  async write (ops: StoreOp[], opts: { sync: boolean }): Promise<void> {
+  async write (ops: StoreOp[], opts: WriteOptions): Promise<void> {
     if (ops.length === 0) return
-    const run = this.chain.then(async () => await this.writeNow(ops, opts.sync))
+    const run = this.chain.then(async () => await (this.d.shared === true ? this.writeShared(ops, opts) : this.writeNow(ops, opts.sync)))
     this.chain = run.catch(() => {})
     await run
   }
 
   /**
-   * Refuses every write from now on, for a reason outside the store: this controller lost the lead of a shared
-   * store, and another may already write to it. Only a restart ends it.
+   * Refuses every write from now on, for a reason outside the store: memory can no longer follow the shared
+   * store (its watch ended). Only a restart ends it.
    */
   refuseFromNow (why: string): void {
     if (this.phase_ === 'closed') return
     this.phase_ = 'restart-required'
     this.failure = { at: this.d.clock.now(), cause: why }
+  }
+
+  /** Refuses writes until `resume`: this controller lost its session with the shared store (etcd-session.ts). */
+  suspend (why: string): void {
+    if (this.phase_ !== 'healthy') return
+    this.phase_ = 'suspended'
+    this.failure = { at: this.d.clock.now(), cause: why }
+  }
+
+  /** Takes writes again after `suspend`. */
+  resume (): void {
+    if (this.phase_ !== 'suspended') return
+    this.phase_ = 'healthy'
+    this.failure = null
   }
 
   /**
@@ -219,6 +248,17 @@ export class DurableStore implements ControlStore {
     }
   }
 
+  private async writeShared (ops: StoreOp[], opts: WriteOptions): Promise<void> {
+    if (this.phase_ !== 'healthy' || this.raw === null) throw this.refusal()
+    try {
+      await this.raw.write(ops, opts)
+    } catch (err) {
+      if (err instanceof StoreConflictError || err instanceof StoreUnavailableError) throw err
+      this.d.onError?.('write')
+      throw new StoreUnavailableError(`the shared store failed this write (${causeOf(err)}); retry later`, { cause: err })
+    }
+  }
+
   private async writeNow (ops: StoreOp[], sync: boolean): Promise<void> {
     if (this.phase_ !== 'healthy' || this.raw === null) throw this.refusal()
     const seq = sync ? this.seq + 1 : null
@@ -287,13 +327,13 @@ export class DurableStore implements ControlStore {
   private refusal (): StoreUnavailableError {
     this.refused++
     this.d.onRefused?.()
-    const why = this.phase_ === 'lost'
-      ? 'it lost acknowledged writes and needs an operator (see the controller log)'
-      : this.phase_ === 'restart-required'
-        ? 'it must restart to load its database'
-        : this.phase_ === 'closed'
-          ? 'it is shutting down'
-          : `a write failed (${this.failure?.cause ?? 'unknown'}) and the database has not yet been reopened and verified`
+    const cause = this.failure?.cause ?? 'unknown'
+    const why = {
+      lost: 'it lost acknowledged writes and needs an operator (see the controller log)',
+      'restart-required': `it must restart to load its database (${cause})`,
+      suspended: `this controller is cut off from it (${cause}); daemons and admins go to another controller`,
+      closed: 'it is shutting down'
+    }[this.phase_ as string] ?? `a write failed (${cause}) and the database has not yet been reopened and verified`
     return new StoreUnavailableError(`the controller's database refuses writes: ${why}; retry later`)
   }
 }

@@ -1,6 +1,7 @@
-import type { ControlStore, StoreOp } from './store.js'
+import { StoreConflictError } from '../errors.js'
+import type { ControlStore, StoreCapture, StoreOp } from './store.js'
 
-interface Waiter { ops: StoreOp[], resolve: () => void, reject: (err: unknown) => void }
+interface Waiter { ops: StoreOp[], capture: StoreCapture | undefined, resolve: () => void, reject: (err: unknown) => void }
 
 /**
  * Group commit: every synced write requested while the previous batch is being fsynced (or in the same
@@ -16,10 +17,16 @@ export class GroupCommit {
 
   constructor (private readonly store: ControlStore) {}
 
-  /** Resolves once `ops` are on stable storage, atomically with whatever else shared their batch. */
-  async commit (ops: StoreOp[]): Promise<void> {
+  /**
+   * Resolves once `ops` are on stable storage, atomically with whatever else shared their batch. Call it in the
+   * same tick as the decision that made `ops`: on a shared store that is what the write is checked against, and
+   * it rejects with StoreConflictError (with the rest of its batch) when another controller changed a record
+   * `ops` write, or one of `reads` (records the decision depended on without writing), since.
+   */
+  async commit (ops: StoreOp[], reads?: readonly string[]): Promise<void> {
+    const capture = this.store.capture?.(ops, reads)
     return await new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops, resolve, reject })
+      this.queue.push({ ops, capture, resolve, reject })
       this.schedule()
     })
   }
@@ -51,7 +58,8 @@ export class GroupCommit {
     if (group.length === 0) return
     this.flushing = true
     try {
-      await this.store.write(group.flatMap(w => w.ops), { sync: true })
+      const captures = group.flatMap(w => w.capture === undefined ? [] : [w.capture])
+      await this.store.write(group.flatMap(w => w.ops), { sync: true, ...(captures.length > 0 ? { captures } : {}) })
       this.batches++
       for (const w of group) w.resolve()
     } catch (err) {
@@ -59,6 +67,25 @@ export class GroupCommit {
     } finally {
       this.flushing = false
       if (this.queue.length > 0) this.schedule()
+    }
+  }
+}
+
+/** How many times a write that lost a race with another controller is decided again before the conflict is answered. */
+export const CONFLICT_ATTEMPTS = 5
+
+/**
+ * Runs `decideAndWrite` again, once the newer records are taken in, each time it fails with
+ * StoreConflictError (another controller on the shared store wrote a record it writes), up to
+ * CONFLICT_ATTEMPTS times in all. On a store of its own a conflict never happens and this runs `decideAndWrite` once.
+ */
+export async function retryOnConflict<T> (decideAndWrite: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await decideAndWrite()
+    } catch (err) {
+      if (!(err instanceof StoreConflictError) || attempt >= CONFLICT_ATTEMPTS) throw err
+      await err.settled
     }
   }
 }

@@ -115,6 +115,15 @@ export class Ipam {
     this.cursor = this.highWater_ >= this.capacity ? 1 : this.highWater_ + 1
   }
 
+  /**
+   * Moves the cursor to `offset` (1..capacity). Controllers sharing one store start at random offsets, so that
+   * each hands out addresses from its own stretch and two seldom pick the same address at the same moment
+   * (which the store would refuse to one of them, costing it a retry).
+   */
+  startAt (offset: number): void {
+    this.cursor = Math.min(this.capacity, Math.max(1, Math.floor(offset)))
+  }
+
   /** Start-up or accepted data loss: addresses up to `upTo` held by no known node are orphaned until `until`. */
   restoreOrphans (upTo: number, until: number): void {
     this.orphanUpTo = Math.min(this.capacity, Math.max(this.orphanUpTo, upTo))
@@ -136,6 +145,21 @@ export class Ipam {
   /** Marks an address as held by `publicKey` (start-up restore, or after a successful re-read). */
   restore (publicKey: string, ip: string): void {
     const offset = this.offsetOf(ip)
+    this.unquarantine(offset)
+    this.take(publicKey, offset)
+  }
+
+  /**
+   * The shared store says `publicKey` holds `ip` (another controller registered it). A reservation of the
+   * same address here for another key is void: that registration's write finds the address claimed, and fails.
+   */
+  adopt (publicKey: string, ip: string): void {
+    const offset = this.offsetOf(ip)
+    const other = this.owner.get(offset)
+    if (other !== undefined && other !== publicKey) this.byKey.delete(other)
+    const had = this.byKey.get(publicKey)
+    if (had !== undefined && had !== offset && this.owner.get(had) === publicKey) this.owner.delete(had)
+    this.owner.delete(offset)
     this.unquarantine(offset)
     this.take(publicKey, offset)
   }
@@ -162,7 +186,7 @@ export class Ipam {
     const offset = this.byKey.get(publicKey)
     if (offset === undefined) return
     this.byKey.delete(publicKey)
-    this.owner.delete(offset)
+    if (this.owner.get(offset) === publicKey) this.owner.delete(offset)
   }
 
   private putQuarantine (offset: number, publicKey: string, until: number): void {

@@ -13,7 +13,10 @@ interface Evidence {
   /** The node's own SWIM incarnation, from its heartbeats. */
   incarnation: number
   left: boolean
-  report: { at: number, suspect: Map<string, number>, dead: Map<string, number> } | null
+  /** The report the fusion counts: from this node's heartbeats here, or (`remote`) from another controller's live key. */
+  report: { at: number, suspect: Map<string, number>, dead: Map<string, number>, remote: boolean } | null
+  /** Other controllers that hold this node (their live keys, etcd-session.ts), with the report each had. */
+  holders: Map<string, SwimReport | null>
   verdict: HealthVerdict
 }
 
@@ -27,6 +30,8 @@ export interface LivenessOptions {
   onVerdict: (id: string, from: HealthVerdict, to: HealthVerdict) => void
   /** Called with the number of new suspicions in a report (for the metric). */
   onSuspicions: (n: number) => void
+  /** Called after this controller's own evidence of a node (heartbeat, channel, a deadline) was looked at again. */
+  onLocal?: (id: string) => void
 }
 
 /**
@@ -55,6 +60,7 @@ export class Liveness {
       incarnation: 0,
       left: opts.left,
       report: null,
+      holders: new Map(),
       verdict: { health: 'online', reason: 'just registered' }
     }
     this.nodes.set(id, e)
@@ -89,15 +95,61 @@ export class Liveness {
     e.freshUntil = now + this.o.controlStaleMs
     if (report !== undefined) {
       e.incarnation = report.incarnation
-      this.setReport(id, e, {
-        at: now,
-        suspect: new Map(report.suspect.filter(s => s.id !== id).map(s => [s.id, s.incarnation])),
-        dead: new Map(report.dead.filter(s => s.id !== id).map(s => [s.id, s.incarnation]))
-      })
+      this.setReport(id, e, reportOf(id, report, now, false))
     }
     this.refreshReporter(id)
     this.evaluate(id)
     this.arm(id)
+    this.o.onLocal?.(id)
+  }
+
+  /**
+   * Another controller holds `id` (`holds`), with the report it last had (null: none), or no longer does
+   * (`holds` false): its live key came or went. While some controller holds a node, its control evidence is
+   * fresh everywhere, and its report counts here as it would where it arrived.
+   */
+  remote (id: string, controller: string, holds: boolean, report: SwimReport | null): void {
+    const e = this.nodes.get(id)
+    if (e === undefined) return
+    const now = this.o.clock.now()
+    if (holds) e.holders.set(controller, report)
+    else e.holders.delete(controller)
+    const localReport = e.report !== null && !e.report.remote && now < e.report.at + this.o.reportFreshMs
+    if (!localReport) {
+      const held = [...e.holders.values()].find(r => r !== null) ?? null
+      if (held !== null) e.incarnation = Math.max(e.incarnation, held.incarnation)
+      this.setReport(id, e, held === null ? null : reportOf(id, held, now, true))
+    }
+    if (!holds && e.holders.size === 0) e.freshUntil = Math.max(e.freshUntil, Math.min(now + this.o.streamGraceMs, now + this.o.controlStaleMs))
+    this.refreshReporter(id)
+    this.evaluate(id)
+    this.arm(id)
+  }
+
+  /**
+   * Whether this controller itself hears from `id`: a heartbeat within `controlStaleMs`, and an open channel
+   * (or one closed less than `streamGraceMs` ago). What its live key says (etcd-session.ts).
+   */
+  holds (id: string): boolean {
+    const e = this.nodes.get(id)
+    if (e === undefined || e.lastSeenAt === null) return false
+    const now = this.o.clock.now()
+    if (now >= e.lastSeenAt + this.o.controlStaleMs) return false
+    return !(e.streams === 0 && (e.closedAt === null || now >= e.closedAt + this.o.streamGraceMs))
+  }
+
+  /** Whether another controller holds `id` now (its live key is there). */
+  heldElsewhere (id: string): boolean {
+    return (this.nodes.get(id)?.holders.size ?? 0) > 0
+  }
+
+  /** `id`'s SWIM report as this controller had it from its heartbeats, while fresh; null otherwise. */
+  localReport (id: string): SwimReport | null {
+    const e = this.nodes.get(id)
+    const r = e?.report
+    if (e === undefined || r == null || r.remote || this.o.clock.now() >= r.at + this.o.reportFreshMs) return null
+    const list = (m: Map<string, number>): Array<{ id: string, incarnation: number }> => [...m].map(([id, incarnation]) => ({ id, incarnation }))
+    return { incarnation: e.incarnation, suspect: list(r.suspect), dead: list(r.dead) }
   }
 
   /** The number of open update channels of `id` changed to `open`. */
@@ -116,6 +168,7 @@ export class Liveness {
     this.refreshReporter(id)
     this.evaluate(id)
     this.arm(id)
+    this.o.onLocal?.(id)
   }
 
   /** Marks `id` as left (or back, after re-registration). */
@@ -135,6 +188,7 @@ export class Liveness {
       this.refreshReporter(id)
       this.evaluate(id)
       this.arm(id)
+      this.o.onLocal?.(id)
     }
     return due.length
   }
@@ -158,6 +212,7 @@ export class Liveness {
   }
 
   private controlFresh (e: Evidence): boolean {
+    if (e.holders.size > 0) return true
     const now = this.o.clock.now()
     if (now >= e.freshUntil) return false
     return !(e.streams === 0 && e.closedAt !== null && now >= e.closedAt + this.o.streamGraceMs)
@@ -177,7 +232,7 @@ export class Liveness {
   private refreshReporter (id: string): void {
     const e = this.nodes.get(id)
     const now = this.o.clock.now()
-    const fresh = e !== undefined && !e.left && e.report !== null && now < e.report.at + this.o.reportFreshMs && this.controlFresh(e)
+    const fresh = e !== undefined && !e.left && e.report !== null && (e.report.remote || now < e.report.at + this.o.reportFreshMs) && this.controlFresh(e)
     if (fresh === this.freshReporters.has(id)) return
     const before = this.freshReporters.size
     if (fresh) this.freshReporters.add(id); else this.freshReporters.delete(id)
@@ -220,8 +275,19 @@ export class Liveness {
     const now = this.o.clock.now()
     const candidates = [e.freshUntil]
     if (e.streams === 0 && e.closedAt !== null) candidates.push(e.closedAt + this.o.streamGraceMs)
-    if (e.report !== null) candidates.push(e.report.at + this.o.reportFreshMs)
+    if (e.report !== null && !e.report.remote) candidates.push(e.report.at + this.o.reportFreshMs)
+    if (e.lastSeenAt !== null) candidates.push(e.lastSeenAt + this.o.controlStaleMs)
     const future = candidates.filter(t => t > now)
     if (future.length === 0) this.timers.delete(id); else this.timers.set(id, Math.min(...future))
+  }
+}
+
+/** A heartbeat's or a live key's report as the fusion keeps it, without the node itself. */
+function reportOf (id: string, r: SwimReport, at: number, remote: boolean): NonNullable<Evidence['report']> {
+  return {
+    at,
+    suspect: new Map(r.suspect.filter(s => s.id !== id).map(s => [s.id, s.incarnation])),
+    dead: new Map(r.dead.filter(s => s.id !== id).map(s => [s.id, s.incarnation])),
+    remote
   }
 }

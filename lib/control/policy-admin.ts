@@ -8,7 +8,7 @@ import { askPolicy, splitDestination } from '../policy/query.js'
 import type { PolicyInfo, PolicyTestRequest, PolicyTestResponse, SetPolicyRequest, SetPolicyResponse } from '../wire/api.js'
 import type { NetmapPolicy } from '../wire/netmap.js'
 import { checkTags } from '../wire/tags.js'
-import type { GroupCommit } from './group-commit.js'
+import { retryOnConflict, type GroupCommit } from './group-commit.js'
 import type { ControllerMetrics } from './metrics.js'
 import { policySha256, type StoredPolicy } from './store.js'
 
@@ -56,6 +56,16 @@ export class PolicyAdmin {
     return { version: stored.version, text: stored.text }
   }
 
+  /** Takes in a policy another controller set in the shared store, and publishes it as a change made here would be. */
+  applyStored (stored: StoredPolicy): void {
+    const from = this.version
+    if (stored.version <= from) return
+    const p = this.restore(stored)!
+    this.d.publish(p)
+    this.d.log.info({ event: 'policy.change', by: 'store', from, to: stored.version, sha256: stored.sha256 },
+      `access policy version ${stored.version} set through another controller`)
+  }
+
   /** Version in force; 0 when none was ever set. */
   get version (): number {
     return this.current?.stored.version ?? 0
@@ -76,7 +86,7 @@ export class PolicyAdmin {
    * that is refused, StoreUnavailableError when the store refuses the write.
    */
   async set (req: SetPolicyRequest, source: string): Promise<SetPolicyResponse> {
-    const run = this.chain.then(async () => await this.setNow(req, source))
+    const run = this.chain.then(async () => await retryOnConflict(async () => await this.setNow(req, source)))
     this.chain = run.catch(() => {})
     return await run
   }

@@ -1,15 +1,16 @@
 import type { Clock } from '../clock.js'
-import { ConflictError, DataDirError, ProofRejectedError, TokenRejectedError, UnauthorizedError, WeftError } from '../errors.js'
+import { ConflictError, DataDirError, ProofRejectedError, StoreConflictError, TokenRejectedError, UnauthorizedError, WeftError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { RegisterRequest, RegisterResponse } from '../wire/api.js'
 import { verifyRegistration } from '../wire/proof.js'
 import type { StaticKey } from '../wire/keys.js'
 import { hashSecret, newSecret } from './auth.js'
-import type { GroupCommit } from './group-commit.js'
+import { retryOnConflict, type GroupCommit } from './group-commit.js'
 import type { Ipam } from './ipam.js'
 import type { ControllerMetrics } from './metrics.js'
 import { newNodeId, removedError, type Registry } from './registry.js'
 import type { StoreOp, StoredNode, StoredToken } from './store.js'
+import { recordWrite } from './store-records.js'
 import type { TokenBook } from './tokens.js'
 
 /**
@@ -33,6 +34,12 @@ export interface RegistrationDeps {
   cidr: string
   proofSkewMs: number
   heartbeatIntervalMs: number
+  /**
+   * Whether other controllers write the store too (etcd): a use of a reusable token is then checked against
+   * its record (not revoked meanwhile) without writing it, so that registrations through every controller do
+   * not all conflict on the one record.
+   */
+  sharedStore?: boolean
 }
 
 /** The request's transport facts. */
@@ -69,6 +76,20 @@ export class Registration {
    * again (with the right token, say). Once the batch was tried the nonce stays used, whatever the outcome.
    */
   async register (req: RegisterRequest, ctx: RegisterContext): Promise<RegisterResponse> {
+    try {
+      return await retryOnConflict(async () => await this.registerOnce(req, ctx))
+    } catch (err) {
+      this.d.metrics.registrations.inc({ result: 'rejected' })
+      throw err
+    }
+  }
+
+  /** Takes in a nonce record another controller wrote (a registration it admitted) or deleted (expired). */
+  applyNonce (nonce: string, expiresAt: number | null): void {
+    if (expiresAt === null) this.nonces.delete(nonce); else this.nonces.set(nonce, expiresAt)
+  }
+
+  private async registerOnce (req: RegisterRequest, ctx: RegisterContext): Promise<RegisterResponse> {
     let nonceTaken = false
     const progress = { writing: false }
     try {
@@ -86,8 +107,8 @@ export class Registration {
       this.inFlight.set(req.publicKey, run)
       return await run
     } catch (err) {
-      if (nonceTaken && !progress.writing) this.nonces.delete(req.nonce)
-      this.d.metrics.registrations.inc({ result: 'rejected' })
+      // A conflict wrote nothing: the request is decided again, with its nonce.
+      if (nonceTaken && (!progress.writing || err instanceof StoreConflictError)) this.nonces.delete(req.nonce)
       throw err
     }
   }
@@ -167,12 +188,15 @@ export class Registration {
       }
       if (claimed !== null) node = tokens.stampNode(node, claimed, now)
       const ops: StoreOp[] = [{ kind: 'node', node }, { kind: 'nonce', nonce: req.nonce, expiresAt: nonceExpiresAt }]
-      if (claimed !== null) ops.push({ kind: 'token', token: claimed })
+      const reads: string[] = []
+      const spend: StoreOp | null = claimed === null ? null : { kind: 'token', token: claimed }
+      if (spend !== null && claimed!.reusable && this.d.sharedStore === true) reads.push(recordWrite(spend).key)
+      else if (spend !== null) ops.push(spend)
       progress.writing = true
-      await this.d.commit.commit(ops)
+      await this.d.commit.commit(ops, reads)
     } catch (err) {
       if (reservedIp) ipam.unreserve(req.publicKey)
-      if (claimed !== null) tokens.unclaim(claimed.hash)
+      if (claimed !== null) tokens.unclaim(claimed)
       if (err instanceof WeftError) throw err
       throw new DataDirError(`could not persist the registration: ${(err as Error).message}`, { cause: err })
     }

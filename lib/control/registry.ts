@@ -7,7 +7,7 @@ import type { NodeHealth, NodeRecord } from '../wire/netmap.js'
 import type { PolicyNode } from '../policy/evaluate.js'
 import { hashSecret } from './auth.js'
 import type { Channels } from './channels.js'
-import type { GroupCommit } from './group-commit.js'
+import { retryOnConflict, type GroupCommit } from './group-commit.js'
 import type { HealthVerdict } from './health.js'
 import type { Ipam } from './ipam.js'
 import type { Liveness } from './liveness.js'
@@ -15,6 +15,7 @@ import type { ControllerMetrics } from './metrics.js'
 import type { NetmapLog, UpsertKind } from './netmap-log.js'
 import { nodeRouting, recordRouting, sameRouting } from './routing.js'
 import type { RemovalReason, StoredNode, StoredRouting } from './store.js'
+import type { LiveRecord } from './live-record.js'
 
 /** Facts about a node that live only in memory (reset by a restart). */
 interface Runtime { observedEndpoint: string | null, netmapVersion: number | null, agentVersion: string | null }
@@ -186,7 +187,7 @@ export class Registry {
 
   /** Marks `n` as left (durably, in its turn among the node's writers: serial); it stays in the netmap with health `left`. */
   async leave (authed: StoredNode): Promise<void> {
-    await this.serial(authed.id, async () => await this.writeLeave(authed))
+    await this.serial(authed.id, async () => await retryOnConflict(async () => await this.writeLeave(authed)))
   }
 
   private async writeLeave (authed: StoredNode): Promise<void> {
@@ -204,6 +205,10 @@ export class Registry {
    * channels close, it leaves the netmap, and its mesh IP goes into quarantine.
    */
   async remove (id: string, reason: RemovalReason = 'admin'): Promise<void> {
+    await retryOnConflict(async () => await this.removeOnce(id, reason))
+  }
+
+  private async removeOnce (id: string, reason: RemovalReason): Promise<void> {
     const n = this.nodes.get(id)
     if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
     if (this.removing.has(id)) throw new ConflictError(`node ${id} is already being removed`)
@@ -219,10 +224,15 @@ export class Registry {
     } finally {
       this.removing.delete(id)
     }
+    this.drop(n, { id, removedAt: now, reason }, 'admin')
+  }
+
+  /** Forgets removed node `n` (`removal` on record from now on): indexes, liveness, netmap; its IP goes into quarantine. */
+  private drop (n: StoredNode, removal: Removal, by: 'admin' | 'store'): void {
+    const { id, removedAt: now, reason } = removal
     const from = this.d.liveness.verdict(id)
     const latest = this.nodes.get(id)
     if (latest !== undefined) this.byCred.delete(latest.credentialHash)
-    const removal: Removal = { id, removedAt: now, reason }
     for (const h of new Set([n.credentialHash, latest?.credentialHash ?? n.credentialHash])) this.removedByCred.set(h, removal)
     this.removedByKey.set(n.publicKey, removal)
     this.nodes.delete(id)
@@ -233,9 +243,73 @@ export class Registry {
     this.d.netmap.remove(id)
     this.d.expiry.set(id, undefined)
     const why = reason === 'expired' ? `expired at ${new Date(n.expiresAt ?? now).toISOString()}` : 'removed by an admin'
-    this.d.log.info({ event: 'node.remove', nodeId: n.id, hostname: n.hostname, meshIp: n.meshIp, reason, expiresAt: n.expiresAt ?? null },
-      `${n.hostname} removed (${why}); ${n.meshIp} quarantined`)
+    this.d.log.info({ event: 'node.remove', nodeId: n.id, hostname: n.hostname, meshIp: n.meshIp, reason, expiresAt: n.expiresAt ?? null, by },
+      `${n.hostname} removed (${why}${by === 'store' ? ', through another controller' : ''}); ${n.meshIp} quarantined`)
     this.logHealth(n, from ?? { health: 'online', reason: '' }, { health: 'removed', reason: why })
+  }
+
+  /**
+   * Takes in node record `n` as another controller wrote it to the shared store (a registration, a leave, a
+   * route, tag or expiry change, a removal): indexes, IPAM, liveness and the netmap follow, as they would
+   * have after the write here. A credential it replaced stops working, and a removal closes the node's
+   * channels here too.
+   */
+  applyStored (n: StoredNode): void {
+    const prev = this.nodes.get(n.id)
+    if (n.state === 'removed') {
+      const removal: Removal = { id: n.id, removedAt: n.removedAt ?? n.updatedAt, reason: n.removedReason ?? 'admin' }
+      this.d.channels.closeNode(n.id)
+      if (prev !== undefined) this.drop(prev, removal, 'store')
+      else {
+        this.restoreRemoved(n)
+        this.d.ipam.restoreQuarantine(n.publicKey, n.meshIp, removal.removedAt)
+      }
+      return
+    }
+    if (prev === undefined) {
+      this.removedByKey.delete(n.publicKey)
+      this.index(n)
+      this.d.ipam.adopt(n.publicKey, n.meshIp)
+      this.d.liveness.add(n.id, { left: n.state === 'left', seen: false })
+      this.d.log.info({ event: 'node.register', nodeId: n.id, meshIp: n.meshIp, hostname: n.hostname, result: 'new', by: 'store' },
+        `node ${n.hostname} registered through another controller`)
+    } else {
+      if (prev.credentialHash !== n.credentialHash) {
+        this.byCred.delete(prev.credentialHash)
+        this.d.channels.closeNode(n.id)
+      }
+      // Endpoints from this controller's heartbeats are newer than a record written before them.
+      const endpoints = prev.updatedAt > n.updatedAt ? { endpoints: prev.endpoints, listenPort: prev.listenPort } : {}
+      this.index({ ...n, ...endpoints })
+      if ((prev.state === 'left') !== (n.state === 'left')) this.d.liveness.setLeft(n.id, n.state === 'left')
+    }
+    this.publish(n.id)
+  }
+
+  /** Another controller deleted node `id`'s record (a removal whose quarantine ended): its removal is forgotten. */
+  applyDeleted (id: string): void {
+    const n = this.nodes.get(id)
+    if (n !== undefined) this.drop(n, { id, removedAt: this.d.clock.now(), reason: 'admin' }, 'store')
+    for (const [h, r] of this.removedByCred) if (r.id === id) this.removedByCred.delete(h)
+    for (const [k, r] of this.removedByKey) if (r.id === id) this.removedByKey.delete(k)
+  }
+
+  /** Where node `id` is reached, as the controller that holds it says (its live key): published like a heartbeat's. */
+  applyEndpoints (id: string, endpoints: string[], listenPort: number, observed: string | null): void {
+    const n = this.nodes.get(id)
+    if (n === undefined) return
+    const rt = this.rt(id)
+    if (listenPort === n.listenPort && endpoints.join(',') === n.endpoints.join(',') && observed === rt.observedEndpoint) return
+    this.nodes.set(id, { ...n, endpoints: [...endpoints], listenPort, updatedAt: this.d.clock.now() })
+    rt.observedEndpoint = observed
+    this.publish(id)
+  }
+
+  /** What node `id`'s live key says of it, while this controller hears from it (Liveness.holds); null otherwise. */
+  liveRecord (id: string): LiveRecord | null {
+    const n = this.nodes.get(id)
+    if (n === undefined || !this.d.liveness.holds(id)) return null
+    return { endpoints: n.endpoints, listenPort: n.listenPort, observedEndpoint: this.rt(id).observedEndpoint, report: this.d.liveness.localReport(id) }
   }
 
   /**
@@ -244,7 +318,7 @@ export class Registry {
    * while a removal or a registration (`registering`) of the node is under way.
    */
   async setExpiry (id: string, expiresAt: number | null, registering: boolean): Promise<NodeStatus> {
-    return await this.serial(id, async () => await this.writeExpiry(id, expiresAt, registering))
+    return await this.serial(id, async () => await retryOnConflict(async () => await this.writeExpiry(id, expiresAt, registering)))
   }
 
   private async writeExpiry (id: string, expiresAt: number | null, registering: boolean): Promise<NodeStatus> {
@@ -258,8 +332,9 @@ export class Registry {
     try {
       await this.d.commit.commit([{ kind: 'node', node: next }])
     } catch (err) {
+      // Taken back only while the record still has this write's expiry: another controller's write is the truth.
       const cur = this.nodes.get(id)
-      if (cur !== undefined) {
+      if (cur !== undefined && cur.expiresAt === next.expiresAt) {
         this.nodes.set(id, withExpiry(cur, n.expiresAt))
         this.d.expiry.set(id, n.expiresAt)
       }
@@ -293,7 +368,7 @@ export class Registry {
    * refused with ConflictError while a removal of the node is under way. `by` says who changed it, for the log.
    */
   async setRouting (id: string, make: (r: StoredRouting | undefined) => StoredRouting, by: 'node' | 'admin'): Promise<NodeStatus> {
-    return await this.serial(id, async () => await this.writeRouting(id, make, by))
+    return await this.serial(id, async () => await retryOnConflict(async () => await this.writeRouting(id, make, by)))
   }
 
   private async writeRouting (id: string, make: (r: StoredRouting | undefined) => StoredRouting, by: 'node' | 'admin'): Promise<NodeStatus> {
@@ -323,7 +398,7 @@ export class Registry {
    * other writers (serial); refused with ConflictError while a removal of the node is under way.
    */
   async setTags (id: string, tags: readonly string[]): Promise<NodeStatus> {
-    return await this.serial(id, async () => await this.writeTags(id, tags))
+    return await this.serial(id, async () => await retryOnConflict(async () => await this.writeTags(id, tags)))
   }
 
   private async writeTags (id: string, tags: readonly string[]): Promise<NodeStatus> {
@@ -348,6 +423,19 @@ export class Registry {
     this.d.log.info({ event: 'node.tags', nodeId: n.id, hostname: n.hostname, meshIp: n.meshIp, from, to, by, ...token },
       `${n.hostname} tags: ${to.join(' ') || 'none'} (were ${from.join(' ') || 'none'}; ` +
       `changed by ${by === 'admin' ? 'an admin' : `join token ${n.tokenId ?? ''}`})`)
+  }
+
+  /** Per join token id, the active or left nodes whose last registration with a token used it, and the latest of those. */
+  admittedByToken (): Map<string, { uses: number, lastUsedAt: number }> {
+    const out = new Map<string, { uses: number, lastUsedAt: number }>()
+    for (const n of this.nodes.values()) {
+      if (n.tokenId === undefined) continue
+      const a = out.get(n.tokenId) ?? { uses: 0, lastUsedAt: 0 }
+      a.uses++
+      a.lastUsedAt = Math.max(a.lastUsedAt, n.updatedAt)
+      out.set(n.tokenId, a)
+    }
+    return out
   }
 
   /** Every active or left node as the access policy sees it: hostname, mesh IP and tags. */
@@ -413,7 +501,7 @@ export class Registry {
     return {
       ...rec,
       lastSeenAt: this.d.liveness.lastSeen(n.id),
-      connected: this.d.channels.count(n.id) > 0,
+      connected: this.d.channels.count(n.id) > 0 || this.d.liveness.heldElsewhere(n.id),
       netmapVersion: rt.netmapVersion,
       agentVersion: rt.agentVersion,
       healthReason: v.reason,

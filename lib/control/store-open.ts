@@ -6,13 +6,12 @@ import { ConfigError, DataDirError, StoreBehindError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { ControllerConfig } from './config.js'
 import type { DurableStoreBase, DurableStoreDeps } from './durable-store.js'
-import { EtcdLeader, LEADER_TTL_S } from './etcd-leader.js'
 import { EtcdStore, type EtcdOptions } from './etcd-store.js'
 import { LevelStore } from './level-store.js'
 import { droppedBytes, recoveryWarnings } from './leveldb-log.js'
 import { checkStart, type Loss } from './store-check.js'
 import { GUARD_FILE, readGuard, writeGuard } from './store-guard.js'
-import type { RawStore, StoreOp, StoredState } from './store.js'
+import type { StoreOp, StoredState } from './store.js'
 
 /** The database as opened at start, with what the first synced batch must add and what was accepted. */
 export interface OpenedStore {
@@ -26,18 +25,14 @@ export interface OpenedStore {
   meta: StoreOp[]
   /** The loss accepted with --accept-data-loss, for the controller to log with what it reserved. */
   accepted: { why: string, loss: Loss } | null
-  /** On etcd: this controller's lead of the prefix, given up when it stops (etcd-leader.ts). */
-  leader: EtcdLeader | null
+  /** On etcd: the store shared with the other controllers, to follow their writes (EtcdStore.follow). */
+  etcd: EtcdStore | null
 }
 
 /** What openStore needs besides the config. */
 export interface OpenStoreDeps {
   clock: Clock
   log: Logger
-  /** On etcd: what this controller is called in the election (host, pid, listen address). */
-  whoami?: string
-  /** On etcd: called once if this controller loses the lead after it was elected. */
-  onLeadLost?: (why: string) => void
 }
 
 /**
@@ -127,7 +122,7 @@ export async function openStore (config: ControllerConfig, deps: OpenStoreDeps):
       orphans,
       meta: metaOps,
       accepted,
-      leader: null
+      etcd: null
     }
   } catch (err) {
     await raw.close().catch(() => {})
@@ -136,10 +131,11 @@ export async function openStore (config: ControllerConfig, deps: OpenStoreDeps):
 }
 
 /** What DurableStore needs of the backend `config` names: how to reopen it, whether a guard backs it, what to tell the operator. */
-export function storeBackend (config: ControllerConfig, clock: Clock): Pick<DurableStoreDeps, 'guard' | 'reopen' | 'reopenNotes' | 'remedy'> {
+export function storeBackend (config: ControllerConfig, clock: Clock): Pick<DurableStoreDeps, 'guard' | 'shared' | 'reopen' | 'reopenNotes' | 'remedy'> {
   if (config.store === 'etcd') {
     const o = etcdOptions(config)
-    return { guard: false, reopen: async () => await EtcdStore.open(o, clock), remedy: `bring a quorum of the etcd members at ${o.endpoints.join(', ')} back` }
+    const remedy = `bring a quorum of the etcd members at ${o.endpoints.join(', ')} back`
+    return { guard: false, shared: true, reopen: async () => await EtcdStore.open(o, clock), remedy }
   }
   const dbDir = join(config.dataDir, 'db')
   return {
@@ -163,25 +159,12 @@ export function etcdOptions (config: ControllerConfig): EtcdOptions {
 }
 
 /**
- * Opens the etcd store once this controller leads its prefix (etcd-leader.ts: a standby waits here). No guard
- * file: etcd replicates every write to a quorum before it answers, and the store is shared, so no one
- * controller's disk could say what it must hold. The mesh CIDR it was created with is checked as in a data
- * directory.
+ * Opens the etcd store, shared with every other controller of the mesh (etcd-store.ts). No guard file: etcd
+ * replicates every write to a quorum before it answers, and no one controller's disk could say what the
+ * shared store must hold. The mesh CIDR it was created with is checked as in a data directory.
  */
 async function openEtcd (config: ControllerConfig, deps: OpenStoreDeps): Promise<OpenedStore> {
-  const o = etcdOptions(config)
-  const whoami = deps.whoami ?? `pid ${process.pid}`
-  const leader = await EtcdLeader.take(o, whoami, current => {
-    deps.log.warn({ event: 'store.standby', prefix: o.prefix, leader: current },
-      `etcd prefix ${o.prefix} is served by ${current}; waiting as a standby until it stops or its lease of ${LEADER_TTL_S} s runs out`)
-  }, why => deps.onLeadLost?.(why))
-  let raw: RawStore
-  try {
-    raw = await EtcdStore.open(o, deps.clock)
-  } catch (err) {
-    await leader.resign()
-    throw err
-  }
+  const raw = await EtcdStore.open(etcdOptions(config), deps.clock)
   try {
     const { state, records } = await raw.readAll()
     const meta = state.meta
@@ -192,17 +175,16 @@ async function openEtcd (config: ControllerConfig, deps: OpenStoreDeps): Promise
     if (storedCidr !== undefined && storedCidr !== config.cidr) throw cidrMismatch(storedCidr)
     const storeId = meta.get('storeId') ?? randomBytes(8).toString('hex')
     return {
-      base: { raw, storeId, seq: Number(meta.get('seq') ?? 0), records },
+      base: { raw, storeId, seq: 0, records },
       state,
       ipHighWater: Number(meta.get('ipHighWater') ?? 0),
       orphans: storedOrphans(meta),
       meta: meta.has('storeId') ? [] : [{ kind: 'meta', key: 'storeId', value: storeId }],
       accepted: null,
-      leader
+      etcd: raw
     }
   } catch (err) {
     await raw.close().catch(() => {})
-    await leader.resign()
     throw err
   }
 }

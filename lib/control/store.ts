@@ -131,13 +131,36 @@ export interface RawStore extends ControlStore {
   readAll (): Promise<{ state: StoredState, records: Map<string, string> }>
 }
 
+/**
+ * What a store shared by several controllers (etcd) notes when a write is decided, so that the write applies
+ * only if the records it writes are still as the decision saw them. Opaque outside the store.
+ */
+export interface StoreCapture { readonly ticket: unknown }
+
+/** How a write is made. */
+export interface WriteOptions {
+  /** Resolve only after the batch is on stable storage. */
+  sync: boolean
+  /** On a shared store: what each write of the batch saw when it was decided, in order (ControlStore.capture). */
+  captures?: readonly StoreCapture[]
+}
+
 /** The durable store. */
 export interface ControlStore {
   /** Reads every record. Called once, after open. */
   load (): Promise<StoredState>
   /** Most ops one write may carry (etcd limits a transaction); absent: no limit. GroupCommit keeps its batches within it. */
   readonly maxOps?: number
-  /** Applies `ops` atomically. With `sync`, resolves only after the batch is on stable storage. */
-  write (ops: StoreOp[], opts: { sync: boolean }): Promise<void>
+  /**
+   * On a store shared by several controllers: notes the records `ops` write, and the records `reads` (keys of
+   * store-records.ts) the decision depended on without writing them, as this controller knows them now (call
+   * it in the same tick as the decision). Absent on a store only this controller writes.
+   */
+  capture? (ops: readonly StoreOp[], reads?: readonly string[]): StoreCapture | undefined
+  /**
+   * Applies `ops` atomically. With `sync`, resolves only after the batch is on stable storage. With captures,
+   * rejects with StoreConflictError, writing nothing, when another controller changed one of their records.
+   */
+  write (ops: StoreOp[], opts: WriteOptions): Promise<void>
   close (): Promise<void>
 }

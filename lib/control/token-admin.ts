@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import type { Logger } from '../log.js'
 import type { CreateTokenRequest, CreateTokenResponse, TokenInfo, TokenListResponse } from '../wire/api.js'
-import type { GroupCommit } from './group-commit.js'
+import { retryOnConflict, type GroupCommit } from './group-commit.js'
 import { tokenId, tokenInfo, type TokenBook } from './tokens.js'
 
 /** Lifetime of a token created without `ttlMs`. */
@@ -15,6 +15,11 @@ export interface TokenAdminDeps {
   commit: GroupCommit
   /** The tags a new token may carry: `tags` checked and sorted, or a coded error saying which one is refused and why. */
   admitTags: (tags: readonly unknown[]) => string[]
+  /**
+   * On a shared store, where a reusable token's record is not written by each use (every controller's
+   * registrations would conflict on it): per token id, the nodes on record it admitted and the latest of them.
+   */
+  admitted?: () => Map<string, { uses: number, lastUsedAt: number }>
 }
 
 /**
@@ -54,7 +59,15 @@ export class TokenAdmin {
 
   /** Every token on record (active, and ended ones within the retention), oldest first. */
   list (): TokenListResponse {
-    return { tokens: this.d.tokens.list() }
+    const admitted = this.d.admitted?.()
+    if (admitted === undefined) return { tokens: this.d.tokens.list() }
+    return {
+      tokens: this.d.tokens.list().map(t => {
+        if (!t.reusable) return t
+        const a = admitted.get(t.id)
+        return { ...t, uses: a?.uses ?? 0, lastUsedAt: a?.lastUsedAt ?? null }
+      })
+    }
   }
 
   /**
@@ -63,6 +76,10 @@ export class TokenAdmin {
    * admitted stay. Throws NotFoundError for an unknown id.
    */
   async revoke (id: string): Promise<TokenInfo> {
+    return await retryOnConflict(async () => await this.revokeOnce(id))
+  }
+
+  private async revokeOnce (id: string): Promise<TokenInfo> {
     for (let p = this.revoking.get(id); p !== undefined; p = this.revoking.get(id)) await p.catch(() => {})
     const { record, changed, undo } = this.d.tokens.revoke(id)
     if (changed) {

@@ -63,6 +63,8 @@ export interface TokenSpec {
  */
 export class TokenBook {
   private readonly byHash = new Map<string, StoredToken>()
+  /** What each claim returned, to the record it spent a use of (unclaim gives it back only to that record). */
+  private readonly claims = new WeakMap<StoredToken, StoredToken>()
 
   constructor (private readonly clock: Clock) {}
 
@@ -84,7 +86,12 @@ export class TokenBook {
     return { token, record }
   }
 
-  /** Drops a token whose creation was not persisted (its secret was never shown). */
+  /** Takes in a token record as another controller wrote it to the shared store (made, used, revoked). */
+  applyStored (t: StoredToken): void {
+    this.byHash.set(t.hash, { ...t })
+  }
+
+  /** Drops a token whose creation was not persisted (its secret was never shown), or that the store no longer holds. */
   forget (hash: string): void {
     this.byHash.delete(hash)
   }
@@ -95,6 +102,12 @@ export class TokenBook {
    */
   claim (token: string): StoredToken {
     const t = this.byHash.get(hashSecret(token))
+    const claimed = this.spend(t)
+    this.claims.set(claimed, t!)
+    return claimed
+  }
+
+  private spend (t: StoredToken | undefined): StoredToken {
     if (t === undefined) throw new TokenRejectedError('join token is not known to this controller')
     const now = this.clock.now()
     if (t.revokedAt !== undefined) {
@@ -115,10 +128,14 @@ export class TokenBook {
     return { ...t }
   }
 
-  /** Gives back a use taken by `claim` whose registration did not commit. */
-  unclaim (hash: string): void {
-    const t = this.byHash.get(hash)
-    if (t === undefined) return
+  /**
+   * Gives back the use `claimed` (what `claim` returned) took, whose registration did not commit; nothing when
+   * the token's record was replaced meanwhile (another controller wrote it): the new record is the truth.
+   */
+  unclaim (claimed: StoredToken): void {
+    const t = this.claims.get(claimed)
+    this.claims.delete(claimed)
+    if (t === undefined || this.byHash.get(claimed.hash) !== t) return
     t.uses = Math.max(0, t.uses - 1)
     if (!t.reusable) delete t.usedAt
     if (t.uses === 0) delete t.lastUsedAt

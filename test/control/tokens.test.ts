@@ -63,13 +63,25 @@ t.test('a revoked token is refused with WEFT_ERR_TOKEN_REVOKED; a revocation tha
 t.test('a claim records its time, and an undone claim of an unused token leaves no last use', async (t) => {
   const clock = new ManualClock()
   const book = new TokenBook(clock)
-  const { token, record } = book.create({ reusable: false, ttlMs: D })
+  const { token } = book.create({ reusable: false, ttlMs: D })
   clock.advance(5000)
   const c = book.claim(token)
   t.equal(c.lastUsedAt, clock.now())
   t.equal(tokenInfo(c, clock.now()).state, 'spent')
-  book.unclaim(record.hash)
+  book.unclaim(c)
   t.match(book.list()[0], { uses: 0, lastUsedAt: null, state: 'active' })
+})
+
+t.test('an undone claim leaves alone a record another controller wrote meanwhile', async (t) => {
+  const clock = new ManualClock()
+  const book = new TokenBook(clock)
+  const { token, record } = book.create({ reusable: false, ttlMs: D })
+  const c = book.claim(token)
+  // The other controller's registration spent the token first; its record arrives through the store.
+  book.applyStored({ ...record, uses: 1, usedAt: clock.now(), lastUsedAt: clock.now() })
+  book.unclaim(c)
+  t.match(book.list()[0], { uses: 1, state: 'spent' }, 'the spent record stays spent')
+  t.throws(() => book.claim(token), { code: 'WEFT_ERR_TOKEN_REJECTED' })
 })
 
 t.test('takeEnded keeps a token listed for the retention after it stopped admitting nodes', async (t) => {
