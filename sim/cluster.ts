@@ -10,6 +10,7 @@ import { setPriority, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import type { BurstResult } from './register-burst.js'
 import { NetnsWorld } from './netns/world.js'
 import { leadsCluster, STATUS_PATH } from './etcd.js'
 import { systemClock } from '../lib/clock.js'
@@ -21,6 +22,7 @@ import { waitFor } from './wait.js'
 
 /** The compiled CLI, run with this Node. */
 export const WEFT = fileURLToPath(new URL('../cmd/weft.js', import.meta.url))
+const BURST = fileURLToPath(new URL('./register-burst.js', import.meta.url))
 const CONTROLLER_PORT = 8080
 /** etcd's client port on the controller namespace's loopback (its peer port is the next one). */
 const ETCD_PORT = 2379
@@ -68,9 +70,10 @@ export interface MeshOptions {
    */
   etcdMembers?: number
   /**
-   * Controllers in the controller namespace, on ports 8080, 8081, ...; more than one needs `etcd`. Controller 0
-   * starts with the mesh; the others with startController(k), as standbys (docs/store.md, "etcd"). Daemons are
-   * given them all (`--controller URL,URL...`). Default: 1.
+   * Controllers in the controller namespace, on ports 8080, 8081, ...; more than one needs `etcd`, and all of
+   * them serve (docs/store.md, "etcd"). Controller 0 starts with the mesh; the others with startController(k).
+   * Daemon i is given them all, starting at controller i mod K (controllerUrlsFor), so the daemons spread
+   * over the controllers. Default: 1.
    */
   controllers?: number
   /** Prefix of the temp directory holding logs, state and controller data. Default: 'weft-e2e-'. */
@@ -109,6 +112,13 @@ export class Mesh {
   get controllerUrl (): string { return this.controllerUrlOf(0) }
   /** Every controller's URL, as daemons are given them. */
   get controllerUrls (): string[] { return Array.from({ length: this.opts.controllers ?? 1 }, (_, k) => this.controllerUrlOf(k)) }
+  /** Daemon i's `--controller` list: every controller, starting at controller i mod K, so daemons spread over them. */
+  controllerUrlsFor (i: number): string[] {
+    const all = this.controllerUrls
+    const k = i % all.length
+    return [...all.slice(k), ...all.slice(0, k)]
+  }
+
   /** Controller k's URL on the underlay. */
   controllerUrlOf (k: number): string { return `http://${this.world.names.controllerAddr}:${CONTROLLER_PORT + k}` }
   /** The controller's data directory (`--data`): its keys and database, what an operator backs up and restores. */
@@ -145,15 +155,17 @@ export class Mesh {
   }
 
   /**
-   * Starts (or restarts) controller `k` on its data directory and, unless `wait` is false (a standby does not
-   * answer until it leads), waits until it answers. A controller other than 0 gets controller 0's keys first.
+   * Starts (or restarts) controller `k` on its data directory and, unless `wait` is false, waits until it
+   * answers. A controller other than 0 gets controller 0's keys first. `etcdEndpoints` gives it only some of
+   * the members (a controller that can reach only one of them, to cut it off by stopping that one).
    */
-  async startController (k = 0, opts: { wait?: boolean } = {}): Promise<void> {
+  async startController (k = 0, opts: { wait?: boolean, etcdEndpoints?: string[] } = {}): Promise<void> {
     if (k > 0) {
       await mkdir(this.controllerDataDirOf(k), { recursive: true, mode: 0o700 })
       for (const f of ['controller.key', 'admin.key']) await copyFile(join(this.controllerDataDir, f), join(this.controllerDataDirOf(k), f))
     }
-    const store = (this.opts.etcdMembers ?? 0) > 0 ? ['--store', 'etcd', '--etcd-endpoints', this.etcdEndpoints.join(',')] : []
+    const endpoints = opts.etcdEndpoints ?? this.etcdEndpoints
+    const store = (this.opts.etcdMembers ?? 0) > 0 ? ['--store', 'etcd', '--etcd-endpoints', endpoints.join(',')] : []
     const c = this.spawnLogged(this.world.names.controllerNs, k === 0 ? 'controller' : `controller-${k}`,
       ['controller', '--data', this.controllerDataDirOf(k), '--listen', `0.0.0.0:${CONTROLLER_PORT + k}`, ...store,
         '--log-level', this.opts.controllerLogLevel ?? 'debug'])
@@ -162,10 +174,10 @@ export class Mesh {
       try { setPriority(c.pid, this.opts.controllerNice!) } catch { /* it already exited; the wait below reports it */ }
     }
     if (opts.wait === false) return
-    await waitFor('the controller to answer', async () => {
+    await waitFor(`controller ${k} to answer`, async () => {
       try {
         await this.world.exec(this.world.names.controllerNs, ['ping', '-c1', '-W1', '127.0.0.1'])
-        await this.admin('nodes', 'list', '--json')
+        await this.adminOf(k, 'nodes', 'list', '--json')
         return true
       } catch { return false }
     }, this.opts.controllerStartTimeoutMs ?? 20_000, 200)
@@ -233,9 +245,39 @@ export class Mesh {
     return this.tokenValue
   }
 
+  /**
+   * A burst of `count` registrations of fresh keys through controllers `via` (indexes), `concurrency` at a
+   * time (default 8), with the mesh's reusable token or `token`, run in the controller namespace
+   * (sim/register-burst.ts); resolves with each key's outcome. `onAck` sees the count of acknowledged ones as
+   * each comes, e.g. to kill something mid-burst.
+   */
+  async registerBurst (via: number[], count: number,
+    o: { concurrency?: number, token?: string, onAck?: (n: number) => void } = {}): Promise<BurstResult[]> {
+    const argv = [process.execPath, BURST, '--controllers', via.map(k => this.controllerUrlOf(k)).join(','),
+      '--token', o.token ?? await this.token(), '--count', String(count), '--concurrency', String(o.concurrency ?? 8)]
+    const child = this.world.spawn(this.world.names.controllerNs, argv, { stdio: ['ignore', 'pipe', 'pipe'], name: 'burst' })
+    const out: BurstResult[] = []
+    let buf = ''
+    let err = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString('utf8')
+      let i
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const r = JSON.parse(buf.slice(0, i)) as BurstResult
+        buf = buf.slice(i + 1)
+        out.push(r)
+        if (r.ok) o.onAck?.(out.filter(x => x.ok).length)
+      }
+    })
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString('utf8') })
+    const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
+    if (code !== 0) throw new Error(`register-burst exited with ${String(code)}: ${err.trim()}`)
+    return out
+  }
+
   /** Starts node `i`'s daemon, with the mesh's join token unless `join` is false (a service unit passes it on every start). */
   async startDaemon (i: number, opts: { join?: boolean, extra?: string[], nice?: number } = {}): Promise<ChildProcess> {
-    const args = ['daemon', '--controller', this.controllerUrls.join(','), '--state', this.stateDir(i), '--interface', this.ifname(i),
+    const args = ['daemon', '--controller', this.controllerUrlsFor(i).join(','), '--state', this.stateDir(i), '--interface', this.ifname(i),
       '--hostname', `node-${i}`, '--log-level', this.opts.daemonLogLevel ?? 'debug', ...(this.opts.daemonArgs ?? []), ...(opts.extra ?? [])]
     if (opts.join !== false) args.push('--join-token', await this.token())
     const child = this.spawnLogged(this.ns(i), `n${i}`, args, this.opts.daemonNodeFlags, this.opts.daemonEnv)

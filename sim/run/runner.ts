@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadavg } from 'node:os'
-import { Mesh, waitFor } from '../cluster.js'
+import { Mesh } from '../cluster.js'
 import type { Clock } from '../../lib/clock.js'
 import type { Logger } from '../../lib/log.js'
 import type { Scenario, ScenarioParams } from '../scenarios/scenario.js'
@@ -154,10 +154,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     controllers: o.controllers ?? 1,
     etcdMembers: (o.controllers ?? 1) > 1 ? 3 : 0
   })
-  for (let k = 1; k < (o.controllers ?? 1); k++) {
-    await mesh.startController(k, { wait: false })
-    await waitFor(`controller ${k} to wait as a standby`, () => mesh.events(`controller-${k}`, 'store.standby').length > 0, 60_000, 200)
-  }
+  for (let k = 1; k < (o.controllers ?? 1); k++) await mesh.startController(k)
   const worldMs = now()
   // Ctrl-C: the world's own hook removes namespaces and processes; this removes the run directory too.
   // Killing daemons and wireguard-go here, synchronously, stops the scenario's effects at once, whatever the
