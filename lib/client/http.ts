@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { isIP } from 'node:net'
+import { isIP, type LookupFunction } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import type { Clock, Timer } from '../clock.js'
 import { ControllerError } from '../errors.js'
@@ -27,6 +27,11 @@ export interface ControllerHttpOptions {
   requestTimeoutMs?: number
   /** Times the bound on a whole request/response. */
   clock: Clock
+  /**
+   * Connect to this IP address instead of looking the URL's host name up; the name is still what the request
+   * and the TLS check name (one of the several addresses a controller name resolves to, ControlClient).
+   */
+  address?: string
 }
 
 /** What a JSON call expects of a 2xx answer: a JSON body, or nothing (any body is ignored: 204 and friends). */
@@ -55,9 +60,10 @@ export class ControllerHttp {
     this.clock = opts.clock
     const keepAlive = opts.keepAlive ?? true
     const maxSockets = opts.maxSockets ?? 4
+    const lookup = opts.address === undefined ? {} : { lookup: pinnedLookup(opts.address) }
     this.agent = this.url.protocol === 'https:'
-      ? new ControllerTlsAgent(this.url, opts.trust ?? {}, { keepAlive, maxSockets, handshakeTimeoutMs: this.requestTimeoutMs })
-      : new HttpAgent({ keepAlive, maxSockets })
+      ? new ControllerTlsAgent(this.url, opts.trust ?? {}, { keepAlive, maxSockets, handshakeTimeoutMs: this.requestTimeoutMs, ...lookup })
+      : new HttpAgent({ keepAlive, maxSockets, ...lookup })
   }
 
   /**
@@ -179,4 +185,13 @@ export async function readBody (res: IncomingMessage, max: number): Promise<stri
     res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
     res.on('error', err => reject(new ControllerError(`controller answer broke off: ${err.message}`, 503)))
   })
+}
+
+/** A `lookup` for net.connect that answers every name with `address` (in the shape asked: one, or `all`). */
+function pinnedLookup (address: string): LookupFunction {
+  const family = isIP(address)
+  return ((_host: string, opts: { all?: boolean }, cb: (err: Error | null, a: unknown, f?: number) => void) => {
+    if (opts.all === true) cb(null, [{ address, family }])
+    else cb(null, address, family)
+  }) as unknown as LookupFunction
 }

@@ -1,4 +1,5 @@
 import { Agent as HttpsAgent, type RequestOptions } from 'node:https'
+import type { LookupFunction } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { fingerprintOfDer } from '../wire/fingerprint.js'
@@ -16,8 +17,14 @@ export class ControllerTlsAgent extends HttpsAgent {
   private readonly handshakeTimeoutMs: number
 
   constructor (private readonly url: ControllerUrl, private readonly trust: ControllerTrust,
-    opts: { keepAlive: boolean, maxSockets: number, handshakeTimeoutMs: number }) {
-    super({ keepAlive: opts.keepAlive, maxSockets: opts.maxSockets, rejectUnauthorized: false, ...(trust.ca !== undefined ? { ca: trust.ca } : {}) })
+    opts: { keepAlive: boolean, maxSockets: number, handshakeTimeoutMs: number, lookup?: LookupFunction }) {
+    super({
+      keepAlive: opts.keepAlive,
+      maxSockets: opts.maxSockets,
+      rejectUnauthorized: false,
+      ...(trust.ca !== undefined ? { ca: trust.ca } : {}),
+      ...(opts.lookup !== undefined ? { lookup: opts.lookup } : {})
+    })
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs
   }
 

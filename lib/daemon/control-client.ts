@@ -1,6 +1,9 @@
+import { lookup } from 'node:dns/promises'
+import { isIP } from 'node:net'
 import { systemClock, type Clock } from '../clock.js'
 import { ControllerHttp } from '../client/http.js'
 import type { ControllerTrust } from '../client/trust.js'
+import { parseControllerUrl } from '../client/url.js'
 import { ControllerError } from '../errors.js'
 import type { AdvertiseRequest, ControllerInfo, HeartbeatRequest, HeartbeatResponse, NodeRouting, RegisterRequest, RegisterResponse } from '../wire/api.js'
 
@@ -8,13 +11,16 @@ import type { AdvertiseRequest, ControllerInfo, HeartbeatRequest, HeartbeatRespo
  * The daemon's HTTP client for the controller's node API. One method per route; every non-2xx answer becomes a
  * ControllerError carrying the status and the controller's error code, every connection failure a coded
  * sentence (lib/client/failure.ts). It knows every controller of `--controller URL[,URL...]` and talks to one
- * of them, `baseUrl`, until `advance` moves it to the next. No retries here: the control link owns failover
- * and backoff.
+ * of them, `baseUrl`, until `advance` moves it to the next. A controller given by a host name that resolves to
+ * several addresses (one DNS name for all controllers) counts as one controller per address. No retries here:
+ * the control link owns failover and backoff.
  */
 export class ControlClient {
   private readonly urls: readonly string[]
-  private readonly https: ControllerHttp[]
+  /** What requests may go to, in order: each URL, or each address a URL's host name resolves to. */
+  private targets: Target[]
   private index = 0
+  private resolving: Promise<void> | null = null
 
   /**
    * @param baseUrls each e.g. `https://198.18.0.1:8443`, or with a proxy's path prefix `https://proxy.example/weft`
@@ -22,26 +28,77 @@ export class ControlClient {
    *   intervals is as good as lost.
    * @param trust what an https:// controller must present (`--controller-ca`, `--controller-fingerprint`).
    * @param clock times out each request. Default: systemClock.
+   * @param lookup every address of a host name (default: the system resolver, `getaddrinfo`).
    */
-  constructor (baseUrls: string | readonly string[], requestTimeoutMs = 10_000, trust: ControllerTrust = {}, clock: Clock = systemClock) {
+  constructor (baseUrls: string | readonly string[], private readonly requestTimeoutMs = 10_000, private readonly trust: ControllerTrust = {},
+    private readonly clock: Clock = systemClock, private readonly lookup: (host: string) => Promise<string[]> = lookupAll) {
     this.urls = typeof baseUrls === 'string' ? [baseUrls] : [...baseUrls]
-    this.https = this.urls.map(u => new ControllerHttp(u, { trust, requestTimeoutMs, keepAlive: true, maxSockets: 4, clock }))
+    this.targets = this.urls.map(url => this.target(url, null))
+    void this.resolve()
   }
 
   /** The controller requests go to now. */
-  get baseUrl (): string { return this.urls[this.index]! }
+  get baseUrl (): string { return this.targets[this.index]!.url }
+
+  /** The address requests go to now, when the controller's name resolves to several; null otherwise. */
+  get address (): string | null { return this.targets[this.index]!.address }
 
   /** Every controller this client knows, in the order given. */
   get controllers (): readonly string[] { return this.urls }
 
-  /** Moves to the next controller of the list (after the last, the first); false when there is only one. */
+  /** How many places requests may go to: a controller whose name resolves to several addresses counts each. */
+  get size (): number { return this.targets.length }
+
+  /**
+   * Moves to the next controller (or address) of the list; after the last, to the first, and the names are
+   * looked up again for the next round. False when there is only one.
+   */
   advance (): boolean {
-    if (this.urls.length < 2) return false
-    this.index = (this.index + 1) % this.urls.length
+    if (this.targets.length < 2) { void this.resolve(); return false }
+    this.index = (this.index + 1) % this.targets.length
+    if (this.index === 0) void this.resolve()
     return true
   }
 
-  private get http (): ControllerHttp { return this.https[this.index]! }
+  /**
+   * Looks the controllers' host names up: a name with several addresses becomes one place per address (the
+   * requests still name the host, and TLS still checks it). A failed lookup keeps what was there; the place
+   * requests go to now stays the current one.
+   */
+  async resolve (): Promise<void> {
+    this.resolving ??= (async () => {
+      const next: Target[] = []
+      for (const url of this.urls) {
+        const host = parseControllerUrl(url).host
+        const addresses = isIP(host) !== 0 ? [] : await this.lookup(host).catch(() => [])
+        const known = this.targets.filter(t => t.url === url)
+        if (addresses.length < 2) { next.push(...(known.length === 1 && known[0]!.address === null ? known : [this.target(url, null)])); continue }
+        for (const a of addresses) next.push(known.find(t => t.address === a) ?? this.target(url, a))
+      }
+      const current = this.targets[this.index]!
+      this.targets = next
+      const at = next.indexOf(current)
+      this.index = at >= 0 ? at : Math.min(this.index, next.length - 1)
+    })().finally(() => { this.resolving = null })
+    await this.resolving
+  }
+
+  private target (url: string, address: string | null): Target {
+    return {
+      url,
+      address,
+      http: new ControllerHttp(url, {
+        trust: this.trust,
+        requestTimeoutMs: this.requestTimeoutMs,
+        keepAlive: true,
+        maxSockets: 4,
+        clock: this.clock,
+        ...(address !== null ? { address } : {})
+      })
+    }
+  }
+
+  private get http (): ControllerHttp { return this.targets[this.index]!.http }
 
   /** `GET /v1/info`: the controller's public key, CIDR and netmap position. */
   async info (): Promise<ControllerInfo> {
@@ -124,16 +181,24 @@ export class ControlClient {
 export class FailoverRound {
   private failed = 0
 
-  constructor (private readonly client: Pick<ControlClient, 'controllers' | 'advance'>) {}
+  constructor (private readonly client: Pick<ControlClient, 'size' | 'advance'>) {}
 
   /** After a failure: moves to the next controller. True to try it at once; false when the round is over (wait first). */
   next (): boolean {
     this.client.advance()
-    if (++this.failed < this.client.controllers.length) return true
+    if (++this.failed < this.client.size) return true
     this.failed = 0
     return false
   }
 
   /** After a success: the next failure starts a new round. */
   reset (): void { this.failed = 0 }
+}
+
+/** One place requests may go to: a controller's URL, pinned to one of its name's addresses or not. */
+interface Target { url: string, address: string | null, http: ControllerHttp }
+
+/** Every address of `host`, deduplicated and sorted; the system resolver's answer. */
+async function lookupAll (host: string): Promise<string[]> {
+  return [...new Set((await lookup(host, { all: true })).map(a => a.address))].sort()
 }

@@ -53,9 +53,9 @@ export interface ControlLinkCounters {
 }
 
 /**
- * Longest wait between two rounds of a list of controllers. In a controller-failover sim (N=20, three
- * controllers) the 30 s ceiling of one controller left the last daemon 11.7 s after the kill for a standby that
- * served after 5 s.
+ * Longest wait between two rounds of a list of controllers: the others serve already, and a quorum loss or a
+ * controller's restart ends within seconds. With the 30 s ceiling of one controller, the last daemon of a
+ * controller-failover sim (N=20) waited 11.7 s for a controller that served after 5 s.
  */
 export const MULTI_CONTROLLER_BACKOFF_MS = 2000
 
@@ -119,8 +119,8 @@ export class ControlLink {
     config?: Partial<ControlLinkConfig>
   }) {
     this.cfg = { ...defaultControlLinkConfig, ...opts.config }
-    // With several controllers a failover ends when a standby takes over (within its 5 s etcd lease), so rounds
-    // of the list stay at most MULTI_CONTROLLER_BACKOFF_MS apart; refused connections to the others cost nothing.
+    // With several controllers the others already serve, so rounds of the list stay at most
+    // MULTI_CONTROLLER_BACKOFF_MS apart; refused connections to dead ones cost nothing.
     this.backoff = opts.client.controllers.length > 1 ? new Backoff(500, MULTI_CONTROLLER_BACKOFF_MS) : new Backoff()
     this.round = new FailoverRound(opts.client)
   }
@@ -170,11 +170,16 @@ export class ControlLink {
       if (this.stopped) return
       // Another controller is tried at once; only when each has failed in turn does the link wait.
       const from = this.opts.client.baseUrl
+      const fromAddress = this.opts.client.address
       const atOnce = this.round.next()
-      if (this.opts.client.baseUrl !== from) {
-        this.opts.log.info({ event: 'control.failover', from, to: this.opts.client.baseUrl }, `trying controller ${this.opts.client.baseUrl}`)
+      const { baseUrl: to, address } = this.opts.client
+      if (to !== from || address !== fromAddress) {
+        this.opts.log.info({ event: 'control.failover', from, to, ...(address !== null ? { address } : {}) },
+          `trying controller ${to}${address !== null ? ` at ${address}` : ''}`)
       }
-      if (!atOnce) await this.opts.clock.sleep(this.backoff.next(), this.stopSignal.signal)
+      // A name that resolved to several controllers after start counts as several.
+      const cap = this.opts.client.size > 1 ? MULTI_CONTROLLER_BACKOFF_MS : Infinity
+      if (!atOnce) await this.opts.clock.sleep(Math.min(this.backoff.next(), cap), this.stopSignal.signal)
     }
   }
 
@@ -187,6 +192,7 @@ export class ControlLink {
       this.opts.log.info({
         event: 'control.connected',
         controller: this.opts.client.baseUrl,
+        ...(this.opts.client.address !== null ? { address: this.opts.client.address } : {}),
         version: this.opts.netmap()?.version ?? null
       }, 'update channel open')
       this.setState('connected')

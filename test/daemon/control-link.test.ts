@@ -64,10 +64,13 @@ function owner (initial: Netmap | null = null, seen: (m: Netmap, how: 'full' | '
   return o
 }
 
-function link (url: string | string[], onNetmap: (m: Netmap, how: string) => void, netmap: Netmap | null = null): { l: ControlLink, map: () => Netmap | null } {
+function link (url: string | string[] | ControlClient, onNetmap: (m: Netmap, how: string) => void, netmap: Netmap | null = null): {
+  l: ControlLink
+  map: () => Netmap | null
+} {
   const o = owner(netmap, onNetmap)
   const l = new ControlLink({
-    client: new ControlClient(url),
+    client: url instanceof ControlClient ? url : new ControlClient(url),
     credential: 'wn_test',
     netmap: o.netmap,
     onNetmap: o.onNetmap,
@@ -285,4 +288,39 @@ t.test('several controllers: a broken link moves to the next at once, and the ch
   t.equal(second.queries[0]?.get('since'), '3', 'it resumes from the version it holds')
   await waitFor('a heartbeat to the controller in use', () => second.heartbeats > 0, 5000)
   t.equal(down.queries.length, 0, 'the third was never needed')
+})
+
+t.test('one controller name that resolves to several addresses: a broken link moves to the next address at once', async (t) => {
+  const first = await fakeController(t, [])
+  const port = Number(new URL(first.url).port)
+  // The same port on another loopback address: a second controller behind the same name.
+  const second = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x')
+    if (u.pathname === '/v1/netmap/stream') {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+      res.write(JSON.stringify({ type: 'ping', epoch: 'e1', version: 3, at: 1 }) + '\n')
+      return
+    }
+    req.resume()
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ epoch: 'e1', version: 3, heartbeatIntervalMs: 60_000 }))
+  })
+  await new Promise<void>(resolve => second.listen(port, '127.0.0.2', () => resolve()))
+  t.teardown(() => { second.closeAllConnections(); second.close() })
+  // 127.0.0.3 has nothing on the port: refused. The name resolves to it first, then to the live one.
+  const asked: string[] = []
+  const client = new ControlClient(`http://controllers.weft.test:${port}`, undefined, {}, systemClock, async host => { asked.push(host); return ['127.0.0.3', '127.0.0.2'] })
+  await client.resolve()
+  t.equal(client.size, 2, 'one place per address')
+  t.same(client.controllers, [`http://controllers.weft.test:${port}`], 'still one controller as configured')
+  const { l } = link(client, () => {}, full(3, [rec('a', '100.64.0.1')]))
+  const t0 = Date.now()
+  l.start()
+  t.teardown(() => l.stop())
+  await waitFor('the link to open at the second address', () => l.state === 'connected', 5000)
+  t.ok(Date.now() - t0 < 1000, `no backoff before the next address (${Date.now() - t0} ms)`)
+  t.equal(client.address, '127.0.0.2')
+  t.equal(l.controller, `http://controllers.weft.test:${port}`, 'status names the controller as configured')
+  t.ok(asked.every(h => h === 'controllers.weft.test'))
+  t.equal(first.queries.length, 0, 'the address the name does not give is never asked')
 })

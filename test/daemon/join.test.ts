@@ -121,7 +121,7 @@ t.test('a first registration retries on the clock\'s backoff while the controlle
   const keys = await state.loadOrCreateKey()
   let attempts = 0
   const unreachable = {
-    info: async () => { attempts++; throw new Error('connect ECONNREFUSED') }, baseUrl: 'http://127.0.0.1:1', controllers: ['http://127.0.0.1:1'], advance: () => false
+    info: async () => { attempts++; throw new Error('connect ECONNREFUSED') }, baseUrl: 'http://127.0.0.1:1', controllers: ['http://127.0.0.1:1'], size: 1, advance: () => false
   } as unknown as ControlClient
   const clock = new ManualClock()
   const ac = new AbortController()
