@@ -60,8 +60,9 @@ export interface ControllerDeps {
  */
 export class Controller {
   readonly metrics: ControllerMetrics
-  /** On etcd: this controller's session (its lease and live keys); null on LevelDB. */
+  /** On etcd: this controller's session (its lease and live keys) and the shared store it follows; null on LevelDB. */
   private session: EtcdSession | null = null
+  private etcd: EtcdStore | null = null
   /** Why this controller serves no update channel and takes no write now (cut off from etcd), or null. */
   isolated: string | null = null
   readonly store: DurableStore
@@ -351,6 +352,7 @@ export class Controller {
    * loaded at start (docs/store.md, "etcd").
    */
   private async followEtcd (etcd: EtcdStore): Promise<void> {
+    this.etcd = etcd
     this.session = await EtcdSession.open({
       client: etcd.etcd,
       prefix: this.config.etcdPrefix,
@@ -392,11 +394,16 @@ export class Controller {
     this.log.error({ event: 'store.isolated', reason: why }, `${why}; refusing writes and update channels until etcd answers again`)
   }
 
+  /** The session is back: once the watch is up again (memory follows the others again), writes and channels are taken again. */
   private rejoin (): void {
     const why = this.isolated
-    this.isolated = null
-    this.store.resume()
-    this.log.warn({ event: 'store.rejoined', was: why }, 'etcd answers again: a new session is open; writes and update channels are taken again')
+    void this.etcd?.watching().then(() => {
+      if (this.isolated !== why || this.session?.isLost === true) return
+      this.isolated = null
+      this.store.resume()
+      this.log.warn({ event: 'store.rejoined', was: why },
+        'etcd answers again: a new session is open and the watch follows the store; writes and update channels are taken again')
+    })
   }
 
   /** The watch of the shared store ended for good: memory can no longer follow it, so only a restart helps. */

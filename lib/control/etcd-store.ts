@@ -16,7 +16,7 @@
  * so a decision and its write are not split by another's change.
  */
 import { readFile } from 'node:fs/promises'
-import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel'
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen } from 'cockatiel'
 import { Etcd3, isRecoverableError, type IOptions, type Watcher } from 'etcd3'
 import type { Clock } from '../clock.js'
 import { ConfigError, StoreConflictError, StoreUnavailableError } from '../errors.js'
@@ -80,6 +80,9 @@ export class EtcdStore implements ControlStore {
   /** Revision of the start-up read; the watch starts after it. */
   private loadedRev = 0
   private watcher: Watcher | null = null
+  /** Whether the watch's stream is up (the client reconnects it, after a member or the quorum is back). */
+  private watchUp = false
+  private watchWaiters: Array<() => void> = []
   private onRecords: Listener = () => {}
   private onLive: Listener = () => {}
   private readonly queue: RecordChange[] = []
@@ -151,8 +154,20 @@ export class EtcdStore implements ControlStore {
       this.scheduleDrain()
     })
     watcher.on('error', (err: Error) => onBroken(`the watch of etcd prefix ${this.o.prefix} ended: ${causeOf(err)}`))
+    watcher.on('disconnected', () => { this.watchUp = false })
+    watcher.on('connected', () => {
+      this.watchUp = true
+      for (const w of this.watchWaiters.splice(0)) w()
+    })
+    this.watchUp = true
     this.watcher = watcher
     this.scheduleDrain()
+  }
+
+  /** Resolves once the watch's stream is up again (at once when it is): what others write reaches memory again. */
+  async watching (): Promise<void> {
+    if (this.watchUp) return
+    await new Promise<void>(resolve => this.watchWaiters.push(resolve))
   }
 
   /** Notes what the records `ops` write, and those in `reads`, are now (ControlStore.capture). */
@@ -317,7 +332,13 @@ export class EtcdStore implements ControlStore {
 
 /** The etcd3 client's options for `o`; throws ConfigError naming a TLS file it cannot read. */
 export async function clientOptions (o: EtcdOptions): Promise<IOptions> {
-  const options: IOptions = { hosts: o.endpoints, dialTimeout: o.timeoutMs, faultHandling: { host: () => hostBreaker() } }
+  const options: IOptions = {
+    hosts: o.endpoints,
+    dialTimeout: o.timeoutMs,
+    // A watch whose member went away tries again within a second, not after the client's default of up to 30 s.
+    // The client takes the backoff factory (it calls next() on it), whatever its type declaration says.
+    faultHandling: { host: () => hostBreaker(), watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }) as unknown as WatchBackoff }
+  }
   if (o.caFile === undefined) return options
   const read = async (flag: string, file: string | undefined): Promise<Buffer | undefined> => {
     if (file === undefined) return undefined
@@ -338,6 +359,8 @@ export async function clientOptions (o: EtcdOptions): Promise<IOptions> {
 function hostBreaker (): ReturnType<typeof circuitBreaker> {
   return circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: HOST_PAUSE_MS, breaker: new ConsecutiveBreaker(3) })
 }
+
+type WatchBackoff = NonNullable<NonNullable<IOptions['faultHandling']>['watchBackoff']>
 
 /** How long the client skips a member whose calls failed, ms. */
 const HOST_PAUSE_MS = 500
