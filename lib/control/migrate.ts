@@ -9,7 +9,7 @@ import type { Clock } from '../clock.js'
 import { ConfigError, DataDirError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { resolve } from './config.js'
-import { EtcdStore, ETCD_MAX_TXN_OPS, type EtcdOptions } from './etcd-store.js'
+import { EtcdStore, type EtcdOptions } from './etcd-store.js'
 import { readGuard } from './store-guard.js'
 import { MIGRATING, openStore } from './store-open.js'
 import type { StoreOp } from './store.js'
@@ -46,7 +46,7 @@ export async function migrateToEtcd (o: { fromDataDir: string, target: EtcdOptio
       ]
       const metaOps: StoreOp[] = [...meta].map(([key, value]) => ({ kind: 'meta', key, value }))
       await target.write([{ kind: 'meta', key: MIGRATING, value: storeId }])
-      const per = ETCD_MAX_TXN_OPS - 1
+      const per = target.maxOps
       for (let i = 0; i < records.length; i += per) await target.write(records.slice(i, i + per))
       for (let i = 0; i < metaOps.length; i += per) await target.write(metaOps.slice(i, i + per))
       await target.write([{ kind: 'del-meta', key: MIGRATING }])
