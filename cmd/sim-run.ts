@@ -47,7 +47,7 @@ Flags:
   --count K         nodes crashed / vanished / restarted, at most away in churn (default max(1, N/10))
   --loss P          loss percent for the loss scenario (default ${RUN_DEFAULTS.lossPercent})
   --controllers K   run K controllers on an etcd cluster of three members (default 1, on LevelDB);
-                    one serves, the others wait as standbys (controller-failover needs 2+)
+                    all serve, the daemons spread over them (controller-failover needs 2+)
   --duration T      how long partition, loss and churn last (default ${formatDuration(RUN_DEFAULTS.durationMs)})
   --batch B         daemons started at once during the join (default ${RUN_DEFAULTS.batchSize})
   --tick-ms MS      UAPI read cadence (default 200-1000 by N)

@@ -12,7 +12,7 @@ import type {
 export interface AdminTarget {
   /**
    * Base URLs, each with a proxy's path prefix if any: one controller, or every controller of a shared store,
-   * tried in order until one answers (a standby does not). No default here; the CLI's is the controller's
+   * tried in order until one answers (a dead one does not). No default here; the CLI's is the controller's
    * default listen address (cmd/admin-flags.ts).
    */
   controllerUrls: string[]
