@@ -6,11 +6,13 @@
  * how those nodes are reached (their endpoints) without a write per heartbeat. When a controller dies its
  * lease runs out and etcd deletes its keys; when it stops it revokes the lease and they go at once.
  *
- * A session that has had no keepalive answered for its whole TTL is lost: etcd may have expired the lease,
- * and this controller may be cut off from the quorum. `onLost` is called once; the session keeps asking for
- * a new lease and calls `onBack` when it has one, with every key written again.
+ * When no keepalive has been answered for the lease's TTL, the session asks etcd once more, directly. An answer
+ * means etcd is there and this controller was only slow (a starved event loop delays the keepalives' answers
+ * as much as anything): a lease etcd has expired meanwhile is replaced quietly, with every key written again.
+ * No answer means this controller is cut off from the quorum: `onLost` is called once, and the session keeps
+ * asking for a new lease and calls `onBack` when it has one, with every key written again.
  */
-import type { Etcd3, Lease } from 'etcd3'
+import { EtcdLeaseInvalidError, type Etcd3, type Lease } from 'etcd3'
 import type { Clock, Timer } from '../clock.js'
 import type { Logger } from '../log.js'
 import { causeOf, ETCD_MAX_TXN_OPS, LIVE_PREFIX } from './etcd-store.js'
@@ -20,6 +22,9 @@ export const SESSION_TTL_S = 5
 
 /** How often changed keys are written, ms: a burst of heartbeats costs one transaction per flush. */
 const FLUSH_MS = 100
+
+/** How long the direct question to etcd may take before this controller counts as cut off, ms. */
+const PROBE_MS = 2000
 
 /** What the session is made with. */
 export interface SessionOptions {
@@ -43,6 +48,7 @@ export class EtcdSession {
   private readonly dirty = new Set<string>()
   private lastAlive: number
   private lost = false
+  private probing = false
   private closed = false
   private flushing = false
   private readonly timers: Timer[] = []
@@ -106,13 +112,38 @@ export class EtcdSession {
 
   private watchLease (lease: Lease): void {
     lease.on('keepaliveSucceeded', () => { if (lease === this.lease) this.lastAlive = this.o.clock.monotonic() })
-    lease.on('lost', (err: Error) => { if (lease === this.lease) this.loseNow(`etcd ended this controller's lease: ${causeOf(err)}`) })
+    lease.on('lost', (err: Error) => { if (lease === this.lease) void this.probe(`etcd ended this controller's lease: ${causeOf(err)}`) })
   }
 
   private check (): void {
-    if (this.closed) return
-    if (!this.lost && this.o.clock.monotonic() - this.lastAlive > SESSION_TTL_S * 1000) {
-      this.loseNow(`no etcd member answered this controller's keepalives for ${SESSION_TTL_S} s`)
+    if (this.closed || this.lost) return
+    if (this.o.clock.monotonic() - this.lastAlive > SESSION_TTL_S * 1000) {
+      void this.probe(`no etcd member answered this controller's keepalives for ${SESSION_TTL_S} s`)
+    }
+  }
+
+  /**
+   * Asks etcd directly whether the lease lives: yes, the session goes on; etcd answers that it expired, a new
+   * lease replaces it quietly; no answer, the session is lost for `why`.
+   */
+  private async probe (why: string): Promise<void> {
+    if (this.probing || this.lost || this.closed) return
+    this.probing = true
+    const lease = this.lease
+    try {
+      await lease.keepaliveOnce({ deadline: this.o.clock.now() + PROBE_MS })
+      this.lastAlive = this.o.clock.monotonic()
+    } catch (err) {
+      if (lease !== this.lease || this.closed) return
+      if (err instanceof EtcdLeaseInvalidError) {
+        this.o.log.warn({ event: 'store.session_renewed', reason: why }, `${why}, though etcd answers: a new lease replaces it`)
+        this.lost = true
+        await this.regrant(false)
+      } else {
+        this.loseNow(why)
+      }
+    } finally {
+      this.probing = false
     }
   }
 
@@ -120,11 +151,14 @@ export class EtcdSession {
     if (this.lost || this.closed) return
     this.lost = true
     this.o.onLost(why)
-    void this.regrant()
+    void this.regrant(true)
   }
 
-  /** Asks for a new lease until one is granted, then writes every held key under it. */
-  private async regrant (): Promise<void> {
+  /**
+   * Asks for a new lease until one is granted, then writes every held key under it; calls `onBack` when the
+   * session had been reported lost (`lost`).
+   */
+  private async regrant (wasLost: boolean): Promise<void> {
     while (!this.closed) {
       this.lease.release()
       const lease = this.o.client.lease(SESSION_TTL_S, { autoKeepAlive: true })
@@ -138,7 +172,7 @@ export class EtcdSession {
         this.lastAlive = this.o.clock.monotonic()
         for (const nodeId of this.held.keys()) this.dirty.add(nodeId)
         this.lost = false
-        this.o.onBack()
+        if (wasLost) this.o.onBack()
         return
       } catch {
         await new Promise<void>(resolve => this.o.clock.setTimeout(resolve, 1000, { unref: true }))

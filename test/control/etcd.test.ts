@@ -10,7 +10,7 @@ import { EtcdCluster } from '../../sim/etcd.js'
 import { systemClock } from '../../lib/clock.js'
 import { AdminClient } from '../../lib/control/admin-client.js'
 import { EtcdStore } from '../../lib/control/etcd-store.js'
-import { call, joinNode, start, tempDir, token, until } from './helpers.js'
+import { call, captureLog, joinNode, openStream, start, tempDir, token, until } from './helpers.js'
 
 const cluster = await EtcdCluster.start({ members: 1, dir: await tempDir(t) })
 t.teardown(async () => await cluster.stop())
@@ -56,6 +56,23 @@ t.test('etcd down: writes are refused with 503, then the controller sends its da
   t.equal((await beat()).status, 200, 'and heartbeats')
   const after = await joinNode(a, 'after')
   t.not(after.meshIp, before.meshIp)
+})
+
+t.test('a controller too busy to renew its lease in time, while etcd answers, renews it and keeps its daemons', async (t) => {
+  const { log, events } = captureLog()
+  const a = await start(t, { ...etcd('/busy/'), log })
+  const x = await joinNode(a, 'x')
+  const s = await openStream(a.url, x.credential)
+  t.teardown(() => s.close())
+  await s.next()
+  // The event loop starved past the lease's TTL (5 s): no keepalive went out, and etcd expired the lease.
+  const end = Date.now() + 7000
+  while (Date.now() < end) { /* busy */ }
+  t.ok(await until(() => events.some(e => e.event === 'store.session_renewed'), 10_000), 'it finds the lease expired and takes a new one')
+  t.same(events.filter(e => e.event === 'store.isolated'), [], 'it does not count itself cut off: etcd answered')
+  t.notOk(await s.ended(1000), 'its daemon keeps its update channel')
+  t.equal((await call(a.url, 'POST', '/v1/heartbeat', { endpoints: [], listenPort: 51820 }, x.credential)).status, 200)
+  t.equal((await call(a.url, 'POST', '/v1/tokens', {}, a.adminKey)).status, 200, 'and writes go on')
 })
 
 t.test('an admin client given several controllers goes past one that is down', async (t) => {
