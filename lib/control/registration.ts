@@ -8,7 +8,7 @@ import { hashSecret, newSecret } from './auth.js'
 import { retryOnConflict, type GroupCommit } from './group-commit.js'
 import type { Ipam } from './ipam.js'
 import type { ControllerMetrics } from './metrics.js'
-import { newNodeId, removedError, type Registry } from './registry.js'
+import { newNodeId, observedEndpoint, removedError, type Registry } from './registry.js'
 import type { StoreOp, StoredNode, StoredToken } from './store.js'
 import { recordWrite } from './store-records.js'
 import type { TokenBook } from './tokens.js'
@@ -187,6 +187,8 @@ export class Registration {
         node = { id: newNodeId(), publicKey: req.publicKey, meshIp, ...base, credentialHash, state: 'active', createdAt: now }
       }
       if (claimed !== null) node = tokens.stampNode(node, claimed, now)
+      const observed = this.d.sharedStore === true ? observedEndpoint(ctx.sourceIp, req.listenPort) : null
+      if (observed !== null) node = { ...node, observedEndpoint: observed }
       const ops: StoreOp[] = [{ kind: 'node', node }, { kind: 'nonce', nonce: req.nonce, expiresAt: nonceExpiresAt }]
       const reads: string[] = []
       const spend: StoreOp | null = claimed === null ? null : { kind: 'token', token: claimed }

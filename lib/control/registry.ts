@@ -266,6 +266,9 @@ export class Registry {
       }
       return
     }
+    // A registration's observed endpoint comes with its record; later ones with the live key of the controller that hears from it.
+    const registered = prev === undefined || prev.credentialHash !== n.credentialHash
+    if (n.observedEndpoint !== undefined && registered) this.rt(n.id).observedEndpoint = n.observedEndpoint
     if (prev === undefined) {
       this.removedByKey.delete(n.publicKey)
       this.index(n)

@@ -37,6 +37,11 @@ export interface StoredNode {
   routing?: StoredRouting
   /** Tags an admin put on it (`weft nodes tag`, or a token made with `--tag`), sorted; absent: none. */
   tags?: string[]
+  /**
+   * On a store shared by several controllers: where its last registration came from (`ip:listenPort`), so that
+   * every controller publishes the same observed endpoint from the start; absent on a store of its own.
+   */
+  observedEndpoint?: string
 }
 
 /** A node's routes as stored: what the node advertises, and what an admin (or an auto-approve prefix) approved. */
