@@ -66,6 +66,7 @@ export class Liveness {
     this.nodes.set(id, e)
     e.verdict = fuseHealth(this.evidence(id)!)
     this.arm(id)
+    if (opts.seen) this.o.onLocal?.(id)
     return e.verdict
   }
 
@@ -127,15 +128,17 @@ export class Liveness {
   }
 
   /**
-   * Whether this controller itself hears from `id`: a heartbeat within `controlStaleMs`, and an open channel
-   * (or one closed less than `streamGraceMs` ago). What its live key says (etcd-session.ts).
+   * Whether this controller itself hears from `id`, by the rule its own control evidence follows: a heartbeat
+   * (or an update channel opening) within `controlStaleMs`, unless its channel closed more than
+   * `streamGraceMs` ago. What its live key says (etcd-session.ts); the grace a start or a registration gives a
+   * node here is not hearing from it.
    */
   holds (id: string): boolean {
     const e = this.nodes.get(id)
     if (e === undefined || e.lastSeenAt === null) return false
     const now = this.o.clock.now()
     if (now >= e.lastSeenAt + this.o.controlStaleMs) return false
-    return !(e.streams === 0 && (e.closedAt === null || now >= e.closedAt + this.o.streamGraceMs))
+    return !(e.streams === 0 && e.closedAt !== null && now >= e.closedAt + this.o.streamGraceMs)
   }
 
   /** Whether another controller holds `id` now (its live key is there). */

@@ -137,3 +137,17 @@ t.test('a node one controller hears from is online on the others, and stays onli
   }
   t.same([...seenA], ['online'], 'a holds it online while it moves to b')
 })
+
+t.test('a node that only heartbeats to one controller, with no update channel yet, is online at the others', async (t) => {
+  const [a, b] = await controllers(t, '/beats/', 2, { heartbeatIntervalMs: 1000, controlStaleMs: 1500, streamGraceMs: 500 })
+  const x = await joinNode(a!, 'x')
+  const healths = new Set<string>()
+  const end = Date.now() + 3000
+  while (Date.now() < end) {
+    t.equal((await call(a!.url, 'POST', '/v1/heartbeat', { endpoints: [], listenPort: 51820 }, x.credential)).status, 200)
+    const onB = (await nodes(b!)).find(n => n.id === x.nodeId)
+    if (onB !== undefined) healths.add(onB.health)
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  t.same([...healths], ['online'], 'b holds it online past --control-stale, as a does')
+})
