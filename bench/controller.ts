@@ -2,18 +2,23 @@
 import { parseDuration, parseFlags, parseIntFlag } from '../cmd/cli.js'
 import { ConfigError, WeftError } from '../lib/errors.js'
 import { openFileLimit } from './controller/procstat.js'
-import { formatReport, type SizeFigures } from './controller/report.js'
+import { requireEtcd, type StoreSetup } from './controller/deployment.js'
+import { formatReport } from './controller/report.js'
 import { runScenario, type ScenarioOptions } from './controller/scenario.js'
+import type { SizeFigures } from './controller/summary.js'
 
 /**
  * bench/controller: N simulated nodes registered, N open update channels, heartbeats at the
  * controller's default rate; prints join and access policy fan-out latency, bytes per change, and the
- * controller's CPU and RSS in steady state. Prints figures; never passes or fails on time. docs/bench.md explains each figure.
+ * controllers' CPU and RSS in steady state: one controller on LevelDB, and with --etcd-controllers K, K
+ * controllers on etcd at the same size. Prints figures; never passes or fails on time. docs/bench-controller.md explains each figure.
  */
 
 const USAGE = `Usage: node dist/bench/controller.js [flags]
 
-Starts a fresh controller (node dist/cmd/weft.js controller) per size on a free loopback port.
+Starts a fresh controller (node dist/cmd/weft.js controller) per size on a free loopback port; with
+--etcd-controllers K, then K fresh controllers on one prefix of a fresh etcd cluster at the same size,
+node i at controller i mod K.
 
   --sizes LIST              mesh sizes to run, comma-separated (default 1000,10000)
   --nodes N                 one size only (same as --sizes N)
@@ -24,10 +29,12 @@ Starts a fresh controller (node dist/cmd/weft.js controller) per size on a free 
   --register-concurrency K  registrations in flight during set-up (default 32)
   --open-concurrency K      channels connecting at once during set-up (default 256)
   --source-ips K            loopback source addresses 127.88.x.y the nodes are spread over (default 64)
-  --connections K           keep-alive sockets per source address, for registrations and again for heartbeats (default 2)
+  --connections K           keep-alive sockets per source address and controller, for registrations and again for heartbeats (default 2)
+  --etcd-controllers K      after each size's LevelDB run, run it again with K controllers on etcd (default 0: LevelDB only)
+  --etcd-members M          members of the etcd cluster of those runs (default 3)
   --controller-arg ARG      extra argument for \`weft controller\` (repeatable), e.g. --controller-arg=--log-level=warn
-  --cpu-prof DIR            run the controller under node --cpu-prof, profiles in DIR
-  --keep                    keep the controller's data dir and log
+  --cpu-prof DIR            run the controllers under node --cpu-prof, profiles in DIR
+  --keep                    keep the controllers' data dirs and logs, and etcd's data
   --json                    also print one JSON line with every figure
 `
 
@@ -37,10 +44,13 @@ function parseSizes (s: string): number[] {
   return sizes
 }
 
-/** Every socket both processes hold at size n, plus room for files, pipes and LevelDB; fails with what to do. */
-function checkOpenFiles (n: number, opts: ScenarioOptions): void {
+/**
+ * Every socket the bench and the busiest controller hold at size n with up to `controllers` controllers, plus
+ * room for files, pipes and LevelDB; fails with what to do.
+ */
+function checkOpenFiles (n: number, controllers: number, opts: ScenarioOptions): void {
   const limit = openFileLimit()
-  const pooled = 2 * opts.sourceIps * opts.connectionsPerSource
+  const pooled = 2 * opts.sourceIps * opts.connectionsPerSource * controllers
   const sockets = n + opts.joins + pooled
   const need = sockets + 512
   if (limit < need) {
@@ -62,6 +72,8 @@ async function main (argv: string[]): Promise<number> {
     'open-concurrency': { type: 'string', default: '256' },
     'source-ips': { type: 'string', default: '64' },
     connections: { type: 'string', default: '2' },
+    'etcd-controllers': { type: 'string', default: '0' },
+    'etcd-members': { type: 'string', default: '3' },
     'controller-arg': { type: 'string', multiple: true, default: [] },
     'cpu-prof': { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -85,27 +97,35 @@ async function main (argv: string[]): Promise<number> {
     keep: v.keep === true
   }
   if (opts.steadyMs < 2000) throw new ConfigError('--steady must be at least 2s (CPU is sampled once a second)')
-  for (const n of sizes) checkOpenFiles(n, opts)
+  const etcdControllers = parseIntFlag(v['etcd-controllers']!, '--etcd-controllers', 0, 16)
+  const setups: StoreSetup[] = [{ store: 'leveldb' }]
+  if (etcdControllers > 0) {
+    requireEtcd()
+    setups.push({ store: 'etcd', controllers: etcdControllers, members: parseIntFlag(v['etcd-members']!, '--etcd-members', 1, 7) })
+  }
+  for (const n of sizes) checkOpenFiles(n, Math.max(1, etcdControllers), opts)
 
   const log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
   const cleanups = new Set<() => Promise<void>>()
   const onSignal = (sig: NodeJS.Signals): void => {
-    log(`${sig}: stopping the controller`)
+    log(`${sig}: stopping the controllers`)
     void Promise.allSettled([...cleanups].map(async fn => await fn())).then(() => process.exit(130))
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   const runs: SizeFigures[] = []
   for (const n of sizes) {
-    const figures = await runScenario(n, opts, log, cleanups)
-    // Each size's figures go to the log at once, so a later size that is interrupted loses nothing.
-    log(`[n=${n}] figures ${JSON.stringify(figures)}`)
-    runs.push(figures)
+    for (const setup of setups) {
+      const figures = await runScenario(n, setup, opts, log, cleanups)
+      // Each run's figures go to the log at once, so a later run that is interrupted loses nothing.
+      log(`[n=${n} ${figures.label}] figures ${JSON.stringify(figures)}`)
+      runs.push(figures)
+    }
   }
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
   const command = `node dist/bench/controller.js ${argv.join(' ')}`.trim()
-  const meta = { command, joins: opts.joins, policyChanges: opts.policyChanges, steadyMs: opts.steadyMs }
+  const meta = { command, joins: opts.joins, policyChanges: opts.policyChanges, steadyMs: opts.steadyMs, etcdControllers }
   process.stdout.write(formatReport(runs, meta))
   if (v.json === true) process.stdout.write(JSON.stringify({ bench: 'controller', ...meta, runs }) + '\n')
   return 0

@@ -37,22 +37,25 @@ export interface SetCounters extends ChannelCounters {
   closed: number
 }
 
-/** Where the channels connect. */
-export interface SetTarget { origin: string, host: string, port: number, epoch: string }
+/** Where a channel connects: controller `controller` of the run (0 when there is one), under its epoch. */
+export interface SetTarget { controller: number, origin: string, host: string, port: number, epoch: string }
 
 /** A set of measured channels, one per simulated node. */
 export class ChannelSet {
   readonly channels: UpdateChannel[] = []
+  /** The controller each channel is open at, by channel index. */
+  readonly controllerOf: number[] = []
   private readonly watches = new Map<string, Watching<JoinWatch>>()
   private readonly policyWatches = new Map<number, Watching<PolicyWatch>>()
 
   /**
-   * Opens one channel per node, at most `concurrency` connecting at once. `since()` is the version a simulated
-   * daemon holds when its channel opens (the newest it has heard of), so it starts current, as a daemon that
-   * has been following the mesh would, rather than fetching a full map.
+   * Opens one channel per node at the controller `targetOf` names, at most `concurrency` connecting at once.
+   * `since(target)` is the version a simulated daemon holds when its channel opens (the newest of that
+   * controller's it has heard of), so it starts current, as a daemon that has been following the mesh would,
+   * rather than fetching a full map.
    */
-  async openAll (target: SetTarget, nodes: readonly RegisteredNode[], since: () => number | null, concurrency: number,
-    onProgress: (opened: number) => void): Promise<void> {
+  async openAll (targetOf: (node: RegisteredNode) => SetTarget, nodes: readonly RegisteredNode[], since: (target: SetTarget) => number | null,
+    concurrency: number, onProgress: (opened: number) => void): Promise<void> {
     let next = 0
     let opened = 0
     const worker = async (): Promise<void> => {
@@ -60,8 +63,10 @@ export class ChannelSet {
         const i = next++
         const node = nodes[i]!
         const ch = new UpdateChannel(i, this.observer)
+        const target = targetOf(node)
         this.channels[i] = ch
-        const t: ChannelTarget = { ...target, credential: node.credential, sourceIp: node.sourceIp, since: since() }
+        this.controllerOf[i] = target.controller
+        const t: ChannelTarget = { ...target, credential: node.credential, sourceIp: node.sourceIp, since: since(target) }
         await ch.open(t)
         onProgress(++opened)
       }
@@ -135,15 +140,16 @@ export class ChannelSet {
     if (--watch.remaining === 0) w.resolve()
   }
 
-  /** The lowest and highest netmap version the channels hold. */
-  versions (): { min: number, max: number } {
+  /** The lowest and highest netmap version the channels open at `controller` hold; null when it has none. */
+  versions (controller: number): { min: number, max: number } | null {
     let min = Infinity
     let max = -Infinity
-    for (const c of this.channels) {
+    for (const [i, c] of this.channels.entries()) {
+      if (this.controllerOf[i] !== controller) continue
       if (c.version < min) min = c.version
       if (c.version > max) max = c.version
     }
-    return { min, max }
+    return min === Infinity ? null : { min, max }
   }
 
   /** Sums of all channels' counters now. */
@@ -210,6 +216,22 @@ export async function arrivedOrTimeout (w: Arrivals, timeoutMs: number): Promise
   const timedOut = new Promise<void>(resolve => { timer = setTimeout(resolve, timeoutMs) })
   await Promise.race([w.done, timedOut])
   clearTimeout(timer)
+}
+
+/**
+ * Per controller k < `controllers`: t0 -> the last of the channels open at k got `w`'s change, ms; null when
+ * some of them never did, or k has none. `controllerOf` is the set's channel -> controller map.
+ */
+export function timeToAllByController (w: Arrivals, t0: number, controllerOf: readonly number[], controllers: number): Array<number | null> {
+  const last: Array<number | null> = new Array(controllers).fill(null)
+  const missing: boolean[] = new Array(controllers).fill(false)
+  for (let i = 0; i < w.arrivedAtMs.length; i++) {
+    const k = controllerOf[i]!
+    const at = w.arrivedAtMs[i]!
+    if (Number.isNaN(at)) missing[k] = true
+    else last[k] = Math.max(last[k] ?? -Infinity, at - t0)
+  }
+  return last.map((ms, k) => (missing[k] ? null : ms))
 }
 
 /** `w`'s arrivals so far, measured from `t0` (performance.now() when the change was sent). */

@@ -3,7 +3,7 @@ import { generateKeyPair, type KeyPair, SigningKey } from '../../lib/wire/keys.j
 import { newNonce, signRegistration } from '../../lib/wire/proof.js'
 import type {
   ControllerInfo, CreateTokenRequest, CreateTokenResponse, HeartbeatRequest, HeartbeatResponse, NodeListResponse, RegisterRequest, RegisterResponse,
-  SetPolicyRequest, SetPolicyResponse
+  SetPolicyRequest, SetPolicyResponse, TokenListResponse
 } from '../../lib/wire/api.js'
 
 /**
@@ -93,10 +93,14 @@ export class ApiClient {
   }
 
   /** `POST /v1/tokens` with the admin key: a reusable join token for every simulated node. */
-  async createToken (adminKey: string, ttlMs: number): Promise<string> {
+  async createToken (adminKey: string, ttlMs: number): Promise<CreateTokenResponse> {
     const req: CreateTokenRequest = { reusable: true, ttlMs }
-    const res = await this.call<CreateTokenResponse>('POST /v1/tokens', sourceAddress(0), 'POST', '/v1/tokens', req, adminKey)
-    return res.token
+    return await this.call<CreateTokenResponse>('POST /v1/tokens', sourceAddress(0), 'POST', '/v1/tokens', req, adminKey)
+  }
+
+  /** `GET /v1/tokens` with the admin key. */
+  async listTokens (adminKey: string): Promise<TokenListResponse> {
+    return await this.call<TokenListResponse>('GET /v1/tokens', sourceAddress(0), 'GET', '/v1/tokens', undefined, adminKey)
   }
 
   /** `GET /v1/nodes` with the admin key. */

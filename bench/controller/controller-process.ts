@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { openSync, closeSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -22,6 +22,11 @@ export interface ControllerProcessOptions {
   /** Keep the data directory and log after stopping (for post-mortems). */
   keep: boolean
   /**
+   * A `--data` directory whose controller.key and admin.key this controller starts with, as every controller of
+   * one etcd prefix must; absent or null: it creates its own.
+   */
+  keysFrom?: string | null
+  /**
    * How long to wait for the controller to answer `GET /v1/info`, ms. Default 30000: a cold start with a fresh
    * LevelDB takes about a second; 30 s only trips when it is broken.
    */
@@ -33,7 +38,10 @@ export interface ControllerProcess {
   pid: number
   /** `http://127.0.0.1:PORT` */
   origin: string
+  /** Temporary directory holding `dataPath` and the log. */
   dataDir: string
+  /** The controller's `--data` directory: its keys, and the store on LevelDB. */
+  dataPath: string
   logPath: string
   adminKey: string
   info: ControllerInfo
@@ -44,6 +52,9 @@ export interface ControllerProcess {
 }
 
 const WEFT_JS = fileURLToPath(new URL('../../cmd/weft.js', import.meta.url))
+
+/** The files every controller of one etcd prefix must share (docs/store.md). */
+const KEY_FILES = ['controller.key', 'admin.key']
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close). */
 async function freePort (): Promise<number> {
@@ -77,14 +88,29 @@ function waitExit (child: ChildProcess, timeoutMs: number): Promise<boolean> {
   })
 }
 
-/** Starts the controller on a free loopback port with a fresh data dir; resolves once `/v1/info` answers. */
+async function copyKeys (from: string, to: string): Promise<void> {
+  await mkdir(to, { mode: 0o700 })
+  for (const f of KEY_FILES) {
+    await copyFile(join(from, f), join(to, f))
+    await chmod(join(to, f), 0o600)
+  }
+}
+
+/** Starts a controller on a free loopback port with a fresh data dir; resolves once `/v1/info` answers. */
 export async function startController (opts: ControllerProcessOptions): Promise<ControllerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'weft-bench-ctl-'))
+  const dataPath = join(dataDir, 'data')
   const logPath = join(dataDir, 'controller.log')
+  if (opts.keysFrom !== undefined && opts.keysFrom !== null) {
+    await copyKeys(opts.keysFrom, dataPath).catch(async (err: unknown) => {
+      await rm(dataDir, { recursive: true, force: true })
+      throw err
+    })
+  }
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
   const nodeArgs = opts.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir]
-  const args = [...nodeArgs, WEFT_JS, 'controller', '--data', join(dataDir, 'data'), '--listen', `127.0.0.1:${port}`, ...opts.extraArgs]
+  const args = [...nodeArgs, WEFT_JS, 'controller', '--data', dataPath, '--listen', `127.0.0.1:${port}`, ...opts.extraArgs]
   const logFd = openSync(logPath, 'a', 0o600)
   const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd] })
   closeSync(logFd)
@@ -121,13 +147,13 @@ export async function startController (opts: ControllerProcessOptions): Promise<
     })
     const adminKey = await waitFor('DATA/admin.key', timeoutMs, async () => {
       try {
-        const s = (await readFile(join(dataDir, 'data', 'admin.key'), 'utf8')).trim()
+        const s = (await readFile(join(dataPath, 'admin.key'), 'utf8')).trim()
         return s === '' ? undefined : s
       } catch {
         return undefined
       }
     })
-    return { pid: child.pid!, origin, dataDir, logPath, adminKey, info, exited: () => exited, stop }
+    return { pid: child.pid!, origin, dataDir, dataPath, logPath, adminKey, info, exited: () => exited, stop }
   } catch (err) {
     // The data dir (and the log in it) goes away with stop(); keep the log's last lines in the error.
     const tail = await readFile(logPath, 'utf8').then(t => t.trimEnd().split('\n').slice(-10).join('\n'), () => '')

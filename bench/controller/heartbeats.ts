@@ -19,6 +19,19 @@ export interface HeartbeatFigures {
   latenciesMs: number[]
 }
 
+/** The figures of several loads (one per controller) as one. */
+export function mergeHeartbeatFigures (all: readonly HeartbeatFigures[]): HeartbeatFigures {
+  const m: HeartbeatFigures = { sent: 0, ok: 0, failed: {}, skipped: 0, latenciesMs: [] }
+  for (const f of all) {
+    m.sent += f.sent
+    m.ok += f.ok
+    m.skipped += f.skipped
+    for (const [k, v] of Object.entries(f.failed)) m.failed[k] = (m.failed[k] ?? 0) + v
+    for (const l of f.latenciesMs) m.latenciesMs.push(l)
+  }
+  return m
+}
+
 /** Tuning of the load generator. */
 export interface HeartbeatLoadOptions {
   intervalMs: number
@@ -51,6 +64,16 @@ export class HeartbeatLoad {
   /** Adds a node to the rotation; the rate grows to (nodes / interval). */
   add (node: RegisteredNode): void {
     this.nodes.push(node)
+  }
+
+  /**
+   * Adds a node and sends its first heartbeat at once, as a daemon's control link does when it starts; resolves
+   * when that one is answered (or failed). On etcd the endpoint a first heartbeat reports reaches the other
+   * controllers as a netmap change, which then falls in the phase that added the node.
+   */
+  async addNow (node: RegisteredNode): Promise<void> {
+    this.add(node)
+    await this.send(node)
   }
 
   get size (): number { return this.nodes.length }
@@ -94,11 +117,11 @@ export class HeartbeatLoad {
       const node = this.nodes[this.cursor]!
       this.cursor = (this.cursor + 1) % n
       if (this.inFlight >= maxInFlight) { this.figures.skipped++; continue }
-      this.send(node)
+      void this.send(node)
     }
   }
 
-  private send (node: RegisteredNode): void {
+  private async send (node: RegisteredNode): Promise<void> {
     const req: HeartbeatRequest = {
       endpoints: node.endpoints,
       listenPort: node.listenPort,
@@ -110,7 +133,7 @@ export class HeartbeatLoad {
     const t0 = performance.now()
     this.inFlight++
     figures.sent++
-    this.client.heartbeat(node, req).then(res => {
+    await this.client.heartbeat(node, req).then(res => {
       if (res.version > this.latestVersion) this.latestVersion = res.version
       figures.ok++
       figures.latenciesMs.push(performance.now() - t0)

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 
 /**
@@ -32,16 +32,46 @@ function statusKb (status: string, field: string): number {
   return m === null ? NaN : Number(m[1]) * 1024
 }
 
-/** Samples one process by pid; `sample()` throws if the process is gone. */
-export class ProcSampler {
+/** Samples a group of processes (the controllers of a run, the etcd members); `sample()` throws if one is gone. */
+export class ProcGroup {
   private readonly ticksPerSecond = clockTicks()
 
-  constructor (readonly pid: number) {}
+  constructor (readonly pids: readonly number[]) {}
 
-  /** Reads CPU time and RSS now. */
-  sample (): ProcSample {
-    return readSample(this.pid, this.ticksPerSecond)
+  /** Reads CPU time and RSS of each process now, in `pids` order. */
+  sample (): ProcSample[] {
+    return this.pids.map(pid => readSample(pid, this.ticksPerSecond))
   }
+}
+
+/**
+ * The group as one process: CPU, RSS and peak RSS summed (the peak is the sum of each one's own peak, an upper
+ * bound of the group's), at the time of the first reading. NaN fields for an empty group.
+ */
+export function sumSamples (samples: readonly ProcSample[]): ProcSample {
+  const sum = (f: (s: ProcSample) => number): number => samples.length === 0 ? NaN : samples.reduce((a, s) => a + f(s), 0)
+  return { atMs: samples[0]?.atMs ?? NaN, cpuMs: sum(s => s.cpuMs), rssBytes: sum(s => s.rssBytes), peakRssBytes: sum(s => s.peakRssBytes) }
+}
+
+/**
+ * The pids of this process's children with a command-line argument under directory `dir` (for example
+ * `--data-dir DIR/m0`), lowest first: how the bench finds processes another module spawned in a directory it chose.
+ */
+export function childPidsUnder (dir: string): number[] {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      // Field 4 (ppid) is the second field after the command name's closing parenthesis.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) continue
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some(arg => arg.startsWith(prefix))) pids.push(Number(entry))
+    } catch {
+      // It exited between the listing and the read.
+    }
+  }
+  return pids.sort((a, b) => a - b)
 }
 
 function readSample (pid: number, ticksPerSecond: number): ProcSample {

@@ -1,11 +1,11 @@
 import { request } from 'undici'
 import type { ControllerInfo } from '../../lib/wire/api.js'
 import { ApiError, makeIdentity, type ApiClient, type NodeIdentity, type RegisteredNode } from './client.js'
-import type { ChannelSet } from './channel-set.js'
+import type { ChannelSet, SetTarget } from './channel-set.js'
 
 /**
  * Bringing the mesh to its measured size: registering N nodes (with retries when the controller asks for
- * them), and waiting until every channel holds the controller's current netmap version.
+ * them), and waiting until every channel holds the current netmap version of the controller it is open at.
  */
 
 /** Registers one identity, retrying on 429 and 503 as a daemon would; returns the node and the attempts it took. */
@@ -33,8 +33,11 @@ export interface RegisterFigures {
   retried: number
 }
 
-/** Registers `n` fresh nodes with at most `concurrency` in flight; `onRegistered` sees each as it completes. */
-export async function registerAll (client: ApiClient, info: ControllerInfo, token: string, n: number, sourceIps: number,
+/**
+ * Registers `n` fresh nodes with at most `concurrency` in flight, node i through `clientOf(i)`; `onRegistered`
+ * sees each as it completes.
+ */
+export async function registerAll (clientOf: (index: number) => ApiClient, info: ControllerInfo, token: string, n: number, sourceIps: number,
   concurrency: number, onRegistered: (node: RegisteredNode, done: number) => void): Promise<{ nodes: RegisteredNode[], figures: RegisterFigures }> {
   const nodes: RegisteredNode[] = new Array(n)
   const latenciesMs: number[] = []
@@ -47,7 +50,7 @@ export async function registerAll (client: ApiClient, info: ControllerInfo, toke
       const i = next++
       const id = makeIdentity(i, sourceIps)
       const t = performance.now()
-      const r = await registerWithRetry(client, info, id, token)
+      const r = await registerWithRetry(clientOf(i), info, id, token)
       latenciesMs.push(performance.now() - t)
       if (r.attempts > 1) retried++
       nodes[i] = r.node
@@ -81,17 +84,25 @@ export async function fetchInfo (origin: string): Promise<ControllerInfo> {
 }
 
 /**
- * Waits until every channel holds the controller's current version and that version stayed put between two
- * looks `stepMs` apart. Returns the ms it took, or null when `timeoutMs` passed first (the caller reports it).
+ * Waits until every channel holds the current version of the controller it is open at, and no controller's
+ * version moved for `quietMs` (looking every `stepMs`; by default two looks in a row). Returns the ms it took,
+ * or null when `timeoutMs` passed first (the caller reports it).
  */
-export async function settle (origin: string, set: ChannelSet, timeoutMs: number, stepMs = 250): Promise<number | null> {
+export async function settle (targets: readonly SetTarget[], set: ChannelSet, timeoutMs: number, stepMs = 250,
+  quietMs = stepMs): Promise<number | null> {
   const t0 = performance.now()
-  let last = -1
+  let last: string | null = null
+  let quietSince = t0
   while (performance.now() - t0 < timeoutMs) {
-    const { version } = await fetchInfo(origin)
-    const v = set.versions()
-    if (v.min === version && v.max === version && version === last) return performance.now() - t0
-    last = v.min === version && v.max === version ? version : -1
+    const current = await Promise.all(targets.map(async t => (await fetchInfo(t.origin)).version))
+    const held = targets.every((t, k) => {
+      const v = set.versions(t.controller)
+      return v === null || (v.min === current[k] && v.max === current[k])
+    })
+    const now = current.join(',')
+    if (!held || now !== last) quietSince = performance.now()
+    else if (performance.now() - quietSince >= quietMs) return performance.now() - t0
+    last = held ? now : null
     await new Promise(resolve => setTimeout(resolve, stepMs))
   }
   return null

@@ -1,41 +1,20 @@
 import t from 'tap'
-import { createServer, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { ChannelSet, type PolicyWatch } from '../../../bench/controller/channel-set.js'
-import type { RegisteredNode } from '../../../bench/controller/client.js'
+import { ChannelSet, delivery, timeToAllByController, type PolicyWatch } from '../../../bench/controller/channel-set.js'
+import { delta, EPOCH, nodes, standIn, until } from './stand-in.js'
 
 /**
- * The policy watch of the bench's channel set, against a stand-in stream server: each test writes the NDJSON
- * lines a controller would, and reads when and in how many bytes each channel got a policy version.
+ * The watches of the bench's channel set, against stand-in controllers: each test writes the NDJSON lines a
+ * controller would, and reads when and in how many bytes each channel got a change.
  */
 
-const EPOCH = 'e1'
-
-/** A set of `n` channels open on a local server; `send` writes one line to every channel. */
-async function channels (t: { teardown: (fn: () => unknown) => void }, n: number): Promise<{ set: ChannelSet, send: (msg: unknown) => number }> {
-  const streams: ServerResponse[] = []
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/x-ndjson' })
-    res.flushHeaders()
-    streams.push(res)
-  })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
+/** A set of `n` channels open on one stand-in; `send` writes one line to every channel. */
+async function channels (t: Parameters<typeof standIn>[0], n: number): Promise<{ set: ChannelSet, send: (msg: unknown) => number }> {
+  const c = await standIn(t)
   const set = new ChannelSet()
-  const nodes = Array.from({ length: n }, (_, i) => ({ index: i, credential: `c${i}`, sourceIp: '127.0.0.1' }) as unknown as RegisteredNode)
-  await set.openAll({ origin: `http://127.0.0.1:${port}`, host: '127.0.0.1', port, epoch: EPOCH }, nodes, () => 1, n, () => {})
-  t.teardown(async () => {
-    set.closeAll()
-    for (const s of streams) s.destroy()
-    await new Promise(resolve => server.close(resolve))
-  })
-  while (streams.length < n) await new Promise(resolve => setImmediate(resolve))
-  const send = (msg: unknown): number => {
-    const line = JSON.stringify(msg) + '\n'
-    for (const s of streams) s.write(line)
-    return Buffer.byteLength(line)
-  }
-  return { set, send }
+  await set.openAll(() => c.target, nodes(n), () => 1, n, () => {})
+  t.teardown(() => set.closeAll())
+  await until(`${n} channels at the stand-in`, () => c.streams.length === n)
+  return { set, send: c.send }
 }
 
 /** Waits for every channel to get the watched version; fails after 5 s instead of hanging the run. */
@@ -50,8 +29,6 @@ async function reached (w: PolicyWatch): Promise<void> {
     clearTimeout(timer)
   }
 }
-
-const delta = (from: number, extra: object = {}): object => ({ type: 'delta', epoch: EPOCH, from, to: from + 1, upsert: [], remove: [], ...extra })
 
 t.test('a policy watch records, per channel, the line that carries its version and that line\'s size', async (t) => {
   const { set, send } = await channels(t, 3)
@@ -90,4 +67,33 @@ t.test('a full map carrying the version counts, as arriving via the full map', a
   await reached(w)
   t.equal(w.viaFull, 2)
   t.same([...w.lineBytes], [bytes, bytes])
+})
+
+t.test('a set spread over two controllers holds each controller\'s versions and times a change to all of each one\'s channels', async (t) => {
+  const a = await standIn(t, 0)
+  const b = await standIn(t, 1)
+  const set = new ChannelSet()
+  t.teardown(() => set.closeAll())
+  await set.openAll(node => (node.index % 2 === 0 ? a.target : b.target), nodes(4), target => (target.controller === 0 ? 5 : 8), 4, () => {})
+  await until('two channels at each stand-in', () => a.streams.length === 2 && b.streams.length === 2)
+  t.same(set.controllerOf, [0, 1, 0, 1])
+  t.same(set.versions(0), { min: 5, max: 5 })
+  t.same(set.versions(1), { min: 8, max: 8 }, 'each channel starts at the version of its own controller')
+  t.equal(set.versions(2), null, 'a controller with no channels has no versions')
+
+  const w = set.watch('k1')
+  const t0 = performance.now()
+  a.send(delta(5, { upsert: [{ publicKey: 'k1' }] }))
+  await until('controller 0\'s channels to get k1', () => w.remaining === 2)
+  const partial = timeToAllByController(w, t0, set.controllerOf, 2)
+  t.ok(partial[0] !== null && partial[0] >= 0, 'controller 0\'s channels all have it')
+  t.equal(partial[1], null, 'controller 1\'s do not yet')
+  t.same(set.versions(0), { min: 6, max: 6 })
+  b.send(delta(8, { upsert: [{ publicKey: 'k1' }] }))
+  await w.done
+  const all = timeToAllByController(w, t0, set.controllerOf, 2)
+  t.ok(all.every(ms => ms !== null), 'both controllers\' channels have it')
+  t.equal(delivery(w, t0).timeToAllMs, Math.max(all[0]!, all[1]!), 'time-to-all is the slower controller\'s')
+  t.same(set.versions(1), { min: 9, max: 9 })
+  set.unwatch('k1')
 })
