@@ -10,7 +10,7 @@ import { ControllerTlsAgent } from './tls-agent.js'
 import type { ControllerTrust } from './trust.js'
 import { apiUrl, parseControllerUrl, type ControllerUrl } from './url.js'
 
-/** Largest answer read outside the update channel. */
+/** Largest answer read outside the update channel, unless a call allows more (an admin's node list or backup). */
 const MAX_BODY_BYTES = 1 << 20
 /** Bound on the TLS probe that tells "the server speaks HTTPS" from other hang-ups. */
 const PROBE_TIMEOUT_MS = 2000
@@ -70,13 +70,13 @@ export class ControllerHttp {
    * One JSON exchange: sends `body` as JSON (when given) with `bearer` as the Authorization, and resolves with
    * the parsed answer (`expect: 'json'`) or undefined (`expect: 'empty'`). Rejects with a ControllerError.
    */
-  async call<T> (method: string, path: string, opts: { body?: unknown, bearer?: string, expect: Expect }): Promise<T> {
+  async call<T> (method: string, path: string, opts: { body?: unknown, bearer?: string, expect: Expect, maxBytes?: number }): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' }
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body))
     if (payload !== undefined) { headers['content-type'] = 'application/json'; headers['content-length'] = String(payload.length) }
     if (opts.bearer !== undefined) headers.authorization = `Bearer ${opts.bearer}`
     const res = await this.open(method, path, headers, payload, { timeoutMs: this.requestTimeoutMs, total: true })
-    const text = await readBody(res, MAX_BODY_BYTES)
+    const text = await readBody(res, opts.maxBytes ?? MAX_BODY_BYTES)
     const status = res.statusCode ?? 0
     if (status < 200 || status >= 300) throw this.errorFrom(status, res.statusMessage ?? '', text)
     if (opts.expect === 'empty') return undefined as T

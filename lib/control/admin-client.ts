@@ -3,10 +3,14 @@ import type { Clock } from '../clock.js'
 import { ControllerHttp, type Expect } from '../client/http.js'
 import type { ControllerTrust } from '../client/trust.js'
 import { Code, ConfigError, ControllerError, ControllerUnreachableError, PolicyError } from '../errors.js'
+import type { Backup } from './backup.js'
 import type {
   CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeListResponse, NodeStatus, NodeTagsRequest, PolicyInfo, PolicyTestRequest, PolicyTestResponse,
   RouteDecisionRequest, SetPolicyRequest, SetPolicyResponse, TokenInfo, TokenListResponse
 } from '../wire/api.js'
+
+/** Largest answer an admin call reads: a node list or a backup of a large mesh runs to megabytes (about 500 bytes a node). */
+const ADMIN_MAX_BYTES = 256 << 20
 
 /** Where the admin CLI finds the controller and its key. */
 export interface AdminTarget {
@@ -122,6 +126,11 @@ export class AdminClient {
     return await this.call<NodeListResponse>('GET', '/v1/nodes', 'json')
   }
 
+  /** `GET /v1/backup`: every record of the store, read at one moment. */
+  async backup (): Promise<Backup> {
+    return await this.call<Backup>('GET', '/v1/backup', 'json')
+  }
+
   /** `DELETE /v1/nodes/:id`: 204 with no body. */
   async removeNode (id: string): Promise<void> {
     await this.call<undefined>('DELETE', `/v1/nodes/${encodeURIComponent(id)}`, 'empty')
@@ -136,7 +145,8 @@ export class AdminClient {
     try {
       for (let i = 0; ; i++) {
         try {
-          return await this.https[i]!.call<T>(method, path, { bearer: this.t.adminKey, expect, ...(body !== undefined ? { body } : {}) })
+          const opts = { bearer: this.t.adminKey, expect, maxBytes: ADMIN_MAX_BYTES, ...(body !== undefined ? { body } : {}) }
+          return await this.https[i]!.call<T>(method, path, opts)
         } catch (err) {
           const unsent = err instanceof ControllerUnreachableError && ['refused', 'dns', 'unreachable'].includes(err.reason)
           if (!unsent || i === this.https.length - 1) throw err

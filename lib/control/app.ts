@@ -238,6 +238,15 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
     preHandler: adminAuth
   }, async (req) => await ctl.setNodeTags(req.params.id, req.body))
 
+  app.get('/v1/backup', {
+    schema: {
+      summary: 'Every record of the store, read at one moment, for `weft controller backup` (admin); secrets only as hashes, no keys',
+      security: sec,
+      response: { 200: S.controllerBackup, ...errors, 503: S.errorBody }
+    },
+    preHandler: adminAuth
+  }, async () => await ctl.backup())
+
   app.get('/v1/policy', {
     schema: { summary: 'The access policy as stored (admin)', security: sec, response: { 200: S.policyInfo, ...errors, 404: S.errorBody } },
     preHandler: adminAuth

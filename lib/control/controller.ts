@@ -14,6 +14,7 @@ import { formatIPv4 } from '../wire/addr.js'
 import { fingerprintOfPem, type Fingerprint } from '../wire/fingerprint.js'
 import { StaticKey } from '../wire/keys.js'
 import { buildApp } from './app.js'
+import { makeBackup, type Backup } from './backup.js'
 import { Channels } from './channels.js'
 import { parseListen, resolve as resolveConfig, type ControllerConfig, type ControllerConfigInput } from './config.js'
 import { ensureDataDir, loadAdminKey, loadControllerKey } from './data-dir.js'
@@ -257,6 +258,13 @@ export class Controller {
       version: this.netmap.version,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs
     }
+  }
+
+  /** Every record of the store, read at one moment (a LevelDB snapshot, one etcd revision), as a backup. */
+  async backup (): Promise<Backup> {
+    const records = await this.store.dump()
+    this.log.info({ event: 'controller.backup', records: records.length }, `backup taken: ${records.length} records`)
+    return makeBackup(records, this.store.storeId, this.clock.now())
   }
 
   /** Creates a join token and persists its hash (synced) before returning the secret. */

@@ -117,6 +117,12 @@ export class DurableStore implements ControlStore {
     return this.raw?.capture?.(ops, reads)
   }
 
+  /** Every record, read at one moment (RawStore.dump): what a backup holds. */
+  async dump (): Promise<Array<[string, string]>> {
+    if (this.raw === null) throw this.refusal()
+    return await this.raw.dump()
+  }
+
   /** Whether other controllers write this store too (etcd). */
   get shared (): boolean { return this.d.shared === true }
 

@@ -136,6 +136,14 @@ export class EtcdStore implements ControlStore {
     return { state: reader.state, records: reader.records }
   }
 
+  async dump (): Promise<Array<[string, string]>> {
+    const start = Buffer.from(this.o.prefix)
+    const res = await this.withRetry(async options => await this.client.kv.range({ key: start, range_end: prefixEnd(start) }, options))
+    return res.kvs
+      .map(kv => [kv.key.toString('utf8').slice(this.o.prefix.length), kv.value.toString('utf8')] as [string, string])
+      .filter(([key]) => !key.startsWith(LIVE_PREFIX) && !key.startsWith('claim:'))
+  }
+
   /**
    * Watches the prefix from just after the start-up read: `onRecords` gets the records other controllers
    * write, `onLive` the `live/` keys, between this controller's own transactions. `onBroken` is called if the

@@ -38,6 +38,12 @@ export class LevelStore implements ControlStore {
     return { state: reader.state, records: reader.records }
   }
 
+  async dump (): Promise<Array<[string, string]>> {
+    const out: Array<[string, string]> = []
+    for await (const [key, value] of this.db.iterator()) out.push([key, value])
+    return out
+  }
+
   async write (ops: StoreOp[], opts: { sync: boolean }): Promise<void> {
     if (ops.length === 0) return
     await this.db.batch(ops.map(recordWrite), { sync: opts.sync })

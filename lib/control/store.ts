@@ -134,6 +134,11 @@ export interface StoredState {
 export interface RawStore extends ControlStore {
   /** Every record, parsed, with a digest of each tracked one (store-records.ts). */
   readAll (): Promise<{ state: StoredState, records: Map<string, string> }>
+  /**
+   * Every record as key and value (store-records.ts), read at one moment: a LevelDB iterator's snapshot, one
+   * etcd read at one revision. What a backup holds; etcd's claims and live keys are not records.
+   */
+  dump (): Promise<Array<[string, string]>>
 }
 
 /**

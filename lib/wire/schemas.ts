@@ -388,3 +388,15 @@ export const policyTestResponse = {
     note: { type: 'string' }
   }
 } as const
+
+/** A backup of the controller's store (lib/control/backup.ts): every record as a [key, value] pair, read at one moment. */
+export const controllerBackup = {
+  type: 'object',
+  required: ['format', 'createdAt', 'storeId', 'records'],
+  properties: {
+    format: { type: 'string', const: 'weft-controller-backup-v1' },
+    createdAt: { type: 'string', description: 'when the records were read, ISO 8601' },
+    storeId: { type: 'string' },
+    records: { type: 'array', items: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 2 } }
+  }
+} as const
