@@ -275,12 +275,15 @@ export class Mesh {
     return out
   }
 
-  /** Starts node `i`'s daemon, with the mesh's join token unless `join` is false (a service unit passes it on every start). */
-  async startDaemon (i: number, opts: { join?: boolean, extra?: string[], nice?: number } = {}): Promise<ChildProcess> {
+  /**
+   * Starts node `i`'s daemon, with the mesh's join token unless `join` is false (a service unit passes it on every start),
+   * from this build or from `weft` (the weft.js of another build: an installed package, say).
+   */
+  async startDaemon (i: number, opts: { join?: boolean, extra?: string[], nice?: number, weft?: string } = {}): Promise<ChildProcess> {
     const args = ['daemon', '--controller', this.controllerUrlsFor(i).join(','), '--state', this.stateDir(i), '--interface', this.ifname(i),
       '--hostname', `node-${i}`, '--log-level', this.opts.daemonLogLevel ?? 'debug', ...(this.opts.daemonArgs ?? []), ...(opts.extra ?? [])]
     if (opts.join !== false) args.push('--join-token', await this.token())
-    const child = this.spawnLogged(this.ns(i), `n${i}`, args, this.opts.daemonNodeFlags, this.opts.daemonEnv)
+    const child = this.spawnLogged(this.ns(i), `n${i}`, args, this.opts.daemonNodeFlags, this.opts.daemonEnv, opts.weft)
     // Set before the daemon gets far enough to start its wireguard-go, which inherits it.
     const nice = opts.nice ?? this.opts.daemonNice ?? 0
     if (nice !== 0 && child.pid !== undefined) {
@@ -423,10 +426,10 @@ export class Mesh {
     if (opts.keepDir !== true) await rm(this.dir, { recursive: true, force: true })
   }
 
-  private spawnLogged (ns: string, name: string, args: string[], nodeFlags: string[] = [], env?: Record<string, string>): ChildProcess {
+  private spawnLogged (ns: string, name: string, args: string[], nodeFlags: string[] = [], env?: Record<string, string>, weft = WEFT): ChildProcess {
     const fd = openSync(this.logFile(name), 'a')
     try {
-      return this.world.spawn(ns, [process.execPath, ...nodeFlags, WEFT, ...args], {
+      return this.world.spawn(ns, [process.execPath, ...nodeFlags, weft, ...args], {
         stdio: ['ignore', fd, fd],
         name,
         env: env === undefined ? undefined : { ...process.env, ...env }

@@ -11,18 +11,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { until } from '../control/helpers.js'
+import { installPackage } from '../package-install.js'
 
 const run = promisify(execFile)
 const ROOT = process.cwd()
 
 const dir = await mkdtemp(join(tmpdir(), 'weft-package-'))
 t.teardown(async () => await rm(dir, { recursive: true, force: true }))
-
-// --ignore-scripts: the build (prepack) already ran; the tests read dist/ while this runs.
-const packed = JSON.parse((await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT })).stdout) as
-  Array<{ filename: string, files: Array<{ path: string }> }>
-const tarball = join(dir, packed[0]!.filename)
-const files = packed[0]!.files.map(f => f.path)
+const installed = await installPackage(dir)
+const files = installed.files
 const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
   version: string, dependencies: Record<string, string>, devDependencies: Record<string, string>
 }
@@ -42,9 +39,7 @@ t.test('its runtime dependencies are only what the program imports', async (t) =
 })
 
 t.test('npm install -g of the tarball into a fresh prefix gives a working weft', async (t) => {
-  const prefix = join(dir, 'prefix')
-  await run('npm', ['install', '-g', '--prefix', prefix, tarball, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir })
-  const weft = join(prefix, 'bin', 'weft')
+  const weft = installed.bin
   const version = (await run(weft, ['--version'])).stdout
   t.match(version, new RegExp(`^weft ${pkg.version.replace(/\./g, '\\.')}\\n`))
   t.match(version, /controller API\s+v1/)
