@@ -2,19 +2,24 @@ import { createLogger, LOG_LEVELS } from '../lib/log.js'
 import { systemClock } from '../lib/clock.js'
 import { ConfigError } from '../lib/errors.js'
 import { Controller } from '../lib/control/controller.js'
-import { DEFAULTS, LIMITS, resolve } from '../lib/control/config.js'
+import { DEFAULTS, LIMITS, resolve, type ControllerConfig } from '../lib/control/config.js'
 import { formatDuration as d } from '../lib/config-check.js'
 import { parseDuration, parseFlags, parseIntFlag, splitList, type Command } from './cli.js'
+import { withConfigFile } from './config-file.js'
 import { migrate } from './controller-migrate.js'
 import { STORE_FLAGS, storeConfig } from './etcd-flags.js'
 
 const USAGE = `Usage: weft controller --data DIR [flags]
+       weft controller --config FILE [flags]
        weft controller migrate --from-data DIR --store etcd --etcd-endpoints URL[,URL...] (weft controller migrate --help)
 
 Runs the controller: registration, IPAM, netmap, health. First start creates DIR with the controller key
 and DIR/admin.key (mode 0600; pass it to admin commands with --admin-key).
 
 Flags:
+  --config FILE               JSON file (comments allowed) whose keys are these flags without dashes, e.g.
+                              {"data": "/var/lib/weft-controller", "etcd-endpoints": ["https://a:2379"]};
+                              a flag given here replaces its key (docs/operations.md, "Config files")
   --data DIR                  data directory (required)
   --listen HOST:PORT          listen address (default ${DEFAULTS.listen}; port 0 picks a free one)
   --cidr CIDR                 mesh CIDR (default ${DEFAULTS.cidr}; fixed once the data dir exists)
@@ -50,44 +55,46 @@ Flags:
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})
 `
 
-/** Exit status when the store can only be made consistent by a restart (EX_TEMPFAIL: the supervisor restarts). */
-const EXIT_RESTART = 75
+/** The flags of `weft controller`, `--config` included. */
+const OPTIONS = {
+  data: { type: 'string' },
+  listen: { type: 'string' },
+  cidr: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'heartbeat-interval': { type: 'string' },
+  'control-stale': { type: 'string' },
+  'stream-grace': { type: 'string' },
+  'report-fresh': { type: 'string' },
+  'proof-skew': { type: 'string' },
+  'ip-quarantine': { type: 'string' },
+  'token-retention': { type: 'string' },
+  'stream-ping': { type: 'string' },
+  'netmap-interval': { type: 'string' },
+  'netmap-health-interval': { type: 'string' },
+  'register-rate': { type: 'string' },
+  'auth-failures': { type: 'string' },
+  'store-retry': { type: 'string' },
+  'accept-data-loss': { type: 'boolean' },
+  'rotate-admin-key': { type: 'boolean' },
+  'auto-approve-routes': { type: 'string' },
+  ...STORE_FLAGS,
+  'log-level': { type: 'string' },
+  config: { type: 'string' }
+} as const
+
+/** How a config file's values map onto the flags that take a list. */
+const FILE_KEYS = { lists: ['auto-approve-routes', 'etcd-endpoints'] }
 
 /**
- * `weft controller`: parses flags, starts the controller, stops it on SIGINT/SIGTERM. Exits 75 when the
- * store asks for a restart.
+ * The controller config that `argv` (the flags after `weft controller`, with the keys of a `--config` file) asks for;
+ * null when it asks for `--help`. Throws ConfigError naming the flag, or the file and key, of a value that cannot work.
  */
-export const command: Command = {
-  summary: 'run the controller',
-  async run (argv) {
-    if (argv[0] === 'migrate') return await migrate.run(argv.slice(1))
-    const p = parseFlags(argv, {
-      data: { type: 'string' },
-      listen: { type: 'string' },
-      cidr: { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'heartbeat-interval': { type: 'string' },
-      'control-stale': { type: 'string' },
-      'stream-grace': { type: 'string' },
-      'report-fresh': { type: 'string' },
-      'proof-skew': { type: 'string' },
-      'ip-quarantine': { type: 'string' },
-      'token-retention': { type: 'string' },
-      'stream-ping': { type: 'string' },
-      'netmap-interval': { type: 'string' },
-      'netmap-health-interval': { type: 'string' },
-      'register-rate': { type: 'string' },
-      'auth-failures': { type: 'string' },
-      'store-retry': { type: 'string' },
-      'accept-data-loss': { type: 'boolean' },
-      'rotate-admin-key': { type: 'boolean' },
-      'auto-approve-routes': { type: 'string' },
-      ...STORE_FLAGS,
-      'log-level': { type: 'string' }
-    }, USAGE)
-    if (p === null) return 0
-    const v = p.values
+export function controllerConfig (argv: string[]): Readonly<ControllerConfig> | null {
+  const args = withConfigFile(argv, OPTIONS, USAGE, FILE_KEYS)
+  if (args === null) return null
+  const v = parseFlags(args.argv, OPTIONS, USAGE)!.values
+  return args.attribute(() => {
     if (v.data === undefined) throw new ConfigError(`--data DIR is required\n\n${USAGE}`)
     const dur = (name: string): number | undefined => {
       const s = (v as Record<string, string | undefined>)[name]
@@ -97,7 +104,7 @@ export const command: Command = {
       const s = v[name]
       return s === undefined ? undefined : parseIntFlag(s, `--${name}`, range.min, range.max)
     }
-    const config = resolve({
+    return resolve({
       dataDir: v.data,
       listen: v.listen,
       cidr: v.cidr,
@@ -122,6 +129,22 @@ export const command: Command = {
       ...storeConfig(v),
       logLevel: v['log-level']
     })
+  })
+}
+
+/** Exit status when the store can only be made consistent by a restart (EX_TEMPFAIL: the supervisor restarts). */
+const EXIT_RESTART = 75
+
+/**
+ * `weft controller`: parses flags, starts the controller, stops it on SIGINT/SIGTERM. Exits 75 when the
+ * store asks for a restart.
+ */
+export const command: Command = {
+  summary: 'run the controller',
+  async run (argv) {
+    if (argv[0] === 'migrate') return await migrate.run(argv.slice(1))
+    const config = controllerConfig(argv)
+    if (config === null) return 0
     const log = createLogger({ level: config.logLevel, name: 'weft-controller' })
     let stop: (code: number) => void = () => {}
     const stopped = new Promise<number>(resolve => { stop = resolve })

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { systemClock } from '../lib/clock.js'
-import { DEFAULTS, DRIVER_CHOICES, LIMITS, resolve } from '../lib/daemon/config.js'
+import { DEFAULTS, DRIVER_CHOICES, LIMITS, resolve, type DaemonConfig } from '../lib/daemon/config.js'
 import { DaemonRunner } from '../lib/daemon/runner.js'
 import type { DriverChoice } from '../lib/daemon/wg/open.js'
 import { ConfigError } from '../lib/errors.js'
@@ -8,18 +8,23 @@ import { createLogger, LOG_LEVELS } from '../lib/log.js'
 import { WEFT_VERSION } from '../lib/version.js'
 import { parseBoolFlag, parseDuration, parseFlags, parseIntFlag, splitList, type Command } from './cli.js'
 import { formatDuration } from '../lib/config-check.js'
+import { withConfigFile } from './config-file.js'
 import { CONTROLLER_TRUST_FLAGS, CONTROLLER_TRUST_USAGE, controllerTrust } from './controller-flags.js'
 import { ROUTE_PREF_OPTIONS, ROUTE_PREF_USAGE, routePrefsFromFlags } from './route-flags.js'
 
 const KEEPALIVE = LIMITS.keepaliveSeconds
 
 const USAGE = `Usage: weft daemon --controller URL[,URL...] --state DIR --interface IF [flags]
+       weft daemon --config FILE [flags]
 
 Runs this node: joins through the controller (first start needs --join-token-file), keeps the WireGuard
 interface configured as a full mesh, runs SWIM failure detection, and keeps going from saved state
 when the controller is down. SIGTERM stops the daemon but leaves the interface up (restart-safe);
 \`weft leave\` tears it down.
 
+  --config FILE         JSON file (comments allowed) whose keys are these flags without dashes, e.g.
+                        {"interface": "weft0", "advertise-routes": ["10.0.0.0/24"]}; a flag given here
+                        replaces its key; a file holding "join-token" must be readable by its owner only (docs/operations.md)
   --controller URL[,URL...]  controller base URL with its scheme, and a proxy's path prefix if any (or
                         WEFT_CONTROLLER); several controllers on one store: the daemon moves to the next
                         when its link breaks
@@ -53,34 +58,48 @@ ${ROUTE_PREF_USAGE}
 /** The range each integer flag takes (lib/daemon/config.ts LIMITS), so a bad value's message says it. */
 const FLAG_LIMITS = { 'listen-port': LIMITS.listenPort, 'swim-port': LIMITS.swimPort, mtu: LIMITS.mtu, keepalive: LIMITS.keepaliveSeconds }
 
-/** `weft daemon`: turns flags (and their env fallbacks) into a DaemonConfig input, resolves it and runs the daemon. */
-export const command: Command = {
-  summary: 'run the node daemon (WireGuard mesh + SWIM)',
-  async run (argv) {
-    const parsed = parseFlags(argv, {
-      controller: { type: 'string' },
-      ...CONTROLLER_TRUST_FLAGS,
-      state: { type: 'string' },
-      interface: { type: 'string' },
-      'join-token': { type: 'string' },
-      'join-token-file': { type: 'string' },
-      'listen-port': { type: 'string' },
-      endpoint: { type: 'string', multiple: true },
-      'swim-port': { type: 'string' },
-      wg: { type: 'string' },
-      mtu: { type: 'string' },
-      'swim-preset': { type: 'string' },
-      keepalive: { type: 'string' },
-      hostname: { type: 'string' },
-      'metrics-listen': { type: 'string' },
-      'metrics-allow-mesh': { type: 'boolean' },
-      'log-level': { type: 'string' },
-      ...ROUTE_PREF_OPTIONS,
-      'snat-routes': { type: 'string' },
-      'route-hold-down': { type: 'string' }
-    }, USAGE)
-    if (parsed === null) return 0
-    const v = parsed.values
+/** The flags of `weft daemon`, `--config` included. */
+const OPTIONS = {
+  controller: { type: 'string' },
+  ...CONTROLLER_TRUST_FLAGS,
+  state: { type: 'string' },
+  interface: { type: 'string' },
+  'join-token': { type: 'string' },
+  'join-token-file': { type: 'string' },
+  'listen-port': { type: 'string' },
+  endpoint: { type: 'string', multiple: true },
+  'swim-port': { type: 'string' },
+  wg: { type: 'string' },
+  mtu: { type: 'string' },
+  'swim-preset': { type: 'string' },
+  keepalive: { type: 'string' },
+  hostname: { type: 'string' },
+  'metrics-listen': { type: 'string' },
+  'metrics-allow-mesh': { type: 'boolean' },
+  'log-level': { type: 'string' },
+  ...ROUTE_PREF_OPTIONS,
+  'snat-routes': { type: 'string' },
+  'route-hold-down': { type: 'string' },
+  config: { type: 'string' }
+} as const
+
+/** How a config file's values map onto the flags: lists, `=BOOL` flags, and the join token, which only a private file may hold. */
+const FILE_KEYS = {
+  lists: ['controller', 'advertise-routes'],
+  bools: ['accept-routes', 'exit-node-allow-lan', 'snat-routes'],
+  secrets: ['join-token']
+}
+
+/**
+ * The daemon config that `argv` (the flags after `weft daemon`, with the keys of a `--config` file, and their env
+ * fallbacks) asks for; null when it asks for `--help`. Reads the join token file. Throws ConfigError naming the
+ * flag, or the file and key, of a value that cannot work; no message holds the join token.
+ */
+export function daemonConfig (argv: string[]): Readonly<DaemonConfig> | null {
+  const args = withConfigFile(argv, OPTIONS, USAGE, FILE_KEYS)
+  if (args === null) return null
+  const v = parseFlags(args.argv, OPTIONS, USAGE)!.values
+  return args.attribute(() => {
     const controllers = v.controller ?? process.env.WEFT_CONTROLLER
     if (controllers === undefined) throw new ConfigError(`--controller is required\n\n${USAGE}`)
     if (v.interface === undefined) throw new ConfigError(`--interface is required\n\n${USAGE}`)
@@ -97,7 +116,7 @@ export const command: Command = {
       const s = v[flag]
       return s === undefined ? undefined : parseIntFlag(s, `--${flag}`, FLAG_LIMITS[flag].min, FLAG_LIMITS[flag].max)
     }
-    const cfg = resolve({
+    return resolve({
       controllerUrls: splitList(controllers),
       controllerTrust: controllerTrust(v),
       stateDir: v.state ?? process.env.WEFT_STATE_DIR,
@@ -118,6 +137,15 @@ export const command: Command = {
       snatRoutes: v['snat-routes'] === undefined ? undefined : parseBoolFlag(v['snat-routes'], '--snat-routes'),
       routeHoldDownMs: v['route-hold-down'] === undefined ? undefined : parseDuration(v['route-hold-down'], '--route-hold-down')
     })
+  })
+}
+
+/** `weft daemon`: turns flags (and their env fallbacks) into a DaemonConfig input, resolves it and runs the daemon. */
+export const command: Command = {
+  summary: 'run the node daemon (WireGuard mesh + SWIM)',
+  async run (argv) {
+    const cfg = daemonConfig(argv)
+    if (cfg === null) return 0
     const log = createLogger({ level: cfg.logLevel, name: 'weft-daemon' })
     // A signal during the start ends it and undoes what it did; once running, the interface stays up.
     const starting = new AbortController()
