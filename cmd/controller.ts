@@ -6,12 +6,15 @@ import { DEFAULTS, LIMITS, resolve, type ControllerConfig } from '../lib/control
 import { formatDuration as d } from '../lib/config-check.js'
 import { parseDuration, parseFlags, parseIntFlag, splitList, type Command } from './cli.js'
 import { withConfigFile } from './config-file.js'
+import { backup, restore } from './controller-backup.js'
 import { migrate } from './controller-migrate.js'
 import { STORE_FLAGS, storeConfig } from './etcd-flags.js'
 
 const USAGE = `Usage: weft controller --data DIR [flags]
        weft controller --config FILE [flags]
        weft controller migrate --from-data DIR --store etcd --etcd-endpoints URL[,URL...] (weft controller migrate --help)
+       weft controller backup --out FILE [--controller URL --admin-key FILE]   (weft controller backup --help)
+       weft controller restore --data DIR FILE                                 (weft controller restore --help)
 
 Runs the controller: registration, IPAM, netmap, health. First start creates DIR with the controller key
 and DIR/admin.key (mode 0600; pass it to admin commands with --admin-key).
@@ -143,6 +146,8 @@ export const command: Command = {
   summary: 'run the controller',
   async run (argv) {
     if (argv[0] === 'migrate') return await migrate.run(argv.slice(1))
+    if (argv[0] === 'backup') return await backup.run(argv.slice(1))
+    if (argv[0] === 'restore') return await restore.run(argv.slice(1))
     const config = controllerConfig(argv)
     if (config === null) return 0
     const log = createLogger({ level: config.logLevel, name: 'weft-controller' })

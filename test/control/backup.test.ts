@@ -4,13 +4,14 @@
  * credentials), tokens and policy.
  */
 import t from 'tap'
-import { copyFile, mkdir } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { systemClock } from '../../lib/clock.js'
 import { parseBackup, restoreBackup, type Backup } from '../../lib/control/backup.js'
 import { silentLogger } from '../../lib/log.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
-import { call, registerBody, start, tempDir, token } from './helpers.js'
+import { weft } from '../cmd/weft-cli.js'
+import { call, joinNode, registerBody, start, tempDir, token } from './helpers.js'
 
 interface Acked { nodeId: string, meshIp: string, credential: string, at: number }
 
@@ -76,4 +77,28 @@ t.test('a file that is not a backup, or holds a damaged record, is refused with 
   const dir = join(await tempDir(t), 'c')
   await mkdir(dir)
   await t.rejects(restoreBackup({ dataDir: dir, backup: empty as unknown as Backup, clock: systemClock, log: silentLogger() }), { message: /holds no controller store/ })
+})
+
+t.test('weft controller backup writes a file only its owner reads; weft controller restore fills an empty data directory from it', async (t) => {
+  const aDir = join(await tempDir(t), 'a')
+  const a = await start(t, { dataDir: aDir })
+  await joinNode(a, 'x')
+  const file = join(await tempDir(t), 'weft.backup')
+  const out = await weft(['controller', 'backup', '--out', file, '--controller', a.url, '--admin-key', join(aDir, 'admin.key')])
+  t.equal(out.code, 0, out.stderr)
+  t.match(out.stdout, /^backed up 1 nodes, 1 tokens, no access policy \(\d+ records, store [0-9a-f]{16}, read at .*\) to .*weft\.backup\n$/)
+  t.equal((await stat(file)).mode & 0o777, 0o600)
+  t.notMatch(await readFile(file, 'utf8'), (await readFile(join(aDir, 'admin.key'), 'utf8')).trim(), 'the admin key is not in it')
+  const bDir = join(await tempDir(t), 'b')
+  const restored = await weft(['controller', 'restore', '--data', bDir, file])
+  t.equal(restored.code, 0, restored.stderr)
+  t.match(restored.stdout, /^restored 1 nodes, 1 tokens, no access policy from .* into .*\nnext: copy controller\.key and admin\.key/)
+  const again = await weft(['controller', 'restore', '--data', bDir, file])
+  t.equal(again.code, 2)
+  t.match(again.stderr, /already holds a controller store/)
+  const bad = join(await tempDir(t), 'bad.json')
+  await writeFile(bad, '{}')
+  const refused = await weft(['controller', 'restore', '--data', join(await tempDir(t), 'c'), bad])
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /is not a Weft controller backup/)
 })
