@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-declare -A pkg_for=( [wireguard-go]=wireguard-go [wg]=wireguard-tools [ip]=iproute2 [nft]=nftables [ping]=iputils-ping [fping]=fping [openssl]=openssl )
+# The systemd package (a container may lack it) brings systemd-analyze, which checks deploy/systemd, and
+# systemd-notify and systemd-socket-activate, which carry and receive the readiness notices in test/sd-notify.
+declare -A pkg_for=( [wireguard-go]=wireguard-go [wg]=wireguard-tools [ip]=iproute2 [nft]=nftables [ping]=iputils-ping [fping]=fping [openssl]=openssl
+  [systemd-analyze]=systemd )
 missing=()
-for bin in wireguard-go wg ip nft ping fping openssl; do
+for bin in wireguard-go wg ip nft ping fping openssl systemd-analyze; do
   command -v "$bin" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$bin" >/dev/null 2>&1 || missing+=("${pkg_for[$bin]}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

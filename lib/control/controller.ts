@@ -37,6 +37,7 @@ import type { EtcdStore } from './etcd-store.js'
 import { openStore, storeBackend, type OpenedStore } from './store-open.js'
 import { TokenAdmin } from './token-admin.js'
 import { TokenBook } from './tokens.js'
+import { notifyService } from '../sd-notify.js'
 
 /** How often the deadline wheels are swept; also the granularity of health deadlines. */
 const SWEEP_MS = 250
@@ -344,6 +345,7 @@ export class Controller {
 
   /** Stops timers, closes channels and the server, waits for pending writes and releases the database. */
   async close (): Promise<void> {
+    await notifyService('STOPPING=1', this.log)
     for (const t of this.timers) t.cancel()
     this.timers = []
     this.channels.stopPings()
@@ -459,6 +461,7 @@ export class Controller {
       publicKey: this.publicKey,
       tlsFingerprint: this.tlsFingerprint
     }, `controller listening on ${this.url}`)
+    await notifyService('READY=1', this.log)
   }
 
   /**

@@ -43,6 +43,7 @@ import type { DaemonStatus } from './status.js'
 import { SwimDriver } from './swim-driver.js'
 import type { DeviceState, WireGuardDevice } from './wg/device.js'
 import { openPlannedDevice } from './wg/open.js'
+import { notifyService } from '../sd-notify.js'
 
 /** How lastError begins when the access filter could not be applied. */
 const POLICY_ERROR = 'access policy not applied'
@@ -349,6 +350,7 @@ export class Daemon {
       interface: this.cfg.ifname,
       adopted: this.device.adopted
     }, 'weft daemon running')
+    await notifyService('READY=1', this.deps.log)
   }
 
   /** The daemon's phase (phase.ts). */
@@ -614,6 +616,7 @@ export class Daemon {
 
   /** Stops the daemon. The interface and its peers stay (the data plane outlives the daemon) unless `teardown`. */
   async stop (opts: { teardown: boolean } = { teardown: false }): Promise<void> {
+    await notifyService('STOPPING=1', this.deps.log)
     this.execute(this.core.handle({ type: 'stop', teardown: opts.teardown }))
     await this.done
   }
