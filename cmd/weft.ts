@@ -19,6 +19,10 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   leave: { summary: 'leave the mesh gracefully', load: async () => await import('./leave.js') },
   version: { summary: 'print the Weft, protocol and Node.js versions', load: async () => await import('./version.js') },
   sim: { summary: 'simulate meshes (virtual: in-process SWIM; run: real nodes in namespaces)', load: async () => await import('./sim.js') },
+  completion: {
+    summary: 'print a bash completion script for every command and its flags',
+    load: async () => ({ command: (await import('./completion.js')).completionCommand(() => Object.keys(COMMANDS)) })
+  },
 }
 
 function usage (): string {
