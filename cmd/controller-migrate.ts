@@ -12,7 +12,7 @@ const USAGE = `Usage: weft controller migrate --from-data DIR --store etcd --etc
 
 Copies the store of a stopped LevelDB controller (DIR/db) into etcd, checked against its store guard first
 and read back after. Then start each controller with --store etcd and the same --etcd-* flags, with
-DIR/controller.key and DIR/admin.key copied into its data directory (docs/operations.md).
+DIR/controller.key and DIR/admin.key copied into its data directory (docs/controllers-etcd.md).
 
   --from-data DIR         the LevelDB controller's data directory (stopped: LevelDB allows one process)
   --store etcd            where to copy it (the only target)

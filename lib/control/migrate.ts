@@ -1,7 +1,7 @@
 /**
- * `weft controller migrate`: copies a LevelDB controller's store into etcd (docs/operations.md, "Several
- * controllers on etcd"). The LevelDB store is opened as a controller would open it, store guard included, so a
- * database that lost acknowledged writes is not copied. The etcd prefix must be empty (or emptied, with
+ * `weft controller migrate`: copies a LevelDB controller's store into etcd (docs/controllers-etcd.md). The
+ * LevelDB store is opened as a controller would open it, store guard included, so a database that lost
+ * acknowledged writes is not copied. The etcd prefix must be empty (or emptied, with
  * `replace`). A `meta:migrating` record goes first and is removed with the last batch, so a controller never
  * starts on half a copy; the copy is then read back and compared record by record.
  */

@@ -14,7 +14,7 @@ import { checkMetricsListen } from './metrics-server.js'
 export interface DaemonConfig {
   /**
    * The controllers' base URLs (`--controller URL[,URL...]`), each with a proxy's path prefix if any; validated into
-   * their normal form. Several controllers on one store (docs/operations.md): the daemon uses one and moves to
+   * their normal form. Several controllers on one store (docs/controllers-etcd.md): the daemon uses one and moves to
    * the next when its link breaks. No default.
    */
   controllerUrls: string[]

@@ -15,7 +15,7 @@ t.teardown(async () => await cluster.stop())
 
 type Running = Awaited<ReturnType<typeof start>>
 
-/** `n` controllers on etcd prefix `prefix`, sharing the controller and admin keys as docs/operations.md says. */
+/** `n` controllers on etcd prefix `prefix`, sharing the controller and admin keys as docs/controllers-etcd.md says. */
 async function controllers (t: Parameters<typeof tempDir>[0], prefix: string, n: number, extra: Record<string, unknown> = {}): Promise<Running[]> {
   const root = await tempDir(t)
   const o = { store: 'etcd' as const, etcdEndpoints: cluster.endpoints, etcdPrefix: prefix, ...extra }

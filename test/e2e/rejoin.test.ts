@@ -122,7 +122,7 @@ t.test('a controller restored from an older backup: the node it lost is told to 
 
   await mesh.stopDaemon(3)
   await mesh.stopController()
-  // The whole directory comes back, store guard included: against docs/operations.md, which says to keep the
+  // The whole directory comes back, store guard included: against docs/incidents.md, which says to keep the
   // current guard, so the controller cannot tell what it lost and hands node 3's address to the next node.
   // The daemon must cope with the worst case: its address taken.
   await rm(mesh.controllerDataDir, { recursive: true })
