@@ -13,6 +13,7 @@ import type { NodeRecord } from '../wire/netmap.js'
 import { formatIPv4 } from '../wire/addr.js'
 import { fingerprintOfPem, type Fingerprint } from '../wire/fingerprint.js'
 import { StaticKey } from '../wire/keys.js'
+import { ownProtocols } from '../wire/compat.js'
 import { buildApp } from './app.js'
 import { makeBackup, type Backup } from './backup.js'
 import { Channels } from './channels.js'
@@ -257,7 +258,8 @@ export class Controller {
       cidr: this.config.cidr,
       epoch: this.epoch,
       version: this.netmap.version,
-      heartbeatIntervalMs: this.config.heartbeatIntervalMs
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      protocols: ownProtocols()
     }
   }
 

@@ -8,6 +8,7 @@ import { formatEndpoint } from '../wire/addr.js'
 import { SigningKey, type KeyPair } from '../wire/keys.js'
 import { newNonce, signRegistration } from '../wire/proof.js'
 import type { ControllerInfo } from '../wire/api.js'
+import { checkControllerProtocols } from '../wire/compat.js'
 import { FailoverRound, type ControlClient } from './control-client.js'
 import type { NodeIdentity, StateDir } from './state.js'
 
@@ -52,6 +53,7 @@ export async function register (client: ControlClient, state: StateDir, saved: N
     throw new ConfigError('this node has not joined yet: pass --join-token (from `weft token create`)')
   }
   const info = await client.info()
+  checkControllerProtocols(info.protocols, client.baseUrl)
   p.checkInfo?.(info)
   if (saved !== null && saved.controllerPublicKey !== info.publicKey) {
     deps.log.warn({ event: 'control.key.changed' }, 'the controller public key differs from the one saved at join')

@@ -16,6 +16,18 @@ export interface ControllerInfo {
   epoch: string
   version: number
   heartbeatIntervalMs: number
+  /** What the controller speaks (lib/wire/compat.ts); absent from controllers that predate it. */
+  protocols?: ControllerProtocols
+}
+
+/** The versions a node must match to register and follow a controller, and the controller's release. */
+export interface ControllerProtocols {
+  /** The API's path prefix, `v1`. */
+  api: string
+  /** The registration proof's version (lib/wire/proof.ts). */
+  registrationProof: string
+  /** The controller's Weft release, for the operator. */
+  weft: string
 }
 
 /** `POST /v1/register`. Needs `token`, or a node credential (Authorization: Bearer) for the same key. */

@@ -93,7 +93,12 @@ export const controllerInfo = {
     cidr: { type: 'string' },
     epoch: { type: 'string' },
     version: { type: 'integer' },
-    heartbeatIntervalMs: { type: 'integer' }
+    heartbeatIntervalMs: { type: 'integer' },
+    protocols: {
+      type: 'object',
+      required: ['api', 'registrationProof', 'weft'],
+      properties: { api: { type: 'string' }, registrationProof: { type: 'string' }, weft: { type: 'string' } }
+    }
   }
 } as const
 

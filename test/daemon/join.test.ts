@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { ManualClock, systemClock } from '../../lib/clock.js'
 import { resolve, type DaemonConfig } from '../../lib/daemon/config.js'
 import { ControlClient } from '../../lib/daemon/control-client.js'
-import { ensureJoined, registerAgain } from '../../lib/daemon/join.js'
+import { ensureJoined, register, registerAgain } from '../../lib/daemon/join.js'
 import { StateDir, type NodeIdentity } from '../../lib/daemon/state.js'
 import { ControllerError, NodeRemovedError } from '../../lib/errors.js'
 import { silentLogger } from '../../lib/log.js'
@@ -143,4 +143,26 @@ t.test('a first registration retries on the clock\'s backoff while the controlle
   t.match(await outcome, { name: 'AbortError' }, 'an abort ends the retries')
   t.equal(clock.timers, 0, 'no retry left waiting')
   t.equal(attempts, 3)
+})
+
+t.test('a controller that speaks another API or registration proof is refused before any registration, saying which', async (t) => {
+  const c = await start(t)
+  const dir = join(await tempDir(t), 'state')
+  const state = await StateDir.open(dir, { clock: systemClock })
+  const keys = await state.loadOrCreateKey()
+  const real = new ControlClient(c.url)
+  const info = await real.info()
+  t.match(info.protocols, { api: 'v1', registrationProof: 'weft-register-v2' }, 'a controller says what it speaks')
+  let registered = 0
+  const newer = {
+    baseUrl: c.url,
+    info: async () => ({ ...info, protocols: { api: 'v2', registrationProof: 'weft-register-v3', weft: '0.2.0' } }),
+    register: async () => { registered++; throw new Error('must not be called') }
+  } as unknown as ControlClient
+  const params = { keys, hostname: 'node-j', endpoints: ['198.18.0.2:51820'], listenPort: 51820, swimPort: 7946, joinToken: await token(c) }
+  await t.rejects(register(newer, state, null, params, deps), {
+    code: 'WEFT_ERR_CONTROLLER',
+    message: /\(Weft 0\.2\.0\) speaks API v2 \(this node: v1\) and registration proof weft-register-v3 \(this node: weft-register-v2\); this node runs Weft/
+  })
+  t.equal(registered, 0, 'nothing was sent that the controller would misread')
 })
