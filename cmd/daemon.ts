@@ -14,6 +14,13 @@ import { ROUTE_PREF_OPTIONS, ROUTE_PREF_USAGE, routePrefsFromFlags } from './rou
 
 const KEEPALIVE = LIMITS.keepaliveSeconds
 
+/**
+ * Exit status after `weft leave`: the node left the mesh on purpose. weft-daemon.service names it in
+ * RestartPreventExitStatus= and SuccessExitStatus=, so systemd neither restarts the daemon (which would join
+ * the mesh again) nor counts the unit failed.
+ */
+export const EXIT_LEFT = 3
+
 const USAGE = `Usage: weft daemon --controller URL[,URL...] --state DIR --interface IF [flags]
        weft daemon --config FILE [flags]
 
@@ -167,7 +174,7 @@ export const command: Command = {
       if (starting.signal.aborted) return 0
       throw err
     }
-    await runner.done
-    return 0
+    // After `weft leave` the service must not start the daemon again: it would join the mesh again.
+    return await runner.done === 'left' ? EXIT_LEFT : 0
   }
 }

@@ -101,8 +101,10 @@ export class Daemon {
   private tick: Timer | undefined
   /** Aborts a registration retrying while the daemon stops. */
   private readonly stopSignal = new AbortController()
-  private readonly done: Promise<'stopped' | 'restart'>
-  private resolveDone!: (how: 'stopped' | 'restart') => void
+  private readonly done: Promise<'stopped' | 'restart' | 'left'>
+  private resolveDone!: (how: 'stopped' | 'restart' | 'left') => void
+  /** Set by a graceful leave: the daemon ends `left`, and its service must not start it again. */
+  private leaving = false
   private readonly state: StateDir
   private readonly keys: KeyPair
   private readonly identity: NodeIdentity
@@ -357,10 +359,10 @@ export class Daemon {
   get phase (): DaemonPhase { return this.core.phase }
 
   /**
-   * Resolves when the daemon has stopped: `stopped` (SIGTERM or leave), or `restart` when it registered
-   * again under a new identity and must be started again on it (DaemonRunner does).
+   * Resolves when the daemon has stopped: `stopped` (SIGTERM), `left` (weft leave), or `restart` when it
+   * registered again under a new identity and must be started again on it (DaemonRunner does).
    */
-  async stopped (): Promise<'stopped' | 'restart'> { return await this.done }
+  async stopped (): Promise<'stopped' | 'restart' | 'left'> { return await this.done }
 
   /** Carries out the core's actions, in order. */
   private execute (actions: readonly DaemonAction[]): void {
@@ -597,6 +599,7 @@ export class Daemon {
     while (this.swim.pendingBroadcasts > 0 && clock.now() < until) await clock.sleep(LEAVE_POLL_MS)
     this.deps.log.info({ event: 'daemon.leave', nodeId: this.identity.nodeId, controllerTold }, 'left the mesh')
     // Answer the caller first, then tear down.
+    this.leaving = true
     clock.setTimeout(() => { void this.stop({ teardown: true }) }, LEAVE_POLL_MS)
     return { nodeId: this.identity.nodeId, controllerTold }
   }
@@ -639,7 +642,7 @@ export class Daemon {
     this.deps.log.info({ event: 'daemon.stopped', teardown, restart: exit === 'restart' },
       teardown ? 'interface removed; daemon stopped' : 'daemon stopped; WireGuard interface left running')
     this.core.handle({ type: 'released' })
-    this.resolveDone(exit)
+    this.resolveDone(this.leaving ? 'left' : exit)
   }
 }
 

@@ -10,8 +10,8 @@ import { Daemon } from './daemon.js'
  */
 export class DaemonRunner {
   private stopping = false
-  /** Settles when the runner is over: stop(), a leave, or a failed restart (rejects). */
-  readonly done: Promise<void>
+  /** Settles when the runner is over: `stopped` (stop()), `left` (weft leave), or a failed restart (rejects). */
+  readonly done: Promise<'stopped' | 'left'>
 
   private constructor (
     private current: Daemon, private readonly cfg: DaemonConfig, private readonly deps: { clock: Clock, log: Logger, agentVersion: string }
@@ -37,8 +37,10 @@ export class DaemonRunner {
     await this.done
   }
 
-  private async loop (): Promise<void> {
-    while (await this.current.stopped() === 'restart' && !this.stopping) {
+  private async loop (): Promise<'stopped' | 'left'> {
+    for (;;) {
+      const how = await this.current.stopped()
+      if (how !== 'restart' || this.stopping) return how === 'left' ? 'left' : 'stopped'
       this.deps.log.info({ event: 'daemon.restart' }, 'starting again on the new identity')
       this.current = await Daemon.start(this.cfg, this.deps)
       if (this.stopping) await this.current.stop({ teardown: false })
