@@ -1,13 +1,12 @@
 import t from 'tap'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { renderPolicyTest } from '../../cmd/policy.js'
-import { joinNode, start } from '../control/helpers.js'
+import { joinNode, start, tempDir } from '../control/helpers.js'
 import { weft } from './weft-cli.js'
 
 t.test('weft policy check: a good document is summarised and its tests run; a bad one is located, exit 1', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'weft-policy-'))
+  const dir = await tempDir(t)
   const good = join(dir, 'good.json')
   await writeFile(good, `{
   "tagOwners": { "tag:web": ["autogroup:admin"], "tag:db": ["autogroup:admin"] },
@@ -66,8 +65,7 @@ t.test('weft policy set, get and test against a controller; a refused document n
   t.equal(none.code, 1)
   t.match(none.stderr, /no access policy has been set: every node reaches every port of every other/)
 
-  const dir = await mkdtemp(join(tmpdir(), 'weft-policy-'))
-  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+  const dir = await tempDir(t)
   const file = join(dir, 'policy.hujson')
   const text = `{
   "tagOwners": { "tag:web": ["autogroup:admin"], "tag:db": ["autogroup:admin"] },

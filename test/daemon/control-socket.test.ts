@@ -1,14 +1,14 @@
 import t from 'tap'
-import { mkdtemp, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { createConnection } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ManualClock, systemClock } from '../../lib/clock.js'
 import { askLocal, serveLocal } from '../../lib/daemon/control-socket.js'
 import { silentLogger } from '../../lib/log.js'
+import { tempDir } from '../control/helpers.js'
 
 t.test('answers status and leave over a 0600 unix socket, errors as refusals', async (t) => {
-  const path = join(await mkdtemp(join(tmpdir(), 'weft-sock-')), 'weft.sock')
+  const path = join(await tempDir(t), 'weft.sock')
   let left = false
   const server = await serveLocal(path, {
     status: async () => ({ hello: 'world' }),
@@ -24,7 +24,7 @@ t.test('answers status and leave over a 0600 unix socket, errors as refusals', a
 })
 
 t.test('garbage requests get an error line, not a crash', async (t) => {
-  const path = join(await mkdtemp(join(tmpdir(), 'weft-sock-')), 'weft.sock')
+  const path = join(await tempDir(t), 'weft.sock')
   const server = await serveLocal(path, { status: async () => 1, leave: async () => 2, set: async () => 3 }, silentLogger())
   t.teardown(() => { server.close() })
   const raw = async (payload: string): Promise<string> => await new Promise((resolve) => {
@@ -47,7 +47,7 @@ t.test('no daemon: a clear sentence', async (t) => {
 })
 
 t.test('a daemon that accepts and never answers: askLocal gives up when its clock passes the timeout', async (t) => {
-  const path = join(await mkdtemp(join(tmpdir(), 'weft-sock-')), 'weft.sock')
+  const path = join(await tempDir(t), 'weft.sock')
   const server = await serveLocal(path, { status: async () => await new Promise(() => {}), leave: async () => 2, set: async () => 3 }, silentLogger())
   t.teardown(() => { server.close() })
   const clock = new ManualClock()

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ManualClock, systemClock } from '../../lib/clock.js'
@@ -8,7 +8,12 @@ import { mergePrefs, PREF_DEFAULTS } from '../../lib/daemon/prefs.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap } from '../../lib/wire/netmap.js'
 
-const fresh = async (): Promise<string> => await mkdtemp(join(tmpdir(), 'weft-state-'))
+/** A fresh directory, removed when the file's tests end. */
+async function fresh (): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-state-'))
+  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+  return dir
+}
 
 const peerKey = generateKeyPair().publicKey
 const netmap = (): Netmap => ({
