@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { systemClock } from '../lib/clock.js'
-import { parseBackup, restoreBackup } from '../lib/control/backup.js'
+import { checkBackup, parseBackup, restoreBackup } from '../lib/control/backup.js'
 import { writeFileAtomic } from '../lib/daemon/atomic-file.js'
 import { ConfigError } from '../lib/errors.js'
 import { createLogger } from '../lib/log.js'
@@ -35,7 +35,7 @@ export const backup: Command = {
     const v = p.values
     if (v.out === undefined) throw new ConfigError(`--out FILE is required\n\n${BACKUP_USAGE}`)
     const b = await (await adminClient(v)).backup()
-    const { summary } = parseBackup(JSON.stringify(b), 'the controller\'s answer')
+    const { summary } = checkBackup(b, 'the controller\'s answer')
     await writeFileAtomic(v.out, JSON.stringify(b) + '\n', 0o600)
     process.stdout.write(`backed up ${summary.nodes} nodes, ${summary.tokens} tokens, ` +
       `${summary.policyVersion === null ? 'no access policy' : `access policy v${summary.policyVersion}`} (${b.records.length} records, ` +
@@ -57,8 +57,9 @@ export const restore: Command = {
     }
     let text: string
     try { text = await readFile(file, 'utf8') } catch (err) { throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`) }
-    const { backup: b } = parseBackup(text, file)
-    const s = await restoreBackup({ dataDir: dir, backup: b, clock: systemClock, log: createLogger({ level: 'warn', name: 'weft-controller' }) })
+    const checked = parseBackup(text, file)
+    const b = checked.backup
+    const s = await restoreBackup({ dataDir: dir, backup: checked, clock: systemClock, log: createLogger({ level: 'warn', name: 'weft-controller' }) })
     process.stdout.write(`restored ${s.nodes} nodes, ${s.tokens} tokens, ` +
       `${s.policyVersion === null ? 'no access policy' : `access policy v${s.policyVersion}`} from ${file} (read at ${b.createdAt}) into ${dir}\n` +
       `next: copy controller.key and admin.key of that controller into ${dir} (mode 0600), then start weft controller --data ${dir}\n`)

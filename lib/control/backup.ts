@@ -13,8 +13,8 @@ import { resolve } from './config.js'
 import { ensureDataDir } from './data-dir.js'
 import { DurableStore } from './durable-store.js'
 import { openStore, storeBackend } from './store-open.js'
-import { RecordReader } from './store-records.js'
-import type { StoreOp } from './store.js'
+import { RecordReader, recordOps } from './store-records.js'
+import type { StoreOp, StoredState } from './store.js'
 
 /** What a backup file says it is. */
 export const BACKUP_FORMAT = 'weft-controller-backup-v1'
@@ -35,10 +35,18 @@ export function makeBackup (records: Array<[string, string]>, storeId: string, n
   return { format: BACKUP_FORMAT, createdAt: new Date(now).toISOString(), storeId, records }
 }
 
-/** `text` as a backup; InvalidInputError saying what is wrong when it is not one, or holds a damaged record. */
-export function parseBackup (text: string, source: string): { backup: Backup, summary: BackupSummary } {
+/** A backup whose shape and records were checked, with the state its records make and what they hold, counted. */
+export interface CheckedBackup { backup: Backup, state: StoredState, summary: BackupSummary }
+
+/** `text` as a backup; InvalidInputError saying what is wrong when it is not JSON, not a backup, or holds a damaged record. */
+export function parseBackup (text: string, source: string): CheckedBackup {
   let v: unknown
   try { v = JSON.parse(text) } catch (err) { throw new InvalidInputError(`${source} is not JSON: ${(err as Error).message}`) }
+  return checkBackup(v, source)
+}
+
+/** `v` as a backup; InvalidInputError saying what is wrong when it is not one, or holds a damaged record. */
+export function checkBackup (v: unknown, source: string): CheckedBackup {
   const b = v as Partial<Backup> | null
   if (typeof b !== 'object' || b === null || b.format !== BACKUP_FORMAT) {
     throw new InvalidInputError(`${source} is not a Weft controller backup (its "format" is not "${BACKUP_FORMAT}")`)
@@ -55,17 +63,17 @@ export function parseBackup (text: string, source: string): { backup: Backup, su
   }
   const s = reader.state
   const summary = { nodes: s.nodes.length, tokens: s.tokens.length, policyVersion: s.policy?.version ?? null, cidr: s.meta.get('cidr') ?? null }
-  return { backup: b as Backup, summary }
+  return { backup: b as Backup, state: s, summary }
 }
 
 /**
- * Writes `backup` into the empty data directory `dataDir` as a LevelDB store with its guard, for `weft
- * controller` to start on. Refuses a directory that already holds a store. The records are written in one
- * synced batch, as they were read: nodes with their ids, IPs and credentials' hashes, tokens, nonces, the
+ * Writes the checked `backup` into the empty data directory `dataDir` as a LevelDB store with its guard, for
+ * `weft controller` to start on. Refuses a directory that already holds a store. The records are written in
+ * one synced batch, as they were read: nodes with their ids, IPs and credentials' hashes, tokens, nonces, the
  * policy and the meta records (the IPAM high-water mark among them).
  */
-export async function restoreBackup (o: { dataDir: string, backup: Backup, clock: Clock, log: Logger }): Promise<BackupSummary> {
-  const { summary } = parseBackup(JSON.stringify(o.backup), 'the backup')
+export async function restoreBackup (o: { dataDir: string, backup: CheckedBackup, clock: Clock, log: Logger }): Promise<BackupSummary> {
+  const { state: s, summary } = o.backup
   if (summary.cidr === null) throw new InvalidInputError('the backup holds no controller store (no meta:cidr record)')
   if (await exists(join(o.dataDir, 'db'))) {
     throw new ConfigError(`${o.dataDir} already holds a controller store (db/); restore into an empty data directory`)
@@ -73,9 +81,6 @@ export async function restoreBackup (o: { dataDir: string, backup: Backup, clock
   const config = resolve({ dataDir: o.dataDir, cidr: summary.cidr })
   await ensureDataDir(config.dataDir)
   const opened = await openStore(config, { clock: o.clock, log: o.log })
-  const reader = new RecordReader()
-  for (const [key, value] of o.backup.records) reader.add(key, value)
-  const s = reader.state
   const highWater = Number(s.meta.get('ipHighWater') ?? 0)
   const store = new DurableStore({
     ...storeBackend(config, o.clock),
@@ -87,10 +92,7 @@ export async function restoreBackup (o: { dataDir: string, backup: Backup, clock
   }, opened.base)
   try {
     const ops: StoreOp[] = [
-      ...s.nodes.map(node => ({ kind: 'node' as const, node })),
-      ...s.tokens.map(token => ({ kind: 'token' as const, token })),
-      ...s.nonces.map(n => ({ kind: 'nonce' as const, ...n })),
-      ...(s.policy !== null ? [{ kind: 'policy' as const, policy: s.policy }] : []),
+      ...recordOps(s),
       // The store id and sequence are this store's own; the rest (keys' hashes, CIDR, orphans) are the backup's.
       ...[...s.meta].filter(([k]) => k !== 'seq' && k !== 'storeId' && k !== 'ipHighWater').map(([key, value]) => ({ kind: 'meta' as const, key, value })),
       ...opened.meta

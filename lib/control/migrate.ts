@@ -12,6 +12,7 @@ import { resolve } from './config.js'
 import { EtcdStore, type EtcdOptions } from './etcd-store.js'
 import { readGuard } from './store-guard.js'
 import { MIGRATING, openStore } from './store-open.js'
+import { recordOps } from './store-records.js'
 import type { StoreOp } from './store.js'
 
 /** What was copied. */
@@ -38,12 +39,7 @@ export async function migrateToEtcd (o: { fromDataDir: string, target: EtcdOptio
       const meta = new Map(state.meta)
       for (const op of source.meta) if (op.kind === 'meta') meta.set(op.key, op.value)
       meta.set('storeId', storeId)
-      const records: StoreOp[] = [
-        ...state.nodes.map(node => ({ kind: 'node' as const, node })),
-        ...state.tokens.map(token => ({ kind: 'token' as const, token })),
-        ...state.nonces.map(n => ({ kind: 'nonce' as const, ...n })),
-        ...(state.policy !== null ? [{ kind: 'policy' as const, policy: state.policy }] : [])
-      ]
+      const records = recordOps(state)
       const metaOps: StoreOp[] = [...meta].map(([key, value]) => ({ kind: 'meta', key, value }))
       await target.write([{ kind: 'meta', key: MIGRATING, value: storeId }])
       const per = target.maxOps

@@ -29,6 +29,16 @@ export function recordWrite (op: StoreOp): RecordWrite {
   }
 }
 
+/** The writes that put every record of `state` back, meta records left out (each copy decides which it keeps). */
+export function recordOps (state: StoredState): StoreOp[] {
+  return [
+    ...state.nodes.map(node => ({ kind: 'node' as const, node })),
+    ...state.tokens.map(token => ({ kind: 'token' as const, token })),
+    ...state.nonces.map(n => ({ kind: 'nonce' as const, ...n })),
+    ...(state.policy !== null ? [{ kind: 'policy' as const, policy: state.policy }] : [])
+  ]
+}
+
 /** Reads records one at a time into a StoredState, with a digest of each tracked one (see trackedChanges). */
 export class RecordReader {
   readonly state: StoredState = { nodes: [], tokens: [], nonces: [], meta: new Map(), policy: null }

@@ -7,7 +7,7 @@ import t from 'tap'
 import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { systemClock } from '../../lib/clock.js'
-import { parseBackup, restoreBackup, type Backup } from '../../lib/control/backup.js'
+import { checkBackup, parseBackup, restoreBackup } from '../../lib/control/backup.js'
 import { silentLogger } from '../../lib/log.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import { weft } from '../cmd/weft-cli.js'
@@ -36,8 +36,8 @@ t.test('a backup under registration load holds every acknowledged registration, 
   while (acked.length < 60) await new Promise(resolve => setImmediate(resolve))
   load.stop = true
   await workers
-  const backup = res.json as Backup
-  const { summary } = parseBackup(JSON.stringify(backup), 'the answer')
+  const checked = checkBackup(res.json, 'the answer')
+  const { backup, summary } = checked
   const before = acked.filter(x => x.at < asked)
   const inBackup = new Set(backup.records.filter(([k]) => k.startsWith('node:')).map(([k]) => k.slice(5)))
   t.same(before.filter(x => !inBackup.has(x.nodeId)), [], `every one of the ${before.length} registrations acknowledged before the backup is in it`)
@@ -45,9 +45,9 @@ t.test('a backup under registration load holds every acknowledged registration, 
   t.equal((await call(a.url, 'GET', '/v1/backup')).status, 401, 'it takes the admin key')
 
   const bDir = join(await tempDir(t), 'b')
-  const restored = await restoreBackup({ dataDir: bDir, backup, clock: systemClock, log: silentLogger() })
+  const restored = await restoreBackup({ dataDir: bDir, backup: checked, clock: systemClock, log: silentLogger() })
   t.equal(restored.nodes, summary.nodes)
-  await t.rejects(restoreBackup({ dataDir: bDir, backup, clock: systemClock, log: silentLogger() }), { code: 'WEFT_ERR_CONFIG', message: /already holds a controller store/ })
+  await t.rejects(restoreBackup({ dataDir: bDir, backup: checked, clock: systemClock, log: silentLogger() }), { code: 'WEFT_ERR_CONFIG', message: /already holds a controller store/ })
   for (const f of ['controller.key', 'admin.key']) await copyFile(join(aDir, f), join(bDir, f))
   await a.close()
   const b = await start(t, { dataDir: bDir })
@@ -76,7 +76,7 @@ t.test('a file that is not a backup, or holds a damaged record, is refused with 
   const empty = { format: 'weft-controller-backup-v1', createdAt: 'x', storeId: 's', records: [] }
   const dir = join(await tempDir(t), 'c')
   await mkdir(dir)
-  await t.rejects(restoreBackup({ dataDir: dir, backup: empty as unknown as Backup, clock: systemClock, log: silentLogger() }), { message: /holds no controller store/ })
+  await t.rejects(restoreBackup({ dataDir: dir, backup: checkBackup(empty, 'f.json'), clock: systemClock, log: silentLogger() }), { message: /holds no controller store/ })
 })
 
 t.test('weft controller backup writes a file only its owner reads; weft controller restore fills an empty data directory from it', async (t) => {
