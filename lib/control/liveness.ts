@@ -137,8 +137,7 @@ export class Liveness {
     const e = this.nodes.get(id)
     if (e === undefined || e.lastSeenAt === null) return false
     const now = this.o.clock.now()
-    if (now >= e.lastSeenAt + this.o.controlStaleMs) return false
-    return !(e.streams === 0 && e.closedAt !== null && now >= e.closedAt + this.o.streamGraceMs)
+    return now < e.lastSeenAt + this.o.controlStaleMs && !this.channelGone(e, now)
   }
 
   /** Whether another controller holds `id` now (its live key is there). */
@@ -217,8 +216,12 @@ export class Liveness {
   private controlFresh (e: Evidence): boolean {
     if (e.holders.size > 0) return true
     const now = this.o.clock.now()
-    if (now >= e.freshUntil) return false
-    return !(e.streams === 0 && e.closedAt !== null && now >= e.closedAt + this.o.streamGraceMs)
+    return now < e.freshUntil && !this.channelGone(e, now)
+  }
+
+  /** Whether `e`'s last update channel here closed more than `streamGraceMs` ago, none having opened since. */
+  private channelGone (e: Evidence, now: number): boolean {
+    return e.streams === 0 && e.closedAt !== null && now >= e.closedAt + this.o.streamGraceMs
   }
 
   private evaluate (id: string): void {
