@@ -44,6 +44,9 @@ export interface RecordChange { key: string, value: string | null, rev: number }
 /** Keys under the prefix that are not records: what controllers say of the nodes they hold (etcd-session.ts). */
 export const LIVE_PREFIX = 'live/'
 
+/** Keys under the prefix that are not records either: an active node's claims on its IP and its key (`plan`). */
+const CLAIM_PREFIX = 'claim:'
+
 /**
  * Deadline of one attempt of a request: well above an answer from a live member (milliseconds), and short
  * enough that a request that went to a member that just died is sent again to another within about a second.
@@ -117,31 +120,33 @@ export class EtcdStore implements ControlStore {
 
   /** Every record under the prefix, parsed, with the digests DurableStore compares after a failure; notes their revisions. */
   async readAll (): Promise<{ state: StoredState, records: Map<string, string> }> {
-    const start = Buffer.from(this.o.prefix)
-    const range = async (options: { deadline: number }): Promise<Awaited<ReturnType<Etcd3['kv']['range']>>> =>
-      await this.client.kv.range({ key: start, range_end: prefixEnd(start) }, options)
-    const res = await this.withRetry(range).catch((err: unknown) => {
+    const all = await this.rangeAll().catch((err: unknown) => {
       throw new StoreUnavailableError(`cannot read etcd at ${this.o.endpoints.join(', ')}: ${causeOf(err)}`, { cause: err })
     })
     const reader = new RecordReader()
-    for (const kv of res.kvs) {
-      const key = kv.key.toString('utf8').slice(this.o.prefix.length)
-      const value = kv.value.toString('utf8')
+    for (const kv of all.kvs) {
       // Live keys reach the controller through `follow`, like those written after this read.
-      if (key.startsWith(LIVE_PREFIX)) { this.queue.push({ key, value, rev: Number(kv.mod_revision) }); continue }
-      this.revisions.observe(key, value, Number(kv.mod_revision))
-      reader.add(key, value)
+      if (kv.key.startsWith(LIVE_PREFIX)) { this.queue.push(kv); continue }
+      this.revisions.observe(kv.key, kv.value, kv.rev)
+      reader.add(kv.key, kv.value)
     }
-    this.loadedRev = Number(res.header.revision)
+    this.loadedRev = all.rev
     return { state: reader.state, records: reader.records }
   }
 
   async dump (): Promise<Array<[string, string]>> {
+    const all = await this.rangeAll()
+    return all.kvs.filter(kv => !kv.key.startsWith(LIVE_PREFIX) && !kv.key.startsWith(CLAIM_PREFIX)).map(kv => [kv.key, kv.value])
+  }
+
+  /** Every key under the prefix (without it), at one revision: the store's revision then, and each key's own. */
+  private async rangeAll (): Promise<{ rev: number, kvs: Array<RecordChange & { value: string }> }> {
     const start = Buffer.from(this.o.prefix)
     const res = await this.withRetry(async options => await this.client.kv.range({ key: start, range_end: prefixEnd(start) }, options))
-    return res.kvs
-      .map(kv => [kv.key.toString('utf8').slice(this.o.prefix.length), kv.value.toString('utf8')] as [string, string])
-      .filter(([key]) => !key.startsWith(LIVE_PREFIX) && !key.startsWith('claim:'))
+    return {
+      rev: Number(res.header.revision),
+      kvs: res.kvs.map(kv => ({ key: kv.key.toString('utf8').slice(this.o.prefix.length), value: kv.value.toString('utf8'), rev: Number(kv.mod_revision) }))
+    }
   }
 
   /**
@@ -257,7 +262,7 @@ export class EtcdStore implements ControlStore {
       const node = op.kind === 'node' ? op.node : op.kind === 'del-node' ? this.knownNode(op.id) : undefined
       if (node === undefined) continue
       const active = op.kind === 'node' && node.state !== 'removed'
-      for (const claim of [`claim:ip:${node.meshIp}`, `claim:key:${node.publicKey}`]) {
+      for (const claim of [`${CLAIM_PREFIX}ip:${node.meshIp}`, `${CLAIM_PREFIX}key:${node.publicKey}`]) {
         const held = this.revisions.value(claim) === node.id
         if (active && held) holds.set(claim, node.id)
         else if (active) put({ type: 'put', key: claim, value: node.id })
@@ -294,7 +299,7 @@ export class EtcdStore implements ControlStore {
     for (const c of batch) {
       if (!this.revisions.observe(c.key, c.value, c.rev)) continue
       if (c.key.startsWith(LIVE_PREFIX)) live.push(c)
-      else if (!c.key.startsWith('claim:')) records.push(c)
+      else if (!c.key.startsWith(CLAIM_PREFIX)) records.push(c)
     }
     if (records.length > 0) this.onRecords(records)
     if (live.length > 0) this.onLive(live)
