@@ -21,12 +21,11 @@ export type FailStage = 'write' | 'guard'
 export interface DurableStoreDeps {
   /** The data directory: the guard is `DIR/store-guard.json`. */
   dataDir: string
-  /** Whether a guard file backs the store (LevelDB: yes; etcd, shared by several controllers: no). */
-  guard: boolean
   /**
-   * Whether other controllers write the store too (etcd). Then batches carry no `meta:seq` (a counter every
-   * controller wrote would make all their writes conflict), and a failed write fails only itself: etcd applied
-   * it or not, and the store's watch tells this controller which.
+   * Whether other controllers write the store too (etcd). Then no guard file backs it (no one controller's
+   * disk can say what it must hold), batches carry no `meta:seq` (a counter every controller wrote would make
+   * all their writes conflict), and a failed write fails only itself: etcd applied it or not, and the store's
+   * watch tells this controller which.
    */
   shared?: boolean
   /** Opens the backend again after a failure (LevelDB: a new log; etcd: a new client). */
@@ -299,7 +298,7 @@ export class DurableStore implements ControlStore {
   }
 
   private async writeGuard (): Promise<void> {
-    if (!this.d.guard) return
+    if (this.d.shared === true) return
     await writeGuard(this.d.dataDir, {
       format: 1,
       storeId: this.storeId,

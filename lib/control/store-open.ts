@@ -130,16 +130,15 @@ export async function openStore (config: ControllerConfig, deps: OpenStoreDeps):
   }
 }
 
-/** What DurableStore needs of the backend `config` names: how to reopen it, whether a guard backs it, what to tell the operator. */
-export function storeBackend (config: ControllerConfig, clock: Clock): Pick<DurableStoreDeps, 'guard' | 'shared' | 'reopen' | 'reopenNotes' | 'remedy'> {
+/** What DurableStore needs of the backend `config` names: how to reopen it, whether it is shared, what to tell the operator. */
+export function storeBackend (config: ControllerConfig, clock: Clock): Pick<DurableStoreDeps, 'shared' | 'reopen' | 'reopenNotes' | 'remedy'> {
   if (config.store === 'etcd') {
     const o = etcdOptions(config)
     const remedy = `bring a quorum of the etcd members at ${o.endpoints.join(', ')} back`
-    return { guard: false, shared: true, reopen: async () => await EtcdStore.open(o, clock), remedy }
+    return { shared: true, reopen: async () => await EtcdStore.open(o, clock), remedy }
   }
   const dbDir = join(config.dataDir, 'db')
   return {
-    guard: true,
     reopen: async () => await LevelStore.open(dbDir),
     reopenNotes: async () => await recoveryWarnings(dbDir),
     remedy: `free space or fix the disk under ${config.dataDir}`
