@@ -26,6 +26,7 @@ Flags:
   --data DIR                  data directory (required)
   --listen HOST:PORT          listen address (default ${DEFAULTS.listen}; port 0 picks a free one)
   --cidr CIDR                 mesh CIDR (default ${DEFAULTS.cidr}; fixed once the data dir exists)
+  --dns-domain DOMAIN         domain of the nodes' names, NAME.DOMAIN (default ${DEFAULTS.dnsDomain}; docs/dns.md)
   --tls-cert FILE             PEM certificate (with --tls-key) to serve HTTPS; its SHA-256 fingerprint is
                               printed at start for --controller-fingerprint (docs/tls.md)
   --tls-key FILE              PEM private key
@@ -63,6 +64,7 @@ const OPTIONS = {
   data: { type: 'string' },
   listen: { type: 'string' },
   cidr: { type: 'string' },
+  'dns-domain': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'heartbeat-interval': { type: 'string' },
@@ -111,6 +113,7 @@ export function controllerConfig (argv: string[]): Readonly<ControllerConfig> | 
       dataDir: v.data,
       listen: v.listen,
       cidr: v.cidr,
+      dnsDomain: v['dns-domain']?.toLowerCase().replace(/\.$/, ''),
       tlsCertFile: v['tls-cert'],
       tlsKeyFile: v['tls-key'],
       heartbeatIntervalMs: dur('heartbeat-interval'),

@@ -11,19 +11,24 @@ const USAGE = `Usage: weft nodes list [--json]
        weft nodes remove NODE [--json]
        weft nodes expire NODE (--in DUR | --at TIME | --never) [--json]
        weft nodes tag NODE (TAG... | --clear) [--json]
+       weft nodes rename NODE NAME [--json]
 
-NODE is a node's id, mesh IP or hostname. A hostname that fits several nodes is refused, with the
-candidates listed: name one of them by id or mesh IP.
+NODE is a node's id, mesh IP, hostname or name (NAME.DOMAIN, or NAME alone). A hostname that fits several
+nodes is refused, with the candidates listed: name one of them by id, mesh IP or name.
 
 list     every node, sorted by hostname: hostname, id, mesh IP, health, last seen, expiry, agent version,
          endpoints, and why the controller gives it that health
 remove   revokes a node: its credential stops working, every daemon drops it, its mesh IP is quarantined
 expire   sets when a node's credential stops working; the controller then removes it as \`remove\` does
+rename   gives a node the DNS name NAME.DOMAIN (NAME: letters, digits and -, unique in the mesh); every
+         daemon's resolver answers for it within a second, and no longer for the old name (docs/dns.md)
 tag      replaces a node's tags with TAG... (tag:web tag:prod), or removes them all with --clear; the access
          policy names nodes by them (docs/policy.md, "Tags"). With a policy set, each tag must be declared
          in its tagOwners. A node that joins again with a token made with --tag gets that token's tags.
 
 Columns of list:
+  NAME         the node's DNS name, unique in the mesh: its hostname, with -2, -3... when another node
+               had it first, or what \`rename\` set (docs/dns.md)
   EXPIRES      when the node's credential stops working (set by \`expire\`, or at join by a token made
                with --node-ttl); - for never
   ADVERTISED   endpoints the node announces (its --endpoint flags, or its own addresses)
@@ -45,8 +50,8 @@ ${ADMIN_USAGE}
 /** The table `weft nodes list` prints; `nodes` must already be sorted (byHostname). */
 export function renderNodes (nodes: readonly NodeStatus[], now = Date.now()): string {
   return formatTable(
-    ['HOSTNAME', 'ID', 'MESH IP', 'HEALTH', 'LAST SEEN', 'EXPIRES', 'VERSION', 'ADVERTISED', 'OBSERVED', 'ROUTES', 'TAGS', 'REASON'],
-    nodes.map(n => [n.hostname, n.id, n.meshIp, n.health, formatAge(n.lastSeenAt, now), formatUntil(n.expiresAt, now), n.agentVersion ?? '-',
+    ['HOSTNAME', 'NAME', 'ID', 'MESH IP', 'HEALTH', 'LAST SEEN', 'EXPIRES', 'VERSION', 'ADVERTISED', 'OBSERVED', 'ROUTES', 'TAGS', 'REASON'],
+    nodes.map(n => [n.hostname, n.dnsName ?? '-', n.id, n.meshIp, n.health, formatAge(n.lastSeenAt, now), formatUntil(n.expiresAt, now), n.agentVersion ?? '-',
       n.endpoints.join(',') || '-', n.observedEndpoint ?? '-', routesCell(n), n.tags.join(',') || '-', n.healthReason || '-'])
   )
 }
@@ -63,8 +68,8 @@ function routesCell (n: NodeStatus): string {
 /** The refusal of an ambiguous NODE: the sentence, then the candidates (NodeStatus rows) as a table. */
 export function renderAmbiguous (err: AmbiguousNodeError, now = Date.now()): string {
   const rows = [...(err.candidates as readonly NodeStatus[])].sort(byHostname)
-  const table = formatTable(['ID', 'MESH IP', 'HOSTNAME', 'HEALTH', 'LAST SEEN'],
-    rows.map(n => [n.id, n.meshIp, n.hostname, n.health, formatAge(n.lastSeenAt, now)]))
+  const table = formatTable(['ID', 'MESH IP', 'HOSTNAME', 'NAME', 'HEALTH', 'LAST SEEN'],
+    rows.map(n => [n.id, n.meshIp, n.hostname, n.dnsName ?? '-', n.health, formatAge(n.lastSeenAt, now)]))
   return `weft: ${err.message} (${err.code})\n` + table.split('\n').map(l => (l === '' ? l : '  ' + l)).join('\n')
 }
 
@@ -109,7 +114,7 @@ function tagsRequest (args: readonly string[], clear: boolean): string[] {
 
 /** `weft nodes list|remove|expire|tag`. */
 export const command: Command = {
-  summary: 'list, remove, expire and tag nodes (admin)',
+  summary: 'list, remove, expire, tag and rename nodes (admin)',
   async run (argv) {
     const p = parseFlags(argv, {
       ...ADMIN_FLAGS,
@@ -165,6 +170,17 @@ export const command: Command = {
         : `${named(n)}: ${n.tags.length === 0 ? 'no tags' : `tags ${n.tags.join(' ')}`} (were ${target.tags.join(' ') || 'none'})\n`)
       return 0
     }
-    throw new ConfigError(`expected \`weft nodes list\`, \`weft nodes remove NODE\`, \`weft nodes expire NODE\` or \`weft nodes tag NODE\`\n\n${USAGE}`)
+    if (sub === 'rename' && args.length === 2) {
+      const client = await adminClient(p.values)
+      const target = await resolve(client, args[0]!)
+      if (target === null) return 1
+      const n = await client.renameNode(target.id, { name: args[1]! })
+      process.stdout.write(json
+        ? JSON.stringify(n, null, 2) + '\n'
+        : `${named(n)} is ${n.dnsName ?? '-'} (was ${target.dnsName ?? 'unnamed'})\n`)
+      return 0
+    }
+    throw new ConfigError('expected `weft nodes list`, `weft nodes remove NODE`, `weft nodes expire NODE`, `weft nodes tag NODE` or ' +
+      `\`weft nodes rename NODE NAME\`\n\n${USAGE}`)
   }
 }

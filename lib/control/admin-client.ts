@@ -5,8 +5,8 @@ import type { ControllerTrust } from '../client/trust.js'
 import { Code, ConfigError, ControllerError, ControllerUnreachableError, PolicyError } from '../errors.js'
 import type { Backup } from './backup.js'
 import type {
-  CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeListResponse, NodeStatus, NodeTagsRequest, PolicyInfo, PolicyTestRequest, PolicyTestResponse,
-  RouteDecisionRequest, SetPolicyRequest, SetPolicyResponse, TokenInfo, TokenListResponse
+  CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeListResponse, NodeRenameRequest, NodeStatus, NodeTagsRequest, PolicyInfo,
+  PolicyTestRequest, PolicyTestResponse, RouteDecisionRequest, SetPolicyRequest, SetPolicyResponse, TokenInfo, TokenListResponse
 } from '../wire/api.js'
 
 /** Largest answer an admin call reads: a node list or a backup of a large mesh runs to megabytes (about 500 bytes a node). */
@@ -91,6 +91,11 @@ export class AdminClient {
   /** `POST /v1/nodes/:id/routes`: the node with its routes after the decision. */
   async decideRoutes (id: string, req: RouteDecisionRequest): Promise<NodeStatus> {
     return await this.call<NodeStatus>('POST', `/v1/nodes/${encodeURIComponent(id)}/routes`, 'json', req)
+  }
+
+  /** `PUT /v1/nodes/:id/name`: the node with its new name. */
+  async renameNode (id: string, req: NodeRenameRequest): Promise<NodeStatus> {
+    return await this.call<NodeStatus>('PUT', `/v1/nodes/${encodeURIComponent(id)}/name`, 'json', req)
   }
 
   /** `PUT /v1/nodes/:id/tags`: the node with its new tags. */

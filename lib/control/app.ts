@@ -3,8 +3,8 @@ import swagger from '@fastify/swagger'
 import type { Logger } from '../log.js'
 import { Code, NotFoundError, RateLimitedError, StoreUnavailableError, TokenRevokedError, UnauthorizedError } from '../errors.js'
 import type {
-  AdvertiseRequest, CreateTokenRequest, HeartbeatRequest, NodeExpiryRequest, NodeTagsRequest, PolicyTestRequest, RegisterRequest, RouteDecisionRequest,
-  SetPolicyRequest
+  AdvertiseRequest, CreateTokenRequest, HeartbeatRequest, NodeExpiryRequest, NodeRenameRequest, NodeTagsRequest, PolicyTestRequest, RegisterRequest,
+  RouteDecisionRequest, SetPolicyRequest
 } from '../wire/api.js'
 import { MAX_POLICY_BYTES } from '../policy/document.js'
 import * as S from '../wire/schemas.js'
@@ -237,6 +237,17 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
     },
     preHandler: adminAuth
   }, async (req) => await ctl.setNodeTags(req.params.id, req.body))
+
+  app.put<{ Params: { id: string }, Body: NodeRenameRequest }>('/v1/nodes/:id/name', {
+    schema: {
+      summary: 'Rename a node: its DNS label from now on, unique in the mesh (admin)',
+      security: sec,
+      params: S.nodeIdParams,
+      body: S.nodeRenameRequest,
+      response: { 200: S.nodeStatus, ...errors, 404: S.errorBody, 409: S.errorBody, 503: S.errorBody }
+    },
+    preHandler: adminAuth
+  }, async (req) => await ctl.renameNode(req.params.id, req.body))
 
   app.get('/v1/backup', {
     schema: {

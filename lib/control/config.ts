@@ -1,6 +1,7 @@
 import { bool, durationMs, intInRange, MAX_RETENTION_MS, oneOf, path, withDefaults } from '../config-check.js'
 import { ConfigError } from '../errors.js'
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../log.js'
+import { DEFAULT_DNS_DOMAIN, domainProblem } from '../wire/names.js'
 import { parseMeshCidr } from './ipam.js'
 import { parseAutoApprove } from './routing.js'
 
@@ -15,6 +16,12 @@ export interface ControllerConfig {
   listen: string
   /** Mesh CIDR from which IPs are handed out. Default: `100.64.0.0/10` (CGNAT space, clear of RFC 1918 LANs). */
   cidr: string
+  /**
+   * The DNS domain of the nodes' names: each node is `<name>.<domain>` on every daemon's resolver (docs/dns.md).
+   * Default: `weft.internal` (`.internal` is reserved for private networks, so it never shadows a public name).
+   * Every controller of one store must be given the same.
+   */
+  dnsDomain: string
   /** PEM certificate file; with tlsKeyFile or not at all. Default: none (plain HTTP, for loopback or behind a TLS proxy). */
   tlsCertFile?: string
   /** PEM private key file of tlsCertFile. Default: none. */
@@ -127,6 +134,7 @@ export type ControllerConfigInput = Partial<ControllerConfig> & { dataDir: strin
 export const DEFAULTS: Readonly<Omit<ControllerConfig, 'dataDir'>> = Object.freeze({
   listen: '127.0.0.1:8080',
   cidr: '100.64.0.0/10',
+  dnsDomain: DEFAULT_DNS_DOMAIN,
   heartbeatIntervalMs: 5000,
   controlStaleMs: 15000,
   streamGraceMs: 3000,
@@ -158,6 +166,7 @@ export const FLAGS: Readonly<Partial<Record<keyof ControllerConfig, string>>> = 
   dataDir: '--data',
   listen: '--listen',
   cidr: '--cidr',
+  dnsDomain: '--dns-domain',
   tlsCertFile: '--tls-cert',
   tlsKeyFile: '--tls-key',
   heartbeatIntervalMs: '--heartbeat-interval',
@@ -245,6 +254,8 @@ export function resolve (input: ControllerConfigInput): Readonly<ControllerConfi
   path('--data', c.dataDir)
   parseListen(c.listen)
   parseMeshCidr(c.cidr)
+  const domainWhy = typeof c.dnsDomain === 'string' ? domainProblem(c.dnsDomain) : 'must be a string'
+  if (domainWhy !== null) throw new ConfigError(`--dns-domain "${String(c.dnsDomain)}": ${domainWhy}`)
   if ((c.tlsCertFile === undefined) !== (c.tlsKeyFile === undefined)) throw new ConfigError('--tls-cert and --tls-key go together: give both or neither')
   if (c.tlsCertFile !== undefined) path('--tls-cert', c.tlsCertFile)
   if (c.tlsKeyFile !== undefined) path('--tls-key', c.tlsKeyFile)

@@ -6,8 +6,8 @@ import type { Clock, Timer } from '../clock.js'
 import { ConfigError, InvalidInputError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type {
-  AdvertiseRequest, ControllerInfo, CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeRouting, NodeStatus, NodeTagsRequest, RouteDecisionRequest,
-  TokenInfo, TokenListResponse
+  AdvertiseRequest, ControllerInfo, CreateTokenRequest, CreateTokenResponse, NodeExpiryRequest, NodeRenameRequest, NodeRouting, NodeStatus, NodeTagsRequest,
+  RouteDecisionRequest, TokenInfo, TokenListResponse
 } from '../wire/api.js'
 import type { NodeRecord } from '../wire/netmap.js'
 import { formatIPv4 } from '../wire/addr.js'
@@ -124,6 +124,7 @@ export class Controller {
     this.netmap = new NetmapLog({
       epoch: this.epoch,
       cidr: config.cidr,
+      dns: { domain: config.dnsDomain },
       historyLimit: config.deltaHistory,
       onDelta: line => this.channels.broadcast(line),
       minIntervalMs: config.netmapIntervalMs,
@@ -171,6 +172,7 @@ export class Controller {
       channels: this.channels,
       metrics: this.metrics,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      dnsDomain: config.dnsDomain,
       expiry: this.expiry
     })
     this.policy = new PolicyAdmin({
@@ -220,8 +222,10 @@ export class Controller {
 
       ctl = new Controller(config, deps.clock, log, deps.log, opened, deps.onRestartRequired, key.keys.publicKey, key.keys.privateKey, admin.hash)
       const now = deps.clock.now()
-      const records: NodeRecord[] = []
-      for (const n of state.nodes) if (n.state !== 'removed') records.push(ctl.registry.restore(n))
+      for (const n of state.nodes) if (n.state !== 'removed') ctl.registry.restore(n)
+      for (const node of ctl.registry.nameUnnamed()) meta.push({ kind: 'node', node })
+      const registry = ctl.registry
+      const records: NodeRecord[] = state.nodes.flatMap(n => n.state === 'removed' ? [] : [registry.seedRecord(n.id)])
       for (const n of state.nodes) {
         if (n.state !== 'removed') continue
         if ((n.removedAt ?? 0) + config.ipQuarantineMs <= now) {
@@ -315,6 +319,11 @@ export class Controller {
   /** An admin's approvals and rejections of node `id`'s routes (CIDRs or `exit`). */
   async decideRoutes (id: string, req: RouteDecisionRequest): Promise<NodeStatus> {
     return await this.registry.setRouting(id, r => decide(r, req.approve ?? [], req.reject ?? [], this.config.cidr), 'admin')
+  }
+
+  /** Renames node `id` (its DNS label), durably; see Registry.rename. */
+  async renameNode (id: string, req: NodeRenameRequest): Promise<NodeStatus> {
+    return await this.registry.rename(id, req.name)
   }
 
   /**

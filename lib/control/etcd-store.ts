@@ -44,8 +44,15 @@ export interface RecordChange { key: string, value: string | null, rev: number }
 /** Keys under the prefix that are not records: what controllers say of the nodes they hold (etcd-session.ts). */
 export const LIVE_PREFIX = 'live/'
 
-/** Keys under the prefix that are not records either: an active node's claims on its IP and its key (`plan`). */
+/** Keys under the prefix that are not records either: an active node's claims on its IP, its key and its name (`plan`). */
 const CLAIM_PREFIX = 'claim:'
+
+/** The claims an active or left node holds: its mesh IP, its public key and, once it has one, its DNS name. */
+function claimsOf (n: StoredNode): string[] {
+  const out = [`${CLAIM_PREFIX}ip:${n.meshIp}`, `${CLAIM_PREFIX}key:${n.publicKey}`]
+  if (n.name !== undefined) out.push(`${CLAIM_PREFIX}name:${n.name}`)
+  return out
+}
 
 /**
  * Deadline of one attempt of a request: well above an answer from a live member (milliseconds), and short
@@ -68,8 +75,8 @@ const RETRY_PAUSE_MS = 50
 /** Most operations in one transaction; etcd refuses more (its `--max-txn-ops` default). */
 export const ETCD_MAX_TXN_OPS = 128
 
-/** Most etcd operations one store op becomes: a node, its IP claim and its key claim. */
-const KEYS_PER_OP = 3
+/** Most etcd operations one store op becomes: a node, its IP, key and name claims, and the freed claim of its old name. */
+const KEYS_PER_OP = 5
 
 type Listener = (changes: RecordChange[]) => void
 
@@ -250,8 +257,8 @@ export class EtcdStore implements ControlStore {
 
   /**
    * The etcd writes of `ops`: each record's last write, plus the claims of nodes. An active or left node claims
-   * its IP and key (kept, not written again, when it holds them already); a removed or deleted one frees the
-   * claims it holds.
+   * its IP, key and DNS name (kept, not written again, when it holds them already); a claim its stored record held
+   * and the new one does not (a renamed node's old name; every claim of a removed or deleted node) is freed.
    */
   private plan (ops: readonly StoreOp[]): Plan {
     const writes = new Map<string, RecordWrite>()
@@ -259,15 +266,16 @@ export class EtcdStore implements ControlStore {
     const put = (w: RecordWrite): void => { writes.delete(w.key); writes.set(w.key, w) }
     for (const op of ops) {
       put(recordWrite(op))
-      const node = op.kind === 'node' ? op.node : op.kind === 'del-node' ? this.knownNode(op.id) : undefined
-      if (node === undefined) continue
-      const active = op.kind === 'node' && node.state !== 'removed'
-      for (const claim of [`${CLAIM_PREFIX}ip:${node.meshIp}`, `${CLAIM_PREFIX}key:${node.publicKey}`]) {
-        const held = this.revisions.value(claim) === node.id
-        if (active && held) holds.set(claim, node.id)
-        else if (active) put({ type: 'put', key: claim, value: node.id })
-        else if (held) put({ type: 'del', key: claim })
+      const id = op.kind === 'node' ? op.node.id : op.kind === 'del-node' ? op.id : undefined
+      if (id === undefined) continue
+      const stored = this.knownNode(id)
+      const next = op.kind === 'node' && op.node.state !== 'removed' ? claimsOf(op.node) : []
+      for (const claim of next) {
+        if (this.revisions.value(claim) === id) holds.set(claim, id)
+        else put({ type: 'put', key: claim, value: id })
       }
+      const before = stored !== undefined ? claimsOf(stored) : op.kind === 'node' ? claimsOf(op.node) : []
+      for (const claim of before) if (!next.includes(claim) && this.revisions.value(claim) === id) put({ type: 'del', key: claim })
     }
     for (const k of writes.keys()) holds.delete(k)
     return { writes, holds }

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util'
 import type { Clock } from '../clock.js'
-import type { Netmap, NetmapDelta, NetmapMessage, NetmapPolicy, NodeRecord } from '../wire/netmap.js'
+import type { Netmap, NetmapDelta, NetmapDns, NetmapMessage, NetmapPolicy, NodeRecord } from '../wire/netmap.js'
 
 /**
  * What a staged upsert changes: `member` = who is in the mesh or how to reach it (a join, new endpoints, a
@@ -13,6 +13,8 @@ export type UpsertKind = 'member' | 'health'
 export interface NetmapLogOptions {
   epoch: string
   cidr: string
+  /** What the full map says of names (Netmap.dns); fixed for the epoch. Default: nothing. */
+  dns?: NetmapDns
   /** Versions kept for catch-up. */
   historyLimit: number
   /** Receives each new version's delta and its serialized line (ends in `\n`). */
@@ -57,6 +59,7 @@ export class NetmapLog {
   private version_ = 1
   readonly epoch: string
   readonly cidr: string
+  private readonly dns: NetmapDns | undefined
   private readonly historyLimit: number
   private readonly onDelta: (line: Buffer, delta: NetmapDelta) => void
   private readonly minIntervalMs: number
@@ -66,6 +69,7 @@ export class NetmapLog {
   constructor (o: NetmapLogOptions) {
     this.epoch = o.epoch
     this.cidr = o.cidr
+    this.dns = o.dns
     this.historyLimit = o.historyLimit
     this.onDelta = o.onDelta
     this.minIntervalMs = o.minIntervalMs ?? 0
@@ -149,7 +153,14 @@ export class NetmapLog {
   snapshot (): Netmap {
     if (this.snapshotCache === null) {
       const nodes = [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      this.snapshotCache = { epoch: this.epoch, version: this.version_, cidr: this.cidr, nodes, ...(this.policy !== null ? { policy: this.policy } : {}) }
+      this.snapshotCache = {
+        epoch: this.epoch,
+        version: this.version_,
+        cidr: this.cidr,
+        nodes,
+        ...(this.policy !== null ? { policy: this.policy } : {}),
+        ...(this.dns !== undefined ? { dns: this.dns } : {})
+      }
     }
     return this.snapshotCache
   }

@@ -165,6 +165,7 @@ export class Registration {
     const now = clock.now()
     let claimed: StoredToken | null = null
     let reservedIp = false
+    let takenName: string | null = null
     let credential: string | undefined
     let node: StoredNode
     if (!viaCredential) claimed = tokens.claim(req.token!)
@@ -179,12 +180,15 @@ export class Registration {
       }
       if (!viaCredential) credential = newSecret('wn_')
       const credentialHash = credential === undefined ? existing!.credentialHash : hashSecret(credential)
+      // A node keeps its name across registrations, whatever hostname it comes with; only an admin renames it.
+      if (existing?.name === undefined) takenName = registry.takeName(req.hostname, req.publicKey)
+      const name = existing?.name ?? takenName!
       if (existing !== undefined) {
-        node = { ...existing, ...base, credentialHash, state: 'active' }
+        node = { ...existing, ...base, name, credentialHash, state: 'active' }
       } else {
         const meshIp = ipam.allocate(req.publicKey, now, req.meshIp)
         reservedIp = true
-        node = { id: newNodeId(), publicKey: req.publicKey, meshIp, ...base, credentialHash, state: 'active', createdAt: now }
+        node = { id: newNodeId(), publicKey: req.publicKey, meshIp, ...base, name, credentialHash, state: 'active', createdAt: now }
       }
       if (claimed !== null) node = tokens.stampNode(node, claimed, now)
       const observed = this.d.sharedStore === true ? observedEndpoint(ctx.sourceIp, req.listenPort) : null
@@ -198,6 +202,7 @@ export class Registration {
       await this.d.commit.commit(ops, reads)
     } catch (err) {
       if (reservedIp) ipam.unreserve(req.publicKey)
+      if (takenName !== null) registry.releaseName(takenName, req.publicKey)
       if (claimed !== null) tokens.unclaim(claimed)
       if (err instanceof WeftError) throw err
       throw new DataDirError(`could not persist the registration: ${(err as Error).message}`, { cause: err })
@@ -210,6 +215,7 @@ export class Registration {
       nodeId: node.id,
       meshIp: node.meshIp,
       hostname: node.hostname,
+      name: node.name,
       result,
       tags: node.tags ?? []
     }, `node ${node.hostname} registered (${result})`)

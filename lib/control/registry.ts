@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import type { Clock } from '../clock.js'
-import { ConflictError, NodeRemovedError, NotFoundError, UnauthorizedError } from '../errors.js'
+import { ConflictError, InvalidInputError, NodeRemovedError, NotFoundError, UnauthorizedError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { HeartbeatRequest, HeartbeatResponse, NodeStatus } from '../wire/api.js'
 import type { NodeHealth, NodeRecord } from '../wire/netmap.js'
+import { fqdn, freeLabel, isLabel, labelOf } from '../wire/names.js'
 import type { PolicyNode } from '../policy/evaluate.js'
 import { hashSecret } from './auth.js'
 import type { Channels } from './channels.js'
@@ -34,6 +35,8 @@ export interface RegistryDeps {
   channels: Channels
   metrics: ControllerMetrics
   heartbeatIntervalMs: number
+  /** The mesh's DNS domain, for the full names `GET /v1/nodes` shows. */
+  dnsDomain: string
   /** Told every node's expiry as it is set, changed or dropped (NodeExpiry). */
   expiry: { set (id: string, expiresAt: number | undefined): void }
 }
@@ -78,6 +81,10 @@ export class Registry {
   private readonly nodes = new Map<string, StoredNode>()
   private readonly byKey = new Map<string, string>()
   private readonly byCred = new Map<string, string>()
+  /** DNS labels of active and left nodes, to their ids. */
+  private readonly byName = new Map<string, string>()
+  /** Labels given to registrations not yet committed, to the public key registering (takeName). */
+  private readonly pendingNames = new Map<string, string>()
   private readonly runtime = new Map<string, Runtime>()
   private readonly removing = new Set<string>()
   /** Removals on record, by credential hash and by public key: their node is told it was removed. */
@@ -88,12 +95,54 @@ export class Registry {
 
   constructor (private readonly d: RegistryDeps) {}
 
-  /** Loads a stored (active or left) node at start-up, without publishing a change. */
-  restore (n: StoredNode): NodeRecord {
+  /** Loads a stored (active or left) node at start-up, without publishing a change (seedRecord gives its netmap record). */
+  restore (n: StoredNode): void {
     this.index(n)
     this.d.ipam.restore(n.publicKey, n.meshIp)
-    const v = this.d.liveness.add(n.id, { left: n.state === 'left', seen: false })
-    return this.record(n, v.health, null, n.updatedAt)
+    this.d.liveness.add(n.id, { left: n.state === 'left', seen: false })
+  }
+
+  /**
+   * Names the restored nodes stored before names existed, oldest first, and returns their records to persist:
+   * the start writes them before it serves, so every later start (and every controller of a shared store) sees
+   * the same names.
+   */
+  nameUnnamed (): StoredNode[] {
+    const unnamed = [...this.nodes.values()].filter(n => n.name === undefined)
+    unnamed.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    return unnamed.map(n => {
+      const named: StoredNode = { ...n, name: freeLabel(labelOf(n.hostname), l => this.nameTaken(l)) }
+      this.index(named)
+      return named
+    })
+  }
+
+  /** The netmap record of restored node `id` as version 1 of the netmap holds it. */
+  seedRecord (id: string): NodeRecord {
+    const n = this.nodes.get(id)
+    if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
+    return this.record(n, this.d.liveness.verdict(id)?.health ?? 'offline', null, n.updatedAt)
+  }
+
+  /** True when an active or left node, or a registration under way, has the DNS label `label`. */
+  nameTaken (label: string): boolean {
+    return this.byName.has(label) || this.pendingNames.has(label)
+  }
+
+  /**
+   * Gives a registration of `publicKey` the first free label its hostname gives (docs/dns.md, "Names"), held for
+   * it until its record is indexed (admit) or given back (releaseName): two registrations of one hostname in
+   * flight at once get two labels.
+   */
+  takeName (hostname: string, publicKey: string): string {
+    const label = freeLabel(labelOf(hostname), l => this.nameTaken(l))
+    this.pendingNames.set(label, publicKey)
+    return label
+  }
+
+  /** Gives back a label takeName gave to `publicKey`, whose registration did not commit. */
+  releaseName (label: string, publicKey: string): void {
+    if (this.pendingNames.get(label) === publicKey) this.pendingNames.delete(label)
   }
 
   /** Loads a removed node still on record at start-up, so that its credential and key are answered as removed. */
@@ -237,6 +286,7 @@ export class Registry {
     this.removedByKey.set(n.publicKey, removal)
     this.nodes.delete(id)
     this.byKey.delete(n.publicKey)
+    for (const label of [n.name, latest?.name]) if (label !== undefined && this.byName.get(label) === id) this.byName.delete(label)
     this.runtime.delete(id)
     this.d.ipam.release(n.publicKey, now)
     this.d.liveness.delete(id)
@@ -420,6 +470,50 @@ export class Registry {
     return this.status(next)
   }
 
+  /**
+   * Gives node `id` the DNS label `name` (lower-cased) and persists it; the netmap carries the change once it is
+   * durable, and every daemon answers for the new name from then on, and no longer for the old one. Refused with
+   * InvalidInputError for a name that is not a DNS label, ConflictError for one another node has (or while a
+   * removal of the node is under way). Ordered with the node's other writers (serial).
+   */
+  async rename (id: string, name: string): Promise<NodeStatus> {
+    const label = name.toLowerCase()
+    if (!isLabel(label)) {
+      throw new InvalidInputError(`"${name}" is not a DNS label: 1-63 letters, digits and -, not starting or ending with - (docs/dns.md)`)
+    }
+    return await this.serial(id, async () => await retryOnConflict(async () => await this.writeName(id, label)))
+  }
+
+  private async writeName (id: string, label: string): Promise<NodeStatus> {
+    const n = this.nodes.get(id)
+    if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
+    if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
+    if (n.name === label) return this.status(n)
+    const holder = this.byName.get(label)
+    if ((holder !== undefined && holder !== id) || this.pendingNames.has(label)) {
+      const other = holder === undefined ? undefined : this.nodes.get(holder)
+      throw new ConflictError(`the name ${label} is taken by ${other === undefined ? 'a node registering right now' : `${other.hostname} (${other.id})`}; ` +
+        'rename that node first, or pick another name')
+    }
+    const updatedAt = this.d.clock.now()
+    // Held while the write is under way, so that a registration in the meantime picks another label.
+    this.pendingNames.set(label, n.publicKey)
+    try {
+      await this.d.commit.commit([{ kind: 'node', node: { ...n, name: label, updatedAt } }])
+    } catch (err) {
+      this.releaseName(label, n.publicKey)
+      throw err
+    }
+    const cur = this.nodes.get(id)
+    if (cur === undefined) { this.releaseName(label, n.publicKey); throw new NotFoundError(`node ${id} was removed meanwhile`) }
+    const next: StoredNode = { ...cur, name: label }
+    this.index(next)
+    this.publish(id)
+    this.d.log.info({ event: 'node.rename', nodeId: id, hostname: n.hostname, meshIp: n.meshIp, from: n.name ?? null, to: label },
+      `${n.hostname} renamed ${n.name ?? '(no name)'} -> ${label}`)
+    return this.status(next)
+  }
+
   /** Logs the audit event of a change of node `n`'s tags from `from` to `to`, made by an admin or by the join token `n` registered with. */
   logTags (n: StoredNode, from: readonly string[], to: readonly string[], by: 'admin' | 'token'): void {
     const token = by === 'token' ? { tokenId: n.tokenId } : {}
@@ -490,6 +584,12 @@ export class Registry {
   }
 
   private index (n: StoredNode): void {
+    const prev = this.nodes.get(n.id)?.name
+    if (prev !== undefined && prev !== n.name && this.byName.get(prev) === n.id) this.byName.delete(prev)
+    if (n.name !== undefined) {
+      this.byName.set(n.name, n.id)
+      if (this.pendingNames.get(n.name) === n.publicKey) this.pendingNames.delete(n.name)
+    }
     this.nodes.set(n.id, n)
     this.byKey.set(n.publicKey, n.id)
     this.byCred.set(n.credentialHash, n.id)
@@ -511,7 +611,8 @@ export class Registry {
       expiresAt: n.expiresAt ?? null,
       tokenId: n.tokenId ?? null,
       routing: nodeRouting(n.routing),
-      tags: [...(n.tags ?? [])]
+      tags: [...(n.tags ?? [])],
+      dnsName: n.name === undefined ? null : fqdn(n.name, this.d.dnsDomain)
     }
   }
 
@@ -533,6 +634,7 @@ export class Registry {
     return {
       id: n.id,
       hostname: n.hostname,
+      ...(n.name !== undefined ? { name: n.name } : {}),
       publicKey: n.publicKey,
       ...(n.signingKey !== undefined ? { signingKey: n.signingKey } : {}),
       meshIp: n.meshIp,

@@ -4,6 +4,7 @@
  * same write here (the netmap, IPAM, liveness, channels). A record that does not parse is logged and left out;
  * it is not trusted half-way.
  */
+import { isLabel } from '../wire/names.js'
 import type { Logger } from '../log.js'
 import type { RecordChange } from './etcd-store.js'
 import { decodeLive, liveKey } from './live-record.js'
@@ -76,6 +77,7 @@ function checkNode (v: unknown): StoredNode {
     if (typeof n[f] !== 'string') throw new Error(`its ${f} is not a string`)
   }
   if (n.state !== 'active' && n.state !== 'left' && n.state !== 'removed') throw new Error('its state is not active, left or removed')
+  if (n.name !== undefined && (typeof n.name !== 'string' || !isLabel(n.name))) throw new Error('its name is not a DNS label')
   if (!Array.isArray(n.endpoints) || !Number.isInteger(n.listenPort) || !Number.isInteger(n.updatedAt)) throw new Error('its endpoints or times are malformed')
   return n as StoredNode
 }

@@ -16,6 +16,11 @@ export interface StoredNode {
   /** Ed25519 key for the node's signed SWIM claims; absent for records stored before signed claims existed. */
   signingKey?: string
   hostname: string
+  /**
+   * Its DNS label, unique among active and left nodes (docs/dns.md): given at the first registration, changed only
+   * by `weft nodes rename`. Absent on records stored before names existed, until the controller's start names them.
+   */
+  name?: string
   meshIp: string
   endpoints: string[]
   listenPort: number

@@ -174,10 +174,15 @@ export interface NodeStatus extends NodeRecord {
   routing: NodeRouting
   /** Its tags, sorted; empty: none (the netmap record then has no `tags`). */
   tags: string[]
+  /** Its name with the mesh's domain (`web-2.weft.internal`), as every daemon's resolver answers for it; null: it has no name yet. */
+  dnsName: string | null
 }
 
 /** `PUT /v1/nodes/:id/tags` (admin): the node's tags from now on, replacing its own; an empty list clears them. */
 export interface NodeTagsRequest { tags: string[] }
+
+/** `PUT /v1/nodes/:id/name` (admin): the node's DNS label from now on (docs/dns.md); its name is `<name>.<domain>`. */
+export interface NodeRenameRequest { name: string }
 
 /**
  * `PUT /v1/node/routes` (node): what this node advertises, in full; it replaces the previous advertisement.

@@ -22,6 +22,12 @@ export interface NodeRecord {
   /** Stable node id assigned at first registration. */
   id: string
   hostname: string
+  /**
+   * The node's DNS label, unique in the mesh: its name is `<name>.<domain>` (Netmap.dns). The controller derives
+   * it from the hostname at the first registration (a collision gets `-2`, `-3`, ...) and an admin may rename it
+   * (docs/dns.md). Absent only in netmaps from a controller that predates names.
+   */
+  name?: string
   /** WireGuard public key, base64. */
   publicKey: string
   /**
@@ -65,6 +71,14 @@ export interface Netmap {
   nodes: NodeRecord[]
   /** The access policy every daemon enforces (docs/policy.md). Absent: none was ever set, and every flow is allowed. */
   policy?: NetmapPolicy
+  /** The mesh's DNS domain (docs/dns.md). Fixed for an epoch, so only full maps carry it. Absent: a controller that predates names. */
+  dns?: NetmapDns
+}
+
+/** What every daemon's resolver needs besides the nodes' names. */
+export interface NetmapDns {
+  /** The domain the nodes' names are in, lower case, without a trailing dot (`weft.internal`). */
+  domain: string
 }
 
 /**
@@ -111,5 +125,12 @@ export function applyDelta (map: Netmap, delta: NetmapDelta): Netmap | null {
   for (const n of delta.upsert) byId.set(n.id, n)
   const nodes = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   const policy = delta.policy ?? map.policy
-  return { epoch: map.epoch, version: delta.to, cidr: map.cidr, nodes, ...(policy !== undefined ? { policy } : {}) }
+  return {
+    epoch: map.epoch,
+    version: delta.to,
+    cidr: map.cidr,
+    nodes,
+    ...(policy !== undefined ? { policy } : {}),
+    ...(map.dns !== undefined ? { dns: map.dns } : {})
+  }
 }

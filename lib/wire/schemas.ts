@@ -48,6 +48,7 @@ export const nodeRecord = {
   properties: {
     id: { type: 'string' },
     hostname: { type: 'string' },
+    name: { type: 'string', description: 'DNS label, unique in the mesh; the node is <name>.<domain>' },
     publicKey: { type: 'string' },
     signingKey: { type: 'string' },
     meshIp: { type: 'string' },
@@ -80,7 +81,12 @@ export const netmap = {
     version: { type: 'integer' },
     cidr: { type: 'string' },
     nodes: { type: 'array', items: nodeRecord },
-    policy: netmapPolicy
+    policy: netmapPolicy,
+    dns: {
+      type: 'object',
+      required: ['domain'],
+      properties: { domain: { type: 'string', description: 'the domain of the nodes\' names: each node is <name>.<domain>' } }
+    }
   }
 } as const
 
@@ -232,9 +238,10 @@ export const nodeListResponse = {
       type: 'array',
       items: {
         type: 'object',
-        required: [...nodeRecord.required, 'lastSeenAt', 'connected', 'netmapVersion', 'agentVersion', 'healthReason', 'routing', 'tags'],
+        required: [...nodeRecord.required, 'lastSeenAt', 'connected', 'netmapVersion', 'agentVersion', 'healthReason', 'routing', 'tags', 'dnsName'],
         properties: {
           ...nodeRecord.properties,
+          dnsName: { type: ['string', 'null'], description: 'the node\'s name with the mesh\'s domain; null: no name yet' },
           lastSeenAt: { type: ['integer', 'null'] },
           connected: { type: 'boolean' },
           netmapVersion: { type: ['integer', 'null'] },
@@ -317,6 +324,14 @@ export const nodeExpiryRequest = {
     expiresAt: { type: ['integer', 'null'], minimum: 0, maximum: 8_640_000_000_000_000, description: 'ms since epoch, in the future; null: never expires' },
     ttlMs: { type: 'integer', minimum: 1000, maximum: 10 * 365 * 86_400_000, description: 'expires this long from now, on the controller clock' }
   }
+} as const
+
+/** NodeRenameRequest. */
+export const nodeRenameRequest = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 63, description: 'a DNS label: letters, digits and -, case-insensitive' } }
 } as const
 
 /** NodeTagsRequest. */

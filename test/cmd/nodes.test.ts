@@ -26,6 +26,7 @@ const row = (id: string, hostname: string, o: Partial<NodeStatus> = {}): NodeSta
   tokenId: null,
   routing: { advertised: [], approved: [], enabled: [], exitNode: { advertised: false, approved: false }, priority: 0 },
   tags: [],
+  dnsName: `${hostname}.weft.internal`,
   ...o
 })
 
@@ -61,12 +62,12 @@ t.test('the table has advertised and observed endpoints in columns of their own,
     })
   ], NOW)
   const [head, r1, r2] = out.split('\n')
-  t.match(head, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+ROUTES\s+TAGS\s+REASON$/)
+  t.match(head, /^HOSTNAME\s+NAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+ROUTES\s+TAGS\s+REASON$/)
   t.match(
     r1,
-    /^alpha\s+n1\s+100\.64\.0\.1\s+online\s+3s ago\s+-\s+0\.1\.0\s+198\.18\.1\.1:51820\s+203\.0\.113\.7:51820\s+-\s+-\s+controller hears it; 3 of 3 peers see it$/
+    /^alpha\s+alpha\.weft\.internal\s+n1\s+100\.64\.0\.1\s+online\s+3s ago\s+-\s+0\.1\.0\s+198\.18\.1\.1:51820\s+203\.0\.113\.7:51820\s+-\s+-\s+controller hears it; 3 of 3 peers see it$/
   )
-  t.match(r2, /^bravo\s+n2\s+100\.64\.0\.1\s+offline\s+-\s+-\s+-\s+-\s+-\s+-\s+tag:db,tag:prod\s+controller lost it and no peer reports$/)
+  t.match(r2, /^bravo\s+bravo\.weft\.internal\s+n2\s+100\.64\.0\.1\s+offline\s+-\s+-\s+-\s+-\s+-\s+-\s+tag:db,tag:prod\s+controller lost it and no peer reports$/)
 })
 
 t.test('weft nodes tag sets a node\'s tags by name, --clear removes them, and nodes list shows them in TAGS', async (t) => {

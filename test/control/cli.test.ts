@@ -38,8 +38,8 @@ t.test('token create prints a bare token that registers a node; nodes list and r
 
   const table = await weft(['nodes', 'list', ...admin])
   t.equal(table.code, 0)
-  t.match(table.stdout, /^HOSTNAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+ROUTES\s+TAGS\s+REASON\n/)
-  t.match(table.stdout, new RegExp(`cli-node\\s+${n.nodeId}\\s+${n.meshIp.replace(/\./g, '\\.')}\\s+online\\s+\\S+ ` +
+  t.match(table.stdout, /^HOSTNAME\s+NAME\s+ID\s+MESH IP\s+HEALTH\s+LAST SEEN\s+EXPIRES\s+VERSION\s+ADVERTISED\s+OBSERVED\s+ROUTES\s+TAGS\s+REASON\n/)
+  t.match(table.stdout, new RegExp(`cli-node\\s+cli-node\\.weft\\.internal\\s+${n.nodeId}\\s+${n.meshIp.replace(/\./g, '\\.')}\\s+online\\s+\\S+ ` +
     'ago\\s+-\\s+-\\s+198\\.18\\.0\\.2:51820\\s+127\\.0\\.0\\.1:51820\\s+\\S'))
 
   const list = await weft(['nodes', 'list', '--json', ...admin])
@@ -50,7 +50,7 @@ t.test('token create prints a bare token that registers a node; nodes list and r
   t.equal(rm.stdout, `removed cli-node (${n.nodeId}, ${n.meshIp}): its credential no longer works and ${n.meshIp} is quarantined\n`)
   const again = await weft(['nodes', 'remove', n.nodeId, ...admin])
   t.equal(again.code, 1)
-  t.match(again.stderr, /no node has the id, mesh IP or hostname .*WEFT_ERR_NOT_FOUND/)
+  t.match(again.stderr, /no node has the id, mesh IP, hostname or name .*WEFT_ERR_NOT_FOUND/)
 })
 
 t.test('nodes list orders rows by hostname (ids are random), in the table and in --json', async (t) => {
@@ -169,7 +169,7 @@ t.test('token create shows the id; token list shows state, uses and description,
     tokenId: id,
     expiresAt: Number
   }])
-  t.match((await weft(['nodes', 'list', ...admin])).stdout, /web-1\s+\S+\s+\S+\s+online\s+\d+s ago\s+in 30d\s/, 'nodes list shows when it expires')
+  t.match((await weft(['nodes', 'list', ...admin])).stdout, /web-1\s+\S+\s+\S+\s+\S+\s+online\s+\d+s ago\s+in 30d\s/, 'nodes list shows when it expires')
 
   const rev = await weft(['token', 'revoke', id, ...admin])
   t.equal(rev.code, 0, rev.stderr)
@@ -208,11 +208,11 @@ t.test('nodes remove takes an id, a mesh IP or a hostname; a hostname that fits 
   t.equal(amb.code, 1)
   t.equal(amb.stdout, '')
   const lines = amb.stderr.trimEnd().split('\n')
-  t.equal(lines[0], 'weft: "web" names 2 nodes; name one by its id or mesh IP (WEFT_ERR_AMBIGUOUS_NODE)')
-  t.match(lines[1], /^ {2}ID\s+MESH IP\s+HOSTNAME\s+HEALTH\s+LAST SEEN$/)
-  t.same(lines.slice(2).map(l => l.trim().split(/\s+/).slice(0, 4)).sort(), [
-    [w1.nodeId, w1.meshIp, 'web', 'online'],
-    [w2.nodeId, w2.meshIp, 'web', 'online']
+  t.equal(lines[0], 'weft: "web" names 2 nodes; name one by its id, mesh IP or DNS name (WEFT_ERR_AMBIGUOUS_NODE)')
+  t.match(lines[1], /^ {2}ID\s+MESH IP\s+HOSTNAME\s+NAME\s+HEALTH\s+LAST SEEN$/)
+  t.same(lines.slice(2).map(l => l.trim().split(/\s+/).slice(0, 5)).sort(), [
+    [w1.nodeId, w1.meshIp, 'web', 'web.weft.internal', 'online'],
+    [w2.nodeId, w2.meshIp, 'web', 'web-2.weft.internal', 'online']
   ].sort())
   t.match(lines[2], /\d+s ago$/)
   t.equal(lines.length, 4)
@@ -229,7 +229,28 @@ t.test('nodes remove takes an id, a mesh IP or a hostname; a hostname that fits 
   t.same(await ids(), [])
   const none = await weft(['nodes', 'remove', 'web', ...admin])
   t.equal(none.code, 1)
-  t.equal(none.stderr, 'weft: no node has the id, mesh IP or hostname "web" (`weft nodes list` shows them) (WEFT_ERR_NOT_FOUND)\n')
+  t.equal(none.stderr, 'weft: no node has the id, mesh IP, hostname or name "web" (`weft nodes list` shows them) (WEFT_ERR_NOT_FOUND)\n')
+})
+
+t.test('nodes rename gives a node a DNS name, found afterwards by it; a taken or malformed name is refused', async (t) => {
+  const c = await start(t)
+  const admin = ['--controller', c.url, '--admin-key', c.adminKeyFile]
+  const a = await joinNode(c, 'web')
+  const b = await joinNode(c, 'web')
+  const renamed = await weft(['nodes', 'rename', 'web-2.weft.internal', 'api', ...admin])
+  t.equal(renamed.code, 0, renamed.stderr)
+  t.equal(renamed.stdout, `web (${b.nodeId}, ${b.meshIp}) is api.weft.internal (was web-2.weft.internal)\n`)
+  const json = await weft(['nodes', 'rename', 'api', 'API-1', '--json', ...admin])
+  t.match(JSON.parse(json.stdout), { id: b.nodeId, name: 'api-1', dnsName: 'api-1.weft.internal' })
+  const taken = await weft(['nodes', 'rename', a.meshIp, 'api-1', ...admin])
+  t.equal(taken.code, 1)
+  t.match(taken.stderr, /HTTP 409: the name api-1 is taken by web \(/)
+  const bad = await weft(['nodes', 'rename', a.meshIp, 'no_such', ...admin])
+  t.match(bad.stderr, /HTTP 400: "no_such" is not a DNS label/)
+  t.equal((await weft(['nodes', 'rename', a.meshIp, ...admin])).code, 2, 'NAME is required')
+  const removed = await weft(['nodes', 'remove', 'api-1.weft.internal', ...admin])
+  t.equal(removed.code, 0, removed.stderr)
+  t.match(removed.stdout, new RegExp(`removed web \\(${b.nodeId}`))
 })
 
 t.test('nodes expire sets and clears a node\'s expiry by name; nonsense is refused', async (t) => {
@@ -240,7 +261,7 @@ t.test('nodes expire sets and clears a node\'s expiry by name; nonsense is refus
   t.equal(set.code, 0, set.stderr)
   t.match(set.stdout, new RegExp(`^build-7 \\(${n.nodeId}, ${n.meshIp.replace(/\./g, '\\.')}\\) expires at \\d{4}-[0-9-]+T[0-9:.]+Z \\(in 12h\\); the ` +
     'controller then removes it\\n$'))
-  t.match((await weft(['nodes', 'list', ...admin])).stdout, /build-7\s+\S+\s+\S+\s+online\s+\d+s ago\s+in 12h\s/)
+  t.match((await weft(['nodes', 'list', ...admin])).stdout, /build-7\s+\S+\s+\S+\s+\S+\s+online\s+\d+s ago\s+in 12h\s/)
   const at = await weft(['nodes', 'expire', n.meshIp, '--at', '2999-01-01', '--json', ...admin])
   t.equal(JSON.parse(at.stdout).expiresAt, Date.parse('2999-01-01T00:00:00Z'), 'a date is midnight UTC')
   const never = await weft(['nodes', 'expire', n.nodeId, '--never', ...admin])

@@ -12,6 +12,7 @@ t.test('the data directory is enough: every other field takes its default, froze
   t.same(DEFAULTS, {
     listen: '127.0.0.1:8080',
     cidr: '100.64.0.0/10',
+    dnsDomain: 'weft.internal',
     heartbeatIntervalMs: 5000,
     controlStaleMs: 15000,
     streamGraceMs: 3000,

@@ -151,3 +151,32 @@ t.test('a node that only heartbeats to one controller, with no update channel ye
   }
   t.same([...healths], ['online'], 'b holds it online past --control-stale, as a does')
 })
+
+t.test('names are unique across controllers: one hostname registered through three at once, and renames through either', async (t) => {
+  const cs = await controllers(t, '/names/', 3)
+  const tok = await token(cs[0]!, { reusable: true })
+  t.ok(await until(async () => (await Promise.all(cs.map(async c => (await call(c.url, 'GET', '/v1/tokens', undefined, c.adminKey)).json.tokens.length)))
+    .every(n => n === 1), 5000), 'every controller knows the token')
+  const done = await Promise.all(cs.flatMap(c => Array.from({ length: 4 }, async () => await register(c, 'web', tok))))
+  t.same(done.map(r => r.status).filter(s => s !== 200), [])
+  const dnsNames = async (c: Running): Promise<string[]> =>
+    (await call(c.url, 'GET', '/v1/nodes', undefined, c.adminKey)).json.nodes.map((n: { dnsName: string }) => n.dnsName).sort()
+  const want = ['web', ...Array.from({ length: 11 }, (_, i) => `web-${i + 2}`)].map(l => `${l}.weft.internal`).sort()
+  for (const c of cs) t.ok(await until(async () => (await dnsNames(c)).join() === want.join(), 5000), `${c.url} lists twelve distinct names`)
+
+  const [a, b] = [done[0]!.json.nodeId as string, done[5]!.json.nodeId as string]
+  t.equal((await call(cs[0]!.url, 'PUT', `/v1/nodes/${a}/name`, { name: 'front' }, cs[0]!.adminKey)).status, 200)
+  const onB = async (): Promise<string | undefined> =>
+    (await call(cs[1]!.url, 'GET', '/v1/nodes', undefined, cs[1]!.adminKey)).json.nodes.find((n: { id: string }) => n.id === a)?.dnsName
+  t.ok(await until(async () => await onB() === 'front.weft.internal', 3000), 'the other controllers follow a rename')
+  const clash = await call(cs[1]!.url, 'PUT', `/v1/nodes/${b}/name`, { name: 'front' }, cs[1]!.adminKey)
+  t.equal(clash.status, 409, 'a name taken through another controller is refused')
+  const race = await Promise.all([
+    call(cs[1]!.url, 'PUT', `/v1/nodes/${b}/name`, { name: 'back' }, cs[1]!.adminKey),
+    call(cs[2]!.url, 'PUT', `/v1/nodes/${done[9]!.json.nodeId as string}/name`, { name: 'back' }, cs[2]!.adminKey)
+  ])
+  t.same(race.map(r => r.status).sort(), [200, 409], 'two renames to one name at once through two controllers: one wins')
+  const freed = await register(cs[2]!, 'web', tok)
+  t.equal(freed.status, 200)
+  t.ok(await until(async () => (await dnsNames(cs[0]!)).includes('web.weft.internal'), 3000), 'the renamed node\'s old name is free again')
+})
