@@ -11,7 +11,7 @@ import { run } from '../../lib/daemon/wg/exec.js'
 import { UAPI_DIR } from '../../lib/daemon/wg/uapi-socket.js'
 import { socketOwners } from '../../lib/daemon/wg/wireguard-go.js'
 import { restoreScheduling } from './autogroup.js'
-import { NETNS_RE, PREFIX_RE, RUN_ROOT, WorldNames } from './names.js'
+import { NETNS_ETC, NETNS_RE, PREFIX_RE, RUN_ROOT, WorldNames } from './names.js'
 import { readRecord, readRecords, recordAlive, recordOf, signalRecords, terminate, type ProcRecord } from './procs.js'
 
 /** Names of every network namespace on the machine. */
@@ -50,6 +50,7 @@ export async function destroyRun (prefix: string, log: Logger): Promise<{ killed
   for (const s of sockets) { try { unlinkSync(s) } catch { /* gone */ } }
   const namespaces = runNamespaces(prefix)
   await deleteNamespaces(namespaces)
+  removeEtc(prefix)
   rmSync(names.runDir, { recursive: true, force: true })
   restoreScheduling(runIsLive, log)
   const killed = recorded.filter(r => r !== null).length + found.length
@@ -69,8 +70,20 @@ export function destroyRunSync (prefix: string, log: Logger): void {
     if (ns.length > 0) execFileSync('ip', ['-force', '-batch', '-'], { input: ns.map(n => `netns del ${n}\n`).join(''), stdio: ['pipe', 'ignore', 'ignore'] })
   } catch { /* best effort at exit */ }
   for (const s of uapiSockets(prefix)) { try { unlinkSync(s) } catch { /* gone */ } }
+  removeEtc(prefix)
   rmSync(names.runDir, { recursive: true, force: true })
   restoreScheduling(runIsLive, log)
+}
+
+/** The /etc/netns directories of run `prefix`'s namespaces (`ip netns del` leaves them). */
+function etcDirs (prefix: string): string[] {
+  let names: string[]
+  try { names = readdirSync(NETNS_ETC) } catch { return [] }
+  return names.filter(n => NETNS_RE.exec(n)?.[1] === prefix).map(n => `${NETNS_ETC}/${n}`)
+}
+
+function removeEtc (prefix: string): void {
+  for (const d of etcDirs(prefix)) rmSync(d, { recursive: true, force: true })
 }
 
 /** Every run prefix that has a namespace, a run directory or a UAPI socket on this machine. */
@@ -81,6 +94,12 @@ export function knownPrefixes (): Set<string> {
     if (m !== null) prefixes.add(m[1]!)
   }
   try { for (const d of readdirSync(RUN_ROOT)) if (PREFIX_RE.test(d)) prefixes.add(d) } catch { /* no runs yet */ }
+  try {
+    for (const d of readdirSync(NETNS_ETC)) {
+      const m = NETNS_RE.exec(d)
+      if (m !== null) prefixes.add(m[1]!)
+    }
+  } catch { /* no /etc/netns */ }
   try {
     for (const s of readdirSync(UAPI_DIR)) {
       const m = /^(wf[a-z0-9]{4})w\d+\.sock$/.exec(s)

@@ -15,6 +15,12 @@ export const NETNS_RE = /^(wf[a-z0-9]{4})-(br|ctl|n\d+|l\d+)$/
 /** Where runs keep their owner record and pid files (tmpfs: gone after a reboot, like the namespaces). */
 export const RUN_ROOT = '/run/weft-netns'
 
+/**
+ * Where `ip netns exec NS` finds files it bind-mounts over /etc inside NS: a world gives each node namespace a
+ * resolv.conf of its own here, so that what a daemon reads as the host's resolvers is inside the world.
+ */
+export const NETNS_ETC = '/etc/netns'
+
 /** A fresh random run prefix, e.g. `wf3k9z`. */
 export function newPrefix (): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789'

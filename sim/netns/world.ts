@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/log.js'
 import { inNetns, ipCmd, run, type RunOptions, type RunResult } from '../../lib/daemon/wg/exec.js'
 import { openDevice, type DriverChoice } from '../../lib/daemon/wg/open.js'
 import type { WireGuardDevice } from '../../lib/daemon/wg/device.js'
-import { MAX_NODES, RUN_ROOT, UNDERLAY_PREFIX_LEN, WorldNames, newPrefix } from './names.js'
+import { MAX_NODES, NETNS_ETC, RUN_ROOT, UNDERLAY_PREFIX_LEN, WorldNames, newPrefix } from './names.js'
 import { recordOf, writeRecord } from './procs.js'
 import { cleanupStale, destroyRun, destroyRunSync } from './cleanup.js'
 import { flattenScheduling, type AutogroupState } from './autogroup.js'
@@ -170,6 +170,13 @@ export class NetnsWorld {
     }
     if (this.hasController) await configure(n.controllerNs, n.controllerEth, n.controllerAddr)
     await pool(idx, this.concurrency, async i => await configure(n.nodeNs(i), n.nodeEth(i), n.nodeAddr(i)))
+    // A node's "host resolver" is the controller's address (where a test may run an upstream), or its own
+    // loopback: whatever a daemon forwards stays inside the world, never the machine's own resolvers.
+    const resolver = `nameserver ${this.hasController ? n.controllerAddr : '127.0.0.1'}\n`
+    for (const i of idx) {
+      mkdirSync(`${NETNS_ETC}/${n.nodeNs(i)}`, { recursive: true })
+      writeFileSync(`${NETNS_ETC}/${n.nodeNs(i)}/resolv.conf`, resolver)
+    }
   }
 
   /**

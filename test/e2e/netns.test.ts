@@ -57,6 +57,9 @@ t.test(`harness builds ${N} nodes and a controller, wired to one underlay`, asyn
   t.equal(await pingUnderlay(world.names.nodeNs(0), world.names.nodeAddr(N - 1), 3), 3, 'node 0 reaches the last node')
   t.equal(await pingUnderlay(world.names.nodeNs(N - 1), world.names.controllerAddr, 3), 3, 'nodes reach the controller')
   t.equal(await pingUnderlay(world.names.nodeNs(0), '127.0.0.1', 1), 1, 'loopback up in node namespaces')
+  const resolvConf = (await world.exec(world.names.nodeNs(N - 1), ['cat', '/etc/resolv.conf'])).stdout
+  t.equal(resolvConf, `nameserver ${world.names.controllerAddr}\n`, 'a node\'s resolv.conf points inside the world')
+  t.not(readFileSync('/etc/resolv.conf', 'utf8'), resolvConf, 'the machine\'s own is untouched')
 })
 
 t.test('loss injection measurably drops packets, and undoing it restores delivery', async (t) => {
@@ -136,6 +139,7 @@ t.test('stale cleanup removes a crashed run (namespaces, recorded and unrecorded
   t.notOk(pidAlive(sleeper), 'spawned process ended')
   t.ok(socks.every(s => !existsSync(s)), 'sockets removed')
   t.notOk(existsSync(names.runDir), 'run dir removed')
+  t.notOk(existsSync(`/etc/netns/${names.nodeNs(0)}`), 'its /etc/netns directories removed')
   t.equal(listNetns().filter(n => n.startsWith(prefix + '-')).length, N + 2, 'our namespaces untouched')
 })
 
@@ -216,5 +220,6 @@ t.test('spawned processes are tracked and destroy() leaves nothing of the run', 
   t.same(listNetns().filter(n => n.startsWith(prefix + '-')), [])
   t.notOk(pidAlive(sleeper.pid!), 'spawned process ended')
   t.notOk(existsSync(world.names.runDir))
+  t.notOk(existsSync(`/etc/netns/${world.names.nodeNs(5)}`), 'nor its /etc/netns directories')
   await world.destroy() // idempotent
 })
