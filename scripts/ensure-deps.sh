@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 # The systemd package (a container may lack it) brings systemd-analyze, which checks deploy/systemd, and
 # systemd-notify and systemd-socket-activate, which carry and receive the readiness notices in test/sd-notify.
+# dig (dnsutils) asks the daemons' resolvers in the DNS tests, as an operator would; dbus-daemon is the private
+# system bus of the systemd-resolved those tests run (test/e2e/resolved-ns.ts).
 declare -A pkg_for=( [wireguard-go]=wireguard-go [wg]=wireguard-tools [ip]=iproute2 [nft]=nftables [ping]=iputils-ping [fping]=fping [openssl]=openssl
-  [systemd-analyze]=systemd )
+  [systemd-analyze]=systemd [dig]=dnsutils [dbus-daemon]=dbus-daemon )
 missing=()
-for bin in wireguard-go wg ip nft ping fping openssl systemd-analyze; do
+for bin in wireguard-go wg ip nft ping fping openssl systemd-analyze dig dbus-daemon; do
   command -v "$bin" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$bin" >/dev/null 2>&1 || missing+=("${pkg_for[$bin]}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
