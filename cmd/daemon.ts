@@ -60,6 +60,13 @@ ${ROUTE_PREF_USAGE}
                         (these six are saved in the state directory; without the flag a restart keeps the last value)
   --snat-routes=BOOL    source-NAT what this node forwards to its routes and as an exit node (default ${String(DEFAULTS.snatRoutes)})
   --route-hold-down DUR a router that came back takes a route back after staying up this long (default ${formatDuration(DEFAULTS.routeHoldDownMs)})
+
+Names (docs/dns.md):
+  --accept-dns=BOOL     answer DNS for the mesh's names on the mesh IP, port 53, and point the host's
+                        resolver at it (default ${String(DEFAULTS.acceptDns)}); false: neither
+  --dns-forward=BOOL    forward other names to the host's own resolvers (default ${String(DEFAULTS.dnsForward)}); false: refuse them
+  --dns-manage-resolv-conf  without systemd-resolved, point /etc/resolv.conf at the mesh resolver, and put
+                        it back on \`weft leave\` (default: leave the file alone; \`weft status\` says how to query)
 `
 
 /** The range each integer flag takes (lib/daemon/config.ts LIMITS), so a bad value's message says it. */
@@ -87,13 +94,16 @@ const OPTIONS = {
   ...ROUTE_PREF_OPTIONS,
   'snat-routes': { type: 'string' },
   'route-hold-down': { type: 'string' },
+  'accept-dns': { type: 'string' },
+  'dns-forward': { type: 'string' },
+  'dns-manage-resolv-conf': { type: 'boolean' },
   config: { type: 'string' }
 } as const
 
 /** How a config file's values map onto the flags: lists, `=BOOL` flags, and the join token, which only a private file may hold. */
 const FILE_KEYS = {
   lists: ['controller', 'advertise-routes'],
-  bools: ['accept-routes', 'exit-node-allow-lan', 'snat-routes'],
+  bools: ['accept-routes', 'exit-node-allow-lan', 'snat-routes', 'accept-dns', 'dns-forward'],
   secrets: ['join-token']
 }
 
@@ -142,7 +152,10 @@ export function daemonConfig (argv: string[]): Readonly<DaemonConfig> | null {
       logLevel: v['log-level'],
       routePrefs: routePrefsFromFlags(v),
       snatRoutes: v['snat-routes'] === undefined ? undefined : parseBoolFlag(v['snat-routes'], '--snat-routes'),
-      routeHoldDownMs: v['route-hold-down'] === undefined ? undefined : parseDuration(v['route-hold-down'], '--route-hold-down')
+      routeHoldDownMs: v['route-hold-down'] === undefined ? undefined : parseDuration(v['route-hold-down'], '--route-hold-down'),
+      acceptDns: v['accept-dns'] === undefined ? undefined : parseBoolFlag(v['accept-dns'], '--accept-dns'),
+      dnsForward: v['dns-forward'] === undefined ? undefined : parseBoolFlag(v['dns-forward'], '--dns-forward'),
+      dnsManageResolvConf: v['dns-manage-resolv-conf']
     })
   })
 }

@@ -37,20 +37,21 @@ export function renderStatus (s: DaemonStatus, now = Date.now()): string {
       (s.controller.urls.length > 1 ? `  (one of ${s.controller.urls.length}: ${s.controller.urls.join(', ')})` : ''),
     `netmap      ${netmap}`,
     `swim        ${s.swim === null ? 'not running' : `incarnation ${s.swim.incarnation}, local health ${s.swim.healthScore} (0 = healthy)`}`,
-    `policy      ${renderPolicy(s.policy, now)}`
+    `policy      ${renderPolicy(s.policy, now)}`,
+    ...renderDns(s.dns)
   ]
   if (s.lastError !== null) head.push(`error       ${s.lastError}`)
   // Figures of a peer off the device are its last known ones, in parentheses (legend below the table).
   const mark = (p: PeerStatus, v: string): string => p.figures === 'last-known' ? `(${v})` : v
   const rows = s.peers.map(p => [
-    p.hostname, p.id, p.meshIp, mark(p, p.endpoint ?? '-'), mark(p, p.lastHandshakeAt !== null ? formatAge(p.lastHandshakeAt, now) : 'never'),
+    p.hostname, p.dnsName ?? '-', p.id, p.meshIp, mark(p, p.endpoint ?? '-'), mark(p, p.lastHandshakeAt !== null ? formatAge(p.lastHandshakeAt, now) : 'never'),
     mark(p, bytes(p.rxBytes)), mark(p, bytes(p.txBytes)), p.swim ?? '-', p.health, p.inWireGuard ? 'yes' : 'no'
   ])
   const legend = s.peers.some(p => p.figures === 'last-known')
     ? '(...) last known: the peer is not on the WireGuard device; its figures as last read\n'
     : ''
-  return head.join('\n') + '\n\n' + formatTable(['HOSTNAME', 'ID', 'MESH IP', 'ENDPOINT', 'HANDSHAKE', 'RX', 'TX', 'SWIM', 'HEALTH', 'WG'], rows) + legend +
-    renderRoutes(s.routes)
+  const table = formatTable(['HOSTNAME', 'NAME', 'ID', 'MESH IP', 'ENDPOINT', 'HANDSHAKE', 'RX', 'TX', 'SWIM', 'HEALTH', 'WG'], rows)
+  return head.join('\n') + '\n\n' + table + legend + renderRoutes(s.routes)
 }
 
 /** The access filter in one line: the version enforced, its size and its drops. */
@@ -60,6 +61,23 @@ export function renderPolicy (p: DaemonStatus['policy'], now = Date.now()): stri
   const drops = p.drops === null ? '' : `, ${p.drops.total} packets dropped`
   const what = p.version === 0 ? 'unreadable policy: only SWIM is let in' : `v${p.version} enforced`
   return `${what} since ${formatAge(p.appliedAt, now)} (${p.rules} rules, ${p.elements} set elements${drops})${pending}`
+}
+
+/**
+ * The mesh resolver in two lines: where it answers and for what, then how the host is pointed at it (or why it
+ * is not, with the command that asks the resolver directly).
+ */
+export function renderDns (d: DaemonStatus['dns']): string[] {
+  if (!d.enabled) return ['dns         off (--accept-dns=false)']
+  const what = d.domain === null ? 'no domain yet (a controller that predates names)' : `*.${d.domain} (${d.names} names)`
+  const rest = !d.forward ? 'other names refused' : `other names forwarded to ${d.upstreams.join(', ') || 'nobody (no upstream)'}`
+  const first = d.error !== null ? `not answering: ${d.error}` : `${d.listen ?? '-'} answers ${what}; ${rest}`
+  const h = d.host
+  const applied = h.applied === null
+    ? ''
+    : h.applied.interface !== null ? ` (on ${h.applied.interface}: ~${h.applied.domain})` : ` (${h.applied.file ?? ''})`
+  const host = `${h.mode}: ${h.reason}${applied}${h.lastError !== null ? `; failed: ${h.lastError}` : ''}${h.hint !== null ? `; ask it: ${h.hint}` : ''}`
+  return [`dns         ${first}`, `dns host    ${host}`]
 }
 
 /** The routes section of `weft status`: what this node advertises and which router carries each route it uses. */

@@ -88,6 +88,21 @@ export interface DaemonConfig {
    * never waits (docs/routes.md, "Failover").
    */
   routeHoldDownMs: number
+  /**
+   * Answer DNS for the mesh's names on the mesh IP, port 53, and point the host's resolver at it (`--accept-dns`;
+   * docs/dns.md). Default: true. False: no resolver and no change to the host.
+   */
+  acceptDns: boolean
+  /**
+   * Forward questions about names outside the mesh's domain to the resolvers the host had (`--dns-forward`).
+   * Default: true, so a host whose resolv.conf points at Weft resolves everything; false answers them REFUSED.
+   */
+  dnsForward: boolean
+  /**
+   * Where systemd-resolved does not run, point /etc/resolv.conf at the mesh resolver, and put it back on
+   * `weft leave` (`--dns-manage-resolv-conf`). Default: false: a file other tools manage is not touched unasked.
+   */
+  dnsManageResolvConf: boolean
 }
 
 /** What a caller gives: the controller and the interface, and any other field to override its default. */
@@ -108,7 +123,10 @@ export const DEFAULTS = Object.freeze({
   logLevel: DEFAULT_LOG_LEVEL as string,
   routePrefs: Object.freeze({}) as Partial<RoutePrefs>,
   snatRoutes: true,
-  routeHoldDownMs: 10_000
+  routeHoldDownMs: 10_000,
+  acceptDns: true,
+  dnsForward: true,
+  dnsManageResolvConf: false
 })
 
 /** The WireGuard drivers `--wg` takes. */
@@ -133,6 +151,9 @@ export function resolve (input: DaemonConfigInput): Readonly<DaemonConfig> {
   c.routePrefs = checkPrefs(c.routePrefs as Record<string, unknown>)
   mergePrefs(PREF_DEFAULTS, c.routePrefs) // flags that exclude each other are refused before anything starts
   bool('--snat-routes', c.snatRoutes)
+  bool('--accept-dns', c.acceptDns)
+  bool('--dns-forward', c.dnsForward)
+  if (bool('--dns-manage-resolv-conf', c.dnsManageResolvConf) && !c.acceptDns) throw new ConfigError('--dns-manage-resolv-conf needs --accept-dns')
   durationMs('--route-hold-down', c.routeHoldDownMs, 0, MAX_TIMER_MS)
   if (!Array.isArray(c.controllerUrls) || c.controllerUrls.length === 0) throw new ConfigError('--controller needs at least one URL')
   const urls = c.controllerUrls.map(u => parseControllerUrl(u))

@@ -44,6 +44,7 @@ import { SwimDriver } from './swim-driver.js'
 import type { DeviceState, WireGuardDevice } from './wg/device.js'
 import { openPlannedDevice } from './wg/open.js'
 import { notifyService } from '../sd-notify.js'
+import { MeshDns } from './mesh-dns.js'
 
 /** How lastError begins when the access filter could not be applied. */
 const POLICY_ERROR = 'access policy not applied'
@@ -67,6 +68,8 @@ interface DaemonParts {
   announce: boolean
   /** The route preferences at start: flags over the saved ones (prefs.ts). */
   prefs: Readonly<RoutePrefs>
+  /** The resolver for the mesh's names and the host's wiring to it (mesh-dns.ts). */
+  dns: MeshDns
 }
 
 /**
@@ -93,6 +96,7 @@ export class Daemon {
   private readonly handshakes: HandshakeWatch
   private readonly routes: DaemonRoutes
   private readonly policy: PolicyFilter
+  private readonly dns: MeshDns
   private readonly registration: Registration
   /** Each peer's figures as last read from the device, for peers no longer on it. */
   private readonly history = new PeerHistory()
@@ -116,13 +120,14 @@ export class Daemon {
   private setting: Promise<unknown> = Promise.resolve()
 
   private constructor (private readonly cfg: DaemonConfig, private readonly deps: { clock: Clock, log: Logger, agentVersion: string }, parts: DaemonParts) {
-    const { state, keys, identity, device, client, bound } = parts
+    const { state, keys, identity, device, client, bound, dns } = parts
     const { clock, log } = deps
     this.state = state
     this.keys = keys
     this.identity = identity
     this.device = device
     this.client = client
+    this.dns = dns
     this.controllerAddresses = cfg.controllerUrls.map(u => new CachedLookup(new URL(u).hostname.replace(/^\[(.*)\]$/, '$1'), clock))
     this.startedAt = clock.now()
     const lease = new IncarnationLease({ bound, save: b => state.reserveIncarnation(b), log })
@@ -292,7 +297,17 @@ export class Daemon {
       const bound = await state.loadIncarnation()
       const announce = plan.saved !== null || netmap !== null || plan.identityCorrupt !== null
       const prefs = await routePrefsAtStart(cfg, state, log)
-      const d = new Daemon(cfg, deps, { state, keys, identity, device, client, bound, announce, prefs })
+      const dns = await MeshDns.open({
+        acceptDns: cfg.acceptDns,
+        forward: cfg.dnsForward,
+        manageResolvConf: cfg.dnsManageResolvConf,
+        ifname: cfg.ifname,
+        stateDir: cfg.stateDir,
+        clock: deps.clock,
+        log
+      })
+      undo.push(async () => await dns.close())
+      const d = new Daemon(cfg, deps, { state, keys, identity, device, client, bound, announce, prefs, dns })
       daemon = d
       d.lastError = plan.netmapError
       if (cfg.metricsListen !== undefined) {
@@ -341,6 +356,7 @@ export class Daemon {
         'bringing the mesh up from the saved netmap')
       this.applyNetmap(saved, 'disk')
     }
+    await this.dns.start(this.identity.meshIp)
     this.execute(this.core.handle({ type: 'started' }))
     this.link.start()
     this.tick = this.deps.clock.setInterval(() => this.execute(this.core.handle({ type: 'tick', stale: this.reconciler.stale })),
@@ -409,6 +425,7 @@ export class Daemon {
     const prev = this.core.netmap
     const actions = this.core.handle({ type: 'netmap', map, source })
     this.claims.setMembers(map.nodes)
+    this.dns.sync(map)
     this.history.prune(new Set(map.nodes.map(n => n.publicKey)))
     const now = this.deps.clock.now()
     this.netmapAppliedAt = now
@@ -561,6 +578,7 @@ export class Daemon {
         ...prefixed('routes', this.routes.counters)
       },
       lastError: this.lastError,
+      dns: this.dns.status(),
       policy: { ...this.policy.state, drops: await this.policy.drops().catch(() => null) },
       routes: { prefs: this.routes.preferences, primaries: this.routes.current, kernel: this.routes.kernelRoutes, exit: this.routes.exitNode }
     })
@@ -615,12 +633,17 @@ export class Daemon {
     this.swimDriver.stop()
     this.announcer.stop()
     this.local?.close()
+    void this.dns.close()
   }
 
-  /** Stops the daemon. The interface and its peers stay (the data plane outlives the daemon) unless `teardown`. */
+  /**
+   * Stops the daemon. The interface and its peers stay (the data plane outlives the daemon) unless `teardown`, or
+   * unless the node has left: a SIGTERM that arrives between `weft leave` answering and the teardown it promised
+   * must not leave the interface, filter and host DNS settings of a node that is no longer in the mesh.
+   */
   async stop (opts: { teardown: boolean } = { teardown: false }): Promise<void> {
     await notifyService('STOPPING=1', this.deps.log)
-    this.execute(this.core.handle({ type: 'stop', teardown: opts.teardown }))
+    this.execute(this.core.handle({ type: 'stop', teardown: opts.teardown || this.leaving }))
     await this.done
   }
 
@@ -631,6 +654,7 @@ export class Daemon {
     await this.state.flushNetmap().catch(() => {})
     if (teardown) {
       try {
+        await this.dns.leave()
         await this.routes.teardown()
         await this.policy.remove()
         await this.device.destroy()

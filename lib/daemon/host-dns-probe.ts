@@ -5,7 +5,7 @@
 import { connect } from 'node:net'
 import { constants } from 'node:fs'
 import { access, lstat, readlink } from 'node:fs/promises'
-import { delimiter, join } from 'node:path'
+import { delimiter, dirname, join } from 'node:path'
 import type { Clock } from '../clock.js'
 import { readFileIfExists } from './atomic-file.js'
 import type { HostProbe, ResolvConfKind } from './host-dns-plan.js'
@@ -56,7 +56,8 @@ export async function resolvConfKind (path: string): Promise<ResolvConfKind> {
 
 /**
  * Reads what choosing a mode needs. Resolved counts as running when its varlink socket answers, or, for
- * systemd before 246, when it owns its D-Bus name (NameHasOwner, which never starts a service by activation).
+ * systemd before 246, when its runtime directory exists and it owns its D-Bus name (NameHasOwner, which never
+ * starts a service by activation).
  */
 export async function probeHost (o: {
   resolvConfPath: string
@@ -67,7 +68,10 @@ export async function probeHost (o: {
 }): Promise<HostProbe> {
   const resolvectl = await findOnPath('resolvectl', o.path)
   let resolvedRunning = await socketAnswers(o.resolvedSocketPath, o.clock)
-  const busctl = resolvedRunning ? null : await findOnPath('busctl', o.path)
+  // A resolved that runs has its runtime directory: without one, asking the bus (a process spawned at every
+  // start, on every node) cannot say anything new.
+  const runtimeDir = await access(dirname(o.resolvedSocketPath)).then(() => true, () => false)
+  const busctl = resolvedRunning || !runtimeDir ? null : await findOnPath('busctl', o.path)
   if (busctl !== null) {
     const bus = 'org.freedesktop.DBus'
     const ask = [busctl, '--system', 'call', bus, '/org/freedesktop/DBus', bus, 'NameHasOwner', 's', 'org.freedesktop.resolve1']

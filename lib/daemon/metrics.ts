@@ -319,6 +319,50 @@ export class DaemonMetrics {
         return [...shown.map(x => ({ labels: { proto: x.proto, port: String(x.port) }, value: x.packets })), other]
       }
     })
+    const dns = (): DaemonStatus['dns'] | null => { const d = s()?.dns; return d === undefined || !d.enabled ? null : d }
+    scrapedGauge({
+      name: 'weft_dns_listening',
+      help: '1 while the mesh resolver answers on the mesh IP, port 53; 0 while it does not (it cannot listen, or --accept-dns=false).',
+      registry,
+      read: () => [{ value: dns()?.listen == null ? 0 : 1 }]
+    })
+    scrapedGauge({
+      name: 'weft_dns_names',
+      help: 'Names the mesh resolver answers for (nodes, and single-address hosts of the access policy).',
+      registry,
+      read: () => { const d = dns(); return d === null ? [] : [{ value: d.names }] }
+    })
+    scrapedCounter({
+      name: 'weft_dns_queries_total',
+      help: 'DNS messages the mesh resolver received, by transport (udp, tcp), malformed ones included.',
+      labelNames: ['transport'],
+      registry,
+      read: () => {
+        const d = dns()
+        if (d === null) return []
+        return [{ labels: { transport: 'udp' }, value: d.counters.udpQueries }, { labels: { transport: 'tcp' }, value: d.counters.tcpQueries }]
+      }
+    })
+    scrapedCounter({
+      name: 'weft_dns_responses_total',
+      help: 'How the mesh resolver answered, by result (answer, nodata, nxdomain, forwarded, forward-failed, refused, formerr, notimp).',
+      labelNames: ['result'],
+      registry,
+      read: () => {
+        const d = dns()
+        if (d === null) return []
+        const c = d.counters
+        const by: Array<[string, number]> = [['answer', c.answered], ['nodata', c.nodata], ['nxdomain', c.nxdomain], ['forwarded', c.forwarded],
+          ['forward-failed', c.forwardFailures], ['refused', c.refused], ['formerr', c.formErrors], ['notimp', c.notImplemented]]
+        return by.map(([result, value]) => ({ labels: { result }, value }))
+      }
+    })
+    scrapedCounter({
+      name: 'weft_dns_malformed_total',
+      help: 'DNS messages the mesh resolver dropped unanswered: not a decodable query (fuzz, garbage, a response sent to it).',
+      registry,
+      read: () => { const d = dns(); return d === null ? [] : [{ value: d.counters.malformed }] }
+    })
     scrapedGauge({
       name: 'weft_daemon_error',
       help: '1 while the daemon reports an error worth an operator\'s attention (weft status: error), else 0.',

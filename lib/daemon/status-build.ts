@@ -28,6 +28,8 @@ export interface StatusInputs {
   lastError: string | null
   /** The access filter and its drops. */
   policy: DaemonStatus['policy']
+  /** The mesh resolver and the host's wiring to it. */
+  dns: DaemonStatus['dns']
   /** What DaemonRoutes knows: the preferences, which node carries each route, the kernel's routes, the exit node. */
   routes: { prefs: Readonly<RoutePrefs>, primaries: ReadonlyMap<string, string>, kernel: readonly string[], exit: ExitState }
 }
@@ -62,6 +64,7 @@ export function buildStatus (i: StatusInputs): DaemonStatus {
     return {
       id: n.id,
       hostname: n.hostname,
+      dnsName: n.name !== undefined && i.netmap?.dns !== undefined ? `${n.name}.${i.netmap.dns.domain}` : null,
       meshIp: n.meshIp,
       health: n.health,
       swim: m?.state ?? null,
@@ -101,7 +104,8 @@ export function buildStatus (i: StatusInputs): DaemonStatus {
     lastError: i.lastError ?? i.link?.lastError ?? null,
     peers,
     routes: routesStatus(i),
-    policy: i.policy
+    policy: i.policy,
+    dns: i.dns
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ControlState } from './control-link.js'
+import type { DnsStatus } from './mesh-dns.js'
 import type { PolicyDrops, PolicyFilterState } from './policy-filter.js'
 
 /** What `weft status --json` prints: this node, its controller link, and one row per peer. */
@@ -42,6 +43,8 @@ export interface DaemonStatus {
    * could not be read and only SWIM is let in), its size, and the packets it dropped (null: unreadable).
    */
   policy: PolicyFilterState & { drops: PolicyDrops | null }
+  /** The resolver for the mesh's names on the mesh IP, and how the host is pointed at it (docs/dns.md). */
+  dns: DnsStatus
 }
 
 /** Routes as this node sees them (docs/routes.md). */
@@ -72,6 +75,8 @@ export type PeerFigures = 'live' | 'last-known' | 'none'
 export interface PeerStatus {
   id: string
   hostname: string
+  /** Its name as the mesh resolver answers for it (`web-2.weft.internal`), whatever its health; null: none. */
+  dnsName: string | null
   meshIp: string
   /** Controller's fused health for the node. */
   health: string

@@ -65,7 +65,7 @@ t.test('weft completion bash prints valid bash that completes commands, subcomma
     return (await run('bash', ['-c', DRIVER, 'bash', file, fn![1]!, ...words])).stdout.split('\n').filter(l => l !== '')
   }
   t.same(await complete('weft', 'con'), ['controller'])
-  t.same(await complete('weft', 'daemon', '--acc'), ['--accept-routes'])
+  t.same(await complete('weft', 'daemon', '--acc'), ['--accept-routes', '--accept-dns'])
   t.same(await complete('weft', 'daemon', '--state', '/var/lib/weft', '--inter'), ['--interface'], 'a flag\'s value is skipped')
   t.same(await complete('weft', 'token', ''), ['create', 'list', 'revoke'])
   t.same(await complete('weft', 'controller', 'migrate', '--rep'), ['--replace'], 'a subcommand\'s own flags')

@@ -25,7 +25,10 @@ t.test('the controller and the interface are enough: every other field takes its
     logLevel: 'info',
     routePrefs: {},
     snatRoutes: true,
-    routeHoldDownMs: 10000
+    routeHoldDownMs: 10000,
+    acceptDns: true,
+    dnsForward: true,
+    dnsManageResolvConf: false
   }, 'the documented defaults')
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.endpoints), 'frozen, endpoints too')
   t.equal(resolve({ ...required, stateDir: undefined, mtu: undefined }).mtu, DEFAULTS.mtu, 'an undefined field takes its default')
@@ -95,7 +98,10 @@ t.test('each bad flag fails with a sentence naming the flag', async (t) => {
     [{ swimPreset: 'toString' }, /--swim-preset/],
     [{ keepaliveSeconds: 0 }, /--keepalive must be a whole number from 1/],
     [{ metricsAllowMesh: 'yes' as never }, /--metrics-allow-mesh must be true or false/],
-    [{ logLevel: 'loud' }, /--log-level must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/]
+    [{ logLevel: 'loud' }, /--log-level must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/],
+    [{ acceptDns: 'no' as never }, /--accept-dns must be true or false/],
+    [{ dnsForward: 1 as never }, /--dns-forward must be true or false/],
+    [{ acceptDns: false, dnsManageResolvConf: true }, /--dns-manage-resolv-conf needs --accept-dns/]
   ]
   for (const [patch, re] of cases) t.throws(() => resolve({ ...good(), ...patch }), { code: 'WEFT_ERR_CONFIG', message: re }, JSON.stringify(patch))
 })

@@ -301,7 +301,7 @@ t.test('--accept-dns=false with resolved running reverts the interface\'s settin
   t.same(f.calls, [[join(f.bin, 'resolvectl'), 'revert', 'weft0']])
 })
 
-t.test('resolved detection: a socket that answers, a stale file that does not, the D-Bus name as fallback', async (t) => {
+t.test('resolved detection: a socket that answers, a stale file that does not, the D-Bus name as fallback when resolved has its directory', async (t) => {
   const f = await fixture(t)
   const sock = join(f.dir, 'io.systemd.Resolve')
   const stale = join(f.dir, 'stale.sock')
@@ -320,6 +320,10 @@ t.test('resolved detection: a socket that answers, a stale file that does not, t
   t.notOk((await probeHost({ ...base, resolvedSocketPath: stale, run: bus('b false\n') })).resolvedRunning)
   t.same(asked[0]?.slice(-3), ['NameHasOwner', 's', 'org.freedesktop.resolve1'], 'asks the bus, which never activates a service for it')
   t.notOk((await probeHost({ ...base, resolvedSocketPath: stale, run: never })).resolvedRunning, 'busctl failing: not running')
+  const gone = join(f.dir, 'no-such-dir', 'io.systemd.Resolve')
+  t.notOk((await probeHost({ ...base, resolvedSocketPath: gone, run: bus('b true\n') })).resolvedRunning,
+    'no runtime directory: not running, and the bus is not asked')
+  t.equal(asked.length, 2)
 })
 
 t.test('a target that is not an IPv4 address and a DNS name is refused with a sentence', async (t) => {

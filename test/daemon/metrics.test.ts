@@ -13,7 +13,7 @@ import { zeroStats } from '../../lib/swim/types.js'
 import type { WireGuardDevice } from '../../lib/daemon/wg/device.js'
 import { PROCESS_METRIC_NAMES } from '../../lib/process-metrics.js'
 import { namingProblems, parseProm, sampleValue } from '../prom-text.js'
-import { devicePeer, node, statusInputs } from './status-fixture.js'
+import { devicePeer, dnsStatus, node, statusInputs } from './status-fixture.js'
 
 const NOW = 1_700_000_100_000
 
@@ -126,4 +126,28 @@ t.test('access filter drops: a series per port, kept once given, and the rest un
   t.same(series(), first)
   t.equal(sampleValue(fam, 'weft_policy_dropped_packets_total', { proto: 'other', port: '' }), 18 * 10 + 7 + 1000)
   t.equal(fam.get('weft_policy_dropped_packets_total')?.type, 'counter')
+})
+
+t.test('the mesh resolver: listening, names, queries by transport, responses by result; nothing with --accept-dns=false', async (t) => {
+  const self = node('n9', 'alpha', 0)
+  const input = statusInputs(self, [self], [])
+  const counters = { ...dnsStatus().counters, udpQueries: 10, tcpQueries: 2, answered: 6, nxdomain: 3, forwarded: 1, forwardFailures: 1, malformed: 2 }
+  let dns = dnsStatus({ names: 12, counters })
+  const m = new DaemonMetrics({ status: async () => buildStatus({ ...input, dns }), clock: new ManualClock(NOW) })
+  let fam = parseProm(await m.scrape())
+  t.equal(sampleValue(fam, 'weft_dns_listening'), 1)
+  t.equal(sampleValue(fam, 'weft_dns_names'), 12)
+  t.equal(sampleValue(fam, 'weft_dns_queries_total', { transport: 'udp' }), 10)
+  t.equal(sampleValue(fam, 'weft_dns_queries_total', { transport: 'tcp' }), 2)
+  t.equal(sampleValue(fam, 'weft_dns_responses_total', { result: 'answer' }), 6)
+  t.equal(sampleValue(fam, 'weft_dns_responses_total', { result: 'nxdomain' }), 3)
+  t.equal(sampleValue(fam, 'weft_dns_responses_total', { result: 'forward-failed' }), 1)
+  t.equal(sampleValue(fam, 'weft_dns_malformed_total'), 2)
+  dns = dnsStatus({ listen: null, error: 'cannot listen' })
+  fam = parseProm(await m.scrape())
+  t.equal(sampleValue(fam, 'weft_dns_listening'), 0)
+  dns = dnsStatus({ enabled: false })
+  fam = parseProm(await m.scrape())
+  t.equal(sampleValue(fam, 'weft_dns_listening'), 0)
+  t.equal(fam.get('weft_dns_queries_total')?.samples.length ?? 0, 0)
 })

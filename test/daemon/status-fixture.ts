@@ -3,14 +3,15 @@ import type { Netmap, NodeRecord } from '../../lib/wire/netmap.js'
 import { zeroStats, type MemberInfo } from '../../lib/swim/types.js'
 import { PeerHistory } from '../../lib/daemon/peer-history.js'
 import type { StatusInputs } from '../../lib/daemon/status-build.js'
+import type { DaemonStatus } from '../../lib/daemon/status.js'
 import type { DaemonConfig } from '../../lib/daemon/config.js'
 import type { DevicePeer, WireGuardDevice } from '../../lib/daemon/wg/device.js'
 import { nodeRecord } from './records.js'
 import { PREF_DEFAULTS, type RoutePrefs } from '../../lib/daemon/prefs.js'
 
-/** A netmap node with hostname `hostname` and id `id`. */
+/** A netmap node with hostname `hostname` (its DNS name too) and id `id`. */
 export function node (id: string, hostname: string, i: number): NodeRecord {
-  return nodeRecord(i, generateKeyPair().publicKey, { id, hostname })
+  return nodeRecord(i, generateKeyPair().publicKey, { id, hostname, name: hostname })
 }
 
 /** A device peer for `n` with the given figures. */
@@ -23,7 +24,7 @@ export function statusInputs (
   self: NodeRecord, nodes: NodeRecord[], peers: DevicePeer[],
   o: { history?: PeerHistory, members?: MemberInfo[], cfg?: Partial<DaemonConfig>, prefs?: Partial<RoutePrefs>, routes?: Partial<StatusInputs['routes']> } = {}
 ): StatusInputs {
-  const netmap: Netmap = { epoch: 'e1', version: 7, cidr: '100.64.0.0/10', nodes }
+  const netmap: Netmap = { epoch: 'e1', version: 7, cidr: '100.64.0.0/10', nodes, dns: { domain: 'weft.internal' } }
   return {
     identity: { nodeId: self.id, meshIp: self.meshIp, cidr: netmap.cidr, credential: 'c', controllerPublicKey: 'k' },
     hostname: self.hostname,
@@ -40,6 +41,39 @@ export function statusInputs (
     counters: {},
     lastError: null,
     policy: { version: null, pending: null, rules: 0, sets: 0, elements: 0, appliedAt: null, error: null, drops: null },
+    dns: dnsStatus(),
     routes: { prefs: { ...PREF_DEFAULTS, ...o.prefs }, primaries: new Map(), kernel: [], exit: { mode: 'none', via: null, reason: null }, ...o.routes }
+  }
+}
+
+/** A DNS status: answering on 100.64.0.1:53 for `names` names, forwarding, the host wired through systemd-resolved. */
+export function dnsStatus (o: Partial<DaemonStatus['dns']> = {}): DaemonStatus['dns'] {
+  return {
+    enabled: true,
+    listen: '100.64.0.1:53',
+    domain: 'weft.internal',
+    names: 3,
+    forward: true,
+    upstreams: ['198.18.0.1'],
+    error: null,
+    host: { mode: 'resolved', reason: 'systemd-resolved runs', applied: null, lastError: null, hint: null },
+    counters: {
+      udpQueries: 0,
+      tcpQueries: 0,
+      answered: 0,
+      nxdomain: 0,
+      nodata: 0,
+      forwarded: 0,
+      forwardFailures: 0,
+      forwardBusy: 0,
+      refused: 0,
+      malformed: 0,
+      formErrors: 0,
+      notImplemented: 0,
+      tcpConnections: 0,
+      tcpRejected: 0,
+      internalErrors: 0
+    },
+    ...o
   }
 }
