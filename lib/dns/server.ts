@@ -141,7 +141,9 @@ export class DnsServer {
   async listen (at: { host: string, port: number }): Promise<{ host: string, port: number }> {
     if (this.udp !== null) throw new Error('the DNS server is already listening')
     for (let attempt = 1; ; attempt++) {
-      const udp = createSocket({ type: isIPv6(at.host) ? 'udp6' : 'udp4', recvBufferSize: UDP_RECEIVE_BUFFER_BYTES })
+      // SO_REUSEADDR, as net.Server sets it for TCP: a DNS server of the host's own that binds the wildcard address
+      // after this one (dnsmasq, bind) can still do so, where without it the daemon would keep it from starting.
+      const udp = createSocket({ type: isIPv6(at.host) ? 'udp6' : 'udp4', recvBufferSize: UDP_RECEIVE_BUFFER_BYTES, reuseAddr: true })
       try {
         await new Promise<void>((resolve, reject) => {
           udp.once('error', reject)
