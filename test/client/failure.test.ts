@@ -138,7 +138,7 @@ t.test('--controller-ca and a fingerprint pin connect; a wrong pin is refused', 
     const out = await weft(args)
     seen.push([what, out.code === 0 ? out.stdout.split('\n')[0]! : out.stderr.trim()])
     t.equal(out.code, 0, `${what}: ${out.stderr}`)
-    t.match(out.stdout, /^HOSTNAME\s+ID/, what)
+    t.match(out.stdout, /^HOSTNAME\s+NAME\s+ID/, what)
   }
   await ok('--controller-ca with the certificate', list(tls.url, '--controller-ca', cert))
   await ok('--controller-fingerprint (openssl\'s colon form)', list(tls.url, '--controller-fingerprint', opensslFp))
@@ -157,7 +157,7 @@ t.test('--controller-ca and a fingerprint pin connect; a wrong pin is refused', 
       WEFT_CONTROLLER_CA: cert
     }
   })
-  t.match(env.stdout, /^HOSTNAME\s+ID/, 'WEFT_CONTROLLER_CA stands in for the flag')
+  t.match(env.stdout, /^HOSTNAME\s+NAME\s+ID/, 'WEFT_CONTROLLER_CA stands in for the flag')
 })
 
 t.test('the daemon\'s client says the same sentences (one classification) and honours the same trust', async (t) => {
