@@ -25,6 +25,11 @@ export const Code = {
   POLICY: 'WEFT_ERR_POLICY',
   /** UnauthorizedError: a missing or unknown admin key or node credential (never issued, replaced, expired, or lost with a restore). */
   UNAUTHORIZED: 'WEFT_ERR_UNAUTHORIZED',
+  /**
+   * ForbiddenError: a request the signed-in party may not make: a viewer asking for a change or for what only an admin
+   * sees, or a change from a dashboard session without its CSRF header.
+   */
+  FORBIDDEN: 'WEFT_ERR_FORBIDDEN',
   /** TokenRejectedError: a join token that is unknown, expired or already used, or missing where one is needed. */
   TOKEN_REJECTED: 'WEFT_ERR_TOKEN_REJECTED',
   /** TokenRevokedError: a join token an admin revoked. */
@@ -93,6 +98,7 @@ export const HTTP_STATUS: { readonly [C in WeftCode]: number | null } = {
   [Code.SWIM_CONFIG]: null,
   [Code.INVALID_INPUT]: 400,
   [Code.UNAUTHORIZED]: 401,
+  [Code.FORBIDDEN]: 403,
   [Code.TOKEN_REJECTED]: 403,
   [Code.TOKEN_REVOKED]: 403,
   [Code.PROOF_REJECTED]: 403,
@@ -175,6 +181,11 @@ export class PolicyError extends WeftError {
 /** Missing or wrong admin key or node credential. */
 export class UnauthorizedError extends WeftError {
   constructor (message = 'missing or invalid credentials') { super(Code.UNAUTHORIZED, message) }
+}
+
+/** A viewer's request for a change or for what only an admin sees; a session's change without its CSRF header. */
+export class ForbiddenError extends WeftError {
+  constructor (message: string) { super(Code.FORBIDDEN, message) }
 }
 
 /** A join token that is unknown, expired or already used. */

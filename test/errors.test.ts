@@ -12,7 +12,7 @@ import {
   ControllerUnreachableError, DaemonError, DataDirError, DeviceError, DeviceTimeoutError, HTTP_STATUS, InvalidInputError,
   PolicyError,
   InvalidNetmapError, NodeRemovedError, NotFoundError, PeerApplyError, ProofRejectedError, RateLimitedError, StoreBehindError,
-  StoreUnavailableError, SwimConfigError, TokenRejectedError, TokenRevokedError, UnauthorizedError, WeftError, type WeftCode
+  StoreUnavailableError, SwimConfigError, TokenRejectedError, TokenRevokedError, ForbiddenError, UnauthorizedError, WeftError, type WeftCode
 } from '../lib/errors.js'
 import { codeForStatus, errorReply } from '../lib/control/errors-http.js'
 import { exitCodeOf } from '../cmd/exit.js'
@@ -26,6 +26,7 @@ const EXAMPLES: { [C in WeftCode]: (() => WeftError) | null } = {
   [Code.INVALID_INPUT]: () => new InvalidInputError('hostname is not valid'),
   [Code.POLICY]: () => new PolicyError('tag:db is not defined in "tagOwners"', { line: 3, column: 14 }),
   [Code.UNAUTHORIZED]: () => new UnauthorizedError(),
+  [Code.FORBIDDEN]: () => new ForbiddenError('a viewer cannot remove nodes'),
   [Code.TOKEN_REJECTED]: () => new TokenRejectedError('join token was already used'),
   [Code.TOKEN_REVOKED]: () => new TokenRevokedError('join token t1 was revoked'),
   [Code.PROOF_REJECTED]: () => new ProofRejectedError('proof does not verify'),

@@ -1,14 +1,17 @@
 import fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import swagger from '@fastify/swagger'
 import type { Logger } from '../log.js'
-import { Code, NotFoundError, RateLimitedError, StoreUnavailableError, TokenRevokedError, UnauthorizedError } from '../errors.js'
+import { Code, NotFoundError, RateLimitedError, StoreUnavailableError, TokenRevokedError } from '../errors.js'
 import type {
   AdvertiseRequest, CreateTokenRequest, HeartbeatRequest, NodeExpiryRequest, NodeRenameRequest, NodeTagsRequest, PolicyTestRequest, RegisterRequest,
   RouteDecisionRequest, SetPolicyRequest
 } from '../wire/api.js'
 import { MAX_POLICY_BYTES } from '../policy/document.js'
 import * as S from '../wire/schemas.js'
-import { bearer, hashSecret, sameHash, WindowLimiter } from './auth.js'
+import { bearer, WindowLimiter } from './auth.js'
+import { requireRole } from './app-auth.js'
+import { dashboardRoutes } from './app-dashboard.js'
+import { queryIntegers } from './query-integers.js'
 import { clientErrorResponse, errorReply } from './errors-http.js'
 import type { Controller } from './controller.js'
 import type { StoredNode } from './store.js'
@@ -92,14 +95,8 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
     if (ctl.isolated !== null) throw new StoreUnavailableError(`this controller is cut off from its store (${ctl.isolated}); use another controller`)
     req.weftNode = ctl.registry.authenticate(bearer(req.headers.authorization))
   }
-  const adminAuth = async (req: FastifyRequest): Promise<void> => {
-    guard(req)
-    const key = bearer(req.headers.authorization)
-    if (key === null || !sameHash(hashSecret(key), ctl.adminKeyHash)) {
-      throw new UnauthorizedError('missing or invalid admin key (Authorization: Bearer ' +
-        '<contents of DATA/admin.key>)')
-    }
-  }
+  const adminAuth = requireRole(ctl, 'admin', guard)
+  const viewAuth = requireRole(ctl, 'viewer', guard)
   const node = (req: FastifyRequest): StoredNode => req.weftNode!
   const sec = [{ bearer: [] }]
   const errors = { 400: S.errorBody, 401: S.errorBody, 403: S.errorBody, 429: S.errorBody }
@@ -173,8 +170,8 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   }, async (req) => await ctl.createToken(req.body ?? {}))
 
   app.get('/v1/nodes', {
-    schema: { summary: 'Every node with control-side facts (admin)', security: sec, response: { 200: S.nodeListResponse, ...errors } },
-    preHandler: adminAuth
+    schema: { summary: 'Every node with control-side facts (admin or viewer)', security: sec, response: { 200: S.nodeListResponse, ...errors } },
+    preHandler: viewAuth
   }, async () => ({ nodes: ctl.registry.list() }))
 
   app.delete<{ Params: { id: string } }>('/v1/nodes/:id', {
@@ -249,6 +246,8 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
     preHandler: adminAuth
   }, async (req) => await ctl.renameNode(req.params.id, req.body))
 
+  await dashboardRoutes(app, ctl, { guard, sec, errors, secure: o.https !== undefined })
+
   app.get('/v1/backup', {
     schema: {
       summary: 'Every record of the store, read at one moment, for `weft controller backup` (admin); secrets only as hashes, no keys',
@@ -259,8 +258,8 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   }, async () => await ctl.backup())
 
   app.get('/v1/policy', {
-    schema: { summary: 'The access policy as stored (admin)', security: sec, response: { 200: S.policyInfo, ...errors, 404: S.errorBody } },
-    preHandler: adminAuth
+    schema: { summary: 'The access policy as stored (admin or viewer)', security: sec, response: { 200: S.policyInfo, ...errors, 404: S.errorBody } },
+    preHandler: viewAuth
   }, async () => ctl.policy.get())
 
   app.put<{ Body: SetPolicyRequest }>('/v1/policy', {
@@ -286,25 +285,6 @@ export async function buildApp (ctl: Controller, o: AppOptions): Promise<Fastify
   }, async (req) => ctl.policy.test(req.body))
 
   return app
-}
-
-/** Canonical decimal digits of a safe integer: no sign, exponent, fraction, blanks or leading zeros. */
-const DECIMAL = /^(0|[1-9][0-9]{0,14})$/
-
-/**
- * A preValidation hook that turns the query fields `schema` types as integer from text into numbers, but
- * only when the text is canonical decimal digits. Anything else stays text and fails the schema, so
- * `since=1e3`, `since=0x10`, `since=` or a repeated `since` answer 400 rather than being read as a number.
- */
-function queryIntegers (schema: { properties: Record<string, { type?: string }> }): (req: FastifyRequest) => Promise<void> {
-  const fields = Object.entries(schema.properties).filter(([, p]) => p.type === 'integer').map(([k]) => k)
-  return async (req) => {
-    const q = req.query as Record<string, unknown>
-    for (const f of fields) {
-      const v = q[f]
-      if (typeof v === 'string' && DECIMAL.test(v)) q[f] = Number(v)
-    }
-  }
 }
 
 /** Starts an update channel: headers, the catch-up line, then the channel joins the fan-out set. */

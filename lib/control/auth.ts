@@ -6,8 +6,11 @@ import type { Clock } from '../clock.js'
  * there is nothing to brute-force. Lookups go by hash; comparisons of hashes are constant time.
  */
 
-/** A new 32-byte random secret with a readable kind prefix (`wa_` admin, `wn_` node credential, `wt_` token). */
-export function newSecret (prefix: 'wa_' | 'wn_' | 'wt_'): string {
+/**
+ * A new 32-byte random secret with a readable kind prefix: `wa_` admin key, `wn_` node credential, `wt_` join
+ * token, `wv_` viewer key, `ws_` dashboard session.
+ */
+export function newSecret (prefix: 'wa_' | 'wn_' | 'wt_' | 'wv_' | 'ws_'): string {
   return prefix + randomBytes(32).toString('base64url')
 }
 

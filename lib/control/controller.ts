@@ -26,6 +26,9 @@ import { Liveness } from './liveness.js'
 import { ControllerMetrics } from './metrics.js'
 import { NetmapLog, serialize } from './netmap-log.js'
 import { NodeExpiry } from './node-expiry.js'
+import { EventLog } from './events.js'
+import { HealthHistory, HISTORY_FLUSH_MS } from './history.js'
+import { SessionBook } from './sessions.js'
 import { PolicyAdmin } from './policy-admin.js'
 import { Registration } from './registration.js'
 import { Registry } from './registry.js'
@@ -80,6 +83,12 @@ export class Controller {
   readonly registration: Registration
   readonly netmap: NetmapLog
   readonly policy: PolicyAdmin
+  /** Dashboard sessions (sessions.ts). */
+  readonly sessions: SessionBook
+  /** The dashboard's timeline of what happened to the mesh (events.ts). */
+  readonly events: EventLog
+  /** Every node's health history, kept in the store (history.ts). */
+  readonly history: HealthHistory
   readonly epoch = randomBytes(8).toString('hex')
   private auto: AutoApprove | null = null
   app: FastifyInstance | null = null
@@ -121,6 +130,14 @@ export class Controller {
       ...(onRestartRequired !== undefined ? { onRestartRequired } : {})
     }, opened.base)
     this.commit = new GroupCommit(this.store)
+    this.sessions = new SessionBook(clock)
+    this.events = new EventLog(() => clock.now())
+    this.history = new HealthHistory({
+      clock,
+      log,
+      commit: this.commit,
+      writes: id => !this.store.shared || this.liveness.holds(id)
+    })
     this.netmap = new NetmapLog({
       epoch: this.epoch,
       cidr: config.cidr,
@@ -173,14 +190,19 @@ export class Controller {
       metrics: this.metrics,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       dnsDomain: config.dnsDomain,
-      expiry: this.expiry
+      expiry: this.expiry,
+      events: this.events,
+      history: this.history
     })
     this.policy = new PolicyAdmin({
       clock,
       log,
       commit: this.commit,
       metrics: this.metrics,
-      publish: p => this.netmap.setPolicy(p),
+      publish: p => {
+        this.netmap.setPolicy(p)
+        this.events.emit('policy', { to: `v${p.version}`, reason: `access policy version ${p.version} in force` })
+      },
       nodes: () => this.registry.policyNodes()
     })
     this.registration = new Registration({
@@ -222,6 +244,7 @@ export class Controller {
 
       ctl = new Controller(config, deps.clock, log, deps.log, opened, deps.onRestartRequired, key.keys.publicKey, key.keys.privateKey, admin.hash)
       const now = deps.clock.now()
+      for (const [id, changes] of state.history) ctl.history.restore(id, changes)
       for (const n of state.nodes) if (n.state !== 'removed') ctl.registry.restore(n)
       for (const node of ctl.registry.nameUnnamed()) meta.push({ kind: 'node', node })
       const registry = ctl.registry
@@ -362,6 +385,7 @@ export class Controller {
     this.channels.stopPings()
     this.channels.closeAll()
     await this.app?.close()
+    if (this.store.phase === 'healthy' && this.isolated === null) await this.history.flush()
     await this.commit.drain()
     await this.session?.close()
     await this.store.close()
@@ -389,6 +413,7 @@ export class Controller {
       registry: this.registry,
       tokens: this.tokens,
       registration: this.registration,
+      history: this.history,
       policy: this.policy,
       liveness: this.liveness,
       self: this.epoch
@@ -461,7 +486,8 @@ export class Controller {
     this.timers.push(
       every(SWEEP_MS, () => { this.sweep(); if (this.expiry.due(this.clock.now())) void this.expireNodes() }),
       every(MAINTENANCE_MS, () => { void this.maintain() }),
-      every(this.config.storeRetryMs, () => { if (this.store.phase === 'failed') void this.store.recover() })
+      every(this.config.storeRetryMs, () => { if (this.store.phase === 'failed') void this.store.recover() }),
+      every(HISTORY_FLUSH_MS, () => { if (this.store.phase === 'healthy' && this.isolated === null) void this.history.flush() })
     )
     this.log.info({
       event: 'controller.listening',

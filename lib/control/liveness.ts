@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import type { SwimReport } from '../wire/api.js'
+import type { NodeStatus, SwimReport } from '../wire/api.js'
 import { fuseHealth, type HealthEvidence, type HealthVerdict } from './health.js'
 import { DeadlineWheel } from './deadline-wheel.js'
 
@@ -10,6 +10,8 @@ interface Evidence {
   freshUntil: number
   streams: number
   closedAt: number | null
+  /** When its update channels here went from none to one; null while none is open. */
+  connectedSince: number | null
   /** The node's own SWIM incarnation, from its heartbeats. */
   incarnation: number
   left: boolean
@@ -57,6 +59,7 @@ export class Liveness {
       freshUntil: now + this.o.controlStaleMs,
       streams: 0,
       closedAt: null,
+      connectedSince: null,
       incarnation: 0,
       left: opts.left,
       report: null,
@@ -160,11 +163,13 @@ export class Liveness {
     if (e === undefined) return
     const now = this.o.clock.now()
     if (open > 0) {
+      if (e.streams === 0) e.connectedSince = now
       e.closedAt = null
       e.lastSeenAt = now
       e.freshUntil = Math.max(e.freshUntil, now + this.o.controlStaleMs)
     } else if (e.streams > 0) {
       e.closedAt = now
+      e.connectedSince = null
     }
     e.streams = open
     this.refreshReporter(id)
@@ -193,6 +198,37 @@ export class Liveness {
       this.o.onLocal?.(id)
     }
     return due.length
+  }
+
+  /** The two halves of `id`'s fused health as `GET /v1/nodes` shows them (NodeStatus `control` and `mesh`). */
+  halves (id: string): Pick<NodeStatus, 'control' | 'mesh'> | undefined {
+    const e = this.nodes.get(id)
+    const ev = this.evidence(id)
+    if (e === undefined || ev === undefined) return undefined
+    return {
+      control: { fresh: ev.controlFresh, channelOpen: e.streams > 0 || e.holders.size > 0, connectedSince: e.connectedSince },
+      mesh: { reporters: ev.reporters, alive: ev.reporters - ev.deadVotes - ev.suspectVotes, suspect: ev.suspectVotes, dead: ev.deadVotes }
+    }
+  }
+
+  /**
+   * What each of `ids` reports of each of them (MeshMatrix rows): `a`, `s` or `d` as its fresh SWIM report holds
+   * the other (at or above that one's incarnation, as the fusion counts it), `-` for itself, `?` throughout when
+   * its report or its control evidence is not fresh.
+   */
+  matrix (ids: readonly string[]): string[] {
+    return ids.map(r => {
+      const rep = this.nodes.get(r)?.report
+      if (!this.freshReporters.has(r) || rep == null) return '?'.repeat(ids.length)
+      let row = ''
+      for (const t of ids) {
+        const inc = this.nodes.get(t)?.incarnation ?? 0
+        const d = rep.dead.get(t)
+        const sus = rep.suspect.get(t)
+        row += t === r ? '-' : d !== undefined && d >= inc ? 'd' : sus !== undefined && sus >= inc ? 's' : 'a'
+      }
+      return row
+    })
   }
 
   /** The evidence the fusion sees for `id` right now. */

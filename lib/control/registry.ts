@@ -17,6 +17,8 @@ import type { NetmapLog, UpsertKind } from './netmap-log.js'
 import { nodeRouting, recordRouting, sameRouting } from './routing.js'
 import type { RemovalReason, StoredNode, StoredRouting } from './store.js'
 import type { LiveRecord } from './live-record.js'
+import type { EventLog } from './events.js'
+import type { HealthHistory } from './history.js'
 
 /** Facts about a node that live only in memory (reset by a restart). */
 interface Runtime { observedEndpoint: string | null, netmapVersion: number | null, agentVersion: string | null }
@@ -39,6 +41,10 @@ export interface RegistryDeps {
   dnsDomain: string
   /** Told every node's expiry as it is set, changed or dropped (NodeExpiry). */
   expiry: { set (id: string, expiresAt: number | undefined): void }
+  /** The dashboard's timeline (events.ts). */
+  events: EventLog
+  /** Every node's health history (history.ts). */
+  history: HealthHistory
 }
 
 /** A new node id: `n` and 16 hex characters, sortable as text and meaningless. */
@@ -99,7 +105,8 @@ export class Registry {
   restore (n: StoredNode): void {
     this.index(n)
     this.d.ipam.restore(n.publicKey, n.meshIp)
-    this.d.liveness.add(n.id, { left: n.state === 'left', seen: false })
+    const v = this.d.liveness.add(n.id, { left: n.state === 'left', seen: false })
+    if (this.d.history.since(n.id, 0).length === 0) this.d.history.record(n.id, v.health, v.reason)
   }
 
   /**
@@ -204,10 +211,13 @@ export class Registry {
     rt.observedEndpoint = observedEndpoint(sourceIp, n.listenPort)
     if (prev === undefined) {
       this.removedByKey.delete(n.publicKey)
-      this.d.liveness.add(n.id, { left: false, seen: true })
+      const v = this.d.liveness.add(n.id, { left: false, seen: true })
+      this.d.history.record(n.id, v.health, v.reason)
+      this.d.events.emit('join', { nodeId: n.id, name: this.nameOf(n), to: v.health, reason: `joined as ${n.meshIp}` })
     } else {
       this.d.liveness.heartbeat(n.id)
       this.d.liveness.setLeft(n.id, false)
+      if (prev.state === 'left') this.d.events.emit('join', { nodeId: n.id, name: this.nameOf(n), reason: 'came back after leaving' })
     }
     this.publish(n.id)
   }
@@ -247,6 +257,7 @@ export class Registry {
     if (cur === undefined) return
     this.nodes.set(n.id, { ...cur, state: 'left', updatedAt: next.updatedAt })
     this.d.liveness.setLeft(n.id, true)
+    this.d.events.emit('leave', { nodeId: n.id, name: this.nameOf(n), reason: 'left the mesh gracefully (weft leave)' })
   }
 
   /**
@@ -296,6 +307,8 @@ export class Registry {
     this.d.log.info({ event: 'node.remove', nodeId: n.id, hostname: n.hostname, meshIp: n.meshIp, reason, expiresAt: n.expiresAt ?? null, by },
       `${n.hostname} removed (${why}${by === 'store' ? ', through another controller' : ''}); ${n.meshIp} quarantined`)
     this.logHealth(n, from ?? { health: 'online', reason: '' }, { health: 'removed', reason: why })
+    this.d.history.forget(id)
+    this.d.events.emit('remove', { nodeId: id, name: this.nameOf(n), reason: why + (by === 'store' ? ', through another controller' : '') })
   }
 
   /**
@@ -326,6 +339,7 @@ export class Registry {
       this.d.liveness.add(n.id, { left: n.state === 'left', seen: false })
       this.d.log.info({ event: 'node.register', nodeId: n.id, meshIp: n.meshIp, hostname: n.hostname, result: 'new', by: 'store' },
         `node ${n.hostname} registered through another controller`)
+      this.d.events.emit('join', { nodeId: n.id, name: this.nameOf(n), reason: `joined as ${n.meshIp}, through another controller` })
     } else {
       if (prev.credentialHash !== n.credentialHash) {
         this.byCred.delete(prev.credentialHash)
@@ -393,6 +407,9 @@ export class Registry {
       }
       throw err
     }
+    this.d.events.emit('expiry', {
+      nodeId: id, name: this.nameOf(n), to: expiresAt === null ? 'never' : new Date(expiresAt).toISOString(), reason: 'expiry set by an admin'
+    })
     this.d.log.info({ event: 'node.expiry', nodeId: id, hostname: n.hostname, meshIp: n.meshIp, expiresAt },
       `${n.hostname} ${expiresAt === null ? 'no longer expires' : `expires at ${new Date(expiresAt).toISOString()}`}`)
     return this.status(next)
@@ -439,6 +456,12 @@ export class Registry {
     const was = nodeRouting(n.routing)
     const now = nodeRouting(routing)
     this.d.metrics.routeChanges.inc({ by })
+    this.d.events.emit('routes', {
+      nodeId: id,
+      name: this.nameOf(n),
+      to: [...nodeRouting(routing).enabled, ...(routing.exit && routing.exitApproved ? ['exit'] : [])].join(',') || 'none',
+      reason: `routes changed by ${by === 'admin' ? 'an admin' : 'the node'}`
+    })
     this.d.log.info({ event: 'routes.change', nodeId: id, hostname: n.hostname, meshIp: n.meshIp, by, from: was, to: now },
       `${n.hostname} routes: enabled ${now.enabled.join(',') || 'none'}${now.exitNode.advertised && now.exitNode.approved ? ' + exit' : ''}` +
       ` (advertised ${now.advertised.join(',') || 'none'}${now.exitNode.advertised ? ' + exit' : ''}; changed by ${by})`)
@@ -511,12 +534,21 @@ export class Registry {
     this.publish(id)
     this.d.log.info({ event: 'node.rename', nodeId: id, hostname: n.hostname, meshIp: n.meshIp, from: n.name ?? null, to: label },
       `${n.hostname} renamed ${n.name ?? '(no name)'} -> ${label}`)
+    const from = n.name !== undefined ? { from: n.name } : {}
+    this.d.events.emit('rename', { nodeId: id, name: this.nameOf(next), ...from, to: label, reason: 'renamed by an admin' })
     return this.status(next)
   }
 
   /** Logs the audit event of a change of node `n`'s tags from `from` to `to`, made by an admin or by the join token `n` registered with. */
   logTags (n: StoredNode, from: readonly string[], to: readonly string[], by: 'admin' | 'token'): void {
     const token = by === 'token' ? { tokenId: n.tokenId } : {}
+    this.d.events.emit('tags', {
+      nodeId: n.id,
+      name: this.nameOf(n),
+      from: from.join(' '),
+      to: to.join(' '),
+      reason: `changed by ${by === 'admin' ? 'an admin' : `join token ${n.tokenId ?? ''}`}`
+    })
     this.d.log.info({ event: 'node.tags', nodeId: n.id, hostname: n.hostname, meshIp: n.meshIp, from, to, by, ...token },
       `${n.hostname} tags: ${to.join(' ') || 'none'} (were ${from.join(' ') || 'none'}; ` +
       `changed by ${by === 'admin' ? 'an admin' : `join token ${n.tokenId ?? ''}`})`)
@@ -612,8 +644,28 @@ export class Registry {
       tokenId: n.tokenId ?? null,
       routing: nodeRouting(n.routing),
       tags: [...(n.tags ?? [])],
-      dnsName: n.name === undefined ? null : fqdn(n.name, this.d.dnsDomain)
+      dnsName: n.name === undefined ? null : fqdn(n.name, this.d.dnsDomain),
+      ...(this.d.liveness.halves(n.id) ?? {
+        control: { fresh: false, channelOpen: false, connectedSince: null },
+        mesh: { reporters: 0, alive: 0, suspect: 0, dead: 0 }
+      })
     }
+  }
+
+  /** How the dashboard and events name `n`: its DNS name, else its hostname. */
+  nameOf (n: StoredNode): string {
+    return n.name === undefined ? n.hostname : fqdn(n.name, this.d.dnsDomain)
+  }
+
+  /** Every active or left node as the dashboard lists it in the mesh matrix and the history, sorted by name. */
+  named (): Array<{ id: string, hostname: string, dnsName: string | null, meshIp: string, health: NodeHealth }> {
+    return [...this.nodes.values()].map(n => ({
+      id: n.id,
+      hostname: n.hostname,
+      dnsName: n.name === undefined ? null : fqdn(n.name, this.d.dnsDomain),
+      meshIp: n.meshIp,
+      health: this.d.liveness.verdict(n.id)?.health ?? 'offline'
+    })).sort((a, b) => byName(a, b))
   }
 
   private rt (id: string): Runtime {
@@ -651,6 +703,10 @@ export class Registry {
 
   private logHealth (n: StoredNode, from: HealthVerdict, to: HealthVerdict): void {
     this.d.metrics.healthChanges.inc({ from: from.health, to: to.health })
+    if (to.health !== 'removed') {
+      this.d.history.record(n.id, to.health, to.reason)
+      this.d.events.emit('health', { nodeId: n.id, name: this.nameOf(n), from: from.health, to: to.health, reason: to.reason })
+    }
     this.d.log.info({
       event: 'health.change',
       nodeId: n.id,
@@ -668,4 +724,10 @@ export function removedError (r: Removal): NodeRemovedError {
   const why = r.reason === 'expired' ? 'expired and was removed' : 'was removed by an admin'
   return new NodeRemovedError(`node ${r.id} ${why} at ${new Date(r.removedAt).toISOString()} and stays out of the mesh; ` +
     'it comes back only by registering again from fresh state with a join token (docs/daemon.md)')
+}
+
+function byName (a: { dnsName: string | null, hostname: string, id: string }, b: { dnsName: string | null, hostname: string, id: string }): number {
+  const x = a.dnsName ?? a.hostname
+  const y = b.dnsName ?? b.hostname
+  return x < y ? -1 : x > y ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 }

@@ -6,6 +6,9 @@
  */
 import { isLabel } from '../wire/names.js'
 import type { Logger } from '../log.js'
+import type { HealthChange } from '../wire/api.js'
+import { NODE_HEALTHS } from '../wire/netmap.js'
+import type { HealthHistory } from './history.js'
 import type { RecordChange } from './etcd-store.js'
 import { decodeLive, liveKey } from './live-record.js'
 import type { Liveness } from './liveness.js'
@@ -23,6 +26,7 @@ export interface FollowTargets {
   tokens: TokenBook
   registration: Registration
   policy: PolicyAdmin
+  history: HealthHistory
   liveness: Liveness
   /** This controller's id in live keys: its own keys are not news. */
   self: string
@@ -41,6 +45,8 @@ export function applyRecords (t: FollowTargets, changes: readonly RecordChange[]
       } else if (kind === 'token') {
         if (c.value === null) t.tokens.forget(id)
         else t.tokens.applyStored(JSON.parse(c.value) as StoredToken)
+      } else if (kind === 'history') {
+        t.history.applyStored(id, c.value === null ? null : checkHistory(JSON.parse(c.value)))
       } else if (kind === 'nonce') {
         t.registration.applyNonce(id, c.value === null ? null : Number(c.value))
       } else if (c.key === POLICY_KEY && c.value !== null) {
@@ -80,4 +86,14 @@ function checkNode (v: unknown): StoredNode {
   if (n.name !== undefined && (typeof n.name !== 'string' || !isLabel(n.name))) throw new Error('its name is not a DNS label')
   if (!Array.isArray(n.endpoints) || !Number.isInteger(n.listenPort) || !Number.isInteger(n.updatedAt)) throw new Error('its endpoints or times are malformed')
   return n as StoredNode
+}
+
+function checkHistory (v: unknown): HealthChange[] {
+  if (!Array.isArray(v)) throw new Error('it is not a list')
+  for (const c of v as Array<Partial<HealthChange> | null>) {
+    if (typeof c !== 'object' || c === null || !Number.isSafeInteger(c.at) || !NODE_HEALTHS.includes(c.health!) || typeof c.reason !== 'string') {
+      throw new Error('it holds a change that is not { at, health, reason }')
+    }
+  }
+  return v as HealthChange[]
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { HealthChange } from '../wire/api.js'
 
 /**
  * The controller's durable state behind a small interface, so that a replicated store (etcd, raft) can
@@ -83,6 +84,8 @@ export interface StoredToken {
   nodeTtlMs?: number
   /** Tags every node it admits gets, replacing the node's own (`--tag`), sorted; absent: the node keeps its tags. */
   tags?: string[]
+  /** A viewer key (`--viewer`): it signs in to the dashboard and admits no node. Absent: a join token. */
+  viewer?: true
 }
 
 /** The access policy as persisted (docs/policy.md): one record, replaced whole by each change. */
@@ -124,6 +127,8 @@ export type StoreOp =
   | { kind: 'meta', key: string, value: string }
   | { kind: 'del-meta', key: string }
   | { kind: 'policy', policy: StoredPolicy }
+  | { kind: 'history', nodeId: string, changes: HealthChange[] }
+  | { kind: 'del-history', nodeId: string }
 
 /** Everything read back at start-up. */
 export interface StoredState {
@@ -133,6 +138,8 @@ export interface StoredState {
   meta: Map<string, string>
   /** The current access policy; null when none was ever set. */
   policy: StoredPolicy | null
+  /** Each node's recent health changes (history.ts), by node id. */
+  history: Map<string, HealthChange[]>
 }
 
 /** A backend a DurableStore runs on (LevelDB, etcd): the store, plus every record read back with its digest. */

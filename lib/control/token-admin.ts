@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js'
+import { InvalidInputError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { CreateTokenRequest, CreateTokenResponse, TokenInfo, TokenListResponse } from '../wire/api.js'
 import { retryOnConflict, type GroupCommit } from './group-commit.js'
@@ -35,13 +36,18 @@ export class TokenAdmin {
 
   /** Creates a join token and persists its hash before returning the secret; its tags are checked first (admitTags). */
   async create (req: CreateTokenRequest): Promise<CreateTokenResponse> {
+    const viewer = req.viewer === true
+    if (viewer && (req.reusable === true || req.nodeTtlMs !== undefined || (req.tags ?? []).length > 0)) {
+      throw new InvalidInputError('a viewer key admits no node: it takes no reusable, nodeTtlMs or tags')
+    }
     const tags = this.d.admitTags(req.tags ?? [])
     const { token, record } = this.d.tokens.create({
       reusable: req.reusable ?? false,
       ttlMs: req.ttlMs ?? DEFAULT_TOKEN_TTL_MS,
       ...(req.description !== undefined ? { description: req.description } : {}),
       ...(req.nodeTtlMs !== undefined ? { nodeTtlMs: req.nodeTtlMs } : {}),
-      tags
+      tags,
+      viewer
     })
     const id = tokenId(record.hash)
     try {
@@ -52,9 +58,19 @@ export class TokenAdmin {
     }
     const info = tokenInfo(record, this.d.clock.now())
     const { description, nodeTtlMs } = info
-    this.d.log.info({ event: 'token.create', tokenId: id, description, reusable: record.reusable, expiresAt: record.expiresAt, nodeTtlMs, tags: info.tags },
-      `join token ${id} created${info.tags.length > 0 ? ` with tags ${info.tags.join(' ')}` : ''}`)
-    return { token, id, reusable: record.reusable, expiresAt: record.expiresAt, description: info.description, nodeTtlMs: info.nodeTtlMs, tags: info.tags }
+    this.d.log.info({
+      event: 'token.create', tokenId: id, description, reusable: record.reusable, expiresAt: record.expiresAt, nodeTtlMs, tags: info.tags, viewer
+    }, `${viewer ? 'viewer key' : 'join token'} ${id} created${info.tags.length > 0 ? ` with tags ${info.tags.join(' ')}` : ''}`)
+    return {
+      token,
+      id,
+      reusable: record.reusable,
+      expiresAt: record.expiresAt,
+      description: info.description,
+      nodeTtlMs: info.nodeTtlMs,
+      tags: info.tags,
+      viewer
+    }
   }
 
   /** Every token on record (active, and ended ones within the retention), oldest first. */

@@ -41,6 +41,7 @@ export function tokenInfo (t: StoredToken, now: number): TokenInfo {
     revokedAt: t.revokedAt ?? null,
     nodeTtlMs: t.nodeTtlMs ?? null,
     tags: [...(t.tags ?? [])],
+    viewer: t.viewer === true,
     state: tokenState(t, now)
   }
 }
@@ -53,6 +54,8 @@ export interface TokenSpec {
   nodeTtlMs?: number
   /** Checked and sorted (lib/wire/tags.ts). */
   tags?: string[]
+  /** A viewer key: `wv_`, it admits no node. */
+  viewer?: boolean
 }
 
 /**
@@ -76,12 +79,13 @@ export class TokenBook {
   /** Makes a token; returns the secret (shown once) and the record to persist. Its id is unique here. */
   create (spec: TokenSpec): { token: string, record: StoredToken } {
     let token: string
-    do token = newSecret('wt_'); while (this.find(tokenId(hashSecret(token))).length > 0)
+    do token = newSecret(spec.viewer === true ? 'wv_' : 'wt_'); while (this.find(tokenId(hashSecret(token))).length > 0)
     const now = this.clock.now()
     const record: StoredToken = { hash: hashSecret(token), reusable: spec.reusable, createdAt: now, expiresAt: now + spec.ttlMs, uses: 0 }
     if (spec.description !== undefined) record.description = spec.description
     if (spec.nodeTtlMs !== undefined) record.nodeTtlMs = spec.nodeTtlMs
     if (spec.tags !== undefined && spec.tags.length > 0) record.tags = [...spec.tags]
+    if (spec.viewer === true) record.viewer = true
     this.byHash.set(record.hash, record)
     return { token, record }
   }
@@ -107,8 +111,18 @@ export class TokenBook {
     return claimed
   }
 
+  /** The viewer key whose hash is `hash` while it is active (not revoked, not expired); undefined for anything else. */
+  activeViewer (hash: string): StoredToken | undefined {
+    const t = this.byHash.get(hash)
+    return t?.viewer === true && tokenState(t, this.clock.now()) === 'active' ? t : undefined
+  }
+
   private spend (t: StoredToken | undefined): StoredToken {
     if (t === undefined) throw new TokenRejectedError('join token is not known to this controller')
+    if (t.viewer === true) {
+      throw new TokenRejectedError(`${tokenId(t.hash)} is a viewer key: it signs in to the dashboard and admits no node; ` +
+        'join with a token from `weft token create`')
+    }
     const now = this.clock.now()
     if (t.revokedAt !== undefined) {
       throw new TokenRevokedError(`join token ${tokenId(t.hash)} was revoked by an admin at ${new Date(t.revokedAt).toISOString()}; ask for a new one ` +

@@ -103,6 +103,11 @@ export interface CreateTokenRequest {
    * must be declared in its `tagOwners`. Default: none, and a node keeps the tags it has.
    */
   tags?: string[]
+  /**
+   * A viewer key instead of a join token: it signs in to the dashboard and reads the read-only routes
+   * (docs/dashboard.md), and admits no node. Not with `reusable`, `nodeTtlMs` or `tags`. Default: false.
+   */
+  viewer?: boolean
 }
 
 export interface CreateTokenResponse {
@@ -116,6 +121,8 @@ export interface CreateTokenResponse {
   nodeTtlMs: number | null
   /** Tags the nodes it admits get, sorted; empty: none. */
   tags: string[]
+  /** A viewer key (`wv_...`), not a join token. */
+  viewer: boolean
 }
 
 /**
@@ -141,6 +148,8 @@ export interface TokenInfo {
   nodeTtlMs: number | null
   /** Tags the nodes it admits get, sorted; empty: none. */
   tags: string[]
+  /** A viewer key: it reads, it admits no node. */
+  viewer: boolean
   state: TokenState
 }
 
@@ -176,7 +185,72 @@ export interface NodeStatus extends NodeRecord {
   tags: string[]
   /** Its name with the mesh's domain (`web-2.weft.internal`), as every daemon's resolver answers for it; null: it has no name yet. */
   dnsName: string | null
+  /** The controller's half of the fused health (docs/controller.md, "Health fusion"). */
+  control: {
+    /** Its heartbeats are fresh and its update channel is not gone past the grace period (here, or at another controller). */
+    fresh: boolean
+    /** An update channel of it is open (to this controller, or to another one of the store). */
+    channelOpen: boolean
+    /** When its update channel to this controller opened; null while none is open here. */
+    connectedSince: number | null
+  }
+  /** The mesh's half: how many peers with fresh reports hold it alive, suspect or dead. */
+  mesh: { reporters: number, alive: number, suspect: number, dead: number }
 }
+
+/** `POST /v1/session`: the admin key or a viewer key. */
+export interface SignInRequest { key: string }
+
+/** A dashboard session (`POST` and `GET /v1/session`); the session itself is in an HttpOnly cookie. */
+export interface SessionInfo {
+  role: 'admin' | 'viewer'
+  /** Sent back in the `X-Weft-CSRF` header with every change made with the session. */
+  csrf: string
+  expiresAt: number
+}
+
+/** What an event of the timeline is about. */
+export type MeshEventType = 'health' | 'join' | 'leave' | 'remove' | 'rename' | 'tags' | 'routes' | 'policy' | 'expiry'
+
+/** Every MeshEventType, for schemas. */
+export const MESH_EVENT_TYPES: readonly MeshEventType[] = ['health', 'join', 'leave', 'remove', 'rename', 'tags', 'routes', 'policy', 'expiry']
+
+/** One event of the controller's timeline (`GET /v1/events`, `GET /v1/events/stream`). */
+export interface MeshEvent {
+  /** Numbers events from 1 per controller start. */
+  seq: number
+  at: number
+  type: MeshEventType
+  nodeId?: string
+  /** The node's DNS name, else its hostname. */
+  name?: string
+  from?: string
+  to?: string
+  /** Why, in words (a health change's evidence, who changed what). */
+  reason: string
+}
+
+/** `GET /v1/events`. */
+export interface EventsResponse { events: MeshEvent[], last: number }
+
+/**
+ * `GET /v1/mesh`: who holds whom alive, suspect or dead. `rows[i]` is what `nodes[i]` reports of every node, one
+ * character each in the order of `nodes`: `a` alive, `s` suspect, `d` dead, `-` itself, `?` no fresh report.
+ */
+export interface MeshMatrix {
+  at: number
+  nodes: Array<{ id: string, hostname: string, dnsName: string | null, meshIp: string, health: NodeHealth }>
+  rows: string[]
+}
+
+/** One change of a node's fused health, as the history keeps it. */
+export interface HealthChange { at: number, health: NodeHealth, reason: string }
+
+/** One node's health history (`GET /v1/nodes/:id/history`): from `from` to `to`, the first entry the health it had at `from`. */
+export interface NodeHistory { id: string, hostname: string, dnsName: string | null, changes: HealthChange[] }
+
+/** `GET /v1/history`. */
+export interface HistoryResponse { from: number, to: number, nodes: NodeHistory[] }
 
 /** `PUT /v1/nodes/:id/tags` (admin): the node's tags from now on, replacing its own; an empty list clears them. */
 export interface NodeTagsRequest { tags: string[] }

@@ -3,6 +3,7 @@ import { NODE_HEALTHS } from './netmap.js'
 import { TOKEN_STATES } from './api.js'
 import { MAX_ROUTES, PRIORITY } from './routes.js'
 import { MAX_TAGS } from './tags.js'
+import { MESH_EVENT_TYPES } from './api.js'
 import { MAX_POLICY_BYTES } from '../policy/document.js'
 
 /**
@@ -197,7 +198,8 @@ export const createTokenRequest = {
       maximum: 10 * 365 * 86_400_000,
       description: 'nodes this token admits expire this long after their registration, ms'
     },
-    tags: { ...tags, description: 'tags every node this token admits gets, replacing its own' }
+    tags: { ...tags, description: 'tags every node this token admits gets, replacing its own' },
+    viewer: { type: 'boolean', description: 'a viewer key for the dashboard and the read routes; admits no node' }
   }
 } as const
 
@@ -212,7 +214,8 @@ export const createTokenResponse = {
     id: { type: 'string' },
     description: { type: ['string', 'null'] },
     nodeTtlMs: { type: ['integer', 'null'] },
-    tags: sortedTags
+    tags: sortedTags,
+    viewer: { type: 'boolean' }
   }
 } as const
 
@@ -238,9 +241,22 @@ export const nodeListResponse = {
       type: 'array',
       items: {
         type: 'object',
-        required: [...nodeRecord.required, 'lastSeenAt', 'connected', 'netmapVersion', 'agentVersion', 'healthReason', 'routing', 'tags', 'dnsName'],
+        required: [...nodeRecord.required, 'lastSeenAt', 'connected', 'netmapVersion', 'agentVersion', 'healthReason', 'routing', 'tags', 'dnsName',
+          'control', 'mesh'],
         properties: {
           ...nodeRecord.properties,
+          control: {
+            type: 'object',
+            required: ['fresh', 'channelOpen', 'connectedSince'],
+            description: 'the controller\'s half of the fused health',
+            properties: { fresh: { type: 'boolean' }, channelOpen: { type: 'boolean' }, connectedSince: { type: ['integer', 'null'] } }
+          },
+          mesh: {
+            type: 'object',
+            required: ['reporters', 'alive', 'suspect', 'dead'],
+            description: 'the mesh\'s half: fresh peers holding it alive, suspect or dead',
+            properties: { reporters: { type: 'integer' }, alive: { type: 'integer' }, suspect: { type: 'integer' }, dead: { type: 'integer' } }
+          },
           dnsName: { type: ['string', 'null'], description: 'the node\'s name with the mesh\'s domain; null: no name yet' },
           lastSeenAt: { type: ['integer', 'null'] },
           connected: { type: 'boolean' },
@@ -288,7 +304,7 @@ export const nodeStatus = nodeListResponse.properties.nodes.items
 /** TokenInfo. */
 export const tokenInfo = {
   type: 'object',
-  required: ['id', 'description', 'reusable', 'createdAt', 'expiresAt', 'uses', 'lastUsedAt', 'revokedAt', 'nodeTtlMs', 'tags', 'state'],
+  required: ['id', 'description', 'reusable', 'createdAt', 'expiresAt', 'uses', 'lastUsedAt', 'revokedAt', 'nodeTtlMs', 'tags', 'viewer', 'state'],
   properties: {
     id: { type: 'string' },
     description: { type: ['string', 'null'] },
@@ -300,6 +316,7 @@ export const tokenInfo = {
     revokedAt: { type: ['integer', 'null'] },
     nodeTtlMs: { type: ['integer', 'null'] },
     tags: sortedTags,
+    viewer: { type: 'boolean' },
     state: { type: 'string', enum: [...TOKEN_STATES] }
   }
 } as const
@@ -419,4 +436,109 @@ export const controllerBackup = {
     storeId: { type: 'string' },
     records: { type: 'array', items: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 2 } }
   }
+} as const
+
+/** SignInRequest. */
+export const signInRequest = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['key'],
+  properties: { key: { type: 'string', minLength: 1, maxLength: 512, description: 'the admin key or a viewer key' } }
+} as const
+
+/** SessionInfo. */
+export const sessionInfo = {
+  type: 'object',
+  required: ['role', 'csrf', 'expiresAt'],
+  properties: { role: { type: 'string', enum: ['admin', 'viewer'] }, csrf: { type: 'string' }, expiresAt: { type: 'integer' } }
+} as const
+
+/** MeshEvent. */
+export const meshEvent = {
+  type: 'object',
+  required: ['seq', 'at', 'type', 'reason'],
+  properties: {
+    seq: { type: 'integer' },
+    at: { type: 'integer' },
+    type: { type: 'string', enum: [...MESH_EVENT_TYPES] },
+    nodeId: { type: 'string' },
+    name: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    reason: { type: 'string' }
+  }
+} as const
+
+/** EventsResponse. */
+export const eventsResponse = {
+  type: 'object',
+  required: ['events', 'last'],
+  properties: { events: { type: 'array', items: meshEvent }, last: { type: 'integer' } }
+} as const
+
+/** Query of `GET /v1/events` and `GET /v1/events/stream`. */
+export const eventsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    since: { type: 'integer', minimum: 0, description: 'events after this seq' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000 }
+  }
+} as const
+
+/** MeshMatrix. */
+export const meshMatrix = {
+  type: 'object',
+  required: ['at', 'nodes', 'rows'],
+  properties: {
+    at: { type: 'integer' },
+    nodes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'hostname', 'dnsName', 'meshIp', 'health'],
+        properties: {
+          id: { type: 'string' },
+          hostname: { type: 'string' },
+          dnsName: { type: ['string', 'null'] },
+          meshIp: { type: 'string' },
+          health: { type: 'string', enum: [...NODE_HEALTHS] }
+        }
+      }
+    },
+    rows: { type: 'array', items: { type: 'string' }, description: 'rows[i]: what nodes[i] reports of each node: a, s, d, - (itself), ? (no fresh report)' }
+  }
+} as const
+
+/** NodeHistory. */
+export const nodeHistory = {
+  type: 'object',
+  required: ['id', 'hostname', 'dnsName', 'changes'],
+  properties: {
+    id: { type: 'string' },
+    hostname: { type: 'string' },
+    dnsName: { type: ['string', 'null'] },
+    changes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['at', 'health', 'reason'],
+        properties: { at: { type: 'integer' }, health: { type: 'string', enum: [...NODE_HEALTHS] }, reason: { type: 'string' } }
+      }
+    }
+  }
+} as const
+
+/** HistoryResponse. */
+export const historyResponse = {
+  type: 'object',
+  required: ['from', 'to', 'nodes'],
+  properties: { from: { type: 'integer' }, to: { type: 'integer' }, nodes: { type: 'array', items: nodeHistory } }
+} as const
+
+/** Query of the history routes. */
+export const historyQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { since: { type: 'integer', minimum: 0, description: 'ms since the epoch; at most 7 days back (the default: 24 hours back)' } }
 } as const

@@ -27,6 +27,8 @@ const row = (id: string, hostname: string, o: Partial<NodeStatus> = {}): NodeSta
   routing: { advertised: [], approved: [], enabled: [], exitNode: { advertised: false, approved: false }, priority: 0 },
   tags: [],
   dnsName: `${hostname}.weft.internal`,
+  control: { fresh: true, channelOpen: true, connectedSince: NOW - 60_000 },
+  mesh: { reporters: 3, alive: 3, suspect: 0, dead: 0 },
   ...o
 })
 

@@ -138,7 +138,8 @@ t.test('healthz, info and the OpenAPI document', async (t) => {
   const doc = (await call(c.url, 'GET', '/v1/openapi.json')).json
   t.equal(doc.openapi, '3.1.0')
   for (const p of ['/v1/info', '/v1/register', '/v1/heartbeat', '/v1/leave', '/v1/netmap', '/v1/netmap/stream', '/v1/tokens', '/v1/nodes', '/v1/nodes/{id}',
-    '/v1/nodes/{id}/tags', '/v1/policy', '/v1/policy/test']) {
+    '/v1/nodes/{id}/tags', '/v1/nodes/{id}/name', '/v1/policy', '/v1/policy/test', '/v1/session', '/v1/mesh', '/v1/events', '/v1/events/stream',
+    '/v1/history', '/v1/nodes/{id}/history']) {
     t.ok(doc.paths[p] !== undefined, `${p} documented`)
   }
 })

@@ -190,7 +190,7 @@ t.test('token create shows the id; token list shows state, uses and description,
   t.match(unknown.stderr, /HTTP 404: no join token with id t0123456789ab/)
   const misplaced = await weft(['token', 'list', '--ttl', '1h', ...admin])
   t.equal(misplaced.code, 2)
-  t.match(misplaced.stderr, /--reusable, --ttl, --description, --node-ttl and --tag belong to `weft token create`/)
+  t.match(misplaced.stderr, /--reusable, --ttl, --description, --node-ttl, --tag and --viewer belong to `weft token create`/)
 })
 
 t.test('nodes remove takes an id, a mesh IP or a hostname; a hostname that fits several nodes is refused with the candidates', async (t) => {

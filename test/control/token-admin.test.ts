@@ -44,6 +44,7 @@ t.test('a token has an id and a description; the list shows its uses and state, 
       revokedAt: null,
       nodeTtlMs: 30 * D,
       tags: [],
+      viewer: false,
       state: 'active'
     },
     {
@@ -57,6 +58,7 @@ t.test('a token has an id and a description; the list shows its uses and state, 
       revokedAt: null,
       nodeTtlMs: null,
       tags: [],
+      viewer: false,
       state: 'spent'
     }
   ].sort((a, b) => (a.id < b.id ? -1 : 1)), 'tokens made at the same time are in id order')
