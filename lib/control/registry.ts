@@ -4,7 +4,8 @@ import { ConflictError, InvalidInputError, NodeRemovedError, NotFoundError, Unau
 import type { Logger } from '../log.js'
 import type { HeartbeatRequest, HeartbeatResponse, NodeStatus } from '../wire/api.js'
 import type { NodeHealth, NodeRecord } from '../wire/netmap.js'
-import { fqdn, freeLabel, isLabel, labelOf } from '../wire/names.js'
+import { fqdn, isLabel } from '../wire/names.js'
+import { NameBook } from './names.js'
 import type { PolicyNode } from '../policy/evaluate.js'
 import { hashSecret } from './auth.js'
 import type { Channels } from './channels.js'
@@ -87,10 +88,8 @@ export class Registry {
   private readonly nodes = new Map<string, StoredNode>()
   private readonly byKey = new Map<string, string>()
   private readonly byCred = new Map<string, string>()
-  /** DNS labels of active and left nodes, to their ids. */
-  private readonly byName = new Map<string, string>()
-  /** Labels given to registrations not yet committed, to the public key registering (takeName). */
-  private readonly pendingNames = new Map<string, string>()
+  /** DNS labels of active and left nodes, and those held for writes under way. */
+  private readonly names = new NameBook()
   private readonly runtime = new Map<string, Runtime>()
   private readonly removing = new Set<string>()
   /** Removals on record, by credential hash and by public key: their node is told it was removed. */
@@ -118,7 +117,7 @@ export class Registry {
     const unnamed = [...this.nodes.values()].filter(n => n.name === undefined)
     unnamed.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     return unnamed.map(n => {
-      const named: StoredNode = { ...n, name: freeLabel(labelOf(n.hostname), l => this.nameTaken(l)) }
+      const named: StoredNode = { ...n, name: this.names.free(n.hostname) }
       this.index(named)
       return named
     })
@@ -131,25 +130,20 @@ export class Registry {
     return this.record(n, this.d.liveness.verdict(id)?.health ?? 'offline', null, n.updatedAt)
   }
 
-  /** True when an active or left node, or a registration under way, has the DNS label `label`. */
-  nameTaken (label: string): boolean {
-    return this.byName.has(label) || this.pendingNames.has(label)
-  }
-
   /**
    * Gives a registration of `publicKey` the first free label its hostname gives (docs/dns.md, "Names"), held for
    * it until its record is indexed (admit) or given back (releaseName): two registrations of one hostname in
    * flight at once get two labels.
    */
   takeName (hostname: string, publicKey: string): string {
-    const label = freeLabel(labelOf(hostname), l => this.nameTaken(l))
-    this.pendingNames.set(label, publicKey)
+    const label = this.names.free(hostname)
+    this.names.hold(label, publicKey)
     return label
   }
 
   /** Gives back a label takeName gave to `publicKey`, whose registration did not commit. */
   releaseName (label: string, publicKey: string): void {
-    if (this.pendingNames.get(label) === publicKey) this.pendingNames.delete(label)
+    this.names.release(label, publicKey)
   }
 
   /** Loads a removed node still on record at start-up, so that its credential and key are answered as removed. */
@@ -297,7 +291,7 @@ export class Registry {
     this.removedByKey.set(n.publicKey, removal)
     this.nodes.delete(id)
     this.byKey.delete(n.publicKey)
-    for (const label of [n.name, latest?.name]) if (label !== undefined && this.byName.get(label) === id) this.byName.delete(label)
+    this.names.drop(id, [n.name, latest?.name])
     this.runtime.delete(id)
     this.d.ipam.release(n.publicKey, now)
     this.d.liveness.delete(id)
@@ -512,15 +506,15 @@ export class Registry {
     if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
     if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
     if (n.name === label) return this.status(n)
-    const holder = this.byName.get(label)
-    if ((holder !== undefined && holder !== id) || this.pendingNames.has(label)) {
+    const holder = this.names.holder(label)
+    if (this.names.taken(label) && holder !== id) {
       const other = holder === undefined ? undefined : this.nodes.get(holder)
       throw new ConflictError(`the name ${label} is taken by ${other === undefined ? 'a node registering right now' : `${other.hostname} (${other.id})`}; ` +
         'rename that node first, or pick another name')
     }
     const updatedAt = this.d.clock.now()
     // Held while the write is under way, so that a registration in the meantime picks another label.
-    this.pendingNames.set(label, n.publicKey)
+    this.names.hold(label, n.publicKey)
     try {
       await this.d.commit.commit([{ kind: 'node', node: { ...n, name: label, updatedAt } }])
     } catch (err) {
@@ -616,12 +610,7 @@ export class Registry {
   }
 
   private index (n: StoredNode): void {
-    const prev = this.nodes.get(n.id)?.name
-    if (prev !== undefined && prev !== n.name && this.byName.get(prev) === n.id) this.byName.delete(prev)
-    if (n.name !== undefined) {
-      this.byName.set(n.name, n.id)
-      if (this.pendingNames.get(n.name) === n.publicKey) this.pendingNames.delete(n.name)
-    }
+    this.names.index(n.id, n.publicKey, n.name, this.nodes.get(n.id)?.name)
     this.nodes.set(n.id, n)
     this.byKey.set(n.publicKey, n.id)
     this.byCred.set(n.credentialHash, n.id)
