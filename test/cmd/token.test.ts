@@ -49,9 +49,12 @@ t.test('the token table: one row per token, the description last, - for what is 
 })
 
 t.test('what create and revoke print', async (t) => {
-  t.equal(createdLine({ token: 'wt_x', id: 't0123456789ab', reusable: false, expiresAt: NOW + 24 * H, description: null, nodeTtlMs: null, tags: [], viewer: false }, NOW),
+  const made = { token: 'wt_x', id: 't0123456789ab', reusable: false, expiresAt: NOW + 24 * H, description: null, nodeTtlMs: null, tags: [], viewer: false }
+  t.equal(createdLine(made, NOW),
     'token t0123456789ab created: single-use, expires in 24h. Revoke it with `weft token revoke t0123456789ab`\n')
-  const tagged = { token: 'wt_x', id: 't0123456789ab', reusable: true, expiresAt: NOW + H, description: null, nodeTtlMs: null, tags: ['tag:a', 'tag:b'], viewer: false }
+  t.equal(createdLine({ ...made, token: 'wv_x', viewer: true }, NOW),
+    'viewer key t0123456789ab created: expires in 24h. Revoke it with `weft token revoke t0123456789ab`\n')
+  const tagged = { ...made, reusable: true, expiresAt: NOW + H, tags: ['tag:a', 'tag:b'] }
   t.equal(createdLine(tagged, NOW),
     'token t0123456789ab created: reusable, expires in 60m; nodes it admits get the tags tag:a tag:b. Revoke it with `weft token revoke t0123456789ab`\n')
   t.equal(revokedLine(tok('t0123456789ab', { state: 'revoked', revokedAt: NOW, uses: 1, description: 'db' })),

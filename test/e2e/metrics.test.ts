@@ -94,8 +94,8 @@ t.test('a crashed peer: metrics and weft status keep its last handshake and traf
   t.ok(row.figuresReadAt !== null, 'with the time it was read')
 
   const table = (await mesh.world.exec(mesh.ns(0), [process.execPath, WEFT, 'status', '--state', mesh.stateDir(0)])).stdout
-  t.match(table, new RegExp(`\\nnode-${victim}\\s+node-${victim}\\.weft\\.internal\\s+${row.id}\\s+\\S+\\s+\\(\\S+\\)\\s+\\(\\d+s ago\\)\\s+\\([\\d.]+ \\S+\\)\\s+\\([\\d.]+ ` +
-    '\\S+\\)\\s+dead\\s+\\S+\\s+no\\n'))
+  t.match(table, new RegExp(`\\nnode-${victim}\\s+node-${victim}\\.weft\\.internal\\s+${row.id}\\s+\\S+\\s+\\(\\S+\\)\\s+\\(\\d+s ago\\)\\s+` +
+    '\\([\\d.]+ \\S+\\)\\s+\\([\\d.]+ \\S+\\)\\s+dead\\s+\\S+\\s+no\\n'))
   t.match(table, /\(\.\.\.\) last known: the peer is not on the WireGuard device/)
   t.match(table, /\nnode-1\s+node-1\.weft\.internal\s+\S+\s+\S+\s+198\.18\.1\.2:51820\s+\d+s ago/, 'live peers unmarked')
 
