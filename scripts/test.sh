@@ -7,12 +7,14 @@ cd "$(dirname "$0")/.."
 
 bash scripts/ensure-deps.sh
 
-echo "weft: building (tsc)"
+echo "weft: building (tsc, then the dashboard with esbuild)"
 rm -rf dist
 npx --no-install tsc -p tsconfig.json
+node scripts/build-ui.mjs
 
-echo "weft: linting (eslint)"
+echo "weft: linting (the dashboard's types, eslint)"
 lint_status=0
+npx --no-install tsc -p ui/tsconfig.json || lint_status=$?
 bash scripts/eslint.sh || lint_status=$?
 if [ "$lint_status" -ne 0 ]; then echo "weft: eslint found problems (listed above; npm run lint:fix fixes some)" >&2; fi
 
