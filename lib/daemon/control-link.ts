@@ -65,6 +65,9 @@ export const defaultControlLinkConfig: ControlLinkConfig = {
   maxLineBytes: 64 << 20
 }
 
+/** Least time between two heartbeats when the second goes early (ControlLink.reportSoon): one a second. */
+export const EARLY_REPORT_GAP_MS = 1000
+
 /**
  * Keeps one update channel open to the controller (reconnecting with exponential backoff and full jitter),
  * folds the NDJSON messages into a validated Netmap, and sends heartbeats. A message that fails validation is
@@ -94,6 +97,12 @@ export class ControlLink {
   private readonly stopSignal = new AbortController()
   private stopped = false
   private hbTimer: Timer | undefined
+  /** When the scheduled heartbeat goes (monotonic ms); a heartbeat being sent has none. */
+  private hbDueAt = Infinity
+  private hbSending = false
+  private hbLastAt = -Infinity
+  /** reportSoon was asked while a heartbeat was being sent: the next one goes as early as allowed. */
+  private hbAgain = false
   private wantFull = false
 
   constructor (private readonly opts: {
@@ -276,12 +285,31 @@ export class ControlLink {
     this.abort.abort(new ControllerError(`resync: ${reason}`))
   }
 
+  /**
+   * Sends the next heartbeat (and its SWIM report) early: SWIM's view of a member changed, and the controller's
+   * fused health and the dashboard's matrix should not wait up to a heartbeat period for it. At most one
+   * heartbeat per EARLY_REPORT_GAP_MS, so a storm of changes costs the controller one request a second per node.
+   */
+  reportSoon (): void {
+    if (this.stopped || this.state === 'revoked' || this.state === 'forgotten') return
+    if (this.hbSending) { this.hbAgain = true; return }
+    const now = this.opts.clock.monotonic()
+    const at = Math.max(now, this.hbLastAt + EARLY_REPORT_GAP_MS)
+    if (at >= this.hbDueAt) return
+    this.hbTimer?.cancel()
+    this.scheduleHeartbeat(at - now)
+  }
+
   private scheduleHeartbeat (delayMs: number): void {
     if (this.stopped) return
+    this.hbDueAt = this.opts.clock.monotonic() + delayMs
     this.hbTimer = this.opts.clock.setTimeout(() => { void this.sendHeartbeat() }, delayMs, { unref: true })
   }
 
   private async sendHeartbeat (): Promise<void> {
+    this.hbDueAt = Infinity
+    this.hbSending = true
+    this.hbLastAt = this.opts.clock.monotonic()
     try {
       this.counters.heartbeatsSent++
       const res = await this.opts.client.heartbeat(this.opts.credential, this.opts.heartbeat())
@@ -296,7 +324,12 @@ export class ControlLink {
         return
       }
       this.opts.log.debug({ event: 'control.heartbeat.failed', reason: (err as Error).message }, 'heartbeat failed')
+    } finally {
+      this.hbSending = false
     }
-    if (this.state !== 'revoked' && this.state !== 'forgotten') this.scheduleHeartbeat(this.cfg.heartbeatIntervalMs)
+    if (this.state === 'revoked' || this.state === 'forgotten') return
+    const again = this.hbAgain
+    this.hbAgain = false
+    this.scheduleHeartbeat(again ? Math.max(0, this.hbLastAt + EARLY_REPORT_GAP_MS - this.opts.clock.monotonic()) : this.cfg.heartbeatIntervalMs)
   }
 }

@@ -446,6 +446,8 @@ export class Daemon {
     this.deps.log.info({ event: `swim.${ev.type}`, nodeId: ev.id, hostname: n?.hostname, meshIp: n?.meshIp, incarnation: ev.incarnation, reason: ev.reason },
       `member ${n?.hostname ?? ev.id} ${ev.type}`)
     if (ev.type === 'suspect') this.evidence.onSuspect()
+    // The controller's health of this member, and the dashboard's matrix, follow this node's report.
+    if (ev.type !== 'refute') this.link.reportSoon()
     const input = memberInput(ev)
     if (input !== null) this.execute(this.core.handle(input))
   }

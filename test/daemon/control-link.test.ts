@@ -28,13 +28,14 @@ const full = (version: number, nodes: NodeRecord[]): Netmap => ({ epoch: 'e1', v
 /** A stand-in controller on loopback: each stream request is answered by the next script in `scripts`. */
 async function fakeController (
   t: { teardown (fn: () => void): void }, scripts: Array<(res: ServerResponse, query: URLSearchParams) => void>
-): Promise<{ url: string, queries: URLSearchParams[], heartbeats: number }> {
+): Promise<{ url: string, queries: URLSearchParams[], heartbeats: number, heartbeatAt: number[] }> {
   const queries: URLSearchParams[] = []
-  const state = { url: '', queries, heartbeats: 0 }
+  const state = { url: '', queries, heartbeats: 0, heartbeatAt: [] as number[] }
   const server: Server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x')
     if (u.pathname === '/v1/heartbeat') {
       state.heartbeats++
+      state.heartbeatAt.push(Date.now())
       req.resume()
       res.setHeader('content-type', 'application/json')
       res.end(JSON.stringify({ epoch: 'e1', version: 1, heartbeatIntervalMs: 60_000 }))
@@ -323,4 +324,19 @@ t.test('one controller name that resolves to several addresses: a broken link mo
   t.equal(l.controller, `http://controllers.weft.test:${port}`, 'status names the controller as configured')
   t.ok(asked.every(h => h === 'controllers.weft.test'))
   t.equal(first.queries.length, 0, 'the address the name does not give is never asked')
+})
+
+t.test('a change in SWIM\'s view sends the next heartbeat early, at most one a second', async (t) => {
+  const c = await fakeController(t, [])
+  const { l } = link(c.url, () => {})
+  t.teardown(() => l.stop())
+  l.start()
+  await waitFor('the first heartbeat', () => c.heartbeats === 1, 5000, 10)
+  for (let i = 0; i < 5; i++) l.reportSoon()
+  await waitFor('an early heartbeat (the period is 60 s)', () => c.heartbeats === 2, 5000, 10)
+  l.reportSoon()
+  await waitFor('another, for the change after it', () => c.heartbeats === 3, 5000, 10)
+  const gaps = c.heartbeatAt.slice(1).map((at, i) => at - c.heartbeatAt[i]!)
+  t.ok(gaps.every(g => g >= 950), `one a second at most (gaps ${gaps.join(', ')} ms)`)
+  t.equal(l.counters.heartbeatsSent, 3, 'five changes at once made one heartbeat')
 })
