@@ -11,6 +11,7 @@ import { runSim } from '../sim/run/runner.js'
 import { Progress } from '../sim/run/progress.js'
 import { defaultTickMs } from '../sim/run/observer.js'
 import { settleBoundMs } from '../sim/run/context.js'
+import { checkUiPort } from '../sim/run/dashboard.js'
 import { DENSE_KEEPALIVE_SECONDS, DENSE_NODES_PER_CORE, DENSE_SWIM_PRESET, densityProfile, describeDaemonRun, profileArgs } from '../sim/run/density.js'
 import { DEFAULTS, LIMITS } from '../lib/daemon/config.js'
 import { formatDuration, oneOf } from '../lib/config-check.js'
@@ -54,6 +55,10 @@ Flags:
   --daemon-node-flags="F ..."  Node/V8 flags for every daemon process (default none)
   --swim-preset NAME  daemons' SWIM preset (default ${DAEMON.preset}; ${DAEMON.densePreset} above ${DENSE_NODES_PER_CORE} nodes per core, see docs/sim.md)
   --keepalive S     daemons' WireGuard keepalive in seconds (default ${DAEMON.keepalive}; ${DAEMON.denseKeepalive} above ${DENSE_NODES_PER_CORE} nodes per core)
+  --ui              open the controller's dashboard on this machine while the run lasts: prints
+                    "dashboard: http://127.0.0.1:PORT/ui/" with a viewer key (valid --duration + 1h)
+                    and the admin key's path before the scenario starts (from elsewhere: ssh -L)
+  --ui-port N       with --ui, the port on 127.0.0.1 (default 0: any free port)
 
 Scenarios:
 ${[...SCENARIOS.values()].map(s => `  ${s.name.padEnd(18)} ${s.summary}`).join('\n')}
@@ -77,7 +82,9 @@ export const simRunCommand: Command = {
       'daemon-node-flags': { type: 'string' },
       'swim-preset': { type: 'string' },
       keepalive: { type: 'string' },
-      controllers: { type: 'string' }
+      controllers: { type: 'string' },
+      ui: { type: 'boolean' },
+      'ui-port': { type: 'string' }
     }, USAGE)
     if (parsed === null) return 0
     const v = parsed.values
@@ -100,6 +107,9 @@ export const simRunCommand: Command = {
     })
     const swimConfig = PRESETS[profile.swimPreset]!()
     const outDir = resolve(v.out ?? `weft-sim-${scenario.name}-${nodes}`)
+    if (v['ui-port'] !== undefined && v.ui !== true) throw new ConfigError('--ui-port goes with --ui')
+    const ui = v.ui === true ? { port: v['ui-port'] === undefined ? 0 : parseIntFlag(v['ui-port'], '--ui-port', 0, 65535) } : undefined
+    if (ui !== undefined) await checkUiPort(ui.port)
 
     mkdirSync(outDir, { recursive: true })
     const logStream = createWriteStream(join(outDir, 'sim.log'))
@@ -127,6 +137,7 @@ export const simRunCommand: Command = {
         settleMs: swimConfig.joinGraceMs,
         settleBoundMs: settleBoundMs(swimConfig, nodes),
         graceMs: 10_000,
+        ui,
         clock: systemClock,
         log,
         progress

@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 # The systemd package (a container may lack it) brings systemd-analyze, which checks deploy/systemd, and
 # systemd-notify and systemd-socket-activate, which carry and receive the readiness notices in test/sd-notify.
 # dig (dnsutils) asks the daemons' resolvers in the DNS tests, as an operator would; dbus-daemon is the private
-# system bus of the systemd-resolved those tests run (test/e2e/resolved-ns.ts).
+# system bus of the systemd-resolved those tests run (test/e2e/resolved-ns.ts). chromium (/usr/bin/chromium) is
+# the headless browser playwright-core drives in the dashboard's tests (test/e2e/browser.ts); playwright's own
+# browser downloads are never used.
 declare -A pkg_for=( [wireguard-go]=wireguard-go [wg]=wireguard-tools [ip]=iproute2 [nft]=nftables [ping]=iputils-ping [fping]=fping [openssl]=openssl
-  [systemd-analyze]=systemd [dig]=dnsutils [dbus-daemon]=dbus-daemon )
+  [systemd-analyze]=systemd [dig]=dnsutils [dbus-daemon]=dbus-daemon [chromium]=chromium )
 missing=()
-for bin in wireguard-go wg ip nft ping fping openssl systemd-analyze dig dbus-daemon; do
+for bin in wireguard-go wg ip nft ping fping openssl systemd-analyze dig dbus-daemon chromium; do
   command -v "$bin" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$bin" >/dev/null 2>&1 || missing+=("${pkg_for[$bin]}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -23,6 +23,7 @@ import { healthColumn } from '../report/analyze.js'
 import { buildReport, type Report } from '../report/build.js'
 import { countLogEvents } from '../report/logs.js'
 import { renderHtml } from '../report/html.js'
+import { dashboardLine, openDashboard, VIEWER_KEY_MARGIN_MS, type Dashboard } from './dashboard.js'
 
 /**
  * One join batch, in run time: when its first daemon was started, when all of them answered on their local
@@ -64,6 +65,12 @@ export interface SimRunOptions {
   settleBoundMs: number
   /** A removal within this many ms of the peer being down or cut off is not false. Default: 10 s, see analyze.ts. */
   graceMs: number
+  /**
+   * Open the controller's dashboard to this machine (sim/run/dashboard.ts) once the controller is up, on
+   * 127.0.0.1:`port` (0 = any free port), and print its address and a viewer key before the scenario starts.
+   * Default: none.
+   */
+  ui?: { port: number }
   clock: Clock
   log: Logger
   progress: Progress
@@ -171,7 +178,12 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
   const loops: Array<{ stop: () => Promise<void> }> = []
   const inotifyAfter = inotifyLimit()
   if (inotifyAfter !== inotifyBefore) progress.note(`raised fs.inotify.max_user_instances from ${inotifyBefore} to ${inotifyAfter} (one per wireguard-go)`)
+  let dashboard: Dashboard | null = null
   try {
+    if (o.ui !== undefined) {
+      dashboard = await openDashboard(mesh, { port: o.ui.port, ttlMs: o.params.durationMs + VIEWER_KEY_MARGIN_MS, log: o.log })
+      progress.note(dashboardLine(dashboard))
+    }
     const intent = new Intent(n)
     const timeline: { tMs: number[], health: number[][] } = { tMs: [], health: Array.from({ length: n }, () => []) }
     const observer = new PeerObserver({
@@ -317,6 +329,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     const stopSignal = o.daemonNodeFlags.length > 0 ? 'SIGTERM' : 'SIGKILL'
     await Promise.all([...mesh.daemons.keys()].map(async i => await mesh.stopDaemon(i, stopSignal)))
     for (const pid of mesh.allWireguardPids()) { try { process.kill(pid, 'SIGTERM') } catch { /* gone */ } }
+    await dashboard?.relay.close()
     await mesh.destroy({ keepDir: o.keep })
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
