@@ -23,6 +23,7 @@ import { silentLogger } from '../lib/log.js'
 import { SeededRandom } from '../lib/swim/random.js'
 import { formatIPv4 } from '../lib/wire/addr.js'
 import type { Netmap, NodeRecord } from '../lib/wire/netmap.js'
+import { namedNode } from '../test/dns/helpers.js'
 
 const usage = 'usage: node dist/bench/dns.js [--names 10000] [--queries 20000] [--runs 9]'
 const flags = parseFlags(process.argv.slice(2), {
@@ -47,19 +48,7 @@ const mib = (b: number): string => (b / 1048576).toFixed(1)
 
 /** N nodes named node-<i> at consecutive mesh addresses, and a policy with 20 single-address hosts. */
 function netmap (n: number): Netmap {
-  const nodes: NodeRecord[] = Array.from({ length: n }, (_, i) => ({
-    id: `n${i}`,
-    hostname: `node-${i}`,
-    name: `node-${i}`,
-    publicKey: `k${i}`,
-    meshIp: formatIPv4(MESH_BASE + i),
-    endpoints: [],
-    observedEndpoint: null,
-    swimPort: 7946,
-    health: 'online',
-    createdAt: 1,
-    updatedAt: 1
-  }))
+  const nodes: NodeRecord[] = Array.from({ length: n }, (_, i) => namedNode(i, `node-${i}`, formatIPv4(MESH_BASE + i)))
   const hosts = Array.from({ length: 20 }, (_, i) => `"svc-${i}": "100.127.0.${i + 1}"`).join(', ')
   return { epoch: 'e', version: 1, cidr: '100.64.0.0/10', nodes, policy: { version: 1, text: `{ "hosts": { ${hosts} } }` }, dns: { domain: 'weft.internal' } }
 }

@@ -14,8 +14,7 @@ import { parseArgs } from 'node:util'
 import { startController } from '../lib/control/index.js'
 import { silentLogger } from '../lib/log.js'
 import type { ControllerInfo, SwimReport } from '../lib/wire/api.js'
-import type { Page } from 'playwright-core'
-import { TestBrowser, screenshot } from '../test/e2e/browser.js'
+import { TestBrowser, screenshot, waitForData } from '../test/e2e/browser.js'
 import { ApiClient, forEachLimited, makeIdentity, type RegisteredNode } from './controller/client.js'
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '200' }, changes: { type: 'string', default: '10' } } })
@@ -56,8 +55,8 @@ try {
   await page.fill('[data-testid="sign-in-key"]', adminKey)
   const signedAt = Date.now()
   await page.click('[data-testid="sign-in-submit"]')
-  await waitData(page, '[data-testid="nodes-table"]', 'rows', v => Number(v) === N, 30_000)
-  await waitData(page, '[data-testid="mesh-matrix"]', 'rows', v => Number(v) === N, 30_000)
+  await waitForData(page, '[data-testid="nodes-table"]', 'rows', v => Number(v) === N, 30_000)
+  await waitForData(page, '[data-testid="mesh-matrix"]', 'rows', v => Number(v) === N, 30_000)
   const firstPaintMs = Date.now() - signedAt
   const ui = async (): Promise<Record<string, number>> => await page.evaluate('({ ...window.weftUi })') as Record<string, number>
   const first = await ui()
@@ -76,7 +75,7 @@ try {
     if (want === 'online') dead.delete(victim.nodeId); else dead.add(victim.nodeId)
     await beatAll()
     const t0 = Date.now()
-    await waitData(page, row, 'health', v => v === want, 10_000)
+    await waitForData(page, row, 'health', v => v === want, 10_000)
     latencies.push(Date.now() - t0)
     const s = await ui()
     updates.push(s.lastUpdateMs!)
@@ -88,10 +87,10 @@ try {
   console.log(`page's update cycle (fetch /v1/nodes and /v1/mesh, render): p50 ${median(updates)} ms; table render p50 ${median(renders)} ms; ` +
     `matrix draw p50 ${median(draws)} ms`)
   await page.click('[data-tab="mesh"]')
-  await waitData(page, '[data-testid="mesh-matrix"]', 'drawnAt', v => v !== undefined, 10_000)
+  await waitForData(page, '[data-testid="mesh-matrix"]', 'drawnAt', v => v !== undefined, 10_000)
   await screenshot(page, `bench-${N}-mesh`)
   await page.click('[data-tab="history"]')
-  await waitData(page, '[data-testid="history"]', 'nodes', v => Number(v) === N, 15_000)
+  await waitForData(page, '[data-testid="history"]', 'nodes', v => Number(v) === N, 15_000)
   await screenshot(page, `bench-${N}-history`)
   console.log(`page errors: ${errors.filter(e => !/401/.test(e)).length}; screenshots in artifacts/ui/bench-${N}-*.png`)
   clearInterval(beating)
@@ -100,17 +99,6 @@ try {
   await browser.close()
   await ctl.close()
   await rm(dir, { recursive: true, force: true })
-}
-
-/** Waits until the page's element at `selector` has data attribute `attr` (camel case) passing `pass`; throws after `ms`. */
-async function waitData (page: Page, selector: string, attr: string, pass: (v: string | undefined) => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await page.$eval(selector, (el, a) => (el as unknown as { dataset: Record<string, string> }).dataset[a], attr).catch(() => undefined)
-    if (pass(v)) return
-    if (Date.now() > end) throw new Error(`${selector} data-${attr} is ${String(v)} after ${ms} ms`)
-    await page.waitForTimeout(20)
-  }
 }
 
 function median (xs: readonly number[]): number {

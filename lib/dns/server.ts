@@ -92,9 +92,9 @@ const OUTCOME_COUNTER: Record<Outcome, keyof DnsCounters> = {
   notimp: 'notImplemented'
 }
 
-/** Serves DNS on one address over UDP and TCP (module comment). */
-export class DnsServer {
-  readonly counters: DnsCounters = {
+/** Counters of a server that has seen nothing yet. */
+export function zeroCounters (): DnsCounters {
+  return {
     udpQueries: 0,
     tcpQueries: 0,
     answered: 0,
@@ -111,6 +111,11 @@ export class DnsServer {
     tcpRejected: 0,
     internalErrors: 0
   }
+}
+
+/** Serves DNS on one address over UDP and TCP (module comment). */
+export class DnsServer {
+  readonly counters: DnsCounters = zeroCounters()
 
   private zone: Zone | null = null
   private udp: UdpSocket | null = null

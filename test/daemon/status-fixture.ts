@@ -4,6 +4,7 @@ import { zeroStats, type MemberInfo } from '../../lib/swim/types.js'
 import { PeerHistory } from '../../lib/daemon/peer-history.js'
 import type { StatusInputs } from '../../lib/daemon/status-build.js'
 import type { DaemonStatus } from '../../lib/daemon/status.js'
+import { zeroCounters } from '../../lib/dns/server.js'
 import type { DaemonConfig } from '../../lib/daemon/config.js'
 import type { DevicePeer, WireGuardDevice } from '../../lib/daemon/wg/device.js'
 import { nodeRecord } from './records.js'
@@ -57,23 +58,7 @@ export function dnsStatus (o: Partial<DaemonStatus['dns']> = {}): DaemonStatus['
     upstreams: ['198.18.0.1'],
     error: null,
     host: { mode: 'resolved', reason: 'systemd-resolved runs', applied: null, lastError: null, hint: null },
-    counters: {
-      udpQueries: 0,
-      tcpQueries: 0,
-      answered: 0,
-      nxdomain: 0,
-      nodata: 0,
-      forwarded: 0,
-      forwardFailures: 0,
-      forwardBusy: 0,
-      refused: 0,
-      malformed: 0,
-      formErrors: 0,
-      notImplemented: 0,
-      tcpConnections: 0,
-      tcpRejected: 0,
-      internalErrors: 0
-    },
+    counters: zeroCounters(),
     ...o
   }
 }

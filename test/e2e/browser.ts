@@ -156,3 +156,18 @@ export function liveProcesses (pgid: number, argPrefix?: string): number[] {
 export function groupAlive (pgid: number): boolean {
   return liveProcesses(pgid).length > 0
 }
+
+/**
+ * Resolves once the element of `page` at `selector` has the data attribute `attr` (camel case, as in `dataset`)
+ * such that `pass(value)` (undefined: no such element or attribute); rejects after `ms`. Read from outside
+ * through the browser's protocol, not with eval in the page, which the dashboard's Content-Security-Policy forbids.
+ */
+export async function waitForData (page: Page, selector: string, attr: string, pass: (v: string | undefined) => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await page.$eval(selector, (el, a) => (el as unknown as { dataset: Record<string, string> }).dataset[a], attr).catch(() => undefined)
+    if (pass(v)) return
+    if (Date.now() > end) throw new Error(`${selector} data-${attr} is ${String(v)} after ${ms} ms`)
+    await page.waitForTimeout(20)
+  }
+}

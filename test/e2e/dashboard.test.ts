@@ -9,16 +9,19 @@ import t from 'tap'
 import type { Page } from 'playwright-core'
 import { Mesh, waitFor } from '../../sim/cluster.js'
 import { openRelay } from '../../sim/netns/relay.js'
-import { openBrowser, screenshot } from './browser.js'
+import { openBrowser, screenshot, waitForData } from './browser.js'
 
 const N = 8
 const VICTIM = 3
+/** Node 6 advertises a subnet route, awaiting approval. */
+const ROUTER = 6
+const ROUTE = '192.0.2.0/24'
 const mesh = await Mesh.create(N)
 t.teardown(async () => {
   if (!t.passing()) process.stderr.write(`--- mesh state at failure ---\n${await mesh.diagnose()}\n`)
   await mesh.destroy()
 })
-for (let i = 0; i < N; i++) await mesh.startDaemon(i)
+for (let i = 0; i < N; i++) await mesh.startDaemon(i, { extra: i === ROUTER ? ['--advertise-routes', ROUTE] : [] })
 await waitFor('a full mesh', async () => (await Promise.all(Array.from({ length: N }, async (_, i) => (await mesh.wgPeers(i)).length === N - 1)))
   .every(Boolean), 90_000)
 const ids = await Promise.all(Array.from({ length: N }, async (_, i) => (await mesh.status(i)).node.id))
@@ -41,20 +44,6 @@ async function signInPage (): Promise<{ page: Page, errors: string[] }> {
 async function signIn (page: Page, key: string): Promise<void> {
   await page.fill('[data-testid="sign-in-key"]', key)
   await page.click('[data-testid="sign-in-submit"]')
-}
-
-/**
- * Resolves once the page's element at `selector` has data attribute `attr` (camel case) such that `pass(value)`; rejects
- * after `ms`. Checked from the test through CDP, never with eval in the page, which its Content-Security-Policy forbids.
- */
-async function until (page: Page, selector: string, attr: string, pass: (v: string | undefined) => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await page.$eval(selector, (el, a) => (el as unknown as { dataset: Record<string, string> }).dataset[a], attr).catch(() => undefined)
-    if (pass(v)) return
-    if (Date.now() > end) throw new Error(`${selector} data-${attr} is ${String(v)} after ${ms} ms`)
-    await page.waitForTimeout(50)
-  }
 }
 
 /** Resolves once `count(selector)` is `n`; rejects after `ms`. */
@@ -87,7 +76,7 @@ t.test('the admin signs in and sees every node of the mesh, online, in the table
   const rows = await admin.$$eval('[data-testid="nodes-table"] tr[data-node-id]', trs => trs.map(tr => tr.getAttribute('data-node-id')))
   t.same([...rows].sort(), [...ids].sort(), 'one row per node')
   t.match(await admin.textContent(`[data-testid="nodes-table"] tr[data-node-id="${ids[VICTIM]!}"] td[data-column="name"]`), `node-${VICTIM}.weft.internal`)
-  await until(admin, '[data-testid="mesh-matrix"]', 'rows', v => v === String(N), 15_000)
+  await waitForData(admin, '[data-testid="mesh-matrix"]', 'rows', v => v === String(N), 15_000)
   t.equal(await admin.getAttribute('[data-testid="mesh-matrix"]', 'data-dead-cells'), '0')
   const perf = await admin.evaluate('({ ...window.weftUi })') as { firstRenderMs: number }
   t.comment(`first render of ${N} nodes (table and matrix) ${Math.round(perf.firstRenderMs)} ms after the page's start`)
@@ -101,9 +90,9 @@ t.test('kill -9 of a node: the table and the matrix show it within 5 s, without 
   const victim = ids[VICTIM]!
   const t0 = Date.now()
   await mesh.crash(VICTIM)
-  await until(admin, `[data-testid="nodes-table"] tr[data-node-id="${victim}"]`, 'health', v => v !== undefined && v !== 'online', 5000)
+  await waitForData(admin, `[data-testid="nodes-table"] tr[data-node-id="${victim}"]`, 'health', v => v !== undefined && v !== 'online', 5000)
   const tableMs = Date.now() - t0
-  await until(admin, '[data-testid="mesh-matrix"]', 'deadCells', v => Number(v) > 0, 5000 - Math.min(tableMs, 4999))
+  await waitForData(admin, '[data-testid="mesh-matrix"]', 'deadCells', v => Number(v) > 0, 5000 - Math.min(tableMs, 4999))
   const matrixMs = Date.now() - t0
   t.comment(`after kill -9: the table showed ${await admin.getAttribute(`tr[data-node-id="${victim}"]`, 'data-health')} in ${tableMs} ms, ` +
     `the matrix a dead cell in ${matrixMs} ms`)
@@ -120,7 +109,7 @@ t.test('kill -9 of a node: the table and the matrix show it within 5 s, without 
 
 t.test('the history shows a bar per node, the killed one changing', async (t) => {
   await admin.click('[data-tab="history"]')
-  await until(admin, '[data-testid="history"]', 'nodes', v => Number(v) === N, 15_000)
+  await waitForData(admin, '[data-testid="history"]', 'nodes', v => Number(v) === N, 15_000)
   t.ok(Number(await admin.getAttribute('[data-testid="history"]', 'data-bars')) > N, 'more bars than nodes: the killed node\'s health changed')
   t.comment(`screenshot: ${await screenshot(admin, 'dashboard-history')}`)
 })
@@ -155,6 +144,18 @@ t.test('the admin removes a node after confirming; cancelling changes nothing', 
   await admin.waitForSelector(row, { state: 'detached', timeout: 10_000 })
   t.match(await mesh.admin('nodes', 'list'), new RegExp(`^(?![\\s\\S]*${gone})`), 'the controller removed it')
   await admin.waitForSelector(`[data-testid="events"] tr[data-event-type="remove"][data-node-id="${gone}"]`, { state: 'attached', timeout: 10_000 })
+})
+
+t.test('the admin approves an advertised route after confirming', async (t) => {
+  const approve = `[data-testid="nodes-table"] tr[data-node-id="${ids[ROUTER]!}"] button[data-action="approve"][data-route="${ROUTE}"]`
+  await admin.waitForSelector(approve, { timeout: 20_000 })
+  await admin.click(approve)
+  await admin.waitForSelector('[data-testid="confirm-dialog"][open]', { timeout: 5000 })
+  t.match(await admin.textContent('[data-confirm-text]'), new RegExp(ROUTE.replace(/\./g, '\\.')))
+  await admin.click('[data-testid="confirm-ok"]')
+  await admin.waitForSelector(approve, { state: 'detached', timeout: 10_000 })
+  await waitFor('the controller to hold the route approved', async () => !(await mesh.admin('routes', 'list')).includes('awaiting approval'), 10_000)
+  t.pass('approved')
 })
 
 t.test('signing out ends the session', async (t) => {
