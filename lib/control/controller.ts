@@ -325,7 +325,7 @@ export class Controller {
         'to remove the node now, use `weft nodes remove`')
     }
     const n = this.registry.get(id)
-    return await this.registry.setExpiry(id, at, n !== undefined && this.registration.busy(n.publicKey))
+    return await this.registry.edits.setExpiry(id, at, n !== undefined && this.registration.busy(n.publicKey))
   }
 
   /**
@@ -335,18 +335,18 @@ export class Controller {
    */
   async advertiseRoutes (authed: StoredNode, req: AdvertiseRequest): Promise<NodeRouting> {
     const auto = this.autoApprove
-    const st = await this.registry.setRouting(authed.id, r => advertise(r, req, this.config.cidr, auto), 'node')
+    const st = await this.registry.edits.setRouting(authed.id, r => advertise(r, req, this.config.cidr, auto), 'node')
     return st.routing
   }
 
   /** An admin's approvals and rejections of node `id`'s routes (CIDRs or `exit`). */
   async decideRoutes (id: string, req: RouteDecisionRequest): Promise<NodeStatus> {
-    return await this.registry.setRouting(id, r => decide(r, req.approve ?? [], req.reject ?? [], this.config.cidr), 'admin')
+    return await this.registry.edits.setRouting(id, r => decide(r, req.approve ?? [], req.reject ?? [], this.config.cidr), 'admin')
   }
 
   /** Renames node `id` (its DNS label), durably; see Registry.rename. */
   async renameNode (id: string, req: NodeRenameRequest): Promise<NodeStatus> {
-    return await this.registry.rename(id, req.name)
+    return await this.registry.edits.rename(id, req.name)
   }
 
   /**
@@ -354,7 +354,7 @@ export class Controller {
    * policy in force does not declare, NotFoundError, or ConflictError while the node is being removed.
    */
   async setNodeTags (id: string, req: NodeTagsRequest): Promise<NodeStatus> {
-    return await this.registry.setTags(id, this.policy.admitTags(req.tags))
+    return await this.registry.edits.setTags(id, this.policy.admitTags(req.tags))
   }
 
   private get autoApprove (): AutoApprove {

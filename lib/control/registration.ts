@@ -220,7 +220,7 @@ export class Registration {
       tags: node.tags ?? []
     }, `node ${node.hostname} registered (${result})`)
     const tagsBefore = existing?.tags ?? []
-    if ((node.tags ?? []).join(',') !== tagsBefore.join(',')) registry.logTags(node, tagsBefore, node.tags ?? [], 'token')
+    if ((node.tags ?? []).join(',') !== tagsBefore.join(',')) registry.edits.logTags(node, tagsBefore, node.tags ?? [], 'token')
     const res: RegisterResponse = {
       nodeId: node.id,
       meshIp: node.meshIp,

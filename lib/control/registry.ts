@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import type { Clock } from '../clock.js'
-import { ConflictError, InvalidInputError, NodeRemovedError, NotFoundError, UnauthorizedError } from '../errors.js'
+import { ConflictError, NodeRemovedError, NotFoundError, UnauthorizedError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { HeartbeatRequest, HeartbeatResponse, NodeStatus } from '../wire/api.js'
 import type { NodeHealth, NodeRecord } from '../wire/netmap.js'
-import { fqdn, isLabel } from '../wire/names.js'
+import { fqdn } from '../wire/names.js'
 import { NameBook } from './names.js'
+import { NodeEdits } from './node-edits.js'
 import type { PolicyNode } from '../policy/evaluate.js'
 import { hashSecret } from './auth.js'
 import type { Channels } from './channels.js'
@@ -15,8 +16,8 @@ import type { Ipam } from './ipam.js'
 import type { Liveness } from './liveness.js'
 import type { ControllerMetrics } from './metrics.js'
 import type { NetmapLog, UpsertKind } from './netmap-log.js'
-import { nodeRouting, recordRouting, sameRouting } from './routing.js'
-import type { RemovalReason, StoredNode, StoredRouting } from './store.js'
+import { nodeRouting, recordRouting } from './routing.js'
+import type { RemovalReason, StoredNode } from './store.js'
 import type { LiveRecord } from './live-record.js'
 import type { EventLog } from './events.js'
 import type { HealthHistory } from './history.js'
@@ -58,20 +59,6 @@ export function isExpired (n: StoredNode, now: number): boolean {
   return n.expiresAt !== undefined && now >= n.expiresAt
 }
 
-/** `n` with `tags` (sorted), or without any when the list is empty. */
-function withTags (n: StoredNode, tags: readonly string[]): StoredNode {
-  const out: StoredNode = { ...n }
-  if (tags.length === 0) delete out.tags; else out.tags = [...tags]
-  return out
-}
-
-/** `n` with `expiresAt` set, or without one when undefined. */
-function withExpiry (n: StoredNode, expiresAt: number | undefined): StoredNode {
-  const out: StoredNode = { ...n }
-  if (expiresAt === undefined) delete out.expiresAt; else out.expiresAt = expiresAt
-  return out
-}
-
 /** `ip:port` of a request source (IPv4-mapped IPv6 unwrapped, IPv6 in brackets). */
 export function observedEndpoint (sourceIp: string | undefined, port: number): string | null {
   if (sourceIp === undefined || sourceIp === '' || port <= 0) return null
@@ -89,7 +76,9 @@ export class Registry {
   private readonly byKey = new Map<string, string>()
   private readonly byCred = new Map<string, string>()
   /** DNS labels of active and left nodes, and those held for writes under way. */
-  private readonly names = new NameBook()
+  readonly names = new NameBook()
+  /** Changes of one field of a node: expiry, routes, tags, name. */
+  readonly edits: NodeEdits
   private readonly runtime = new Map<string, Runtime>()
   private readonly removing = new Set<string>()
   /** Removals on record, by credential hash and by public key: their node is told it was removed. */
@@ -98,7 +87,9 @@ export class Registry {
   /** Per node, the tail of its serial writers (serial). */
   private readonly queues = new Map<string, Promise<void>>()
 
-  constructor (private readonly d: RegistryDeps) {}
+  constructor (private readonly d: RegistryDeps) {
+    this.edits = new NodeEdits(this, d)
+  }
 
   /** Loads a stored (active or left) node at start-up, without publishing a change (seedRecord gives its netmap record). */
   restore (n: StoredNode): void {
@@ -374,42 +365,6 @@ export class Registry {
   }
 
   /**
-   * Sets when node `id` expires (null: never) and persists it; the new expiry holds for everyone from its turn
-   * among the node's writers (serial) on, and is taken back if the write fails. Refused with ConflictError
-   * while a removal or a registration (`registering`) of the node is under way.
-   */
-  async setExpiry (id: string, expiresAt: number | null, registering: boolean): Promise<NodeStatus> {
-    return await this.serial(id, async () => await retryOnConflict(async () => await this.writeExpiry(id, expiresAt, registering)))
-  }
-
-  private async writeExpiry (id: string, expiresAt: number | null, registering: boolean): Promise<NodeStatus> {
-    const n = this.nodes.get(id)
-    if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
-    if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
-    if (registering) throw new ConflictError(`node ${id} is registering right now; retry`)
-    const next = withExpiry(n, expiresAt ?? undefined)
-    this.nodes.set(id, next)
-    this.d.expiry.set(id, next.expiresAt)
-    try {
-      await this.d.commit.commit([{ kind: 'node', node: next }])
-    } catch (err) {
-      // Taken back only while the record still has this write's expiry: another controller's write is the truth.
-      const cur = this.nodes.get(id)
-      if (cur !== undefined && cur.expiresAt === next.expiresAt) {
-        this.nodes.set(id, withExpiry(cur, n.expiresAt))
-        this.d.expiry.set(id, n.expiresAt)
-      }
-      throw err
-    }
-    this.d.events.emit('expiry', {
-      nodeId: id, name: this.nameOf(n), to: expiresAt === null ? 'never' : new Date(expiresAt).toISOString(), reason: 'expiry set by an admin'
-    })
-    this.d.log.info({ event: 'node.expiry', nodeId: id, hostname: n.hostname, meshIp: n.meshIp, expiresAt },
-      `${n.hostname} ${expiresAt === null ? 'no longer expires' : `expires at ${new Date(expiresAt).toISOString()}`}`)
-    return this.status(next)
-  }
-
-  /**
    * Runs `fn` once every earlier serial writer of node `id` has finished, and before any later one starts. A
    * writer that reads the record inside `fn` therefore never writes back a copy older than another's commit:
    * a registration that read the record before a route change was committed would otherwise store (and
@@ -427,125 +382,23 @@ export class Registry {
   }
 
   /**
-   * Replaces node `id`'s routing with `make(current routing)` and persists it; the netmap carries the change once
-   * it is durable. A change that changes nothing writes nothing. Ordered with the node's other writers (serial);
-   * refused with ConflictError while a removal of the node is under way. `by` says who changed it, for the log.
+   * The active or left node `id`, for a writer about to change it: NotFoundError when there is none, ConflictError
+   * while an admin removal of it is under way.
    */
-  async setRouting (id: string, make: (r: StoredRouting | undefined) => StoredRouting, by: 'node' | 'admin'): Promise<NodeStatus> {
-    return await this.serial(id, async () => await retryOnConflict(async () => await this.writeRouting(id, make, by)))
-  }
-
-  private async writeRouting (id: string, make: (r: StoredRouting | undefined) => StoredRouting, by: 'node' | 'admin'): Promise<NodeStatus> {
+  writable (id: string): StoredNode {
     const n = this.nodes.get(id)
     if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
     if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
-    const routing = make(n.routing)
-    if (sameRouting(n.routing, routing)) return this.status(n)
-    await this.d.commit.commit([{ kind: 'node', node: { ...n, routing, updatedAt: this.d.clock.now() } }])
-    const cur = this.nodes.get(id)
-    if (cur === undefined) throw new NotFoundError(`node ${id} was removed meanwhile`)
-    const next: StoredNode = { ...cur, routing }
-    this.nodes.set(id, next)
-    this.publish(id)
-    const was = nodeRouting(n.routing)
-    const now = nodeRouting(routing)
-    this.d.metrics.routeChanges.inc({ by })
-    this.d.events.emit('routes', {
-      nodeId: id,
-      name: this.nameOf(n),
-      to: [...nodeRouting(routing).enabled, ...(routing.exit && routing.exitApproved ? ['exit'] : [])].join(',') || 'none',
-      reason: `routes changed by ${by === 'admin' ? 'an admin' : 'the node'}`
-    })
-    this.d.log.info({ event: 'routes.change', nodeId: id, hostname: n.hostname, meshIp: n.meshIp, by, from: was, to: now },
-      `${n.hostname} routes: enabled ${now.enabled.join(',') || 'none'}${now.exitNode.advertised && now.exitNode.approved ? ' + exit' : ''}` +
-      ` (advertised ${now.advertised.join(',') || 'none'}${now.exitNode.advertised ? ' + exit' : ''}; changed by ${by})`)
-    return this.status(next)
+    return n
   }
 
   /**
-   * Replaces node `id`'s tags with `tags` (checked and sorted; empty clears them) and persists them; the netmap
-   * carries the change once it is durable. A change that changes nothing writes nothing. Ordered with the node's
-   * other writers (serial); refused with ConflictError while a removal of the node is under way.
+   * Makes `next` its node's record here (indexes, name, expiry), after a writer committed it; with `publish`, the
+   * netmap carries it too (an expiry is not in the netmap).
    */
-  async setTags (id: string, tags: readonly string[]): Promise<NodeStatus> {
-    return await this.serial(id, async () => await retryOnConflict(async () => await this.writeTags(id, tags)))
-  }
-
-  private async writeTags (id: string, tags: readonly string[]): Promise<NodeStatus> {
-    const n = this.nodes.get(id)
-    if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
-    if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
-    const from = n.tags ?? []
-    if (from.join(',') === tags.join(',')) return this.status(n)
-    await this.d.commit.commit([{ kind: 'node', node: { ...withTags(n, tags), updatedAt: this.d.clock.now() } }])
-    const cur = this.nodes.get(id)
-    if (cur === undefined) throw new NotFoundError(`node ${id} was removed meanwhile`)
-    const next = withTags(cur, tags)
-    this.nodes.set(id, next)
-    this.publish(id)
-    this.logTags(n, from, tags, 'admin')
-    return this.status(next)
-  }
-
-  /**
-   * Gives node `id` the DNS label `name` (lower-cased) and persists it; the netmap carries the change once it is
-   * durable, and every daemon answers for the new name from then on, and no longer for the old one. Refused with
-   * InvalidInputError for a name that is not a DNS label, ConflictError for one another node has (or while a
-   * removal of the node is under way). Ordered with the node's other writers (serial).
-   */
-  async rename (id: string, name: string): Promise<NodeStatus> {
-    const label = name.toLowerCase()
-    if (!isLabel(label)) {
-      throw new InvalidInputError(`"${name}" is not a DNS label: 1-63 letters, digits and -, not starting or ending with - (docs/dns.md)`)
-    }
-    return await this.serial(id, async () => await retryOnConflict(async () => await this.writeName(id, label)))
-  }
-
-  private async writeName (id: string, label: string): Promise<NodeStatus> {
-    const n = this.nodes.get(id)
-    if (n === undefined) throw new NotFoundError(`no node with id ${id}`)
-    if (this.removing.has(id)) throw new ConflictError(`node ${id} is being removed`)
-    if (n.name === label) return this.status(n)
-    const holder = this.names.holder(label)
-    if (this.names.taken(label) && holder !== id) {
-      const other = holder === undefined ? undefined : this.nodes.get(holder)
-      throw new ConflictError(`the name ${label} is taken by ${other === undefined ? 'a node registering right now' : `${other.hostname} (${other.id})`}; ` +
-        'rename that node first, or pick another name')
-    }
-    const updatedAt = this.d.clock.now()
-    // Held while the write is under way, so that a registration in the meantime picks another label.
-    this.names.hold(label, n.publicKey)
-    try {
-      await this.d.commit.commit([{ kind: 'node', node: { ...n, name: label, updatedAt } }])
-    } catch (err) {
-      this.releaseName(label, n.publicKey)
-      throw err
-    }
-    const cur = this.nodes.get(id)
-    if (cur === undefined) { this.releaseName(label, n.publicKey); throw new NotFoundError(`node ${id} was removed meanwhile`) }
-    const next: StoredNode = { ...cur, name: label }
+  replace (next: StoredNode, publish: boolean): void {
     this.index(next)
-    this.publish(id)
-    this.d.log.info({ event: 'node.rename', nodeId: id, hostname: n.hostname, meshIp: n.meshIp, from: n.name ?? null, to: label },
-      `${n.hostname} renamed ${n.name ?? '(no name)'} -> ${label}`)
-    const from = n.name !== undefined ? { from: n.name } : {}
-    this.d.events.emit('rename', { nodeId: id, name: this.nameOf(next), ...from, to: label, reason: 'renamed by an admin' })
-    return this.status(next)
-  }
-
-  /** Logs the audit event of a change of node `n`'s tags from `from` to `to`, made by an admin or by the join token `n` registered with. */
-  logTags (n: StoredNode, from: readonly string[], to: readonly string[], by: 'admin' | 'token'): void {
-    const token = by === 'token' ? { tokenId: n.tokenId } : {}
-    this.d.events.emit('tags', {
-      nodeId: n.id,
-      name: this.nameOf(n),
-      from: from.join(' '),
-      to: to.join(' '),
-      reason: `changed by ${by === 'admin' ? 'an admin' : `join token ${n.tokenId ?? ''}`}`
-    })
-    this.d.log.info({ event: 'node.tags', nodeId: n.id, hostname: n.hostname, meshIp: n.meshIp, from, to, by, ...token },
-      `${n.hostname} tags: ${to.join(' ') || 'none'} (were ${from.join(' ') || 'none'}; ` +
-      `changed by ${by === 'admin' ? 'an admin' : `join token ${n.tokenId ?? ''}`})`)
+    if (publish) this.publish(next.id)
   }
 
   /** Per join token id, the active or left nodes whose last registration with a token used it, and the latest of those. */
@@ -618,7 +471,7 @@ export class Registry {
   }
 
   /** `n` with its control-side facts, as `GET /v1/nodes` lists it. */
-  private status (n: StoredNode): NodeStatus {
+  status (n: StoredNode): NodeStatus {
     const rt = this.rt(n.id)
     const v = this.d.liveness.verdict(n.id) ?? { health: 'offline' as const, reason: 'unknown' }
     const rec = this.d.netmap.get(n.id) ?? this.record(n, v.health, rt.observedEndpoint)
