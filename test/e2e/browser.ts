@@ -158,16 +158,21 @@ export function groupAlive (pgid: number): boolean {
 }
 
 /**
- * Resolves once the element of `page` at `selector` has the data attribute `attr` (camel case, as in `dataset`)
- * such that `pass(value)` (undefined: no such element or attribute); rejects after `ms`. Read from outside
- * through the browser's protocol, not with eval in the page, which the dashboard's Content-Security-Policy forbids.
+ * Resolves once the `dataset` of the element of `page` at `selector` (camel-case keys; empty when there is no such
+ * element) satisfies `pass`; rejects after `ms`. Read from outside through the browser's protocol, not with eval
+ * in the page, which the dashboard's Content-Security-Policy forbids.
  */
-export async function waitForData (page: Page, selector: string, attr: string, pass: (v: string | undefined) => boolean, ms: number): Promise<void> {
+export async function waitForDataset (page: Page, selector: string, pass: (d: Record<string, string>) => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms
   for (;;) {
-    const v = await page.$eval(selector, (el, a) => (el as unknown as { dataset: Record<string, string> }).dataset[a], attr).catch(() => undefined)
-    if (pass(v)) return
-    if (Date.now() > end) throw new Error(`${selector} data-${attr} is ${String(v)} after ${ms} ms`)
+    const d = await page.$eval(selector, el => ({ ...(el as unknown as { dataset: Record<string, string> }).dataset })).catch(() => ({}))
+    if (pass(d)) return
+    if (Date.now() > end) throw new Error(`${selector}: data ${JSON.stringify(d)} after ${ms} ms`)
     await page.waitForTimeout(20)
   }
+}
+
+/** waitForDataset on one attribute `attr` (camel case): its value, or undefined without one. */
+export async function waitForData (page: Page, selector: string, attr: string, pass: (v: string | undefined) => boolean, ms: number): Promise<void> {
+  await waitForDataset(page, selector, d => pass(d[attr]), ms)
 }

@@ -11,8 +11,15 @@ import { endSession } from './session.js'
 import { renderSummary } from './summary.js'
 import { Tabs, type Tab } from './tabs.js'
 
-/** The table and matrix refresh at least this often, and sooner after an event. */
-export const POLL_MS = 3000
+/**
+ * The table and matrix refresh at least this often, and sooner after an event. A SWIM report that changes who
+ * suspects whom is no event of the timeline, so the matrix shows it at the next poll: a second up to
+ * SMALL_MESH_NODES nodes; above that, where each poll fetches megabytes, every 3 s.
+ */
+export const POLL_MS = 1000
+/** Above this many nodes the page polls every LARGE_MESH_POLL_MS. */
+export const SMALL_MESH_NODES = 500
+export const LARGE_MESH_POLL_MS = 3000
 /** Events arriving within this window share one refresh. */
 export const EVENT_COALESCE_MS = 250
 /** The history refreshes at most this often by itself; picking a range fetches at once. */
@@ -171,7 +178,8 @@ export class Dashboard {
   private schedule (): void {
     if (this.stopped) return
     if (this.pollTimer !== null) clearTimeout(this.pollTimer)
-    this.pollTimer = window.setTimeout(() => { this.pollTimer = null; void this.refresh() }, POLL_MS)
+    const every = this.stats.nodes > SMALL_MESH_NODES ? LARGE_MESH_POLL_MS : POLL_MS
+    this.pollTimer = window.setTimeout(() => { this.pollTimer = null; void this.refresh() }, every)
   }
 
   /** Fetches the history while its tab is shown, at most every HISTORY_MIN_MS unless `now` (a new range). */
