@@ -23,17 +23,22 @@ t.teardown(async () => {
 })
 const nodes = [...Array(N).keys()]
 
-/** `ping -i 0.01` from node `i` to `ip` until stopped with SIGINT; resolves with its summary. */
+/**
+ * `ping -i 0.01` from node `i` to `ip` until stopped with SIGINT; resolves with what was sent and answered, judged
+ * by sequence number up to the last answer: the echo still in flight when SIGINT stops ping is not a loss, but
+ * ping's own summary counts it as one.
+ */
 function flood (i: number, ip: string): { stop: () => void, done: Promise<{ sent: number, received: number }> } {
-  const argv = inNetns(mesh.ns(i), ['ping', '-q', '-i', '0.01', '-W', '1', ip])
+  const argv = inNetns(mesh.ns(i), ['ping', '-i', '0.01', '-W', '1', ip])
   const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   p.stdout.on('data', (c: Buffer) => { out += c.toString() })
   const done = new Promise<{ sent: number, received: number }>((resolve, reject) => {
     p.on('error', reject)
     p.on('close', () => {
-      const m = /(\d+) packets transmitted, (\d+) received/.exec(out)
-      if (m === null) reject(new Error(`no ping summary: ${out}`)); else resolve({ sent: Number(m[1]), received: Number(m[2]) })
+      const seqs = new Set([...out.matchAll(/icmp_seq=(\d+) /g)].map(m => Number(m[1])))
+      if (!/packets transmitted/.test(out) || seqs.size === 0) { reject(new Error(`no ping answers: ${out.slice(-500)}`)); return }
+      resolve({ sent: Math.max(...seqs), received: seqs.size })
     })
   })
   return { stop: () => { p.kill('SIGINT') }, done }
