@@ -19,14 +19,18 @@ export interface Principal {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD'])
 
+/** Who the key whose hash is `hash` is: the admin, an active viewer, or nobody (null). */
+function roleOfKey (ctl: Controller, hash: string): SessionRole | null {
+  if (sameHash(hash, ctl.adminKeyHash)) return 'admin'
+  return ctl.tokens.activeViewer(hash) !== undefined ? 'viewer' : null
+}
+
 /** The principal of `req`, or null when it carries no valid key or session (a bearer that is neither key is not a session). */
 export function principalOf (ctl: Controller, req: FastifyRequest): Principal | null {
   const key = bearer(req.headers.authorization)
   if (key !== null) {
-    const hash = hashSecret(key)
-    if (sameHash(hash, ctl.adminKeyHash)) return { role: 'admin', via: 'key', csrf: null }
-    if (ctl.tokens.activeViewer(hash) !== undefined) return { role: 'viewer', via: 'key', csrf: null }
-    return null
+    const role = roleOfKey(ctl, hashSecret(key))
+    return role === null ? null : { role, via: 'key', csrf: null }
   }
   const s = ctl.sessions.get(cookieValue(req.headers.cookie, SESSION_COOKIE))
   if (s === undefined) return null
@@ -58,7 +62,7 @@ export function requireRole (ctl: Controller, role: SessionRole, guard: (req: Fa
 /** `POST /v1/session`: a session for the admin key or an active viewer key, its cookie set on `reply`; null for any other key. */
 export function signIn (ctl: Controller, key: string, reply: FastifyReply, secure: boolean): { role: SessionRole, csrf: string, expiresAt: number } | null {
   const hash = hashSecret(key)
-  const role: SessionRole | null = sameHash(hash, ctl.adminKeyHash) ? 'admin' : ctl.tokens.activeViewer(hash) !== undefined ? 'viewer' : null
+  const role = roleOfKey(ctl, hash)
   if (role === null) return null
   const { id, session } = ctl.sessions.create(role, role === 'viewer' ? hash : null)
   void reply.header('set-cookie', sessionCookie(id, secure))

@@ -151,7 +151,7 @@ export async function dashboardRoutes (app: FastifyInstance, ctl: Controller, d:
     },
     preHandler: viewAuth
   }, async (req): Promise<NodeHistory> => {
-    const n = ctl.registry.named().find(x => x.id === req.params.id)
+    const n = ctl.registry.namedOne(req.params.id)
     if (n === undefined) throw new NotFoundError(`no node with id ${req.params.id}`)
     return nodeHistory(ctl, n, historyWindow(ctl, req.query.since).from)
   })

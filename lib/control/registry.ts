@@ -49,6 +49,9 @@ export interface RegistryDeps {
   history: HealthHistory
 }
 
+/** A node as the dashboard's matrix and history name it. */
+export interface NamedNode { id: string, hostname: string, dnsName: string | null, meshIp: string, health: NodeHealth }
+
 /** A new node id: `n` and 16 hex characters, sortable as text and meaningless. */
 export function newNodeId (): string {
   return 'n' + randomBytes(8).toString('hex')
@@ -486,7 +489,7 @@ export class Registry {
       tokenId: n.tokenId ?? null,
       routing: nodeRouting(n.routing),
       tags: [...(n.tags ?? [])],
-      dnsName: n.name === undefined ? null : fqdn(n.name, this.d.dnsDomain),
+      dnsName: this.dnsNameOf(n),
       ...(this.d.liveness.halves(n.id) ?? {
         control: { fresh: false, channelOpen: false, connectedSince: null },
         mesh: { reporters: 0, alive: 0, suspect: 0, dead: 0 }
@@ -494,20 +497,29 @@ export class Registry {
     }
   }
 
+  /** `n`'s full DNS name (`web-2.weft.internal`), or null while it has no name. */
+  dnsNameOf (n: StoredNode): string | null {
+    return n.name === undefined ? null : fqdn(n.name, this.d.dnsDomain)
+  }
+
   /** How the dashboard and events name `n`: its DNS name, else its hostname. */
   nameOf (n: StoredNode): string {
-    return n.name === undefined ? n.hostname : fqdn(n.name, this.d.dnsDomain)
+    return this.dnsNameOf(n) ?? n.hostname
   }
 
   /** Every active or left node as the dashboard lists it in the mesh matrix and the history, sorted by name. */
-  named (): Array<{ id: string, hostname: string, dnsName: string | null, meshIp: string, health: NodeHealth }> {
-    return [...this.nodes.values()].map(n => ({
-      id: n.id,
-      hostname: n.hostname,
-      dnsName: n.name === undefined ? null : fqdn(n.name, this.d.dnsDomain),
-      meshIp: n.meshIp,
-      health: this.d.liveness.verdict(n.id)?.health ?? 'offline'
-    })).sort((a, b) => byName(a, b))
+  named (): NamedNode[] {
+    return [...this.nodes.values()].map(n => this.namedNode(n)).sort((a, b) => byName(a, b))
+  }
+
+  /** Node `id` as named() lists it, or undefined. */
+  namedOne (id: string): NamedNode | undefined {
+    const n = this.nodes.get(id)
+    return n === undefined ? undefined : this.namedNode(n)
+  }
+
+  private namedNode (n: StoredNode): NamedNode {
+    return { id: n.id, hostname: n.hostname, dnsName: this.dnsNameOf(n), meshIp: n.meshIp, health: this.d.liveness.verdict(n.id)?.health ?? 'offline' }
   }
 
   private rt (id: string): Runtime {
