@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/log.js'
 import { inNetns, ipCmd, run, type RunOptions, type RunResult } from '../../lib/daemon/wg/exec.js'
 import { openDevice, type DriverChoice } from '../../lib/daemon/wg/open.js'
 import type { WireGuardDevice } from '../../lib/daemon/wg/device.js'
-import { MAX_NODES, NETNS_ETC, RUN_ROOT, UNDERLAY_PREFIX_LEN, WorldNames, newPrefix } from './names.js'
+import { MAX_NODES, NETNS_ETC, NETNS_RE, RUN_ROOT, UNDERLAY_PREFIX_LEN, WorldNames, newPrefix } from './names.js'
 import { recordOf, writeRecord } from './procs.js'
 import { cleanupStale, destroyRun, destroyRunSync } from './cleanup.js'
 import { flattenScheduling, type AutogroupState } from './autogroup.js'
@@ -173,10 +173,20 @@ export class NetnsWorld {
     // A node's "host resolver" is the controller's address (where a test may run an upstream), or its own
     // loopback: whatever a daemon forwards stays inside the world, never the machine's own resolvers.
     const resolver = `nameserver ${this.hasController ? n.controllerAddr : '127.0.0.1'}\n`
-    for (const i of idx) {
-      mkdirSync(`${NETNS_ETC}/${n.nodeNs(i)}`, { recursive: true })
-      writeFileSync(`${NETNS_ETC}/${n.nodeNs(i)}/resolv.conf`, resolver)
-    }
+    for (const i of idx) this.writeEtc(n.nodeNs(i), 'resolv.conf', resolver)
+  }
+
+  /**
+   * Writes what namespace `ns` of this world sees as /etc/`name`: `ip netns exec` bind-mounts /etc/netns/NS/NAME
+   * over it, so code inside can write that file for real without touching the host's. Removed with the world
+   * (cleanup.ts), also after a crash. Returns the path on the host.
+   */
+  writeEtc (ns: string, name: string, text: string): string {
+    if (NETNS_RE.exec(ns)?.[1] !== this.names.prefix) throw new Error(`namespace "${ns}" is not this world's`)
+    mkdirSync(`${NETNS_ETC}/${ns}`, { recursive: true })
+    const path = `${NETNS_ETC}/${ns}/${name}`
+    writeFileSync(path, text, { mode: 0o644 })
+    return path
   }
 
   /**

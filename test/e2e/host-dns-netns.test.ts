@@ -17,7 +17,7 @@ import { parseResolvConf } from '../../lib/dns/resolv-conf.js'
 import { ipCmd, run } from '../../lib/daemon/wg/exec.js'
 import { NetnsWorld } from '../../sim/netns/world.js'
 import { waitFor } from '../../sim/wait.js'
-import { fileIdentity, writeNetnsEtc } from '../netns-etc.js'
+import { fileIdentity } from '../netns-etc.js'
 import { runTmpDir } from '../run-tmp.js'
 
 const execFileP = promisify(execFile)
@@ -35,7 +35,7 @@ t.teardown(async () => {
 
 // A token no other file has, so a mix-up with the host's file could not go unnoticed.
 const ORIGINAL = `# test ${world.names.prefix}\nnameserver 192.0.2.1\nsearch corp.example\noptions edns0\n`
-const nsFile = writeNetnsEtc(ns, 'resolv.conf', ORIGINAL)
+const nsFile = world.writeEtc(ns, 'resolv.conf', ORIGINAL)
 const identity = fileIdentity(nsFile)
 const backup = join(stateDir, BACKUP_NAME)
 

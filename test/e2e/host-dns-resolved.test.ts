@@ -15,7 +15,7 @@ import type { HostProbe } from '../../lib/daemon/host-dns-plan.js'
 import { ipCmd, run } from '../../lib/daemon/wg/exec.js'
 import { NetnsWorld } from '../../sim/netns/world.js'
 import { waitFor } from '../../sim/wait.js'
-import { fileIdentity, writeNetnsEtc } from '../netns-etc.js'
+import { fileIdentity } from '../netns-etc.js'
 import { runTmpDir } from '../run-tmp.js'
 import { fetchResolved, startResolved } from './resolved-ns.js'
 
@@ -33,7 +33,7 @@ t.teardown(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 // resolv.conf as resolved's stub makes it: glibc inside asks resolved, and resolved imports no servers from it.
-const nsFile = writeNetnsEtc(ns, 'resolv.conf', `# test ${world.names.prefix}\nnameserver 127.0.0.53\noptions edns0 trust-ad\n`)
+const nsFile = world.writeEtc(ns, 'resolv.conf', `# test ${world.names.prefix}\nnameserver 127.0.0.53\noptions edns0 trust-ad\n`)
 const identity = fileIdentity(nsFile)
 const resolved = await startResolved({ world, ns, dir, pkg })
 t.comment(`systemd-resolved from ${pkg.root}${pkg.libPath === '' ? '' : ` with LD_LIBRARY_PATH=${pkg.libPath}`}`)
