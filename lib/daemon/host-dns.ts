@@ -192,12 +192,13 @@ export class HostDns {
 
   /**
    * The servers the resolver forwards other names to: the original ones (from the backup while Weft manages
-   * /etc/resolv.conf, else from the file), never this node's own mesh IP. Never throws: [] when unreadable.
+   * /etc/resolv.conf, else from the file), never `meshIp` (this node's own, the last applied one unless given).
+   * Never throws: [] when unreadable.
    */
-  async upstreams (): Promise<string[]> {
+  async upstreams (meshIp: string | null = this.target?.meshIp ?? null): Promise<string[]> {
     try {
       const text = await readFileIfExists(this.backupPath) ?? await readFileIfExists(this.resolvConfPath) ?? ''
-      return upstreamsOf(parseResolvConf(text), this.target?.meshIp ?? null)
+      return upstreamsOf(parseResolvConf(text), meshIp)
     } catch (err) {
       this.log.warn({ event: 'dns.host.failed', op: 'upstreams', error: (err as Error).message }, 'cannot read the host\'s DNS servers')
       return []

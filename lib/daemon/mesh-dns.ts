@@ -159,7 +159,7 @@ export class MeshDns {
   /** The host's resolvers, again: a DHCP client may have changed them. */
   private async refreshUpstreams (): Promise<void> {
     if (this.forwarder === null) return
-    const next = (await this.host.upstreams()).filter(a => a !== this.meshIp)
+    const next = await this.host.upstreams(this.meshIp)
     if (next.join() === this.upstreams.join()) return
     this.upstreams = next
     this.forwarder.setUpstreams(upstreamsAt(next))
