@@ -222,13 +222,20 @@ export class ControlLink {
     this.opts.onState?.(s)
   }
 
+  /** The controller refused our credential: nothing more is sent with it. */
+  private refusedAlready (): boolean {
+    return this.state === 'revoked' || this.state === 'forgotten'
+  }
+
   /** The controller refused our credential: the link stops, and the daemon is told why. */
   private refused (err: ControllerError): void {
-    if (this.state === 'revoked' || this.state === 'forgotten') return
+    if (this.refusedAlready()) return
     const how = credentialRefusal(err)
     const reason = err.message
     this.lastError = reason
     this.abort.abort(err)
+    this.hbTimer?.cancel()
+    this.hbDueAt = Infinity
     if (how === 'unknown') {
       this.setState('forgotten')
       this.opts.log.error({
@@ -291,7 +298,7 @@ export class ControlLink {
    * heartbeat per EARLY_REPORT_GAP_MS, so a storm of changes costs the controller one request a second per node.
    */
   reportSoon (): void {
-    if (this.stopped || this.state === 'revoked' || this.state === 'forgotten') return
+    if (this.stopped || this.refusedAlready()) return
     if (this.hbSending) { this.hbAgain = true; return }
     const now = this.opts.clock.monotonic()
     const at = Math.max(now, this.hbLastAt + EARLY_REPORT_GAP_MS)
@@ -308,6 +315,7 @@ export class ControlLink {
 
   private async sendHeartbeat (): Promise<void> {
     this.hbDueAt = Infinity
+    if (this.stopped || this.refusedAlready()) return
     this.hbSending = true
     this.hbLastAt = this.opts.clock.monotonic()
     try {
@@ -327,7 +335,7 @@ export class ControlLink {
     } finally {
       this.hbSending = false
     }
-    if (this.state === 'revoked' || this.state === 'forgotten') return
+    if (this.refusedAlready()) return
     const again = this.hbAgain
     this.hbAgain = false
     this.scheduleHeartbeat(again ? Math.max(0, this.hbLastAt + EARLY_REPORT_GAP_MS - this.opts.clock.monotonic()) : this.cfg.heartbeatIntervalMs)

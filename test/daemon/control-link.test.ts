@@ -6,7 +6,7 @@ import { ControlClient } from '../../lib/daemon/control-client.js'
 import { ControlLink, credentialRefusal } from '../../lib/daemon/control-link.js'
 import { ControllerError } from '../../lib/errors.js'
 import { call, joinNode, start } from '../control/helpers.js'
-import { systemClock } from '../../lib/clock.js'
+import { ManualClock, systemClock } from '../../lib/clock.js'
 import { silentLogger } from '../../lib/log.js'
 import { generateKeyPair } from '../../lib/wire/keys.js'
 import type { Netmap, NodeRecord } from '../../lib/wire/netmap.js'
@@ -240,6 +240,8 @@ t.test('a real controller: a removed node is revoked as removed, an unknown cred
   const count = async (status: number): Promise<number> =>
     Number(new RegExp('weft_http_request_duration_seconds_count\\{method="POST",route="/v1/heartbeat",' +
       `status="${status}"\\} (\\d+)`).exec(await metrics())?.[1] ?? 0)
+  // A heartbeat the link sent before the refusal may still be on its way: the baseline waits for its answer.
+  await waitFor('the refused link\'s heartbeats answered', async () => await count(401) === unknown.link.counters.heartbeatsSent, 5000, 10)
   const refusedBefore = await count(401)
   // A node the controller knows, heartbeating every 100 ms as the refused link would: five chances for it to send one.
   const alive = watch((await joinNode(c, 'alive')).credential)
@@ -339,4 +341,44 @@ t.test('a change in SWIM\'s view sends the next heartbeat early, at most one a s
   const gaps = c.heartbeatAt.slice(1).map((at, i) => at - c.heartbeatAt[i]!)
   t.ok(gaps.every(g => g >= 950), `one a second at most (gaps ${gaps.join(', ')} ms)`)
   t.equal(l.counters.heartbeatsSent, 3, 'five changes at once made one heartbeat')
+})
+
+t.test('a credential refused on the update channel sends no heartbeat after, though one was due', async (t) => {
+  let heartbeats = 0
+  let held: ServerResponse | undefined
+  const server: Server = createServer((req, res) => {
+    req.resume()
+    if (req.url?.startsWith('/v1/heartbeat') === true) {
+      heartbeats++
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ epoch: 'e1', version: 1, heartbeatIntervalMs: 1000 }))
+      return
+    }
+    held = res // the update channel: answered when the test refuses it
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const clock = new ManualClock()
+  const forgotten: string[] = []
+  const l = new ControlLink({
+    client: new ControlClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    credential: 'wn_test',
+    ...owner(),
+    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
+    onRevoked: () => {},
+    onForgotten: reason => forgotten.push(reason),
+    clock,
+    log: silentLogger()
+  })
+  t.teardown(() => l.stop())
+  l.start()
+  clock.advance(0)
+  await waitFor('the first heartbeat answered', () => l.lastContactAt !== null, 5000, 5)
+  await waitFor('the update channel asked for', () => held !== undefined, 5000, 5)
+  held!.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'unknown credential' }))
+  await waitFor('the link to be told', () => l.state === 'forgotten', 5000, 5)
+  clock.advance(5000)
+  t.equal(l.counters.heartbeatsSent, 1, 'the heartbeat due after the refusal is not sent')
+  t.equal(heartbeats, 1)
+  t.equal(forgotten.length, 1)
 })
