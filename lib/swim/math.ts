@@ -37,11 +37,6 @@ export function suspicionTimeoutMs (confirmations: number, k: number, minMs: num
   return Math.max(minMs, Math.floor(maxMs - (maxMs - minMs) * frac))
 }
 
-/** Time left of a suspicion that started `elapsedMs` ago (may be negative: already due). */
-export function remainingSuspicionMs (confirmations: number, k: number, elapsedMs: number, minMs: number, maxMs: number): number {
-  return suspicionTimeoutMs(confirmations, k, minMs, maxMs) - elapsedMs
-}
-
 /** How many packets one update rides on before it is dropped: retransmitMult * ceil(log10(n + 1)). */
 export function retransmitLimit (retransmitMult: number, n: number): number {
   return retransmitMult * Math.ceil(Math.log10(Math.max(0, n) + 1))

@@ -1,4 +1,4 @@
-import { remainingSuspicionMs, suspicionTimeoutMs } from './math.js'
+import { suspicionTimeoutMs } from './math.js'
 
 /** Confirmer id used for the controller's 'stale' hint; cannot collide with a node id (ids never start with '@'). */
 export const CONTROLLER_CONFIRMER = '@controller'
@@ -11,6 +11,11 @@ export class Suspicion {
   private readonly confirmers = new Set<string>()
   /** When true (controller hint 'fresh'), confirmations do not shorten the timeout: it stays at maxMs. */
   holdMax = false
+  /**
+   * Set when the suspicion ran out and the core made its last call (a direct ping carrying the suspicion): the
+   * member is declared dead only after this, whatever confirmations arrive meanwhile.
+   */
+  lastCallEndsMs: number | undefined = undefined
 
   /**
    * `from` is the first suspector (not counted as a confirmation), `k` the expected confirmations,
@@ -36,15 +41,14 @@ export class Suspicion {
     return true
   }
 
-  /** Absolute time at which the member is declared dead. */
+  /** Absolute time at which the suspicion runs out (then the last call, if not made yet). */
   deadlineMs (): number {
-    if (this.holdMax) return this.startMs + this.maxMs
-    return this.startMs + suspicionTimeoutMs(this.confirmations, this.k, this.minMs, this.maxMs)
+    const timeout = this.holdMax ? this.maxMs : suspicionTimeoutMs(this.confirmations, this.k, this.minMs, this.maxMs)
+    return Math.max(this.startMs + timeout, this.lastCallEndsMs ?? -Infinity)
   }
 
   /** Time left at `nowMs` (negative when overdue). */
   remainingMs (nowMs: number): number {
-    if (this.holdMax) return this.startMs + this.maxMs - nowMs
-    return remainingSuspicionMs(this.confirmations, this.k, nowMs - this.startMs, this.minMs, this.maxMs)
+    return this.deadlineMs() - nowMs
   }
 }

@@ -733,10 +733,24 @@ export class Swim {
     this.send(r.requesterAddr, r.requester, { type: 'nack', seq: r.origSeq })
   }
 
+  /**
+   * A suspicion ran out. Before declaring the member dead, one last call: a direct ping carrying the suspicion
+   * (send's buddy claim), and one probe interval for the refutation to come back in its answer. Gossip alone
+   * does not promise that a member ever hears that it is suspected, and the suspicions a cut starts run out
+   * after it heals, seconds before the member learns of them: without the call each one removed a tunnel that
+   * worked again (docs/swim.md, "Partitions"). A member that is really gone costs one probe interval more.
+   */
   private onSuspicionTimeout (now: number, id: string): void {
     const m = this.table.record(id)
     if (m === undefined || m.state !== 'suspect' || m.suspicion === undefined) return
     const s = m.suspicion
+    if (s.lastCallEndsMs === undefined) {
+      s.lastCallEndsMs = now + this.health.scale(this.cfg.probeIntervalMs)
+      this.st.lastCalls++
+      this.pingOutOfBand(id)
+      this.timers.set('suspicion', id, s.deadlineMs())
+      return
+    }
     const reason = `suspicion timed out after ${now - s.startMs} ms with ${s.confirmations} confirmations`
     this.merge(now, { state: 'dead', id, incarnation: m.incarnation, from: this.id }, reason)
   }

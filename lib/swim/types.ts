@@ -64,6 +64,8 @@ export interface SwimStats {
   confirmations: number
   /** Members this node came to hold dead. */
   deaths: number
+  /** Suspicions of ours that ran out and made their last call: a direct ping before the declaration of death. */
+  lastCalls: number
   /** Deaths declared by others that we held as suspicions instead: we had heard from the member since. */
   deathsDoubted: number
   /** Deaths declared by others that we checked with a ping of our own before applying them. */
@@ -112,6 +114,7 @@ export function zeroStats (): SwimStats {
     suspicions: 0,
     confirmations: 0,
     deaths: 0,
+    lastCalls: 0,
     deathsDoubted: 0,
     deathChecks: 0,
     deathsDisproved: 0,

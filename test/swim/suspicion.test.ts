@@ -25,3 +25,13 @@ t.test('holdMax keeps the full timeout whatever the confirmations', async t => {
   s.holdMax = false
   t.equal(s.deadlineMs(), 3000)
 })
+
+t.test('after the last call, confirmations no longer bring the deadline before the call has had its answer', async t => {
+  const s = new Suspicion(0, 'a', 2, 3000, 18000)
+  s.confirm('b')
+  s.lastCallEndsMs = 9536
+  t.equal(s.deadlineMs(), 9536)
+  s.confirm('c')
+  t.equal(s.deadlineMs(), 9536, 'a confirmation would have made it 3000')
+  t.equal(s.remainingMs(9000), 536)
+})

@@ -71,6 +71,19 @@ t.test('buddy system: a ping to a member we suspect carries the suspicion first,
   t.equal(c.eventsAbout('dead', 2).length, 0)
 })
 
+t.test('a suspicion that runs out makes a last call: a live member that never heard of it refutes in its answer', async t => {
+  const c = new Cluster(6)
+  c.runUntil(500)
+  // Nothing reaches node 2 until somebody's suspicion of it runs out: it cannot learn that it is suspected.
+  const lastCalls = (): number => c.cores.reduce((sum, n) => sum + (n?.stats().lastCalls ?? 0), 0)
+  c.cut = (_from, to) => to === 2 && lastCalls() === 0
+  c.inject(1, c.addrs[0]!, craft(c.ids[0]!, { type: 'gossip' }, [{ state: 'suspect', id: c.ids[2]!, incarnation: 0, from: c.ids[0]! }]))
+  c.runUntilTrue(() => lastCalls() > 0, 10_000, 1)
+  t.equal(c.core(2).incarnation, 0, 'node 2 had heard nothing before the last call')
+  c.runUntilTrue(() => [0, 1, 3, 4, 5].every(i => c.view(i, 2) === 'alive' && c.core(i).member(c.ids[2]!)!.incarnation === 1), 5000, 1)
+  t.equal(c.eventsAbout('dead', 2).length, 0, 'nobody declared it dead')
+})
+
 t.test('confirmations from independent suspectors shorten the suspicion; the controller hint counts once', async t => {
   const c = new Cluster(6)
   c.runUntil(500)
@@ -85,9 +98,27 @@ t.test('confirmations from independent suspectors shorten the suspicion; the con
   t.equal(n.stats().confirmations, 0, 'a repeat from the same suspector is not a confirmation')
   c.inject(0, c.addrs[2]!, sus(2))
   t.equal(n.stats().confirmations, 1)
-  c.runUntilTrue(() => c.view(0, 5) === 'dead', 5000, 1)
-  t.ok(c.t - t0 <= 601, `dead at the minimum (${c.t - t0} ms)`)
+  const { ranOut, dead } = lastCall(c, 0, 5)
+  t.ok(ranOut - t0 <= 601, `the suspicion runs out at the minimum (${ranOut - t0} ms)`)
+  t.ok(Math.abs(dead.lateBy) <= 1, `dead one probe interval after its last call (${dead.lateBy} ms off)`)
 })
+
+/**
+ * Runs until node `i`'s suspicion of `j` runs out (its last call: one direct ping) and then ends in death.
+ * `lateBy`: how far past one health-scaled probe interval after the last call the death came.
+ */
+function lastCall (c: Cluster, i: number, j: number): { ranOut: number, dead: { at: number, lateBy: number } } {
+  const n = c.core(i)
+  const calls = n.stats().lastCalls
+  const mark = c.sent.length
+  c.runUntilTrue(() => n.stats().lastCalls > calls, 10_000, 1)
+  const ranOut = c.t
+  const window = n.config.probeIntervalMs * (n.healthScore + 1)
+  const pinged = c.sent.slice(mark).some(s => s.from === i && s.to === j && s.packet.msg.type === 'ping' && s.t === ranOut)
+  if (!pinged) throw new Error('the last call sent no ping')
+  c.runUntilTrue(() => c.view(i, j) === 'dead', 10_000, 1)
+  return { ranOut, dead: { at: c.t, lateBy: c.t - ranOut - window } }
+}
 
 t.test("controller hint 'fresh' holds a suspicion at its maximum; 'stale' confirms it", async t => {
   const timeToDead = (hint: 'fresh' | 'stale' | null): number => {
@@ -100,12 +131,13 @@ t.test("controller hint 'fresh' holds a suspicion at its maximum; 'stale' confir
     c.inject(0, c.addrs[2]!, craft(c.ids[2]!, { type: 'gossip' }, [{ state: 'suspect', id: c.ids[5]!, incarnation: 0, from: c.ids[2]! }]))
     // Keep other nodes from declaring it dead first and gossiping that: node 0 must decide by its own timer.
     c.cut = (_a, b) => b === 0
-    c.runUntilTrue(() => c.view(0, 5) === 'dead', 10_000, 1)
-    return c.t - t0
+    const { ranOut, dead } = lastCall(c, 0, 5)
+    t.ok(Math.abs(dead.lateBy) <= 1, `${hint ?? 'no hint'}: dead one probe interval after the last call (${dead.lateBy} ms off)`)
+    return ranOut - t0
   }
   const plain = timeToDead(null)
   const fresh = timeToDead('fresh')
-  t.ok(plain <= 601, `confirmed suspicion ends at the minimum (${plain} ms)`)
+  t.ok(plain <= 601, `confirmed suspicion runs out at the minimum (${plain} ms)`)
   t.ok(fresh >= 3599 && fresh <= 3601, `'fresh' waits the maximum despite the confirmation (${fresh} ms)`)
 
   const c = new Cluster(6)
