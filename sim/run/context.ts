@@ -12,7 +12,7 @@ import type { Intent } from './intent.js'
 import type { PeerObserver } from './observer.js'
 import type { Measure, MeasureKind } from './measure.js'
 import type { Progress } from './progress.js'
-import { checkPairs } from './reach.js'
+import { checkPairs, type ReachSample } from './reach.js'
 import { wireguardPidsByIface } from './procscan.js'
 import type { ScenarioParams } from '../scenarios/scenario.js'
 import type { SwimConfig } from '../../lib/swim/config.js'
@@ -74,6 +74,8 @@ export class ScenarioContext {
   readonly rng: SeededRandom
   /** Daemons started at JOIN_NICE since the last restoreNiceness(). */
   private starting: number[] = []
+  /** The run's reachability samples, once the sampler runs (after the join). */
+  private reach: readonly ReachSample[] = []
 
   constructor (readonly d: ContextDeps) {
     this.rng = new SeededRandom(d.seed)
@@ -294,6 +296,20 @@ export class ScenarioContext {
       await new Promise(resolve => setTimeout(resolve, everyMs))
     }
     return true
+  }
+
+  /** Hands the context the run's reachability samples (ReachSampler.samples), for reachWhole(). */
+  watchReach (samples: readonly ReachSample[]): void {
+    this.reach = samples
+  }
+
+  /**
+   * Waits (bounded) for a reachability sample taken wholly after `fromMs` in which every sampled pair
+   * answered: the report's "every sampled pair answering N s after it" needs one, and the run would
+   * otherwise end while the sampler is still behind.
+   */
+  async reachWhole (what: string, fromMs: number, timeoutMs = this.d.settleBoundMs): Promise<boolean> {
+    return await this.waitFor(what, () => this.reach.some(r => r.tMs >= fromMs && r.ok === r.total), timeoutMs, 200)
   }
 
   /** Waits until the mesh matches the intent (every fault detected, every return re-added). */

@@ -270,6 +270,7 @@ export async function runSim (o: SimRunOptions): Promise<Report> {
     const reach = new ReachSampler({ mesh, intent, ipOf: ctx.ipOf, seed: o.seed, now, pairs: Math.min(24, n * (n - 1)), everyMs: 1000 })
     reach.start()
     loops.push(reach)
+    ctx.watchReach(reach.samples)
 
     // Faults go in once the mesh is past SWIM's join grace (docs/swim.md): the figures are about a running
     // mesh, not about a node that fails in the seconds after it joined (which others detect up to the grace later).

@@ -15,7 +15,9 @@ export const partition: Scenario = {
     await ctx.settle('each side removed the other')
     await ctx.hold(Math.max(0, ctx.params.durationMs - (ctx.now() - t)))
     ctx.phase('healed')
+    const healedAt = ctx.now()
     await ctx.heal()
     await ctx.settle('both sides re-added each other')
+    await ctx.reachWhole('every sampled pair answering after the heal', healedAt)
   }
 }
