@@ -30,7 +30,11 @@ export interface Member {
  * showed first-hand that it runs. Kept on the check rather than read back from RecentContacts: at a high
  * local-health score the check outlasts the contacts' window, and the answer could be forgotten by then.
  */
-export interface DeathCheck { incarnation: number, from: string, startedAt: number, answered: boolean }
+/**
+ * A claim against a member being checked with a ping of ours. `unproven`: the claim is at an incarnation the
+ * member never proved to us, so it can never be applied; silence makes us suspect the member ourselves.
+ */
+export interface DeathCheck { incarnation: number, from: string, startedAt: number, answered: boolean, unproven: boolean }
 
 /**
  * What our packets to `m` tell it about itself (Lifeguard's buddy system), so it refutes at once: a death we

@@ -426,7 +426,7 @@ export class Swim {
    * is suspect or dead: Lifeguard's buddy system, so it hears of it and refutes at once), queued updates
    * fewest-sent first, and with `withState` an anti-entropy chunk; never more than maxPacketBytes in all.
    */
-  private send (toAddr: string, destId: string | undefined, msg: Message, withState = false): void {
+  private send (toAddr: string, destId: string | undefined, msg: Message, withState = false, gossip = true): void {
     const head = encodeHead(this.id, msg)
     let budget = this.cfg.maxPacketBytes - head.length - 3
     const parts: Uint8Array[] = []
@@ -439,7 +439,7 @@ export class Swim {
       budget -= b.length
       buddyId = buddy.id
     }
-    if (this.queue.size > 0) {
+    if (gossip && this.queue.size > 0) {
       for (const b of this.queue.take(budget, MAX_UPDATES_PER_PACKET - parts.length, retransmitLimit(this.cfg.retransmitMult, this.n), buddyId)) {
         parts.push(b)
         budget -= b.length
@@ -495,7 +495,7 @@ export class Swim {
     const state = this.table.state(u.id)
     // Gossip never admits a node the controller has not: claims about strangers are counted and dropped.
     if (state === undefined) { this.st.updatesUnknownMember++; return }
-    if (u.from !== this.id && !this.credible(u, state)) return
+    if (u.from !== this.id && !this.credible(u, state)) return this.onUnprovenClaim(now, u, state)
     if (u.state === 'dead' && u.from !== this.id && (state === 'alive' || state === 'suspect')) {
       // Someone else buried a member we heard from ourselves since it could have: typically the far side of a
       // healed partition gossiping the deaths it declared. Hold a suspicion instead (the declarer counts as a
@@ -549,13 +549,32 @@ export class Swim {
    * others"). A member that is really gone costs one probe interval more at the nodes that had not heard it
    * suspected by two.
    */
-  private checkDeath (now: number, m: Member, u: Update): void {
+  private checkDeath (now: number, m: Member, u: Update, unproven = false): void {
     const c = m.deathCheck
     if (c !== undefined && c.incarnation >= u.incarnation) { this.st.updatesIgnored++; return }
-    m.deathCheck = { incarnation: u.incarnation, from: u.from, startedAt: now, answered: false }
-    this.st.deathChecks++
+    m.deathCheck = { incarnation: u.incarnation, from: u.from, startedAt: now, answered: false, unproven }
+    if (unproven) this.st.unprovenChecks++
+    else this.st.deathChecks++
     this.pingOutOfBand(m.id)
     this.timers.set('death-check', m.id, now + this.health.scale(this.cfg.probeIntervalMs))
+  }
+
+  /**
+   * A suspicion or death of a member at an incarnation it never proved to us: we cannot apply it (anyone could
+   * make one up, and the member would have to refute above it), but it says someone cannot reach the member.
+   * A node that joined after the member last refuted something holds it at an older incarnation until an
+   * anti-entropy chunk brings the newer one, which at 200 members can take minutes; meanwhile every claim
+   * about the member is unproven to it, and without this it found a crashed member only by its own probe,
+   * 50-200 s after everyone else. So: a member we hold alive gets a ping of ours carrying the claim (a live
+   * member refutes above it, which proves its incarnation to us); silence for a probe interval makes us
+   * suspect it ourselves, at the incarnation we hold, with the claimant as a confirmation. Claims about a
+   * member we already suspect change nothing: one above our suspicion's incarnation may well mean the member
+   * refuted it. Nothing unproven is ever applied or gossiped.
+   */
+  private onUnprovenClaim (now: number, u: Update, state: MemberState): void {
+    if ((u.state !== 'suspect' && u.state !== 'dead') || state !== 'alive') return
+    const m = this.table.touch(u.id)!
+    if (m.deathCheck === undefined) this.checkDeath(now, m, u, true)
   }
 
   private onDeathCheckTimeout (now: number, id: string): void {
@@ -564,6 +583,16 @@ export class Swim {
     if (m === undefined || c === undefined) return
     m.deathCheck = undefined
     if (c.answered) { this.st.deathsDisproved++; return }
+    if (c.unproven) {
+      if (m.state !== 'alive') return
+      this.merge(now, { state: 'suspect', id, incarnation: m.incarnation, from: this.id },
+        `${c.from} claimed ${id} down at incarnation ${c.incarnation}, which it never proved to us; no answer to our ping within ${now - c.startedAt} ms`)
+      if (m.suspicion?.confirm(c.from) === true) {
+        this.st.confirmations++
+        this.timers.set('suspicion', m.id, m.suspicion.deadlineMs())
+      }
+      return
+    }
     if (transition(m.state, m.incarnation, 'dead', c.incarnation) !== 'apply') return
     this.st.updatesApplied++
     this.setState(now, m, {
@@ -813,6 +842,9 @@ export class Swim {
     const seq = this.nextSeq()
     if (this.deadProbeSeqs.size >= MAX_DEAD_PROBES) this.deadProbeSeqs.delete(this.deadProbeSeqs.keys().next().value!)
     this.deadProbeSeqs.set(seq, id)
-    this.send(this.table.addr(id)!, id, { type: 'ping', seq, target: id })
+    // Only the buddy claim: a member we doubt is likely out of reach, and queued gossip sent its way would count
+    // as transmitted and be lost (a cut's checks and last calls otherwise spent the retransmissions of the very
+    // refutations that end it).
+    this.send(this.table.addr(id)!, id, { type: 'ping', seq, target: id }, false, false)
   }
 }

@@ -70,7 +70,9 @@ export interface SwimStats {
   deathsDoubted: number
   /** Deaths declared by others that we checked with a ping of our own before applying them. */
   deathChecks: number
-  /** Of those, the ones the member disproved (it answered in time, or refuted): the claim was dropped. */
+  /** Suspicions or deaths at an incarnation the member never proved to us, checked with a ping of ours. */
+  unprovenChecks: number
+  /** Checks of either kind the member disproved (it answered in time, or refuted): the claim was dropped. */
   deathsDisproved: number
   /** Probe or ack deadlines handled more than a probe timeout late (this process was starved). */
   lateWakeups: number
@@ -117,6 +119,7 @@ export function zeroStats (): SwimStats {
     lastCalls: 0,
     deathsDoubted: 0,
     deathChecks: 0,
+    unprovenChecks: 0,
     deathsDisproved: 0,
     lateWakeups: 0,
     graceSpared: 0,

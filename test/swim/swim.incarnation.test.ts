@@ -86,3 +86,52 @@ t.test('a member\'s leave, relayed by another member, is believed on its signatu
   t.equal(c.core(2).stats().claimsUnsigned, 0)
   t.equal(c.eventsAbout('dead', 0).length, 0, 'a leave, not a death')
 })
+
+/**
+ * Node 0 holds node 2 at incarnation 0 while everyone else holds it at 1: node 2 refuted a suspicion while
+ * nothing reached node 0 (as a node that joins after a member refuted holds it until anti-entropy catches up).
+ */
+function behind (n = 5): Cluster {
+  const c = new Cluster(n)
+  c.runUntil(1000)
+  // Node 0 hears everything but news of node 2's incarnation.
+  c.cut = (_from, to, packet) => to === 0 && packet.updates.some(u => u.id === c.ids[2] && u.incarnation > 0)
+  c.inject(2, c.addrs[1]!, craft(c.ids[1]!, { type: 'gossip' }, [{ state: 'suspect', id: c.ids[2]!, incarnation: 0, from: c.ids[1]! }]))
+  const others = Array.from({ length: n - 3 }, (_, k) => k + 3).concat([1])
+  c.runUntilTrue(() => others.every(i => c.core(i).member(c.ids[2]!)!.incarnation === 1 && c.view(i, 2) === 'alive'), 5000)
+  // Once the gossip is spent, only anti-entropy would tell node 0.
+  c.runUntilTrue(() => c.cores.every(s => s === undefined || s.pendingBroadcasts === 0), 10_000)
+  c.cut = (_from, to, packet) => to === 0 && packet.msg.type === 'sync' && packet.updates.some(u => u.id === c.ids[2] && u.incarnation > 0)
+  return c
+}
+
+t.test('a suspicion at an incarnation the member never proved to us: a live member proves it in its answer to our check', async t => {
+  const c = behind()
+  t.equal(c.core(0).member(c.ids[2]!)!.incarnation, 0, 'node 0 is behind')
+  c.inject(0, c.addrs[1]!, craft(c.ids[1]!, { type: 'gossip' }, [{ state: 'suspect', id: c.ids[2]!, incarnation: 1, from: c.ids[1]! }]))
+  t.equal(c.view(0, 2), 'alive', 'the claim is not applied')
+  t.equal(c.core(0).stats().unprovenChecks, 1, 'but checked')
+  c.runUntilTrue(() => (c.core(0).member(c.ids[2]!)!.incarnation) >= 1 && c.view(0, 2) === 'alive', 2000, 1)
+  t.ok(c.core(0).member(c.ids[2]!)!.incarnation >= 1, 'node 0 now holds the incarnation node 2 signed')
+  t.equal(c.events.filter(x => x.node === 0 && x.e.type === 'suspect' && x.e.id === c.ids[2]).length, 0, 'node 0 never suspected it')
+})
+
+t.test('a suspicion at an incarnation the member never proved to us: a crashed member is suspected on our own silence', async t => {
+  // 20 members: node 0's own probe round reaches node 2 about once every 4 s, so the check is what finds it.
+  const c = behind(20)
+  const mark = c.sent.length
+  c.runUntilTrue(() => c.sent.slice(mark).some(s => s.from === 2 && s.to === 0 && s.packet.msg.type === 'ack'), 10_000, 1)
+  c.crash(2)
+  const confirmations = c.core(0).stats().confirmations
+  const t0 = c.t
+  c.inject(0, c.addrs[1]!, craft(c.ids[1]!, { type: 'gossip' }, [{ state: 'suspect', id: c.ids[2]!, incarnation: 1, from: c.ids[1]! }]))
+  c.runUntilTrue(() => c.view(0, 2) !== 'alive', 5000, 1)
+  const first = c.events.find(x => x.node === 0 && x.e.type === 'suspect' && x.e.id === c.ids[2])!
+  t.match(first.e.reason, /never proved to us; no answer to our ping/, 'the check, not a probe round, found it')
+  const cfg = c.core(0).config
+  t.ok(c.t - t0 <= cfg.probeIntervalMs * cfg.awarenessMaxMultiplier, `within one probe interval, stretched by local health (${c.t - t0} ms)`)
+  t.equal(c.core(0).member(c.ids[2]!)!.incarnation, 0, 'at the incarnation node 0 holds')
+  t.equal(c.core(0).stats().confirmations, confirmations + 1, 'the claimant confirms it')
+  c.runUntilTrue(() => c.view(0, 2) === 'dead', 10_000, 1)
+  t.pass('and it ends in death')
+})
