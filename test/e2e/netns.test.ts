@@ -4,6 +4,7 @@ import { promisify } from 'node:util'
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { silentLogger } from '../../lib/log.js'
+import { waitFor } from '../../sim/wait.js'
 import { uapiSocketPath } from '../../lib/daemon/wg/uapi-socket.js'
 import { pidAlive, socketOwners } from '../../lib/daemon/wg/wireguard-go.js'
 import { NetnsWorld } from '../../sim/netns/world.js'
@@ -214,8 +215,10 @@ t.test('flat scheduling turns autogroup off while the world lives and gives the 
 t.test('spawned processes are tracked and destroy() leaves nothing of the run', async (t) => {
   const sleeper = world.spawn(world.names.nodeNs(5), ['sleep', '600'], { name: 'sleep' })
   t.ok(sleeper.pid !== undefined && pidAlive(sleeper.pid))
-  const netns = execFileSync('ip', ['netns', 'identify', String(sleeper.pid)], { encoding: 'utf8' }).trim()
-  t.equal(netns, world.names.nodeNs(5), 'runs inside the node namespace')
+  // `ip netns exec` is the spawned process until it has entered the namespace and exec'd: ask until it has.
+  const identify = (): string => execFileSync('ip', ['netns', 'identify', String(sleeper.pid)], { encoding: 'utf8' }).trim()
+  await waitFor('the spawned process to enter its namespace', () => identify() !== '', 5000, 10)
+  t.equal(identify(), world.names.nodeNs(5), 'runs inside the node namespace')
   await world.destroy()
   t.same(listNetns().filter(n => n.startsWith(prefix + '-')), [])
   t.notOk(pidAlive(sleeper.pid!), 'spawned process ended')
