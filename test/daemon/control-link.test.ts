@@ -65,10 +65,11 @@ function owner (initial: Netmap | null = null, seen: (m: Netmap, how: 'full' | '
   return o
 }
 
-function link (url: string | string[] | ControlClient, onNetmap: (m: Netmap, how: string) => void, netmap: Netmap | null = null): {
-  l: ControlLink
-  map: () => Netmap | null
-} {
+type LinkOptions = ConstructorParameters<typeof ControlLink>[0]
+
+/** A link to `url` for the netmap owner() keeps; `over` replaces any other option (credential, callbacks, clock, config). */
+function link (url: string | string[] | ControlClient, onNetmap: (m: Netmap, how: string) => void, netmap: Netmap | null = null,
+  over: Partial<LinkOptions> = {}): { l: ControlLink, map: () => Netmap | null } {
   const o = owner(netmap, onNetmap)
   const l = new ControlLink({
     client: url instanceof ControlClient ? url : new ControlClient(url),
@@ -79,7 +80,8 @@ function link (url: string | string[] | ControlClient, onNetmap: (m: Netmap, how
     onRevoked: () => {},
     onForgotten: () => {},
     clock: systemClock,
-    log: silentLogger()
+    log: silentLogger(),
+    ...over
   })
   return { l, map: o.netmap }
 }
@@ -210,15 +212,10 @@ t.test('a real controller: a removed node is revoked as removed, an unknown cred
   const watch = (credential: string): { link: ControlLink, revoked: Array<[string, boolean]>, forgotten: string[] } => {
     const revoked: Array<[string, boolean]> = []
     const forgotten: string[] = []
-    const l = new ControlLink({
-      client: new ControlClient(c.url),
+    const { l } = link(c.url, () => {}, null, {
       credential,
-      ...owner(),
-      heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
       onRevoked: (reason, removed) => revoked.push([reason, removed]),
       onForgotten: reason => forgotten.push(reason),
-      clock: systemClock,
-      log: silentLogger(),
       config: { heartbeatIntervalMs: 100 }
     })
     l.start()
@@ -256,15 +253,8 @@ t.test('a 403 that does not say why revokes without claiming a removal', async (
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
   t.teardown(() => { server.closeAllConnections(); server.close() })
   const revoked: boolean[] = []
-  const l = new ControlLink({
-    client: new ControlClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    credential: 'wn_test',
-    ...owner(),
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
-    onRevoked: (_r, removed) => revoked.push(removed),
-    onForgotten: () => {},
-    clock: systemClock,
-    log: silentLogger()
+  const { l } = link(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, () => {}, null, {
+    onRevoked: (_r, removed) => revoked.push(removed)
   })
   l.start()
   t.teardown(() => l.stop())
@@ -360,15 +350,9 @@ t.test('a credential refused on the update channel sends no heartbeat after, tho
   t.teardown(() => { server.closeAllConnections(); server.close() })
   const clock = new ManualClock()
   const forgotten: string[] = []
-  const l = new ControlLink({
-    client: new ControlClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    credential: 'wn_test',
-    ...owner(),
-    heartbeat: () => ({ endpoints: [], listenPort: 51820 }),
-    onRevoked: () => {},
+  const { l } = link(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, () => {}, null, {
     onForgotten: reason => forgotten.push(reason),
-    clock,
-    log: silentLogger()
+    clock
   })
   t.teardown(() => l.stop())
   l.start()
