@@ -37,7 +37,7 @@ const F = {
   swimDeathsDoubted: { name: 'weft_swim_deaths_doubted_total', help: 'Deaths declared by others held as suspicions here (the member was heard since).' },
   swimDeathChecks: { name: 'weft_swim_death_checks_total', help: 'Deaths declared by others checked with a ping of our own first.' },
   swimUnprovenChecks: { name: 'weft_swim_unproven_checks_total', help: 'Claims at an incarnation the member never proved here, checked with a ping.' },
-  swimDeathsDisproved: { name: 'weft_swim_deaths_disproved_total', help: 'Of those checks, the ones the member disproved.' },
+  swimDeathsDisproved: { name: 'weft_swim_deaths_disproved_total', help: 'Checks of either kind the member disproved.' },
   swimLate: { name: 'weft_swim_late_wakeups_total', help: 'Probe or ack deadlines handled more than a probe timeout late (this process was starved).' },
   swimGrace: { name: 'weft_swim_grace_spared_total', help: 'Failed probes of members in their join grace (no accusation).' },
   swimRefutations: { name: 'weft_swim_refutations_total', help: 'Claims about this node it refuted.' },

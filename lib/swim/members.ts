@@ -21,18 +21,16 @@ export interface Member {
   hint: ControlHint
   /** Revived by noteAlive at the incarnation we buried it at: tell it so it refutes above that. */
   tellDead: boolean
-  /** A death another node declared, waiting for our ping to go unanswered (Swim.checkDeath). */
+  /** A claim another node made, waiting for our ping to go unanswered (Swim.checkDeath). */
   deathCheck: DeathCheck | undefined
 }
 
 /**
- * A death declared by `from` at `incarnation`, being checked since `startedAt`; `answered` once the member
- * showed first-hand that it runs. Kept on the check rather than read back from RecentContacts: at a high
- * local-health score the check outlasts the contacts' window, and the answer could be forgotten by then.
- */
-/**
- * A claim against a member being checked with a ping of ours. `unproven`: the claim is at an incarnation the
- * member never proved to us, so it can never be applied; silence makes us suspect the member ourselves.
+ * A death declared by `from` at `incarnation`, being checked with a ping of ours since `startedAt`; `answered`
+ * once the member showed first-hand that it runs. Kept on the check rather than read back from RecentContacts:
+ * at a high local-health score the check outlasts the contacts' window, and the answer could be forgotten by
+ * then. `unproven`: the claim (a suspicion or a death) is at an incarnation the member never proved to us, so
+ * it can never be applied; silence makes us suspect the member ourselves.
  */
 export interface DeathCheck { incarnation: number, from: string, startedAt: number, answered: boolean, unproven: boolean }
 

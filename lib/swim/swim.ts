@@ -521,13 +521,8 @@ export class Swim {
         this.st.updatesIgnored++
         return
       case 'confirm': {
-        const m = this.table.record(u.id)!
-        if (m.suspicion !== undefined && m.suspicion.confirm(u.from)) {
-          this.st.confirmations++
-          this.timers.set('suspicion', m.id, m.suspicion.deadlineMs())
-          // Re-gossip so others count this suspector too (Lifeguard: confirmations must travel).
-          this.broadcast(now, u)
-        }
+        // Re-gossip so others count this suspector too (Lifeguard: confirmations must travel).
+        if (this.confirmSuspicion(this.table.record(u.id)!, u.from)) this.broadcast(now, u)
         return
       }
       case 'apply':
@@ -577,6 +572,14 @@ export class Swim {
     if (m.deathCheck === undefined) this.checkDeath(now, m, u, true)
   }
 
+  /** Counts `from` as an independent suspector of `m`'s suspicion, if it has one; true when that shortened it. */
+  private confirmSuspicion (m: Member, from: string): boolean {
+    if (m.suspicion === undefined || !m.suspicion.confirm(from)) return false
+    this.st.confirmations++
+    this.timers.set('suspicion', m.id, m.suspicion.deadlineMs())
+    return true
+  }
+
   private onDeathCheckTimeout (now: number, id: string): void {
     const m = this.table.record(id)
     const c = m?.deathCheck
@@ -587,10 +590,7 @@ export class Swim {
       if (m.state !== 'alive') return
       this.merge(now, { state: 'suspect', id, incarnation: m.incarnation, from: this.id },
         `${c.from} claimed ${id} down at incarnation ${c.incarnation}, which it never proved to us; no answer to our ping within ${now - c.startedAt} ms`)
-      if (m.suspicion?.confirm(c.from) === true) {
-        this.st.confirmations++
-        this.timers.set('suspicion', m.id, m.suspicion.deadlineMs())
-      }
+      this.confirmSuspicion(m, c.from)
       return
     }
     if (transition(m.state, m.incarnation, 'dead', c.incarnation) !== 'apply') return
